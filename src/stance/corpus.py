@@ -1,0 +1,106 @@
+"""Reading the article corpus: which files are articles, their IDs, and their decoded text."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from stance.errors import StanceError
+
+ARTICLE_SUFFIX = ".txt"
+# Article IDs become file names, wildcards and parts of sentence IDs: keep them shell-safe.
+ARTICLE_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+_UNSAFE_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+@dataclass(frozen=True)
+class Discovery:
+    """Articles found in a folder, and the files that were skipped with a warning."""
+
+    article_ids: list[str]
+    warnings: list[str]
+
+
+def safe_article_id(stem: str) -> str:
+    """Suggest a safe article ID for an arbitrary file stem."""
+    candidate = _UNSAFE_CHARS.sub("_", stem).strip("._-")
+    return candidate or "article"
+
+
+def discover(seeds_dir: Path | str) -> Discovery:
+    """List the articles in seeds_dir.
+
+    Every ``*.txt`` file is an article. Hidden files (``.gitkeep``) and sub-folders are ignored;
+    any other file is skipped with a warning. A ``.txt`` file whose name is not a safe article ID
+    is an error, so it is never dropped silently.
+    """
+    seeds_dir = Path(seeds_dir)
+    if not seeds_dir.is_dir():
+        raise StanceError(f"{seeds_dir}: article folder not found; create it and put *.txt in it")
+    ids: list[str] = []
+    warnings: list[str] = []
+    bad_names: list[str] = []
+    for path in sorted(seeds_dir.iterdir()):
+        if path.name.startswith(".") or path.is_dir():
+            continue
+        if path.suffix != ARTICLE_SUFFIX:
+            if path.suffix.lower() == ARTICLE_SUFFIX:
+                hint = f"rename it to {path.with_suffix(ARTICLE_SUFFIX).name}"
+            else:
+                hint = f"convert it to plain UTF-8 text saved as {path.stem}{ARTICLE_SUFFIX}"
+            warnings.append(
+                f"{path}: skipped, not an article (only *{ARTICLE_SUFFIX} files are read); "
+                f"to include it, {hint}"
+            )
+            continue
+        if not ARTICLE_ID_PATTERN.fullmatch(path.stem):
+            bad_names.append(
+                f"  {path}: the name may hold only letters, digits, '.', '_' and '-' and must "
+                f"start with a letter or digit; rename it, e.g. to "
+                f"{seeds_dir / (safe_article_id(path.stem) + ARTICLE_SUFFIX)}"
+            )
+            continue
+        ids.append(path.stem)
+    if bad_names:
+        raise StanceError("article file names that cannot be used as IDs:\n" + "\n".join(bad_names))
+    return Discovery(ids, warnings)
+
+
+def _line_of_offset(data: bytes, offset: int) -> int:
+    return data.count(b"\n", 0, offset) + 1
+
+
+def decode_article(data: bytes, source: Path | str) -> str:
+    """Decode an article's bytes as UTF-8, keeping every character (a BOM included).
+
+    Offsets into the returned string are offsets into the raw file decoded as UTF-8, so
+    ``Path(f).read_bytes().decode("utf-8")[start:end]`` gives back a sentence.
+    """
+    if not data.strip():
+        raise StanceError(
+            f"{source}: the file is empty; put the article text in it or delete the file"
+        )
+    if b"\x00" in data[:8192]:
+        raise StanceError(
+            f"{source}: looks like a binary file (it contains NUL bytes), not plain text; "
+            "save the article as UTF-8 text or remove the file from the article folder"
+        )
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = _line_of_offset(data, exc.start)
+        raise StanceError(
+            f"{source}: line {line}: byte {exc.start} (0x{data[exc.start]:02x}) is not valid UTF-8; "
+            "re-save the file as UTF-8 (for example: iconv -f WINDOWS-1252 -t UTF-8 in.txt > out.txt)"
+        ) from None
+
+
+def read_article(path: Path | str) -> str:
+    """Read one article file and return its text decoded as UTF-8."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise StanceError(f"{path}: file not found") from None
+    return decode_article(data, path)

@@ -1,0 +1,153 @@
+"""Sentence splitting of articles, with character offsets into the raw file and stable IDs."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from stance.chrome import LINE_STRIP, ChromeRule, iter_lines, match_rule
+
+# A candidate end of sentence: terminal punctuation, then closing quotes or brackets, then space.
+_CANDIDATE = re.compile(r"(?:[.!?]+|…)[\"'”’»)\]]*(?=\s)")
+_OPENERS = "\"'“‘«([…"
+_INITIALISM = re.compile(r"(?:[A-Za-z]\.)+[A-Za-z]")
+_ALNUM = re.compile(r"\w")
+_WHITESPACE = re.compile(r"\s+")
+_QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "«": '"', "»": '"', "‘": "'", "’": "'"})
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """A sentence of an article: raw[start:end] == text."""
+
+    sentence_id: str
+    article_id: str
+    position: int
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
+class RemovedLine:
+    """A line removed as page chrome, with the rule that matched it."""
+
+    article_id: str
+    line: int
+    start: int
+    end: int
+    rule: str
+    text: str
+
+
+class SentenceSplitter:
+    """Rule-based splitter: line breaks always end a sentence; within a line, terminal
+    punctuation ends one unless it belongs to an abbreviation or initialism."""
+
+    def __init__(self, abbreviations: Iterable[str], initialism_sentence_starters: Iterable[str]):
+        self.abbreviations = frozenset(abbreviations)
+        self.starters = frozenset(initialism_sentence_starters)
+
+    def _is_boundary(self, text: str, match: re.Match[str], next_pos: int) -> bool:
+        nxt = text[next_pos]
+        if not (nxt.isupper() or nxt.isdigit() or nxt in _OPENERS):
+            return False
+        term = match.group()
+        if not term.startswith(".") or term.startswith(".."):
+            return True
+        # The token that the period ends: from the previous space to the period.
+        token_start = max(text.rfind(" ", 0, match.start()), text.rfind("\u00a0", 0, match.start()))
+        token = text[token_start + 1 : match.start()].lstrip(_OPENERS)
+        if token in self.abbreviations:
+            return False
+        if len(token) == 1 and token.isupper():  # a middle initial: "John J. Smith"
+            return False
+        if _INITIALISM.fullmatch(token):
+            word_end = next_pos
+            while word_end < len(text) and text[word_end].isalpha():
+                word_end += 1
+            return text[next_pos:word_end] in self.starters
+        return True
+
+    def split_line(self, text: str, start: int, end: int) -> list[tuple[int, int]]:
+        """Sentence spans (stripped of surrounding whitespace) within text[start:end]."""
+        cuts = [start]
+        for m in _CANDIDATE.finditer(text, start, end):
+            next_pos = m.end()
+            while next_pos < end and text[next_pos].isspace():
+                next_pos += 1
+            if next_pos < end and self._is_boundary(text, m, next_pos):
+                cuts.append(m.end())
+        cuts.append(end)
+        spans: list[tuple[int, int]] = []
+        pending_start: int | None = None
+        for a, b in zip(cuts, cuts[1:], strict=False):
+            if pending_start is not None:
+                a = pending_start
+            s, e = _strip_span(text, a, b)
+            if e <= s:
+                continue
+            # A piece with no letter or digit (a lone ellipsis) joins the next sentence.
+            if not _ALNUM.search(text, s, e):
+                pending_start = s
+                continue
+            pending_start = None
+            spans.append((s, e))
+        if pending_start is not None:
+            s, e = _strip_span(text, pending_start, end)
+            if spans:
+                spans[-1] = (spans[-1][0], e)
+            elif e > s:
+                spans.append((s, e))
+        return spans
+
+
+def _strip_span(text: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and (text[start].isspace() or text[start] in LINE_STRIP):
+        start += 1
+    while end > start and (text[end - 1].isspace() or text[end - 1] in LINE_STRIP):
+        end -= 1
+    return start, end
+
+
+def normalise(text: str) -> str:
+    """The form of a sentence that its ID derives from: NFKC, plain quotes, single spaces."""
+    text = unicodedata.normalize("NFKC", text).translate(_QUOTES)
+    return _WHITESPACE.sub(" ", text).strip()
+
+
+def sentence_id(article_id: str, text: str, occurrence: int = 1) -> str:
+    """``<article_id>:<12 hex digits of BLAKE2b(normalised text)>``, plus ``.<n>`` for the
+    n-th (n >= 2) occurrence of the same normalised text in one article."""
+    digest = hashlib.blake2b(normalise(text).encode("utf-8"), digest_size=6).hexdigest()
+    base = f"{article_id}:{digest}"
+    return base if occurrence == 1 else f"{base}.{occurrence}"
+
+
+def split_article(
+    article_id: str, raw: str, splitter: SentenceSplitter, rules: list[ChromeRule]
+) -> tuple[list[Sentence], list[RemovedLine]]:
+    """Split an article into sentences, removing page chrome line by line."""
+    sentences: list[Sentence] = []
+    removed: list[RemovedLine] = []
+    seen: Counter[str] = Counter()
+    for line in iter_lines(raw):
+        line_text = raw[line.start : line.end]
+        rule = match_rule(line_text, rules)
+        if rule is not None:
+            removed.append(
+                RemovedLine(article_id, line.number, line.start, line.end, rule.name,
+                            line_text.strip(LINE_STRIP))
+            )
+            continue
+        for s, e in splitter.split_line(raw, line.start, line.end):
+            text = raw[s:e]
+            key = normalise(text)
+            seen[key] += 1
+            sid = sentence_id(article_id, text, seen[key])
+            sentences.append(Sentence(sid, article_id, len(sentences), s, e, text))
+    return sentences, removed

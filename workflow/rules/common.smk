@@ -1,0 +1,18 @@
+import sys
+
+from stance.corpus import discover
+from stance.errors import StanceError
+
+# Run package commands with this interpreter, not whichever python is first on PATH.
+PY = sys.executable
+STANCE = f'"{PY}" -m stance'
+CONFIG_FILE = "config/config.yaml"
+SEEDS = config["seeds_dir"]
+
+try:
+    _corpus = discover(SEEDS)
+except StanceError as exc:
+    raise WorkflowError(str(exc)) from None
+for _warning in _corpus.warnings:
+    logger.warning(f"warning: {_warning}")
+ARTICLES = _corpus.article_ids
