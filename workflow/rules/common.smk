@@ -12,7 +12,9 @@ SEEDS = config["seeds_dir"]
 try:
     _corpus = discover(SEEDS)
 except StanceError as exc:
-    raise WorkflowError(str(exc)) from None
+    # A user mistake: the message says what to do, a traceback would only hide it.
+    print(f"error: {exc}", file=sys.stderr)
+    sys.exit(1)
 for _warning in _corpus.warnings:
     logger.warning(f"warning: {_warning}")
 ARTICLES = _corpus.article_ids

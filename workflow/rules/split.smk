@@ -13,7 +13,7 @@ rule split_article:
     shell:
         "{STANCE} split --config {CONFIG_FILE} --article-id {wildcards.article:q}"
         " --input {input.text:q} --sentences {output.sentences:q} --chrome {output.chrome:q}"
-        " 2> {log:q} || {{ cat {log:q} >&2; exit 1; }}"
+        " 2> >(tee {log:q} >&2)"
 
 
 rule gather_sentences:
@@ -30,4 +30,4 @@ rule gather_sentences:
     shell:
         "{STANCE} gather --sentences {input.sentences:q} --chrome {input.chrome:q}"
         " --out-sentences {output.sentences:q} --out-chrome {output.chrome:q}"
-        " --out-articles {output.articles:q} 2> {log:q} || {{ cat {log:q} >&2; exit 1; }}"
+        " --out-articles {output.articles:q} 2> >(tee {log:q} >&2)"

@@ -1,0 +1,137 @@
+"""Bad input in the article folder: every case gets a message naming the file and the fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from stance.cli import main
+from stance.corpus import discover, read_article, safe_article_id
+from stance.errors import StanceError
+
+
+@pytest.fixture
+def seeds(tmp_path: Path) -> Path:
+    folder = tmp_path / "seeds"
+    folder.mkdir()
+    (folder / "good_article.txt").write_text("The Taliban demanded a withdrawal.\n", encoding="utf-8")
+    return folder
+
+
+def test_discovers_txt_files_sorted(seeds: Path):
+    (seeds / "another-01.txt").write_text("Text.", encoding="utf-8")
+    assert discover(seeds).article_ids == ["another-01", "good_article"]
+
+
+def test_name_with_spaces_is_an_error_with_a_suggested_name(seeds: Path):
+    (seeds / "my article (1).txt").write_text("Text.", encoding="utf-8")
+    with pytest.raises(StanceError) as err:
+        discover(seeds)
+    message = str(err.value)
+    assert "my article (1).txt" in message
+    assert "rename it" in message and "my_article_1.txt" in message
+
+
+@pytest.mark.parametrize("name", ["-dash.txt", "umlaut-ü.txt", "semi;colon.txt"])
+def test_unusual_characters_in_names_are_errors(seeds: Path, name: str):
+    (seeds / name).write_text("Text.", encoding="utf-8")
+    with pytest.raises(StanceError, match="rename it"):
+        discover(seeds)
+
+
+def test_non_txt_file_is_skipped_with_a_warning(seeds: Path):
+    (seeds / "notes.docx").write_bytes(b"PK\x03\x04")
+    (seeds / "UPPER.TXT").write_text("Text.", encoding="utf-8")
+    (seeds / ".gitkeep").write_text("", encoding="utf-8")
+    found = discover(seeds)
+    assert found.article_ids == ["good_article"]
+    assert len(found.warnings) == 2
+    docx = next(w for w in found.warnings if "notes.docx" in w)
+    assert "skipped" in docx and "notes.txt" in docx
+    upper = next(w for w in found.warnings if "UPPER.TXT" in w)
+    assert "rename it to UPPER.txt" in upper
+
+
+def test_missing_folder(tmp_path: Path):
+    with pytest.raises(StanceError, match="article folder not found"):
+        discover(tmp_path / "nope")
+
+
+@pytest.mark.parametrize("content", [b"", b"  \n\r\n\t"])
+def test_empty_file(tmp_path: Path, content: bytes):
+    path = tmp_path / "empty.txt"
+    path.write_bytes(content)
+    with pytest.raises(StanceError, match=r"empty\.txt: the file is empty"):
+        read_article(path)
+
+
+def test_non_utf8_file_names_line_and_byte(tmp_path: Path):
+    path = tmp_path / "latin1.txt"
+    path.write_bytes("First line.\nCaf\u00e9 au lait.\n".encode("latin-1"))
+    with pytest.raises(StanceError) as err:
+        read_article(path)
+    message = str(err.value)
+    assert "latin1.txt: line 2" in message and "0xe9" in message and "UTF-8" in message
+
+
+def test_binary_file(tmp_path: Path):
+    path = tmp_path / "image.txt"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+    with pytest.raises(StanceError, match=r"image\.txt: looks like a binary file"):
+        read_article(path)
+
+
+def test_bom_is_kept_so_offsets_match_the_file(tmp_path: Path):
+    path = tmp_path / "bom.txt"
+    path.write_bytes("\ufeffHello there.".encode())
+    assert read_article(path) == "\ufeffHello there."
+
+
+def test_safe_article_id():
+    assert safe_article_id("my article (1)") == "my_article_1"
+    assert safe_article_id("***") == "article"
+
+
+def run_split_cli(tmp_path: Path, project_root: Path, path: Path) -> int:
+    return main(
+        ["split", "--config", str(project_root / "config" / "config.yaml"),
+         "--article-id", path.stem, "--input", str(path),
+         "--sentences", str(tmp_path / "out.parquet"), "--chrome", str(tmp_path / "out.tsv")]
+    )
+
+
+def test_cli_reports_bad_file_without_traceback(tmp_path, project_root, capsys):
+    path = tmp_path / "empty.txt"
+    path.write_bytes(b"")
+    assert run_split_cli(tmp_path, project_root, path) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "empty.txt" in err and "Traceback" not in err
+    assert not (tmp_path / "out.parquet").exists()
+
+
+def test_article_without_sentences_warns_and_is_kept(tmp_path, project_root, capsys):
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "chrome_only.txt"
+    path.write_text("Breaking News\nLoad More\n", encoding="utf-8")
+    assert run_split_cli(tmp_path, project_root, path) == 0
+    err = capsys.readouterr().err
+    assert "warning: " in err and "chrome_only.txt: no sentences" in err
+    assert pq.read_table(tmp_path / "out.parquet").num_rows == 0
+    assert (tmp_path / "out.tsv").read_text(encoding="utf-8").count("\n") == 3
+
+
+def test_bad_config_is_reported_with_the_key(tmp_path, project_root):
+    from stance.config import load_config
+
+    bad = tmp_path / "config.yaml"
+    text = (project_root / "config" / "config.yaml").read_text(encoding="utf-8")
+    bad.write_text(text.replace("seed: ", "seed: -"), encoding="utf-8")
+    schema = project_root / "workflow" / "schemas" / "config.schema.yaml"
+    from stance.config import load_yaml, validate_config
+
+    with pytest.raises(StanceError, match=r"seed: .*minimum"):
+        validate_config(load_yaml(bad), bad, schema)
+    with pytest.raises(StanceError, match="file not found"):
+        load_config(tmp_path / "missing.yaml")

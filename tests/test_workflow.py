@@ -1,0 +1,115 @@
+"""End to end: the real snakemake on a temporary copy of the project (split stage)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from conftest import run_snakemake
+
+pytestmark = pytest.mark.e2e
+TABLE = "results/sentences.parquet"
+GOLD = Path(__file__).parent / "data" / "gold"
+
+
+def job_counts(dry_run_output: str) -> dict[str, int]:
+    """Parse the 'Job stats' table that snakemake -n prints."""
+    counts = {}
+    in_table = False
+    for line in dry_run_output.splitlines():
+        if line.startswith("job ") and "count" in line:
+            in_table = True
+            continue
+        if in_table:
+            m = re.match(r"^(\w+)\s+(\d+)$", line.strip())
+            if m and m.group(1) != "total":
+                counts[m.group(1)] = int(m.group(2))
+            elif line.strip().startswith("total"):
+                break
+    return counts
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> Path:
+    from conftest import copy_project
+
+    project = copy_project(tmp_path_factory.mktemp("split") / "project")
+    run_snakemake(project, TABLE, "results/chrome_report.tsv", "--cores", "2")
+    return project
+
+
+def test_sentence_table_meets_its_invariants(built: Path):
+    import datasets
+
+    table = pd.read_parquet(built / TABLE)
+    assert list(table.columns) == ["sentence_id", "article_id", "position", "start", "end", "text"]
+    assert table["sentence_id"].is_unique
+    gold_total = sum(
+        len(p.read_text(encoding="utf-8").splitlines()) for p in GOLD.glob("*.txt")
+    )
+    assert len(table) == gold_total
+    for article_id, group in table.groupby("article_id"):
+        raw = (built / "seeds" / f"{article_id}.txt").read_bytes().decode("utf-8")
+        assert list(group["position"]) == list(range(len(group)))
+        for row in group.itertuples():
+            assert raw[row.start : row.end] == row.text
+        gold = (GOLD / f"{article_id}.txt").read_text(encoding="utf-8").splitlines()
+        assert list(group["text"]) == gold
+    ds = datasets.Dataset.from_parquet(str(built / TABLE))
+    assert ds.num_rows == len(table)
+
+
+def test_chrome_report_lists_removed_lines(built: Path):
+    report = pd.read_csv(built / "results/chrome_report.tsv", sep="\t")
+    assert set(report["rule"]) >= {"navigation", "photo_caption", "icon_text", "timestamp"}
+    assert len(report) == len(pd.read_csv(GOLD / "chrome.tsv", sep="\t"))
+
+
+def test_second_run_does_nothing(built: Path):
+    proc = run_snakemake(built, TABLE)
+    assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def test_adding_an_article_resplits_only_that_article(built: Path, tmp_path: Path):
+    project = tmp_path / "grown"
+    shutil.copytree(built, project)
+    (project / "seeds" / "005_new.txt").write_text(
+        "NATO ministers met. They discussed the U.S. withdrawal plan.\n", encoding="utf-8"
+    )
+    proc = run_snakemake(project, TABLE, "-n")
+    counts = job_counts(proc.stdout)
+    assert counts.get("split_article") == 1, proc.stdout
+    assert "wildcards: article=005_new" in proc.stdout
+    run_snakemake(project, TABLE)
+    table = pd.read_parquet(project / TABLE)
+    before = pd.read_parquet(built / TABLE)
+    assert (table["article_id"] == "005_new").sum() == 2
+    # Sentences of untouched articles keep their IDs.
+    assert set(before["sentence_id"]) < set(table["sentence_id"])
+
+
+def test_bad_file_name_stops_with_a_message(project_copy: Path):
+    (project_copy / "seeds" / "my article.txt").write_text("Text.", encoding="utf-8")
+    proc = run_snakemake(project_copy, TABLE, "-n", check=False)
+    assert proc.returncode != 0
+    assert "seeds/my article.txt" in proc.stderr and "rename it" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_empty_article_fails_its_job_with_a_message(project_copy: Path):
+    (project_copy / "seeds" / "blank.txt").write_bytes(b"")
+    proc = run_snakemake(project_copy, TABLE, "--cores", "1", check=False)
+    assert proc.returncode != 0
+    out = proc.stdout + proc.stderr
+    assert "error: seeds/blank.txt: the file is empty" in out
+    assert "Traceback" not in out
+
+
+def test_non_txt_file_is_skipped_with_a_warning(project_copy: Path):
+    (project_copy / "seeds" / "notes.md").write_text("# notes", encoding="utf-8")
+    proc = run_snakemake(project_copy, TABLE, "-n")
+    assert "seeds/notes.md: skipped" in proc.stdout + proc.stderr
