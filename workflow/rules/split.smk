@@ -6,12 +6,14 @@ rule split_article:
         sentences="results/split/{article}.parquet",
         chrome="results/split/{article}.chrome.tsv",
     params:
+        stance=STANCE,
+        config=CONFIG_FILE,
         # Re-split when the splitting rules change.
         split=config["split"],
     log:
         "logs/split/{article}.log",
     shell:
-        "{STANCE} split --config {CONFIG_FILE} --article-id {wildcards.article:q}"
+        "{params.stance} split --config {params.config:q} --article-id {wildcards.article:q}"
         " --input {input.text:q} --sentences {output.sentences:q} --chrome {output.chrome:q}"
         " 2> >(tee {log:q} >&2)"
 
@@ -23,11 +25,17 @@ rule gather_sentences:
         chrome=expand("results/split/{article}.chrome.tsv", article=ARTICLES),
     output:
         sentences="results/sentences.parquet",
-        chrome=report("results/chrome_report.tsv", caption="../report/chrome.rst", category="Corpus"),
-        articles=report("results/articles.tsv", caption="../report/articles.rst", category="Corpus"),
+        chrome=report(
+            "results/chrome_report.tsv", caption="../report/chrome.rst", category="Corpus"
+        ),
+        articles=report(
+            "results/articles.tsv", caption="../report/articles.rst", category="Corpus"
+        ),
+    params:
+        stance=STANCE,
     log:
         "logs/gather_sentences.log",
     shell:
-        "{STANCE} gather --sentences {input.sentences:q} --chrome {input.chrome:q}"
+        "{params.stance} gather --sentences {input.sentences:q} --chrome {input.chrome:q}"
         " --out-sentences {output.sentences:q} --out-chrome {output.chrome:q}"
         " --out-articles {output.articles:q} 2> >(tee {log:q} >&2)"
