@@ -123,7 +123,11 @@ def normalise(text: str) -> str:
 def sentence_id(article_id: str, text: str, occurrence: int = 1) -> str:
     """``<article_id>:<12 hex digits of BLAKE2b(normalised text)>``, plus ``.<n>`` for the
     n-th (n >= 2) occurrence of the same normalised text in one article."""
-    digest = hashlib.blake2b(normalise(text).encode("utf-8"), digest_size=6).hexdigest()
+    return _id_of_normalised(article_id, normalise(text), occurrence)
+
+
+def _id_of_normalised(article_id: str, normalised: str, occurrence: int) -> str:
+    digest = hashlib.blake2b(normalised.encode("utf-8"), digest_size=6).hexdigest()
     base = f"{article_id}:{digest}"
     return base if occurrence == 1 else f"{base}.{occurrence}"
 
@@ -148,6 +152,6 @@ def split_article(
             text = raw[s:e]
             key = normalise(text)
             seen[key] += 1
-            sid = sentence_id(article_id, text, seen[key])
+            sid = _id_of_normalised(article_id, key, seen[key])
             sentences.append(Sentence(sid, article_id, len(sentences), s, e, text))
     return sentences, removed
