@@ -54,7 +54,11 @@ def run_snakemake(project: Path, *args: str, check: bool = True) -> subprocess.C
     env.pop("MLFLOW_TRACKING_URI", None)  # the copy uses its own store
     proc = subprocess.run(
         [sys.executable, "-m", "snakemake", *args],
-        cwd=project, capture_output=True, text=True, env=env, timeout=900,
+        cwd=project,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
     )
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")

@@ -38,8 +38,14 @@ def test_config_rules_remove_exactly_the_hand_marked_lines(article_id, config, p
 
 @pytest.mark.parametrize(
     "line",
-    ["Breaking News", "Load More", "FILE - Troops in Kabul.", "9 Nov, 2018 22:21",
-     "Like this story? Share it with a friend!", "icon a-icon b-icon c-icon"],
+    [
+        "Breaking News",
+        "Load More",
+        "FILE - Troops in Kabul.",
+        "9 Nov, 2018 22:21",
+        "Like this story? Share it with a friend!",
+        "icon a-icon b-icon c-icon",
+    ],
 )
 def test_typical_chrome_lines_match(line, config):
     assert match_rule(line, compile_rules(config["split"]["chrome_rules"])) is not None
@@ -47,9 +53,11 @@ def test_typical_chrome_lines_match(line, config):
 
 @pytest.mark.parametrize(
     "line",
-    ["The Taliban on Saturday warned NATO against a continuation of war.",
-     "Breaking news came from Kabul on Monday, officials said.",
-     "Taliban Warns NATO to Push Ahead With Troop Withdrawal in Afghanistan"],
+    [
+        "The Taliban on Saturday warned NATO against a continuation of war.",
+        "Breaking news came from Kabul on Monday, officials said.",
+        "Taliban Warns NATO to Push Ahead With Troop Withdrawal in Afghanistan",
+    ],
 )
 def test_article_text_is_not_chrome(line, config):
     assert match_rule(line, compile_rules(config["split"]["chrome_rules"])) is None

@@ -15,7 +15,9 @@ from stance.errors import StanceError
 def seeds(tmp_path: Path) -> Path:
     folder = tmp_path / "seeds"
     folder.mkdir()
-    (folder / "good_article.txt").write_text("The Taliban demanded a withdrawal.\n", encoding="utf-8")
+    (folder / "good_article.txt").write_text(
+        "The Taliban demanded a withdrawal.\n", encoding="utf-8"
+    )
     return folder
 
 
@@ -95,9 +97,19 @@ def test_safe_article_id():
 
 def run_split_cli(tmp_path: Path, project_root: Path, path: Path) -> int:
     return main(
-        ["split", "--config", str(project_root / "config" / "config.yaml"),
-         "--article-id", path.stem, "--input", str(path),
-         "--sentences", str(tmp_path / "out.parquet"), "--chrome", str(tmp_path / "out.tsv")]
+        [
+            "split",
+            "--config",
+            str(project_root / "config" / "config.yaml"),
+            "--article-id",
+            path.stem,
+            "--input",
+            str(path),
+            "--sentences",
+            str(tmp_path / "out.parquet"),
+            "--chrome",
+            str(tmp_path / "out.tsv"),
+        ]
     )
 
 
@@ -135,3 +147,53 @@ def test_bad_config_is_reported_with_the_key(tmp_path, project_root):
         validate_config(load_yaml(bad), bad, schema)
     with pytest.raises(StanceError, match="file not found"):
         load_config(tmp_path / "missing.yaml")
+
+
+def test_add_copies_under_a_safe_unused_id(seeds: Path, tmp_path: Path, capsys):
+    src = tmp_path / "in" / "Kabul talks (draft).txt"
+    src.parent.mkdir()
+    src.write_text("NATO ministers met in Brussels.\n", encoding="utf-8")
+    other = tmp_path / "in" / "good_article.txt"
+    other.write_text("A different article.\n", encoding="utf-8")
+    from stance.corpus import add_articles
+
+    added = add_articles([src, other], seeds)
+    assert [a for _, a in added] == ["Kabul_talks_draft", "good_article_2"]
+    assert (seeds / "Kabul_talks_draft.txt").read_bytes() == src.read_bytes()
+    assert discover(seeds).article_ids == ["Kabul_talks_draft", "good_article", "good_article_2"]
+
+
+def test_add_refuses_duplicates_and_adds_nothing(seeds: Path, tmp_path: Path):
+    from stance.corpus import add_articles
+
+    dup = tmp_path / "copy.txt"
+    dup.write_bytes(b"\xef\xbb\xbfThe Taliban demanded a withdrawal.\r\n")  # BOM + CRLF: same text
+    new = tmp_path / "new.txt"
+    new.write_text("Something new.", encoding="utf-8")
+    with pytest.raises(StanceError) as err:
+        add_articles([new, dup], seeds)
+    assert "copy.txt: same content as article 'good_article'" in str(err.value)
+    assert not (seeds / "new.txt").exists()
+
+
+def test_add_cli_reports_bad_files(tmp_path: Path, project_root: Path, capsys):
+    import shutil
+
+    project = tmp_path / "p"
+    (project / "config").mkdir(parents=True)
+    shutil.copy(project_root / "config" / "config.yaml", project / "config")
+    shutil.copytree(project_root / "workflow" / "schemas", project / "workflow" / "schemas")
+    (project / "seeds").mkdir()
+    binary = tmp_path / "pic.txt"
+    binary.write_bytes(b"\x00\x01\x02")
+    import os
+
+    cwd = os.getcwd()
+    os.chdir(project)
+    try:
+        assert main(["add", str(binary), str(tmp_path / "missing.txt")]) == 2
+    finally:
+        os.chdir(cwd)
+    err = capsys.readouterr().err
+    assert "pic.txt: looks like a binary file" in err and "missing.txt" in err
+    assert list((project / "seeds").iterdir()) == []

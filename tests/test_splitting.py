@@ -60,16 +60,34 @@ def test_offsets_are_true_to_the_raw_file(article_id, project_root, splitter, ru
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("The U.S. troops left. Then Gen. Miller spoke.", ["The U.S. troops left.", "Then Gen. Miller spoke."]),
-        ("Esper spoke on Feb. 15 in Washington, D.C. about it.", ["Esper spoke on Feb. 15 in Washington, D.C. about it."]),
-        ("U.S. Special Representative Khalilzad met them.", ["U.S. Special Representative Khalilzad met them."]),
+        (
+            "The U.S. troops left. Then Gen. Miller spoke.",
+            ["The U.S. troops left.", "Then Gen. Miller spoke."],
+        ),
+        (
+            "Esper spoke on Feb. 15 in Washington, D.C. about it.",
+            ["Esper spoke on Feb. 15 in Washington, D.C. about it."],
+        ),
+        (
+            "U.S. Special Representative Khalilzad met them.",
+            ["U.S. Special Representative Khalilzad met them."],
+        ),
         ("They met in the U.S. The talks failed.", ["They met in the U.S.", "The talks failed."]),
-        ("“We will stay. We will fight,” he said. Others left.", ["“We will stay.", "We will fight,” he said.", "Others left."]),
+        (
+            "“We will stay. We will fight,” he said. Others left.",
+            ["“We will stay.", "We will fight,” he said.", "Others left."],
+        ),
         ("He said “no.” Then he left.", ["He said “no.”", "Then he left."]),
-        ("Time to come home. … Does the USA want that? Do we?", ["Time to come home.", "… Does the USA want that?", "Do we?"]),
+        (
+            "Time to come home. … Does the USA want that? Do we?",
+            ["Time to come home.", "… Does the USA want that?", "Do we?"],
+        ),
         ("They waited... and waited.", ["They waited... and waited."]),
         ("Headline Without Stop\nBody text here.", ["Headline Without Stop", "Body text here."]),
-        ("Troops — mostly advisers — stay. Others go.", ["Troops — mostly advisers — stay.", "Others go."]),
+        (
+            "Troops — mostly advisers — stay. Others go.",
+            ["Troops — mostly advisers — stay.", "Others go."],
+        ),
         ("grown tired\u00a0of war. Next one.", ["grown tired\u00a0of war.", "Next one."]),
         ("John J. Smith arrived. He spoke.", ["John J. Smith arrived.", "He spoke."]),
         ("Is it over? Yes! It is.", ["Is it over?", "Yes!", "It is."]),

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from conftest import run_snakemake
 
 pytestmark = pytest.mark.e2e
@@ -48,9 +47,7 @@ def test_sentence_table_meets_its_invariants(built: Path):
     table = pd.read_parquet(built / TABLE)
     assert list(table.columns) == ["sentence_id", "article_id", "position", "start", "end", "text"]
     assert table["sentence_id"].is_unique
-    gold_total = sum(
-        len(p.read_text(encoding="utf-8").splitlines()) for p in GOLD.glob("*.txt")
-    )
+    gold_total = sum(len(p.read_text(encoding="utf-8").splitlines()) for p in GOLD.glob("*.txt"))
     assert len(table) == gold_total
     for article_id, group in table.groupby("article_id"):
         raw = (built / "seeds" / f"{article_id}.txt").read_bytes().decode("utf-8")

@@ -34,6 +34,16 @@ def _cmd_check_corpus(args: argparse.Namespace) -> None:
     print(f"{len(found.article_ids)} article(s)")
 
 
+def _cmd_add(args: argparse.Namespace) -> None:
+    from stance.config import load_config
+    from stance.corpus import add_articles
+
+    seeds_dir = load_config(args.config)["seeds_dir"]
+    for source, article_id in add_articles(args.files, seeds_dir):
+        print(f"added {source} as {seeds_dir}/{article_id}.txt (article ID {article_id})")
+    print("run `snakemake` to split the new article(s)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stance", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -56,6 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-sentences", required=True)
     p.add_argument("--out-chrome", required=True)
     p.add_argument("--out-articles", required=True)
+
+    p = add("add", _cmd_add, "copy article files into the corpus under safe IDs")
+    p.add_argument("files", nargs="+", help="plain-text (UTF-8) article files")
 
     add("check-corpus", _cmd_check_corpus, "list problems with the article folder")
     return parser

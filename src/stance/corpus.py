@@ -91,8 +91,9 @@ def decode_article(data: bytes, source: Path | str) -> str:
     except UnicodeDecodeError as exc:
         line = _line_of_offset(data, exc.start)
         raise StanceError(
-            f"{source}: line {line}: byte {exc.start} (0x{data[exc.start]:02x}) is not valid UTF-8; "
-            "re-save the file as UTF-8 (for example: iconv -f WINDOWS-1252 -t UTF-8 in.txt > out.txt)"
+            f"{source}: line {line}: byte {exc.start} (0x{data[exc.start]:02x}) is not valid "
+            "UTF-8; re-save the file as UTF-8 (for example: "
+            "iconv -f WINDOWS-1252 -t UTF-8 in.txt > out.txt)"
         ) from None
 
 
@@ -104,3 +105,59 @@ def read_article(path: Path | str) -> str:
     except FileNotFoundError:
         raise StanceError(f"{path}: file not found") from None
     return decode_article(data, path)
+
+
+def content_key(text: str) -> str:
+    """A hash of an article's text that ignores a BOM, line-break style and outer whitespace."""
+    import hashlib
+
+    canonical = text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n").strip()
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def add_articles(paths: list[Path | str], seeds_dir: Path | str) -> list[tuple[Path, str]]:
+    """Copy article files into seeds_dir under safe, unused IDs.
+
+    All files are checked first (readable UTF-8 text, not a duplicate of an article already in
+    the corpus or of another file in this call); if any fails, nothing is copied and one error
+    lists every problem. Returns (source, article_id) for each copied file.
+    """
+    seeds_dir = Path(seeds_dir)
+    if not seeds_dir.is_dir():
+        raise StanceError(f"{seeds_dir}: article folder not found; create it first")
+    known: dict[str, str] = {}
+    for existing in discover(seeds_dir).article_ids:
+        known[content_key(read_article(seeds_dir / f"{existing}{ARTICLE_SUFFIX}"))] = existing
+    taken = {p.stem for p in seeds_dir.iterdir()}
+    problems: list[str] = []
+    planned: list[tuple[Path, str, bytes]] = []
+    for raw_path in paths:
+        path = Path(raw_path)
+        try:
+            data = path.read_bytes()
+            text = decode_article(data, path)
+        except (StanceError, OSError) as exc:
+            problems.append(str(exc) if isinstance(exc, StanceError) else f"{path}: {exc.strerror}")
+            continue
+        key = content_key(text)
+        if key in known:
+            problems.append(
+                f"{path}: same content as article '{known[key]}' "
+                f"({seeds_dir / (known[key] + ARTICLE_SUFFIX)}); not added again"
+            )
+            continue
+        base = safe_article_id(path.stem)
+        article_id, n = base, 2
+        while article_id in taken:
+            article_id, n = f"{base}_{n}", n + 1
+        taken.add(article_id)
+        known[key] = article_id
+        planned.append((path, article_id, data))
+    if problems:
+        raise StanceError("no article was added:\n  " + "\n  ".join(problems))
+    from stance.io import atomic_path
+
+    for _source, article_id, data in planned:
+        with atomic_path(seeds_dir / f"{article_id}{ARTICLE_SUFFIX}") as tmp:
+            tmp.write_bytes(data)
+    return [(path, article_id) for path, article_id, _ in planned]

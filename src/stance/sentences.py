@@ -1,4 +1,4 @@
-"""The split stage: one article to a sentence table, and all articles to results/sentences.parquet."""
+"""The split stage: articles to per-article sentence tables, joined into the corpus table."""
 
 from __future__ import annotations
 
@@ -35,7 +35,10 @@ def splitter_from_config(config: dict) -> SentenceSplitter:
 
 
 def split_file(
-    article_id: str, path: Path | str, config: dict, sentences_out: Path | str,
+    article_id: str,
+    path: Path | str,
+    config: dict,
+    sentences_out: Path | str,
     chrome_out: Path | str,
 ) -> int:
     """Split one article file; write its sentences (Parquet) and removed chrome lines (TSV)."""
@@ -61,8 +64,11 @@ def split_file(
 
 
 def gather(
-    sentence_parts: list[str], chrome_parts: list[str], sentences_out: Path | str,
-    chrome_out: Path | str, articles_out: Path | str,
+    sentence_parts: list[str],
+    chrome_parts: list[str],
+    sentences_out: Path | str,
+    chrome_out: Path | str,
+    articles_out: Path | str,
 ) -> pa.Table:
     """Concatenate per-article outputs, ordered by article ID and position."""
     tables = [pq.read_table(p, schema=SENTENCE_SCHEMA) for p in sentence_parts]
@@ -90,5 +96,7 @@ def gather(
         writer = csv.writer(out, delimiter="\t", lineterminator="\n")
         writer.writerow(["article_id", "sentences", "chrome_lines"])
         for article_id in article_ids:
-            writer.writerow([article_id, counts.get(article_id, 0), chrome_counts.get(article_id, 0)])
+            writer.writerow(
+                [article_id, counts.get(article_id, 0), chrome_counts.get(article_id, 0)]
+            )
     return table

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 import unicodedata
 from collections import Counter
@@ -85,7 +86,7 @@ class SentenceSplitter:
         cuts.append(end)
         spans: list[tuple[int, int]] = []
         pending_start: int | None = None
-        for a, b in zip(cuts, cuts[1:], strict=False):
+        for a, b in itertools.pairwise(cuts):
             if pending_start is not None:
                 a = pending_start
             s, e = _strip_span(text, a, b)
@@ -144,8 +145,14 @@ def split_article(
         rule = match_rule(line_text, rules)
         if rule is not None:
             removed.append(
-                RemovedLine(article_id, line.number, line.start, line.end, rule.name,
-                            line_text.strip(LINE_STRIP))
+                RemovedLine(
+                    article_id,
+                    line.number,
+                    line.start,
+                    line.end,
+                    rule.name,
+                    line_text.strip(LINE_STRIP),
+                )
             )
             continue
         for s, e in splitter.split_line(raw, line.start, line.end):
