@@ -95,20 +95,19 @@ def test_safe_article_id():
     assert safe_article_id("***") == "article"
 
 
-def run_split_cli(tmp_path: Path, project_root: Path, path: Path) -> int:
+def run_split_cli(tmp_path: Path, project_root: Path, *paths: Path) -> int:
     return main(
         [
             "split",
             "--config",
             str(project_root / "config" / "config.yaml"),
-            "--article-id",
-            path.stem,
-            "--input",
-            str(path),
+            *map(str, paths),
             "--sentences",
             str(tmp_path / "out.parquet"),
             "--chrome",
             str(tmp_path / "out.tsv"),
+            "--articles",
+            str(tmp_path / "articles.tsv"),
         ]
     )
 
@@ -132,6 +131,19 @@ def test_article_without_sentences_warns_and_is_kept(tmp_path, project_root, cap
     assert "warning: " in err and "chrome_only.txt: no sentences" in err
     assert pq.read_table(tmp_path / "out.parquet").num_rows == 0
     assert (tmp_path / "out.tsv").read_text(encoding="utf-8").count("\n") == 3
+    assert "chrome_only\t0\t2" in (tmp_path / "articles.tsv").read_text(encoding="utf-8")
+
+
+def test_cli_reports_every_bad_file_of_a_shard(tmp_path, project_root, capsys):
+    empty = tmp_path / "empty.txt"
+    empty.write_bytes(b"")
+    binary = tmp_path / "binary.txt"
+    binary.write_bytes(b"\x00\x01")
+    good = tmp_path / "good.txt"
+    good.write_text("Fine text.", encoding="utf-8")
+    assert run_split_cli(tmp_path, project_root, good, empty, binary) == 2
+    err = capsys.readouterr().err
+    assert "empty.txt: the file is empty" in err and "binary.txt: looks like a binary" in err
 
 
 def test_bad_config_is_reported_with_the_key(tmp_path, project_root):

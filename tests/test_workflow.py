@@ -71,7 +71,9 @@ def test_second_run_does_nothing(built: Path):
     assert "Nothing to be done" in proc.stdout + proc.stderr
 
 
-def test_adding_an_article_resplits_only_that_article(built: Path, tmp_path: Path):
+def test_adding_an_article_resplits_only_that_article(built: Path, tmp_path: Path, config):
+    from stance.sentences import shard_of
+
     project = tmp_path / "grown"
     shutil.copytree(built, project)
     (project / "seeds" / "005_new.txt").write_text(
@@ -79,9 +81,12 @@ def test_adding_an_article_resplits_only_that_article(built: Path, tmp_path: Pat
     )
     proc = run_snakemake(project, TABLE, "-n")
     counts = job_counts(proc.stdout)
-    assert counts.get("split_article") == 1, proc.stdout
-    assert "wildcards: article=005_new" in proc.stdout
+    assert counts.get("split_shard") == 1, proc.stdout
+    shard = shard_of("005_new", config["split"]["shards"])
+    assert f"wildcards: shard={shard}" in proc.stdout
     run_snakemake(project, TABLE)
+    log = (project / "logs" / "split" / f"shard-{shard}.log").read_text(encoding="utf-8")
+    assert "1 article(s) split" in log
     table = pd.read_parquet(project / TABLE)
     before = pd.read_parquet(built / TABLE)
     assert (table["article_id"] == "005_new").sum() == 2

@@ -13,15 +13,30 @@ Handler = Callable[[argparse.Namespace], int | None]
 
 def _cmd_split(args: argparse.Namespace) -> None:
     from stance.config import load_config
-    from stance.sentences import split_file
+    from stance.sentences import split_shard
 
-    split_file(args.article_id, args.input, load_config(args.config), args.sentences, args.chrome)
+    split_shard(
+        args.inputs,
+        load_config(args.config),
+        args.sentences,
+        args.chrome,
+        args.articles,
+        cache=args.cache,
+        label=args.label,
+    )
 
 
 def _cmd_gather(args: argparse.Namespace) -> None:
     from stance.sentences import gather
 
-    gather(args.sentences, args.chrome, args.out_sentences, args.out_chrome, args.out_articles)
+    gather(
+        args.sentences,
+        args.chrome,
+        args.articles,
+        args.out_sentences,
+        args.out_chrome,
+        args.out_articles,
+    )
 
 
 def _cmd_check_corpus(args: argparse.Namespace) -> None:
@@ -54,15 +69,18 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--config", default="config/config.yaml", help="project configuration")
         return p
 
-    p = add("split", _cmd_split, "split one article into sentences (workflow step)")
-    p.add_argument("--article-id", required=True)
-    p.add_argument("--input", required=True, help="the article's .txt file")
+    p = add("split", _cmd_split, "split article files into sentences (workflow step)")
+    p.add_argument("inputs", nargs="*", help="article .txt files; the file stem is the ID")
     p.add_argument("--sentences", required=True, help="output Parquet of sentences")
     p.add_argument("--chrome", required=True, help="output TSV of removed chrome lines")
+    p.add_argument("--articles", required=True, help="output TSV of per-article counts")
+    p.add_argument("--cache", help="cache of earlier splits, to re-split only what changed")
+    p.add_argument("--label", default="split", help="name used in progress messages")
 
-    p = add("gather", _cmd_gather, "join per-article sentence tables (workflow step)")
-    p.add_argument("--sentences", nargs="*", default=[], help="per-article Parquet files")
-    p.add_argument("--chrome", nargs="*", default=[], help="per-article chrome TSV files")
+    p = add("gather", _cmd_gather, "join per-shard sentence tables (workflow step)")
+    p.add_argument("--sentences", nargs="*", default=[], help="per-shard Parquet files")
+    p.add_argument("--chrome", nargs="*", default=[], help="per-shard chrome TSV files")
+    p.add_argument("--articles", nargs="*", default=[], help="per-shard article TSV files")
     p.add_argument("--out-sentences", required=True)
     p.add_argument("--out-chrome", required=True)
     p.add_argument("--out-articles", required=True)

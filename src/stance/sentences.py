@@ -1,17 +1,25 @@
-"""The split stage: articles to per-article sentence tables, joined into the corpus table."""
+"""The split stage: articles to sentence tables per shard, joined into the corpus table."""
 
 from __future__ import annotations
 
 import csv
+import hashlib
+import json
+import pickle
 import sys
-from dataclasses import asdict
+from dataclasses import astuple
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from stance import __version__
+from stance import chrome as chrome_module
+from stance import corpus as corpus_module
+from stance import splitting as splitting_module
 from stance.chrome import compile_rules
-from stance.corpus import read_article
+from stance.corpus import decode_article
+from stance.errors import StanceError
 from stance.io import atomic_open, atomic_path
 from stance.splitting import SentenceSplitter, split_article
 
@@ -26,6 +34,8 @@ SENTENCE_SCHEMA = pa.schema(
     ]
 )
 CHROME_COLUMNS = ["article_id", "line", "start", "end", "rule", "text"]
+ARTICLE_COLUMNS = ["article_id", "sentences", "chrome_lines"]
+PROGRESS_EVERY = 1000
 
 
 def splitter_from_config(config: dict) -> SentenceSplitter:
@@ -34,69 +44,155 @@ def splitter_from_config(config: dict) -> SentenceSplitter:
     return SentenceSplitter(split["abbreviations"], split["initialism_sentence_starters"])
 
 
-def split_file(
-    article_id: str,
-    path: Path | str,
+def shard_of(article_id: str, shards: int) -> int:
+    """The fixed shard of an article: a hash of its ID, so adding articles moves no other."""
+    digest = hashlib.blake2b(article_id.encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % shards
+
+
+def assign_shards(article_ids: list[str], shards: int) -> dict[int, list[str]]:
+    """Non-empty shards and their articles, in article-ID order."""
+    assigned: dict[int, list[str]] = {}
+    for article_id in sorted(article_ids):
+        assigned.setdefault(shard_of(article_id, shards), []).append(article_id)
+    return dict(sorted(assigned.items()))
+
+
+def settings_key(config: dict) -> str:
+    """What a cached split depends on besides the text: split config and splitting code."""
+    h = hashlib.sha256(json.dumps(config["split"], sort_keys=True).encode("utf-8"))
+    h.update(__version__.encode())
+    for module in (chrome_module, corpus_module, splitting_module):
+        h.update(Path(module.__file__).read_bytes())
+    return h.hexdigest()
+
+
+def _load_cache(path: Path | None, settings: str) -> dict:
+    if path is None or not path.is_file():
+        return {}
+    try:
+        with open(path, "rb") as fh:
+            cached = pickle.load(fh)
+    except Exception:  # a damaged cache only costs a re-split
+        return {}
+    return cached["articles"] if cached.get("settings") == settings else {}
+
+
+def split_shard(
+    paths: list[Path | str],
     config: dict,
     sentences_out: Path | str,
     chrome_out: Path | str,
-) -> int:
-    """Split one article file; write its sentences (Parquet) and removed chrome lines (TSV)."""
-    raw = read_article(path)
+    articles_out: Path | str,
+    cache: Path | str | None = None,
+    label: str = "split",
+) -> tuple[int, int]:
+    """Split the given article files; write their sentences (Parquet), removed chrome lines
+    and per-article counts (TSV). Articles whose text and split settings are unchanged since
+    the last run are taken from ``cache`` instead of being split again.
+
+    Returns (articles split, articles reused). Every unreadable file is reported in one error.
+    """
     rules = compile_rules(config["split"]["chrome_rules"])
-    sentences, removed = split_article(article_id, raw, splitter_from_config(config), rules)
-    if not sentences:
-        print(
-            f"warning: {path}: no sentences left after removing {len(removed)} chrome line(s); "
-            "the article is kept in results/articles.tsv with 0 sentences. If this is wrong, "
-            "check the chrome rules in config/config.yaml (see results/chrome_report.tsv)",
-            file=sys.stderr,
-        )
-    table = pa.Table.from_pylist([asdict(s) for s in sentences], schema=SENTENCE_SCHEMA)
+    splitter = splitter_from_config(config)
+    settings = settings_key(config)
+    cache_path = Path(cache) if cache else None
+    cached = _load_cache(cache_path, settings)
+    fresh: dict[str, tuple[str, list, list]] = {}
+    problems: list[str] = []
+    split_count = reused = 0
+    for n, raw_path in enumerate(paths, 1):
+        path = Path(raw_path)
+        article_id = path.stem
+        try:
+            data = path.read_bytes()
+            raw = decode_article(data, path)
+        except StanceError as exc:
+            problems.append(str(exc))
+            continue
+        except OSError as exc:
+            problems.append(f"{path}: cannot read the file: {exc.strerror}")
+            continue
+        key = hashlib.sha256(data).hexdigest()
+        hit = cached.get(article_id)
+        if hit is not None and hit[0] == key:
+            fresh[article_id] = hit
+            reused += 1
+        else:
+            sentences, removed = split_article(article_id, raw, splitter, rules)
+            fresh[article_id] = (
+                key,
+                [astuple(s) for s in sentences],
+                [[getattr(r, c) for c in CHROME_COLUMNS] for r in removed],
+            )
+            split_count += 1
+            if not sentences:
+                print(
+                    f"warning: {path}: no sentences left after removing {len(removed)} chrome "
+                    "line(s); the article is kept in results/articles.tsv with 0 sentences. If "
+                    "this is wrong, check the chrome rules in config/config.yaml "
+                    "(see results/chrome_report.tsv)",
+                    file=sys.stderr,
+                )
+        if n % PROGRESS_EVERY == 0:
+            print(f"{label}: {n}/{len(paths)} articles", file=sys.stderr)
+    if problems:
+        raise StanceError("\n".join(problems))
+
+    rows = [row for _, sentence_rows, _ in fresh.values() for row in sentence_rows]
+    columns = list(zip(*rows, strict=True)) if rows else [[] for _ in SENTENCE_SCHEMA]
+    table = pa.Table.from_arrays(
+        [pa.array(col, type=f.type) for col, f in zip(columns, SENTENCE_SCHEMA, strict=True)],
+        schema=SENTENCE_SCHEMA,
+    )
     with atomic_path(sentences_out) as tmp:
         pq.write_table(table, tmp)
-    with atomic_open(chrome_out, newline="", encoding="utf-8") as fh:
+    _write_tsv(
+        chrome_out,
+        CHROME_COLUMNS,
+        [row for _, _, chrome_rows in fresh.values() for row in chrome_rows],
+    )
+    _write_tsv(
+        articles_out,
+        ARTICLE_COLUMNS,
+        [[a, len(s), len(c)] for a, (_, s, c) in fresh.items()],
+    )
+    if cache_path is not None:
+        with atomic_path(cache_path) as tmp, open(tmp, "wb") as fh:
+            pickle.dump({"settings": settings, "articles": fresh}, fh)
+    print(f"{label}: {split_count} article(s) split, {reused} reused from cache", file=sys.stderr)
+    return split_count, reused
+
+
+def _write_tsv(path: Path | str, header: list[str], rows: list[list]) -> None:
+    with atomic_open(path, newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh, delimiter="\t", lineterminator="\n")
-        writer.writerow(CHROME_COLUMNS)
-        for line in removed:
-            writer.writerow([getattr(line, c) for c in CHROME_COLUMNS])
-    return len(sentences)
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+def _read_tsv(path: Path | str) -> list[list[str]]:
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.reader(fh, delimiter="\t"))[1:]
 
 
 def gather(
     sentence_parts: list[str],
     chrome_parts: list[str],
+    article_parts: list[str],
     sentences_out: Path | str,
     chrome_out: Path | str,
     articles_out: Path | str,
 ) -> pa.Table:
-    """Concatenate per-article outputs, ordered by article ID and position."""
+    """Concatenate per-shard outputs, ordered by article ID and position."""
     tables = [pq.read_table(p, schema=SENTENCE_SCHEMA) for p in sentence_parts]
     table = pa.concat_tables(tables) if tables else SENTENCE_SCHEMA.empty_table()
     table = table.sort_by([("article_id", "ascending"), ("position", "ascending")])
     with atomic_path(sentences_out) as tmp:
         pq.write_table(table, tmp)
-
-    chrome_counts: dict[str, int] = {}
-    with atomic_open(chrome_out, newline="", encoding="utf-8") as out:
-        writer = csv.writer(out, delimiter="\t", lineterminator="\n")
-        writer.writerow(CHROME_COLUMNS)
-        for part in sorted(chrome_parts):
-            with open(part, newline="", encoding="utf-8") as fh:
-                rows = list(csv.reader(fh, delimiter="\t"))[1:]
-            for row in rows:
-                writer.writerow(row)
-                chrome_counts[row[0]] = chrome_counts.get(row[0], 0) + 1
-
-    counts: dict[str, int] = {}
-    for article_id in table.column("article_id").to_pylist():
-        counts[article_id] = counts.get(article_id, 0) + 1
-    article_ids = sorted({Path(p).name.removesuffix(".parquet") for p in sentence_parts})
-    with atomic_open(articles_out, newline="", encoding="utf-8") as out:
-        writer = csv.writer(out, delimiter="\t", lineterminator="\n")
-        writer.writerow(["article_id", "sentences", "chrome_lines"])
-        for article_id in article_ids:
-            writer.writerow(
-                [article_id, counts.get(article_id, 0), chrome_counts.get(article_id, 0)]
-            )
+    chrome_rows = [row for part in chrome_parts for row in _read_tsv(part)]
+    chrome_rows.sort(key=lambda row: (row[0], int(row[1])))
+    _write_tsv(chrome_out, CHROME_COLUMNS, chrome_rows)
+    article_rows = sorted(row for part in article_parts for row in _read_tsv(part))
+    _write_tsv(articles_out, ARTICLE_COLUMNS, article_rows)
     return table

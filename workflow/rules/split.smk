@@ -1,28 +1,32 @@
-rule split_article:
-    """Split one article into sentences and list the page chrome removed from it."""
+rule split_shard:
+    """Split the articles of one shard into sentences; list the page chrome removed."""
     input:
-        text=f"{SEEDS}/{{article}}.txt",
+        shard_inputs,
     output:
-        sentences="results/split/{article}.parquet",
-        chrome="results/split/{article}.chrome.tsv",
+        sentences="results/split/shard-{shard}.parquet",
+        chrome="results/split/shard-{shard}.chrome.tsv",
+        articles="results/split/shard-{shard}.articles.tsv",
     params:
         stance=STANCE,
         config=CONFIG_FILE,
+        cache="results/cache/split/shard-{shard}.pickle",
         # Re-split when the splitting rules change.
         split=config["split"],
     log:
-        "logs/split/{article}.log",
+        "logs/split/shard-{shard}.log",
     shell:
-        "{params.stance} split --config {params.config:q} --article-id {wildcards.article:q}"
-        " --input {input.text:q} --sentences {output.sentences:q} --chrome {output.chrome:q}"
+        "{params.stance} split --config {params.config:q} {input:q}"
+        " --sentences {output.sentences:q} --chrome {output.chrome:q}"
+        " --articles {output.articles:q} --cache {params.cache:q} --label shard-{wildcards.shard}"
         " 2> >(tee {log:q} >&2)"
 
 
 rule gather_sentences:
-    """Join the per-article tables into the sentence table of the corpus."""
+    """Join the per-shard tables into the sentence table of the corpus."""
     input:
-        sentences=expand("results/split/{article}.parquet", article=ARTICLES),
-        chrome=expand("results/split/{article}.chrome.tsv", article=ARTICLES),
+        sentences=expand("results/split/shard-{shard}.parquet", shard=SHARDS),
+        chrome=expand("results/split/shard-{shard}.chrome.tsv", shard=SHARDS),
+        articles=expand("results/split/shard-{shard}.articles.tsv", shard=SHARDS),
     output:
         sentences="results/sentences.parquet",
         chrome=report(
@@ -37,5 +41,6 @@ rule gather_sentences:
         "logs/gather_sentences.log",
     shell:
         "{params.stance} gather --sentences {input.sentences:q} --chrome {input.chrome:q}"
-        " --out-sentences {output.sentences:q} --out-chrome {output.chrome:q}"
-        " --out-articles {output.articles:q} 2> >(tee {log:q} >&2)"
+        " --articles {input.articles:q} --out-sentences {output.sentences:q}"
+        " --out-chrome {output.chrome:q} --out-articles {output.articles:q}"
+        " 2> >(tee {log:q} >&2)"
