@@ -1,7 +1,13 @@
 # Stance pipeline: articles -> sentences -> labels -> classifiers, tracked in MLflow.
 # Rules live in workflow/rules; all logic lives in the `stance` package under src/.
 
-from snakemake.utils import min_version, validate
+import sys
+from pathlib import Path
+
+from snakemake.utils import min_version
+
+from stance.config import validate_config
+from stance.errors import StanceError
 
 min_version("9.0")
 
@@ -9,7 +15,14 @@ min_version("9.0")
 configfile: "config/config.yaml"
 
 
-validate(config, "workflow/schemas/config.schema.yaml")
+# Validated by the package against the same JSON schema, with one message naming every bad key.
+try:
+    validate_config(
+        config, Path("config/config.yaml"), Path("workflow/schemas/config.schema.yaml")
+    )
+except StanceError as exc:
+    print(f"error: {exc}", file=sys.stderr)
+    sys.exit(1)
 
 
 include: "workflow/rules/common.smk"

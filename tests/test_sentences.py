@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from stance.sentences import assign_shards, gather, shard_of, split_shard
+from stance.corpus import assign_shards, shard_of
+from stance.sentences import gather, split_shard
 
 
 def run_shard(paths, config, out: Path, cache: Path | None):

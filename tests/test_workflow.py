@@ -72,7 +72,7 @@ def test_second_run_does_nothing(built: Path):
 
 
 def test_adding_an_article_resplits_only_that_article(built: Path, tmp_path: Path, config):
-    from stance.sentences import shard_of
+    from stance.corpus import shard_of
 
     project = tmp_path / "grown"
     shutil.copytree(built, project)

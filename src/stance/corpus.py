@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,8 +110,6 @@ def read_article(path: Path | str) -> str:
 
 def content_key(text: str) -> str:
     """A hash of an article's text that ignores a BOM, line-break style and outer whitespace."""
-    import hashlib
-
     canonical = text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n").strip()
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
@@ -161,3 +160,17 @@ def add_articles(paths: list[Path | str], seeds_dir: Path | str) -> list[tuple[P
         with atomic_path(seeds_dir / f"{article_id}{ARTICLE_SUFFIX}") as tmp:
             tmp.write_bytes(data)
     return [(path, article_id) for path, article_id, _ in planned]
+
+
+def shard_of(article_id: str, shards: int) -> int:
+    """The fixed shard of an article: a hash of its ID, so adding articles moves no other."""
+    digest = hashlib.blake2b(article_id.encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % shards
+
+
+def assign_shards(article_ids: list[str], shards: int) -> dict[int, list[str]]:
+    """Non-empty shards and their articles, in article-ID order."""
+    assigned: dict[int, list[str]] = {}
+    for article_id in sorted(article_ids):
+        assigned.setdefault(shard_of(article_id, shards), []).append(article_id)
+    return dict(sorted(assigned.items()))

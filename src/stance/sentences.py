@@ -44,20 +44,6 @@ def splitter_from_config(config: dict) -> SentenceSplitter:
     return SentenceSplitter(split["abbreviations"], split["initialism_sentence_starters"])
 
 
-def shard_of(article_id: str, shards: int) -> int:
-    """The fixed shard of an article: a hash of its ID, so adding articles moves no other."""
-    digest = hashlib.blake2b(article_id.encode("utf-8"), digest_size=8).digest()
-    return int.from_bytes(digest, "big") % shards
-
-
-def assign_shards(article_ids: list[str], shards: int) -> dict[int, list[str]]:
-    """Non-empty shards and their articles, in article-ID order."""
-    assigned: dict[int, list[str]] = {}
-    for article_id in sorted(article_ids):
-        assigned.setdefault(shard_of(article_id, shards), []).append(article_id)
-    return dict(sorted(assigned.items()))
-
-
 def settings_key(config: dict) -> str:
     """What a cached split depends on besides the text: split config and splitting code."""
     h = hashlib.sha256(json.dumps(config["split"], sort_keys=True).encode("utf-8"))

@@ -1,12 +1,15 @@
+import os
 import sys
+from pathlib import Path
 
-from stance.corpus import discover
+from stance.corpus import assign_shards, discover
 from stance.errors import StanceError
-from stance.sentences import assign_shards
 
-# Run package commands with this interpreter, not whichever python is first on PATH.
-PY = sys.executable
-STANCE = f'"{PY}" -m stance'
+# Jobs run the `stance` command installed beside the python that runs snakemake, even when its
+# environment is not activated. (Not a rule param: a different but equivalent interpreter path
+# must not make every job look out of date.)
+os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+STANCE = "stance"
 CONFIG_FILE = "config/config.yaml"
 SEEDS = config["seeds_dir"]
 

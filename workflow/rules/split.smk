@@ -7,7 +7,6 @@ rule split_shard:
         chrome="results/split/shard-{shard}.chrome.tsv",
         articles="results/split/shard-{shard}.articles.tsv",
     params:
-        stance=STANCE,
         config=CONFIG_FILE,
         cache="results/cache/split/shard-{shard}.pickle",
         # Re-split when the splitting rules change.
@@ -15,7 +14,7 @@ rule split_shard:
     log:
         "logs/split/shard-{shard}.log",
     shell:
-        "{params.stance} split --config {params.config:q} {input:q}"
+        "stance split --config {params.config:q} {input:q}"
         " --sentences {output.sentences:q} --chrome {output.chrome:q}"
         " --articles {output.articles:q} --cache {params.cache:q} --label shard-{wildcards.shard}"
         " 2> >(tee {log:q} >&2)"
@@ -35,12 +34,10 @@ rule gather_sentences:
         articles=report(
             "results/articles.tsv", caption="../report/articles.rst", category="Corpus"
         ),
-    params:
-        stance=STANCE,
     log:
         "logs/gather_sentences.log",
     shell:
-        "{params.stance} gather --sentences {input.sentences:q} --chrome {input.chrome:q}"
+        "stance gather --sentences {input.sentences:q} --chrome {input.chrome:q}"
         " --articles {input.articles:q} --out-sentences {output.sentences:q}"
         " --out-chrome {output.chrome:q} --out-articles {output.articles:q}"
         " 2> >(tee {log:q} >&2)"
