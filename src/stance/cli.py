@@ -59,6 +59,85 @@ def _cmd_add(args: argparse.Namespace) -> None:
     print("run `snakemake` to split the new article(s)")
 
 
+def _cmd_labels(args: argparse.Namespace) -> None:
+    from stance.agreement import summary_line
+    from stance.config import load_config
+    from stance.dataset import run_label_stage
+
+    labels_config = load_config(args.config)["labels"]
+    result = run_label_stage(
+        args.sentences,
+        args.labels_dir or labels_config["dir"],
+        args.schema or labels_config["schema"],
+        adjudication=args.adjudication,
+        annotator_priority=labels_config.get("annotator_priority", []),
+        out_dataset=args.out_dataset,
+        out_unlabeled=args.out_unlabeled,
+        out_summary=args.out_summary,
+        out_summary_by_article=args.out_summary_by_article,
+        out_agreement=args.out_agreement,
+        out_disagreements=args.out_disagreements,
+    )
+    for warning in result.label_set.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    annotators = result.label_set.annotators
+    print(
+        f"labels: {result.labeled} of {result.sentences} sentences labeled, "
+        f"{result.unlabeled} unlabeled (queue: {args.out_unlabeled}); "
+        f"{len(annotators)} annotator(s){': ' + ', '.join(annotators) if annotators else ''}; "
+        f"{len(result.label_set.adjudication)} adjudicated"
+    )
+    print(summary_line(result.agreement.report))
+
+
+def _cmd_label(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from stance.config import load_config
+    from stance.labeling import check_annotator, open_session, run_terminal
+    from stance.labels import load_schema, load_sentences
+
+    check_annotator(args.annotator)
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise StanceError(
+            "stance label needs an interactive terminal (its input or output is redirected). "
+            "Run it in a terminal; to add labels from a script, write rows to "
+            f"labels/{args.annotator}.csv in the format of labels/GUIDELINES.md, and "
+            "`snakemake` validates them"
+        )
+    config = load_config(args.config)
+    labels_config = config["labels"]
+    schema = load_schema(labels_config["schema"])
+    sentences = load_sentences(args.sentences)
+    session = open_session(
+        args.annotator,
+        schema,
+        sentences,
+        Path(labels_config["dir"]),
+        order=args.order,
+        sample=args.sample,
+        seed=args.seed,
+        probabilities=_latest_model_probabilities(config),
+    )
+    if session.current() is None:
+        print(f"nothing left to label for {args.annotator} ({session.total} sentences done)")
+        return 0
+    return run_terminal(session, sys.stdin, sys.stdout)
+
+
+def _latest_model_probabilities(config: dict):
+    """Class probabilities from the latest trained model, or None if there is none."""
+
+    def probabilities(sentences):
+        try:
+            from stance.predict import latest_model_probabilities
+        except ImportError:
+            return None
+        return latest_model_probabilities(config, sentences)
+
+    return probabilities
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stance", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -87,6 +166,32 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("add", _cmd_add, "copy article files into the corpus under safe IDs")
     p.add_argument("files", nargs="+", help="plain-text (UTF-8) article files")
+
+    p = add("labels", _cmd_labels, "validate hand labels and build the labeled data set")
+    p.add_argument("--sentences", default="results/sentences.parquet", help="sentence table")
+    p.add_argument("--labels-dir", help="folder of label CSVs (default: config labels.dir)")
+    p.add_argument("--schema", help="label scheme (default: config labels.schema)")
+    p.add_argument(
+        "--adjudication", help="adjudication CSV (default: <labels-dir>/adjudication.csv if any)"
+    )
+    p.add_argument("--out-dataset", default="results/labeled_dataset")
+    p.add_argument("--out-unlabeled", default="results/unlabeled.csv")
+    p.add_argument("--out-summary", default="results/label_summary.tsv")
+    p.add_argument("--out-summary-by-article", default="results/label_summary_by_article.tsv")
+    p.add_argument("--out-agreement", default="results/agreement.json")
+    p.add_argument("--out-disagreements", default="results/disagreements.csv")
+
+    p = add("label", _cmd_label, "label sentences in the terminal, one key per answer")
+    p.add_argument("--annotator", required=True, help="your name; labels go to labels/NAME.csv")
+    p.add_argument(
+        "--order",
+        choices=["article", "uncertain"],
+        default="article",
+        help="article order, or the sentences the latest model is least sure about first",
+    )
+    p.add_argument("--sample", type=int, help="label a reproducible sample of N sentences")
+    p.add_argument("--seed", type=int, default=0, help="seed of --sample (share it)")
+    p.add_argument("--sentences", default="results/sentences.parquet")
 
     add("check-corpus", _cmd_check_corpus, "list problems with the article folder")
     return parser

@@ -1,0 +1,386 @@
+"""Interactive labeling in the terminal: the queue, single-key answers, undo, and safe saving."""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+import numpy as np
+import pandas as pd
+
+from stance.errors import StanceError
+from stance.io import atomic_open
+from stance.labels import ADJUDICATION_FILE, LabelSchema
+
+ANNOTATOR_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+# Control keys; label keys from the schema must not use them.
+KEY_SKIP, KEY_UNDO, KEY_NOTE, KEY_HELP, KEY_QUIT = " ", "<", "/", "?", "q"
+BACKSPACE = ("\x7f", "\x08")
+CONTROL_KEYS = {
+    KEY_SKIP: "skip",
+    KEY_UNDO: "undo",
+    KEY_NOTE: "note",
+    KEY_HELP: "help",
+    KEY_QUIT: "quit",
+}
+ORDERS = ("article", "uncertain")
+
+
+def check_annotator(name: str) -> str:
+    """An annotator name is also a file name (labels/<name>.csv): keep it safe."""
+    if not ANNOTATOR_NAME.fullmatch(name) or name == Path(ADJUDICATION_FILE).stem:
+        raise StanceError(
+            f"annotator name {name!r} cannot be used: it becomes the file labels/<name>.csv, so "
+            "use 1-64 letters, digits, '_' or '-', starting with a letter or digit "
+            "(and not 'adjudication'), e.g. --annotator jane_doe"
+        )
+    return name
+
+
+def check_keys(schema: LabelSchema) -> None:
+    """Every value needs a distinct single key that is not a control key."""
+    problems = []
+    for fld in schema.fields:
+        seen: dict[str, str] = {}
+        for value in fld.values:
+            key = value.key
+            if len(key) != 1:
+                problems.append(f"{fld.name}.{value.name}: key {key!r} must be one character")
+            elif key in CONTROL_KEYS or key.upper() == KEY_QUIT.upper():
+                problems.append(
+                    f"{fld.name}.{value.name}: key {key!r} is the {CONTROL_KEYS.get(key, 'quit')} "
+                    "key of the labeling tool; choose another"
+                )
+            elif key in seen:
+                problems.append(
+                    f"{fld.name}: key {key!r} used by both {seen[key]} and {value.name}"
+                )
+            seen[key] = value.name
+    if problems:
+        raise StanceError(
+            f"{schema.path}: keys cannot be used for labeling:\n  " + "\n  ".join(problems)
+        )
+
+
+def sample_ids(sentences: pd.DataFrame, n: int, seed: int) -> list[str]:
+    """A reproducible sample of sentence IDs, the same for every annotator."""
+    ids = sorted(sentences["sentence_id"])
+    if n >= len(ids):
+        return ids
+    rng = np.random.default_rng(seed)
+    return sorted(rng.choice(ids, size=n, replace=False).tolist())
+
+
+def uncertainty(probabilities: pd.DataFrame) -> pd.Series:
+    """Margin-based uncertainty: 1 - (highest - second highest class probability)."""
+    values = np.sort(probabilities.to_numpy(dtype=float), axis=1)
+    margin = values[:, -1] - (values[:, -2] if values.shape[1] > 1 else 0.0)
+    return pd.Series(1.0 - margin, index=probabilities.index)
+
+
+@dataclass
+class Answer:
+    """One saved row of the annotator's file."""
+
+    sentence_id: str
+    text: str
+    labels: dict[str, str]  # field name -> value
+    note: str = ""
+
+
+@dataclass
+class LabelingSession:
+    """The state of one annotator's session, independent of the terminal."""
+
+    annotator: str
+    schema: LabelSchema
+    sentences: pd.DataFrame  # the whole sentence table, for context
+    queue: list[str]  # sentence IDs to label, in order
+    path: Path
+    answers: list[Answer] = field(default_factory=list)  # every row of the annotator's file
+    undo_stack: list[str] = field(default_factory=list)  # IDs answered in this session
+    skipped: set[str] = field(default_factory=set)
+    total: int = 0
+
+    def __post_init__(self) -> None:
+        self._by_id = self.sentences.set_index("sentence_id", drop=False)
+        answered = {a.sentence_id for a in self.answers}
+        self.queue = [sid for sid in self.queue if sid not in answered]
+
+    @property
+    def done(self) -> int:
+        return self.total - len(self.queue)
+
+    def current(self) -> str | None:
+        for sid in self.queue:
+            if sid not in self.skipped:
+                return sid
+        return None
+
+    def context(self, sentence_id: str) -> tuple[str | None, str, str | None]:
+        row = self._by_id.loc[sentence_id]
+        article = self.sentences[self.sentences["article_id"] == row["article_id"]]
+        by_pos = dict(zip(article["position"], article["text"], strict=True))
+        return by_pos.get(row["position"] - 1), row["text"], by_pos.get(row["position"] + 1)
+
+    def answer(self, labels: dict[str, str], note: str = "") -> None:
+        sid = self.current()
+        if sid is None:
+            raise StanceError("nothing left to label")
+        text = self._by_id.loc[sid, "text"]
+        self.answers.append(Answer(sid, text, dict(labels), note))
+        self.save()
+        self.queue.remove(sid)
+        self.undo_stack.append(sid)
+
+    def skip(self) -> None:
+        sid = self.current()
+        if sid is not None:
+            self.skipped.add(sid)
+
+    def undo(self) -> str | None:
+        """Remove the last answer of this session and put its sentence first in the queue."""
+        if not self.undo_stack:
+            return None
+        sid = self.undo_stack.pop()
+        self.answers = [a for a in self.answers if a.sentence_id != sid]
+        self.save()
+        self.queue.insert(0, sid)
+        self.skipped.discard(sid)
+        return sid
+
+    def save(self) -> None:
+        """Rewrite the annotator's file atomically: it is always complete and parseable."""
+        columns = [*self.schema.required_columns, *self.schema.optional_columns]
+        with atomic_open(self.path, newline="", encoding="utf-8") as fh:
+            writer = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore")
+            writer.writeheader()
+            for a in self.answers:
+                writer.writerow(
+                    {
+                        "sentence_id": a.sentence_id,
+                        "text": a.text,
+                        "annotator": self.annotator,
+                        "note": a.note,
+                        **a.labels,
+                    }
+                )
+
+
+def open_session(
+    annotator: str,
+    schema: LabelSchema,
+    sentences: pd.DataFrame,
+    labels_dir: Path,
+    order: str = "article",
+    sample: int | None = None,
+    seed: int = 0,
+    probabilities: Callable[[pd.DataFrame], pd.DataFrame | None] | None = None,
+    warn: Callable[[str], None] = lambda message: print(message, file=sys.stderr),
+) -> LabelingSession:
+    """Build the session: validate the existing labels, then the queue in the chosen order."""
+    from stance.labels import load_labels
+
+    check_annotator(annotator)
+    check_keys(schema)
+    if order not in ORDERS:
+        raise StanceError(f"unknown order {order!r}; use one of: {', '.join(ORDERS)}")
+    path = labels_dir / f"{annotator}.csv"
+    label_set = load_labels(labels_dir, sentences, schema)
+    mine = label_set.labels[label_set.labels["annotator"] == annotator]
+    if len(mine) and set(mine["file"]) != {str(path)}:
+        others = sorted(set(mine["file"]) - {str(path)})
+        raise StanceError(
+            f"labels of annotator {annotator!r} are also in {', '.join(others)}; this tool writes "
+            f"only {path}: move those rows there (same columns) or use another annotator name"
+        )
+    answers = [
+        Answer(
+            r["sentence_id"], r["text"], {f: r[f] for f in schema.field_names}, r.get("note") or ""
+        )
+        for r in mine.sort_values("row").to_dict("records")
+    ]
+    work = sentences
+    if sample is not None:
+        chosen = set(sample_ids(sentences, sample, seed))
+        work = sentences[sentences["sentence_id"].isin(chosen)]
+    queue = list(work["sentence_id"])
+    if order == "uncertain":
+        probs = probabilities(work) if probabilities else None
+        if probs is None:
+            warn(
+                "note: no trained model found, so the queue is in article order; run "
+                "`snakemake` to train one, then use --order uncertain"
+            )
+        else:
+            scores = uncertainty(probs.set_index(work["sentence_id"]))
+            # Most uncertain first; ties keep article order (stable sort).
+            queue = list(scores.sort_values(ascending=False, kind="stable").index)
+    session = LabelingSession(annotator, schema, sentences, queue, path, answers, total=len(queue))
+    return session
+
+
+# ---------------------------------------------------------------- terminal front end
+
+BOLD, REVERSE, DIM, RESET = "\x1b[1m", "\x1b[7m", "\x1b[2m", "\x1b[0m"
+
+
+def _wrap(text: str, width: int = 100, indent: str = "    ") -> str:
+    import textwrap
+
+    return textwrap.fill(text, width=width, initial_indent=indent, subsequent_indent=indent)
+
+
+def _choices(schema: LabelSchema, field_name: str) -> str:
+    return "  ".join(f"[{v.key}] {v.name}" for v in schema.field(field_name).values)
+
+
+def help_text(schema: LabelSchema) -> str:
+    lines = ["Keys:"]
+    for fld in schema.fields:
+        lines.append(f"  {fld.name}: {fld.description}")
+        for v in fld.values:
+            lines.append(f"    {v.key}  {v.name}: {v.description}")
+    lines += [
+        "  space  skip this sentence (it stays in the queue for next time)",
+        "  <      undo: back to the previous field, or remove the last saved answer",
+        "  /      add a note to this sentence (say which guideline rule decided)",
+        "  ?      this help          q  quit (every confirmed answer is already saved)",
+        "Guidelines: labels/GUIDELINES.md",
+    ]
+    return "\n".join(lines)
+
+
+class Terminal:
+    """Single-key input in cbreak mode (Ctrl-C still interrupts), restored on exit."""
+
+    def __init__(self, stdin: TextIO, stdout: TextIO):
+        self.fd, self.stdout = stdin.fileno(), stdout
+        self._cooked: list | None = None
+
+    def __enter__(self) -> Terminal:
+        import termios
+        import tty
+
+        self._cooked = termios.tcgetattr(self.fd)
+        tty.setcbreak(self.fd)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import termios
+
+        if self._cooked is not None:
+            termios.tcsetattr(self.fd, termios.TCSADRAIN, self._cooked)
+
+    def key(self) -> str:
+        data = os.read(self.fd, 1)  # one byte at a time: fast typing must not merge keys
+        if not data:
+            raise EOFError
+        extra = 0 if data[0] < 0xC0 else 1 if data[0] < 0xE0 else 2 if data[0] < 0xF0 else 3
+        for _ in range(extra):
+            data += os.read(self.fd, 1)
+        return data.decode("utf-8", errors="replace")
+
+    def line(self, prompt: str) -> str:
+        """Read a line with the terminal's own editing (cooked mode), then back to keys."""
+        import termios
+        import tty
+
+        termios.tcsetattr(self.fd, termios.TCSADRAIN, self._cooked)
+        try:
+            self.write(prompt)
+            return os.read(self.fd, 4096).decode("utf-8", errors="replace").strip()
+        finally:
+            tty.setcbreak(self.fd)
+
+    def write(self, text: str) -> None:
+        self.stdout.write(text)
+        self.stdout.flush()
+
+
+def _show(term: Terminal, session: LabelingSession, sid: str) -> None:
+    before, text, after = session.context(sid)
+    row = session._by_id.loc[sid]
+    remaining = len(session.queue)
+    term.write(
+        f"\n{BOLD}{row['article_id']} #{row['position']}{RESET}   "
+        f"done {session.done} / remaining {remaining}\n"
+    )
+    if before is not None:
+        term.write(f"{DIM}{_wrap(before)}{RESET}\n")
+    term.write(f"{REVERSE}{_wrap(text, indent='>>  ')}{RESET}\n")
+    if after is not None:
+        term.write(f"{DIM}{_wrap(after)}{RESET}\n")
+
+
+def run_terminal(session: LabelingSession, stdin: TextIO, stdout: TextIO) -> int:
+    """The keyboard loop: speaker, then stance; each confirmed answer is saved at once."""
+    schema = session.schema
+    keys = {f.name: {v.key: v.name for v in f.values} for f in schema.fields}
+    fields = schema.field_names
+    with Terminal(stdin, stdout) as term:
+        term.write(
+            f"Labeling as {session.annotator} into {session.path} "
+            f"({session.total} sentences in the queue). Press ? for help.\n"
+        )
+        while True:
+            sid = session.current()
+            if sid is None:
+                term.write(
+                    f"\nnothing left to label: {session.done} of {session.total} done "
+                    f"(saved in {session.path}).\n"
+                )
+                return 0
+            _show(term, session, sid)
+            chosen: dict[str, str] = {}
+            note = ""
+            step = 0
+            while step < len(fields):
+                fname = fields[step]
+                term.write(f"{fname}? {_choices(schema, fname)}  > ")
+                try:
+                    key = term.key()
+                except (EOFError, KeyboardInterrupt):
+                    term.write("\nquit: every confirmed answer is saved.\n")
+                    return 0
+                if key in keys[fname]:
+                    chosen[fname] = keys[fname][key]
+                    term.write(f"{chosen[fname]}\n")
+                    step += 1
+                elif key in (KEY_QUIT, KEY_QUIT.upper(), "\x04"):
+                    term.write("\nquit: every confirmed answer is saved.\n")
+                    return 0
+                elif key == KEY_HELP:
+                    term.write("\n" + help_text(schema) + "\n")
+                elif key == KEY_NOTE:
+                    term.write("\n")
+                    note = term.line("note (Enter to finish): ")
+                    term.write(f"note kept: {note}\n" if note else "no note\n")
+                elif key == KEY_SKIP:
+                    session.skip()
+                    term.write("skipped\n")
+                    break
+                elif key == KEY_UNDO or key in BACKSPACE:
+                    if step > 0:
+                        step -= 1
+                        chosen.pop(fields[step], None)
+                        term.write("\n(back)\n")
+                    else:
+                        undone = session.undo()
+                        term.write(
+                            "\nundone: the last answer was removed\n"
+                            if undone
+                            else "\nnothing to undo\n"
+                        )
+                        break
+                else:
+                    term.write(f"\nkey {key!r} means nothing here; press ? for help\n")
+            else:
+                session.answer(chosen, note)
+                term.write(f"saved: {' / '.join(chosen[f] for f in fields)}\n")

@@ -1,0 +1,236 @@
+"""The terminal labeling tool, driven through a real pseudo-terminal."""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pexpect
+import pytest
+
+from stance.errors import StanceError
+from stance.labeling import check_annotator, open_session, sample_ids, uncertainty
+from stance.labels import load_labels, load_schema
+
+ROOT = Path(__file__).resolve().parents[1]
+TIMEOUT = 30
+
+
+@pytest.fixture(scope="module")
+def sentence_table(tmp_path_factory) -> Path:
+    from stance.config import load_config
+    from stance.sentences import split_shard
+
+    out = tmp_path_factory.mktemp("split")
+    config = load_config(ROOT / "config" / "config.yaml")
+    split_shard(
+        sorted((ROOT / "seeds").glob("*.txt")),
+        config,
+        out / "sentences.parquet",
+        out / "chrome.tsv",
+        out / "articles.tsv",
+    )
+    return out / "sentences.parquet"
+
+
+@pytest.fixture
+def project(tmp_path: Path, sentence_table: Path) -> Path:
+    """A project folder with config, schema, the seed sentence table and no labels yet."""
+    (tmp_path / "config").mkdir()
+    shutil.copy(ROOT / "config" / "config.yaml", tmp_path / "config")
+    shutil.copytree(ROOT / "workflow" / "schemas", tmp_path / "workflow" / "schemas")
+    (tmp_path / "labels").mkdir()
+    shutil.copy(ROOT / "labels" / "schema.yaml", tmp_path / "labels")
+    (tmp_path / "results").mkdir()
+    shutil.copy(sentence_table, tmp_path / "results" / "sentences.parquet")
+    return tmp_path
+
+
+def spawn(project: Path, *args: str) -> pexpect.spawn:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "TERM": "xterm"}
+    return pexpect.spawn(
+        sys.executable,
+        ["-m", "stance", "label", *args],
+        cwd=str(project),
+        env=env,
+        encoding="utf-8",
+        timeout=TIMEOUT,
+        dimensions=(40, 120),
+    )
+
+
+def answer(child: pexpect.spawn, *keys: str) -> None:
+    for key in keys:
+        child.expect(r"\? \[")  # a field prompt
+        child.send(key)
+    child.expect("saved: ")
+
+
+def read_rows(path: Path) -> list[dict]:
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def sentences(project: Path) -> pd.DataFrame:
+    return pd.read_parquet(project / "results" / "sentences.parquet")
+
+
+def test_label_undo_note_quit_and_resume(project: Path):
+    table = sentences(project)
+    first_article = table[table["article_id"] == table["article_id"].min()]
+    child = spawn(project, "--annotator", "tester")
+    child.expect("done 0 / remaining 120")
+    answer(child, "t", "f")
+    child.expect(r"\? \[")
+    child.send("/")
+    child.expect("note")
+    child.sendline("reported speech rule")
+    child.expect("note kept: reported speech rule")
+    child.send("a")
+    child.send("0")
+    child.expect("saved: author / none")
+    answer(child, "u", "x")
+    child.expect(r"speaker\? \[")
+    child.send("<")
+    child.expect("undone")
+    child.expect(r"speaker\? \[")
+    child.send("q")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+
+    path = project / "labels" / "tester.csv"
+    rows = read_rows(path)
+    assert [r["sentence_id"] for r in rows] == list(first_article["sentence_id"][:2])
+    assert [(r["speaker"], r["stance"], r["note"]) for r in rows] == [
+        ("taliban", "favor", ""),
+        ("author", "none", "reported speech rule"),
+    ]
+    assert rows[0]["text"] == first_article["text"].iloc[0]
+    # The file passes the workflow's label validation.
+    schema = load_schema(project / "labels" / "schema.yaml")
+    assert len(load_labels(project / "labels", table, schema).labels) == 2
+
+    child = spawn(project, "--annotator", "tester")
+    child.expect(rf"#{first_article['position'].iloc[2]}\D.*done 2 / remaining 118")
+    child.expect(r"speaker\? \[")
+    child.sendcontrol("c")
+    child.expect(pexpect.EOF)
+    assert len(read_rows(path)) == 2
+
+
+def test_killed_session_keeps_every_confirmed_answer(project: Path):
+    child = spawn(project, "--annotator", "tester")
+    for keys in [("t", "f"), ("n", "x"), ("g", "0")]:
+        answer(child, *keys)
+    child.expect(r"speaker\? \[")
+    child.send("r")  # an answer being typed when the process dies
+    child.kill(signal.SIGKILL)
+    child.close()
+    rows = read_rows(project / "labels" / "tester.csv")
+    assert [(r["speaker"], r["stance"]) for r in rows] == [
+        ("taliban", "favor"),
+        ("nato", "against"),
+        ("afghan_government", "none"),
+    ]
+    assert not [p for p in (project / "labels").iterdir() if p.name.startswith(".")]
+
+
+def test_sample_is_shared_and_answers_stay_private(project: Path):
+    table = sentences(project)
+    sample = sample_ids(table, 5, seed=7)
+    assert sample == sample_ids(table, 5, seed=7) and len(sample) == 5
+    child = spawn(project, "--annotator", "first", "--sample", "5", "--seed", "7")
+    child.expect("remaining 5")
+    for _ in range(5):
+        answer(child, "o", "0")
+    child.expect("nothing left to label")
+    child.expect(pexpect.EOF)
+    assert sorted(r["sentence_id"] for r in read_rows(project / "labels" / "first.csv")) == sample
+    second = spawn(project, "--annotator", "second", "--sample", "5", "--seed", "7")
+    second.expect("done 0 / remaining 5")  # the first annotator's answers do not count here
+    second.send("q")
+    second.expect(pexpect.EOF)
+
+
+def test_empty_queue(project: Path):
+    child = spawn(project, "--annotator", "x", "--sample", "1", "--seed", "1")
+    answer(child, "a", "0")
+    child.expect(pexpect.EOF)
+    child = spawn(project, "--annotator", "x", "--sample", "1", "--seed", "1")
+    child.expect("nothing left to label")
+    child.expect(pexpect.EOF)
+
+
+def run_cli(project: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "stance", "label", *args],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=TIMEOUT,
+    )
+
+
+def test_not_a_terminal(project: Path):
+    proc = run_cli(project, "--annotator", "tester")
+    assert proc.returncode == 2
+    assert "needs an interactive terminal" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("name", ["../evil", "has space", "adjudication", "", "x" * 65])
+def test_unsafe_annotator_names(project: Path, name: str):
+    proc = run_cli(project, "--annotator", name)
+    assert proc.returncode == 2 and "cannot be used" in proc.stderr
+    with pytest.raises(StanceError):
+        check_annotator(name)
+
+
+def test_broken_label_file_is_reported(project: Path):
+    (project / "labels" / "tester.csv").write_text(
+        "sentence_id,text,speaker,stance,annotator\nnope:123,Some text,taliban,maybe,tester\n",
+        encoding="utf-8",
+    )
+    child = spawn(project, "--annotator", "tester")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 2
+    assert "tester.csv row 2" in child.before
+
+
+def test_uncertain_order_follows_model_probabilities(project: Path):
+    table = sentences(project).head(4)
+    schema = load_schema(project / "labels" / "schema.yaml")
+    probs = pd.DataFrame(
+        {
+            "favor": [0.9, 0.34, 0.5, 0.6],
+            "against": [0.05, 0.33, 0.45, 0.2],
+            "none": [0.05, 0.33, 0.05, 0.2],
+        }
+    )
+    # margins: 0.85, 0.01, 0.05, 0.4 -> most uncertain first: rows 1, 2, 3, 0
+    session = open_session(
+        "t", schema, table, project / "labels", order="uncertain", probabilities=lambda work: probs
+    )
+    assert session.queue == list(table["sentence_id"].iloc[[1, 2, 3, 0]])
+    assert list(uncertainty(probs).round(2)) == [0.15, 0.99, 0.95, 0.6]
+
+    notes = []
+    fallback = open_session(
+        "t",
+        schema,
+        table,
+        project / "labels",
+        order="uncertain",
+        probabilities=lambda work: None,
+        warn=notes.append,
+    )
+    assert fallback.queue == list(table["sentence_id"])
+    assert "no trained model" in notes[0]
