@@ -27,6 +27,7 @@ except StanceError as exc:
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/split.smk"
+include: "workflow/rules/labels.smk"
 
 
 rule all:
@@ -34,3 +35,9 @@ rule all:
         "results/sentences.parquet",
         "results/chrome_report.tsv",
         "results/articles.tsv",
+        "results/labeled_dataset",
+        "results/unlabeled.csv",
+        "results/label_summary.tsv",
+        "results/label_summary_by_article.tsv",
+        "results/agreement.json",
+        "results/disagreements.csv",

@@ -11,6 +11,9 @@ rule split_shard:
         cache="results/cache/split/shard-{shard}.pickle",
         # Re-split when the splitting rules change.
         split=config["split"],
+    resources:
+        mem_mb=2000,
+        runtime=20,
     log:
         "logs/split/shard-{shard}.log",
     shell:
@@ -34,6 +37,9 @@ rule gather_sentences:
         articles=report(
             "results/articles.tsv", caption="../report/articles.rst", category="Corpus"
         ),
+    resources:
+        mem_mb=4000,
+        runtime=20,
     log:
         "logs/gather_sentences.log",
     shell:

@@ -1,0 +1,48 @@
+import glob
+
+LABELS_DIR = config["labels"]["dir"]
+# Every CSV in the label folder (adjudication.csv included), listed when the workflow is read:
+# adding or removing a label file changes the inputs and so re-runs the stage.
+LABEL_FILES = sorted(glob.glob(f"{LABELS_DIR}/*.csv"))
+
+
+rule labels:
+    """Validate the hand labels, resolve final labels and build the labeled data set."""
+    input:
+        sentences="results/sentences.parquet",
+        labels=LABEL_FILES,
+        schema=config["labels"]["schema"],
+    output:
+        dataset=directory("results/labeled_dataset"),
+        unlabeled="results/unlabeled.csv",
+        summary=report(
+            "results/label_summary.tsv", caption="../report/label_summary.rst", category="Labels"
+        ),
+        by_article=report(
+            "results/label_summary_by_article.tsv",
+            caption="../report/label_summary_by_article.rst",
+            category="Labels",
+        ),
+        agreement=report(
+            "results/agreement.json", caption="../report/agreement.rst", category="Labels"
+        ),
+        disagreements=report(
+            "results/disagreements.csv", caption="../report/disagreements.rst", category="Labels"
+        ),
+    params:
+        config=CONFIG_FILE,
+        labels_dir=LABELS_DIR,
+        # Re-resolve the final labels when the tie rule changes.
+        annotator_priority=config["labels"].get("annotator_priority", []),
+    resources:
+        mem_mb=4000,
+        runtime=20,
+    log:
+        "logs/labels.log",
+    shell:
+        "stance labels --config {params.config:q} --sentences {input.sentences:q}"
+        " --labels-dir {params.labels_dir:q} --schema {input.schema:q}"
+        " --out-dataset {output.dataset:q} --out-unlabeled {output.unlabeled:q}"
+        " --out-summary {output.summary:q} --out-summary-by-article {output.by_article:q}"
+        " --out-agreement {output.agreement:q} --out-disagreements {output.disagreements:q}"
+        " 2> >(tee {log:q} >&2)"
