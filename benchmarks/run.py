@@ -1,0 +1,219 @@
+"""Benchmark harness: split throughput, workflow wall times, re-runs, training and MLflow logging.
+
+Run from the repository root with the project's environment, e.g.
+``.venv/bin/python benchmarks/run.py split workflow``; every figure is printed as a Markdown
+table row and saved in ``benchmarks/results/<name>.json``. Benchmarks are not tests: nothing
+here asserts a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+RESULTS = ROOT / "benchmarks" / "results"
+PROJECT_ITEMS = ["Snakefile", "workflow", "config", "profiles", "seeds", "labels"]
+
+from synthetic import write_corpus  # noqa: E402
+
+
+def machine() -> dict:
+    with open("/proc/meminfo", encoding="utf-8") as fh:
+        mem_kb = int(next(line for line in fh if line.startswith("MemTotal")).split()[1])
+    return {
+        "cores": os.cpu_count(),
+        "memory_gib": round(mem_kb / 2**20, 1),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+def save(name: str, data: dict) -> None:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    data = {"machine": machine(), **data}
+    (RESULTS / f"{name}.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+
+
+def timed(cmd: list[str], cwd: Path, env: dict | None = None) -> tuple[float, str]:
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env)
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed in {cwd}:\n{proc.stdout}\n{proc.stderr}")
+    return elapsed, proc.stdout + proc.stderr
+
+
+def snakemake(cwd: Path, *args: str) -> tuple[float, str]:
+    env = {**os.environ}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    return timed([sys.executable, "-m", "snakemake", *args], cwd, env)
+
+
+def copy_project(dest: Path, with_seeds: bool = True) -> Path:
+    dest.mkdir(parents=True)
+    for item in PROJECT_ITEMS:
+        if item == "seeds" and not with_seeds:
+            continue
+        src = ROOT / item
+        if src.is_dir():
+            shutil.copytree(src, dest / item, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(src, dest / item)
+    return dest
+
+
+def bench_split(args: argparse.Namespace) -> None:
+    """Split throughput in one process (characters and sentences per second)."""
+    from stance.chrome import compile_rules
+    from stance.config import load_config
+    from stance.sentences import splitter_from_config
+    from stance.splitting import split_article
+
+    config = load_config(ROOT / "config" / "config.yaml")
+    splitter = splitter_from_config(config)
+    rules = compile_rules(config["split"]["chrome_rules"])
+    with tempfile.TemporaryDirectory() as tmp:
+        total = write_corpus(Path(tmp) / "seeds", args.articles, seed=1)
+        texts = [p.read_text(encoding="utf-8") for p in sorted((Path(tmp) / "seeds").iterdir())]
+    runs = []
+    for _ in range(args.repeat):
+        start = time.perf_counter()
+        n_sentences = sum(
+            len(split_article(f"a{i}", t, splitter, rules)[0]) for i, t in enumerate(texts)
+        )
+        runs.append(time.perf_counter() - start)
+    best = statistics.median(runs)
+    result = {
+        "articles": args.articles,
+        "characters": total,
+        "sentences": n_sentences,
+        "seconds_median": best,
+        "chars_per_s": total / best,
+        "sentences_per_s": n_sentences / best,
+        "command": f"python benchmarks/run.py split --articles {args.articles}",
+    }
+    save("split", result)
+    print(
+        f"| split stage, {args.articles:,} articles ({total / 1e6:.1f} M chars) | "
+        f"{total / best / 1e6:.2f} M chars/s | {n_sentences / best:,.0f} sentences/s |"
+    )
+
+
+def bench_workflow(args: argparse.Namespace) -> None:
+    """snakemake wall time from clean and with nothing to do, for corpora of several sizes."""
+    target = args.target.split()
+    rows = []
+    version_runs = [
+        timed([sys.executable, "-m", "snakemake", "--version"], ROOT)[0] for _ in range(args.repeat)
+    ]
+    version = statistics.median(version_runs)
+    for n in args.sizes:
+        with tempfile.TemporaryDirectory() as tmp:
+            project = copy_project(Path(tmp) / "p", with_seeds=(n == 0))
+            if n:
+                # Synthetic articles have no hand labels: the label stage sees none.
+                write_corpus(project / "seeds", n, seed=1)
+                for label_file in (project / "labels").glob("*.csv"):
+                    label_file.unlink()
+            articles = len(list((project / "seeds").glob("*.txt")))
+            clean, _ = snakemake(project, *target)
+            noop = statistics.median(snakemake(project, *target)[0] for _ in range(args.repeat))
+        rows.append({"articles": articles, "from_clean_s": clean, "nothing_to_do_s": noop})
+        print(
+            f"| {articles:,} articles | {clean:.1f} s from clean | {noop:.2f} s nothing to do "
+            f"({noop / version:.2f}x `snakemake --version`) |"
+        )
+    save(
+        "workflow",
+        {
+            "target": target,
+            "snakemake_version_s": version,
+            "rows": rows,
+            "command": "python benchmarks/run.py workflow --sizes "
+            + " ".join(map(str, args.sizes)),
+        },
+    )
+    print(f"`snakemake --version`: {version:.2f} s")
+
+
+def bench_rerun(args: argparse.Namespace) -> None:
+    """Full workflow on the seed corpus: from clean, nothing to do, one new article, one label."""
+    with tempfile.TemporaryDirectory() as tmp:
+        project = copy_project(Path(tmp) / "p")
+        clean, _ = snakemake(project)
+        noop, _ = snakemake(project)
+        (project / "seeds" / "900_bench.txt").write_text(
+            "NATO ministers met in Brussels. They discussed the U.S. withdrawal plan.\n",
+            encoding="utf-8",
+        )
+        added, _ = snakemake(project)
+        labels = project / "labels" / "lead.csv"
+        with open(labels, newline="", encoding="utf-8") as fh:
+            rows = list(csv.DictReader(fh))
+        # Change one label of the temporary copy: a timing edit, not a labeling decision.
+        rows[0]["stance"] = "none" if rows[0]["stance"] != "none" else "favor"
+        with open(labels, "w", newline="", encoding="utf-8") as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+        relabel, _ = snakemake(project)
+    result = {
+        "from_clean_s": clean,
+        "nothing_to_do_s": noop,
+        "add_article_s": added,
+        "change_label_s": relabel,
+        "command": "python benchmarks/run.py rerun",
+    }
+    save("rerun", result)
+    for key, value in result.items():
+        if key != "command":
+            print(f"| seed corpus, full workflow: {key} | {value:.1f} s |")
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+COMMANDS = {"split": bench_split, "workflow": bench_workflow, "rerun": bench_rerun}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("benchmarks", nargs="+", choices=sorted(COMMANDS))
+    parser.add_argument("--articles", type=int, default=2000, help="split: corpus size")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--sizes",
+        type=int,
+        nargs="+",
+        default=[0, 1000, 10000],
+        help="workflow: corpus sizes (0 = the seed corpus)",
+    )
+    parser.add_argument(
+        "--target",
+        default="results/sentences.parquet results/unlabeled.csv",
+        help="workflow: snakemake targets (space separated)",
+    )
+    args = parser.parse_args()
+    print(f"machine: {machine()}")
+    for name in args.benchmarks:
+        COMMANDS[name](args)
+
+
+if __name__ == "__main__":
+    main()
