@@ -25,6 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 RESULTS = ROOT / "benchmarks" / "results"
+# The console script, as users run it (python -m snakemake starts differently).
+SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
 PROJECT_ITEMS = ["Snakefile", "workflow", "config", "profiles", "seeds", "labels"]
 
 from synthetic import write_corpus  # noqa: E402
@@ -59,7 +61,7 @@ def timed(cmd: list[str], cwd: Path, env: dict | None = None) -> tuple[float, st
 def snakemake(cwd: Path, *args: str) -> tuple[float, str]:
     env = {**os.environ}
     env.pop("MLFLOW_TRACKING_URI", None)
-    return timed([sys.executable, "-m", "snakemake", *args], cwd, env)
+    return timed([SNAKEMAKE, *args], cwd, env)
 
 
 def copy_project(dest: Path, with_seeds: bool = True) -> Path:
@@ -117,7 +119,7 @@ def bench_workflow(args: argparse.Namespace) -> None:
     target = args.target.split()
     rows = []
     version_runs = [
-        timed([sys.executable, "-m", "snakemake", "--version"], ROOT)[0] for _ in range(args.repeat)
+        timed([SNAKEMAKE, "--version"], ROOT)[0] for _ in range(args.repeat)
     ]
     version = statistics.median(version_runs)
     for n in args.sizes:
