@@ -28,6 +28,7 @@ except StanceError as exc:
 include: "workflow/rules/common.smk"
 include: "workflow/rules/split.smk"
 include: "workflow/rules/labels.smk"
+include: "workflow/rules/train.smk"
 
 
 rule all:
@@ -41,3 +42,5 @@ rule all:
         "results/label_summary_by_article.tsv",
         "results/agreement.json",
         "results/disagreements.csv",
+        "results/metrics/comparison.tsv",
+        expand("results/models/{model}/mlflow_run.json", model=MODELS),

@@ -9,7 +9,6 @@ from stance.errors import StanceError
 # environment is not activated. (Not a rule param: a different but equivalent interpreter path
 # must not make every job look out of date.)
 os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-STANCE = "stance"
 CONFIG_FILE = "config/config.yaml"
 SEEDS = config["seeds_dir"]
 

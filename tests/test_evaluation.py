@@ -1,0 +1,311 @@
+"""Evaluation: metrics checked by hand, grouped folds without leaks, determinism, edge cases."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import cohen_kappa_score, f1_score, precision_recall_fscore_support
+from test_models import make_dataset, schema_values
+
+from stance.errors import StanceError
+from stance.evaluation import (
+    EvalSettings,
+    bootstrap_ci,
+    comparison_table,
+    compute_metrics,
+    evaluate,
+    from_dataset,
+    grouped_folds,
+    load_table,
+    read_summary,
+    stratified_folds,
+    write_evaluation,
+)
+from stance.models import spec_from_entry
+
+
+@pytest.fixture(scope="module")
+def settings(config) -> EvalSettings:
+    return replace(EvalSettings.from_config(config), n_bootstrap=200)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return from_dataset(make_dataset(n_articles=4, per_article=12), "synthetic")
+
+
+def spec(kind: str = "tfidf_word", **params):
+    return spec_from_entry({"name": f"t_{kind}", "kind": kind, "params": params})
+
+
+def test_metrics_match_a_hand_computation(config):
+    f_avg_classes = config["evaluation"]["f_avg_classes"]
+    favor, against = f_avg_classes
+    (other,) = [c for c in schema_values("stance") if c not in f_avg_classes]
+    classes = [favor, against, other]
+    F, A, N = 0, 1, 2
+    y_true = np.array([F, F, F, A, A, N, N, N, N, N])
+    y_pred = np.array([F, F, N, A, F, N, N, N, F, A])
+    # Confusion (rows true, columns predicted; favor, against, none):
+    #   favor   [2, 0, 1]   against [1, 1, 0]   none [1, 1, 3]
+    # favor:   P = 2/4 = 0.5,  R = 2/3,  F1 = 2*0.5*(2/3)/(0.5+2/3) = 4/7
+    # against: P = 1/2,        R = 1/2,  F1 = 1/2
+    # none:    P = 3/4,        R = 3/5,  F1 = 2*0.75*0.6/1.35 = 2/3
+    # f_avg = (4/7 + 1/2)/2 = 15/28;  macro_f1 = (4/7 + 1/2 + 2/3)/3 = 73/126
+    # accuracy = (2+1+3)/10 = 0.6
+    # kappa: p_o = 0.6; true totals 3,2,5, predicted totals 4,2,4;
+    #        p_e = (3*4 + 2*2 + 5*4)/100 = 0.36; kappa = (0.6-0.36)/(1-0.36) = 0.375
+    m = compute_metrics(y_true, y_pred, classes, f_avg_classes)
+    assert m["f_avg"] == pytest.approx(15 / 28)
+    assert m["macro_f1"] == pytest.approx(73 / 126)
+    assert m["accuracy"] == pytest.approx(0.6)
+    assert m["cohen_kappa"] == pytest.approx(0.375)
+    assert m[f"precision_{favor}"] == pytest.approx(0.5)
+    assert m[f"recall_{favor}"] == pytest.approx(2 / 3)
+    assert m[f"f1_{favor}"] == pytest.approx(4 / 7)
+    assert m[f"f1_{against}"] == pytest.approx(0.5)
+    assert m[f"precision_{other}"] == pytest.approx(0.75)
+    assert m[f"recall_{other}"] == pytest.approx(0.6)
+    assert m[f"f1_{other}"] == pytest.approx(2 / 3)
+
+
+def test_metrics_agree_with_scikit_learn_on_random_predictions():
+    rng = np.random.default_rng(3)
+    classes = ["a", "b", "c"]
+    for _ in range(20):
+        y_true = rng.integers(0, 3, 40)
+        y_pred = rng.integers(0, 3, 40)
+        y_pred[:3] = 0  # some class may still be missing from y_true: zero_division=0
+        m = compute_metrics(y_true, y_pred, classes, ["a", "b"])
+        f1 = f1_score(y_true, y_pred, labels=[0, 1, 2], average=None, zero_division=0)
+        p, r, _, _ = precision_recall_fscore_support(
+            y_true, y_pred, labels=[0, 1, 2], zero_division=0
+        )
+        assert m["macro_f1"] == pytest.approx(f1.mean())
+        assert m["f_avg"] == pytest.approx(f1[:2].mean())
+        assert m["precision_c"] == pytest.approx(p[2]) and m["recall_b"] == pytest.approx(r[1])
+        assert m["cohen_kappa"] == pytest.approx(cohen_kappa_score(y_true, y_pred))
+
+
+def test_bootstrap_ci_is_seeded_and_brackets_the_estimate():
+    rng = np.random.default_rng(0)
+    y_true = rng.integers(0, 3, 200)
+    y_pred = np.where(rng.random(200) < 0.7, y_true, rng.integers(0, 3, 200))
+    args = (y_true, y_pred, ["a", "b", "c"], ["a", "b"], 300, 0.95)
+    ci = bootstrap_ci(*args, seed=5)
+    assert ci == bootstrap_ci(*args, seed=5)
+    assert ci != bootstrap_ci(*args, seed=6)
+    m = compute_metrics(y_true, y_pred, ["a", "b", "c"], ["a", "b"])
+    for name in ("f_avg", "macro_f1"):
+        low, high = ci[name]
+        assert low < m[name] < high
+
+
+@pytest.mark.parametrize("scheme", ["leave_one_group_out", "group_kfold"])
+def test_grouped_folds_never_split_an_article(scheme, settings):
+    groups = [f"art{i % 7}" for i in range(70)]
+    y = np.array([i % 3 for i in range(70)])
+    folds = grouped_folds(groups, y, ["a", "b", "c"], replace(settings, scheme=scheme))
+    tested = []
+    for train, test in folds.splits:
+        train_groups = {groups[i] for i in train}
+        test_groups = {groups[i] for i in test}
+        assert not train_groups & test_groups
+        tested += list(test)
+    assert sorted(tested) == list(range(70))  # every sentence tested exactly once
+    assert len(folds.splits) == (7 if scheme == "leave_one_group_out" else settings.n_splits)
+
+
+def test_auto_scheme_leaves_one_article_out_while_there_are_few(settings):
+    y = np.array([i % 3 for i in range(60)])
+    few = grouped_folds([f"a{i % 4}" for i in range(60)], y, ["a", "b", "c"], settings)
+    many = grouped_folds(
+        [f"a{i % 30}" for i in range(60)], y, ["a", "b", "c"],
+        replace(settings, logo_max_groups=10),
+    )  # fmt: skip
+    assert few.scheme == "leave_one_group_out" and len(few.splits) == 4
+    assert many.scheme == "group_kfold" and len(many.splits) == settings.n_splits
+
+
+def test_out_of_fold_predictions_come_from_models_that_never_saw_the_article(data, settings):
+    ev = evaluate(data, spec(), settings)
+    oof = ev.oof
+    assert len(oof) == len(data.frame) and oof["sentence_id"].is_unique
+    # One article per fold under leave-one-article-out, each article in exactly one fold.
+    assert oof.groupby("fold")["article_id"].nunique().eq(1).all()
+    assert oof.groupby("article_id")["fold"].nunique().eq(1).all()
+    classes = data.classes
+    proba = oof[[f"proba_{c}" for c in classes]].to_numpy()
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-5)
+    assert set(oof["predicted"]) <= set(classes)
+    assert ev.summary["cv"]["scheme"] == "leave_one_group_out"
+    # Identical metric names for every model, primary and secondary.
+    names = set(ev.metrics)
+    assert {"f_avg", "macro_f1", "accuracy", "cohen_kappa", "f_avg_ci_low", "f_avg_ci_high",
+            "macro_f1_ci_low", "macro_f1_ci_high", "stratified_f_avg",
+            "stratified_macro_f1"} <= names  # fmt: skip
+    assert {f"{p}_{c}" for p in ("precision", "recall", "f1") for c in classes} <= names
+    assert names == set(evaluate(data, spec_from_entry({"name": "m", "kind": "majority"}),
+                                 settings).metrics)  # fmt: skip
+
+
+def test_the_learnable_synthetic_stance_beats_the_majority_baseline(data, settings):
+    ev = evaluate(data, spec(), settings)
+    base = evaluate(data, spec_from_entry({"name": "m", "kind": "majority"}), settings)
+    assert ev.metrics["macro_f1"] > base.metrics["macro_f1"] + 0.3
+    assert base.metrics["f_avg"] <= ev.metrics["f_avg"]
+    curve = ev.curve
+    assert list(curve["fraction"]) == sorted(settings.learning_curve)
+    assert curve["train_sentences"].is_monotonic_increasing
+    assert curve["train_sentences"].iloc[-1] == pytest.approx(36)  # 3 of 4 articles x 12
+
+
+def test_same_labels_and_config_give_identical_results(data, settings, tmp_path: Path):
+    svm = spec("tfidf_word_char", classifier="linear_svm")
+    first, second = evaluate(data, svm, settings), evaluate(data, svm, settings)
+    assert first.metrics == second.metrics
+    pd.testing.assert_frame_equal(first.oof, second.oof)
+    write_evaluation(first, tmp_path / "a")
+    write_evaluation(second, tmp_path / "b")
+    for name in ("metrics.json", "oof_predictions.csv", "learning_curve.tsv",
+                 "classification_report.txt"):  # fmt: skip
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    other_seed = evaluate(data, svm, replace(settings, seed=settings.seed + 1))
+    assert other_seed.metrics["f_avg_ci_low"] != first.metrics["f_avg_ci_low"] or (
+        other_seed.metrics["stratified_macro_f1"] != first.metrics["stratified_macro_f1"]
+    )
+
+
+def test_results_folder_holds_plots_report_and_final_model(data, settings, tmp_path: Path):
+    ev = evaluate(data, spec("tfidf_word_speaker"), settings)
+    paths = write_evaluation(ev, tmp_path / "m")
+    for name in ("confusion_matrix.png", "learning_curve.png"):
+        assert paths[name].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    summary = read_summary(tmp_path / "m")
+    assert summary["metrics"] == json.loads(json.dumps(ev.metrics))
+    assert "speaker" in pd.read_csv(paths["oof_predictions.csv"]).columns
+    report = paths["classification_report.txt"].read_text(encoding="utf-8")
+    assert "f_avg" in report and "leave one article out" in report
+    # The final model is fit on all labels: it has seen every article.
+    assert ev.final_model.named_steps["classifier"].n_features_in_ > 0
+    table = comparison_table([summary, {**summary, "model": "z", "metrics": {
+        **summary["metrics"], "f_avg": -1.0}}], {"t_tfidf_word_speaker": "abc"})  # fmt: skip
+    assert list(table["model"]) == ["t_tfidf_word_speaker", "z"]
+    assert table["run_id"].iloc[0] == "abc"
+
+
+# --------------------------------------------------------------------------- edge cases
+
+
+def test_a_single_class_is_refused_with_a_message(settings):
+    one = from_dataset(make_dataset(3, 5, stance_ids=[0] * 15), "one-class")
+    with pytest.raises(StanceError, match=r"every labeled sentence \(15\) has stance .*two"):
+        evaluate(one, spec(), settings)
+
+
+def test_one_article_is_refused_for_grouped_cv(settings):
+    single = from_dataset(make_dataset(1, 12), "one-article")
+    with pytest.raises(StanceError, match=r"come from one article .* at least 2 articles"):
+        evaluate(single, spec(), settings)
+
+
+def test_fewer_articles_than_group_folds_is_refused(data, settings):
+    too_many = replace(settings, scheme="group_kfold", n_splits=6)
+    with pytest.raises(StanceError, match=r"n_splits is 6 but .* only 4 articles.*at most 4"):
+        evaluate(data, spec(), too_many)
+
+
+def test_a_rare_class_is_reported_and_stratified_folds_adapt(settings):
+    # Stance 1 twice, both in article 0: fewer sentences than folds, and in one article only.
+    ids = [0, 1, 1, 2, 0, 2] + [0, 2, 0, 2, 0, 2] * 3
+    rare = from_dataset(make_dataset(4, 6, stance_ids=ids), "rare")
+    name = rare.classes[1]
+    ev = evaluate(rare, spec(), settings)
+    text = "\n".join(ev.warnings)
+    assert f"class {name!r} occurs in one article only" in text
+    assert f"class {name!r} has 2 labeled sentence(s), fewer than" in text
+    assert "uses 2 folds instead" in text
+    assert ev.summary["cv"]["stratified_n_folds"] == 2
+    assert "warnings:" in ev.report
+    y = np.array([rare.classes.index(s) for s in rare.frame["stance"]])
+    assert len(stratified_folds(y, rare.classes, settings).splits) == 2
+
+
+def test_an_absent_class_is_reported(settings):
+    ids = [0, 2] * 24
+    absent = from_dataset(make_dataset(4, 12, stance_ids=ids), "absent")
+    ev = evaluate(absent, spec(), settings)
+    assert any(f"class {absent.classes[1]!r} has no labeled sentence" in w for w in ev.warnings)
+    assert ev.metrics[f"f1_{absent.classes[1]}"] == 0.0
+
+
+def test_a_speaker_model_needs_a_speaker_column(settings, tmp_path: Path):
+    path = tmp_path / "t.csv"
+    pd.DataFrame({"text": ["a b", "c d", "e f", "g h"] * 3,
+                  "stance": schema_values("stance")[:2] * 6}).to_csv(path, index=False)  # fmt: skip
+    table = load_table(path, schema_values("stance"))
+    with pytest.raises(StanceError, match=r"reads the speaker .* has no 'speaker' column"):
+        evaluate(table, spec("tfidf_word_speaker"), settings)
+
+
+def test_f_avg_classes_must_be_stance_classes(data, settings):
+    with pytest.raises(StanceError, match=r"f_avg_classes lists pro"):
+        evaluate(data, spec(), replace(settings, f_avg_classes=("pro", "con")))
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def write_table(df: pd.DataFrame, path: Path) -> Path:
+    if path.suffix == ".csv":
+        df.to_csv(path, index=False)
+    elif path.suffix == ".jsonl":
+        df.to_json(path, orient="records", lines=True)
+    else:
+        df.to_parquet(path)
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl", ".parquet"])
+def test_tables_in_any_format_load_alike(suffix, tmp_path: Path):
+    stances = schema_values("stance")
+    df = pd.DataFrame(
+        {
+            "text": ["NA", "None", "troops out", "stay", "talks"],
+            "stance": [stances[i % 3] for i in range(5)],
+            "group": ["g1", "g1", "g2", "g2", "g3"],
+        }
+    )
+    data = load_table(write_table(df, tmp_path / f"t{suffix}"), stances)
+    assert data.classes == stances  # schema order, though the table lists them differently
+    assert list(data.frame["text"]) == ["NA", "None", "troops out", "stay", "talks"]
+    assert data.grouped and list(data.frame["group"]) == list(df["group"])
+    assert data.dataset.num_rows == 5
+
+
+def test_table_problems_are_named(tmp_path: Path):
+    stances = schema_values("stance")
+    bad = write_table(pd.DataFrame({"sentence": ["a"], "stance": [stances[0]]}), tmp_path / "a.csv")
+    with pytest.raises(StanceError, match=r"missing column\(s\) text; .*found: sentence, stance"):
+        load_table(bad, stances)
+    empty = write_table(pd.DataFrame({"text": ["a", "b"], "stance": [stances[0], ""]}),
+                        tmp_path / "b.csv")  # fmt: skip
+    with pytest.raises(StanceError, match=r"1 row\(s\) with an empty text or stance \(data rows 2"):
+        load_table(empty, stances)
+    with pytest.raises(StanceError, match=r"unknown table format '\.xlsx'"):
+        load_table(tmp_path / "c.xlsx", stances)
+    with pytest.raises(StanceError, match="file not found"):
+        load_table(tmp_path / "missing.csv", stances)
+
+
+def test_values_outside_the_scheme_become_sorted_classes(tmp_path: Path):
+    path = write_table(pd.DataFrame({"text": list("abcd"), "stance": ["pro", "con"] * 2}),
+                       tmp_path / "t.csv")  # fmt: skip
+    data = load_table(path, schema_values("stance"))
+    assert data.classes == ["con", "pro"]
+    assert any("not in the label scheme" in n for n in data.notes)

@@ -1,0 +1,215 @@
+"""MLflow tracking against a real SQLite store in a temporary folder (no mocks)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+from test_models import make_dataset
+
+from stance import tracking
+from stance.errors import StanceError
+from stance.evaluation import ARTIFACT_FILES, EvalSettings, evaluate, from_dataset, write_evaluation
+from stance.models import spec_from_entry
+
+MODELS = [
+    {"name": "majority", "kind": "majority"},
+    {"name": "svm", "kind": "tfidf_word_char", "params": {"classifier": "linear_svm", "C": 0.5}},
+]
+
+
+@pytest.fixture(scope="module")
+def logged(tmp_path_factory, config):
+    """Two models evaluated on synthetic labels and logged as one group to a new store."""
+    tmp = tmp_path_factory.mktemp("tracking")
+    uri = f"sqlite:///{tmp / 'mlflow.db'}"
+    data = from_dataset(make_dataset(4, 10), str(tmp / "labeled_dataset"))
+    settings = replace(EvalSettings.from_config(config), n_bootstrap=200)
+    experiment_id = tracking.init_store(uri, "test-experiment")
+    assert tracking.init_store(uri, "test-experiment") == experiment_id  # idempotent
+    infos, evs = {}, {}
+    for entry in MODELS:
+        ev = evaluate(data, spec_from_entry(entry), settings)
+        write_evaluation(ev, tmp / entry["name"])
+        infos[entry["name"]] = tracking.log_evaluation_run(
+            uri, "test-experiment", ev.summary, ev.final_model,
+            [tmp / entry["name"] / f for f in ARTIFACT_FILES], data,
+            config=config, root=tmp, group="group-1",
+        )  # fmt: skip
+        evs[entry["name"]] = ev
+    return {"uri": uri, "tmp": tmp, "infos": infos, "evs": evs, "data": data,
+            "experiment_id": experiment_id}  # fmt: skip
+
+
+def client(uri: str):
+    import mlflow
+
+    return mlflow.MlflowClient(tracking_uri=uri)
+
+
+def test_runs_hold_params_metrics_tags_and_dataset(logged):
+    c = client(logged["uri"])
+    for name, info in logged["infos"].items():
+        run = c.get_run(info["run_id"])
+        ev = logged["evs"][name]
+        params = run.data.params
+        assert params["model"] == name
+        assert params["kind"] == ev.summary["kind"]
+        assert params["cv_scheme"] == "leave_one_group_out" and params["cv_folds"] == "4"
+        assert params["seed"] == str(ev.summary["settings"]["seed"])
+        assert params["features"] == "text"
+        assert params["classes"] == ",".join(logged["data"].classes)
+        for key, value in ev.summary["params"].items():
+            assert params[f"hp.{key}"] == (value if isinstance(value, str) else json.dumps(value))
+        assert run.data.metrics == pytest.approx(ev.metrics)
+        tags = run.data.tags
+        assert tags["stance.role"] == "model" and tags["stance.workflow_run"] == "group-1"
+        assert tags["mlflow.parentRunId"] == info["parent_run_id"]
+        assert len(tags["config_hash"]) == 16
+        assert tags["labels_sha256"] == logged["data"].digest()
+        assert tags["git_commit"] == "" and tags["git_dirty"] == ""  # tmp is not a repository
+        (inp,) = run.inputs.dataset_inputs
+        assert inp.dataset.digest == tags["dataset_digest"]
+        assert inp.dataset.source_type and inp.dataset.name == "labeled_sentences"
+        assert {t.key: t.value for t in inp.tags}["mlflow.data.context"] == "training"
+    metric_names = [set(c.get_run(i["run_id"]).data.metrics) for i in logged["infos"].values()]
+    assert metric_names[0] == metric_names[1]
+
+
+def test_runs_of_one_group_share_one_parent(logged):
+    parents = {info["parent_run_id"] for info in logged["infos"].values()}
+    assert len(parents) == 1
+    parent = client(logged["uri"]).get_run(parents.pop())
+    assert parent.data.tags["stance.role"] == "group"
+    assert parent.info.status == "FINISHED"
+
+
+def test_artifacts_and_model_are_logged(logged):
+    c = client(logged["uri"])
+    run_id = logged["infos"]["svm"]["run_id"]
+    names = {a.path for a in c.list_artifacts(run_id)}
+    assert set(ARTIFACT_FILES) <= names
+    model = tracking.load_logged_model(logged["uri"], run_id)
+    x = logged["data"].frame[["text"]]
+    expected = logged["evs"]["svm"].final_model
+    assert list(model.predict(x)) == list(expected.predict(x))
+    np.testing.assert_allclose(model.predict_proba(x), expected.predict_proba(x))
+
+
+def test_logged_model_has_signature_example_and_pinned_requirements(logged):
+    import mlflow
+    import yaml
+
+    mlflow.set_tracking_uri(logged["uri"])
+    run_id = logged["infos"]["majority"]["run_id"]
+    local = Path(mlflow.artifacts.download_artifacts(
+        artifact_uri=f"runs:/{run_id}/model", dst_path=str(logged["tmp"] / "dl")))  # fmt: skip
+    meta = yaml.safe_load((local / "MLmodel").read_text())
+    assert "signature" in meta and "text" in meta["signature"]["inputs"]
+    assert meta["flavors"]["sklearn"]["serialization_format"] == "skops"
+    assert meta["metadata"]["classes"] == logged["data"].classes
+    reqs = (local / "requirements.txt").read_text()
+    assert "scikit-learn==" in reqs and "skops==" in reqs
+    assert any(p.name.startswith("input_example") for p in local.iterdir())
+
+
+def test_runs_table_and_selection(logged):
+    uri = logged["uri"]
+    table = tracking.runs_table(uri, "test-experiment")
+    assert list(table["model"]) == ["svm", "majority"]  # newest first, parent runs left out
+    assert table["f_avg [95% CI]"].str.match(r"^\d\.\d{3} \[\d\.\d{3}, \d\.\d{3}\]$").all()
+    assert (table["data"] == table["data"].iloc[0]).all() and table["data"].iloc[0]
+    only = tracking.runs_table(uri, "test-experiment", model="majority")
+    assert list(only["model"]) == ["majority"]
+    good = tracking.runs_table(uri, "test-experiment", filter_string="metrics.f_avg > 0.5")
+    assert list(good["model"]) == ["svm"]
+    best = tracking.select_run(uri, "test-experiment")
+    assert best["model"] == "svm" and best["classes"] == logged["data"].classes
+    assert tracking.select_run(uri, "test-experiment", model="majority")["model"] == "majority"
+    with pytest.raises(StanceError, match="no run 'nope'"):
+        tracking.select_run(uri, "test-experiment", run_id="nope")
+    with pytest.raises(StanceError, match="holds no model"):
+        tracking.select_run(uri, "test-experiment",
+                            run_id=logged["infos"]["svm"]["parent_run_id"])  # fmt: skip
+    with pytest.raises(StanceError, match="no experiment 'other'"):
+        tracking.runs_table(uri, "other")
+    with pytest.raises(StanceError, match="cannot search runs with filter"):
+        tracking.runs_table(uri, "test-experiment", filter_string="nonsense ~ 1")
+    missing = logged["tmp"] / "none" / "mlflow.db"
+    with pytest.raises(StanceError, match=r"no MLflow store at .* nothing has been logged"):
+        tracking.runs_table(f"sqlite:///{missing}", "test-experiment")
+    assert not missing.parent.exists()
+
+
+def test_tracking_uri_precedence(monkeypatch, tmp_path: Path):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    cfg = {"mlflow": {"tracking_uri": None, "experiment": "e"}}
+    assert tracking.resolve_tracking_uri(cfg, tmp_path) == f"sqlite:///{tmp_path / 'mlflow.db'}"
+    cfg["mlflow"]["tracking_uri"] = "sqlite:////elsewhere/x.db"
+    assert tracking.resolve_tracking_uri(cfg, tmp_path) == "sqlite:////elsewhere/x.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000")
+    assert tracking.resolve_tracking_uri(cfg, tmp_path) == "http://127.0.0.1:5000"
+    assert tracking.project_root(tmp_path / "config" / "config.yaml") == tmp_path.resolve()
+
+
+def test_telemetry_is_off_before_mlflow_is_imported():
+    code = (
+        "import os, sys; os.environ['DO_NOT_TRACK'] = '1'; from stance import tracking; "
+        "assert 'mlflow' not in sys.modules; tracking._mlflow(); "
+        "assert os.environ['MLFLOW_DISABLE_TELEMETRY'] == 'true'; "
+        "assert os.environ['DO_NOT_TRACK'] == 'true'; print('ok')"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_DISABLE_TELEMETRY"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert out.stdout.strip() == "ok", out.stderr
+
+
+def test_only_tracking_imports_mlflow():
+    src = Path(__file__).resolve().parents[1] / "src" / "stance"
+    importers = sorted(
+        p.name for p in src.glob("*.py")
+        if "import mlflow" in p.read_text(encoding="utf-8")
+        or "from mlflow" in p.read_text(encoding="utf-8")
+    )  # fmt: skip
+    assert importers == ["tracking.py"]
+
+
+def test_retry_waits_out_a_locked_database():
+    calls = []
+
+    def flaky():
+        calls.append(1)
+        if len(calls) < 3:
+            raise RuntimeError("(sqlite3.OperationalError) database is locked")
+        return "done"
+
+    assert tracking._retry(flaky) == "done" and len(calls) == 3
+    with pytest.raises(ValueError, match="other"):
+        tracking._retry(lambda: (_ for _ in ()).throw(ValueError("other")))
+
+
+def test_git_commit_is_read_from_the_repository_files(tmp_path: Path):
+    git = tmp_path / ".git"
+    (git / "refs" / "heads").mkdir(parents=True)
+    (git / "HEAD").write_text("ref: refs/heads/main\n")
+    (git / "refs" / "heads" / "main").write_text("a" * 40 + "\n")
+    (tmp_path / "sub").mkdir()
+    assert tracking.git_commit(tmp_path / "sub") == "a" * 40
+    (git / "refs" / "heads" / "main").unlink()
+    (git / "packed-refs").write_text(f"# pack-refs\n{'b' * 40} refs/heads/main\n")
+    assert tracking.git_commit(tmp_path) == "b" * 40
+    (git / "HEAD").write_text("c" * 40 + "\n")  # detached
+    assert tracking.git_commit(tmp_path) == "c" * 40
+    assert tracking.git_commit(tmp_path.parent / "nowhere-else") in ("", tracking.git_commit("/"))
+
+
+def test_config_hash_changes_with_the_config():
+    a = tracking.config_hash({"seed": 1, "models": [{"name": "x"}]})
+    assert a == tracking.config_hash({"models": [{"name": "x"}], "seed": 1})
+    assert a != tracking.config_hash({"seed": 2, "models": [{"name": "x"}]})

@@ -1,0 +1,147 @@
+"""End to end: the training stage of the real workflow on a temporary copy of the project.
+
+Builds from clean with --cores 2 (the MLflow store created once, log jobs one at a time), then
+checks that a second run does nothing and logs nothing, and that changing one hyperparameter or
+one label re-runs only what depends on it.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from conftest import copy_project, run_snakemake
+from test_models import schema_values
+
+pytestmark = pytest.mark.e2e
+MODELS = ["majority", "word_lr", "word_speaker_lr"]
+MLFLOW_RULES = {"tracking_store", "log_run"}
+
+
+def planned_jobs(project: Path) -> dict[str, int]:
+    """Jobs a dry run would start, by rule."""
+    proc = run_snakemake(project, "-n", "--quiet", "rules")
+    counts: dict[str, int] = {}
+    for line in (proc.stdout + proc.stderr).splitlines():
+        m = re.match(r"^\s*(\w+)\s+(\d+)\s*$", line)
+        if m and m.group(1) != "total":
+            counts[m.group(1)] = int(m.group(2))
+    return counts
+
+
+def max_parallel(output: str, rules: set[str]) -> int:
+    """The most jobs of these rules running at once, from snakemake's log."""
+    running = peak = 0
+    for line in output.splitlines():
+        if (m := re.match(r"^(?:local)?rule (\w+):", line)) and m.group(1) in rules:
+            running += 1
+            peak = max(peak, running)
+        if (m := re.match(r"^Finished jobid: \d+ \(Rule: (\w+)\)", line)) and m.group(1) in rules:
+            running -= 1
+    return peak
+
+
+def model_runs(project: Path) -> list[tuple[str, str]]:
+    """(model, workflow run) of every model run in the project's store."""
+    with sqlite3.connect(project / "mlflow.db") as db:
+        rows = db.execute(
+            "select m.value, g.value from tags r"
+            " join tags m on m.run_uuid = r.run_uuid and m.key = 'model'"
+            " join tags g on g.run_uuid = r.run_uuid and g.key = 'stance.workflow_run'"
+            " where r.key = 'stance.role' and r.value = 'model'"
+        ).fetchall()
+    return sorted(rows)
+
+
+def write_synthetic_labels(project: Path) -> None:
+    """One synthetic label per sentence (test fixture only): values cycle through the scheme."""
+    for old in (project / "labels").glob("*.csv"):
+        old.unlink()
+    sentences = pd.read_parquet(project / "results/sentences.parquet")
+    stances, speakers = schema_values("stance"), schema_values("speaker")
+    rows = [
+        {
+            "sentence_id": s.sentence_id,
+            "text": s.text,
+            "speaker": speakers[s.position % len(speakers)],
+            "stance": stances[(s.position + i) % len(stances)],
+            "annotator": "synthetic",
+            "note": "",
+        }
+        for i, s in enumerate(sentences.itertuples())
+    ]
+    pd.DataFrame(rows).to_csv(project / "labels/synthetic.csv", index=False)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> tuple[Path, str]:
+    project = copy_project(tmp_path_factory.mktemp("train") / "project")
+    config = yaml.safe_load((project / "config/config.yaml").read_text())
+    config["models"] = [m for m in config["models"] if m["name"] in MODELS]
+    config["evaluation"]["n_bootstrap"] = 200
+    (project / "config/config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    run_snakemake(project, "results/sentences.parquet", "--cores", "2")
+    write_synthetic_labels(project)
+    proc = run_snakemake(project, "--cores", "2")
+    return project, proc.stdout + proc.stderr
+
+
+def test_clean_build_logs_one_run_per_model_serially(built):
+    project, output = built
+    assert 'mlflow_writes=Resource("mlflow_writes", 1)' in output  # read from the profile
+    assert max_parallel(output, MLFLOW_RULES) == 1
+    runs = model_runs(project)
+    assert sorted(m for m, _ in runs) == sorted(MODELS)
+    assert len({group for _, group in runs}) == 1  # one workflow run groups them
+    table = pd.read_csv(project / "results/metrics/comparison.tsv", sep="\t")
+    assert sorted(table["model"]) == sorted(MODELS)
+    assert table["run_id"].notna().all()
+    for model in MODELS:
+        for name in ("confusion_matrix.png", "learning_curve.png", "oof_predictions.csv"):
+            assert (project / "results/models" / model / name).is_file()
+
+
+def test_nothing_changed_runs_and_logs_nothing(built):
+    project, _ = built
+    before = model_runs(project)
+    proc = run_snakemake(project, "--cores", "2")
+    assert "Nothing to be done" in proc.stdout + proc.stderr
+    assert model_runs(project) == before
+
+
+def test_report_renders(built):
+    project, _ = built
+    run_snakemake(project, "--report", "report.html")
+    html = (project / "report.html").read_text(encoding="utf-8", errors="replace")
+    assert "comparison.tsv" in html and "learning_curve.png" in html
+
+
+def test_one_hyperparameter_reruns_one_model(built):
+    project, _ = built
+    path = project / "config/config.yaml"
+    config = yaml.safe_load(path.read_text())
+    entry = next(m for m in config["models"] if m["name"] == "word_lr")
+    entry.setdefault("params", {})["C"] = 2.5
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    assert planned_jobs(project) == {
+        "train_model": 1, "log_run": 1, "compare_models": 1, "all": 1,
+    }  # fmt: skip
+    before = model_runs(project)
+    run_snakemake(project, "--cores", "2")
+    new = [r for r in model_runs(project) if r not in before]
+    assert [m for m, _ in new] == ["word_lr"]
+
+
+def test_one_label_reruns_the_label_stage_and_every_model(built):
+    project, _ = built
+    labels = pd.read_csv(project / "labels/synthetic.csv", keep_default_na=False)
+    stances = schema_values("stance")
+    labels.loc[0, "stance"] = stances[(stances.index(labels.loc[0, "stance"]) + 1) % 3]
+    labels.to_csv(project / "labels/synthetic.csv", index=False)
+    jobs = planned_jobs(project)
+    assert jobs["labels"] == 1 and jobs["train_model"] == len(MODELS)
+    assert jobs["log_run"] == len(MODELS) and "tracking_store" not in jobs

@@ -1,0 +1,133 @@
+import hashlib
+import importlib.util
+import os
+from pathlib import Path
+
+from stance.tracking import WORKFLOW_RUN_ENV, new_group_id
+
+MODELS = {entry["name"]: entry for entry in config["models"]}
+MODEL_DIR = "results/models/{model}"
+# The runs logged by one `snakemake` call share this ID (a tag, and one parent run in MLflow).
+# Not a rule param: a new ID per call must not make any job look out of date.
+os.environ.setdefault(WORKFLOW_RUN_ENV, new_group_id())
+
+
+# The package is not a file input of the rules: re-train when its training code changes.
+_PACKAGE = Path(importlib.util.find_spec("stance").origin).parent
+TRAIN_CODE = hashlib.sha256(
+    b"".join((_PACKAGE / name).read_bytes() for name in ("models.py", "evaluation.py"))
+).hexdigest()[:16]
+
+
+wildcard_constraints:
+    model="|".join(MODELS) or "(?!)",
+
+
+rule tracking_store:
+    """Create the MLflow store and experiment once, before any job logs to it.
+
+    A new SQLite store breaks when several processes create it at once; every log_run job
+    depends on this one, and all of them hold the `mlflow_writes` resource (1 in the profile).
+    """
+    output:
+        "results/mlflow/store.json",
+    params:
+        config=CONFIG_FILE,
+        # A new store or experiment (config or MLFLOW_TRACKING_URI) logs every model there again.
+        tracking_uri=config["mlflow"].get("tracking_uri") or "",
+        tracking_uri_env=os.environ.get("MLFLOW_TRACKING_URI", ""),
+        experiment=config["mlflow"]["experiment"],
+    resources:
+        mlflow_writes=1,
+    log:
+        "logs/mlflow/tracking_store.log",
+    shell:
+        "stance init-tracking --config {params.config:q} --out {output:q}"
+        " 2> >(tee {log:q} >&2)"
+
+
+rule train_model:
+    """Evaluate one configured model (grouped CV, stratified K-fold, learning curve, bootstrap
+    CIs) and fit its final model on all labels."""
+    input:
+        data="results/labeled_dataset",
+    output:
+        metrics=f"{MODEL_DIR}/metrics.json",
+        oof=f"{MODEL_DIR}/oof_predictions.csv",
+        text_report=f"{MODEL_DIR}/classification_report.txt",
+        curve_table=f"{MODEL_DIR}/learning_curve.tsv",
+        model=f"{MODEL_DIR}/model.joblib",
+        confusion=report(
+            f"{MODEL_DIR}/confusion_matrix.png",
+            caption="../report/confusion_matrix.rst",
+            category="Models",
+            subcategory="Confusion matrices",
+            labels={"model": "{model}", "figure": "confusion matrix"},
+        ),
+        curve=report(
+            f"{MODEL_DIR}/learning_curve.png",
+            caption="../report/learning_curve.rst",
+            category="Models",
+            subcategory="Learning curves",
+            labels={"model": "{model}", "figure": "learning curve"},
+        ),
+    params:
+        config=CONFIG_FILE,
+        out=lambda wildcards, output: os.path.dirname(output.metrics),
+        # Re-run a model when its config entry, the evaluation settings, the seed or the
+        # training code change; other models stay as they are.
+        model=lambda wildcards: MODELS[wildcards.model],
+        evaluation=config["evaluation"],
+        seed=config["seed"],
+        code=TRAIN_CODE,
+    log:
+        "logs/train/{model}.log",
+    shell:
+        "stance train-model --config {params.config:q} --model {wildcards.model}"
+        " --data {input.data:q} --out {params.out:q} 2> >(tee {log:q} >&2)"
+
+
+rule log_run:
+    """Log one trained model to MLflow: params, metrics, data set, tags, artifacts, model."""
+    input:
+        store="results/mlflow/store.json",
+        data="results/labeled_dataset",
+        metrics=f"{MODEL_DIR}/metrics.json",
+        oof=f"{MODEL_DIR}/oof_predictions.csv",
+        text_report=f"{MODEL_DIR}/classification_report.txt",
+        curve_table=f"{MODEL_DIR}/learning_curve.tsv",
+        model=f"{MODEL_DIR}/model.joblib",
+        confusion=f"{MODEL_DIR}/confusion_matrix.png",
+        curve=f"{MODEL_DIR}/learning_curve.png",
+    output:
+        f"{MODEL_DIR}/mlflow_run.json",
+    params:
+        config=CONFIG_FILE,
+        model_dir=lambda wildcards, input: os.path.dirname(input.metrics),
+    resources:
+        # SQLite takes one writer at a time: the profile sets mlflow_writes to 1.
+        mlflow_writes=1,
+    log:
+        "logs/mlflow/{model}.log",
+    shell:
+        "stance log-run --config {params.config:q} --model-dir {params.model_dir:q}"
+        " --data {input.data:q} --out {output:q} 2> >(tee {log:q} >&2)"
+
+
+rule compare_models:
+    """The headline metrics of every configured model side by side, best f_avg first."""
+    input:
+        metrics=expand(f"{MODEL_DIR}/metrics.json", model=MODELS),
+        runs=expand(f"{MODEL_DIR}/mlflow_run.json", model=MODELS),
+    output:
+        report(
+            "results/metrics/comparison.tsv",
+            caption="../report/comparison.rst",
+            category="Models",
+            subcategory="Comparison",
+        ),
+    log:
+        "logs/train/compare_models.log",
+    shell:
+        "stance compare --metrics {input.metrics:q} --runs {input.runs:q}"
+        " --out {output:q} 2> >(tee {log:q} >&2)"
