@@ -118,9 +118,7 @@ def bench_workflow(args: argparse.Namespace) -> None:
     """snakemake wall time from clean and with nothing to do, for corpora of several sizes."""
     target = args.target.split()
     rows = []
-    version_runs = [
-        timed([SNAKEMAKE, "--version"], ROOT)[0] for _ in range(args.repeat)
-    ]
+    version_runs = [timed([SNAKEMAKE, "--version"], ROOT)[0] for _ in range(args.repeat)]
     version = statistics.median(version_runs)
     for n in args.sizes:
         with tempfile.TemporaryDirectory() as tmp:

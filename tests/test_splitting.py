@@ -90,6 +90,8 @@ def test_offsets_are_true_to_the_raw_file(article_id, project_root, splitter, ru
         ),
         ("grown tired\u00a0of war. Next one.", ["grown tired\u00a0of war.", "Next one."]),
         ("John J. Smith arrived. He spoke.", ["John J. Smith arrived.", "He spoke."]),
+        ("Talks with\u202fGen. Miller resumed.", ["Talks with\u202fGen. Miller resumed."]),
+        ("Talks with\tGen. Miller resumed.", ["Talks with\tGen. Miller resumed."]),
         ("Is it over? Yes! It is.", ["Is it over?", "Yes!", "It is."]),
     ],
 )

@@ -53,16 +53,19 @@ class SentenceSplitter:
         self.abbreviations = frozenset(abbreviations)
         self.starters = frozenset(initialism_sentence_starters)
 
-    def _is_boundary(self, text: str, match: re.Match[str], next_pos: int) -> bool:
+    def _is_boundary(self, text: str, match: re.Match[str], next_pos: int, line_start: int) -> bool:
         nxt = text[next_pos]
         if not (nxt.isupper() or nxt.isdigit() or nxt in _OPENERS):
             return False
         term = match.group()
         if not term.startswith(".") or term.startswith(".."):
             return True
-        # The token that the period ends: from the previous space to the period.
-        token_start = max(text.rfind(" ", 0, match.start()), text.rfind("\u00a0", 0, match.start()))
-        token = text[token_start + 1 : match.start()].lstrip(_OPENERS)
+        # The token that the period ends: back to the previous whitespace of any kind, within
+        # this line (a scan from the article's start would make long texts quadratic).
+        token_start = match.start()
+        while token_start > line_start and not text[token_start - 1].isspace():
+            token_start -= 1
+        token = text[token_start : match.start()].lstrip(_OPENERS)
         if token in self.abbreviations:
             return False
         if len(token) == 1 and token.isupper():  # a middle initial: "John J. Smith"
@@ -81,7 +84,7 @@ class SentenceSplitter:
             next_pos = m.end()
             while next_pos < end and text[next_pos].isspace():
                 next_pos += 1
-            if next_pos < end and self._is_boundary(text, m, next_pos):
+            if next_pos < end and self._is_boundary(text, m, next_pos, start):
                 cuts.append(m.end())
         cuts.append(end)
         spans: list[tuple[int, int]] = []
