@@ -117,7 +117,7 @@ def _cmd_label(args: argparse.Namespace) -> int:
         order=args.order,
         sample=args.sample,
         seed=args.seed,
-        probabilities=_latest_model_probabilities(config),
+        probabilities=_latest_model_probabilities(args.config, config),
     )
     if session.current() is None:
         print(f"nothing left to label for {args.annotator} ({session.total} sentences done)")
@@ -125,15 +125,28 @@ def _cmd_label(args: argparse.Namespace) -> int:
     return run_terminal(session, sys.stdin, sys.stdout)
 
 
-def _latest_model_probabilities(config: dict):
-    """Class probabilities from the latest trained model, or None if there is none."""
+def _latest_model_probabilities(config_path: str, config: dict):
+    """Class probabilities of the queue from the best logged text-only model, or None."""
 
     def probabilities(sentences):
+        from stance.evaluation import predict_sentences
+        from stance.tracking import load_logged_model, select_run
+
+        uri, experiment = _tracking(config_path, config)
         try:
-            from stance.predict import latest_model_probabilities
-        except ImportError:
+            chosen = select_run(uri, experiment, available=["text"])
+            if chosen["features"] != ["text"]:
+                return None
+            model = load_logged_model(uri, chosen["run_id"])
+        except StanceError:
             return None
-        return latest_model_probabilities(config, sentences)
+        print(
+            f"order: least certain first, by model {chosen['model']!r} (run {chosen['run_id']})",
+            file=sys.stderr,
+        )
+        table = sentences[["sentence_id", "text"]].reset_index(drop=True)
+        result = predict_sentences(model, table, chosen["classes"], chosen["features"])
+        return result[[f"proba_{c}" for c in chosen["classes"]]]
 
     return probabilities
 

@@ -219,7 +219,7 @@ def open_session(
                 "`snakemake` to train one, then use --order uncertain"
             )
         else:
-            scores = uncertainty(probs.set_index(work["sentence_id"]))
+            scores = uncertainty(probs.set_axis(list(work["sentence_id"]), axis=0))
             # Most uncertain first; ties keep article order (stable sort).
             queue = list(scores.sort_values(ascending=False, kind="stable").index)
     session = LabelingSession(annotator, schema, sentences, queue, path, answers, total=len(queue))
