@@ -213,3 +213,28 @@ def test_config_hash_changes_with_the_config():
     a = tracking.config_hash({"seed": 1, "models": [{"name": "x"}]})
     assert a == tracking.config_hash({"models": [{"name": "x"}], "seed": 1})
     assert a != tracking.config_hash({"seed": 2, "models": [{"name": "x"}]})
+
+
+def test_agreement_of_the_label_version_is_logged_with_the_run(logged, config):
+    agreement = logged["tmp"] / "agreement.json"
+    report = {
+        "status": "ok", "annotators": ["ann", "bob"], "doubly_labeled": 10,
+        "measure": "cohen_kappa", "disagreements": 4,
+        "fields": {"speaker": {"value": 32 / 37}, "stance": {"value": 6 / 11}},
+    }  # fmt: skip
+    agreement.write_text(json.dumps(report), encoding="utf-8")
+    ev = logged["evs"]["majority"]
+    info = tracking.log_evaluation_run(
+        logged["uri"], "test-experiment", ev.summary, ev.final_model,
+        [logged["tmp"] / "majority" / f for f in ARTIFACT_FILES], logged["data"],
+        config=config, root=logged["tmp"], group="group-2", agreement=agreement,
+    )  # fmt: skip
+    run = client(logged["uri"]).get_run(info["run_id"])
+    assert run.data.metrics["agreement_speaker"] == pytest.approx(32 / 37)
+    assert run.data.metrics["agreement_stance"] == pytest.approx(6 / 11)
+    assert run.data.metrics["agreement_doubly_labeled"] == 10
+    assert run.data.metrics["agreement_disagreements"] == 4
+    assert run.data.tags["agreement_measure"] == "cohen_kappa"
+    assert run.data.tags["annotators"] == "ann,bob"
+    names = {a.path for a in client(logged["uri"]).list_artifacts(info["run_id"])}
+    assert "agreement.json" in names

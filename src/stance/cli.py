@@ -238,6 +238,7 @@ def _cmd_log_run(args: argparse.Namespace) -> None:
         root=project_root(args.config),
         group=args.group,
         source="snakemake",
+        agreement=args.agreement,
     )
     if args.out:
         _write_json(args.out, {"model": summary["model"], **info})
@@ -472,6 +473,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="result folder, e.g. results/models/NAME")
 
     p = add("log-run", _cmd_log_run, "log a trained model's results to MLflow (workflow step)")
+    p.add_argument("--agreement", help="agreement.json of the label stage, logged with the run")
     p.add_argument("--model-dir", required=True, help="folder written by train-model")
     p.add_argument("--data", default="results/labeled_dataset", help="labeled data set folder")
     p.add_argument("--out", help="JSON file recording the run ID")

@@ -348,12 +348,15 @@ def log_evaluation_run(
     group: str | None = None,
     group_label: str = "workflow run",
     source: str = "snakemake",
+    agreement: Path | str | None = None,
 ) -> dict[str, str]:
     """Log one evaluated model as a run: params, metrics, data set input, tags, artifacts, model.
 
     ``data`` (and ``test``) are evaluation.LabeledData; their ``datasets.Dataset`` becomes the
     run's MLflow dataset input, whose digest identifies the label version. Runs sharing
-    ``group`` hang under one parent run. Returns run_id, experiment_id, tracking_uri, group.
+    ``group`` hang under one parent run. ``agreement`` (results/agreement.json of the label
+    stage) adds the inter-annotator agreement of this label version as metrics, tags and an
+    artifact. Returns run_id, experiment_id, tracking_uri, group.
     """
     mlflow = _mlflow()
     from mlflow.models import infer_signature
@@ -390,6 +393,18 @@ def log_evaluation_run(
         "labels_sha256": summary["data"]["sha256"],
         "mlflow.note.content": summary.get("description", ""),
     }
+    agreement_metrics: dict[str, float] = {}
+    if agreement is not None:
+        report = json.loads(Path(agreement).read_text(encoding="utf-8"))
+        tags["agreement_status"] = str(report.get("status"))
+        tags["agreement_measure"] = str(report.get("measure"))
+        tags["annotators"] = ",".join(report.get("annotators", []))
+        agreement_metrics["agreement_doubly_labeled"] = float(report.get("doubly_labeled", 0))
+        agreement_metrics["agreement_disagreements"] = float(report.get("disagreements", 0))
+        for name, result in (report.get("fields") or {}).items():
+            if result.get("value") is not None:
+                agreement_metrics[f"agreement_{name}"] = float(result["value"])
+        artifacts = [*artifacts, agreement]
     try:
         parent = _group_parent(client, experiment_id, group, group_label)
         run = _retry(
@@ -401,7 +416,8 @@ def log_evaluation_run(
         )
         with run:
             _retry(mlflow.log_params, _flat_params(summary))
-            _retry(mlflow.log_metrics, {k: float(v) for k, v in summary["metrics"].items()})
+            metrics = {k: float(v) for k, v in summary["metrics"].items()}
+            _retry(mlflow.log_metrics, {**metrics, **agreement_metrics})
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)  # integer columns hint, see above
                 if train_input is not None:

@@ -92,6 +92,8 @@ rule log_run:
     input:
         store="results/mlflow/store.json",
         data="results/labeled_dataset",
+        # The label version's inter-annotator agreement travels with its results.
+        agreement="results/agreement.json",
         metrics=f"{MODEL_DIR}/metrics.json",
         oof=f"{MODEL_DIR}/oof_predictions.csv",
         text_report=f"{MODEL_DIR}/classification_report.txt",
@@ -111,7 +113,8 @@ rule log_run:
         "logs/mlflow/{model}.log",
     shell:
         "stance log-run --config {params.config:q} --model-dir {params.model_dir:q}"
-        " --data {input.data:q} --out {output:q} 2> >(tee {log:q} >&2)"
+        " --data {input.data:q} --agreement {input.agreement:q} --out {output:q}"
+        " 2> >(tee {log:q} >&2)"
 
 
 rule compare_models:
