@@ -115,3 +115,12 @@ def test_non_txt_file_is_skipped_with_a_warning(project_copy: Path):
     (project_copy / "seeds" / "notes.md").write_text("# notes", encoding="utf-8")
     proc = run_snakemake(project_copy, TABLE, "-n")
     assert "seeds/notes.md: skipped" in proc.stdout + proc.stderr
+
+
+def test_slurm_profile_dry_run(project_copy: Path):
+    pytest.importorskip("snakemake_executor_plugin_slurm")
+    proc = run_snakemake(project_copy, "--profile", "profiles/slurm", "-n")
+    counts = job_counts(proc.stdout)
+    assert counts.get("split_shard", 0) >= 1 and counts.get("train_model", 0) >= 1, proc.stdout
+    # Resources come from the rules, not from the profile.
+    assert "mem_mb=2000" in proc.stdout

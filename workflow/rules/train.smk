@@ -39,6 +39,8 @@ rule tracking_store:
         experiment=config["mlflow"]["experiment"],
     resources:
         mlflow_writes=1,
+        mem_mb=2000,
+        runtime=10,
     log:
         "logs/mlflow/tracking_store.log",
     shell:
@@ -80,6 +82,9 @@ rule train_model:
         evaluation=config["evaluation"],
         seed=config["seed"],
         code=TRAIN_CODE,
+    resources:
+        mem_mb=4000,
+        runtime=60,
     log:
         "logs/train/{model}.log",
     shell:
@@ -109,6 +114,8 @@ rule log_run:
     resources:
         # SQLite takes one writer at a time: the profile sets mlflow_writes to 1.
         mlflow_writes=1,
+        mem_mb=2000,
+        runtime=20,
     log:
         "logs/mlflow/{model}.log",
     shell:
@@ -129,6 +136,9 @@ rule compare_models:
             category="Models",
             subcategory="Comparison",
         ),
+    resources:
+        mem_mb=1000,
+        runtime=10,
     log:
         "logs/train/compare_models.log",
     shell:
