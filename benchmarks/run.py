@@ -13,7 +13,6 @@ import csv
 import json
 import os
 import platform
-import resource
 import shutil
 import statistics
 import subprocess
@@ -183,11 +182,94 @@ def bench_rerun(args: argparse.Namespace) -> None:
             print(f"| seed corpus, full workflow: {key} | {value:.1f} s |")
 
 
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def run_measured(cmd: list[str], cwd: Path, env: dict) -> tuple[float, float, str]:
+    """Wall time (s) and peak resident memory (MB) of one child process."""
+    start = time.perf_counter()
+    with tempfile.TemporaryFile("w+") as out:
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(proc.pid, 0)
+        elapsed = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        text = out.read()
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{text}")
+    return elapsed, usage.ru_maxrss / 1024, text
 
 
-COMMANDS = {"split": bench_split, "workflow": bench_workflow, "rerun": bench_rerun}
+def bench_train(args: argparse.Namespace) -> None:
+    """Training + full evaluation time and peak memory per model against labeled-set size."""
+    from synthetic import write_label_table
+
+    rows = []
+    env = {**os.environ}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in args.rows:
+            table = Path(tmp) / f"labels_{n}.csv"
+            write_label_table(table, n, seed=1)
+            for model in args.models:
+                cmd = [sys.executable, "-m", "stance", "train", str(table), "--model", model,
+                       "--no-log", "--out", str(Path(tmp) / "out"),
+                       "--config", str(ROOT / "config" / "config.yaml")]  # fmt: skip
+                seconds, peak_mb, _ = run_measured(cmd, ROOT, env)
+                rows.append({"rows": n, "model": model, "seconds": seconds, "peak_mb": peak_mb})
+                print(
+                    f"| {n:,} labeled sentences | {model} | {seconds:.1f} s | {peak_mb:,.0f} MB |"
+                )
+    save(
+        "train",
+        {
+            "rows": rows,
+            "command": "python benchmarks/run.py train --rows "
+            + " ".join(map(str, args.rows))
+            + " --models "
+            + " ".join(args.models),
+        },
+    )
+
+
+def bench_mlflow(args: argparse.Namespace) -> None:
+    """Time to log one model run (params, metrics, data set, artifacts, model) to SQLite."""
+    from synthetic import write_label_table
+
+    env = {**os.environ}
+    with tempfile.TemporaryDirectory() as tmp:
+        table = Path(tmp) / "labels.csv"
+        write_label_table(table, 1000, seed=1)
+        env["MLFLOW_TRACKING_URI"] = f"sqlite:///{Path(tmp) / 'mlflow.db'}"
+        common = [
+            sys.executable,
+            "-m",
+            "stance",
+            "train",
+            str(table),
+            "--model",
+            "word_lr",
+            "--out",
+            str(Path(tmp) / "out"),
+            "--config",
+            str(ROOT / "config" / "config.yaml"),
+        ]
+        unlogged, _, _ = run_measured([*common, "--no-log"], ROOT, env)
+        first, _, _ = run_measured(common, ROOT, env)  # creates the store
+        again = [run_measured(common, ROOT, env)[0] for _ in range(args.repeat)]
+    per_run = statistics.median(again) - unlogged
+    result = {"train_without_logging_s": unlogged, "first_run_with_new_store_s": first,
+              "with_logging_s": again, "logging_per_run_s": per_run,
+              "command": "python benchmarks/run.py mlflow"}  # fmt: skip
+    save("mlflow", result)
+    print(f"| MLflow logging of one model run (SQLite store) | {per_run:.1f} s |")
+    print(f"| creating a new SQLite store + first run | {first - unlogged:.1f} s |")
+
+
+COMMANDS = {
+    "split": bench_split,
+    "workflow": bench_workflow,
+    "rerun": bench_rerun,
+    "train": bench_train,
+    "mlflow": bench_mlflow,
+}
 
 
 def main() -> None:
@@ -197,6 +279,14 @@ def main() -> None:
     parser.add_argument("benchmarks", nargs="+", choices=sorted(COMMANDS))
     parser.add_argument("--articles", type=int, default=2000, help="split: corpus size")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--rows", type=int, nargs="+", default=[1000, 10000, 100000],
+        help="train: labeled-set sizes",
+    )  # fmt: skip
+    parser.add_argument(
+        "--models", nargs="+", default=["word_lr", "word_char_lr", "word_char_svm"],
+        help="train: configured models to time",
+    )  # fmt: skip
     parser.add_argument(
         "--sizes",
         type=int,

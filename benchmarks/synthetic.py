@@ -76,6 +76,33 @@ def make_article(rng: random.Random, seeds: list[str], target_chars: int = 4000)
     return "\n\n".join(lines) + "\n"
 
 
+def labeled_seed_sentences() -> list[tuple[str, str, str]]:
+    """(text, speaker, stance) of the hand-labeled seed sentences."""
+    import csv
+
+    with open(ROOT / "labels" / "lead.csv", newline="", encoding="utf-8") as fh:
+        return [(r["text"], r["speaker"], r["stance"]) for r in csv.DictReader(fh)]
+
+
+def write_label_table(path: Path, n_rows: int, seed: int = 0, per_article: int = 30) -> None:
+    """A synthetic labeled table (text, stance, speaker, group) of n_rows for training
+    benchmarks: seed sentences with their hand labels, each varied by a random clause so that no
+    two rows are identical. For timing only: these are not labels of real sentences."""
+    import csv
+
+    rng = random.Random(seed)
+    seeds = labeled_seed_sentences()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["text", "stance", "speaker", "group"])
+        for i in range(n_rows):
+            text, speaker, stance = rng.choice(seeds)
+            clause = f"{rng.choice(ACTORS)} {rng.choice(VERBS)} {rng.choice(CLAIMS)}"
+            varied = f"{text} {clause} ({rng.randint(1, 10**6)})."
+            writer.writerow([varied, stance, speaker, f"syn_{i // per_article:06d}"])
+
+
 def write_corpus(dest: Path, n_articles: int, seed: int = 0, target_chars: int = 4000) -> int:
     """Write n_articles synthetic articles to dest (emptied first); return total characters."""
     if dest.exists():
