@@ -326,8 +326,8 @@ def run_terminal(session: LabelingSession, stdin: TextIO, stdout: TextIO) -> int
     fields = schema.field_names
     with Terminal(stdin, stdout) as term:
         term.write(
-            f"Labeling as {session.annotator} into {session.path} "
-            f"({session.total} sentences in the queue). Press ? for help.\n"
+            f"Labeling as {session.annotator} into {session.path}: {len(session.queue)} of "
+            f"{session.total} sentences left. Press ? for help.\n"
         )
         while True:
             sid = session.current()
