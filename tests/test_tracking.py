@@ -238,3 +238,21 @@ def test_agreement_of_the_label_version_is_logged_with_the_run(logged, config):
     assert run.data.tags["annotators"] == "ann,bob"
     names = {a.path for a in client(logged["uri"]).list_artifacts(info["run_id"])}
     assert "agreement.json" in names
+
+
+def test_an_identical_result_is_not_logged_twice(logged, config):
+    ev = logged["evs"]["majority"]
+
+    def log(cfg):
+        return tracking.log_evaluation_run(
+            logged["uri"], "test-experiment", ev.summary, ev.final_model,
+            [logged["tmp"] / "majority" / f for f in ARTIFACT_FILES], logged["data"],
+            config=cfg, root=logged["tmp"], group="group-3", reuse_identical=True,
+        )  # fmt: skip
+
+    before = len(tracking.search_model_runs(logged["uri"], "test-experiment"))
+    same = log(config)
+    assert same["reused"] and same["run_id"] == logged["infos"]["majority"]["run_id"]
+    assert len(tracking.search_model_runs(logged["uri"], "test-experiment")) == before
+    changed = log({**config, "seed": config["seed"] + 1})  # another config: a new run
+    assert not changed["reused"] and changed["run_id"] != same["run_id"]

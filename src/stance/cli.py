@@ -239,13 +239,20 @@ def _cmd_log_run(args: argparse.Namespace) -> None:
         group=args.group,
         source="snakemake",
         agreement=args.agreement,
+        reuse_identical=True,
     )
     if args.out:
         _write_json(args.out, {"model": summary["model"], **info})
-    print(
-        f"{summary['model']}: logged run {info['run_id']} to {uri} "
-        f"(experiment {experiment!r}, workflow run {info['group']})"
-    )
+    if info["reused"]:
+        print(
+            f"{summary['model']}: run {info['run_id']} in {uri} already holds this result "
+            "(same labels, config, commit, params and metrics); nothing new logged"
+        )
+    else:
+        print(
+            f"{summary['model']}: logged run {info['run_id']} to {uri} "
+            f"(experiment {experiment!r}, workflow run {info['group']})"
+        )
 
 
 def _cmd_compare(args: argparse.Namespace) -> None:

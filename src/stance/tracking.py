@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import re
 import sys
@@ -349,6 +350,7 @@ def log_evaluation_run(
     group_label: str = "workflow run",
     source: str = "snakemake",
     agreement: Path | str | None = None,
+    reuse_identical: bool = False,
 ) -> dict[str, str]:
     """Log one evaluated model as a run: params, metrics, data set input, tags, artifacts, model.
 
@@ -356,7 +358,10 @@ def log_evaluation_run(
     run's MLflow dataset input, whose digest identifies the label version. Runs sharing
     ``group`` hang under one parent run. ``agreement`` (results/agreement.json of the label
     stage) adds the inter-annotator agreement of this label version as metrics, tags and an
-    artifact. Returns run_id, experiment_id, tracking_uri, group.
+    artifact. With ``reuse_identical``, a run of the same model with the same labels, config,
+    commit, params and metrics already in the store is returned instead of logging a duplicate
+    (the workflow re-trains after a change that leaves the labeled data as it was, such as a new
+    unlabeled article). Returns run_id, experiment_id, tracking_uri, group, reused.
     """
     mlflow = _mlflow()
     from mlflow.models import infer_signature
@@ -405,6 +410,20 @@ def log_evaluation_run(
             if result.get("value") is not None:
                 agreement_metrics[f"agreement_{name}"] = float(result["value"])
         artifacts = [*artifacts, agreement]
+    params = _flat_params(summary)
+    metrics = {k: float(v) for k, v in summary["metrics"].items()} | agreement_metrics
+    if reuse_identical:
+        same = _identical_run(client, experiment_id, tags, params, metrics)
+        if same is not None:
+            return {
+                "run_id": same.info.run_id,
+                "experiment_id": experiment_id,
+                "experiment": experiment,
+                "tracking_uri": uri,
+                "group": same.data.tags.get(GROUP_TAG, group),
+                "parent_run_id": same.data.tags.get("mlflow.parentRunId", ""),
+                "reused": True,
+            }
     try:
         parent = _group_parent(client, experiment_id, group, group_label)
         run = _retry(
@@ -415,9 +434,8 @@ def log_evaluation_run(
             tags=tags,
         )
         with run:
-            _retry(mlflow.log_params, _flat_params(summary))
-            metrics = {k: float(v) for k, v in summary["metrics"].items()}
-            _retry(mlflow.log_metrics, {**metrics, **agreement_metrics})
+            _retry(mlflow.log_params, params)
+            _retry(mlflow.log_metrics, metrics)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)  # integer columns hint, see above
                 if train_input is not None:
@@ -449,7 +467,34 @@ def log_evaluation_run(
         "tracking_uri": uri,
         "group": group,
         "parent_run_id": parent,
+        "reused": False,
     }
+
+
+def _identical_run(
+    client: Any,
+    experiment_id: str,
+    tags: Mapping[str, str],
+    params: Mapping[str, str],
+    metrics: Mapping[str, float],
+) -> Any | None:
+    """A finished model run with the same identity tags, params and metrics, if any."""
+    keys = ("model", "labels_sha256", "config_hash", "git_commit", "git_dirty")
+    if any("'" in str(tags[k]) for k in keys):
+        return None
+    filter_string = " and ".join(
+        [f"tags.`{ROLE_TAG}` = 'model'", "attributes.status = 'FINISHED'"]
+        + [f"tags.`{k}` = '{tags[k]}'" for k in keys]
+    )
+    runs = _retry(client.search_runs, [experiment_id], filter_string=filter_string,
+                  order_by=["attributes.start_time DESC"], max_results=50)  # fmt: skip
+    for run in runs:
+        if dict(run.data.params) != dict(params) or set(run.data.metrics) != set(metrics):
+            continue
+        if all(math.isclose(run.data.metrics[k], v, rel_tol=1e-12, abs_tol=1e-12)
+               for k, v in metrics.items()):  # fmt: skip
+            return run
+    return None
 
 
 # --------------------------------------------------------------------------- reading
