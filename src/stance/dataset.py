@@ -18,7 +18,7 @@ import datasets
 import pandas as pd
 
 from stance.agreement import Agreement, compute_agreement, write_agreement
-from stance.io import atomic_open
+from stance.io import atomic_open, write_tsv
 from stance.labels import (
     LabelSchema,
     LabelSet,
@@ -95,13 +95,6 @@ def load_labeled_dataset(path: Path | str = LABELED_DATASET) -> datasets.Dataset
     return datasets.load_from_disk(str(path))
 
 
-def _write_tsv(path: Path | str, header: list[str], rows: list[list]) -> None:
-    with atomic_open(path, newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh, delimiter="\t", lineterminator="\n")
-        writer.writerow(header)
-        writer.writerows(rows)
-
-
 def write_unlabeled(sentences: pd.DataFrame, resolution: Resolution, path: Path | str) -> int:
     """The labeling queue: sentences with no final label, in article order."""
     labeled = set(resolution.final["sentence_id"])
@@ -126,7 +119,7 @@ def write_summary(resolution: Resolution, schema: LabelSchema, path: Path | str)
         rows.append([value, *counts, len(part)])
     totals = [int((final[col_field.name] == c).sum()) for c in cols]
     rows.append(["total", *totals, len(final)])
-    _write_tsv(path, [row_field.name, *cols, "total"], rows)
+    write_tsv(path, [row_field.name, *cols, "total"], rows)
 
 
 def write_summary_by_article(
@@ -143,7 +136,7 @@ def write_summary_by_article(
         counts = [int((labeled[stance.name] == v).sum()) for v in stance.names]
         rows.append([article_id, len(part), len(labeled), len(part) - len(labeled), *counts])
     header = ["article_id", "sentences", "labeled", "unlabeled"]
-    _write_tsv(path, header + [f"{stance.name}_{v}" for v in stance.names], rows)
+    write_tsv(path, header + [f"{stance.name}_{v}" for v in stance.names], rows)
 
 
 @dataclass

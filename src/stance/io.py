@@ -32,3 +32,13 @@ def atomic_open(path: Path | str, mode: str = "w", **kwargs) -> Iterator[IO]:
     """Open a temporary file for writing that atomically replaces ``path`` when closed cleanly."""
     with atomic_path(path) as tmp, open(tmp, mode, **kwargs) as fh:
         yield fh
+
+
+def write_tsv(path: Path | str, header: list[str], rows: list[list]) -> None:
+    """Write a tab-separated table atomically."""
+    import csv
+
+    with atomic_open(path, newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh, delimiter="\t", lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(rows)

@@ -20,7 +20,7 @@ from stance import splitting as splitting_module
 from stance.chrome import compile_rules
 from stance.corpus import decode_article
 from stance.errors import StanceError
-from stance.io import atomic_open, atomic_path
+from stance.io import atomic_path, write_tsv
 from stance.splitting import SentenceSplitter, split_article
 
 SENTENCE_SCHEMA = pa.schema(
@@ -133,12 +133,12 @@ def split_shard(
     )
     with atomic_path(sentences_out) as tmp:
         pq.write_table(table, tmp)
-    _write_tsv(
+    write_tsv(
         chrome_out,
         CHROME_COLUMNS,
         [row for _, _, chrome_rows in fresh.values() for row in chrome_rows],
     )
-    _write_tsv(
+    write_tsv(
         articles_out,
         ARTICLE_COLUMNS,
         [[a, len(s), len(c)] for a, (_, s, c) in fresh.items()],
@@ -148,13 +148,6 @@ def split_shard(
             pickle.dump({"settings": settings, "articles": fresh}, fh)
     print(f"{label}: {split_count} article(s) split, {reused} reused from cache", file=sys.stderr)
     return split_count, reused
-
-
-def _write_tsv(path: Path | str, header: list[str], rows: list[list]) -> None:
-    with atomic_open(path, newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh, delimiter="\t", lineterminator="\n")
-        writer.writerow(header)
-        writer.writerows(rows)
 
 
 def _read_tsv(path: Path | str) -> list[list[str]]:
@@ -178,7 +171,7 @@ def gather(
         pq.write_table(table, tmp)
     chrome_rows = [row for part in chrome_parts for row in _read_tsv(part)]
     chrome_rows.sort(key=lambda row: (row[0], int(row[1])))
-    _write_tsv(chrome_out, CHROME_COLUMNS, chrome_rows)
+    write_tsv(chrome_out, CHROME_COLUMNS, chrome_rows)
     article_rows = sorted(row for part in article_parts for row in _read_tsv(part))
-    _write_tsv(articles_out, ARTICLE_COLUMNS, article_rows)
+    write_tsv(articles_out, ARTICLE_COLUMNS, article_rows)
     return table
