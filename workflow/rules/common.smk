@@ -1,4 +1,3 @@
-import os
 import sys
 from pathlib import Path
 
@@ -8,7 +7,7 @@ from stance.errors import StanceError
 # Jobs run the `stance` command installed beside the python that runs snakemake, even when its
 # environment is not activated. (Not a rule param: a different but equivalent interpreter path
 # must not make every job look out of date.)
-os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+shell.prefix(f'export PATH="{Path(sys.executable).parent}:$PATH"; ')
 CONFIG_FILE = "config/config.yaml"
 SEEDS = config["seeds_dir"]
 
@@ -23,7 +22,3 @@ for _warning in _corpus.warnings:
 ARTICLES = _corpus.article_ids
 # Fixed shards of the corpus (non-empty ones only); a new article changes only its shard.
 SHARDS = assign_shards(ARTICLES, config["split"]["shards"])
-
-
-def shard_inputs(wildcards):
-    return [f"{SEEDS}/{article}.txt" for article in SHARDS[int(wildcards.shard)]]

@@ -31,7 +31,6 @@ rule labels:
         ),
     params:
         config=CONFIG_FILE,
-        labels_dir=LABELS_DIR,
         # Re-resolve the final labels when the tie rule changes.
         annotator_priority=config["labels"].get("annotator_priority", []),
     resources:
@@ -41,7 +40,7 @@ rule labels:
         "logs/labels.log",
     shell:
         "stance labels --config {params.config:q} --sentences {input.sentences:q}"
-        " --labels-dir {params.labels_dir:q} --schema {input.schema:q}"
+        " --schema {input.schema:q}"
         " --out-dataset {output.dataset:q} --out-unlabeled {output.unlabeled:q}"
         " --out-summary {output.summary:q} --out-summary-by-article {output.by_article:q}"
         " --out-agreement {output.agreement:q} --out-disagreements {output.disagreements:q}"

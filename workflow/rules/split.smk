@@ -1,7 +1,7 @@
 rule split_shard:
     """Split the articles of one shard into sentences; list the page chrome removed."""
     input:
-        shard_inputs,
+        lambda wildcards: [f"{SEEDS}/{a}.txt" for a in SHARDS[int(wildcards.shard)]],
     output:
         sentences="results/split/shard-{shard}.parquet",
         chrome="results/split/shard-{shard}.chrome.tsv",
