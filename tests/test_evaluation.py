@@ -309,3 +309,138 @@ def test_values_outside_the_scheme_become_sorted_classes(tmp_path: Path):
     data = load_table(path, schema_values("stance"))
     assert data.classes == ["con", "pro"]
     assert any("not in the label scheme" in n for n in data.notes)
+
+
+# --------------------------------------------------------------------------- fitting
+
+
+def raw_out_of_fold(spec_, x, y, splits, classes, seed):
+    """Out-of-fold predictions with every fold's pipeline fit on its training texts."""
+    names = np.asarray(classes, dtype=object)
+    pred = np.full(len(x), -1)
+    proba = np.zeros((len(x), len(classes)))
+    for train, test in splits:
+        if len(set(y[train].tolist())) == 1:
+            pred[test] = y[train][0]
+            proba[test, y[train][0]] = 1.0
+            continue
+        model = spec_.build(seed).fit(x.iloc[train], names[y[train]])
+        cols = [list(classes).index(c) for c in model.classes_]
+        proba[np.ix_(test, cols)] = model.predict_proba(x.iloc[test])
+        pred[test] = [list(classes).index(c) for c in model.predict(x.iloc[test])]
+    return pred, proba
+
+
+@pytest.mark.parametrize(
+    ("kind", "params"),
+    [
+        ("tfidf_word", {}),
+        ("tfidf_word_char", {"classifier": "linear_svm", "min_df": 2}),
+        ("tfidf_word_speaker", {"speaker_weight": 0.5}),
+    ],
+)
+def test_cv_and_curve_equal_fitting_every_fold_from_raw_text(kind, params, settings):
+    data = from_dataset(make_dataset(n_articles=6, per_article=10), "synthetic")
+    s = spec(kind, **params)
+    ev = evaluate(data, s, replace(settings, n_jobs=2))
+    classes = data.classes
+    y = np.array([classes.index(v) for v in data.frame["stance"]])
+    x = data.frame[s.features].reset_index(drop=True)
+    folds = grouped_folds(data.frame["group"].tolist(), y, classes, settings)
+    pred, proba = raw_out_of_fold(s, x, y, folds.splits, classes, settings.seed)
+    oof = ev.oof.set_index("sentence_id").loc[data.frame["sentence_id"]]
+    assert list(oof["predicted"]) == [classes[k] for k in pred]
+    np.testing.assert_allclose(oof[[f"proba_{c}" for c in classes]], proba, atol=2e-6)
+    secondary = stratified_folds(y, classes, settings)
+    s_pred, _ = raw_out_of_fold(s, x, y, secondary.splits, classes, settings.seed)
+    m = compute_metrics(y, s_pred, classes, settings.f_avg_classes)
+    assert ev.metrics["stratified_macro_f1"] == pytest.approx(m["macro_f1"])
+    for row in ev.curve.itertuples():
+        subsets = []
+        for f, (train, test) in enumerate(folds.splits):
+            rng = np.random.default_rng([settings.seed, f])
+            n = max(1, round(row.fraction * len(train)))
+            subsets.append((np.sort(rng.permutation(train)[:n]), test))
+        c_pred, _ = raw_out_of_fold(s, x, y, subsets, classes, settings.seed)
+        m = compute_metrics(y, c_pred, classes, settings.f_avg_classes)
+        assert (row.macro_f1, row.f_avg) == pytest.approx((m["macro_f1"], m["f_avg"]))
+    # The final model: the pipeline fit on every labeled sentence.
+    final = s.build(settings.seed).fit(x, np.asarray(classes, dtype=object)[y])
+    np.testing.assert_allclose(ev.final_model.predict_proba(x), final.predict_proba(x), atol=1e-9)
+
+
+def test_learning_curve_share_one_reuses_the_primary_cv(data, settings, monkeypatch):
+    from stance.models import FeatureCache
+
+    fits = []
+    original = FeatureCache.fit_transform
+    monkeypatch.setattr(
+        FeatureCache, "fit_transform", lambda self, rows: fits.append(len(rows)) or original(
+            self, rows)
+    )  # fmt: skip
+    ev = evaluate(data, spec(), settings)
+    n_folds = ev.summary["cv"]["n_folds"]
+    n_strat = ev.summary["cv"]["stratified_n_folds"]
+    shares = sorted(settings.learning_curve)
+    assert shares[-1] == 1.0
+    # Primary folds, stratified folds, the shares below 1 per primary fold, the final model.
+    assert len(fits) == n_folds + n_strat + n_folds * (len(shares) - 1) + 1
+    last = ev.curve.iloc[-1]
+    assert last["fraction"] == 1.0
+    assert (last["macro_f1"], last["f_avg"], last["accuracy"]) == (
+        ev.metrics["macro_f1"], ev.metrics["f_avg"], ev.metrics["accuracy"])  # fmt: skip
+
+
+@pytest.mark.parametrize("classifier", ["logreg", "linear_svm"])
+def test_results_do_not_depend_on_the_number_of_threads(classifier, settings, tmp_path: Path):
+    data = from_dataset(make_dataset(n_articles=5, per_article=10), "synthetic")
+    s = spec("tfidf_word_char", classifier=classifier, max_iter=3)  # it warns: not converged
+    one = evaluate(data, s, replace(settings, n_jobs=1))
+    three = evaluate(data, s, replace(settings, n_jobs=3, fit_memory_mb=1))
+    assert any("ConvergenceWarning" in w for w in one.warnings)
+    assert one.warnings == three.warnings
+    assert one.metrics == three.metrics
+    pd.testing.assert_frame_equal(one.oof, three.oof)
+    pd.testing.assert_frame_equal(one.curve, three.curve)
+    x = data.frame[s.features]
+    np.testing.assert_array_equal(
+        one.final_model.predict_proba(x), three.final_model.predict_proba(x)
+    )
+    write_evaluation(one, tmp_path / "a")
+    write_evaluation(three, tmp_path / "b")
+    for name in ("metrics.json", "oof_predictions.csv", "learning_curve.tsv"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+
+
+def test_fits_over_the_memory_budget_run_alone():
+    import threading
+    import time
+
+    from stance.evaluation import _MemoryGate
+
+    gate = _MemoryGate(budget=10)
+    running, peak, lock = [], [], threading.Lock()
+
+    def fit(size: int) -> None:
+        with gate.hold(size):
+            with lock:
+                running.append(size)
+                peak.append(sum(running))
+            time.sleep(0.02)
+            with lock:
+                running.remove(size)
+
+    threads = [threading.Thread(target=fit, args=(size,)) for size in (8, 8, 3, 12, 2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    # Never above the budget, except a fit larger than it, alone.
+    assert all(total <= 10 or total == 12 for total in peak)
+
+
+def test_thread_settings_come_from_config_and_stay_out_of_the_results(config):
+    ev_config = {**config, "evaluation": {**config["evaluation"], "n_jobs": 3, "fit_memory_mb": 7}}
+    s = EvalSettings.from_config(ev_config)
+    assert (s.n_jobs, s.fit_memory_mb) == (3, 7)
+    assert "n_jobs" not in s.as_dict() and "fit_memory_mb" not in s.as_dict()

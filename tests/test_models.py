@@ -14,6 +14,7 @@ from sklearn.preprocessing import OneHotEncoder
 from stance.errors import StanceError
 from stance.models import (
     KINDS,
+    FeatureCache,
     SoftmaxLinearSVC,
     get_spec,
     model_specs,
@@ -184,3 +185,161 @@ def test_duplicate_and_missing_model_names(config):
         get_spec(config, "nope")
     with pytest.raises(StanceError, match="no models"):
         model_specs({"models": []})
+
+
+# --------------------------------------------------------------------------- feature cache
+
+# Texts that test the analysers: case and accents, Greek final sigma, ligatures, runs of
+# whitespace, tabs and newlines, punctuation, a text without words, repeated words.
+TRICKY = [
+    "Ο ΣΟΦΟΣ ΛΟΓΟΣ   είπε\tΌΧΙ στην αποχώρηση",
+    "İstanbul  café naïve — the troops must stay",
+    "ÉCOLE Straße ﬁnal: bring the soldiers home!",
+    "  \n ",
+    "a",
+    "end the occupation end the occupation (2021)",
+]
+
+
+def cache_data(n: int = 60) -> tuple[pd.DataFrame, np.ndarray]:
+    x, y = frame(n)
+    x.loc[: len(TRICKY) - 1, "text"] = TRICKY
+    return x, y
+
+
+CACHED = [
+    ("tfidf_word", {}),
+    ("tfidf_word", {"min_df": 2, "max_df": 0.5, "sublinear_tf": False, "lowercase": False}),
+    ("tfidf_word", {"word_ngram_range": [1, 3], "classifier": "linear_svm"}),
+    ("tfidf_word_char", {}),
+    ("tfidf_word_char", {"min_df": 3, "char_ngram_range": [1, 4], "classifier": "linear_svm"}),
+    ("tfidf_word_speaker", {"speaker_weight": 2.5}),
+    ("tfidf_word_speaker", {"min_df": 0.05}),
+]
+
+
+def dense(m) -> np.ndarray:
+    return m.toarray() if hasattr(m, "toarray") else np.asarray(m)
+
+
+@pytest.mark.parametrize(("kind", "params"), CACHED)
+def test_cached_features_equal_fitting_the_pipeline_on_the_training_rows(kind, params):
+    spec = spec_from_entry({"name": "c", "kind": kind, "params": params})
+    x, y = cache_data()
+    x = x[spec.features]
+    cache = FeatureCache.build(spec, x)
+    assert cache is not None
+    rng = np.random.default_rng(1)
+    for _ in range(3):
+        perm = rng.permutation(len(x))
+        train, test = np.sort(perm[:40]), np.sort(perm[40:])
+        reference = spec.build(0).fit(x.iloc[train], y[train])
+        features = reference.named_steps["features"]
+        fitted, x_train = cache.fit_transform(train)
+        # Vocabulary and IDF from the training rows only: rows outside them change nothing.
+        np.testing.assert_allclose(
+            dense(x_train), dense(features.transform(x.iloc[train])), rtol=0, atol=1e-12
+        )
+        np.testing.assert_allclose(
+            dense(fitted.transform(test)), dense(features.transform(x.iloc[test])), atol=1e-12
+        )
+        classifier = cache.classifier(0).fit(x_train, y[train])
+        np.testing.assert_allclose(
+            classifier.predict_proba(fitted.transform(test)),
+            reference.predict_proba(x.iloc[test]),
+            atol=1e-9,
+        )
+
+
+def assert_same_fitted(a, b, where: str = "pipeline") -> None:
+    """Two fitted estimators hold the same parameters and the same learned state."""
+    assert type(a) is type(b), where
+    if isinstance(a, Pipeline | ColumnTransformer) or hasattr(a, "get_params"):
+        assert a.get_params(deep=False).keys() == b.get_params(deep=False).keys(), where
+    state_a = {k: v for k, v in vars(a).items() if k != "_stop_words_id"}
+    state_b = {k: v for k, v in vars(b).items() if k != "_stop_words_id"}
+    assert state_a.keys() == state_b.keys(), (where, state_a.keys() ^ state_b.keys())
+    for key, va in state_a.items():
+        assert_same_value(va, state_b[key], f"{where}.{key}")
+
+
+def assert_same_value(va, vb, where: str) -> None:
+    if hasattr(va, "get_params"):
+        assert_same_fitted(va, vb, where)
+    elif isinstance(va, np.ndarray):
+        assert va.dtype == vb.dtype and va.shape == vb.shape, where
+        if va.dtype.kind == "f":
+            np.testing.assert_allclose(va, vb, rtol=1e-7, atol=1e-9, err_msg=where)
+        else:
+            np.testing.assert_array_equal(va, vb, err_msg=where)
+    elif isinstance(va, list | tuple):
+        assert type(va) is type(vb) and len(va) == len(vb), where
+        for i, (ea, eb) in enumerate(zip(va, vb, strict=True)):
+            assert_same_value(ea, eb, f"{where}[{i}]")
+    elif isinstance(va, dict):
+        assert va.keys() == vb.keys(), where
+        for key in va:
+            assert_same_value(va[key], vb[key], f"{where}[{key!r}]")
+            assert type(va[key]) is type(vb[key]), where
+    else:
+        assert va == vb, where
+
+
+@pytest.mark.parametrize(("kind", "params"), CACHED)
+def test_final_pipeline_from_the_cache_equals_pipeline_fit_on_raw_inputs(kind, params, tmp_path):
+    import skops.io
+
+    from stance.tracking import _skops_trusted
+
+    spec = spec_from_entry({"name": "c", "kind": kind, "params": params})
+    x, y = cache_data()
+    x = x[spec.features]
+    rows = np.arange(50)  # the table may hold rows beyond the training ones (--test)
+    cache = FeatureCache.build(spec, x)
+    fitted, x_train = cache.fit_transform(rows)
+    model = cache.pipeline(fitted, rows, cache.classifier(7).fit(x_train, y[rows]), 7)
+    reference = spec.build(7).fit(x.iloc[rows], y[rows])
+    assert isinstance(model, Pipeline)
+    assert_same_fitted(model, reference)
+    new = pd.DataFrame({"text": ["the troops must stay", "Bring the soldiers HOME"]})
+    new["speaker"] = [schema_values("speaker")[0], "someone unseen"]
+    new = new[spec.features]
+    assert list(model.predict(new)) == list(reference.predict(new))
+    np.testing.assert_allclose(model.predict_proba(new), reference.predict_proba(new), atol=1e-9)
+    # It serialises and loads like a pipeline fit the usual way (no new types to trust).
+    _skops_trusted(model)
+    path = tmp_path / "m.skops"
+    skops.io.dump(model, path)
+    loaded = skops.io.load(path, trusted=skops.io.get_untrusted_types(file=path))
+    np.testing.assert_allclose(loaded.predict_proba(new), model.predict_proba(new))
+
+
+def test_pipelines_without_tfidf_features_are_not_cached():
+    x, _ = frame()
+    assert FeatureCache.build(spec_from_entry({"name": "m", "kind": "majority"}), x) is None
+    speakers = x.copy()
+    speakers.loc[0, "speaker"] = None  # a missing speaker: the encoder's own rules apply
+    spec = spec_from_entry({"name": "s", "kind": "tfidf_word_speaker"})
+    assert FeatureCache.build(spec, speakers) is None
+    assert FeatureCache.build(spec, x) is not None
+
+
+@pytest.mark.parametrize(
+    ("texts", "params"),
+    [
+        (["alpha common", "beta common", "gamma common"], {"min_df": 5}),
+        (["alpha common", "beta common", "gamma common"], {"min_df": 2, "max_df": 0.5}),
+        (["a", "?", "b"], {}),
+    ],
+)
+def test_cached_features_refuse_what_the_vectorizer_refuses(texts, params):
+    # The table has more rows (with words) than the training rows.
+    x = pd.DataFrame({"text": [*texts, "other words here", "and more words"]})
+    y = np.array(["p", "q"] * (len(x) // 2) + ["p"] * (len(x) % 2), dtype=object)
+    spec = spec_from_entry({"name": "w", "kind": "tfidf_word", "params": params})
+    with pytest.raises(ValueError) as expected:
+        spec.build(0).fit(x.iloc[: len(texts)], y[: len(texts)])
+    cache = FeatureCache.build(spec, x)
+    with pytest.raises(ValueError) as got:
+        cache.fit_transform(np.arange(len(texts)))
+    assert str(got.value) == str(expected.value)

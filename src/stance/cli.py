@@ -187,15 +187,25 @@ def _cmd_init_tracking(args: argparse.Namespace) -> None:
     print(f"MLflow store {uri}: experiment {experiment!r} (id {experiment_id})")
 
 
+def _settings(config: dict, jobs: int | None):
+    """The evaluation settings of the config; ``jobs`` (--jobs) overrides evaluation.n_jobs."""
+    from dataclasses import replace
+
+    from stance.evaluation import EvalSettings
+
+    settings = EvalSettings.from_config(config)
+    return settings if jobs is None else replace(settings, n_jobs=jobs)
+
+
 def _cmd_train_model(args: argparse.Namespace) -> None:
     from stance.config import load_config
-    from stance.evaluation import EvalSettings, evaluate, load_labeled_dataset, write_evaluation
+    from stance.evaluation import evaluate, load_labeled_dataset, write_evaluation
     from stance.models import get_spec
 
     config = load_config(args.config)
     spec = get_spec(config, args.model)
     data = load_labeled_dataset(args.data)
-    ev = evaluate(data, spec, EvalSettings.from_config(config))
+    ev = evaluate(data, spec, _settings(config, args.jobs))
     write_evaluation(ev, args.out)
     _print_warnings(ev.warnings)
     m = ev.metrics
@@ -337,7 +347,6 @@ def _cmd_train(args: argparse.Namespace) -> None:
     from stance.config import load_config
     from stance.evaluation import (
         ARTIFACT_FILES,
-        EvalSettings,
         comparison_table,
         evaluate,
         load_table,
@@ -366,7 +375,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
                     f"note: skipping {s.name}: {args.data} has no 'speaker' column", file=sys.stderr
                 )
         specs = readable
-    settings = EvalSettings.from_config(config)
+    settings = _settings(config, args.jobs)
     out = Path(args.out)
     group = new_group_id()
     summaries, run_ids = [], {}
@@ -406,6 +415,13 @@ def _cmd_train(args: argparse.Namespace) -> None:
         print(line)
     write_comparison(comparison_table(summaries, run_ids), out / "comparison.tsv")
     print(f"results in {out}/ (comparison.tsv, one folder per model)")
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -478,6 +494,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, help="name of a model in config models")
     p.add_argument("--data", default="results/labeled_dataset", help="labeled data set folder")
     p.add_argument("--out", required=True, help="result folder, e.g. results/models/NAME")
+    p.add_argument(
+        "--jobs", type=_positive, help="threads for the fits (default: evaluation.n_jobs)"
+    )
 
     p = add("log-run", _cmd_log_run, "log a trained model's results to MLflow (workflow step)")
     p.add_argument("--agreement", help="agreement.json of the label stage, logged with the run")
@@ -534,6 +553,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", action="append", help="only this configured model (repeatable)")
     p.add_argument("--out", default="results/train", help="result folder (default results/train)")
     p.add_argument("--no-log", action="store_true", help="do not log runs to MLflow")
+    p.add_argument(
+        "--jobs", type=_positive, help="threads for the fits (default: evaluation.n_jobs)"
+    )
 
     add("check-corpus", _cmd_check_corpus, "list problems with the article folder")
     return parser

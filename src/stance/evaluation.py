@@ -15,8 +15,10 @@ import hashlib
 import json
 import math
 import os
+import threading
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,10 +27,12 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import GroupKFold, LeaveOneGroupOut, StratifiedKFold
 from sklearn.pipeline import Pipeline
+from sklearn.svm import LinearSVC
+from threadpoolctl import threadpool_limits
 
 from stance.errors import StanceError
 from stance.io import atomic_open, atomic_path
-from stance.models import SPEAKER, TEXT, ModelSpec
+from stance.models import SPEAKER, TEXT, FeatureCache, FittedFeatures, ModelSpec
 
 # Files a model's result folder holds (results/models/<name>/).
 METRICS_FILE = "metrics.json"
@@ -247,6 +251,9 @@ class EvalSettings:
     ci_level: float = 0.95
     f_avg_classes: tuple[str, ...] = ("favor", "against")
     learning_curve: tuple[float, ...] = (0.2, 0.4, 0.6, 0.8, 1.0)
+    # How the fits run; the results do not depend on these (not in as_dict / metrics.json).
+    n_jobs: int = 1
+    fit_memory_mb: int = 1000
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> EvalSettings:
@@ -264,6 +271,8 @@ class EvalSettings:
             ci_level=float(ev.get("ci_level", 0.95)),
             f_avg_classes=tuple(ev.get("f_avg_classes", ("favor", "against"))),
             learning_curve=tuple(float(x) for x in ev.get("learning_curve", (1.0,))),
+            n_jobs=int(ev.get("n_jobs", 1)),
+            fit_memory_mb=int(ev.get("fit_memory_mb", 1000)),
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -484,50 +493,52 @@ def bootstrap_ci(
 
 
 # --------------------------------------------------------------------------- fitting
+#
+# One evaluation fits the model many times: once per fold of the grouped CV and of the stratified
+# K-fold, once per learning-curve share and fold, and once on all labels. For TF-IDF kinds the
+# fits share a FeatureCache (models.py): every text is analysed once, and each fit learns its
+# vocabulary, IDF and classifier from the counts of its own training rows only, which gives the
+# same features as fitting the pipeline on those rows' texts. The fits are independent and run in
+# ``evaluation.n_jobs`` threads (the solvers and the sparse products release the GIL), fewer at a
+# time when their matrices would together exceed ``evaluation.fit_memory_mb``. Every fit is
+# deterministic, so the results do not depend on the number of threads or the order they finish.
 
 
-def _fit_predict(
-    spec: ModelSpec,
-    seed: int,
-    x_train: pd.DataFrame,
-    y_train: np.ndarray,
-    x_test: pd.DataFrame,
-    classes: Sequence[str],
-    notes: list[str],
-) -> tuple[np.ndarray, np.ndarray]:
-    """Class indices and probabilities (n_test x n_classes, in class order) of one fit."""
-    present = sorted(set(y_train.tolist()))
-    proba = np.zeros((len(x_test), len(classes)))
-    if len(present) == 1:
-        # A training part with one class: every test sentence gets that class.
-        proba[:, present[0]] = 1.0
-        return np.full(len(x_test), present[0]), proba
-    model = fit_model(spec, seed, x_train, np.asarray(classes, dtype=object)[y_train], notes)
-    cols = [list(classes).index(c) for c in model.classes_]
-    proba[:, cols] = model.predict_proba(x_test)
-    pred = np.array([list(classes).index(c) for c in model.predict(x_test)], dtype=np.int64)
-    return pred, proba
+def _warning_note(spec: ModelSpec, category: type[Warning], message: Any) -> str:
+    return f"{spec.name}: {category.__name__}: {str(message).splitlines()[0]}"
+
+
+def _add_notes(notes: list[str], new: Iterable[str]) -> None:
+    for msg in new:
+        if msg not in notes:
+            notes.append(msg)
+
+
+def _fit_error(spec: ModelSpec, n: int, exc: Exception) -> StanceError:
+    return StanceError(
+        f"model {spec.name!r} cannot be fit on {n} sentences: {exc}; check "
+        f"models[{spec.name}].params (e.g. min_df) against the amount of labeled data"
+    )
+
+
+def _fit_pipeline(spec: ModelSpec, seed: int, x: pd.DataFrame, y: Sequence[str]) -> Pipeline:
+    model = spec.build(seed)
+    try:
+        model.fit(x, np.asarray(y, dtype=object))
+    except ValueError as exc:
+        raise _fit_error(spec, len(x), exc) from None
+    return model
 
 
 def fit_model(
     spec: ModelSpec, seed: int, x: pd.DataFrame, y: Sequence[str], notes: list[str] | None = None
 ) -> Pipeline:
     """Fit a new pipeline of ``spec`` on texts (and speakers) x and stance names y."""
-    model = spec.build(seed)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        try:
-            model.fit(x, np.asarray(y, dtype=object))
-        except ValueError as exc:
-            raise StanceError(
-                f"model {spec.name!r} cannot be fit on {len(x)} sentences: {exc}; check "
-                f"models[{spec.name}].params (e.g. min_df) against the amount of labeled data"
-            ) from None
+        model = _fit_pipeline(spec, seed, x, y)
     if notes is not None:
-        for w in caught:
-            msg = f"{spec.name}: {w.category.__name__}: {str(w.message).splitlines()[0]}"
-            if msg not in notes:
-                notes.append(msg)
+        _add_notes(notes, (_warning_note(spec, w.category, w.message) for w in caught))
     return model
 
 
@@ -535,63 +546,197 @@ def _inputs(frame: pd.DataFrame, spec: ModelSpec) -> pd.DataFrame:
     return frame[spec.features].reset_index(drop=True)
 
 
-def cross_predict(
-    spec: ModelSpec,
-    x: pd.DataFrame,
-    y: np.ndarray,
-    splits: Sequence[tuple[np.ndarray, np.ndarray]],
-    classes: Sequence[str],
-    seed: int,
-    notes: list[str],
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Out-of-fold class indices, probabilities and fold numbers (-1: in no test part)."""
-    pred = np.full(len(x), -1, dtype=np.int64)
-    proba = np.full((len(x), len(classes)), np.nan)
-    fold = np.full(len(x), -1, dtype=np.int64)
-    for f, (train, test) in enumerate(splits):
-        p, pr = _fit_predict(spec, seed, x.iloc[train], y[train], x.iloc[test], classes, notes)
-        pred[test], proba[test], fold[test] = p, pr, f
-    return pred, proba, fold
+def _predicted(model: Any, x: Any, n: int, classes: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Class indices and probabilities (n x n_classes, in class order) of a fitted model."""
+    proba = np.zeros((n, len(classes)))
+    cols = [list(classes).index(c) for c in model.classes_]
+    proba[:, cols] = model.predict_proba(x)
+    pred = np.array([list(classes).index(c) for c in model.predict(x)], dtype=np.int64)
+    return pred, proba
 
 
-def learning_curve(
-    spec: ModelSpec,
-    x: pd.DataFrame,
-    y: np.ndarray,
-    splits: Sequence[tuple[np.ndarray, np.ndarray]],
-    classes: Sequence[str],
-    settings: EvalSettings,
-    notes: list[str],
-) -> pd.DataFrame:
-    """Scores of the same folds with a seeded random share of each training part.
+_CURRENT = threading.local()  # which fit the running thread works on (for its warnings)
+# scikit-learn's liblinear (LinearSVC) draws from one random generator per process, seeded at
+# each fit: two liblinear fits at once would draw from each other's sequence. They take turns.
+_LIBLINEAR = threading.Lock()
 
-    For each fraction, every fold's training part is cut to that share (at least one sentence),
-    the model fit on it predicts the fold's test part, and the pooled predictions are scored.
+
+def _uses_liblinear(classifier: Any) -> bool:
+    return isinstance(classifier, LinearSVC) or getattr(classifier, "solver", "") == "liblinear"
+
+
+class _MemoryGate:
+    """Lets fits start while the estimated memory of the running ones stays within a budget
+    (a fit larger than the budget runs alone)."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self.used = 0
+        self.cond = threading.Condition()
+
+    @contextmanager
+    def hold(self, size: int) -> Iterator[None]:
+        with self.cond:
+            self.cond.wait_for(lambda: self.used == 0 or self.used + size <= self.budget)
+            self.used += size
+        try:
+            yield
+        finally:
+            with self.cond:
+                self.used -= size
+                self.cond.notify_all()
+
+
+class _Fits:
+    """The fits of one evaluation, collected first and then run together.
+
+    ``fold(train, test)`` adds a fit on the rows ``train`` that predicts the rows ``test``;
+    ``final(train)`` the fit of the final model; ``run`` fits them all; ``result(i)`` and
+    ``notes(i)`` give a fit's predictions (or model) and the warnings it raised.
     """
-    rows = []
-    tested = np.concatenate([te for _, te in splits])
+
+    def __init__(
+        self, spec: ModelSpec, x: pd.DataFrame, y: np.ndarray, classes: Sequence[str], seed: int
+    ) -> None:
+        self.spec, self.x, self.y, self.classes, self.seed = spec, x, y, list(classes), seed
+        self.names = np.asarray(classes, dtype=object)
+        self.build_notes: list[str] = []
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                self.cache = FeatureCache.build(spec, x)
+            except ValueError as exc:
+                raise _fit_error(spec, len(x), exc) from None
+        _add_notes(self.build_notes, (_warning_note(spec, w.category, w.message) for w in caught))
+        self._tasks: list[tuple[np.ndarray, np.ndarray | None]] = []
+        self._results: list[Any] = []
+        self._notes: list[list[str]] = []
+
+    def fold(self, train: np.ndarray, test: np.ndarray) -> int:
+        self._tasks.append((np.asarray(train), np.asarray(test)))
+        return len(self._tasks) - 1
+
+    def final(self, train: np.ndarray) -> int:
+        self._tasks.append((np.asarray(train), None))
+        return len(self._tasks) - 1
+
+    def result(self, i: int) -> Any:
+        return self._results[i]
+
+    def notes(self, i: int) -> list[str]:
+        return self._notes[i]
+
+    def _run_one(self, i: int) -> Any:
+        train, test = self._tasks[i]
+        if test is None:
+            return self._fit_raw(train) if self.cache is None else self._fit_cached(train)
+        present = sorted(set(self.y[train].tolist()))
+        if len(present) == 1:
+            # A training part with one class: every test sentence gets that class.
+            proba = np.zeros((len(test), len(self.classes)))
+            proba[:, present[0]] = 1.0
+            return np.full(len(test), present[0]), proba
+        if self.cache is None:
+            model = self._fit_raw(train)
+            return _predicted(model, self.x.iloc[test], len(test), self.classes)
+        fitted, classifier = self._fit_cached(train)
+        return _predicted(classifier, fitted.transform(test), len(test), self.classes)
+
+    def _fit_raw(self, train: np.ndarray) -> Pipeline:
+        return _fit_pipeline(self.spec, self.seed, self.x.iloc[train], self.names[self.y[train]])
+
+    def _fit_cached(self, train: np.ndarray) -> tuple[FittedFeatures, Any]:
+        assert self.cache is not None
+        try:
+            fitted, x = self.cache.fit_transform(train)
+            classifier = self.cache.classifier(self.seed)
+            with _LIBLINEAR if _uses_liblinear(classifier) else nullcontext():
+                classifier.fit(x, self.names[self.y[train]])
+        except ValueError as exc:
+            raise _fit_error(self.spec, len(train), exc) from None
+        return fitted, classifier
+
+    def run(self, n_jobs: int, memory_mb: int) -> None:
+        """Fit everything; ``n_jobs`` threads (one: in this thread, in order)."""
+        caught: list[list[str]] = [[] for _ in self._tasks]
+        spec = self.spec
+        # One warnings context for all threads (warnings.catch_warnings is process-wide);
+        # each warning goes to the fit its thread is running.
+        show_before = warnings.showwarning
+
+        def show(message: Any, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+            index = getattr(_CURRENT, "index", None)
+            if index is None:
+                show_before(message, category, *args, **kwargs)
+            else:
+                caught[index].append(_warning_note(spec, category, message))
+
+        gate = _MemoryGate(memory_mb * 2**20)
+
+        def one(i: int) -> Any:
+            train, test = self._tasks[i]
+            cache = self.cache
+            size = cache.memory(train, test, len(self.classes)) if cache is not None else 0
+            with gate.hold(size):
+                _CURRENT.index = i
+                try:
+                    return self._run_one(i)
+                finally:
+                    _CURRENT.index = None
+
+        # Without a cache the fits are pipeline fits on raw text: run in this thread.
+        jobs = max(1, min(n_jobs, len(self._tasks))) if self.cache is not None else 1
+        # BLAS only sees the solvers' small dense vectors: more than one thread per fit costs
+        # far more in start-up and waiting than it gains (and changes sums' rounding by machine).
+        with warnings.catch_warnings(), threadpool_limits(limits=1, user_api="blas"):
+            warnings.simplefilter("always")
+            warnings.showwarning = show
+            if jobs == 1:
+                self._results = [one(i) for i in range(len(self._tasks))]
+            else:
+                from joblib import Parallel, delayed
+
+                self._results = Parallel(n_jobs=jobs, backend="threading")(
+                    delayed(one)(i) for i in range(len(self._tasks))
+                )
+        self._notes = [list(dict.fromkeys(c)) for c in caught]
+
+    def final_model(self, i: int) -> Pipeline:
+        result = self._results[i]
+        if isinstance(result, Pipeline):
+            return result
+        assert self.cache is not None
+        fitted, classifier = result
+        train, _ = self._tasks[i]
+        return self.cache.pipeline(fitted, train, classifier, self.seed)
+
+
+def _curve_plan(
+    splits: Sequence[tuple[np.ndarray, np.ndarray]], settings: EvalSettings
+) -> list[tuple[float, list[tuple[np.ndarray, np.ndarray]]]]:
+    """Per learning-curve share, each fold's seeded random subset of its training part."""
+    plan = []
     for fraction in sorted(set(settings.learning_curve)):
-        pred = np.full(len(x), -1, dtype=np.int64)
-        sizes = []
+        folds = []
         for f, (train, test) in enumerate(splits):
             rng = np.random.default_rng([settings.seed, f])
             n = max(1, round(fraction * len(train)))
-            subset = np.sort(rng.permutation(train)[:n])
-            sizes.append(n)
-            pred[test], _ = _fit_predict(
-                spec, settings.seed, x.iloc[subset], y[subset], x.iloc[test], classes, notes
-            )
-        m = compute_metrics(y[tested], pred[tested], classes, settings.f_avg_classes)
-        rows.append(
-            {
-                "fraction": fraction,
-                "train_sentences": float(np.mean(sizes)),
-                "macro_f1": m["macro_f1"],
-                "f_avg": m["f_avg"],
-                "accuracy": m["accuracy"],
-            }
-        )
-    return pd.DataFrame(rows)
+            folds.append((np.sort(rng.permutation(train)[:n]), test))
+        plan.append((fraction, folds))
+    return plan
+
+
+def _out_of_fold(
+    fits: _Fits, ids: Sequence[int], splits: Sequence[tuple[np.ndarray, np.ndarray]], n: int, k: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Out-of-fold class indices, probabilities and fold numbers (-1: in no test part)."""
+    pred = np.full(n, -1, dtype=np.int64)
+    proba = np.full((n, k), np.nan)
+    fold = np.full(n, -1, dtype=np.int64)
+    for f, (i, (_, test)) in enumerate(zip(ids, splits, strict=True)):
+        pred[test], proba[test] = fits.result(i)
+        fold[test] = f
+    return pred, proba, fold
 
 
 # --------------------------------------------------------------------------- evaluation
@@ -700,24 +845,53 @@ def evaluate(
     notes += folds.warnings
 
     x = _inputs(frame, spec)
-    pred, proba, fold = cross_predict(spec, x, y, folds.splits, classes, settings.seed, notes)
+    fits = _Fits(spec, x, y, classes, settings.seed)
+    primary = [fits.fold(train, test) for train, test in folds.splits]
+    stratified = [fits.fold(tr, te) for tr, te in secondary.splits] if secondary else []
+    # Learning curve: a share whose subsets are the whole training parts is the primary CV.
+    curve: list[tuple[float, list[int], list[int]]] = []
+    for fraction, subsets in _curve_plan(folds.splits, settings):
+        ids = [
+            primary[f] if np.array_equal(subset, folds.splits[f][0]) else fits.fold(subset, test)
+            for f, (subset, test) in enumerate(subsets)
+        ]
+        curve.append((fraction, ids, [len(subset) for subset, _ in subsets]))
+    train_rows = np.arange(len(data.frame))
+    final_fit = fits.final(train_rows)
+    fits.run(settings.n_jobs, settings.fit_memory_mb)
+
+    # Warnings in the order a one-by-one run raises them: primary CV, stratified, curve, final.
+    _add_notes(notes, fits.build_notes)
+    for i in primary:
+        _add_notes(notes, fits.notes(i))
+    pred, proba, fold = _out_of_fold(fits, primary, folds.splits, len(x), len(classes))
     tested = fold >= 0
     metrics = _scored("", y[tested], pred[tested], classes, settings)
     cm = confusion(y[tested], pred[tested], len(classes))
     if secondary is not None:
         notes += secondary.warnings
-        s_pred, _, _ = cross_predict(spec, x, y, secondary.splits, classes, settings.seed, notes)
+        for i in stratified:
+            _add_notes(notes, fits.notes(i))
+        s_pred, _, _ = _out_of_fold(fits, stratified, secondary.splits, len(x), len(classes))
         metrics.update(_scored(STRATIFIED_PREFIX, y, s_pred, classes, settings))
-    curve = learning_curve(spec, x, y, folds.splits, classes, settings, notes)
-
-    train_rows = np.arange(len(data.frame))
-    final = fit_model(
-        spec,
-        settings.seed,
-        x.iloc[train_rows],
-        np.asarray(classes, dtype=object)[y[train_rows]],
-        notes,
-    )
+    rows = []
+    for fraction, ids, sizes in curve:
+        for i in ids:
+            _add_notes(notes, fits.notes(i))
+        c_pred, _, _ = _out_of_fold(fits, ids, folds.splits, len(x), len(classes))
+        m = compute_metrics(y[tested], c_pred[tested], classes, settings.f_avg_classes)
+        rows.append(
+            {
+                "fraction": fraction,
+                "train_sentences": float(np.mean(sizes)),
+                "macro_f1": m["macro_f1"],
+                "f_avg": m["f_avg"],
+                "accuracy": m["accuracy"],
+            }
+        )
+    curve_table = pd.DataFrame(rows)
+    _add_notes(notes, fits.notes(final_fit))
+    final = fits.final_model(final_fit)
 
     oof = frame.loc[
         tested, [c for c in ("sentence_id", "group", TEXT, SPEAKER, "stance") if c in frame.columns]
@@ -758,7 +932,7 @@ def evaluate(
         "warnings": notes,
     }
     report = _report_text(summary, y[tested], pred[tested], classes)
-    return Evaluation(summary, oof, cm, curve, report, final)
+    return Evaluation(summary, oof, cm, curve_table, report, final)
 
 
 def _report_text(

@@ -5,15 +5,18 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from numbers import Integral
 from typing import Any
 
 import numpy as np
+import pandas as pd
+import scipy.sparse as sp
 from sklearn.compose import ColumnTransformer
 from sklearn.dummy import DummyClassifier
-from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder
+from sklearn.preprocessing import OneHotEncoder, normalize
 from sklearn.svm import LinearSVC
 
 from stance.errors import StanceError
@@ -266,3 +269,416 @@ def get_spec(config: Mapping[str, Any], name: str) -> ModelSpec:
             f"no model {name!r} in config models; configured: {', '.join(specs) or 'none'}"
         )
     return specs[name]
+
+
+# --------------------------------------------------------------------------- cached features
+#
+# Cross-validation fits one pipeline on many training parts of the same table, and most of the
+# time of a TF-IDF fit goes into analysing the texts. The n-gram counts of a text do not depend
+# on the rows it is trained with, so FeatureCache counts the n-grams of every row once. A fit then
+# learns from the counts of its training rows what the pipeline's features step learns from their
+# texts (the vocabulary: the n-grams that occur in those rows and pass min_df/max_df there; the
+# IDF of those rows; the speakers seen there) and maps any rows into those features as the
+# fitted step's ``transform`` maps their texts. Nothing is learned from rows outside the training
+# part: the counts of a row are a function of its own text only.
+
+_CHUNK_ROWS = 8192  # rows whose counts are materialised at once
+_COUNT_PARAMS = frozenset(CountVectorizer().get_params())
+
+
+def _csr(matrix: Any) -> sp.csr_matrix:
+    return sp.csr_matrix(matrix)
+
+
+def _chunks(rows: np.ndarray) -> list[np.ndarray]:
+    return [rows[i : i + _CHUNK_ROWS] for i in range(0, len(rows), _CHUNK_ROWS)]
+
+
+@dataclass
+class _BlockFit:
+    """What one block of the features step learned from some rows."""
+
+    block: Any
+    remap: np.ndarray  # column of the cache -> column of the fitted features (-1: not kept)
+    n_features: int
+    idf: np.ndarray | None = None
+
+
+class _TextCounts:
+    """N-gram counts of one text column as ``vectorizer`` counts them, each text analysed once.
+
+    The columns are every n-gram of the table in the order of the vectorizer's vocabulary
+    (sorted). Word n-grams are one count matrix. Character n-grams within words (``char_wb``)
+    are the n-grams of the whitespace-separated words of a text, so they are kept as two small
+    factors, texts x distinct words and words x n-grams (each distinct word is analysed once);
+    their product gives the counts of a few thousand texts at a time.
+    """
+
+    def __init__(
+        self, name: str, vectorizer: TfidfVectorizer, texts: list[Any], weight: float | None
+    ) -> None:
+        self.name = name
+        self.vectorizer = vectorizer
+        self.weight = weight
+        params = {k: v for k, v in vectorizer.get_params().items() if k in _COUNT_PARAMS}
+        params.update(min_df=1, max_df=1.0, max_features=None, binary=False, dtype=np.float64)
+        self._counts: sp.csr_matrix | None = None
+        if vectorizer.analyzer == "char_wb":
+            # The words as the analyser sees them: decoded, preprocessed, split at whitespace.
+            words = CountVectorizer(
+                **{**params, "analyzer": "word", "tokenizer": str.split, "token_pattern": None,
+                   "ngram_range": (1, 1), "stop_words": None}
+            )  # fmt: skip
+            self._words = _csr(words.fit_transform(texts))
+            # The words are preprocessed already: only their n-grams are taken.
+            grams = CountVectorizer(**{**params, "lowercase": False, "strip_accents": None})
+            self._grams = _csr(grams.fit_transform(list(words.get_feature_names_out())))
+            self.terms = grams.get_feature_names_out()
+            # An upper bound of each row's number of n-grams (each word's, summed).
+            present = self._words.copy()
+            present.data[:] = 1.0
+            per_word = np.diff(self._grams.indptr).astype(np.float64)
+            self.row_nnz = np.rint(present @ per_word).astype(np.int64)
+        else:
+            counting = CountVectorizer(**params)
+            self._counts = _csr(counting.fit_transform(texts))
+            self.terms = counting.get_feature_names_out()
+            self.row_nnz = np.diff(self._counts.indptr).astype(np.int64)
+
+    def counts(self, rows: np.ndarray) -> sp.csr_matrix:
+        if self._counts is not None:
+            out = self._counts[rows]
+        else:
+            out = _csr(self._words[rows] @ self._grams)
+        if self.vectorizer.binary:
+            out.data[:] = 1.0
+        return out
+
+    def fit(self, rows: np.ndarray) -> tuple[_BlockFit, np.ndarray]:
+        """The vocabulary and IDF that the vectorizer learns from these rows, as
+        ``TfidfVectorizer.fit`` computes them; also each row's number of n-grams."""
+        vec = self.vectorizer
+        df = np.zeros(len(self.terms), dtype=np.int64)
+        row_nnz = np.zeros(len(rows), dtype=np.int64)
+        start = 0
+        for chunk in _chunks(rows):
+            counts = self.counts(chunk)
+            df += np.bincount(counts.indices, minlength=len(self.terms))
+            row_nnz[start : start + len(chunk)] = np.diff(counts.indptr)
+            start += len(chunk)
+        present = df > 0
+        if not present.any():
+            raise ValueError("empty vocabulary; perhaps the documents only contain stop words")
+        n_doc = len(rows)
+        high = vec.max_df if isinstance(vec.max_df, Integral) else vec.max_df * n_doc
+        low = vec.min_df if isinstance(vec.min_df, Integral) else vec.min_df * n_doc
+        if high < low:
+            raise ValueError("max_df corresponds to < documents than min_df")
+        keep = present & (df <= high) & (df >= low)
+        if not keep.any():
+            raise ValueError(
+                "After pruning, no terms remain. Try a lower min_df or a higher max_df."
+            )
+        fit = _BlockFit(self, _remap(keep), int(keep.sum()))
+        if vec.use_idf:
+            # TfidfTransformer.fit on the kept columns, step by step.
+            kept_df = df[keep].astype(np.float64)
+            kept_df += float(vec.smooth_idf)
+            n_samples = n_doc + int(vec.smooth_idf)
+            idf = np.full_like(kept_df, fill_value=n_samples, dtype=np.float64)
+            idf /= kept_df
+            np.log(idf, out=idf)
+            idf += 1.0
+            fit.idf = idf
+        if not np.array_equal(keep, present):
+            row_nnz = None  # some n-grams of these rows are dropped: counted when assembled
+        return fit, row_nnz
+
+    def weigh(self, fit: _BlockFit, x: sp.csr_matrix) -> sp.csr_matrix:
+        """TfidfTransformer.transform, in place."""
+        vec = self.vectorizer
+        if vec.sublinear_tf:
+            np.log(x.data, x.data)
+            x.data += 1.0
+        if fit.idf is not None:
+            x.data *= fit.idf[x.indices]
+        if vec.norm is not None:
+            x = normalize(x, norm=vec.norm, copy=False)
+        return x
+
+    def set_fitted(self, fit: _BlockFit, vectorizer: TfidfVectorizer, inputs: Any) -> None:
+        """Give a vectorizer of the final pipeline the vocabulary and IDF of ``fit``."""
+        kept = self.terms[fit.remap >= 0].tolist()  # sorted, as the fitted vocabulary is
+        vectorizer.set_params(min_df=self.vectorizer.min_df, max_df=self.vectorizer.max_df)
+        vectorizer.vocabulary_ = dict(zip(kept, range(len(kept)), strict=True))
+        if fit.idf is not None:
+            vectorizer.idf_ = fit.idf  # the public setter of the vectorizer's TfidfTransformer
+        vectorizer._tfidf.n_features_in_ = fit.n_features
+
+
+class _CategoryCounts:
+    """One-hot columns of one categorical column: every value of the table, sorted."""
+
+    def __init__(
+        self,
+        name: str,
+        encoder: OneHotEncoder,
+        column: str,
+        values: list[str],
+        weight: float | None,
+    ) -> None:
+        self.name = name
+        self.encoder = encoder
+        self.column = column
+        self.weight = weight
+        self.terms = sorted(set(values))
+        index = {value: i for i, value in enumerate(self.terms)}
+        codes = np.fromiter((index[v] for v in values), dtype=np.int32, count=len(values))
+        n = len(values)
+        self._counts = sp.csr_matrix(
+            (np.ones(n), codes, np.arange(n + 1)), shape=(n, len(self.terms))
+        )
+        self.row_nnz = np.ones(n, dtype=np.int64)
+
+    def counts(self, rows: np.ndarray) -> sp.csr_matrix:
+        return self._counts[rows]
+
+    def fit(self, rows: np.ndarray) -> tuple[_BlockFit, np.ndarray]:
+        """The categories OneHotEncoder learns from these rows: the values seen there."""
+        seen = np.bincount(self._counts.indices[rows], minlength=len(self.terms)) > 0
+        return _BlockFit(self, _remap(seen), int(seen.sum())), np.ones(len(rows), np.int64)
+
+    def weigh(self, fit: _BlockFit, x: sp.csr_matrix) -> sp.csr_matrix:
+        return x
+
+    def set_fitted(self, fit: _BlockFit, encoder: OneHotEncoder, inputs: Any) -> None:
+        encoder.fit(inputs[[self.column]])
+
+
+def _remap(keep: np.ndarray) -> np.ndarray:
+    remap = np.full(len(keep), -1, dtype=np.int32)
+    remap[keep] = np.arange(int(keep.sum()), dtype=np.int32)
+    return remap
+
+
+def _supported_block(transformer: Any, columns: Any) -> bool:
+    if type(transformer) is TfidfVectorizer:
+        v = transformer
+        return (
+            isinstance(columns, str)
+            and v.analyzer in ("word", "char", "char_wb")
+            and v.input == "content"
+            and v.preprocessor is None
+            and v.tokenizer is None
+            and v.vocabulary is None
+            and v.max_features is None
+            and (v.stop_words is None or v.analyzer == "word")
+            and v.dtype is np.float64
+        )
+    if type(transformer) is OneHotEncoder:
+        e = transformer
+        return (
+            isinstance(columns, list)
+            and len(columns) == 1
+            and isinstance(columns[0], str)
+            and isinstance(e.categories, str)
+            and e.categories == "auto"
+            and e.drop is None
+            and e.sparse_output is True
+            and e.handle_unknown == "ignore"
+            and e.min_frequency is None
+            and e.max_categories is None
+            and e.dtype is np.float64
+        )
+    return False
+
+
+class FittedFeatures:
+    """The features step of a pipeline as fitted on some rows of a FeatureCache."""
+
+    def __init__(self, cache: FeatureCache, fits: list[_BlockFit]) -> None:
+        self.cache = cache
+        self.fits = fits
+        self.n_features = sum(f.n_features for f in fits)
+        self.sparse_output = True
+
+    def _chunk(self, rows: np.ndarray) -> sp.csr_matrix:
+        parts = []
+        for fit in self.fits:
+            block = fit.block
+            counts = block.counts(rows)
+            columns = fit.remap[counts.indices]
+            data, indptr = counts.data, counts.indptr
+            kept = columns >= 0
+            if not kept.all():  # n-grams (or speakers) outside the fitted vocabulary
+                before = np.concatenate(([0], np.cumsum(kept))).astype(indptr.dtype)
+                data, columns, indptr = data[kept], columns[kept], before[indptr]
+            x = sp.csr_matrix((data, columns, indptr), shape=(len(rows), fit.n_features))
+            x = block.weigh(fit, x)
+            if block.weight is not None:  # ColumnTransformer's transformer_weights
+                x.data *= block.weight
+            parts.append(x)
+        return _csr(sp.hstack(parts, format="csr")) if len(parts) > 1 else parts[0]
+
+    def _matrix(self, rows: np.ndarray, row_nnz: np.ndarray | None) -> sp.csr_matrix:
+        """The features of ``rows`` as one CSR matrix, built a chunk of rows at a time; with the
+        number of values of each row known, straight into arrays of the final size."""
+        if len(rows) == 0:
+            return sp.csr_matrix((0, self.n_features))
+        if row_nnz is None:
+            return _csr(sp.vstack([self._chunk(c) for c in _chunks(rows)], format="csr"))
+        total = int(row_nnz.sum())
+        index_dtype = np.int32 if max(total, self.n_features) < 2**31 else np.int64
+        indptr = np.zeros(len(rows) + 1, dtype=index_dtype)
+        np.cumsum(row_nnz, out=indptr[1:])
+        data = np.empty(total, dtype=np.float64)
+        indices = np.empty(total, dtype=index_dtype)
+        pos = 0
+        for chunk in _chunks(rows):
+            part = self._chunk(chunk)
+            data[pos : pos + part.nnz] = part.data
+            indices[pos : pos + part.nnz] = part.indices
+            pos += part.nnz
+        if pos != total:  # pragma: no cover - the counts of a row do not change
+            raise RuntimeError("feature cache: row sizes changed between passes")
+        return sp.csr_matrix((data, indices, indptr), shape=(len(rows), self.n_features))
+
+    def _output(self, x: sp.csr_matrix) -> Any:
+        return x if self.sparse_output else x.toarray()
+
+    def transform(self, rows: np.ndarray) -> Any:
+        """The features of any rows of the cache, as the fitted features step transforms them."""
+        return self._output(self._matrix(np.asarray(rows), None))
+
+
+class FeatureCache:
+    """The features step of a model's pipeline over one table, with every text analysed once.
+
+    ``fit_transform(rows)`` gives what fitting the pipeline's ``features`` step on those rows
+    gives (and the features of the rows); ``FittedFeatures.transform(rows)`` what that fitted
+    step makes of other rows; ``pipeline(...)`` the fitted scikit-learn Pipeline on raw text
+    and speaker, as ``Pipeline.fit`` on those rows would have made it. Only pipelines of
+    TF-IDF vectorizers and one-hot encoders in a ColumnTransformer are supported
+    (``FeatureCache.build`` returns None for others).
+    """
+
+    def __init__(self, spec: ModelSpec, x: pd.DataFrame) -> None:
+        self.spec = spec
+        self.x = x.reset_index(drop=True)
+        features = spec.build(0).named_steps["features"]
+        self.sparse_threshold = features.sparse_threshold
+        weights = features.transformer_weights or {}
+        self.blocks: list[_TextCounts | _CategoryCounts] = []
+        for name, transformer, columns in features.transformers:
+            transformer._validate_params()
+            if isinstance(transformer, TfidfVectorizer):
+                texts = self.x[columns].tolist()
+                self.blocks.append(_TextCounts(name, transformer, texts, weights.get(name)))
+            else:
+                values = self.x[columns[0]].tolist()
+                self.blocks.append(
+                    _CategoryCounts(name, transformer, columns[0], values, weights.get(name))
+                )
+        self.row_nnz = np.sum([b.row_nnz for b in self.blocks], axis=0)
+        self.n_terms = sum(len(b.terms) for b in self.blocks)
+        # Memory of a fit per stored value of its training matrix: the CSR matrix (8-byte value,
+        # 4-byte column); LinearSVC (liblinear) copies it (16 bytes a value). Per feature and
+        # class: the solver's vectors (L-BFGS keeps 2 x 10 past steps besides its own).
+        liblinear = isinstance(spec.build(0).named_steps["classifier"], LinearSVC)
+        self.bytes_per_value = 12 + (16 if liblinear else 0)
+        self.solver_vectors = 4 if liblinear else 24
+
+    @staticmethod
+    def build(spec: ModelSpec, x: pd.DataFrame) -> FeatureCache | None:
+        """A cache for ``spec`` over ``x``, or None when its pipeline is not of a cached kind."""
+        pipeline = spec.build(0)
+        if [name for name, _ in pipeline.steps] != ["features", "classifier"]:
+            return None
+        features = pipeline.named_steps["features"]
+        if type(features) is not ColumnTransformer or features.remainder != "drop":
+            return None
+        for _, transformer, columns in features.transformers:
+            if not _supported_block(transformer, columns):
+                return None
+            if isinstance(transformer, OneHotEncoder) and not all(
+                isinstance(v, str) for v in x[columns[0]].tolist()
+            ):
+                return None
+        return FeatureCache(spec, x)
+
+    def memory(self, train: np.ndarray, test: np.ndarray | None = None, n_classes: int = 3) -> int:
+        """Estimated peak bytes of one fit: its training matrix (and the classifier's copy of it),
+        the rows being built (a chunk at a time, ~40 bytes a value) and the solver's vectors."""
+        nnz = int(self.row_nnz[train].sum())
+        chunk = nnz * min(1.0, _CHUNK_ROWS / max(1, len(train)))
+        size = nnz * self.bytes_per_value + int(chunk * 40)
+        size += self.n_terms * max(1, n_classes) * 8 * self.solver_vectors
+        if test is not None:
+            size = max(size, int(self.row_nnz[test].sum()) * 12)
+        return size
+
+    def fit_transform(self, rows: np.ndarray) -> tuple[FittedFeatures, Any]:
+        """Fit the features step on ``rows`` of the table; return it and their features."""
+        rows = np.asarray(rows)
+        fits, sizes = zip(*(block.fit(rows) for block in self.blocks), strict=True)
+        fitted = FittedFeatures(self, list(fits))
+        row_nnz = None if any(s is None for s in sizes) else np.sum(sizes, axis=0)
+        x = fitted._matrix(rows, row_nnz)
+        # ColumnTransformer: sparse output while the share of stored values is below the
+        # threshold, else dense.
+        density = x.nnz / (x.shape[0] * x.shape[1]) if x.shape[0] and x.shape[1] else 1.0
+        fitted.sparse_output = density < self.sparse_threshold
+        return fitted, fitted._output(x)
+
+    def classifier(self, seed: int) -> Any:
+        """A new, unfitted classifier of the model's pipeline."""
+        return self.spec.build(seed).named_steps["classifier"]
+
+    def pipeline(
+        self, fitted: FittedFeatures, rows: np.ndarray, classifier: Any, seed: int
+    ) -> Pipeline:
+        """The model's Pipeline on raw inputs: the features step as ``fitted`` (learned from
+        ``rows``), then ``classifier`` fitted on their features.
+
+        The ColumnTransformer is fitted on a few of the rows for its structure (column names,
+        transformer order); then every vectorizer gets the vocabulary and IDF learned from all
+        the rows, every encoder is fitted on all of them, and the output layout is set for those
+        sizes. tests/test_models.py checks that the result equals ``Pipeline.fit`` on the rows.
+        """
+        rows = np.asarray(rows)
+        pipeline = self.spec.build(seed)
+        features = pipeline.named_steps["features"]
+        relaxed = {
+            f"{b.name}__{param}": value
+            for b in self.blocks
+            if isinstance(b, _TextCounts)
+            for param, value in (("min_df", 1), ("max_df", 1.0))
+        }
+        original = {k: v for k, v in features.get_params().items() if k in relaxed}
+        probe = sorted(
+            {
+                int(rows[np.flatnonzero(b.row_nnz[rows] > 0)[0]])
+                for b in self.blocks
+                if isinstance(b, _TextCounts)
+            }
+            or {int(rows[0])}
+        )
+        features.set_params(**relaxed)
+        features.fit(self.x.iloc[probe])
+        features.set_params(**original)
+        inputs = self.x.iloc[rows]
+        widths = {}
+        for fit in fitted.fits:
+            fit.block.set_fitted(fit, features.named_transformers_[fit.block.name], inputs)
+            widths[fit.block.name] = fit.n_features
+        layout, start = {}, 0
+        for name, where in features.output_indices_.items():
+            if name in widths:
+                layout[name] = slice(start, start + widths[name])
+                start += widths[name]
+            else:
+                layout[name] = where
+        features.output_indices_ = layout
+        features.sparse_output_ = fitted.sparse_output
+        pipeline.steps[-1] = (pipeline.steps[-1][0], classifier)
+        return pipeline

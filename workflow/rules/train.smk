@@ -19,6 +19,15 @@ TRAIN_CODE = hashlib.sha256(
 ).hexdigest()[:16]
 
 
+# The fits of one model run in this many threads (evaluation.n_jobs); snakemake gives each
+# train_model job that many cores (fewer when --cores is lower). The thread count does not change
+# results, so neither it nor the memory setting of the fits is a param that re-runs models.
+TRAIN_THREADS = int(config["evaluation"].get("n_jobs", 1))
+EVALUATION = {
+    k: v for k, v in config["evaluation"].items() if k not in ("n_jobs", "fit_memory_mb")
+}
+
+
 wildcard_constraints:
     model="|".join(MODELS) or "(?!)",
 
@@ -79,9 +88,10 @@ rule train_model:
         # Re-run a model when its config entry, the evaluation settings, the seed or the
         # training code change; other models stay as they are.
         model=lambda wildcards: MODELS[wildcards.model],
-        evaluation=config["evaluation"],
+        evaluation=EVALUATION,
         seed=config["seed"],
         code=TRAIN_CODE,
+    threads: TRAIN_THREADS
     resources:
         mem_mb=4000,
         runtime=60,
@@ -89,7 +99,8 @@ rule train_model:
         "logs/train/{model}.log",
     shell:
         "stance train-model --config {params.config:q} --model {wildcards.model}"
-        " --data {input.data:q} --out {params.out:q} 2> >(tee {log:q} >&2)"
+        " --data {input.data:q} --out {params.out:q} --jobs {threads}"
+        " 2> >(tee {log:q} >&2)"
 
 
 rule log_run:
