@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections.abc import Callable, Sequence
 
 from stance.errors import StanceError
@@ -205,7 +206,16 @@ def _cmd_train_model(args: argparse.Namespace) -> None:
     config = load_config(args.config)
     spec = get_spec(config, args.model)
     data = load_labeled_dataset(args.data)
-    ev = evaluate(data, spec, _settings(config, args.jobs))
+    settings = _settings(config, args.jobs)
+    # Progress for the job log: evaluation is the long part of the workflow.
+    print(
+        f"{spec.name}: evaluating on {len(data.frame)} labeled sentences "
+        f"({settings.n_jobs} thread(s)) ...",
+        file=sys.stderr,
+    )
+    started = time.perf_counter()
+    ev = evaluate(data, spec, settings)
+    print(f"{spec.name}: evaluated in {time.perf_counter() - started:.1f} s", file=sys.stderr)
     write_evaluation(ev, args.out)
     _print_warnings(ev.warnings)
     m = ev.metrics
