@@ -7,28 +7,47 @@ from pathlib import Path
 from snakemake.utils import min_version
 
 from stance.config import validate_config
+from stance.environment import configure
 from stance.errors import StanceError
+from stance.training.models import model_specs
 
 min_version("9.0")
+
+# Offline, quiet, no telemetry: for this process and, through the environment, every job.
+configure()
 
 
 configfile: "config/config.yaml"
 
 
-# Validated by the package against the same JSON schema, with one message naming every bad key.
+# The configuration Snakemake resolved (config file, --configfile, --config) is validated by the
+# package against the same JSON schema, with one message naming every bad key; the schema fills
+# in defaults. The model entries (kind, hyperparameters) are checked here too, before any job.
 try:
     validate_config(
         config, Path("config/config.yaml"), Path("workflow/schemas/config.schema.yaml")
     )
+    model_specs(config)
 except StanceError as exc:
     print(f"error: {exc}", file=sys.stderr)
     sys.exit(1)
+
+
+report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/split.smk"
 include: "workflow/rules/labels.smk"
 include: "workflow/rules/train.smk"
+
+
+# Small and quick: run where snakemake runs, never queued on a cluster.
+localrules:
+    all,
+    gather_sentences,
+    tracking_store,
+    compare_models,
 
 
 rule all:

@@ -78,10 +78,10 @@ def copy_project(dest: Path, with_seeds: bool = True) -> Path:
 
 def bench_split(args: argparse.Namespace) -> None:
     """Split throughput in one process (characters and sentences per second)."""
-    from stance.chrome import compile_rules
     from stance.config import load_config
-    from stance.sentences import splitter_from_config
-    from stance.splitting import split_article
+    from stance.corpus.chrome import compile_rules
+    from stance.corpus.splitting import split_article
+    from stance.corpus.stage import splitter_from_config
 
     config = load_config(ROOT / "config" / "config.yaml")
     splitter = splitter_from_config(config)

@@ -7,12 +7,14 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from helpers import HEADER, SCHEMA, make_sentences, write_csv
 from sklearn.metrics import cohen_kappa_score
-from test_labels import HEADER, SCHEMA, make_sentences, write_csv
 
-from stance.agreement import ALPHA, COHEN, compute_agreement, nominal_alpha, write_agreement
-from stance.labels import load_labels, load_schema, resolve_labels
-from stance.splitting import sentence_id
+from stance.corpus.splitting import sentence_id
+from stance.labels.agreement import ALPHA, COHEN, compute_agreement, nominal_alpha, write_agreement
+from stance.labels.files import load_labels
+from stance.labels.resolution import resolve_labels
+from stance.labels.schema import load_schema
 
 TEXTS = [f"Sentence number {i} of the test article." for i in range(10)]
 ARTICLES = {"t1": TEXTS}

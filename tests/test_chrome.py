@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from stance.chrome import compile_rules, iter_lines, match_rule
-from stance.corpus import read_article
+from stance.corpus.articles import read_article
+from stance.corpus.chrome import compile_rules, iter_lines, match_rule
+from stance.corpus.splitting import split_article
+from stance.corpus.stage import splitter_from_config
 from stance.errors import StanceError
-from stance.sentences import splitter_from_config
-from stance.splitting import split_article
 
 GOLD = Path(__file__).parent / "data" / "gold"
 

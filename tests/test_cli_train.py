@@ -1,5 +1,6 @@
-"""The training commands end to end in-process: train, train-model, log-run, compare, runs,
-predict, with a project folder and MLflow store in a temporary directory."""
+"""The training commands and workflow steps in-process: train, runs, predict, and the steps
+train_model, tracking_store, log_run, compare_models, with a project folder and MLflow store in a
+temporary directory."""
 
 from __future__ import annotations
 
@@ -10,10 +11,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from test_models import make_dataset, schema_values
+from helpers import make_dataset, schema_values
 
-from stance.cli import main
-from stance.evaluation import from_dataset
+from stance.cli import steps
+from stance.cli.main import main
+from stance.config import load_config
+from stance.errors import StanceError
+from stance.training.data import from_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPERIMENT = "cli-test"
@@ -70,8 +74,13 @@ def test_train_on_a_grouped_csv_matches_the_workflow_step(run, project: Path):
     assert "word_lr: f_avg" in out and "leave one article out, 4 folds" in out
     table = pd.read_csv(project / "t1/comparison.tsv", sep="\t")
     assert list(table["model"]) == ["word_lr"]
-    code, out, err = run("train-model", "--model", "word_lr", "--out", "results/models/word_lr")
-    assert code == 0, err
+    steps.train_model(
+        "word_lr",
+        "results/labeled_dataset",
+        project_config(),
+        out_dir="results/models/word_lr",
+        threads=1,
+    )
     from_table = json.loads((project / "t1/word_lr/metrics.json").read_text())
     from_step = json.loads((project / "results/models/word_lr/metrics.json").read_text())
     assert from_table["metrics"] == from_step["metrics"]
@@ -156,31 +165,36 @@ def test_predict_text_table_and_articles(run, logged: Path):
     assert code == 2 and "exactly one input" in err
 
 
-def test_workflow_steps_log_and_compare(run, project: Path):
-    code, _, err = run("train-model", "--model", "majority", "--out", "results/models/majority")
-    assert code == 0, err
-    code, _, err = run("init-tracking", "--out", "results/mlflow/store.json")
-    assert code == 0 and json.loads((project / "results/mlflow/store.json").read_text())
-    code, _, err = run("log-run", "--model-dir", "results/models/majority", "--group", "g-9",
-                         "--out", "results/models/majority/mlflow_run.json")  # fmt: skip
-    assert code == 0, err
+def project_config() -> dict:
+    return load_config("config/config.yaml")
+
+
+def test_workflow_steps_log_and_compare(run, project: Path, monkeypatch):
+    config = project_config()
+    steps.train_model("majority", "results/labeled_dataset", config,
+                      out_dir="results/models/majority", threads=1)  # fmt: skip
+    steps.tracking_store(config, project, "results/mlflow/store.json")
+    assert json.loads((project / "results/mlflow/store.json").read_text())["experiment_id"]
+    monkeypatch.setenv("STANCE_WORKFLOW_RUN", "g-9")
+    steps.log_run("results/models/majority", "results/labeled_dataset", config, project,
+                  agreement=None, out="results/models/majority/mlflow_run.json")  # fmt: skip
     marker = json.loads((project / "results/models/majority/mlflow_run.json").read_text())
     assert marker["model"] == "majority" and marker["group"] == "g-9"
-    code, _, err = run("compare", "--metrics", "results/models/majority/metrics.json",
-                         "--runs", "results/models/majority/mlflow_run.json",
-                         "--out", "results/metrics/comparison.tsv")  # fmt: skip
-    assert code == 0, err
+    steps.compare_models(["results/models/majority/metrics.json"],
+                         ["results/models/majority/mlflow_run.json"],
+                         "results/metrics/comparison.tsv")  # fmt: skip
     table = pd.read_csv(project / "results/metrics/comparison.tsv", sep="\t")
     assert table.loc[0, "run_id"] == marker["run_id"]
 
 
 def test_log_run_refuses_a_data_set_changed_since_training(run, project: Path):
-    code, _, err = run("train-model", "--model", "majority", "--out", "results/models/m2")
-    assert code == 0, err
+    config = project_config()
+    steps.train_model("majority", "results/labeled_dataset", config,
+                      out_dir="results/models/m2", threads=1)  # fmt: skip
     make_dataset(4, 11).save_to_disk(str(project / "results/other_dataset"))
-    code, _, err = run("log-run", "--model-dir", "results/models/m2",
-                       "--data", "results/other_dataset")  # fmt: skip
-    assert code == 2 and "changed since" in err
+    with pytest.raises(StanceError, match="changed since"):
+        steps.log_run("results/models/m2", "results/other_dataset", config, project,
+                      agreement=None, out="x.json")  # fmt: skip
 
 
 def test_user_mistakes_give_one_line_messages(run, project: Path):
@@ -194,13 +208,13 @@ def test_user_mistakes_give_one_line_messages(run, project: Path):
     assert code == 2 and "missing.csv: file not found" in err
     code, _, err = run("train", "table.csv", "--model", "nope", "--no-log")
     assert code == 2 and "no model 'nope'" in err
-    code, _, err = run("train-model", "--model", "majority", "--data", "nowhere", "--out", "x")
-    assert code == 2 and "labeled data set not found" in err
+    with pytest.raises(StanceError, match="labeled data set not found"):
+        steps.train_model("majority", "nowhere", project_config(), out_dir="x", threads=1)
 
 
 def test_edge_cases_reach_the_cli_as_messages(project: Path, run):
     one_article = from_dataset(make_dataset(1, 9), "x").dataset
     one_article.save_to_disk(str(project / "results/one_article"))
-    code, _, err = run("train-model", "--model", "word_lr", "--data", "results/one_article",
-                       "--out", "results/models/x")  # fmt: skip
-    assert code == 2 and "at least 2 articles" in err
+    with pytest.raises(StanceError, match="at least 2 articles"):
+        steps.train_model("word_lr", "results/one_article", project_config(),
+                          out_dir="results/models/x", threads=1)  # fmt: skip

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from stance.cli import main
-from stance.corpus import discover, read_article, safe_article_id
+from stance.cli.main import main
+from stance.corpus.articles import discover, read_article, safe_article_id
 from stance.errors import StanceError
 
 
@@ -96,26 +96,36 @@ def test_safe_article_id():
 
 
 def run_split_cli(tmp_path: Path, project_root: Path, *paths: Path) -> int:
-    return main(
-        [
-            "split",
-            "--config",
-            str(project_root / "config" / "config.yaml"),
-            *map(str, paths),
-            "--sentences",
-            str(tmp_path / "out.parquet"),
-            "--chrome",
-            str(tmp_path / "out.tsv"),
-            "--articles",
-            str(tmp_path / "articles.tsv"),
-        ]
+    """Run the split_shard step as a Snakemake job runs it; return its exit status."""
+    from types import SimpleNamespace
+
+    from stance.cli.steps import run_job
+    from stance.config import load_config
+
+    job = SimpleNamespace(
+        rule="split_shard",
+        input=[str(p) for p in paths],
+        output=SimpleNamespace(
+            sentences=str(tmp_path / "out.parquet"),
+            chrome=str(tmp_path / "out.tsv"),
+            articles=str(tmp_path / "articles.tsv"),
+        ),
+        params=SimpleNamespace(cache=str(tmp_path / "cache.pickle")),
+        wildcards=SimpleNamespace(shard="0"),
+        log=[],
+        config=load_config(project_root / "config" / "config.yaml"),
     )
+    try:
+        run_job(job)
+    except SystemExit as exc:
+        return int(exc.code)
+    return 0
 
 
 def test_cli_reports_bad_file_without_traceback(tmp_path, project_root, capsys):
     path = tmp_path / "empty.txt"
     path.write_bytes(b"")
-    assert run_split_cli(tmp_path, project_root, path) == 2
+    assert run_split_cli(tmp_path, project_root, path) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "empty.txt" in err and "Traceback" not in err
     assert not (tmp_path / "out.parquet").exists()
@@ -141,7 +151,7 @@ def test_cli_reports_every_bad_file_of_a_shard(tmp_path, project_root, capsys):
     binary.write_bytes(b"\x00\x01")
     good = tmp_path / "good.txt"
     good.write_text("Fine text.", encoding="utf-8")
-    assert run_split_cli(tmp_path, project_root, good, empty, binary) == 2
+    assert run_split_cli(tmp_path, project_root, good, empty, binary) == 1
     err = capsys.readouterr().err
     assert "empty.txt: the file is empty" in err and "binary.txt: looks like a binary" in err
 
@@ -167,7 +177,7 @@ def test_add_copies_under_a_safe_unused_id(seeds: Path, tmp_path: Path, capsys):
     src.write_text("NATO ministers met in Brussels.\n", encoding="utf-8")
     other = tmp_path / "in" / "good_article.txt"
     other.write_text("A different article.\n", encoding="utf-8")
-    from stance.corpus import add_articles
+    from stance.corpus.articles import add_articles
 
     added = add_articles([src, other], seeds)
     assert [a for _, a in added] == ["Kabul_talks_draft", "good_article_2"]
@@ -176,7 +186,7 @@ def test_add_copies_under_a_safe_unused_id(seeds: Path, tmp_path: Path, capsys):
 
 
 def test_add_refuses_duplicates_and_adds_nothing(seeds: Path, tmp_path: Path):
-    from stance.corpus import add_articles
+    from stance.corpus.articles import add_articles
 
     dup = tmp_path / "copy.txt"
     dup.write_bytes(b"\xef\xbb\xbfThe Taliban demanded a withdrawal.\r\n")  # BOM + CRLF: same text

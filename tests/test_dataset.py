@@ -10,11 +10,12 @@ import datasets
 import pandas as pd
 import pytest
 import yaml
-from test_labels import ARTICLES, HEADER, ROOT, SCHEMA, make_sentences, row, sid, write_csv
+from helpers import ARTICLES, HEADER, ROOT, SCHEMA, make_sentences, row, sid, write_csv
 
-from stance.cli import main
-from stance.dataset import load_labeled_dataset, run_label_stage
+from stance.cli.main import main
 from stance.errors import StanceError
+from stance.labels.dataset import load_labeled_dataset
+from stance.labels.stage import run_label_stage
 
 OUTPUTS = {
     "out_dataset": "labeled_dataset",
@@ -51,9 +52,21 @@ def read_tsv(path: Path) -> pd.DataFrame:
     return pd.read_csv(path, sep="\t", dtype={"article_id": str})
 
 
-def test_importing_the_module_keeps_datasets_offline():
-    assert os.environ["HF_DATASETS_OFFLINE"] == "1"
-    assert os.environ["HF_DATASETS_DISABLE_PROGRESS_BARS"] == "1"
+def test_datasets_is_offline_when_the_package_imports_it():
+    # A clean process: the datasets library itself must see offline mode at its first import.
+    import subprocess
+    import sys
+
+    code = (
+        "from stance.labels.dataset import dataset_features; "
+        "from stance.labels.schema import load_schema; import sys; "
+        f"dataset_features(load_schema({str(SCHEMA)!r})); "
+        "import datasets.config as c; "
+        "assert c.HF_DATASETS_OFFLINE is True, c.HF_DATASETS_OFFLINE; print('ok')"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "MLFLOW_"))}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert out.stdout.strip() == "ok", out.stderr
 
 
 def test_labeled_dataset_has_class_labels_in_schema_order(project: Path):

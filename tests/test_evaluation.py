@@ -9,24 +9,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import make_dataset, schema_values
 from sklearn.metrics import cohen_kappa_score, f1_score, precision_recall_fscore_support
-from test_models import make_dataset, schema_values
 
 from stance.errors import StanceError
-from stance.evaluation import (
-    EvalSettings,
-    bootstrap_ci,
-    comparison_table,
-    compute_metrics,
-    evaluate,
-    from_dataset,
-    grouped_folds,
-    load_table,
-    read_summary,
-    stratified_folds,
-    write_evaluation,
-)
-from stance.models import spec_from_entry
+from stance.training.artifacts import read_summary, write_evaluation
+from stance.training.comparison import comparison_table
+from stance.training.data import from_dataset, load_table
+from stance.training.evaluate import evaluate
+from stance.training.folds import grouped_folds, stratified_folds
+from stance.training.metrics import bootstrap_ci, compute_metrics
+from stance.training.models import spec_from_entry
+from stance.training.settings import EvalSettings
 
 
 @pytest.fixture(scope="module")
@@ -370,7 +364,7 @@ def test_cv_and_curve_equal_fitting_every_fold_from_raw_text(kind, params, setti
 
 
 def test_learning_curve_share_one_reuses_the_primary_cv(data, settings, monkeypatch):
-    from stance.models import FeatureCache
+    from stance.training.features import FeatureCache
 
     fits = []
     original = FeatureCache.fit_transform
@@ -416,7 +410,7 @@ def test_fits_over_the_memory_budget_run_alone():
     import threading
     import time
 
-    from stance.evaluation import _MemoryGate
+    from stance.training.fitting import _MemoryGate
 
     gate = _MemoryGate(budget=10)
     running, peak, lock = [], [], threading.Lock()

@@ -14,9 +14,10 @@ import pandas as pd
 import pexpect
 import pytest
 
+from stance.annotate.session import check_annotator, open_session, sample_ids, uncertainty
 from stance.errors import StanceError
-from stance.labeling import check_annotator, open_session, sample_ids, uncertainty
-from stance.labels import load_labels, load_schema
+from stance.labels.files import load_labels
+from stance.labels.schema import load_schema
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT = 30
@@ -25,7 +26,7 @@ TIMEOUT = 30
 @pytest.fixture(scope="module")
 def sentence_table(tmp_path_factory) -> Path:
     from stance.config import load_config
-    from stance.sentences import split_shard
+    from stance.corpus.stage import split_shard
 
     out = tmp_path_factory.mktemp("split")
     config = load_config(ROOT / "config" / "config.yaml")

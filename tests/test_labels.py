@@ -9,75 +9,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from helpers import ARTICLES, HEADER, SCHEMA, make_sentences, row, sid, write_csv
 
+from stance.corpus.splitting import sentence_id
 from stance.errors import StanceError
-from stance.labels import (
-    label_files,
-    load_labels,
-    load_schema,
-    read_label_file,
-    resolve_labels,
-)
-from stance.splitting import sentence_id
+from stance.labels.files import label_files, load_labels, read_label_file
+from stance.labels.resolution import resolve_labels
+from stance.labels.schema import load_schema
 
 ROOT = Path(__file__).resolve().parents[1]
-SCHEMA = ROOT / "labels" / "schema.yaml"
-HEADER = ["sentence_id", "text", "speaker", "stance", "annotator", "note"]
-ARTICLES = {
-    "a1": [
-        "The Taliban urged a full withdrawal.",
-        "The Pentagon wants to keep 8,600 troops.",
-        "NATO ministers met in Brussels.",
-        "Talks resumed in Doha.",
-    ],
-    "a2": [
-        "Russia said it was time to go.",
-        "Kabul rejected the deal.",
-        "“We will not leave,” the general said.",
-    ],
-}
-
-
-def make_sentences(articles: dict[str, list[str]] = ARTICLES) -> pd.DataFrame:
-    """A sentence table like results/sentences.parquet for literal articles."""
-    rows = []
-    for article_id, texts in articles.items():
-        offset = 0
-        for position, text in enumerate(texts):
-            rows.append(
-                {
-                    "sentence_id": sentence_id(article_id, text),
-                    "article_id": article_id,
-                    "position": position,
-                    "start": offset,
-                    "end": offset + len(text),
-                    "text": text,
-                }
-            )
-            offset += len(text) + 1
-    table = pd.DataFrame(rows)
-    table["position"] = table["position"].astype("int32")
-    return table
-
-
-def sid(article_id: str, position: int) -> str:
-    return sentence_id(article_id, ARTICLES[article_id][position])
-
-
-def row(article_id: str, position: int, speaker: str, stance: str, annotator: str) -> list[str]:
-    """A label row for a sentence of ARTICLES, with its current text."""
-    text = ARTICLES[article_id][position]
-    return [sentence_id(article_id, text), text, speaker, stance, annotator, ""]
-
-
-def write_csv(path: Path, rows: list[list[str]], header: list[str] | None = HEADER) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        if header is not None:
-            writer.writerow(header)
-        writer.writerows(rows)
-    return path
 
 
 @pytest.fixture

@@ -7,83 +7,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import PHRASES, schema_values
 from sklearn.compose import ColumnTransformer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
 
 from stance.errors import StanceError
-from stance.models import (
-    KINDS,
-    FeatureCache,
-    SoftmaxLinearSVC,
-    get_spec,
-    model_specs,
-    spec_from_entry,
-)
+from stance.training.features import FeatureCache
+from stance.training.models import KINDS, SoftmaxLinearSVC, get_spec, model_specs, spec_from_entry
 
 ROOT = Path(__file__).resolve().parents[1]
-
-# Phrases that make the synthetic stances learnable; the class names come from the schema.
-PHRASES = {
-    0: ["all foreign troops must withdraw now", "bring the soldiers home", "end the occupation"],
-    1: ["the troops must stay", "a withdrawal would be a grave mistake", "send more soldiers"],
-    2: ["the meeting took place in Doha", "talks resumed on Monday", "the weather was cold"],
-}
-
-
-def schema_values(field: str) -> list[str]:
-    """Allowed values of a label field, in labels/schema.yaml order."""
-    from stance.labels import load_schema
-
-    return load_schema(ROOT / "labels" / "schema.yaml").values(field)
-
-
-def make_dataset(
-    n_articles: int = 4,
-    per_article: int = 12,
-    stance_ids: list[int] | None = None,
-    seed: int = 0,
-):
-    """A small labeled data set with the label stage's features (synthetic sentences).
-
-    Stance i of the schema cycles through the sentences of each article (or follows
-    ``stance_ids``); the speaker goes with the stance, so the speaker feature carries signal.
-    """
-    import datasets
-
-    stances = schema_values("stance")
-    speakers = schema_values("speaker")
-    rng = np.random.default_rng(seed)
-    rows: dict[str, list] = {
-        "sentence_id": [], "article_id": [], "position": [], "text": [],
-        "speaker": [], "stance": [], "n_annotators": [],
-    }  # fmt: skip
-    k = 0
-    for a in range(n_articles):
-        article = f"{a:03d}_article"
-        for p in range(per_article):
-            s = stance_ids[k] if stance_ids is not None else (p + a) % len(stances)
-            phrase = PHRASES[s % 3][int(rng.integers(0, 3))]
-            rows["sentence_id"].append(f"{article}:{p:012x}")
-            rows["article_id"].append(article)
-            rows["position"].append(p)
-            rows["text"].append(f"In article {a} the speaker said that {phrase} ({p}).")
-            rows["speaker"].append(s % len(speakers))
-            rows["stance"].append(s)
-            rows["n_annotators"].append(1)
-            k += 1
-    features = datasets.Features(
-        {
-            "sentence_id": datasets.Value("string"),
-            "article_id": datasets.Value("string"),
-            "position": datasets.Value("int32"),
-            "text": datasets.Value("string"),
-            "speaker": datasets.ClassLabel(names=speakers),
-            "stance": datasets.ClassLabel(names=stances),
-            "n_annotators": datasets.Value("int32"),
-        }
-    )
-    return datasets.Dataset.from_dict(rows, features=features)
 
 
 def frame(n: int = 30) -> tuple[pd.DataFrame, np.ndarray]:
@@ -289,7 +222,7 @@ def assert_same_value(va, vb, where: str) -> None:
 def test_final_pipeline_from_the_cache_equals_pipeline_fit_on_raw_inputs(kind, params, tmp_path):
     import skops.io
 
-    from stance.tracking import _skops_trusted
+    from stance.tracking.model_io import skops_trusted_types as _skops_trusted
 
     spec = spec_from_entry({"name": "c", "kind": kind, "params": params})
     x, y = cache_data()

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from stance.corpus import assign_shards, shard_of
-from stance.sentences import gather, split_shard
+from stance.corpus.articles import assign_shards, shard_of
+from stance.corpus.stage import gather, split_shard
 
 
 def run_shard(paths, config, out: Path, cache: Path | None):

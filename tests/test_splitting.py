@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from stance.chrome import compile_rules
-from stance.corpus import read_article
-from stance.sentences import splitter_from_config
-from stance.splitting import normalise, sentence_id, split_article
+from stance.corpus.articles import read_article
+from stance.corpus.chrome import compile_rules
+from stance.corpus.splitting import normalise, sentence_id, split_article
+from stance.corpus.stage import splitter_from_config
 
 GOLD = Path(__file__).parent / "data" / "gold"
 SEED_IDS = sorted(p.stem for p in GOLD.glob("*.txt"))

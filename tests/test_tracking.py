@@ -11,12 +11,20 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_models import make_dataset
+from helpers import make_dataset
 
-from stance import tracking
 from stance.errors import StanceError
-from stance.evaluation import ARTIFACT_FILES, EvalSettings, evaluate, from_dataset, write_evaluation
-from stance.models import spec_from_entry
+from stance.tracking.model_io import load_logged_model
+from stance.tracking.provenance import config_hash, git_commit
+from stance.tracking.queries import runs_table, search_model_runs
+from stance.tracking.runs import log_evaluation_run
+from stance.tracking.store import init_store, project_root, resolve_tracking_uri, retry_locked
+from stance.training.artifacts import ARTIFACT_FILES, write_evaluation
+from stance.training.data import from_dataset
+from stance.training.evaluate import evaluate
+from stance.training.models import spec_from_entry
+from stance.training.predict import select_run
+from stance.training.settings import EvalSettings
 
 MODELS = [
     {"name": "majority", "kind": "majority"},
@@ -31,13 +39,13 @@ def logged(tmp_path_factory, config):
     uri = f"sqlite:///{tmp / 'mlflow.db'}"
     data = from_dataset(make_dataset(4, 10), str(tmp / "labeled_dataset"))
     settings = replace(EvalSettings.from_config(config), n_bootstrap=200)
-    experiment_id = tracking.init_store(uri, "test-experiment")
-    assert tracking.init_store(uri, "test-experiment") == experiment_id  # idempotent
+    experiment_id = init_store(uri, "test-experiment")
+    assert init_store(uri, "test-experiment") == experiment_id  # idempotent
     infos, evs = {}, {}
     for entry in MODELS:
         ev = evaluate(data, spec_from_entry(entry), settings)
         write_evaluation(ev, tmp / entry["name"])
-        infos[entry["name"]] = tracking.log_evaluation_run(
+        infos[entry["name"]] = log_evaluation_run(
             uri, "test-experiment", ev.summary, ev.final_model,
             [tmp / entry["name"] / f for f in ARTIFACT_FILES], data,
             config=config, root=tmp, group="group-1",
@@ -95,7 +103,7 @@ def test_artifacts_and_model_are_logged(logged):
     run_id = logged["infos"]["svm"]["run_id"]
     names = {a.path for a in c.list_artifacts(run_id)}
     assert set(ARTIFACT_FILES) <= names
-    model = tracking.load_logged_model(logged["uri"], run_id)
+    model = load_logged_model(logged["uri"], run_id)
     x = logged["data"].frame[["text"]]
     expected = logged["evs"]["svm"].final_model
     assert list(model.predict(x)) == list(expected.predict(x))
@@ -121,51 +129,59 @@ def test_logged_model_has_signature_example_and_pinned_requirements(logged):
 
 def test_runs_table_and_selection(logged):
     uri = logged["uri"]
-    table = tracking.runs_table(uri, "test-experiment")
+    table = runs_table(uri, "test-experiment")
     assert list(table["model"]) == ["svm", "majority"]  # newest first, parent runs left out
     assert table["f_avg [95% CI]"].str.match(r"^\d\.\d{3} \[\d\.\d{3}, \d\.\d{3}\]$").all()
     assert (table["data"] == table["data"].iloc[0]).all() and table["data"].iloc[0]
-    only = tracking.runs_table(uri, "test-experiment", model="majority")
+    only = runs_table(uri, "test-experiment", model="majority")
     assert list(only["model"]) == ["majority"]
-    good = tracking.runs_table(uri, "test-experiment", filter_string="metrics.f_avg > 0.5")
+    good = runs_table(uri, "test-experiment", filter_string="metrics.f_avg > 0.5")
     assert list(good["model"]) == ["svm"]
-    best = tracking.select_run(uri, "test-experiment")
+    best = select_run(uri, "test-experiment")
     assert best["model"] == "svm" and best["classes"] == logged["data"].classes
-    assert tracking.select_run(uri, "test-experiment", model="majority")["model"] == "majority"
+    assert select_run(uri, "test-experiment", model="majority")["model"] == "majority"
     with pytest.raises(StanceError, match="no run 'nope'"):
-        tracking.select_run(uri, "test-experiment", run_id="nope")
+        select_run(uri, "test-experiment", run_id="nope")
     with pytest.raises(StanceError, match="holds no model"):
-        tracking.select_run(uri, "test-experiment",
+        select_run(uri, "test-experiment",
                             run_id=logged["infos"]["svm"]["parent_run_id"])  # fmt: skip
     with pytest.raises(StanceError, match="no experiment 'other'"):
-        tracking.runs_table(uri, "other")
+        runs_table(uri, "other")
     with pytest.raises(StanceError, match="cannot search runs with filter"):
-        tracking.runs_table(uri, "test-experiment", filter_string="nonsense ~ 1")
+        runs_table(uri, "test-experiment", filter_string="nonsense ~ 1")
     missing = logged["tmp"] / "none" / "mlflow.db"
     with pytest.raises(StanceError, match=r"no MLflow store at .* nothing has been logged"):
-        tracking.runs_table(f"sqlite:///{missing}", "test-experiment")
+        runs_table(f"sqlite:///{missing}", "test-experiment")
     assert not missing.parent.exists()
 
 
 def test_tracking_uri_precedence(monkeypatch, tmp_path: Path):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     cfg = {"mlflow": {"tracking_uri": None, "experiment": "e"}}
-    assert tracking.resolve_tracking_uri(cfg, tmp_path) == f"sqlite:///{tmp_path / 'mlflow.db'}"
+    assert resolve_tracking_uri(cfg, tmp_path) == f"sqlite:///{tmp_path / 'mlflow.db'}"
     cfg["mlflow"]["tracking_uri"] = "sqlite:////elsewhere/x.db"
-    assert tracking.resolve_tracking_uri(cfg, tmp_path) == "sqlite:////elsewhere/x.db"
+    assert resolve_tracking_uri(cfg, tmp_path) == "sqlite:////elsewhere/x.db"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000")
-    assert tracking.resolve_tracking_uri(cfg, tmp_path) == "http://127.0.0.1:5000"
-    assert tracking.project_root(tmp_path / "config" / "config.yaml") == tmp_path.resolve()
+    assert resolve_tracking_uri(cfg, tmp_path) == "http://127.0.0.1:5000"
+    assert project_root(tmp_path / "config" / "config.yaml") == tmp_path.resolve()
 
 
 def test_telemetry_is_off_before_mlflow_is_imported():
+    # A clean process whose environment asks for telemetry the way that does not work (=1):
+    # importing the package changes nothing, the first mlflow import forces it off.
     code = (
-        "import os, sys; os.environ['DO_NOT_TRACK'] = '1'; from stance import tracking; "
-        "assert 'mlflow' not in sys.modules; tracking._mlflow(); "
+        "import os, sys; import stance.tracking.runs, stance.tracking.queries, "
+        "stance.labels.dataset, stance.training.data, stance.cli.main; "
+        "assert 'mlflow' not in sys.modules and 'datasets' not in sys.modules; "
+        "assert os.environ['DO_NOT_TRACK'] == '1'; "
+        "assert 'MLFLOW_DISABLE_TELEMETRY' not in os.environ; "
+        "from stance.tracking.store import import_mlflow; import_mlflow(); "
         "assert os.environ['MLFLOW_DISABLE_TELEMETRY'] == 'true'; "
         "assert os.environ['DO_NOT_TRACK'] == 'true'; print('ok')"
     )
-    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_DISABLE_TELEMETRY"}
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("MLFLOW_", "HF_", "DO_NOT_TRACK"))}  # fmt: skip
+    env["DO_NOT_TRACK"] = "1"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert out.stdout.strip() == "ok", out.stderr
 
@@ -173,11 +189,12 @@ def test_telemetry_is_off_before_mlflow_is_imported():
 def test_only_tracking_imports_mlflow():
     src = Path(__file__).resolve().parents[1] / "src" / "stance"
     importers = sorted(
-        p.name for p in src.glob("*.py")
+        p.relative_to(src).parts[0]
+        for p in src.rglob("*.py")
         if "import mlflow" in p.read_text(encoding="utf-8")
         or "from mlflow" in p.read_text(encoding="utf-8")
-    )  # fmt: skip
-    assert importers == ["tracking.py"]
+    )
+    assert importers and set(importers) == {"tracking"}
 
 
 def test_retry_waits_out_a_locked_database():
@@ -189,9 +206,9 @@ def test_retry_waits_out_a_locked_database():
             raise RuntimeError("(sqlite3.OperationalError) database is locked")
         return "done"
 
-    assert tracking._retry(flaky) == "done" and len(calls) == 3
+    assert retry_locked(flaky) == "done" and len(calls) == 3
     with pytest.raises(ValueError, match="other"):
-        tracking._retry(lambda: (_ for _ in ()).throw(ValueError("other")))
+        retry_locked(lambda: (_ for _ in ()).throw(ValueError("other")))
 
 
 def test_git_commit_is_read_from_the_repository_files(tmp_path: Path):
@@ -200,19 +217,19 @@ def test_git_commit_is_read_from_the_repository_files(tmp_path: Path):
     (git / "HEAD").write_text("ref: refs/heads/main\n")
     (git / "refs" / "heads" / "main").write_text("a" * 40 + "\n")
     (tmp_path / "sub").mkdir()
-    assert tracking.git_commit(tmp_path / "sub") == "a" * 40
+    assert git_commit(tmp_path / "sub") == "a" * 40
     (git / "refs" / "heads" / "main").unlink()
     (git / "packed-refs").write_text(f"# pack-refs\n{'b' * 40} refs/heads/main\n")
-    assert tracking.git_commit(tmp_path) == "b" * 40
+    assert git_commit(tmp_path) == "b" * 40
     (git / "HEAD").write_text("c" * 40 + "\n")  # detached
-    assert tracking.git_commit(tmp_path) == "c" * 40
-    assert tracking.git_commit(tmp_path.parent / "nowhere-else") in ("", tracking.git_commit("/"))
+    assert git_commit(tmp_path) == "c" * 40
+    assert git_commit(tmp_path.parent / "nowhere-else") in ("", git_commit("/"))
 
 
 def test_config_hash_changes_with_the_config():
-    a = tracking.config_hash({"seed": 1, "models": [{"name": "x"}]})
-    assert a == tracking.config_hash({"models": [{"name": "x"}], "seed": 1})
-    assert a != tracking.config_hash({"seed": 2, "models": [{"name": "x"}]})
+    a = config_hash({"seed": 1, "models": [{"name": "x"}]})
+    assert a == config_hash({"models": [{"name": "x"}], "seed": 1})
+    assert a != config_hash({"seed": 2, "models": [{"name": "x"}]})
 
 
 def test_agreement_of_the_label_version_is_logged_with_the_run(logged, config):
@@ -224,7 +241,7 @@ def test_agreement_of_the_label_version_is_logged_with_the_run(logged, config):
     }  # fmt: skip
     agreement.write_text(json.dumps(report), encoding="utf-8")
     ev = logged["evs"]["majority"]
-    info = tracking.log_evaluation_run(
+    info = log_evaluation_run(
         logged["uri"], "test-experiment", ev.summary, ev.final_model,
         [logged["tmp"] / "majority" / f for f in ARTIFACT_FILES], logged["data"],
         config=config, root=logged["tmp"], group="group-2", agreement=agreement,
@@ -244,15 +261,15 @@ def test_an_identical_result_is_not_logged_twice(logged, config):
     ev = logged["evs"]["majority"]
 
     def log(cfg):
-        return tracking.log_evaluation_run(
+        return log_evaluation_run(
             logged["uri"], "test-experiment", ev.summary, ev.final_model,
             [logged["tmp"] / "majority" / f for f in ARTIFACT_FILES], logged["data"],
             config=cfg, root=logged["tmp"], group="group-3", reuse_identical=True,
         )  # fmt: skip
 
-    before = len(tracking.search_model_runs(logged["uri"], "test-experiment"))
+    before = len(search_model_runs(logged["uri"], "test-experiment"))
     same = log(config)
     assert same["reused"] and same["run_id"] == logged["infos"]["majority"]["run_id"]
-    assert len(tracking.search_model_runs(logged["uri"], "test-experiment")) == before
+    assert len(search_model_runs(logged["uri"], "test-experiment")) == before
     changed = log({**config, "seed": config["seed"] + 1})  # another config: a new run
     assert not changed["reused"] and changed["run_id"] != same["run_id"]

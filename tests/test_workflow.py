@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import run_snakemake
+from helpers import run_snakemake
 
 pytestmark = pytest.mark.e2e
 TABLE = "results/sentences.parquet"
@@ -34,7 +34,7 @@ def job_counts(dry_run_output: str) -> dict[str, int]:
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> Path:
-    from conftest import copy_project
+    from helpers import copy_project
 
     project = copy_project(tmp_path_factory.mktemp("split") / "project")
     run_snakemake(project, TABLE, "results/chrome_report.tsv", "--cores", "2")
@@ -72,7 +72,7 @@ def test_second_run_does_nothing(built: Path):
 
 
 def test_adding_an_article_resplits_only_that_article(built: Path, tmp_path: Path, config):
-    from stance.corpus import shard_of
+    from stance.corpus.articles import shard_of
 
     project = tmp_path / "grown"
     shutil.copytree(built, project)

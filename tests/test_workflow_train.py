@@ -14,8 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from conftest import copy_project, run_snakemake
-from test_models import schema_values
+from helpers import copy_project, run_snakemake, schema_values
 
 pytestmark = pytest.mark.e2e
 MODELS = ["majority", "word_lr", "word_speaker_lr"]

@@ -25,11 +25,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "src"))
 
-from stance.chrome import compile_rules, iter_lines  # noqa: E402
 from stance.config import load_config  # noqa: E402
-from stance.corpus import read_article  # noqa: E402
-from stance.sentences import splitter_from_config  # noqa: E402
-from stance.splitting import split_article  # noqa: E402
+from stance.corpus.articles import read_article  # noqa: E402
+from stance.corpus.chrome import compile_rules, iter_lines  # noqa: E402
+from stance.corpus.splitting import split_article  # noqa: E402
+from stance.corpus.stage import splitter_from_config  # noqa: E402
 
 GOLD_DIR = REPO / "tests" / "data" / "gold"
 SEEDS_DIR = REPO / "seeds"

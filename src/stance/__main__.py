@@ -2,6 +2,6 @@
 
 import sys
 
-from stance.cli import main
+from stance.cli.main import main
 
 sys.exit(main())

@@ -1,7 +1,13 @@
-"""Loading and validating config/config.yaml against the workflow's JSON schema."""
+"""The project configuration: config/config.yaml read, validated and completed by its JSON schema.
+
+The schema (workflow/schemas/config.schema.yaml) is the one place that holds the defaults of
+optional settings: validation fills them in, so code reads ``config[...]`` without fallbacks.
+"""
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +32,9 @@ def _find_schema(config_path: Path) -> Path:
     )
 
 
-def load_yaml(path: Path) -> Any:
+def load_yaml(path: Path | str) -> Any:
     """Read a YAML file, turning syntax errors into a message with file and line."""
+    path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -36,15 +43,41 @@ def load_yaml(path: Path) -> Any:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        raise StanceError(f"{path}:{where} is not valid YAML: {exc}") from None
+        where = f" line {mark.line + 1}, column {mark.column + 1}:" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise StanceError(
+            f"{path}:{where} not valid YAML ({problem}); fix the syntax there "
+            "(indentation, a missing ':' or an unclosed quote or bracket)"
+        ) from None
 
 
-def validate_config(config: Any, source: Path, schema_path: Path | None = None) -> dict:
-    """Validate a config mapping against the schema; raise StanceError naming the bad key."""
+def _filling_defaults(validator_class: Any) -> Any:
+    """The validator class, extended to fill in each property's ``default`` where it is absent."""
+    check_properties = validator_class.VALIDATORS["properties"]
+
+    def properties(validator: Any, props: dict, instance: Any, schema: dict) -> Iterator[Any]:
+        if isinstance(instance, dict):
+            for name, sub in props.items():
+                if isinstance(sub, dict) and "default" in sub:
+                    instance.setdefault(name, copy.deepcopy(sub["default"]))
+        yield from check_properties(validator, props, instance, schema)
+
+    return jsonschema.validators.extend(validator_class, {"properties": properties})
+
+
+_Validator = _filling_defaults(jsonschema.Draft202012Validator)
+
+
+def validate_config(config: Any, source: Path | str, schema_path: Path | None = None) -> dict:
+    """Validate a config mapping against the schema and fill in its defaults (in place).
+
+    Raises StanceError naming every bad key.
+    """
+    source = Path(source)
     schema = load_yaml(schema_path or _find_schema(source))
-    validator = jsonschema.Draft202012Validator(schema)
-    errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
+    if not isinstance(config, dict):
+        raise StanceError(f"{source}: the configuration must be a mapping of settings")
+    errors = sorted(_Validator(schema).iter_errors(config), key=lambda e: list(e.absolute_path))
     if errors:
         lines = [
             f"  {'.'.join(str(p) for p in err.absolute_path) or '(top level)'}: {err.message}"
@@ -57,6 +90,6 @@ def validate_config(config: Any, source: Path, schema_path: Path | None = None) 
 
 
 def load_config(path: Path | str = DEFAULT_CONFIG) -> dict:
-    """Load and validate the project configuration."""
+    """Load, validate and complete the project configuration."""
     path = Path(path)
     return validate_config(load_yaml(path), path)

@@ -1,16 +1,17 @@
+import os
 import sys
-from pathlib import Path
 
-from stance.corpus import assign_shards, discover
+from stance.codehash import code_digest
+from stance.corpus.articles import assign_shards, discover
 from stance.errors import StanceError
+from stance.tracking.provenance import new_group_id
+from stance.tracking.store import WORKFLOW_RUN_ENV
 
-# Jobs run the `stance` command installed beside the python that runs snakemake, even when its
-# environment is not activated. (Not a rule param: a different but equivalent interpreter path
-# must not make every job look out of date.)
-shell.prefix(f'export PATH="{Path(sys.executable).parent}:$PATH"; ')
-CONFIG_FILE = "config/config.yaml"
+# Every job runs this adapter, which hands the job (with the configuration Snakemake resolved
+# from config/config.yaml, --configfile and --config) to the step of its rule in stance.cli.steps.
+STEP = "../scripts/step.py"
+
 SEEDS = config["seeds_dir"]
-
 try:
     _corpus = discover(SEEDS)
 except StanceError as exc:
@@ -22,3 +23,7 @@ for _warning in _corpus.warnings:
 ARTICLES = _corpus.article_ids
 # Fixed shards of the corpus (non-empty ones only); a new article changes only its shard.
 SHARDS = assign_shards(ARTICLES, config["split"]["shards"])
+
+# The runs logged by one `snakemake` call share this ID (a tag, and one parent run in MLflow).
+# Not a rule param: a new ID per call must not make any job look out of date.
+os.environ.setdefault(WORKFLOW_RUN_ENV, new_group_id())

@@ -30,18 +30,14 @@ rule labels:
             "results/disagreements.csv", caption="../report/disagreements.rst", category="Labels"
         ),
     params:
-        config=CONFIG_FILE,
-        # Re-resolve the final labels when the tie rule changes.
-        annotator_priority=config["labels"].get("annotator_priority", []),
+        # Re-resolve the final labels when the label folder or the tie rule changes.
+        labels_dir=LABELS_DIR,
+        annotator_priority=config["labels"]["annotator_priority"],
+        code=code_digest("labels"),
     resources:
         mem_mb=4000,
         runtime=20,
     log:
         "logs/labels.log",
-    shell:
-        "stance labels --config {params.config:q} --sentences {input.sentences:q}"
-        " --schema {input.schema:q}"
-        " --out-dataset {output.dataset:q} --out-unlabeled {output.unlabeled:q}"
-        " --out-summary {output.summary:q} --out-summary-by-article {output.by_article:q}"
-        " --out-agreement {output.agreement:q} --out-disagreements {output.disagreements:q}"
-        " 2> >(tee {log:q} >&2)"
+    script:
+        STEP

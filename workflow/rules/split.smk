@@ -7,20 +7,17 @@ rule split_shard:
         chrome="results/split/shard-{shard}.chrome.tsv",
         articles="results/split/shard-{shard}.articles.tsv",
     params:
-        config=CONFIG_FILE,
         cache="results/cache/split/shard-{shard}.pickle",
-        # Re-split when the splitting rules change.
+        # Re-split when the splitting rules or the corpus code change.
         split=config["split"],
+        code=code_digest("corpus"),
     resources:
         mem_mb=2000,
         runtime=20,
     log:
         "logs/split/shard-{shard}.log",
-    shell:
-        "stance split --config {params.config:q} {input:q}"
-        " --sentences {output.sentences:q} --chrome {output.chrome:q}"
-        " --articles {output.articles:q} --cache {params.cache:q} --label shard-{wildcards.shard}"
-        " 2> >(tee {log:q} >&2)"
+    script:
+        STEP
 
 
 rule gather_sentences:
@@ -42,8 +39,5 @@ rule gather_sentences:
         runtime=20,
     log:
         "logs/gather_sentences.log",
-    shell:
-        "stance gather --sentences {input.sentences:q} --chrome {input.chrome:q}"
-        " --articles {input.articles:q} --out-sentences {output.sentences:q}"
-        " --out-chrome {output.chrome:q} --out-articles {output.articles:q}"
-        " 2> >(tee {log:q} >&2)"
+    script:
+        STEP

@@ -1,28 +1,10 @@
-import hashlib
-import importlib.util
-import os
-from pathlib import Path
-
-from stance.tracking import WORKFLOW_RUN_ENV, new_group_id
-
 MODELS = {entry["name"]: entry for entry in config["models"]}
 MODEL_DIR = "results/models/{model}"
-# The runs logged by one `snakemake` call share this ID (a tag, and one parent run in MLflow).
-# Not a rule param: a new ID per call must not make any job look out of date.
-os.environ.setdefault(WORKFLOW_RUN_ENV, new_group_id())
-
-
-# The package is not a file input of the rules: re-train when its training code changes.
-_PACKAGE = Path(importlib.util.find_spec("stance").origin).parent
-TRAIN_CODE = hashlib.sha256(
-    b"".join((_PACKAGE / name).read_bytes() for name in ("models.py", "evaluation.py"))
-).hexdigest()[:16]
-
 
 # The fits of one model run in this many threads (evaluation.n_jobs); snakemake gives each
 # train_model job that many cores (fewer when --cores is lower). The thread count does not change
 # results, so neither it nor the memory setting of the fits is a param that re-runs models.
-TRAIN_THREADS = int(config["evaluation"].get("n_jobs", 1))
+TRAIN_THREADS = config["evaluation"]["n_jobs"]
 EVALUATION = {
     k: v for k, v in config["evaluation"].items() if k not in ("n_jobs", "fit_memory_mb")
 }
@@ -41,9 +23,8 @@ rule tracking_store:
     output:
         "results/mlflow/store.json",
     params:
-        config=CONFIG_FILE,
         # A new store or experiment (config or MLFLOW_TRACKING_URI) logs every model there again.
-        tracking_uri=config["mlflow"].get("tracking_uri") or "",
+        tracking_uri=config["mlflow"]["tracking_uri"] or "",
         tracking_uri_env=os.environ.get("MLFLOW_TRACKING_URI", ""),
         experiment=config["mlflow"]["experiment"],
     resources:
@@ -52,9 +33,8 @@ rule tracking_store:
         runtime=10,
     log:
         "logs/mlflow/tracking_store.log",
-    shell:
-        "stance init-tracking --config {params.config:q} --out {output:q}"
-        " 2> >(tee {log:q} >&2)"
+    script:
+        STEP
 
 
 rule train_model:
@@ -83,24 +63,20 @@ rule train_model:
             labels={"model": "{model}", "figure": "learning curve"},
         ),
     params:
-        config=CONFIG_FILE,
-        out=lambda wildcards, output: os.path.dirname(output.metrics),
         # Re-run a model when its config entry, the evaluation settings, the seed or the
         # training code change; other models stay as they are.
         model=lambda wildcards: MODELS[wildcards.model],
         evaluation=EVALUATION,
         seed=config["seed"],
-        code=TRAIN_CODE,
+        code=code_digest("training"),
     threads: TRAIN_THREADS
     resources:
         mem_mb=4000,
         runtime=60,
     log:
         "logs/train/{model}.log",
-    shell:
-        "stance train-model --config {params.config:q} --model {wildcards.model}"
-        " --data {input.data:q} --out {params.out:q} --jobs {threads}"
-        " 2> >(tee {log:q} >&2)"
+    script:
+        STEP
 
 
 rule log_run:
@@ -120,8 +96,7 @@ rule log_run:
     output:
         f"{MODEL_DIR}/mlflow_run.json",
     params:
-        config=CONFIG_FILE,
-        model_dir=lambda wildcards, input: os.path.dirname(input.metrics),
+        code=code_digest("tracking"),
     resources:
         # SQLite takes one writer at a time: the profile sets mlflow_writes to 1.
         mlflow_writes=1,
@@ -129,10 +104,8 @@ rule log_run:
         runtime=20,
     log:
         "logs/mlflow/{model}.log",
-    shell:
-        "stance log-run --config {params.config:q} --model-dir {params.model_dir:q}"
-        " --data {input.data:q} --agreement {input.agreement:q} --out {output:q}"
-        " 2> >(tee {log:q} >&2)"
+    script:
+        STEP
 
 
 rule compare_models:
@@ -152,6 +125,5 @@ rule compare_models:
         runtime=10,
     log:
         "logs/train/compare_models.log",
-    shell:
-        "stance compare --metrics {input.metrics:q} --runs {input.runs:q}"
-        " --out {output:q} 2> >(tee {log:q} >&2)"
+    script:
+        STEP

@@ -15,7 +15,9 @@ import pandas as pd
 from sklearn.metrics import cohen_kappa_score
 
 from stance.io import atomic_open
-from stance.labels import TIE_RULE, LabelSchema, LabelSet, Resolution
+from stance.labels.files import LabelSet
+from stance.labels.resolution import Resolution
+from stance.labels.schema import TIE_RULE, LabelSchema
 
 COHEN = "cohen_kappa"
 ALPHA = "krippendorff_alpha_nominal"
@@ -213,3 +215,21 @@ def summary_line(report: dict[str, Any]) -> str:
         f"sentences labeled by 2+): {values}; {report['disagreements']} disagreement(s), "
         f"{len(report['ties'])} tie(s) to adjudicate"
     )
+
+
+def agreement_for_run(path: Path | str) -> tuple[dict[str, str], dict[str, float]]:
+    """Tags and metrics that carry a label version's agreement (agreement.json) into a model run."""
+    report = json.loads(Path(path).read_text(encoding="utf-8"))
+    tags = {
+        "agreement_status": str(report.get("status")),
+        "agreement_measure": str(report.get("measure")),
+        "annotators": ",".join(report.get("annotators", [])),
+    }
+    metrics = {
+        "agreement_doubly_labeled": float(report.get("doubly_labeled", 0)),
+        "agreement_disagreements": float(report.get("disagreements", 0)),
+    }
+    for name, result in (report.get("fields") or {}).items():
+        if result.get("value") is not None:
+            metrics[f"agreement_{name}"] = float(result["value"])
+    return tags, metrics

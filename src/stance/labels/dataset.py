@@ -1,37 +1,22 @@
-"""The label stage's outputs: the labeled Hugging Face data set, labeling queue and summaries."""
+"""The labeled Hugging Face data set, the labeling queue and the label summaries."""
 
 from __future__ import annotations
-
-import os
-
-# Set before datasets is imported: it reads them once, and nothing here may go online.
-os.environ["HF_DATASETS_OFFLINE"] = "1"
-os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
 
 import csv
 import shutil
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import datasets
 import pandas as pd
 
-from stance.agreement import Agreement, compute_agreement, write_agreement
+from stance.environment import import_datasets
 from stance.io import atomic_open, write_tsv
-from stance.labels import (
-    LabelSchema,
-    LabelSet,
-    Resolution,
-    load_labels,
-    load_schema,
-    load_sentences,
-    resolve_labels,
-)
+from stance.labels.resolution import Resolution
+from stance.labels.schema import LabelSchema
 
-# The variable works only when set before datasets is first imported; it may have been earlier.
-if os.environ["HF_DATASETS_DISABLE_PROGRESS_BARS"] == "1":
-    datasets.disable_progress_bars()
+if TYPE_CHECKING:
+    import datasets
 
 LABELED_DATASET = Path("results/labeled_dataset")
 UNLABELED_COLUMNS = ["sentence_id", "article_id", "position", "text"]
@@ -39,6 +24,7 @@ UNLABELED_COLUMNS = ["sentence_id", "article_id", "position", "text"]
 
 def dataset_features(schema: LabelSchema) -> datasets.Features:
     """Features of the labeled data set; label fields are ClassLabels in schema order."""
+    datasets = import_datasets()
     features = {
         "sentence_id": datasets.Value("string"),
         "article_id": datasets.Value("string"),
@@ -68,7 +54,7 @@ def build_dataset(
         # Explicit ids: the ClassLabel order is the schema's, never the order values appear in.
         data[f.name] = [features[f.name].str2int(v) for v in table[f.name]]
     data["n_annotators"] = [int(n) for n in table["n_annotators"]]
-    return datasets.Dataset.from_dict(data, features=features)
+    return import_datasets().Dataset.from_dict(data, features=features)
 
 
 def save_dataset(dataset: datasets.Dataset, path: Path | str) -> None:
@@ -92,7 +78,7 @@ def save_dataset(dataset: datasets.Dataset, path: Path | str) -> None:
 
 def load_labeled_dataset(path: Path | str = LABELED_DATASET) -> datasets.Dataset:
     """Load the labeled data set written by the label stage (``stance labels``)."""
-    return datasets.load_from_disk(str(path))
+    return import_datasets().load_from_disk(str(path))
 
 
 def write_unlabeled(sentences: pd.DataFrame, resolution: Resolution, path: Path | str) -> int:
@@ -137,49 +123,3 @@ def write_summary_by_article(
         rows.append([article_id, len(part), len(labeled), len(part) - len(labeled), *counts])
     header = ["article_id", "sentences", "labeled", "unlabeled"]
     write_tsv(path, header + [f"{stance.name}_{v}" for v in stance.names], rows)
-
-
-@dataclass
-class StageResult:
-    """What the label stage produced, for the command line summary."""
-
-    sentences: int
-    labeled: int
-    unlabeled: int
-    label_set: LabelSet
-    agreement: Agreement
-
-
-def run_label_stage(
-    sentences_path: Path | str,
-    labels_dir: Path | str,
-    schema_path: Path | str,
-    *,
-    adjudication: Path | str | None = None,
-    annotator_priority: list[str] | None = None,
-    out_dataset: Path | str = LABELED_DATASET,
-    out_unlabeled: Path | str = "results/unlabeled.csv",
-    out_summary: Path | str = "results/label_summary.tsv",
-    out_summary_by_article: Path | str = "results/label_summary_by_article.tsv",
-    out_agreement: Path | str = "results/agreement.json",
-    out_disagreements: Path | str = "results/disagreements.csv",
-) -> StageResult:
-    """Validate the labels, resolve final labels, and write every output of the stage.
-
-    Nothing is written when the labels have a problem: the StanceError lists them all.
-    """
-    schema = load_schema(schema_path)
-    sentences = load_sentences(sentences_path)
-    label_set = load_labels(
-        labels_dir, sentences, schema, adjudication, sentences_source=str(sentences_path)
-    )
-    resolution = resolve_labels(label_set, schema, annotator_priority or [])
-    agreement = compute_agreement(label_set, resolution, sentences, schema)
-
-    write_agreement(agreement, out_agreement, out_disagreements)
-    unlabeled = write_unlabeled(sentences, resolution, out_unlabeled)
-    write_summary(resolution, schema, out_summary)
-    write_summary_by_article(sentences, resolution, schema, out_summary_by_article)
-    dataset = build_dataset(sentences, resolution, schema)
-    save_dataset(dataset, out_dataset)
-    return StageResult(len(sentences), dataset.num_rows, unlabeled, label_set, agreement)

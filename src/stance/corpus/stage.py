@@ -13,15 +13,12 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from stance import __version__
-from stance import chrome as chrome_module
-from stance import corpus as corpus_module
-from stance import splitting as splitting_module
-from stance.chrome import compile_rules
-from stance.corpus import decode_article
+from stance.codehash import code_digest
+from stance.corpus.articles import decode_article
+from stance.corpus.chrome import compile_rules
+from stance.corpus.splitting import SentenceSplitter, split_article
 from stance.errors import StanceError
 from stance.io import atomic_path, write_tsv
-from stance.splitting import SentenceSplitter, split_article
 
 SENTENCE_SCHEMA = pa.schema(
     [
@@ -45,11 +42,9 @@ def splitter_from_config(config: dict) -> SentenceSplitter:
 
 
 def settings_key(config: dict) -> str:
-    """What a cached split depends on besides the text: split config and splitting code."""
+    """What a cached split depends on besides the text: split config and the corpus code."""
     h = hashlib.sha256(json.dumps(config["split"], sort_keys=True).encode("utf-8"))
-    h.update(__version__.encode())
-    for module in (chrome_module, corpus_module, splitting_module):
-        h.update(Path(module.__file__).read_bytes())
+    h.update(code_digest("corpus").encode())
     return h.hexdigest()
 
 

@@ -1,4 +1,4 @@
-"""Reading the article corpus: which files are articles, their IDs, and their decoded text."""
+"""The article corpus: which files are articles, their IDs, their decoded text, shards."""
 
 from __future__ import annotations
 

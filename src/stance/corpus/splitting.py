@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from stance.chrome import LINE_STRIP, ChromeRule, iter_lines, match_rule
+from stance.corpus.chrome import LINE_STRIP, ChromeRule, iter_lines, match_rule
 
 # A candidate end of sentence: terminal punctuation, then closing quotes or brackets, then space.
 _CANDIDATE = re.compile(r"(?:[.!?]+|…)[\"'”’»)\]]*(?=\s)")

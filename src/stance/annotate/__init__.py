@@ -1,0 +1,1 @@
+"""Annotation: the terminal labeling session (`stance label`) and its labeling orders."""

@@ -1,0 +1,37 @@
+"""The uncertain-first labeling order: stance probabilities of the queue from the best model."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
+import pandas as pd
+
+from stance.errors import StanceError
+from stance.tracking.model_io import load_logged_model
+from stance.training.predict import predict_sentences, select_run
+
+
+def logged_model_probabilities(
+    uri: str, experiment: str
+) -> Callable[[pd.DataFrame], pd.DataFrame | None]:
+    """A function giving the class probabilities of sentences from the best logged text-only
+    model, or None when there is no such model (the session then keeps article order)."""
+
+    def probabilities(sentences: pd.DataFrame) -> pd.DataFrame | None:
+        try:
+            chosen = select_run(uri, experiment, available=["text"])
+            if chosen["features"] != ["text"]:
+                return None
+            model = load_logged_model(uri, chosen["run_id"])
+        except StanceError:
+            return None
+        print(
+            f"order: least certain first, by model {chosen['model']!r} (run {chosen['run_id']})",
+            file=sys.stderr,
+        )
+        table = sentences[["sentence_id", "text"]].reset_index(drop=True)
+        result = predict_sentences(model, table, chosen["classes"], chosen["features"])
+        return result[[f"proba_{c}" for c in chosen["classes"]]]
+
+    return probabilities

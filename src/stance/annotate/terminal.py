@@ -1,0 +1,176 @@
+"""The terminal front end of a labeling session: screens and single-key answers."""
+
+from __future__ import annotations
+
+import os
+from typing import TextIO
+
+from stance.annotate.session import (
+    BACKSPACE,
+    KEY_HELP,
+    KEY_NOTE,
+    KEY_QUIT,
+    KEY_SKIP,
+    KEY_UNDO,
+    LabelingSession,
+)
+from stance.labels.schema import LabelSchema
+
+# ---------------------------------------------------------------- terminal front end
+
+BOLD, REVERSE, DIM, RESET = "\x1b[1m", "\x1b[7m", "\x1b[2m", "\x1b[0m"
+
+
+def _wrap(text: str, width: int = 100, indent: str = "    ") -> str:
+    import textwrap
+
+    return textwrap.fill(text, width=width, initial_indent=indent, subsequent_indent=indent)
+
+
+def _choices(schema: LabelSchema, field_name: str) -> str:
+    return "  ".join(f"[{v.key}] {v.name}" for v in schema.field(field_name).values)
+
+
+def help_text(schema: LabelSchema) -> str:
+    lines = ["Keys:"]
+    for fld in schema.fields:
+        lines.append(f"  {fld.name}: {fld.description}")
+        for v in fld.values:
+            lines.append(f"    {v.key}  {v.name}: {v.description}")
+    lines += [
+        "  space  skip this sentence (it stays in the queue for next time)",
+        "  <      undo: back to the previous field, or remove the last saved answer",
+        "  /      add a note to this sentence (say which guideline rule decided)",
+        "  ?      this help          q  quit (every confirmed answer is already saved)",
+        "Guidelines: labels/GUIDELINES.md",
+    ]
+    return "\n".join(lines)
+
+
+class Terminal:
+    """Single-key input in cbreak mode (Ctrl-C still interrupts), restored on exit."""
+
+    def __init__(self, stdin: TextIO, stdout: TextIO):
+        self.fd, self.stdout = stdin.fileno(), stdout
+        self._cooked: list | None = None
+
+    def __enter__(self) -> Terminal:
+        import termios
+        import tty
+
+        self._cooked = termios.tcgetattr(self.fd)
+        tty.setcbreak(self.fd)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import termios
+
+        if self._cooked is not None:
+            termios.tcsetattr(self.fd, termios.TCSADRAIN, self._cooked)
+
+    def key(self) -> str:
+        data = os.read(self.fd, 1)  # one byte at a time: fast typing must not merge keys
+        if not data:
+            raise EOFError
+        extra = 0 if data[0] < 0xC0 else 1 if data[0] < 0xE0 else 2 if data[0] < 0xF0 else 3
+        for _ in range(extra):
+            data += os.read(self.fd, 1)
+        return data.decode("utf-8", errors="replace")
+
+    def line(self, prompt: str) -> str:
+        """Read a line with the terminal's own editing (cooked mode), then back to keys."""
+        import termios
+        import tty
+
+        termios.tcsetattr(self.fd, termios.TCSADRAIN, self._cooked)
+        try:
+            self.write(prompt)
+            return os.read(self.fd, 4096).decode("utf-8", errors="replace").strip()
+        finally:
+            tty.setcbreak(self.fd)
+
+    def write(self, text: str) -> None:
+        self.stdout.write(text)
+        self.stdout.flush()
+
+
+def _show(term: Terminal, session: LabelingSession, sid: str) -> None:
+    before, text, after = session.context(sid)
+    row = session._by_id.loc[sid]
+    remaining = len(session.queue)
+    term.write(
+        f"\n{BOLD}{row['article_id']} #{row['position']}{RESET}   "
+        f"done {session.done} / remaining {remaining}\n"
+    )
+    if before is not None:
+        term.write(f"{DIM}{_wrap(before)}{RESET}\n")
+    term.write(f"{REVERSE}{_wrap(text, indent='>>  ')}{RESET}\n")
+    if after is not None:
+        term.write(f"{DIM}{_wrap(after)}{RESET}\n")
+
+
+def run_terminal(session: LabelingSession, stdin: TextIO, stdout: TextIO) -> int:
+    """The keyboard loop: speaker, then stance; each confirmed answer is saved at once."""
+    schema = session.schema
+    keys = {f.name: {v.key: v.name for v in f.values} for f in schema.fields}
+    fields = schema.field_names
+    with Terminal(stdin, stdout) as term:
+        term.write(
+            f"Labeling as {session.annotator} into {session.path}: {len(session.queue)} of "
+            f"{session.total} sentences left. Press ? for help.\n"
+        )
+        while True:
+            sid = session.current()
+            if sid is None:
+                term.write(
+                    f"\nnothing left to label: {session.done} of {session.total} done "
+                    f"(saved in {session.path}).\n"
+                )
+                return 0
+            _show(term, session, sid)
+            chosen: dict[str, str] = {}
+            note = ""
+            step = 0
+            while step < len(fields):
+                fname = fields[step]
+                term.write(f"{fname}? {_choices(schema, fname)}  > ")
+                try:
+                    key = term.key()
+                except (EOFError, KeyboardInterrupt):
+                    term.write("\nquit: every confirmed answer is saved.\n")
+                    return 0
+                if key in keys[fname]:
+                    chosen[fname] = keys[fname][key]
+                    term.write(f"{chosen[fname]}\n")
+                    step += 1
+                elif key in (KEY_QUIT, KEY_QUIT.upper(), "\x04"):
+                    term.write("\nquit: every confirmed answer is saved.\n")
+                    return 0
+                elif key == KEY_HELP:
+                    term.write("\n" + help_text(schema) + "\n")
+                elif key == KEY_NOTE:
+                    term.write("\n")
+                    note = term.line("note (Enter to finish): ")
+                    term.write(f"note kept: {note}\n" if note else "no note\n")
+                elif key == KEY_SKIP:
+                    session.skip()
+                    term.write("skipped\n")
+                    break
+                elif key == KEY_UNDO or key in BACKSPACE:
+                    if step > 0:
+                        step -= 1
+                        chosen.pop(fields[step], None)
+                        term.write("\n(back)\n")
+                    else:
+                        undone = session.undo()
+                        term.write(
+                            "\nundone: the last answer was removed\n"
+                            if undone
+                            else "\nnothing to undo\n"
+                        )
+                        break
+                else:
+                    term.write(f"\nkey {key!r} means nothing here; press ? for help\n")
+            else:
+                session.answer(chosen, note)
+                term.write(f"saved: {' / '.join(chosen[f] for f in fields)}\n")

@@ -1,0 +1,1 @@
+"""The ``stance`` command line (main, commands) and the workflow's steps (steps)."""

@@ -1,0 +1,203 @@
+"""The user commands of `stance`: add articles, check the corpus, label, train, runs, predict."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from stance.config import load_config
+from stance.errors import StanceError
+
+
+def _tracking(config_path: str, config: dict) -> tuple[str, str]:
+    from stance.tracking.store import project_root, resolve_tracking_uri
+
+    return resolve_tracking_uri(config, project_root(config_path)), config["mlflow"]["experiment"]
+
+
+def check_corpus(args: argparse.Namespace) -> None:
+    from stance.corpus.articles import discover
+
+    found = discover(load_config(args.config)["seeds_dir"])
+    for warning in found.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(f"{len(found.article_ids)} article(s)")
+
+
+def add(args: argparse.Namespace) -> None:
+    from stance.corpus.articles import add_articles
+
+    seeds_dir = load_config(args.config)["seeds_dir"]
+    for source, article_id in add_articles(args.files, seeds_dir):
+        print(f"added {source} as {seeds_dir}/{article_id}.txt (article ID {article_id})")
+    print("run `snakemake` to split the new article(s)")
+
+
+def labels(args: argparse.Namespace) -> None:
+    from stance.labels.stage import print_stage_summary, run_label_stage
+
+    labels_config = load_config(args.config)["labels"]
+    result = run_label_stage(
+        args.sentences,
+        args.labels_dir or labels_config["dir"],
+        args.schema or labels_config["schema"],
+        adjudication=args.adjudication,
+        annotator_priority=labels_config["annotator_priority"],
+        out_dataset=args.out_dataset,
+        out_unlabeled=args.out_unlabeled,
+        out_summary=args.out_summary,
+        out_summary_by_article=args.out_summary_by_article,
+        out_agreement=args.out_agreement,
+        out_disagreements=args.out_disagreements,
+    )
+    print_stage_summary(result, args.out_unlabeled)
+
+
+def label(args: argparse.Namespace) -> int:
+    from stance.annotate.order import logged_model_probabilities
+    from stance.annotate.session import check_annotator, open_session
+    from stance.annotate.terminal import run_terminal
+    from stance.labels.files import load_sentences
+    from stance.labels.schema import load_schema
+
+    check_annotator(args.annotator)
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise StanceError(
+            "stance label needs an interactive terminal (its input or output is redirected). "
+            "Run it in a terminal; to add labels from a script, write rows to "
+            f"labels/{args.annotator}.csv in the format of labels/GUIDELINES.md, and "
+            "`snakemake` validates them"
+        )
+    config = load_config(args.config)
+    labels_config = config["labels"]
+    schema = load_schema(labels_config["schema"])
+    sentences = load_sentences(args.sentences)
+    session = open_session(
+        args.annotator,
+        schema,
+        sentences,
+        Path(labels_config["dir"]),
+        order=args.order,
+        sample=args.sample,
+        seed=args.seed,
+        probabilities=logged_model_probabilities(*_tracking(args.config, config)),
+    )
+    if session.current() is None:
+        print(f"nothing left to label for {args.annotator} ({session.total} sentences done)")
+        return 0
+    return run_terminal(session, sys.stdin, sys.stdout)
+
+
+def runs(args: argparse.Namespace) -> None:
+    from stance.tracking.queries import runs_table
+
+    config = load_config(args.config)
+    uri, experiment = _tracking(args.config, config)
+    table = runs_table(
+        uri, experiment, model=args.model, filter_string=args.filter, limit=args.limit
+    )
+    if args.tsv:
+        print(table.to_csv(sep="\t", index=False, lineterminator="\n"), end="")
+    elif table.empty:
+        print(f"no model runs in {uri} (experiment {experiment!r}) match")
+    else:
+        print(table.to_string(index=False))
+
+
+def predict(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from stance.io import atomic_open
+    from stance.tracking.model_io import load_logged_model
+    from stance.training.predict import (
+        UNLABELED_QUEUE,
+        predict_sentences,
+        select_run,
+        sentences_from_articles,
+        sentences_from_table,
+        sentences_from_texts,
+    )
+
+    config = load_config(args.config)
+    uri, experiment = _tracking(args.config, config)
+    sources = [bool(args.text), bool(args.articles), bool(args.table), bool(args.unlabeled)]
+    if sum(sources) != 1:
+        raise StanceError(
+            "give exactly one input: --text TEXT, --articles FILE..., --table CSV or --unlabeled"
+        )
+    if args.text:
+        table = sentences_from_texts(args.text, config)
+    elif args.articles:
+        table = sentences_from_articles(args.articles, config)
+    else:
+        table = sentences_from_table(args.table or args.unlabeled or UNLABELED_QUEUE)
+    if args.speaker is not None:
+        table["speaker"] = args.speaker
+    chosen = select_run(
+        uri, experiment, run_id=args.run_id, model=args.model, available=list(table.columns)
+    )
+    model = load_logged_model(uri, chosen["run_id"])
+    name = f"model {chosen['model']!r} (run {chosen['run_id']})"
+    result = predict_sentences(model, table, chosen["classes"], chosen["features"], name)
+    print(f"{name}: {len(result)} sentence(s)", file=sys.stderr)
+    if args.out == "-":
+        result.to_csv(sys.stdout, index=False, lineterminator="\n")
+    else:
+        with atomic_open(args.out, newline="", encoding="utf-8") as fh:
+            result.to_csv(fh, index=False, lineterminator="\n")
+        counts = pd.Series(result["stance"]).value_counts().to_dict() if len(result) else {}
+        print(f"wrote {args.out}: {counts}", file=sys.stderr)
+
+
+def train(args: argparse.Namespace) -> None:
+    from stance.labels.schema import load_schema
+    from stance.tracking.provenance import new_group_id
+    from stance.tracking.runs import log_evaluation_run
+    from stance.tracking.store import project_root
+    from stance.training.artifacts import ARTIFACT_FILES
+    from stance.training.comparison import comparison_table, write_comparison
+    from stance.training.data import load_table
+    from stance.training.run import result_line, settings_for, specs_for, train_model
+
+    config = load_config(args.config)
+    root = project_root(args.config)
+    schema_path = root / config["labels"]["schema"]
+    hint = load_schema(schema_path).values("stance") if schema_path.is_file() else None
+    cache = root / ".hf_cache" / "datasets"
+    data = load_table(args.data, hint, cache)
+    test = load_table(args.test, hint, cache) if args.test else None
+    specs, skipped = specs_for(config, data, args.model)
+    for note in skipped:
+        print(f"note: {note}", file=sys.stderr)
+    settings = settings_for(config, args.jobs)
+    out = Path(args.out)
+    group = new_group_id()
+    summaries, run_ids = [], {}
+    shown: set[str] = set()
+    if not args.no_log:
+        uri, experiment = _tracking(args.config, config)
+    for spec in specs:
+        ev = train_model(data, spec, settings, out / spec.name, test, shown)
+        summaries.append(ev.summary)
+        line = result_line(ev)
+        if not args.no_log:
+            info = log_evaluation_run(
+                uri,
+                experiment,
+                ev.summary,
+                ev.final_model,
+                [out / spec.name / name for name in ARTIFACT_FILES],
+                data,
+                test=test,
+                config=config,
+                root=root,
+                group=group,
+                group_label="stance train",
+                source="stance train",
+            )
+            run_ids[spec.name] = info["run_id"]
+            line += f", run {info['run_id']}"
+        print(line)
+    write_comparison(comparison_table(summaries, run_ids), out / "comparison.tsv")
+    print(f"results in {out}/ (comparison.tsv, one folder per model)")

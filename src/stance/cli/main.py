@@ -1,0 +1,122 @@
+"""The ``stance`` command line: argument parsing and error handling of the user commands."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from stance.cli import commands
+from stance.environment import configure
+from stance.errors import StanceError
+
+Handler = Callable[[argparse.Namespace], int | None]
+
+DESCRIPTION = "Stance pipeline commands (the workflow itself runs with `snakemake`)."
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="stance", description=DESCRIPTION)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(handler=handler)
+        p.add_argument("--config", default="config/config.yaml", help="project configuration")
+        return p
+
+    p = add("add", commands.add, "copy article files into the corpus under safe IDs")
+    p.add_argument("files", nargs="+", help="plain-text (UTF-8) article files")
+
+    add("check-corpus", commands.check_corpus, "list problems with the article folder")
+
+    p = add("labels", commands.labels, "validate hand labels and build the labeled data set")
+    p.add_argument("--sentences", default="results/sentences.parquet", help="sentence table")
+    p.add_argument("--labels-dir", help="folder of label CSVs (default: config labels.dir)")
+    p.add_argument("--schema", help="label scheme (default: config labels.schema)")
+    p.add_argument(
+        "--adjudication", help="adjudication CSV (default: <labels-dir>/adjudication.csv if any)"
+    )
+    p.add_argument("--out-dataset", default="results/labeled_dataset")
+    p.add_argument("--out-unlabeled", default="results/unlabeled.csv")
+    p.add_argument("--out-summary", default="results/label_summary.tsv")
+    p.add_argument("--out-summary-by-article", default="results/label_summary_by_article.tsv")
+    p.add_argument("--out-agreement", default="results/agreement.json")
+    p.add_argument("--out-disagreements", default="results/disagreements.csv")
+
+    p = add("label", commands.label, "label sentences in the terminal, one key per answer")
+    p.add_argument("--annotator", required=True, help="your name; labels go to labels/NAME.csv")
+    p.add_argument(
+        "--order",
+        choices=["article", "uncertain"],
+        default="article",
+        help="article order, or the sentences the latest model is least sure about first",
+    )
+    p.add_argument("--sample", type=int, help="label a reproducible sample of N sentences")
+    p.add_argument("--seed", type=int, default=0, help="seed of --sample (share it)")
+    p.add_argument("--sentences", default="results/sentences.parquet")
+
+    p = add("runs", commands.runs, "list logged model runs, newest first")
+    p.add_argument("--model", help="only runs of this model")
+    p.add_argument("--filter", help='MLflow search filter, e.g. "metrics.f_avg > 0.5"')
+    p.add_argument("--limit", type=int, default=50, help="at most this many runs (default 50)")
+    p.add_argument("--tsv", action="store_true", help="tab-separated output")
+
+    p = add("predict", commands.predict, "predict the stance of sentences with a logged model")
+    p.add_argument("--run-id", help="the run whose model to use (see `stance runs`)")
+    p.add_argument(
+        "--model",
+        help="the newest run of this model (default: of the newest run "
+        "of each model, the one with the best f_avg)",
+    )
+    p.add_argument("--text", action="append", help="a text to split and classify (repeatable)")
+    p.add_argument("--articles", nargs="+", help="article files, split like the corpus")
+    p.add_argument("--table", help="CSV with a 'text' column (and 'speaker' if the model needs it)")
+    p.add_argument(
+        "--unlabeled",
+        nargs="?",
+        const="results/unlabeled.csv",
+        help="the labeling queue (default results/unlabeled.csv)",
+    )
+    p.add_argument("--speaker", help="speaker of every input sentence (for speaker models)")
+    p.add_argument("--out", default="-", help="output CSV (default: standard output)")
+
+    p = add(
+        "train",
+        commands.train,
+        "train and evaluate the configured models on any labeled table (CSV/JSONL/Parquet)",
+    )
+    p.add_argument(
+        "data",
+        help="table with columns text, stance (optional: group, speaker, "
+        "sentence_id); see docs/training.md",
+    )
+    p.add_argument("--test", help="score on this table instead of cross-validating")
+    p.add_argument("--model", action="append", help="only this configured model (repeatable)")
+    p.add_argument("--out", default="results/train", help="result folder (default results/train)")
+    p.add_argument("--no-log", action="store_true", help="do not log runs to MLflow")
+    p.add_argument(
+        "--jobs", type=_positive, help="threads for the fits (default: evaluation.n_jobs)"
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    configure()
+    try:
+        result = args.handler(args)
+    except StanceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return int(result or 0)

@@ -1,0 +1,1 @@
+"""Corpus stage: article files, page chrome, the sentence splitter, stable IDs, the split stage."""

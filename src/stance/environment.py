@@ -1,0 +1,47 @@
+"""The process environment of the pipeline: offline, quiet, no telemetry; set here and only here.
+
+Nothing happens at import time: ``configure()`` runs when a command starts, when the Snakefile is
+read, and before ``datasets`` or ``mlflow`` are first imported (both read some of these variables
+once, at import).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+# Forced: nothing leaves the machine whatever the environment says (DO_NOT_TRACK=1 does not
+# switch MLflow's telemetry off; "true" does), and no data set or model comes from a hub.
+FORCED = {
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "DO_NOT_TRACK": "true",
+    "HF_DATASETS_OFFLINE": "1",
+    "HF_HUB_OFFLINE": "1",
+}
+# Defaults a user may override in the environment.
+DEFAULTS = {
+    "MLFLOW_LOGGING_LEVEL": "WARNING",
+    "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true",
+    # A tracking server that is down fails after seconds, not after minutes of retries.
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+    "HF_DATASETS_DISABLE_PROGRESS_BARS": "1",
+}
+
+
+def configure() -> None:
+    """Set the forced variables and, where unset, the defaults."""
+    os.environ.update(FORCED)
+    for key, value in DEFAULTS.items():
+        os.environ.setdefault(key, value)
+
+
+def import_datasets() -> Any:
+    """``datasets``, imported offline and quiet."""
+    configure()
+    import datasets
+
+    if os.environ.get("HF_DATASETS_DISABLE_PROGRESS_BARS") == "1":
+        # The variable works only before the first import, which may have happened earlier.
+        datasets.disable_progress_bars()
+    return datasets

@@ -1,0 +1,1 @@
+"""Label stage: schema, label files and validation, final labels, agreement, the data set."""

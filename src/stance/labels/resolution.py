@@ -1,0 +1,97 @@
+"""Final labels: adjudication, majority vote per field and the tie rule."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from stance.labels.files import LabelSet
+from stance.labels.schema import LabelSchema
+
+
+@dataclass(frozen=True)
+class Tie:
+    """A field of a sentence whose majority vote tied, and the value the tie rule chose."""
+
+    sentence_id: str
+    field: str
+    votes: dict[str, list[str]]  # value -> annotators who gave it
+    chosen: str
+    chosen_annotator: str
+
+
+@dataclass
+class Resolution:
+    """The final label of every labeled sentence, and the ties broken by rule."""
+
+    final: pd.DataFrame  # sentence_id, <fields>, n_annotators, resolution
+    ties: list[Tie]
+
+
+def _annotator_order(priority: Sequence[str]) -> Any:
+    rank = {name: i for i, name in enumerate(priority)}
+    return lambda a: (rank.get(a, len(rank)), a)
+
+
+def resolve_labels(
+    label_set: LabelSet, schema: LabelSchema, priority: Sequence[str] = ()
+) -> Resolution:
+    """The final label per sentence.
+
+    An adjudicated sentence takes the adjudication. Otherwise each field takes the value most
+    annotators gave; on a tie, the value of the annotator ranked first by ``priority`` (config
+    ``labels.annotator_priority``), annotators not in it coming after it in alphabetical order,
+    among those who gave one of the tied values. ``resolution`` is one of: adjudicated, single,
+    unanimous, majority, tie.
+    """
+    fields = schema.field_names
+    order = _annotator_order(priority)
+    by_sentence: dict[str, list[dict]] = defaultdict(list)
+    for rec in label_set.labels.to_dict("records"):
+        by_sentence[rec["sentence_id"]].append(rec)
+    adjudicated = {rec["sentence_id"]: rec for rec in label_set.adjudication.to_dict("records")}
+
+    rows: list[dict] = []
+    ties: list[Tie] = []
+    for sid in sorted(set(by_sentence) | set(adjudicated)):
+        recs = sorted(by_sentence.get(sid, []), key=lambda r: order(r["annotator"]))
+        row: dict[str, Any] = {"sentence_id": sid, "n_annotators": len(recs)}
+        if sid in adjudicated:
+            row.update({f: adjudicated[sid][f] for f in fields}, resolution="adjudicated")
+            rows.append(row)
+            continue
+        if len(recs) == 1:
+            row.update({f: recs[0][f] for f in fields}, resolution="single")
+            rows.append(row)
+            continue
+        resolution = "unanimous"
+        for fname in fields:
+            counts = Counter(r[fname] for r in recs)
+            top = max(counts.values())
+            tied = [v for v, c in counts.items() if c == top]
+            if len(counts) > 1 and resolution == "unanimous":
+                resolution = "majority"
+            if len(tied) == 1:
+                row[fname] = tied[0]
+                continue
+            # recs are in priority order, so the first one with a tied value decides.
+            winner = next(r for r in recs if r[fname] in tied)
+            row[fname] = winner[fname]
+            resolution = "tie"
+            votes = {
+                v: sorted((r["annotator"] for r in recs if r[fname] == v), key=order)
+                for v in schema.values(fname)
+                if v in counts
+            }
+            ties.append(Tie(sid, fname, votes, winner[fname], winner["annotator"]))
+        row["resolution"] = resolution
+        rows.append(row)
+    columns = ["sentence_id", *fields, "n_annotators", "resolution"]
+    final = pd.DataFrame(rows, columns=columns)
+    for col in columns:
+        final[col] = final[col].astype("int64" if col == "n_annotators" else str)
+    return Resolution(final, ties)

@@ -1,0 +1,80 @@
+"""The label stage: validate, resolve, measure agreement, write every output."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from stance.labels.agreement import Agreement, compute_agreement, summary_line, write_agreement
+from stance.labels.dataset import (
+    LABELED_DATASET,
+    build_dataset,
+    save_dataset,
+    write_summary,
+    write_summary_by_article,
+    write_unlabeled,
+)
+from stance.labels.files import LabelSet, load_labels, load_sentences
+from stance.labels.resolution import resolve_labels
+from stance.labels.schema import load_schema
+
+
+@dataclass
+class StageResult:
+    """What the label stage produced, for the command line summary."""
+
+    sentences: int
+    labeled: int
+    unlabeled: int
+    label_set: LabelSet
+    agreement: Agreement
+
+
+def run_label_stage(
+    sentences_path: Path | str,
+    labels_dir: Path | str,
+    schema_path: Path | str,
+    *,
+    adjudication: Path | str | None = None,
+    annotator_priority: list[str] | None = None,
+    out_dataset: Path | str = LABELED_DATASET,
+    out_unlabeled: Path | str = "results/unlabeled.csv",
+    out_summary: Path | str = "results/label_summary.tsv",
+    out_summary_by_article: Path | str = "results/label_summary_by_article.tsv",
+    out_agreement: Path | str = "results/agreement.json",
+    out_disagreements: Path | str = "results/disagreements.csv",
+) -> StageResult:
+    """Validate the labels, resolve final labels, and write every output of the stage.
+
+    Nothing is written when the labels have a problem: the StanceError lists them all.
+    """
+    schema = load_schema(schema_path)
+    sentences = load_sentences(sentences_path)
+    label_set = load_labels(
+        labels_dir, sentences, schema, adjudication, sentences_source=str(sentences_path)
+    )
+    resolution = resolve_labels(label_set, schema, annotator_priority or [])
+    agreement = compute_agreement(label_set, resolution, sentences, schema)
+
+    write_agreement(agreement, out_agreement, out_disagreements)
+    unlabeled = write_unlabeled(sentences, resolution, out_unlabeled)
+    write_summary(resolution, schema, out_summary)
+    write_summary_by_article(sentences, resolution, schema, out_summary_by_article)
+    dataset = build_dataset(sentences, resolution, schema)
+    save_dataset(dataset, out_dataset)
+    return StageResult(len(sentences), dataset.num_rows, unlabeled, label_set, agreement)
+
+
+def print_stage_summary(result: StageResult, unlabeled_path: Path | str) -> None:
+    """The stage's warnings (stderr) and a summary of labels and agreement (stdout)."""
+    for warning in result.label_set.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    annotators = result.label_set.annotators
+    print(
+        f"labels: {result.labeled} of {result.sentences} sentences labeled, "
+        f"{result.unlabeled} unlabeled (queue: {unlabeled_path}); "
+        f"{len(annotators)} annotator(s){': ' + ', '.join(annotators) if annotators else ''}; "
+        f"{len(result.label_set.adjudication)} adjudicated"
+    )
+    print(summary_line(result.agreement.report))

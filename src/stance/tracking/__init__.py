@@ -1,0 +1,1 @@
+"""Tracking: the MLflow store, logging runs, reading them back, loading logged models."""

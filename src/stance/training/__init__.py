@@ -1,0 +1,1 @@
+"""Training stage: data, model registry, features, folds, metrics, fits, evaluation, results."""

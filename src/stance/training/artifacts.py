@@ -1,0 +1,68 @@
+"""A model's result folder: metrics.json, predictions, report, plots, final model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from sklearn.pipeline import Pipeline
+
+from stance.errors import StanceError
+from stance.io import atomic_open, atomic_path
+from stance.training.evaluate import Evaluation
+from stance.training.plots import plot_confusion, plot_curve
+
+# Files a model's result folder holds (results/models/<name>/).
+METRICS_FILE = "metrics.json"
+OOF_FILE = "oof_predictions.csv"
+REPORT_FILE = "classification_report.txt"
+CONFUSION_FILE = "confusion_matrix.png"
+CURVE_FILE = "learning_curve.png"
+CURVE_TABLE = "learning_curve.tsv"
+MODEL_FILE = "model.joblib"
+ARTIFACT_FILES = (METRICS_FILE, OOF_FILE, REPORT_FILE, CONFUSION_FILE, CURVE_FILE, CURVE_TABLE)
+
+
+def write_evaluation(ev: Evaluation, outdir: Path | str) -> dict[str, Path]:
+    """Write a model's results: metrics.json, OOF CSV, report, plots, curve table, model."""
+    import joblib
+
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    paths = {name: outdir / name for name in (*ARTIFACT_FILES, MODEL_FILE)}
+    with atomic_open(paths[METRICS_FILE], encoding="utf-8") as fh:
+        json.dump(ev.summary, fh, indent=2, sort_keys=False)
+        fh.write("\n")
+    with atomic_open(paths[OOF_FILE], newline="", encoding="utf-8") as fh:
+        ev.oof.to_csv(fh, index=False, lineterminator="\n")
+    with atomic_open(paths[REPORT_FILE], encoding="utf-8") as fh:
+        fh.write(ev.report)
+    with atomic_open(paths[CURVE_TABLE], newline="", encoding="utf-8") as fh:
+        ev.curve.to_csv(fh, sep="\t", index=False, lineterminator="\n", float_format="%.6f")
+    plot_confusion(ev, paths[CONFUSION_FILE])
+    plot_curve(ev, paths[CURVE_FILE])
+    with atomic_path(paths[MODEL_FILE]) as tmp:
+        joblib.dump(ev.final_model, tmp)
+    return paths
+
+
+def read_summary(path: Path | str) -> dict[str, Any]:
+    """A model's metrics.json."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / METRICS_FILE
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise StanceError(f"{path}: not found; run `stance train-model` for this model") from None
+
+
+def load_final_model(model_dir: Path | str) -> Pipeline:
+    """The final model that ``write_evaluation`` saved (a local file the project wrote itself)."""
+    import joblib
+
+    path = Path(model_dir) / MODEL_FILE
+    if not path.is_file():
+        raise StanceError(f"{path}: not found; run `stance train-model` for this model")
+    return joblib.load(path)

@@ -1,0 +1,263 @@
+"""One model's evaluation: grouped CV, stratified CV, learning curve, final fit, report."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.pipeline import Pipeline
+
+from stance.errors import StanceError
+from stance.training.data import LabeledData
+from stance.training.fitting import Fits, add_notes, curve_plan, model_inputs, out_of_fold
+from stance.training.folds import (
+    SCHEME_NAMES,
+    STRATIFIED_PREFIX,
+    Folds,
+    _check_classes,
+    grouped_folds,
+    stratified_folds,
+)
+from stance.training.metrics import bootstrap_ci, compute_metrics, confusion
+from stance.training.models import SPEAKER, TEXT, ModelSpec
+from stance.training.settings import EvalSettings
+
+
+@dataclass
+class Evaluation:
+    """Everything one model's evaluation produced; ``summary`` is what metrics.json holds."""
+
+    summary: dict[str, Any]
+    oof: pd.DataFrame
+    confusion: np.ndarray
+    curve: pd.DataFrame
+    report: str
+    final_model: Pipeline
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        return self.summary["metrics"]
+
+    @property
+    def warnings(self) -> list[str]:
+        return self.summary["warnings"]
+
+
+def _scored(
+    prefix: str,
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    classes: Sequence[str],
+    settings: EvalSettings,
+) -> dict[str, float]:
+    m = compute_metrics(y_true, y_pred, classes, settings.f_avg_classes)
+    ci = bootstrap_ci(
+        y_true,
+        y_pred,
+        classes,
+        settings.f_avg_classes,
+        settings.n_bootstrap,
+        settings.ci_level,
+        settings.seed,
+    )
+    for name, (low, high) in ci.items():
+        m[f"{name}_ci_low"], m[f"{name}_ci_high"] = low, high
+    return {f"{prefix}{k}": v for k, v in m.items()}
+
+
+def _check_model_inputs(spec: ModelSpec, data: LabeledData, role: str = "") -> None:
+    if SPEAKER in spec.features and not data.has_speaker:
+        raise StanceError(
+            f"model {spec.name!r} (kind {spec.kind.name}) also reads the speaker of each "
+            f"sentence, but {data.source}{role} has no 'speaker' column; add one or choose a "
+            "model that reads the text only"
+        )
+
+
+def evaluate(
+    data: LabeledData,
+    spec: ModelSpec,
+    settings: EvalSettings,
+    test: LabeledData | None = None,
+) -> Evaluation:
+    """Evaluate one model on labeled data and fit its final model on all of it.
+
+    Primary scores: grouped CV when every sentence has its article (group), else stratified
+    K-fold with a warning; with ``test``, the model fit on ``data`` scored on ``test``.
+    """
+    classes = list(data.classes)
+    if test is not None:
+        extra = sorted(set(test.frame["stance"]) - set(classes))
+        if extra:
+            raise StanceError(
+                f"{test.source}: stance value(s) {', '.join(extra)} do not occur in "
+                f"{data.source} (classes: {', '.join(classes)}); the tables must share classes"
+            )
+    missing_f = [c for c in settings.f_avg_classes if c not in classes]
+    if missing_f:
+        raise StanceError(
+            f"evaluation.f_avg_classes lists {', '.join(missing_f)}, not a stance class of "
+            f"{data.source} (classes: {', '.join(classes)}); fix the config or the table"
+        )
+    _check_model_inputs(spec, data)
+    notes: list[str] = list(data.notes)
+    y = np.array([classes.index(s) for s in data.frame["stance"]], dtype=np.int64)
+    _check_classes(y, classes)
+    frame = data.frame.reset_index(drop=True)
+
+    secondary: Folds | None = None
+    if test is not None:
+        _check_model_inputs(spec, test, " (--test)")
+        frame = pd.concat([frame, test.frame.reset_index(drop=True)], ignore_index=True)
+        y_test = np.array([classes.index(s) for s in test.frame["stance"]], dtype=np.int64)
+        y = np.concatenate([y, y_test])
+        n_train = len(data.frame)
+        folds = Folds("holdout", [(np.arange(n_train), np.arange(n_train, len(frame)))])
+    elif data.grouped:
+        folds = grouped_folds(frame["group"].tolist(), y, classes, settings)
+        secondary = stratified_folds(y, classes, settings)
+    else:
+        folds = stratified_folds(y, classes, settings)
+        notes.append(
+            f"{data.source} has no group (article) column: the primary scores come from "
+            "stratified K-fold over sentences, where sentences of one article can be in train "
+            "and test; they overestimate the scores on new articles"
+        )
+    notes += folds.warnings
+
+    x = model_inputs(frame, spec)
+    fits = Fits(spec, x, y, classes, settings.seed)
+    primary = [fits.fold(train, test) for train, test in folds.splits]
+    stratified = [fits.fold(tr, te) for tr, te in secondary.splits] if secondary else []
+    # Learning curve: a share whose subsets are the whole training parts is the primary CV.
+    curve: list[tuple[float, list[int], list[int]]] = []
+    for fraction, subsets in curve_plan(folds.splits, settings):
+        ids = [
+            primary[f] if np.array_equal(subset, folds.splits[f][0]) else fits.fold(subset, test)
+            for f, (subset, test) in enumerate(subsets)
+        ]
+        curve.append((fraction, ids, [len(subset) for subset, _ in subsets]))
+    train_rows = np.arange(len(data.frame))
+    final_fit = fits.final(train_rows)
+    fits.run(settings.n_jobs, settings.fit_memory_mb)
+
+    # Warnings in the order a one-by-one run raises them: primary CV, stratified, curve, final.
+    add_notes(notes, fits.build_notes)
+    for i in primary:
+        add_notes(notes, fits.notes(i))
+    pred, proba, fold = out_of_fold(fits, primary, folds.splits, len(x), len(classes))
+    tested = fold >= 0
+    metrics = _scored("", y[tested], pred[tested], classes, settings)
+    cm = confusion(y[tested], pred[tested], len(classes))
+    if secondary is not None:
+        notes += secondary.warnings
+        for i in stratified:
+            add_notes(notes, fits.notes(i))
+        s_pred, _, _ = out_of_fold(fits, stratified, secondary.splits, len(x), len(classes))
+        metrics.update(_scored(STRATIFIED_PREFIX, y, s_pred, classes, settings))
+    rows = []
+    for fraction, ids, sizes in curve:
+        for i in ids:
+            add_notes(notes, fits.notes(i))
+        c_pred, _, _ = out_of_fold(fits, ids, folds.splits, len(x), len(classes))
+        m = compute_metrics(y[tested], c_pred[tested], classes, settings.f_avg_classes)
+        rows.append(
+            {
+                "fraction": fraction,
+                "train_sentences": float(np.mean(sizes)),
+                "macro_f1": m["macro_f1"],
+                "f_avg": m["f_avg"],
+                "accuracy": m["accuracy"],
+            }
+        )
+    curve_table = pd.DataFrame(rows)
+    add_notes(notes, fits.notes(final_fit))
+    final = fits.final_model(final_fit)
+
+    oof = frame.loc[
+        tested, [c for c in ("sentence_id", "group", TEXT, SPEAKER, "stance") if c in frame.columns]
+    ].copy()
+    oof = oof.rename(columns={"group": "article_id"})
+    oof["predicted"] = np.asarray(classes, dtype=object)[pred[tested]]
+    for k, name in enumerate(classes):
+        oof[f"proba_{name}"] = np.round(proba[tested, k], 6)
+    oof["fold"] = fold[tested]
+    oof = oof.reset_index(drop=True)
+
+    n_groups = int(data.frame["group"].nunique()) if data.grouped else None
+    summary: dict[str, Any] = {
+        "model": spec.name,
+        "kind": spec.kind.name,
+        "description": spec.description or spec.kind.description,
+        "features": spec.features,
+        "params": spec.params,
+        "classes": classes,
+        "cv": {
+            "scheme": folds.scheme,
+            "description": folds.description,
+            "n_folds": len(folds.splits),
+            "stratified_n_folds": len(secondary.splits) if secondary else None,
+        },
+        "data": {
+            "source": data.source,
+            "n_sentences": len(data.frame),
+            "n_articles": n_groups,
+            "class_counts": {c: int((data.frame["stance"] == c).sum()) for c in classes},
+            "sha256": data.digest(),
+            "test_source": test.source if test is not None else None,
+            "n_test_sentences": len(test.frame) if test is not None else None,
+            "test_sha256": test.digest() if test is not None else None,
+        },
+        "settings": settings.as_dict(),
+        "metrics": metrics,
+        "warnings": notes,
+    }
+    report = _report_text(summary, y[tested], pred[tested], classes)
+    return Evaluation(summary, oof, cm, curve_table, report, final)
+
+
+def _report_text(
+    summary: dict[str, Any], y_true: np.ndarray, y_pred: np.ndarray, classes: Sequence[str]
+) -> str:
+    from sklearn.metrics import classification_report
+
+    m = summary["metrics"]
+    level = round(summary["settings"]["ci_level"] * 100)
+    lines = [
+        f"model: {summary['model']} (kind {summary['kind']}; features: "
+        f"{', '.join(summary['features'])})",
+        f"data: {summary['data']['source']}, {summary['data']['n_sentences']} sentences"
+        + (
+            f" from {summary['data']['n_articles']} articles"
+            if summary["data"]["n_articles"]
+            else ""
+        ),
+        f"evaluation: {summary['cv']['description']} (out-of-fold predictions)",
+        "",
+        classification_report(
+            y_true,
+            y_pred,
+            labels=list(range(len(classes))),
+            target_names=list(classes),
+            digits=3,
+            zero_division=0,
+        ),
+        f"f_avg    = {m['f_avg']:.3f}  ({level}% bootstrap CI {m['f_avg_ci_low']:.3f}-"
+        f"{m['f_avg_ci_high']:.3f}; mean F1 of {', '.join(summary['settings']['f_avg_classes'])})",
+        f"macro_f1 = {m['macro_f1']:.3f}  ({level}% bootstrap CI {m['macro_f1_ci_low']:.3f}-"
+        f"{m['macro_f1_ci_high']:.3f})",
+        f"accuracy = {m['accuracy']:.3f}   cohen_kappa = {m['cohen_kappa']:.3f}",
+    ]
+    if f"{STRATIFIED_PREFIX}f_avg" in m:
+        lines += [
+            "",
+            f"secondary, {SCHEME_NAMES['stratified_kfold']}, "
+            f"{summary['cv']['stratified_n_folds']} folds: stratified_f_avg = "
+            f"{m['stratified_f_avg']:.3f}, stratified_macro_f1 = {m['stratified_macro_f1']:.3f}",
+        ]
+    if summary["warnings"]:
+        lines += ["", "warnings:", *(f"  - {w}" for w in summary["warnings"])]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,265 @@
+"""Running the fits of one evaluation: threads, a memory budget, warnings per fit."""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.pipeline import Pipeline
+from sklearn.svm import LinearSVC
+from threadpoolctl import threadpool_limits
+
+from stance.errors import StanceError
+from stance.training.features import FeatureCache, FittedFeatures
+from stance.training.models import ModelSpec
+from stance.training.settings import EvalSettings
+
+#
+# One evaluation fits the model many times: once per fold of the grouped CV and of the stratified
+# K-fold, once per learning-curve share and fold, and once on all labels. For TF-IDF kinds the
+# fits share a FeatureCache (models.py): every text is analysed once, and each fit learns its
+# vocabulary, IDF and classifier from the counts of its own training rows only, which gives the
+# same features as fitting the pipeline on those rows' texts. The fits are independent and run in
+# ``evaluation.n_jobs`` threads (the solvers and the sparse products release the GIL), fewer at a
+# time when their matrices would together exceed ``evaluation.fit_memory_mb``. Every fit is
+# deterministic, so the results do not depend on the number of threads or the order they finish.
+
+
+def _warning_note(spec: ModelSpec, category: type[Warning], message: Any) -> str:
+    return f"{spec.name}: {category.__name__}: {str(message).splitlines()[0]}"
+
+
+def add_notes(notes: list[str], new: Iterable[str]) -> None:
+    for msg in new:
+        if msg not in notes:
+            notes.append(msg)
+
+
+def _fit_error(spec: ModelSpec, n: int, exc: Exception) -> StanceError:
+    return StanceError(
+        f"model {spec.name!r} cannot be fit on {n} sentences: {exc}; check "
+        f"models[{spec.name}].params (e.g. min_df) against the amount of labeled data"
+    )
+
+
+def _fit_pipeline(spec: ModelSpec, seed: int, x: pd.DataFrame, y: Sequence[str]) -> Pipeline:
+    model = spec.build(seed)
+    try:
+        model.fit(x, np.asarray(y, dtype=object))
+    except ValueError as exc:
+        raise _fit_error(spec, len(x), exc) from None
+    return model
+
+
+def fit_model(
+    spec: ModelSpec, seed: int, x: pd.DataFrame, y: Sequence[str], notes: list[str] | None = None
+) -> Pipeline:
+    """Fit a new pipeline of ``spec`` on texts (and speakers) x and stance names y."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = _fit_pipeline(spec, seed, x, y)
+    if notes is not None:
+        add_notes(notes, (_warning_note(spec, w.category, w.message) for w in caught))
+    return model
+
+
+def model_inputs(frame: pd.DataFrame, spec: ModelSpec) -> pd.DataFrame:
+    return frame[spec.features].reset_index(drop=True)
+
+
+def _predicted(model: Any, x: Any, n: int, classes: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Class indices and probabilities (n x n_classes, in class order) of a fitted model."""
+    proba = np.zeros((n, len(classes)))
+    cols = [list(classes).index(c) for c in model.classes_]
+    proba[:, cols] = model.predict_proba(x)
+    pred = np.array([list(classes).index(c) for c in model.predict(x)], dtype=np.int64)
+    return pred, proba
+
+
+_CURRENT = threading.local()  # which fit the running thread works on (for its warnings)
+# scikit-learn's liblinear (LinearSVC) draws from one random generator per process, seeded at
+# each fit: two liblinear fits at once would draw from each other's sequence. They take turns.
+_LIBLINEAR = threading.Lock()
+
+
+def _uses_liblinear(classifier: Any) -> bool:
+    return isinstance(classifier, LinearSVC) or getattr(classifier, "solver", "") == "liblinear"
+
+
+class _MemoryGate:
+    """Lets fits start while the estimated memory of the running ones stays within a budget
+    (a fit larger than the budget runs alone)."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self.used = 0
+        self.cond = threading.Condition()
+
+    @contextmanager
+    def hold(self, size: int) -> Iterator[None]:
+        with self.cond:
+            self.cond.wait_for(lambda: self.used == 0 or self.used + size <= self.budget)
+            self.used += size
+        try:
+            yield
+        finally:
+            with self.cond:
+                self.used -= size
+                self.cond.notify_all()
+
+
+class Fits:
+    """The fits of one evaluation, collected first and then run together.
+
+    ``fold(train, test)`` adds a fit on the rows ``train`` that predicts the rows ``test``;
+    ``final(train)`` the fit of the final model; ``run`` fits them all; ``result(i)`` and
+    ``notes(i)`` give a fit's predictions (or model) and the warnings it raised.
+    """
+
+    def __init__(
+        self, spec: ModelSpec, x: pd.DataFrame, y: np.ndarray, classes: Sequence[str], seed: int
+    ) -> None:
+        self.spec, self.x, self.y, self.classes, self.seed = spec, x, y, list(classes), seed
+        self.names = np.asarray(classes, dtype=object)
+        self.build_notes: list[str] = []
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                self.cache = FeatureCache.build(spec, x)
+            except ValueError as exc:
+                raise _fit_error(spec, len(x), exc) from None
+        add_notes(self.build_notes, (_warning_note(spec, w.category, w.message) for w in caught))
+        self._tasks: list[tuple[np.ndarray, np.ndarray | None]] = []
+        self._results: list[Any] = []
+        self._notes: list[list[str]] = []
+
+    def fold(self, train: np.ndarray, test: np.ndarray) -> int:
+        self._tasks.append((np.asarray(train), np.asarray(test)))
+        return len(self._tasks) - 1
+
+    def final(self, train: np.ndarray) -> int:
+        self._tasks.append((np.asarray(train), None))
+        return len(self._tasks) - 1
+
+    def result(self, i: int) -> Any:
+        return self._results[i]
+
+    def notes(self, i: int) -> list[str]:
+        return self._notes[i]
+
+    def _run_one(self, i: int) -> Any:
+        train, test = self._tasks[i]
+        if test is None:
+            return self._fit_raw(train) if self.cache is None else self._fit_cached(train)
+        present = sorted(set(self.y[train].tolist()))
+        if len(present) == 1:
+            # A training part with one class: every test sentence gets that class.
+            proba = np.zeros((len(test), len(self.classes)))
+            proba[:, present[0]] = 1.0
+            return np.full(len(test), present[0]), proba
+        if self.cache is None:
+            model = self._fit_raw(train)
+            return _predicted(model, self.x.iloc[test], len(test), self.classes)
+        fitted, classifier = self._fit_cached(train)
+        return _predicted(classifier, fitted.transform(test), len(test), self.classes)
+
+    def _fit_raw(self, train: np.ndarray) -> Pipeline:
+        return _fit_pipeline(self.spec, self.seed, self.x.iloc[train], self.names[self.y[train]])
+
+    def _fit_cached(self, train: np.ndarray) -> tuple[FittedFeatures, Any]:
+        assert self.cache is not None
+        try:
+            fitted, x = self.cache.fit_transform(train)
+            classifier = self.cache.classifier(self.seed)
+            with _LIBLINEAR if _uses_liblinear(classifier) else nullcontext():
+                classifier.fit(x, self.names[self.y[train]])
+        except ValueError as exc:
+            raise _fit_error(self.spec, len(train), exc) from None
+        return fitted, classifier
+
+    def run(self, n_jobs: int, memory_mb: int) -> None:
+        """Fit everything; ``n_jobs`` threads (one: in this thread, in order)."""
+        caught: list[list[str]] = [[] for _ in self._tasks]
+        spec = self.spec
+        # One warnings context for all threads (warnings.catch_warnings is process-wide);
+        # each warning goes to the fit its thread is running.
+        show_before = warnings.showwarning
+
+        def show(message: Any, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+            index = getattr(_CURRENT, "index", None)
+            if index is None:
+                show_before(message, category, *args, **kwargs)
+            else:
+                caught[index].append(_warning_note(spec, category, message))
+
+        gate = _MemoryGate(memory_mb * 2**20)
+
+        def one(i: int) -> Any:
+            train, test = self._tasks[i]
+            cache = self.cache
+            size = cache.memory(train, test, len(self.classes)) if cache is not None else 0
+            with gate.hold(size):
+                _CURRENT.index = i
+                try:
+                    return self._run_one(i)
+                finally:
+                    _CURRENT.index = None
+
+        # Without a cache the fits are pipeline fits on raw text: run in this thread.
+        jobs = max(1, min(n_jobs, len(self._tasks))) if self.cache is not None else 1
+        # BLAS only sees the solvers' small dense vectors: more than one thread per fit costs
+        # far more in start-up and waiting than it gains (and changes sums' rounding by machine).
+        with warnings.catch_warnings(), threadpool_limits(limits=1, user_api="blas"):
+            warnings.simplefilter("always")
+            warnings.showwarning = show
+            if jobs == 1:
+                self._results = [one(i) for i in range(len(self._tasks))]
+            else:
+                from joblib import Parallel, delayed
+
+                self._results = Parallel(n_jobs=jobs, backend="threading")(
+                    delayed(one)(i) for i in range(len(self._tasks))
+                )
+        self._notes = [list(dict.fromkeys(c)) for c in caught]
+
+    def final_model(self, i: int) -> Pipeline:
+        result = self._results[i]
+        if isinstance(result, Pipeline):
+            return result
+        assert self.cache is not None
+        fitted, classifier = result
+        train, _ = self._tasks[i]
+        return self.cache.pipeline(fitted, train, classifier, self.seed)
+
+
+def curve_plan(
+    splits: Sequence[tuple[np.ndarray, np.ndarray]], settings: EvalSettings
+) -> list[tuple[float, list[tuple[np.ndarray, np.ndarray]]]]:
+    """Per learning-curve share, each fold's seeded random subset of its training part."""
+    plan = []
+    for fraction in sorted(set(settings.learning_curve)):
+        folds = []
+        for f, (train, test) in enumerate(splits):
+            rng = np.random.default_rng([settings.seed, f])
+            n = max(1, round(fraction * len(train)))
+            folds.append((np.sort(rng.permutation(train)[:n]), test))
+        plan.append((fraction, folds))
+    return plan
+
+
+def out_of_fold(
+    fits: Fits, ids: Sequence[int], splits: Sequence[tuple[np.ndarray, np.ndarray]], n: int, k: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Out-of-fold class indices, probabilities and fold numbers (-1: in no test part)."""
+    pred = np.full(n, -1, dtype=np.int64)
+    proba = np.full((n, k), np.nan)
+    fold = np.full(n, -1, dtype=np.int64)
+    for f, (i, (_, test)) in enumerate(zip(ids, splits, strict=True)):
+        pred[test], proba[test] = fits.result(i)
+        fold[test] = f
+    return pred, proba, fold

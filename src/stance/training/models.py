@@ -1,0 +1,268 @@
+"""Model registry: each kind builds a scikit-learn Pipeline from hyperparameters in config."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from sklearn.compose import ColumnTransformer
+from sklearn.dummy import DummyClassifier
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder
+from sklearn.svm import LinearSVC
+
+from stance.errors import StanceError
+
+# Input columns a kind can ask for; the pipelines take a pandas DataFrame with these columns.
+TEXT = "text"
+SPEAKER = "speaker"
+
+
+class SoftmaxLinearSVC(LinearSVC):
+    """A linear SVM whose ``predict_proba`` is the softmax of its decision function.
+
+    The scores are monotone in the SVM margins, sum to one per sentence and rank the classes
+    exactly as ``predict`` does; they are not calibrated probabilities (no held-out fit), which
+    keeps the model usable on classes with only a handful of examples.
+    """
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        scores = np.asarray(self.decision_function(X), dtype=float)
+        if scores.ndim == 1:  # two classes: one margin, positive for classes_[1]
+            scores = np.column_stack([-scores, scores]) / 2.0
+        scores = scores - scores.max(axis=1, keepdims=True)
+        exp = np.exp(scores)
+        return exp / exp.sum(axis=1, keepdims=True)
+
+
+# Types that a logged model of this project may contain beyond scikit-learn's own (skops).
+CUSTOM_TYPES = [f"{SoftmaxLinearSVC.__module__}.{SoftmaxLinearSVC.__qualname__}"]
+
+
+@dataclass(frozen=True)
+class ModelKind:
+    """A family of models: the input columns it needs, its hyperparameters and its builder."""
+
+    name: str
+    description: str
+    features: tuple[str, ...]
+    defaults: Mapping[str, Any]
+    builder: Callable[[dict[str, Any], int], Pipeline]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One configured model: a name, a kind and its hyperparameters (kind defaults filled in)."""
+
+    name: str
+    kind: ModelKind
+    params: dict[str, Any] = field(default_factory=dict)
+    description: str = ""
+
+    @property
+    def features(self) -> list[str]:
+        """The input columns of the pipeline, e.g. ['text'] or ['text', 'speaker']."""
+        return list(self.kind.features)
+
+    def build(self, seed: int) -> Pipeline:
+        """A new, unfitted pipeline; ``seed`` fixes every random choice of the estimator."""
+        try:
+            return self.kind.builder(copy.deepcopy(self.params), seed)
+        except (TypeError, ValueError) as exc:
+            raise StanceError(
+                f"model {self.name!r} (kind {self.kind.name}): invalid hyperparameters "
+                f"{self.params}: {exc}; fix models[{self.name}].params in config/config.yaml"
+            ) from None
+
+
+def _ngrams(value: Any, what: str) -> tuple[int, int]:
+    if (
+        not isinstance(value, list | tuple)
+        or len(value) != 2
+        or not all(isinstance(v, int) and v >= 1 for v in value)
+        or value[0] > value[1]
+    ):
+        raise ValueError(f"{what} must be two whole numbers [low, high], 1 <= low <= high")
+    return int(value[0]), int(value[1])
+
+
+def _word_tfidf(p: dict[str, Any]) -> TfidfVectorizer:
+    return TfidfVectorizer(
+        analyzer="word",
+        ngram_range=_ngrams(p["word_ngram_range"], "word_ngram_range"),
+        min_df=p["min_df"],
+        max_df=p["max_df"],
+        sublinear_tf=p["sublinear_tf"],
+        lowercase=p["lowercase"],
+        dtype=np.float64,
+    )
+
+
+def _char_tfidf(p: dict[str, Any]) -> TfidfVectorizer:
+    return TfidfVectorizer(
+        analyzer="char_wb",
+        ngram_range=_ngrams(p["char_ngram_range"], "char_ngram_range"),
+        min_df=p["min_df"],
+        max_df=p["max_df"],
+        sublinear_tf=p["sublinear_tf"],
+        lowercase=p["lowercase"],
+        dtype=np.float64,
+    )
+
+
+def _classifier(p: dict[str, Any], seed: int) -> LogisticRegression | SoftmaxLinearSVC:
+    name = p.get("classifier", "logreg")
+    if name == "logreg":
+        return LogisticRegression(
+            C=p["C"], class_weight=p["class_weight"], max_iter=p["max_iter"], random_state=seed
+        )
+    if name == "linear_svm":
+        return SoftmaxLinearSVC(
+            C=p["C"], class_weight=p["class_weight"], max_iter=p["max_iter"], random_state=seed
+        )
+    raise ValueError(f"classifier must be 'logreg' or 'linear_svm', not {name!r}")
+
+
+def _build_majority(p: dict[str, Any], seed: int) -> Pipeline:
+    return Pipeline([("classifier", DummyClassifier(strategy=p["strategy"], random_state=seed))])
+
+
+def _build_word(p: dict[str, Any], seed: int) -> Pipeline:
+    features = ColumnTransformer([("word", _word_tfidf(p), TEXT)])
+    return Pipeline([("features", features), ("classifier", _classifier(p, seed))])
+
+
+def _build_word_char(p: dict[str, Any], seed: int) -> Pipeline:
+    features = ColumnTransformer([("word", _word_tfidf(p), TEXT), ("char", _char_tfidf(p), TEXT)])
+    return Pipeline([("features", features), ("classifier", _classifier(p, seed))])
+
+
+def _build_word_speaker(p: dict[str, Any], seed: int) -> Pipeline:
+    # The speaker is one-hot encoded beside the text features; an unseen speaker is all zeros.
+    features = ColumnTransformer(
+        [
+            ("word", _word_tfidf(p), TEXT),
+            ("speaker", OneHotEncoder(handle_unknown="ignore"), [SPEAKER]),
+        ],
+        transformer_weights={"word": 1.0, "speaker": float(p["speaker_weight"])},
+    )
+    return Pipeline([("features", features), ("classifier", _classifier(p, seed))])
+
+
+_TFIDF_DEFAULTS: dict[str, Any] = {
+    "word_ngram_range": [1, 2],
+    "min_df": 1,
+    "max_df": 1.0,
+    "sublinear_tf": True,
+    "lowercase": True,
+}
+_LR_DEFAULTS: dict[str, Any] = {
+    "classifier": "logreg",
+    "C": 1.0,
+    "class_weight": "balanced",
+    "max_iter": 2000,
+}
+
+KINDS: dict[str, ModelKind] = {}
+
+
+def register(kind: ModelKind) -> ModelKind:
+    """Add a model kind to the registry (a new kind is one call here)."""
+    if kind.name in KINDS:
+        raise ValueError(f"model kind {kind.name!r} is registered twice")
+    KINDS[kind.name] = kind
+    return kind
+
+
+register(
+    ModelKind(
+        "majority",
+        "baseline: always the most frequent stance of the training data (DummyClassifier); "
+        "class probabilities are the training class frequencies",
+        (TEXT,),
+        {"strategy": "prior"},
+        _build_majority,
+    )
+)
+register(
+    ModelKind(
+        "tfidf_word",
+        "TF-IDF of word n-grams, then logistic regression (or a linear SVM)",
+        (TEXT,),
+        {**_TFIDF_DEFAULTS, **_LR_DEFAULTS},
+        _build_word,
+    )
+)
+register(
+    ModelKind(
+        "tfidf_word_char",
+        "TF-IDF of word n-grams and of character n-grams within words, then a linear SVM "
+        "(softmax of its margins as scores) or logistic regression",
+        (TEXT,),
+        {**_TFIDF_DEFAULTS, "char_ngram_range": [2, 5], **_LR_DEFAULTS},
+        _build_word_char,
+    )
+)
+register(
+    ModelKind(
+        "tfidf_word_speaker",
+        "TF-IDF of word n-grams plus the labeled speaker one-hot encoded beside them "
+        "(ColumnTransformer), then logistic regression (or a linear SVM)",
+        (TEXT, SPEAKER),
+        {**_TFIDF_DEFAULTS, "speaker_weight": 1.0, **_LR_DEFAULTS},
+        _build_word_speaker,
+    )
+)
+
+
+def spec_from_entry(entry: Mapping[str, Any], where: str = "models") -> ModelSpec:
+    """A ModelSpec from one entry of config ``models``; unknown kinds or parameters are errors."""
+    name = entry.get("name")
+    kind_name = entry.get("kind")
+    if kind_name not in KINDS:
+        raise StanceError(
+            f"config {where} {name!r}: unknown kind {kind_name!r}; known kinds: "
+            f"{', '.join(sorted(KINDS))} (a new kind is one register(...) call in "
+            "src/stance/training/models.py)"
+        )
+    kind = KINDS[kind_name]
+    given = dict(entry.get("params") or {})
+    unknown = sorted(set(given) - set(kind.defaults))
+    if unknown:
+        raise StanceError(
+            f"config {where} {name!r}: unknown hyperparameter(s) {', '.join(unknown)} for kind "
+            f"{kind_name}; allowed: {', '.join(sorted(kind.defaults))}"
+        )
+    params = {**copy.deepcopy(dict(kind.defaults)), **given}
+    spec = ModelSpec(str(name), kind, params, str(entry.get("description", "") or ""))
+    spec.build(0)  # fail early, with the model's name, on a hyperparameter of the wrong type
+    return spec
+
+
+def model_specs(config: Mapping[str, Any]) -> list[ModelSpec]:
+    """Every model in config ``models``, in config order; names must be unique."""
+    entries = config.get("models") or []
+    if not entries:
+        raise StanceError("config has no models: add at least one entry under 'models:'")
+    specs = [spec_from_entry(e, f"models[{i}]") for i, e in enumerate(entries)]
+    seen: set[str] = set()
+    for spec in specs:
+        if spec.name in seen:
+            raise StanceError(f"config models: the name {spec.name!r} is used twice; rename one")
+        seen.add(spec.name)
+    return specs
+
+
+def get_spec(config: Mapping[str, Any], name: str) -> ModelSpec:
+    """The configured model called ``name``."""
+    specs = {s.name: s for s in model_specs(config)}
+    if name not in specs:
+        raise StanceError(
+            f"no model {name!r} in config models; configured: {', '.join(specs) or 'none'}"
+        )
+    return specs[name]

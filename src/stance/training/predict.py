@@ -1,0 +1,140 @@
+"""Predicting the stance of new sentences with a fitted model."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.pipeline import Pipeline
+
+from stance.errors import StanceError
+from stance.tracking.queries import get_model_run, search_model_runs
+from stance.training.models import SPEAKER, TEXT
+
+UNLABELED_QUEUE = "results/unlabeled.csv"
+
+
+def sentences_from_texts(texts: Sequence[str], config: Mapping[str, Any]) -> pd.DataFrame:
+    """Sentences of texts given on the command line (split, no page-chrome rules)."""
+    from stance.corpus.splitting import split_article
+    from stance.corpus.stage import splitter_from_config
+
+    splitter = splitter_from_config(dict(config))
+    rows = []
+    for i, text in enumerate(texts, start=1):
+        sentences, _ = split_article(f"text-{i}", text, splitter, [])
+        rows += [(s.sentence_id, s.article_id, s.position, s.text) for s in sentences]
+    return pd.DataFrame(rows, columns=["sentence_id", "article_id", "position", TEXT])
+
+
+def sentences_from_articles(paths: Sequence[Path | str], config: Mapping[str, Any]) -> pd.DataFrame:
+    """Sentences of article files, split as the workflow splits the corpus (file stem = ID)."""
+    from stance.corpus.articles import read_article
+    from stance.corpus.chrome import compile_rules
+    from stance.corpus.splitting import split_article
+    from stance.corpus.stage import splitter_from_config
+
+    splitter = splitter_from_config(dict(config))
+    rules = compile_rules(config["split"]["chrome_rules"])
+    rows = []
+    for path in paths:
+        path = Path(path)
+        sentences, _ = split_article(path.stem, read_article(path), splitter, rules)
+        rows += [(s.sentence_id, s.article_id, s.position, s.text) for s in sentences]
+    return pd.DataFrame(rows, columns=["sentence_id", "article_id", "position", TEXT])
+
+
+def sentences_from_table(path: Path | str) -> pd.DataFrame:
+    """Sentences of a CSV with a ``text`` column (the unlabeled queue, or any table)."""
+    path = Path(path)
+    if not path.is_file():
+        hint = "; run snakemake to build it" if path.as_posix().endswith(UNLABELED_QUEUE) else ""
+        raise StanceError(f"{path}: file not found{hint}")
+    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    if TEXT not in table.columns:
+        raise StanceError(
+            f"{path}: no 'text' column (found: {', '.join(table.columns)}); the table needs one "
+            "sentence per row in a column called text"
+        )
+    return table
+
+
+def predict_sentences(
+    model: Pipeline,
+    table: pd.DataFrame,
+    classes: Sequence[str],
+    features: Sequence[str],
+    model_name: str = "the model",
+) -> pd.DataFrame:
+    """The table with the predicted stance and one probability column per class added."""
+    missing = [f for f in features if f not in table.columns]
+    if missing:
+        if SPEAKER in missing:
+            raise StanceError(
+                f"{model_name} also reads the speaker of each sentence (input columns: "
+                f"{', '.join(features)}), and the input has no 'speaker' column: give one "
+                "speaker for all sentences with --speaker NAME, use a --table CSV with a "
+                "'speaker' column, or pick a text-only model with --model / --run-id"
+            )
+        raise StanceError(
+            f"the input has no column(s) {', '.join(missing)} that {model_name} needs"
+        )
+    out = table.copy()
+    if len(out) == 0:
+        for c in ("stance", *(f"proba_{c}" for c in classes)):
+            out[c] = pd.Series([], dtype=object if c == "stance" else float)
+        return out
+    x = out[list(features)].astype(str).reset_index(drop=True)
+    proba = model.predict_proba(x)
+    order = list(model.classes_)
+    names = list(classes) or order
+    out["stance"] = list(model.predict(x))
+    for name in names:
+        out[f"proba_{name}"] = np.round(proba[:, order.index(name)], 6) if name in order else 0.0
+    return out
+
+
+def select_run(
+    uri: str,
+    experiment: str,
+    *,
+    run_id: str | None = None,
+    model: str | None = None,
+    metric: str = "f_avg",
+    available: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """The run to predict with: ``run_id``; else the newest run of ``model``; else, of the newest
+    run of every model, the one with the highest ``metric`` (ties: the newer). Without run_id and
+    model, only models whose input columns are all in ``available`` (when given) are chosen."""
+    if run_id:
+        run = get_model_run(uri, experiment, run_id)
+    else:
+        runs = search_model_runs(uri, experiment, model=model)
+        if not runs:
+            what = f" of model {model!r}" if model else ""
+            raise StanceError(f"no logged run{what} in {uri}; run `snakemake` or `stance train`")
+        latest: dict[str, Any] = {}
+        for r in runs:  # newest first
+            latest.setdefault(r.data.tags.get("model", r.info.run_name), r)
+        candidates = list(latest.values())
+        if available is not None and not model:
+
+            def usable(r: Any) -> bool:
+                needed = [c for c in r.data.params.get("features", "").split(",") if c]
+                return all(c in available for c in needed)
+
+            candidates = [r for r in candidates if usable(r)] or candidates
+        run = max(
+            candidates,
+            key=lambda r: (r.data.metrics.get(metric, float("-inf")), r.info.start_time),
+        )
+    return {
+        "run_id": run.info.run_id,
+        "model": run.data.tags.get("model", run.info.run_name),
+        "metric": run.data.metrics.get(metric),
+        "classes": [c for c in run.data.params.get("classes", "").split(",") if c],
+        "features": [c for c in run.data.params.get("features", "").split(",") if c],
+    }

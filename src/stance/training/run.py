@@ -1,0 +1,81 @@
+"""Training configured models: evaluate, write each result folder, report progress.
+
+The one training path: the workflow's ``train_model`` step and ``stance train`` both call it.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from stance.training.artifacts import write_evaluation
+from stance.training.data import LabeledData
+from stance.training.evaluate import Evaluation, evaluate
+from stance.training.models import SPEAKER, ModelSpec, get_spec, model_specs
+from stance.training.settings import EvalSettings
+
+
+def settings_for(config: Mapping[str, Any], jobs: int | None = None) -> EvalSettings:
+    """The evaluation settings of the config; ``jobs`` overrides evaluation.n_jobs."""
+    settings = EvalSettings.from_config(config)
+    return settings if jobs is None else replace(settings, n_jobs=jobs)
+
+
+def specs_for(
+    config: Mapping[str, Any], data: LabeledData, names: Sequence[str] | None = None
+) -> tuple[list[ModelSpec], list[str]]:
+    """The models to train: ``names`` (all configured ones when None), and notes on the ones
+    skipped because the data lacks an input they read (only when no names were given)."""
+    if names:
+        return [get_spec(config, name) for name in names], []
+    specs, notes = [], []
+    for spec in model_specs(config):
+        if SPEAKER in spec.features and not data.has_speaker:
+            notes.append(f"skipping {spec.name}: {data.source} has no 'speaker' column")
+        else:
+            specs.append(spec)
+    return specs, notes
+
+
+def result_line(ev: Evaluation) -> str:
+    """One line with a model's headline scores and their intervals."""
+    s, m = ev.summary, ev.metrics
+    return (
+        f"{s['model']}: f_avg {m['f_avg']:.3f} [{m['f_avg_ci_low']:.3f}, "
+        f"{m['f_avg_ci_high']:.3f}], macro_f1 {m['macro_f1']:.3f} "
+        f"[{m['macro_f1_ci_low']:.3f}, {m['macro_f1_ci_high']:.3f}] ({s['cv']['description']})"
+    )
+
+
+def train_model(
+    data: LabeledData,
+    spec: ModelSpec,
+    settings: EvalSettings,
+    out_dir: Path | str,
+    test: LabeledData | None = None,
+    shown_warnings: set[str] | None = None,
+) -> Evaluation:
+    """Evaluate one model, write its result folder and print progress, warnings and scores.
+
+    Warnings already in ``shown_warnings`` are not printed again (several models of one command
+    share most of them); the set is updated.
+    """
+    print(
+        f"{spec.name}: evaluating on {len(data.frame)} labeled sentences "
+        f"({settings.n_jobs} thread(s)) ...",
+        file=sys.stderr,
+    )
+    started = time.perf_counter()
+    ev = evaluate(data, spec, settings, test)
+    print(f"{spec.name}: evaluated in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+    write_evaluation(ev, out_dir)
+    shown = shown_warnings if shown_warnings is not None else set()
+    for warning in ev.warnings:
+        if warning not in shown:
+            print(f"warning: {warning}", file=sys.stderr)
+            shown.add(warning)
+    return ev

@@ -1,0 +1,58 @@
+"""Evaluation settings: the config's evaluation section and the seed."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class EvalSettings:
+    """The ``evaluation`` section of a validated config, with the global seed (no defaults here:
+    the config schema holds them)."""
+
+    seed: int
+    scheme: str
+    n_splits: int
+    logo_max_groups: int
+    stratified_n_splits: int
+    n_bootstrap: int
+    ci_level: float
+    f_avg_classes: tuple[str, ...]
+    learning_curve: tuple[float, ...]
+    # How the fits run; the results do not depend on these (not in as_dict / metrics.json).
+    n_jobs: int
+    fit_memory_mb: int
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> EvalSettings:
+        """The settings of a validated config (its schema fills in the defaults)."""
+        ev = config["evaluation"]
+        cv = ev["cv"]
+        return cls(
+            seed=int(config["seed"]),
+            scheme=cv["scheme"],
+            n_splits=int(cv["n_splits"]),
+            logo_max_groups=int(cv["logo_max_groups"]),
+            stratified_n_splits=int(ev["stratified_n_splits"]),
+            n_bootstrap=int(ev["n_bootstrap"]),
+            ci_level=float(ev["ci_level"]),
+            f_avg_classes=tuple(ev["f_avg_classes"]),
+            learning_curve=tuple(float(x) for x in ev["learning_curve"]),
+            n_jobs=int(ev["n_jobs"]),
+            fit_memory_mb=int(ev["fit_memory_mb"]),
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "seed": self.seed,
+            "scheme": self.scheme,
+            "n_splits": self.n_splits,
+            "logo_max_groups": self.logo_max_groups,
+            "stratified_n_splits": self.stratified_n_splits,
+            "n_bootstrap": self.n_bootstrap,
+            "ci_level": self.ci_level,
+            "f_avg_classes": list(self.f_avg_classes),
+            "learning_curve": list(self.learning_curve),
+        }

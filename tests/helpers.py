@@ -1,0 +1,169 @@
+"""Helpers shared by the tests: synthetic data, label tables, copies of the project, snakemake."""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from stance.corpus.splitting import sentence_id
+
+ROOT = Path(__file__).resolve().parents[1]
+# What a copy of the project needs to run the workflow; generated outputs are left behind.
+PROJECT_ITEMS = ["Snakefile", "workflow", "config", "profiles", "seeds", "labels"]
+# A label schema of the tests' own (the project's labels/schema.yaml may gain values freely).
+SCHEMA = ROOT / "tests" / "data" / "label_schema.yaml"
+HEADER = ["sentence_id", "text", "speaker", "stance", "annotator", "note"]
+ARTICLES = {
+    "a1": [
+        "The Taliban urged a full withdrawal.",
+        "The Pentagon wants to keep 8,600 troops.",
+        "NATO ministers met in Brussels.",
+        "Talks resumed in Doha.",
+    ],
+    "a2": [
+        "Russia said it was time to go.",
+        "Kabul rejected the deal.",
+        "“We will not leave,” the general said.",
+    ],
+}
+
+
+def make_sentences(articles: dict[str, list[str]] = ARTICLES) -> pd.DataFrame:
+    """A sentence table like results/sentences.parquet for literal articles."""
+    rows = []
+    for article_id, texts in articles.items():
+        offset = 0
+        for position, text in enumerate(texts):
+            rows.append(
+                {
+                    "sentence_id": sentence_id(article_id, text),
+                    "article_id": article_id,
+                    "position": position,
+                    "start": offset,
+                    "end": offset + len(text),
+                    "text": text,
+                }
+            )
+            offset += len(text) + 1
+    table = pd.DataFrame(rows)
+    table["position"] = table["position"].astype("int32")
+    return table
+
+
+def sid(article_id: str, position: int) -> str:
+    return sentence_id(article_id, ARTICLES[article_id][position])
+
+
+def row(article_id: str, position: int, speaker: str, stance: str, annotator: str) -> list[str]:
+    """A label row for a sentence of ARTICLES, with its current text."""
+    text = ARTICLES[article_id][position]
+    return [sentence_id(article_id, text), text, speaker, stance, annotator, ""]
+
+
+def write_csv(path: Path, rows: list[list[str]], header: list[str] | None = HEADER) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        if header is not None:
+            writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+# Phrases that make the synthetic stances learnable; the class names come from the schema.
+PHRASES = {
+    0: ["all foreign troops must withdraw now", "bring the soldiers home", "end the occupation"],
+    1: ["the troops must stay", "a withdrawal would be a grave mistake", "send more soldiers"],
+    2: ["the meeting took place in Doha", "talks resumed on Monday", "the weather was cold"],
+}
+
+
+def schema_values(field: str) -> list[str]:
+    """Allowed values of a label field, in the test schema's order."""
+    from stance.labels.schema import load_schema
+
+    return load_schema(SCHEMA).values(field)
+
+
+def make_dataset(
+    n_articles: int = 4,
+    per_article: int = 12,
+    stance_ids: list[int] | None = None,
+    seed: int = 0,
+):
+    """A small labeled data set with the label stage's features (synthetic sentences).
+
+    Stance i of the schema cycles through the sentences of each article (or follows
+    ``stance_ids``); the speaker goes with the stance, so the speaker feature carries signal.
+    """
+    import datasets
+
+    stances = schema_values("stance")
+    speakers = schema_values("speaker")
+    rng = np.random.default_rng(seed)
+    rows: dict[str, list] = {
+        "sentence_id": [], "article_id": [], "position": [], "text": [],
+        "speaker": [], "stance": [], "n_annotators": [],
+    }  # fmt: skip
+    k = 0
+    for a in range(n_articles):
+        article = f"{a:03d}_article"
+        for p in range(per_article):
+            s = stance_ids[k] if stance_ids is not None else (p + a) % len(stances)
+            phrase = PHRASES[s % 3][int(rng.integers(0, 3))]
+            rows["sentence_id"].append(f"{article}:{p:012x}")
+            rows["article_id"].append(article)
+            rows["position"].append(p)
+            rows["text"].append(f"In article {a} the speaker said that {phrase} ({p}).")
+            rows["speaker"].append(s % len(speakers))
+            rows["stance"].append(s)
+            rows["n_annotators"].append(1)
+            k += 1
+    features = datasets.Features(
+        {
+            "sentence_id": datasets.Value("string"),
+            "article_id": datasets.Value("string"),
+            "position": datasets.Value("int32"),
+            "text": datasets.Value("string"),
+            "speaker": datasets.ClassLabel(names=speakers),
+            "stance": datasets.ClassLabel(names=stances),
+            "n_annotators": datasets.Value("int32"),
+        }
+    )
+    return datasets.Dataset.from_dict(rows, features=features)
+
+
+def copy_project(dest: Path, items: list[str] = PROJECT_ITEMS) -> Path:
+    """Copy the project's workflow files to dest, without results or caches."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for item in items:
+        src = ROOT / item
+        if src.is_dir():
+            shutil.copytree(src, dest / item, ignore=shutil.ignore_patterns("__pycache__"))
+        elif src.exists():
+            shutil.copy2(src, dest / item)
+    return dest
+
+
+def run_snakemake(project: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """Run the real snakemake of this environment in a project folder."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.pop("MLFLOW_TRACKING_URI", None)  # the copy uses its own store
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakemake", *args],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
+    return proc
