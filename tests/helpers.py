@@ -85,11 +85,11 @@ PHRASES = {
 }
 
 
-def schema_values(field: str) -> list[str]:
-    """Allowed values of a label field, in the test schema's order."""
+def schema_values(field: str, schema: Path = SCHEMA) -> list[str]:
+    """Allowed values of a label field, in schema order (the tests' own schema by default)."""
     from stance.labels.schema import load_schema
 
-    return load_schema(SCHEMA).values(field)
+    return load_schema(schema).values(field)
 
 
 def make_dataset(

@@ -1,12 +1,16 @@
 """End to end: the training stage of the real workflow on a temporary copy of the project.
 
 Builds from clean with --cores 2 (the MLflow store created once, log jobs one at a time), then
-checks that a second run does nothing and logs nothing, and that changing one hyperparameter or
-one label re-runs only what depends on it.
+checks that a second run does nothing and logs nothing, that changing one hyperparameter or one
+label re-runs only what depends on it, that --config and --configfile reach the jobs, and that
+job logs hold what the jobs print. Tests that change the project bring it up to date first, so
+none depends on the order the tests run in.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import sqlite3
 from pathlib import Path
@@ -61,7 +65,8 @@ def write_synthetic_labels(project: Path) -> None:
     for old in (project / "labels").glob("*.csv"):
         old.unlink()
     sentences = pd.read_parquet(project / "results/sentences.parquet")
-    stances, speakers = schema_values("stance"), schema_values("speaker")
+    schema = project / "labels/schema.yaml"
+    stances, speakers = schema_values("stance", schema), schema_values("speaker", schema)
     rows = [
         {
             "sentence_id": s.sentence_id,
@@ -104,8 +109,14 @@ def test_clean_build_logs_one_run_per_model_serially(built):
             assert (project / "results/models" / model / name).is_file()
 
 
+def up_to_date(project: Path) -> None:
+    """Bring the copy up to date with its own config and labels (after other tests changed it)."""
+    run_snakemake(project, "--cores", "2")
+
+
 def test_nothing_changed_runs_and_logs_nothing(built):
     project, _ = built
+    up_to_date(project)
     before = model_runs(project)
     proc = run_snakemake(project, "--cores", "2")
     assert "Nothing to be done" in proc.stdout + proc.stderr
@@ -121,6 +132,7 @@ def test_report_renders(built):
 
 def test_one_hyperparameter_reruns_one_model(built):
     project, _ = built
+    up_to_date(project)
     path = project / "config/config.yaml"
     config = yaml.safe_load(path.read_text())
     entry = next(m for m in config["models"] if m["name"] == "word_lr")
@@ -137,10 +149,80 @@ def test_one_hyperparameter_reruns_one_model(built):
 
 def test_one_label_reruns_the_label_stage_and_every_model(built):
     project, _ = built
-    labels = pd.read_csv(project / "labels/synthetic.csv", keep_default_na=False)
-    stances = schema_values("stance")
+    up_to_date(project)
+    path = project / "labels/synthetic.csv"
+    original, stat = path.read_bytes(), path.stat()
+    labels = pd.read_csv(path, keep_default_na=False)
+    stances = schema_values("stance", project / "labels/schema.yaml")
     labels.loc[0, "stance"] = stances[(stances.index(labels.loc[0, "stance"]) + 1) % 3]
-    labels.to_csv(project / "labels/synthetic.csv", index=False)
-    jobs = planned_jobs(project)
+    labels.to_csv(path, index=False)
+    try:
+        jobs = planned_jobs(project)
+    finally:  # leave the copy as it was: content and time stamp
+        path.write_bytes(original)
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     assert jobs["labels"] == 1 and jobs["train_model"] == len(MODELS)
     assert jobs["log_run"] == len(MODELS) and "tracking_store" not in jobs
+
+
+def logged_params(project: Path, model: str, key: str) -> list[str]:
+    """The values of one param of every logged run of a model, oldest first."""
+    with sqlite3.connect(project / "mlflow.db") as db:
+        rows = db.execute(
+            "select p.value from params p join tags m on m.run_uuid = p.run_uuid"
+            " join runs r on r.run_uuid = p.run_uuid"
+            " where m.key = 'model' and m.value = ? and p.key = ? order by r.start_time",
+            (model, key),
+        ).fetchall()
+    return [value for (value,) in rows]
+
+
+def test_config_on_the_command_line_reaches_every_job(built):
+    project, _ = built
+    up_to_date(project)
+    seed = yaml.safe_load((project / "config/config.yaml").read_text())["seed"]
+    proc = run_snakemake(project, "--cores", "2", "--config", "seed=7")
+    assert "rule train_model" in proc.stdout + proc.stderr and seed != 7
+    for model in MODELS:
+        metrics = json.loads((project / "results/models" / model / "metrics.json").read_text())
+        assert metrics["settings"]["seed"] == 7
+        assert logged_params(project, model, "seed")[-1] == "7"
+    # Back to the config file's seed: the models re-train with it.
+    run_snakemake(project, "--cores", "2")
+    metrics = json.loads((project / "results/models/majority/metrics.json").read_text())
+    assert metrics["settings"]["seed"] == seed
+
+
+def test_configfile_trains_exactly_its_model_list(built, tmp_path: Path):
+    project, _ = built
+    up_to_date(project)
+    other = yaml.safe_load((project / "config/config.yaml").read_text())
+    other["models"] = [
+        {"name": "majority", "kind": "majority"},
+        {"name": "word_lr_c1", "kind": "tfidf_word", "params": {"C": 1.0}},
+    ]
+    (tmp_path / "other.yaml").write_text(yaml.safe_dump(other, sort_keys=False))
+    run_snakemake(project, "--cores", "2", "--configfile", str(tmp_path / "other.yaml"))
+    table = pd.read_csv(project / "results/metrics/comparison.tsv", sep="\t")
+    assert sorted(table["model"]) == ["majority", "word_lr_c1"]
+    summary = json.loads((project / "results/models/word_lr_c1/metrics.json").read_text())
+    assert summary["params"]["C"] == 1.0 and summary["kind"] == "tfidf_word"
+    assert logged_params(project, "word_lr_c1", "hp.C") == ["1.0"]
+
+
+def test_job_logs_hold_what_the_jobs_print(built):
+    project, _ = built
+    up_to_date(project)
+    logs = project / "logs"
+    assert re.search(
+        r"^labels: \d+ of \d+ sentences labeled", (logs / "labels.log").read_text(), re.M
+    )
+    for model in MODELS:
+        train_log = (logs / "train" / f"{model}.log").read_text()
+        assert re.search(rf"^{model}: f_avg [\d.]+ \[", train_log, re.M)  # stdout
+        assert f"{model}: evaluating on" in train_log  # stderr
+        assert re.search(
+            rf"^{model}: (logged run|run) ", (logs / "mlflow" / f"{model}.log").read_text(), re.M
+        )
+    assert "article(s) split" in "".join(p.read_text() for p in (logs / "split").glob("*.log"))
+    assert "word_speaker_lr" in (logs / "train" / "compare_models.log").read_text()
