@@ -67,9 +67,15 @@ def _schema_copy(tmp_path: Path, edit) -> Path:
 @pytest.mark.parametrize(
     ("edit", "expected"),
     [
-        (lambda d: d.pop("fields"), "'fields' must be a mapping"),
-        (lambda d: d["fields"]["speaker"].pop("values"), "fields.speaker: must have a 'values'"),
-        (lambda d: d["fields"]["stance"].update(values=[]), "fields.stance.values: the list is"),
+        (lambda d: d.pop("fields"), "(top level): 'fields' is a required property"),
+        (
+            lambda d: d["fields"]["speaker"].pop("values"),
+            "fields.speaker: 'values' is a required property",
+        ),
+        (
+            lambda d: d["fields"]["stance"].update(values=[]),
+            "fields.stance.values: [] should be non-empty",
+        ),
         (
             lambda d: d["fields"]["stance"]["values"].append(
                 {"name": "favor", "key": "q", "description": ""}
@@ -78,14 +84,14 @@ def _schema_copy(tmp_path: Path, edit) -> Path:
         ),
         (
             lambda d: d["fields"]["stance"]["values"][2].update(key=0),
-            "fields.stance.values[2] (none): 'key' must be a single character",
+            "fields.stance.values.2.key: 0 is not of type 'string' (write a single character",
         ),
         (
             lambda d: d["fields"]["speaker"]["values"][1].update(key="t"),
             "fields.speaker: key 't' is used 2 times",
         ),
         (lambda d: d["columns"]["required"].remove("stance"), "columns.required: must list"),
-        (lambda d: d.pop("columns"), "'columns' must be a mapping"),
+        (lambda d: d.pop("columns"), "(top level): 'columns' is a required property"),
     ],
 )
 def test_malformed_schema_is_named(tmp_path: Path, edit, expected: str):

@@ -15,7 +15,7 @@ from helpers import make_dataset
 
 from stance.errors import StanceError
 from stance.tracking.model_io import load_logged_model
-from stance.tracking.provenance import config_hash, git_commit
+from stance.tracking.provenance import config_hash, git_state
 from stance.tracking.queries import runs_table, search_model_runs
 from stance.tracking.runs import log_evaluation_run
 from stance.tracking.store import init_store, project_root, resolve_tracking_uri, retry_locked
@@ -211,19 +211,24 @@ def test_retry_waits_out_a_locked_database():
         retry_locked(lambda: (_ for _ in ()).throw(ValueError("other")))
 
 
-def test_git_commit_is_read_from_the_repository_files(tmp_path: Path):
-    git = tmp_path / ".git"
-    (git / "refs" / "heads").mkdir(parents=True)
-    (git / "HEAD").write_text("ref: refs/heads/main\n")
-    (git / "refs" / "heads" / "main").write_text("a" * 40 + "\n")
+def test_git_state_names_the_commit_and_whether_tracked_files_changed(tmp_path: Path):
+    import git
+
+    repo = git.Repo.init(tmp_path)
+    (tmp_path / "a.txt").write_text("one\n")
+    repo.index.add(["a.txt"])
+    author = git.Actor("t", "t@example.org")
+    first = repo.index.commit("first", author=author, committer=author).hexsha
     (tmp_path / "sub").mkdir()
-    assert git_commit(tmp_path / "sub") == "a" * 40
-    (git / "refs" / "heads" / "main").unlink()
-    (git / "packed-refs").write_text(f"# pack-refs\n{'b' * 40} refs/heads/main\n")
-    assert git_commit(tmp_path) == "b" * 40
-    (git / "HEAD").write_text("c" * 40 + "\n")  # detached
-    assert git_commit(tmp_path) == "c" * 40
-    assert git_commit(tmp_path.parent / "nowhere-else") in ("", git_commit("/"))
+    assert git_state(tmp_path / "sub") == (first, "false")
+    (tmp_path / "untracked.txt").write_text("x\n")  # untracked files do not count
+    assert git_state(tmp_path) == (first, "false")
+    (tmp_path / "a.txt").write_text("two\n")
+    assert git_state(tmp_path) == (first, "true")
+    repo.index.add(["a.txt"])
+    second = repo.index.commit("second", author=author, committer=author).hexsha
+    assert git_state(tmp_path) == (second, "false") and second != first
+    assert git_state(tmp_path.parent / "not-a-repository") == ("", "")
 
 
 def test_config_hash_changes_with_the_config():

@@ -26,6 +26,10 @@ DEFAULTS = {
     "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
     "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
     "HF_DATASETS_DISABLE_PROGRESS_BARS": "1",
+    # Reading the git state of a run (GitPython) must not take the repository's index lock.
+    "GIT_OPTIONAL_LOCKS": "0",
+    # Without a git executable GitPython fails at import; provenance is then left empty.
+    "GIT_PYTHON_REFRESH": "quiet",
 }
 
 

@@ -49,12 +49,18 @@ def build_dataset(
         "article_id": table["article_id"].astype(str).tolist(),
         "position": [int(p) for p in table["position"]],
         "text": table["text"].astype(str).tolist(),
+        **{f.name: table[f.name].astype(str).tolist() for f in schema.fields},
+        "n_annotators": [int(n) for n in table["n_annotators"]],
     }
-    for f in schema.fields:
-        # Explicit ids: the ClassLabel order is the schema's, never the order values appear in.
-        data[f.name] = [features[f.name].str2int(v) for v in table[f.name]]
-    data["n_annotators"] = [int(n) for n in table["n_annotators"]]
-    return import_datasets().Dataset.from_dict(data, features=features)
+    # Casting the value names to the schema's ClassLabels gives the ids in schema order (never
+    # the order values first appear in) and rejects a value outside the schema.
+    datasets = import_datasets()
+    if table.empty:  # datasets 5.2 leaves the features of an empty data set as they were on cast
+        return datasets.Dataset.from_dict(data, features=features)
+    as_text = datasets.Features(
+        {k: datasets.Value("string") if k in schema.field_names else v for k, v in features.items()}
+    )
+    return datasets.Dataset.from_dict(data, features=as_text).cast(features)
 
 
 def save_dataset(dataset: datasets.Dataset, path: Path | str) -> None:

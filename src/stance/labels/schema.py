@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import jsonschema
+
 from stance.config import load_yaml
 from stance.errors import StanceError
 
@@ -75,72 +77,60 @@ class LabelSchema:
         return self.field(name).names
 
 
-def _is_text(value: Any) -> bool:
-    return isinstance(value, str) and value.strip() != ""
+# The structure of a label schema file, checked by JSON Schema; code checks only the rules that
+# relate entries to each other (unique names and keys, the columns a label file must have).
+STRUCTURE = Path(__file__).with_name("label_schema.schema.yaml")
+
+
+# What to write instead, by the key a structural error is about.
+_HINTS = {
+    "key": 'write a single character in quotes, e.g. key: "0"',
+    "name": "write a non-empty name without commas or surrounding spaces",
+    "values": "list the allowed values, each with name, key and description",
+}
+
+
+def _structure_problems(data: Any) -> list[str]:
+    validator = jsonschema.Draft202012Validator(load_yaml(STRUCTURE))
+    problems = []
+    for err in sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path)):
+        path = [str(p) for p in err.absolute_path]
+        where = ".".join(path) or "(top level)"
+        # A missing key is named in the message ("'values' is a required property").
+        about = err.message.split("'")[1] if err.validator == "required" else (path or [""])[-1]
+        hint = _HINTS.get(about)
+        problems.append(f"{where}: {err.message}" + (f" ({hint})" if hint else ""))
+    return problems
 
 
 def load_schema(path: Path | str) -> LabelSchema:
-    """Load labels/schema.yaml and check its structure; every problem is named with its key."""
+    """Load labels/schema.yaml and check it; every problem is named with its key."""
     path = Path(path)
     data = load_yaml(path)
-    problems: list[str] = []
     if not isinstance(data, dict):
         raise StanceError(f"{path}: the label schema must be a mapping with 'fields' and 'columns'")
-    raw_fields = data.get("fields")
+    problems = _structure_problems(data)
     fields: list[LabelField] = []
-    if not isinstance(raw_fields, dict) or not raw_fields:
-        problems.append("'fields' must be a mapping of field name to {description, values}")
-        raw_fields = {}
-    for fname, spec in raw_fields.items():
-        where = f"fields.{fname}"
-        if not isinstance(fname, str) or not fname.isidentifier():
-            problems.append(f"{where}: the field name must be a word (letters, digits, '_')")
-            continue
-        if not isinstance(spec, dict) or not isinstance(spec.get("values"), list):
-            problems.append(f"{where}: must have a 'values' list")
-            continue
-        if not spec["values"]:
-            problems.append(f"{where}.values: the list is empty; add at least one value")
-        values: list[LabelValue] = []
-        names: Counter[str] = Counter()
-        keys: Counter[str] = Counter()
-        for i, item in enumerate(spec["values"]):
-            vwhere = f"{where}.values[{i}]"
-            if not isinstance(item, dict):
-                problems.append(f"{vwhere}: must be a mapping with name, key and description")
-                continue
-            name, key = item.get("name"), item.get("key")
-            if not _is_text(name) or name != name.strip() or "," in name:
-                problems.append(
-                    f"{vwhere}: 'name' must be a non-empty string without commas or surrounding "
-                    f"spaces (got {name!r})"
-                )
-                continue
-            if not isinstance(key, str) or len(key) != 1:
-                problems.append(
-                    f"{vwhere} ({name}): 'key' must be a single character in quotes, "
-                    f'e.g. key: "0" (got {key!r})'
-                )
-                key = ""
-            names[name] += 1
-            if key:
-                keys[key] += 1
-            desc = item.get("description", "")
-            values.append(LabelValue(name, key, desc if isinstance(desc, str) else str(desc)))
-        problems += [f"{where}: value '{n}' is listed {c} times" for n, c in names.items() if c > 1]
-        problems += [f"{where}: key '{k}' is used {c} times" for k, c in keys.items() if c > 1]
-        desc = spec.get("description", "")
-        desc = desc if isinstance(desc, str) else str(desc)
-        fields.append(LabelField(fname, desc, tuple(values)))
-
-    columns = data.get("columns")
     required: list[str] = []
     optional: list[str] = []
-    if not isinstance(columns, dict) or not isinstance(columns.get("required"), list):
-        problems.append("'columns' must be a mapping with a 'required' list (and 'optional')")
-    else:
-        required = [str(c) for c in columns["required"]]
-        optional = [str(c) for c in columns.get("optional") or []]
+    if not problems:
+        for fname, spec in data["fields"].items():
+            values = tuple(
+                LabelValue(v["name"], v["key"], v.get("description", "")) for v in spec["values"]
+            )
+            names = Counter(v.name for v in values)
+            keys = Counter(v.key for v in values)
+            problems += [
+                f"fields.{fname}: value '{n}' is listed {c} times"
+                for n, c in names.items()
+                if c > 1
+            ]
+            problems += [
+                f"fields.{fname}: key '{k}' is used {c} times" for k, c in keys.items() if c > 1
+            ]
+            fields.append(LabelField(fname, spec.get("description", ""), values))
+        required = list(data["columns"]["required"])
+        optional = list(data["columns"].get("optional", []))
         for col in (*ID_COLUMNS, *(f.name for f in fields)):
             if col not in required:
                 problems.append(f"columns.required: must list '{col}'")
@@ -150,5 +140,6 @@ def load_schema(path: Path | str) -> LabelSchema:
             + "\n".join(f"  {p}" for p in problems)
             + "\n  fix it following the structure described at the top of the file"
         )
-    target = data.get("target", "")
-    return LabelSchema(path, str(target), tuple(fields), tuple(required), tuple(optional))
+    return LabelSchema(
+        path, data.get("target", ""), tuple(fields), tuple(required), tuple(optional)
+    )

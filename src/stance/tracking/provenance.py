@@ -12,69 +12,22 @@ from pathlib import Path
 from typing import Any
 
 
-def _git_dir(root: Path) -> Path | None:
-    for base in (root, *root.parents):
-        dot = base / ".git"
-        if dot.is_dir():
-            return dot
-        if dot.is_file():  # a worktree: "gitdir: <path>"
-            text = dot.read_text(encoding="utf-8").strip()
-            if text.startswith("gitdir:"):
-                return (base / text.split(":", 1)[1].strip()).resolve()
-    return None
+def git_state(root: Path | str) -> tuple[str, str]:
+    """(commit checked out in root's repository, 'true'/'false': tracked files differ from it).
 
-
-def git_commit(root: Path | str) -> str:
-    """The commit checked out in root's repository, read from .git (no git process), or ''."""
-    gdir = _git_dir(Path(root).resolve())
-    if gdir is None:
-        return ""
-    try:
-        head = (gdir / "HEAD").read_text(encoding="utf-8").strip()
-        if not head.startswith("ref:"):
-            return head
-        ref = head.split(":", 1)[1].strip()
-        common = gdir
-        if (gdir / "commondir").is_file():
-            common = (gdir / (gdir / "commondir").read_text(encoding="utf-8").strip()).resolve()
-        for base in (gdir, common):
-            if (base / ref).is_file():
-                return (base / ref).read_text(encoding="utf-8").strip()
-        packed = common / "packed-refs"
-        if packed.is_file():
-            for line in packed.read_text(encoding="utf-8").splitlines():
-                parts = line.split()
-                if len(parts) == 2 and parts[1] == ref:
-                    return parts[0]
-    except OSError:
-        return ""
-    return ""
-
-
-def git_dirty(root: Path | str) -> str:
-    """'true' when tracked files differ from the commit, 'false', or '' when unknown.
-
-    Runs a read-only ``git status`` that takes no lock on the repository.
+    Both are '' outside a repository, in one without commits, or without a git executable.
+    Read with GitPython; its status commands take no optional lock (GIT_OPTIONAL_LOCKS=0, set in
+    stance.environment), so a run never blocks the user's own git commands.
     """
-    import subprocess
-
-    root = Path(root)
-    if _git_dir(root.resolve()) is None:
-        return ""
     try:
-        proc = subprocess.run(
-            ["git", "--no-optional-locks", "status", "--porcelain", "--untracked-files=no"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return ""
-    if proc.returncode != 0:
-        return ""
-    return "true" if proc.stdout.strip() else "false"
+        import git
+
+        repo = git.Repo(Path(root), search_parent_directories=True)
+        commit = repo.head.commit.hexsha
+        dirty = repo.is_dirty(index=True, working_tree=True, untracked_files=False)
+    except Exception:  # not a repository, no commit yet, no git executable, unreadable .git
+        return "", ""
+    return commit, "true" if dirty else "false"
 
 
 def config_hash(config: Mapping[str, Any]) -> str:

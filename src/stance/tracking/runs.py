@@ -13,7 +13,7 @@ from typing import Any
 from stance.errors import StanceError
 from stance.labels.agreement import agreement_for_run
 from stance.tracking.model_io import pip_requirements, skops_trusted_types
-from stance.tracking.provenance import config_hash, git_commit, git_dirty, new_group_id, safe_group
+from stance.tracking.provenance import config_hash, git_state, new_group_id, safe_group
 from stance.tracking.store import (
     GROUP_TAG,
     MODEL_ARTIFACT,
@@ -144,14 +144,15 @@ def log_evaluation_run(
     train_input = _dataset_input(mlflow, data, "labeled_sentences")
     test_input = _dataset_input(mlflow, test, "test_sentences") if test is not None else None
     digest = train_input.digest if train_input is not None else summary["data"]["sha256"][:8]
+    commit, dirty = git_state(root)
     tags = {
         ROLE_TAG: "model",
         GROUP_TAG: group,
         "model": summary["model"],
         "kind": summary["kind"],
         "source": source,
-        "git_commit": git_commit(root),
-        "git_dirty": git_dirty(root),
+        "git_commit": commit,
+        "git_dirty": dirty,
         "config_hash": config_hash(config or {}),
         "dataset_digest": digest,
         "labels_sha256": summary["data"]["sha256"],
