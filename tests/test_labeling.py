@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pexpect
 import pytest
+from helpers import SCHEMA
 
 from stance.annotate.session import check_annotator, open_session, sample_ids, uncertainty
 from stance.errors import StanceError
@@ -47,7 +48,7 @@ def project(tmp_path: Path, sentence_table: Path) -> Path:
     shutil.copy(ROOT / "config" / "config.yaml", tmp_path / "config")
     shutil.copytree(ROOT / "workflow" / "schemas", tmp_path / "workflow" / "schemas")
     (tmp_path / "labels").mkdir()
-    shutil.copy(ROOT / "labels" / "schema.yaml", tmp_path / "labels")
+    shutil.copy(SCHEMA, tmp_path / "labels" / "schema.yaml")  # the tests' own schema
     (tmp_path / "results").mkdir()
     shutil.copy(sentence_table, tmp_path / "results" / "sentences.parquet")
     return tmp_path
