@@ -1,4 +1,9 @@
-"""Cached n-gram counts: the features of many CV fits of one table, counted once."""
+"""Cached n-gram counts: the features of many CV fits of one table, counted once.
+
+Longer than most modules (~430 lines) because it is one mechanism: counting, per-fit vocabulary
+and IDF, and assembling the fitted scikit-learn pipeline must stay in step with each other, and
+tests/test_feature_cache.py checks them together against plain scikit-learn fits.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +22,6 @@ from sklearn.svm import LinearSVC
 
 from stance.training.models import ModelSpec
 
-# --------------------------------------------------------------------------- cached features
 #
 # Cross-validation fits one pipeline on many training parts of the same table, and most of the
 # time of a TF-IDF fit goes into analysing the texts. The n-gram counts of a text do not depend
