@@ -30,8 +30,8 @@ rule labels:
             "results/disagreements.csv", caption="../report/disagreements.rst", category="Labels"
         ),
     params:
-        # Re-resolve the final labels when the label folder or the tie rule changes.
-        labels_dir=LABELS_DIR,
+        # Re-resolve the final labels when the tie rule or the label code changes (the label
+        # folder's files are inputs).
         annotator_priority=config["labels"]["annotator_priority"],
         code=code_digest("labels"),
     resources:
