@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import pickle
 import shutil
 from pathlib import Path
@@ -221,6 +222,91 @@ def test_a_crafted_local_model_file_is_refused(tmp_path):
         load_final_model(folder).predict(x)
     assert str(path) in str(err.value)
     assert not marker.exists()
+
+
+# --- The split cache ---------------------------------------------------------------------------
+
+
+def _split(paths, config, out: Path, cache: Path):
+    from stance.corpus.stage import split_shard
+
+    return split_shard(paths, config, out / "s.parquet", out / "c.tsv", out / "a.tsv", cache=cache)
+
+
+def _outputs(folder: Path) -> tuple:
+    return (
+        pd.read_parquet(folder / "s.parquet"),
+        (folder / "c.tsv").read_text(encoding="utf-8"),
+        (folder / "a.tsv").read_text(encoding="utf-8"),
+    )
+
+
+def _assert_same_outputs(a: Path, b: Path) -> None:
+    (sa, ca, aa), (sb, cb, ab) = _outputs(a), _outputs(b)
+    pd.testing.assert_frame_equal(sa, sb)
+    assert ca == cb and aa == ab
+
+
+def test_a_pickle_in_the_split_cache_runs_nothing_and_the_shard_is_split_again(
+    tmp_path, config, project_root, capsys
+):
+    paths = sorted((project_root / "seeds").glob("*.txt"))
+    marker = tmp_path / "ran"
+    cache = tmp_path / "cache" / "shard-0.json"
+    cache.parent.mkdir()
+    cache.write_bytes(pickle.dumps(_RunsOnUnpickle(payload(marker))))
+    assert _split(paths, config, tmp_path / "out", cache) == (len(paths), 0)
+    assert not marker.exists()
+    assert str(cache) in capsys.readouterr().err
+    _split(paths, config, tmp_path / "fresh", tmp_path / "other.json")
+    _assert_same_outputs(tmp_path / "out", tmp_path / "fresh")
+    # The cache written after the re-split is a good one.
+    assert _split(paths, config, tmp_path / "again", cache) == (0, len(paths))
+    _assert_same_outputs(tmp_path / "again", tmp_path / "fresh")
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        "garbage",
+        "truncated",
+        "not_a_dict",
+        "short_sentence_row",
+        "text_not_a_string",
+        "offset_not_a_number",
+        "chrome_row_not_a_list",
+    ],
+)
+def test_a_damaged_split_cache_is_ignored_with_a_note(
+    tamper, tmp_path, config, project_root, capsys
+):
+    paths = sorted((project_root / "seeds").glob("*.txt"))
+    cache = tmp_path / "shard-0.json"
+    _split(paths, config, tmp_path / "fresh", cache)
+    good = cache.read_text(encoding="utf-8")
+    data = json.loads(good)
+    first = next(iter(data["articles"].values()))
+    if tamper == "garbage":
+        cache.write_bytes(b"\x80\x04\x95 not json at all")
+    elif tamper == "truncated":
+        cache.write_text(good[: len(good) // 2], encoding="utf-8")
+    elif tamper == "not_a_dict":
+        cache.write_text(json.dumps([data["settings"], data["articles"]]), encoding="utf-8")
+    else:
+        if tamper == "short_sentence_row":
+            first[1][0] = first[1][0][:3]
+        elif tamper == "text_not_a_string":
+            first[1][0][5] = {"__reduce__": "exec"}
+        elif tamper == "offset_not_a_number":
+            first[1][0][3] = "12"
+        elif tamper == "chrome_row_not_a_list":
+            first[2] = "rows"
+        cache.write_text(json.dumps(data), encoding="utf-8")
+    capsys.readouterr()
+    assert _split(paths, config, tmp_path / "out", cache) == (len(paths), 0)
+    err = capsys.readouterr().err
+    assert str(cache) in err and "split again" in err
+    _assert_same_outputs(tmp_path / "out", tmp_path / "fresh")
 
 
 # --- The allowlist of model types --------------------------------------------------------------
