@@ -110,7 +110,7 @@ def run_split_cli(tmp_path: Path, project_root: Path, *paths: Path) -> int:
             chrome=str(tmp_path / "out.tsv"),
             articles=str(tmp_path / "articles.tsv"),
         ),
-        params=SimpleNamespace(cache=str(tmp_path / "cache.pickle")),
+        params=SimpleNamespace(cache=str(tmp_path / "cache.json")),
         wildcards=SimpleNamespace(shard="0"),
         log=[],
         config=load_config(project_root / "config" / "config.yaml"),

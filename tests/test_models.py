@@ -220,9 +220,7 @@ def assert_same_value(va, vb, where: str) -> None:
 
 @pytest.mark.parametrize(("kind", "params"), CACHED)
 def test_final_pipeline_from_the_cache_equals_pipeline_fit_on_raw_inputs(kind, params, tmp_path):
-    import skops.io
-
-    from stance.tracking.model_io import skops_trusted_types as _skops_trusted
+    from stance.training.model_files import load_model, save_model
 
     spec = spec_from_entry({"name": "c", "kind": kind, "params": params})
     x, y = cache_data()
@@ -239,11 +237,10 @@ def test_final_pipeline_from_the_cache_equals_pipeline_fit_on_raw_inputs(kind, p
     new = new[spec.features]
     assert list(model.predict(new)) == list(reference.predict(new))
     np.testing.assert_allclose(model.predict_proba(new), reference.predict_proba(new), atol=1e-9)
-    # It serialises and loads like a pipeline fit the usual way (no new types to trust).
-    _skops_trusted(model)
+    # It saves and loads like a pipeline fit the usual way (no type outside the allowlist).
     path = tmp_path / "m.skops"
-    skops.io.dump(model, path)
-    loaded = skops.io.load(path, trusted=skops.io.get_untrusted_types(file=path))
+    save_model(model, path)
+    loaded = load_model(path)
     np.testing.assert_allclose(loaded.predict_proba(new), model.predict_proba(new))
 
 

@@ -28,7 +28,7 @@ def test_cache_resplits_only_changed_articles(tmp_path, config, project_root):
     seeds = tmp_path / "seeds"
     shutil.copytree(project_root / "seeds", seeds)
     paths = sorted(seeds.glob("*.txt"))
-    cache = tmp_path / "cache.pickle"
+    cache = tmp_path / "cache.json"
     assert run_shard(paths, config, tmp_path / "first", cache) == (5, 0)
     first = pd.read_parquet(tmp_path / "first" / "s.parquet")
 
@@ -46,7 +46,7 @@ def test_cache_resplits_only_changed_articles(tmp_path, config, project_root):
 
 def test_cached_and_fresh_outputs_are_identical(tmp_path, config, project_root):
     paths = sorted((project_root / "seeds").glob("*.txt"))
-    cache = tmp_path / "cache.pickle"
+    cache = tmp_path / "cache.json"
     run_shard(paths, config, tmp_path / "a", cache)
     run_shard(paths, config, tmp_path / "b", cache)
     run_shard(paths, config, tmp_path / "c", None)

@@ -7,7 +7,7 @@ rule split_shard:
         chrome="results/split/shard-{shard}.chrome.tsv",
         articles="results/split/shard-{shard}.articles.tsv",
     params:
-        cache="results/cache/split/shard-{shard}.pickle",
+        cache="results/cache/split/shard-{shard}.json",
         # Re-split when the splitting rules or the corpus code change.
         split=config["split"],
         code=code_digest("corpus"),

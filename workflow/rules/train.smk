@@ -47,7 +47,7 @@ rule train_model:
         oof=f"{MODEL_DIR}/oof_predictions.csv",
         text_report=f"{MODEL_DIR}/classification_report.txt",
         curve_table=f"{MODEL_DIR}/learning_curve.tsv",
-        model=f"{MODEL_DIR}/model.joblib",
+        model=f"{MODEL_DIR}/model.skops",
         confusion=report(
             f"{MODEL_DIR}/confusion_matrix.png",
             caption="../report/confusion_matrix.rst",
@@ -90,7 +90,7 @@ rule log_run:
         oof=f"{MODEL_DIR}/oof_predictions.csv",
         text_report=f"{MODEL_DIR}/classification_report.txt",
         curve_table=f"{MODEL_DIR}/learning_curve.tsv",
-        model=f"{MODEL_DIR}/model.joblib",
+        model=f"{MODEL_DIR}/model.skops",
         confusion=f"{MODEL_DIR}/confusion_matrix.png",
         curve=f"{MODEL_DIR}/learning_curve.png",
     output:

@@ -9,6 +9,7 @@ import pandas as pd
 
 from stance.errors import StanceError
 from stance.tracking.model_io import load_logged_model
+from stance.training.model_files import UntrustedModelError
 from stance.training.predict import predict_sentences, select_run
 
 
@@ -16,7 +17,8 @@ def logged_model_probabilities(
     uri: str, experiment: str
 ) -> Callable[[pd.DataFrame], pd.DataFrame | None]:
     """A function giving the class probabilities of sentences from the best logged text-only
-    model, or None when there is no such model (the session then keeps article order)."""
+    model, or None when there is no such model or its file is refused (with a note); the
+    session then keeps article order."""
 
     def probabilities(sentences: pd.DataFrame) -> pd.DataFrame | None:
         try:
@@ -24,6 +26,9 @@ def logged_model_probabilities(
             if chosen["features"] != ["text"]:
                 return None
             model = load_logged_model(uri, chosen["run_id"])
+        except UntrustedModelError as exc:
+            print(f"note: {exc}; keeping article order", file=sys.stderr)
+            return None
         except StanceError:
             return None
         print(

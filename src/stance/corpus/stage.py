@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import pickle
 import sys
 from dataclasses import astuple
 from pathlib import Path
@@ -18,7 +17,7 @@ from stance.corpus.articles import decode_article
 from stance.corpus.chrome import compile_rules
 from stance.corpus.splitting import SentenceSplitter, split_article
 from stance.errors import StanceError
-from stance.io import atomic_path, write_tsv
+from stance.io import atomic_open, atomic_path, write_tsv
 
 SENTENCE_SCHEMA = pa.schema(
     [
@@ -31,6 +30,10 @@ SENTENCE_SCHEMA = pa.schema(
     ]
 )
 CHROME_COLUMNS = ["article_id", "line", "start", "end", "rule", "text"]
+# The value types of a sentence row (Sentence fields) and of a chrome row (CHROME_COLUMNS).
+SENTENCE_ROW = (str, str, int, int, int, str)
+CHROME_ROW = (str, int, int, int, str, str)
+CACHE_FORMAT = 1
 ARTICLE_COLUMNS = ["article_id", "sentences", "chrome_lines"]
 PROGRESS_EVERY = 1000
 
@@ -48,15 +51,53 @@ def settings_key(config: dict) -> str:
     return h.hexdigest()
 
 
+def _row_ok(row: object, types: tuple[type, ...]) -> bool:
+    return (
+        isinstance(row, list)
+        and len(row) == len(types)
+        and all(type(v) is t for v, t in zip(row, types, strict=True))
+    )
+
+
+def _entry_ok(entry: object) -> bool:
+    # [sha256 of the article's bytes, sentence rows, chrome rows]
+    return (
+        isinstance(entry, list)
+        and len(entry) == 3
+        and isinstance(entry[0], str)
+        and isinstance(entry[1], list)
+        and isinstance(entry[2], list)
+        and all(_row_ok(r, SENTENCE_ROW) for r in entry[1])
+        and all(_row_ok(r, CHROME_ROW) for r in entry[2])
+    )
+
+
 def _load_cache(path: Path | None, settings: str) -> dict:
+    """The cached split of each article: {article_id: [sha256, sentence rows, chrome rows]}.
+
+    The cache is JSON and only read as data; a file that is unreadable or not of that shape
+    is ignored with a note (its articles are split again)."""
     if path is None or not path.is_file():
         return {}
     try:
-        with open(path, "rb") as fh:
-            cached = pickle.load(fh)
-    except Exception:  # a damaged cache only costs a re-split
-        return {}
-    return cached["articles"] if cached.get("settings") == settings else {}
+        cached = json.loads(path.read_bytes())
+    except (OSError, ValueError, RecursionError) as exc:
+        problem = f"unreadable ({type(exc).__name__})"
+    else:
+        articles = cached.get("articles") if isinstance(cached, dict) else None
+        if (
+            isinstance(articles, dict)
+            and cached.get("format") == CACHE_FORMAT
+            and all(_entry_ok(e) for e in articles.values())
+        ):
+            return articles if cached.get("settings") == settings else {}
+        problem = "not a split cache of this version"
+    print(
+        f"note: {path}: {problem}; ignoring it, every article of the shard is split again "
+        "(the cache is rewritten)",
+        file=sys.stderr,
+    )
+    return {}
 
 
 def split_shard(
@@ -79,7 +120,7 @@ def split_shard(
     settings = settings_key(config)
     cache_path = Path(cache) if cache else None
     cached = _load_cache(cache_path, settings)
-    fresh: dict[str, tuple[str, list, list]] = {}
+    fresh: dict[str, list] = {}
     problems: list[str] = []
     split_count = reused = 0
     for n, raw_path in enumerate(paths, 1):
@@ -101,11 +142,11 @@ def split_shard(
             reused += 1
         else:
             sentences, removed = split_article(article_id, raw, splitter, rules)
-            fresh[article_id] = (
+            fresh[article_id] = [
                 key,
-                [astuple(s) for s in sentences],
+                [list(astuple(s)) for s in sentences],
                 [[getattr(r, c) for c in CHROME_COLUMNS] for r in removed],
-            )
+            ]
             split_count += 1
             if not sentences:
                 print(
@@ -139,8 +180,8 @@ def split_shard(
         [[a, len(s), len(c)] for a, (_, s, c) in fresh.items()],
     )
     if cache_path is not None:
-        with atomic_path(cache_path) as tmp, open(tmp, "wb") as fh:
-            pickle.dump({"settings": settings, "articles": fresh}, fh)
+        with atomic_open(cache_path, encoding="utf-8") as fh:
+            json.dump({"format": CACHE_FORMAT, "settings": settings, "articles": fresh}, fh)
     print(f"{label}: {split_count} article(s) split, {reused} reused from cache", file=sys.stderr)
     return split_count, reused
 

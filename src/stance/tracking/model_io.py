@@ -1,4 +1,4 @@
-"""Loading a logged model safely."""
+"""A logged model: the types and requirements logged with it, checked loading, run markers."""
 
 from __future__ import annotations
 
@@ -8,19 +8,15 @@ from pathlib import Path
 from typing import Any
 
 from stance.errors import StanceError
-from stance.tracking.store import MODEL_ARTIFACT, TRUSTED_PREFIXES, import_mlflow, store_error
+from stance.tracking.store import MODEL_ARTIFACT, import_mlflow, store_error
 
 
-def skops_trusted_types(model: Any) -> list[str]:
-    import skops.io
+def skops_trusted_types(model: Any, what: str = "the model to log") -> list[str]:
+    """The types to log with ``model`` (skops_trusted_types); an error when it holds a type
+    outside the allowlist (stance.training.model_files.ALLOWED_CLASSES)."""
+    from stance.training.model_files import trusted_types
 
-    from stance.training.models import CUSTOM_TYPES
-
-    untrusted = skops.io.get_untrusted_types(data=skops.io.dumps(model))
-    foreign = [t for t in untrusted if not t.startswith(TRUSTED_PREFIXES) and t not in CUSTOM_TYPES]
-    if foreign:
-        raise StanceError(f"the model contains types outside the project: {', '.join(foreign)}")
-    return sorted(untrusted)
+    return trusted_types(model, what)
 
 
 def pip_requirements() -> list[str]:
@@ -33,15 +29,17 @@ def pip_requirements() -> list[str]:
 def load_logged_model(uri: str, run_id: str) -> Any:
     """The scikit-learn pipeline logged in run ``run_id``.
 
-    The skops file is loaded trusting only scikit-learn, numpy, scipy and the project's own
-    types (the list comes from this code, not from the model), so no other code can run.
+    The skops file is loaded only when every type it names is in the project's allowlist of
+    classes (stance.training.model_files.ALLOWED_CLASSES, from this code, not from the run), so
+    a model logged by someone else cannot run code here; any other model is refused.
     """
     mlflow = import_mlflow()
-    import skops.io
     import yaml
 
-    from stance.training.models import CUSTOM_TYPES
+    from stance.training.model_files import UntrustedModelError, loads_checked
 
+    what = f"run {run_id} in {uri}"
+    remedy = "pick a run logged by this project with --run-id (list them with `stance runs`)"
     mlflow.set_tracking_uri(uri)
     with tempfile.TemporaryDirectory(prefix="stance-model-") as tmp:
         try:
@@ -52,24 +50,25 @@ def load_logged_model(uri: str, run_id: str) -> Any:
             )
         except Exception as exc:
             raise store_error(uri, f"downloading the model of run {run_id}", exc) from None
-        meta = yaml.safe_load((local / "MLmodel").read_text(encoding="utf-8"))
-        flavor = (meta.get("flavors") or {}).get("sklearn") or {}
+        try:
+            meta = yaml.safe_load((local / "MLmodel").read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+            raise StanceError(
+                f"{what}: the logged model has no readable MLmodel file ({exc}); {remedy}"
+            ) from None
+        flavor = ((meta or {}).get("flavors") or {}).get("sklearn") or {}
         if flavor.get("serialization_format") != "skops":
-            raise StanceError(
-                f"run {run_id}: the model is not in skops format; only models logged by this "
-                "project are loaded"
+            raise UntrustedModelError(
+                f"{what}: the model is not in skops format; it was not loaded (only models "
+                f"logged by this project are loaded); {remedy}"
             )
-        path = local / flavor["pickled_model"]
-        untrusted = skops.io.get_untrusted_types(file=path)
-        foreign = [
-            t for t in untrusted if not t.startswith(TRUSTED_PREFIXES) and t not in CUSTOM_TYPES
-        ]
-        if foreign:
-            raise StanceError(
-                f"run {run_id}: the model holds types this project does not trust: "
-                f"{', '.join(foreign)}; not loading it"
+        path = (local / str(flavor.get("pickled_model", ""))).resolve()
+        if not path.is_file() or not path.is_relative_to(local.resolve()):
+            raise UntrustedModelError(
+                f"{what}: the MLmodel file names no model file inside the logged model; it "
+                f"was not loaded; {remedy}"
             )
-        return skops.io.load(path, trusted=untrusted)
+        return loads_checked(path.read_bytes(), what, remedy)
 
 
 def read_marker(path: Path | str) -> dict[str, Any]:

@@ -125,6 +125,10 @@ def log_evaluation_run(
     mlflow = import_mlflow()
     from mlflow.models import infer_signature
 
+    from stance.training.model_files import PROJECT_TYPES
+
+    # Before the store or the model is used: only models of the project's own types are logged.
+    trusted = skops_trusted_types(model, f"model {summary['model']!r}")
     group = safe_group(group or os.environ.get(WORKFLOW_RUN_ENV) or new_group_id())
     experiment_id = init_store(uri, experiment)
     client = tracking_client(uri)
@@ -133,11 +137,9 @@ def log_evaluation_run(
 
     x = data.frame[summary["features"]].head(5).reset_index(drop=True)
     signature = infer_signature(x, model.predict(x))
-    trusted = skops_trusted_types(model)
-    from stance.training.models import CUSTOM_TYPES
 
     metadata = {"classes": list(summary["classes"]), "features": list(summary["features"])}
-    custom = [t for t in trusted if t in CUSTOM_TYPES]
+    custom = [t for t in trusted if t in PROJECT_TYPES]
     if custom:
         # Not a pip package: the loading environment needs this project installed.
         metadata["requires_project_types"] = custom

@@ -19,8 +19,6 @@ MODEL_ARTIFACT = "model"
 ROLE_TAG = "stance.role"
 GROUP_TAG = "stance.workflow_run"
 LOCKED_RETRIES = 40
-# Module prefixes of the types a project model may contain (checked before loading one).
-TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.", "builtins.", "collections.")
 
 T = TypeVar("T")
 

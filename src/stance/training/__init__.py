@@ -1,1 +1,1 @@
-"""Training stage: data, model registry, features, folds, metrics, fits, evaluation, results."""
+"""Training stage: data, model registry, features, folds, fits, evaluation, results, model files."""

@@ -9,8 +9,9 @@ from typing import Any
 from sklearn.pipeline import Pipeline
 
 from stance.errors import StanceError
-from stance.io import atomic_open, atomic_path
+from stance.io import atomic_open
 from stance.training.evaluate import Evaluation
+from stance.training.model_files import load_model, save_model
 from stance.training.plots import plot_confusion, plot_curve
 
 # Files a model's result folder holds (results/models/<name>/).
@@ -20,14 +21,12 @@ REPORT_FILE = "classification_report.txt"
 CONFUSION_FILE = "confusion_matrix.png"
 CURVE_FILE = "learning_curve.png"
 CURVE_TABLE = "learning_curve.tsv"
-MODEL_FILE = "model.joblib"
+MODEL_FILE = "model.skops"
 ARTIFACT_FILES = (METRICS_FILE, OOF_FILE, REPORT_FILE, CONFUSION_FILE, CURVE_FILE, CURVE_TABLE)
 
 
 def write_evaluation(ev: Evaluation, outdir: Path | str) -> dict[str, Path]:
     """Write a model's results: metrics.json, OOF CSV, report, plots, curve table, model."""
-    import joblib
-
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     paths = {name: outdir / name for name in (*ARTIFACT_FILES, MODEL_FILE)}
@@ -42,8 +41,7 @@ def write_evaluation(ev: Evaluation, outdir: Path | str) -> dict[str, Path]:
         ev.curve.to_csv(fh, sep="\t", index=False, lineterminator="\n", float_format="%.6f")
     plot_confusion(ev, paths[CONFUSION_FILE])
     plot_curve(ev, paths[CURVE_FILE])
-    with atomic_path(paths[MODEL_FILE]) as tmp:
-        joblib.dump(ev.final_model, tmp)
+    save_model(ev.final_model, paths[MODEL_FILE])
     return paths
 
 
@@ -59,10 +57,6 @@ def read_summary(path: Path | str) -> dict[str, Any]:
 
 
 def load_final_model(model_dir: Path | str) -> Pipeline:
-    """The final model that ``write_evaluation`` saved (a local file the project wrote itself)."""
-    import joblib
-
-    path = Path(model_dir) / MODEL_FILE
-    if not path.is_file():
-        raise StanceError(f"{path}: not found; run `stance train-model` for this model")
-    return joblib.load(path)
+    """The final model that ``write_evaluation`` saved; a file naming a type outside the
+    project's allowlist is refused, not loaded (stance.training.model_files)."""
+    return load_model(Path(model_dir) / MODEL_FILE)

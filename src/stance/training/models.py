@@ -40,10 +40,6 @@ class SoftmaxLinearSVC(LinearSVC):
         return exp / exp.sum(axis=1, keepdims=True)
 
 
-# Types that a logged model of this project may contain beyond scikit-learn's own (skops).
-CUSTOM_TYPES = [f"{SoftmaxLinearSVC.__module__}.{SoftmaxLinearSVC.__qualname__}"]
-
-
 @dataclass(frozen=True)
 class ModelKind:
     """A family of models: the input columns it needs, its hyperparameters and its builder."""
@@ -113,6 +109,10 @@ def _char_tfidf(p: dict[str, Any]) -> TfidfVectorizer:
         lowercase=p["lowercase"],
         dtype=np.float64,
     )
+
+
+# The values of the ``classifier`` hyperparameter.
+CLASSIFIERS = ("logreg", "linear_svm")
 
 
 def _classifier(p: dict[str, Any], seed: int) -> LogisticRegression | SoftmaxLinearSVC:

@@ -1,0 +1,182 @@
+"""Model files (skops format): the types a project model may hold, checked saving and loading."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.compose import ColumnTransformer
+from sklearn.dummy import DummyClassifier
+from sklearn.feature_extraction.text import TfidfTransformer, TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder
+
+from stance.errors import StanceError
+from stance.io import atomic_path
+from stance.training.models import SoftmaxLinearSVC
+
+
+def type_name(cls: type) -> str:
+    """The name skops gives a class, e.g. 'sklearn.pipeline.Pipeline'."""
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+# Every class a fitted model of the registered kinds is made of, as skops names them in a
+# file: found by dumping a fitted model of each kind (and classifier) and reading the types
+# in the file (tests/test_reliability.py rebuilds this set from the registry and fails when a
+# kind needs another). Classes only: never a function (builtins.exec, numpy.full_like, ...),
+# whatever its module. A file naming anything else is not loaded, and a model holding
+# anything else is not saved or logged.
+ALLOWED_CLASSES: tuple[type, ...] = (
+    # values and containers
+    dict,
+    list,
+    tuple,
+    str,
+    slice,
+    # numpy: arrays, and the dtype the TF-IDF vectorisers are given
+    np.ndarray,
+    np.float64,
+    # scikit-learn
+    Pipeline,
+    ColumnTransformer,
+    TfidfVectorizer,
+    TfidfTransformer,
+    OneHotEncoder,
+    LogisticRegression,
+    DummyClassifier,
+    # this project
+    SoftmaxLinearSVC,
+)
+ALLOWED_TYPES: frozenset[str] = frozenset(type_name(c) for c in ALLOWED_CLASSES)
+# Types that come from this project rather than from a pip package (the loading environment
+# needs the project installed).
+PROJECT_TYPES: frozenset[str] = frozenset(t for t in ALLOWED_TYPES if t.startswith("stance."))
+# The skops node kinds that build a value. Functions, bound methods, partials, operators and
+# objects rebuilt by calling their type are never loaded, whichever class they name.
+ALLOWED_NODES: frozenset[str] = frozenset(
+    {
+        "ObjectNode",
+        "DictNode",
+        "ListNode",
+        "TupleNode",
+        "JsonNode",
+        "NdArrayNode",
+        "TypeNode",
+        "SliceNode",
+        "CachedNode",  # a second reference to a node already checked
+    }
+)
+RETRAIN_HINT = "delete it and train the model again (`snakemake` or `stance train-model`)"
+
+
+class UntrustedModelError(StanceError):
+    """A model file that names types outside ALLOWED_TYPES: it was not loaded."""
+
+
+def _nodes(schema: Any) -> Iterator[dict[str, Any]]:
+    # Every node of a skops schema, however deeply nested (a superset of what skops visits).
+    stack = [schema]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if "__loader__" in item:
+                yield item
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
+def _schema(data: bytes, what: str, remedy: str) -> Any:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            return json.loads(archive.read("schema.json"))
+    except (zipfile.BadZipFile, KeyError, ValueError, RuntimeError, OSError, RecursionError) as exc:
+        raise UntrustedModelError(
+            f"{what}: not a model file in skops format ({exc}); it was not loaded; {remedy}"
+        ) from None
+
+
+def file_types(data: bytes, what: str = "the model", remedy: str = RETRAIN_HINT) -> set[str]:
+    """Every type a skops file names, each as 'module.name'; a node kind that would call a
+    function or look up a method is named with that kind, e.g. 'builtins.exec (FunctionNode)'."""
+    found: set[str] = set()
+    for node in _nodes(_schema(data, what, remedy)):
+        name = f"{node.get('__module__')}.{node.get('__class__')}"
+        loader = node.get("__loader__")
+        if loader == "MethodNode":
+            name = f"{name}.{(node.get('content') or {}).get('func')}"
+        found.add(name if loader in ALLOWED_NODES else f"{name} ({loader})")
+    return found
+
+
+def refused_types(data: bytes, what: str = "the model", remedy: str = RETRAIN_HINT) -> list[str]:
+    """The types a skops file names that a project model may not hold, sorted."""
+    return sorted(file_types(data, what, remedy) - ALLOWED_TYPES)
+
+
+def _refusal(what: str, refused: list[str], remedy: str) -> UntrustedModelError:
+    return UntrustedModelError(
+        f"{what}: the model holds types this project does not load: {', '.join(refused)}; "
+        f"it was not loaded (only the classes the project's model kinds are made of are "
+        f"trusted, see ALLOWED_CLASSES in src/stance/training/model_files.py); {remedy}"
+    )
+
+
+def checked_dumps(model: Any, what: str = "the model") -> bytes:
+    """``model`` in skops format; an error when it holds a type outside ALLOWED_TYPES."""
+    import skops.io
+
+    data = skops.io.dumps(model)
+    refused = refused_types(data, what)
+    if refused:
+        raise UntrustedModelError(
+            f"{what}: the model holds types outside the project's allowlist: "
+            f"{', '.join(refused)}; it is neither saved nor logged. A new model kind made of "
+            "other classes adds them to ALLOWED_CLASSES in src/stance/training/model_files.py "
+            "(classes only, never functions)"
+        )
+    return data
+
+
+def trusted_types(model: Any, what: str = "the model") -> list[str]:
+    """The types of ``model`` to trust when loading it (all in ALLOWED_TYPES), sorted."""
+    return sorted(file_types(checked_dumps(model, what), what))
+
+
+def loads_checked(data: bytes, what: str, remedy: str = RETRAIN_HINT) -> Any:
+    """A model from skops bytes, after checking that they name only ALLOWED_TYPES."""
+    import skops.io
+
+    refused = refused_types(data, what, remedy)
+    if refused:
+        raise _refusal(what, refused, remedy)
+    try:
+        return skops.io.loads(data, trusted=sorted(ALLOWED_TYPES))
+    except Exception as exc:  # skops refuses on its own, or the file is damaged
+        raise StanceError(
+            f"{what}: the model could not be loaded ({type(exc).__name__}: {exc}); {remedy}"
+        ) from None
+
+
+def save_model(model: Any, path: Path | str) -> None:
+    """Write ``model`` to ``path`` in skops format, atomically (see checked_dumps)."""
+    data = checked_dumps(model, str(path))
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+
+
+def load_model(path: Path | str, remedy: str = RETRAIN_HINT) -> Any:
+    """The model saved at ``path`` by save_model; a file naming any other type is refused."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise StanceError(f"{path}: not found; run `stance train-model` for this model") from None
+    return loads_checked(data, str(path), remedy)
