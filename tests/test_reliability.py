@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from helpers import run_snakemake
 
-from stance.corpus.articles import discover
+from stance.corpus.articles import discover, read_article
 from stance.errors import StanceError
 
 FORMULA_TEXTS = [
@@ -121,3 +121,26 @@ def test_dangling_symlink_stops_snakemake(project_copy: Path):
     assert proc.returncode == 1
     assert "seeds/005_x.txt: a symbolic link to /nonexistent, which does not exist" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+# --- (5) NUL bytes anywhere in an article --------------------------------------------------------
+
+
+def test_nul_byte_after_the_first_8_kb_is_rejected(tmp_path: Path):
+    path = tmp_path / "long.txt"
+    line = b"The talks in Doha resumed on Monday after a pause.\n"  # 51 bytes
+    head = line * 200  # 10,200 bytes, past the first 8 KB
+    path.write_bytes(head + b"Kabul \x00rejected the deal.\n" + line)
+    with pytest.raises(StanceError) as info:
+        read_article(path)
+    message = str(info.value)
+    assert f"{path}: looks like a binary file" in message
+    assert f"line 201: byte {len(head) + 6} is a NUL byte" in message
+
+
+def test_invalid_utf8_after_the_first_8_kb_is_rejected(tmp_path: Path):
+    path = tmp_path / "long.txt"
+    head = b"The talks in Doha resumed on Monday after a pause.\n" * 200
+    path.write_bytes(head + "Caf\u00e9.\n".encode("latin-1"))
+    with pytest.raises(StanceError, match=rf"line 201: byte {len(head) + 3} \(0xe9\)"):
+        read_article(path)

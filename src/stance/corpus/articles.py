@@ -138,10 +138,13 @@ def decode_article(data: bytes, source: Path | str) -> str:
         raise StanceError(
             f"{source}: the file is empty; put the article text in it or delete the file"
         )
-    if b"\x00" in data[:8192]:
+    nul = data.find(b"\x00")  # anywhere in the file: a NUL would reach the sentence table
+    if nul >= 0:
+        line = _line_of_offset(data, nul)
         raise StanceError(
-            f"{source}: looks like a binary file (it contains NUL bytes), not plain text; "
-            "save the article as UTF-8 text or remove the file from the article folder"
+            f"{source}: looks like a binary file, not plain text (line {line}: byte {nul} is a "
+            "NUL byte, 0x00); save the article as UTF-8 text (delete the stray byte) or remove "
+            "the file from the article folder"
         )
     try:
         return data.decode("utf-8")
