@@ -8,10 +8,12 @@ import stat
 from pathlib import Path
 
 import pytest
-from helpers import run_snakemake
+from helpers import SCHEMA, make_sentences, run_snakemake
 
-from stance.corpus.articles import discover, read_article
+from stance.corpus.articles import add_articles, discover, read_article
 from stance.errors import StanceError
+from stance.io import atomic_open, atomic_path
+from stance.labels.schema import load_schema
 
 FORMULA_TEXTS = [
     '=HYPERLINK("http://x.test","click") was the link.',
@@ -144,3 +146,60 @@ def test_invalid_utf8_after_the_first_8_kb_is_rejected(tmp_path: Path):
     path.write_bytes(head + "Caf\u00e9.\n".encode("latin-1"))
     with pytest.raises(StanceError, match=rf"line 201: byte {len(head) + 3} \(0xe9\)"):
         read_article(path)
+
+
+# --- (6) atomic writes give ordinary file modes --------------------------------------------------
+
+
+@pytest.mark.parametrize(("mask", "expected"), [(0o022, 0o644), (0o027, 0o640), (0o002, 0o664)])
+def test_atomic_write_of_a_new_file_follows_the_umask(tmp_path: Path, umask, mask, expected):
+    umask(mask)
+    target = tmp_path / "out.csv"
+    with atomic_open(target, encoding="utf-8") as fh:
+        fh.write("a,b\n")
+    assert mode_of(target) == expected
+    assert [p.name for p in tmp_path.iterdir()] == ["out.csv"]  # no temporary file left
+
+
+def test_atomic_write_keeps_the_mode_of_the_file_it_replaces(tmp_path: Path, umask):
+    umask(0o077)
+    target = tmp_path / "shared.csv"
+    target.write_text("old\n", encoding="utf-8")
+    target.chmod(0o664)
+    with atomic_path(target) as tmp:
+        tmp.write_text("new\n", encoding="utf-8")
+    assert target.read_text(encoding="utf-8") == "new\n"
+    assert mode_of(target) == 0o664
+
+
+def test_added_article_and_label_file_get_ordinary_modes(tmp_path: Path, umask):
+    from stance.annotate.session import open_session
+
+    umask(0o022)
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    source = tmp_path / "new.txt"
+    source.write_text("Talks resumed in Doha.\n", encoding="utf-8")
+    add_articles([source], seeds)
+    assert mode_of(seeds / "new.txt") == 0o644
+
+    schema = load_schema(SCHEMA)
+    labels = tmp_path / "labels"
+    labels.mkdir()
+    session = open_session("ann", schema, make_sentences(), labels)
+    session.answer({"speaker": schema.values("speaker")[0], "stance": schema.values("stance")[0]})
+    assert mode_of(labels / "ann.csv") == 0o644
+
+
+def test_saved_data_set_folder_gets_an_ordinary_mode(tmp_path: Path, umask):
+    import datasets
+
+    from stance.labels.dataset import save_dataset
+
+    umask(0o022)
+    ds = datasets.Dataset.from_dict({"text": ["a", "b"]})
+    save_dataset(ds, tmp_path / "labeled_dataset")
+    assert mode_of(tmp_path / "labeled_dataset") == 0o755
+    (tmp_path / "labeled_dataset").chmod(0o775)
+    save_dataset(ds, tmp_path / "labeled_dataset")  # replacing keeps the folder's mode
+    assert mode_of(tmp_path / "labeled_dataset") == 0o775

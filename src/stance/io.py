@@ -4,23 +4,59 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import secrets
+import stat
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
+
+# The mode an ordinary open(path, "w") asks for; the kernel takes the umask off it.
+_NEW_FILE_MODE = 0o666
+_NEW_DIR_MODE = 0o777
+
+
+def _new_temp(parent: Path, prefix: str, suffix: str, make: Any) -> Path:
+    """Create a new, unused name in parent with make(path); retry on a name clash."""
+    for _ in range(100):
+        candidate = parent / f"{prefix}{secrets.token_hex(6)}{suffix}"
+        try:
+            make(candidate)
+        except FileExistsError:
+            continue
+        return candidate
+    raise FileExistsError(f"{parent}: no unused temporary name for {prefix}*{suffix}")
+
+
+def _create_file(path: Path) -> None:
+    # Unlike tempfile.mkstemp (always 0600), this gets the mode of an ordinary new file.
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _NEW_FILE_MODE))
+
+
+def make_temp_dir(parent: Path | str, prefix: str) -> Path:
+    """A new folder in parent with the mode of an ordinary new folder (0777 less the umask)."""
+    parent = Path(parent)
+    return _new_temp(parent, prefix, "", lambda p: os.mkdir(p, _NEW_DIR_MODE))
 
 
 @contextlib.contextmanager
 def atomic_path(path: Path | str) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; on success it replaces ``path`` atomically."""
+    """Yield a temporary path beside ``path``; on success it replaces ``path`` atomically.
+
+    The file ends with the mode an ordinary write would give it: that of the file it replaces,
+    or 0666 less the umask for a new file.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
+    tmp_path = _new_temp(path.parent, f".{path.name}.", ".tmp", _create_file)
     try:
         yield tmp_path
+        try:
+            old_mode = stat.S_IMODE(os.stat(path).st_mode)
+        except FileNotFoundError:
+            old_mode = None
         with open(tmp_path, "rb+") as fh:
+            if old_mode is not None:
+                os.fchmod(fh.fileno(), old_mode)
             os.fsync(fh.fileno())
         os.replace(tmp_path, path)
     finally:

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import csv
+import os
 import shutil
-import tempfile
+import stat
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from stance.environment import import_datasets
-from stance.io import atomic_open, write_tsv
+from stance.io import atomic_open, make_temp_dir, write_tsv
 from stance.labels.resolution import Resolution
 from stance.labels.schema import LabelSchema
 
@@ -61,9 +62,12 @@ def save_dataset(dataset: datasets.Dataset, path: Path | str) -> None:
     """save_to_disk into a temporary folder beside path, then swap it in."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    # An ordinary folder's mode (tempfile.mkdtemp would make it 0700), or the replaced one's.
+    tmp = make_temp_dir(path.parent, f".{path.name}.")
     old = path.with_name(f".{path.name}.old")
     try:
+        if path.is_dir():
+            os.chmod(tmp, stat.S_IMODE(path.stat().st_mode))
         # One shard even when empty: an empty data set saved with no shard cannot be loaded.
         dataset.save_to_disk(str(tmp), num_shards=1)
         if old.exists():
