@@ -203,3 +203,21 @@ def test_saved_data_set_folder_gets_an_ordinary_mode(tmp_path: Path, umask):
     (tmp_path / "labeled_dataset").chmod(0o775)
     save_dataset(ds, tmp_path / "labeled_dataset")  # replacing keeps the folder's mode
     assert mode_of(tmp_path / "labeled_dataset") == 0o775
+
+
+# --- (7) a broken config file under snakemake ----------------------------------------------------
+
+
+@pytest.mark.e2e
+def test_broken_config_yaml_under_snakemake_names_file_and_line(project_copy: Path):
+    config = project_copy / "config" / "config.yaml"
+    lines = config.read_text(encoding="utf-8").splitlines()
+    lines.insert(3, "seeds_dir: [seeds")  # an unclosed bracket on line 4
+    config.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    proc = run_snakemake(project_copy, "results/sentences.parquet", "-n", check=False)
+    assert proc.returncode == 1
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, proc.stderr
+    assert errors[0].startswith("error: config/config.yaml: line ")
+    assert "not valid YAML" in errors[0] and "fix the syntax there" in errors[0]
+    assert "Traceback" not in proc.stderr and "WorkflowError" not in proc.stderr
