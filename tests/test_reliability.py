@@ -3,16 +3,18 @@ config under snakemake, label-file messages, spreadsheet-safe outputs, interrupt
 
 from __future__ import annotations
 
+import csv
 import os
 import stat
 from pathlib import Path
 
 import pytest
-from helpers import SCHEMA, make_sentences, run_snakemake
+from helpers import HEADER, SCHEMA, make_sentences, run_snakemake, write_csv
 
 from stance.corpus.articles import add_articles, discover, read_article
 from stance.errors import StanceError
 from stance.io import atomic_open, atomic_path
+from stance.labels.files import load_labels
 from stance.labels.schema import load_schema
 
 FORMULA_TEXTS = [
@@ -221,3 +223,47 @@ def test_broken_config_yaml_under_snakemake_names_file_and_line(project_copy: Pa
     assert errors[0].startswith("error: config/config.yaml: line ")
     assert "not valid YAML" in errors[0] and "fix the syntax there" in errors[0]
     assert "Traceback" not in proc.stderr and "WorkflowError" not in proc.stderr
+
+
+# --- (10) label-file messages --------------------------------------------------------------------
+
+
+def test_changed_long_text_shows_where_it_differs(tmp_path: Path):
+    start = "The spokesman of the delegation told reporters in Doha on Monday evening that "
+    end = " the agreed date in May, and that the talks would go on until then."
+    old = start + "the Taliban would never accept foreign troops staying after" + end
+    new = start + "the Taliban would never accept foreign troops staying past" + end
+    article = {"a1": [new]}
+    sentences = make_sentences(article)
+    sid = sentences["sentence_id"][0]
+    labels = tmp_path / "labels"
+    write_csv(labels / "ann.csv", [[sid, old, "taliban", "against", "ann", ""]])
+    with pytest.raises(StanceError) as info:
+        load_labels(labels, sentences, load_schema(SCHEMA))
+    message = str(info.value)
+    pos = next(i for i, (a, b) in enumerate(zip(old, new, strict=False)) if a != b)
+    assert f"text no longer matches sentence '{sid}': they differ from character {pos + 1}" in (
+        message
+    )
+    # Both texts are shown around the first difference, the rest elided with '…'.
+    assert f"labeled '…{old[pos - 30 : pos + 40]}…', now '…{new[pos - 30 : pos + 40]}…'" in message
+    assert "staying after" in message and "staying past" in message
+
+
+@pytest.mark.parametrize(("delimiter", "name"), [(";", "semicolons"), ("\t", "tabs")])
+def test_label_file_with_another_delimiter_says_so(tmp_path: Path, delimiter: str, name: str):
+    sentences = make_sentences()
+    labels = tmp_path / "labels"
+    labels.mkdir()
+    path = labels / "ann.csv"
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh, delimiter=delimiter)
+        writer.writerow(HEADER)
+        writer.writerow([sentences["sentence_id"][0], sentences["text"][0], "taliban", "favor",
+                         "ann", ""])  # fmt: skip
+    with pytest.raises(StanceError) as info:
+        load_labels(labels, sentences, load_schema(SCHEMA))
+    message = str(info.value)
+    assert f"{path} row 1: the columns are separated by {name}, not by commas" in message
+    assert "save the file as comma-separated CSV" in message
+    assert "missing column" not in message
