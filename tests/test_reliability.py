@@ -8,12 +8,13 @@ import os
 import stat
 from pathlib import Path
 
+import pandas as pd
 import pytest
-from helpers import HEADER, SCHEMA, make_sentences, run_snakemake, write_csv
+from helpers import HEADER, ROOT, SCHEMA, make_sentences, run_snakemake, write_csv
 
 from stance.corpus.articles import add_articles, discover, read_article
 from stance.errors import StanceError
-from stance.io import atomic_open, atomic_path
+from stance.io import atomic_open, atomic_path, plain_cell, spreadsheet_cell
 from stance.labels.files import load_labels
 from stance.labels.schema import load_schema
 
@@ -267,3 +268,127 @@ def test_label_file_with_another_delimiter_says_so(tmp_path: Path, delimiter: st
     assert f"{path} row 1: the columns are separated by {name}, not by commas" in message
     assert "save the file as comma-separated CSV" in message
     assert "missing column" not in message
+
+
+# --- (11) spreadsheet-safe outputs for people ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [*FORMULA_TEXTS, "'=1+1", "''@x", "\tx", "\rx", "'quoted,' he said.", "plain", "", "'", "=",
+     "'-"],
+)  # fmt: skip
+def test_spreadsheet_cell_is_safe_and_exactly_reversible(text: str):
+    safe = spreadsheet_cell(text)
+    assert not safe.startswith(("=", "+", "-", "@", "\t", "\r"))
+    assert plain_cell(safe) == text
+    if not text.lstrip("'").startswith(("=", "+", "-", "@", "\t", "\r")):
+        assert safe == text  # ordinary texts are written as they are
+
+
+def test_label_outputs_neutralise_formulas_and_keep_exact_text(tmp_path: Path):
+    from helpers import schema_values
+
+    from stance.labels.dataset import load_labeled_dataset
+    from stance.labels.stage import run_label_stage
+    from stance.training.predict import sentences_from_table
+
+    articles = {"a1": FORMULA_TEXTS, "a2": ["Talks resumed in Doha.", "=1+1 is two."]}
+    sentences = make_sentences(articles)
+    sentences.to_parquet(tmp_path / "sentences.parquet", index=False)
+    labels = tmp_path / "labels"
+    labels.mkdir()
+    (labels / "schema.yaml").write_text(SCHEMA.read_text(encoding="utf-8"), encoding="utf-8")
+    speaker, (favor, against, *_) = schema_values("speaker")[0], schema_values("stance")
+    first, second = sentences.iloc[0], sentences.iloc[1]
+    # Label files keep the exact text (they are compared with the sentence table).
+    write_csv(
+        labels / "ann.csv",
+        [
+            [first.sentence_id, first.text, speaker, favor, "ann", ""],
+            [second.sentence_id, second.text, speaker, favor, "ann", ""],
+        ],
+    )
+    write_csv(labels / "bob.csv", [[first.sentence_id, first.text, speaker, against, "bob", ""]])
+    out = tmp_path / "results"
+    run_label_stage(
+        tmp_path / "sentences.parquet",
+        labels,
+        labels / "schema.yaml",
+        out_dataset=out / "labeled_dataset",
+        out_unlabeled=out / "unlabeled.csv",
+        out_summary=out / "label_summary.tsv",
+        out_summary_by_article=out / "label_summary_by_article.tsv",
+        out_agreement=out / "agreement.json",
+        out_disagreements=out / "disagreements.csv",
+    )  # fmt: skip
+    with open(out / "unlabeled.csv", newline="", encoding="utf-8") as fh:
+        queue = list(csv.DictReader(fh))
+    unlabeled = [t for t in sentences["text"] if t not in (first.text, second.text)]
+    assert [r["text"] for r in queue] == [spreadsheet_cell(t) for t in unlabeled]
+    assert [r["text"] for r in queue] == [
+        "'-5 degrees was the temperature in Kabul.",
+        "'@taliban said the talks would resume.",
+        "Talks resumed in Doha.",
+        "'=1+1 is two.",
+    ]
+    # Reading the queue back (stance predict --unlabeled) gives the exact texts.
+    assert list(sentences_from_table(out / "unlabeled.csv")["text"]) == unlabeled
+    with open(out / "disagreements.csv", newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["text"] for r in rows] == ["'" + first.text]
+    # The data set keeps the exact text.
+    assert load_labeled_dataset(out / "labeled_dataset")["text"] == [first.text, second.text]
+
+
+def test_chrome_report_neutralises_formulas_but_shard_tables_do_not(tmp_path: Path):
+    from stance.corpus.stage import CHROME_COLUMNS, gather
+    from stance.io import write_tsv
+
+    shard = tmp_path / "shard-0.chrome.tsv"
+    write_tsv(shard, CHROME_COLUMNS, [["a1", 1, 0, 9, "menu", "=cmd|' /C calc'!A0"]])
+    articles = tmp_path / "shard-0.articles.tsv"
+    write_tsv(articles, ["article_id", "sentences", "chrome_lines"], [["a1", 0, 1]])
+    report = tmp_path / "chrome_report.tsv"
+    gather([], [str(shard)], [str(articles)], tmp_path / "s.parquet", report, tmp_path / "a.tsv")
+    assert shard.read_text(encoding="utf-8").splitlines()[1].endswith("\t=cmd|' /C calc'!A0")
+    assert report.read_text(encoding="utf-8").splitlines()[1].endswith("\t'=cmd|' /C calc'!A0")
+
+
+def test_predict_csv_output_neutralises_formulas(tmp_path: Path, monkeypatch, capsys):
+    import numpy as np
+
+    import stance.tracking.model_io as model_io
+    import stance.training.predict as predict
+    from stance.cli.main import main
+
+    seen: list[list[str]] = []
+
+    class Model:
+        classes_ = np.array(["against", "favor"])
+
+        def predict_proba(self, x: pd.DataFrame) -> np.ndarray:
+            seen.append(list(x["text"]))
+            return np.tile([0.25, 0.75], (len(x), 1))
+
+        def predict(self, x: pd.DataFrame) -> list[str]:
+            return ["favor"] * len(x)
+
+    run = {"run_id": "r1", "model": "m", "metric": 0.5, "classes": ["favor", "against"],
+           "features": ["text"]}  # fmt: skip
+    monkeypatch.setattr(predict, "select_run", lambda *a, **k: run)
+    monkeypatch.setattr(model_io, "load_logged_model", lambda uri, run_id: Model())
+    monkeypatch.chdir(tmp_path)
+    table = tmp_path / "in.csv"
+    pd.DataFrame({"text": [spreadsheet_cell(t) for t in FORMULA_TEXTS]}).to_csv(table, index=False)
+    config = str(ROOT / "config" / "config.yaml")
+    assert main(["predict", "--config", config, "--table", str(table), "--out", "p.csv"]) == 0
+    assert seen == [FORMULA_TEXTS]  # the model sees the exact texts
+    with open(tmp_path / "p.csv", newline="", encoding="utf-8") as fh:
+        written = [r["text"] for r in csv.DictReader(fh)]
+    assert written == [spreadsheet_cell(t) for t in FORMULA_TEXTS]
+    assert all(w.startswith("'") for w in written)
+    capsys.readouterr()
+    assert main(["predict", "--config", config, "--table", str(table)]) == 0  # to stdout
+    printed = list(csv.DictReader(capsys.readouterr().out.splitlines()))
+    assert [r["text"] for r in printed] == written

@@ -70,11 +70,67 @@ def atomic_open(path: Path | str, mode: str = "w", **kwargs) -> Iterator[IO]:
         yield fh
 
 
-def write_tsv(path: Path | str, header: list[str], rows: list[list]) -> None:
-    """Write a tab-separated table atomically."""
+# Cells that a spreadsheet would read as a formula (or that hide one behind a tab or CR).
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_cell(value: Any) -> Any:
+    """A cell of a CSV/TSV meant for people, safe to open in a spreadsheet.
+
+    A text that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return (after any
+    number of single quotes) gets one more single quote in front, so a spreadsheet shows it as
+    text instead of running it as a formula (the OWASP rule against CSV injection). Other values
+    are unchanged. :func:`plain_cell` undoes it exactly.
+    """
+    if isinstance(value, str) and value.lstrip("'").startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def plain_cell(value: Any) -> Any:
+    """The original text of a cell written by :func:`spreadsheet_cell`."""
+    if (
+        isinstance(value, str)
+        and value.startswith("'")
+        and value.lstrip("'").startswith(_FORMULA_STARTS)
+    ):
+        return value[1:]
+    return value
+
+
+def spreadsheet_rows(rows: Iterator[Any] | list) -> Iterator[list]:
+    """Rows with every cell made safe by :func:`spreadsheet_cell`."""
+    for row in rows:
+        yield [spreadsheet_cell(cell) for cell in row]
+
+
+def _map_text(table: Any, cell: Any) -> Any:
+    from pandas.api.types import is_object_dtype, is_string_dtype
+
+    out = table.rename(columns=cell)
+    for col in out.columns:
+        if is_object_dtype(out[col].dtype) or is_string_dtype(out[col].dtype):
+            out[col] = out[col].map(cell)
+    return out
+
+
+def spreadsheet_frame(table: Any) -> Any:
+    """A copy of a pandas DataFrame with every text cell made safe by :func:`spreadsheet_cell`."""
+    return _map_text(table, spreadsheet_cell)
+
+
+def plain_frame(table: Any) -> Any:
+    """A copy of a DataFrame read from a CSV written with :func:`spreadsheet_frame`, restored."""
+    return _map_text(table, plain_cell)
+
+
+def write_tsv(
+    path: Path | str, header: list[str], rows: list[list], for_people: bool = False
+) -> None:
+    """Write a tab-separated table atomically; ``for_people`` makes its cells spreadsheet-safe."""
     import csv
 
     with atomic_open(path, newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh, delimiter="\t", lineterminator="\n")
         writer.writerow(header)
-        writer.writerows(rows)
+        writer.writerows(spreadsheet_rows(rows) if for_people else rows)
