@@ -392,3 +392,13 @@ def test_predict_csv_output_neutralises_formulas(tmp_path: Path, monkeypatch, ca
     assert main(["predict", "--config", config, "--table", str(table)]) == 0  # to stdout
     printed = list(csv.DictReader(capsys.readouterr().out.splitlines()))
     assert [r["text"] for r in printed] == written
+
+
+# --- (12) after an interrupted run ---------------------------------------------------------------
+
+
+def test_readme_says_what_to_do_after_an_interrupted_run():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "## After an interrupted run" in readme
+    section = readme.split("## After an interrupted run", 1)[1].split("\n## ", 1)[0]
+    assert "snakemake --unlock" in section and "kill -9" in section
