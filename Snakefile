@@ -6,7 +6,7 @@ from pathlib import Path
 
 from snakemake.utils import min_version
 
-from stance.config import validate_config
+from stance.config import load_yaml, validate_config
 from stance.environment import configure
 from stance.errors import StanceError
 from stance.training.models import model_specs
@@ -15,6 +15,16 @@ min_version("9.0")
 
 # Offline, quiet, no telemetry: for this process and, through the environment, every job.
 configure()
+
+
+# Snakemake's own message for a YAML syntax error names neither the file nor the line: read the
+# config file first, so a broken one stops here with both.
+try:
+    if Path("config/config.yaml").exists():  # if not, Snakemake says so (or uses --configfile)
+        load_yaml("config/config.yaml")
+except StanceError as exc:
+    print(f"error: {exc}", file=sys.stderr)
+    sys.exit(1)
 
 
 configfile: "config/config.yaml"

@@ -224,8 +224,9 @@ def test_changed_text_is_reported_and_normalised_text_is_not(tmp_path: Path, sen
     )
     message = problems_of(tmp_path, sentences, schema)
     assert (
-        f"{path} row 2: text no longer matches sentence '{sid('a1', 3)}': labeled "
-        "'Talks collapsed in Doha.', now 'Talks resumed in Doha.'" in message
+        f"{path} row 2: text no longer matches sentence '{sid('a1', 3)}': they differ from "
+        "character 7 on: labeled 'Talks collapsed in Doha.', now 'Talks resumed in Doha.'"
+        in message
     )
     assert "row 3" not in message
     assert message.startswith("1 problem(s)")

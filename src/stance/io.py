@@ -4,23 +4,59 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import secrets
+import stat
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
+
+# The mode an ordinary open(path, "w") asks for; the kernel takes the umask off it.
+_NEW_FILE_MODE = 0o666
+_NEW_DIR_MODE = 0o777
+
+
+def _new_temp(parent: Path, prefix: str, suffix: str, make: Any) -> Path:
+    """Create a new, unused name in parent with make(path); retry on a name clash."""
+    for _ in range(100):
+        candidate = parent / f"{prefix}{secrets.token_hex(6)}{suffix}"
+        try:
+            make(candidate)
+        except FileExistsError:
+            continue
+        return candidate
+    raise FileExistsError(f"{parent}: no unused temporary name for {prefix}*{suffix}")
+
+
+def _create_file(path: Path) -> None:
+    # Unlike tempfile.mkstemp (always 0600), this gets the mode of an ordinary new file.
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _NEW_FILE_MODE))
+
+
+def make_temp_dir(parent: Path | str, prefix: str) -> Path:
+    """A new folder in parent with the mode of an ordinary new folder (0777 less the umask)."""
+    parent = Path(parent)
+    return _new_temp(parent, prefix, "", lambda p: os.mkdir(p, _NEW_DIR_MODE))
 
 
 @contextlib.contextmanager
 def atomic_path(path: Path | str) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; on success it replaces ``path`` atomically."""
+    """Yield a temporary path beside ``path``; on success it replaces ``path`` atomically.
+
+    The file ends with the mode an ordinary write would give it: that of the file it replaces,
+    or 0666 less the umask for a new file.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
+    tmp_path = _new_temp(path.parent, f".{path.name}.", ".tmp", _create_file)
     try:
         yield tmp_path
+        try:
+            old_mode = stat.S_IMODE(os.stat(path).st_mode)
+        except FileNotFoundError:
+            old_mode = None
         with open(tmp_path, "rb+") as fh:
+            if old_mode is not None:
+                os.fchmod(fh.fileno(), old_mode)
             os.fsync(fh.fileno())
         os.replace(tmp_path, path)
     finally:
@@ -34,11 +70,67 @@ def atomic_open(path: Path | str, mode: str = "w", **kwargs) -> Iterator[IO]:
         yield fh
 
 
-def write_tsv(path: Path | str, header: list[str], rows: list[list]) -> None:
-    """Write a tab-separated table atomically."""
+# Cells that a spreadsheet would read as a formula (or that hide one behind a tab or CR).
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_cell(value: Any) -> Any:
+    """A cell of a CSV/TSV meant for people, safe to open in a spreadsheet.
+
+    A text that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return (after any
+    number of single quotes) gets one more single quote in front, so a spreadsheet shows it as
+    text instead of running it as a formula (the OWASP rule against CSV injection). Other values
+    are unchanged. :func:`plain_cell` undoes it exactly.
+    """
+    if isinstance(value, str) and value.lstrip("'").startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def plain_cell(value: Any) -> Any:
+    """The original text of a cell written by :func:`spreadsheet_cell`."""
+    if (
+        isinstance(value, str)
+        and value.startswith("'")
+        and value.lstrip("'").startswith(_FORMULA_STARTS)
+    ):
+        return value[1:]
+    return value
+
+
+def spreadsheet_rows(rows: Iterator[Any] | list) -> Iterator[list]:
+    """Rows with every cell made safe by :func:`spreadsheet_cell`."""
+    for row in rows:
+        yield [spreadsheet_cell(cell) for cell in row]
+
+
+def _map_text(table: Any, cell: Any) -> Any:
+    from pandas.api.types import is_object_dtype, is_string_dtype
+
+    out = table.rename(columns=cell)
+    for col in out.columns:
+        if is_object_dtype(out[col].dtype) or is_string_dtype(out[col].dtype):
+            out[col] = out[col].map(cell)
+    return out
+
+
+def spreadsheet_frame(table: Any) -> Any:
+    """A copy of a pandas DataFrame with every text cell made safe by :func:`spreadsheet_cell`."""
+    return _map_text(table, spreadsheet_cell)
+
+
+def plain_frame(table: Any) -> Any:
+    """A copy of a DataFrame read from a CSV written with :func:`spreadsheet_frame`, restored."""
+    return _map_text(table, plain_cell)
+
+
+def write_tsv(
+    path: Path | str, header: list[str], rows: list[list], for_people: bool = False
+) -> None:
+    """Write a tab-separated table atomically; ``for_people`` makes its cells spreadsheet-safe."""
     import csv
 
     with atomic_open(path, newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh, delimiter="\t", lineterminator="\n")
         writer.writerow(header)
-        writer.writerows(rows)
+        writer.writerows(spreadsheet_rows(rows) if for_people else rows)

@@ -108,7 +108,7 @@ def runs(args: argparse.Namespace) -> None:
 def predict(args: argparse.Namespace) -> None:
     import pandas as pd
 
-    from stance.io import atomic_open
+    from stance.io import atomic_open, spreadsheet_frame
     from stance.tracking.model_io import load_logged_model
     from stance.training.predict import (
         UNLABELED_QUEUE,
@@ -141,11 +141,14 @@ def predict(args: argparse.Namespace) -> None:
     name = f"model {chosen['model']!r} (run {chosen['run_id']})"
     result = predict_sentences(model, table, chosen["classes"], chosen["features"], name)
     print(f"{name}: {len(result)} sentence(s)", file=sys.stderr)
+    # A CSV for people: texts a spreadsheet would run as a formula are quoted (--table reads
+    # such a file back exactly).
+    safe = spreadsheet_frame(result)
     if args.out == "-":
-        result.to_csv(sys.stdout, index=False, lineterminator="\n")
+        safe.to_csv(sys.stdout, index=False, lineterminator="\n")
     else:
         with atomic_open(args.out, newline="", encoding="utf-8") as fh:
-            result.to_csv(fh, index=False, lineterminator="\n")
+            safe.to_csv(fh, index=False, lineterminator="\n")
         counts = pd.Series(result["stance"]).value_counts().to_dict() if len(result) else {}
         print(f"wrote {args.out}: {counts}", file=sys.stderr)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,12 +30,45 @@ def safe_article_id(stem: str) -> str:
     return candidate or "article"
 
 
+def _unreadable(path: Path) -> str | None:
+    """Why the ``*.txt`` entry path cannot be read as an article, or None if it can."""
+    if path.is_symlink() and not path.exists():
+        target = os.readlink(path)
+        return (
+            f"a symbolic link to {target}, which does not exist; point the link at the article "
+            f"(ln -sfn TARGET {path}) or delete it"
+        )
+    if path.is_dir():
+        return (
+            "a folder, not a file; rename it so that its name does not end in "
+            f"{ARTICLE_SUFFIX}, or move it out of the article folder"
+        )
+    if not path.is_file():
+        return (
+            "not a regular file (a pipe, socket or device); replace it with the article saved "
+            "as a plain text file, or delete it"
+        )
+    if not os.access(path, os.R_OK):
+        return f"cannot be read (no read permission); give read access (chmod a+r {path})"
+    return None
+
+
+def _outside(path: Path, seeds_dir: Path) -> Path | None:
+    """Where a symbolic link in seeds_dir points, when that is outside the corpus folder."""
+    if not path.is_symlink():
+        return None
+    target = path.resolve()
+    return None if target.is_relative_to(seeds_dir.resolve()) else target
+
+
 def discover(seeds_dir: Path | str) -> Discovery:
     """List the articles in seeds_dir.
 
     Every ``*.txt`` file is an article. Hidden files (``.gitkeep``) and sub-folders are ignored;
-    any other file is skipped with a warning. A ``.txt`` file whose name is not a safe article ID
-    is an error, so it is never dropped silently.
+    any other file is skipped with a warning. A ``.txt`` entry whose name is not a safe article
+    ID, or that cannot be read as a file (a dangling symbolic link, a folder, a file without read
+    permission), is an error naming it, so it is never dropped silently. A symbolic link to a
+    file outside the corpus folder is read, with a warning.
     """
     seeds_dir = Path(seeds_dir)
     if not seeds_dir.is_dir():
@@ -42,10 +76,13 @@ def discover(seeds_dir: Path | str) -> Discovery:
     ids: list[str] = []
     warnings: list[str] = []
     bad_names: list[str] = []
+    unreadable: list[str] = []
     for path in sorted(seeds_dir.iterdir()):
-        if path.name.startswith(".") or path.is_dir():
+        if path.name.startswith("."):
             continue
         if path.suffix != ARTICLE_SUFFIX:
+            if path.is_dir():
+                continue
             if path.suffix.lower() == ARTICLE_SUFFIX:
                 hint = f"rename it to {path.with_suffix(ARTICLE_SUFFIX).name}"
             else:
@@ -55,6 +92,10 @@ def discover(seeds_dir: Path | str) -> Discovery:
                 f"to include it, {hint}"
             )
             continue
+        problem = _unreadable(path)
+        if problem is not None:
+            unreadable.append(f"  {path}: {problem}")
+            continue
         if not ARTICLE_ID_PATTERN.fullmatch(path.stem):
             bad_names.append(
                 f"  {path}: the name may hold only letters, digits, '.', '_' and '-' and must "
@@ -62,9 +103,24 @@ def discover(seeds_dir: Path | str) -> Discovery:
                 f"{seeds_dir / (safe_article_id(path.stem) + ARTICLE_SUFFIX)}"
             )
             continue
+        target = _outside(path, seeds_dir)
+        if target is not None:
+            warnings.append(
+                f"{path}: a symbolic link to {target}, outside the article folder {seeds_dir}; "
+                "it is read as an article, but the corpus is no longer self-contained: copy "
+                "the file into the folder instead (cp --remove-destination TARGET LINK)"
+            )
         ids.append(path.stem)
+    messages: list[str] = []
+    if unreadable:
+        messages.append(
+            "article files that cannot be read (no article of their shard would be split):\n"
+            + "\n".join(unreadable)
+        )
     if bad_names:
-        raise StanceError("article file names that cannot be used as IDs:\n" + "\n".join(bad_names))
+        messages.append("article file names that cannot be used as IDs:\n" + "\n".join(bad_names))
+    if messages:
+        raise StanceError("\n".join(messages))
     return Discovery(ids, warnings)
 
 
@@ -82,10 +138,13 @@ def decode_article(data: bytes, source: Path | str) -> str:
         raise StanceError(
             f"{source}: the file is empty; put the article text in it or delete the file"
         )
-    if b"\x00" in data[:8192]:
+    nul = data.find(b"\x00")  # anywhere in the file: a NUL would reach the sentence table
+    if nul >= 0:
+        line = _line_of_offset(data, nul)
         raise StanceError(
-            f"{source}: looks like a binary file (it contains NUL bytes), not plain text; "
-            "save the article as UTF-8 text or remove the file from the article folder"
+            f"{source}: looks like a binary file, not plain text (line {line}: byte {nul} is a "
+            "NUL byte, 0x00); save the article as UTF-8 text (delete the stray byte) or remove "
+            "the file from the article folder"
         )
     try:
         return data.decode("utf-8")

@@ -207,7 +207,9 @@ def gather(
         pq.write_table(table, tmp)
     chrome_rows = [row for part in chrome_parts for row in _read_tsv(part)]
     chrome_rows.sort(key=lambda row: (row[0], int(row[1])))
-    write_tsv(chrome_out, CHROME_COLUMNS, chrome_rows)
+    # The corpus-wide tables are for people: cells that a spreadsheet would run as a formula are
+    # quoted. The per-shard tables keep the exact text (this function reads them back).
+    write_tsv(chrome_out, CHROME_COLUMNS, chrome_rows, for_people=True)
     article_rows = sorted(row for part in article_parts for row in _read_tsv(part))
-    write_tsv(articles_out, ARTICLE_COLUMNS, article_rows)
+    write_tsv(articles_out, ARTICLE_COLUMNS, article_rows, for_people=True)
     return table

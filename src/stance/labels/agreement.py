@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 from sklearn.metrics import cohen_kappa_score
 
-from stance.io import atomic_open
+from stance.io import atomic_open, spreadsheet_rows
 from stance.labels.files import LabelSet
 from stance.labels.resolution import Resolution
 from stance.labels.schema import TIE_RULE, LabelSchema
@@ -197,8 +197,11 @@ def write_agreement(agreement: Agreement, json_path: Path | str, csv_path: Path 
         fh.write("\n")
     with atomic_open(csv_path, newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh, lineterminator="\n")
-        writer.writerow(agreement.disagreements.columns)
-        writer.writerows(agreement.disagreements.itertuples(index=False, name=None))
+        # For people, not read back: texts a spreadsheet would run as a formula are quoted.
+        writer.writerows(spreadsheet_rows([agreement.disagreements.columns]))
+        writer.writerows(
+            spreadsheet_rows(agreement.disagreements.itertuples(index=False, name=None))
+        )
 
 
 def summary_line(report: dict[str, Any]) -> str:

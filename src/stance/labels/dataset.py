@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import csv
+import os
 import shutil
-import tempfile
+import stat
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from stance.environment import import_datasets
-from stance.io import atomic_open, write_tsv
+from stance.io import atomic_open, make_temp_dir, spreadsheet_rows, write_tsv
 from stance.labels.resolution import Resolution
 from stance.labels.schema import LabelSchema
 
@@ -67,9 +68,12 @@ def save_dataset(dataset: datasets.Dataset, path: Path | str) -> None:
     """save_to_disk into a temporary folder beside path, then swap it in."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    # An ordinary folder's mode (tempfile.mkdtemp would make it 0700), or the replaced one's.
+    tmp = make_temp_dir(path.parent, f".{path.name}.")
     old = path.with_name(f".{path.name}.old")
     try:
+        if path.is_dir():
+            os.chmod(tmp, stat.S_IMODE(path.stat().st_mode))
         # One shard even when empty: an empty data set saved with no shard cannot be loaded.
         dataset.save_to_disk(str(tmp), num_shards=1)
         if old.exists():
@@ -88,14 +92,18 @@ def load_labeled_dataset(path: Path | str = LABELED_DATASET) -> datasets.Dataset
 
 
 def write_unlabeled(sentences: pd.DataFrame, resolution: Resolution, path: Path | str) -> int:
-    """The labeling queue: sentences with no final label, in article order."""
+    """The labeling queue: sentences with no final label, in article order.
+
+    Texts that a spreadsheet would run as a formula are quoted (see stance.io.spreadsheet_cell);
+    stance.training.predict.sentences_from_table undoes that when it reads the queue.
+    """
     labeled = set(resolution.final["sentence_id"])
     queue = sentences[~sentences["sentence_id"].isin(labeled)]
     queue = queue.sort_values(["article_id", "position"], kind="stable")[UNLABELED_COLUMNS]
     with atomic_open(path, newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh, lineterminator="\n")
         writer.writerow(UNLABELED_COLUMNS)
-        writer.writerows(queue.itertuples(index=False, name=None))
+        writer.writerows(spreadsheet_rows(queue.itertuples(index=False, name=None)))
     return len(queue)
 
 
@@ -111,7 +119,7 @@ def write_summary(resolution: Resolution, schema: LabelSchema, path: Path | str)
         rows.append([value, *counts, len(part)])
     totals = [int((final[col_field.name] == c).sum()) for c in cols]
     rows.append(["total", *totals, len(final)])
-    write_tsv(path, [row_field.name, *cols, "total"], rows)
+    write_tsv(path, [row_field.name, *cols, "total"], rows, for_people=True)
 
 
 def write_summary_by_article(
@@ -128,4 +136,4 @@ def write_summary_by_article(
         counts = [int((labeled[stance.name] == v).sum()) for v in stance.names]
         rows.append([article_id, len(part), len(labeled), len(part) - len(labeled), *counts])
     header = ["article_id", "sentences", "labeled", "unlabeled"]
-    write_tsv(path, header + [f"{stance.name}_{v}" for v in stance.names], rows)
+    write_tsv(path, header + [f"{stance.name}_{v}" for v in stance.names], rows, for_people=True)

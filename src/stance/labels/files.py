@@ -13,7 +13,6 @@ import pandas as pd
 from stance.corpus.splitting import normalise
 from stance.errors import StanceError
 from stance.labels.schema import (
-    _SHOW_CHARS,
     ADJUDICATION_FILE,
     ADJUDICATION_OPTIONAL,
     MAX_PROBLEMS,
@@ -51,9 +50,38 @@ def label_files(labels_dir: Path | str, adjudication: Path | str | None = None) 
     ]
 
 
-def _short(text: str) -> str:
-    text = text.replace("\n", " ")
-    return text if len(text) <= _SHOW_CHARS else text[: _SHOW_CHARS - 1] + "…"
+# Characters of context shown before and after the first difference of two texts.
+_DIFF_BEFORE, _DIFF_AFTER = 30, 40
+
+
+def _where_texts_differ(old: str, new: str) -> str:
+    """Where two texts first differ, and both texts around that point ('…' marks cuts)."""
+    pos = next(
+        (i for i, (a, b) in enumerate(zip(old, new, strict=False)) if a != b),
+        min(len(old), len(new)),
+    )
+    start = max(0, pos - _DIFF_BEFORE)
+    if start <= 1:  # cut nothing (or a single character) at the front
+        start = 0
+
+    def window(text: str) -> str:
+        end = pos + _DIFF_AFTER
+        shown = text[start:end].replace("\n", " ")
+        return ("…" if start else "") + shown + ("…" if end < len(text) else "")
+
+    return f"they differ from character {pos + 1} on: labeled {window(old)!r}, now {window(new)!r}"
+
+
+_OTHER_DELIMITERS = {";": "semicolons", "\t": "tabs"}
+
+
+def _delimiter_hint(header: list[str], required: Sequence[str]) -> str | None:
+    """Which other delimiter a header row uses when the file is not comma-separated."""
+    for delimiter, name in _OTHER_DELIMITERS.items():
+        parts = {part.strip() for cell in header for part in cell.split(delimiter)}
+        if any(delimiter in cell for cell in header) and parts & set(required):
+            return name
+    return None
 
 
 def read_label_file(
@@ -89,6 +117,18 @@ def read_label_file(
         )
     header = [c.strip() for c in records[0]]
     missing = [c for c in required if c not in header]
+    delimiter = _delimiter_hint(header, required) if missing else None
+    if delimiter:
+        return (
+            None,
+            [
+                f"{path} row 1: the columns are separated by {delimiter}, not by commas; save "
+                "the file as comma-separated CSV (in Excel: 'CSV UTF-8 (Comma delimited)'; in "
+                "LibreOffice: field delimiter ',') with the header: "
+                f"{', '.join(required)} (optional: {', '.join(optional) or 'none'})"
+            ],
+            warnings,
+        )
     if missing:
         problems.append(
             f"{path} row 1: missing column(s) {', '.join(repr(c) for c in missing)}; the header "
@@ -222,9 +262,9 @@ def _check_rows(
                 )
         elif norm != current:
             problems.append(
-                f"{where}: text no longer matches sentence {sid!r}: labeled {_short(norm)!r}, "
-                f"now {_short(current)!r}; check that the label still applies, then copy the "
-                "current text into the row"
+                f"{where}: text no longer matches sentence {sid!r}: "
+                f"{_where_texts_differ(norm, current)}; check that the label still applies, "
+                "then copy the current text into the row"
             )
     return problems
 

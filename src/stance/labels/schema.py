@@ -19,7 +19,6 @@ ADJUDICATION_OPTIONAL = ("note", "text")
 SENTENCE_COLUMNS = ("sentence_id", "article_id", "position", "text")
 # Problems listed in one error; the rest are counted, so a broken file gives a readable message.
 MAX_PROBLEMS = 50
-_SHOW_CHARS = 80
 
 TIE_RULE = (
     "majority vote per field; on a tie, the value of the annotator who comes first in config "

@@ -9,7 +9,7 @@ from typing import Any
 from sklearn.pipeline import Pipeline
 
 from stance.errors import StanceError
-from stance.io import atomic_open
+from stance.io import atomic_open, spreadsheet_frame
 from stance.training.evaluate import Evaluation
 from stance.training.model_files import load_model, save_model
 from stance.training.plots import plot_confusion, plot_curve
@@ -34,7 +34,7 @@ def write_evaluation(ev: Evaluation, outdir: Path | str) -> dict[str, Path]:
         json.dump(ev.summary, fh, indent=2, sort_keys=False)
         fh.write("\n")
     with atomic_open(paths[OOF_FILE], newline="", encoding="utf-8") as fh:
-        ev.oof.to_csv(fh, index=False, lineterminator="\n")
+        spreadsheet_frame(ev.oof).to_csv(fh, index=False, lineterminator="\n")
     with atomic_open(paths[REPORT_FILE], encoding="utf-8") as fh:
         fh.write(ev.report)
     with atomic_open(paths[CURVE_TABLE], newline="", encoding="utf-8") as fh:

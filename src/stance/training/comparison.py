@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from stance.io import atomic_open
+from stance.io import atomic_open, spreadsheet_frame
 
 COMPARISON_COLUMNS = [
     "model", "kind", "features", "cv_scheme", "n_folds", "n_sentences",
@@ -44,4 +44,6 @@ def comparison_table(
 def write_comparison(table: pd.DataFrame, path: Path | str) -> None:
     """The comparison table as TSV (scores with 4 decimals)."""
     with atomic_open(path, newline="", encoding="utf-8") as fh:
-        table.to_csv(fh, sep="\t", index=False, lineterminator="\n", float_format="%.4f")
+        spreadsheet_frame(table).to_csv(
+            fh, sep="\t", index=False, lineterminator="\n", float_format="%.4f"
+        )

@@ -11,6 +11,7 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from stance.errors import StanceError
+from stance.io import plain_frame
 from stance.tracking.queries import get_model_run, search_model_runs
 from stance.training.models import SPEAKER, TEXT
 
@@ -53,7 +54,8 @@ def sentences_from_table(path: Path | str) -> pd.DataFrame:
     if not path.is_file():
         hint = "; run snakemake to build it" if path.as_posix().endswith(UNLABELED_QUEUE) else ""
         raise StanceError(f"{path}: file not found{hint}")
-    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    # Our CSVs for people quote texts a spreadsheet would run as a formula: restore them exactly.
+    table = plain_frame(pd.read_csv(path, dtype=str, keep_default_na=False))
     if TEXT not in table.columns:
         raise StanceError(
             f"{path}: no 'text' column (found: {', '.join(table.columns)}); the table needs one "

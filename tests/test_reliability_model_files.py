@@ -1,4 +1,4 @@
-"""Reliability checks across stages: what the project reads back from files and stores."""
+"""Reliability: loading a model or a cache never runs code from the file (allowlist of classes)."""
 
 from __future__ import annotations
 
