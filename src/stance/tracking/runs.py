@@ -12,7 +12,7 @@ from typing import Any
 
 from stance.errors import StanceError
 from stance.labels.agreement import agreement_for_run
-from stance.tracking.model_io import pip_requirements, skops_trusted_types
+from stance.tracking.model_io import local_model_problem, pip_requirements, skops_trusted_types
 from stance.tracking.provenance import config_hash, git_commit, git_dirty, new_group_id, safe_group
 from stance.tracking.store import (
     GROUP_TAG,
@@ -243,7 +243,9 @@ def _identical_run(
     for run in runs:
         if dict(run.data.params) != dict(params) or set(run.data.metrics) != set(metrics):
             continue
-        if all(math.isclose(run.data.metrics[k], v, rel_tol=1e-12, abs_tol=1e-12)
-               for k, v in metrics.items()):  # fmt: skip
+        same = all(math.isclose(run.data.metrics[k], v, rel_tol=1e-12, abs_tol=1e-12)
+                   for k, v in metrics.items())  # fmt: skip
+        # A run whose model files were deleted or damaged is not reused: the model is logged anew.
+        if same and local_model_problem(client, run) is None:
             return run
     return None
