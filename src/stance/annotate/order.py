@@ -16,15 +16,20 @@ def logged_model_probabilities(
     uri: str, experiment: str
 ) -> Callable[[pd.DataFrame], pd.DataFrame | None]:
     """A function giving the class probabilities of sentences from the best logged text-only
-    model, or None when there is no such model (the session then keeps article order)."""
+    model (finished runs only), or None when there is no such model or its files cannot be read
+    (the session then keeps article order; the reason is printed)."""
 
     def probabilities(sentences: pd.DataFrame) -> pd.DataFrame | None:
         try:
             chosen = select_run(uri, experiment, available=["text"])
-            if chosen["features"] != ["text"]:
-                return None
-            model = load_logged_model(uri, chosen["run_id"])
         except StanceError:
+            return None
+        if chosen["features"] != ["text"]:
+            return None
+        try:
+            model = load_logged_model(uri, chosen["run_id"])
+        except StanceError as exc:
+            print(f"note: {exc}", file=sys.stderr)
             return None
         print(
             f"order: least certain first, by model {chosen['model']!r} (run {chosen['run_id']})",
