@@ -15,10 +15,13 @@ wildcard_constraints:
 
 
 rule tracking_store:
-    """Create the MLflow store and experiment once, before any job logs to it.
+    """Create the MLflow store and experiment once, before any job logs to it; check the store
+    and mark FAILED the runs a crashed earlier run left unfinished.
 
     A new SQLite store breaks when several processes create it at once; every log_run job
     depends on this one, and all of them hold the `mlflow_writes` resource (1 in the profile).
+    Every train_model job waits for it too, so a damaged store stops the workflow before any
+    model is trained.
     """
     output:
         "results/mlflow/store.json",
@@ -42,6 +45,9 @@ rule train_model:
     CIs) and fit its final model on all labels."""
     input:
         data="results/labeled_dataset",
+        # The store is opened and checked first: a damaged one stops the workflow before any
+        # training. ancient(): re-creating the store re-logs the models but does not re-train.
+        store=ancient("results/mlflow/store.json"),
     output:
         metrics=f"{MODEL_DIR}/metrics.json",
         oof=f"{MODEL_DIR}/oof_predictions.csv",

@@ -9,7 +9,6 @@ import pandas as pd
 
 from stance.errors import StanceError
 from stance.tracking.model_io import load_logged_model
-from stance.training.model_files import UntrustedModelError
 from stance.training.predict import predict_sentences, select_run
 
 
@@ -17,19 +16,20 @@ def logged_model_probabilities(
     uri: str, experiment: str
 ) -> Callable[[pd.DataFrame], pd.DataFrame | None]:
     """A function giving the class probabilities of sentences from the best logged text-only
-    model, or None when there is no such model or its file is refused (with a note); the
-    session then keeps article order."""
+    model (finished runs only), or None when there is no such model or its files cannot be read
+    (the session then keeps article order; the reason is printed)."""
 
     def probabilities(sentences: pd.DataFrame) -> pd.DataFrame | None:
         try:
             chosen = select_run(uri, experiment, available=["text"])
-            if chosen["features"] != ["text"]:
-                return None
-            model = load_logged_model(uri, chosen["run_id"])
-        except UntrustedModelError as exc:
-            print(f"note: {exc}; keeping article order", file=sys.stderr)
-            return None
         except StanceError:
+            return None
+        if chosen["features"] != ["text"]:
+            return None
+        try:
+            model = load_logged_model(uri, chosen["run_id"])
+        except StanceError as exc:  # refused (UntrustedModelError) or missing model files
+            print(f"note: {exc}; keeping article order", file=sys.stderr)
             return None
         print(
             f"order: least certain first, by model {chosen['model']!r} (run {chosen['run_id']})",

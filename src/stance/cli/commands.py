@@ -95,12 +95,18 @@ def runs(args: argparse.Namespace) -> None:
     config = load_config(args.config)
     uri, experiment = _tracking(args.config, config)
     table = runs_table(
-        uri, experiment, model=args.model, filter_string=args.filter, limit=args.limit
+        uri,
+        experiment,
+        model=args.model,
+        filter_string=args.filter,
+        limit=args.limit,
+        include_unfinished=args.all,
     )
     if args.tsv:
         print(table.to_csv(sep="\t", index=False, lineterminator="\n"), end="")
     elif table.empty:
-        print(f"no model runs in {uri} (experiment {experiment!r}) match")
+        which = "model runs" if args.all else "finished model runs (--all: unfinished too)"
+        print(f"no {which} in {uri} (experiment {experiment!r}) match")
     else:
         print(table.to_string(index=False))
 

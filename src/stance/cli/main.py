@@ -63,11 +63,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of --sample (share it)")
     p.add_argument("--sentences", default="results/sentences.parquet")
 
-    p = add("runs", commands.runs, "list logged model runs, newest first")
+    p = add("runs", commands.runs, "list finished model runs, newest first")
     p.add_argument("--model", help="only runs of this model")
     p.add_argument("--filter", help='MLflow search filter, e.g. "metrics.f_avg > 0.5"')
     p.add_argument("--limit", type=int, default=50, help="at most this many runs (default 50)")
     p.add_argument("--tsv", action="store_true", help="tab-separated output")
+    p.add_argument(
+        "--all",
+        action="store_true",
+        help="also unfinished runs (RUNNING: still logging or left by a crash; FAILED)",
+    )
 
     p = add("predict", commands.predict, "predict the stance of sentences with a logged model")
     p.add_argument("--run-id", help="the run whose model to use (see `stance runs`)")

@@ -88,12 +88,26 @@ def label_stage(
     print_stage_summary(result, outputs["unlabeled"])
 
 
+def report_abandoned(uri: str, experiment: str) -> None:
+    """Mark FAILED the runs a killed process left RUNNING, and say which."""
+    from stance.tracking.runs import close_abandoned_runs
+
+    for run in close_abandoned_runs(uri, experiment):
+        name = run.data.tags.get("model", run.info.run_name)
+        print(
+            f"note: run {run.info.run_id} ({name}) in {uri} was left unfinished by a killed or "
+            "crashed process; marked FAILED (it is never used for predictions)"
+        )
+
+
 def tracking_store(config: Mapping[str, Any], root: Path | str, out: str) -> None:
-    """Create the MLflow store and experiment once (rule tracking_store)."""
+    """Create (or open and check) the MLflow store and experiment, and mark FAILED the runs a
+    crashed earlier run left unfinished (rule tracking_store, before any model is trained)."""
     from stance.tracking.store import init_store, resolve_tracking_uri
 
     uri, experiment = resolve_tracking_uri(config, root), config["mlflow"]["experiment"]
     experiment_id = init_store(uri, experiment)
+    report_abandoned(uri, experiment)
     write_json(out, {"tracking_uri": uri, "experiment": experiment, "experiment_id": experiment_id})
     print(f"MLflow store {uri}: experiment {experiment!r} (id {experiment_id})")
 
@@ -137,6 +151,9 @@ def log_run(
     labeled = load_training_data(data)
     if labeled.digest() != summary["data"]["sha256"]:
         raise StanceError(f"{data} changed since {folder} was trained; run snakemake again")
+    # log_run jobs run one at a time after tracking_store, which runs only when its output is
+    # missing: a run left RUNNING by a log_run job killed earlier is closed here too.
+    report_abandoned(uri, experiment)
     info = log_evaluation_run(
         uri,
         experiment,

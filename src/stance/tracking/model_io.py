@@ -1,14 +1,23 @@
-"""A logged model: the types and requirements logged with it, checked loading, run markers."""
+"""Logged models: their requirements and trusted types, loading one back safely, run markers."""
 
 from __future__ import annotations
 
 import json
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any
 
 from stance.errors import StanceError
-from stance.tracking.store import MODEL_ARTIFACT, import_mlflow, store_error
+from stance.tracking.store import (
+    MODEL_ARTIFACT,
+    import_mlflow,
+    local_artifact_path,
+    moved_store_problem,
+    retry_locked,
+    store_error,
+    tracking_client,
+)
 
 
 def skops_trusted_types(model: Any, what: str = "the model to log") -> list[str]:
@@ -26,21 +35,97 @@ def pip_requirements() -> list[str]:
     return [f"{pkg}=={version(pkg)}" for pkg in ("scikit-learn", "numpy", "scipy", "skops")]
 
 
+def model_location(client: Any, run: Any) -> str:
+    """The artifact URI of the model logged in ``run`` (MLflow 3 keeps it as a logged model)."""
+    for output in getattr(getattr(run, "outputs", None), "model_outputs", None) or []:
+        try:
+            logged = retry_locked(client.get_logged_model, output.model_id)
+        except Exception:
+            continue
+        if logged.name == MODEL_ARTIFACT and logged.artifact_location:
+            return str(logged.artifact_location)
+    return f"{run.info.artifact_uri}/{MODEL_ARTIFACT}"
+
+
+def _shown(location: str, name: str = "") -> str:
+    local = local_artifact_path(location)
+    if local is not None:
+        return str(local / name) if name else str(local)
+    return f"{location}/{name}" if name else location
+
+
+def _model_files(folder: Path) -> tuple[str, Path]:
+    """The serialisation format and model file named by the MLmodel file in ``folder``."""
+    import yaml
+
+    meta = yaml.safe_load((folder / "MLmodel").read_text(encoding="utf-8"))
+    if not isinstance(meta, dict):
+        raise ValueError("MLmodel is not a YAML mapping")
+    flavor = (meta.get("flavors") or {}).get("sklearn") or {}
+    if "pickled_model" not in flavor:
+        raise ValueError("MLmodel names no scikit-learn model file")
+    return str(flavor.get("serialization_format", "")), folder / str(flavor["pickled_model"])
+
+
+def local_model_problem(client: Any, run: Any) -> str | None:
+    """What is missing or unreadable among the model files of ``run``, when they are local
+    files (a SQLite store's artifacts); None when they look whole or are not local."""
+    location = model_location(client, run)
+    folder = local_artifact_path(location)
+    if folder is None:
+        return None
+    if not (folder / "MLmodel").is_file():
+        return f"the model files are missing (no MLmodel in {folder})"
+    try:
+        _, path = _model_files(folder)
+    except Exception as exc:
+        return f"{folder / 'MLmodel'} is unreadable ({type(exc).__name__}: {exc})"
+    if not path.is_file():
+        return f"the model file {path} is missing"
+    if not zipfile.is_zipfile(path):
+        return f"the model file {path} is unreadable (not a complete skops file)"
+    return None
+
+
+def _relog_hint(uri: str, location: str) -> str:
+    moved = moved_store_problem(uri, location)
+    if moved is not None:
+        return moved
+    return (
+        "The files were deleted, truncated or moved; log the model again with "
+        "`snakemake --forcerun log_run` (or `stance train`), or choose another run with "
+        "--run-id (see `stance runs`)"
+    )
+
+
 def load_logged_model(uri: str, run_id: str) -> Any:
     """The scikit-learn pipeline logged in run ``run_id``.
 
     The skops file is loaded only when every type it names is in the project's allowlist of
     classes (stance.training.model_files.ALLOWED_CLASSES, from this code, not from the run), so
-    a model logged by someone else cannot run code here; any other model is refused.
+    a model logged by someone else cannot run code here; any other model is refused. Missing or
+    unreadable model files (deleted, truncated, or left behind when the project was moved) are
+    a StanceError that names the run, the file and how to recover.
     """
     mlflow = import_mlflow()
-    import yaml
 
     from stance.training.model_files import UntrustedModelError, loads_checked
 
-    what = f"run {run_id} in {uri}"
     remedy = "pick a run logged by this project with --run-id (list them with `stance runs`)"
     mlflow.set_tracking_uri(uri)
+    client = tracking_client(uri)
+    try:
+        run = retry_locked(client.get_run, run_id)
+    except Exception as exc:
+        if "not found" in str(exc).lower():
+            raise StanceError(f"no run {run_id!r} in {uri}; list runs with `stance runs`") from None
+        raise store_error(uri, f"reading run {run_id}", exc) from None
+    location = model_location(client, run)
+    label = f"run {run_id} (model {run.data.tags.get('model', run.info.run_name)!r})"
+
+    def broken(what: str) -> StanceError:
+        return StanceError(f"{label}: {what}. {_relog_hint(uri, location)}")
+
     with tempfile.TemporaryDirectory(prefix="stance-model-") as tmp:
         try:
             local = Path(
@@ -49,26 +134,34 @@ def load_logged_model(uri: str, run_id: str) -> Any:
                 )
             )
         except Exception as exc:
-            raise store_error(uri, f"downloading the model of run {run_id}", exc) from None
+            first = str(exc).splitlines()[0] if str(exc) else repr(exc)
+            raise broken(f"its model cannot be read from {_shown(location)} ({first})") from None
+        if not (local / "MLmodel").is_file():
+            raise broken(f"its model files are missing: no MLmodel in {_shown(location)}")
         try:
-            meta = yaml.safe_load((local / "MLmodel").read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-            raise StanceError(
-                f"{what}: the logged model has no readable MLmodel file ({exc}); {remedy}"
+            fmt, path = _model_files(local)
+        except Exception as exc:
+            raise broken(
+                f"{_shown(location, 'MLmodel')} is unreadable ({type(exc).__name__}: {exc})"
             ) from None
-        flavor = ((meta or {}).get("flavors") or {}).get("sklearn") or {}
-        if flavor.get("serialization_format") != "skops":
+        if fmt != "skops":
             raise UntrustedModelError(
-                f"{what}: the model is not in skops format; it was not loaded (only models "
+                f"{label}: the model is not in skops format; it was not loaded (only models "
                 f"logged by this project are loaded); {remedy}"
             )
-        path = (local / str(flavor.get("pickled_model", ""))).resolve()
-        if not path.is_file() or not path.is_relative_to(local.resolve()):
+        if not path.resolve().is_relative_to(local.resolve()):
             raise UntrustedModelError(
-                f"{what}: the MLmodel file names no model file inside the logged model; it "
+                f"{label}: the MLmodel file names a model file outside the logged model; it "
                 f"was not loaded; {remedy}"
             )
-        return loads_checked(path.read_bytes(), what, remedy)
+        shown = _shown(location, path.name)
+        if not path.is_file():
+            raise broken(f"its model file {shown} is missing")
+        if not zipfile.is_zipfile(path):
+            raise broken(
+                f"its model file {shown} is unreadable (BadZipFile: not a complete skops file)"
+            )
+        return loads_checked(path.read_bytes(), label, remedy)
 
 
 def read_marker(path: Path | str) -> dict[str, Any]:

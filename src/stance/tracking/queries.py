@@ -11,8 +11,10 @@ from stance.errors import StanceError
 from stance.tracking.store import ROLE_TAG, find_experiment_id, retry_locked, tracking_client
 
 
-def _model_filter(model: str | None, extra: str | None) -> str:
+def _model_filter(model: str | None, extra: str | None, finished_only: bool = True) -> str:
     parts = [f"tags.`{ROLE_TAG}` = 'model'"]
+    if finished_only:
+        parts.append("attributes.status = 'FINISHED'")
     if model:
         if "'" in model:
             raise StanceError(f"model name {model!r} may not contain a quote")
@@ -29,15 +31,20 @@ def search_model_runs(
     model: str | None = None,
     filter_string: str | None = None,
     max_results: int = 1000,
+    finished_only: bool = True,
 ) -> list[Any]:
-    """Model runs of the experiment, newest first (MLflow Run objects)."""
+    """Model runs of the experiment, newest first (MLflow Run objects).
+
+    Only FINISHED runs (everything logged) unless ``finished_only`` is false: a RUNNING run may
+    be one a killed process left half-logged, a FAILED one never got its model.
+    """
     experiment_id = find_experiment_id(uri, experiment, create=False)
     client = tracking_client(uri)
     try:
         return retry_locked(
             client.search_runs,
             [experiment_id],
-            filter_string=_model_filter(model, filter_string),
+            filter_string=_model_filter(model, filter_string, finished_only),
             order_by=["attributes.start_time DESC"],
             max_results=max_results,
         )
@@ -63,10 +70,17 @@ def runs_table(
     model: str | None = None,
     filter_string: str | None = None,
     limit: int = 50,
+    include_unfinished: bool = False,
 ) -> pd.DataFrame:
-    """Logged model runs, newest first: model, data digest, f_avg and macro_f1 with CIs, ..."""
+    """Logged model runs, newest first: model, status, data digest, f_avg and macro_f1 with CIs,
+    ...; only FINISHED runs unless ``include_unfinished`` (RUNNING, FAILED, KILLED ones too)."""
     runs = search_model_runs(
-        uri, experiment, model=model, filter_string=filter_string, max_results=limit
+        uri,
+        experiment,
+        model=model,
+        filter_string=filter_string,
+        max_results=limit,
+        finished_only=not include_unfinished,
     )
     rows = []
     for run in runs:
@@ -88,6 +102,7 @@ def runs_table(
             {
                 "run_id": run.info.run_id,
                 "model": tags.get("model", run.info.run_name),
+                "status": run.info.status,
                 "data": _digest_of(run),
                 "cv": run.data.params.get("cv_scheme", ""),
                 "f_avg [95% CI]": ci("f_avg"),
@@ -99,6 +114,7 @@ def runs_table(
     columns = [
         "run_id",
         "model",
+        "status",
         "data",
         "cv",
         "f_avg [95% CI]",
@@ -110,7 +126,8 @@ def runs_table(
 
 
 def get_model_run(uri: str, experiment: str, run_id: str) -> Any:
-    """The model run ``run_id`` (an MLflow Run); a clear error when it is missing or a parent."""
+    """The model run ``run_id`` (an MLflow Run); a clear error when it is missing, a parent, or
+    not FINISHED (its logging failed or never ended, so its model may be missing)."""
     find_experiment_id(uri, experiment, create=False)
     client = tracking_client(uri)
     try:
@@ -119,4 +136,10 @@ def get_model_run(uri: str, experiment: str, run_id: str) -> Any:
         raise StanceError(f"no run {run_id!r} in {uri}; list runs with `stance runs`") from None
     if run.data.tags.get(ROLE_TAG) != "model":
         raise StanceError(f"run {run_id} holds no model (it groups other runs); pick a child")
+    if run.info.status != "FINISHED":
+        raise StanceError(
+            f"run {run_id} (model {run.data.tags.get('model', run.info.run_name)!r}) is "
+            f"{run.info.status}: its logging did not finish, so its model may be missing; pick a "
+            "finished run from `stance runs` (unfinished ones show with `stance runs --all`)"
+        )
     return run

@@ -1,18 +1,21 @@
-"""Logging one evaluated model as an MLflow run, or reusing an identical one."""
+"""Logging one evaluated model as an MLflow run, reusing an identical one, closing crashed ones."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
+import socket
 import warnings
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from stance.errors import StanceError
 from stance.labels.agreement import agreement_for_run
-from stance.tracking.model_io import pip_requirements, skops_trusted_types
+from stance.tracking.model_io import local_model_problem, pip_requirements, skops_trusted_types
 from stance.tracking.provenance import config_hash, git_state, new_group_id, safe_group
 from stance.tracking.store import (
     GROUP_TAG,
@@ -25,6 +28,12 @@ from stance.tracking.store import (
     store_error,
     tracking_client,
 )
+
+# Set on a run left RUNNING by a killed process when a later workflow run marks it FAILED.
+ABANDONED_TAG = "stance.abandoned"
+# The host and process ID that logged a run (a RUNNING run of a live process is not abandoned).
+OWNER_HOST_TAG = "stance.host"
+OWNER_PID_TAG = "stance.pid"
 
 
 def _flat_params(summary: Mapping[str, Any]) -> dict[str, str]:
@@ -186,34 +195,43 @@ def log_evaluation_run(
             experiment_id=experiment_id,
             run_name=summary["model"],
             parent_run_id=parent,
-            tags=tags,
+            tags={**tags, **_owner_tags()},
         )
-        with run:
-            retry_locked(mlflow.log_params, params)
-            retry_locked(mlflow.log_metrics, metrics)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)  # integer columns hint, see above
-                if train_input is not None:
-                    retry_locked(mlflow.log_input, train_input, context="training")
-                if test_input is not None:
-                    retry_locked(mlflow.log_input, test_input, context="evaluation")
-            for path in artifacts:
-                retry_locked(mlflow.log_artifact, str(path))
-            retry_locked(
-                mlflow.sklearn.log_model,
-                model,
-                name=MODEL_ARTIFACT,
-                signature=signature,
-                input_example=x.head(3),
-                pip_requirements=pip_requirements(),
-                serialization_format="skops",
-                skops_trusted_types=trusted,
-                metadata=metadata,
-            )
-            run_id = run.info.run_id
     except StanceError:
         raise
     except Exception as exc:
+        raise store_error(uri, f"logging model {summary['model']!r}", exc) from None
+    run_id = run.info.run_id
+    # The run stays RUNNING until everything is logged, then it is marked FINISHED. An error
+    # marks it FAILED; a killed process leaves it RUNNING, and run selection skips it until
+    # the next workflow run marks it FAILED (close_abandoned_runs).
+    try:
+        retry_locked(mlflow.log_params, params)
+        retry_locked(mlflow.log_metrics, metrics)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # integer columns hint, see above
+            if train_input is not None:
+                retry_locked(mlflow.log_input, train_input, context="training")
+            if test_input is not None:
+                retry_locked(mlflow.log_input, test_input, context="evaluation")
+        for path in artifacts:
+            retry_locked(mlflow.log_artifact, str(path))
+        retry_locked(
+            mlflow.sklearn.log_model,
+            model,
+            name=MODEL_ARTIFACT,
+            signature=signature,
+            input_example=x.head(3),
+            pip_requirements=pip_requirements(),
+            serialization_format="skops",
+            skops_trusted_types=trusted,
+            metadata=metadata,
+        )
+        _finish(mlflow, client, run_id, tags["mlflow.note.content"])
+    except BaseException as exc:
+        _end(mlflow, client, run_id, "FAILED")
+        if isinstance(exc, StanceError) or not isinstance(exc, Exception):
+            raise
         raise store_error(uri, f"logging model {summary['model']!r}", exc) from None
     return {
         "run_id": run_id,
@@ -224,6 +242,96 @@ def log_evaluation_run(
         "parent_run_id": parent,
         "reused": False,
     }
+
+
+def _owner_tags() -> dict[str, str]:
+    """The host and process logging a run: a RUNNING run whose process is gone was abandoned."""
+    return {OWNER_HOST_TAG: socket.gethostname(), OWNER_PID_TAG: str(os.getpid())}
+
+
+def _owner_alive(tags: Mapping[str, str]) -> bool:
+    """Whether the process that started a run is known to be still running (same host only)."""
+    pid = tags.get(OWNER_PID_TAG, "")
+    if tags.get(OWNER_HOST_TAG) != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    except OSError:
+        return False
+    return True
+
+
+def _end(mlflow: Any, client: Any, run_id: str, status: str) -> None:
+    """Mark the run ``status`` and close it as MLflow's active run (best effort on failure)."""
+    try:
+        retry_locked(client.set_terminated, run_id, status)
+    except Exception:
+        if status == "FINISHED":
+            raise
+    active = mlflow.active_run()
+    if active is not None and active.info.run_id == run_id:
+        with contextlib.suppress(Exception):
+            mlflow.end_run(status)
+
+
+def _finish(mlflow: Any, client: Any, run_id: str, note: str) -> None:
+    """Mark a fully logged run FINISHED; undo an abandoned mark set while it was still logging."""
+    current = retry_locked(client.get_run, run_id)
+    if ABANDONED_TAG in current.data.tags:
+        retry_locked(client.delete_tag, run_id, ABANDONED_TAG)
+        retry_locked(client.set_tag, run_id, "mlflow.note.content", note)
+    _end(mlflow, client, run_id, "FINISHED")
+
+
+def close_abandoned_runs(uri: str, experiment: str) -> list[Any]:
+    """Mark FAILED, with a note, the runs of this project left RUNNING by a killed process.
+
+    The workflow calls this while it holds its lock, before its own runs are logged (rule
+    tracking_store, and each log_run job, which run one at a time), so a RUNNING run then was
+    left by an earlier, crashed process, unless it belongs to a process on this machine that is
+    still alive (a `stance train` in another terminal): those are kept. Returns the runs marked.
+    """
+    experiment_id = init_store(uri, experiment)
+    client = tracking_client(uri)
+    try:
+        running = retry_locked(
+            client.search_runs,
+            [experiment_id],
+            filter_string="attributes.status = 'RUNNING'",
+            max_results=1000,
+        )
+    except Exception as exc:
+        raise store_error(uri, "searching unfinished runs", exc) from None
+    closed = []
+    for run in running:
+        tags = run.data.tags
+        if ROLE_TAG not in tags or _owner_alive(tags):
+            continue
+        started = datetime.fromtimestamp(run.info.start_time / 1000, UTC)
+        note = (
+            f"Marked FAILED on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC: logging started "
+            f"{started:%Y-%m-%d %H:%M} UTC never finished (the process was killed or crashed), "
+            "so this run may lack metrics, artifacts or its model. The workflow logs the "
+            "model again in a new run."
+        )
+        previous = tags.get("mlflow.note.content", "")
+        try:
+            retry_locked(client.set_tag, run.info.run_id, ABANDONED_TAG, note)
+            retry_locked(
+                client.set_tag,
+                run.info.run_id,
+                "mlflow.note.content",
+                f"{note}\n\n{previous}" if previous else note,
+            )
+            retry_locked(client.set_terminated, run.info.run_id, "FAILED")
+        except Exception as exc:
+            raise store_error(uri, f"marking abandoned run {run.info.run_id} FAILED", exc) from None
+        closed.append(run)
+    return closed
 
 
 def _identical_run(
@@ -246,7 +354,9 @@ def _identical_run(
     for run in runs:
         if dict(run.data.params) != dict(params) or set(run.data.metrics) != set(metrics):
             continue
-        if all(math.isclose(run.data.metrics[k], v, rel_tol=1e-12, abs_tol=1e-12)
-               for k, v in metrics.items()):  # fmt: skip
+        same = all(math.isclose(run.data.metrics[k], v, rel_tol=1e-12, abs_tol=1e-12)
+                   for k, v in metrics.items())  # fmt: skip
+        # A run whose model files were deleted or damaged is not reused: the model is logged anew.
+        if same and local_model_problem(client, run) is None:
             return run
     return None

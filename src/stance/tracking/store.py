@@ -1,12 +1,15 @@
-"""The MLflow store: tracking URI, client, retries, experiment."""
+"""The MLflow store: tracking URI, client, retries, experiment, damaged and moved stores."""
 
 from __future__ import annotations
 
 import os
+import sqlite3
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import unquote, urlparse
+from urllib.request import url2pathname
 
 import tenacity
 
@@ -47,11 +50,32 @@ def resolve_tracking_uri(config: Mapping[str, Any], root: Path | str) -> str:
     return f"sqlite:///{Path(root).resolve() / 'mlflow.db'}"
 
 
+def sqlite_path(uri: str) -> Path | None:
+    """The database file of a ``sqlite:///`` tracking URI; None for other stores (a server)."""
+    if uri.startswith("sqlite:///"):
+        return Path(uri[len("sqlite:///") :])
+    return None
+
+
+def check_store_file(config: Mapping[str, Any], root: Path | str) -> None:
+    """Raise when the project's SQLite store exists but is not an SQLite database or is corrupt.
+
+    SQLite's own checks, without importing MLflow: cheap enough for every time the Snakefile is
+    read (milliseconds per MB of store). Whether MLflow can read its schema is checked by
+    ``init_store``, which the workflow's tracking_store step runs before any training.
+    """
+    db = sqlite_path(resolve_tracking_uri(config, root))
+    if db is not None:
+        problem = sqlite_store_problem(db)
+        if problem is not None:
+            raise damaged_store_error(db, problem)
+
+
 def _artifact_location(uri: str) -> str | None:
     # Beside a SQLite store: <store folder>/mlartifacts (not ./mlruns, which MLflow would take
     # for an old file store). Other stores (a server) choose their own.
-    if uri.startswith("sqlite:///"):
-        db = Path(uri[len("sqlite:///") :])
+    db = sqlite_path(uri)
+    if db is not None:
         return (db.resolve().parent / "mlartifacts").as_uri()
     return None
 
@@ -81,14 +105,118 @@ def retry_locked(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 
 
 def tracking_client(uri: str) -> Any:
+    """An ``MlflowClient`` of the store at uri."""
     mlflow = import_mlflow()
     return mlflow.MlflowClient(tracking_uri=uri)
 
 
-def store_error(uri: str, what: str, exc: Exception) -> StanceError:
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def sqlite_store_problem(path: Path | str) -> str | None:
+    """What is wrong with the SQLite store file at path, or None (a missing or empty file is
+    fine: MLflow creates the store): its header, then SQLite's quick integrity check
+    (milliseconds per MB of store)."""
+    path = Path(path)
+    try:
+        if not path.is_file() or path.stat().st_size == 0:
+            return None
+        with open(path, "rb") as fh:
+            header = fh.read(len(SQLITE_HEADER))
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or exc})"
+    if header != SQLITE_HEADER:
+        return "is not an SQLite database (it does not start with the SQLite header)"
+
+    def quick_check() -> list[Any]:
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            return db.execute("PRAGMA quick_check").fetchall()
+        finally:
+            db.close()
+
+    try:
+        rows = retry_locked(quick_check)
+    except sqlite3.DatabaseError as exc:
+        if _is_locked(exc):
+            return None  # busy, not damaged: MLflow waits for it
+        return f"is damaged (SQLite: {exc})"
+    if rows != [("ok",)]:
+        return f"is damaged (SQLite integrity check: {rows[0][0] if rows else 'no answer'})"
+    return None
+
+
+def damaged_store_error(path: Path | str, problem: str) -> StanceError:
+    """The error for a damaged SQLite store: the file, what is wrong, how to recover."""
+    path = Path(path).resolve()
     return StanceError(
-        f"MLflow store {uri}: {what} failed: {str(exc).splitlines()[0] if str(exc) else exc!r}; "
-        "check MLFLOW_TRACKING_URI / config mlflow.tracking_uri"
+        f"MLflow store {path} {problem}. Move the file aside and log every model again into "
+        f"a new store: `mv {path} {path}.broken`, then `snakemake --forcerun tracking_store` "
+        f"(or `stance train` again); the runs in the old file are not carried over. Or restore "
+        f"a backup of {path.name}"
+    )
+
+
+def local_artifact_path(artifact_uri: str) -> Path | None:
+    """The local folder of a ``file:`` artifact URI (or a plain path); None for remote ones."""
+    parsed = urlparse(artifact_uri)
+    if parsed.scheme == "file":
+        return Path(url2pathname(unquote(parsed.path)))
+    if parsed.scheme == "" and artifact_uri.startswith("/"):
+        return Path(artifact_uri)
+    return None
+
+
+def moved_store_problem(uri: str, artifact_uri: str) -> str | None:
+    """Why the artifacts recorded in a SQLite store are not where it says, if it was moved.
+
+    The store holds absolute artifact paths; after moving the project folder they name the
+    old place, while the artifacts sit beside the store in ``mlartifacts``.
+    """
+    db = sqlite_path(uri)
+    recorded = local_artifact_path(artifact_uri)
+    if db is None or recorded is None or recorded.exists():
+        return None
+    here = db.resolve().parent / "mlartifacts"
+    if not here.is_dir() or here in (recorded, *recorded.parents):
+        return None
+    old_root = next((p for p in (recorded, *recorded.parents) if p.name == "mlartifacts"), None)
+    old_project = old_root.parent if old_root is not None else recorded.parent
+    db = db.resolve()
+    return (
+        f"MLflow store {db}: its artifacts are recorded under {recorded}, which does not "
+        f"exist, while {here} does: the project (or its store) was moved, and the store keeps "
+        f"the absolute artifact paths of the place it was made in. Move the project back to "
+        f"{old_project}, or link that path to the new place (`ln -s {here.parent} "
+        f"{old_project}`), or start a new store here: `mv {db} {db}.moved`, then "
+        "`snakemake --forcerun tracking_store` (logs every model again)"
+    )
+
+
+def _schema_hint(message: str) -> str:
+    if "out-of-date database schema" in message or "Can't locate revision" in message:
+        return (
+            "; the store's schema is not the one this MLflow version reads: if a newer MLflow "
+            "wrote it, install that version here; if an older one did, back the file up and "
+            "run `mlflow db upgrade <uri>`"
+        )
+    return ""
+
+
+def store_error(uri: str, what: str, exc: Exception) -> StanceError:
+    """The error for a failed store operation, with a recovery hint for a damaged SQLite file."""
+    text = str(exc).splitlines()[0] if str(exc) else repr(exc)
+    db = sqlite_path(uri)
+    if db is not None:
+        problem = sqlite_store_problem(db)
+        if problem is not None:
+            return damaged_store_error(db, problem)
+        hint = _schema_hint(str(exc))
+        if hint:
+            return damaged_store_error(db, f"cannot be read by MLflow ({text}){hint}")
+    return StanceError(
+        f"MLflow store {uri}: {what} failed: {text}; check that MLFLOW_TRACKING_URI / config "
+        "mlflow.tracking_uri name the store you mean and that it is reachable"
     )
 
 
@@ -96,8 +224,14 @@ def init_store(uri: str, experiment: str) -> str:
     """Create the store (if new) and the experiment (if missing); return the experiment ID.
 
     Run this once before parallel jobs log to a new SQLite store: its schema set-up breaks when
-    several processes create it at once.
+    several processes create it at once. A SQLite store file that is damaged, or that this MLflow
+    cannot read, is reported with the file's name and how to recover, before anything is logged.
     """
+    db = sqlite_path(uri)
+    if db is not None:
+        problem = sqlite_store_problem(db)
+        if problem is not None:
+            raise damaged_store_error(db, problem)
     try:
         client = tracking_client(uri)
         found = retry_locked(client.get_experiment_by_name, experiment)
@@ -107,6 +241,9 @@ def init_store(uri: str, experiment: str) -> str:
                     f"experiment {experiment!r} in {uri} is deleted; restore it in the MLflow "
                     "UI or choose another name in config mlflow.experiment"
                 )
+            moved = moved_store_problem(uri, found.artifact_location or "")
+            if moved is not None:
+                raise StanceError(moved)
             return found.experiment_id
         return retry_locked(client.create_experiment, experiment, _artifact_location(uri))
     except StanceError:
@@ -118,9 +255,11 @@ def init_store(uri: str, experiment: str) -> str:
 
 
 def find_experiment_id(uri: str, experiment: str, create: bool) -> str:
+    """The experiment's ID; with ``create``, the store and experiment are made if missing."""
     if create:
         return init_store(uri, experiment)
-    if uri.startswith("sqlite:///") and not Path(uri[len("sqlite:///") :]).is_file():
+    db = sqlite_path(uri)
+    if db is not None and not db.is_file():
         # Opening a missing SQLite store would create an empty one: say what to do instead.
         raise StanceError(
             f"no MLflow store at {uri} yet: nothing has been logged; run `snakemake` or "

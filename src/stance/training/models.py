@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from sklearn.base import BaseEstimator
 from sklearn.compose import ColumnTransformer
 from sklearn.dummy import DummyClassifier
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -240,7 +241,19 @@ def spec_from_entry(entry: Mapping[str, Any], where: str = "models") -> ModelSpe
         )
     params = {**copy.deepcopy(dict(kind.defaults)), **given}
     spec = ModelSpec(str(name), kind, params, str(entry.get("description", "") or ""))
-    spec.build(0)  # fail early, with the model's name, on a hyperparameter of the wrong type
+    # Fail early, with the model's name, on a hyperparameter of the wrong type or out of range
+    # (scikit-learn itself would only check the values when the model is fitted).
+    pipeline = spec.build(0)
+    estimators = [pipeline, *(v for v in pipeline.get_params(deep=True).values()
+                              if isinstance(v, BaseEstimator))]  # fmt: skip
+    try:
+        for estimator in estimators:
+            estimator._validate_params()
+    except (TypeError, ValueError) as exc:
+        raise StanceError(
+            f"config {where} {name!r}: invalid hyperparameter value: {exc} Fix its params "
+            "(see docs/training.md for each kind's hyperparameters)"
+        ) from None
     return spec
 
 

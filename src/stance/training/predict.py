@@ -110,14 +110,18 @@ def select_run(
 ) -> dict[str, Any]:
     """The run to predict with: ``run_id``; else the newest run of ``model``; else, of the newest
     run of every model, the one with the highest ``metric`` (ties: the newer). Without run_id and
-    model, only models whose input columns are all in ``available`` (when given) are chosen."""
+    model, only models whose input columns are all in ``available`` (when given) are chosen.
+    Only FINISHED runs count: a run whose logging failed or was killed may lack its model."""
     if run_id:
         run = get_model_run(uri, experiment, run_id)
     else:
         runs = search_model_runs(uri, experiment, model=model)
         if not runs:
             what = f" of model {model!r}" if model else ""
-            raise StanceError(f"no logged run{what} in {uri}; run `snakemake` or `stance train`")
+            raise StanceError(
+                f"no finished run{what} in {uri}; run `snakemake` or `stance train` "
+                "(`stance runs --all` lists unfinished ones)"
+            )
         latest: dict[str, Any] = {}
         for r in runs:  # newest first
             latest.setdefault(r.data.tags.get("model", r.info.run_name), r)
