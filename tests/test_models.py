@@ -108,6 +108,10 @@ def test_bad_hyperparameter_value_names_the_model():
         spec_from_entry({"name": "x", "kind": "tfidf_word", "params": {"word_ngram_range": [3, 1]}})
     with pytest.raises(StanceError, match=r"classifier must be 'logreg' or 'linear_svm'"):
         spec_from_entry({"name": "x", "kind": "tfidf_word", "params": {"classifier": "tree"}})
+    # Values scikit-learn itself would refuse only when fitting are refused when read.
+    for params, word in [({"C": -1.0}, "'C'"), ({"class_weight": "balancd"}, "'class_weight'")]:
+        with pytest.raises(StanceError, match=rf"'x': invalid hyperparameter value: .*{word}"):
+            spec_from_entry({"name": "x", "kind": "tfidf_word", "params": params})
 
 
 def test_duplicate_and_missing_model_names(config):
