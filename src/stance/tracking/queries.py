@@ -8,7 +8,13 @@ from typing import Any
 import pandas as pd
 
 from stance.errors import StanceError
-from stance.tracking.store import ROLE_TAG, find_experiment_id, retry_locked, tracking_client
+from stance.tracking.store import (
+    ROLE_TAG,
+    find_experiment_id,
+    import_mlflow,
+    retry_locked,
+    tracking_client,
+)
 
 
 def _model_filter(model: str | None, extra: str | None, finished_only: bool = True) -> str:
@@ -55,12 +61,25 @@ def search_model_runs(
         ) from None
 
 
-def _digest_of(run: Any) -> str:
-    inputs = getattr(run, "inputs", None)
-    for di in getattr(inputs, "dataset_inputs", None) or []:
-        if any(t.key == "mlflow.data.context" and t.value == "training" for t in di.tags):
-            return di.dataset.digest
-    return run.data.tags.get("dataset_digest", "")
+LOCAL_TIME = datetime.now().astimezone().tzinfo
+RUNS_COLUMNS = [
+    "run_id", "model", "status", "data", "cv",
+    "f_avg [95% CI]", "macro_f1 [95% CI]", "date", "commit",
+]  # fmt: skip
+
+
+def _with_ci(table: pd.DataFrame, name: str) -> pd.Series:
+    """'value [low, high]' from the metric columns of an mlflow.search_runs table."""
+
+    def column(suffix: str) -> pd.Series:
+        return table.get(f"metrics.{name}{suffix}", pd.Series(float("nan"), index=table.index))
+
+    value, low, high = column(""), column("_ci_low"), column("_ci_high")
+    text = [
+        "" if pd.isna(v) else f"{v:.3f} [{lo:.3f}, {hi:.3f}]"
+        for v, lo, hi in zip(value, low, high, strict=True)
+    ]
+    return pd.Series(text, index=table.index, dtype=object)
 
 
 def runs_table(
@@ -73,56 +92,50 @@ def runs_table(
     include_unfinished: bool = False,
 ) -> pd.DataFrame:
     """Logged model runs, newest first: model, status, data digest, f_avg and macro_f1 with CIs,
-    ...; only FINISHED runs unless ``include_unfinished`` (RUNNING, FAILED, KILLED ones too)."""
-    runs = search_model_runs(
-        uri,
-        experiment,
-        model=model,
-        filter_string=filter_string,
-        max_results=limit,
-        finished_only=not include_unfinished,
-    )
-    rows = []
-    for run in runs:
-        m, tags = run.data.metrics, run.data.tags
+    date, commit; only FINISHED runs unless ``include_unfinished`` (RUNNING, FAILED, KILLED too).
 
-        def ci(name: str, m: dict = m) -> str:
-            if name not in m:
-                return ""
-            return (
-                f"{m[name]:.3f} [{m.get(name + '_ci_low', float('nan')):.3f}, "
-                f"{m.get(name + '_ci_high', float('nan')):.3f}]"
-            )
-
-        commit = tags.get("git_commit", "")[:10]
-        if commit and tags.get("git_dirty") == "true":
-            commit += "+dirty"
-        started = datetime.fromtimestamp(run.info.start_time / 1000).astimezone()
-        rows.append(
-            {
-                "run_id": run.info.run_id,
-                "model": tags.get("model", run.info.run_name),
-                "status": run.info.status,
-                "data": _digest_of(run),
-                "cv": run.data.params.get("cv_scheme", ""),
-                "f_avg [95% CI]": ci("f_avg"),
-                "macro_f1 [95% CI]": ci("macro_f1"),
-                "date": started.strftime("%Y-%m-%d %H:%M"),
-                "commit": commit or "-",
-            }
+    Read with MLflow's own ``mlflow.search_runs`` (one pandas table of params, metrics, tags).
+    """
+    mlflow = import_mlflow()
+    experiment_id = find_experiment_id(uri, experiment, create=False)
+    mlflow.set_tracking_uri(uri)
+    try:
+        found = retry_locked(
+            mlflow.search_runs,
+            experiment_ids=[experiment_id],
+            filter_string=_model_filter(model, filter_string, not include_unfinished),
+            order_by=["attributes.start_time DESC"],
+            max_results=limit,
+            output_format="pandas",
         )
-    columns = [
-        "run_id",
-        "model",
-        "status",
-        "data",
-        "cv",
-        "f_avg [95% CI]",
-        "macro_f1 [95% CI]",
-        "date",
-        "commit",
-    ]
-    return pd.DataFrame(rows, columns=columns)
+    except Exception as exc:
+        raise StanceError(
+            f"cannot search runs with filter {filter_string!r}: {str(exc).splitlines()[0]}; "
+            'use MLflow\'s syntax, e.g. "metrics.f_avg > 0.5" or "params.kind = \'tfidf_word\'"'
+        ) from None
+    if found.empty:
+        return pd.DataFrame(columns=RUNS_COLUMNS)
+
+    def tag(name: str) -> pd.Series:
+        return found.get(f"tags.{name}", pd.Series("", index=found.index)).fillna("")
+
+    commit = tag("git_commit").str[:10]
+    commit = commit.where(~((commit != "") & (tag("git_dirty") == "true")), commit + "+dirty")
+    table = pd.DataFrame(
+        {
+            "run_id": found["run_id"],
+            "model": tag("model"),
+            "status": found["status"],
+            # The training data set's digest (the MLflow dataset input; also kept as a tag).
+            "data": tag("dataset_digest"),
+            "cv": found.get("params.cv_scheme", pd.Series("", index=found.index)).fillna(""),
+            "f_avg [95% CI]": _with_ci(found, "f_avg"),
+            "macro_f1 [95% CI]": _with_ci(found, "macro_f1"),
+            "date": found["start_time"].dt.tz_convert(LOCAL_TIME).dt.strftime("%Y-%m-%d %H:%M"),
+            "commit": commit.replace("", "-"),
+        }
+    )
+    return table[RUNS_COLUMNS].reset_index(drop=True)
 
 
 def get_model_run(uri: str, experiment: str, run_id: str) -> Any:
