@@ -177,18 +177,18 @@ def logged_params(project: Path, model: str, key: str) -> list[str]:
     return [value for (value,) in rows]
 
 
-def test_config_on_the_command_line_reaches_every_job(built):
+def test_config_on_the_command_line_reaches_the_jobs(built):
     project, _ = built
     up_to_date(project)
     seed = yaml.safe_load((project / "config/config.yaml").read_text())["seed"]
-    proc = run_snakemake(project, "--cores", "2", "--config", "seed=7")
+    marker = "results/models/majority/mlflow_run.json"  # one model keeps the test short
+    proc = run_snakemake(project, marker, "--cores", "2", "--config", "seed=7")
     assert "rule train_model" in proc.stdout + proc.stderr and seed != 7
-    for model in MODELS:
-        metrics = json.loads((project / "results/models" / model / "metrics.json").read_text())
-        assert metrics["settings"]["seed"] == 7
-        assert logged_params(project, model, "seed")[-1] == "7"
-    # Back to the config file's seed: the models re-train with it.
-    run_snakemake(project, "--cores", "2")
+    metrics = json.loads((project / "results/models/majority/metrics.json").read_text())
+    assert metrics["settings"]["seed"] == 7
+    assert logged_params(project, "majority", "seed")[-1] == "7"
+    # Back to the config file's seed: the model re-trains with it.
+    run_snakemake(project, "--cores", "2", marker)
     metrics = json.loads((project / "results/models/majority/metrics.json").read_text())
     assert metrics["settings"]["seed"] == seed
 
