@@ -6,11 +6,10 @@ from pathlib import Path
 
 from snakemake.utils import min_version
 
-from stance.config import load_yaml, validate_config
+from stance.cli.steps import check_workflow
+from stance.config import load_yaml
 from stance.environment import configure
 from stance.errors import StanceError
-from stance.tracking.store import check_store_file
-from stance.training.models import model_specs
 
 min_version("9.0")
 
@@ -31,17 +30,11 @@ except StanceError as exc:
 configfile: "config/config.yaml"
 
 
-# The configuration Snakemake resolved (config file, --configfile, --config) is validated by the
-# package against the same JSON schema, with one message naming every bad key; the schema fills
-# in defaults. The model entries (kind, hyperparameter names and values) are checked here too,
-# before any job, and so is a local SQLite MLflow store (not a database, or corrupt); rule
-# tracking_store checks that MLflow can read it before any model is trained.
+# The configuration Snakemake resolved (config file, --configfile, --config), the model entries
+# and a local MLflow store are checked before any job, each problem named with what to do; rule
+# tracking_store then checks that MLflow can read the store before any model is trained.
 try:
-    validate_config(
-        config, Path("config/config.yaml"), Path("workflow/schemas/config.schema.yaml")
-    )
-    model_specs(config)
-    check_store_file(config, Path.cwd())
+    check_workflow(config, Path.cwd())
 except StanceError as exc:
     print(f"error: {exc}", file=sys.stderr)
     sys.exit(1)

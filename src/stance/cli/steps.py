@@ -28,6 +28,39 @@ def write_json(path: Path | str, data: Mapping[str, Any]) -> None:
         fh.write("\n")
 
 
+# --------------------------------------------------------------------------- before any job
+
+
+def check_workflow(config: dict, root: Path | str, config_file: str = "config/config.yaml") -> None:
+    """What the Snakefile checks when it is read, before any job: the configuration Snakemake
+    resolved (validated against the schema, defaults filled in), the model entries (kind,
+    hyperparameter names and values) and a local SQLite MLflow store (not a database, corrupt).
+
+    The model check imports scikit-learn (about a second); it is remembered under
+    .snakemake/stance/ for the same model entries and training code, so a no-op run skips it.
+    """
+    import hashlib
+
+    from stance.codehash import code_digest
+    from stance.config import validate_config
+    from stance.tracking.store import check_store_file
+
+    root = Path(root)
+    validate_config(config, Path(config_file), root / "workflow/schemas/config.schema.yaml")
+    key = hashlib.sha256(
+        json.dumps(config["models"], sort_keys=True, default=str).encode("utf-8")
+        + code_digest("training").encode("ascii")
+    ).hexdigest()[:16]
+    checked = root / ".snakemake" / "stance" / f"models-checked-{key}"
+    if not checked.exists():
+        from stance.training.models import model_specs
+
+        model_specs(config)
+        checked.parent.mkdir(parents=True, exist_ok=True)
+        checked.touch()
+    check_store_file(config, root)
+
+
 # --------------------------------------------------------------------------- the steps
 
 
