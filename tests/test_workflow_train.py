@@ -82,7 +82,8 @@ def write_synthetic_labels(project: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory) -> tuple[Path, str]:
+def built(tmp_path_factory) -> tuple[Path, str, list[tuple[str, str]]]:
+    """The copy after a clean build, snakemake's output and the model runs it logged."""
     project = copy_project(tmp_path_factory.mktemp("train") / "project")
     config = yaml.safe_load((project / "config/config.yaml").read_text())
     config["models"] = [m for m in config["models"] if m["name"] in MODELS]
@@ -91,16 +92,16 @@ def built(tmp_path_factory) -> tuple[Path, str]:
     run_snakemake(project, "results/sentences.parquet", "--cores", "2")
     write_synthetic_labels(project)
     proc = run_snakemake(project, "--cores", "2")
-    return project, proc.stdout + proc.stderr
+    return project, proc.stdout + proc.stderr, model_runs(project)
 
 
 def test_clean_build_logs_one_run_per_model_serially(built):
-    project, output = built
+    project, output, runs = built
     assert 'mlflow_writes=Resource("mlflow_writes", 1)' in output  # read from the profile
     assert max_parallel(output, MLFLOW_RULES) == 1
-    runs = model_runs(project)
     assert sorted(m for m, _ in runs) == sorted(MODELS)
     assert len({group for _, group in runs}) == 1  # one workflow run groups them
+    up_to_date(project)  # other tests may have changed the copy since
     table = pd.read_csv(project / "results/metrics/comparison.tsv", sep="\t")
     assert sorted(table["model"]) == sorted(MODELS)
     assert table["run_id"].notna().all()
@@ -115,7 +116,7 @@ def up_to_date(project: Path) -> None:
 
 
 def test_nothing_changed_runs_and_logs_nothing(built):
-    project, _ = built
+    project, *_ = built
     up_to_date(project)
     before = model_runs(project)
     proc = run_snakemake(project, "--cores", "2")
@@ -124,14 +125,14 @@ def test_nothing_changed_runs_and_logs_nothing(built):
 
 
 def test_report_renders(built):
-    project, _ = built
+    project, *_ = built
     run_snakemake(project, "--report", "report.html")
     html = (project / "report.html").read_text(encoding="utf-8", errors="replace")
     assert "comparison.tsv" in html and "learning_curve.png" in html
 
 
 def test_one_hyperparameter_reruns_one_model(built):
-    project, _ = built
+    project, *_ = built
     up_to_date(project)
     path = project / "config/config.yaml"
     config = yaml.safe_load(path.read_text())
@@ -148,7 +149,7 @@ def test_one_hyperparameter_reruns_one_model(built):
 
 
 def test_one_label_reruns_the_label_stage_and_every_model(built):
-    project, _ = built
+    project, *_ = built
     up_to_date(project)
     path = project / "labels/synthetic.csv"
     original, stat = path.read_bytes(), path.stat()
@@ -178,7 +179,7 @@ def logged_params(project: Path, model: str, key: str) -> list[str]:
 
 
 def test_config_on_the_command_line_reaches_the_jobs(built):
-    project, _ = built
+    project, *_ = built
     up_to_date(project)
     seed = yaml.safe_load((project / "config/config.yaml").read_text())["seed"]
     marker = "results/models/majority/mlflow_run.json"  # one model keeps the test short
@@ -194,7 +195,7 @@ def test_config_on_the_command_line_reaches_the_jobs(built):
 
 
 def test_configfile_trains_exactly_its_model_list(built, tmp_path: Path):
-    project, _ = built
+    project, *_ = built
     up_to_date(project)
     other = yaml.safe_load((project / "config/config.yaml").read_text())
     other["models"] = [
@@ -211,7 +212,7 @@ def test_configfile_trains_exactly_its_model_list(built, tmp_path: Path):
 
 
 def test_job_logs_hold_what_the_jobs_print(built):
-    project, _ = built
+    project, *_ = built
     up_to_date(project)
     logs = project / "logs"
     assert re.search(
