@@ -165,8 +165,8 @@ def load_logged_model(uri: str, run_id: str) -> Any:
 
 
 def read_marker(path: Path | str) -> dict[str, Any]:
-    """A run marker written by `stance log-run` (results/models/<name>/mlflow_run.json)."""
+    """The run marker of a model (results/models/<name>/mlflow_run.json, rule log_run)."""
     try:
         return json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise StanceError(f"{path}: not found; run `stance log-run` for this model") from None
+        raise StanceError(f"{path}: not found; run `snakemake` to log this model") from None

@@ -53,7 +53,7 @@ def read_summary(path: Path | str) -> dict[str, Any]:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise StanceError(f"{path}: not found; run `stance train-model` for this model") from None
+        raise StanceError(f"{path}: not found; run `snakemake` to train it") from None
 
 
 def load_final_model(model_dir: Path | str) -> Pipeline:

@@ -73,7 +73,7 @@ ALLOWED_NODES: frozenset[str] = frozenset(
         "CachedNode",  # a second reference to a node already checked
     }
 )
-RETRAIN_HINT = "delete it and train the model again (`snakemake` or `stance train-model`)"
+RETRAIN_HINT = "delete it and train the model again (`snakemake` or `stance train`)"
 
 
 class UntrustedModelError(StanceError):
@@ -178,5 +178,5 @@ def load_model(path: Path | str, remedy: str = RETRAIN_HINT) -> Any:
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise StanceError(f"{path}: not found; run `stance train-model` for this model") from None
+        raise StanceError(f"{path}: not found; run `snakemake` to train it") from None
     return loads_checked(data, str(path), remedy)
