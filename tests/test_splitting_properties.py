@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-
-from stance.corpus.chrome import compile_rules  # noqa: E402
-from stance.corpus.splitting import split_article  # noqa: E402
-from stance.corpus.stage import splitter_from_config  # noqa: E402
+from stance.corpus.chrome import compile_rules
+from stance.corpus.splitting import split_article
+from stance.corpus.stage import splitter_from_config
 
 # Pieces that exercise the splitter's rules, mixed with arbitrary characters.
 PIECES = [
