@@ -454,3 +454,73 @@ def test_logging_a_model_outside_the_allowlist_is_an_error(store, tmp_path):
     after = len(client.search_runs(client.get_experiment_by_name(EXPERIMENT).experiment_id))
     assert after == before
     assert not marker.exists()
+
+
+# --- Crafted skops schemas: malformed nodes, types in the wrong node kind, odd parameters ------
+
+
+def _project_model_bytes() -> bytes:
+    import skops.io
+
+    from stance.training.models import spec_from_entry
+
+    data = make_dataset(3, 6)
+    frame = data.to_pandas()
+    spec = spec_from_entry({"name": "m", "kind": "tfidf_word"})
+    model = spec.build(0).fit(frame[["text"]], frame["stance"].astype(str))
+    return skops.io.dumps(model)
+
+
+def _with_schema(data: bytes, edit) -> bytes:
+    import io
+    import zipfile
+
+    source = zipfile.ZipFile(io.BytesIO(data))
+    schema = json.loads(source.read("schema.json"))
+    edit(schema)
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as target:
+        for item in source.infolist():
+            content = source.read(item.filename)
+            if item.filename == "schema.json":
+                content = json.dumps(schema).encode("utf-8")
+            target.writestr(item, content)
+    return out.getvalue()
+
+
+def _first_node(schema, loader: str):
+    from stance.training.model_files import _nodes
+
+    return next(n for n in _nodes(schema) if n.get("__loader__") == loader)
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda s: _first_node(s, "ObjectNode").update(__loader__=["x"]),
+        lambda s: _first_node(s, "ObjectNode").update(__module__=None),
+        lambda s: _first_node(s, "NdArrayNode").update(
+            __module__="sklearn.pipeline", __class__="Pipeline"
+        ),
+        lambda s: _first_node(s, "ObjectNode").update(__loader__="MethodNode", content=[1]),
+    ],
+    ids=["loader-not-a-string", "module-missing", "array-node-naming-a-class", "odd-method"],
+)
+def test_a_crafted_schema_is_refused_with_a_message(edit):
+    from stance.training.model_files import UntrustedModelError, loads_checked
+
+    crafted = _with_schema(_project_model_bytes(), edit)
+    with pytest.raises(UntrustedModelError, match="crafted: the model holds types"):
+        loads_checked(crafted, "crafted")
+
+
+def test_a_vectoriser_that_would_open_its_inputs_as_files_is_refused(tmp_path: Path):
+    import skops.io
+
+    from stance.training.model_files import UntrustedModelError, loads_checked
+
+    model = skops.io.loads(_project_model_bytes(), trusted=skops.io.get_untrusted_types(
+        data=_project_model_bytes()))  # fmt: skip
+    model.set_params(features__word__input="filename")
+    with pytest.raises(UntrustedModelError, match=r"features__word__input='filename'"):
+        loads_checked(skops.io.dumps(model), "crafted")

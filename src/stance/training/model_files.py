@@ -29,10 +29,10 @@ def type_name(cls: type) -> str:
 
 # Every class a fitted model of the registered kinds is made of, as skops names them in a
 # file: found by dumping a fitted model of each kind (and classifier) and reading the types
-# in the file (tests/test_reliability.py rebuilds this set from the registry and fails when a
-# kind needs another). Classes only: never a function (builtins.exec, numpy.full_like, ...),
-# whatever its module. A file naming anything else is not loaded, and a model holding
-# anything else is not saved or logged.
+# in the file (tests/test_reliability_model_files.py rebuilds this set from the registry and
+# fails when a kind needs another). Classes only: never a function (builtins.exec,
+# numpy.full_like, ...), whatever its module. A file naming anything else is not loaded, and a
+# model holding anything else is not saved or logged.
 ALLOWED_CLASSES: tuple[type, ...] = (
     # values and containers
     dict,
@@ -58,21 +58,24 @@ ALLOWED_TYPES: frozenset[str] = frozenset(type_name(c) for c in ALLOWED_CLASSES)
 # Types that come from this project rather than from a pip package (the loading environment
 # needs the project installed).
 PROJECT_TYPES: frozenset[str] = frozenset(t for t in ALLOWED_TYPES if t.startswith("stance."))
-# The skops node kinds that build a value. Functions, bound methods, partials, operators and
-# objects rebuilt by calling their type are never loaded, whichever class they name.
-ALLOWED_NODES: frozenset[str] = frozenset(
-    {
-        "ObjectNode",
-        "DictNode",
-        "ListNode",
-        "TupleNode",
-        "JsonNode",
-        "NdArrayNode",
-        "TypeNode",
-        "SliceNode",
-        "CachedNode",  # a second reference to a node already checked
-    }
+# The skops node kinds that build a value, each with the types it may name: an array node
+# names only an array (skops would otherwise call the named type on its content), a type node
+# only the dtypes the vectorisers are given, an object node only an estimator class. Functions,
+# bound methods, partials, operators and anything else are never loaded, whichever class they
+# name. A cached node refers to a node already checked.
+_ESTIMATORS = frozenset(
+    type_name(c) for c in ALLOWED_CLASSES if c.__module__.startswith(("sklearn.", "stance."))
 )
+ALLOWED_NODES: dict[str, frozenset[str]] = {
+    "ObjectNode": _ESTIMATORS,
+    "DictNode": frozenset({"builtins.dict"}),
+    "ListNode": frozenset({"builtins.list"}),
+    "TupleNode": frozenset({"builtins.tuple"}),
+    "JsonNode": frozenset({"builtins.str"}),
+    "NdArrayNode": frozenset({"numpy.ndarray"}),
+    "TypeNode": frozenset({"numpy.float64", "builtins.str"}),
+    "SliceNode": frozenset({"builtins.slice"}),
+}
 RETRAIN_HINT = "delete it and train the model again (`snakemake` or `stance train`)"
 
 
@@ -104,15 +107,22 @@ def _schema(data: bytes, what: str, remedy: str) -> Any:
 
 
 def file_types(data: bytes, what: str = "the model", remedy: str = RETRAIN_HINT) -> set[str]:
-    """Every type a skops file names, each as 'module.name'; a node kind that would call a
-    function or look up a method is named with that kind, e.g. 'builtins.exec (FunctionNode)'."""
+    """Every type a skops file names, each as 'module.name'; a type named by a node kind that
+    may not carry it (a function, a method, an array node naming a class, ...) is named with
+    that kind, e.g. 'builtins.exec (FunctionNode)', and a malformed node as such."""
     found: set[str] = set()
     for node in _nodes(_schema(data, what, remedy)):
-        name = f"{node.get('__module__')}.{node.get('__class__')}"
-        loader = node.get("__loader__")
+        loader, module, cls = node.get("__loader__"), node.get("__module__"), node.get("__class__")
+        if loader == "CachedNode":
+            continue
+        if not all(isinstance(v, str) for v in (loader, module, cls)):
+            found.add(f"a malformed node ({str(node)[:80]})")
+            continue
+        name = f"{module}.{cls}"
         if loader == "MethodNode":
-            name = f"{name}.{(node.get('content') or {}).get('func')}"
-        found.add(name if loader in ALLOWED_NODES else f"{name} ({loader})")
+            content = node.get("content")
+            name = f"{name}.{content.get('func') if isinstance(content, dict) else content}"
+        found.add(name if name in ALLOWED_NODES.get(loader, ()) else f"{name} ({loader})")
     return found
 
 
@@ -150,19 +160,53 @@ def trusted_types(model: Any, what: str = "the model") -> list[str]:
     return sorted(file_types(checked_dumps(model, what), what))
 
 
+def _parameter_problems(model: Any) -> list[str]:
+    """Parameters a project model never has: it is a Pipeline, its vectorisers read the texts
+    given (input='content'; 'filename' would open the inputs as paths) with their own analysers,
+    and no parameter is a function or class other than an estimator or the float64 dtype."""
+    from sklearn.base import BaseEstimator
+
+    if not isinstance(model, Pipeline):
+        return [f"the model is a {type(model).__name__}, not a Pipeline"]
+
+    def unexpected(name: str, value: Any) -> bool:
+        if name == "input":
+            return value != "content"
+        if name in ("tokenizer", "preprocessor"):
+            return value is not None
+        if name == "analyzer":
+            return value not in ("word", "char", "char_wb")
+        return callable(value) and not isinstance(value, BaseEstimator) and value is not np.float64
+
+    return [
+        f"{key}={value!r}"
+        for key, value in model.get_params(deep=True).items()
+        if unexpected(key.rsplit("__", 1)[-1], value)
+    ]
+
+
 def loads_checked(data: bytes, what: str, remedy: str = RETRAIN_HINT) -> Any:
-    """A model from skops bytes, after checking that they name only ALLOWED_TYPES."""
+    """A model from skops bytes, after checking that they name only ALLOWED_TYPES in the node
+    kinds that may carry them, and that the loaded model's parameters are ones a project model
+    has."""
     import skops.io
 
     refused = refused_types(data, what, remedy)
     if refused:
         raise _refusal(what, refused, remedy)
     try:
-        return skops.io.loads(data, trusted=sorted(ALLOWED_TYPES))
+        model = skops.io.loads(data, trusted=sorted(ALLOWED_TYPES))
+        problems = _parameter_problems(model)
     except Exception as exc:  # skops refuses on its own, or the file is damaged
         raise StanceError(
             f"{what}: the model could not be loaded ({type(exc).__name__}: {exc}); {remedy}"
         ) from None
+    if problems:
+        raise UntrustedModelError(
+            f"{what}: the model has parameters no project model has: {', '.join(problems)}; "
+            f"it is not used; {remedy}"
+        )
+    return model
 
 
 def save_model(model: Any, path: Path | str) -> None:
