@@ -428,3 +428,22 @@ def test_a_killed_snakemake_is_recovered_as_the_readme_says(project_copy: Path):
     run_snakemake(project_copy, target, "--cores", "1")
     sentences = pd.read_parquet(project_copy / target)
     assert len(sentences) > 0 and sentences["sentence_id"].is_unique
+
+
+def test_a_label_row_copied_from_the_queue_keeps_its_sentence(tmp_path: Path):
+    # A text copied from results/unlabeled.csv carries the spreadsheet quote; it is the same
+    # sentence. Any other change to the text is still reported.
+    text = FORMULA_TEXTS[2]
+    sentences = make_sentences({"a1": [text, "Talks resumed in Doha."]})
+    sid = sentences.loc[0, "sentence_id"]
+    schema = load_schema(SCHEMA)
+    stance, speaker = schema.values("stance")[0], schema.values("speaker")[0]
+    write_csv(
+        tmp_path / "labels" / "ann.csv", [[sid, spreadsheet_cell(text), speaker, stance, "ann", ""]]
+    )
+    assert len(load_labels(tmp_path / "labels", sentences, schema).labels) == 1
+    write_csv(
+        tmp_path / "labels" / "ann.csv", [[sid, "'" + text + "!", speaker, stance, "ann", ""]]
+    )
+    with pytest.raises(StanceError, match="text no longer matches"):
+        load_labels(tmp_path / "labels", sentences, schema)

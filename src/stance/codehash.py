@@ -8,14 +8,19 @@ from pathlib import Path
 PACKAGE_DIR = Path(__file__).resolve().parent
 
 
-def code_digest(*subpackages: str) -> str:
-    """SHA-256 (16 hex digits) of every Python file of the named subpackages, in path order."""
+def code_digest(*parts: str) -> str:
+    """SHA-256 (16 hex digits) of every Python file of the named subpackages (``"training"``)
+    and modules (``"tracking/runs.py"``), in path order."""
     h = hashlib.sha256()
-    for name in subpackages:
-        folder = PACKAGE_DIR / name
-        if not folder.is_dir():
-            raise ValueError(f"no subpackage {name!r} in {PACKAGE_DIR}")
-        for path in sorted(folder.rglob("*.py")):
+    for name in parts:
+        target = PACKAGE_DIR / name
+        if target.is_dir():
+            files = sorted(target.rglob("*.py"))
+        elif target.is_file() and target.suffix == ".py":
+            files = [target]
+        else:
+            raise ValueError(f"no subpackage or module {name!r} in {PACKAGE_DIR}")
+        for path in files:
             h.update(path.relative_to(PACKAGE_DIR).as_posix().encode("utf-8") + b"\0")
             h.update(path.read_bytes())
     return h.hexdigest()[:16]

@@ -71,10 +71,10 @@ _Validator = _filling_defaults(jsonschema.Draft202012Validator)
 def validate_config(config: Any, source: Path | str, schema_path: Path | None = None) -> dict:
     """Validate a config mapping against the schema and fill in its defaults (in place).
 
-    Raises StanceError naming every bad key.
+    Raises StanceError naming ``source`` (a file, or a description of where the values came
+    from) and every bad key.
     """
-    source = Path(source)
-    schema = load_yaml(schema_path or _find_schema(source))
+    schema = load_yaml(schema_path or _find_schema(Path(source)))
     if not isinstance(config, dict):
         raise StanceError(f"{source}: the configuration must be a mapping of settings")
     errors = sorted(_Validator(schema).iter_errors(config), key=lambda e: list(e.absolute_path))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
+import traceback
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
@@ -36,8 +37,9 @@ def check_workflow(config: dict, root: Path | str, config_file: str = "config/co
     resolved (validated against the schema, defaults filled in), the model entries (kind,
     hyperparameter names and values) and a local SQLite MLflow store (not a database, corrupt).
 
-    The model check imports scikit-learn (about a second); it is remembered under
-    .snakemake/stance/ for the same model entries and training code, so a no-op run skips it.
+    The model check imports scikit-learn (about a second) and the store check reads the whole
+    store; both are remembered under .snakemake/stance/ (for the same model entries, training
+    code and scikit-learn; for the same store file), so a no-op run skips them.
     """
     import hashlib
 
@@ -46,19 +48,28 @@ def check_workflow(config: dict, root: Path | str, config_file: str = "config/co
     from stance.tracking.store import check_store_file
 
     root = Path(root)
-    validate_config(config, Path(config_file), root / "workflow/schemas/config.schema.yaml")
+    validate_config(
+        config,
+        f"the configuration ({config_file} with any --configfile and --config)",
+        root / "workflow/schemas/config.schema.yaml",
+    )
+    from importlib.metadata import version
+
     key = hashlib.sha256(
         json.dumps(config["models"], sort_keys=True, default=str).encode("utf-8")
         + code_digest("training").encode("ascii")
+        # the value check is scikit-learn's own: another version checks again
+        + version("scikit-learn").encode("ascii")
     ).hexdigest()[:16]
-    checked = root / ".snakemake" / "stance" / f"models-checked-{key}"
+    checked_dir = root / ".snakemake" / "stance"
+    checked = checked_dir / f"models-checked-{key}"
     if not checked.exists():
         from stance.training.models import model_specs
 
         model_specs(config)
         checked.parent.mkdir(parents=True, exist_ok=True)
         checked.touch()
-    check_store_file(config, root)
+    check_store_file(config, root, checked_dir)
 
 
 # --------------------------------------------------------------------------- the steps
@@ -347,4 +358,8 @@ def run_job(job: Any) -> None:
         except StanceError as exc:
             # A user mistake: the message says what to do, a traceback would only hide it.
             print(f"error: {exc}", file=sys.stderr)
+            raise SystemExit(1) from None
+        except Exception:
+            # Anything else is a bug or a crash: its traceback goes to the log as well.
+            traceback.print_exc()
             raise SystemExit(1) from None

@@ -12,6 +12,7 @@ import pandas as pd
 
 from stance.corpus.splitting import normalise
 from stance.errors import StanceError
+from stance.io import plain_cell
 from stance.labels.schema import (
     ADJUDICATION_FILE,
     ADJUDICATION_OPTIONAL,
@@ -260,7 +261,9 @@ def _check_rows(
                 problems.append(
                     f"{where}: text is empty; copy the text of sentence {sid!r} from {index.source}"
                 )
-        elif norm != current:
+        elif norm != current and normalise(plain_cell(text)) != current:
+            # (A text copied from a table meant for spreadsheets, such as results/unlabeled.csv,
+            # may carry the quote that keeps a spreadsheet from reading it as a formula.)
             problems.append(
                 f"{where}: text no longer matches sentence {sid!r}: "
                 f"{_where_texts_differ(norm, current)}; check that the label still applies, "

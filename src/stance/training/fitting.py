@@ -56,18 +56,6 @@ def _fit_pipeline(spec: ModelSpec, seed: int, x: pd.DataFrame, y: Sequence[str])
     return model
 
 
-def fit_model(
-    spec: ModelSpec, seed: int, x: pd.DataFrame, y: Sequence[str], notes: list[str] | None = None
-) -> Pipeline:
-    """Fit a new pipeline of ``spec`` on texts (and speakers) x and stance names y."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        model = _fit_pipeline(spec, seed, x, y)
-    if notes is not None:
-        add_notes(notes, (_warning_note(spec, w.category, w.message) for w in caught))
-    return model
-
-
 def model_inputs(frame: pd.DataFrame, spec: ModelSpec) -> pd.DataFrame:
     return frame[spec.features].reset_index(drop=True)
 

@@ -90,10 +90,17 @@ def predict_sentences(
             out[c] = pd.Series([], dtype=object if c == "stance" else float)
         return out
     x = out[list(features)].astype(str).reset_index(drop=True)
-    proba = model.predict_proba(x)
-    order = list(model.classes_)
+    try:
+        proba = model.predict_proba(x)
+        order = list(model.classes_)
+        predicted = list(model.predict(x))
+    except Exception as exc:  # a model that loaded but does not work as a project model does
+        raise StanceError(
+            f"{model_name} could not predict ({type(exc).__name__}: {exc}); pick another run "
+            "with --run-id (see `stance runs`) or train again with `snakemake`"
+        ) from None
     names = list(classes) or order
-    out["stance"] = list(model.predict(x))
+    out["stance"] = predicted
     for name in names:
         out[f"proba_{name}"] = np.round(proba[:, order.index(name)], 6) if name in order else 0.0
     return out
