@@ -524,3 +524,18 @@ def test_a_vectoriser_that_would_open_its_inputs_as_files_is_refused(tmp_path: P
     model.set_params(features__word__input="filename")
     with pytest.raises(UntrustedModelError, match=r"features__word__input='filename'"):
         loads_checked(skops.io.dumps(model), "crafted")
+
+
+def test_an_mlmodel_naming_a_file_outside_its_folder_is_not_followed(tmp_path: Path):
+    from stance.tracking.model_io import _model_files
+
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (tmp_path / "elsewhere.skops").write_bytes(b"x")
+    (folder / "MLmodel").write_text(
+        "flavors:\n  sklearn:\n    pickled_model: ../elsewhere.skops\n"
+        "    serialization_format: skops\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ValueError, match="outside the logged model"):
+        _model_files(folder)

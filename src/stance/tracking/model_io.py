@@ -64,7 +64,10 @@ def _model_files(folder: Path) -> tuple[str, Path]:
     flavor = (meta.get("flavors") or {}).get("sklearn") or {}
     if "pickled_model" not in flavor:
         raise ValueError("MLmodel names no scikit-learn model file")
-    return str(flavor.get("serialization_format", "")), folder / str(flavor["pickled_model"])
+    path = folder / str(flavor["pickled_model"])
+    if not path.resolve().is_relative_to(folder.resolve()):
+        raise ValueError(f"MLmodel names a model file outside the logged model: {path}")
+    return str(flavor.get("serialization_format", "")), path
 
 
 def local_model_problem(client: Any, run: Any) -> str | None:
@@ -148,11 +151,6 @@ def load_logged_model(uri: str, run_id: str) -> Any:
             raise UntrustedModelError(
                 f"{label}: the model is not in skops format; it was not loaded (only models "
                 f"logged by this project are loaded); {remedy}"
-            )
-        if not path.resolve().is_relative_to(local.resolve()):
-            raise UntrustedModelError(
-                f"{label}: the MLmodel file names a model file outside the logged model; it "
-                f"was not loaded; {remedy}"
             )
         shown = _shown(location, path.name)
         if not path.is_file():

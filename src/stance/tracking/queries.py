@@ -13,6 +13,7 @@ from stance.tracking.store import (
     find_experiment_id,
     import_mlflow,
     retry_locked,
+    store_error,
     tracking_client,
 )
 
@@ -145,8 +146,10 @@ def get_model_run(uri: str, experiment: str, run_id: str) -> Any:
     client = tracking_client(uri)
     try:
         run = retry_locked(client.get_run, run_id)
-    except Exception:
-        raise StanceError(f"no run {run_id!r} in {uri}; list runs with `stance runs`") from None
+    except Exception as exc:
+        if "not found" in str(exc).lower() or "does not exist" in str(exc).lower():
+            raise StanceError(f"no run {run_id!r} in {uri}; list runs with `stance runs`") from None
+        raise store_error(uri, f"reading run {run_id}", exc) from None
     if run.data.tags.get(ROLE_TAG) != "model":
         raise StanceError(f"run {run_id} holds no model (it groups other runs); pick a child")
     if run.info.status != "FINISHED":
