@@ -88,28 +88,25 @@ def _ngrams(value: Any, what: str) -> tuple[int, int]:
     return int(value[0]), int(value[1])
 
 
-def _word_tfidf(p: dict[str, Any]) -> TfidfVectorizer:
+def _tfidf(p: dict[str, Any], analyzer: str, ngrams: str) -> TfidfVectorizer:
+    """A TF-IDF block: ``analyzer`` n-grams in the range of hyperparameter ``ngrams``."""
     return TfidfVectorizer(
-        analyzer="word",
-        ngram_range=_ngrams(p["word_ngram_range"], "word_ngram_range"),
+        analyzer=analyzer,
+        ngram_range=_ngrams(p[ngrams], ngrams),
         min_df=p["min_df"],
         max_df=p["max_df"],
         sublinear_tf=p["sublinear_tf"],
         lowercase=p["lowercase"],
         dtype=np.float64,
     )
+
+
+def _word_tfidf(p: dict[str, Any]) -> TfidfVectorizer:
+    return _tfidf(p, "word", "word_ngram_range")
 
 
 def _char_tfidf(p: dict[str, Any]) -> TfidfVectorizer:
-    return TfidfVectorizer(
-        analyzer="char_wb",
-        ngram_range=_ngrams(p["char_ngram_range"], "char_ngram_range"),
-        min_df=p["min_df"],
-        max_df=p["max_df"],
-        sublinear_tf=p["sublinear_tf"],
-        lowercase=p["lowercase"],
-        dtype=np.float64,
-    )
+    return _tfidf(p, "char_wb", "char_ngram_range")
 
 
 # The values of the ``classifier`` hyperparameter.
