@@ -277,3 +277,67 @@ def test_cached_features_refuse_what_the_vectorizer_refuses(texts, params):
     with pytest.raises(ValueError) as got:
         cache.fit_transform(np.arange(len(texts)))
     assert str(got.value) == str(expected.value)
+
+
+def test_compact_vectorizer_saves_its_vocabulary_as_arrays_and_loads_it_back_exactly(tmp_path):
+    import skops.io
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from stance.training.model_files import file_types, load_model, save_model
+    from stance.training.models import CompactTfidfVectorizer
+
+    texts = ["Kabul talks — «Taliban» said", "NATO’s troops leave Kabul", "ğüş çok 北京 said"]
+    texts += [f"envoy{i} met delegation{i * 7} in city{i % 13}" for i in range(200)]
+    for analyzer, ngrams in (("word", (1, 2)), ("char_wb", (2, 5))):
+        compact = CompactTfidfVectorizer(analyzer=analyzer, ngram_range=ngrams).fit(texts)
+        plain = TfidfVectorizer(analyzer=analyzer, ngram_range=ngrams).fit(texts)
+        data = skops.io.dumps(compact)
+        # No dict node per term: the vocabulary travels as arrays.
+        assert len(data) < len(skops.io.dumps(plain)) / 3
+        assert "builtins.int" not in file_types(data)
+        path = tmp_path / f"{analyzer}.skops"
+        save_model(Pipeline([("tfidf", compact)]), path)
+        loaded = load_model(path).named_steps["tfidf"]
+        assert loaded.vocabulary_ == plain.vocabulary_
+        assert not hasattr(loaded, "vocabulary_utf8_")
+        assert (loaded.transform(texts) != plain.transform(texts)).nnz == 0
+
+
+def test_a_damaged_compact_vocabulary_is_refused_with_a_message(tmp_path):
+    import io
+    import zipfile
+
+    from stance.training.model_files import load_model, save_model
+    from stance.training.models import CompactTfidfVectorizer
+
+    path = tmp_path / "model.skops"
+    save_model(Pipeline([("tfidf", CompactTfidfVectorizer().fit(["one two", "two three"]))]), path)
+    # Offsets that run past the stored bytes.
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(buffer, "w") as dst:
+        for item in src.infolist():
+            content = src.read(item)
+            if content[:6] == b"\x93NUMPY" and b"<i8" in content[:80]:
+                array = np.load(io.BytesIO(content))
+                out = io.BytesIO()
+                np.save(out, array + 1000)
+                content = out.getvalue()
+            dst.writestr(item, content)
+    path.write_bytes(buffer.getvalue())
+    with pytest.raises(StanceError, match="could not be loaded.*damaged"):
+        load_model(path)
+
+
+def test_a_model_saved_with_scikit_learns_own_vectorizer_still_loads(tmp_path):
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    from stance.training.model_files import load_model, save_model
+
+    texts = ["troops must leave", "troops must stay", "the talks went on"] * 2
+    labels = ["favor", "against", "none"] * 2
+    model = Pipeline([("tfidf", TfidfVectorizer()), ("clf", LogisticRegression())])
+    model.fit(texts, labels)
+    save_model(model, tmp_path / "earlier.skops")
+    loaded = load_model(tmp_path / "earlier.skops")
+    assert list(loaded.predict(texts)) == list(model.predict(texts))

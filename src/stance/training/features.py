@@ -20,7 +20,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, normalize
 from sklearn.svm import LinearSVC
 
-from stance.training.models import ModelSpec
+from stance.training.models import CompactTfidfVectorizer, ModelSpec
 
 #
 # Cross-validation fits one pipeline on many training parts of the same table, and most of the
@@ -212,7 +212,7 @@ def _remap(keep: np.ndarray) -> np.ndarray:
 
 
 def _supported_block(transformer: Any, columns: Any) -> bool:
-    if type(transformer) is TfidfVectorizer:
+    if type(transformer) in (TfidfVectorizer, CompactTfidfVectorizer):
         v = transformer
         return (
             isinstance(columns, str)

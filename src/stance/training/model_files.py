@@ -19,7 +19,7 @@ from sklearn.preprocessing import OneHotEncoder
 
 from stance.errors import StanceError
 from stance.io import atomic_path
-from stance.training.models import SoftmaxLinearSVC
+from stance.training.models import CompactTfidfVectorizer, SoftmaxLinearSVC
 
 
 def type_name(cls: type) -> str:
@@ -46,14 +46,18 @@ ALLOWED_CLASSES: tuple[type, ...] = (
     # scikit-learn
     Pipeline,
     ColumnTransformer,
-    TfidfVectorizer,
     TfidfTransformer,
     OneHotEncoder,
     LogisticRegression,
     DummyClassifier,
     # this project
+    CompactTfidfVectorizer,
     SoftmaxLinearSVC,
 )
+# Classes the registered kinds no longer use but models saved by earlier versions hold (their
+# MLflow runs still load for `stance predict`).
+EARLIER_CLASSES: tuple[type, ...] = (TfidfVectorizer,)
+ALLOWED_CLASSES += EARLIER_CLASSES
 ALLOWED_TYPES: frozenset[str] = frozenset(type_name(c) for c in ALLOWED_CLASSES)
 # Types that come from this project rather than from a pip package (the loading environment
 # needs the project installed).
