@@ -324,7 +324,7 @@ def test_a_damaged_compact_vocabulary_is_refused_with_a_message(tmp_path):
                 content = out.getvalue()
             dst.writestr(item, content)
     path.write_bytes(buffer.getvalue())
-    with pytest.raises(StanceError, match="could not be loaded.*damaged"):
+    with pytest.raises(StanceError, match=r"could not be loaded.*damaged"):
         load_model(path)
 
 

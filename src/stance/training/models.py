@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import itertools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -77,7 +78,7 @@ class CompactTfidfVectorizer(TfidfVectorizer):
             bounds = np.asarray(offsets, dtype=np.int64).tolist()
             if bounds[:1] != [0] or bounds[-1] != len(data) or bounds != sorted(bounds):
                 raise ValueError("the saved vocabulary of a TF-IDF block is damaged")
-            terms = [data[a:b].decode("utf-8") for a, b in zip(bounds, bounds[1:], strict=False)]
+            terms = [data[a:b].decode("utf-8") for a, b in itertools.pairwise(bounds)]
             state["vocabulary_"] = dict(zip(terms, range(len(terms)), strict=True))
         super().__setstate__(state)
 
