@@ -263,7 +263,50 @@ def bench_mlflow(args: argparse.Namespace) -> None:
     print(f"| creating a new SQLite store + first run | {first - unlogged:.1f} s |")
 
 
+def bench_model_file(args: argparse.Namespace) -> None:
+    """Size, save and load time of a final model file: the project's TF-IDF block (vocabulary as
+    arrays) against scikit-learn's own TfidfVectorizer (vocabulary as a dict), same fitted model."""
+    import copy
+
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from synthetic import write_label_table
+
+    from stance.config import load_config
+    from stance.environment import configure
+    from stance.training.data import load_table
+    from stance.training.model_files import checked_dumps, loads_checked
+    from stance.training.models import CompactTfidfVectorizer, get_spec
+
+    configure()
+    config = load_config(ROOT / "config" / "config.yaml")
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        table = Path(tmp) / "labels.csv"
+        write_label_table(table, args.model_file_rows, seed=1)
+        data = load_table(table, cache_dir=Path(tmp) / "hf")
+    for name in args.models:
+        spec = get_spec(config, name)
+        model = spec.build(1).fit(data.frame[spec.features], data.frame["stance"])
+        plain = copy.deepcopy(model)
+        for _, block, _ in plain.named_steps["features"].transformers_:
+            if isinstance(block, CompactTfidfVectorizer):
+                block.__class__ = TfidfVectorizer  # the same fitted state, saved the usual way
+        for how, fitted in (("TfidfVectorizer", plain), ("CompactTfidfVectorizer", model)):
+            start = time.perf_counter()
+            blob = checked_dumps(fitted, name)
+            saved = time.perf_counter() - start
+            start = time.perf_counter()
+            loads_checked(blob, name)
+            loaded = time.perf_counter() - start
+            rows.append({"model": name, "vectorizer": how, "mb": len(blob) / 1e6,
+                         "save_s": saved, "load_s": loaded})  # fmt: skip
+            print(f"| {name} | {how} | {len(blob) / 1e6:.2f} MB | {saved:.2f} s | {loaded:.2f} s |")
+    save("model_file", {"rows": rows, "labeled_rows": args.model_file_rows,
+                        "command": "python benchmarks/run.py model_file"})  # fmt: skip
+
+
 COMMANDS = {
+    "model_file": bench_model_file,
     "split": bench_split,
     "workflow": bench_workflow,
     "rerun": bench_rerun,
@@ -287,6 +330,9 @@ def main() -> None:
         "--models", nargs="+", default=["word_lr", "word_char_lr", "word_char_svm"],
         help="train: configured models to time",
     )  # fmt: skip
+    parser.add_argument(
+        "--model-file-rows", type=int, default=1000, help="model_file: labeled-set size"
+    )
     parser.add_argument(
         "--sizes",
         type=int,
