@@ -45,10 +45,10 @@ class SoftmaxLinearSVC(LinearSVC):
 class CompactTfidfVectorizer(TfidfVectorizer):
     """A TfidfVectorizer whose saved state holds its vocabulary as two arrays, not a dict.
 
-    skops writes a dict entry by entry as JSON nodes: the ~14,000 word and character n-grams of the seed
-    labels made a 12 MB model file that took over a second to write and again to read. Here the
-    terms, in column order, are one UTF-8 byte array with their offsets; loading rebuilds the
-    same ``vocabulary_``. Fitting and transforming are scikit-learn's own.
+    skops writes a dict entry by entry as JSON nodes: the ~14,000 word and character n-grams of
+    the seed labels made a 12 MB model file that took over a second to write and again to read.
+    Here the terms, in column order, are one UTF-8 byte array with their offsets; loading
+    rebuilds the same ``vocabulary_``. Fitting and transforming are scikit-learn's own.
     """
 
     def __getstate__(self) -> dict[str, Any]:
