@@ -100,6 +100,7 @@ def card(
     annotations: pd.DataFrame,
     agreement: dict[str, Any],
     has_guidelines: bool,
+    nbytes: tuple[int, int] = (0, 0),
 ) -> str:
     """The dataset card: YAML metadata for `datasets` and the Hub, then the description."""
     fields = schema.field_names
@@ -124,8 +125,15 @@ def card(
             {
                 "config_name": "default",
                 "features": _feature_yaml(features),
-                "splits": [{"name": "train", "num_examples": len(train)}],
-            }
+                "splits": [{"name": "train", "num_bytes": nbytes[0], "num_examples": len(train)}],
+            },
+            {
+                "config_name": "annotations",
+                "features": [{"name": c, "dtype": "string"} for c in annotations.columns],
+                "splits": [
+                    {"name": "train", "num_bytes": nbytes[1], "num_examples": len(annotations)}
+                ],
+            },
         ],
     }
     header = yaml.safe_dump(meta, sort_keys=False, allow_unicode=True, width=100)
@@ -156,7 +164,7 @@ def card(
 # {meta["pretty_name"]}
 
 Sentences of news articles about the war in Afghanistan, each labeled by hand with who speaks
-(`speaker`) and what stance that speaker takes on the {schema.target or "target"} (`stance`).
+(`speaker`) and what stance that speaker takes (`stance`) on the target: {schema.target}.
 {MARKER} of the stance pipeline.
 
 {LICENSE_NOTE}
@@ -189,7 +197,7 @@ by `article_id` (grouped cross-validation) when evaluating, never by sentence.
 
 {guidelines}
 
-{chr(10).join(value_tables)}
+{(chr(10) * 2).join(value_tables)}
 
 ## Sentences per article
 
@@ -250,9 +258,9 @@ def export_dataset(
             os.chmod(tmp, stat.S_IMODE(out.stat().st_mode))
         (tmp / "data").mkdir()
         dataset.to_parquet(str(tmp / TRAIN_FILE))
-        import_datasets().Dataset.from_pandas(annotations, preserve_index=False).to_parquet(
-            str(tmp / ANNOTATIONS_FILE)
-        )
+        per_annotator = import_datasets().Dataset.from_pandas(annotations, preserve_index=False)
+        per_annotator.to_parquet(str(tmp / ANNOTATIONS_FILE))
+        nbytes = (int(dataset.data.nbytes), int(per_annotator.data.nbytes))
         has_guidelines = guidelines is not None and Path(guidelines).is_file()
         if has_guidelines:
             shutil.copyfile(guidelines, tmp / "GUIDELINES.md")
@@ -260,7 +268,7 @@ def export_dataset(
         (tmp / "agreement.json").write_text(
             json.dumps(agreement, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
         )
-        text = card(schema, dataset.features, train, annotations, agreement, has_guidelines)
+        text = card(schema, dataset.features, train, annotations, agreement, has_guidelines, nbytes)
         (tmp / "README.md").write_text(text, encoding="utf-8")
         if old.exists():
             shutil.rmtree(old)
