@@ -24,7 +24,15 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from helpers import ARTICLES, ROOT, SCHEMA, make_sentences, schema_values, write_csv
+from helpers import (
+    ARTICLES,
+    ROOT,
+    SCHEMA,
+    make_dataset,
+    make_sentences,
+    schema_values,
+    write_csv,
+)
 
 from stance.annotate.session import sample_ids
 from stance.cli.main import TOOL_NAMES, main
@@ -517,3 +525,26 @@ def test_dataset_export_loads_offline(project: Path, tmp_path: Path, capsys):
     assert stance("export", "--dataset", "other") == 2
     assert "is not a data set written by `stance export --dataset`" in capsys.readouterr().err
     assert (project / "other" / "keep.txt").read_text() == "mine"
+
+
+def test_suggestions_from_a_logged_model(project: Path, monkeypatch, capsys):
+    """`--suggestions` takes the best finished text-only model from MLflow (here one logged by
+    `stance train`) and marks its stance as a Label Studio prediction."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    data = make_dataset(n_articles=4, per_article=12).to_pandas()
+    table = project / "train.csv"
+    data.assign(stance=[STANCES[i] for i in data["stance"]], group=data["article_id"])[
+        ["text", "stance", "group"]
+    ].to_csv(table, index=False)
+    assert stance("train", str(table), "--model", "word_lr", "--out", "results/train") == 0
+    capsys.readouterr()
+    assert stance("export", "--to", "label-studio", "--suggestions") == 0
+    assert "with model suggestions" in capsys.readouterr().out
+    tasks = json.loads((project / "results/label-studio/tasks.json").read_text())
+    assert len(tasks) == len(make_sentences(CORPUS))
+    for task in tasks:
+        (prediction,) = task["predictions"]
+        assert prediction["model_version"].startswith("suggestion: word_lr (run ")
+        assert 0 < prediction["score"] <= 1
+        assert prediction["result"][0]["from_name"] == "stance"
+        assert prediction["result"][0]["value"]["choices"][0] in STANCES

@@ -276,6 +276,12 @@ def export(args: argparse.Namespace) -> None:
     written = export_tasks(args.to, items, schema, out)
     marked = " with model suggestions" if suggestions else ""
     print(f"wrote {len(items)} sentence(s){marked} for {args.to}: {', '.join(map(str, written))}")
+    if not items:
+        print(
+            "note: the queue is empty (every sentence chosen is labeled already); drop "
+            "--annotator/--unlabeled, or add articles and run `snakemake`",
+            file=sys.stderr,
+        )
 
 
 def import_labels(args: argparse.Namespace) -> None:
