@@ -228,7 +228,9 @@ def export(args: argparse.Namespace) -> None:
             o for o in queue_only if getattr(args, o[2:].replace("-", "_")) not in (None, False)
         ]
         if given:
-            raise StanceError(f"{', '.join(given)} apply to --to only, not to --dataset")
+            raise StanceError(
+                f"{', '.join(given)}: only with --to (a queue export), not with --dataset"
+            )
         done = export_dataset(
             args.dataset,
             sentences,
