@@ -210,3 +210,105 @@ def train(args: argparse.Namespace) -> None:
         print(line)
     write_comparison(comparison_table(summaries, run_ids), out / "comparison.tsv")
     print(f"results in {out}/ (comparison.tsv, one folder per model)")
+
+
+def export(args: argparse.Namespace) -> None:
+    from stance.labels.files import load_labels, load_sentences
+    from stance.labels.schema import load_schema
+
+    config = load_config(args.config)
+    labels_config = config["labels"]
+    schema = load_schema(labels_config["schema"])
+    sentences = load_sentences(args.sentences)
+    if args.dataset:
+        from stance.interop.hf_dataset import export_dataset
+
+        queue_only = ("--out", "--sample", "--annotator", "--unlabeled", "--suggestions")
+        given = [
+            o for o in queue_only if getattr(args, o[2:].replace("-", "_")) not in (None, False)
+        ]
+        if given:
+            raise StanceError(
+                f"{', '.join(given)}: only with --to (a queue export), not with --dataset"
+            )
+        done = export_dataset(
+            args.dataset,
+            sentences,
+            schema,
+            labels_config["dir"],
+            annotator_priority=labels_config["annotator_priority"],
+            guidelines=Path(labels_config["dir"]) / "GUIDELINES.md",
+            sentences_source=args.sentences,
+        )
+        print(
+            f"wrote {done.path}/: {done.rows} labeled sentences from {done.articles} article(s), "
+            f"{done.annotations} annotator label(s); load it with "
+            f"datasets.load_dataset({str(done.path)!r})"
+        )
+        return
+
+    from stance.interop.exporting import export_tasks, queue_items
+    from stance.interop.tools import tool_module
+
+    skip: set[str] = set()
+    if args.annotator or args.unlabeled:
+        label_set = load_labels(
+            labels_config["dir"], sentences, schema, sentences_source=args.sentences
+        )
+        labels = label_set.labels
+        if args.unlabeled:
+            skip |= set(labels["sentence_id"]) | set(label_set.adjudication["sentence_id"])
+        if args.annotator:
+            skip |= set(labels.loc[labels["annotator"] == args.annotator, "sentence_id"])
+    suggestions = None
+    items = queue_items(sentences, sample=args.sample, seed=args.seed, skip=skip)
+    if args.suggestions and items:
+        import pandas as pd
+
+        from stance.interop.suggest import model_suggestions
+
+        table = pd.DataFrame(
+            {"sentence_id": [i.sentence_id for i in items], "text": [i.text for i in items]}
+        )
+        suggestions = model_suggestions(*_tracking(args.config, config), table, args.run_id)
+        items = queue_items(
+            sentences, sample=args.sample, seed=args.seed, skip=skip, suggestions=suggestions
+        )
+    out = Path(args.out or tool_module(args.to).DEFAULT_OUT)
+    written = export_tasks(args.to, items, schema, out)
+    marked = " with model suggestions" if suggestions else ""
+    print(f"wrote {len(items)} sentence(s){marked} for {args.to}: {', '.join(map(str, written))}")
+    if not items:
+        print(
+            "note: the queue is empty (every sentence chosen is labeled already); drop "
+            "--annotator/--unlabeled, or add articles and run `snakemake`",
+            file=sys.stderr,
+        )
+
+
+def import_labels(args: argparse.Namespace) -> None:
+    from stance.interop.importing import import_labels as run_import
+    from stance.labels.files import load_sentences
+    from stance.labels.schema import load_schema
+
+    labels_config = load_config(args.config)["labels"]
+    result = run_import(
+        args.file,
+        args.tool,
+        args.annotator,
+        load_sentences(args.sentences),
+        load_schema(labels_config["schema"]),
+        labels_config["dir"],
+        merge=args.merge,
+        completed_by=args.completed_by,
+        sentences_source=args.sentences,
+    )
+    for line in result.skipped:
+        print(f"not a label: {line}", file=sys.stderr)
+    print(
+        f"wrote {result.path}: {result.added} new label(s)"
+        + (f", {result.already_there} already there" if result.already_there else "")
+        + (f", {len(result.skipped)} item(s) without a label" if result.skipped else "")
+        + (f", {result.by_text} matched by text" if result.by_text else "")
+        + "; run `snakemake` to validate them and rebuild the data set"
+    )

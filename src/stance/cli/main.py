@@ -12,6 +12,9 @@ from stance.errors import StanceError
 
 Handler = Callable[[argparse.Namespace], int | None]
 
+# The tools of stance.interop.tools (not imported here, to keep `stance --help` fast).
+TOOL_NAMES = ["label-studio", "doccano", "prodigy"]
+
 DESCRIPTION = "Stance pipeline commands (the workflow itself runs with `snakemake`)."
 
 
@@ -61,6 +64,43 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--sample", type=int, help="label a reproducible sample of N sentences")
     p.add_argument("--seed", type=int, default=0, help="seed of --sample (share it)")
+    p.add_argument("--sentences", default="results/sentences.parquet")
+
+    p = add(
+        "export",
+        commands.export,
+        "write the labeling queue for Label Studio, doccano or Prodigy (--to), or the labeled "
+        "data set as a Hugging Face data set folder (--dataset); see docs/interop.md",
+    )
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--to", choices=TOOL_NAMES, help="the labeling tool to export the queue to")
+    what.add_argument("--dataset", metavar="DIR", help="write the labeled data set to this folder")
+    p.add_argument("--out", help="tasks file (default: results/<tool>/tasks.json or .jsonl)")
+    p.add_argument("--sample", type=_positive, help="a reproducible sample of N sentences")
+    p.add_argument("--seed", type=int, default=0, help="seed of --sample (as `stance label`)")
+    p.add_argument("--annotator", help="leave out the sentences this annotator has labeled")
+    p.add_argument("--unlabeled", action="store_true", help="only sentences nobody has labeled yet")
+    p.add_argument(
+        "--suggestions",
+        action="store_true",
+        help="add the best logged text-only model's stance as a marked suggestion",
+    )
+    p.add_argument("--run-id", help="the run whose model makes the suggestions")
+    p.add_argument("--sentences", default="results/sentences.parquet")
+
+    p = add("import", commands.import_labels, "turn a labeling tool's export into labels/NAME.csv")
+    p.add_argument("file", help="the tool's export (JSON for Label Studio, JSONL otherwise)")
+    p.add_argument("--from", dest="tool", required=True, choices=TOOL_NAMES, help="the tool")
+    p.add_argument("--annotator", required=True, help="whose labels; they go to labels/NAME.csv")
+    p.add_argument(
+        "--merge",
+        action="store_true",
+        help="add to an existing labels/NAME.csv (otherwise the import refuses it)",
+    )
+    p.add_argument(
+        "--completed-by",
+        help="Label Studio: only the annotations of this user (id or email)",
+    )
     p.add_argument("--sentences", default="results/sentences.parquet")
 
     p = add("runs", commands.runs, "list finished model runs, newest first")

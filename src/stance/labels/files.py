@@ -198,30 +198,34 @@ class _SentenceIndex:
         return cls(by_id, dict(by_text), set(by_id[s][0] for s in by_id), source)
 
 
+def value_problem(schema: LabelSchema, fname: str, value: str) -> str | None:
+    """What is wrong with ``value`` of label field ``fname`` and how to fix it, or None."""
+    names = schema.values(fname)
+    if value in names:
+        return None
+    if value == "":
+        what = f"{fname} is empty"
+    else:
+        what = f"{fname} {value!r} is not an allowed value"
+        keys = {v.key: v.name for v in schema.field(fname).values}
+        hint = keys.get(value) or next((n for n in names if n.casefold() == value.casefold()), None)
+        if hint:
+            what += f" (did you mean {hint!r}?)"
+    return f"{what}; use one of: {', '.join(names)} (see {schema.path})"
+
+
 def _check_rows(
     table: pd.DataFrame, schema: LabelSchema, index: _SentenceIndex, need_annotator: bool
 ) -> list[str]:
     """Per-row problems: empty or unknown values, orphan IDs, changed texts."""
     problems: list[str] = []
-    allowed = {f.name: f.names for f in schema.fields}
-    keys = {f.name: {v.key: v.name for v in f.values} for f in schema.fields}
     for rec in table.to_dict("records"):
         where = f"{rec['file']} row {rec['row']}"
         sid = rec["sentence_id"]
-        for fname, names in allowed.items():
-            value = rec[fname]
-            if value in names:
-                continue
-            if value == "":
-                what = f"{fname} is empty"
-            else:
-                what = f"{fname} {value!r} is not an allowed value"
-                hint = keys[fname].get(value) or next(
-                    (n for n in names if n.casefold() == value.casefold()), None
-                )
-                if hint:
-                    what += f" (did you mean {hint!r}?)"
-            problems.append(f"{where}: {what}; use one of: {', '.join(names)} (see {schema.path})")
+        for fname in schema.field_names:
+            what = value_problem(schema, fname, rec[fname])
+            if what:
+                problems.append(f"{where}: {what}")
         if need_annotator and rec["annotator"] == "":
             problems.append(f"{where}: annotator is empty; fill in the name of who gave this label")
         if sid == "":

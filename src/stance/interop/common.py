@@ -1,0 +1,133 @@
+"""What every tool format shares: queue items, imported annotations and reading JSON/JSONL files."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from stance.errors import StanceError
+
+# The note field of the tools' labeling interfaces (Label Studio TextArea, Prodigy meta).
+NOTE = "note"
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """A model's suggestion for one label field of a sentence: never a label, only a hint."""
+
+    field: str
+    value: str
+    score: float
+    model: str  # e.g. "word_lr (run 0123abcd)"
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    """A sentence to label, with its neighbours in the article for context."""
+
+    sentence_id: str
+    article_id: str
+    position: int
+    text: str
+    before: str  # the previous sentence of the article ("" for the first)
+    after: str  # the next sentence of the article ("" for the last)
+    suggestion: Suggestion | None = None
+
+    def ids(self) -> dict[str, Any]:
+        """What an import needs to find the sentence again exactly."""
+        return {
+            "sentence_id": self.sentence_id,
+            "article_id": self.article_id,
+            "position": self.position,
+        }
+
+
+@dataclass
+class ToolAnnotation:
+    """One human annotation read from a tool's export, before it is matched to a sentence."""
+
+    where: str  # its position in the file: "item 3 (task id 17)", "line 4"
+    text: str | None
+    sentence_id: str | None
+    article_id: str | None
+    values: dict[str, list[str]]  # label field -> the value(s) chosen (several is a mistake)
+    note: str = ""
+
+
+@dataclass
+class ToolRead:
+    """What a tool's export holds: human annotations, items that are no label, and problems."""
+
+    annotations: list[ToolAnnotation] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # "item 4: cancelled in Label Studio"
+    problems: list[str] = field(default_factory=list)
+
+
+def as_str(value: Any) -> str | None:
+    """A text field of an item: a string, a number written as text, or None when absent."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, int | float | str):
+        return str(value)
+    return None
+
+
+def read_json(path: Path, tool: str, how: str) -> Any:
+    """A whole JSON file (Label Studio's export); errors name the line and column."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise StanceError(f"{path}: file not found; check the path") from None
+    except UnicodeDecodeError as exc:
+        raise StanceError(f"{path}: byte {exc.start} is not valid UTF-8; {how}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise StanceError(
+            f"{path} line {exc.lineno} column {exc.colno}: not valid JSON ({exc.msg}); "
+            f"this is not a {tool} export: {how}"
+        ) from None
+
+
+def read_jsonl(path: Path, tool: str, how: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) for every non-blank line of a JSONL file (doccano, Prodigy)."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise StanceError(f"{path}: file not found; check the path") from None
+    except UnicodeDecodeError as exc:
+        raise StanceError(f"{path}: byte {exc.start} is not valid UTF-8; {how}") from None
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise StanceError(
+                f"{path} line {number} column {exc.colno}: not valid JSON ({exc.msg}); a {tool} "
+                f"export has one JSON object per line: {how}"
+            ) from None
+        if not isinstance(obj, dict):
+            raise StanceError(
+                f"{path} line {number}: a JSON {type(obj).__name__}, not an object; a {tool} "
+                f"export has one JSON object per line: {how}"
+            )
+        yield number, obj
+
+
+def split_choice(label: str, fields: list[str]) -> tuple[str, str] | None:
+    """'speaker:taliban' -> ('speaker', 'taliban'); None when it names no label field."""
+    name, sep, value = label.partition(":")
+    if not sep or name.strip() not in fields:
+        return None
+    return name.strip(), value.strip()
+
+
+def choice_id(fname: str, value: str) -> str:
+    """The one-string form of a field's value used by tools with a single label set."""
+    return f"{fname}:{value}"

@@ -1,0 +1,116 @@
+"""doccano: text classification JSONL in (metadata carries the IDs) and out, and its label types.
+
+Formats: https://doccano.github.io/doccano/tutorial/#import-dataset (JSONL, extra keys become
+metadata) and https://doccano.github.io/doccano/tutorial/#export-data (JSONL with ``label``).
+doccano has one label set per project, so a value is written ``field:value`` (``speaker:taliban``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from stance.interop.common import (
+    QueueItem,
+    ToolAnnotation,
+    ToolRead,
+    as_str,
+    choice_id,
+    read_jsonl,
+    split_choice,
+)
+from stance.io import atomic_open
+from stance.labels.schema import LabelSchema
+
+NAME = "doccano"
+DEFAULT_OUT = "results/doccano/tasks.jsonl"
+HOW = "in doccano, Dataset > Export Dataset > JSONL"
+# A fixed colour per field, so speaker and stance labels look different in doccano.
+_COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#8c564b", "#e377c2"]
+
+
+def labels_path(out: Path) -> Path:
+    """Where the label types go: beside the tasks file."""
+    return out.with_name(f"{out.stem}.labels.json")
+
+
+def label_types(schema: LabelSchema) -> list[dict[str, Any]]:
+    """doccano's label-type import (Labels > Import): one ``field:value`` per value in schema
+    order, with the schema's key as shortcut when no two values share one."""
+    keys = Counter(v.key for f in schema.fields for v in f.values)
+    return [
+        {
+            "text": choice_id(f.name, v.name),
+            "suffix_key": v.key if keys[v.key] == 1 else None,
+            "background_color": _COLOURS[i % len(_COLOURS)],
+            "text_color": "#ffffff",
+        }
+        for i, f in enumerate(schema.fields)
+        for v in f.values
+    ]
+
+
+def record(item: QueueItem) -> dict[str, Any]:
+    """One JSONL line: the text, and as metadata the IDs, the context and any model suggestion
+    (metadata only: a ``label`` would arrive in doccano as if a person had given it)."""
+    out: dict[str, Any] = {"text": item.text, **item.ids()}
+    out["before"], out["after"] = item.before, item.after
+    s = item.suggestion
+    if s is not None:
+        out["model_suggestion"] = f"{choice_id(s.field, s.value)} (p={s.score:.2f}, {s.model})"
+    return out
+
+
+def write_tasks(items: list[QueueItem], schema: LabelSchema, out: Path) -> list[Path]:
+    """The JSONL to import and, beside it, the label types."""
+    with atomic_open(out, encoding="utf-8") as fh:
+        for item in items:
+            fh.write(json.dumps(record(item), ensure_ascii=False) + "\n")
+    with atomic_open(labels_path(out), encoding="utf-8") as fh:
+        json.dump(label_types(schema), fh, indent=1, ensure_ascii=False)
+        fh.write("\n")
+    return [out, labels_path(out)]
+
+
+def read_annotations(path: Path, schema: LabelSchema) -> ToolRead:
+    """The labels of a doccano text classification export; an example without labels is no
+    label."""
+    read = ToolRead()
+    fields = schema.field_names
+    for number, obj in read_jsonl(path, "doccano", HOW):
+        where = f"{path} line {number}"
+        meta = obj.get("meta") if isinstance(obj.get("meta"), dict) else {}
+
+        def get(key: str, obj: dict[str, Any] = obj, meta: dict[str, Any] = meta) -> Any:
+            return obj.get(key, meta.get(key))
+
+        text = as_str(obj.get("text", obj.get("data")))
+        raw = obj.get("label", obj.get("labels"))
+        if raw is None or raw == []:
+            read.skipped.append(f"{where}: no label")
+            continue
+        if not isinstance(raw, list) or not all(isinstance(x, str) for x in raw):
+            read.problems.append(
+                f"{where}: 'label' is not a list of label names (a sequence labeling or other "
+                f"project?); export a text classification project: {HOW}"
+            )
+            continue
+        values: dict[str, list[str]] = {f: [] for f in fields}
+        for label in raw:
+            parsed = split_choice(label, fields)
+            if parsed is None:
+                read.problems.append(
+                    f"{where}: label {label!r} is not FIELD:VALUE with FIELD one of "
+                    f"{', '.join(fields)}; create the labels from the file written by "
+                    "`stance export --to doccano` (Labels > Import)"
+                )
+                continue
+            values[parsed[0]].append(parsed[1])
+        read.annotations.append(
+            ToolAnnotation(
+                where, text, as_str(get("sentence_id")), as_str(get("article_id")), values
+            )
+        )
+    return read

@@ -1,0 +1,265 @@
+"""A tool's export turned into labels/NAME.csv: matched to sentences, checked, written whole or not.
+
+Every annotation is matched to one sentence of the sentence table: by the ``sentence_id`` the
+export carried (its text must still be that sentence's), else by its normalised text within its
+article (``article_id``), else within the whole corpus. Its values are checked against the schema
+with the label stage's messages. Every problem is listed with the annotation's position in the
+file, and nothing is written unless there is none.
+
+An existing labels/NAME.csv is never overwritten: the import refuses it, or with ``merge`` adds
+the new labels after its rows (a sentence already labeled there with the same label is left
+as it is; with a different label it is a problem to settle by hand).
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from stance.annotate.session import check_annotator
+from stance.corpus.splitting import normalise
+from stance.errors import StanceError
+from stance.interop.common import ToolAnnotation, ToolRead
+from stance.interop.tools import tool_module
+from stance.io import atomic_open, plain_cell
+from stance.labels.files import _where_texts_differ, load_labels, value_problem
+from stance.labels.schema import MAX_PROBLEMS, LabelSchema
+
+
+@dataclass
+class ImportResult:
+    """What an import wrote and what it left out."""
+
+    path: Path
+    added: int
+    already_there: int
+    skipped: list[str] = field(default_factory=list)  # annotations that are no label, and why
+    by_text: int = 0  # annotations matched by text (no usable sentence_id in the export)
+
+
+@dataclass
+class _Sentences:
+    """The sentence table indexed for matching."""
+
+    table: pd.DataFrame
+    source: str
+
+    def __post_init__(self) -> None:
+        self.by_id: dict[str, tuple[str, str, str]] = {}  # sid -> (article, norm, text)
+        self.in_article: dict[tuple[str, str], list[str]] = defaultdict(list)
+        self.anywhere: dict[str, list[str]] = defaultdict(list)
+        for sid, article, text in zip(
+            self.table["sentence_id"], self.table["article_id"], self.table["text"], strict=True
+        ):
+            norm = normalise(text)
+            self.by_id[sid] = (article, norm, text)
+            self.in_article[(article, norm)].append(sid)
+            self.anywhere[norm].append(sid)
+
+
+def _norm(text: str) -> str:
+    # A text copied from a table for spreadsheets may carry a leading quote (stance.io).
+    return normalise(plain_cell(text))
+
+
+def _match(ann: ToolAnnotation, index: _Sentences) -> tuple[str | None, str | None, bool]:
+    """(sentence_id, problem, matched by text) for one annotation."""
+    norm = _norm(ann.text) if ann.text else ""
+    sid = ann.sentence_id
+    if sid and sid in index.by_id:
+        current = index.by_id[sid][1]
+        if norm and norm != current and normalise(ann.text or "") != current:
+            return (
+                None,
+                f"{ann.where}: the text does not match sentence {sid!r} of {index.source}: "
+                f"{_where_texts_differ(norm, current)}; the item was edited or the article "
+                "changed: export the sentence again and label it there",
+                False,
+            )
+        return sid, None, False
+    if not norm:
+        what = f"sentence_id {sid!r} is not in {index.source} and" if sid else "it has"
+        return None, f"{ann.where}: {what} no text to find the sentence by", False
+    article = ann.article_id or (sid.split(":", 1)[0] if sid else None)
+    if article:
+        candidates = index.in_article.get((article, norm), [])
+        scope = f"article {article!r}"
+    else:
+        candidates = index.anywhere.get(norm, [])
+        scope = "any article"
+    if len(candidates) == 1:
+        return candidates[0], None, True
+    shown = (ann.text or "")[:80] + ("…" if len(ann.text or "") > 80 else "")
+    if not candidates:
+        lead = f"sentence_id {sid!r} is not in {index.source}, and " if sid else ""
+        return (
+            None,
+            f"{ann.where}: {lead}no sentence of {scope} has the text {shown!r} (unmatched); "
+            "the article may have changed since the export: export again with `stance export` "
+            "and label the new items, or delete this item",
+            False,
+        )
+    return (
+        None,
+        f"{ann.where}: the text {shown!r} is sentence {' and '.join(map(repr, candidates))} "
+        f"(ambiguous: it occurs {len(candidates)} times in {scope}); the item carries no "
+        "sentence_id to tell them apart: label the items written by `stance export`, which "
+        "carry it",
+        False,
+    )
+
+
+def _check_values(ann: ToolAnnotation, schema: LabelSchema) -> tuple[dict[str, str], list[str]]:
+    labels: dict[str, str] = {}
+    problems = []
+    for fname in schema.field_names:
+        chosen = ann.values.get(fname, [])
+        if len(chosen) > 1:
+            problems.append(
+                f"{ann.where}: {len(chosen)} values of {fname} ({', '.join(chosen)}); choose one "
+                f"of: {', '.join(schema.values(fname))}"
+            )
+            continue
+        value = chosen[0] if chosen else ""
+        what = value_problem(schema, fname, value)
+        if what:
+            if value == "":
+                what = what.replace(f"{fname} is empty", f"no {fname} chosen", 1)
+            problems.append(f"{ann.where}: {what}")
+        labels[fname] = value
+    return labels, problems
+
+
+def _raise(problems: list[str], source: Path, target: Path) -> None:
+    shown = problems[:MAX_PROBLEMS]
+    rest = len(problems) - len(shown)
+    text = "\n".join(f"  {p}" for p in shown)
+    if rest:
+        text += f"\n  ... and {rest} more problem(s)"
+    raise StanceError(
+        f"{len(problems)} problem(s) importing {source}; nothing was written to {target}, so "
+        f"fix them and import again:\n{text}"
+    )
+
+
+def read_tool_export(
+    source: Path | str, tool: str, schema: LabelSchema, completed_by: str | None = None
+) -> ToolRead:
+    """The human annotations of a tool's export file (no matching yet)."""
+    module = tool_module(tool)
+    if completed_by is not None:
+        if tool != "label-studio":
+            raise StanceError("--completed-by applies to Label Studio exports only")
+        return module.read_annotations(Path(source), schema, completed_by=completed_by)
+    return module.read_annotations(Path(source), schema)
+
+
+def import_labels(
+    source: Path | str,
+    tool: str,
+    annotator: str,
+    sentences: pd.DataFrame,
+    schema: LabelSchema,
+    labels_dir: Path | str,
+    *,
+    merge: bool = False,
+    completed_by: str | None = None,
+    sentences_source: str = "results/sentences.parquet",
+) -> ImportResult:
+    """Turn a tool's export into ``<labels_dir>/<annotator>.csv``; see the module docstring."""
+    source, labels_dir = Path(source), Path(labels_dir)
+    check_annotator(annotator)
+    target = labels_dir / f"{annotator}.csv"
+    read = read_tool_export(source, tool, schema, completed_by)
+    problems = list(read.problems)
+
+    # The existing labels must be valid, and this annotator's must all be in the target file.
+    label_set = load_labels(labels_dir, sentences, schema, sentences_source=sentences_source)
+    mine = label_set.labels[label_set.labels["annotator"] == annotator]
+    others = sorted(set(mine["file"]) - {str(target)})
+    if others:
+        raise StanceError(
+            f"labels of annotator {annotator!r} are already in {', '.join(others)}; the import "
+            f"writes only {target}: move those rows there or import under another --annotator"
+        )
+    if target.exists() and not merge:
+        raise StanceError(
+            f"{target} already exists ({len(mine)} label(s)); nothing was written. Import with "
+            "--merge to add the new labels to it (a sentence labeled in both must have the same "
+            "label), or import under another --annotator"
+        )
+    existing = {
+        r["sentence_id"]: r for r in mine.to_dict("records")
+    }  # sentence_id -> row of the target file
+
+    index = _Sentences(sentences, sentences_source)
+    fields = schema.field_names
+    new: dict[str, tuple[ToolAnnotation, dict[str, str]]] = {}
+    already = by_text = 0
+    for ann in read.annotations:
+        labels, value_problems = _check_values(ann, schema)
+        sid, problem, matched_by_text = _match(ann, index)
+        problems += value_problems
+        if problem:
+            problems.append(problem)
+        if sid is None or value_problems:
+            continue
+        by_text += matched_by_text
+        describe = ", ".join(f"{f}={labels[f]}" for f in fields)
+        if sid in new:
+            first, first_labels = new[sid]
+            if first_labels != labels:
+                problems.append(
+                    f"{ann.where}: labels sentence {sid!r} with {describe}, and {first.where} "
+                    f"with {', '.join(f'{f}={first_labels[f]}' for f in fields)}; keep one of "
+                    "the two annotations"
+                )
+            continue  # the same label twice (e.g. answered in two sessions) is one label
+        if sid in existing:
+            row = existing[sid]
+            if all(row[f] == labels[f] for f in fields):
+                already += 1
+                continue
+            problems.append(
+                f"{ann.where}: labels sentence {sid!r} with {describe}, but {target} row "
+                f"{row['row']} has {', '.join(f'{f}={row[f]}' for f in fields)}; settle it: "
+                "correct the row or the annotation"
+            )
+            continue
+        new[sid] = (ann, labels)
+    if problems:
+        _raise(problems, source, target)
+
+    order = {sid: i for i, sid in enumerate(sentences["sentence_id"])}
+    rows = [
+        {
+            "sentence_id": sid,
+            "text": index.by_id[sid][2],
+            **labels,
+            "annotator": annotator,
+            "note": ann.note,
+        }
+        for sid, (ann, labels) in sorted(new.items(), key=lambda kv: order[kv[0]])
+    ]
+    _write(target, rows, schema)
+    return ImportResult(target, len(rows), already, list(read.skipped), by_text)
+
+
+def _write(target: Path, rows: list[dict[str, str]], schema: LabelSchema) -> None:
+    """The target file's rows as they are (when merging), then the new rows; atomically."""
+    columns = [*schema.required_columns, *schema.optional_columns]
+    old: list[list[str]] = []
+    if target.exists():
+        with open(target, newline="", encoding="utf-8-sig") as fh:
+            old = list(csv.reader(fh))
+    header = [c.strip() for c in old[0]] if old else columns
+    header += [c for c in columns if c not in header]
+    with atomic_open(target, newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(old[1:])
+        writer.writerows([r.get(c, "") for c in header] for r in rows)

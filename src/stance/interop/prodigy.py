@@ -1,0 +1,117 @@
+"""Prodigy: choice tasks JSONL (IDs and suggestions in ``meta``) and its ``db-out`` answers.
+
+Formats: https://prodi.gy/docs/api-interfaces#choice (``options``; the answer is ``accept``, the
+chosen option IDs, with ``answer`` accept/reject/ignore) and
+https://prodi.gy/docs/recipes#db-out (one answered task per line). One task asks for every label
+field at once, so it needs ``"choice_style": "multiple"``; each option ID is ``field:value``.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+from typing import Any
+
+from stance.interop.common import (
+    NOTE,
+    QueueItem,
+    ToolAnnotation,
+    ToolRead,
+    as_str,
+    choice_id,
+    read_jsonl,
+    split_choice,
+)
+from stance.io import atomic_open
+from stance.labels.schema import LabelSchema
+
+NAME = "prodigy"
+DEFAULT_OUT = "results/prodigy/tasks.jsonl"
+HOW = "export the answers with `prodigy db-out DATASET > answers.jsonl`"
+
+
+def options(schema: LabelSchema) -> list[dict[str, str]]:
+    """Every value of every field in schema order, as Prodigy choice options."""
+    return [
+        {"id": choice_id(f.name, v.name), "text": f"{f.name}: {v.name} ({v.description})"}
+        for f in schema.fields
+        for v in f.values
+    ]
+
+
+def _html(item: QueueItem) -> str:
+    grey = '<p style="color:#888">{}</p>'
+    parts = [grey.format(html.escape(item.before))] if item.before else []
+    parts.append(f"<p><strong>{html.escape(item.text)}</strong></p>")
+    if item.after:
+        parts.append(grey.format(html.escape(item.after)))
+    return "".join(parts)
+
+
+def task(item: QueueItem, schema: LabelSchema) -> dict[str, Any]:
+    """One choice task: the sentence between its neighbours; a model suggestion goes in ``meta``
+    only (never pre-selected in ``accept``, where it would come back as an answer)."""
+    meta: dict[str, Any] = dict(item.ids())
+    s = item.suggestion
+    if s is not None:
+        meta["model_suggestion"] = f"{choice_id(s.field, s.value)} (p={s.score:.2f}, {s.model})"
+    return {
+        "text": item.text,
+        "html": _html(item),
+        "options": options(schema),
+        "config": {"choice_style": "multiple"},
+        "meta": meta,
+    }
+
+
+def write_tasks(items: list[QueueItem], schema: LabelSchema, out: Path) -> list[Path]:
+    """The JSONL source for ``prodigy mark``."""
+    with atomic_open(out, encoding="utf-8") as fh:
+        for item in items:
+            fh.write(json.dumps(task(item, schema), ensure_ascii=False) + "\n")
+    return [out]
+
+
+def read_annotations(path: Path, schema: LabelSchema) -> ToolRead:
+    """Accepted answers of a ``prodigy db-out`` file; ``reject`` and ``ignore`` are no label."""
+    read = ToolRead()
+    fields = schema.field_names
+    for number, obj in read_jsonl(path, "Prodigy", HOW):
+        where = f"{path} line {number}"
+        answer = obj.get("answer")
+        if answer in ("reject", "ignore"):
+            read.skipped.append(f"{where}: answer {answer!r}")
+            continue
+        if answer != "accept":
+            read.problems.append(
+                f"{where}: answer is {answer!r}, not 'accept', 'reject' or 'ignore': not an "
+                f"answered task (is this the tasks file?); {HOW}"
+            )
+            continue
+        chosen = obj.get("accept", [])
+        if not isinstance(chosen, list):
+            read.problems.append(f"{where}: 'accept' is not a list of option IDs; {HOW}")
+            continue
+        values: dict[str, list[str]] = {f: [] for f in fields}
+        for option in chosen:
+            parsed = split_choice(str(option), fields)
+            if parsed is None:
+                read.problems.append(
+                    f"{where}: option {option!r} is not FIELD:VALUE with FIELD one of "
+                    f"{', '.join(fields)}; label the tasks written by `stance export --to prodigy`"
+                )
+                continue
+            values[parsed[0]].append(parsed[1])
+        meta = obj.get("meta") if isinstance(obj.get("meta"), dict) else {}
+        read.annotations.append(
+            ToolAnnotation(
+                where,
+                as_str(obj.get("text")),
+                as_str(meta.get("sentence_id")),
+                as_str(meta.get("article_id")),
+                values,
+                (as_str(obj.get(NOTE)) or "").strip(),
+            )
+        )
+    return read

@@ -1,0 +1,550 @@
+"""Labels out to and back from Label Studio, doccano and Prodigy; the Hugging Face data set export.
+
+The tool files are written here by hand from each tool's documented format (no tool is needed):
+
+- Label Studio: tasks to import, with ``predictions`` for pre-annotations,
+  https://labelstud.io/guide/predictions and https://labelstud.io/guide/tasks ; the JSON export
+  of annotated tasks (``annotations`` with ``result``, ``was_cancelled``, ``completed_by``),
+  https://labelstud.io/guide/export.html#Label-Studio-JSON-format-of-annotated-tasks
+- doccano: JSONL import (extra keys are metadata),
+  https://doccano.github.io/doccano/tutorial/#import-dataset ; text classification JSONL export
+  (``label`` list), https://doccano.github.io/doccano/tutorial/#export-data
+- Prodigy: choice tasks (``options``) and answers (``accept`` with the chosen option IDs,
+  ``answer`` accept/reject/ignore), https://prodi.gy/docs/api-interfaces#choice ; ``db-out``,
+  https://prodi.gy/docs/recipes#db-out
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from helpers import (
+    ARTICLES,
+    ROOT,
+    SCHEMA,
+    make_dataset,
+    make_sentences,
+    schema_values,
+    write_csv,
+)
+
+from stance.annotate.session import sample_ids
+from stance.cli.main import TOOL_NAMES, main
+from stance.interop.common import Suggestion
+from stance.interop.exporting import export_tasks, queue_items
+from stance.interop.tools import TOOLS
+from stance.labels.files import load_labels
+from stance.labels.schema import load_schema
+
+# A third article repeats a sentence of a1: a text-only match of it is ambiguous.
+CORPUS = {**ARTICLES, "a3": ["Talks resumed in Doha.", "The envoy left Kabul on Friday."]}
+SPEAKERS = schema_values("speaker")
+STANCES = schema_values("stance")
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A project with config, the tests' schema, guidelines, a sentence table and no labels."""
+    (tmp_path / "config").mkdir()
+    shutil.copy(ROOT / "config" / "config.yaml", tmp_path / "config")
+    shutil.copytree(ROOT / "workflow" / "schemas", tmp_path / "workflow" / "schemas")
+    (tmp_path / "labels").mkdir()
+    shutil.copy(SCHEMA, tmp_path / "labels" / "schema.yaml")
+    shutil.copy(ROOT / "labels" / "GUIDELINES.md", tmp_path / "labels" / "GUIDELINES.md")
+    (tmp_path / "results").mkdir()
+    make_sentences(CORPUS).to_parquet(tmp_path / "results" / "sentences.parquet")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def stance(*args: str) -> int:
+    return main(list(args))
+
+
+def label_for(i: int) -> tuple[str, str]:
+    """A deterministic 'human' answer for the i-th item."""
+    return SPEAKERS[i % len(SPEAKERS)], STANCES[i % len(STANCES)]
+
+
+def read_rows(path: Path) -> list[dict]:
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def write_jsonl(path: Path, objs: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(o) + "\n" for o in objs), encoding="utf-8")
+    return path
+
+
+def check_round_trip(project: Path, name: str, answered: dict[str, tuple[str, str, str]]) -> None:
+    """labels/NAME.csv holds exactly the answered sentences, with their exact texts, and passes
+    the label stage's validation."""
+    sentences = make_sentences(CORPUS)
+    texts = dict(zip(sentences["sentence_id"], sentences["text"], strict=True))
+    rows = read_rows(project / "labels" / f"{name}.csv")
+    got = {r["sentence_id"]: (r["speaker"], r["stance"], r["note"]) for r in rows}
+    assert got == answered
+    assert all(r["text"] == texts[r["sentence_id"]] and r["annotator"] == name for r in rows)
+    load_labels(project / "labels", sentences, load_schema(SCHEMA))  # raises on any problem
+
+
+def ls_result(speaker: str, stance_value: str, note: str = "") -> list[dict]:
+    result = [
+        {
+            "id": "r1",
+            "from_name": "speaker",
+            "to_name": "text",
+            "type": "choices",
+            "origin": "manual",
+            "value": {"choices": [speaker]},
+        },
+        {
+            "id": "r2",
+            "from_name": "stance",
+            "to_name": "text",
+            "type": "choices",
+            "origin": "manual",
+            "value": {"choices": [stance_value]},
+        },
+    ]
+    if note:
+        result.append(
+            {"from_name": "note", "to_name": "text", "type": "textarea", "value": {"text": [note]}}
+        )
+    return result
+
+
+def ls_annotated(task: dict, i: int, result: list[dict], **extra) -> dict:
+    """A task as Label Studio's JSON export shows it after one annotation."""
+    return {
+        "id": 100 + i,
+        "data": task["data"],
+        "annotations": [
+            {
+                "id": 500 + i,
+                "completed_by": 1,
+                "result": result,
+                "was_cancelled": False,
+                "ground_truth": False,
+                "lead_time": 4.2,
+                **extra,
+            }
+        ],
+        "predictions": task.get("predictions", []),
+        "meta": {},
+        "created_at": "2024-05-01T10:00:00.000000Z",
+        "project": 1,
+    }
+
+
+def test_label_studio_round_trip(project: Path, capsys: pytest.CaptureFixture):
+    assert stance("export", "--to", "label-studio") == 0
+    tasks = json.loads((project / "results/label-studio/tasks.json").read_text())
+    assert len(tasks) == len(make_sentences(CORPUS))
+    first = tasks[0]["data"]
+    assert first["before"] == "" and first["after"] == ARTICLES["a1"][1]
+    assert first["article_id"] == "a1" and first["sentence_id"].startswith("a1:")
+    assert "predictions" not in tasks[0]
+
+    config = ET.parse(project / "results/label-studio/tasks.label_config.xml").getroot()
+    for field, values in (("speaker", SPEAKERS), ("stance", STANCES)):
+        choices = config.find(f"Choices[@name='{field}']")
+        assert [c.get("value") for c in choices.findall("Choice")] == values
+        assert choices.get("toName") == "text" and choices.get("choice") == "single-radio"
+    assert [t.get("name") for t in config.findall("Text")] == ["before", "text", "after"]
+
+    export, answered = [], {}
+    for i, task in enumerate(tasks):
+        if i == 2:  # skipped in Label Studio: no label
+            item = ls_annotated(task, i, [], was_cancelled=True)
+        elif i == 3:  # not annotated at all
+            item = {**ls_annotated(task, i, []), "annotations": []}
+        else:
+            speaker, value = label_for(i)
+            note = "quoted indirectly, see next sentence" if i == 1 else ""
+            item = ls_annotated(task, i, ls_result(speaker, value, note))
+            answered[task["data"]["sentence_id"]] = (speaker, value, note)
+        export.append(item)
+    source = project / "project-1-at-2024-05-01.json"
+    source.write_text(json.dumps(export), encoding="utf-8")
+    capsys.readouterr()
+    assert stance("import", str(source), "--from", "label-studio", "--annotator", "jane") == 0
+    out = capsys.readouterr()
+    assert f"{len(answered)} new label(s)" in out.out
+    assert "item 3 (task id 102): skipped (cancelled)" in out.err
+    assert "item 4 (task id 103): no annotation" in out.err
+    check_round_trip(project, "jane", answered)
+
+
+def test_doccano_round_trip(project: Path, capsys: pytest.CaptureFixture):
+    assert stance("export", "--to", "doccano", "--out", "dc/tasks.jsonl") == 0
+    lines = read_jsonl(project / "dc/tasks.jsonl")
+    assert all("label" not in line for line in lines)  # nothing pre-filled as if a person had
+    assert {"sentence_id", "article_id", "position", "before", "after"} <= set(lines[0])
+    types = json.loads((project / "dc/tasks.labels.json").read_text())
+    assert [t["text"] for t in types] == [f"speaker:{v}" for v in SPEAKERS] + [
+        f"stance:{v}" for v in STANCES
+    ]
+
+    exported, answered = [], {}
+    for i, line in enumerate(lines):
+        meta = {k: v for k, v in line.items() if k != "text"}
+        if i == 0:  # not labeled in doccano
+            exported.append({"id": i + 1, "text": line["text"], "label": [], **meta})
+            continue
+        speaker, value = label_for(i)
+        labels = [f"stance:{value}", f"speaker:{speaker}"]
+        if i % 2:  # older doccano versions nest the metadata under "meta"
+            exported.append({"id": i + 1, "text": line["text"], "meta": meta, "label": labels})
+        else:
+            exported.append(
+                {"id": i + 1, "text": line["text"], "Comments": [], "label": labels, **meta}
+            )
+        answered[line["sentence_id"]] = (speaker, value, "")
+    source = write_jsonl(project / "admin.jsonl", exported)
+    assert stance("import", str(source), "--from", "doccano", "--annotator", "sam") == 0
+    assert "line 1: no label" in capsys.readouterr().err
+    check_round_trip(project, "sam", answered)
+
+
+def test_prodigy_round_trip(project: Path, capsys: pytest.CaptureFixture):
+    assert stance("export", "--to", "prodigy") == 0
+    tasks = read_jsonl(project / "results/prodigy/tasks.jsonl")
+    ids = [o["id"] for o in tasks[0]["options"]]
+    assert ids == [f"speaker:{v}" for v in SPEAKERS] + [f"stance:{v}" for v in STANCES]
+    assert tasks[0]["config"] == {"choice_style": "multiple"}
+    assert "accept" not in tasks[0] and tasks[0]["meta"]["sentence_id"].startswith("a1:")
+    assert ARTICLES["a1"][1] in tasks[0]["html"]  # the next sentence as context
+
+    answers, answered = [], {}
+    for i, task in enumerate(tasks):
+        base = {**task, "_input_hash": 1000 + i, "_task_hash": 2000 + i, "_view_id": "choice"}
+        base |= {"_session_id": "stance-ann", "_timestamp": 1714557600 + i}
+        if i in (1, 2):
+            answers.append({**base, "accept": [], "answer": ["reject", "ignore"][i - 1]})
+            continue
+        speaker, value = label_for(i)
+        answers.append(
+            {**base, "accept": [f"speaker:{speaker}", f"stance:{value}"]} | {"answer": "accept"}
+        )
+        answered[task["meta"]["sentence_id"]] = (speaker, value, "")
+    answers.append(answers[0])  # the same answer twice (two sessions) is one label
+    source = write_jsonl(project / "answers.jsonl", answers)
+    assert stance("import", str(source), "--from", "prodigy", "--annotator", "kim") == 0
+    err = capsys.readouterr().err
+    assert "line 2: answer 'reject'" in err and "line 3: answer 'ignore'" in err
+    check_round_trip(project, "kim", answered)
+
+
+def test_suggestions_are_marked_and_never_imported(project: Path, capsys: pytest.CaptureFixture):
+    """A model suggestion is a Label Studio prediction, doccano/Prodigy metadata; only what a
+    person chose comes back."""
+    schema = load_schema(SCHEMA)
+    sentences = make_sentences(CORPUS)
+    first = sentences["sentence_id"][0]
+    suggestion = Suggestion("stance", STANCES[0], 0.83, "word_lr (run abc123)")
+    items = queue_items(
+        sentences, skip=set(sentences["sentence_id"][2:]), suggestions={first: suggestion}
+    )
+    assert [i.suggestion for i in items] == [suggestion, None]
+
+    export_tasks("label-studio", items, schema, project / "ls.json")
+    task = json.loads((project / "ls.json").read_text())[0]
+    (prediction,) = task["predictions"]
+    assert prediction["model_version"] == "suggestion: word_lr (run abc123)"
+    assert prediction["score"] == 0.83
+    assert prediction["result"][0]["value"] == {"choices": [STANCES[0]]}
+    export_tasks("doccano", items, schema, project / "dc.jsonl")
+    line = read_jsonl(project / "dc.jsonl")[0]
+    assert "label" not in line and line["model_suggestion"].startswith(f"stance:{STANCES[0]}")
+    export_tasks("prodigy", items, schema, project / "pg.jsonl")
+    line = read_jsonl(project / "pg.jsonl")[0]
+    assert "accept" not in line and "word_lr" in line["meta"]["model_suggestion"]
+
+    # The annotator chose otherwise on the first task and left the second unannotated (only
+    # the prediction): the import takes the human answer and no label for the second.
+    tasks = json.loads((project / "ls.json").read_text())
+    tasks[1]["predictions"] = tasks[0]["predictions"]
+    export = [ls_annotated(tasks[0], 0, ls_result(SPEAKERS[1], STANCES[2]))]
+    export.append({**ls_annotated(tasks[1], 1, []), "annotations": []})
+    source = project / "export.json"
+    source.write_text(json.dumps(export), encoding="utf-8")
+    assert stance("import", str(source), "--from", "label-studio", "--annotator", "jane") == 0
+    check_round_trip(project, "jane", {first: (SPEAKERS[1], STANCES[2], "")})
+
+
+def test_unknown_value_names_file_item_value_and_allowed(project: Path, capsys):
+    assert stance("export", "--to", "label-studio") == 0
+    tasks = json.loads((project / "results/label-studio/tasks.json").read_text())
+    export = [
+        ls_annotated(tasks[0], 0, ls_result(SPEAKERS[0], STANCES[0])),
+        ls_annotated(tasks[1], 1, ls_result(SPEAKERS[0], "maybe")),
+    ]
+    source = project / "export.json"
+    source.write_text(json.dumps(export), encoding="utf-8")
+    capsys.readouterr()
+    assert stance("import", str(source), "--from", "label-studio", "--annotator", "jane") == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: 1 problem(s) importing")
+    assert f"{source} item 2 (task id 101): stance 'maybe' is not an allowed value" in err
+    assert f"use one of: {', '.join(STANCES)}" in err
+    assert "nothing was written" in err and "Traceback" not in err
+    assert not (project / "labels" / "jane.csv").exists()
+
+
+def test_unmatched_text_is_listed_with_its_line(project: Path, capsys):
+    lines = [
+        {"text": ARTICLES["a1"][0], "label": [f"speaker:{SPEAKERS[0]}", f"stance:{STANCES[0]}"]},
+        {
+            "text": "A sentence no article has.",
+            "label": [f"speaker:{SPEAKERS[0]}", f"stance:{STANCES[2]}"],
+        },
+        {
+            "text": "Kabul rejected the deal!",
+            "article_id": "a2",
+            "label": ["speaker:x", "stance:none"],
+        },
+    ]
+    source = write_jsonl(project / "admin.jsonl", lines)
+    assert stance("import", str(source), "--from", "doccano", "--annotator", "sam") == 2
+    err = capsys.readouterr().err
+    assert (
+        f"{source} line 2: no sentence of any article has the text 'A sentence no article " in err
+    )
+    assert "(unmatched)" in err
+    assert f"{source} line 3: no sentence of article 'a2' has the text" in err
+    assert f"{source} line 3: speaker 'x' is not an allowed value" in err
+    assert "line 1" not in err  # matched by its text alone
+    assert not (project / "labels" / "sam.csv").exists()
+
+
+def test_ambiguous_text_lists_every_candidate(project: Path, capsys):
+    repeated = "Talks resumed in Doha."  # in a1 and a3
+    answer = {
+        "text": repeated,
+        "options": [],
+        "accept": [f"speaker:{SPEAKERS[0]}", f"stance:{STANCES[2]}"],
+        "answer": "accept",
+    }
+    source = write_jsonl(project / "answers.jsonl", [answer])
+    assert stance("import", str(source), "--from", "prodigy", "--annotator", "kim") == 2
+    err = capsys.readouterr().err
+    sentences = make_sentences(CORPUS)
+    ids = sentences.loc[sentences["text"] == repeated, "sentence_id"].tolist()
+    assert len(ids) == 2
+    assert f"{source} line 1: the text {repeated!r} is sentence {ids[0]!r} and {ids[1]!r}" in err
+    assert "(ambiguous" in err
+    assert not (project / "labels" / "kim.csv").exists()
+    # With the article (as in a task written by `stance export`) it is found.
+    answer["meta"] = {"article_id": "a3"}
+    write_jsonl(source, [answer])
+    assert stance("import", str(source), "--from", "prodigy", "--annotator", "kim") == 0
+    assert read_rows(project / "labels" / "kim.csv")[0]["sentence_id"] == ids[1]
+
+
+def test_edited_text_and_conflicting_answers_are_refused(project: Path, capsys):
+    assert stance("export", "--to", "label-studio") == 0
+    tasks = json.loads((project / "results/label-studio/tasks.json").read_text())
+    edited = json.loads(json.dumps(tasks[0]))
+    edited["data"]["text"] = edited["data"]["text"].replace("full", "partial")
+    export = [
+        ls_annotated(edited, 0, ls_result(SPEAKERS[0], STANCES[0])),
+        ls_annotated(tasks[1], 1, ls_result(SPEAKERS[0], STANCES[0])),
+        ls_annotated(tasks[1], 2, ls_result(SPEAKERS[1], STANCES[0])),
+    ]
+    source = project / "export.json"
+    source.write_text(json.dumps(export), encoding="utf-8")
+    assert stance("import", str(source), "--from", "label-studio", "--annotator", "jane") == 2
+    err = capsys.readouterr().err
+    assert "item 1 (task id 100): the text does not match sentence" in err
+    assert "item 3 (task id 102): labels sentence" in err and "item 2 (task id 101)" in err
+    assert not (project / "labels" / "jane.csv").exists()
+
+
+def test_several_label_studio_annotators(project: Path, capsys):
+    assert stance("export", "--to", "label-studio") == 0
+    tasks = json.loads((project / "results/label-studio/tasks.json").read_text())
+    item = ls_annotated(tasks[0], 0, ls_result(SPEAKERS[0], STANCES[0]))
+    other = {**item["annotations"][0], "completed_by": {"id": 2, "email": "b@example.org"}}
+    other["result"] = ls_result(SPEAKERS[1], STANCES[1])
+    item["annotations"].append(other)
+    source = project / "export.json"
+    source.write_text(json.dumps([item]), encoding="utf-8")
+    assert stance("import", str(source), "--from", "label-studio", "--annotator", "jane") == 2
+    assert "item 1 (task id 100): 2 annotations (by users 1, b@example.org)" in (
+        capsys.readouterr().err
+    )
+    args = ["import", str(source), "--from", "label-studio", "--annotator", "bea"]
+    assert stance(*args, "--completed-by", "b@example.org") == 0
+    assert read_rows(project / "labels" / "bea.csv")[0]["speaker"] == SPEAKERS[1]
+
+
+def test_existing_file_is_refused_or_merged(project: Path, capsys):
+    sentences = make_sentences(CORPUS)
+    ids, texts = list(sentences["sentence_id"]), list(sentences["text"])
+    write_csv(
+        project / "labels" / "sam.csv",
+        [[ids[0], texts[0], SPEAKERS[0], STANCES[0], "sam", "by hand"]],
+    )
+    before = (project / "labels" / "sam.csv").read_bytes()
+
+    def doccano(rows: list[tuple[int, str, str]]) -> Path:
+        lines = [
+            {"text": texts[i], "sentence_id": ids[i], "label": [f"speaker:{s}", f"stance:{v}"]}
+            for i, s, v in rows
+        ]
+        return write_jsonl(project / "admin.jsonl", lines)
+
+    source = doccano([(0, SPEAKERS[0], STANCES[0]), (1, SPEAKERS[2], STANCES[1])])
+    assert stance("import", str(source), "--from", "doccano", "--annotator", "sam") == 2
+    assert "already exists (1 label(s)); nothing was written" in capsys.readouterr().err
+    assert (project / "labels" / "sam.csv").read_bytes() == before
+
+    # A different label for a sentence already in the file: a problem, nothing written.
+    source = doccano([(0, SPEAKERS[1], STANCES[0]), (1, SPEAKERS[2], STANCES[1])])
+    assert stance("import", str(source), "--from", "doccano", "--annotator", "sam", "--merge") == 2
+    err = capsys.readouterr().err
+    assert f"{source} line 1: labels sentence {ids[0]!r} with speaker={SPEAKERS[1]}" in err
+    assert "row 2 has" in err
+    assert (project / "labels" / "sam.csv").read_bytes() == before
+
+    source = doccano([(0, SPEAKERS[0], STANCES[0]), (1, SPEAKERS[2], STANCES[1])])
+    assert stance("import", str(source), "--from", "doccano", "--annotator", "sam", "--merge") == 0
+    assert "1 new label(s), 1 already there" in capsys.readouterr().out
+    rows = read_rows(project / "labels" / "sam.csv")
+    assert [(r["sentence_id"], r["speaker"], r["note"]) for r in rows] == [
+        (ids[0], SPEAKERS[0], "by hand"),
+        (ids[1], SPEAKERS[2], ""),
+    ]
+    load_labels(project / "labels", sentences, load_schema(SCHEMA))
+
+
+def test_export_sample_is_reproducible(project: Path):
+    def export(seed: str, out: str) -> list[str]:
+        assert (
+            stance("export", "--to", "doccano", "--sample", "4", "--seed", seed, "--out", out) == 0
+        )
+        return [line["sentence_id"] for line in read_jsonl(project / out)]
+
+    first, again, other = export("7", "a.jsonl"), export("7", "b.jsonl"), export("8", "c.jsonl")
+    assert len(first) == 4 and first == again and first != other
+    assert (project / "a.jsonl").read_bytes() == (project / "b.jsonl").read_bytes()
+    # The same sample as `stance label --sample 4 --seed 7`, in article order.
+    sentences = make_sentences(CORPUS)
+    assert set(first) == set(sample_ids(sentences, 4, 7))
+
+
+def test_export_leaves_out_labeled_sentences(project: Path):
+    sentences = make_sentences(CORPUS)
+    ids, texts = list(sentences["sentence_id"]), list(sentences["text"])
+    write_csv(
+        project / "labels" / "sam.csv", [[ids[0], texts[0], SPEAKERS[0], STANCES[0], "sam", ""]]
+    )
+    write_csv(
+        project / "labels" / "kim.csv", [[ids[1], texts[1], SPEAKERS[0], STANCES[0], "kim", ""]]
+    )
+
+    def exported(*args: str) -> list[str]:
+        assert stance("export", "--to", "prodigy", "--out", "t.jsonl", *args) == 0
+        return [t["meta"]["sentence_id"] for t in read_jsonl(project / "t.jsonl")]
+
+    assert exported("--annotator", "sam") == ids[1:]
+    assert exported("--unlabeled") == ids[2:]
+
+
+def test_bad_files_name_line_and_fix(project: Path, capsys):
+    source = project / "export.json"
+    source.write_text('[{"data": {"text": "x"}},\n oops]', encoding="utf-8")
+    assert stance("import", str(source), "--from", "label-studio", "--annotator", "jane") == 2
+    err = capsys.readouterr().err
+    assert f"{source} line 2 column 2: not valid JSON" in err and "Export > JSON" in err
+    source.write_text(json.dumps([{"text": "x", "speaker": "taliban"}]), encoding="utf-8")
+    assert stance("import", str(source), "--from", "label-studio", "--annotator", "jane") == 2
+    assert "item 1: no 'data' object" in capsys.readouterr().err
+    tasks = write_jsonl(project / "tasks.jsonl", [{"text": "x", "options": []}])
+    assert stance("import", str(tasks), "--from", "prodigy", "--annotator", "kim") == 2
+    assert "line 1: answer is None" in capsys.readouterr().err
+    assert stance("import", "missing.json", "--from", "doccano", "--annotator", "kim") == 2
+    assert "missing.json: file not found" in capsys.readouterr().err
+
+
+def test_tool_names_of_the_command_line():
+    assert list(TOOLS) == TOOL_NAMES
+
+
+def test_dataset_export_loads_offline(project: Path, tmp_path: Path, capsys):
+    sentences = make_sentences(CORPUS)
+    ids, texts = list(sentences["sentence_id"]), list(sentences["text"])
+    write_csv(
+        project / "labels" / "sam.csv",
+        [[ids[i], texts[i], SPEAKERS[-1 - i], STANCES[i % 3], "sam", ""] for i in range(6)],
+    )
+    write_csv(
+        project / "labels" / "kim.csv",
+        [
+            [ids[i], texts[i], SPEAKERS[-1 - i], STANCES[(i + i // 3) % 3], "kim", ""]
+            for i in range(6)
+        ],
+    )
+    assert stance("export", "--dataset", "hf") == 0
+    card = (project / "hf" / "README.md").read_text(encoding="utf-8")
+    assert card.startswith("---\nlicense: other\n")
+    assert "Cohen's kappa" in card and "| a1 | 4 |" in card
+    assert (project / "hf" / "GUIDELINES.md").is_file()
+
+    os.environ["HF_DATASETS_OFFLINE"] = "1"
+    import datasets
+
+    cache = str(tmp_path / "hf_cache")
+    labeled = datasets.load_dataset(str(project / "hf"), split="train", cache_dir=cache)
+    assert labeled.num_rows == 6
+    assert labeled.features["stance"].names == STANCES
+    assert labeled.features["speaker"].names == SPEAKERS
+    assert labeled["sentence_id"] == ids[:6]
+    assert labeled.features["speaker"].int2str(labeled["speaker"][0]) == SPEAKERS[-1]
+    per_annotator = datasets.load_dataset(
+        str(project / "hf"), "annotations", split="train", cache_dir=cache
+    )
+    assert per_annotator.num_rows == 12 and set(per_annotator["annotator"]) == {"sam", "kim"}
+
+    # Exporting again replaces the folder; another folder is never replaced.
+    assert stance("export", "--dataset", "hf") == 0
+    (project / "other").mkdir()
+    (project / "other" / "keep.txt").write_text("mine")
+    capsys.readouterr()
+    assert stance("export", "--dataset", "other") == 2
+    assert "is not a data set written by `stance export --dataset`" in capsys.readouterr().err
+    assert (project / "other" / "keep.txt").read_text() == "mine"
+
+
+def test_suggestions_from_a_logged_model(project: Path, monkeypatch, capsys):
+    """`--suggestions` takes the best finished text-only model from MLflow (here one logged by
+    `stance train`) and marks its stance as a Label Studio prediction."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    data = make_dataset(n_articles=4, per_article=12).to_pandas()
+    table = project / "train.csv"
+    data.assign(stance=[STANCES[i] for i in data["stance"]], group=data["article_id"])[
+        ["text", "stance", "group"]
+    ].to_csv(table, index=False)
+    assert stance("train", str(table), "--model", "word_lr", "--out", "results/train") == 0
+    capsys.readouterr()
+    assert stance("export", "--to", "label-studio", "--suggestions") == 0
+    assert "with model suggestions" in capsys.readouterr().out
+    tasks = json.loads((project / "results/label-studio/tasks.json").read_text())
+    assert len(tasks) == len(make_sentences(CORPUS))
+    for task in tasks:
+        (prediction,) = task["predictions"]
+        assert prediction["model_version"].startswith("suggestion: word_lr (run ")
+        assert 0 < prediction["score"] <= 1
+        assert prediction["result"][0]["from_name"] == "stance"
+        assert prediction["result"][0]["value"]["choices"][0] in STANCES
