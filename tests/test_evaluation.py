@@ -455,3 +455,35 @@ def test_thread_settings_come_from_config_and_stay_out_of_the_results(config):
     s = EvalSettings.from_config(ev_config)
     assert (s.n_jobs, s.fit_memory_mb) == (3, 7)
     assert "n_jobs" not in s.as_dict() and "fit_memory_mb" not in s.as_dict()
+
+
+def test_learning_curve_max_train_leaves_out_the_larger_shares(data, settings, monkeypatch):
+    from stance.training.features import FeatureCache
+
+    fits = []
+    original = FeatureCache.fit_transform
+    monkeypatch.setattr(
+        FeatureCache, "fit_transform", lambda self, rows: fits.append(len(rows)) or original(
+            self, rows)
+    )  # fmt: skip
+    # 4 articles of 12: each grouped training part holds 36 sentences; shares of it hold
+    # 7, 14, 22, 29 and 36.
+    capped = replace(
+        settings, learning_curve=(0.2, 0.4, 0.6, 0.8, 1.0), learning_curve_max_train=20
+    )
+    ev = evaluate(data, spec(), capped)
+    assert list(ev.curve["fraction"]) == [0.2, 0.4, 1.0]
+    assert ev.curve["train_sentences"].max() == pytest.approx(36)
+    n_folds, n_strat = ev.summary["cv"]["n_folds"], ev.summary["cv"]["stratified_n_folds"]
+    assert len(fits) == n_folds + n_strat + 2 * n_folds + 1
+    assert max(fits[n_folds + n_strat : -1]) <= 20
+    assert any("0.6, 0.8 not fit" in w for w in ev.warnings)
+    assert ev.summary["settings"]["learning_curve_max_train"] == 20
+    # The shares that are fit give the same points as without the cap.
+    full = evaluate(data, spec(), replace(capped, learning_curve_max_train=None))
+    pd.testing.assert_frame_equal(
+        ev.curve, full.curve[full.curve["fraction"].isin([0.2, 0.4, 1.0])].reset_index(drop=True)
+    )
+    assert ev.metrics == full.metrics
+    assert full.summary["settings"]["learning_curve_max_train"] is None
+    assert not any("not fit" in w for w in full.warnings)

@@ -353,6 +353,7 @@ def test_evaluate_gives_the_out_of_fold_predictions_and_final_model_of_pipeline_
         ci_level=0.9,
         f_avg_classes=("support_withdrawal", "oppose_withdrawal"),
         learning_curve=(0.5, 1.0),
+        learning_curve_max_train=None,
         n_jobs=2,
         fit_memory_mb=256,
     )

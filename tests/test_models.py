@@ -86,6 +86,14 @@ def test_hyperparameters_come_from_config_over_kind_defaults():
     assert model.named_steps["features"].transformers[0][1].ngram_range == (1, 3)
 
 
+@pytest.mark.parametrize("classifier", ["logreg", "linear_svm"])
+def test_solver_tolerance_is_a_hyperparameter_with_the_scikit_learn_default(classifier):
+    entry = {"name": "w", "kind": "tfidf_word", "params": {"classifier": classifier}}
+    assert spec_from_entry(entry).build(0).named_steps["classifier"].tol == 1e-4
+    entry["params"]["tol"] = 1e-3
+    assert spec_from_entry(entry).build(0).named_steps["classifier"].tol == 1e-3
+
+
 def test_configured_models_are_valid_and_cover_the_required_kinds(config):
     specs = model_specs(config)
     kinds = {s.kind.name for s in specs}

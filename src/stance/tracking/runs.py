@@ -54,6 +54,8 @@ def _flat_params(summary: Mapping[str, Any]) -> dict[str, str]:
         "ci_level": text(settings["ci_level"]),
         "f_avg_classes": ",".join(settings["f_avg_classes"]),
         "learning_curve": text(settings["learning_curve"]),
+        # Absent from the settings of runs logged before the cap existed (no cap then).
+        "learning_curve_max_train": text(settings.get("learning_curve_max_train")),
         "n_sentences": text(data["n_sentences"]),
         "n_articles": text(data["n_articles"]),
         "data_source": data["source"],

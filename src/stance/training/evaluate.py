@@ -134,7 +134,14 @@ def evaluate(
     stratified = [fits.fold(tr, te) for tr, te in secondary.splits] if secondary else []
     # Learning curve: a share whose subsets are the whole training parts is the primary CV.
     curve: list[tuple[float, list[int], list[int]]] = []
-    for fraction, subsets in curve_plan(folds.splits, settings):
+    plan, skipped = curve_plan(folds.splits, settings)
+    if skipped:
+        notes.append(
+            f"learning curve: share(s) {', '.join(f'{f:g}' for f in skipped)} not fit, their "
+            "training subsets would exceed evaluation.learning_curve_max_train "
+            f"({settings.learning_curve_max_train} sentences)"
+        )
+    for fraction, subsets in plan:
         ids = [
             primary[f] if np.array_equal(subset, folds.splits[f][0]) else fits.fold(subset, test)
             for f, (subset, test) in enumerate(subsets)

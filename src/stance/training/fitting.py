@@ -227,17 +227,23 @@ class Fits:
 
 def curve_plan(
     splits: Sequence[tuple[np.ndarray, np.ndarray]], settings: EvalSettings
-) -> list[tuple[float, list[tuple[np.ndarray, np.ndarray]]]]:
-    """Per learning-curve share, each fold's seeded random subset of its training part."""
-    plan = []
+) -> tuple[list[tuple[float, list[tuple[np.ndarray, np.ndarray]]]], list[float]]:
+    """Per learning-curve share, each fold's seeded random subset of its training part; and the
+    shares not fit because a subset would exceed ``settings.learning_curve_max_train`` sentences
+    (a share of 1.0, the training parts themselves, costs no fit and is never left out)."""
+    plan, skipped = [], []
+    cap = settings.learning_curve_max_train
     for fraction in sorted(set(settings.learning_curve)):
+        sizes = [max(1, round(fraction * len(train))) for train, _ in splits]
+        if fraction < 1.0 and cap is not None and max(sizes) > cap:
+            skipped.append(fraction)
+            continue
         folds = []
-        for f, (train, test) in enumerate(splits):
+        for f, ((train, test), n) in enumerate(zip(splits, sizes, strict=True)):
             rng = np.random.default_rng([settings.seed, f])
-            n = max(1, round(fraction * len(train)))
             folds.append((np.sort(rng.permutation(train)[:n]), test))
         plan.append((fraction, folds))
-    return plan
+    return plan, skipped
 
 
 def out_of_fold(

@@ -159,11 +159,19 @@ def _classifier(p: dict[str, Any], seed: int) -> LogisticRegression | SoftmaxLin
     name = p.get("classifier", "logreg")
     if name == "logreg":
         return LogisticRegression(
-            C=p["C"], class_weight=p["class_weight"], max_iter=p["max_iter"], random_state=seed
+            C=p["C"],
+            class_weight=p["class_weight"],
+            max_iter=p["max_iter"],
+            tol=p["tol"],
+            random_state=seed,
         )
     if name == "linear_svm":
         return SoftmaxLinearSVC(
-            C=p["C"], class_weight=p["class_weight"], max_iter=p["max_iter"], random_state=seed
+            C=p["C"],
+            class_weight=p["class_weight"],
+            max_iter=p["max_iter"],
+            tol=p["tol"],
+            random_state=seed,
         )
     raise ValueError(f"classifier must be 'logreg' or 'linear_svm', not {name!r}")
 
@@ -206,6 +214,7 @@ _LR_DEFAULTS: dict[str, Any] = {
     "C": 1.0,
     "class_weight": "balanced",
     "max_iter": 2000,
+    "tol": 1e-4,
 }
 
 KINDS: dict[str, ModelKind] = {}

@@ -21,6 +21,9 @@ class EvalSettings:
     ci_level: float
     f_avg_classes: tuple[str, ...]
     learning_curve: tuple[float, ...]
+    # Shares below 1.0 whose training subsets would exceed this many sentences are not fit
+    # (None: every share is fit).
+    learning_curve_max_train: int | None
     # How the fits run; the results do not depend on these (not in as_dict / metrics.json).
     n_jobs: int
     fit_memory_mb: int
@@ -40,6 +43,11 @@ class EvalSettings:
             ci_level=float(ev["ci_level"]),
             f_avg_classes=tuple(ev["f_avg_classes"]),
             learning_curve=tuple(float(x) for x in ev["learning_curve"]),
+            learning_curve_max_train=(
+                None
+                if ev["learning_curve_max_train"] is None
+                else int(ev["learning_curve_max_train"])
+            ),
             n_jobs=int(ev["n_jobs"]),
             fit_memory_mb=int(ev["fit_memory_mb"]),
         )
@@ -55,4 +63,5 @@ class EvalSettings:
             "ci_level": self.ci_level,
             "f_avg_classes": list(self.f_avg_classes),
             "learning_curve": list(self.learning_curve),
+            "learning_curve_max_train": self.learning_curve_max_train,
         }
