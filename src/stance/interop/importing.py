@@ -27,7 +27,7 @@ from stance.interop.common import ToolAnnotation, ToolRead
 from stance.interop.tools import tool_module
 from stance.io import atomic_open, plain_cell
 from stance.labels.files import _where_texts_differ, load_labels, value_problem
-from stance.labels.schema import MAX_PROBLEMS, LabelSchema
+from stance.labels.schema import LabelSchema, problem_lines
 
 
 @dataclass
@@ -135,14 +135,9 @@ def _check_values(ann: ToolAnnotation, schema: LabelSchema) -> tuple[dict[str, s
 
 
 def _raise(problems: list[str], source: Path, target: Path) -> None:
-    shown = problems[:MAX_PROBLEMS]
-    rest = len(problems) - len(shown)
-    text = "\n".join(f"  {p}" for p in shown)
-    if rest:
-        text += f"\n  ... and {rest} more problem(s)"
     raise StanceError(
         f"{len(problems)} problem(s) importing {source}; nothing was written to {target}, so "
-        f"fix them and import again:\n{text}"
+        f"fix them and import again:\n{problem_lines(problems)}"
     )
 
 

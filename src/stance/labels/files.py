@@ -16,9 +16,9 @@ from stance.io import plain_cell
 from stance.labels.schema import (
     ADJUDICATION_FILE,
     ADJUDICATION_OPTIONAL,
-    MAX_PROBLEMS,
     SENTENCE_COLUMNS,
     LabelSchema,
+    problem_lines,
 )
 
 
@@ -333,14 +333,9 @@ class LabelSet:
 def _raise_problems(problems: list[str]) -> None:
     if not problems:
         return
-    shown = problems[:MAX_PROBLEMS]
-    rest = len(problems) - len(shown)
-    text = "\n".join(f"  {p}" for p in shown)
-    if rest:
-        text += f"\n  ... and {rest} more problem(s)"
     raise StanceError(
         f"{len(problems)} problem(s) in the label files; no label is dropped, so fix them "
-        f"and run again:\n{text}"
+        f"and run again:\n{problem_lines(problems)}"
     )
 
 

@@ -20,6 +20,16 @@ SENTENCE_COLUMNS = ("sentence_id", "article_id", "position", "text")
 # Problems listed in one error; the rest are counted, so a broken file gives a readable message.
 MAX_PROBLEMS = 50
 
+
+def problem_lines(problems: list[str]) -> str:
+    """The first MAX_PROBLEMS problems, one indented line each, and how many more there are."""
+    shown = problems[:MAX_PROBLEMS]
+    text = "\n".join(f"  {p}" for p in shown)
+    if len(problems) > len(shown):
+        text += f"\n  ... and {len(problems) - len(shown)} more problem(s)"
+    return text
+
+
 TIE_RULE = (
     "majority vote per field; on a tie, the value of the annotator who comes first in config "
     "labels.annotator_priority, else of the alphabetically first annotator, among those who "
