@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import shutil
 import stat
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,6 +37,30 @@ def make_temp_dir(parent: Path | str, prefix: str) -> Path:
     """A new folder in parent with the mode of an ordinary new folder (0777 less the umask)."""
     parent = Path(parent)
     return _new_temp(parent, prefix, "", lambda p: os.mkdir(p, _NEW_DIR_MODE))
+
+
+@contextlib.contextmanager
+def atomic_dir(path: Path | str) -> Iterator[Path]:
+    """Yield a new folder beside ``path``; on success it replaces the folder ``path``.
+
+    The folder gets an ordinary folder's mode (0777 less the umask), or the replaced one's.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = make_temp_dir(path.parent, f".{path.name}.")
+    old = path.with_name(f".{path.name}.old")
+    try:
+        if path.is_dir():
+            os.chmod(tmp, stat.S_IMODE(path.stat().st_mode))
+        yield tmp
+        if old.exists():
+            shutil.rmtree(old)
+        if path.exists():
+            path.rename(old)
+        tmp.rename(path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
 
 
 @contextlib.contextmanager

@@ -11,9 +11,7 @@ article, agreement between annotators and the guidelines (``GUIDELINES.md``, ``s
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +21,7 @@ import yaml
 
 from stance.environment import import_datasets
 from stance.errors import StanceError
-from stance.io import make_temp_dir
+from stance.io import atomic_dir
 from stance.labels.agreement import ALPHA, COHEN, compute_agreement
 from stance.labels.dataset import build_dataset
 from stance.labels.files import load_labels
@@ -250,12 +248,7 @@ def export_dataset(
     for f in fields:  # ids -> names for the card's counts
         train[f] = [dataset.features[f].int2str(int(i)) for i in train[f]]
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = make_temp_dir(out.parent, f".{out.name}.")
-    old = out.with_name(f".{out.name}.old")
-    try:
-        if out.is_dir():
-            os.chmod(tmp, stat.S_IMODE(out.stat().st_mode))
+    with atomic_dir(out) as tmp:
         (tmp / "data").mkdir()
         dataset.to_parquet(str(tmp / TRAIN_FILE))
         per_annotator = import_datasets().Dataset.from_pandas(annotations, preserve_index=False)
@@ -270,12 +263,4 @@ def export_dataset(
         )
         text = card(schema, dataset.features, train, annotations, agreement, has_guidelines, nbytes)
         (tmp / "README.md").write_text(text, encoding="utf-8")
-        if old.exists():
-            shutil.rmtree(old)
-        if out.exists():
-            out.rename(old)
-        tmp.rename(out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-        shutil.rmtree(old, ignore_errors=True)
     return DatasetExport(out, len(train), len(annotations), int(train["article_id"].nunique()))

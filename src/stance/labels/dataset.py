@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import csv
-import os
-import shutil
-import stat
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from stance.environment import import_datasets
-from stance.io import atomic_open, make_temp_dir, spreadsheet_rows, write_tsv
+from stance.io import atomic_dir, atomic_open, spreadsheet_rows, write_tsv
 from stance.labels.resolution import Resolution
 from stance.labels.schema import LabelSchema
 
@@ -66,24 +63,9 @@ def build_dataset(
 
 def save_dataset(dataset: datasets.Dataset, path: Path | str) -> None:
     """save_to_disk into a temporary folder beside path, then swap it in."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # An ordinary folder's mode (tempfile.mkdtemp would make it 0700), or the replaced one's.
-    tmp = make_temp_dir(path.parent, f".{path.name}.")
-    old = path.with_name(f".{path.name}.old")
-    try:
-        if path.is_dir():
-            os.chmod(tmp, stat.S_IMODE(path.stat().st_mode))
+    with atomic_dir(path) as tmp:
         # One shard even when empty: an empty data set saved with no shard cannot be loaded.
         dataset.save_to_disk(str(tmp), num_shards=1)
-        if old.exists():
-            shutil.rmtree(old)
-        if path.exists():
-            path.rename(old)
-        tmp.rename(path)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def load_labeled_dataset(path: Path | str = LABELED_DATASET) -> datasets.Dataset:
