@@ -54,7 +54,6 @@ localrules:
     all,
     gather_sentences,
     tracking_store,
-    compare_models,
 
 
 rule all:

@@ -1,5 +1,5 @@
 """The training commands and workflow steps in-process: train, runs, predict, and the steps
-train_model, tracking_store, log_run, compare_models, with a project folder and MLflow store in a
+tracking_store and models (train, log, compare), with a project folder and MLflow store in a
 temporary directory."""
 
 from __future__ import annotations
@@ -74,13 +74,10 @@ def test_train_on_a_grouped_csv_matches_the_workflow_step(run, project: Path):
     assert "word_lr: f_avg" in out and "leave one article out, 4 folds" in out
     table = pd.read_csv(project / "t1/comparison.tsv", sep="\t")
     assert list(table["model"]) == ["word_lr"]
-    steps.train_model(
-        "word_lr",
-        "results/labeled_dataset",
-        project_config(),
-        out_dir="results/models/word_lr",
-        threads=1,
-    )
+    steps.train_models(
+        "results/labeled_dataset", config_with("word_lr"), models_dir="results/models",
+        cache_dir="results/cache/train", threads=1, code="c1",
+    )  # fmt: skip
     from_table = json.loads((project / "t1/word_lr/metrics.json").read_text())
     from_step = json.loads((project / "results/models/word_lr/metrics.json").read_text())
     assert from_table["metrics"] == from_step["metrics"]
@@ -169,32 +166,67 @@ def project_config() -> dict:
     return load_config("config/config.yaml")
 
 
-def test_workflow_steps_log_and_compare(run, project: Path, monkeypatch):
+def config_with(*names: str, **params: dict) -> dict:
+    """The project config with only these models (and these params for some of them)."""
     config = project_config()
-    steps.train_model("majority", "results/labeled_dataset", config,
-                      out_dir="results/models/majority", threads=1)  # fmt: skip
+    entries = [dict(m) for m in config["models"] if m["name"] in names]
+    for entry in entries:
+        if entry["name"] in params:
+            entry["params"] = {**entry.get("params", {}), **params[entry["name"]]}
+    return {**config, "models": entries}
+
+
+def models_step(config: dict, out: str = "results/metrics/comparison.tsv", **kw) -> None:
+    steps.models("results/labeled_dataset", config, Path.cwd(), models_dir="results/models",
+                 cache_dir="results/cache/train", agreement=None, comparison=out, threads=1,
+                 code=kw.get("code", "c1"))  # fmt: skip
+
+
+def test_workflow_steps_train_log_and_compare(run, project: Path, monkeypatch, capsys):
+    config = config_with("majority", "word_lr")
     steps.tracking_store(config, project, "results/mlflow/store.json")
     assert json.loads((project / "results/mlflow/store.json").read_text())["experiment_id"]
     monkeypatch.setenv("STANCE_WORKFLOW_RUN", "g-9")
-    steps.log_run("results/models/majority", "results/labeled_dataset", config, project,
-                  agreement=None, out="results/models/majority/mlflow_run.json")  # fmt: skip
-    marker = json.loads((project / "results/models/majority/mlflow_run.json").read_text())
-    assert marker["model"] == "majority" and marker["group"] == "g-9"
-    steps.compare_models(["results/models/majority/metrics.json"],
-                         ["results/models/majority/mlflow_run.json"],
-                         "results/metrics/comparison.tsv")  # fmt: skip
+    models_step(config)
+    markers = {
+        m: json.loads((project / f"results/models/{m}/mlflow_run.json").read_text())
+        for m in ("majority", "word_lr")
+    }
+    assert {m["group"] for m in markers.values()} == {"g-9"}
     table = pd.read_csv(project / "results/metrics/comparison.tsv", sep="\t")
-    assert table.loc[0, "run_id"] == marker["run_id"]
+    assert dict(zip(table["model"], table["run_id"], strict=True)) == {
+        m: marker["run_id"] for m, marker in markers.items()
+    }
+    capsys.readouterr()
+
+    # One changed hyperparameter: that model alone is trained and logged again.
+    monkeypatch.setenv("STANCE_WORKFLOW_RUN", "g-10")
+    models_step(config_with("majority", "word_lr", word_lr={"C": 0.5}))
+    out = capsys.readouterr().out
+    assert "majority: same config, labels and code as its cached result; not re-trained" in out
+    assert "word_lr: f_avg" in out and "majority: f_avg" not in out
+    assert f"majority: run {markers['majority']['run_id']} " in out  # reused, not logged again
+    again = json.loads((project / "results/models/word_lr/mlflow_run.json").read_text())
+    assert again["run_id"] != markers["word_lr"]["run_id"] and again["group"] == "g-10"
+    summary = json.loads((project / "results/models/word_lr/metrics.json").read_text())
+    assert summary["params"]["C"] == 0.5
+
+    # Other training code: every model is trained again (and its identical result reused).
+    models_step(config_with("majority"), code="c2")
+    out = capsys.readouterr().out
+    assert "majority: f_avg" in out and f"majority: run {markers['majority']['run_id']} " in out
 
 
-def test_log_run_refuses_a_data_set_changed_since_training(run, project: Path):
-    config = project_config()
-    steps.train_model("majority", "results/labeled_dataset", config,
-                      out_dir="results/models/m2", threads=1)  # fmt: skip
+def test_a_changed_data_set_is_trained_again_not_restored_from_the_cache(run, project: Path):
+    config = config_with("majority")
+    cache = {"cache_dir": "results/cache/m2", "threads": 1, "code": "c1"}
+    steps.train_models("results/labeled_dataset", config, models_dir="results/m2", **cache)
+    first = json.loads((project / "results/m2/majority/metrics.json").read_text())
     make_dataset(4, 11).save_to_disk(str(project / "results/other_dataset"))
-    with pytest.raises(StanceError, match="changed since"):
-        steps.log_run("results/models/m2", "results/other_dataset", config, project,
-                      agreement=None, out="x.json")  # fmt: skip
+    steps.train_models("results/other_dataset", config, models_dir="results/m2", **cache)
+    second = json.loads((project / "results/m2/majority/metrics.json").read_text())
+    assert first["data"]["sha256"] != second["data"]["sha256"]
+    assert second["data"]["n_sentences"] == 44 and first["data"]["n_sentences"] == 40
 
 
 def test_user_mistakes_give_one_line_messages(run, project: Path):
@@ -209,12 +241,13 @@ def test_user_mistakes_give_one_line_messages(run, project: Path):
     code, _, err = run("train", "table.csv", "--model", "nope", "--no-log")
     assert code == 2 and "no model 'nope'" in err
     with pytest.raises(StanceError, match="labeled data set not found"):
-        steps.train_model("majority", "nowhere", project_config(), out_dir="x", threads=1)
+        steps.train_models("nowhere", config_with("majority"), models_dir="x", cache_dir="y",
+                           threads=1, code="c1")  # fmt: skip
 
 
 def test_edge_cases_reach_the_cli_as_messages(project: Path, run):
     one_article = from_dataset(make_dataset(1, 9), "x").dataset
     one_article.save_to_disk(str(project / "results/one_article"))
     with pytest.raises(StanceError, match="at least 2 articles"):
-        steps.train_model("word_lr", "results/one_article", project_config(),
-                          out_dir="results/models/x", threads=1)  # fmt: skip
+        steps.train_models("results/one_article", config_with("word_lr"), models_dir="x",
+                           cache_dir="y", threads=1, code="c1")  # fmt: skip

@@ -240,7 +240,7 @@ def test_missing_or_broken_model_files_give_a_message_naming_the_run(store, dama
         message = str(caught.value)
         assert message.startswith(f"run {run_id} (model 'word'): ")
         assert re.search(expected, message), message
-        assert "snakemake --forcerun log_run" in message and "--run-id" in message
+        assert "snakemake --forcerun models" in message and "--run-id" in message
     finally:
         shutil.rmtree(folder, ignore_errors=True)
         shutil.copytree(backup, folder)

@@ -276,5 +276,13 @@ def test_an_identical_result_is_not_logged_twice(logged, config):
     same = log(config)
     assert same["reused"] and same["run_id"] == logged["infos"]["majority"]["run_id"]
     assert len(search_model_runs(logged["uri"], "test-experiment")) == before
-    changed = log({**config, "seed": config["seed"] + 1})  # another config: a new run
+    # Another model's entry changed: the config hash differs, the result does not.
+    other = {**config, "models": [*config["models"], {"name": "extra", "kind": "majority"}]}
+    assert log(other)["run_id"] == same["run_id"]
+    changed_result = {**ev.summary, "settings": {**ev.summary["settings"], "seed": 1}}
+    changed = log_evaluation_run(
+        logged["uri"], "test-experiment", changed_result, ev.final_model,
+        [logged["tmp"] / "majority" / f for f in ARTIFACT_FILES], logged["data"],
+        config=config, root=logged["tmp"], group="group-3", reuse_identical=True,
+    )  # fmt: skip
     assert not changed["reused"] and changed["run_id"] != same["run_id"]

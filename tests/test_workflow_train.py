@@ -1,6 +1,7 @@
 """End to end: the training stage of the real workflow on a temporary copy of the project.
 
-Builds from clean with --cores 2 (the MLflow store created once, log jobs one at a time), then
+Builds from clean with --cores 2 (the MLflow store created once, then one job trains, logs and
+compares every model), then
 checks that a second run does nothing and logs nothing, that changing one hyperparameter or one
 label re-runs only what depends on it, that --config and --configfile reach the jobs, and that
 job logs hold what the jobs print. Tests that change the project bring it up to date first, so
@@ -12,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -22,7 +24,7 @@ from helpers import copy_project, run_snakemake, schema_values
 
 pytestmark = pytest.mark.e2e
 MODELS = ["majority", "word_lr", "word_speaker_lr"]
-MLFLOW_RULES = {"tracking_store", "log_run"}
+MLFLOW_RULES = {"tracking_store", "models"}
 
 
 def planned_jobs(project: Path) -> dict[str, int]:
@@ -139,13 +141,15 @@ def test_one_hyperparameter_reruns_one_model(built):
     entry = next(m for m in config["models"] if m["name"] == "word_lr")
     entry.setdefault("params", {})["C"] = 2.5
     path.write_text(yaml.safe_dump(config, sort_keys=False))
-    assert planned_jobs(project) == {
-        "train_model": 1, "log_run": 1, "compare_models": 1, "all": 1,
-    }  # fmt: skip
+    assert planned_jobs(project) == {"models": 1, "all": 1}
     before = model_runs(project)
     run_snakemake(project, "--cores", "2")
     new = [r for r in model_runs(project) if r not in before]
     assert [m for m, _ in new] == ["word_lr"]
+    log = (project / "logs/models.log").read_text()
+    assert re.findall(r"^(\w+): evaluating on", log, re.M) == ["word_lr"]
+    for model in set(MODELS) - {"word_lr"}:
+        assert f"{model}: same config, labels and code as its cached result" in log
 
 
 def test_one_label_reruns_the_label_stage_and_every_model(built):
@@ -162,8 +166,7 @@ def test_one_label_reruns_the_label_stage_and_every_model(built):
     finally:  # leave the copy as it was: content and time stamp
         path.write_bytes(original)
         os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
-    assert jobs["labels"] == 1 and jobs["train_model"] == len(MODELS)
-    assert jobs["log_run"] == len(MODELS) and "tracking_store" not in jobs
+    assert jobs["labels"] == 1 and jobs["models"] == 1 and "tracking_store" not in jobs
 
 
 def logged_params(project: Path, model: str, key: str) -> list[str]:
@@ -184,7 +187,7 @@ def test_config_on_the_command_line_reaches_the_jobs(built):
     seed = yaml.safe_load((project / "config/config.yaml").read_text())["seed"]
     marker = "results/models/majority/mlflow_run.json"  # one model keeps the test short
     proc = run_snakemake(project, marker, "--cores", "2", "--config", "seed=7")
-    assert "rule train_model" in proc.stdout + proc.stderr and seed != 7
+    assert "rule models" in proc.stdout + proc.stderr and seed != 7
     metrics = json.loads((project / "results/models/majority/metrics.json").read_text())
     assert metrics["settings"]["seed"] == 7
     assert logged_params(project, "majority", "seed")[-1] == "7"
@@ -214,16 +217,17 @@ def test_configfile_trains_exactly_its_model_list(built, tmp_path: Path):
 def test_job_logs_hold_what_the_jobs_print(built):
     project, *_ = built
     up_to_date(project)
+    # Without its cached result, majority is trained again (its progress goes to stderr).
+    shutil.rmtree(project / "results/cache/train/majority")
+    run_snakemake(project, "--cores", "2", "--forcerun", "models")
     logs = project / "logs"
     assert re.search(
         r"^labels: \d+ of \d+ sentences labeled", (logs / "labels.log").read_text(), re.M
     )
+    models_log = (logs / "models.log").read_text()
+    assert re.search(r"^majority: f_avg [\d.]+ \[", models_log, re.M)  # stdout
+    assert "majority: evaluating on" in models_log  # stderr
     for model in MODELS:
-        train_log = (logs / "train" / f"{model}.log").read_text()
-        assert re.search(rf"^{model}: f_avg [\d.]+ \[", train_log, re.M)  # stdout
-        assert f"{model}: evaluating on" in train_log  # stderr
-        assert re.search(
-            rf"^{model}: (logged run|run) ", (logs / "mlflow" / f"{model}.log").read_text(), re.M
-        )
+        assert re.search(rf"^{model}: (logged run|run) ", models_log, re.M)
     assert "article(s) split" in "".join(p.read_text() for p in (logs / "split").glob("*.log"))
-    assert "word_speaker_lr" in (logs / "train" / "compare_models.log").read_text()
+    assert re.search(r"^\s*word_speaker_lr\s+[\d.]+", models_log, re.M)  # the comparison

@@ -156,88 +156,126 @@ def tracking_store(config: Mapping[str, Any], root: Path | str, out: str) -> Non
     print(f"MLflow store {uri}: experiment {experiment!r} (id {experiment_id})")
 
 
-def train_model(
-    model: str, data: str, config: Mapping[str, Any], *, out_dir: str, threads: int
-) -> None:
-    """Evaluate one configured model and fit its final model (rule train_model)."""
+def train_models(
+    data: str,
+    config: Mapping[str, Any],
+    *,
+    models_dir: str,
+    cache_dir: str,
+    threads: int,
+    code: str,
+) -> Any:
+    """Train every configured model whose result is not in the cache (first part of rule
+    models); returns the labeled data."""
     from stance.training.data import load_training_data
-    from stance.training.models import get_spec
-    from stance.training.run import result_line, settings_for
-    from stance.training.run import train_model as train
+    from stance.training.models import model_specs
+    from stance.training.result_cache import ResultCache, result_key
+    from stance.training.run import result_line, settings_for, train_model
 
-    ev = train(
-        load_training_data(data),
-        get_spec(config, model),
-        settings_for(config, threads),
-        out_dir,
-    )
-    print(f"{result_line(ev)} -> {out_dir}")
+    labeled = load_training_data(data)
+    digest = labeled.digest()
+    settings = settings_for(config, threads)
+    cache = ResultCache(cache_dir)
+    shown: set[str] = set()
+    for spec in model_specs(config):
+        out = Path(models_dir) / spec.name
+        key = result_key(config, spec.name, digest, code)
+        if cache.restore(spec.name, key, out):
+            print(f"{spec.name}: same config, labels and code as its cached result; not re-trained")
+            continue
+        ev = train_model(labeled, spec, settings, out, shown_warnings=shown)
+        cache.save(spec.name, key, out)
+        print(f"{result_line(ev)} -> {out}")
+    return labeled
 
 
-def log_run(
-    model_dir: str,
+def log_models(
+    labeled: Any,
+    config: Mapping[str, Any],
+    root: Path | str,
+    *,
+    models_dir: str,
+    agreement: str | None,
+) -> dict[str, str]:
+    """Log every configured model to MLflow, reusing a stored run that holds the same result
+    (second part of rule models); writes each model's mlflow_run.json; returns run IDs."""
+    from stance.tracking.runs import log_evaluation_run
+    from stance.tracking.store import resolve_tracking_uri
+    from stance.training.artifacts import ARTIFACT_FILES, load_final_model, read_summary
+
+    uri, experiment = resolve_tracking_uri(config, root), config["mlflow"]["experiment"]
+    # This job is the only one that logs models and runs after tracking_store: a run left
+    # RUNNING by an earlier job that was killed while logging is closed here too.
+    report_abandoned(uri, experiment)
+    run_ids = {}
+    for entry in config["models"]:
+        folder = Path(models_dir) / entry["name"]
+        summary = read_summary(folder)
+        info = log_evaluation_run(
+            uri,
+            experiment,
+            summary,
+            load_final_model(folder),
+            [folder / name for name in ARTIFACT_FILES],
+            labeled,
+            config=config,
+            root=root,
+            source="snakemake",
+            agreement=agreement,
+            reuse_identical=True,
+        )
+        write_json(folder / "mlflow_run.json", {"model": summary["model"], **info})
+        run_ids[summary["model"]] = info["run_id"]
+        if info["reused"]:
+            print(
+                f"{summary['model']}: run {info['run_id']} in {uri} already holds this result "
+                "(same labels, params, settings and metrics); nothing new logged"
+            )
+        else:
+            print(
+                f"{summary['model']}: logged run {info['run_id']} to {uri} "
+                f"(experiment {experiment!r}, workflow run {info['group']})"
+            )
+    return run_ids
+
+
+def compare_models(
+    models_dir: str, names: Sequence[str], run_ids: Mapping[str, str], out: str
+) -> None:
+    """The comparison table of the configured models (last part of rule models)."""
+    from stance.training.artifacts import read_summary
+    from stance.training.comparison import comparison_table, write_comparison
+
+    table = comparison_table([read_summary(Path(models_dir) / n) for n in names], run_ids)
+    write_comparison(table, out)
+    shown = ["model", "f_avg", "f_avg_ci_low", "f_avg_ci_high", "macro_f1", "accuracy"]
+    print(table[shown].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+
+
+def models(
     data: str,
     config: Mapping[str, Any],
     root: Path | str,
     *,
+    models_dir: str,
+    cache_dir: str,
     agreement: str | None,
-    out: str,
+    comparison: str,
+    threads: int,
+    code: str,
 ) -> None:
-    """Log one trained model to MLflow, or reuse an identical stored run (rule log_run)."""
-    from stance.tracking.runs import log_evaluation_run
-    from stance.tracking.store import resolve_tracking_uri
-    from stance.training.artifacts import ARTIFACT_FILES, load_final_model, read_summary
-    from stance.training.data import load_training_data
+    """Train the models whose result changed, log every model to MLflow (an identical stored
+    run is reused), and write the comparison table (rule models).
 
-    uri, experiment = resolve_tracking_uri(config, root), config["mlflow"]["experiment"]
-    folder = Path(model_dir)
-    summary = read_summary(folder)
-    labeled = load_training_data(data)
-    if labeled.digest() != summary["data"]["sha256"]:
-        raise StanceError(f"{data} changed since {folder} was trained; run snakemake again")
-    # log_run jobs run one at a time after tracking_store, which runs only when its output is
-    # missing: a run left RUNNING by a log_run job killed earlier is closed here too.
-    report_abandoned(uri, experiment)
-    info = log_evaluation_run(
-        uri,
-        experiment,
-        summary,
-        load_final_model(folder),
-        [folder / name for name in ARTIFACT_FILES],
-        labeled,
-        config=config,
-        root=root,
-        source="snakemake",
-        agreement=agreement,
-        reuse_identical=True,
+    One process for all models: each process would otherwise pay the imports of scikit-learn,
+    datasets and MLflow and the opening of the store again, which cost more than training and
+    logging the seed models themselves.
+    """
+    labeled = train_models(
+        data, config, models_dir=models_dir, cache_dir=cache_dir, threads=threads, code=code
     )
-    write_json(out, {"model": summary["model"], **info})
-    if info["reused"]:
-        print(
-            f"{summary['model']}: run {info['run_id']} in {uri} already holds this result "
-            "(same labels, config, commit, params and metrics); nothing new logged"
-        )
-    else:
-        print(
-            f"{summary['model']}: logged run {info['run_id']} to {uri} "
-            f"(experiment {experiment!r}, workflow run {info['group']})"
-        )
-
-
-def compare_models(metrics: Sequence[str], runs: Sequence[str], out: str) -> None:
-    """The comparison table of the configured models (rule compare_models)."""
-    from stance.tracking.model_io import read_marker
-    from stance.training.artifacts import read_summary
-    from stance.training.comparison import comparison_table, write_comparison
-
-    run_ids = {}
-    for path in runs:
-        marker = read_marker(path)
-        run_ids[marker["model"]] = marker["run_id"]
-    table = comparison_table([read_summary(p) for p in metrics], run_ids)
-    write_comparison(table, out)
-    shown = ["model", "f_avg", "f_avg_ci_low", "f_avg_ci_high", "macro_f1", "accuracy"]
-    print(table[shown].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    run_ids = log_models(labeled, config, root, models_dir=models_dir, agreement=agreement)
+    compare_models(models_dir, [m["name"] for m in config["models"]], run_ids, comparison)
 
 
 # --------------------------------------------------------------------------- Snakemake jobs
@@ -275,29 +313,18 @@ def _tracking_store_job(job: Any) -> None:
     tracking_store(job.config, Path.cwd(), job.output[0])
 
 
-def _train_model_job(job: Any) -> None:
-    train_model(
-        job.wildcards.model,
-        job.input.data,
-        job.config,
-        out_dir=str(Path(job.output.metrics).parent),
-        threads=job.threads,
-    )
-
-
-def _log_run_job(job: Any) -> None:
-    log_run(
-        str(Path(job.input.metrics).parent),
+def _models_job(job: Any) -> None:
+    models(
         job.input.data,
         job.config,
         Path.cwd(),
+        models_dir=job.params.models_dir,
+        cache_dir=job.params.cache_dir,
         agreement=job.input.agreement,
-        out=job.output[0],
+        comparison=job.output.comparison,
+        threads=job.threads,
+        code=job.params.code,
     )
-
-
-def _compare_job(job: Any) -> None:
-    compare_models(job.input.metrics, job.input.runs, job.output[0])
 
 
 JOBS = {
@@ -305,9 +332,7 @@ JOBS = {
     "gather_sentences": _gather_job,
     "labels": _labels_job,
     "tracking_store": _tracking_store_job,
-    "train_model": _train_model_job,
-    "log_run": _log_run_job,
-    "compare_models": _compare_job,
+    "models": _models_job,
 }
 
 

@@ -96,7 +96,7 @@ def _relog_hint(uri: str, location: str) -> str:
         return moved
     return (
         "The files were deleted, truncated or moved; log the model again with "
-        "`snakemake --forcerun log_run` (or `stance train`), or choose another run with "
+        "`snakemake --forcerun models` (or `stance train`), or choose another run with "
         "--run-id (see `stance runs`)"
     )
 
@@ -163,7 +163,7 @@ def load_logged_model(uri: str, run_id: str) -> Any:
 
 
 def read_marker(path: Path | str) -> dict[str, Any]:
-    """The run marker of a model (results/models/<name>/mlflow_run.json, rule log_run)."""
+    """The run marker of a model (results/models/<name>/mlflow_run.json, rule models)."""
     try:
         return json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:

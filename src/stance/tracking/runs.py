@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import math
 import os
@@ -31,6 +32,9 @@ from stance.tracking.store import (
 
 # Set on a run left RUNNING by a killed process when a later workflow run marks it FAILED.
 ABANDONED_TAG = "stance.abandoned"
+# SHA-256 of a model's whole result (metrics.json: model, params, settings, data, metrics): two
+# runs with the same value hold the same result, whatever else changed in the config.
+RESULT_TAG = "stance.result_sha256"
 # The host and process ID that logged a run (a RUNNING run of a live process is not abandoned).
 OWNER_HOST_TAG = "stance.host"
 OWNER_PID_TAG = "stance.pid"
@@ -66,6 +70,11 @@ def _flat_params(summary: Mapping[str, Any]) -> dict[str, str]:
     for key, value in sorted(summary["params"].items()):
         params[f"hp.{key}"] = text(value)
     return params
+
+
+def result_digest(summary: Mapping[str, Any]) -> str:
+    """SHA-256 of a model's result summary (key order does not matter)."""
+    return hashlib.sha256(json.dumps(summary, sort_keys=True).encode("utf-8")).hexdigest()
 
 
 def _group_parent(client: Any, experiment_id: str, group: str, label: str) -> str:
@@ -128,10 +137,11 @@ def log_evaluation_run(
     run's MLflow dataset input, whose digest identifies the label version. Runs sharing
     ``group`` hang under one parent run. ``agreement`` (results/agreement.json of the label
     stage) adds the inter-annotator agreement of this label version as metrics, tags and an
-    artifact. With ``reuse_identical``, a run of the same model with the same labels, config,
-    commit, params and metrics already in the store is returned instead of logging a duplicate
-    (the workflow re-trains after a change that leaves the labeled data as it was, such as a new
-    unlabeled article). Returns run_id, experiment_id, tracking_uri, group, reused.
+    artifact. With ``reuse_identical``, a finished run of the same model with the same result
+    (labels, params, settings and metrics: RESULT_TAG) already in the store is returned instead
+    of logging a duplicate: the workflow logs every configured model, and a change to one model
+    or one that leaves the labeled data as it was (a new unlabeled article) logs nothing new
+    for the others. Returns run_id, experiment_id, tracking_uri, group, reused.
     """
     mlflow = import_mlflow()
     from mlflow.models import infer_signature
@@ -169,6 +179,7 @@ def log_evaluation_run(
         "config_hash": config_hash(config or {}),
         "dataset_digest": digest,
         "labels_sha256": summary["data"]["sha256"],
+        RESULT_TAG: result_digest(summary),
         "mlflow.note.content": summary.get("description", ""),
     }
     agreement_metrics: dict[str, float] = {}
@@ -293,7 +304,7 @@ def close_abandoned_runs(uri: str, experiment: str) -> list[Any]:
     """Mark FAILED, with a note, the runs of this project left RUNNING by a killed process.
 
     The workflow calls this while it holds its lock, before its own runs are logged (rule
-    tracking_store, and each log_run job, which run one at a time), so a RUNNING run then was
+    tracking_store, and the models job, which run one at a time), so a RUNNING run then was
     left by an earlier, crashed process, unless it belongs to a process on this machine that is
     still alive (a `stance train` in another terminal): those are kept. Returns the runs marked.
     """
@@ -343,8 +354,12 @@ def _identical_run(
     params: Mapping[str, str],
     metrics: Mapping[str, float],
 ) -> Any | None:
-    """A finished model run with the same identity tags, params and metrics, if any."""
-    keys = ("model", "labels_sha256", "config_hash", "git_commit", "git_dirty")
+    """A finished model run with the same result (RESULT_TAG), params and metrics, if any.
+
+    The commit and the config hash are not compared: a result reproduced after an unrelated
+    change (another model's entry, a new commit) is the same result, already logged.
+    """
+    keys = ("model", "labels_sha256", RESULT_TAG)
     if any("'" in str(tags[k]) for k in keys):
         return None
     filter_string = " and ".join(

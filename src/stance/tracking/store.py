@@ -116,10 +116,25 @@ def retry_locked(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     return _locked_retrying(fn, *args, **kwargs)
 
 
+# One client per store and process: each new client of a SQLite store runs MLflow's schema
+# checks again (a quarter of a second each), and one workflow job logs several models.
+_clients: dict[tuple[str, int, int], Any] = {}
+
+
 def tracking_client(uri: str) -> Any:
-    """An ``MlflowClient`` of the store at uri."""
-    mlflow = import_mlflow()
-    return mlflow.MlflowClient(tracking_uri=uri)
+    """An ``MlflowClient`` of the store at uri (reused while the store file stays the same)."""
+    db = sqlite_path(uri)
+    try:
+        st = db.stat() if db is not None else None
+    except OSError:
+        st = None
+    if db is not None and st is None:
+        # No store file yet: MLflow creates it; the client of the new file is cached next time.
+        return import_mlflow().MlflowClient(tracking_uri=uri)
+    key = (uri, st.st_dev if st else 0, st.st_ino if st else 0)
+    if key not in _clients:
+        _clients[key] = import_mlflow().MlflowClient(tracking_uri=uri)
+    return _clients[key]
 
 
 SQLITE_HEADER = b"SQLite format 3\x00"

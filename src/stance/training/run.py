@@ -1,6 +1,6 @@
 """Training configured models: evaluate, write each result folder, report progress.
 
-The one training path: the workflow's ``train_model`` step and ``stance train`` both call it.
+The one training path: the workflow's ``models`` step and ``stance train`` both call it.
 """
 
 from __future__ import annotations
