@@ -63,12 +63,12 @@ def snakemake(cwd: Path, *args: str) -> tuple[float, str]:
     return timed([SNAKEMAKE, *args], cwd, env)
 
 
-def copy_project(dest: Path, with_seeds: bool = True) -> Path:
+def copy_project(dest: Path, with_seeds: bool = True, source: Path = ROOT) -> Path:
     dest.mkdir(parents=True)
     for item in PROJECT_ITEMS:
         if item == "seeds" and not with_seeds:
             continue
-        src = ROOT / item
+        src = source / item
         if src.is_dir():
             shutil.copytree(src, dest / item, ignore=shutil.ignore_patterns("__pycache__"))
         else:
@@ -148,17 +148,30 @@ def bench_workflow(args: argparse.Namespace) -> None:
     print(f"`snakemake --version`: {version:.2f} s")
 
 
+def version_time(repeat: int = 3) -> float:
+    """Median wall time of `snakemake --version`: the unit the workflow times are read in."""
+    return statistics.median(timed([SNAKEMAKE, "--version"], ROOT)[0] for _ in range(repeat))
+
+
 def bench_rerun(args: argparse.Namespace) -> None:
-    """Full workflow on the seed corpus: from clean, nothing to do, one new article, one label."""
+    """Full workflow on the seed corpus: from clean, nothing to do, one new article, one label.
+
+    Each time is also given as a multiple of `snakemake --version`, measured just before it, so
+    that figures taken on a busy machine can be compared.
+    """
+    source = Path(args.project).resolve() if args.project else ROOT
+    result: dict = {"project": str(source)}
     with tempfile.TemporaryDirectory() as tmp:
-        project = copy_project(Path(tmp) / "p")
-        clean, _ = snakemake(project)
-        noop, _ = snakemake(project)
-        (project / "seeds" / "900_bench.txt").write_text(
-            "NATO ministers met in Brussels. They discussed the U.S. withdrawal plan.\n",
-            encoding="utf-8",
-        )
-        added, _ = snakemake(project)
+        project = copy_project(Path(tmp) / "p", source=source)
+
+        def measure(name: str) -> None:
+            unit = version_time()
+            result[f"{name}_s"], _ = snakemake(project)
+            result[f"{name}_version_s"] = unit
+            result[f"{name}_x"] = result[f"{name}_s"] / unit
+
+        measure("from_clean")
+        measure("nothing_to_do")
         labels = project / "labels" / "lead.csv"
         with open(labels, newline="", encoding="utf-8") as fh:
             rows = list(csv.DictReader(fh))
@@ -168,18 +181,21 @@ def bench_rerun(args: argparse.Namespace) -> None:
             writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
             writer.writeheader()
             writer.writerows(rows)
-        relabel, _ = snakemake(project)
-    result = {
-        "from_clean_s": clean,
-        "nothing_to_do_s": noop,
-        "add_article_s": added,
-        "change_label_s": relabel,
-        "command": "python benchmarks/run.py rerun",
-    }
-    save("rerun", result)
-    for key, value in result.items():
-        if key != "command":
-            print(f"| seed corpus, full workflow: {key} | {value:.1f} s |")
+        measure("change_label")
+        (project / "seeds" / "900_bench.txt").write_text(
+            "NATO ministers met in Brussels. They discussed the U.S. withdrawal plan.\n",
+            encoding="utf-8",
+        )
+        measure("add_article")
+    result["command"] = "python benchmarks/run.py rerun" + (
+        f" --project {args.project}" if args.project else ""
+    )
+    save(args.save_as or "rerun", result)
+    for name in ("from_clean", "nothing_to_do", "change_label", "add_article"):
+        print(
+            f"| seed corpus, full workflow: {name} | {result[f'{name}_s']:.1f} s | "
+            f"{result[f'{name}_x']:.1f}x (`--version` {result[f'{name}_version_s']:.2f} s) |"
+        )
 
 
 def run_measured(cmd: list[str], cwd: Path, env: dict) -> tuple[float, float, str]:
@@ -345,6 +361,10 @@ def main() -> None:
         default="results/sentences.parquet results/unlabeled.csv",
         help="workflow: snakemake targets (space separated)",
     )
+    parser.add_argument(
+        "--project", help="rerun: the checkout whose workflow is timed (default: this one)"
+    )
+    parser.add_argument("--save-as", help="rerun: name of the results file")
     args = parser.parse_args()
     print(f"machine: {machine()}")
     for name in args.benchmarks:

@@ -7,11 +7,11 @@ optional settings: validation fills them in, so code reads ``config[...]`` witho
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import yaml
 
 from stance.errors import StanceError
@@ -40,7 +40,8 @@ def load_yaml(path: Path | str) -> Any:
     except FileNotFoundError:
         raise StanceError(f"{path}: file not found") from None
     try:
-        return yaml.safe_load(text)
+        # libyaml's loader where PyYAML has it: the Snakefile reads the config on every run.
+        return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}:" if mark is not None else ""
@@ -51,8 +52,16 @@ def load_yaml(path: Path | str) -> Any:
         ) from None
 
 
-def _filling_defaults(validator_class: Any) -> Any:
-    """The validator class, extended to fill in each property's ``default`` where it is absent."""
+@functools.cache
+def _filling_validator() -> Any:
+    """Draft 2020-12 validation that fills in each property's ``default`` where it is absent.
+
+    Built on first use: jsonschema takes a tenth of a second to import, and a workflow run
+    with an unchanged config reuses the completed config instead (stance.cli.steps).
+    """
+    import jsonschema
+
+    validator_class = jsonschema.Draft202012Validator
     check_properties = validator_class.VALIDATORS["properties"]
 
     def properties(validator: Any, props: dict, instance: Any, schema: dict) -> Iterator[Any]:
@@ -65,9 +74,6 @@ def _filling_defaults(validator_class: Any) -> Any:
     return jsonschema.validators.extend(validator_class, {"properties": properties})
 
 
-_Validator = _filling_defaults(jsonschema.Draft202012Validator)
-
-
 def validate_config(config: Any, source: Path | str, schema_path: Path | None = None) -> dict:
     """Validate a config mapping against the schema and fill in its defaults (in place).
 
@@ -77,7 +83,9 @@ def validate_config(config: Any, source: Path | str, schema_path: Path | None = 
     schema = load_yaml(schema_path or _find_schema(Path(source)))
     if not isinstance(config, dict):
         raise StanceError(f"{source}: the configuration must be a mapping of settings")
-    errors = sorted(_Validator(schema).iter_errors(config), key=lambda e: list(e.absolute_path))
+    errors = sorted(
+        _filling_validator()(schema).iter_errors(config), key=lambda e: list(e.absolute_path)
+    )
     if errors:
         lines = [
             f"  {'.'.join(str(p) for p in err.absolute_path) or '(top level)'}: {err.message}"
