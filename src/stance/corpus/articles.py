@@ -11,6 +11,8 @@ from pathlib import Path
 from stance.errors import StanceError
 
 ARTICLE_SUFFIX = ".txt"
+# The metadata table beside the articles (stance.corpus.metadata); not an article.
+METADATA_FILE = "articles.csv"
 # Article IDs become file names, wildcards and parts of sentence IDs: keep them shell-safe.
 ARTICLE_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _UNSAFE_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
@@ -64,7 +66,8 @@ def _outside(path: Path, seeds_dir: Path) -> Path | None:
 def discover(seeds_dir: Path | str) -> Discovery:
     """List the articles in seeds_dir.
 
-    Every ``*.txt`` file is an article. Hidden files (``.gitkeep``) and sub-folders are ignored;
+    Every ``*.txt`` file is an article. Hidden files (``.gitkeep``), sub-folders and the
+    metadata table (``articles.csv``) are ignored;
     any other file is skipped with a warning. A ``.txt`` entry whose name is not a safe article
     ID, or that cannot be read as a file (a dangling symbolic link, a folder, a file without read
     permission), is an error naming it, so it is never dropped silently. A symbolic link to a
@@ -78,7 +81,7 @@ def discover(seeds_dir: Path | str) -> Discovery:
     bad_names: list[str] = []
     unreadable: list[str] = []
     for path in sorted(seeds_dir.iterdir()):
-        if path.name.startswith("."):
+        if path.name.startswith(".") or path.name == METADATA_FILE:
             continue
         if path.suffix != ARTICLE_SUFFIX:
             if path.is_dir():
