@@ -176,52 +176,17 @@ def content_key(text: str) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def add_articles(paths: list[Path | str], seeds_dir: Path | str) -> list[tuple[Path, str]]:
-    """Copy article files into seeds_dir under safe, unused IDs.
+def add_articles(paths: list[Path | str], seeds_dir: Path | str) -> list[tuple[str, str]]:
+    """Add article files (plain text, saved web pages, JSON Lines) under safe, unused IDs.
 
-    All files are checked first (readable UTF-8 text, not a duplicate of an article already in
-    the corpus or of another file in this call); if any fails, nothing is copied and one error
-    lists every problem. Returns (source, article_id) for each copied file.
+    See :func:`stance.corpus.adding.add_sources`: if any file has a problem, nothing is added.
+    Returns (source, article_id) for each added article.
     """
-    seeds_dir = Path(seeds_dir)
-    if not seeds_dir.is_dir():
-        raise StanceError(f"{seeds_dir}: article folder not found; create it first")
-    known: dict[str, str] = {}
-    for existing in discover(seeds_dir).article_ids:
-        known[content_key(read_article(seeds_dir / f"{existing}{ARTICLE_SUFFIX}"))] = existing
-    taken = {p.stem for p in seeds_dir.iterdir()}
-    problems: list[str] = []
-    planned: list[tuple[Path, str, bytes]] = []
-    for raw_path in paths:
-        path = Path(raw_path)
-        try:
-            data = path.read_bytes()
-            text = decode_article(data, path)
-        except (StanceError, OSError) as exc:
-            problems.append(str(exc) if isinstance(exc, StanceError) else f"{path}: {exc.strerror}")
-            continue
-        key = content_key(text)
-        if key in known:
-            problems.append(
-                f"{path}: same content as article '{known[key]}' "
-                f"({seeds_dir / (known[key] + ARTICLE_SUFFIX)}); not added again"
-            )
-            continue
-        base = safe_article_id(path.stem)
-        article_id, n = base, 2
-        while article_id in taken:
-            article_id, n = f"{base}_{n}", n + 1
-        taken.add(article_id)
-        known[key] = article_id
-        planned.append((path, article_id, data))
-    if problems:
-        raise StanceError("no article was added:\n  " + "\n  ".join(problems))
-    from stance.io import atomic_path
+    from stance.corpus.adding import add_sources
 
-    for _source, article_id, data in planned:
-        with atomic_path(seeds_dir / f"{article_id}{ARTICLE_SUFFIX}") as tmp:
-            tmp.write_bytes(data)
-    return [(path, article_id) for path, article_id, _ in planned]
+    return [
+        (source, article_id) for source, article_id, _ in add_sources(paths, seeds_dir).articles
+    ]
 
 
 def shard_of(article_id: str, shards: int) -> int:

@@ -32,14 +32,14 @@ def check_fields(fields: Mapping[str, str], where: str) -> tuple[dict[str, str],
         if date is None:
             problems.append(
                 f"{where}: date {row['date']!r} is not a calendar date; write it as YYYY-MM-DD "
-                "(e.g. 2018-11-09), or leave the cell empty if the date is unknown"
+                "(e.g. 2018-11-09), or leave it empty if the date is unknown"
             )
         else:
             row["date"] = date.isoformat()
     if row["url"] and not row["url"].lower().startswith(("http://", "https://")):
         problems.append(
             f"{where}: url {row['url']!r} is not a web address; write it starting with "
-            "http:// or https://, or leave the cell empty"
+            "http:// or https://, or leave it empty"
         )
     return row, problems
 
