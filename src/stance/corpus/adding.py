@@ -60,7 +60,7 @@ def add_sources(paths: list[Path | str], seeds_dir: Path | str) -> Added:
                     f"({seeds_dir / (known[key] + ARTICLE_SUFFIX)}); not added again"
                 )
                 continue
-            row = dict(article.fields)
+            row = {c: article.fields.get(c, "") for c in METADATA_COLUMNS}
             article_id, n = article.base_id, 2
             while article_id in taken:
                 article_id, n = f"{article.base_id}_{n}", n + 1
