@@ -74,8 +74,15 @@ def read_source(path: Path | str) -> Reading:
 
 def read_html(data: bytes, path: Path) -> Reading:
     """The main text and metadata (title, date, site name, URL) of a saved web page."""
-    import trafilatura
-
+    try:
+        import trafilatura
+    except ImportError as exc:
+        return Reading(
+            problems=[
+                f"{path}: reading web pages needs trafilatura, which is not installed here "
+                f"({exc}); run: pip install -e . (it is a dependency of the project)"
+            ]
+        )
     if not data.strip():
         return Reading(problems=[f"{path}: the file is empty; save the page again"])
     try:
