@@ -18,11 +18,14 @@ def _tracking(config_path: str, config: dict) -> tuple[str, str]:
 
 def check_corpus(args: argparse.Namespace) -> None:
     from stance.corpus.articles import discover
+    from stance.corpus.metadata import metadata_path, read_metadata
 
-    found = discover(load_config(args.config)["seeds_dir"])
+    seeds_dir = load_config(args.config)["seeds_dir"]
+    found = discover(seeds_dir)
     for warning in found.warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    print(f"{len(found.article_ids)} article(s)")
+    table = read_metadata(metadata_path(seeds_dir), set(found.article_ids))
+    print(f"{len(found.article_ids)} article(s), {len(table)} with a metadata row")
 
 
 def add(args: argparse.Namespace) -> None:
