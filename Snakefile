@@ -53,6 +53,7 @@ include: "workflow/rules/train.smk"
 localrules:
     all,
     gather_sentences,
+    article_table,
     tracking_store,
 
 

@@ -352,7 +352,10 @@ def test_chrome_report_neutralises_formulas_but_shard_tables_do_not(tmp_path: Pa
     report = tmp_path / "chrome_report.tsv"
     gather([], [str(shard)], [str(articles)], tmp_path / "s.parquet", report, tmp_path / "a.tsv")
     assert shard.read_text(encoding="utf-8").splitlines()[1].endswith("\t=cmd|' /C calc'!A0")
-    assert report.read_text(encoding="utf-8").splitlines()[1].endswith("\t'=cmd|' /C calc'!A0")
+    # The report adds a used_as column after the text.
+    assert (
+        report.read_text(encoding="utf-8").splitlines()[1].split("\t")[5] == "'=cmd|' /C calc'!A0"
+    )
 
 
 def test_predict_csv_output_neutralises_formulas(tmp_path: Path, monkeypatch, capsys):

@@ -3,6 +3,7 @@ import sys
 
 from stance.codehash import code_digest
 from stance.corpus.articles import assign_shards, discover
+from stance.corpus.metadata import metadata_path
 from stance.errors import StanceError
 from stance.tracking.provenance import new_group_id
 from stance.tracking.store import WORKFLOW_RUN_ENV
@@ -12,6 +13,8 @@ from stance.tracking.store import WORKFLOW_RUN_ENV
 STEP = "../scripts/step.py"
 
 SEEDS = config["seeds_dir"]
+# The optional metadata table of the articles (title, outlet, date, url).
+METADATA = str(metadata_path(SEEDS))
 try:
     _corpus = discover(SEEDS)
 except StanceError as exc:

@@ -18,19 +18,29 @@ def _tracking(config_path: str, config: dict) -> tuple[str, str]:
 
 def check_corpus(args: argparse.Namespace) -> None:
     from stance.corpus.articles import discover
+    from stance.corpus.metadata import metadata_path, read_metadata
 
-    found = discover(load_config(args.config)["seeds_dir"])
+    seeds_dir = load_config(args.config)["seeds_dir"]
+    found = discover(seeds_dir)
     for warning in found.warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    print(f"{len(found.article_ids)} article(s)")
+    table = read_metadata(metadata_path(seeds_dir), set(found.article_ids))
+    print(f"{len(found.article_ids)} article(s), {len(table)} with a metadata row")
 
 
 def add(args: argparse.Namespace) -> None:
-    from stance.corpus.articles import add_articles
+    from stance.corpus.adding import add_sources
 
     seeds_dir = load_config(args.config)["seeds_dir"]
-    for source, article_id in add_articles(args.files, seeds_dir):
-        print(f"added {source} as {seeds_dir}/{article_id}.txt (article ID {article_id})")
+    added = add_sources(args.files, seeds_dir)
+    for warning in added.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    for source, article_id, row in added.articles:
+        known = ", ".join(f"{k} {row[k]!r}" for k in ("title", "outlet", "date", "url") if row[k])
+        print(
+            f"added {source} as {seeds_dir}/{article_id}.txt (article ID {article_id})"
+            + (f"; {known}" if known else "")
+        )
     print("run `snakemake` to split the new article(s)")
 
 

@@ -35,8 +35,18 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--config", default="config/config.yaml", help="project configuration")
         return p
 
-    p = add("add", commands.add, "copy article files into the corpus under safe IDs")
-    p.add_argument("files", nargs="+", help="plain-text (UTF-8) article files")
+    p = add(
+        "add",
+        commands.add,
+        "add articles to the corpus under safe IDs, with their metadata (title, outlet, date, "
+        "url) in the metadata table",
+    )
+    p.add_argument(
+        "files",
+        nargs="+",
+        help="plain-text (UTF-8) articles, saved web pages (.html, .htm) or JSON Lines "
+        "exports (.jsonl: one article per line, 'text' plus metadata fields)",
+    )
 
     add("check-corpus", commands.check_corpus, "list problems with the article folder")
 

@@ -123,19 +123,30 @@ def split_shard(
     split(list(articles), dict(config), sentences, chrome, article_table, cache=cache, label=label)
 
 
-def gather_sentences(
-    sentences: Sequence[str],
+def gather_sentences(sentences: Sequence[str], *, out_sentences: str) -> None:
+    """Join the per-shard sentence tables (rule gather_sentences)."""
+    from stance.corpus.stage import gather_sentence_parts
+
+    gather_sentence_parts(list(sentences), out_sentences)
+
+
+def article_table(
     chrome: Sequence[str],
     articles: Sequence[str],
+    metadata: str | None,
     *,
-    out_sentences: str,
     out_chrome: str,
     out_articles: str,
 ) -> None:
-    """Join the per-shard tables (rule gather_sentences)."""
-    from stance.corpus.stage import gather
+    """Join the per-shard chrome and article tables with the metadata (rule article_table)."""
+    from stance.corpus.stage import gather_article_tables
 
-    gather(list(sentences), list(chrome), list(articles), out_sentences, out_chrome, out_articles)
+    meta = gather_article_tables(list(chrome), list(articles), out_chrome, out_articles, metadata)
+    from_chrome = sorted(a for a, row in meta.items() if row["date_source"].startswith("chrome"))
+    print(
+        f"{len(meta)} article(s); {sum(bool(row['date']) for row in meta.values())} with a date"
+        + (f", from a removed chrome line: {', '.join(from_chrome)}" if from_chrome else "")
+    )
 
 
 def label_stage(
@@ -326,11 +337,15 @@ def _split_shard_job(job: Any) -> None:
 
 
 def _gather_job(job: Any) -> None:
-    gather_sentences(
-        job.input.sentences,
+    gather_sentences(job.input.sentences, out_sentences=job.output.sentences)
+
+
+def _article_table_job(job: Any) -> None:
+    metadata = getattr(job.input, "metadata", None)  # an empty list when there is no table
+    article_table(
         job.input.chrome,
         job.input.articles,
-        out_sentences=job.output.sentences,
+        str(metadata) if metadata else None,
         out_chrome=job.output.chrome,
         out_articles=job.output.articles,
     )
@@ -362,6 +377,7 @@ def _models_job(job: Any) -> None:
 JOBS = {
     "split_shard": _split_shard_job,
     "gather_sentences": _gather_job,
+    "article_table": _article_table_job,
     "labels": _labels_job,
     "tracking_store": _tracking_store_job,
     "models": _models_job,

@@ -11,6 +11,8 @@ from pathlib import Path
 from stance.errors import StanceError
 
 ARTICLE_SUFFIX = ".txt"
+# The metadata table beside the articles (stance.corpus.metadata); not an article.
+METADATA_FILE = "articles.csv"
 # Article IDs become file names, wildcards and parts of sentence IDs: keep them shell-safe.
 ARTICLE_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _UNSAFE_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
@@ -64,7 +66,8 @@ def _outside(path: Path, seeds_dir: Path) -> Path | None:
 def discover(seeds_dir: Path | str) -> Discovery:
     """List the articles in seeds_dir.
 
-    Every ``*.txt`` file is an article. Hidden files (``.gitkeep``) and sub-folders are ignored;
+    Every ``*.txt`` file is an article. Hidden files (``.gitkeep``), sub-folders and the
+    metadata table (``articles.csv``) are ignored;
     any other file is skipped with a warning. A ``.txt`` entry whose name is not a safe article
     ID, or that cannot be read as a file (a dangling symbolic link, a folder, a file without read
     permission), is an error naming it, so it is never dropped silently. A symbolic link to a
@@ -78,7 +81,7 @@ def discover(seeds_dir: Path | str) -> Discovery:
     bad_names: list[str] = []
     unreadable: list[str] = []
     for path in sorted(seeds_dir.iterdir()):
-        if path.name.startswith("."):
+        if path.name.startswith(".") or path.name == METADATA_FILE:
             continue
         if path.suffix != ARTICLE_SUFFIX:
             if path.is_dir():
@@ -173,52 +176,17 @@ def content_key(text: str) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def add_articles(paths: list[Path | str], seeds_dir: Path | str) -> list[tuple[Path, str]]:
-    """Copy article files into seeds_dir under safe, unused IDs.
+def add_articles(paths: list[Path | str], seeds_dir: Path | str) -> list[tuple[str, str]]:
+    """Add article files (plain text, saved web pages, JSON Lines) under safe, unused IDs.
 
-    All files are checked first (readable UTF-8 text, not a duplicate of an article already in
-    the corpus or of another file in this call); if any fails, nothing is copied and one error
-    lists every problem. Returns (source, article_id) for each copied file.
+    See :func:`stance.corpus.adding.add_sources`: if any file has a problem, nothing is added.
+    Returns (source, article_id) for each added article.
     """
-    seeds_dir = Path(seeds_dir)
-    if not seeds_dir.is_dir():
-        raise StanceError(f"{seeds_dir}: article folder not found; create it first")
-    known: dict[str, str] = {}
-    for existing in discover(seeds_dir).article_ids:
-        known[content_key(read_article(seeds_dir / f"{existing}{ARTICLE_SUFFIX}"))] = existing
-    taken = {p.stem for p in seeds_dir.iterdir()}
-    problems: list[str] = []
-    planned: list[tuple[Path, str, bytes]] = []
-    for raw_path in paths:
-        path = Path(raw_path)
-        try:
-            data = path.read_bytes()
-            text = decode_article(data, path)
-        except (StanceError, OSError) as exc:
-            problems.append(str(exc) if isinstance(exc, StanceError) else f"{path}: {exc.strerror}")
-            continue
-        key = content_key(text)
-        if key in known:
-            problems.append(
-                f"{path}: same content as article '{known[key]}' "
-                f"({seeds_dir / (known[key] + ARTICLE_SUFFIX)}); not added again"
-            )
-            continue
-        base = safe_article_id(path.stem)
-        article_id, n = base, 2
-        while article_id in taken:
-            article_id, n = f"{base}_{n}", n + 1
-        taken.add(article_id)
-        known[key] = article_id
-        planned.append((path, article_id, data))
-    if problems:
-        raise StanceError("no article was added:\n  " + "\n  ".join(problems))
-    from stance.io import atomic_path
+    from stance.corpus.adding import add_sources
 
-    for _source, article_id, data in planned:
-        with atomic_path(seeds_dir / f"{article_id}{ARTICLE_SUFFIX}") as tmp:
-            tmp.write_bytes(data)
-    return [(path, article_id) for path, article_id, _ in planned]
+    return [
+        (source, article_id) for source, article_id, _ in add_sources(paths, seeds_dir).articles
+    ]
 
 
 def shard_of(article_id: str, shards: int) -> int:

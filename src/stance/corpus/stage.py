@@ -35,6 +35,18 @@ SENTENCE_ROW = (str, str, int, int, int, str)
 CHROME_ROW = (str, int, int, int, str, str)
 CACHE_FORMAT = 1
 ARTICLE_COLUMNS = ["article_id", "sentences", "chrome_lines"]
+# The corpus-wide tables: the chrome report marks a removed line used as the article's date.
+CHROME_REPORT_COLUMNS = [*CHROME_COLUMNS, "used_as"]
+ARTICLE_TABLE_COLUMNS = [
+    "article_id",
+    "title",
+    "outlet",
+    "date",
+    "date_source",
+    "url",
+    "sentences",
+    "chrome_lines",
+]
 PROGRESS_EVERY = 1000
 
 
@@ -191,6 +203,70 @@ def _read_tsv(path: Path | str) -> list[list[str]]:
         return list(csv.reader(fh, delimiter="\t"))[1:]
 
 
+def gather_sentence_parts(sentence_parts: list[str], sentences_out: Path | str) -> pa.Table:
+    """Concatenate the per-shard sentence tables, ordered by article ID and position."""
+    tables = [pq.read_table(p, schema=SENTENCE_SCHEMA) for p in sentence_parts]
+    table = pa.concat_tables(tables) if tables else SENTENCE_SCHEMA.empty_table()
+    table = table.sort_by([("article_id", "ascending"), ("position", "ascending")])
+    with atomic_path(sentences_out) as tmp:
+        pq.write_table(table, tmp)
+    return table
+
+
+def gather_article_tables(
+    chrome_parts: list[str],
+    article_parts: list[str],
+    chrome_out: Path | str,
+    articles_out: Path | str,
+    metadata: Path | str | None = None,
+) -> dict[str, dict[str, str]]:
+    """Write the corpus-wide chrome report and article table, with the articles' metadata.
+
+    The metadata table is validated against the articles of the shards. An article without a
+    date in it takes the first date written in one of its removed chrome lines (a time stamp or
+    a byline); the article table says where each date came from and the chrome report marks the
+    line used. Returns the metadata of every article as written.
+    """
+    from stance.corpus.dates import find_date
+    from stance.corpus.metadata import METADATA_COLUMNS, read_metadata
+
+    chrome_rows = [row for part in chrome_parts for row in _read_tsv(part)]
+    chrome_rows.sort(key=lambda row: (row[0], int(row[1])))
+    article_rows = sorted(row for part in article_parts for row in _read_tsv(part))
+    known = [row[0] for row in article_rows]
+    table = read_metadata(metadata, set(known)) if metadata else {}
+    meta: dict[str, dict[str, str]] = {}
+    for article_id in known:
+        row = dict(table.get(article_id) or dict.fromkeys(METADATA_COLUMNS, ""))
+        row["article_id"] = article_id
+        row["date_source"] = "table" if row["date"] else ""
+        meta[article_id] = row
+    used: list[str] = []
+    for chrome_row in chrome_rows:
+        row = meta.get(chrome_row[0])
+        date = None if row is None or row["date"] else find_date(chrome_row[5])
+        if date is not None:
+            row["date"], row["date_source"] = date.isoformat(), f"chrome line {chrome_row[1]}"
+            used.append("date")
+        else:
+            used.append("")
+    # The corpus-wide tables are for people: cells that a spreadsheet would run as a formula are
+    # quoted. The per-shard tables keep the exact text (this function reads them back).
+    write_tsv(
+        chrome_out,
+        CHROME_REPORT_COLUMNS,
+        [[*row, use] for row, use in zip(chrome_rows, used, strict=True)],
+        for_people=True,
+    )
+    write_tsv(
+        articles_out,
+        ARTICLE_TABLE_COLUMNS,
+        [[meta[row[0]][c] for c in ARTICLE_TABLE_COLUMNS[:-2]] + row[1:] for row in article_rows],
+        for_people=True,
+    )
+    return meta
+
+
 def gather(
     sentence_parts: list[str],
     chrome_parts: list[str],
@@ -198,18 +274,9 @@ def gather(
     sentences_out: Path | str,
     chrome_out: Path | str,
     articles_out: Path | str,
+    metadata: Path | str | None = None,
 ) -> pa.Table:
-    """Concatenate per-shard outputs, ordered by article ID and position."""
-    tables = [pq.read_table(p, schema=SENTENCE_SCHEMA) for p in sentence_parts]
-    table = pa.concat_tables(tables) if tables else SENTENCE_SCHEMA.empty_table()
-    table = table.sort_by([("article_id", "ascending"), ("position", "ascending")])
-    with atomic_path(sentences_out) as tmp:
-        pq.write_table(table, tmp)
-    chrome_rows = [row for part in chrome_parts for row in _read_tsv(part)]
-    chrome_rows.sort(key=lambda row: (row[0], int(row[1])))
-    # The corpus-wide tables are for people: cells that a spreadsheet would run as a formula are
-    # quoted. The per-shard tables keep the exact text (this function reads them back).
-    write_tsv(chrome_out, CHROME_COLUMNS, chrome_rows, for_people=True)
-    article_rows = sorted(row for part in article_parts for row in _read_tsv(part))
-    write_tsv(articles_out, ARTICLE_COLUMNS, article_rows, for_people=True)
+    """Concatenate per-shard outputs (sentences, chrome report, article table with metadata)."""
+    table = gather_sentence_parts(sentence_parts, sentences_out)
+    gather_article_tables(chrome_parts, article_parts, chrome_out, articles_out, metadata)
     return table

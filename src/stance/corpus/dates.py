@@ -1,0 +1,71 @@
+"""Publication dates: strict parsing of table values and finding a date in a removed page line."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+_MONTHS = {
+    name: number
+    for number, names in enumerate(
+        [
+            ("jan", "january"),
+            ("feb", "february"),
+            ("mar", "march"),
+            ("apr", "april"),
+            ("may",),
+            ("jun", "june"),
+            ("jul", "july"),
+            ("aug", "august"),
+            ("sep", "sept", "september"),
+            ("oct", "october"),
+            ("nov", "november"),
+            ("dec", "december"),
+        ],
+        1,
+    )
+    for name in names
+}
+_MONTH = r"(?P<month>[A-Za-z]{3,9})\.?"
+# The date expressions looked for in a line: ISO, "9 Nov, 2018", "Nov. 9, 2018".
+_IN_LINE = [
+    re.compile(r"\b(?P<year>\d{4})-(?P<num_month>\d{2})-(?P<day>\d{2})\b"),
+    re.compile(rf"\b(?P<day>\d{{1,2}})(st|nd|rd|th)? {_MONTH},? (?P<year>\d{{4}})\b"),
+    re.compile(rf"\b{_MONTH} (?P<day>\d{{1,2}})(st|nd|rd|th)?,? (?P<year>\d{{4}})\b"),
+]
+# A table value: YYYY-MM-DD, optionally followed by a time (ISO 8601), which is ignored.
+_TABLE_DATE = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?"
+)
+
+
+def parse_table_date(value: str) -> dt.date | None:
+    """The date of an ISO 8601 value (``2018-11-09``, ``2018-11-09T22:21:00Z``), or None."""
+    m = _TABLE_DATE.fullmatch(value.strip())
+    if m is None:
+        return None
+    try:
+        return dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+    except ValueError:  # 2018-02-30
+        return None
+
+
+def find_date(line: str) -> dt.date | None:
+    """The first calendar date written in a line of text (``9 Nov, 2018 22:21``), or None.
+
+    Only full dates with a four-digit year and a known month name count, so a stray number in
+    a removed line (``Comments (3)``) is never read as a date.
+    """
+    found: list[tuple[int, dt.date]] = []
+    for pattern in _IN_LINE:
+        for m in pattern.finditer(line):
+            groups = m.groupdict()
+            if groups.get("num_month"):
+                month = int(groups["num_month"])
+            else:
+                month = _MONTHS.get(groups["month"].lower(), 0)
+            try:
+                found.append((m.start(), dt.date(int(groups["year"]), month, int(groups["day"]))))
+            except ValueError:
+                continue
+    return min(found)[1] if found else None

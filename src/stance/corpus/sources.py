@@ -1,0 +1,212 @@
+"""Article sources `stance add` reads: plain text, saved web pages (HTML) and JSON Lines exports."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from stance.corpus.articles import decode_article, safe_article_id
+from stance.corpus.metadata import check_fields
+from stance.errors import StanceError
+
+HTML_SUFFIXES = (".html", ".htm")
+JSONL_SUFFIXES = (".jsonl",)
+# JSON Lines fields read as metadata; ``sitename`` is what trafilatura's JSON output calls
+# the outlet, so its exports can be added as they are.
+JSONL_TEXT_FIELD = "text"
+JSONL_FIELDS = {
+    "title": "title",
+    "outlet": "outlet",
+    "sitename": "outlet",
+    "date": "date",
+    "url": "url",
+}
+JSONL_ID_FIELDS = ("article_id", "id")
+# Browsers write the page's address into a saved page: <!-- saved from url=(0042)https://... -->
+_SAVED_FROM = re.compile(rb"<!--\s*saved from url=\(\d+\)(\S+?)\s*-->", re.IGNORECASE)
+
+
+@dataclass
+class Article:
+    """One article read from a source: where from, the ID it asks for, its text and metadata."""
+
+    source: str
+    base_id: str
+    data: bytes
+    text: str
+    # The metadata row, checked (stance.corpus.metadata.check_fields); article_id not yet set.
+    fields: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Reading:
+    """The articles of one source file, and what is wrong with it (problems stop the add)."""
+
+    articles: list[Article] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def read_source(path: Path | str) -> Reading:
+    """Read one file given to `stance add`, by its suffix: ``.html``/``.htm`` a saved web page,
+    ``.jsonl`` a JSON Lines export (one article per line), anything else UTF-8 plain text."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return Reading(problems=[f"{path}: file not found"])
+    except OSError as exc:
+        return Reading(problems=[f"{path}: {exc.strerror}"])
+    suffix = path.suffix.lower()
+    if suffix in HTML_SUFFIXES:
+        return read_html(data, path)
+    if suffix in JSONL_SUFFIXES:
+        return read_jsonl(data, path)
+    try:
+        text = decode_article(data, path)
+    except StanceError as exc:
+        return Reading(problems=[str(exc)])
+    # A plain text file is copied byte for byte (offsets into it stay offsets into the source).
+    return Reading([Article(str(path), safe_article_id(path.stem), data, text)])
+
+
+def read_html(data: bytes, path: Path) -> Reading:
+    """The main text and metadata (title, date, site name, URL) of a saved web page."""
+    try:
+        import trafilatura
+    except ImportError as exc:
+        return Reading(
+            problems=[
+                f"{path}: reading web pages needs trafilatura, which is not installed here "
+                f"({exc}); run: pip install -e . (it is a dependency of the project)"
+            ]
+        )
+    if not data.strip():
+        return Reading(problems=[f"{path}: the file is empty; save the page again"])
+    try:
+        document = trafilatura.bare_extraction(
+            data, with_metadata=True, include_comments=False, include_tables=False
+        )
+    except Exception as exc:  # a parser failure on a bad file is bad input
+        return Reading(
+            problems=[f"{path}: cannot be read as a web page ({type(exc).__name__}: {exc})"]
+        )
+    text = (document.text or "").strip() if document is not None else ""
+    if not text:
+        return Reading(
+            problems=[
+                f"{path}: no article text found in the page; save the article's own page "
+                "(not a front page or a login page), or copy its text into a .txt file"
+            ]
+        )
+    url = document.url or ""
+    saved_from = _SAVED_FROM.search(data)
+    if not url and saved_from:
+        url = saved_from.group(1).decode("utf-8", "replace")
+    fields = {
+        "title": document.title or "",
+        "outlet": document.sitename or document.hostname or "",
+        "date": document.date or "",
+        "url": url,
+    }
+    row, problems = check_fields({k: " ".join(v.split()) for k, v in fields.items()}, str(path))
+    if problems:
+        return Reading(problems=problems)
+    article_text = text.replace("\r\n", "\n") + "\n"
+    return Reading(
+        [
+            Article(
+                str(path),
+                safe_article_id(path.stem),
+                article_text.encode("utf-8"),
+                article_text,
+                row,
+            )
+        ]
+    )
+
+
+def _jsonl_article(record: object, where: str, base: str) -> tuple[Article | None, list[str]]:
+    """One JSON Lines record as an article, or the problems that stop it."""
+    if not isinstance(record, dict):
+        return None, [
+            f"{where}: a JSON {type(record).__name__}, not an object; each line must be one "
+            'object such as {"text": "...", "title": "...", "date": "2020-03-04"}'
+        ]
+    problems: list[str] = []
+    text = record.get(JSONL_TEXT_FIELD)
+    if not isinstance(text, str) or not text.strip():
+        problems.append(
+            f"{where}: no article text; give the text as a non-empty string in the "
+            f"'{JSONL_TEXT_FIELD}' field"
+        )
+    elif "\x00" in text:
+        problems.append(f"{where}: the text holds a NUL character (\\u0000); remove it")
+    fields: dict[str, str] = {}
+    for key, column in JSONL_FIELDS.items():
+        value = record.get(key)
+        if value is None or fields.get(column):
+            continue
+        if not isinstance(value, str):
+            problems.append(
+                f"{where}: field '{key}' is a JSON {type(value).__name__}; write it as a "
+                'string (e.g. "date": "2020-03-04") or null'
+            )
+            continue
+        fields[column] = " ".join(value.split())
+    wanted = next((record[k] for k in JSONL_ID_FIELDS if record.get(k) not in (None, "")), None)
+    if wanted is not None and not isinstance(wanted, str | int):
+        problems.append(f"{where}: field 'article_id' must be a string; fix it or leave it out")
+    fields, field_problems = check_fields(fields, where)
+    problems += field_problems
+    if problems:
+        return None, problems
+    base_id = safe_article_id(str(wanted)) if wanted is not None else base
+    article_text = text.replace("\r\n", "\n").rstrip("\n") + "\n"
+    return Article(where, base_id, article_text.encode("utf-8"), article_text, fields), []
+
+
+def read_jsonl(data: bytes, path: Path) -> Reading:
+    """The articles of a JSON Lines export: one JSON object per line, ``text`` plus metadata
+    fields (``title``, ``outlet`` or ``sitename``, ``date``, ``url``, optional ``article_id``).
+
+    Every bad line is a problem naming the file and line; blank lines are skipped.
+    """
+    reading = Reading()
+    try:
+        content = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        return Reading(
+            problems=[f"{path} line {line}: byte {exc.start} is not valid UTF-8; export as UTF-8"]
+        )
+    ignored: set[str] = set()
+    stem = safe_article_id(path.stem)
+    known = {JSONL_TEXT_FIELD, *JSONL_FIELDS, *JSONL_ID_FIELDS}
+    for number, line in enumerate(content.splitlines(), 1):
+        if not line.strip():
+            continue
+        where = f"{path} line {number}"
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            reading.problems.append(
+                f"{where}: not valid JSON ({exc.msg} at column {exc.colno}); each line must be "
+                "one complete JSON object (a text with line breaks writes them as \\n)"
+            )
+            continue
+        article, problems = _jsonl_article(record, where, f"{stem}_{number}")
+        reading.problems += problems
+        if article is not None:
+            reading.articles.append(article)
+            ignored |= set(record) - known
+    if not reading.articles and not reading.problems:
+        reading.problems.append(f"{path}: no articles (the file has no non-blank line)")
+    if ignored:
+        reading.warnings.append(
+            f"{path}: field(s) {', '.join(sorted(ignored))} ignored; the fields read are "
+            f"{JSONL_TEXT_FIELD}, {', '.join(JSONL_FIELDS)} and {', '.join(JSONL_ID_FIELDS)}"
+        )
+    return reading

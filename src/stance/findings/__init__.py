@@ -1,0 +1,1 @@
+"""Findings: stance shares per speaker, outlet or month, with article-level uncertainty."""
