@@ -119,8 +119,10 @@ rule log_run:
 
 
 rule compare_models:
-    """The headline metrics of every configured model side by side, best f_avg first."""
+    """The headline metrics of every configured model side by side, best f_avg first; also on
+    the parent run of the workflow run in MLflow (table artifact and description)."""
     input:
+        store="results/mlflow/store.json",
         metrics=expand(f"{MODEL_DIR}/metrics.json", model=MODELS),
         runs=expand(f"{MODEL_DIR}/mlflow_run.json", model=MODELS),
     output:
@@ -130,8 +132,12 @@ rule compare_models:
             category="Models",
             subcategory="Comparison",
         ),
+    params:
+        code=code_digest("tracking/summary.py", "training/comparison.py"),
     resources:
-        mem_mb=1000,
+        # Writes to the MLflow store, like log_run: one writer at a time.
+        mlflow_writes=1,
+        mem_mb=2000,
         runtime=10,
     log:
         "logs/train/compare_models.log",

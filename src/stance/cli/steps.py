@@ -224,20 +224,48 @@ def log_run(
         )
 
 
-def compare_models(metrics: Sequence[str], runs: Sequence[str], out: str) -> None:
-    """The comparison table of the configured models (rule compare_models)."""
+def compare_models(
+    metrics: Sequence[str],
+    runs: Sequence[str],
+    out: str,
+    config: Mapping[str, Any] | None = None,
+    root: Path | str = ".",
+) -> None:
+    """The comparison table of the configured models (rule compare_models); with ``config``,
+    also on the parent run of the workflow run in MLflow, with a description."""
     from stance.tracking.model_io import read_marker
     from stance.training.artifacts import read_summary
     from stance.training.comparison import comparison_table, write_comparison
 
-    run_ids = {}
-    for path in runs:
-        marker = read_marker(path)
-        run_ids[marker["model"]] = marker["run_id"]
-    table = comparison_table([read_summary(p) for p in metrics], run_ids)
+    markers = [read_marker(path) for path in runs]
+    run_ids = {marker["model"]: marker["run_id"] for marker in markers}
+    summaries = [read_summary(p) for p in metrics]
+    table = comparison_table(summaries, run_ids)
     write_comparison(table, out)
     shown = ["model", "f_avg", "f_avg_ci_low", "f_avg_ci_high", "macro_f1", "accuracy"]
     print(table[shown].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    if config is not None and markers:
+        log_comparison(table, summaries, markers, config, root)
+
+
+def log_comparison(
+    table: Any,
+    summaries: Sequence[Mapping[str, Any]],
+    markers: Sequence[dict[str, Any]],
+    config: Mapping[str, Any],
+    root: Path | str,
+) -> None:
+    """The comparison table and its description on the parent run of the workflow run."""
+    import os
+
+    from stance.tracking.store import WORKFLOW_RUN_ENV, resolve_tracking_uri
+    from stance.tracking.summary import log_group_summary, summary_group
+    from stance.training.comparison import describe_comparison
+
+    uri, experiment = resolve_tracking_uri(config, root), config["mlflow"]["experiment"]
+    group = summary_group(list(markers), os.environ.get(WORKFLOW_RUN_ENV))
+    parent = log_group_summary(uri, experiment, group, table, describe_comparison(table, summaries))
+    print(f"comparison and description on parent run {parent} (workflow run {group}) in {uri}")
 
 
 # --------------------------------------------------------------------------- Snakemake jobs
@@ -297,7 +325,7 @@ def _log_run_job(job: Any) -> None:
 
 
 def _compare_job(job: Any) -> None:
-    compare_models(job.input.metrics, job.input.runs, job.output[0])
+    compare_models(job.input.metrics, job.input.runs, job.output[0], job.config, Path.cwd())
 
 
 JOBS = {
