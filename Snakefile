@@ -55,6 +55,7 @@ localrules:
     gather_sentences,
     tracking_store,
     compare_models,
+    plot_comparison,
 
 
 rule all:
@@ -69,4 +70,5 @@ rule all:
         "results/agreement.json",
         "results/disagreements.csv",
         "results/metrics/comparison.tsv",
+        "results/metrics/comparison.png",
         expand("results/models/{model}/mlflow_run.json", model=MODELS),

@@ -143,3 +143,26 @@ rule compare_models:
         "logs/train/compare_models.log",
     script:
         STEP
+
+
+rule plot_comparison:
+    """One figure of every model's f_avg and macro-F1 with their intervals, majority marked."""
+    input:
+        "results/metrics/comparison.tsv",
+    output:
+        report(
+            "results/metrics/comparison.png",
+            caption="../report/model_scores.rst",
+            category="Models",
+            subcategory="Comparison",
+        ),
+    params:
+        ci_level=config["evaluation"]["ci_level"],
+        code=code_digest("training/plots.py", "training/comparison.py"),
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    log:
+        "logs/train/plot_comparison.log",
+    script:
+        STEP

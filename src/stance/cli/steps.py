@@ -268,6 +268,14 @@ def log_comparison(
     print(f"comparison and description on parent run {parent} (workflow run {group}) in {uri}")
 
 
+def plot_comparison(table: str, out: str, ci_level: float) -> None:
+    """The figure of every model's f_avg and macro-F1 with intervals (rule plot_comparison)."""
+    from stance.training.comparison import read_comparison
+    from stance.training.plots import plot_comparison as plot
+
+    plot(read_comparison(table), out, ci_level)
+
+
 # --------------------------------------------------------------------------- Snakemake jobs
 
 
@@ -328,6 +336,10 @@ def _compare_job(job: Any) -> None:
     compare_models(job.input.metrics, job.input.runs, job.output[0], job.config, Path.cwd())
 
 
+def _plot_comparison_job(job: Any) -> None:
+    plot_comparison(job.input[0], job.output[0], job.params.ci_level)
+
+
 JOBS = {
     "split_shard": _split_shard_job,
     "gather_sentences": _gather_job,
@@ -336,6 +348,7 @@ JOBS = {
     "train_model": _train_model_job,
     "log_run": _log_run_job,
     "compare_models": _compare_job,
+    "plot_comparison": _plot_comparison_job,
 }
 
 

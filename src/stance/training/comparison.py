@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from stance.io import atomic_open, spreadsheet_frame
+from stance.io import atomic_open, plain_frame, spreadsheet_frame
 
 COMPARISON_COLUMNS = [
     "model", "kind", "features", "cv_scheme", "n_folds", "n_sentences",
@@ -47,6 +47,11 @@ def write_comparison(table: pd.DataFrame, path: Path | str) -> None:
         spreadsheet_frame(table).to_csv(
             fh, sep="\t", index=False, lineterminator="\n", float_format="%.4f"
         )
+
+
+def read_comparison(path: Path | str) -> pd.DataFrame:
+    """A comparison table written by write_comparison, with its cells as they were."""
+    return plain_frame(pd.read_csv(path, sep="\t", keep_default_na=False, na_values=[""]))
 
 
 def _with_ci(row: Mapping[str, Any], name: str) -> str:
