@@ -182,9 +182,15 @@ def test_workflow_steps_log_and_compare(run, project: Path, monkeypatch):
     assert marker["model"] == "majority" and marker["group"] == "g-9"
     steps.compare_models(["results/models/majority/metrics.json"],
                          ["results/models/majority/mlflow_run.json"],
-                         "results/metrics/comparison.tsv")  # fmt: skip
+                         "results/metrics/comparison.tsv", config, project)  # fmt: skip
     table = pd.read_csv(project / "results/metrics/comparison.tsv", sep="\t")
     assert table.loc[0, "run_id"] == marker["run_id"]
+    import mlflow
+
+    parent = mlflow.MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}").get_run(
+        marker["parent_run_id"]
+    )
+    assert "Best f_avg: **majority**" in parent.data.tags["mlflow.note.content"]
 
 
 def test_log_run_refuses_a_data_set_changed_since_training(run, project: Path):

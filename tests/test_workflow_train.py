@@ -22,7 +22,7 @@ from helpers import copy_project, run_snakemake, schema_values
 
 pytestmark = pytest.mark.e2e
 MODELS = ["majority", "word_lr", "word_speaker_lr"]
-MLFLOW_RULES = {"tracking_store", "log_run"}
+MLFLOW_RULES = {"tracking_store", "log_run", "compare_models"}
 
 
 def planned_jobs(project: Path) -> dict[str, int]:
@@ -129,6 +129,25 @@ def test_report_renders(built):
     run_snakemake(project, "--report", "report.html")
     html = (project / "report.html").read_text(encoding="utf-8", errors="replace")
     assert "comparison.tsv" in html and "learning_curve.png" in html
+    assert "comparison.png" in html and "majority-class" in html  # its caption
+    assert "plot_comparison" in html and "Outputs: the labeled" in html  # front page
+
+
+def test_parent_run_holds_the_comparison_and_a_description(built):
+    import mlflow
+
+    project, *_ = built
+    up_to_date(project)
+    table = pd.read_csv(project / "results/metrics/comparison.tsv", sep="\t")
+    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
+    child = client.get_run(table["run_id"].iloc[0])
+    parent = client.get_run(child.data.tags["mlflow.parentRunId"])
+    note = parent.data.tags["mlflow.note.content"]
+    best = table.iloc[0]
+    assert f"**{len(MODELS)} models**" in note and f"Best f_avg: **{best['model']}**" in note
+    logged = client.load_table(parent.info.experiment_id, "comparison.json", [parent.info.run_id])
+    assert list(logged["model"]) == list(table["model"])
+    assert list(logged["run_id"]) == list(table["run_id"])
 
 
 def test_one_hyperparameter_reruns_one_model(built):
@@ -140,7 +159,7 @@ def test_one_hyperparameter_reruns_one_model(built):
     entry.setdefault("params", {})["C"] = 2.5
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     assert planned_jobs(project) == {
-        "train_model": 1, "log_run": 1, "compare_models": 1, "all": 1,
+        "train_model": 1, "log_run": 1, "compare_models": 1, "plot_comparison": 1, "all": 1,
     }  # fmt: skip
     before = model_runs(project)
     run_snakemake(project, "--cores", "2")

@@ -29,9 +29,19 @@ def _parent_run_id(client: Any, experiment_id: str, group: str, label: str) -> s
     return _group_parent(client, experiment_id, group, label)
 
 
+# Shown first in the UI's table (the rest follow in their order).
+FIRST_COLUMNS = (
+    "model", "f_avg", "f_avg_ci_low", "f_avg_ci_high", "macro_f1", "macro_f1_ci_low",
+    "macro_f1_ci_high",
+)  # fmt: skip
+
+
 def _json_safe(table: pd.DataFrame) -> pd.DataFrame:
-    """Missing scores as None (JSON null): MLflow's table artifact refuses NaN."""
-    out = table.reset_index(drop=True).astype(object)
+    """The table as the UI shows it: the model and its headline scores with their intervals
+    first, scores to 4 decimals (as comparison.tsv), missing ones as None (JSON null)."""
+    first = [c for c in FIRST_COLUMNS if c in table.columns]
+    table = table[first + [c for c in table.columns if c not in first]]
+    out = table.reset_index(drop=True).round(4).astype(object)
     return out.where(out.map(lambda v: not (isinstance(v, float) and math.isnan(v))), None)
 
 

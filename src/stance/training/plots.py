@@ -113,7 +113,7 @@ def plot_comparison(table: pd.DataFrame, path: Path | str, ci_level: float = 0.9
                 label=f"majority baseline ({baseline['model'].iloc[0]})",
             )  # fmt: skip
             ax.legend(loc="lower right", fontsize=7)
-        ax.set_xlim(0, 1)
+        ax.set_xlim(-0.03, 1.0)  # a score or baseline of 0 stays visible
         ax.set_ylim(-0.7, n - 0.3)
         ax.set_xlabel(f"{label} ({round(ci_level * 100)}% bootstrap CI)")
         ax.grid(axis="x", alpha=0.3)
