@@ -76,7 +76,8 @@ def test_parent_run_holds_the_comparison_table_and_description(store):
 
     table = load()
     assert list(table["model"]) == list(v1["table"]["model"])
-    assert table["f_avg"].tolist() == pytest.approx(v1["table"]["f_avg"].tolist())
+    assert list(table.columns[:4]) == ["model", "f_avg", "f_avg_ci_low", "f_avg_ci_high"]
+    assert table["f_avg"].tolist() == pytest.approx(v1["table"]["f_avg"].tolist(), abs=5e-5)
     assert set(table["run_id"]) == {store["runs"][f"v1/{m['name']}"]["run_id"] for m in MODELS}
     # Logged again (a re-run of the compare step): replaced, not added to.
     log_group_summary(uri, experiment, "v1", v1["table"].head(1), "again")
@@ -117,6 +118,8 @@ def test_compare_two_label_versions_of_one_model(store):
     assert params.loc["data_source", a] != params.loc["data_source", b]
     assert "tag:dataset_digest" in params.index and "tag:labels_sha256" in params.index
     assert "hp.C" not in params.index and "model" not in params.index  # the same in both
+    assert list(found["metrics"]["metric"][:4]) == ["f_avg", "macro_f1", "accuracy", "cohen_kappa"]
+    assert params.loc["tag:labels_sha256", a] == first["summary"]["data"]["sha256"][:12]
     metrics = found["metrics"].set_index("metric")
     assert not any(n.endswith(("_ci_low", "_ci_high")) for n in metrics.index)
     m1, m2 = first["summary"]["metrics"], second["summary"]["metrics"]

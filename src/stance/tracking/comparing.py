@@ -15,6 +15,7 @@ from stance.tracking.queries import LOCAL_TIME, get_model_run, search_model_runs
 # Tags that say what a run was trained on and with which code; compared like params.
 IDENTITY_TAGS = ("dataset_digest", "labels_sha256", "config_hash", "git_commit", "git_dirty")
 CI_LOW, CI_HIGH = "_ci_low", "_ci_high"
+HEADLINE = ("f_avg", "macro_f1", "accuracy", "cohen_kappa")
 
 
 def _short(run_id: str) -> str:
@@ -37,6 +38,8 @@ def differing_params(runs: Sequence[Any]) -> pd.DataFrame:
     keys = sorted(set().union(*(r.data.params for r in runs)))
     values = {k: [r.data.params.get(k, "-") for r in runs] for k in keys}
     values |= {f"tag:{t}": [r.data.tags.get(t, "-") or "-" for r in runs] for t in IDENTITY_TAGS}
+    # 12 hex digits tell label versions apart (as `stance runs --by-labels`).
+    values["tag:labels_sha256"] = [v[:12] for v in values["tag:labels_sha256"]]
     for key, vals in values.items():
         if len(set(vals)) > 1:
             rows.append(
@@ -53,9 +56,13 @@ def metric_differences(runs: Sequence[Any]) -> pd.DataFrame:
     difference from the first run (``later - first``). Interval bounds are shown with their
     metric, not as rows of their own."""
     names = sorted(
-        n
-        for n in set().union(*(r.data.metrics for r in runs))
-        if not (n.endswith(CI_LOW) or n.endswith(CI_HIGH))
+        (
+            n
+            for n in set().union(*(r.data.metrics for r in runs))
+            if not (n.endswith(CI_LOW) or n.endswith(CI_HIGH))
+        ),
+        # The headline scores first, then the rest by name.
+        key=lambda n: (HEADLINE.index(n) if n in HEADLINE else len(HEADLINE), n),
     )
     first = runs[0].data.metrics
     rows = []
