@@ -118,6 +118,10 @@ def test_train_with_a_test_table_logs_runs(logged: Path):
     run = c.get_run(table.set_index("model").loc["word_speaker_lr", "run_id"])
     assert run.data.params["test_source"] == "test.parquet"
     assert run.data.tags["source"] == "stance train"
+    parent = c.get_run(run.data.tags["mlflow.parentRunId"])
+    assert "**2 models**" in parent.data.tags["mlflow.note.content"]
+    logged_table = c.load_table(run.info.experiment_id, "comparison.json", [parent.info.run_id])
+    assert sorted(logged_table["model"]) == ["majority", "word_speaker_lr"]
     contexts = sorted(
         {t.key: t.value for t in i.tags}["mlflow.data.context"] for i in run.inputs.dataset_inputs
     )
