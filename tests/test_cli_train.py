@@ -120,6 +120,7 @@ def test_train_with_a_test_table_logs_runs(logged: Path):
     assert run.data.tags["source"] == "stance train"
     parent = c.get_run(run.data.tags["mlflow.parentRunId"])
     assert "**2 models**" in parent.data.tags["mlflow.note.content"]
+    mlflow.set_tracking_uri(f"sqlite:///{logged / 'mlflow.db'}")  # load_table's search
     logged_table = c.load_table(run.info.experiment_id, "comparison.json", [parent.info.run_id])
     assert sorted(logged_table["model"]) == ["majority", "word_speaker_lr"]
     contexts = sorted(

@@ -72,6 +72,9 @@ def test_parent_run_holds_the_comparison_table_and_description(store):
     assert run.data.tags["mlflow.note.content"] == description
 
     def load() -> pd.DataFrame:
+        import mlflow
+
+        mlflow.set_tracking_uri(uri)  # load_table searches runs through the global URI
         return client.load_table(run.info.experiment_id, COMPARISON_ARTIFACT, run_ids=[parent])
 
     table = load()

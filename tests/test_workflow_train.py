@@ -139,7 +139,9 @@ def test_parent_run_holds_the_comparison_and_a_description(built):
     project, *_ = built
     up_to_date(project)
     table = pd.read_csv(project / "results/metrics/comparison.tsv", sep="\t")
-    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
+    uri = f"sqlite:///{project / 'mlflow.db'}"
+    mlflow.set_tracking_uri(uri)  # load_table searches runs through the global URI
+    client = mlflow.MlflowClient(tracking_uri=uri)
     child = client.get_run(table["run_id"].iloc[0])
     parent = client.get_run(child.data.tags["mlflow.parentRunId"])
     note = parent.data.tags["mlflow.note.content"]
