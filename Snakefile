@@ -69,4 +69,5 @@ rule all:
         "results/agreement.json",
         "results/disagreements.csv",
         "results/metrics/comparison.tsv",
+        "results/metrics/comparison.png",
         expand("results/models/{model}/mlflow_run.json", model=MODELS),

@@ -115,6 +115,11 @@ def test_train_with_a_test_table_logs_runs(logged: Path):
     run = c.get_run(table.set_index("model").loc["word_speaker_lr", "run_id"])
     assert run.data.params["test_source"] == "test.parquet"
     assert run.data.tags["source"] == "stance train"
+    parent = c.get_run(run.data.tags["mlflow.parentRunId"])
+    assert "**2 models**" in parent.data.tags["mlflow.note.content"]
+    mlflow.set_tracking_uri(f"sqlite:///{logged / 'mlflow.db'}")  # load_table's search
+    logged_table = c.load_table(run.info.experiment_id, "comparison.json", [parent.info.run_id])
+    assert sorted(logged_table["model"]) == ["majority", "word_speaker_lr"]
     contexts = sorted(
         {t.key: t.value for t in i.tags}["mlflow.data.context"] for i in run.inputs.dataset_inputs
     )
@@ -178,7 +183,8 @@ def config_with(*names: str, **params: dict) -> dict:
 
 def models_step(config: dict, out: str = "results/metrics/comparison.tsv", **kw) -> None:
     steps.models("results/labeled_dataset", config, Path.cwd(), models_dir="results/models",
-                 cache_dir="results/cache/train", agreement=None, comparison=out, threads=1,
+                 cache_dir="results/cache/train", agreement=None, comparison=out,
+                 figure=out.replace(".tsv", ".png"), threads=1,
                  code=kw.get("code", "c1"))  # fmt: skip
 
 
@@ -197,6 +203,13 @@ def test_workflow_steps_train_log_and_compare(run, project: Path, monkeypatch, c
     assert dict(zip(table["model"], table["run_id"], strict=True)) == {
         m: marker["run_id"] for m, marker in markers.items()
     }
+    assert (project / "results/metrics/comparison.png").stat().st_size > 0
+    import mlflow
+
+    parent = mlflow.MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}").get_run(
+        markers["word_lr"]["parent_run_id"]
+    )
+    assert "Best f_avg: **" in parent.data.tags["mlflow.note.content"]
     capsys.readouterr()
 
     # One changed hyperparameter: that model alone is trained and logged again.

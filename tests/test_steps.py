@@ -14,7 +14,9 @@ def models_job(tmp_path: Path, data: Path) -> SimpleNamespace:
     return SimpleNamespace(
         rule="models",
         input=SimpleNamespace(data=str(data), agreement=None),
-        output=SimpleNamespace(comparison=str(tmp_path / "comparison.tsv")),
+        output=SimpleNamespace(
+            comparison=str(tmp_path / "comparison.tsv"), figure=str(tmp_path / "comparison.png")
+        ),
         params=SimpleNamespace(models_dir=str(tmp_path), cache_dir=str(tmp_path), code="c"),
         threads=1,
         log=[str(tmp_path / "logs" / "models.log")],

@@ -131,6 +131,27 @@ def test_report_renders(built):
     run_snakemake(project, "--report", "report.html")
     html = (project / "report.html").read_text(encoding="utf-8", errors="replace")
     assert "comparison.tsv" in html and "learning_curve.png" in html
+    assert "comparison.png" in html and "majority-class" in html  # its caption
+    assert "plot_comparison" in html and "Outputs: the labeled" in html  # front page
+
+
+def test_parent_run_holds_the_comparison_and_a_description(built):
+    import mlflow
+
+    project, *_ = built
+    up_to_date(project)
+    table = pd.read_csv(project / "results/metrics/comparison.tsv", sep="\t")
+    uri = f"sqlite:///{project / 'mlflow.db'}"
+    mlflow.set_tracking_uri(uri)  # load_table searches runs through the global URI
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    child = client.get_run(table["run_id"].iloc[0])
+    parent = client.get_run(child.data.tags["mlflow.parentRunId"])
+    note = parent.data.tags["mlflow.note.content"]
+    best = table.iloc[0]
+    assert f"**{len(MODELS)} models**" in note and f"Best f_avg: **{best['model']}**" in note
+    logged = client.load_table(parent.info.experiment_id, "comparison.json", [parent.info.run_id])
+    assert list(logged["model"]) == list(table["model"])
+    assert list(logged["run_id"]) == list(table["run_id"])
 
 
 def test_one_hyperparameter_reruns_one_model(built):

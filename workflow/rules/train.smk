@@ -76,7 +76,8 @@ MODEL_FILES = [
 rule models:
     """Train every configured model whose result changed (grouped CV, stratified K-fold,
     learning curve, bootstrap CIs, final model on all labels), log every model to MLflow (a
-    stored run with the same result is reused, not logged again) and compare them.
+    stored run with the same result is reused, not logged again) and compare them: table,
+    figure, and both table and a description on the workflow run's parent run.
 
     One process for all models: per-process imports and opening the store cost more than the
     seed models themselves. A model's result is cached under results/cache/train/ with what
@@ -99,6 +100,12 @@ rule models:
             category="Models",
             subcategory="Comparison",
         ),
+        figure=report(
+            "results/metrics/comparison.png",
+            caption="../report/model_scores.rst",
+            category="Models",
+            subcategory="Comparison",
+        ),
     params:
         # Re-run when a model entry, the evaluation settings, the seed or the code change; the
         # result cache then re-trains only the models whose own entry changed.
@@ -109,6 +116,7 @@ rule models:
         # What shapes a logged run; reading runs back (queries) does not re-log anything.
         log_code=code_digest(
             "tracking/runs.py", "tracking/model_io.py", "tracking/provenance.py",
+            "tracking/summary.py",
         ),
         models_dir="results/models",
         cache_dir="results/cache/train",

@@ -5,9 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from stance.config import load_config
 from stance.errors import StanceError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def _tracking(config_path: str, config: dict) -> tuple[str, str]:
@@ -99,11 +103,51 @@ def label(args: argparse.Namespace) -> int:
     return run_terminal(session, sys.stdin, sys.stdout)
 
 
+def _print_table(table: pd.DataFrame, tsv: bool) -> None:
+    if tsv:
+        print(table.to_csv(sep="\t", index=False, lineterminator="\n"), end="")
+    else:
+        print(table.to_string(index=False))
+
+
+def compare_runs(args: argparse.Namespace, uri: str, experiment: str) -> None:
+    from stance.tracking.comparing import compare_runs as compare
+
+    found = compare(uri, experiment, args.compare)
+    if args.tsv:
+        _print_table(found["metrics"], True)
+        return
+    print(found["runs"].to_string(index=False))
+    print()
+    if found["params"].empty:
+        print("params: the same in every run (tags too)")
+    else:
+        print("params that differ:")
+        print(found["params"].to_string(index=False))
+    print()
+    first = found["runs"]["run"].iloc[0]
+    print(f"metrics [95% CI], and the difference from run {first}:")
+    print(found["metrics"].to_string(index=False))
+
+
 def runs(args: argparse.Namespace) -> None:
     from stance.tracking.queries import runs_table
 
     config = load_config(args.config)
     uri, experiment = _tracking(args.config, config)
+    if args.compare and args.by_labels:
+        raise StanceError("give --compare or --by-labels, not both")
+    if args.compare:
+        compare_runs(args, uri, experiment)
+        return
+    if args.by_labels:
+        from stance.tracking.comparing import scores_by_label_version
+
+        table = scores_by_label_version(uri, experiment, args.by_labels)
+        if not args.tsv:
+            print(f"{args.by_labels}: scores per label version, oldest first")
+        _print_table(table, args.tsv)
+        return
     table = runs_table(
         uri,
         experiment,
@@ -218,7 +262,17 @@ def train(args: argparse.Namespace) -> None:
             run_ids[spec.name] = info["run_id"]
             line += f", run {info['run_id']}"
         print(line)
-    write_comparison(comparison_table(summaries, run_ids), out / "comparison.tsv")
+    table = comparison_table(summaries, run_ids)
+    write_comparison(table, out / "comparison.tsv")
+    if not args.no_log and run_ids:
+        from stance.tracking.summary import log_group_summary
+        from stance.training.comparison import describe_comparison
+
+        parent = log_group_summary(
+            uri, experiment, group, table, describe_comparison(table, summaries),
+            group_label="stance train",
+        )  # fmt: skip
+        print(f"comparison on parent run {parent}")
     print(f"results in {out}/ (comparison.tsv, one folder per model)")
 
 

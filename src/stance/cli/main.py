@@ -113,7 +113,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--sentences", default="results/sentences.parquet")
 
-    p = add("runs", commands.runs, "list finished model runs, newest first")
+    p = add(
+        "runs",
+        commands.runs,
+        "list finished model runs, newest first; compare runs (--compare), or one model "
+        "across label versions (--by-labels)",
+    )
+    p.add_argument(
+        "--compare",
+        nargs="+",
+        metavar="RUN",
+        help="two or more run IDs: the params that differ and each metric's difference",
+    )
+    p.add_argument(
+        "--by-labels",
+        metavar="MODEL",
+        help="this model's scores across label versions (data digest), oldest first",
+    )
     p.add_argument("--model", help="only runs of this model")
     p.add_argument("--filter", help='MLflow search filter, e.g. "metrics.f_avg > 0.5"')
     p.add_argument("--limit", type=int, default=50, help="at most this many runs (default 50)")

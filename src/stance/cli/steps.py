@@ -239,9 +239,9 @@ def log_models(
     *,
     models_dir: str,
     agreement: str | None,
-) -> dict[str, str]:
+) -> list[dict[str, Any]]:
     """Log every configured model to MLflow, reusing a stored run that holds the same result
-    (second part of rule models); writes each model's mlflow_run.json; returns run IDs."""
+    (second part of rule models); writes each model's mlflow_run.json; returns their contents."""
     from stance.tracking.runs import log_evaluation_run
     from stance.tracking.store import resolve_tracking_uri
     from stance.training.artifacts import ARTIFACT_FILES, load_final_model, read_summary
@@ -250,7 +250,7 @@ def log_models(
     # This job is the only one that logs models and runs after tracking_store: a run left
     # RUNNING by an earlier job that was killed while logging is closed here too.
     report_abandoned(uri, experiment)
-    run_ids = {}
+    markers = []
     for entry in config["models"]:
         folder = Path(models_dir) / entry["name"]
         summary = read_summary(folder)
@@ -267,8 +267,9 @@ def log_models(
             agreement=agreement,
             reuse_identical=True,
         )
-        write_json(folder / "mlflow_run.json", {"model": summary["model"], **info})
-        run_ids[summary["model"]] = info["run_id"]
+        marker = {"model": summary["model"], **info}
+        write_json(folder / "mlflow_run.json", marker)
+        markers.append(marker)
         if info["reused"]:
             print(
                 f"{summary['model']}: run {info['run_id']} in {uri} already holds this result "
@@ -279,20 +280,23 @@ def log_models(
                 f"{summary['model']}: logged run {info['run_id']} to {uri} "
                 f"(experiment {experiment!r}, workflow run {info['group']})"
             )
-    return run_ids
+    return markers
 
 
 def compare_models(
     models_dir: str, names: Sequence[str], run_ids: Mapping[str, str], out: str
-) -> None:
-    """The comparison table of the configured models (last part of rule models)."""
+) -> tuple[Any, list[dict[str, Any]]]:
+    """The comparison table of the configured models (part of rule models); returns it and
+    the models' summaries."""
     from stance.training.artifacts import read_summary
     from stance.training.comparison import comparison_table, write_comparison
 
-    table = comparison_table([read_summary(Path(models_dir) / n) for n in names], run_ids)
+    summaries = [read_summary(Path(models_dir) / n) for n in names]
+    table = comparison_table(summaries, run_ids)
     write_comparison(table, out)
     shown = ["model", "f_avg", "f_avg_ci_low", "f_avg_ci_high", "macro_f1", "accuracy"]
     print(table[shown].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    return table, summaries
 
 
 def models(
@@ -304,11 +308,13 @@ def models(
     cache_dir: str,
     agreement: str | None,
     comparison: str,
+    figure: str,
     threads: int,
     code: str,
 ) -> None:
     """Train the models whose result changed, log every model to MLflow (an identical stored
-    run is reused), and write the comparison table (rule models).
+    run is reused), write the comparison table and figure, and put the table and a description
+    on the workflow run's parent run (rule models).
 
     One process for all models: each process would otherwise pay the imports of scikit-learn,
     datasets and MLflow and the opening of the store again, which cost more than training and
@@ -317,8 +323,40 @@ def models(
     labeled = train_models(
         data, config, models_dir=models_dir, cache_dir=cache_dir, threads=threads, code=code
     )
-    run_ids = log_models(labeled, config, root, models_dir=models_dir, agreement=agreement)
-    compare_models(models_dir, [m["name"] for m in config["models"]], run_ids, comparison)
+    markers = log_models(labeled, config, root, models_dir=models_dir, agreement=agreement)
+    run_ids = {m["model"]: m["run_id"] for m in markers}
+    names = [m["name"] for m in config["models"]]
+    table, summaries = compare_models(models_dir, names, run_ids, comparison)
+    plot_comparison(comparison, figure, config["evaluation"]["ci_level"])
+    log_comparison(table, summaries, markers, config, root)
+
+
+def log_comparison(
+    table: Any,
+    summaries: Sequence[Mapping[str, Any]],
+    markers: Sequence[dict[str, Any]],
+    config: Mapping[str, Any],
+    root: Path | str,
+) -> None:
+    """The comparison table and its description on the parent run of the workflow run."""
+    import os
+
+    from stance.tracking.store import WORKFLOW_RUN_ENV, resolve_tracking_uri
+    from stance.tracking.summary import log_group_summary, summary_group
+    from stance.training.comparison import describe_comparison
+
+    uri, experiment = resolve_tracking_uri(config, root), config["mlflow"]["experiment"]
+    group = summary_group(list(markers), os.environ.get(WORKFLOW_RUN_ENV))
+    parent = log_group_summary(uri, experiment, group, table, describe_comparison(table, summaries))
+    print(f"comparison and description on parent run {parent} (workflow run {group}) in {uri}")
+
+
+def plot_comparison(table: str, out: str, ci_level: float) -> None:
+    """The figure of every model's f_avg and macro-F1 with intervals (part of rule models)."""
+    from stance.training.comparison import read_comparison
+    from stance.training.plots import plot_comparison as plot
+
+    plot(read_comparison(table), out, ci_level)
 
 
 # --------------------------------------------------------------------------- Snakemake jobs
@@ -369,6 +407,7 @@ def _models_job(job: Any) -> None:
         cache_dir=job.params.cache_dir,
         agreement=job.input.agreement,
         comparison=job.output.comparison,
+        figure=job.output.figure,
         threads=job.threads,
         code=job.params.code,
     )

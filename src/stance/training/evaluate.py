@@ -170,7 +170,7 @@ def evaluate(
         for i in ids:
             add_notes(notes, fits.notes(i))
         c_pred, _, _ = out_of_fold(fits, ids, folds.splits, len(x), len(classes))
-        m = compute_metrics(y[tested], c_pred[tested], classes, settings.f_avg_classes)
+        m = _scored("", y[tested], c_pred[tested], classes, settings)
         rows.append(
             {
                 "fraction": fraction,
@@ -178,8 +178,11 @@ def evaluate(
                 "macro_f1": m["macro_f1"],
                 "f_avg": m["f_avg"],
                 "accuracy": m["accuracy"],
+                # The same bootstrap interval as the headline scores: the curve's band.
+                **{f"{k}_ci_{e}": m[f"{k}_ci_{e}"] for k in ("macro_f1", "f_avg")
+                   for e in ("low", "high")},
             }
-        )
+        )  # fmt: skip
     curve_table = pd.DataFrame(rows)
     add_notes(notes, fits.notes(final_fit))
     final = fits.final_model(final_fit)

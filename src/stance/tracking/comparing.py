@@ -1,0 +1,149 @@
+"""Comparing logged runs: the params that differ, how each metric moved, a model across label
+versions."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+
+from stance.errors import StanceError
+from stance.tracking.queries import LOCAL_TIME, get_model_run, search_model_runs
+
+# Tags that say what a run was trained on and with which code; compared like params.
+IDENTITY_TAGS = ("dataset_digest", "labels_sha256", "config_hash", "git_commit", "git_dirty")
+CI_LOW, CI_HIGH = "_ci_low", "_ci_high"
+HEADLINE = ("f_avg", "macro_f1", "accuracy", "cohen_kappa")
+
+
+def _short(run_id: str) -> str:
+    return run_id[:8]
+
+
+def _metric_text(metrics: dict[str, float], name: str) -> str:
+    if name not in metrics:
+        return "-"
+    value = metrics[name]
+    if name + CI_LOW in metrics and name + CI_HIGH in metrics:
+        return f"{value:.3f} [{metrics[name + CI_LOW]:.3f}, {metrics[name + CI_HIGH]:.3f}]"
+    return f"{value:.3f}"
+
+
+def differing_params(runs: Sequence[Any]) -> pd.DataFrame:
+    """One row per param (or identity tag, as ``tag:NAME``) whose value is not the same in all
+    runs; one column per run (its first 8 characters). A missing value shows as ``-``."""
+    rows = []
+    keys = sorted(set().union(*(r.data.params for r in runs)))
+    values = {k: [r.data.params.get(k, "-") for r in runs] for k in keys}
+    values |= {f"tag:{t}": [r.data.tags.get(t, "-") or "-" for r in runs] for t in IDENTITY_TAGS}
+    # 12 hex digits tell label versions apart (as `stance runs --by-labels`).
+    values["tag:labels_sha256"] = [v[:12] for v in values["tag:labels_sha256"]]
+    for key, vals in values.items():
+        if len(set(vals)) > 1:
+            rows.append(
+                {
+                    "param": key,
+                    **{_short(r.info.run_id): v for r, v in zip(runs, vals, strict=True)},
+                }
+            )
+    return pd.DataFrame(rows, columns=["param", *(_short(r.info.run_id) for r in runs)])
+
+
+def metric_differences(runs: Sequence[Any]) -> pd.DataFrame:
+    """One row per metric: each run's value (with its interval where one is logged) and its
+    difference from the first run (``later - first``). Interval bounds are shown with their
+    metric, not as rows of their own."""
+    names = sorted(
+        (
+            n
+            for n in set().union(*(r.data.metrics for r in runs))
+            if not (n.endswith(CI_LOW) or n.endswith(CI_HIGH))
+        ),
+        # The headline scores first, then the rest by name.
+        key=lambda n: (HEADLINE.index(n) if n in HEADLINE else len(HEADLINE), n),
+    )
+    first = runs[0].data.metrics
+    rows = []
+    for name in names:
+        row: dict[str, str] = {"metric": name}
+        for run in runs:
+            row[_short(run.info.run_id)] = _metric_text(run.data.metrics, name)
+        for run in runs[1:]:
+            m = run.data.metrics
+            diff = m[name] - first[name] if name in m and name in first else math.nan
+            row[f"{_short(run.info.run_id)} - {_short(runs[0].info.run_id)}"] = (
+                "-" if math.isnan(diff) else f"{diff:+.3f}"
+            )
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def compare_runs(uri: str, experiment: str, run_ids: Sequence[str]) -> dict[str, Any]:
+    """The runs (model runs, FINISHED) side by side: ``runs`` (ID, model, date), ``params``
+    (those that differ, see differing_params) and ``metrics`` (see metric_differences)."""
+    if len(run_ids) < 2:
+        raise StanceError("--compare needs at least two run IDs (see `stance runs`)")
+    if len(set(run_ids)) < len(run_ids):
+        raise StanceError("--compare: a run ID is given twice")
+    runs = [get_model_run(uri, experiment, run_id) for run_id in run_ids]
+    header = pd.DataFrame(
+        {
+            "run": [_short(r.info.run_id) for r in runs],
+            "run_id": [r.info.run_id for r in runs],
+            "model": [r.data.tags.get("model", "") for r in runs],
+            "data": [r.data.tags.get("dataset_digest", "") for r in runs],
+            "date": [_date(r.info.start_time) for r in runs],
+        }
+    )
+    return {"runs": header, "params": differing_params(runs), "metrics": metric_differences(runs)}
+
+
+def _date(start_ms: int) -> str:
+    return (
+        pd.Timestamp(start_ms, unit="ms", tz="UTC")
+        .tz_convert(LOCAL_TIME)
+        .strftime("%Y-%m-%d %H:%M")
+    )
+
+
+BY_LABELS_COLUMNS = [
+    "first logged", "data", "labels_sha256", "labels", "articles",
+    "f_avg [95% CI]", "macro_f1 [95% CI]", "runs", "run_id",
+]  # fmt: skip
+
+
+def scores_by_label_version(uri: str, experiment: str, model: str) -> pd.DataFrame:
+    """A model's scores across label versions, oldest first: one row per label version (data
+    digest) with its number of labeled sentences and articles, and f_avg and macro-F1 with
+    their intervals from the newest finished run of the model on that version (``runs``: how
+    many finished runs of the model that version has; ``first logged``: when the first was)."""
+    runs = search_model_runs(uri, experiment, model=model)
+    if not runs:
+        raise StanceError(
+            f"no finished runs of model {model!r}; list the models with `stance runs`"
+        )
+    versions: dict[str, list[Any]] = {}
+    for run in sorted(runs, key=lambda r: r.info.start_time):
+        tags = run.data.tags
+        key = tags.get("labels_sha256") or tags.get("dataset_digest") or run.info.run_id
+        versions.setdefault(key, []).append(run)
+    rows = []
+    for same in versions.values():
+        newest, tags = same[-1], same[-1].data.tags
+        params, metrics = newest.data.params, newest.data.metrics
+        rows.append(
+            {
+                "first logged": _date(same[0].info.start_time),
+                "data": tags.get("dataset_digest", ""),
+                "labels_sha256": tags.get("labels_sha256", "")[:12],
+                "labels": params.get("n_sentences", "-"),
+                "articles": params.get("n_articles", "-").replace("null", "-"),
+                "f_avg [95% CI]": _metric_text(metrics, "f_avg"),
+                "macro_f1 [95% CI]": _metric_text(metrics, "macro_f1"),
+                "runs": len(same),
+                "run_id": newest.info.run_id,
+            }
+        )
+    return pd.DataFrame(rows, columns=BY_LABELS_COLUMNS)

@@ -1,0 +1,97 @@
+"""The parent run of a group of runs: the comparison table and a description people read first."""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from stance.tracking.provenance import safe_group
+from stance.tracking.store import (
+    find_experiment_id,
+    retry_locked,
+    store_error,
+    tracking_client,
+)
+
+# The parent run's table artifact (shown as a table in the run's Artifacts tab of the MLflow UI).
+COMPARISON_ARTIFACT = "comparison.json"
+NOTE_TAG = "mlflow.note.content"
+
+
+def _parent_run_id(client: Any, experiment_id: str, group: str, label: str) -> str:
+    from stance.tracking.runs import _group_parent
+
+    # The group's models made it already; created here only if it was deleted since.
+    return _group_parent(client, experiment_id, group, label)
+
+
+# Shown first in the UI's table (the rest follow in their order).
+FIRST_COLUMNS = (
+    "model", "f_avg", "f_avg_ci_low", "f_avg_ci_high", "macro_f1", "macro_f1_ci_low",
+    "macro_f1_ci_high",
+)  # fmt: skip
+
+
+def _json_safe(table: pd.DataFrame) -> pd.DataFrame:
+    """The table as the UI shows it: the model and its headline scores with their intervals
+    first, scores to 4 decimals (as comparison.tsv), missing ones as None (JSON null)."""
+    first = [c for c in FIRST_COLUMNS if c in table.columns]
+    table = table[first + [c for c in table.columns if c not in first]]
+    out = table.reset_index(drop=True).round(4).astype(object)
+    return out.where(out.map(lambda v: not (isinstance(v, float) and math.isnan(v))), None)
+
+
+def _replace_table(client: Any, run_id: str, table: pd.DataFrame) -> None:
+    """The table artifact, replaced where it exists (MLflow's log_table appends rows)."""
+    logged = {f.path for f in retry_locked(client.list_artifacts, run_id)}
+    if COMPARISON_ARTIFACT not in logged:
+        # log_table also tags the run, which makes the UI show the file as a table.
+        retry_locked(client.log_table, run_id, data=table, artifact_file=COMPARISON_ARTIFACT)
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / COMPARISON_ARTIFACT
+        # log_table's own format (pandas "split" orientation), so the UI reads it the same way.
+        table.to_json(path, orient="split", index=False, date_format="iso")
+        retry_locked(client.log_artifact, run_id, str(path))
+
+
+def log_group_summary(
+    uri: str,
+    experiment: str,
+    group: str,
+    comparison: pd.DataFrame,
+    description: str,
+    *,
+    group_label: str = "workflow run",
+) -> str:
+    """Put the comparison table (artifact ``comparison.json``, an MLflow table) and a markdown
+    description (the run's Description in the UI) on the parent run of ``group``.
+
+    Logging again replaces both. Returns the parent's run ID.
+    """
+    group = safe_group(group)
+    experiment_id = find_experiment_id(uri, experiment, create=False)
+    client = tracking_client(uri)
+    try:
+        parent = _parent_run_id(client, experiment_id, group, group_label)
+        _replace_table(client, parent, _json_safe(comparison))
+        retry_locked(client.set_tag, parent, NOTE_TAG, description)
+    except Exception as exc:
+        raise store_error(uri, f"writing the summary of {group_label} {group}", exc) from None
+    return parent
+
+
+def summary_group(markers: list[dict[str, Any]], current: str | None) -> str:
+    """The group whose parent run gets the summary of these logged models (their mlflow_run.json
+    markers): the current workflow run's when it logged any of them, else the group holding the
+    most of them (models reused from earlier runs keep the group that logged them)."""
+    groups = [m["group"] for m in markers if m.get("group")]
+    if not groups:
+        raise ValueError("no logged runs to summarise")
+    if current and current in groups:
+        return current
+    return max(sorted(set(groups)), key=groups.count)
