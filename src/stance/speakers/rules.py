@@ -226,10 +226,10 @@ def attribute_article(
                 )
             if result is None and shape.has_quote and shape.all_quoted and j > 0:
                 prev = out[j - 1]
-                if prev is not None and prev.speaker != NARRATION and shapes[j - 1].has_quote:
+                if prev is not None and prev.speaker != NARRATION:
                     result = Attribution(
                         prev.speaker,
-                        f"a quotation without attribution after a quoted sentence of "
+                        f"a quotation without attribution after a sentence of "
                         f"{prev.speaker} (sentence {j})",
                         "quote_continuation",
                     )
