@@ -55,9 +55,7 @@ def test_said_clause_after_the_quote(mapping):
     assert found[0].speaker == "taliban" and found[0].kind == "attribution"
     assert "Taliban" in found[0].evidence
     # Inverted: the verb first, the source after it.
-    assert speakers_of(["“We will stay,” said a Pentagon spokesman."], mapping) == [
-        "us_government"
-    ]
+    assert speakers_of(["“We will stay,” said a Pentagon spokesman."], mapping) == ["us_government"]
 
 
 def test_said_clause_before_the_quote(mapping):
@@ -132,7 +130,8 @@ def test_lower_case_entries_match_any_case_capitalised_ones_exactly(mapping):
     "text, expected",
     [
         ("speakers:\n  taliban: [Taliban]\n  rebels: [Houthi]\n",
-         ["line 3", "speakers.rebels", "'rebels' is not a speaker value", "taliban, us_government"]),
+         ["line 3", "speakers.rebels", "'rebels' is not a speaker value",
+          "taliban, us_government"]),
         ("speakers:\n  taliban:\n    - Taliban\n  other:\n    - Taliban\n",
          ["line 5", "speakers.other[0]", "listed already under taliban (line 3)"]),
         ("speakers:\n  author: [The editor]\n", ["speakers.author", "narration has no names"]),
@@ -208,9 +207,7 @@ def test_out_of_fold_never_uses_a_model_that_saw_the_article(tmp_path: Path, con
                          settings(config))  # fmt: skip
     in_a2 = first.table["article_id"] == "a2"
     columns = [c for c in first.table if c.startswith(("guarded_", "unguarded_"))]
-    pd.testing.assert_frame_equal(
-        first.table.loc[in_a2, columns], second.table.loc[in_a2, columns]
-    )
+    pd.testing.assert_frame_equal(first.table.loc[in_a2, columns], second.table.loc[in_a2, columns])
     assert not first.table.loc[~in_a2, "guarded_majority"].equals(
         second.table.loc[~in_a2, "guarded_majority"]
     )
@@ -242,8 +239,7 @@ def speaker_project(tmp_path_factory) -> Path:
     config = yaml.safe_load((root / "config/config.yaml").read_text())
     config["evaluation"]["n_bootstrap"] = 100
     config["mlflow"] = {"tracking_uri": None, "experiment": "speaker-test"}
-    config["models"] = [m for m in config["models"] if m["name"] in ("majority",
-                                                                     "word_speaker_lr")]
+    config["models"] = [m for m in config["models"] if m["name"] in ("majority", "word_speaker_lr")]
     config["speakers"]["method"] = "hybrid"
     (root / "config/config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     ds = make_dataset(4, 10)
@@ -294,8 +290,9 @@ def test_stage_then_predict_articles_writes_speaker_and_stance(speaker_project: 
 
     cli_steps.train_model("word_speaker_lr", "results/labeled_dataset", config,
                           out_dir="results/models/word_speaker_lr", threads=1)  # fmt: skip
-    cli_steps.log_run("results/models/word_speaker_lr", "results/labeled_dataset", config, root,
-                      agreement=None, out="results/models/word_speaker_lr/mlflow_run.json")  # fmt: skip
+    cli_steps.log_run("results/models/word_speaker_lr", "results/labeled_dataset", config,
+                      root, agreement=None,
+                      out="results/models/word_speaker_lr/mlflow_run.json")  # fmt: skip
     capsys.readouterr()
     article = root / "new.txt"
     article.write_text(

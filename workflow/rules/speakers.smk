@@ -1,3 +1,5 @@
+from stance.speakers.steps import speaker_model_entries
+
 SPEAKERS_DIR = "results/speakers"
 # The evaluation settings that shape the scores (as the stance models' folds and CIs).
 SPEAKER_EVALUATION = {
@@ -61,7 +63,8 @@ rule speaker_stance:
             category="Speakers",
         ),
     params:
-        models=config["models"],
+        # Only the models that read the speaker: another model's change re-runs nothing here.
+        models=lambda wildcards: speaker_model_entries(config),
         evaluation=SPEAKER_EVALUATION,
         seed=config["seed"],
         code=code_digest("speakers/stance_eval.py", "training"),

@@ -66,7 +66,7 @@ def out_of_fold(
     table = rows.copy()
     table["fold"] = -1
     dropped: dict[str, list[str]] = {}
-    for guard, guarded in GUARDS.items():
+    for guard in GUARDS:
         for method in METHODS:
             table[f"{guard}_{method}"] = ""
             table[f"{guard}_{method}_evidence"] = ""

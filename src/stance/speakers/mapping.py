@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,14 +72,8 @@ class SpeakerMapping:
             else None
         )
         words = sorted(self.same_source, key=len, reverse=True)
-        self._back = (
-            re.compile(
-                r"^\W*(?:" + "|".join(re.escape(w).replace(r"\ ", r"\s+") for w in words) + r")\W*$",
-                re.IGNORECASE,
-            )
-            if words
-            else None
-        )
+        either = "|".join(re.escape(w).replace(r"\ ", r"\s+") for w in words)
+        self._back = re.compile(rf"^\W*(?:{either})\W*$", re.IGNORECASE) if words else None
 
     def mentions(self, text: str) -> list[Mention]:
         """Mapped names in ``text``, left to right, longest first where they overlap."""

@@ -20,7 +20,10 @@ REPORTING_VERBS = (
     "threaten|threatened|welcome|welcomed|defend|defended|suggest|suggested"
 )
 # Lower case, except in headlines ("Taliban Warns NATO"): "United States" is no verb.
-HEADLINE_VERBS = "Says|Say|Warns|Urges|Tells|Demands|Claims|Insists|Accuses|Vows"
+HEADLINE_VERBS = (
+    "Says|Say|Warns|Warn|Urges|Urge|Tells|Tell|Demands|Demand|Claims|Claim|Insists|Insist|"
+    "Accuses|Accuse|Vows|Vow"
+)
 _VERB = re.compile(
     rf"(?<![\w-])(?:(?P<verb>{REPORTING_VERBS}|{HEADLINE_VERBS})|(?P<according>[Aa]ccording to))"
     r"(?![\w-])"
@@ -34,9 +37,14 @@ _SEGMENT_BREAK = re.compile(r",|;|:|—|–|--|\(|\)|\bthat\b")
 _RELATIVE = re.compile(r"^\s*(?:who|whom|whose|which|where|when)\b", re.IGNORECASE)
 # Capitalised words that open a clause rather than name a source.
 _OPENERS = frozenset(
-    "The A An This That These Those But And Or So Still Yet However Meanwhile Additionally "
-    "Also In On At After Before While When Since Though Although Despite During Echoing "
-    "Citing Months It It’s It's Its Their There Then Now Several Some Any Many Most".split()
+    " ".join(
+        (
+            "The A An This That These Those But And Or So Still Yet However Meanwhile",
+            "Additionally Also In On At After Before While When Since Though Although Despite",
+            "During Echoing Citing Months It It’s It's Its Their There Then Now Several Some",
+            "Any Many Most",
+        )
+    ).split(" ")
 )
 _NAME = re.compile(r"(?<![\w])[A-Z][\w&’'.-]*")
 # Double quotation marks: “ ” and the straight one (opening or closing by its neighbours).
@@ -221,7 +229,7 @@ def attribute_article(
                 source = next(k for k in members if own[k] is not None)
                 result = Attribution(
                     found.speaker,
-                    f"in the quotation attributed in sentence {source + 1}: {found.evidence}",
+                    f"in the quotation attributed at position {source}: {found.evidence}",
                     "quote_group",
                 )
             if result is None and shape.has_quote and shape.all_quoted and j > 0:
@@ -230,7 +238,7 @@ def attribute_article(
                     result = Attribution(
                         prev.speaker,
                         f"a quotation without attribution after a sentence of "
-                        f"{prev.speaker} (sentence {j})",
+                        f"{prev.speaker} (position {j - 1})",
                         "quote_continuation",
                     )
             if result is None and j > 0 and paragraph_starts[j]:
@@ -242,7 +250,9 @@ def attribute_article(
                     and texts[j - 1].rstrip().endswith(":")
                 ):
                     result = Attribution(
-                        lead.speaker, f"block quotation introduced by sentence {j}", "block_quote"
+                        lead.speaker,
+                        f"block quotation introduced at position {j - 1}",
+                        "block_quote",
                     )
             if result is None and j > 0 and not paragraph_starts[j]:
                 prev = out[j - 1]
@@ -253,8 +263,7 @@ def attribute_article(
                     if words and mapping.refers_back(words[0]):
                         result = Attribution(
                             prev.speaker,
-                            f"the paragraph goes on about {prev.speaker}'s report "
-                            f"({words[0]!r})",
+                            f"the paragraph goes on about {prev.speaker}'s report ({words[0]!r})",
                             "paragraph",
                         )
             if result is None:

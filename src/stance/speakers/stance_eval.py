@@ -39,7 +39,8 @@ def stance_with_predicted_speakers(
     """For every model that reads the speaker: f_avg, macro-F1 (bootstrap CIs) and accuracy out
     of fold, once with the hand speakers of the test article (as in results/metrics) and once
     with out-of-fold predicted speakers, as on a new article (``predicted``: a label, e.g.
-    "predicted", -> a table of sentence_id, predicted_speaker). Training always uses the hand speakers; the folds are the stance models'.
+    "predicted", -> a table of sentence_id, predicted_speaker). Training always uses the hand
+    speakers; the folds are the stance models'.
     """
     frame = data.frame.reset_index(drop=True)
     variants = [("hand", frame)]

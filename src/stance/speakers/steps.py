@@ -11,6 +11,34 @@ from stance.errors import StanceError
 from stance.io import atomic_open
 
 
+def speaker_model_entries(config: Mapping[str, Any], root: Path | str = ".") -> list[dict]:
+    """The config entries of the stance models that read the speaker (rule speaker_stance's
+    params). Knowing a kind's inputs imports scikit-learn (seconds); the answer is remembered
+    under .snakemake/stance/ for the same entries and registry code, as the model check is."""
+    import hashlib
+
+    from stance.codehash import code_digest
+
+    entries = list(config["models"])
+    key = hashlib.sha256(
+        json.dumps(entries, sort_keys=True, default=str).encode("utf-8")
+        + code_digest("training/models.py").encode("ascii")
+    ).hexdigest()[:16]
+    cache = Path(root) / ".snakemake" / "stance" / f"speaker-models-{key}.json"
+    if cache.is_file():
+        try:
+            return json.loads(cache.read_text(encoding="utf-8"))
+        except ValueError:
+            pass  # damaged: answer again
+    from stance.training.models import SPEAKER, spec_from_entry
+
+    chosen = [e for e in entries if SPEAKER in spec_from_entry(e).features]
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_open(cache, encoding="utf-8") as fh:
+        json.dump(chosen, fh, default=str)
+    return chosen
+
+
 def speakers_step(
     sentences: str, dataset: str, config: Mapping[str, Any], root: Path | str, outputs: Any
 ) -> None:
@@ -35,7 +63,7 @@ def speakers_step(
 
 
 def speaker_stance_step(dataset: str, oof: str, config: Mapping[str, Any], out: str) -> None:
-    """Stance models that read the speaker, with hand vs predicted speakers (rule speaker_stance)."""
+    """Speaker-reading stance models, hand vs predicted speakers (rule speaker_stance)."""
     from stance.speakers.stage import write_stance_with_predicted
 
     table = write_stance_with_predicted(dataset, oof, config, out)
