@@ -225,6 +225,11 @@ def test_attribute_keeps_rows_and_order(mapping):
     out = attribute(shuffled, mapping)
     assert out.index.equals(shuffled.index)
     assert out.loc[shuffled["sentence_id"] == "a1:1", "rule_speaker"].item() == "taliban"
+    # Positions read from a CSV as text still order the article as numbers.
+    texts = ["Snow fell.", "Russia said troops must go.", "“They must leave.”"] + ["Rain."] * 9
+    long = pd.DataFrame({"article_id": "a", "position": [str(p) for p in range(12)],
+                         "text": texts})  # fmt: skip
+    assert attribute(long, mapping)["rule_speaker"].tolist()[:3] == ["author", "russia", "russia"]
 
 
 # --------------------------------------------------------------------------- predict end to end

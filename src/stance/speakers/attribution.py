@@ -60,7 +60,10 @@ def attribute(sentences: pd.DataFrame, mapping: SpeakerMapping) -> pd.DataFrame:
         return table
     articles = table["article_id"] if "article_id" in table else pd.Series("", index=table.index)
     order = table.assign(_article=articles.astype(str), _row=range(len(table)))
-    sort_keys = ["_article", "position", "_row"] if "position" in table else ["_article", "_row"]
+    sort_keys = ["_article", "_row"]
+    if "position" in table:  # a CSV read as text gives "10" before "2": compare numbers
+        order["_position"] = pd.to_numeric(table["position"], errors="coerce")
+        sort_keys = ["_article", "_position", "_row"]
     order = order.sort_values(sort_keys, kind="stable")
     values: dict[str, dict] = {c: {} for c in RULE_COLUMNS}
     for _, rows in order.groupby("_article", sort=False):
