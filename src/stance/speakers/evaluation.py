@@ -71,6 +71,7 @@ def out_of_fold(
             table[f"{guard}_{method}"] = ""
             table[f"{guard}_{method}_evidence"] = ""
         table[f"{guard}_majority"] = ""
+    unguarded: pd.DataFrame | None = None
     for f, (train, test) in enumerate(folds.splits):
         held_out = sorted(set(rows.loc[test, "article_id"]))
         table.loc[test, "fold"] = f
@@ -85,7 +86,12 @@ def out_of_fold(
                 left_out = sorted({e.name for e in mapping.entries} - {
                     e.name for e in fold_mapping.entries})  # fmt: skip
                 dropped[",".join(held_out)] = left_out
-            features = attribute(corpus, fold_mapping).set_index("sentence_id")
+            if guarded or unguarded is None:
+                features = attribute(corpus, fold_mapping).set_index("sentence_id")
+                if not guarded:  # the whole mapping: the same rule output in every fold
+                    unguarded = features
+            else:
+                features = unguarded
             train_x = features.loc[rows.loc[train, "sentence_id"]].reset_index()
             test_x = features.loc[rows.loc[test, "sentence_id"]].reset_index()
             model = fit_model(params, settings.seed, train_x, rows.loc[train, "speaker"])

@@ -112,16 +112,6 @@ class SpeakerMapping:
         kept = [e for e in self.entries if e.name not in only_there]
         return SpeakerMapping(kept, list(self.same_source), list(self.speakers), self.source)
 
-    def with_entry(self, name: str, speaker: str) -> SpeakerMapping:
-        """A copy with one more entry (checked like an entry of the file)."""
-        if speaker not in self.speakers:
-            raise StanceError(
-                f"speaker {speaker!r} is not a speaker value of the label schema; use one of "
-                f"{', '.join(self.speakers)}"
-            )
-        entries = [e for e in self.entries if e.name != name] + [NameEntry(name, speaker)]
-        return SpeakerMapping(entries, list(self.same_source), list(self.speakers), self.source)
-
 
 def _lines(text: str) -> dict[tuple[str, ...], int]:
     """1-based line of every key and list item of a YAML document, by its path."""
