@@ -17,6 +17,8 @@ rule speakers:
         schema=config["labels"]["schema"],
         # Paragraph starts come from the article files' line breaks.
         articles=expand(f"{SEEDS}/{{article}}.txt", article=ARTICLES),
+        # As train_model: a damaged store stops the workflow before any model is trained.
+        store=ancient("results/mlflow/store.json"),
     output:
         predicted=f"{SPEAKERS_DIR}/predicted.parquet",
         oof=f"{SPEAKERS_DIR}/oof_predictions.csv",
