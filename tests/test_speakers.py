@@ -322,3 +322,15 @@ def test_stage_then_predict_articles_writes_speaker_and_stance(speaker_project: 
     code = main(["predict", "--articles", str(article), "--speaker", "nato", "--out", "p2.csv"])
     assert code == 0
     assert set(pd.read_csv(root / "p2.csv")["speaker"]) == {"nato"}
+
+
+def test_predict_without_a_mapping_file_adds_no_speaker(tmp_path: Path, config, capsys):
+    from stance.training.predict import add_speakers, sentences_from_texts
+
+    table = sentences_from_texts(["The Taliban said troops must go."], config)
+    settings = {**config, "speakers": {**config["speakers"], "mapping": "missing.yaml"}}
+    out = add_speakers(table, settings, tmp_path, "sqlite:///unused.db", "x")
+    assert "speaker" not in out.columns and "paragraph_start" not in out.columns
+    assert "no speaker mapping" in capsys.readouterr().err
+    given = add_speakers(table, settings, tmp_path, "sqlite:///unused.db", "x", speaker="nato")
+    assert given["speaker"].tolist() == ["nato"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -91,7 +92,8 @@ def add_speakers(
     """The table with ``speaker`` and ``speaker_evidence``: ``speaker`` for every sentence when
     given (--speaker), the table's own speaker column when it has one, else the speaker stage's
     prediction (rules with the mapping of config speakers.mapping and, unless speakers.method is
-    ``rules``, the newest logged speaker model, loaded with the project's trusted-types check)."""
+    ``rules``, the newest logged speaker model, loaded with the project's trusted-types check).
+    Without the mapping file, no speaker is added (a note says so)."""
     out = table.copy()
     if speaker is not None or SPEAKER in out.columns:
         if speaker is not None:
@@ -102,6 +104,15 @@ def add_speakers(
         return out.drop(columns=[PARAGRAPH_START], errors="ignore")
     from stance.speakers.apply import mapping_from_config, predict_speakers
 
+    mapping_file = Path(root) / config["speakers"]["mapping"]
+    if not mapping_file.is_file():
+        # A project without the speaker stage: as before, only text models can be fed.
+        print(
+            f"note: no speaker mapping {mapping_file}: speakers are not predicted (give "
+            "--speaker NAME for a speaker model; docs/speakers.md)",
+            file=sys.stderr,
+        )
+        return out.drop(columns=[PARAGRAPH_START], errors="ignore")
     method = config["speakers"]["method"]
     model = None
     if method != "rules" and len(out):
