@@ -293,11 +293,11 @@ def test_stage_then_predict_articles_writes_speaker_and_stance(speaker_project: 
                             "results/speakers/mlflow_run.json")  # fmt: skip
     from stance.cli import steps as cli_steps
 
-    cli_steps.train_model("word_speaker_lr", "results/labeled_dataset", config,
-                          out_dir="results/models/word_speaker_lr", threads=1)  # fmt: skip
-    cli_steps.log_run("results/models/word_speaker_lr", "results/labeled_dataset", config,
-                      root, agreement=None,
-                      out="results/models/word_speaker_lr/mlflow_run.json")  # fmt: skip
+    entry = next(m for m in config["models"] if m["name"] == "word_speaker_lr")
+    cli_steps.models("results/labeled_dataset", {**config, "models": [entry]}, root,
+                     models_dir="results/models", cache_dir="results/cache/train",
+                     agreement=None, comparison="results/metrics/comparison.tsv",
+                     figure="results/metrics/comparison.png", threads=1, code="c")  # fmt: skip
     capsys.readouterr()
     article = root / "new.txt"
     article.write_text(
