@@ -1,4 +1,5 @@
-MODELS = {entry["name"]: entry for entry in config["models"]}
+# Models whose optional extra is not installed are left out, with one note (training/extras.py).
+MODELS = {entry["name"]: entry for entry in runnable_entries(config["models"], logger.warning)}
 MODEL_DIR = "results/models/{model}"
 
 # The fits of one model run in this many threads (evaluation.n_jobs); snakemake gives each

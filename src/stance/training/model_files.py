@@ -19,6 +19,7 @@ from sklearn.preprocessing import OneHotEncoder
 
 from stance.errors import StanceError
 from stance.io import atomic_path
+from stance.training.encoders import SentenceEncoder
 from stance.training.models import CompactTfidfVectorizer, SoftmaxLinearSVC
 
 
@@ -53,6 +54,8 @@ ALLOWED_CLASSES: tuple[type, ...] = (
     # this project
     CompactTfidfVectorizer,
     SoftmaxLinearSVC,
+    # the encoder kinds: the encoder's name and files hash, never its weights (encoders.py)
+    SentenceEncoder,
 )
 # Classes the registered kinds no longer use but models saved by earlier versions hold (their
 # MLflow runs still load for `stance predict`).

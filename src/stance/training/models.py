@@ -19,6 +19,7 @@ from sklearn.preprocessing import OneHotEncoder
 from sklearn.svm import LinearSVC
 
 from stance.errors import StanceError
+from stance.training.encoders import DEFAULT_ENCODER, SentenceEncoder
 
 # Input columns a kind can ask for; the pipelines take a pandas DataFrame with these columns.
 TEXT = "text"
@@ -202,6 +203,43 @@ def _build_word_speaker(p: dict[str, Any], seed: int) -> Pipeline:
     return Pipeline([("features", features), ("classifier", _classifier(p, seed))])
 
 
+def _encoder(p: dict[str, Any]) -> SentenceEncoder:
+    return SentenceEncoder(encoder=p["encoder"], batch_size=p["batch_size"])
+
+
+def _encoder_blocks(p: dict[str, Any], tfidf: bool) -> list[tuple[str, Any, Any]]:
+    blocks: list[tuple[str, Any, Any]] = [("encoder", _encoder(p), TEXT)]
+    if tfidf:
+        blocks += [("word", _word_tfidf(p), TEXT), ("char", _char_tfidf(p), TEXT)]
+    return blocks
+
+
+def _build_encoder(p: dict[str, Any], seed: int) -> Pipeline:
+    features = ColumnTransformer(_encoder_blocks(p, tfidf=False))
+    return Pipeline([("features", features), ("classifier", _classifier(p, seed))])
+
+
+def _build_encoder_tfidf(p: dict[str, Any], seed: int) -> Pipeline:
+    # Both TF-IDF blocks and the sentence vector have unit length per row; encoder_weight
+    # scales the vector against them.
+    features = ColumnTransformer(
+        _encoder_blocks(p, tfidf=True),
+        transformer_weights={"encoder": float(p["encoder_weight"]), "word": 1.0, "char": 1.0},
+    )
+    return Pipeline([("features", features), ("classifier", _classifier(p, seed))])
+
+
+def _build_encoder_speaker(p: dict[str, Any], seed: int) -> Pipeline:
+    if not isinstance(p["with_tfidf"], bool):
+        raise ValueError("with_tfidf must be true or false")
+    blocks = _encoder_blocks(p, tfidf=p["with_tfidf"])
+    blocks.append(("speaker", OneHotEncoder(handle_unknown="ignore"), [SPEAKER]))
+    weights = {name: 1.0 for name, _, _ in blocks}
+    weights.update(encoder=float(p["encoder_weight"]), speaker=float(p["speaker_weight"]))
+    features = ColumnTransformer(blocks, transformer_weights=weights)
+    return Pipeline([("features", features), ("classifier", _classifier(p, seed))])
+
+
 _TFIDF_DEFAULTS: dict[str, Any] = {
     "word_ngram_range": [1, 2],
     "min_df": 1,
@@ -216,6 +254,8 @@ _LR_DEFAULTS: dict[str, Any] = {
     "max_iter": 2000,
     "tol": 1e-4,
 }
+
+_ENCODER_DEFAULTS: dict[str, Any] = {"encoder": DEFAULT_ENCODER, "batch_size": 32}
 
 KINDS: dict[str, ModelKind] = {}
 
@@ -265,6 +305,55 @@ register(
         (TEXT, SPEAKER),
         {**_TFIDF_DEFAULTS, "speaker_weight": 1.0, **_LR_DEFAULTS},
         _build_word_speaker,
+    )
+)
+
+# The encoder kinds need the optional `embeddings` extra (their names are listed in extras.py,
+# which the Snakefile reads without importing scikit-learn).
+register(
+    ModelKind(
+        "encoder",
+        "a frozen pretrained sentence encoder (sentence-transformers; mean-pooled, unit-length "
+        "vectors), then logistic regression (or a linear SVM)",
+        (TEXT,),
+        {**_ENCODER_DEFAULTS, **_LR_DEFAULTS, "C": 10.0},
+        _build_encoder,
+    )
+)
+register(
+    ModelKind(
+        "encoder_tfidf",
+        "the sentence encoder's vector beside TF-IDF word and character n-grams, then logistic "
+        "regression (or a linear SVM)",
+        (TEXT,),
+        {
+            **_ENCODER_DEFAULTS,
+            "encoder_weight": 1.0,
+            **_TFIDF_DEFAULTS,
+            "char_ngram_range": [2, 5],
+            **_LR_DEFAULTS,
+            "C": 10.0,
+        },
+        _build_encoder_tfidf,
+    )
+)
+register(
+    ModelKind(
+        "encoder_speaker",
+        "the sentence encoder's vector (with_tfidf: also TF-IDF word and character n-grams) "
+        "plus the labeled speaker one-hot encoded, then logistic regression (or a linear SVM)",
+        (TEXT, SPEAKER),
+        {
+            **_ENCODER_DEFAULTS,
+            "encoder_weight": 1.0,
+            "with_tfidf": False,
+            **_TFIDF_DEFAULTS,
+            "char_ngram_range": [2, 5],
+            "speaker_weight": 1.0,
+            **_LR_DEFAULTS,
+            "C": 10.0,
+        },
+        _build_encoder_speaker,
     )
 )
 
