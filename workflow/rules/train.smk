@@ -1,5 +1,8 @@
 # Models whose optional extra is not installed are left out, with one note (training/extras.py).
-MODELS = {entry["name"]: entry for entry in runnable_entries(config["models"], logger.warning)}
+MODELS = {
+    entry["name"]: entry
+    for entry in runnable_entries(config["models"], lambda m: logger.warning(f"note: {m}"))
+}
 MODEL_DIR = "results/models/{model}"
 
 # The fits of one model run in this many threads (evaluation.n_jobs); snakemake gives each

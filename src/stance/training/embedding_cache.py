@@ -1,4 +1,4 @@
-"""Sentence vectors on disk, keyed by encoder identity and normalised text: each text is encoded once.
+"""Sentence vectors on disk, keyed by encoder identity and normalised text: each encoded once.
 
 One folder per encoder identity (name + weights hash) under the cache root; every batch of new
 vectors is one more ``.npz`` file, written atomically under a fresh name, so two processes that
@@ -62,7 +62,9 @@ class VectorCache:
                 if keys.ndim != 1 or values.ndim != 2 or len(keys) != len(values):
                     raise ValueError("keys and vectors do not match")
             except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
-                print(f"note: {path}: damaged cache file ignored ({exc}); its texts are encoded again")
+                print(
+                    f"note: {path}: damaged cache file ignored ({exc}); its texts are encoded again"
+                )
                 continue
             for key, value in zip(keys.tolist(), values, strict=True):
                 self.vectors[str(key)] = value
@@ -74,9 +76,7 @@ class VectorCache:
             np.savez(fh, keys=np.asarray(keys, dtype="U32"), vectors=values.astype(np.float32))
         self.read_files.add(name)
 
-    def lookup(
-        self, texts: Sequence[str], encode: Callable[[list[str]], np.ndarray]
-    ) -> np.ndarray:
+    def lookup(self, texts: Sequence[str], encode: Callable[[list[str]], np.ndarray]) -> np.ndarray:
         """The vectors of ``texts`` (rows in order, float64); ``encode`` gets the normalised
         texts not in the cache, each once, and its vectors are stored before returning."""
         keys = [text_key(t) for t in texts]

@@ -1,4 +1,4 @@
-"""Pretrained sentence encoders: found by name offline, identified by a weights hash, as a transformer.
+"""Pretrained sentence encoders: found offline by name, known by a files hash; a transformer."""
 
 A model of an encoder kind holds a SentenceEncoder: the encoder's name and the hash of its files,
 never its weights. Loading such a model finds the encoder again on the machine (an installed
@@ -76,7 +76,7 @@ def _cached_folder(name: str) -> Path:
         raise StanceError(
             f"the sentence encoder {name!r} is not in the local model cache and nothing is "
             f"downloaded at run time ({type(exc).__name__}); put it there once on a machine "
-            f"with access to the model hub (python -c \"from sentence_transformers import "
+            f'with access to the model hub (python -c "from sentence_transformers import '
             f"SentenceTransformer; SentenceTransformer('{name}')\"), or name a folder that "
             f"holds it, or use {DEFAULT_ENCODER!r} (shipped with the embeddings extra)"
         ) from None
@@ -173,9 +173,7 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
 
     def _vectors(self, x: Any, identity: EncoderIdentity) -> np.ndarray:
         cache = vector_cache(identity.cache_name)
-        return cache.lookup(
-            _texts(x), lambda texts: encode(identity, texts, int(self.batch_size))
-        )
+        return cache.lookup(_texts(x), lambda texts: encode(identity, texts, int(self.batch_size)))
 
     def fit(self, x: Any, y: Any = None) -> SentenceEncoder:
         identity = encoder_identity(self.encoder)
@@ -200,3 +198,15 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         return np.asarray([f"dim{i}" for i in range(self.n_features_out_)], dtype=object)
+
+
+def encoder_params(model: Any) -> dict[str, str]:
+    """The SHA-256 of the encoder files a fitted pipeline uses (empty for other models): logged
+    beside the hyperparameters, so a run names the exact encoder it was trained with."""
+    found = {}
+    steps = getattr(model, "named_steps", {})
+    for step in steps.values():
+        for _, transformer, _ in getattr(step, "transformers_", []):
+            if isinstance(transformer, SentenceEncoder):
+                found["encoder_weights_sha256"] = transformer.weights_sha256_
+    return found

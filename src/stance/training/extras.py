@@ -57,14 +57,15 @@ def require_embeddings(what: str) -> None:
 def runnable_entries(
     entries: Sequence[Mapping[str, Any]], note: Callable[[str], Any] = print
 ) -> list[Mapping[str, Any]]:
-    """The config model entries whose extra is installed; one note names the others."""
+    """The config model entries whose extra is installed; one note (given to ``note``, without
+    a 'note:' prefix) names the others."""
     missing = missing_modules() if any(extra_of_kind(str(e.get("kind"))) for e in entries) else []
     if not missing:
         return list(entries)
     kept = [e for e in entries if not extra_of_kind(str(e.get("kind")))]
     skipped = [str(e.get("name")) for e in entries if extra_of_kind(str(e.get("kind")))]
     note(
-        f"note: skipping model(s) {', '.join(skipped)}: they need the optional "
+        f"skipping model(s) {', '.join(skipped)}: they need the optional "
         f"'{EMBEDDINGS_EXTRA}' extra ({', '.join(missing)} not installed); to train them, "
         f"{INSTALL_HINT}"
     )
