@@ -1,4 +1,4 @@
-"""Pretrained sentence encoders: found offline by name, known by a files hash; a transformer."""
+"""Pretrained sentence encoders: found offline by name, known by a files hash; a transformer.
 
 A model of an encoder kind holds a SentenceEncoder: the encoder's name and the hash of its files,
 never its weights. Loading such a model finds the encoder again on the machine (an installed
