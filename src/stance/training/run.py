@@ -14,6 +14,7 @@ from typing import Any
 
 from stance.training.artifacts import write_evaluation
 from stance.training.data import LabeledData
+from stance.training.embedding_cache import cache_root, encoded_count
 from stance.training.evaluate import Evaluation, evaluate
 from stance.training.extras import extra_of_kind, require_embeddings, runnable_entries
 from stance.training.models import SPEAKER, ModelSpec, get_spec, model_specs
@@ -78,9 +79,16 @@ def train_model(
         f"({settings.n_jobs} thread(s)) ...",
         file=sys.stderr,
     )
-    started = time.perf_counter()
+    started, encoded = time.perf_counter(), encoded_count()
     ev = evaluate(data, spec, settings, test)
     print(f"{spec.name}: evaluated in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+    if extra_of_kind(spec.kind.name):
+        # How many sentences needed the encoder: 0 on a re-run, the new ones after new labels.
+        print(
+            f"{spec.name}: {encoded_count() - encoded} sentence(s) encoded, the others from "
+            f"the vector cache ({cache_root()})",
+            file=sys.stderr,
+        )
     write_evaluation(ev, out_dir)
     shown = shown_warnings if shown_warnings is not None else set()
     for warning in ev.warnings:
