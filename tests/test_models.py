@@ -352,3 +352,16 @@ def test_a_model_saved_with_scikit_learns_own_vectorizer_still_loads(tmp_path):
     save_model(model, tmp_path / "earlier.skops")
     loaded = load_model(tmp_path / "earlier.skops")
     assert list(loaded.predict(texts)) == list(model.predict(texts))
+
+
+def test_the_kinds_built_on_an_encoder_are_the_ones_that_need_the_extra():
+    # extras.ENCODER_KINDS is a plain list (read without scikit-learn when the Snakefile loads);
+    # it must name exactly the kinds whose pipeline holds a sentence encoder.
+    from stance.training.encoders import SentenceEncoder
+    from stance.training.extras import ENCODER_KINDS
+
+    def has_encoder(kind: str) -> bool:
+        pipeline = spec_from_entry({"name": "m", "kind": kind}).build(0)
+        return any(isinstance(v, SentenceEncoder) for v in pipeline.get_params().values())
+
+    assert sorted(k for k in KINDS if has_encoder(k)) == sorted(ENCODER_KINDS)
