@@ -321,6 +321,126 @@ def bench_model_file(args: argparse.Namespace) -> None:
                         "command": "python benchmarks/run.py model_file"})  # fmt: skip
 
 
+def _distribution_closure(requirements: list[str], extras: set[str] | None = None) -> set[str]:
+    """Installed distributions that ``requirements`` pull in (names normalised), transitively."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    seen: set[str] = set()
+    todo = [(r, set()) for r in requirements]
+    while todo:
+        text, wanted = todo.pop()
+        req = Requirement(text)
+        if req.marker is not None and not any(
+            req.marker.evaluate({"extra": e}) for e in (wanted or {""})
+        ):
+            continue
+        name = canonicalize_name(req.name)
+        if name in seen:
+            continue
+        try:
+            dist = metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            continue
+        seen.add(name)
+        todo += [(r, set(req.extras)) for r in dist.requires or []]
+    return seen
+
+
+def _installed_mb(names: set[str]) -> float:
+    from importlib import metadata
+
+    total = 0
+    for name in names:
+        for file in metadata.distribution(name).files or []:
+            path = file.locate()
+            if path.is_file():
+                total += path.stat().st_size
+    return total / 2**20
+
+
+def bench_embeddings(args: argparse.Namespace) -> None:
+    """The sentence-encoder family: install size of the `embeddings` extra, encode throughput
+    (fresh process, 2 threads, no cache; then the same texts from the cache) and the wall time
+    the encoder models add to a clean workflow run on the seed corpus."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    base = _distribution_closure(project["dependencies"])
+    extra = _distribution_closure(project["optional-dependencies"]["embeddings"]) - base
+    size_mb = _installed_mb(extra)
+    print(
+        f"| `embeddings` extra, installed size ({len(extra)} distributions) | {size_mb:,.0f} MB |"
+    )
+    encode_script = """
+import os, sys, time
+from stance.environment import configure
+configure()
+import torch
+torch.set_num_threads(2)
+from synthetic import write_label_table
+import pandas as pd
+from stance.training.embedding_cache import encoded_count
+from stance.training.encoders import SentenceEncoder
+from pathlib import Path
+path = Path(sys.argv[2]) / "labels.csv"
+write_label_table(path, int(sys.argv[1]), seed=3)
+texts = pd.read_csv(path)["text"].tolist()
+start = time.perf_counter()
+encoder = SentenceEncoder().fit(texts[:1])
+loaded = time.perf_counter()
+encoder.transform(texts)
+done = time.perf_counter()
+print(len(set(texts)), encoded_count(), loaded - start, done - loaded)
+"""
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "benchmarks"), os.environ.get("PYTHONPATH", "")]),
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        env["STANCE_EMBEDDING_CACHE"] = str(Path(tmp) / "cache")
+        runs = {}
+        for label in ("cold", "cached"):
+            start = time.perf_counter()
+            _, out = timed([sys.executable, "-c", encode_script, str(args.encode_rows), tmp],
+                           ROOT, env)  # fmt: skip
+            wall = time.perf_counter() - start
+            unique, encoded, load_s, encode_s = out.strip().splitlines()[-1].split()
+            runs[label] = {
+                "texts": int(unique), "encoded": int(encoded), "load_s": float(load_s),
+                "encode_s": float(encode_s), "process_s": wall,
+            }  # fmt: skip
+            rate = int(unique) / float(encode_s)
+            print(f"| encode {unique} sentences, {label} cache ({encoded} encoded) | "
+                  f"{rate:,.0f} sentences/s; first fit {float(load_s):.1f} s; "
+                  f"process {wall:.1f} s |")  # fmt: skip
+        clean = {}
+        import yaml
+
+        for label in ("without_encoder_models", "with_encoder_models"):
+            copy = copy_project(Path(tmp) / label)
+            if label == "without_encoder_models":
+                config = yaml.safe_load((copy / "config/config.yaml").read_text())
+                config["models"] = [
+                    m for m in config["models"] if not m["kind"].startswith("encoder")
+                ]
+                (copy / "config/config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+            clean[label], _ = snakemake(copy, "--cores", "2")
+            print(f"| clean seed run, {label.replace('_', ' ')} | {clean[label]:.1f} s |")
+    save(
+        "embeddings",
+        {
+            "extra_distributions": sorted(extra),
+            "extra_installed_mb": size_mb,
+            "encode": runs,
+            "clean_seed_run_s": clean,
+            "command": f"python benchmarks/run.py embeddings --encode-rows {args.encode_rows}",
+        },
+    )
+
+
 COMMANDS = {
     "model_file": bench_model_file,
     "split": bench_split,
@@ -328,6 +448,7 @@ COMMANDS = {
     "rerun": bench_rerun,
     "train": bench_train,
     "mlflow": bench_mlflow,
+    "embeddings": bench_embeddings,
 }
 
 
@@ -346,6 +467,9 @@ def main() -> None:
         "--models", nargs="+", default=["word_lr", "word_char_lr", "word_char_svm"],
         help="train: configured models to time",
     )  # fmt: skip
+    parser.add_argument(
+        "--encode-rows", type=int, default=2000, help="embeddings: sentences to encode"
+    )
     parser.add_argument(
         "--model-file-rows", type=int, default=1000, help="model_file: labeled-set size"
     )

@@ -7,6 +7,7 @@ from stance.corpus.metadata import metadata_path
 from stance.errors import StanceError
 from stance.tracking.provenance import new_group_id
 from stance.tracking.store import WORKFLOW_RUN_ENV
+from stance.training.extras import runnable_entries
 
 # Every job runs this adapter, which hands the job (with the configuration Snakemake resolved
 # from config/config.yaml, --configfile and --config) to the step of its rule in stance.cli.steps.

@@ -1,6 +1,10 @@
 from snakemake.io import report as report_file  # `report` starts a directive at a line start
 
-MODELS = {entry["name"]: entry for entry in config["models"]}
+# Models whose optional extra is not installed are left out, with one note (training/extras.py).
+MODELS = {
+    entry["name"]: entry
+    for entry in runnable_entries(config["models"], lambda m: logger.warning(f"note: {m}"))
+}
 MODEL_DIR = "results/models/{model}"
 
 # The fits of one model run in this many threads (evaluation.n_jobs); snakemake gives the

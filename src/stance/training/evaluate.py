@@ -12,6 +12,7 @@ from sklearn.pipeline import Pipeline
 
 from stance.errors import StanceError
 from stance.training.data import LabeledData
+from stance.training.encoders import encoder_params
 from stance.training.fitting import Fits, add_notes, curve_plan, model_inputs, out_of_fold
 from stance.training.folds import (
     SCHEME_NAMES,
@@ -203,7 +204,8 @@ def evaluate(
         "kind": spec.kind.name,
         "description": spec.description or spec.kind.description,
         "features": spec.features,
-        "params": spec.params,
+        # the encoder kinds add the hash of the encoder files they were trained with
+        "params": {**spec.params, **encoder_params(final)},
         "classes": classes,
         "cv": {
             "scheme": folds.scheme,

@@ -6,6 +6,7 @@ import copy
 import itertools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from numbers import Real
 from typing import Any
 
 import numpy as np
@@ -17,8 +18,10 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
 from sklearn.svm import LinearSVC
+from sklearn.utils._param_validation import Interval
 
 from stance.errors import StanceError
+from stance.training.encoders import DEFAULT_ENCODER, SentenceEncoder
 
 # Input columns a kind can ask for; the pipelines take a pandas DataFrame with these columns.
 TEXT = "text"
@@ -81,6 +84,49 @@ class CompactTfidfVectorizer(TfidfVectorizer):
             terms = [data[a:b].decode("utf-8") for a, b in itertools.pairwise(bounds)]
             state["vocabulary_"] = dict(zip(terms, range(len(terms)), strict=True))
         super().__setstate__(state)
+
+
+class PriorCorrectedLogisticRegression(LogisticRegression):
+    """Logistic regression whose scores are divided by the training class frequencies raised to
+    ``prior_correction`` (then renormalised), and which predicts the class of highest score.
+
+    0 is plain logistic regression; 1 removes the training prior entirely, on top of any class
+    weights. A rare class (six *against* sentences in the seeds) is then predicted where the
+    model finds it merely plausible: more of it found, at the cost of false alarms in the others.
+    """
+
+    _parameter_constraints: dict = {  # noqa: RUF012 (scikit-learn's convention)
+        **LogisticRegression._parameter_constraints,
+        "prior_correction": [Interval(Real, 0, None, closed="left")],
+    }
+
+    def __init__(
+        self,
+        *,
+        prior_correction: float = 1.0,
+        C: float = 1.0,
+        class_weight: Any = None,
+        max_iter: int = 100,
+        tol: float = 1e-4,
+        random_state: Any = None,
+    ) -> None:
+        super().__init__(
+            C=C, class_weight=class_weight, max_iter=max_iter, tol=tol, random_state=random_state
+        )
+        self.prior_correction = prior_correction
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> PriorCorrectedLogisticRegression:
+        super().fit(X, y, sample_weight=sample_weight)
+        labels = np.asarray(y)
+        self.class_prior_ = np.array([np.mean(labels == c) for c in self.classes_], dtype=float)
+        return self
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        scores = super().predict_proba(X) / self.class_prior_ ** float(self.prior_correction)
+        return scores / scores.sum(axis=1, keepdims=True)
+
+    def predict(self, X: Any) -> np.ndarray:
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
 
 @dataclass(frozen=True)
@@ -157,6 +203,18 @@ CLASSIFIERS = ("logreg", "linear_svm")
 
 def _classifier(p: dict[str, Any], seed: int) -> LogisticRegression | SoftmaxLinearSVC:
     name = p.get("classifier", "logreg")
+    correction = p.get("prior_correction", 0.0)
+    if name == "logreg" and correction:
+        return PriorCorrectedLogisticRegression(
+            prior_correction=correction,
+            C=p["C"],
+            class_weight=p["class_weight"],
+            max_iter=p["max_iter"],
+            tol=p["tol"],
+            random_state=seed,
+        )
+    if correction:
+        raise ValueError("prior_correction applies to classifier 'logreg' only")
     if name == "logreg":
         return LogisticRegression(
             C=p["C"],
@@ -202,6 +260,43 @@ def _build_word_speaker(p: dict[str, Any], seed: int) -> Pipeline:
     return Pipeline([("features", features), ("classifier", _classifier(p, seed))])
 
 
+def _encoder(p: dict[str, Any]) -> SentenceEncoder:
+    return SentenceEncoder(encoder=p["encoder"], batch_size=p["batch_size"])
+
+
+def _encoder_blocks(p: dict[str, Any], tfidf: bool) -> list[tuple[str, Any, Any]]:
+    blocks: list[tuple[str, Any, Any]] = [("encoder", _encoder(p), TEXT)]
+    if tfidf:
+        blocks += [("word", _word_tfidf(p), TEXT), ("char", _char_tfidf(p), TEXT)]
+    return blocks
+
+
+def _build_encoder(p: dict[str, Any], seed: int) -> Pipeline:
+    features = ColumnTransformer(_encoder_blocks(p, tfidf=False))
+    return Pipeline([("features", features), ("classifier", _classifier(p, seed))])
+
+
+def _build_encoder_tfidf(p: dict[str, Any], seed: int) -> Pipeline:
+    # Both TF-IDF blocks and the sentence vector have unit length per row; encoder_weight
+    # scales the vector against them.
+    features = ColumnTransformer(
+        _encoder_blocks(p, tfidf=True),
+        transformer_weights={"encoder": float(p["encoder_weight"]), "word": 1.0, "char": 1.0},
+    )
+    return Pipeline([("features", features), ("classifier", _classifier(p, seed))])
+
+
+def _build_encoder_speaker(p: dict[str, Any], seed: int) -> Pipeline:
+    if not isinstance(p["with_tfidf"], bool):
+        raise ValueError("with_tfidf must be true or false")
+    blocks = _encoder_blocks(p, tfidf=p["with_tfidf"])
+    blocks.append(("speaker", OneHotEncoder(handle_unknown="ignore"), [SPEAKER]))
+    weights = {name: 1.0 for name, _, _ in blocks}
+    weights.update(encoder=float(p["encoder_weight"]), speaker=float(p["speaker_weight"]))
+    features = ColumnTransformer(blocks, transformer_weights=weights)
+    return Pipeline([("features", features), ("classifier", _classifier(p, seed))])
+
+
 _TFIDF_DEFAULTS: dict[str, Any] = {
     "word_ngram_range": [1, 2],
     "min_df": 1,
@@ -215,6 +310,13 @@ _LR_DEFAULTS: dict[str, Any] = {
     "class_weight": "balanced",
     "max_iter": 2000,
     "tol": 1e-4,
+}
+
+# prior_correction: 0 is plain logistic regression (see PriorCorrectedLogisticRegression).
+_ENCODER_DEFAULTS: dict[str, Any] = {
+    "encoder": DEFAULT_ENCODER,
+    "batch_size": 32,
+    "prior_correction": 0.0,
 }
 
 KINDS: dict[str, ModelKind] = {}
@@ -265,6 +367,55 @@ register(
         (TEXT, SPEAKER),
         {**_TFIDF_DEFAULTS, "speaker_weight": 1.0, **_LR_DEFAULTS},
         _build_word_speaker,
+    )
+)
+
+# The encoder kinds need the optional `embeddings` extra (their names are listed in extras.py,
+# which the Snakefile reads without importing scikit-learn).
+register(
+    ModelKind(
+        "encoder",
+        "a frozen pretrained sentence encoder (sentence-transformers; mean-pooled, unit-length "
+        "vectors), then logistic regression (or a linear SVM)",
+        (TEXT,),
+        {**_ENCODER_DEFAULTS, **_LR_DEFAULTS, "C": 10.0},
+        _build_encoder,
+    )
+)
+register(
+    ModelKind(
+        "encoder_tfidf",
+        "the sentence encoder's vector beside TF-IDF word and character n-grams, then logistic "
+        "regression (or a linear SVM)",
+        (TEXT,),
+        {
+            **_ENCODER_DEFAULTS,
+            "encoder_weight": 1.0,
+            **_TFIDF_DEFAULTS,
+            "char_ngram_range": [2, 5],
+            **_LR_DEFAULTS,
+            "C": 10.0,
+        },
+        _build_encoder_tfidf,
+    )
+)
+register(
+    ModelKind(
+        "encoder_speaker",
+        "the sentence encoder's vector (with_tfidf: also TF-IDF word and character n-grams) "
+        "plus the labeled speaker one-hot encoded, then logistic regression (or a linear SVM)",
+        (TEXT, SPEAKER),
+        {
+            **_ENCODER_DEFAULTS,
+            "encoder_weight": 1.0,
+            "with_tfidf": False,
+            **_TFIDF_DEFAULTS,
+            "char_ngram_range": [2, 5],
+            "speaker_weight": 1.0,
+            **_LR_DEFAULTS,
+            "C": 10.0,
+        },
+        _build_encoder_speaker,
     )
 )
 

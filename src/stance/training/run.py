@@ -14,7 +14,9 @@ from typing import Any
 
 from stance.training.artifacts import write_evaluation
 from stance.training.data import LabeledData
+from stance.training.embedding_cache import cache_root, encoded_count
 from stance.training.evaluate import Evaluation, evaluate
+from stance.training.extras import extra_of_kind, require_embeddings, runnable_entries
 from stance.training.models import SPEAKER, ModelSpec, get_spec, model_specs
 from stance.training.settings import EvalSettings
 
@@ -29,11 +31,19 @@ def specs_for(
     config: Mapping[str, Any], data: LabeledData, names: Sequence[str] | None = None
 ) -> tuple[list[ModelSpec], list[str]]:
     """The models to train: ``names`` (all configured ones when None), and notes on the ones
-    skipped because the data lacks an input they read (only when no names were given)."""
+    skipped because the data lacks an input they read or their optional extra is not installed
+    (only when no names were given; a named one is an error then)."""
     if names:
-        return [get_spec(config, name) for name in names], []
+        specs = [get_spec(config, name) for name in names]
+        for spec in specs:
+            if extra_of_kind(spec.kind.name):
+                require_embeddings(f"model {spec.name!r} (kind {spec.kind.name})")
+        return specs, []
     specs, notes = [], []
+    runnable = {str(e["name"]) for e in runnable_entries(config["models"], notes.append)}
     for spec in model_specs(config):
+        if spec.name not in runnable:
+            continue
         if SPEAKER in spec.features and not data.has_speaker:
             notes.append(f"skipping {spec.name}: {data.source} has no 'speaker' column")
         else:
@@ -69,9 +79,16 @@ def train_model(
         f"({settings.n_jobs} thread(s)) ...",
         file=sys.stderr,
     )
-    started = time.perf_counter()
+    started, encoded = time.perf_counter(), encoded_count()
     ev = evaluate(data, spec, settings, test)
     print(f"{spec.name}: evaluated in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+    if extra_of_kind(spec.kind.name):
+        # How many sentences needed the encoder: 0 on a re-run, the new ones after new labels.
+        print(
+            f"{spec.name}: {encoded_count() - encoded} sentence(s) encoded, the others from "
+            f"the vector cache ({cache_root()})",
+            file=sys.stderr,
+        )
     write_evaluation(ev, out_dir)
     shown = shown_warnings if shown_warnings is not None else set()
     for warning in ev.warnings:
