@@ -51,7 +51,10 @@ def cache_dir(tmp_path: Path, monkeypatch) -> Path:
 
 
 def child_env(**extra: str) -> dict[str, str]:
+    """The environment of a child process: the project's store (not one another test set)."""
     env = {**os.environ, **extra}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    env.pop("STANCE_WORKFLOW_RUN", None)
     env["PYTHONPATH"] = os.pathsep.join(
         p for p in (extra.get("PYTHONPATH"), str(ROOT / "src"), os.environ.get("PYTHONPATH")) if p
     )
