@@ -168,6 +168,7 @@ def write_stance_with_predicted(
     speakers (rule speaker_stance)."""
     from stance.io import plain_frame
     from stance.speakers.stance_eval import stance_with_predicted_speakers
+    from stance.training.extras import runnable_entries
     from stance.training.models import model_specs
 
     predicted = plain_frame(pd.read_csv(oof, dtype=str, keep_default_na=False))
@@ -179,7 +180,8 @@ def write_stance_with_predicted(
                 ["sentence_id", "predicted_speaker_unguarded"]
             ].rename(columns={"predicted_speaker_unguarded": "predicted_speaker"}),
         },
-        model_specs(config),
+        # Models whose optional extra is missing are skipped everywhere (the Snakefile says so).
+        model_specs({**config, "models": runnable_entries(config["models"], lambda note: None)}),
         EvalSettings.from_config(config),
     )
     _write_csv(table, str(out), sep="\t", for_people=False)

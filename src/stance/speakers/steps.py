@@ -18,8 +18,10 @@ def speaker_model_entries(config: Mapping[str, Any], root: Path | str = ".") -> 
     import hashlib
 
     from stance.codehash import code_digest
+    from stance.training.extras import runnable_entries
 
-    entries = list(config["models"])
+    # Models whose optional extra is missing are skipped everywhere (the Snakefile says so).
+    entries = [dict(e) for e in runnable_entries(config["models"], lambda note: None)]
     key = hashlib.sha256(
         json.dumps(entries, sort_keys=True, default=str).encode("utf-8")
         + code_digest("training/models.py").encode("ascii")
