@@ -47,6 +47,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/split.smk"
 include: "workflow/rules/labels.smk"
 include: "workflow/rules/train.smk"
+include: "workflow/rules/speakers.smk"
 
 
 # Small and quick: run where snakemake runs, never queued on a cluster.
@@ -70,3 +71,7 @@ rule all:
         "results/disagreements.csv",
         "results/metrics/comparison.tsv",
         expand("results/models/{model}/mlflow_run.json", model=MODELS),
+        "results/speakers/predicted.parquet",
+        "results/speakers/oof_predictions.csv",
+        "results/speakers/stance_with_predicted_speakers.tsv",
+        "results/speakers/mlflow_run.json",

@@ -138,13 +138,16 @@ def test_predict_text_table_and_articles(run, logged: Path):
     stances = schema_values("stance")
     code, out, err = run("predict", "--text", "All foreign troops must withdraw now. It rained.")
     assert code == 0, err
-    # Default: the best model among those the input can feed (text only here).
-    assert "model 'majority'" in err
+    # Default: the speaker is predicted first (docs/speakers.md), so every model can be fed and
+    # the best f_avg wins.
+    assert "model 'word_speaker_lr'" in err
     rows = pd.read_csv(pd.io.common.StringIO(out))
     assert len(rows) == 2 and set(rows["stance"]) <= set(stances)
     assert [c for c in rows.columns if c.startswith("proba_")] == [f"proba_{s}" for s in stances]
-    code, out, err = run("predict", "--model", "word_speaker_lr", "--text", "Leave now.")
-    assert code == 2 and "also reads the speaker" in err and "--speaker" in err
+    assert rows["speaker"].tolist() == ["author", "author"]
+    assert rows["speaker_evidence"].str.contains("narration").all()
+    code, out, err = run("predict", "--model", "majority", "--text", "Leave now.")
+    assert code == 0 and "model 'majority'" in err
     pd.DataFrame({"text": ["bring the soldiers home"], "speaker": [schema_values("speaker")[0]]}
                  ).to_csv(logged / "in.csv", index=False)  # fmt: skip
     code, out, err = run("predict", "--table", "in.csv", "--out", "pred.csv")

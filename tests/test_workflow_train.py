@@ -231,3 +231,38 @@ def test_job_logs_hold_what_the_jobs_print(built):
         assert re.search(rf"^{model}: (logged run|run) ", models_log, re.M)
     assert "article(s) split" in "".join(p.read_text() for p in (logs / "split").glob("*.log"))
     assert re.search(r"^\s*word_speaker_lr\s+[\d.]+", models_log, re.M)  # the comparison
+
+
+def test_speaker_stage_predicts_every_sentence_and_reruns_on_a_mapping_change(built):
+    project, *_ = built
+    up_to_date(project)
+    out = project / "results/speakers"
+    sentences = pd.read_parquet(project / "results/sentences.parquet")
+    predicted = pd.read_parquet(out / "predicted.parquet")
+    assert sorted(predicted["sentence_id"]) == sorted(sentences["sentence_id"])
+    assert predicted["evidence"].str.len().gt(0).all()
+    oof = pd.read_csv(out / "oof_predictions.csv", keep_default_na=False)
+    assert list(oof.columns[:6]) == [
+        "sentence_id", "article_id", "text", "speaker", "predicted_speaker", "evidence",
+    ]  # fmt: skip
+    stance = pd.read_csv(out / "stance_with_predicted_speakers.tsv", sep="\t")
+    assert set(stance["model"]) == {"word_speaker_lr"}
+    assert stance["speakers"].tolist() == ["hand", "predicted", "predicted_no_leak_guard"]
+    with sqlite3.connect(project / "mlflow.db") as db:
+        (logged,) = db.execute(
+            "select count(*) from tags t join runs r on r.run_uuid = t.run_uuid where "
+            "t.key = 'stance.role' and t.value = 'speakers' and r.status = 'FINISHED'"
+        ).fetchone()
+    assert logged >= 1
+    # A new name in the mapping is data: the speaker stage runs again, no stance model does.
+    path = project / "labels/speakers.yaml"
+    original, stat = path.read_bytes(), path.stat()
+    mapping = yaml.safe_load(original)
+    mapping["speakers"]["other"].append("Ali Rahimi")
+    path.write_text(yaml.safe_dump(mapping, sort_keys=False), encoding="utf-8")
+    try:
+        jobs = planned_jobs(project)
+    finally:
+        path.write_bytes(original)
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert jobs == {"speakers": 1, "speaker_stance": 1, "log_speakers": 1, "all": 1}

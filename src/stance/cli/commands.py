@@ -148,8 +148,10 @@ def predict(args: argparse.Namespace) -> None:
         table = sentences_from_articles(args.articles, config)
     else:
         table = sentences_from_table(args.table or args.unlabeled or UNLABELED_QUEUE)
-    if args.speaker is not None:
-        table["speaker"] = args.speaker
+    from stance.tracking.store import project_root
+    from stance.training.predict import add_speakers
+
+    table = add_speakers(table, config, project_root(args.config), uri, experiment, args.speaker)
     chosen = select_run(
         uri, experiment, run_id=args.run_id, model=args.model, available=list(table.columns)
     )

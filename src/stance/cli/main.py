@@ -140,7 +140,11 @@ def build_parser() -> argparse.ArgumentParser:
         const="results/unlabeled.csv",
         help="the labeling queue (default results/unlabeled.csv)",
     )
-    p.add_argument("--speaker", help="speaker of every input sentence (for speaker models)")
+    p.add_argument(
+        "--speaker",
+        help="speaker of every input sentence (default: predicted by the speaker stage, "
+        "see docs/speakers.md)",
+    )
     p.add_argument("--out", default="-", help="output CSV (default: standard output)")
 
     p = add(

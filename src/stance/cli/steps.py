@@ -384,6 +384,13 @@ JOBS = {
 }
 
 
+def _step_of(rule: str) -> Any:
+    """The step of a rule: here, or in the speaker stage's steps."""
+    from stance.speakers.steps import JOBS as SPEAKER_JOBS
+
+    return JOBS.get(rule) or SPEAKER_JOBS.get(rule)
+
+
 class _Tee:
     """A text stream that writes to several streams (the terminal and the job's log)."""
 
@@ -422,7 +429,7 @@ def job_log(path: str | None) -> Iterator[None]:
 def run_job(job: Any) -> None:
     """Run the step of a Snakemake job (the ``snakemake`` object of a ``script:``)."""
     configure()
-    step = JOBS.get(job.rule)
+    step = _step_of(job.rule)
     if step is None:
         raise SystemExit(f"error: no step for rule {job.rule!r} in stance.cli.steps.JOBS")
     with job_log(job.log[0] if len(job.log) else None):

@@ -27,8 +27,23 @@ def sentences_from_texts(texts: Sequence[str], config: Mapping[str, Any]) -> pd.
     rows = []
     for i, text in enumerate(texts, start=1):
         sentences, _ = split_article(f"text-{i}", text, splitter, [])
-        rows += [(s.sentence_id, s.article_id, s.position, s.text) for s in sentences]
-    return pd.DataFrame(rows, columns=["sentence_id", "article_id", "position", TEXT])
+        rows += _rows(sentences, text)
+    return pd.DataFrame(rows, columns=[*SENTENCE_COLUMNS, PARAGRAPH_START])
+
+
+# Sentence columns of split input, and whether each sentence opens a paragraph (a line break
+# before it; the speaker rules read it and it is not written out).
+SENTENCE_COLUMNS = ["sentence_id", "article_id", "position", TEXT]
+PARAGRAPH_START = "paragraph_start"
+
+
+def _rows(sentences: Sequence[Any], raw: str) -> list[tuple[Any, ...]]:
+    rows, previous_end = [], None
+    for s in sentences:
+        gap = raw[previous_end : s.start] if previous_end is not None else "\n"
+        rows.append((s.sentence_id, s.article_id, s.position, s.text, "\n" in gap or "\r" in gap))
+        previous_end = s.end
+    return rows
 
 
 def sentences_from_articles(paths: Sequence[Path | str], config: Mapping[str, Any]) -> pd.DataFrame:
@@ -43,9 +58,10 @@ def sentences_from_articles(paths: Sequence[Path | str], config: Mapping[str, An
     rows = []
     for path in paths:
         path = Path(path)
-        sentences, _ = split_article(path.stem, read_article(path), splitter, rules)
-        rows += [(s.sentence_id, s.article_id, s.position, s.text) for s in sentences]
-    return pd.DataFrame(rows, columns=["sentence_id", "article_id", "position", TEXT])
+        raw = read_article(path)
+        sentences, _ = split_article(path.stem, raw, splitter, rules)
+        rows += _rows(sentences, raw)
+    return pd.DataFrame(rows, columns=[*SENTENCE_COLUMNS, PARAGRAPH_START])
 
 
 def sentences_from_table(path: Path | str) -> pd.DataFrame:
@@ -62,6 +78,47 @@ def sentences_from_table(path: Path | str) -> pd.DataFrame:
             "sentence per row in a column called text"
         )
     return table
+
+
+def add_speakers(
+    table: pd.DataFrame,
+    config: Mapping[str, Any],
+    root: Path | str,
+    uri: str,
+    experiment: str,
+    speaker: str | None = None,
+) -> pd.DataFrame:
+    """The table with ``speaker`` and ``speaker_evidence``: ``speaker`` for every sentence when
+    given (--speaker), the table's own speaker column when it has one, else the speaker stage's
+    prediction (rules with the mapping of config speakers.mapping and, unless speakers.method is
+    ``rules``, the newest logged speaker model, loaded with the project's trusted-types check)."""
+    out = table.copy()
+    if speaker is not None or SPEAKER in out.columns:
+        if speaker is not None:
+            out[SPEAKER] = speaker
+        out["speaker_evidence"] = (
+            "given with --speaker" if speaker is not None else "from the input table"
+        )
+        return out.drop(columns=[PARAGRAPH_START], errors="ignore")
+    from stance.speakers.apply import mapping_from_config, predict_speakers
+
+    method = config["speakers"]["method"]
+    model = None
+    if method != "rules" and len(out):
+        from stance.tracking.model_io import load_logged_model
+        from stance.tracking.speakers import latest_speaker_run
+
+        run_id = latest_speaker_run(uri, experiment)
+        if run_id is None:
+            raise StanceError(
+                f"speakers.method is {method!r} but no speaker model is logged in {uri}; run "
+                "`snakemake` (rule log_speakers), set speakers.method: rules, or give --speaker"
+            )
+        model = load_logged_model(uri, run_id)
+    found = predict_speakers(out, mapping_from_config(config, root), model, method)
+    out[SPEAKER] = found["predicted_speaker"].to_numpy()
+    out["speaker_evidence"] = found["evidence"].to_numpy()
+    return out.drop(columns=[PARAGRAPH_START], errors="ignore")
 
 
 def predict_sentences(

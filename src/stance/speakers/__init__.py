@@ -1,0 +1,1 @@
+"""Speaker attribution: who speaks in each sentence (rules, a mapping of names, a learned model)."""

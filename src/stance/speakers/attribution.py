@@ -1,0 +1,87 @@
+"""Speaker attribution of a sentence table: paragraph starts, the rules per article, features."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import pandas as pd
+
+from stance.speakers.mapping import SpeakerMapping
+from stance.speakers.rules import attribute_article
+
+PARAGRAPH = "paragraph_start"
+# The columns the rules add to a sentence table (the learned model reads them as features).
+RULE_COLUMNS = ["rule_speaker", "rule_evidence", "rule_kind", "first_mention", "prev_speaker"]
+
+
+def paragraph_starts(sentences: pd.DataFrame, raw_texts: Mapping[str, str]) -> pd.Series:
+    """Whether each sentence opens a paragraph: a line break lies between it and the sentence
+    before (the splitter ends a sentence at every line break; blank lines separate paragraphs in
+    most articles, single line breaks in some). Needs ``start``/``end`` offsets into the raw text;
+    an article without its raw text counts as one paragraph."""
+    flags = pd.Series(False, index=sentences.index)
+    for article_id, rows in sentences.sort_values("position").groupby("article_id", sort=False):
+        raw = raw_texts.get(str(article_id))
+        previous_end = None
+        for index, row in rows.iterrows():
+            if previous_end is None:
+                flags[index] = True
+            elif raw is not None:
+                gap = raw[previous_end : int(row["start"])]
+                flags[index] = "\n" in gap or "\r" in gap
+            previous_end = int(row["end"])
+    return flags
+
+
+def corpus_raw_texts(article_ids: list[str], seeds_dir: Path | str) -> dict[str, str]:
+    """The raw text of each article file (for paragraph starts); missing files are left out."""
+    from stance.corpus.articles import read_article
+
+    out = {}
+    for article_id in article_ids:
+        path = Path(seeds_dir) / f"{article_id}.txt"
+        if path.is_file():
+            out[article_id] = read_article(path)
+    return out
+
+
+def attribute(sentences: pd.DataFrame, mapping: SpeakerMapping) -> pd.DataFrame:
+    """The table (same rows and order) with the rules' speaker, evidence and features added.
+
+    Sentences are read per article (``article_id``; without it the table is one article) in
+    ``position`` order (else table order); ``paragraph_start`` is optional (absent: one
+    paragraph per article).
+    """
+    table = sentences.copy()
+    if table.empty:
+        for c in RULE_COLUMNS:
+            table[c] = pd.Series([], dtype=object)
+        return table
+    articles = table["article_id"] if "article_id" in table else pd.Series("", index=table.index)
+    order = table.assign(_article=articles.astype(str), _row=range(len(table)))
+    sort_keys = ["_article", "_row"]
+    if "position" in table:  # a CSV read as text gives "10" before "2": compare numbers
+        order["_position"] = pd.to_numeric(table["position"], errors="coerce")
+        sort_keys = ["_article", "_position", "_row"]
+    order = order.sort_values(sort_keys, kind="stable")
+    values: dict[str, dict] = {c: {} for c in RULE_COLUMNS}
+    for _, rows in order.groupby("_article", sort=False):
+        texts = rows["text"].astype(str).tolist()
+        if PARAGRAPH in rows:
+            starts = [bool(v) for v in rows[PARAGRAPH].tolist()]
+        else:
+            starts = [False] * len(texts)
+        starts[0] = True
+        found = attribute_article(texts, starts, mapping)
+        previous = "none"
+        for index, a in zip(rows.index, found, strict=True):
+            values["rule_speaker"][index] = a.speaker
+            values["rule_evidence"][index] = a.evidence
+            values["rule_kind"][index] = a.kind
+            values["first_mention"][index] = a.first_mention
+            values["prev_speaker"][index] = previous
+            previous = a.speaker
+    for c in RULE_COLUMNS:
+        table[c] = pd.Series(values[c])
+    return table

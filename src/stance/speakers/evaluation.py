@@ -1,0 +1,165 @@
+"""Out-of-fold speaker predictions grouped by article, with the leak guard, and their scores."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from stance.speakers.attribution import attribute
+from stance.speakers.learned import METHODS, decide, fit_model
+from stance.speakers.mapping import SpeakerMapping
+from stance.training.folds import grouped_folds
+from stance.training.metrics import confusion, metrics_from_confusion
+from stance.training.settings import EvalSettings
+
+# The two ways the mapping is used out of fold (the mapping was written reading every seed).
+GUARDS = {"guarded": True, "unguarded": False}
+
+
+@dataclass
+class SpeakerOOF:
+    """Out-of-fold predictions of every method, with and without the leak guard.
+
+    ``table`` has one row per labeled sentence: sentence_id, article_id, text, speaker (hand),
+    fold, and per guard and method ``<guard>_<method>`` (predicted speaker) and
+    ``<guard>_<method>_evidence``, plus ``<guard>_majority``. ``dropped_names`` lists, per fold,
+    the mapping entries the guard left out.
+    """
+
+    table: pd.DataFrame
+    classes: list[str]
+    dropped_names: dict[str, list[str]]
+    fold_description: str
+    notes: list[str]
+
+
+def _labeled_rows(corpus: pd.DataFrame, labeled: pd.DataFrame) -> pd.DataFrame:
+    keep = labeled[["sentence_id", "speaker"]].merge(
+        corpus[["sentence_id", "article_id", "text"]], on="sentence_id", how="inner"
+    )
+    return keep.reset_index(drop=True)
+
+
+def out_of_fold(
+    corpus: pd.DataFrame,
+    labeled: pd.DataFrame,
+    mapping: SpeakerMapping,
+    params: Mapping[str, Any],
+    settings: EvalSettings,
+) -> SpeakerOOF:
+    """Speaker predictions of every labeled sentence by rules, model and hybrid, each made
+    without the sentence's article: the learned model of a fold is fit on the other articles'
+    labels only; with the guard, the mapping also loses the names found in no other article.
+
+    ``corpus``: every sentence (sentence_id, article_id, position, text, paragraph_start);
+    ``labeled``: sentence_id and hand speaker. The folds are the stance models' folds
+    (``grouped_folds`` with the same settings: leave one article out while there are few).
+    """
+    classes = [c for c in mapping.speakers if c in set(labeled["speaker"])]
+    rows = _labeled_rows(corpus, labeled)
+    y = np.array([classes.index(s) for s in rows["speaker"]], dtype=np.int64)
+    folds = grouped_folds(rows["article_id"].tolist(), y, classes, settings)
+    table = rows.copy()
+    table["fold"] = -1
+    dropped: dict[str, list[str]] = {}
+    for guard in GUARDS:
+        for method in METHODS:
+            table[f"{guard}_{method}"] = ""
+            table[f"{guard}_{method}_evidence"] = ""
+        table[f"{guard}_majority"] = ""
+    unguarded: pd.DataFrame | None = None
+    for f, (train, test) in enumerate(folds.splits):
+        held_out = sorted(set(rows.loc[test, "article_id"]))
+        table.loc[test, "fold"] = f
+        for guard, guarded in GUARDS.items():
+            fold_mapping = mapping
+            if guarded:
+                inside = corpus["article_id"].isin(held_out)
+                fold_mapping = mapping.without_names_only_in(
+                    corpus.loc[inside, "text"].astype(str),
+                    corpus.loc[~inside, "text"].astype(str),
+                )
+                left_out = sorted({e.name for e in mapping.entries} - {
+                    e.name for e in fold_mapping.entries})  # fmt: skip
+                dropped[",".join(held_out)] = left_out
+            if guarded or unguarded is None:
+                features = attribute(corpus, fold_mapping).set_index("sentence_id")
+                if not guarded:  # the whole mapping: the same rule output in every fold
+                    unguarded = features
+            else:
+                features = unguarded
+            train_x = features.loc[rows.loc[train, "sentence_id"]].reset_index()
+            test_x = features.loc[rows.loc[test, "sentence_id"]].reset_index()
+            model = fit_model(params, settings.seed, train_x, rows.loc[train, "speaker"])
+            for method in METHODS:
+                decided = decide(test_x, model, method)
+                table.loc[test, f"{guard}_{method}"] = decided["predicted_speaker"].to_numpy()
+                table.loc[test, f"{guard}_{method}_evidence"] = decided["evidence"].to_numpy()
+            counts = rows.loc[train, "speaker"].value_counts()
+            # Ties: the value that comes first in the schema (a fixed, label-free rule).
+            top = min(counts[counts == counts.max()].index, key=classes.index)
+            table.loc[test, f"{guard}_majority"] = top
+    return SpeakerOOF(table, classes, dropped, folds.description, list(folds.warnings))
+
+
+def scores(
+    gold: Sequence[str], predicted: Sequence[str], classes: Sequence[str], settings: EvalSettings
+) -> dict[str, float]:
+    """Accuracy and macro-F1 (over ``classes``) with percentile bootstrap CIs, and per-speaker
+    precision/recall/F1; the bootstrap resamples sentences as the stance scores do."""
+    index = {c: i for i, c in enumerate(classes)}
+    k = len(classes)
+    # A prediction outside ``classes`` (a speaker nobody labeled) counts as wrong for every class.
+    extra = k
+    y_true = np.array([index[g] for g in gold], dtype=np.int64)
+    y_pred = np.array([index.get(p, extra) for p in predicted], dtype=np.int64)
+    names = [*classes, "(unlabeled value)"]
+    full = metrics_from_confusion(confusion(y_true, y_pred, k + 1), names, classes[:2])
+    f1 = np.array([full[f"f1_{c}"] for c in classes])
+    out: dict[str, float] = {"accuracy": full["accuracy"], "macro_f1": float(f1.mean())}
+    for c in classes:
+        for what in ("precision", "recall", "f1"):
+            out[f"{what}_{c}"] = full[f"{what}_{c}"]
+        out[f"support_{c}"] = float((y_true == index[c]).sum())
+    rng = np.random.default_rng(settings.seed)
+    n = len(y_true)
+    acc, macro = np.empty(settings.n_bootstrap), np.empty(settings.n_bootstrap)
+    for b in range(settings.n_bootstrap):
+        pick = rng.integers(0, n, size=n)
+        cm = confusion(y_true[pick], y_pred[pick], k + 1)
+        m = metrics_from_confusion(cm, names, classes[:2])
+        acc[b] = m["accuracy"]
+        macro[b] = np.mean([m[f"f1_{c}"] for c in classes])
+    tail = (1.0 - settings.ci_level) / 2.0
+    for name, values in (("accuracy", acc), ("macro_f1", macro)):
+        out[f"{name}_ci_low"] = float(np.quantile(values, tail))
+        out[f"{name}_ci_high"] = float(np.quantile(values, 1.0 - tail))
+    return out
+
+
+def score_table(oof: SpeakerOOF, settings: EvalSettings) -> dict[str, dict[str, float]]:
+    """Scores of every guard x method (and the majority baseline), keyed '<guard>_<method>'."""
+    gold = oof.table["speaker"].tolist()
+    out = {}
+    for guard in GUARDS:
+        for method in (*METHODS, "majority"):
+            column = f"{guard}_{method}"
+            out[column] = scores(gold, oof.table[column].tolist(), oof.classes, settings)
+    return out
+
+
+def confusion_frame(gold: Sequence[str], predicted: Sequence[str], classes: Sequence[str]) -> Any:
+    """Confusion counts as a table: rows hand speaker, columns predicted speaker."""
+    values = sorted(set(predicted) - set(classes))
+    columns = [*classes, *values]
+    cm = pd.crosstab(
+        pd.Categorical(gold, categories=list(classes)),
+        pd.Categorical(predicted, categories=columns),
+        dropna=False,
+    )
+    cm.index.name = "speaker \\ predicted"
+    return cm

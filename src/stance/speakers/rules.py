@@ -1,0 +1,277 @@
+"""Rule-based attribution: reporting verbs, "according to", quotations and context, per article."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from stance.speakers.mapping import NARRATION, SpeakerMapping
+
+# Verbs of saying (labels/GUIDELINES.md, "Reported speech"): their subject is the source.
+REPORTING_VERBS = (
+    "say|says|said|saying|tell|tells|told|state|states|stated|add|adds|added|adding|"
+    "write|writes|wrote|writing|insist|insists|insisted|claim|claims|claimed|claiming|"
+    "warn|warns|warned|urge|urges|urged|demand|demands|demanded|stress|stresses|stressed|"
+    "note|notes|noted|report|reports|reported|announce|announces|announced|accuse|accuses|"
+    "accused|indicate|indicates|indicated|acknowledge|acknowledged|estimate|estimates|"
+    "estimated|vow|vows|vowed|dismiss|dismissed|rebuke|rebuked|cite|cited|read|reads|argue|"
+    "argues|argued|assert|asserted|explain|explained|confirm|confirmed|deny|denied|"
+    "threaten|threatened|welcome|welcomed|defend|defended|suggest|suggested"
+)
+# Lower case, except in headlines ("Taliban Warns NATO"): "United States" is no verb.
+HEADLINE_VERBS = (
+    "Says|Say|Warns|Warn|Urges|Urge|Tells|Tell|Demands|Demand|Claims|Claim|Insists|Insist|"
+    "Accuses|Accuse|Vows|Vow"
+)
+_VERB = re.compile(
+    rf"(?<![\w-])(?:(?P<verb>{REPORTING_VERBS}|{HEADLINE_VERBS})|(?P<according>[Aa]ccording to))"
+    r"(?![\w-])"
+)
+# "told X", "tells X": X is the listener, never the source.
+_LISTENER_VERBS = frozenset({"tell", "tells", "told"})
+# "was reported to", "been told": a passive verb names no source before it.
+_PASSIVE = re.compile(r"\b(?:was|were|been|be|being|is|are)\s+(?:\w+ly\s+)?$", re.IGNORECASE)
+# Where a source phrase ends, going back from its verb or forward from "according to".
+_SEGMENT_BREAK = re.compile(r",|;|:|—|–|--|\(|\)|\bthat\b")
+_RELATIVE = re.compile(r"^\s*(?:who|whom|whose|which|where|when)\b", re.IGNORECASE)
+# Capitalised words that open a clause rather than name a source.
+_OPENERS = frozenset(
+    " ".join(
+        (
+            "The A An This That These Those But And Or So Still Yet However Meanwhile",
+            "Additionally Also In On At After Before While When Since Though Although Despite",
+            "During Echoing Citing Months It It’s It's Its Their There Then Now Several Some",
+            "Any Many Most",
+        )
+    ).split(" ")
+)
+_NAME = re.compile(r"(?<![\w])[A-Z][\w&’'.-]*")
+# Double quotation marks: “ ” and the straight one (opening or closing by its neighbours).
+_OPEN, _CLOSE, _STRAIGHT = "“", "”", '"'
+MASK = "\x00"
+
+# What decided an attribution; the first four come from the sentence or its quotation.
+EXPLICIT = ("attribution", "unmapped_source")
+CONTEXT = ("quote_group", "quote_continuation", "block_quote", "refers_back", "paragraph")
+KINDS = (*EXPLICIT, *CONTEXT, "narration")
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """The rules' speaker of one sentence, why (``evidence``), and which rule (``kind``)."""
+
+    speaker: str
+    evidence: str
+    kind: str
+    # The speaker of the first mapped name outside quotations (a learned-model feature).
+    first_mention: str = "none"
+
+
+@dataclass(frozen=True)
+class QuoteShape:
+    """A sentence's text with quoted passages masked, and its quotation state."""
+
+    outside: str
+    starts_inside: bool
+    ends_inside: bool
+    has_quote: bool
+
+    @property
+    def all_quoted(self) -> bool:
+        return self.has_quote and not self.outside.replace(MASK, "").strip(" ,.;:!?…-—")
+
+
+def quote_shape(text: str, inside: bool) -> QuoteShape:
+    """Mask quoted characters (and the marks) of ``text``; ``inside``: it starts in a quote."""
+    chars = list(text)
+    state, has_quote = inside, inside
+    for i, c in enumerate(text):
+        if c in (_OPEN, _CLOSE, _STRAIGHT):
+            if c == _STRAIGHT:
+                before = text[i - 1] if i else " "
+                opening = not state and (before.isspace() or before in "([{—-")
+                closing = state
+                c = _OPEN if opening else _CLOSE if closing else c
+            if c == _OPEN:
+                state, has_quote = True, True
+            elif c == _CLOSE:
+                state, has_quote = False, True
+            chars[i] = MASK
+        elif state:
+            chars[i] = MASK
+    return QuoteShape("".join(chars), inside, state, has_quote)
+
+
+def _segments_back(region: str) -> list[str]:
+    """Clause pieces before a verb, nearest first (relative clauses left out)."""
+    pieces = [p for p in _SEGMENT_BREAK.split(region)][::-1]
+    return [p for p in pieces if p.strip() and not _RELATIVE.match(p)]
+
+
+def _names(piece: str) -> list[str]:
+    return [w for w in _NAME.findall(piece) if w.strip(".") not in _OPENERS]
+
+
+class _Source:
+    """The speaker a clause piece names: a mapped name, a word pointing back, or a new name."""
+
+    def __init__(self, mapping: SpeakerMapping) -> None:
+        self.mapping = mapping
+
+    def of(self, pieces: Sequence[str], previous: str | None, verb: str) -> Attribution | None:
+        unmapped: str | None = None
+        for piece in pieces[:3]:
+            mentions = self.mapping.mentions(piece)
+            if mentions:
+                m = mentions[0]
+                return Attribution(
+                    m.speaker,
+                    f"{verb}: {piece.strip()!r} names {m.entry.name!r} -> {m.speaker}",
+                    "attribution",
+                )
+            words = piece.strip().split()
+            back = next(
+                (n for n in range(min(3, len(words)), 0, -1)
+                 if self.mapping.refers_back(" ".join(words[:n]))),
+                0,
+            )  # fmt: skip
+            if back and len(words) - back <= 2 and unmapped is None:
+                if previous is None:
+                    return None
+                return Attribution(
+                    previous,
+                    f"{verb}: {' '.join(words[:back])!r} refers back to {previous}",
+                    "refers_back",
+                )
+            if unmapped is None and _names(piece):
+                unmapped = piece.strip()
+            elif unmapped is None and len(words) > 6:
+                break  # a long clause without a name is not an appositive of the source
+        if unmapped is not None:
+            return Attribution(
+                "other",
+                f"{verb}: {unmapped!r} is a source not in the mapping -> other",
+                "unmapped_source",
+            )
+        return None
+
+
+def explicit_attribution(
+    shape: QuoteShape, mapping: SpeakerMapping, previous: str | None
+) -> Attribution | None:
+    """The source named by a reporting verb or "according to" outside quotations, if any."""
+    source = _Source(mapping)
+    text = shape.outside
+    for match in _VERB.finditer(text):
+        if match.group("according"):
+            after = _SEGMENT_BREAK.split(text[match.end() :].split(MASK)[0])[0]
+            found = source.of([after], previous, "according to")
+        else:
+            verb = match.group("verb")
+            before = text[: match.start()]
+            if _PASSIVE.search(before):
+                continue
+            region = before.rsplit(MASK, 1)[-1]
+            found = source.of(_segments_back(region), previous, verb)
+            if found is None and not region.strip(" ,") and verb.lower() not in _LISTENER_VERBS:
+                # Inverted: '“...,” said the head of the Taliban delegation'.
+                after = _SEGMENT_BREAK.split(text[match.end() :].split(MASK)[0])[0]
+                found = source.of([after], previous, verb)
+        if found is not None:
+            return found
+    return None
+
+
+def _first_mention(shape: QuoteShape, mapping: SpeakerMapping) -> str:
+    mentions = mapping.mentions(shape.outside)
+    return mentions[0].speaker if mentions else "none"
+
+
+def attribute_article(
+    texts: Sequence[str], paragraph_starts: Sequence[bool], mapping: SpeakerMapping
+) -> list[Attribution]:
+    """The rules' speaker of every sentence of one article, in order.
+
+    In order of precedence: a reporting verb or "according to" with its source (a mapped name;
+    "he", "the letter": the previous speaker; an unmapped name: ``other``); the attribution of
+    the quotation the sentence belongs to; a quotation without attribution right after an
+    attributed sentence; the paragraph after an attributed line ending in ':'; a sentence that
+    opens with "he"/"they" in the paragraph of an attributed sentence; else narration
+    (``author``).
+    """
+    shapes: list[QuoteShape] = []
+    inside = False
+    for i, text in enumerate(texts):
+        if paragraph_starts[i]:
+            inside = False  # an unclosed quotation does not run into the next paragraph
+        shape = quote_shape(text, inside)
+        shapes.append(shape)
+        inside = shape.ends_inside
+    # Quote groups: sentences joined by a quotation that runs over a sentence boundary.
+    group = list(range(len(texts)))
+    for i in range(1, len(texts)):
+        if shapes[i].starts_inside:
+            group[i] = group[i - 1]
+
+    out: list[Attribution | None] = [None] * len(texts)
+    last_speaker: str | None = None  # the latest non-narration speaker of the article
+    i = 0
+    while i < len(texts):
+        members = [j for j in range(i, len(texts)) if group[j] == group[i]]
+        before = last_speaker
+        own = {j: explicit_attribution(shapes[j], mapping, before) for j in members}
+        found = next((own[j] for j in members if own[j] is not None), None)
+        for j in members:
+            shape = shapes[j]
+            result = own[j]
+            if result is None and found is not None and len(members) > 1:
+                source = next(k for k in members if own[k] is not None)
+                result = Attribution(
+                    found.speaker,
+                    f"in the quotation attributed at position {source}: {found.evidence}",
+                    "quote_group",
+                )
+            if result is None and shape.has_quote and shape.all_quoted and j > 0:
+                prev = out[j - 1]
+                if prev is not None and prev.speaker != NARRATION:
+                    result = Attribution(
+                        prev.speaker,
+                        f"a quotation without attribution after a sentence of "
+                        f"{prev.speaker} (position {j - 1})",
+                        "quote_continuation",
+                    )
+            if result is None and j > 0 and paragraph_starts[j]:
+                # The paragraph after an attributed line that ends in ':' (a block quotation).
+                lead = out[j - 1]
+                if (
+                    lead is not None
+                    and lead.speaker != NARRATION
+                    and texts[j - 1].rstrip().endswith(":")
+                ):
+                    result = Attribution(
+                        lead.speaker,
+                        f"block quotation introduced at position {j - 1}",
+                        "block_quote",
+                    )
+            if result is None and j > 0 and not paragraph_starts[j]:
+                prev = out[j - 1]
+                if prev is not None and prev.kind == "block_quote":
+                    result = Attribution(prev.speaker, prev.evidence, "block_quote")
+                elif prev is not None and prev.speaker != NARRATION:
+                    words = texts[j].split()
+                    if words and mapping.refers_back(words[0]):
+                        result = Attribution(
+                            prev.speaker,
+                            f"the paragraph goes on about {prev.speaker}'s report ({words[0]!r})",
+                            "paragraph",
+                        )
+            if result is None:
+                result = Attribution(NARRATION, "no attributed source: narration", "narration")
+            out[j] = Attribution(
+                result.speaker, result.evidence, result.kind, _first_mention(shape, mapping)
+            )
+            if result.speaker != NARRATION:
+                last_speaker = result.speaker
+        i = members[-1] + 1
+    return [a for a in out if a is not None]

@@ -1,0 +1,186 @@
+"""The speaker stage: out-of-fold evaluation, the final speaker model, every sentence's speaker."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from stance.errors import StanceError
+from stance.io import atomic_open, atomic_path, spreadsheet_frame
+from stance.speakers.apply import mapping_from_config, predict_speakers
+from stance.speakers.attribution import PARAGRAPH, attribute, corpus_raw_texts, paragraph_starts
+from stance.speakers.evaluation import (
+    GUARDS,
+    confusion_frame,
+    out_of_fold,
+    score_table,
+)
+from stance.speakers.learned import METHODS, fit_model
+from stance.training.data import LabeledData, load_training_data
+from stance.training.model_files import save_model
+from stance.training.settings import EvalSettings
+
+OOF_COLUMNS = ["sentence_id", "article_id", "text", "speaker", "predicted_speaker", "evidence"]
+PREDICTED_COLUMNS = ["sentence_id", "predicted_speaker", "evidence", "source"]
+
+
+@dataclass(frozen=True)
+class SpeakerOutputs:
+    """The files the speaker stage writes (rule speakers)."""
+
+    predicted: str
+    oof: str
+    metrics: str
+    metrics_table: str
+    per_speaker: str
+    confusion: str
+    model: str
+
+
+def corpus_sentences(sentences: Path | str, seeds_dir: Path | str) -> pd.DataFrame:
+    """The sentence table with ``paragraph_start`` (from the article files' line breaks)."""
+    corpus = pd.read_parquet(sentences)
+    raw = corpus_raw_texts(sorted(corpus["article_id"].astype(str).unique()), seeds_dir)
+    corpus[PARAGRAPH] = paragraph_starts(corpus, raw)
+    return corpus.sort_values(["article_id", "position"], kind="stable").reset_index(drop=True)
+
+
+def _labeled_speakers(data: LabeledData) -> pd.DataFrame:
+    if not data.has_speaker:
+        raise StanceError(f"{data.source} has no 'speaker' column: label speakers first")
+    return data.frame[["sentence_id", "speaker"]]
+
+
+def _write_csv(frame: pd.DataFrame, path: str, sep: str = ",", for_people: bool = True) -> None:
+    shown = spreadsheet_frame(frame) if for_people else frame
+    with atomic_open(path, newline="", encoding="utf-8") as fh:
+        shown.to_csv(fh, index=False, sep=sep, lineterminator="\n", float_format="%.4f")
+
+
+def run_speaker_stage(
+    sentences: Path | str,
+    dataset: Path | str,
+    config: Mapping[str, Any],
+    root: Path | str,
+    outputs: SpeakerOutputs,
+) -> dict[str, Any]:
+    """Evaluate speaker attribution out of fold, fit the final speaker model on every label and
+    predict the speaker of every corpus sentence; write the outputs. Returns the summary."""
+    root = Path(root)
+    speaker_config = config["speakers"]
+    method, params = speaker_config["method"], dict(speaker_config["model"])
+    settings = EvalSettings.from_config(config)
+    mapping = mapping_from_config(config, root)
+    corpus = corpus_sentences(sentences, root / config["seeds_dir"])
+    data = load_training_data(dataset)
+    labeled = _labeled_speakers(data)
+
+    oof = out_of_fold(corpus, labeled, mapping, params, settings)
+    figures = score_table(oof, settings)
+    chosen = f"guarded_{method}"
+    table = oof.table
+    oof_out = table[["sentence_id", "article_id", "text", "speaker"]].copy()
+    oof_out["predicted_speaker"] = table[chosen]
+    oof_out["evidence"] = table[f"{chosen}_evidence"]
+    oof_out["predicted_speaker_unguarded"] = table[f"unguarded_{method}"]
+    for m in METHODS:
+        oof_out[f"guarded_{m}"] = table[f"guarded_{m}"]
+    oof_out["fold"] = table["fold"]
+    _write_csv(oof_out, outputs.oof)
+
+    # The final model and every corpus sentence: the whole mapping, every label.
+    attributed = attribute(corpus, mapping)
+    by_id = attributed.set_index("sentence_id")
+    train_x = by_id.loc[labeled["sentence_id"]].reset_index()
+    model = fit_model(params, settings.seed, train_x, labeled["speaker"])
+    if isinstance(model, str) or model is None:
+        raise StanceError(
+            f"{data.source}: every labeled sentence has speaker {model!r}; the speaker model needs "
+            "sentences of at least two speakers"
+        )
+    save_model(model, outputs.model)
+    predicted = predict_speakers(corpus, mapping, model, method)
+    predicted.insert(0, "sentence_id", corpus["sentence_id"].to_numpy())
+    with atomic_path(outputs.predicted) as tmp:
+        predicted[PREDICTED_COLUMNS].to_parquet(tmp, index=False)
+
+    rows = []
+    for guard in GUARDS:
+        for m in (*METHODS, "majority"):
+            f = figures[f"{guard}_{m}"]
+            rows.append({"leak_guard": guard == "guarded", "method": m, **{
+                k: f[k] for k in ("accuracy", "accuracy_ci_low", "accuracy_ci_high",
+                                  "macro_f1", "macro_f1_ci_low", "macro_f1_ci_high")}})  # fmt: skip
+    _write_csv(pd.DataFrame(rows), outputs.metrics_table, sep="\t", for_people=False)
+    per = []
+    for c in oof.classes:
+        row: dict[str, Any] = {"speaker": c, "support": int(figures[chosen][f"support_{c}"])}
+        for guard in GUARDS:
+            for what in ("precision", "recall", "f1"):
+                row[f"{what}_{guard}"] = figures[f"{guard}_{method}"][f"{what}_{c}"]
+        per.append(row)
+    _write_csv(pd.DataFrame(per), outputs.per_speaker, sep="\t", for_people=False)
+    cm = confusion_frame(table["speaker"].tolist(), table[chosen].tolist(), oof.classes)
+    with atomic_open(outputs.confusion, newline="", encoding="utf-8") as fh:
+        cm.to_csv(fh, sep="\t", lineterminator="\n")
+
+    summary = {
+        "method": method,
+        "params": params,
+        "mapping": str(mapping.source),
+        "mapping_entries": len(mapping.entries),
+        "evaluation": oof.fold_description,
+        "classes": oof.classes,
+        "n_sentences": len(table),
+        "n_corpus_sentences": len(corpus),
+        "labels_sha256": data.digest(),
+        "scores": figures,
+        "leak_guard_left_out": oof.dropped_names,
+        "warnings": oof.notes,
+        "settings": settings.as_dict(),
+    }
+    with atomic_open(outputs.metrics, encoding="utf-8") as fh:
+        json.dump(summary, fh, indent=2)
+        fh.write("\n")
+    for guard in GUARDS:
+        f = figures[f"{guard}_{method}"]
+        b = figures[f"{guard}_majority"]
+        print(
+            f"speakers ({method}, {guard}): accuracy {f['accuracy']:.3f} "
+            f"[{f['accuracy_ci_low']:.3f}, {f['accuracy_ci_high']:.3f}], macro_f1 "
+            f"{f['macro_f1']:.3f} [{f['macro_f1_ci_low']:.3f}, {f['macro_f1_ci_high']:.3f}]; "
+            f"majority accuracy {b['accuracy']:.3f}",
+            file=sys.stderr,
+        )
+    return summary
+
+
+def write_stance_with_predicted(
+    dataset: Path | str, oof: Path | str, config: Mapping[str, Any], out: Path | str
+) -> pd.DataFrame:
+    """The stance models that read the speaker, scored with hand and with out-of-fold predicted
+    speakers (rule speaker_stance)."""
+    from stance.io import plain_frame
+    from stance.speakers.stance_eval import stance_with_predicted_speakers
+    from stance.training.models import model_specs
+
+    predicted = plain_frame(pd.read_csv(oof, dtype=str, keep_default_na=False))
+    table = stance_with_predicted_speakers(
+        load_training_data(dataset),
+        {
+            "predicted": predicted[["sentence_id", "predicted_speaker"]],
+            "predicted_no_leak_guard": predicted[
+                ["sentence_id", "predicted_speaker_unguarded"]
+            ].rename(columns={"predicted_speaker_unguarded": "predicted_speaker"}),
+        },
+        model_specs(config),
+        EvalSettings.from_config(config),
+    )
+    _write_csv(table, str(out), sep="\t", for_people=False)
+    return table

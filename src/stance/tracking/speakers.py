@@ -1,0 +1,109 @@
+"""Logging the speaker stage as an MLflow run, and finding the latest one for predictions."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from stance.errors import StanceError
+from stance.tracking.model_io import pip_requirements, skops_trusted_types
+from stance.tracking.provenance import config_hash, git_state, new_group_id, safe_group
+from stance.tracking.store import (
+    GROUP_TAG,
+    MODEL_ARTIFACT,
+    ROLE_TAG,
+    WORKFLOW_RUN_ENV,
+    find_experiment_id,
+    import_mlflow,
+    init_store,
+    retry_locked,
+    store_error,
+    tracking_client,
+)
+
+# Speaker runs are not stance model runs: `stance runs` and the stance run selection skip them.
+SPEAKER_ROLE = "speakers"
+
+
+def log_speaker_run(
+    uri: str,
+    experiment: str,
+    params: Mapping[str, Any],
+    metrics: Mapping[str, float],
+    model: Any,
+    example: Any,
+    artifacts: Sequence[Path | str],
+    *,
+    config: Mapping[str, Any] | None = None,
+    root: Path | str = ".",
+    labels_sha256: str = "",
+) -> dict[str, str]:
+    """Log the speaker stage: params, metrics (out of fold), artifacts and the speaker model
+    (skops, with the project's trusted types, as the stance models). Returns run_id and uri."""
+    mlflow = import_mlflow()
+    from mlflow.models import infer_signature
+
+    trusted = skops_trusted_types(model, "the speaker model")
+    experiment_id = init_store(uri, experiment)
+    tracking_client(uri)
+    mlflow.set_tracking_uri(uri)
+    commit, dirty = git_state(Path(root))
+    tags = {
+        ROLE_TAG: SPEAKER_ROLE,
+        GROUP_TAG: safe_group(os.environ.get(WORKFLOW_RUN_ENV) or new_group_id()),
+        "model": "speakers",
+        "git_commit": commit,
+        "git_dirty": dirty,
+        "config_hash": config_hash(config or {}),
+        "labels_sha256": labels_sha256,
+        "mlflow.note.content": "Speaker attribution: rules, name mapping and speaker model; "
+        "metrics are out of fold, grouped by article (guarded_*: with the leak guard).",
+    }
+    try:
+        run = retry_locked(
+            mlflow.start_run, experiment_id=experiment_id, run_name="speakers", tags=tags
+        )
+    except Exception as exc:
+        raise store_error(uri, "logging the speaker stage", exc) from None
+    try:
+        retry_locked(mlflow.log_params, {k: str(v) for k, v in params.items()})
+        retry_locked(mlflow.log_metrics, {k: float(v) for k, v in metrics.items()})
+        for path in artifacts:
+            retry_locked(mlflow.log_artifact, str(path))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            retry_locked(
+                mlflow.sklearn.log_model,
+                model,
+                name=MODEL_ARTIFACT,
+                signature=infer_signature(example, model.predict(example)),
+                input_example=example.head(3),
+                pip_requirements=pip_requirements(),
+                serialization_format="skops",
+                skops_trusted_types=trusted,
+            )
+        mlflow.end_run("FINISHED")
+    except BaseException:
+        mlflow.end_run("FAILED")
+        raise
+    return {"run_id": run.info.run_id, "tracking_uri": uri, "experiment": experiment}
+
+
+def latest_speaker_run(uri: str, experiment: str) -> str | None:
+    """The run ID of the newest FINISHED speaker run, or None."""
+    try:
+        experiment_id = find_experiment_id(uri, experiment, create=False)
+    except StanceError:  # no store or experiment yet: nothing logged
+        return None
+    client = tracking_client(uri)
+    runs = retry_locked(
+        client.search_runs,
+        [experiment_id],
+        filter_string=f"tags.`{ROLE_TAG}` = '{SPEAKER_ROLE}' and attributes.status = 'FINISHED'",
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )
+    return runs[0].info.run_id if runs else None

@@ -1,0 +1,324 @@
+"""Speaker attribution: the mapping file, the rules on hand-written texts, the out-of-fold
+evaluation and its leak guard, the stage's outputs and `stance predict` with predicted speakers."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from helpers import ROOT, SCHEMA, make_dataset
+
+from stance.errors import StanceError
+from stance.speakers.attribution import attribute
+from stance.speakers.evaluation import out_of_fold
+from stance.speakers.mapping import load_mapping
+from stance.speakers.rules import attribute_article
+from stance.training.settings import EvalSettings
+
+MAPPING = {
+    "speakers": {
+        "taliban": ["Taliban", "Zabihullah Mujahid", "militants"],
+        "us_government": ["Pentagon", "US", "Khalilzad"],
+        "russia": ["Russia", "Lavrov"],
+        "other": ["Reuters"],
+    },
+    "same_source": ["he", "she", "they", "the letter"],
+}
+PARAMS = {"word_ngram_range": [1, 2], "C": 1.0, "class_weight": "balanced", "max_iter": 2000,
+          "rule_weight": 1.0}  # fmt: skip
+
+
+def write_mapping(path: Path, data: dict | str = MAPPING) -> Path:
+    text = data if isinstance(data, str) else yaml.safe_dump(data, sort_keys=False)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def mapping(tmp_path: Path):
+    return load_mapping(write_mapping(tmp_path / "speakers.yaml"), SCHEMA)
+
+
+def speakers_of(texts: list[str], mapping, paragraphs: list[bool] | None = None) -> list[str]:
+    starts = paragraphs or [i == 0 for i in range(len(texts))]
+    return [a.speaker for a in attribute_article(texts, starts, mapping)]
+
+
+# --------------------------------------------------------------------------- attribution rules
+
+
+def test_said_clause_after_the_quote(mapping):
+    found = attribute_article(["“Foreign troops must go,” the Taliban said."], [True], mapping)
+    assert found[0].speaker == "taliban" and found[0].kind == "attribution"
+    assert "Taliban" in found[0].evidence
+    # Inverted: the verb first, the source after it.
+    assert speakers_of(["“We will stay,” said a Pentagon spokesman."], mapping) == ["us_government"]
+
+
+def test_said_clause_before_the_quote(mapping):
+    assert speakers_of(["Lavrov said: “It is time to go.”"], mapping) == ["russia"]
+    assert speakers_of(["The Pentagon said, “We will stay.”"], mapping) == ["us_government"]
+    # A name inside the quotation is what is said, not who says it.
+    assert speakers_of(["Lavrov said the Pentagon “failed”."], mapping) == ["russia"]
+
+
+def test_according_to_and_listeners(mapping):
+    assert speakers_of(["Troop numbers fell, according to the Pentagon."], mapping) == [
+        "us_government"
+    ]
+    # "told Reuters": Reuters listens, Khalilzad speaks.
+    assert speakers_of(["Khalilzad told Reuters the talks went well."], mapping) == [
+        "us_government"
+    ]
+
+
+def test_a_quotation_continued_over_sentences_keeps_its_speaker(mapping):
+    texts = [
+        "“We want peace.",
+        "Foreign troops must leave,” the militants said.",
+        "“Nobody will stop us.”",
+        "Fighting went on in Helmand.",
+    ]
+    found = attribute_article(texts, [True, False, True, True], mapping)
+    assert [a.speaker for a in found] == ["taliban", "taliban", "taliban", "author"]
+    assert [a.kind for a in found] == [
+        "quote_group", "attribution", "quote_continuation", "narration"
+    ]  # fmt: skip
+
+
+def test_narration_is_author_and_pronouns_refer_back(mapping):
+    texts = ["Fighting continued in Helmand.", "Russia said the war was lost.",
+             "He added that talks would resume.", "The weather was cold."]  # fmt: skip
+    assert speakers_of(texts, mapping) == ["author", "russia", "russia", "author"]
+
+
+def test_a_source_missing_from_the_mapping_is_other(mapping):
+    found = attribute_article(["Analyst Jane Doe said the war was lost."], [True], mapping)
+    assert found[0].speaker == "other" and found[0].kind == "unmapped_source"
+
+
+def test_block_quotation_after_a_colon(mapping):
+    texts = ["A Taliban spokesman told reporters:", "The occupation must end.", "We will win."]
+    assert speakers_of(texts, mapping, [True, True, False]) == ["taliban"] * 3
+
+
+def test_a_new_mapping_entry_changes_predictions_without_code(tmp_path: Path):
+    path = write_mapping(tmp_path / "speakers.yaml")
+    sentence = ["Spokesman Ali Rahimi said foreign troops must go."]
+    assert speakers_of(sentence, load_mapping(path, SCHEMA)) == ["other"]
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["speakers"]["taliban"].append("Ali Rahimi")
+    write_mapping(path, data)
+    assert speakers_of(sentence, load_mapping(path, SCHEMA)) == ["taliban"]
+
+
+def test_lower_case_entries_match_any_case_capitalised_ones_exactly(mapping):
+    assert speakers_of(["Militants said they would fight."], mapping) == ["taliban"]
+    # "us" is not "US": no source named, narration.
+    assert speakers_of(["Tell us what happened, the reader asked."], mapping)[0] != (
+        "us_government"
+    )
+
+
+# --------------------------------------------------------------------------- the mapping file
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("speakers:\n  taliban: [Taliban]\n  rebels: [Houthi]\n",
+         ["line 3", "speakers.rebels", "'rebels' is not a speaker value",
+          "taliban, us_government"]),
+        ("speakers:\n  taliban:\n    - Taliban\n  other:\n    - Taliban\n",
+         ["line 5", "speakers.other[0]", "listed already under taliban (line 3)"]),
+        ("speakers:\n  author: [The editor]\n", ["speakers.author", "narration has no names"]),
+        ("speakers:\n  taliban: [' Taliban']\n", ["spaces around it"]),
+        ("speakers:\n  taliban: Taliban\n", ["must be a list of names"]),
+        ("speaker:\n  taliban: [Taliban]\n", ["must be a YAML mapping with a 'speakers' key"]),
+        ("speakers:\n  taliban: [Taliban\n", ["line", "not valid YAML"]),
+    ],
+)  # fmt: skip
+def test_a_bad_mapping_file_is_a_clear_error(tmp_path: Path, text: str, expected: list[str]):
+    path = write_mapping(tmp_path / "speakers.yaml", text)
+    with pytest.raises(StanceError) as err:
+        load_mapping(path, SCHEMA)
+    message = str(err.value)
+    assert str(path) in message
+    for part in expected:
+        assert part in message
+
+
+def test_the_project_mapping_matches_the_project_schema():
+    mapping = load_mapping(ROOT / "labels/speakers.yaml", ROOT / "labels/schema.yaml")
+    assert len(mapping.entries) > 50
+    assert {e.speaker for e in mapping.entries} <= set(mapping.speakers) - {"author"}
+
+
+# --------------------------------------------------------------------------- out of fold
+
+ARTICLE_TEXTS = {
+    "a1": ["The Taliban said foreign troops must leave.", "“The occupation must end.”",
+           "Fighting went on in Helmand.", "Khalilzad said the talks went well."],
+    "a2": ["The Pentagon said troops would stay.", "Snow fell in Kabul.",
+           "Mullah Baradar said the deal was done.", "“We have won.”"],
+    "a3": ["Lavrov said it was time to go.", "The Taliban said talks would resume.",
+           "Markets were calm.", "The Pentagon said more troops may come."],
+    "a4": ["Russia said the war was lost.", "Prices rose in Kabul.",
+           "The Taliban said foreign troops must go.", "Khalilzad said talks went on."],
+}  # fmt: skip
+GOLD = {
+    "a1": ["taliban", "taliban", "author", "us_government"],
+    "a2": ["us_government", "author", "taliban", "taliban"],
+    "a3": ["russia", "taliban", "author", "us_government"],
+    "a4": ["russia", "author", "taliban", "us_government"],
+}
+
+
+def corpus_and_labels(gold: dict[str, list[str]] = GOLD) -> tuple[pd.DataFrame, pd.DataFrame]:
+    rows, labels = [], []
+    for article, texts in ARTICLE_TEXTS.items():
+        for position, text in enumerate(texts):
+            sid = f"{article}:{position}"
+            rows.append({"sentence_id": sid, "article_id": article, "position": position,
+                         "text": text, "paragraph_start": True})  # fmt: skip
+            labels.append({"sentence_id": sid, "speaker": gold[article][position]})
+    return pd.DataFrame(rows), pd.DataFrame(labels)
+
+
+def settings(config: dict) -> EvalSettings:
+    cfg = {**config, "evaluation": {**config["evaluation"], "n_bootstrap": 100}}
+    return EvalSettings.from_config(cfg)
+
+
+def test_out_of_fold_never_uses_a_model_that_saw_the_article(tmp_path: Path, config):
+    data = {**MAPPING, "speakers": {**MAPPING["speakers"], "taliban": [
+        "Taliban", "militants", "Mullah Baradar"]}}  # fmt: skip
+    mapping = load_mapping(write_mapping(tmp_path / "speakers.yaml", data), SCHEMA)
+    corpus, labels = corpus_and_labels()
+    first = out_of_fold(corpus, labels, mapping, PARAMS, settings(config))
+    assert first.fold_description.startswith("leave one article out")
+    # Relabel article a2 wildly: its own out-of-fold predictions must not move (no model of
+    # its fold saw its labels), while the models of the other folds did learn from them.
+    changed = {**GOLD, "a2": ["russia"] * 4}
+    second = out_of_fold(corpus, corpus_and_labels(changed)[1], mapping, PARAMS,
+                         settings(config))  # fmt: skip
+    in_a2 = first.table["article_id"] == "a2"
+    columns = [c for c in first.table if c.startswith(("guarded_", "unguarded_"))]
+    pd.testing.assert_frame_equal(first.table.loc[in_a2, columns], second.table.loc[in_a2, columns])
+    assert not first.table.loc[~in_a2, "guarded_majority"].equals(
+        second.table.loc[~in_a2, "guarded_majority"]
+    )
+    # The leak guard: "Mullah Baradar" occurs only in a2, so a2's fold does without it.
+    assert "Mullah Baradar" in first.dropped_names["a2"]
+    row = first.table.set_index("sentence_id").loc["a2:2"]
+    assert row["unguarded_rules"] == "taliban" and row["guarded_rules"] == "other"
+    # Names found in other articles stay ("Taliban" is in a1, a3, a4).
+    assert "Taliban" not in first.dropped_names["a2"]
+
+
+def test_attribute_keeps_rows_and_order(mapping):
+    corpus, _ = corpus_and_labels()
+    shuffled = corpus.sample(frac=1.0, random_state=0)
+    out = attribute(shuffled, mapping)
+    assert out.index.equals(shuffled.index)
+    assert out.loc[shuffled["sentence_id"] == "a1:1", "rule_speaker"].item() == "taliban"
+    # Positions read from a CSV as text still order the article as numbers.
+    texts = ["Snow fell.", "Russia said troops must go.", "“They must leave.”"] + ["Rain."] * 9
+    long = pd.DataFrame({"article_id": "a", "position": [str(p) for p in range(12)],
+                         "text": texts})  # fmt: skip
+    assert attribute(long, mapping)["rule_speaker"].tolist()[:3] == ["author", "russia", "russia"]
+
+
+# --------------------------------------------------------------------------- predict end to end
+
+
+@pytest.fixture(scope="module")
+def speaker_project(tmp_path_factory) -> Path:
+    """A project with the real config and mapping, a synthetic labeled data set and corpus."""
+    root = tmp_path_factory.mktemp("speakers") / "project"
+    for item in ("config", "workflow/schemas", "labels"):
+        shutil.copytree(ROOT / item, root / item, ignore=shutil.ignore_patterns("*.csv"))
+    config = yaml.safe_load((root / "config/config.yaml").read_text())
+    config["evaluation"]["n_bootstrap"] = 100
+    config["mlflow"] = {"tracking_uri": None, "experiment": "speaker-test"}
+    config["models"] = [m for m in config["models"] if m["name"] in ("majority", "word_speaker_lr")]
+    config["speakers"]["method"] = "hybrid"
+    (root / "config/config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    ds = make_dataset(4, 10)
+    ds.save_to_disk(str(root / "results/labeled_dataset"))
+    table = ds.to_pandas()
+    table["start"] = table["position"] * 200
+    table["end"] = table["start"] + table["text"].str.len()
+    table[["sentence_id", "article_id", "position", "start", "end", "text"]].to_parquet(
+        root / "results/sentences.parquet"
+    )
+    return root
+
+
+def test_stage_then_predict_articles_writes_speaker_and_stance(speaker_project: Path, monkeypatch,
+                                                                capsys):  # fmt: skip
+    from stance.cli.main import main
+    from stance.speakers import steps
+
+    root = speaker_project
+    monkeypatch.chdir(root)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    from stance.config import load_config
+
+    config = load_config("config/config.yaml")
+    out = {n: f"results/speakers/{f}" for n, f in (
+        ("predicted", "predicted.parquet"), ("oof", "oof_predictions.csv"),
+        ("metrics", "metrics.json"), ("metrics_table", "metrics.tsv"),
+        ("per_speaker", "per_speaker.tsv"), ("confusion", "confusion.tsv"),
+        ("model", "model.skops"))}  # fmt: skip
+    Path("results/speakers").mkdir(parents=True, exist_ok=True)
+    steps.speakers_step("results/sentences.parquet", "results/labeled_dataset", config, root, out)
+    oof = pd.read_csv(out["oof"])
+    assert list(oof.columns[:6]) == ["sentence_id", "article_id", "text", "speaker",
+                                     "predicted_speaker", "evidence"]  # fmt: skip
+    assert len(oof) == 40 and oof["evidence"].str.len().gt(0).all()
+    predicted = pd.read_parquet(out["predicted"])
+    assert list(predicted.columns) == ["sentence_id", "predicted_speaker", "evidence", "source"]
+    assert len(predicted) == 40 and set(predicted["source"]) <= {"rules", "model"}
+    steps.speaker_stance_step("results/labeled_dataset", out["oof"], config,
+                              "results/speakers/stance.tsv")  # fmt: skip
+    stance = pd.read_csv("results/speakers/stance.tsv", sep="\t")
+    assert stance["speakers"].tolist() == ["hand", "predicted", "predicted_no_leak_guard"]
+    assert set(stance["model"]) == {"word_speaker_lr"}
+    steps.log_speakers_step(out["metrics"], out["model"], [out["oof"]],
+                            "results/labeled_dataset", config, root,
+                            "results/speakers/mlflow_run.json")  # fmt: skip
+    from stance.cli import steps as cli_steps
+
+    cli_steps.train_model("word_speaker_lr", "results/labeled_dataset", config,
+                          out_dir="results/models/word_speaker_lr", threads=1)  # fmt: skip
+    cli_steps.log_run("results/models/word_speaker_lr", "results/labeled_dataset", config,
+                      root, agreement=None,
+                      out="results/models/word_speaker_lr/mlflow_run.json")  # fmt: skip
+    capsys.readouterr()
+    article = root / "new.txt"
+    article.write_text(
+        "“Foreign troops must leave now,” the Taliban said.\n\n"
+        "The Pentagon said it would keep its bases. Snow fell in Kabul.\n",
+        encoding="utf-8",
+    )
+    code = main(["predict", "--articles", str(article), "--out", "pred.csv"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    rows = pd.read_csv(root / "pred.csv")
+    assert "model 'word_speaker_lr'" in err
+    for column in ("speaker", "speaker_evidence", "stance"):
+        assert column in rows.columns
+    assert any(c.startswith("proba_") for c in rows.columns)
+    assert "paragraph_start" not in rows.columns
+    assert rows["speaker"].tolist()[:2] == ["taliban", "us_government"]
+    assert "Taliban" in rows["speaker_evidence"][0]
+    # Narration is left to the logged speaker model (speakers.method: hybrid).
+    assert rows["speaker_evidence"][2].startswith("speaker model:")
+    # --speaker still overrides the prediction.
+    code = main(["predict", "--articles", str(article), "--speaker", "nato", "--out", "p2.csv"])
+    assert code == 0
+    assert set(pd.read_csv(root / "p2.csv")["speaker"]) == {"nato"}
