@@ -378,10 +378,12 @@ def _findings_job(job: Any) -> None:
     from stance.findings.stage import FindingsInputs, FindingsOutputs, run_findings_stage
     from stance.findings.statement import summary_lines
 
-    i, out = job.input, dict(job.output.items())
-    inputs = FindingsInputs(i.sentences, i.articles, i.speakers, i.speaker_metrics, i.data,
-                            i.schema, job.params.models_dir, getattr(i, "comparison", None))  # fmt: skip
-    result = run_findings_stage(inputs, FindingsOutputs(**out), job.config)
+    i = job.input
+    inputs = FindingsInputs(
+        i.sentences, i.articles, i.speakers, i.speaker_metrics, i.data, i.schema,
+        models_dir=job.params.models_dir, comparison=getattr(i, "comparison", None),
+    )  # fmt: skip
+    result = run_findings_stage(inputs, FindingsOutputs(**dict(job.output.items())), job.config)
     print("\n".join(summary_lines(result)))
 
 
