@@ -131,7 +131,9 @@ def statement_blocks(result: FindingsResult) -> list[Block]:
         ("p", f"Intervals: {level}% percentile bootstrap over articles "
               f"({result.settings['n_bootstrap']} replicates, seed {result.settings['seed']}), "
               "resampling the corpus articles and the labeled articles the error rates come "
-              "from."),
+              "from. A share of exactly 0 or 1 gets an interval of no width (no resample holds "
+              "what the data lack): with n sentences the true share can still be about 3/n "
+              "away from it."),
     ]  # fmt: skip
     single = single_article_groups(result)
     if single:
