@@ -151,7 +151,9 @@ def outputs(folder: Path) -> FindingsOutputs:
 
 
 def config(**findings) -> dict:
-    return {"seed": 3, "findings": {"model": None, "n_bootstrap": 300, **findings}}
+    """The settings the stage reads; the rest of the defaults come from the config schema."""
+    defaults = {"model": None, "n_bootstrap": 300, "ci_level": 0.95, "wide_half_width": 0.2}
+    return {"seed": 3, "findings": {**defaults, **findings}}
 
 
 @pytest.fixture(scope="module")

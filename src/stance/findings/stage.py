@@ -113,11 +113,9 @@ def choose_model(models_dir: Path | str, name: str | None, comparison: str | Non
 def _predict(model: Any, table: pd.DataFrame, chosen: ChosenModel) -> pd.DataFrame:
     """The model's stance and class probabilities for every row of ``table``."""
     classes = chosen.classes
-    out = pd.DataFrame({"predicted": pd.Series([], dtype=object)})
     if table.empty:
-        for c in classes:
-            out[f"proba_{c}"] = pd.Series([], dtype=float)
-        return out
+        columns = {f"proba_{c}": pd.Series([], dtype=float) for c in classes}
+        return pd.DataFrame({"predicted": pd.Series([], dtype=object), **columns})
     x = table[chosen.features].astype(str).reset_index(drop=True)
     try:
         proba = model.predict_proba(x)
@@ -193,12 +191,13 @@ def sentence_findings(
 
 
 def _settings(config: Mapping[str, Any]) -> dict[str, Any]:
-    findings = dict(config.get("findings") or {})
+    """The stage's settings: config ``findings`` (defaults from the config schema) and the seed."""
+    findings = config["findings"]
     return {
-        "model": findings.get("model"),
-        "n_bootstrap": int(findings.get("n_bootstrap", 2000)),
-        "ci_level": float(findings.get("ci_level", 0.95)),
-        "wide_half_width": float(findings.get("wide_half_width", 0.2)),
+        "model": findings["model"],
+        "n_bootstrap": int(findings["n_bootstrap"]),
+        "ci_level": float(findings["ci_level"]),
+        "wide_half_width": float(findings["wide_half_width"]),
         "seed": int(config["seed"]),
     }
 
