@@ -48,6 +48,7 @@ include: "workflow/rules/split.smk"
 include: "workflow/rules/labels.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/speakers.smk"
+include: "workflow/rules/findings.smk"
 
 
 # Small and quick: run where snakemake runs, never queued on a cluster.
@@ -76,3 +77,6 @@ rule all:
         "results/speakers/oof_predictions.csv",
         "results/speakers/stance_with_predicted_speakers.tsv",
         "results/speakers/mlflow_run.json",
+        "results/findings/sentences.parquet",
+        "results/findings/stance_by_speaker.tsv",
+        "results/findings/statement.html",

@@ -162,7 +162,7 @@ def test_one_hyperparameter_reruns_one_model(built):
     entry = next(m for m in config["models"] if m["name"] == "word_lr")
     entry.setdefault("params", {})["C"] = 2.5
     path.write_text(yaml.safe_dump(config, sort_keys=False))
-    assert planned_jobs(project) == {"models": 1, "all": 1}
+    assert planned_jobs(project) == {"models": 1, "findings": 1, "all": 1}
     before = model_runs(project)
     run_snakemake(project, "--cores", "2")
     new = [r for r in model_runs(project) if r not in before]
@@ -286,4 +286,34 @@ def test_speaker_stage_predicts_every_sentence_and_reruns_on_a_mapping_change(bu
     finally:
         path.write_bytes(original)
         os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
-    assert jobs == {"speakers": 1, "speaker_stance": 1, "log_speakers": 1, "all": 1}
+    assert jobs == {
+        "speakers": 1, "speaker_stance": 1, "log_speakers": 1, "findings": 1, "all": 1,
+    }  # fmt: skip
+
+
+def test_findings_stage_counts_every_sentence_and_a_noop_stays_a_noop(built):
+    project, *_ = built
+    up_to_date(project)
+    out = project / "results/findings"
+    sentences = pd.read_parquet(project / "results/sentences.parquet")
+    table = pd.read_parquet(out / "sentences.parquet")
+    assert sorted(table["sentence_id"]) == sorted(sentences["sentence_id"])
+    # Every sentence has a synthetic hand label here: all stances and speakers come from them.
+    assert set(table["stance_source"]) == {"label"} and set(table["speaker_source"]) == {"label"}
+    best = pd.read_csv(project / "results/metrics/comparison.tsv", sep="\t")["model"].iloc[0]
+    by_speaker = pd.read_csv(out / "stance_by_speaker.tsv", sep="\t", keep_default_na=False)
+    assert by_speaker["sentences"].sum() == len(table) == by_speaker["labeled"].sum()
+    for name in ("stance_by_outlet.tsv", "stance_by_month.tsv", "stance_by_speaker.png",
+                 "stance_over_time.png", "statement.html"):  # fmt: skip
+        assert (out / name).is_file()
+    assert f"**{best}**" in (out / "statement.md").read_text(encoding="utf-8")
+    proc = run_snakemake(project, "--cores", "2")
+    assert "Nothing to be done" in proc.stdout + proc.stderr
+    # A new article re-runs its shard and what depends on the sentences, findings included.
+    article = project / "seeds/999_findings_check.txt"
+    article.write_text("The Taliban said foreign troops must leave.\n", encoding="utf-8")
+    try:
+        jobs = planned_jobs(project)
+    finally:
+        article.unlink()
+    assert jobs["split_shard"] == 1 and jobs["findings"] == 1 and "tracking_store" not in jobs

@@ -417,6 +417,19 @@ def _models_job(job: Any) -> None:
     )
 
 
+def _findings_job(job: Any) -> None:
+    from stance.findings.stage import FindingsInputs, FindingsOutputs, run_findings_stage
+    from stance.findings.statement import summary_lines
+
+    i = job.input
+    inputs = FindingsInputs(
+        i.sentences, i.articles, i.speakers, i.speaker_metrics, i.data, i.schema,
+        models_dir=job.params.models_dir, comparison=getattr(i, "comparison", None),
+    )  # fmt: skip
+    result = run_findings_stage(inputs, FindingsOutputs(**dict(job.output.items())), job.config)
+    print("\n".join(summary_lines(result)))
+
+
 JOBS = {
     "split_shard": _split_shard_job,
     "gather_sentences": _gather_job,
@@ -424,6 +437,7 @@ JOBS = {
     "labels": _labels_job,
     "tracking_store": _tracking_store_job,
     "models": _models_job,
+    "findings": _findings_job,
 }
 
 

@@ -63,6 +63,17 @@ def _shares(counts: np.ndarray) -> np.ndarray:
         return np.where(totals > 0, counts / np.where(totals > 0, totals, 1), np.nan)
 
 
+def share_columns(group: str, classes: Sequence[str], corrected: bool = True) -> list[str]:
+    """The columns of a :func:`stance_shares` table, in order."""
+    columns = [group, "sentences", "articles", "labeled", "predicted"]
+    columns += [f"labeled_{c}" for c in classes]
+    for c in classes:
+        columns += [f"raw_{c}", f"raw_{c}_low", f"raw_{c}_high"]
+        if corrected:
+            columns += [c, f"{c}_low", f"{c}_high"]
+    return [*columns, "wide"]
+
+
 def stance_shares(
     sentences: pd.DataFrame,
     group: str,
@@ -72,6 +83,7 @@ def stance_shares(
     n_boot: int = 2000,
     seed: int = 0,
     level: float = 0.95,
+    wide_half_width: float = WIDE_HALF_WIDTH,
 ) -> pd.DataFrame:
     """Shares of each stance per value of ``group`` (a speaker, outlet or month column).
 
@@ -85,7 +97,8 @@ def stance_shares(
     ``predicted``; per stance ``c``: ``labeled_c`` (hand-labeled count), the raw share
     ``raw_c`` (labels and predictions counted as they are) with ``raw_c_low``/``raw_c_high``,
     and the share corrected for the model's errors ``c`` with ``c_low``/``c_high``; ``wide``
-    lists the stances whose (corrected) interval reaches more than 0.2 from the share.
+    lists the stances whose (corrected) interval reaches more than ``wide_half_width`` from the
+    share. No sentence with a group value: a table with the columns and no rows.
 
     Intervals are percentile intervals of a bootstrap that resamples whole articles of the
     corpus (sentences of one article are not independent) and, independently, the articles the
@@ -94,6 +107,8 @@ def stance_shares(
     """
     _check(sentences, group, classes)
     table = sentences[sentences[group].notna() & (sentences[group].astype(str) != "")]
+    if table.empty:
+        return pd.DataFrame(columns=share_columns(group, classes, corrected=oof is not None))
     articles, groups, hand, model = _counts(table, group, classes)
     k = len(classes)
     rng = np.random.default_rng(seed)
@@ -140,7 +155,7 @@ def stance_shares(
                 row[f"{name_c}_low"], row[f"{name_c}_high"] = low[g, c], high[g, c]
         lo, hi = (low, high) if corrected else (raw_low, raw_high)
         row["wide"] = ",".join(
-            classes[c] for c in range(k) if (hi[g, c] - lo[g, c]) / 2 > WIDE_HALF_WIDTH
+            classes[c] for c in range(k) if (hi[g, c] - lo[g, c]) / 2 > wide_half_width
         )
         rows.append(row)
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=share_columns(group, classes, corrected))

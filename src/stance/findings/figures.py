@@ -1,0 +1,130 @@
+"""The findings figures: stance shares per speaker and per month, with their intervals (PNG)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from stance.io import atomic_path
+
+if TYPE_CHECKING:
+    from stance.findings.stage import FindingsResult
+
+# One colour per stance position in the label scheme (favor, against, none, ...).
+COLOURS = ["#1b7837", "#c51b7d", "#7f7f7f", "#2166ac", "#e08214"]
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig: Any, path: Path | str) -> None:
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", metadata={"Software": None})
+    _pyplot().close(fig)
+
+
+def _errors(table: pd.DataFrame, c: str) -> tuple[np.ndarray, np.ndarray]:
+    """The share of stance ``c`` and its interval as error-bar lengths below and above."""
+    share = table[c].to_numpy(float)
+    low = np.clip(share - table[f"{c}_low"].to_numpy(float), 0, None)
+    high = np.clip(table[f"{c}_high"].to_numpy(float) - share, 0, None)
+    return share, np.vstack([low, high])
+
+
+def _title(result: FindingsResult) -> str:
+    m = result.model
+    level = round(result.settings["ci_level"] * 100)
+    return (
+        f"stance model {m.name} (out-of-fold f_avg {m.summary['metrics']['f_avg']:.2f})\n"
+        f"{level}% intervals resample articles; a group from one article has none"
+    )
+
+
+def _empty(message: str, title: str, path: Path | str) -> None:
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.4, 2.0), dpi=100)
+    ax.axis("off")
+    ax.text(0.5, 0.5, message, ha="center", va="center", wrap=True)
+    ax.set_title(title, fontsize=9)
+    _save(fig, path)
+
+
+def plot_speaker_shares(result: FindingsResult, path: Path | str) -> None:
+    """Per speaker, the corrected share of each stance with its interval (raw counts as open
+    circles); a speaker's label gives its sentences, articles and hand-labeled sentences."""
+    table = result.tables["speaker"]
+    classes = result.model.classes
+    if table.empty:
+        _empty("no sentence has a speaker", _title(result), path)
+        return
+    plt = _pyplot()
+    n = len(table)
+    fig, ax = plt.subplots(figsize=(7.2, 1.8 + 0.55 * n), dpi=100)
+    y = np.arange(n)
+    step = 0.8 / len(classes)
+    for k, c in enumerate(classes):
+        offset = (k - (len(classes) - 1) / 2) * step
+        share, err = _errors(table, c)
+        colour = COLOURS[k % len(COLOURS)]
+        ax.errorbar(share, y + offset, xerr=err, fmt="o", color=colour, capsize=3, label=c)
+        ax.plot(table[f"raw_{c}"].to_numpy(float), y + offset, "o", mfc="none", color=colour,
+                alpha=0.6)  # fmt: skip
+    labels = [
+        f"{r.speaker}\n{r.sentences} sent., {r.articles} art., {r.labeled} labeled"
+        + (f"\nwide: {r.wide}" if r.wide else "")
+        for r in table.itertuples()
+    ]
+    ax.set_yticks(y, labels, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlim(-0.02, 1.02)
+    ax.set_xlabel("share of the speaker's sentences (filled: corrected; open: raw count)")
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1 - 0.3 / n),
+              ncols=len(classes))  # fmt: skip
+    ax.set_title(_title(result), fontsize=9)
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def plot_over_time(result: FindingsResult, path: Path | str) -> None:
+    """Per month of the articles' dates, the corrected share of each stance with its interval
+    (all speakers together); a figure saying so when no article has a date."""
+    table = result.tables["month"]
+    classes = result.model.classes
+    if table.empty:
+        _empty(
+            "no article has a date (seeds/articles.csv, or a date line in its page chrome):\n"
+            "no shares over time",
+            _title(result),
+            path,
+        )
+        return
+    plt = _pyplot()
+    table = table.sort_values("month")
+    x = np.arange(len(table))
+    fig, ax = plt.subplots(figsize=(max(5.0, 1.2 + 0.6 * len(table)), 3.8), dpi=100)
+    step = 0.3 / len(classes)
+    for k, c in enumerate(classes):
+        share, err = _errors(table, c)
+        offset = (k - (len(classes) - 1) / 2) * step
+        ax.errorbar(x + offset, share, yerr=err, fmt="o-" if len(table) > 1 else "o", capsize=3,
+                    color=COLOURS[k % len(COLOURS)], label=c)  # fmt: skip
+    ticks = [f"{r.month}\n{r.sentences} sent., {r.articles} art." for r in table.itertuples()]
+    ax.set_xticks(x, ticks, fontsize=8)
+    ax.set_xlim(-0.5, len(table) - 0.5)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_ylabel("share of the month's sentences (corrected)")
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(_title(result), fontsize=9)
+    fig.tight_layout()
+    _save(fig, path)

@@ -1,0 +1,71 @@
+from stance.findings.inputs import findings_model_inputs
+
+FINDINGS_DIR = "results/findings"
+FINDINGS_MODELS_DIR = "results/models"
+try:
+    # The configured findings.model's files, or (null) the comparison and every model's files.
+    FINDINGS_MODEL = findings_model_inputs(config, FINDINGS_MODELS_DIR)
+except StanceError as exc:
+    print(f"error: {exc}", file=sys.stderr)
+    sys.exit(1)
+
+
+rule findings:
+    """Every corpus sentence with a speaker and a stance (a hand label over the model's
+    prediction); stance shares per speaker, outlet and month with article-bootstrap intervals,
+    corrected for the model's out-of-fold errors; figures and what the numbers can carry."""
+    input:
+        sentences="results/sentences.parquet",
+        articles="results/articles.tsv",
+        speakers=f"{SPEAKERS_DIR}/predicted.parquet",
+        speaker_metrics=f"{SPEAKERS_DIR}/metrics.json",
+        data="results/labeled_dataset",
+        schema=config["labels"]["schema"],
+        **FINDINGS_MODEL,
+    output:
+        sentences=f"{FINDINGS_DIR}/sentences.parquet",
+        by_speaker=report(
+            f"{FINDINGS_DIR}/stance_by_speaker.tsv",
+            caption="../report/findings_by_speaker.rst",
+            category="Findings",
+        ),
+        by_outlet=report(
+            f"{FINDINGS_DIR}/stance_by_outlet.tsv",
+            caption="../report/findings_by_group.rst",
+            category="Findings",
+            labels={"table": "by outlet"},
+        ),
+        by_month=report(
+            f"{FINDINGS_DIR}/stance_by_month.tsv",
+            caption="../report/findings_by_group.rst",
+            category="Findings",
+            labels={"table": "by month"},
+        ),
+        speaker_figure=report(
+            f"{FINDINGS_DIR}/stance_by_speaker.png",
+            caption="../report/findings_speaker_figure.rst",
+            category="Findings",
+        ),
+        time_figure=report(
+            f"{FINDINGS_DIR}/stance_over_time.png",
+            caption="../report/findings_time_figure.rst",
+            category="Findings",
+        ),
+        statement_md=f"{FINDINGS_DIR}/statement.md",
+        statement_html=report(
+            f"{FINDINGS_DIR}/statement.html",
+            caption="../report/findings_statement.rst",
+            category="Findings",
+        ),
+    params:
+        findings=config["findings"],
+        seed=config["seed"],
+        models_dir=FINDINGS_MODELS_DIR,
+        code=code_digest("findings"),
+    resources:
+        mem_mb=2000,
+        runtime=20,
+    log:
+        "logs/findings.log",
+    script:
+        STEP
