@@ -4,7 +4,10 @@ FINDINGS_DIR = "results/findings"
 FINDINGS_MODELS_DIR = "results/models"
 try:
     # The configured findings.model's files, or (null) the comparison and every model's files.
-    FINDINGS_MODEL = findings_model_inputs(config, FINDINGS_MODELS_DIR)
+    # Models whose optional extra is missing are not trained (MODELS, train.smk).
+    FINDINGS_MODEL = findings_model_inputs(
+        {**config, "models": list(MODELS.values())}, FINDINGS_MODELS_DIR
+    )
 except StanceError as exc:
     print(f"error: {exc}", file=sys.stderr)
     sys.exit(1)
