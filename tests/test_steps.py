@@ -20,7 +20,7 @@ def models_job(tmp_path: Path, data: Path) -> SimpleNamespace:
         params=SimpleNamespace(models_dir=str(tmp_path), cache_dir=str(tmp_path), code="c"),
         threads=1,
         log=[str(tmp_path / "logs" / "models.log")],
-        config={},
+        config={"models": [{"name": "majority", "kind": "majority"}]},
     )
 
 
