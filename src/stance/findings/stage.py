@@ -111,25 +111,14 @@ def choose_model(models_dir: Path | str, name: str | None, comparison: str | Non
 
 
 def _predict(model: Any, table: pd.DataFrame, chosen: ChosenModel) -> pd.DataFrame:
-    """The model's stance and class probabilities for every row of ``table``."""
-    classes = chosen.classes
-    if table.empty:
-        columns = {f"proba_{c}": pd.Series([], dtype=float) for c in classes}
-        return pd.DataFrame({"predicted": pd.Series([], dtype=object), **columns})
-    x = table[chosen.features].astype(str).reset_index(drop=True)
-    try:
-        proba = model.predict_proba(x)
-        predicted = list(model.predict(x))
-    except Exception as exc:  # a model that loaded but does not work as a project model does
-        raise StanceError(
-            f"{chosen.folder}/model.skops could not predict ({type(exc).__name__}: {exc}); "
-            "train it again with snakemake"
-        ) from None
-    order = list(model.classes_)
-    out = pd.DataFrame({"predicted": predicted})
-    for c in classes:
-        out[f"proba_{c}"] = np.round(proba[:, order.index(c)], 6) if c in order else 0.0
-    return out
+    """The model's stance (``predicted``) and class probabilities for every row of ``table``."""
+    from stance.training.predict import predict_sentences
+
+    out = predict_sentences(
+        model, table, chosen.classes, chosen.features, f"{chosen.folder}/model.skops"
+    )
+    columns = ["stance", *(f"proba_{c}" for c in chosen.classes)]
+    return out[columns].rename(columns={"stance": "predicted"}).reset_index(drop=True)
 
 
 def _speakers(corpus: pd.DataFrame, path: str) -> pd.DataFrame:
