@@ -26,7 +26,7 @@ from stance.errors import StanceError
 
 EXPERIMENT = "reliability"
 
-# The child process that stands for a log_run job killed with `kill -9` while logging:
+# The child process that stands for a workflow job killed with `kill -9` while logging:
 # it logs a model through the project's code and stops when the model itself is about to be
 # logged (params, metrics, data set and artifacts are in), so the parent can SIGKILL it there.
 CRASHING_LOGGER = """

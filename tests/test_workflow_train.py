@@ -132,7 +132,7 @@ def test_report_renders(built):
     html = (project / "report.html").read_text(encoding="utf-8", errors="replace")
     assert "comparison.tsv" in html and "learning_curve.png" in html
     assert "comparison.png" in html and "majority-class" in html  # its caption
-    assert "plot_comparison" in html and "Outputs: the labeled" in html  # front page
+    assert "one job trains the models" in html and "Outputs: the labeled" in html  # front page
 
 
 def test_parent_run_holds_the_comparison_and_a_description(built):

@@ -17,7 +17,7 @@ rule speakers:
         schema=config["labels"]["schema"],
         # Paragraph starts come from the article files' line breaks.
         articles=expand(f"{SEEDS}/{{article}}.txt", article=ARTICLES),
-        # As train_model: a damaged store stops the workflow before any model is trained.
+        # As the models job: a damaged store stops the workflow before any model is trained.
         store=ancient("results/mlflow/store.json"),
     output:
         predicted=f"{SPEAKERS_DIR}/predicted.parquet",
