@@ -63,7 +63,7 @@ def test_the_completed_configuration_is_remembered_and_a_changed_one_checked_aga
 
     import yaml
 
-    from stance.cli.steps import check_workflow
+    from stance.cli.checks import check_workflow
     from stance.errors import StanceError
 
     root = Path(__file__).resolve().parents[1]

@@ -1,0 +1,80 @@
+"""What the Snakefile checks when it is read, before any job: configuration, models, store."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from stance.io import atomic_open
+
+
+def _validated_config(config: dict, schema: Path, checked_dir: Path, config_file: str) -> None:
+    """Validate the resolved configuration and fill in its defaults (in place); a configuration
+    and schema seen before get the completed configuration remembered then."""
+    import hashlib
+
+    from stance.config import validate_config
+
+    key = hashlib.sha256(
+        json.dumps(config, sort_keys=True, default=str).encode("utf-8") + schema.read_bytes()
+    ).hexdigest()[:16]
+    remembered = checked_dir / f"config-{key}.json"
+    try:
+        completed = json.loads(remembered.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        completed = None
+    if isinstance(completed, dict):
+        config.clear()
+        config.update(completed)
+        return
+    validate_config(
+        config, f"the configuration ({config_file} with any --configfile and --config)", schema
+    )
+    try:
+        text = json.dumps(config)
+    except (TypeError, ValueError):
+        return  # values JSON cannot hold (a YAML date): validate every time
+    if json.loads(text) != config:
+        return  # keys JSON would change (numbers): validate every time
+    checked_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_open(remembered, encoding="utf-8") as fh:
+        fh.write(text)
+
+
+def check_workflow(config: dict, root: Path | str, config_file: str = "config/config.yaml") -> None:
+    """What the Snakefile checks when it is read, before any job: the configuration Snakemake
+    resolved (validated against the schema, defaults filled in), the model entries (kind,
+    hyperparameter names and values) and a local SQLite MLflow store (not a database, corrupt).
+
+    The validation imports jsonschema, the model check scikit-learn (about a second) and the
+    store check reads the whole store; all three are remembered under .snakemake/stance/ (the
+    completed configuration for the same configuration and schema; the model check for the same
+    model entries, training code and scikit-learn; the store check for the same store file),
+    so a no-op run skips them.
+    """
+    import hashlib
+
+    from stance.codehash import code_digest
+    from stance.tracking.store import check_store_file
+
+    root = Path(root)
+    checked_dir = root / ".snakemake" / "stance"
+    _validated_config(
+        config, root / "workflow/schemas/config.schema.yaml", checked_dir, config_file
+    )
+    from importlib.metadata import version
+
+    key = hashlib.sha256(
+        json.dumps(config["models"], sort_keys=True, default=str).encode("utf-8")
+        + code_digest("training").encode("ascii")
+        # the value check is scikit-learn's own: another version checks again
+        + version("scikit-learn").encode("ascii")
+    ).hexdigest()[:16]
+    checked = checked_dir / f"models-checked-{key}"
+    if not checked.exists():
+        from stance.training.models import model_specs
+
+        model_specs(config)
+        checked.parent.mkdir(parents=True, exist_ok=True)
+        checked.touch()
+    check_store_file(config, root, checked_dir)
