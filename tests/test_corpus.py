@@ -99,7 +99,7 @@ def run_split_cli(tmp_path: Path, project_root: Path, *paths: Path) -> int:
     """Run the split_shard step as a Snakemake job runs it; return its exit status."""
     from types import SimpleNamespace
 
-    from stance.cli.steps import run_job
+    from stance.cli.jobs import StepFailed, run_job
     from stance.config import load_config
 
     job = SimpleNamespace(
@@ -117,8 +117,8 @@ def run_split_cli(tmp_path: Path, project_root: Path, *paths: Path) -> int:
     )
     try:
         run_job(job)
-    except SystemExit as exc:
-        return int(exc.code)
+    except StepFailed:
+        return 1
     return 0
 
 

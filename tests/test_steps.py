@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from stance.cli.steps import run_job
+from stance.cli.jobs import StepFailed, run_job
 
 
 def models_job(tmp_path: Path, data: Path) -> SimpleNamespace:
@@ -26,9 +26,9 @@ def models_job(tmp_path: Path, data: Path) -> SimpleNamespace:
 
 def test_a_user_mistake_is_one_line_in_the_log_and_no_traceback(tmp_path: Path, capsys):
     job = models_job(tmp_path, tmp_path / "missing_dataset")
-    with pytest.raises(SystemExit) as exit_info:
+    with pytest.raises(StepFailed) as failed:
         run_job(job)
-    assert exit_info.value.code == 1
+    assert str(failed.value).startswith("error: ") and "missing_dataset" in str(failed.value)
     log = (tmp_path / "logs" / "models.log").read_text(encoding="utf-8")
     assert log.startswith("error: ") and "missing_dataset" in log
     assert "Traceback" not in log and "Traceback" not in capsys.readouterr().err
@@ -43,16 +43,15 @@ def test_a_crash_leaves_its_traceback_in_the_log(tmp_path: Path, capsys):
         log=[str(tmp_path / "logs" / "store.log")],
         config={},
     )
-    with pytest.raises(SystemExit) as exit_info:
+    with pytest.raises(StepFailed, match="KeyError.*logs/store.log"):
         run_job(job)
-    assert exit_info.value.code == 1
     log = (tmp_path / "logs" / "store.log").read_text(encoding="utf-8")
     assert "Traceback (most recent call last)" in log and "KeyError" in log
     assert "KeyError" in capsys.readouterr().err  # and on the terminal
 
 
 def test_an_unknown_rule_is_named():
-    with pytest.raises(SystemExit, match="no step for rule 'nope'"):
+    with pytest.raises(StepFailed, match="no step for rule 'nope'"):
         run_job(SimpleNamespace(rule="nope", log=[]))
 
 
@@ -90,3 +89,53 @@ def test_the_completed_configuration_is_remembered_and_a_changed_one_checked_aga
     bad["seed"] = "seven"
     with pytest.raises(StanceError, match="seed"):
         check_workflow(bad, tmp_path)
+
+
+def test_jobs_side_by_side_in_one_process_each_log_their_own_output(tmp_path: Path):
+    import sys
+    import threading
+
+    from stance.cli.jobs import job_log
+
+    streams = (sys.stdout, sys.stderr)
+    both_inside = threading.Barrier(2)
+
+    def job(name: str) -> None:
+        with job_log(str(tmp_path / f"{name}.log")):
+            both_inside.wait()
+            for i in range(200):
+                print(f"{name} {i}")
+                print(f"{name} warns {i}", file=sys.stderr)
+            both_inside.wait()
+
+    threads = [threading.Thread(target=job, args=(name,)) for name in ("a", "b")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for name, other in (("a", "b"), ("b", "a")):
+        lines = (tmp_path / f"{name}.log").read_text(encoding="utf-8").splitlines()
+        assert len(lines) == 400 and all(line.startswith(f"{name} ") for line in lines)
+        assert not any(line.startswith(f"{other} ") for line in lines)
+    assert (sys.stdout, sys.stderr) == streams  # the terminal streams are back
+
+
+def test_run_step_hands_the_names_of_a_run_block_to_the_step(tmp_path: Path):
+    from stance.cli.jobs import run_step
+
+    shard = tmp_path / "a.txt"
+    shard.write_text("The envoy met Taliban officials. Talks resume next week.\n", encoding="utf-8")
+    from stance.config import load_config
+
+    config = load_config(Path(__file__).resolve().parents[1] / "config" / "config.yaml")
+    output = SimpleNamespace(
+        sentences=str(tmp_path / "s.parquet"), chrome=str(tmp_path / "c.tsv"),
+        articles=str(tmp_path / "a.tsv"),
+    )  # fmt: skip
+    params = SimpleNamespace(cache=str(tmp_path / "cache.json"))
+    log = [str(tmp_path / "split.log")]
+    run_step("split_shard", [str(shard)], output, params, SimpleNamespace(shard="3"), 1, log, config)
+    import pandas as pd
+
+    assert len(pd.read_parquet(tmp_path / "s.parquet")) == 2
+    assert "shard-3" in (tmp_path / "split.log").read_text(encoding="utf-8")

@@ -9,9 +9,9 @@ from stance.tracking.provenance import new_group_id
 from stance.tracking.store import WORKFLOW_RUN_ENV
 from stance.training.extras import runnable_entries
 
-# Every job runs this adapter, which hands the job (with the configuration Snakemake resolved
-# from config/config.yaml, --configfile and --config) to the step of its rule in stance.cli.steps.
-STEP = "../scripts/step.py"
+# Every job hands itself (with the configuration Snakemake resolved from config/config.yaml,
+# --configfile and --config) to the step of its rule, in this process (stance.cli.jobs).
+from stance.cli.jobs import run_step
 
 SEEDS = config["seeds_dir"]
 # The optional metadata table of the articles (title, outlet, date, url).

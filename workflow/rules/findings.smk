@@ -70,5 +70,5 @@ rule findings:
         runtime=20,
     log:
         "logs/findings.log",
-    script:
-        STEP
+    run:
+        run_step(rule, input, output, params, wildcards, threads, log, config)

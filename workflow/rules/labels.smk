@@ -39,5 +39,5 @@ rule labels:
         runtime=20,
     log:
         "logs/labels.log",
-    script:
-        STEP
+    run:
+        run_step(rule, input, output, params, wildcards, threads, log, config)

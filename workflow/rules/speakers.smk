@@ -49,8 +49,8 @@ rule speakers:
         runtime=30,
     log:
         "logs/speakers/speakers.log",
-    script:
-        STEP
+    run:
+        run_step(rule, input, output, params, wildcards, threads, log, config)
 
 
 rule speaker_stance:
@@ -75,8 +75,8 @@ rule speaker_stance:
         runtime=30,
     log:
         "logs/speakers/speaker_stance.log",
-    script:
-        STEP
+    run:
+        run_step(rule, input, output, params, wildcards, threads, log, config)
 
 
 rule log_speakers:
@@ -103,5 +103,5 @@ rule log_speakers:
         runtime=20,
     log:
         "logs/mlflow/speakers.log",
-    script:
-        STEP
+    run:
+        run_step(rule, input, output, params, wildcards, threads, log, config)

@@ -16,8 +16,8 @@ rule split_shard:
         runtime=20,
     log:
         "logs/split/shard-{shard}.log",
-    script:
-        STEP
+    run:
+        run_step(rule, input, output, params, wildcards, threads, log, config)
 
 
 rule gather_sentences:
@@ -31,8 +31,8 @@ rule gather_sentences:
         runtime=20,
     log:
         "logs/gather_sentences.log",
-    script:
-        STEP
+    run:
+        run_step(rule, input, output, params, wildcards, threads, log, config)
 
 
 rule article_table:
@@ -56,5 +56,5 @@ rule article_table:
         runtime=20,
     log:
         "logs/article_table.log",
-    script:
-        STEP
+    run:
+        run_step(rule, input, output, params, wildcards, threads, log, config)

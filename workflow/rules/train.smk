@@ -42,8 +42,8 @@ rule tracking_store:
         runtime=10,
     log:
         "logs/mlflow/tracking_store.log",
-    script:
-        STEP
+    run:
+        run_step(rule, input, output, params, wildcards, threads, log, config)
 
 
 def model_outputs(name):
@@ -132,5 +132,5 @@ rule models:
         runtime=120,
     log:
         "logs/models.log",
-    script:
-        STEP
+    run:
+        run_step(rule, input, output, params, wildcards, threads, log, config)

@@ -1,24 +1,16 @@
 """The workflow's steps: what each Snakemake rule runs, with the configuration Snakemake resolved.
 
-Each rule of ``workflow/rules/*.smk`` runs ``workflow/scripts/step.py``, which hands its job to
-``run_job``: the step of the job's rule gets the job's inputs, outputs, params, threads and the
-resolved configuration (config file + ``--configfile`` + ``--config``), never a re-read of
-config/config.yaml, and everything it prints goes to the job's log as well as to the terminal.
-The step functions take plain values, so they are tested without Snakemake.
+``JOBS`` maps a rule to its step; ``stance.cli.jobs.run_step`` (the ``run:`` of every rule) hands
+it the job. The step functions take plain values, so they are tested without Snakemake.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import sys
-import traceback
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
-from stance.environment import configure
-from stance.errors import StanceError
 from stance.io import atomic_open
 
 
@@ -367,64 +359,3 @@ JOBS = {
     "models": _models_job,
     "findings": _findings_job,
 }
-
-
-def _step_of(rule: str) -> Any:
-    """The step of a rule: here, or in the speaker stage's steps."""
-    from stance.speakers.steps import JOBS as SPEAKER_JOBS
-
-    return JOBS.get(rule) or SPEAKER_JOBS.get(rule)
-
-
-class _Tee:
-    """A text stream that writes to several streams (the terminal and the job's log)."""
-
-    def __init__(self, *streams: TextIO) -> None:
-        self.streams = streams
-
-    def write(self, text: str) -> int:
-        for stream in self.streams:
-            stream.write(text)
-            stream.flush()
-        return len(text)
-
-    def flush(self) -> None:
-        for stream in self.streams:
-            stream.flush()
-
-    def isatty(self) -> bool:
-        return False
-
-
-@contextlib.contextmanager
-def job_log(path: str | None) -> Iterator[None]:
-    """Copy everything the job prints to stdout and stderr into its log file."""
-    if path is None:
-        yield
-        return
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    with (
-        open(path, "w", encoding="utf-8") as log,
-        contextlib.redirect_stdout(_Tee(sys.stdout, log)),  # type: ignore[type-var]
-        contextlib.redirect_stderr(_Tee(sys.stderr, log)),  # type: ignore[type-var]
-    ):
-        yield
-
-
-def run_job(job: Any) -> None:
-    """Run the step of a Snakemake job (the ``snakemake`` object of a ``script:``)."""
-    configure()
-    step = _step_of(job.rule)
-    if step is None:
-        raise SystemExit(f"error: no step for rule {job.rule!r} in stance.cli.steps.JOBS")
-    with job_log(job.log[0] if len(job.log) else None):
-        try:
-            step(job)
-        except StanceError as exc:
-            # A user mistake: the message says what to do, a traceback would only hide it.
-            print(f"error: {exc}", file=sys.stderr)
-            raise SystemExit(1) from None
-        except Exception:
-            # Anything else is a bug or a crash: its traceback goes to the log as well.
-            traceback.print_exc()
-            raise SystemExit(1) from None

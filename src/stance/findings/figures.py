@@ -3,33 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from stance.io import atomic_path
+from stance.figures import new_figure, save_png
 
 if TYPE_CHECKING:
     from stance.findings.stage import FindingsResult
 
 # One colour per stance position in the label scheme (favor, against, none, ...).
 COLOURS = ["#1b7837", "#c51b7d", "#7f7f7f", "#2166ac", "#e08214"]
-
-
-def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig: Any, path: Path | str) -> None:
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", metadata={"Software": None})
-    _pyplot().close(fig)
 
 
 def _errors(table: pd.DataFrame, c: str) -> tuple[np.ndarray, np.ndarray]:
@@ -50,12 +35,11 @@ def _title(result: FindingsResult) -> str:
 
 
 def _empty(message: str, title: str, path: Path | str) -> None:
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6.4, 2.0), dpi=100)
+    fig, ax = new_figure(figsize=(6.4, 2.0), dpi=100)
     ax.axis("off")
     ax.text(0.5, 0.5, message, ha="center", va="center", wrap=True)
     ax.set_title(title, fontsize=9)
-    _save(fig, path)
+    save_png(fig, path)
 
 
 def plot_speaker_shares(result: FindingsResult, path: Path | str) -> None:
@@ -66,9 +50,8 @@ def plot_speaker_shares(result: FindingsResult, path: Path | str) -> None:
     if table.empty:
         _empty("no sentence has a speaker", _title(result), path)
         return
-    plt = _pyplot()
     n = len(table)
-    fig, ax = plt.subplots(figsize=(7.2, 1.8 + 0.55 * n), dpi=100)
+    fig, ax = new_figure(figsize=(7.2, 1.8 + 0.55 * n), dpi=100)
     y = np.arange(n)
     step = 0.8 / len(classes)
     for k, c in enumerate(classes):
@@ -92,7 +75,7 @@ def plot_speaker_shares(result: FindingsResult, path: Path | str) -> None:
               ncols=len(classes))  # fmt: skip
     ax.set_title(_title(result), fontsize=9)
     fig.tight_layout()
-    _save(fig, path)
+    save_png(fig, path)
 
 
 def plot_over_time(result: FindingsResult, path: Path | str) -> None:
@@ -108,10 +91,9 @@ def plot_over_time(result: FindingsResult, path: Path | str) -> None:
             path,
         )
         return
-    plt = _pyplot()
     table = table.sort_values("month")
     x = np.arange(len(table))
-    fig, ax = plt.subplots(figsize=(max(5.0, 1.2 + 0.6 * len(table)), 3.8), dpi=100)
+    fig, ax = new_figure(figsize=(max(5.0, 1.2 + 0.6 * len(table)), 3.8), dpi=100)
     step = 0.3 / len(classes)
     for k, c in enumerate(classes):
         share, err = _errors(table, c)
@@ -127,4 +109,4 @@ def plot_over_time(result: FindingsResult, path: Path | str) -> None:
     ax.legend(fontsize=8)
     ax.set_title(_title(result), fontsize=9)
     fig.tight_layout()
-    _save(fig, path)
+    save_png(fig, path)

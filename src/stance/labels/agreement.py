@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 from sklearn.metrics import cohen_kappa_score
 
+from stance.environment import caught_warnings
 from stance.io import atomic_open, spreadsheet_rows
 from stance.labels.files import LabelSet
 from stance.labels.resolution import Resolution
@@ -48,7 +49,7 @@ def cohen_kappa(a: Sequence[str], b: Sequence[str], labels: Sequence[str]) -> Fi
     p_e = sum(ca[v] * cb[v] for v in labels) / (n * n)
     value: float | None = None
     if p_e < 1:
-        with warnings.catch_warnings():
+        with caught_warnings():
             warnings.simplefilter("ignore")
             value = float(cohen_kappa_score(list(a), list(b), labels=list(labels)))
     disagreements = sum(x != y for x, y in zip(a, b, strict=True))

@@ -61,6 +61,8 @@ class SpeakerMapping:
     source: str = "labels/speakers.yaml"
     _regex: Any = field(default=None, repr=False)
     _back: Any = field(default=None, repr=False)
+    # names_in of each text seen: the leak guard asks it of every text once per fold.
+    _names: dict[str, frozenset[str]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         # Longest names first, so "Afghan Foreign Ministry" wins over "Afghan".
@@ -89,8 +91,11 @@ class SpeakerMapping:
         """Whether ``phrase`` is one of the same_source words ("he", "the letter")."""
         return self._back is not None and bool(self._back.match(phrase.strip()))
 
-    def names_in(self, text: str) -> set[str]:
-        return {m.entry.name for m in self.mentions(text)}
+    def names_in(self, text: str) -> frozenset[str]:
+        names = self._names.get(text)
+        if names is None:
+            names = self._names[text] = frozenset(m.entry.name for m in self.mentions(text))
+        return names
 
     def without_names_only_in(
         self, held_out: Iterable[str], others: Iterable[str]

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from stance.environment import caught_warnings
 from stance.errors import StanceError
 from stance.tracking.model_io import pip_requirements, skops_trusted_types
 from stance.tracking.provenance import config_hash, git_state, new_group_id, safe_group
@@ -73,7 +74,7 @@ def log_speaker_run(
         retry_locked(mlflow.log_metrics, {k: float(v) for k, v in metrics.items()})
         for path in artifacts:
             retry_locked(mlflow.log_artifact, str(path))
-        with warnings.catch_warnings():
+        with caught_warnings():
             warnings.simplefilter("ignore", UserWarning)
             retry_locked(
                 mlflow.sklearn.log_model,

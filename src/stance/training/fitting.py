@@ -14,6 +14,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.svm import LinearSVC
 from threadpoolctl import threadpool_limits
 
+from stance.environment import caught_warnings
 from stance.errors import StanceError
 from stance.training.features import FeatureCache, FittedFeatures
 from stance.training.models import ModelSpec
@@ -115,7 +116,7 @@ class Fits:
         self.spec, self.x, self.y, self.classes, self.seed = spec, x, y, list(classes), seed
         self.names = np.asarray(classes, dtype=object)
         self.build_notes: list[str] = []
-        with warnings.catch_warnings(record=True) as caught:
+        with caught_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
                 self.cache = FeatureCache.build(spec, x)
@@ -202,7 +203,7 @@ class Fits:
         jobs = max(1, min(n_jobs, len(self._tasks))) if self.cache is not None else 1
         # BLAS only sees the solvers' small dense vectors: more than one thread per fit costs
         # far more in start-up and waiting than it gains (and changes sums' rounding by machine).
-        with warnings.catch_warnings(), threadpool_limits(limits=1, user_api="blas"):
+        with caught_warnings(), threadpool_limits(limits=1, user_api="blas"):
             warnings.simplefilter("always")
             warnings.showwarning = show
             if jobs == 1:

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 from sklearn.model_selection import GroupKFold, LeaveOneGroupOut, StratifiedKFold
 
+from stance.environment import caught_warnings
 from stance.errors import StanceError
 from stance.training.settings import EvalSettings
 
@@ -127,7 +128,7 @@ def stratified_folds(y: np.ndarray, classes: Sequence[str], settings: EvalSettin
     if len(y) < k_folds:
         raise StanceError(f"only {len(y)} labeled sentences: too few for {k_folds}-fold CV")
     splitter = StratifiedKFold(n_splits=k_folds, shuffle=True, random_state=settings.seed)
-    with warnings.catch_warnings():
+    with caught_warnings():
         warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
         splits = [
             (np.asarray(tr), np.asarray(te)) for tr, te in splitter.split(np.zeros(len(y)), y)

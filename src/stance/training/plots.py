@@ -7,20 +7,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from stance.io import atomic_path
+from stance.figures import new_figure, save_png
 from stance.training.evaluate import Evaluation
 
 
 def plot_confusion(ev: Evaluation, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     s = ev.summary
     classes = s["classes"]
     cm = ev.confusion
-    fig, ax = plt.subplots(figsize=(4.8, 4.2), dpi=100)
+    fig, ax = new_figure(figsize=(4.8, 4.2), dpi=100)
     ax.imshow(cm, cmap="Blues")
     for i in range(cm.shape[0]):
         for j in range(cm.shape[1]):
@@ -39,20 +34,13 @@ def plot_confusion(ev: Evaluation, path: Path) -> None:
         fontsize=9,
     )
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", metadata={"Software": None})
-    plt.close(fig)
+    save_png(fig, path)
 
 
 def plot_curve(ev: Evaluation, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     s = ev.summary
     curve = ev.curve
-    fig, ax = plt.subplots(figsize=(5.2, 3.8), dpi=100)
+    fig, ax = new_figure(figsize=(5.2, 3.8), dpi=100)
     level = round(s["settings"]["ci_level"] * 100)
     x = curve["train_sentences"]
     for name, label, marker, style in (
@@ -73,23 +61,16 @@ def plot_curve(ev: Evaluation, path: Path) -> None:
     ax.legend(loc="upper left", fontsize=7)
     ax.set_title(f"{s['model']}: learning curve, {s['cv']['description']}", fontsize=9)
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", metadata={"Software": None})
-    plt.close(fig)
+    save_png(fig, path)
 
 
 def plot_comparison(table: pd.DataFrame, path: Path | str, ci_level: float = 0.95) -> None:
     """Every model's f_avg and macro-F1 with their intervals, best f_avg at the top; the
     majority baseline (a model of kind ``majority``) drawn as a dashed line in both panels."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     rows = table.reset_index(drop=True)
     n = len(rows)
     baseline = rows[rows["kind"] == "majority"]
-    fig, axes = plt.subplots(1, 2, figsize=(8.4, 1.4 + 0.42 * n), dpi=100, sharey=True)
+    fig, axes = new_figure(1, 2, figsize=(8.4, 1.4 + 0.42 * n), dpi=100, sharey=True)
     y = list(range(n))[::-1]  # the first row (best f_avg) at the top
     for ax, name, label in zip(axes, ("f_avg", "macro_f1"), ("f_avg", "macro-F1"), strict=True):
         value = pd.to_numeric(rows[name], errors="coerce")
@@ -122,6 +103,4 @@ def plot_comparison(table: pd.DataFrame, path: Path | str, ci_level: float = 0.9
     sentences = rows["n_sentences"].iloc[0] if n else 0
     fig.suptitle(f"All models, {sentences} labeled sentences ({scheme})", fontsize=9)
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", metadata={"Software": None})
-    plt.close(fig)
+    save_png(fig, path)

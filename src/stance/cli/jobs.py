@@ -1,0 +1,152 @@
+"""How a Snakemake job runs its step: in the workflow's own process, its output in its log.
+
+Every rule ends in ``run: run_step(rule, input, output, params, wildcards, threads, log,
+config)``. With the workflow profile's ``force-use-threads`` the jobs run in threads of the
+``snakemake`` process, which has imported the package once: a job pays for its work only, not
+for a new interpreter that imports scikit-learn, ``datasets`` and MLflow again. (Without it,
+Snakemake starts one process per job, as on a cluster; the step is the same.)
+
+A step gets the job's inputs, outputs, params, threads and the configuration Snakemake resolved
+(config file + ``--configfile`` + ``--config``), never a re-read of config/config.yaml.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import threading
+import traceback
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, TextIO
+
+from stance.environment import configure, limit_blas_threads
+from stance.errors import StanceError
+
+
+class StepFailed(Exception):
+    """A job's step stopped; the message says why (and, for a crash, where the traceback is)."""
+
+
+def _steps() -> Mapping[str, Any]:
+    from stance.cli.steps import JOBS
+    from stance.speakers.steps import JOBS as SPEAKER_JOBS
+
+    return {**JOBS, **SPEAKER_JOBS}
+
+
+def run_step(
+    rule: str,
+    input: Any,
+    output: Any,
+    params: Any,
+    wildcards: Any,
+    threads: int,
+    log: Any,
+    config: Mapping[str, Any],
+) -> None:
+    """Run the step of a Snakemake job (the names a ``run:`` block has)."""
+    job = SimpleNamespace(
+        rule=rule, input=input, output=output, params=params, wildcards=wildcards,
+        threads=threads, log=log, config=config,
+    )  # fmt: skip
+    run_job(job)
+
+
+def run_job(job: Any) -> None:
+    """Run the step of ``job`` (rule, input, output, params, wildcards, threads, log, config).
+
+    A user mistake (StanceError) is one line, ``error: ...``, in the log and on the terminal and
+    the message of the StepFailed raised; any other exception leaves its traceback in the log.
+    """
+    configure()
+    limit_blas_threads()
+    step = _steps().get(job.rule)
+    if step is None:
+        raise StepFailed(f"no step for rule {job.rule!r} in stance.cli.steps.JOBS")
+    log = job.log[0] if len(job.log) else None
+    with job_log(log):
+        try:
+            step(job)
+        except StanceError as exc:
+            # A user mistake: the message says what to do, a traceback would only hide it.
+            print(f"error: {exc}", file=sys.stderr)
+            raise StepFailed(f"error: {exc}") from None
+        except Exception as exc:
+            # Anything else is a bug or a crash: its traceback goes to the log as well.
+            traceback.print_exc()
+            where = f"; the traceback is in {log}" if log else ""
+            raise StepFailed(f"{type(exc).__name__}: {exc}{where}") from None
+
+
+# ------------------------------------------------------------------------------------- job logs
+
+# The log of the job that the current thread runs. sys.stdout and sys.stderr are replaced by
+# one router while any job runs, so that jobs running side by side each get their own output.
+_CURRENT = threading.local()
+_ROUTER_LOCK = threading.Lock()
+_router_users = 0
+_saved_streams: tuple[TextIO, TextIO] | None = None
+
+
+class _Routed:
+    """A text stream that writes to the terminal and to the log of the current thread's job."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        self.stream.write(text)
+        self.stream.flush()
+        log = getattr(_CURRENT, "log", None)
+        if log is not None:
+            log.write(text)
+            log.flush()
+        return len(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def isatty(self) -> bool:
+        return False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
+
+
+def _use_router() -> None:
+    global _router_users, _saved_streams
+    with _ROUTER_LOCK:
+        if _router_users == 0:
+            _saved_streams = (sys.stdout, sys.stderr)
+            sys.stdout = _Routed(sys.stdout)  # type: ignore[assignment]
+            sys.stderr = _Routed(sys.stderr)  # type: ignore[assignment]
+        _router_users += 1
+
+
+def _release_router() -> None:
+    global _router_users, _saved_streams
+    with _ROUTER_LOCK:
+        _router_users -= 1
+        if _router_users == 0 and _saved_streams is not None:
+            sys.stdout, sys.stderr = _saved_streams
+            _saved_streams = None
+
+
+@contextlib.contextmanager
+def job_log(path: str | None) -> Iterator[None]:
+    """Copy everything this thread prints to stdout and stderr into the log file ``path``."""
+    if path is None:
+        yield
+        return
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as log:
+        _use_router()
+        previous = getattr(_CURRENT, "log", None)
+        _CURRENT.log = log
+        try:
+            yield
+        finally:
+            _CURRENT.log = previous
+            _release_router()
