@@ -7,6 +7,7 @@ from pathlib import Path
 from snakemake.utils import min_version
 
 from stance.cli.checks import check_workflow
+from stance.cli.jobs import cancel_scheduler_timers, quick_exit_at_end
 from stance.config import load_yaml
 from stance.environment import configure
 from stance.errors import StanceError
@@ -15,6 +16,8 @@ min_version("9.0")
 
 # Offline, quiet, no telemetry: for this process and, through the environment, every job.
 configure()
+# The jobs run in this process (stance.cli.jobs): no second of garbage collection at its exit.
+quick_exit_at_end()
 
 
 # Snakemake's own message for a YAML syntax error names neither the file nor the line: read the
@@ -41,6 +44,15 @@ except StanceError as exc:
 
 
 report: "workflow/report/workflow.rst"
+
+
+# Once the jobs are done, nothing keeps the process waiting for the scheduler's last timer.
+onsuccess:
+    cancel_scheduler_timers()
+
+
+onerror:
+    cancel_scheduler_timers()
 
 
 include: "workflow/rules/common.smk"

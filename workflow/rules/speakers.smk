@@ -44,6 +44,9 @@ rule speakers:
         evaluation=SPEAKER_EVALUATION,
         seed=config["seed"],
         code=code_digest("speakers", "training"),
+        # The result is kept here with what it was made from: a change of stance labels only
+        # restores it instead of evaluating again (training/result_cache.py).
+        cache_dir="results/cache/speakers",
     resources:
         mem_mb=4000,
         runtime=30,

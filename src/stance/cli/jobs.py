@@ -12,7 +12,9 @@ A step gets the job's inputs, outputs, params, threads and the configuration Sna
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import gc
 import sys
 import threading
 import traceback
@@ -150,3 +152,24 @@ def job_log(path: str | None) -> Iterator[None]:
         finally:
             _CURRENT.log = previous
             _release_router()
+
+
+# ------------------------------------------------------------------------- the workflow process
+
+
+def quick_exit_at_end() -> None:
+    """At exit, leave this process's objects to the operating system instead of collecting them:
+    with scikit-learn, ``datasets`` and MLflow loaded, the interpreter's last garbage
+    collections take about a second and free nothing that outlives the process."""
+    atexit.register(gc.freeze)
+
+
+def cancel_scheduler_timers() -> None:
+    """Cancel the timers that Snakemake's scheduler left behind (call once the jobs are done).
+
+    The scheduler re-checks its job rate limit (``--max-jobs-per-timespan``, 1 s by default)
+    with a timer thread per scheduling round; the interpreter waits for the last one at exit.
+    """
+    for thread in threading.enumerate():
+        if isinstance(thread, threading.Timer):
+            thread.cancel()

@@ -13,7 +13,12 @@ from stance.speakers.attribution import attribute
 from stance.speakers.learned import METHODS, decide, fit_model
 from stance.speakers.mapping import SpeakerMapping
 from stance.training.folds import grouped_folds
-from stance.training.metrics import confusion, metrics_from_confusion
+from stance.training.metrics import (
+    bootstrap_confusions,
+    confusion,
+    metrics_from_confusion,
+    per_class_scores,
+)
 from stance.training.settings import EvalSettings
 
 # The two ways the mapping is used out of fold (the mapping was written reading every seed).
@@ -125,15 +130,11 @@ def scores(
         for what in ("precision", "recall", "f1"):
             out[f"{what}_{c}"] = full[f"{what}_{c}"]
         out[f"support_{c}"] = float((y_true == index[c]).sum())
-    rng = np.random.default_rng(settings.seed)
-    n = len(y_true)
-    acc, macro = np.empty(settings.n_bootstrap), np.empty(settings.n_bootstrap)
-    for b in range(settings.n_bootstrap):
-        pick = rng.integers(0, n, size=n)
-        cm = confusion(y_true[pick], y_pred[pick], k + 1)
-        m = metrics_from_confusion(cm, names, classes[:2])
-        acc[b] = m["accuracy"]
-        macro[b] = np.mean([m[f"f1_{c}"] for c in classes])
+    acc_parts, macro_parts = [], []
+    for cms in bootstrap_confusions(y_true, y_pred, k + 1, settings.n_bootstrap, settings.seed):
+        acc_parts.append(np.trace(cms, axis1=1, axis2=2) / len(y_true))
+        macro_parts.append(per_class_scores(cms)[2][:, :k].mean(axis=1))
+    acc, macro = np.concatenate(acc_parts), np.concatenate(macro_parts)
     tail = (1.0 - settings.ci_level) / 2.0
     for name, values in (("accuracy", acc), ("macro_f1", macro)):
         out[f"{name}_ci_low"] = float(np.quantile(values, tail))

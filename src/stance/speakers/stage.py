@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +25,11 @@ from stance.speakers.evaluation import (
 from stance.speakers.learned import METHODS, fit_model
 from stance.training.data import LabeledData, load_training_data
 from stance.training.model_files import save_model
+from stance.training.result_cache import ResultCache
 from stance.training.settings import EvalSettings
 
+# The corpus columns the stage reads (with the paragraph starts of the article files).
+CORPUS_COLUMNS = ["sentence_id", "article_id", "position", "text"]
 OOF_COLUMNS = ["sentence_id", "article_id", "text", "speaker", "predicted_speaker", "evidence"]
 PREDICTED_COLUMNS = ["sentence_id", "predicted_speaker", "evidence", "source"]
 
@@ -63,15 +67,68 @@ def _write_csv(frame: pd.DataFrame, path: str, sep: str = ",", for_people: bool 
         shown.to_csv(fh, index=False, sep=sep, lineterminator="\n", float_format="%.4f")
 
 
+def _frame_sha256(frame: pd.DataFrame) -> str:
+    return hashlib.sha256(frame.to_csv(index=False).encode("utf-8")).hexdigest()
+
+
+def stage_key(
+    config: Mapping[str, Any],
+    root: Path,
+    corpus: pd.DataFrame,
+    labeled: pd.DataFrame,
+    code: str,
+) -> dict[str, Any]:
+    """What the stage's result depends on: the corpus, the hand *speakers* (not the stances),
+    the mapping and label schema files, the speaker and evaluation settings, seed and code."""
+    from stance.training.result_cache import SPEED_SETTINGS
+
+    files = (config["speakers"]["mapping"], config["labels"]["schema"])
+    return {
+        "speakers": dict(config["speakers"]),
+        "evaluation": {k: v for k, v in config["evaluation"].items() if k not in SPEED_SETTINGS},
+        "seed": config["seed"],
+        "corpus_sha256": _frame_sha256(corpus[[*CORPUS_COLUMNS, PARAGRAPH]]),
+        "speakers_sha256": _frame_sha256(labeled),
+        "files_sha256": [hashlib.sha256((root / f).read_bytes()).hexdigest() for f in files],
+        "code": code,
+    }
+
+
+def _restored(cache: ResultCache, key: Mapping[str, Any], outputs: SpeakerOutputs, data: Any):
+    """The summary of the cached result of ``key``, restored to ``outputs``; None if none."""
+    targets = {Path(path).name: path for path in asdict(outputs).values()}
+    if not cache.restore_files("speakers", key, targets):
+        return None
+    summary = json.loads(Path(outputs.metrics).read_text(encoding="utf-8"))
+    # The stage read none of what changed, but the run it logs names the labels it came from.
+    summary["labels_sha256"] = data.digest()
+    with atomic_open(outputs.metrics, encoding="utf-8") as fh:
+        json.dump(summary, fh, indent=2)
+        fh.write("\n")
+    print(
+        "speakers: same corpus, hand speakers, mapping, settings and code as the cached result; "
+        "not evaluated again",
+        file=sys.stderr,
+    )
+    return summary
+
+
 def run_speaker_stage(
     sentences: Path | str,
     dataset: Path | str,
     config: Mapping[str, Any],
     root: Path | str,
     outputs: SpeakerOutputs,
+    *,
+    cache_dir: Path | str | None = None,
+    code: str = "",
 ) -> dict[str, Any]:
     """Evaluate speaker attribution out of fold, fit the final speaker model on every label and
-    predict the speaker of every corpus sentence; write the outputs. Returns the summary."""
+    predict the speaker of every corpus sentence; write the outputs. Returns the summary.
+
+    With ``cache_dir``, the outputs are also kept there with what they were made from, and
+    restored from there while that has not changed (e.g. after a change of stance labels only).
+    """
     root = Path(root)
     speaker_config = config["speakers"]
     method, params = speaker_config["method"], dict(speaker_config["model"])
@@ -80,6 +137,10 @@ def run_speaker_stage(
     corpus = corpus_sentences(sentences, root / config["seeds_dir"])
     data = load_training_data(dataset)
     labeled = _labeled_speakers(data)
+    cache = ResultCache(cache_dir) if cache_dir is not None else None
+    key = stage_key(config, root, corpus, labeled, code) if cache is not None else {}
+    if cache is not None and (summary := _restored(cache, key, outputs, data)) is not None:
+        return summary
 
     oof = out_of_fold(corpus, labeled, mapping, params, settings)
     figures = score_table(oof, settings)
@@ -148,6 +209,8 @@ def run_speaker_stage(
     with atomic_open(outputs.metrics, encoding="utf-8") as fh:
         json.dump(summary, fh, indent=2)
         fh.write("\n")
+    if cache is not None:
+        cache.save_files("speakers", key, {Path(p).name: p for p in asdict(outputs).values()})
     for guard in GUARDS:
         f = figures[f"{guard}_{method}"]
         b = figures[f"{guard}_majority"]

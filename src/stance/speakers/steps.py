@@ -42,7 +42,14 @@ def speaker_model_entries(config: Mapping[str, Any], root: Path | str = ".") -> 
 
 
 def speakers_step(
-    sentences: str, dataset: str, config: Mapping[str, Any], root: Path | str, outputs: Any
+    sentences: str,
+    dataset: str,
+    config: Mapping[str, Any],
+    root: Path | str,
+    outputs: Any,
+    *,
+    cache_dir: str | None = None,
+    code: str = "",
 ) -> None:
     """Evaluate and apply speaker attribution (rule speakers)."""
     from stance.speakers.stage import SpeakerOutputs, run_speaker_stage
@@ -61,6 +68,8 @@ def speakers_step(
             confusion=outputs["confusion"],
             model=outputs["model"],
         ),
+        cache_dir=cache_dir,
+        code=code,
     )
 
 
@@ -139,8 +148,9 @@ def log_speakers_step(
 
 def _speakers_job(job: Any) -> None:
     speakers_step(
-        job.input.sentences, job.input.data, job.config, Path.cwd(), dict(job.output.items())
-    )
+        job.input.sentences, job.input.data, job.config, Path.cwd(), dict(job.output.items()),
+        cache_dir=job.params.cache_dir, code=job.params.code,
+    )  # fmt: skip
 
 
 def _speaker_stance_job(job: Any) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
@@ -13,10 +13,11 @@ def confusion(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndar
     return np.bincount(flat, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
 
 
-def _per_class(cm: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    tp = np.diag(cm).astype(float)
-    predicted = cm.sum(axis=0).astype(float)
-    actual = cm.sum(axis=1).astype(float)
+def per_class_scores(cm: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Precision, recall and F1 per class of a confusion matrix, or of a stack of them."""
+    tp = np.diagonal(cm, axis1=-2, axis2=-1).astype(float)
+    predicted = cm.sum(axis=-2).astype(float)
+    actual = cm.sum(axis=-1).astype(float)
     # An undefined ratio (nothing predicted / nothing to find) counts as 0, as zero_division=0.
     precision = np.divide(tp, predicted, out=np.zeros_like(tp), where=predicted > 0)
     recall = np.divide(tp, actual, out=np.zeros_like(tp), where=actual > 0)
@@ -38,7 +39,7 @@ def metrics_from_confusion(
     cm: np.ndarray, classes: Sequence[str], f_avg_classes: Sequence[str]
 ) -> dict[str, float]:
     """f_avg, macro_f1, accuracy, cohen_kappa and per-class precision/recall/F1."""
-    precision, recall, f1 = _per_class(cm)
+    precision, recall, f1 = per_class_scores(cm)
     idx = [list(classes).index(c) for c in f_avg_classes]
     n = cm.sum()
     out = {
@@ -62,6 +63,33 @@ def compute_metrics(
     return metrics_from_confusion(confusion(y_true, y_pred, len(classes)), classes, f_avg_classes)
 
 
+def bootstrap_confusions(
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    n_classes: int,
+    n_bootstrap: int,
+    seed: int,
+    chunk_values: int = 2_000_000,
+) -> Iterator[np.ndarray]:
+    """Confusion counts of ``n_bootstrap`` resamples of the sentences (with replacement), as
+    stacks of shape (resamples, n_classes, n_classes), in order.
+
+    Resample b draws ``rng.integers(0, n, size=n)`` from one generator seeded with ``seed``, as
+    a loop over resamples would; the counting is done a stack at a time (at most about
+    ``chunk_values`` sampled sentences per stack, so memory stays bounded on large tables).
+    """
+    rng = np.random.default_rng(seed)
+    k = n_classes
+    flat = np.asarray(y_true, dtype=np.int64) * k + np.asarray(y_pred, dtype=np.int64)
+    n = len(flat)
+    per_stack = max(1, chunk_values // max(n, 1))
+    for start in range(0, n_bootstrap, per_stack):
+        size = min(per_stack, n_bootstrap - start)
+        picks = np.stack([rng.integers(0, n, size=n) for _ in range(size)])
+        codes = flat[picks] + (np.arange(size, dtype=np.int64) * (k * k))[:, None]
+        yield np.bincount(codes.ravel(), minlength=size * k * k).reshape(size, k, k)
+
+
 def bootstrap_ci(
     y_true: np.ndarray,
     y_pred: np.ndarray,
@@ -72,18 +100,13 @@ def bootstrap_ci(
     seed: int,
 ) -> dict[str, tuple[float, float]]:
     """Percentile bootstrap CIs of f_avg and macro_f1, resampling sentences with replacement."""
-    rng = np.random.default_rng(seed)
-    n, k = len(y_true), len(classes)
     idx = [list(classes).index(c) for c in f_avg_classes]
-    flat = np.asarray(y_true, dtype=np.int64) * k + np.asarray(y_pred, dtype=np.int64)
-    f_avg = np.empty(n_bootstrap)
-    macro = np.empty(n_bootstrap)
-    for b in range(n_bootstrap):
-        sample = flat[rng.integers(0, n, size=n)]
-        cm = np.bincount(sample, minlength=k * k).reshape(k, k)
-        f1 = _per_class(cm)[2]
-        f_avg[b] = f1[idx].mean()
-        macro[b] = f1.mean()
+    f_avg_parts, macro_parts = [], []
+    for cms in bootstrap_confusions(y_true, y_pred, len(classes), n_bootstrap, seed):
+        f1 = per_class_scores(cms)[2]
+        f_avg_parts.append(f1[:, idx].mean(axis=1))
+        macro_parts.append(f1.mean(axis=1))
+    f_avg, macro = np.concatenate(f_avg_parts), np.concatenate(macro_parts)
     tail = (1.0 - level) / 2.0
     return {
         name: (float(np.quantile(v, tail)), float(np.quantile(v, 1.0 - tail)))

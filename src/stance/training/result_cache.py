@@ -1,10 +1,11 @@
-"""The cache of model results: a model is trained again only when what shapes its result changed.
+"""The cache of results: a model (or stage) runs again only when what shapes its result changed.
 
 One workflow job trains every configured model. Snakemake deletes a job's outputs before it runs
 it, so each model's last result folder is also kept under ``results/cache/train/<model>/``, with
 the key it was made from: the model's config entry, the evaluation settings, the seed, the data
 digest and the training code. A changed hyperparameter re-trains that model only; a changed
-label changes the data digest and re-trains every model.
+label changes the data digest and re-trains every model. The speaker stage keeps its files the
+same way (``results/cache/speakers/``), keyed by what it reads: a changed stance label leaves it.
 """
 
 from __future__ import annotations
@@ -45,33 +46,44 @@ def _digest(key: Mapping[str, Any]) -> str:
 
 
 class ResultCache:
-    """Result folders of models, each kept with the key it was made from (one per model)."""
+    """Results (a set of named files) kept with the key they were made from, one per name."""
 
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root)
 
     def restore(self, model: str, key: Mapping[str, Any], out_dir: Path | str) -> bool:
-        """Copy the cached result of ``model`` to ``out_dir`` if it was made from ``key``."""
-        cached = self.root / model
-        try:
-            stored = json.loads((cached / KEY_FILE).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return False  # none yet, or damaged: train again
-        if stored.get("sha256") != _digest(key) or not all(
-            (cached / name).is_file() for name in RESULT_FILES
-        ):
-            return False
-        out_dir = Path(out_dir)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        for name in RESULT_FILES:
-            # copyfile, not copy2: a fresh time stamp, so snakemake sees an up-to-date output.
-            shutil.copyfile(cached / name, out_dir / name)
-        return True
+        """Copy the cached result folder of ``model`` to ``out_dir`` if it was made from ``key``."""
+        return self.restore_files(model, key, {n: Path(out_dir) / n for n in RESULT_FILES})
 
     def save(self, model: str, key: Mapping[str, Any], result_dir: Path | str) -> None:
         """Keep the result folder of ``model`` with its key (replacing the previous one)."""
-        with atomic_dir(self.root / model) as tmp:
-            for name in RESULT_FILES:
-                shutil.copyfile(Path(result_dir) / name, tmp / name)
+        self.save_files(model, key, {n: Path(result_dir) / n for n in RESULT_FILES})
+
+    def restore_files(
+        self, name: str, key: Mapping[str, Any], targets: Mapping[str, Path | str]
+    ) -> bool:
+        """Copy each cached file of ``name`` to its target path if they were made from ``key``."""
+        cached = self.root / name
+        try:
+            stored = json.loads((cached / KEY_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return False  # none yet, or damaged: run again
+        if stored.get("sha256") != _digest(key) or not all(
+            (cached / file).is_file() for file in targets
+        ):
+            return False
+        for file, target in targets.items():
+            Path(target).parent.mkdir(parents=True, exist_ok=True)
+            # copyfile, not copy2: a fresh time stamp, so snakemake sees an up-to-date output.
+            shutil.copyfile(cached / file, target)
+        return True
+
+    def save_files(
+        self, name: str, key: Mapping[str, Any], sources: Mapping[str, Path | str]
+    ) -> None:
+        """Keep the files ``sources`` (cache name -> path) of ``name`` with their key."""
+        with atomic_dir(self.root / name) as tmp:
+            for file, source in sources.items():
+                shutil.copyfile(source, tmp / file)
             record = {"sha256": _digest(key), "key": key}
             (tmp / KEY_FILE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
