@@ -334,3 +334,58 @@ def test_predict_without_a_mapping_file_adds_no_speaker(tmp_path: Path, config, 
     assert "no speaker mapping" in capsys.readouterr().err
     given = add_speakers(table, settings, tmp_path, "sqlite:///unused.db", "x", speaker="nato")
     assert given["speaker"].tolist() == ["nato"]
+
+
+def test_stage_result_is_restored_after_a_stance_change_and_redone_after_a_speaker_change(
+    speaker_project: Path, tmp_path: Path, capsys
+):
+    import datasets
+
+    from stance.config import load_config
+    from stance.speakers.stage import SpeakerOutputs, run_speaker_stage
+    from stance.training.data import load_training_data
+
+    root = speaker_project
+    config = load_config(root / "config/config.yaml")
+    cache = tmp_path / "cache"
+
+    def run(data: Path, name: str) -> tuple[SpeakerOutputs, dict]:
+        out = SpeakerOutputs(*(str(tmp_path / name / f) for f in (
+            "predicted.parquet", "oof_predictions.csv", "metrics.json", "metrics.tsv",
+            "per_speaker.tsv", "confusion.tsv", "model.skops")))  # fmt: skip
+        (tmp_path / name).mkdir()
+        summary = run_speaker_stage(
+            root / "results/sentences.parquet", data, config, root, out, cache_dir=cache, code="c"
+        )
+        return out, summary
+
+    first, first_summary = run(root / "results/labeled_dataset", "first")
+    assert "not evaluated again" not in capsys.readouterr().err
+
+    def edited(field: str, name: str) -> Path:
+        ds = datasets.load_from_disk(str(root / "results/labeled_dataset"))
+        values = list(ds[field])
+        n = ds.features[field].num_classes
+        values[0] = (values[0] + 1) % n
+        path = tmp_path / name
+        ds.remove_columns(field).add_column(field, values, feature=ds.features[field]).cast(
+            ds.features
+        ).save_to_disk(str(path))
+        return path
+
+    # One stance changed: the speaker stage read none of it and is restored, naming the new labels.
+    stance_changed = edited("stance", "stance_changed")
+    second, second_summary = run(stance_changed, "second")
+    assert "not evaluated again" in capsys.readouterr().err
+    assert second_summary["labels_sha256"] == load_training_data(stance_changed).digest()
+    assert second_summary["labels_sha256"] != first_summary["labels_sha256"]
+    for a, b in zip(vars(first).values(), vars(second).values(), strict=True):
+        if not a.endswith("metrics.json"):
+            assert Path(a).read_bytes() == Path(b).read_bytes()
+    assert {**second_summary, "labels_sha256": None} == {**first_summary, "labels_sha256": None}
+
+    # One hand speaker changed: evaluated again.
+    speaker_changed = edited("speaker", "speaker_changed")
+    third, _ = run(speaker_changed, "third")
+    assert "not evaluated again" not in capsys.readouterr().err
+    assert Path(third.oof).read_bytes() != Path(first.oof).read_bytes()
