@@ -43,7 +43,7 @@ def test_a_crash_leaves_its_traceback_in_the_log(tmp_path: Path, capsys):
         log=[str(tmp_path / "logs" / "store.log")],
         config={},
     )
-    with pytest.raises(StepFailed, match="KeyError.*logs/store.log"):
+    with pytest.raises(StepFailed, match=r"KeyError.*logs/store\.log"):
         run_job(job)
     log = (tmp_path / "logs" / "store.log").read_text(encoding="utf-8")
     assert "Traceback (most recent call last)" in log and "KeyError" in log
@@ -134,7 +134,8 @@ def test_run_step_hands_the_names_of_a_run_block_to_the_step(tmp_path: Path):
     )  # fmt: skip
     params = SimpleNamespace(cache=str(tmp_path / "cache.json"))
     log = [str(tmp_path / "split.log")]
-    run_step("split_shard", [str(shard)], output, params, SimpleNamespace(shard="3"), 1, log, config)
+    wildcards = SimpleNamespace(shard="3")
+    run_step("split_shard", [str(shard)], output, params, wildcards, 1, log, config)
     import pandas as pd
 
     assert len(pd.read_parquet(tmp_path / "s.parquet")) == 2
