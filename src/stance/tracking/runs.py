@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from stance.environment import caught_warnings
 from stance.errors import StanceError
 from stance.labels.agreement import agreement_for_run
 from stance.tracking.model_io import local_model_problem, pip_requirements, skops_trusted_types
@@ -105,7 +106,7 @@ def _group_parent(client: Any, experiment_id: str, group: str, label: str) -> st
 def _dataset_input(mlflow: Any, data: Any, name: str) -> Any:
     if data.dataset is None:
         return None
-    with warnings.catch_warnings():
+    with caught_warnings():
         # "can be interpreted in multiple ways" (a local path) and the hint that integer
         # columns cannot hold missing values: both harmless here.
         warnings.simplefilter("ignore", UserWarning)
@@ -221,7 +222,7 @@ def log_evaluation_run(
     try:
         retry_locked(mlflow.log_params, params)
         retry_locked(mlflow.log_metrics, metrics)
-        with warnings.catch_warnings():
+        with caught_warnings():
             warnings.simplefilter("ignore", UserWarning)  # integer columns hint, see above
             if train_input is not None:
                 retry_locked(mlflow.log_input, train_input, context="training")
