@@ -153,48 +153,62 @@ def version_time(repeat: int = 3) -> float:
     return statistics.median(timed([SNAKEMAKE, "--version"], ROOT)[0] for _ in range(repeat))
 
 
+def measure_run(into: dict, project: Path, name: str) -> None:
+    """One snakemake run of the project: its time, and as a multiple of `snakemake --version`."""
+    unit = version_time()
+    into[f"{name}_s"], _ = snakemake(project)
+    into[f"{name}_version_s"] = unit
+    into[f"{name}_x"] = into[f"{name}_s"] / unit
+
+
 def bench_rerun(args: argparse.Namespace) -> None:
     """Full workflow on the seed corpus: from clean, nothing to do, one new article, one label.
 
     Each time is also given as a multiple of `snakemake --version`, measured just before it, so
-    that figures taken on a busy machine can be compared.
+    that figures taken on a busy machine can be compared; the sequence runs `--repeat` times on
+    fresh copies and the medians are reported.
     """
     source = Path(args.project).resolve() if args.project else ROOT
-    result: dict = {"project": str(source)}
-    with tempfile.TemporaryDirectory() as tmp:
-        project = copy_project(Path(tmp) / "p", source=source)
+    names = ("from_clean", "nothing_to_do", "change_label", "add_article")
+    rounds: list[dict] = []
+    for _ in range(args.repeat):
+        one: dict = {}
+        with tempfile.TemporaryDirectory() as tmp:
+            project = copy_project(Path(tmp) / "p", source=source)
 
-        def measure(name: str) -> None:
-            unit = version_time()
-            result[f"{name}_s"], _ = snakemake(project)
-            result[f"{name}_version_s"] = unit
-            result[f"{name}_x"] = result[f"{name}_s"] / unit
-
-        measure("from_clean")
-        measure("nothing_to_do")
-        labels = project / "labels" / "lead.csv"
-        with open(labels, newline="", encoding="utf-8") as fh:
-            rows = list(csv.DictReader(fh))
-        # Change one label of the temporary copy: a timing edit, not a labeling decision.
-        rows[0]["stance"] = "none" if rows[0]["stance"] != "none" else "favor"
-        with open(labels, "w", newline="", encoding="utf-8") as fh:
-            writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
-        measure("change_label")
-        (project / "seeds" / "900_bench.txt").write_text(
-            "NATO ministers met in Brussels. They discussed the U.S. withdrawal plan.\n",
-            encoding="utf-8",
-        )
-        measure("add_article")
-    result["command"] = "python benchmarks/run.py rerun" + (
-        f" --project {args.project}" if args.project else ""
+            measure_run(one, project, "from_clean")
+            measure_run(one, project, "nothing_to_do")
+            labels = project / "labels" / "lead.csv"
+            with open(labels, newline="", encoding="utf-8") as fh:
+                rows = list(csv.DictReader(fh))
+            # Change one label of the temporary copy: a timing edit, not a labeling decision.
+            rows[0]["stance"] = "none" if rows[0]["stance"] != "none" else "favor"
+            with open(labels, "w", newline="", encoding="utf-8") as fh:
+                writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+                writer.writeheader()
+                writer.writerows(rows)
+            measure_run(one, project, "change_label")
+            (project / "seeds" / "900_bench.txt").write_text(
+                "NATO ministers met in Brussels. They discussed the U.S. withdrawal plan.\n",
+                encoding="utf-8",
+            )
+            measure_run(one, project, "add_article")
+        rounds.append(one)
+    result: dict = {"project": str(source), "rounds": rounds}
+    for key in rounds[0]:
+        result[key] = statistics.median(r[key] for r in rounds)
+    result["command"] = (
+        "python benchmarks/run.py rerun"
+        + (f" --project {args.project}" if args.project else "")
+        + f" --repeat {args.repeat}"
     )
     save(args.save_as or "rerun", result)
-    for name in ("from_clean", "nothing_to_do", "change_label", "add_article"):
+    for name in names:
+        each = ", ".join(f"{r[f'{name}_x']:.1f}x" for r in rounds)
         print(
             f"| seed corpus, full workflow: {name} | {result[f'{name}_s']:.1f} s | "
-            f"{result[f'{name}_x']:.1f}x (`--version` {result[f'{name}_version_s']:.2f} s) |"
+            f"{result[f'{name}_x']:.1f}x (`--version` {result[f'{name}_version_s']:.2f} s; "
+            f"each: {each}) |"
         )
 
 
