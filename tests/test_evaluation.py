@@ -384,11 +384,10 @@ def test_learning_curve_share_one_reuses_the_primary_cv(data, settings, monkeypa
     from stance.training.features import FeatureCache
 
     fits = []
-    original = FeatureCache.fit_transform
+    original = FeatureCache.fit
     monkeypatch.setattr(
-        FeatureCache, "fit_transform", lambda self, rows: fits.append(len(rows)) or original(
-            self, rows)
-    )  # fmt: skip
+        FeatureCache, "fit", lambda self, rows: fits.append(len(rows)) or original(self, rows)
+    )
     ev = evaluate(data, spec(), settings)
     n_folds = ev.summary["cv"]["n_folds"]
     n_strat = ev.summary["cv"]["stratified_n_folds"]
@@ -461,11 +460,10 @@ def test_learning_curve_max_train_leaves_out_the_larger_shares(data, settings, m
     from stance.training.features import FeatureCache
 
     fits = []
-    original = FeatureCache.fit_transform
+    original = FeatureCache.fit
     monkeypatch.setattr(
-        FeatureCache, "fit_transform", lambda self, rows: fits.append(len(rows)) or original(
-            self, rows)
-    )  # fmt: skip
+        FeatureCache, "fit", lambda self, rows: fits.append(len(rows)) or original(self, rows)
+    )
     # 4 articles of 12: each grouped training part holds 36 sentences; shares of it hold
     # 7, 14, 22, 29 and 36.
     capped = replace(

@@ -349,6 +349,7 @@ def test_evaluate_gives_the_out_of_fold_predictions_and_final_model_of_pipeline_
         n_splits=3,
         logo_max_groups=2,
         stratified_n_splits=3,
+        stratified_max_sentences=None,
         n_bootstrap=20,
         ci_level=0.9,
         f_avg_classes=("support_withdrawal", "oppose_withdrawal"),

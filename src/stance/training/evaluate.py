@@ -119,7 +119,15 @@ def evaluate(
         folds = Folds("holdout", [(np.arange(n_train), np.arange(n_train, len(frame)))])
     elif data.grouped:
         folds = grouped_folds(frame["group"].tolist(), y, classes, settings)
-        secondary = stratified_folds(y, classes, settings)
+        cap = settings.stratified_max_sentences
+        if cap is None or len(frame) <= cap:
+            secondary = stratified_folds(y, classes, settings)
+        else:
+            notes.append(
+                f"the secondary stratified K-fold (stratified_* metrics) is not run: "
+                f"{len(frame)} labeled sentences, more than evaluation.stratified_max_sentences "
+                f"({cap}); the primary scores are those of the grouped CV"
+            )
     else:
         folds = stratified_folds(y, classes, settings)
         notes.append(

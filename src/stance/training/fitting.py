@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 import numpy as np
@@ -101,6 +101,10 @@ class _MemoryGate:
                 self.cond.notify_all()
 
 
+def _no_gate(size: int) -> AbstractContextManager[None]:
+    return nullcontext()
+
+
 class Fits:
     """The fits of one evaluation, collected first and then run together.
 
@@ -140,10 +144,10 @@ class Fits:
     def notes(self, i: int) -> list[str]:
         return self._notes[i]
 
-    def _run_one(self, i: int) -> Any:
+    def _run_one(self, i: int, gate: _MemoryGate | None = None) -> Any:
         train, test = self._tasks[i]
         if test is None:
-            return self._fit_raw(train) if self.cache is None else self._fit_cached(train)
+            return self._fit_raw(train) if self.cache is None else self._fit_cached(train, gate)
         present = sorted(set(self.y[train].tolist()))
         if len(present) == 1:
             # A training part with one class: every test sentence gets that class.
@@ -153,19 +157,33 @@ class Fits:
         if self.cache is None:
             model = self._fit_raw(train)
             return _predicted(model, self.x.iloc[test], len(test), self.classes)
-        fitted, classifier = self._fit_cached(train)
-        return _predicted(classifier, fitted.transform(test), len(test), self.classes)
+        return self._fit_cached(train, gate, test)
 
     def _fit_raw(self, train: np.ndarray) -> Pipeline:
         return _fit_pipeline(self.spec, self.seed, self.x.iloc[train], self.names[self.y[train]])
 
-    def _fit_cached(self, train: np.ndarray) -> tuple[FittedFeatures, Any]:
-        assert self.cache is not None
+    def _fit_cached(
+        self, train: np.ndarray, gate: _MemoryGate | None, test: np.ndarray | None = None
+    ) -> Any:
+        """The fitted features and classifier; with ``test``, their predictions of those rows."""
+        # Two steps under the memory budget: learning the vocabulary (a chunk of counts at a
+        # time), then the training matrix, the classifier and the predictions, whose size is
+        # known by then.
+        cache = self.cache
+        assert cache is not None
+        hold = gate.hold if gate is not None else _no_gate
         try:
-            fitted, x = self.cache.fit_transform(train)
-            classifier = self.cache.classifier(self.seed)
-            with _LIBLINEAR if _uses_liblinear(classifier) else nullcontext():
-                classifier.fit(x, self.names[self.y[train]])
+            with hold(cache.counting_memory(train)):
+                fitted, n_values = cache.fit(train)
+            size = cache.memory(n_values, len(train), test, len(self.classes))
+            with hold(size):
+                x = cache.training_features(fitted, train, n_values)
+                classifier = cache.classifier(self.seed)
+                with _LIBLINEAR if _uses_liblinear(classifier) else nullcontext():
+                    classifier.fit(x, self.names[self.y[train]])
+                del x
+                if test is not None:
+                    return _predicted(classifier, fitted.transform(test), len(test), self.classes)
         except ValueError as exc:
             raise _fit_error(self.spec, len(train), exc) from None
         return fitted, classifier
@@ -188,15 +206,11 @@ class Fits:
         gate = _MemoryGate(memory_mb * 2**20)
 
         def one(i: int) -> Any:
-            train, test = self._tasks[i]
-            cache = self.cache
-            size = cache.memory(train, test, len(self.classes)) if cache is not None else 0
-            with gate.hold(size):
-                _CURRENT.index = i
-                try:
-                    return self._run_one(i)
-                finally:
-                    _CURRENT.index = None
+            _CURRENT.index = i
+            try:
+                return self._run_one(i, gate)
+            finally:
+                _CURRENT.index = None
 
         # Without a cache the fits are pipeline fits on raw text: run in this thread.
         jobs = max(1, min(n_jobs, len(self._tasks))) if self.cache is not None else 1
