@@ -18,7 +18,7 @@ from sklearn.svm import LinearSVC
 from threadpoolctl import threadpool_limits
 
 from stance.errors import StanceError
-from stance.training.features import FeatureCache, FittedFeatures
+from stance.training.features import FeatureCache
 from stance.training.models import ModelSpec
 from stance.training.settings import EvalSettings
 
