@@ -355,19 +355,18 @@ class FeatureCache:
         return FeatureCache(spec, x)
 
     def counting_memory(self, rows: np.ndarray) -> int:
-        """Estimated peak bytes of learning a vocabulary from ``rows``: the counts of one chunk
-        of rows at a time (~40 bytes a value while they are built)."""
+        """Estimated peak bytes of the counts of one chunk of ``rows`` while they are built and
+        weighed (~72 bytes a value before the vocabulary drops any: the intermediate copies)."""
         chunk = self.row_nnz[rows[:_CHUNK_ROWS]]
-        return int(chunk.sum()) * 40 + self.n_terms * 8
+        return int(chunk.sum()) * 72 + self.n_terms * 8
 
     def memory(
-        self, n_values: int, n_rows: int, test: np.ndarray | None = None, n_classes: int = 3
+        self, n_values: int, rows: np.ndarray, test: np.ndarray | None = None, n_classes: int = 3
     ) -> int:
-        """Estimated peak bytes of one fit whose training matrix holds ``n_values`` values in
-        ``n_rows`` rows: the matrix (and the classifier's copy of it), the chunk being added to
-        it, the solver's vectors, or the test rows' features if they are larger."""
-        chunk = n_values * min(1.0, _CHUNK_ROWS / max(1, n_rows))
-        size = n_values * self.bytes_per_value + int(chunk * 40)
+        """Estimated peak bytes of one fit on ``rows`` whose training matrix holds ``n_values``
+        values: the matrix (and the classifier's copy of it), the chunk being added to it, the
+        solver's vectors, or the test rows' features if they are larger."""
+        size = n_values * self.bytes_per_value + self.counting_memory(rows)
         size += self.n_terms * max(1, n_classes) * 8 * self.solver_vectors
         if test is not None:
             size = max(size, int(self.row_nnz[test].sum()) * 24)

@@ -200,7 +200,7 @@ class Fits:
         try:
             with hold(cache.counting_memory(train)):
                 fitted, n_values = cache.fit(train)
-            size = cache.memory(n_values, len(train), test, len(self.classes))
+            size = cache.memory(n_values, train, test, len(self.classes))
             with hold(size):
                 x = cache.training_features(fitted, train, n_values)
                 classifier = cache.classifier(self.seed)
