@@ -1,6 +1,6 @@
 """Cached n-gram counts: the features of many CV fits of one table, counted once.
 
-Longer than most modules (~430 lines) because it is one mechanism: counting, per-fit vocabulary
+Longer than most modules (~450 lines) because it is one mechanism: counting, per-fit vocabulary
 and IDF, and assembling the fitted scikit-learn pipeline must stay in step with each other, and
 tests/test_feature_cache.py checks them together against plain scikit-learn fits.
 """
