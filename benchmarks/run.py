@@ -212,8 +212,9 @@ def bench_rerun(args: argparse.Namespace) -> None:
         )
 
 
-def run_measured(cmd: list[str], cwd: Path, env: dict) -> tuple[float, float, str]:
-    """Wall time (s) and peak resident memory (MB) of one child process."""
+def run_measured(cmd: list[str], cwd: Path, env: dict) -> tuple[float, float, float, str]:
+    """Wall time (s), peak resident memory (MB) and processor time (user + system, s; a busy
+    machine changes it less than the wall time) of one child process."""
     start = time.perf_counter()
     with tempfile.TemporaryFile("w+") as out:
         proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
@@ -224,7 +225,7 @@ def run_measured(cmd: list[str], cwd: Path, env: dict) -> tuple[float, float, st
         text = out.read()
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed:\n{text}")
-    return elapsed, usage.ru_maxrss / 1024, text
+    return elapsed, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime, text
 
 
 def bench_train(args: argparse.Namespace) -> None:
@@ -242,10 +243,13 @@ def bench_train(args: argparse.Namespace) -> None:
                 cmd = [sys.executable, "-m", "stance", "train", str(table), "--model", model,
                        "--no-log", "--out", str(Path(tmp) / "out"),
                        "--config", str(ROOT / "config" / "config.yaml")]  # fmt: skip
-                seconds, peak_mb, _ = run_measured(cmd, ROOT, env)
-                rows.append({"rows": n, "model": model, "seconds": seconds, "peak_mb": peak_mb})
+                load = os.getloadavg()[0]
+                seconds, peak_mb, cpu, _ = run_measured(cmd, ROOT, env)
+                rows.append({"rows": n, "model": model, "seconds": seconds, "peak_mb": peak_mb,
+                             "cpu_s": cpu, "load_before": load})  # fmt: skip
                 print(
-                    f"| {n:,} labeled sentences | {model} | {seconds:.1f} s | {peak_mb:,.0f} MB |"
+                    f"| {n:,} labeled sentences | {model} | {seconds:.1f} s | {peak_mb:,.0f} MB "
+                    f"| {cpu:.1f} s processor | load {load:.2f} before |"
                 )
     save(
         "train",
@@ -281,8 +285,8 @@ def bench_mlflow(args: argparse.Namespace) -> None:
             "--config",
             str(ROOT / "config" / "config.yaml"),
         ]
-        unlogged, _, _ = run_measured([*common, "--no-log"], ROOT, env)
-        first, _, _ = run_measured(common, ROOT, env)  # creates the store
+        unlogged, _, _, _ = run_measured([*common, "--no-log"], ROOT, env)
+        first, _, _, _ = run_measured(common, ROOT, env)  # creates the store
         again = [run_measured(common, ROOT, env)[0] for _ in range(args.repeat)]
     per_run = statistics.median(again) - unlogged
     result = {"train_without_logging_s": unlogged, "first_run_with_new_store_s": first,

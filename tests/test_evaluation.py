@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -384,11 +385,10 @@ def test_learning_curve_share_one_reuses_the_primary_cv(data, settings, monkeypa
     from stance.training.features import FeatureCache
 
     fits = []
-    original = FeatureCache.fit_transform
+    original = FeatureCache.fit
     monkeypatch.setattr(
-        FeatureCache, "fit_transform", lambda self, rows: fits.append(len(rows)) or original(
-            self, rows)
-    )  # fmt: skip
+        FeatureCache, "fit", lambda self, rows: fits.append(len(rows)) or original(self, rows)
+    )
     ev = evaluate(data, spec(), settings)
     n_folds = ev.summary["cv"]["n_folds"]
     n_strat = ev.summary["cv"]["stratified_n_folds"]
@@ -461,11 +461,10 @@ def test_learning_curve_max_train_leaves_out_the_larger_shares(data, settings, m
     from stance.training.features import FeatureCache
 
     fits = []
-    original = FeatureCache.fit_transform
+    original = FeatureCache.fit
     monkeypatch.setattr(
-        FeatureCache, "fit_transform", lambda self, rows: fits.append(len(rows)) or original(
-            self, rows)
-    )  # fmt: skip
+        FeatureCache, "fit", lambda self, rows: fits.append(len(rows)) or original(self, rows)
+    )
     # 4 articles of 12: each grouped training part holds 36 sentences; shares of it hold
     # 7, 14, 22, 29 and 36.
     capped = replace(
@@ -476,7 +475,7 @@ def test_learning_curve_max_train_leaves_out_the_larger_shares(data, settings, m
     assert ev.curve["train_sentences"].max() == pytest.approx(36)
     n_folds, n_strat = ev.summary["cv"]["n_folds"], ev.summary["cv"]["stratified_n_folds"]
     assert len(fits) == n_folds + n_strat + 2 * n_folds + 1
-    assert max(fits[n_folds + n_strat : -1]) <= 20
+    assert sum(n <= 20 for n in fits) == 2 * n_folds  # the curve fits, the others hold 36+
     assert any("0.6, 0.8 not fit" in w for w in ev.warnings)
     assert ev.summary["settings"]["learning_curve_max_train"] == 20
     # The shares that are fit give the same points as without the cap.
@@ -487,3 +486,82 @@ def test_learning_curve_max_train_leaves_out_the_larger_shares(data, settings, m
     assert ev.metrics == full.metrics
     assert full.summary["settings"]["learning_curve_max_train"] is None
     assert not any("not fit" in w for w in full.warnings)
+
+
+def test_stratified_max_sentences_leaves_out_the_secondary_cv_of_larger_tables(
+    data, settings, monkeypatch
+):
+    from stance.training.features import FeatureCache
+
+    fits = []
+    original = FeatureCache.fit
+    monkeypatch.setattr(
+        FeatureCache, "fit", lambda self, rows: fits.append(len(rows)) or original(self, rows)
+    )
+    n = len(data.frame)
+    full = evaluate(data, spec(), replace(settings, stratified_max_sentences=n))  # at the bound
+    n_full = len(fits)
+    capped = evaluate(data, spec(), replace(settings, stratified_max_sentences=n - 1))
+    assert full.summary["cv"]["stratified_n_folds"] == settings.stratified_n_splits
+    assert capped.summary["cv"]["stratified_n_folds"] is None
+    assert len(fits) - n_full == n_full - settings.stratified_n_splits  # 5 fits fewer
+    assert "stratified_f_avg" in full.metrics
+    assert not any(k.startswith("stratified_") for k in capped.metrics)
+    # Nothing else changes: primary scores, intervals, predictions, curve, final model.
+    assert capped.metrics == {
+        k: v for k, v in full.metrics.items() if not k.startswith("stratified_")
+    }
+    pd.testing.assert_frame_equal(capped.oof, full.oof)
+    pd.testing.assert_frame_equal(capped.curve, full.curve)
+    x = data.frame[["text"]]
+    np.testing.assert_array_equal(
+        capped.final_model.predict_proba(x), full.final_model.predict_proba(x)
+    )
+    assert any(f"stratified_max_sentences ({n - 1})" in w for w in capped.warnings)
+    assert not any("stratified_max_sentences" in w for w in full.warnings)
+    assert capped.summary["settings"]["stratified_max_sentences"] == n - 1
+    assert "stratified_f_avg =" not in capped.report and "stratified_f_avg =" in full.report
+    row = comparison_table([capped.summary]).iloc[0]
+    assert pd.isna(row["stratified_f_avg"]) and row["f_avg"] == capped.metrics["f_avg"]
+
+
+def test_stratified_max_sentences_comes_from_config_and_defaults_to_no_bound(config):
+    from stance.config import validate_config
+
+    assert (
+        EvalSettings.from_config(config).stratified_max_sentences
+        == (config["evaluation"]["stratified_max_sentences"])
+    )
+    raw = copy.deepcopy(config)
+    del raw["evaluation"]["stratified_max_sentences"]
+    filled = validate_config(raw, "config without the key")
+    assert EvalSettings.from_config(filled).stratified_max_sentences is None
+    bad = copy.deepcopy(config)
+    bad["evaluation"]["stratified_max_sentences"] = 1
+    with pytest.raises(StanceError, match="stratified_max_sentences"):
+        validate_config(bad, "config with a bound of 1")
+
+
+def test_max_df_as_a_count_changes_nothing_on_tables_that_small(data, settings):
+    # The configured word + character models bound max_df by a number of sentences: on tables
+    # where no n-gram is in more training sentences than that (the seed labels), the results
+    # are those of no bound.
+    n = len(data.frame)
+    free = evaluate(data, spec("tfidf_word_char", max_df=1.0), settings)
+    bounded = evaluate(data, spec("tfidf_word_char", max_df=n), settings)
+    assert bounded.metrics == free.metrics
+    pd.testing.assert_frame_equal(bounded.oof, free.oof)
+    pd.testing.assert_frame_equal(bounded.curve, free.curve)
+    vocabulary = {
+        name: len(t.vocabulary_)
+        for name, t in free.final_model.named_steps["features"].named_transformers_.items()
+    }
+    bounded_vocabulary = {
+        name: len(t.vocabulary_)
+        for name, t in bounded.final_model.named_steps["features"].named_transformers_.items()
+    }
+    assert bounded_vocabulary == vocabulary
+    # A bound below the table's most frequent n-grams drops them.
+    biting = evaluate(data, spec("tfidf_word_char", max_df=n // 4), settings)
+    char = biting.final_model.named_steps["features"].named_transformers_["char"]
+    assert len(char.vocabulary_) < vocabulary["char"]

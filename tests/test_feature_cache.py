@@ -141,6 +141,12 @@ CASES = [
         {"classifier": "linear_svm", "C": 0.5, "min_df": 2, "max_df": 0.7, "lowercase": False},
         id="word_char_svm_min2_max0.7",
     ),
+    # max_df as a number of sentences (as configured for large tables), here biting.
+    pytest.param(
+        "tfidf_word_char",
+        {"classifier": "linear_svm", "C": 0.5, "max_df": 40},
+        id="word_char_svm_max40sentences",
+    ),
     pytest.param("tfidf_word_speaker", {"C": 10.0, "speaker_weight": 1.0}, id="word_speaker_lr"),
     pytest.param(
         "tfidf_word_speaker",
@@ -162,6 +168,10 @@ def inputs_of(spec) -> pd.DataFrame:
 
 def new_inputs(spec) -> pd.DataFrame:
     return NEW[spec.features]
+
+
+def dense_nnz(m) -> int:
+    return int(np.count_nonzero(np.asarray(m)))
 
 
 def dense(m) -> np.ndarray:
@@ -216,6 +226,7 @@ def test_the_table_exercises_pruning_held_out_speakers_and_every_class():
         df = np.asarray((counts > 0).sum(axis=0)).ravel()
         assert (df == 1).sum() >= 10  # min_df = 2 drops these
         assert (df > 0.7 * len(train)).sum() >= 2  # max_df = 0.5 ... 0.7 drops these
+        assert (df > 40).sum() >= 2  # max_df = 40 (sentences) drops these
     for a in range(N_ARTICLES):
         assert set(Y[f"art{a}" == GROUPS]) == {0, 1, 2}
     assert set(TABLE.loc[TABLE["speaker"] == LATE_SPEAKER, "article_id"]) == {"art5"}
@@ -238,6 +249,8 @@ def test_cached_features_equal_the_features_step_fit_on_the_training_rows(kind, 
     parts.append((perm[:55], np.sort(perm[55:])))
     for train, test in parts:
         fitted, x_train = cache.fit_transform(train)
+        # The number of values the vocabulary counts is the size the matrix is built in.
+        assert cache.fit(train)[1] == (x_train.nnz if sp.issparse(x_train) else dense_nnz(x_train))
         reference = spec.build(SEED).named_steps["features"]
         reference.fit(x.iloc[train])
         expected = reference.transform(x.iloc[train])
@@ -349,6 +362,7 @@ def test_evaluate_gives_the_out_of_fold_predictions_and_final_model_of_pipeline_
         n_splits=3,
         logo_max_groups=2,
         stratified_n_splits=3,
+        stratified_max_sentences=None,
         n_bootstrap=20,
         ci_level=0.9,
         f_avg_classes=("support_withdrawal", "oppose_withdrawal"),

@@ -71,6 +71,9 @@ def test_runs_hold_params_metrics_tags_and_dataset(logged):
         assert params["kind"] == ev.summary["kind"]
         assert params["cv_scheme"] == "leave_one_group_out" and params["cv_folds"] == "4"
         assert params["seed"] == str(ev.summary["settings"]["seed"])
+        # The evaluation's bounds, as configured (the config's values or null).
+        for bound in ("learning_curve_max_train", "stratified_max_sentences"):
+            assert params[bound] == json.dumps(ev.summary["settings"][bound])
         assert params["features"] == "text"
         assert params["classes"] == ",".join(logged["data"].classes)
         for key, value in ev.summary["params"].items():

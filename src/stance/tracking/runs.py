@@ -61,6 +61,8 @@ def _flat_params(summary: Mapping[str, Any]) -> dict[str, str]:
         "learning_curve": text(settings["learning_curve"]),
         # Absent from the settings of runs logged before the cap existed (no cap then).
         "learning_curve_max_train": text(settings.get("learning_curve_max_train")),
+        # Absent from runs logged before the cap existed (the stratified K-fold always ran).
+        "stratified_max_sentences": text(settings.get("stratified_max_sentences")),
         "n_sentences": text(data["n_sentences"]),
         "n_articles": text(data["n_articles"]),
         "data_source": data["source"],

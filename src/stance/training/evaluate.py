@@ -119,7 +119,15 @@ def evaluate(
         folds = Folds("holdout", [(np.arange(n_train), np.arange(n_train, len(frame)))])
     elif data.grouped:
         folds = grouped_folds(frame["group"].tolist(), y, classes, settings)
-        secondary = stratified_folds(y, classes, settings)
+        cap = settings.stratified_max_sentences
+        if cap is None or len(frame) <= cap:
+            secondary = stratified_folds(y, classes, settings)
+        else:
+            notes.append(
+                f"the secondary stratified K-fold (stratified_* metrics) is not run: "
+                f"{len(frame)} labeled sentences, more than evaluation.stratified_max_sentences "
+                f"({cap}); the primary scores are those of the grouped CV"
+            )
     else:
         folds = stratified_folds(y, classes, settings)
         notes.append(
@@ -132,6 +140,10 @@ def evaluate(
     x = model_inputs(frame, spec)
     fits = Fits(spec, x, y, classes, settings.seed)
     primary = [fits.fold(train, test) for train, test in folds.splits]
+    # The largest fits first (the final model's, then the stratified folds'), so that the small
+    # learning-curve fits fill the threads at the end; the order changes no result.
+    train_rows = np.arange(len(data.frame))
+    final_fit = fits.final(train_rows)
     stratified = [fits.fold(tr, te) for tr, te in secondary.splits] if secondary else []
     # Learning curve: a share whose subsets are the whole training parts is the primary CV.
     curve: list[tuple[float, list[int], list[int]]] = []
@@ -148,8 +160,6 @@ def evaluate(
             for f, (subset, test) in enumerate(subsets)
         ]
         curve.append((fraction, ids, [len(subset) for subset, _ in subsets]))
-    train_rows = np.arange(len(data.frame))
-    final_fit = fits.final(train_rows)
     fits.run(settings.n_jobs, settings.fit_memory_mb)
 
     # Warnings in the order a one-by-one run raises them: primary CV, stratified, curve, final.

@@ -1,6 +1,6 @@
 """Cached n-gram counts: the features of many CV fits of one table, counted once.
 
-Longer than most modules (~430 lines) because it is one mechanism: counting, per-fit vocabulary
+Longer than most modules (~450 lines) because it is one mechanism: counting, per-fit vocabulary
 and IDF, and assembling the fitted scikit-learn pipeline must stay in step with each other, and
 tests/test_feature_cache.py checks them together against plain scikit-learn fits.
 """
@@ -32,7 +32,7 @@ from stance.training.models import CompactTfidfVectorizer, ModelSpec
 # fitted step's ``transform`` maps their texts. Nothing is learned from rows outside the training
 # part: the counts of a row are a function of its own text only.
 
-_CHUNK_ROWS = 8192  # rows whose counts are materialised at once
+_CHUNK_ROWS = 2048  # rows whose counts are materialised at once (more: more memory, no faster)
 _COUNT_PARAMS = frozenset(CountVectorizer().get_params())
 
 
@@ -104,18 +104,13 @@ class _TextCounts:
             out.data[:] = 1.0
         return out
 
-    def fit(self, rows: np.ndarray) -> tuple[_BlockFit, np.ndarray]:
+    def fit(self, rows: np.ndarray) -> tuple[_BlockFit, int]:
         """The vocabulary and IDF that the vectorizer learns from these rows, as
-        ``TfidfVectorizer.fit`` computes them; also each row's number of n-grams."""
+        ``TfidfVectorizer.fit`` computes them; also the number of values the rows have in it."""
         vec = self.vectorizer
         df = np.zeros(len(self.terms), dtype=np.int64)
-        row_nnz = np.zeros(len(rows), dtype=np.int64)
-        start = 0
         for chunk in _chunks(rows):
-            counts = self.counts(chunk)
-            df += np.bincount(counts.indices, minlength=len(self.terms))
-            row_nnz[start : start + len(chunk)] = np.diff(counts.indptr)
-            start += len(chunk)
+            df += np.bincount(self.counts(chunk).indices, minlength=len(self.terms))
         present = df > 0
         if not present.any():
             raise ValueError("empty vocabulary; perhaps the documents only contain stop words")
@@ -140,9 +135,8 @@ class _TextCounts:
             np.log(idf, out=idf)
             idf += 1.0
             fit.idf = idf
-        if not np.array_equal(keep, present):
-            row_nnz = None  # some n-grams of these rows are dropped: counted when assembled
-        return fit, row_nnz
+        # A row holds a value in a column when it has the n-gram: the column's document count.
+        return fit, int(df[keep].sum())
 
     def weigh(self, fit: _BlockFit, x: sp.csr_matrix) -> sp.csr_matrix:
         """TfidfTransformer.transform, in place."""
@@ -193,10 +187,11 @@ class _CategoryCounts:
     def counts(self, rows: np.ndarray) -> sp.csr_matrix:
         return self._counts[rows]
 
-    def fit(self, rows: np.ndarray) -> tuple[_BlockFit, np.ndarray]:
-        """The categories OneHotEncoder learns from these rows: the values seen there."""
+    def fit(self, rows: np.ndarray) -> tuple[_BlockFit, int]:
+        """The categories OneHotEncoder learns from these rows: the values seen there (each
+        row has one value, and it is seen)."""
         seen = np.bincount(self._counts.indices[rows], minlength=len(self.terms)) > 0
-        return _BlockFit(self, _remap(seen), int(seen.sum())), np.ones(len(rows), np.int64)
+        return _BlockFit(self, _remap(seen), int(seen.sum())), len(rows)
 
     def weigh(self, fit: _BlockFit, x: sp.csr_matrix) -> sp.csr_matrix:
         return x
@@ -270,27 +265,30 @@ class FittedFeatures:
             parts.append(x)
         return _csr(sp.hstack(parts, format="csr")) if len(parts) > 1 else parts[0]
 
-    def _matrix(self, rows: np.ndarray, row_nnz: np.ndarray | None) -> sp.csr_matrix:
+    def _matrix(self, rows: np.ndarray, total: int | None) -> sp.csr_matrix:
         """The features of ``rows`` as one CSR matrix, built a chunk of rows at a time; with the
-        number of values of each row known, straight into arrays of the final size."""
+        number of values known (``total``), straight into arrays of the final size, so the
+        matrix is never held twice."""
         if len(rows) == 0:
             return sp.csr_matrix((0, self.n_features))
-        if row_nnz is None:
+        if total is None:
             return _csr(sp.vstack([self._chunk(c) for c in _chunks(rows)], format="csr"))
-        total = int(row_nnz.sum())
         index_dtype = np.int32 if max(total, self.n_features) < 2**31 else np.int64
         indptr = np.zeros(len(rows) + 1, dtype=index_dtype)
-        np.cumsum(row_nnz, out=indptr[1:])
         data = np.empty(total, dtype=np.float64)
         indices = np.empty(total, dtype=index_dtype)
-        pos = 0
+        pos = start = 0
         for chunk in _chunks(rows):
             part = self._chunk(chunk)
+            if pos + part.nnz > total:  # pragma: no cover - the counts of a row do not change
+                raise RuntimeError("feature cache: more values than the vocabulary counted")
             data[pos : pos + part.nnz] = part.data
             indices[pos : pos + part.nnz] = part.indices
+            indptr[start + 1 : start + len(chunk) + 1] = part.indptr[1:] + pos
             pos += part.nnz
+            start += len(chunk)
         if pos != total:  # pragma: no cover - the counts of a row do not change
-            raise RuntimeError("feature cache: row sizes changed between passes")
+            raise RuntimeError("feature cache: fewer values than the vocabulary counted")
         return sp.csr_matrix((data, indices, indptr), shape=(len(rows), self.n_features))
 
     def _output(self, x: sp.csr_matrix) -> Any:
@@ -356,29 +354,44 @@ class FeatureCache:
                 return None
         return FeatureCache(spec, x)
 
-    def memory(self, train: np.ndarray, test: np.ndarray | None = None, n_classes: int = 3) -> int:
-        """Estimated peak bytes of one fit: its training matrix (and the classifier's copy of it),
-        the rows being built (a chunk at a time, ~40 bytes a value) and the solver's vectors."""
-        nnz = int(self.row_nnz[train].sum())
-        chunk = nnz * min(1.0, _CHUNK_ROWS / max(1, len(train)))
-        size = nnz * self.bytes_per_value + int(chunk * 40)
+    def counting_memory(self, rows: np.ndarray) -> int:
+        """Estimated peak bytes of the counts of one chunk of ``rows`` while they are built and
+        weighed (~72 bytes a value before the vocabulary drops any: the intermediate copies)."""
+        chunk = self.row_nnz[rows[:_CHUNK_ROWS]]
+        return int(chunk.sum()) * 72 + self.n_terms * 8
+
+    def memory(
+        self, n_values: int, rows: np.ndarray, test: np.ndarray | None = None, n_classes: int = 3
+    ) -> int:
+        """Estimated peak bytes of one fit on ``rows`` whose training matrix holds ``n_values``
+        values: the matrix (and the classifier's copy of it), the chunk being added to it, the
+        solver's vectors, or the test rows' features if they are larger."""
+        size = n_values * self.bytes_per_value + self.counting_memory(rows)
         size += self.n_terms * max(1, n_classes) * 8 * self.solver_vectors
         if test is not None:
-            size = max(size, int(self.row_nnz[test].sum()) * 12)
+            size = max(size, int(self.row_nnz[test].sum()) * 24)
         return size
 
-    def fit_transform(self, rows: np.ndarray) -> tuple[FittedFeatures, Any]:
-        """Fit the features step on ``rows`` of the table; return it and their features."""
+    def fit(self, rows: np.ndarray) -> tuple[FittedFeatures, int]:
+        """Fit the features step on ``rows`` of the table; return it and the number of values
+        of their features (the size of their matrix)."""
         rows = np.asarray(rows)
         fits, sizes = zip(*(block.fit(rows) for block in self.blocks), strict=True)
-        fitted = FittedFeatures(self, list(fits))
-        row_nnz = None if any(s is None for s in sizes) else np.sum(sizes, axis=0)
-        x = fitted._matrix(rows, row_nnz)
+        return FittedFeatures(self, list(fits)), int(sum(sizes))
+
+    def training_features(self, fitted: FittedFeatures, rows: np.ndarray, n_values: int) -> Any:
+        """The features of the rows ``fitted`` was fit on (``n_values`` values, from ``fit``)."""
+        x = fitted._matrix(np.asarray(rows), n_values)
         # ColumnTransformer: sparse output while the share of stored values is below the
         # threshold, else dense.
         density = x.nnz / (x.shape[0] * x.shape[1]) if x.shape[0] and x.shape[1] else 1.0
         fitted.sparse_output = density < self.sparse_threshold
-        return fitted, fitted._output(x)
+        return fitted._output(x)
+
+    def fit_transform(self, rows: np.ndarray) -> tuple[FittedFeatures, Any]:
+        """Fit the features step on ``rows`` of the table; return it and their features."""
+        fitted, n_values = self.fit(rows)
+        return fitted, self.training_features(fitted, rows, n_values)
 
     def classifier(self, seed: int) -> Any:
         """A new, unfitted classifier of the model's pipeline."""

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import functools
 import threading
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 import numpy as np
@@ -16,7 +19,7 @@ from threadpoolctl import threadpool_limits
 
 from stance.environment import caught_warnings
 from stance.errors import StanceError
-from stance.training.features import FeatureCache, FittedFeatures
+from stance.training.features import FeatureCache
 from stance.training.models import ModelSpec
 from stance.training.settings import EvalSettings
 
@@ -102,6 +105,30 @@ class _MemoryGate:
                 self.cond.notify_all()
 
 
+def _no_gate(size: int) -> AbstractContextManager[None]:
+    return nullcontext()
+
+
+def _release_memory() -> None:
+    """Give the memory freed by a fit back to the operating system (glibc only).
+
+    glibc keeps freed blocks of up to 32 MB in its heaps for reuse, and with several threads in
+    several heaps: without this, a process that had two large fits at once stays ~0.5 GB larger
+    for the rest of its evaluation, which decides whether the largest fit fits the memory.
+    """
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+@functools.cache
+def _malloc_trim() -> Any:
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc: nothing to do
+        return None
+
+
 class Fits:
     """The fits of one evaluation, collected first and then run together.
 
@@ -123,6 +150,8 @@ class Fits:
             except ValueError as exc:
                 raise _fit_error(spec, len(x), exc) from None
         add_notes(self.build_notes, (_warning_note(spec, w.category, w.message) for w in caught))
+        if self.cache is not None:
+            _release_memory()  # what counting the n-grams of the table freed
         self._tasks: list[tuple[np.ndarray, np.ndarray | None]] = []
         self._results: list[Any] = []
         self._notes: list[list[str]] = []
@@ -141,10 +170,10 @@ class Fits:
     def notes(self, i: int) -> list[str]:
         return self._notes[i]
 
-    def _run_one(self, i: int) -> Any:
+    def _run_one(self, i: int, gate: _MemoryGate | None = None) -> Any:
         train, test = self._tasks[i]
         if test is None:
-            return self._fit_raw(train) if self.cache is None else self._fit_cached(train)
+            return self._fit_raw(train) if self.cache is None else self._fit_cached(train, gate)
         present = sorted(set(self.y[train].tolist()))
         if len(present) == 1:
             # A training part with one class: every test sentence gets that class.
@@ -154,19 +183,33 @@ class Fits:
         if self.cache is None:
             model = self._fit_raw(train)
             return _predicted(model, self.x.iloc[test], len(test), self.classes)
-        fitted, classifier = self._fit_cached(train)
-        return _predicted(classifier, fitted.transform(test), len(test), self.classes)
+        return self._fit_cached(train, gate, test)
 
     def _fit_raw(self, train: np.ndarray) -> Pipeline:
         return _fit_pipeline(self.spec, self.seed, self.x.iloc[train], self.names[self.y[train]])
 
-    def _fit_cached(self, train: np.ndarray) -> tuple[FittedFeatures, Any]:
-        assert self.cache is not None
+    def _fit_cached(
+        self, train: np.ndarray, gate: _MemoryGate | None, test: np.ndarray | None = None
+    ) -> Any:
+        """The fitted features and classifier; with ``test``, their predictions of those rows."""
+        # Two steps under the memory budget: learning the vocabulary (a chunk of counts at a
+        # time), then the training matrix, the classifier and the predictions, whose size is
+        # known by then.
+        cache = self.cache
+        assert cache is not None
+        hold = gate.hold if gate is not None else _no_gate
         try:
-            fitted, x = self.cache.fit_transform(train)
-            classifier = self.cache.classifier(self.seed)
-            with _LIBLINEAR if _uses_liblinear(classifier) else nullcontext():
-                classifier.fit(x, self.names[self.y[train]])
+            with hold(cache.counting_memory(train)):
+                fitted, n_values = cache.fit(train)
+            size = cache.memory(n_values, train, test, len(self.classes))
+            with hold(size):
+                x = cache.training_features(fitted, train, n_values)
+                classifier = cache.classifier(self.seed)
+                with _LIBLINEAR if _uses_liblinear(classifier) else nullcontext():
+                    classifier.fit(x, self.names[self.y[train]])
+                del x
+                if test is not None:
+                    return _predicted(classifier, fitted.transform(test), len(test), self.classes)
         except ValueError as exc:
             raise _fit_error(self.spec, len(train), exc) from None
         return fitted, classifier
@@ -189,18 +232,17 @@ class Fits:
         gate = _MemoryGate(memory_mb * 2**20)
 
         def one(i: int) -> Any:
-            train, test = self._tasks[i]
-            cache = self.cache
-            size = cache.memory(train, test, len(self.classes)) if cache is not None else 0
-            with gate.hold(size):
-                _CURRENT.index = i
-                try:
-                    return self._run_one(i)
-                finally:
-                    _CURRENT.index = None
+            _CURRENT.index = i
+            try:
+                return self._run_one(i, gate)
+            finally:
+                _CURRENT.index = None
+                if cached:
+                    _release_memory()
 
         # Without a cache the fits are pipeline fits on raw text: run in this thread.
-        jobs = max(1, min(n_jobs, len(self._tasks))) if self.cache is not None else 1
+        cached = self.cache is not None
+        jobs = max(1, min(n_jobs, len(self._tasks))) if cached else 1
         # BLAS only sees the solvers' small dense vectors: more than one thread per fit costs
         # far more in start-up and waiting than it gains (and changes sums' rounding by machine).
         with caught_warnings(), threadpool_limits(limits=1, user_api="blas"):

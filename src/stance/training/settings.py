@@ -7,6 +7,10 @@ from dataclasses import dataclass
 from typing import Any
 
 
+def _optional_int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
 @dataclass(frozen=True)
 class EvalSettings:
     """The ``evaluation`` section of a validated config, with the global seed (no defaults here:
@@ -17,6 +21,9 @@ class EvalSettings:
     n_splits: int
     logo_max_groups: int
     stratified_n_splits: int
+    # The secondary stratified K-fold runs only on tables of at most this many labeled sentences
+    # (None: always).
+    stratified_max_sentences: int | None
     n_bootstrap: int
     ci_level: float
     f_avg_classes: tuple[str, ...]
@@ -39,15 +46,12 @@ class EvalSettings:
             n_splits=int(cv["n_splits"]),
             logo_max_groups=int(cv["logo_max_groups"]),
             stratified_n_splits=int(ev["stratified_n_splits"]),
+            stratified_max_sentences=_optional_int(ev.get("stratified_max_sentences")),
             n_bootstrap=int(ev["n_bootstrap"]),
             ci_level=float(ev["ci_level"]),
             f_avg_classes=tuple(ev["f_avg_classes"]),
             learning_curve=tuple(float(x) for x in ev["learning_curve"]),
-            learning_curve_max_train=(
-                None
-                if ev["learning_curve_max_train"] is None
-                else int(ev["learning_curve_max_train"])
-            ),
+            learning_curve_max_train=_optional_int(ev["learning_curve_max_train"]),
             n_jobs=int(ev["n_jobs"]),
             fit_memory_mb=int(ev["fit_memory_mb"]),
         )
@@ -59,6 +63,7 @@ class EvalSettings:
             "n_splits": self.n_splits,
             "logo_max_groups": self.logo_max_groups,
             "stratified_n_splits": self.stratified_n_splits,
+            "stratified_max_sentences": self.stratified_max_sentences,
             "n_bootstrap": self.n_bootstrap,
             "ci_level": self.ci_level,
             "f_avg_classes": list(self.f_avg_classes),
