@@ -28,3 +28,20 @@ def config() -> dict:
 @pytest.fixture
 def project_copy(tmp_path: Path) -> Path:
     return copy_project(tmp_path / "project")
+
+
+# Modules whose tests share an expensive module-scoped fixture (a project built by snakemake,
+# a logged encoder model): with the suite spread over workers (pytest-xdist, --dist loadgroup),
+# each of these runs on one worker, so its fixture is built once.
+SHARED_FIXTURE_MODULES = {
+    "test_workflow_train.py",
+    "test_workflow.py",
+    "test_embeddings.py",
+    "test_cli_train.py",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.name in SHARED_FIXTURE_MODULES:
+            item.add_marker(pytest.mark.xdist_group(item.path.stem))
