@@ -39,11 +39,12 @@ from stance.training.data import load_training_data
 uri, experiment, folder, data, signal_file = sys.argv[1:6]
 folder = Path(folder)
 
-def stall():
-    Path(signal_file).write_text("logging the model")
+def stall(*args, **kwargs):
+    Path(signal_file).write_text("logged all but the run's end")
     time.sleep(600)
 
-runs.pip_requirements = stall
+# Killed at the last step: params, model and metrics are in the store, the run is RUNNING.
+runs._finish = stall
 summary = read_summary(folder)
 summary["metrics"]["f_avg"] = 0.999  # the best score, were it ever chosen
 runs.log_evaluation_run(

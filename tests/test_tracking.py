@@ -79,6 +79,12 @@ def test_runs_hold_params_metrics_tags_and_dataset(logged):
         for key, value in ev.summary["params"].items():
             assert params[f"hp.{key}"] == (value if isinstance(value, str) else json.dumps(value))
         assert run.data.metrics == pytest.approx(ev.metrics)
+        # The logged model carries the same metrics, each logged once (linked to the model).
+        (output,) = run.outputs.model_outputs
+        on_model = {m.key: m.value for m in c.get_logged_model(output.model_id).metrics}
+        assert on_model == pytest.approx(ev.metrics)
+        history = c.get_metric_history(info["run_id"], "f_avg")
+        assert len(history) == 1
         tags = run.data.tags
         assert tags["stance.role"] == "model" and tags["stance.workflow_run"] == "group-1"
         assert tags["mlflow.parentRunId"] == info["parent_run_id"]

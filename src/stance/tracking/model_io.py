@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import tempfile
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,16 @@ def skops_trusted_types(model: Any, what: str = "the model to log") -> list[str]
     from stance.training.model_files import trusted_types
 
     return trusted_types(model, what)
+
+
+def log_metrics_of_model(mlflow: Any, metrics: Mapping[str, float], logged: Any) -> None:
+    """Log a run's metrics after its model, linked to that logged model.
+
+    Metrics logged before the model are copied to it by MLflow, reading back the history of
+    every metric one query at a time; logged after it, with its ID, they are written once.
+    Either way the run and its logged model carry the same metrics.
+    """
+    retry_locked(mlflow.log_metrics, dict(metrics), model_id=logged.model_id)
 
 
 def pip_requirements() -> list[str]:

@@ -17,7 +17,12 @@ from typing import Any
 from stance.environment import caught_warnings
 from stance.errors import StanceError
 from stance.labels.agreement import agreement_for_run
-from stance.tracking.model_io import local_model_problem, pip_requirements, skops_trusted_types
+from stance.tracking.model_io import (
+    local_model_problem,
+    log_metrics_of_model,
+    pip_requirements,
+    skops_trusted_types,
+)
 from stance.tracking.provenance import config_hash, git_state, new_group_id, safe_group
 from stance.tracking.store import (
     GROUP_TAG,
@@ -223,7 +228,6 @@ def log_evaluation_run(
     # the next workflow run marks it FAILED (close_abandoned_runs).
     try:
         retry_locked(mlflow.log_params, params)
-        retry_locked(mlflow.log_metrics, metrics)
         with caught_warnings():
             warnings.simplefilter("ignore", UserWarning)  # integer columns hint, see above
             if train_input is not None:
@@ -232,7 +236,7 @@ def log_evaluation_run(
                 retry_locked(mlflow.log_input, test_input, context="evaluation")
         for path in artifacts:
             retry_locked(mlflow.log_artifact, str(path))
-        retry_locked(
+        logged = retry_locked(
             mlflow.sklearn.log_model,
             model,
             name=MODEL_ARTIFACT,
@@ -243,6 +247,7 @@ def log_evaluation_run(
             skops_trusted_types=trusted,
             metadata=metadata,
         )
+        log_metrics_of_model(mlflow, metrics, logged)
         _finish(mlflow, client, run_id, tags["mlflow.note.content"])
     except BaseException as exc:
         _end(mlflow, client, run_id, "FAILED")

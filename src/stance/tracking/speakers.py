@@ -10,7 +10,11 @@ from typing import Any
 
 from stance.environment import caught_warnings
 from stance.errors import StanceError
-from stance.tracking.model_io import pip_requirements, skops_trusted_types
+from stance.tracking.model_io import (
+    log_metrics_of_model,
+    pip_requirements,
+    skops_trusted_types,
+)
 from stance.tracking.provenance import config_hash, git_state, new_group_id, safe_group
 from stance.tracking.store import (
     GROUP_TAG,
@@ -71,12 +75,11 @@ def log_speaker_run(
         raise store_error(uri, "logging the speaker stage", exc) from None
     try:
         retry_locked(mlflow.log_params, {k: str(v) for k, v in params.items()})
-        retry_locked(mlflow.log_metrics, {k: float(v) for k, v in metrics.items()})
         for path in artifacts:
             retry_locked(mlflow.log_artifact, str(path))
         with caught_warnings():
             warnings.simplefilter("ignore", UserWarning)
-            retry_locked(
+            logged = retry_locked(
                 mlflow.sklearn.log_model,
                 model,
                 name=MODEL_ARTIFACT,
@@ -86,6 +89,7 @@ def log_speaker_run(
                 serialization_format="skops",
                 skops_trusted_types=trusted,
             )
+        log_metrics_of_model(mlflow, {k: float(v) for k, v in metrics.items()}, logged)
         mlflow.end_run("FINISHED")
     except BaseException:
         mlflow.end_run("FAILED")
