@@ -134,15 +134,24 @@ def train_models(
     from stance.training.models import model_specs
     from stance.training.result_cache import ResultCache, result_key
     from stance.training.run import result_line, settings_for, train_model
+    from stance.training.solver_process import MAX_ROWS, solver_process
 
     labeled = load_training_data(data)
     digest = labeled.digest()
     settings = settings_for(config, threads)
     cache = ResultCache(cache_dir)
     shown: set[str] = set()
-    for spec in model_specs(config):
+    specs = model_specs(config)
+    keys = {spec.name: result_key(config, spec.name, digest, code) for spec in specs}
+    if (
+        settings.n_jobs > 1
+        and len(labeled.frame) <= MAX_ROWS
+        and not all(cache.has(s.name, keys[s.name]) for s in specs)
+    ):
+        solver_process()  # started now, it is ready for the first fits (see its module)
+    for spec in specs:
         out = Path(models_dir) / spec.name
-        key = result_key(config, spec.name, digest, code)
+        key = keys[spec.name]
         if cache.restore(spec.name, key, out):
             print(f"{spec.name}: same config, labels and code as its cached result; not re-trained")
             continue

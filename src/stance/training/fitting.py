@@ -22,6 +22,7 @@ from stance.errors import StanceError
 from stance.training.features import FeatureCache
 from stance.training.models import ModelSpec
 from stance.training.settings import EvalSettings
+from stance.training.solver_process import MAX_ROWS, SolverProcess, solver_process
 
 #
 # One evaluation fits the model many times: once per fold of the grouped CV and of the stratified
@@ -152,6 +153,7 @@ class Fits:
         add_notes(self.build_notes, (_warning_note(spec, w.category, w.message) for w in caught))
         if self.cache is not None:
             _release_memory()  # what counting the n-grams of the table freed
+        self._helper: SolverProcess | None = None
         self._tasks: list[tuple[np.ndarray, np.ndarray | None]] = []
         self._results: list[Any] = []
         self._notes: list[list[str]] = []
@@ -205,8 +207,13 @@ class Fits:
             with hold(size):
                 x = cache.training_features(fitted, train, n_values)
                 classifier = cache.classifier(self.seed)
-                with _LIBLINEAR if _uses_liblinear(classifier) else nullcontext():
-                    classifier.fit(x, self.names[self.y[train]])
+                y = self.names[self.y[train]]
+                helped = self._helper.try_fit(classifier, x, y) if self._helper else None
+                if helped is not None:
+                    classifier = helped
+                else:
+                    with _LIBLINEAR if _uses_liblinear(classifier) else nullcontext():
+                        classifier.fit(x, y)
                 del x
                 if test is not None:
                     return _predicted(classifier, fitted.transform(test), len(test), self.classes)
@@ -243,6 +250,8 @@ class Fits:
         # Without a cache the fits are pipeline fits on raw text: run in this thread.
         cached = self.cache is not None
         jobs = max(1, min(n_jobs, len(self._tasks))) if cached else 1
+        # With threads, a helper process takes small classifier fits (solver_process).
+        self._helper = solver_process() if jobs > 1 and len(self.x) <= MAX_ROWS else None
         # BLAS only sees the solvers' small dense vectors: more than one thread per fit costs
         # far more in start-up and waiting than it gains (and changes sums' rounding by machine).
         with caught_warnings(), threadpool_limits(limits=1, user_api="blas"):

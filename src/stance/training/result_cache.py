@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -59,19 +59,25 @@ class ResultCache:
         """Keep the result folder of ``model`` with its key (replacing the previous one)."""
         self.save_files(model, key, {n: Path(result_dir) / n for n in RESULT_FILES})
 
-    def restore_files(
-        self, name: str, key: Mapping[str, Any], targets: Mapping[str, Path | str]
-    ) -> bool:
-        """Copy each cached file of ``name`` to its target path if they were made from ``key``."""
+    def has(self, model: str, key: Mapping[str, Any]) -> bool:
+        """Whether ``restore`` would find a result of ``model`` made from ``key``."""
+        return self._holds(model, key, RESULT_FILES)
+
+    def _holds(self, name: str, key: Mapping[str, Any], files: Iterable[str]) -> bool:
         cached = self.root / name
         try:
             stored = json.loads((cached / KEY_FILE).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return False  # none yet, or damaged: run again
-        if stored.get("sha256") != _digest(key) or not all(
-            (cached / file).is_file() for file in targets
-        ):
+        return stored.get("sha256") == _digest(key) and all((cached / f).is_file() for f in files)
+
+    def restore_files(
+        self, name: str, key: Mapping[str, Any], targets: Mapping[str, Path | str]
+    ) -> bool:
+        """Copy each cached file of ``name`` to its target path if they were made from ``key``."""
+        if not self._holds(name, key, targets):
             return False
+        cached = self.root / name
         for file, target in targets.items():
             Path(target).parent.mkdir(parents=True, exist_ok=True)
             # copyfile, not copy2: a fresh time stamp, so snakemake sees an up-to-date output.
