@@ -389,3 +389,45 @@ def test_stage_result_is_restored_after_a_stance_change_and_redone_after_a_speak
     third, _ = run(speaker_changed, "third")
     assert "not evaluated again" not in capsys.readouterr().err
     assert Path(third.oof).read_bytes() != Path(first.oof).read_bytes()
+
+
+def test_stance_with_predicted_speakers_fits_once_per_fold_for_both_speaker_sources(config):
+    from dataclasses import replace
+
+    from stance.speakers.stance_eval import stance_with_predicted_speakers
+    from stance.training.data import from_dataset
+    from stance.training.models import spec_from_entry
+    from stance.training.run import settings_for
+
+    data = from_dataset(make_dataset(n_articles=4, per_article=10), "synthetic")
+    frame = data.frame
+    spec = spec_from_entry({"name": "ws", "kind": "tfidf_word_speaker"})
+    built = []
+    original_build = spec.build
+
+    def counting_build(seed):
+        model = original_build(seed)
+        built.append(model)
+        return model
+
+    object.__setattr__(spec, "build", counting_build)
+    settings = replace(settings_for(config), n_bootstrap=50)
+    speakers = sorted(set(frame["speaker"]))
+    same = pd.DataFrame(
+        {"sentence_id": frame["sentence_id"], "predicted_speaker": frame["speaker"]}
+    )
+    # Every sentence gets the next speaker: the predictions must be made from these.
+    shifted = same.assign(
+        predicted_speaker=[
+            speakers[(speakers.index(s) + 1) % len(speakers)] for s in frame["speaker"]
+        ]
+    )
+    table = stance_with_predicted_speakers(
+        data, {"same": same, "shifted": shifted}, [spec], settings
+    )
+    assert len(built) == 4  # one fit per article left out, shared by the three speaker sources
+    rows = table.set_index("speakers")
+    assert list(rows.index) == ["hand", "same", "shifted"]
+    metric_columns = ["f_avg", "macro_f1", "accuracy", "f_avg_ci_low", "f_avg_ci_high"]
+    assert rows.loc["hand", metric_columns].tolist() == rows.loc["same", metric_columns].tolist()
+    assert rows.loc["hand", "accuracy"] != rows.loc["shifted", "accuracy"]

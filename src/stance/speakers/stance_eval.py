@@ -21,13 +21,22 @@ COLUMNS = [
 
 
 def _fit_predict(
-    spec: ModelSpec, seed: int, train: pd.DataFrame, y: np.ndarray, test: pd.DataFrame
-) -> np.ndarray:
+    spec: ModelSpec,
+    seed: int,
+    train: pd.DataFrame,
+    y: np.ndarray,
+    tests: Sequence[pd.DataFrame],
+) -> list[np.ndarray]:
+    """Fit ``spec`` on ``train`` once; its predictions of each test table (they differ in the
+    speaker column only, so one fit serves them all)."""
     if len(set(y.tolist())) == 1:
-        return np.full(len(test), y[0], dtype=object)
+        return [np.full(len(test), y[0], dtype=object) for test in tests]
     model = spec.build(seed)
     model.fit(train[spec.features].astype(str).reset_index(drop=True), y)
-    return np.asarray(model.predict(test[spec.features].astype(str).reset_index(drop=True)))
+    return [
+        np.asarray(model.predict(test[spec.features].astype(str).reset_index(drop=True)))
+        for test in tests
+    ]
 
 
 def stance_with_predicted_speakers(
@@ -63,14 +72,16 @@ def stance_with_predicted_speakers(
     for spec in specs:
         if SPEAKER not in spec.features:
             continue
-        for label, test_frame in variants:
-            pred = np.full(len(frame), -1, dtype=np.int64)
-            for train, test in folds.splits:
-                out = _fit_predict(
-                    spec, settings.seed, frame.iloc[train], names[y[train]],
-                    test_frame.iloc[test],
-                )  # fmt: skip
-                pred[test] = [classes.index(c) for c in out]
+        preds = {label: np.full(len(frame), -1, dtype=np.int64) for label, _ in variants}
+        for train, test in folds.splits:
+            outs = _fit_predict(
+                spec, settings.seed, frame.iloc[train], names[y[train]],
+                [test_frame.iloc[test] for _, test_frame in variants],
+            )  # fmt: skip
+            for (label, _), out in zip(variants, outs, strict=True):
+                preds[label][test] = [classes.index(c) for c in out]
+        for label, _ in variants:
+            pred = preds[label]
             m = compute_metrics(y, pred, classes, settings.f_avg_classes)
             ci = bootstrap_ci(
                 y, pred, classes, settings.f_avg_classes, settings.n_bootstrap,
