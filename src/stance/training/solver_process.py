@@ -21,6 +21,7 @@ the workflow's process handles.
 from __future__ import annotations
 
 import atexit
+import os
 import pickle
 import signal
 import struct
@@ -70,7 +71,9 @@ def serve(requests: BinaryIO, replies: BinaryIO) -> None:
         try:
             classifier, x, y = _receive(requests)
         except EOFError:
-            return
+            # The caller has closed the pipe (it is exiting): end without the interpreter's
+            # teardown of scikit-learn's modules (~0.4 s that the caller would wait for).
+            os._exit(0)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
