@@ -167,3 +167,13 @@ def run_snakemake(project: Path, *args: str, check: bool = True) -> subprocess.C
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
     return proc
+
+
+def assert_same_evaluation(a, b, x) -> None:
+    """Two evaluations of one model agree: warnings, metrics, out-of-fold predictions, learning
+    curve and the final model's probabilities on ``x``."""
+    assert a.warnings == b.warnings
+    assert a.metrics == b.metrics
+    pd.testing.assert_frame_equal(a.oof, b.oof)
+    pd.testing.assert_frame_equal(a.curve, b.curve)
+    np.testing.assert_array_equal(a.final_model.predict_proba(x), b.final_model.predict_proba(x))

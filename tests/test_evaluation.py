@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import make_dataset, schema_values
+from helpers import assert_same_evaluation, make_dataset, schema_values
 from sklearn.metrics import cohen_kappa_score, f1_score, precision_recall_fscore_support
 
 from stance.errors import StanceError
@@ -409,14 +409,7 @@ def test_results_do_not_depend_on_the_number_of_threads(classifier, settings, tm
     one = evaluate(data, s, replace(settings, n_jobs=1))
     three = evaluate(data, s, replace(settings, n_jobs=3, fit_memory_mb=1))
     assert any("ConvergenceWarning" in w for w in one.warnings)
-    assert one.warnings == three.warnings
-    assert one.metrics == three.metrics
-    pd.testing.assert_frame_equal(one.oof, three.oof)
-    pd.testing.assert_frame_equal(one.curve, three.curve)
-    x = data.frame[s.features]
-    np.testing.assert_array_equal(
-        one.final_model.predict_proba(x), three.final_model.predict_proba(x)
-    )
+    assert_same_evaluation(one, three, data.frame[s.features])
     write_evaluation(one, tmp_path / "a")
     write_evaluation(three, tmp_path / "b")
     for name in ("metrics.json", "oof_predictions.csv", "learning_curve.tsv"):

@@ -9,10 +9,9 @@ import time
 from dataclasses import replace
 
 import numpy as np
-import pandas as pd
 import pytest
 import scipy.sparse as sp
-from helpers import make_dataset
+from helpers import assert_same_evaluation, make_dataset
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
@@ -120,11 +119,4 @@ def test_an_evaluation_gives_the_same_results_with_the_helper(config):
     assert helper.fits > before, "no fit went to the helper"
     one = evaluate(data, spec, replace(settings, n_jobs=1))
     assert any("ConvergenceWarning" in w for w in one.warnings)
-    assert two.warnings == one.warnings
-    assert two.metrics == one.metrics
-    pd.testing.assert_frame_equal(two.oof, one.oof)
-    pd.testing.assert_frame_equal(two.curve, one.curve)
-    x = data.frame[spec.features]
-    np.testing.assert_array_equal(
-        two.final_model.predict_proba(x), one.final_model.predict_proba(x)
-    )
+    assert_same_evaluation(two, one, data.frame[spec.features])

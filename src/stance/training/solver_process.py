@@ -6,7 +6,7 @@ L-BFGS loop take steps of a few microseconds of arithmetic at a time, holding th
 lock, so two threads fit hardly faster than one. This helper process fits while a thread waits
 for it (the wait releases the lock): with two threads, one fit runs here and one in the other
 thread, on two cores. Measured on the seed corpus: half the fits of a workflow run go to the
-helper, and the run takes ~0.5 s less (docs/benchmarks.md).
+helper, and a run after a label change takes ~1 s less (docs/benchmarks.md).
 
 The helper is started by a job that will fit models on a table of at most ``MAX_ROWS``
 sentences with more than one thread, before its first fit (its imports take about a second);
