@@ -15,7 +15,9 @@ busy and if it fails, a fit runs in its thread as before. A fit is the same comp
 either process (same estimator, matrix, labels, library versions and single-threaded BLAS), so
 the results do not depend on where it ran (tests/test_solver_process.py). The helper ends when
 the process that started it exits (it stops when its input closes), and ignores Ctrl-C, which
-the workflow's process handles.
+the workflow's process handles. Estimators and matrices cross the pipe between the two
+processes as pickles; nothing is written to or read from a file (model files are skops,
+stance.training.model_files).
 """
 
 from __future__ import annotations
