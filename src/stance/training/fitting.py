@@ -22,7 +22,7 @@ from stance.errors import StanceError
 from stance.training.features import FeatureCache
 from stance.training.models import ModelSpec
 from stance.training.settings import EvalSettings
-from stance.training.solver_process import MAX_ROWS, SolverProcess, solver_process
+from stance.training.solver_process import SolverProcess, helper_for
 
 #
 # One evaluation fits the model many times: once per fold of the grouped CV and of the stratified
@@ -251,7 +251,7 @@ class Fits:
         cached = self.cache is not None
         jobs = max(1, min(n_jobs, len(self._tasks))) if cached else 1
         # With threads, a helper process takes small classifier fits (solver_process).
-        self._helper = solver_process() if jobs > 1 and len(self.x) <= MAX_ROWS else None
+        self._helper = helper_for(jobs, len(self.x))
         # BLAS only sees the solvers' small dense vectors: more than one thread per fit costs
         # far more in start-up and waiting than it gains (and changes sums' rounding by machine).
         with caught_warnings(), threadpool_limits(limits=1, user_api="blas"):

@@ -151,6 +151,12 @@ _HELPER: SolverProcess | None = None
 _HELPER_LOCK = threading.Lock()
 
 
+def helper_for(n_jobs: int, rows: int) -> SolverProcess | None:
+    """The helper (started if it is not yet) when fits of ``rows`` sentences run in ``n_jobs``
+    threads and it can take some of them; else None."""
+    return solver_process() if n_jobs > 1 and rows <= MAX_ROWS else None
+
+
 def solver_process() -> SolverProcess:
     """The helper of this process, started on first use and ended at exit."""
     global _HELPER
