@@ -1,4 +1,4 @@
-"""Findings statistics: shares per group, article bootstrap, correction for classifier errors."""
+"""Findings statistics: design-based shares per group from a labeled sample plus predictions."""
 
 from __future__ import annotations
 
@@ -7,88 +7,210 @@ import pandas as pd
 import pytest
 
 from stance.errors import StanceError
-from stance.findings.correction import acc_shares, confusion_by_article, error_rates
+from stance.findings.estimate import Design, ShareEstimator
 from stance.findings.resolve import month_of, resolve_stances
-from stance.findings.shares import stance_shares
+from stance.findings.shares import EXACT, SAMPLE, THIN, UNCORRECTED, Grouping, stance_shares
 
 CLASSES = ["favor", "against", "none"]
-# What each speaker group really says (population shares of favor / against / none).
-TRUTH = {"taliban": [0.60, 0.10, 0.30], "us_official": [0.15, 0.55, 0.30]}
-# The classifier: row i = P(predicted j | true i). It over-predicts `none` and mixes the others.
-RATES = np.array([[0.70, 0.10, 0.20], [0.10, 0.70, 0.20], [0.15, 0.15, 0.70]])
+COLUMNS = ["sentence_id", "article_id", "true_speaker", "true_stance", "predicted_speaker",
+           "predicted"]  # fmt: skip
+# What each speaker group says on average (favor / against / none); articles differ around it.
+SHARES = {"taliban": [0.60, 0.10, 0.30], "us_official": [0.15, 0.55, 0.30]}
 
 
-def _draw(rng: np.random.Generator, probs: np.ndarray, n: int) -> np.ndarray:
-    return rng.choice(len(CLASSES), size=n, p=probs)
-
-
-def synthetic(seed: int, articles: int = 150, oof_articles: int = 80):
-    """A corpus with known true shares per speaker, and out-of-fold predictions on labeled
-    articles, both predicted by a classifier with the error rates RATES.
-
-    Articles differ: each has its own shares drawn around the speaker's (Dirichlet), so the
-    sentences of one article are not independent draws.
-    """
+def corpus(seed: int, articles: int = 120, accuracy: float = 0.7, speaker_accuracy: float = 0.85):
+    """A corpus with true and predicted speaker and stance for every sentence. Articles differ
+    (each article's shares drawn around the speaker's); the model is right about the stance
+    with probability ``accuracy`` and about the speaker with ``speaker_accuracy``, else it
+    says another value at random."""
     rng = np.random.default_rng(seed)
+    speakers = list(SHARES)
     rows = []
     for a in range(articles):
-        for speaker, truth in TRUTH.items():
-            n = int(rng.integers(0, 12))
-            true = _draw(rng, rng.dirichlet(20 * np.array(truth)), n)
-            for t in true:
-                rows.append((f"a{a}", speaker, CLASSES[t], CLASSES[_draw(rng, RATES[t], 1)[0]]))
-    corpus = pd.DataFrame(rows, columns=["article_id", "speaker", "true", "predicted"])
-    corpus["stance"] = corpus["predicted"]
-    corpus["stance_source"] = "model"
-    oof_rows = []
-    labeled_prior = np.array([0.3, 0.3, 0.4])  # the labeled articles have other shares
-    for a in range(oof_articles):
-        for t in _draw(rng, labeled_prior, int(rng.integers(5, 20))):
-            oof_rows.append((f"l{a}", CLASSES[t], CLASSES[_draw(rng, RATES[t], 1)[0]]))
-    oof = pd.DataFrame(oof_rows, columns=["article_id", "stance", "predicted"])
-    return corpus, oof
+        for s, speaker in enumerate(speakers):
+            probs = rng.dirichlet(20 * np.array(SHARES[speaker]))
+            for i in range(int(rng.integers(0, 12))):
+                true = int(rng.choice(3, p=probs))
+                others = [k for k in range(3) if k != true]
+                pred = true if rng.random() < accuracy else int(rng.choice(others))
+                pred_s = s if rng.random() < speaker_accuracy else 1 - s
+                rows.append((f"a{a}:{s}:{i}", f"a{a}", speaker, CLASSES[true],
+                             speakers[pred_s], CLASSES[pred]))  # fmt: skip
+    return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def _covers(table: pd.DataFrame, prefix: str = "") -> dict[tuple[str, str], bool]:
-    out = {}
-    for row in table.itertuples(index=False):
-        row = row._asdict()
-        for k, c in enumerate(CLASSES):
-            truth = TRUTH[row["speaker"]][k]
-            out[(row["speaker"], c)] = row[f"{prefix}{c}_low"] <= truth <= row[f"{prefix}{c}_high"]
-    return out
+def findings_table(table: pd.DataFrame, sampled_articles: set[str], frame: bool = True):
+    """The findings' sentence table: the sampled articles hand-labeled in full (their
+    out-of-fold predictions are the model's predictions here), the rest predicted."""
+    known = table["article_id"].isin(sampled_articles)
+    return table.assign(
+        speaker=table["true_speaker"].where(known, table["predicted_speaker"]),
+        stance=table["true_stance"].where(known, table["predicted"]),
+        stance_source=np.where(known, "label", "model"),
+        oof_speaker=table["predicted_speaker"].where(known),
+        oof_stance=table["predicted"].where(known),
+        design=0 if frame else -1,
+        unit=table["article_id"],
+        sampled=known,
+    )
 
 
-def test_corrected_shares_recover_the_truth_where_raw_counting_does_not():
-    corpus, oof = synthetic(seed=1)
-    table = stance_shares(corpus, "speaker", CLASSES, oof, n_boot=1000, seed=0)
-    assert list(table["speaker"]) == ["taliban", "us_official"]
-    assert all(_covers(table).values()), table.T
-    raw = _covers(table, "raw_")
-    # Raw counting is biased by the classifier's errors: its intervals miss favor and against.
-    for speaker in TRUTH:
-        assert not raw[(speaker, "favor")] and not raw[(speaker, "against")], table.T
-    # ... and by a lot: the Taliban's favor share is under-counted by more than 0.08.
-    taliban = table.set_index("speaker").loc["taliban"]
-    assert TRUTH["taliban"][0] - taliban["raw_favor"] > 0.08
-    assert abs(taliban["favor"] - TRUTH["taliban"][0]) < 0.06
-    # Every sentence here is predicted: no hand-labeled counts.
-    assert (table["labeled"] == 0).all() and (table["predicted"] == table["sentences"]).all()
+def truth(table: pd.DataFrame) -> pd.DataFrame:
+    counts = table.groupby(["true_speaker", "true_stance"]).size().unstack(fill_value=0)
+    counts = counts.reindex(columns=CLASSES, fill_value=0)
+    return counts.div(counts.sum(axis=1), axis=0)
 
 
-def test_intervals_cover_the_truth_about_as_often_as_they_claim():
-    hits: list[bool] = []
-    raw_hits: list[bool] = []
-    for seed in range(12):
-        corpus, oof = synthetic(seed=100 + seed, articles=80, oof_articles=50)
-        table = stance_shares(corpus, "speaker", CLASSES, oof, n_boot=400, seed=seed)
-        hits += _covers(table).values()
-        raw_hits += _covers(table, "raw_").values()
-    assert np.mean(hits) >= 0.85, np.mean(hits)
-    assert np.mean(raw_hits) <= 0.35, np.mean(raw_hits)
+def draw(table: pd.DataFrame, n: int, seed: int) -> set[str]:
+    articles = sorted(table["article_id"].unique())
+    return set(np.random.default_rng(seed).choice(articles, size=n, replace=False))
 
 
-def test_hand_labels_override_predictions_and_are_counted_as_such():
+def shares(table: pd.DataFrame, sampled: set[str], **kwargs) -> pd.DataFrame:
+    n_articles = table["article_id"].nunique()
+    design = Design("s", n_articles, len(sampled))
+    return stance_shares(findings_table(table, sampled), "speaker", CLASSES, [design], **kwargs)
+
+
+def test_intervals_hold_the_true_shares_about_as_often_as_they_claim():
+    # One corpus, many random samples of 25 of its 120 articles: the design's own repetition.
+    table = corpus(seed=1)
+    true = truth(table)
+    hits, raw_errors, errors = [], [], []
+    for rep in range(60):
+        out = shares(table, draw(table, 25, rep)).set_index("speaker")
+        for speaker, row in true.iterrows():
+            for c in CLASSES:
+                r = out.loc[speaker]
+                hits.append(r[f"{c}_low"] <= row[c] <= r[f"{c}_high"])
+                errors.append(abs(r[c] - row[c]))
+                raw_errors.append(abs(r[f"raw_{c}"] - row[c]))
+    assert 0.88 <= np.mean(hits) <= 1.0, np.mean(hits)
+    # Raw counting is biased by the model's errors; the estimate is not.
+    assert np.mean(errors) < 0.6 * np.mean(raw_errors), (np.mean(errors), np.mean(raw_errors))
+
+
+def test_a_census_is_exact_and_labels_count_as_they_are():
+    table = corpus(seed=2, articles=10)
+    out = shares(table, set(table["article_id"])).set_index("speaker")
+    true = truth(table)
+    assert set(out["estimate"]) == {EXACT}
+    for speaker, row in true.iterrows():
+        for c in CLASSES:
+            r = out.loc[speaker]
+            assert r[c] == pytest.approx(row[c]) == r[f"{c}_low"] == r[f"{c}_high"]
+            assert r[f"raw_{c}"] == pytest.approx(row[c])
+    assert (out["predicted"] == 0).all()
+
+
+def test_lambda_zero_is_the_sample_alone_and_one_is_plain_ppi():
+    table = corpus(seed=3, articles=40)
+    sampled = draw(table, 10, 0)
+    frame = findings_table(table, sampled)
+    est = ShareEstimator(
+        pd.DataFrame({
+            "known": frame["stance_source"] == "label", "true_group": frame["true_speaker"],
+            "true_stance": frame["true_stance"], "pred_group": frame["predicted_speaker"],
+            "pred_stance": frame["predicted"], "design": 0, "unit": frame["article_id"],
+            "sampled": frame["sampled"],
+        }),
+        CLASSES, [Design("s", 40, 10)],
+    )  # fmt: skip
+    in_sample = table[table["article_id"].isin(sampled)]
+    alone = truth(in_sample).loc["taliban"].to_numpy()
+    np.testing.assert_allclose(est.estimate("taliban", lam={0: 0.0}).shares, alone)
+    # lambda 1: predictions of the unsampled sentences plus the sample's mean residual per
+    # article times the unsampled articles (prediction-powered inference), with the labels.
+    y = pd.crosstab(in_sample["true_speaker"], in_sample["true_stance"]).reindex(
+        columns=CLASSES, fill_value=0).loc["taliban"].to_numpy(float)  # fmt: skip
+    yhat_s = pd.crosstab(in_sample["predicted_speaker"], in_sample["predicted"]).reindex(
+        columns=CLASSES, fill_value=0).loc["taliban"].to_numpy(float)  # fmt: skip
+    rest = table[~table["article_id"].isin(sampled)]
+    yhat_r = pd.crosstab(rest["predicted_speaker"], rest["predicted"]).reindex(
+        columns=CLASSES, fill_value=0).loc["taliban"].to_numpy(float)  # fmt: skip
+    totals = y + yhat_r + (40 - 10) / 10 * (y - yhat_s)
+    totals = totals.clip(min=0)  # a negative estimated total (noise) counts as none
+    np.testing.assert_allclose(est.estimate("taliban", lam={0: 1.0}).shares, totals / totals.sum())
+
+
+def test_chosen_labels_are_known_values_not_evidence_about_the_model():
+    table = corpus(seed=4, articles=60)
+    sampled = draw(table, 15, 1)
+    frame = findings_table(table, sampled)
+    base = stance_shares(frame, "speaker", CLASSES, [Design("s", 60, 15)])
+    # Label (by choice) every sentence the model got wrong in the unsampled articles: those
+    # become known, and the rest of the estimate rests on the random sample as before.
+    errs = (frame["predicted"] != frame["true_stance"]) | (
+        frame["predicted_speaker"] != frame["true_speaker"]
+    )
+    wrong = ~frame["sampled"] & errs
+    chosen = frame.assign(
+        stance=frame["stance"].where(~wrong, frame["true_stance"]),
+        speaker=frame["speaker"].where(~wrong, frame["true_speaker"]),
+        stance_source=np.where(wrong, "label", frame["stance_source"]),
+        oof_speaker=frame["oof_speaker"].where(~wrong, frame["predicted_speaker"]),
+        oof_stance=frame["oof_stance"].where(~wrong, frame["predicted"]),
+    )
+    after = stance_shares(chosen, "speaker", CLASSES, [Design("s", 60, 15)])
+    # The same units carry the design (the chosen labels are not sampled units) ...
+    assert list(after["design_units"]) == list(base["design_units"])
+    # ... and the estimate stays unbiased: both are within their intervals of the truth.
+    true = truth(table)
+    for out in (base, after):
+        for r in out.itertuples(index=False):
+            row = r._asdict()
+            for c in CLASSES:
+                t = true.loc[row["speaker"], c]
+                assert row[f"{c}_low"] - 0.02 <= t <= row[f"{c}_high"] + 0.02
+
+
+def test_without_a_design_the_shares_are_raw_counts_flagged_uncorrected():
+    table = corpus(seed=5, articles=30)
+    sampled = draw(table, 5, 2)
+    out = stance_shares(findings_table(table, sampled, frame=False), "speaker", CLASSES, [])
+    assert set(out["estimate"]) == {UNCORRECTED}
+    for c in CLASSES:
+        np.testing.assert_allclose(out[c], out[f"raw_{c}"])
+        assert out[f"{c}_low"].isna().all() and out[f"{c}_high"].isna().all()
+    assert (out["wide"] == "").all()
+
+
+def test_a_group_the_sample_does_not_hold_gets_an_interval_that_claims_nothing():
+    table = corpus(seed=6, articles=30)
+    # A third speaker that the model finds in one unsampled article only.
+    extra = table.iloc[:4].assign(
+        sentence_id=[f"x{i}" for i in range(4)], article_id="a29",
+        true_speaker="russia", predicted_speaker="russia",
+    )  # fmt: skip
+    table = pd.concat([table, extra], ignore_index=True)
+    sampled = draw(table[table["article_id"] != "a29"], 8, 3)
+    out = shares(table, sampled).set_index("speaker")
+    row = out.loc["russia"]
+    assert row["estimate"] == THIN
+    assert all(row[f"{c}_low"] == 0 and row[f"{c}_high"] == 1 for c in CLASSES)
+    assert set(out.drop(index="russia")["estimate"]) == {SAMPLE}
+
+
+def test_intervals_count_articles_not_sentences():
+    # 40 articles of 30 sentences; the model errs on whole articles (every third one it reads
+    # as `none`): its errors are not independent from sentence to sentence.
+    rows = [(f"a{a}:{i}", f"a{a}", "taliban", "favor" if a % 2 else "against", "taliban",
+             "none" if a % 3 == 0 else ("favor" if a % 2 else "against"))
+            for a in range(40) for i in range(30)]  # fmt: skip
+    table = pd.DataFrame(rows, columns=COLUMNS)
+    sampled = draw(table, 20, 0)
+    frame = findings_table(table, sampled)
+    by_article = stance_shares(frame, "speaker", CLASSES, [Design("s", 40, 20)]).iloc[0]
+    # The same labeled sentences read as if sentences had been drawn one by one.
+    by_sentence = stance_shares(
+        frame.assign(unit=frame["sentence_id"]), "speaker", CLASSES, [Design("s", 1200, 600)]
+    ).iloc[0]
+    width = {n: (r["favor_high"] - r["favor_low"]) for n, r in
+             (("article", by_article), ("sentence", by_sentence))}  # fmt: skip
+    assert width["article"] > 2 * width["sentence"], width
+
+
+def test_hand_labels_override_predictions():
     predictions = pd.DataFrame(
         {
             "sentence_id": ["s1", "s2", "s3", "s4"],
@@ -101,94 +223,59 @@ def test_hand_labels_override_predictions_and_are_counted_as_such():
     resolved = resolve_stances(predictions, labels)
     assert list(resolved["stance"]) == ["favor", "none", "against", "none"]
     assert list(resolved["stance_source"]) == ["label", "model", "label", "model"]
-    _, oof = synthetic(seed=3, articles=1)
-    row = stance_shares(resolved, "speaker", CLASSES, oof, n_boot=200).iloc[0]
-    assert (row["labeled"], row["predicted"]) == (2, 2)
-    assert (row["labeled_favor"], row["labeled_against"], row["labeled_none"]) == (1, 1, 0)
-    # The two labels count as they are; only the two predictions are corrected. Both predicted
-    # `none`, which this classifier mostly gets right but also produces from favor/against.
-    assert row["raw_none"] == 0.5
-    assert row["favor"] >= 0.25 and row["against"] >= 0.25
 
 
-def test_fully_labeled_group_needs_no_correction():
-    table = pd.DataFrame(
-        {
-            "article_id": ["a1", "a1", "a2", "a3"],
-            "outlet": ["X", "X", "X", "X"],
-            "stance": ["favor", "against", "favor", "none"],
-            "stance_source": ["label"] * 4,
-        }
-    )
-    _, oof = synthetic(seed=4, articles=1)
-    row = stance_shares(table, "outlet", CLASSES, oof, n_boot=200).iloc[0]
-    for c, share in zip(CLASSES, [0.5, 0.25, 0.25], strict=True):
-        assert row[c] == row[f"raw_{c}"] == share
-
-
-def test_bootstrap_resamples_articles_not_sentences():
-    # 12 articles of 50 sentences, each article all favor or all against: 600 sentences, but
-    # only 12 independent pieces of evidence.
-    rows = [
-        (f"a{a}", "taliban", "favor" if a % 2 else "against", "model")
-        for a in range(12)
-        for _ in range(50)
-    ]
-    table = pd.DataFrame(rows, columns=["article_id", "speaker", "stance", "stance_source"])
-    row = stance_shares(table, "speaker", CLASSES, n_boot=1000, seed=0).iloc[0]
-    half_width = (row["raw_favor_high"] - row["raw_favor_low"]) / 2
-    sentence_level = 1.96 * np.sqrt(0.25 / 600)  # what resampling sentences would claim
-    assert half_width > 4 * sentence_level
-    assert "favor" in row["wide"].split(",")
-    assert "favor" not in row.index  # no out-of-fold predictions: no corrected shares
-
-
-def test_seeded_and_reproducible():
-    corpus, oof = synthetic(seed=5, articles=40, oof_articles=20)
-    first = stance_shares(corpus, "speaker", CLASSES, oof, n_boot=300, seed=7)
-    again = stance_shares(corpus, "speaker", CLASSES, oof, n_boot=300, seed=7)
-    other = stance_shares(corpus, "speaker", CLASSES, oof, n_boot=300, seed=8)
-    pd.testing.assert_frame_equal(first, again)
-    assert not first["favor_low"].equals(other["favor_low"])
-    assert first["favor"].equals(other["favor"])  # the estimate itself does not depend on it
-
-
-def test_groups_with_missing_values_are_left_out_and_months():
+def test_groups_with_missing_values_are_left_out_and_months_and_pairs():
     dates = pd.Series(["2018-11-09", "", None, "2020-02-21T08:00:00Z"])
     months = [m if isinstance(m, str) else None for m in month_of(dates)]
     assert months == ["2018-11", None, None, "2020-02"]
     table = pd.DataFrame(
         {
+            "sentence_id": ["s1", "s2", "s3"],
             "article_id": ["a1", "a2", "a3"],
+            "speaker": ["taliban", "taliban", "nato"],
+            "predicted_speaker": ["taliban", "taliban", "nato"],
             "month": ["2018-11", None, "2020-02"],
             "stance": ["favor", "none", "against"],
-            "stance_source": ["model"] * 3,
-        }
-    )
-    out = stance_shares(table, "month", CLASSES, n_boot=50)
-    assert list(out["month"]) == ["2018-11", "2020-02"] and out["sentences"].sum() == 2
-
-
-def test_acc_solves_exact_mixtures_and_stays_on_the_simplex():
-    truth = np.array([0.6, 0.1, 0.3])
-    np.testing.assert_allclose(acc_shares(RATES.T @ truth, RATES), truth, atol=1e-6)
-    # Predicted shares no mixture can produce (all `favor`): the nearest valid shares.
-    p = acc_shares(np.array([1.0, 0.0, 0.0]), RATES)
-    assert (p >= 0).all() and p.sum() == pytest.approx(1) and p[0] == pytest.approx(1)
-
-
-def test_confusion_by_article_and_error_rates():
-    oof = pd.DataFrame(
-        {
-            "article_id": ["a", "a", "b"],
-            "stance": ["favor", "favor", "against"],
             "predicted": ["favor", "none", "against"],
+            "stance_source": ["label"] * 3,
         }
     )
-    articles, counts = confusion_by_article(oof, CLASSES)
-    assert articles == ["a", "b"] and counts.sum() == 3 and counts[0, 0, 2] == 1
-    rates = error_rates(counts.sum(axis=0))
-    np.testing.assert_allclose(rates[0], [0.5, 0, 0.5])
-    np.testing.assert_allclose(rates[2], [0, 0, 1])  # `none` never labeled: left as predicted
+    out = stance_shares(table, "month", CLASSES)
+    assert list(out["month"]) == ["2018-11", "2020-02"] and out["sentences"].sum() == 2
+    pairs = stance_shares(table, Grouping("speaker_month", ("speaker", "month")), CLASSES)
+    assert list(zip(pairs["speaker"], pairs["month"], strict=True)) == [
+        ("nato", "2020-02"), ("taliban", "2018-11")
+    ]
+
+
+def test_unknown_stance_values_are_refused():
+    table = pd.DataFrame({"article_id": ["a"], "speaker": ["x"], "stance": ["maybe"],
+                          "stance_source": ["label"], "predicted": ["favor"]})  # fmt: skip
     with pytest.raises(StanceError, match="maybe"):
-        confusion_by_article(oof.assign(predicted="maybe"), CLASSES)
+        stance_shares(table, "speaker", CLASSES)
+
+
+def test_with_sentences_as_units_and_a_large_frame_it_is_prediction_powered_inference():
+    # One group, 20,000 sentences, 300 drawn at random: PPI's estimate of a mean is
+    # mean(Yhat of the rest) + mean(Y - Yhat of the sample), its CLT interval
+    # +- 1.96 sqrt(var(Y - Yhat)/n + var(Yhat)/N) (Angelopoulos et al. 2023).
+    rng = np.random.default_rng(8)
+    n_frame, n = 20_000, 300
+    true = rng.choice(3, size=n_frame, p=[0.5, 0.2, 0.3])
+    pred = np.where(rng.random(n_frame) < 0.75, true, rng.choice(3, size=n_frame))
+    sampled = np.zeros(n_frame, dtype=bool)
+    sampled[rng.choice(n_frame, size=n, replace=False)] = True
+    table = pd.DataFrame({
+        "known": sampled, "true_group": "g", "true_stance": np.asarray(CLASSES)[true],
+        "pred_group": "g", "pred_stance": np.asarray(CLASSES)[pred], "design": 0,
+        "unit": [f"s{i}" for i in range(n_frame)], "sampled": sampled,
+    })  # fmt: skip
+    est = ShareEstimator(table, CLASSES, [Design("s", n_frame, n)]).estimate("g", lam={0: 1.0})
+    low, high = est.interval(0.95)
+    onehot = np.eye(3)
+    y, yhat = onehot[true[sampled]], onehot[pred[sampled]]
+    ppi = onehot[pred[~sampled]].mean(axis=0) + (y - yhat).mean(axis=0)
+    half = 1.96 * np.sqrt((y - yhat).var(axis=0, ddof=1) / n + onehot[pred].var(axis=0) / n_frame)
+    np.testing.assert_allclose(est.shares, ppi, atol=0.01)
+    np.testing.assert_allclose((high - low) / 2, half, rtol=0.05)

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import PHRASES, SCHEMA, schema_values
+from helpers import PHRASES, ROOT, SCHEMA, schema_values
 
 from stance.errors import StanceError
 from stance.findings.inputs import findings_model_inputs
@@ -65,8 +65,11 @@ def _dataset(labels: pd.DataFrame, path: Path) -> None:
     datasets.Dataset.from_dict(data, features=features).save_to_disk(str(path))
 
 
-def _model_folder(folder: Path, kind: str, train: pd.DataFrame, f_avg: float) -> None:
-    """A fitted model, its metrics.json and out-of-fold predictions with known errors."""
+def _model_folder(
+    folder: Path, kind: str, train: pd.DataFrame, f_avg: float, labeled: pd.DataFrame
+) -> None:
+    """A fitted model, its metrics.json and out-of-fold predictions with known errors for
+    every labeled sentence."""
     folder.mkdir(parents=True)
     spec = spec_from_entry({"name": folder.name, "kind": kind})
     model = spec.build(0).fit(train[spec.features], train["stance"])
@@ -81,7 +84,7 @@ def _model_folder(folder: Path, kind: str, train: pd.DataFrame, f_avg: float) ->
     }  # fmt: skip
     (folder / "metrics.json").write_text(json.dumps(summary), encoding="utf-8")
     # Out of fold: every labeled sentence right but one favor taken for none per article.
-    oof = train[["sentence_id", "article_id", "stance"]].copy()
+    oof = labeled[["sentence_id", "article_id", "stance"]].copy()
     oof["predicted"] = oof["stance"]
     for article in LABELED_ARTICLES:
         first = oof.index[(oof["article_id"] == article) & (oof["stance"] == "favor")][0]
@@ -122,9 +125,20 @@ def project(tmp_path_factory) -> Path:
     )
     labels = pd.concat([labels, extra], ignore_index=True)
     _dataset(labels, results / "labeled_dataset")
+    # Out of fold, the speaker stage finds every labeled speaker (the override: "other").
+    labels[["sentence_id", "article_id"]].assign(
+        predicted_speaker=labels["speaker"].where(labels["sentence_id"] != override_id, "other")
+    ).to_csv(results / "speakers/oof_predictions.csv", index=False)
+    # The two labeled articles are a simple random sample of 2 of the 6; the override is a
+    # label chosen by hand.
+    (root / "labels/samples").mkdir(parents=True)
+    (root / "labels/samples/articles-seed1.json").write_text(json.dumps({
+        "unit": "article", "method": "srswor", "seed": 1, "frame": list(ARTICLES),
+        "sample": list(LABELED_ARTICLES), "created": "2026-01-01T00:00:00+00:00",
+    }), encoding="utf-8")  # fmt: skip
     train = labels[labels["article_id"].isin(LABELED_ARTICLES)]
-    _model_folder(results / "models/speaker_lr", "tfidf_word_speaker", train, 0.9)
-    _model_folder(results / "models/word_lr", "tfidf_word", train, 0.8)
+    _model_folder(results / "models/speaker_lr", "tfidf_word_speaker", train, 0.9, labels)
+    _model_folder(results / "models/word_lr", "tfidf_word", train, 0.8, labels)
     pd.DataFrame({"model": ["speaker_lr", "word_lr"], "f_avg": [0.9, 0.8]}).to_csv(
         results / "comparison.tsv", sep="\t", index=False
     )
@@ -137,7 +151,8 @@ def inputs(root: Path, comparison: bool = True) -> FindingsInputs:
         str(r / "sentences.parquet"), str(r / "articles.tsv"),
         str(r / "speakers/predicted.parquet"), str(r / "speakers/metrics.json"),
         str(r / "labeled_dataset"), str(SCHEMA), str(r / "models"),
-        str(r / "comparison.tsv") if comparison else None,
+        speaker_oof=str(r / "speakers/oof_predictions.csv"), labels_dir=str(root / "labels"),
+        comparison=str(r / "comparison.tsv") if comparison else None,
     )  # fmt: skip
 
 
@@ -145,6 +160,9 @@ def outputs(folder: Path) -> FindingsOutputs:
     folder.mkdir(parents=True, exist_ok=True)
     names = {"sentences": "sentences.parquet", "by_speaker": "stance_by_speaker.tsv",
              "by_outlet": "stance_by_outlet.tsv", "by_month": "stance_by_month.tsv",
+             "by_speaker_month": "stance_by_speaker_month.tsv",
+             "by_speaker_outlet": "stance_by_speaker_outlet.tsv",
+             "change": "stance_change.tsv", "design": "labeling_design.tsv",
              "speaker_figure": "stance_by_speaker.png", "time_figure": "stance_over_time.png",
              "statement_md": "statement.md", "statement_html": "statement.html"}  # fmt: skip
     return FindingsOutputs(**{k: str(folder / v) for k, v in names.items()})
@@ -152,8 +170,13 @@ def outputs(folder: Path) -> FindingsOutputs:
 
 def config(**findings) -> dict:
     """The settings the stage reads; the rest of the defaults come from the config schema."""
-    defaults = {"model": None, "n_bootstrap": 300, "ci_level": 0.95, "wide_half_width": 0.2}
-    return {"seed": 3, "findings": {**defaults, **findings}}
+    from stance.config import load_config
+
+    base = load_config(ROOT / "config" / "config.yaml")
+    models = [{"name": "speaker_lr", "kind": "tfidf_word_speaker"},
+              {"name": "word_lr", "kind": "tfidf_word"}]  # fmt: skip
+    defaults = {"model": None, "ci_level": 0.95, "wide_half_width": 0.2, "split_date": None}
+    return {**base, "models": models, "seed": 3, "findings": {**defaults, **findings}}
 
 
 @pytest.fixture(scope="module")
@@ -232,11 +255,17 @@ def test_wide_intervals_are_flagged_in_the_table_and_the_statement(stage, projec
     for speaker, r in shares.iterrows():
         wide = {c for c in STANCES if (r[f"{c}_high"] - r[f"{c}_low"]) / 2 > 0.2}
         assert set(filter(None, r["wide"].split(","))) == wide, speaker
-    assert "favor" in shares.loc["russia", "wide"]  # two articles, opposite stances
-    assert shares.loc["taliban", "wide"] == ""
+    # The sample (a0, a1) holds no russia: its interval claims nothing.
+    assert shares.loc["russia", "estimate"] == "too few sampled units"
+    assert shares.loc["russia", "wide"] == "favor,against,none"
+    assert shares.loc["taliban", "estimate"] == "sample"
+    # Two sampled articles (1 degree of freedom) carry wide intervals, and a plan to narrow them.
+    assert shares.loc["taliban", "more_units"] > 0
     statement = Path(out.statement_md).read_text(encoding="utf-8")
-    assert "| speaker | russia |" in statement and "| speaker | taliban |" not in statement
-    assert "nato (speaker)" in statement  # resting on one article
+    assert "| speaker | russia |" in statement
+    assert "Sample **articles-seed1**: a simple random sample of articles, 2 of 6" in statement
+    assert "1 other hand labels" in statement  # the override: chosen, not drawn
+    assert "--sample " in statement and "--seed 1 --unit article" in statement
     assert "**speaker_lr**" in statement and "0.900 (95% CI 0.800–1.000)" in statement
     n = len(pd.read_parquet(out.sentences))
     assert f"predicted by the model for **{n - 19}**" in statement  # 18 + 1 labeled

@@ -34,11 +34,11 @@ from helpers import (
     write_csv,
 )
 
-from stance.annotate.session import sample_ids
 from stance.cli.main import TOOL_NAMES, main
 from stance.interop.common import Suggestion
 from stance.interop.exporting import export_tasks, queue_items
 from stance.interop.tools import TOOLS
+from stance.labels.design import read_manifest
 from stance.labels.files import load_labels
 from stance.labels.schema import load_schema
 
@@ -439,9 +439,12 @@ def test_export_sample_is_reproducible(project: Path):
     first, again, other = export("7", "a.jsonl"), export("7", "b.jsonl"), export("8", "c.jsonl")
     assert len(first) == 4 and first == again and first != other
     assert (project / "a.jsonl").read_bytes() == (project / "b.jsonl").read_bytes()
-    # The same sample as `stance label --sample 4 --seed 7`, in article order.
-    sentences = make_sentences(CORPUS)
-    assert set(first) == set(sample_ids(sentences, 4, 7))
+    # The sample is recorded, as `stance label --sample 4 --seed 7` records it (and would
+    # label the same sentences, in the order drawn; the export lists them in article order).
+    manifest = read_manifest(project / "labels" / "samples" / "sentences-seed7.json")
+    assert set(first) == set(manifest.sample) and len(manifest.frame) == len(
+        make_sentences(CORPUS)
+    )
 
 
 def test_export_leaves_out_labeled_sentences(project: Path):

@@ -15,8 +15,9 @@ import pexpect
 import pytest
 from helpers import SCHEMA
 
-from stance.annotate.session import check_annotator, open_session, sample_ids, uncertainty
+from stance.annotate.session import check_annotator, open_session, uncertainty
 from stance.errors import StanceError
+from stance.labels.design import read_manifest
 from stance.labels.files import load_labels
 from stance.labels.schema import load_schema
 
@@ -144,21 +145,76 @@ def test_killed_session_keeps_every_confirmed_answer(project: Path):
     assert not [p for p in (project / "labels").iterdir() if p.name.startswith(".")]
 
 
-def test_sample_is_shared_and_answers_stay_private(project: Path):
-    table = sentences(project)
-    sample = sample_ids(table, 5, seed=7)
-    assert sample == sample_ids(table, 5, seed=7) and len(sample) == 5
+def test_sample_is_recorded_shared_and_answers_stay_private(project: Path):
     child = spawn(project, "--annotator", "first", "--sample", "5", "--seed", "7")
+    child.expect("labeling sample sentences-seed7")
     child.expect("remaining 5")
     for _ in range(5):
         answer(child, "o", "0")
     child.expect("nothing left to label")
     child.expect(pexpect.EOF)
-    assert sorted(r["sentence_id"] for r in read_rows(project / "labels" / "first.csv")) == sample
+    manifest = read_manifest(project / "labels" / "samples" / "sentences-seed7.json")
+    assert manifest.unit == "sentence" and manifest.method == "srswor" and manifest.seed == 7
+    assert len(manifest.sample) == 5 and len(manifest.frame) == len(sentences(project))
+    assert "--sample 5 --seed 7" in manifest.command
+    answered = [r["sentence_id"] for r in read_rows(project / "labels" / "first.csv")]
+    assert answered == list(manifest.sample)  # in the order drawn
+    # The same N and seed: the same sentences, though the first annotator labeled them since.
     second = spawn(project, "--annotator", "second", "--sample", "5", "--seed", "7")
+    second.expect("recorded in")
     second.expect("done 0 / remaining 5")  # the first annotator's answers do not count here
     second.send("q")
     second.expect(pexpect.EOF)
+    assert read_manifest(manifest.path) == manifest
+
+
+def _session(project: Path, annotator: str = "new", **kwargs):
+    notes: list[str] = []
+    table = sentences(project)
+    schema = load_schema(project / "labels" / "schema.yaml")
+    session = open_session(annotator, schema, table, project / "labels", warn=notes.append,
+                           **kwargs)  # fmt: skip
+    return session, notes, table
+
+
+def test_the_default_queue_is_what_nobody_has_labeled(project: Path):
+    table = sentences(project)
+    first = table.iloc[:6]
+    rows = [[r.sentence_id, r.text, "taliban", "favor", "lead", ""] for r in first.itertuples()]
+    with open(project / "labels" / "lead.csv", "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["sentence_id", "text", "speaker", "stance", "annotator", "note"])
+        w.writerows(rows)
+    session, notes, _ = _session(project)
+    assert session.queue == list(table["sentence_id"].iloc[6:])
+    assert "labeling the queue" in notes[0] and "--relabel" in notes[0]
+    again, notes, _ = _session(project, relabel=True)
+    assert again.queue == list(table["sentence_id"])
+    assert "also those others have labeled" in notes[0]
+    # A sample is drawn from the queue only: never from lead's sentences.
+    drawn, _, _ = _session(project, sample=10, seed=3)
+    assert not set(drawn.queue) & set(first["sentence_id"])
+
+
+def test_a_larger_sample_with_the_same_seed_extends_it(project: Path):
+    small, _, _ = _session(project, sample=3, seed=5)
+    large, _, _ = _session(project, sample=8, seed=5)
+    assert large.queue[:3] == small.queue and len(large.queue) == 8
+    manifest = read_manifest(project / "labels" / "samples" / "sentences-seed5.json")
+    assert list(manifest.sample) == large.queue
+    with pytest.raises(StanceError, match="at most"):
+        _session(project, sample=10_000, seed=5)
+
+
+def test_a_sample_of_articles_offers_whole_articles_in_the_order_drawn(project: Path):
+    session, _, table = _session(project, sample=2, seed=1, unit="article")
+    manifest = read_manifest(project / "labels" / "samples" / "articles-seed1.json")
+    assert manifest.unit == "article" and len(manifest.sample) == 2
+    expected = [s for a in manifest.sample
+                for s in table.loc[table["article_id"] == a, "sentence_id"]]  # fmt: skip
+    assert session.queue == expected
+    with pytest.raises(StanceError, match="cannot be combined with --sample"):
+        _session(project, sample=2, seed=1, unit="article", order="uncertain")
 
 
 def test_empty_queue(project: Path):
@@ -235,4 +291,4 @@ def test_uncertain_order_follows_model_probabilities(project: Path):
         warn=notes.append,
     )
     assert fallback.queue == list(table["sentence_id"])
-    assert "no trained model" in notes[0]
+    assert any("no trained model" in n for n in notes)

@@ -1,4 +1,5 @@
 from stance.findings.inputs import findings_model_inputs
+from stance.labels.design import manifest_files
 
 FINDINGS_DIR = "results/findings"
 FINDINGS_MODELS_DIR = "results/models"
@@ -15,14 +16,18 @@ except StanceError as exc:
 
 rule findings:
     """Every corpus sentence with a speaker and a stance (a hand label over the model's
-    prediction); stance shares per speaker, outlet and month with article-bootstrap intervals,
-    corrected for the model's out-of-fold errors; figures and what the numbers can carry."""
+    prediction); stance shares per speaker, outlet, month and their pairs, estimated from the
+    probability samples of hand labels plus predictions with design-based intervals; figures
+    and what the numbers can carry."""
     input:
         sentences="results/sentences.parquet",
         articles="results/articles.tsv",
         speakers=f"{SPEAKERS_DIR}/predicted.parquet",
         speaker_metrics=f"{SPEAKERS_DIR}/metrics.json",
+        speaker_oof=f"{SPEAKERS_DIR}/oof_predictions.csv",
         data="results/labeled_dataset",
+        # The labeling design: which labels are a probability sample, of what frame.
+        samples=[str(p) for p in manifest_files(LABELS_DIR)],
         schema=config["labels"]["schema"],
         **FINDINGS_MODEL,
     output:
@@ -43,6 +48,18 @@ rule findings:
             caption="../report/findings_by_group.rst",
             category="Findings",
             labels={"table": "by month"},
+        ),
+        by_speaker_month=f"{FINDINGS_DIR}/stance_by_speaker_month.tsv",
+        by_speaker_outlet=f"{FINDINGS_DIR}/stance_by_speaker_outlet.tsv",
+        change=report(
+            f"{FINDINGS_DIR}/stance_change.tsv",
+            caption="../report/findings_change.rst",
+            category="Findings",
+        ),
+        design=report(
+            f"{FINDINGS_DIR}/labeling_design.tsv",
+            caption="../report/findings_design.rst",
+            category="Findings",
         ),
         speaker_figure=report(
             f"{FINDINGS_DIR}/stance_by_speaker.png",

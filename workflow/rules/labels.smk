@@ -11,6 +11,8 @@ rule labels:
     input:
         sentences="results/sentences.parquet",
         labels=LABEL_FILES,
+        # The recorded samples (labels/samples/): the stage checks and reports the design.
+        samples=sorted(glob.glob(f"{LABELS_DIR}/samples/*.json")),
         schema=config["labels"]["schema"],
     output:
         dataset=directory("results/labeled_dataset"),

@@ -14,6 +14,8 @@ import pandas as pd
 
 from stance.errors import StanceError
 from stance.io import atomic_open
+from stance.labels.design import SampleManifest, draw_sample, sample_sentences
+from stance.labels.files import LabelSet
 from stance.labels.schema import ADJUDICATION_FILE, LabelSchema
 
 ANNOTATOR_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
@@ -66,13 +68,64 @@ def check_keys(schema: LabelSchema) -> None:
         )
 
 
-def sample_ids(sentences: pd.DataFrame, n: int, seed: int) -> list[str]:
-    """A reproducible sample of sentence IDs, the same for every annotator."""
-    ids = sorted(sentences["sentence_id"])
-    if n >= len(ids):
-        return ids
-    rng = np.random.default_rng(seed)
-    return sorted(rng.choice(ids, size=n, replace=False).tolist())
+def labeled_ids(label_set: LabelSet) -> set[str]:
+    """Sentences somebody has labeled (or adjudicated): no longer in the queue."""
+    return set(label_set.labels["sentence_id"]) | set(label_set.adjudication["sentence_id"])
+
+
+@dataclass
+class Queue:
+    """The sentences a session offers, in order, and a line saying what they are."""
+
+    ids: list[str]
+    description: str
+    manifest: SampleManifest | None = None
+
+
+def build_queue(
+    sentences: pd.DataFrame,
+    label_set: LabelSet,
+    labels_dir: Path,
+    *,
+    sample: int | None = None,
+    seed: int = 0,
+    unit: str = "sentence",
+    relabel: bool = False,
+    command: str = "",
+    annotator: str | None = None,
+) -> Queue:
+    """What to label: the queue (sentences nobody has labeled), every sentence with
+    ``relabel`` (others' too, for agreement), or the recorded probability sample ``sample``/
+    ``seed``/``unit`` of the queue in draw order (drawn and recorded in labels/samples/ the
+    first time; the same seed with a larger size extends it)."""
+    labeled = labeled_ids(label_set)
+    ordered = sentences.sort_values(["article_id", "position"], kind="stable")
+    if sample is not None:
+        manifest, new = draw_sample(
+            labels_dir, ordered, labeled, sample, seed, unit=unit, command=command
+        )
+        ids = sample_sentences(manifest, ordered, sample)
+        verb = "drew and recorded" if new else "recorded in"
+        return Queue(
+            ids,
+            f"labeling sample {manifest.name} ({verb} {manifest.path}): {sample} of "
+            f"{len(manifest.frame)} {unit}s of the queue at the draw, in the order drawn",
+            manifest,
+        )
+    if relabel:
+        return Queue(
+            list(ordered["sentence_id"]),
+            "labeling every sentence, also those others have labeled (--relabel: for agreement)",
+        )
+    # The annotator's own answers stay in (the session counts them as done: resuming).
+    own = set(label_set.labels.loc[label_set.labels["annotator"] == annotator, "sentence_id"])
+    others = labeled - own
+    ids = [s for s in ordered["sentence_id"] if s not in others]
+    return Queue(
+        ids,
+        f"labeling the queue: {len(ids)} sentence(s) nobody else has labeled (--relabel also "
+        "offers others' sentences, for agreement; --sample N --seed S a recorded random sample)",
+    )
 
 
 def uncertainty(probabilities: pd.DataFrame) -> pd.Series:
@@ -181,14 +234,24 @@ def open_session(
     seed: int = 0,
     probabilities: Callable[[pd.DataFrame], pd.DataFrame | None] | None = None,
     warn: Callable[[str], None] = lambda message: print(message, file=sys.stderr),
+    *,
+    unit: str = "sentence",
+    relabel: bool = False,
+    command: str = "",
 ) -> LabelingSession:
-    """Build the session: validate the existing labels, then the queue in the chosen order."""
+    """Build the session: validate the existing labels, then the queue (see
+    :func:`build_queue`) in the chosen order; ``warn`` receives a line saying what it is."""
     from stance.labels.files import load_labels
 
     check_annotator(annotator)
     check_keys(schema)
     if order not in ORDERS:
         raise StanceError(f"unknown order {order!r}; use one of: {', '.join(ORDERS)}")
+    if sample is not None and order != "article":
+        raise StanceError(
+            f"--order {order} cannot be combined with --sample: a sample is labeled in the "
+            "order drawn, so that a sample labeled in part is still a random sample"
+        )
     path = labels_dir / f"{annotator}.csv"
     label_set = load_labels(labels_dir, sentences, schema)
     mine = label_set.labels[label_set.labels["annotator"] == annotator]
@@ -204,11 +267,13 @@ def open_session(
         )
         for r in mine.sort_values("row").to_dict("records")
     ]
-    work = sentences
-    if sample is not None:
-        chosen = set(sample_ids(sentences, sample, seed))
-        work = sentences[sentences["sentence_id"].isin(chosen)]
-    queue = list(work["sentence_id"])
+    offered = build_queue(
+        sentences, label_set, labels_dir, sample=sample, seed=seed, unit=unit,
+        relabel=relabel, command=command, annotator=annotator,
+    )  # fmt: skip
+    warn(offered.description)
+    queue = offered.ids
+    work = sentences.set_index("sentence_id", drop=False).loc[queue].reset_index(drop=True)
     if order == "uncertain":
         probs = probabilities(work) if probabilities else None
         if probs is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -96,11 +97,19 @@ def label(args: argparse.Namespace) -> int:
         sample=args.sample,
         seed=args.seed,
         probabilities=logged_model_probabilities(*_tracking(args.config, config)),
+        unit=args.unit,
+        relabel=args.relabel,
+        command=_command_line(),
     )
     if session.current() is None:
         print(f"nothing left to label for {args.annotator} ({session.total} sentences done)")
         return 0
     return run_terminal(session, sys.stdin, sys.stdout)
+
+
+def _command_line() -> str:
+    """The command as typed, for the record of a drawn sample."""
+    return " ".join(["stance", *map(shlex.quote, sys.argv[1:])])
 
 
 def _print_table(table: pd.DataFrame, tsv: bool) -> None:
@@ -290,6 +299,8 @@ def export(args: argparse.Namespace) -> None:
         from stance.interop.hf_dataset import export_dataset
 
         queue_only = ("--out", "--sample", "--annotator", "--unlabeled", "--suggestions")
+        if args.unit != "sentence":
+            raise StanceError("--unit: only with --to and --sample, not with --dataset")
         given = [
             o for o in queue_only if getattr(args, o[2:].replace("-", "_")) not in (None, False)
         ]
@@ -317,17 +328,27 @@ def export(args: argparse.Namespace) -> None:
     from stance.interop.tools import tool_module
 
     skip: set[str] = set()
-    if args.annotator or args.unlabeled:
+    sample_ids = None
+    if args.annotator or args.unlabeled or args.sample is not None:
+        from stance.annotate.session import build_queue, labeled_ids
+
         label_set = load_labels(
             labels_config["dir"], sentences, schema, sentences_source=args.sentences
         )
         labels = label_set.labels
         if args.unlabeled:
-            skip |= set(labels["sentence_id"]) | set(label_set.adjudication["sentence_id"])
+            skip |= labeled_ids(label_set)
         if args.annotator:
             skip |= set(labels.loc[labels["annotator"] == args.annotator, "sentence_id"])
+        if args.sample is not None:
+            offered = build_queue(
+                sentences, label_set, Path(labels_config["dir"]), sample=args.sample,
+                seed=args.seed, unit=args.unit, command=_command_line(),
+            )  # fmt: skip
+            print(offered.description, file=sys.stderr)
+            sample_ids = set(offered.ids)
     suggestions = None
-    items = queue_items(sentences, sample=args.sample, seed=args.seed, skip=skip)
+    items = queue_items(sentences, only=sample_ids, skip=skip)
     if args.suggestions and items:
         import pandas as pd
 
@@ -337,9 +358,7 @@ def export(args: argparse.Namespace) -> None:
             {"sentence_id": [i.sentence_id for i in items], "text": [i.text for i in items]}
         )
         suggestions = model_suggestions(*_tracking(args.config, config), table, args.run_id)
-        items = queue_items(
-            sentences, sample=args.sample, seed=args.seed, skip=skip, suggestions=suggestions
-        )
+        items = queue_items(sentences, only=sample_ids, skip=skip, suggestions=suggestions)
     out = Path(args.out or tool_module(args.to).DEFAULT_OUT)
     written = export_tasks(args.to, items, schema, out)
     marked = " with model suggestions" if suggestions else ""

@@ -25,6 +25,13 @@ def _positive(text: str) -> int:
     return value
 
 
+def _seed(text: str) -> int:
+    value = int(text)
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 0 to 2**32 - 1, not {text}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stance", description=DESCRIPTION)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -72,8 +79,25 @@ def build_parser() -> argparse.ArgumentParser:
         default="article",
         help="article order, or the sentences the latest model is least sure about first",
     )
-    p.add_argument("--sample", type=int, help="label a reproducible sample of N sentences")
-    p.add_argument("--seed", type=int, default=0, help="seed of --sample (share it)")
+    p.add_argument(
+        "--sample",
+        type=_positive,
+        help="label a random sample of N units of the queue, recorded in labels/samples/ (the "
+        "findings use it to estimate the model's errors); a co-annotator with the same N and "
+        "--seed gets the same units; a larger N with the same seed extends the sample",
+    )
+    p.add_argument("--seed", type=_seed, default=0, help="seed of --sample (share it)")
+    p.add_argument(
+        "--unit",
+        choices=["sentence", "article"],
+        default="sentence",
+        help="what --sample draws: sentences, or whole articles to label in full",
+    )
+    p.add_argument(
+        "--relabel",
+        action="store_true",
+        help="also offer sentences others have labeled (to measure agreement)",
+    )
     p.add_argument("--sentences", default="results/sentences.parquet")
 
     p = add(
@@ -86,8 +110,19 @@ def build_parser() -> argparse.ArgumentParser:
     what.add_argument("--to", choices=TOOL_NAMES, help="the labeling tool to export the queue to")
     what.add_argument("--dataset", metavar="DIR", help="write the labeled data set to this folder")
     p.add_argument("--out", help="tasks file (default: results/<tool>/tasks.json or .jsonl)")
-    p.add_argument("--sample", type=_positive, help="a reproducible sample of N sentences")
-    p.add_argument("--seed", type=int, default=0, help="seed of --sample (as `stance label`)")
+    p.add_argument(
+        "--sample",
+        type=_positive,
+        help="a random sample of N units of the queue, recorded in labels/samples/ (the same "
+        "sample as `stance label --sample N --seed S`)",
+    )
+    p.add_argument("--seed", type=_seed, default=0, help="seed of --sample (as `stance label`)")
+    p.add_argument(
+        "--unit",
+        choices=["sentence", "article"],
+        default="sentence",
+        help="what --sample draws: sentences, or whole articles",
+    )
     p.add_argument("--annotator", help="leave out the sentences this annotator has labeled")
     p.add_argument("--unlabeled", action="store_true", help="only sentences nobody has labeled yet")
     p.add_argument(

@@ -350,7 +350,8 @@ def _findings_job(job: Any) -> None:
     i = job.input
     inputs = FindingsInputs(
         i.sentences, i.articles, i.speakers, i.speaker_metrics, i.data, i.schema,
-        models_dir=job.params.models_dir, comparison=getattr(i, "comparison", None),
+        models_dir=job.params.models_dir, speaker_oof=i.speaker_oof,
+        labels_dir=job.config["labels"]["dir"], comparison=getattr(i, "comparison", None),
     )  # fmt: skip
     result = run_findings_stage(inputs, FindingsOutputs(**dict(job.output.items())), job.config)
     print("\n".join(summary_lines(result)))

@@ -20,8 +20,9 @@ COLOURS = ["#1b7837", "#c51b7d", "#7f7f7f", "#2166ac", "#e08214"]
 def _errors(table: pd.DataFrame, c: str) -> tuple[np.ndarray, np.ndarray]:
     """The share of stance ``c`` and its interval as error-bar lengths below and above."""
     share = table[c].to_numpy(float)
-    low = np.clip(share - table[f"{c}_low"].to_numpy(float), 0, None)
-    high = np.clip(table[f"{c}_high"].to_numpy(float) - share, 0, None)
+    # No interval (uncorrected shares): no bar.
+    low = np.nan_to_num(np.clip(share - table[f"{c}_low"].to_numpy(float), 0, None))
+    high = np.nan_to_num(np.clip(table[f"{c}_high"].to_numpy(float) - share, 0, None))
     return share, np.vstack([low, high])
 
 
@@ -30,7 +31,7 @@ def _title(result: FindingsResult) -> str:
     level = round(result.settings["ci_level"] * 100)
     return (
         f"stance model {m.name} (out-of-fold f_avg {m.summary['metrics']['f_avg']:.2f})\n"
-        f"{level}% intervals resample articles; a group from one article has none"
+        f"{level}% design-based intervals (labels/samples/); none where uncorrected"
     )
 
 
@@ -43,7 +44,7 @@ def _empty(message: str, title: str, path: Path | str) -> None:
 
 
 def plot_speaker_shares(result: FindingsResult, path: Path | str) -> None:
-    """Per speaker, the corrected share of each stance with its interval (raw counts as open
+    """Per speaker, the published share of each stance with its interval (raw counts as open
     circles); a speaker's label gives its sentences, articles and hand-labeled sentences."""
     table = result.tables["speaker"]
     classes = result.model.classes
@@ -69,7 +70,7 @@ def plot_speaker_shares(result: FindingsResult, path: Path | str) -> None:
     ax.set_yticks(y, labels, fontsize=8)
     ax.invert_yaxis()
     ax.set_xlim(-0.02, 1.02)
-    ax.set_xlabel("share of the speaker's sentences (filled: corrected; open: raw count)")
+    ax.set_xlabel("share of the speaker's sentences (filled: estimate; open: raw count)")
     ax.grid(axis="x", alpha=0.3)
     ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1 - 0.3 / n),
               ncols=len(classes))  # fmt: skip
@@ -79,7 +80,7 @@ def plot_speaker_shares(result: FindingsResult, path: Path | str) -> None:
 
 
 def plot_over_time(result: FindingsResult, path: Path | str) -> None:
-    """Per month of the articles' dates, the corrected share of each stance with its interval
+    """Per month of the articles' dates, the published share of each stance with its interval
     (all speakers together); a figure saying so when no article has a date."""
     table = result.tables["month"]
     classes = result.model.classes
@@ -104,7 +105,7 @@ def plot_over_time(result: FindingsResult, path: Path | str) -> None:
     ax.set_xticks(x, ticks, fontsize=8)
     ax.set_xlim(-0.5, len(table) - 0.5)
     ax.set_ylim(-0.02, 1.02)
-    ax.set_ylabel("share of the month's sentences (corrected)")
+    ax.set_ylabel("share of the month's sentences")
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=8)
     ax.set_title(_title(result), fontsize=9)

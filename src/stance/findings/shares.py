@@ -1,42 +1,44 @@
-"""Stance shares per group with intervals from a bootstrap over articles, raw and corrected."""
+"""Stance shares per group (speaker, outlet, month, or pairs of them): one row per group with the
+published estimate, its interval, what carried it, the raw count and a labeling plan."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from stance.errors import StanceError
-from stance.findings.correction import acc_shares, confusion_by_article, error_rates
+from stance.findings.estimate import Design, GroupEstimate, ShareEstimator
 from stance.findings.resolve import LABEL_SOURCE, MODEL_SOURCE
 
 # Flag a share whose interval reaches further than this from it (half the interval's width).
 WIDE_HALF_WIDTH = 0.2
 
-
-def _counts(
-    table: pd.DataFrame, group: str, classes: Sequence[str]
-) -> tuple[list[str], list[str], np.ndarray, np.ndarray]:
-    """Articles, groups and sentence counts [article, group, class] of labels and predictions."""
-    articles = sorted(table["article_id"].unique())
-    groups = sorted(table[group].unique())
-    a_index = table["article_id"].map({a: n for n, a in enumerate(articles)}).to_numpy()
-    g_index = table[group].map({g: n for n, g in enumerate(groups)}).to_numpy()
-    k_index = table["stance"].map({c: n for n, c in enumerate(classes)}).to_numpy()
-    labeled = (table["stance_source"] == LABEL_SOURCE).to_numpy()
-    shape = (len(articles), len(groups), len(classes))
-    hand, model = np.zeros(shape), np.zeros(shape)
-    np.add.at(hand, (a_index[labeled], g_index[labeled], k_index[labeled]), 1)
-    np.add.at(model, (a_index[~labeled], g_index[~labeled], k_index[~labeled]), 1)
-    return articles, groups, hand, model
+# What carried a group's shares (column ``estimate``).
+EXACT = "exact"  # every sentence of the group is hand-labeled: no sampling error
+SAMPLE = "sample"  # the rest estimated from a probability sample of labels (design-based)
+THIN = "too few sampled units"  # the sample holds the group in fewer than two units: [0, 1]
+UNCORRECTED = "uncorrected"  # some sentences only predicted, outside every sample's frame
 
 
-def _check(table: pd.DataFrame, group: str, classes: Sequence[str]) -> None:
-    missing = [c for c in ("article_id", group, "stance", "stance_source") if c not in table]
+@dataclass(frozen=True)
+class Grouping:
+    """A table of shares: its name and the sentence columns whose values make a group."""
+
+    name: str
+    columns: tuple[str, ...]
+
+
+def _check(table: pd.DataFrame, columns: Sequence[str], classes: Sequence[str]) -> None:
+    need = ["article_id", *columns, "stance", "stance_source", "predicted"]
+    missing = [c for c in need if c not in table]
     if missing:
         raise StanceError(f"sentence stances: missing column(s) {', '.join(missing)}")
-    unknown = sorted(set(table["stance"]) - set(classes))
+    unknown = sorted(set(table["stance"].dropna()) - set(classes))
     if unknown:
         raise StanceError(
             f"sentence stances: value(s) {', '.join(map(str, unknown))} not among "
@@ -47,115 +49,192 @@ def _check(table: pd.DataFrame, group: str, classes: Sequence[str]) -> None:
         raise StanceError(f"sentence stances: unknown stance_source {', '.join(sources)}")
 
 
-def _corrected(hand: np.ndarray, model: np.ndarray, rates: np.ndarray) -> np.ndarray:
-    """Corrected counts [group, class]: hand labels as they are, predictions by ACC."""
-    out = hand.copy()
-    for g, counts in enumerate(model):
-        n = counts.sum()
-        if n > 0:
-            out[g] += n * acc_shares(counts / n, rates)
-    return out
+def _keys(table: pd.DataFrame, columns: Sequence[str], speaker: str) -> np.ndarray:
+    """Group key per sentence: the value (one column) or a tuple; None where one is missing."""
+    parts = [table[speaker if c == "speaker" else c] for c in columns]
+    missing = np.zeros(len(table), dtype=bool)
+    for p in parts:
+        missing |= p.isna().to_numpy() | (p.astype(str) == "").to_numpy()
+    values = (
+        np.array(parts[0].astype(object).to_numpy(), dtype=object)
+        if len(parts) == 1
+        else np.array(pd.Series(list(zip(*parts, strict=True)), dtype=object).to_numpy())
+    )
+    values[missing] = None
+    return values
 
 
-def _shares(counts: np.ndarray) -> np.ndarray:
-    totals = counts.sum(axis=-1, keepdims=True)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(totals > 0, counts / np.where(totals > 0, totals, 1), np.nan)
+def estimator_for(
+    sentences: pd.DataFrame, grouping: Grouping, classes: Sequence[str], designs: Sequence[Design]
+) -> ShareEstimator:
+    """The estimator over the findings' sentence table for one grouping.
+
+    The hand value of a labeled sentence counts where it is known (``speaker``/``stance`` with
+    source ``label``); the predicted one is ``oof_speaker``/``oof_stance`` for a labeled
+    sentence (out of fold: what the model says of a sentence it never saw) and
+    ``predicted_speaker``/``predicted`` for every other.
+    """
+    _check(sentences, grouping.columns, classes)
+    known = (sentences["stance_source"] == LABEL_SOURCE).to_numpy()
+    has_oof = "oof_stance" in sentences and "oof_speaker" in sentences
+    pred_speaker = sentences["predicted_speaker"]
+    pred_stance = sentences["predicted"]
+    if has_oof:
+        pred_speaker = sentences["oof_speaker"].where(known, pred_speaker)
+        pred_stance = sentences["oof_stance"].where(known, pred_stance)
+    table = pd.DataFrame(
+        {
+            "known": known,
+            "true_group": _keys(sentences, grouping.columns, "speaker"),
+            "true_stance": sentences["stance"].where(known),
+            "pred_group": _keys(sentences.assign(_pred=pred_speaker), grouping.columns, "_pred"),
+            "pred_stance": pred_stance.to_numpy(),
+            "design": sentences.get("design", -1),
+            "unit": sentences["unit"] if "unit" in sentences else sentences["sentence_id"],
+            "sampled": sentences.get("sampled", False),
+        }
+    )
+    return ShareEstimator(table, classes, designs)
 
 
-def share_columns(group: str, classes: Sequence[str], corrected: bool = True) -> list[str]:
+def share_columns(columns: Sequence[str], classes: Sequence[str]) -> list[str]:
     """The columns of a :func:`stance_shares` table, in order."""
-    columns = [group, "sentences", "articles", "labeled", "predicted"]
-    columns += [f"labeled_{c}" for c in classes]
+    out = [*columns, "sentences", "articles", "labeled", "predicted", "uncorrected",
+           "estimate", "design_units", "lambda"]  # fmt: skip
+    out += [f"labeled_{c}" for c in classes]
     for c in classes:
-        columns += [f"raw_{c}", f"raw_{c}_low", f"raw_{c}_high"]
-        if corrected:
-            columns += [c, f"{c}_low", f"{c}_high"]
-    return [*columns, "wide"]
+        out += [c, f"{c}_low", f"{c}_high", f"raw_{c}"]
+    return [*out, "wide", "more_units"]
+
+
+def _more_units(est: GroupEstimate, designs: Sequence[Design], half: float, level: float) -> int:
+    """Roughly how many more units of the (first) open design bring every stance's interval
+    within ``half`` of its share: the variance shrinks with 1/n - 1/N."""
+    open_designs = [d for d in designs if d.n < d.frame_size]
+    if not open_designs or not est.informative or np.isnan(est.se).all():
+        return 0
+    d = open_designs[0]
+    z = stats.norm.ppf(0.5 + level / 2)
+    now = 1 / d.n - 1 / d.frame_size
+    s2 = float(np.nanmax(est.se) ** 2) / now if now > 0 else 0.0
+    if s2 <= 0 or z * math.sqrt(s2 * now) <= half:
+        return 0
+    need = 1 / (half**2 / (z**2 * s2) + 1 / d.frame_size)
+    return int(min(math.ceil(need), d.frame_size) - d.n)
 
 
 def stance_shares(
     sentences: pd.DataFrame,
-    group: str,
+    grouping: Grouping | str,
     classes: Sequence[str],
-    oof: pd.DataFrame | None = None,
+    designs: Sequence[Design] = (),
     *,
-    n_boot: int = 2000,
-    seed: int = 0,
     level: float = 0.95,
     wide_half_width: float = WIDE_HALF_WIDTH,
+    order: Sequence[Hashable] = (),
 ) -> pd.DataFrame:
-    """Shares of each stance per value of ``group`` (a speaker, outlet or month column).
+    """Shares of each stance per group, one row per group (see docs/findings.md).
 
-    ``sentences``: one row per sentence with ``article_id``, the group column, ``stance`` and
-    ``stance_source`` (see :func:`stance.findings.resolve.resolve_stances`); sentences whose
-    group is missing are left out. ``oof``: out-of-fold predictions of the model on labeled
-    sentences (``article_id``, ``stance``, ``predicted``), from which the model's error rates are
-    measured; without it only the raw shares are given.
-
-    Per group: ``sentences``, ``articles``, ``labeled`` (hand labels, counted as they are) and
-    ``predicted``; per stance ``c``: ``labeled_c`` (hand-labeled count), the raw share
-    ``raw_c`` (labels and predictions counted as they are) with ``raw_c_low``/``raw_c_high``,
-    and the share corrected for the model's errors ``c`` with ``c_low``/``c_high``; ``wide``
-    lists the stances whose (corrected) interval reaches more than ``wide_half_width`` from the
-    share. No sentence with a group value: a table with the columns and no rows.
-
-    Intervals are percentile intervals of a bootstrap that resamples whole articles of the
-    corpus (sentences of one article are not independent) and, independently, the articles the
-    error rates were measured on (they are an estimate too). Seeded: the same input and seed
-    give the same table.
+    Per group: ``sentences`` (hand-labeled in the group, plus unlabeled ones predicted in it),
+    ``articles``, ``labeled``, ``predicted``, ``uncorrected`` (predicted sentences outside every
+    sample's frame), ``estimate`` (what carried the shares: exact, sample, too few sampled
+    units, uncorrected), ``design_units`` and ``lambda``; per stance ``c``: the published share
+    ``c`` with ``c_low``/``c_high`` (its interval; empty where no interval is valid),
+    ``labeled_c`` and the raw count share ``raw_c`` (labels and predictions counted as they
+    are); ``wide`` lists the stances whose interval reaches more than ``wide_half_width`` from
+    the share; ``more_units``: roughly how many more sampled units would narrow them.
     """
-    _check(sentences, group, classes)
-    table = sentences[sentences[group].notna() & (sentences[group].astype(str) != "")]
-    if table.empty:
-        return pd.DataFrame(columns=share_columns(group, classes, corrected=oof is not None))
-    articles, groups, hand, model = _counts(table, group, classes)
-    k = len(classes)
-    rng = np.random.default_rng(seed)
-    weights = rng.multinomial(len(articles), np.full(len(articles), 1 / len(articles)), n_boot)
-    hand_b = np.einsum("ba,agk->bgk", weights, hand)
-    model_b = np.einsum("ba,agk->bgk", weights, model)
-    hand_all, model_all = hand.sum(axis=0), model.sum(axis=0)
-    point_raw = _shares(hand_all + model_all)
-    raw_b = _shares(hand_b + model_b)
-    corrected = oof is not None
-    if corrected:
-        oof_articles, confusion = confusion_by_article(oof, classes)
-        point = _shares(_corrected(hand_all, model_all, error_rates(confusion.sum(axis=0))))
-        oof_w = rng.multinomial(
-            len(oof_articles), np.full(len(oof_articles), 1 / len(oof_articles)), n_boot
-        )
-        rates_b = error_rates(np.einsum("bo,oij->bij", oof_w, confusion))
-        corr_b = _shares(
-            np.stack([_corrected(hand_b[b], model_b[b], rates_b[b]) for b in range(n_boot)])
-        )
-    tail = 100 * (1 - level) / 2
-    with np.errstate(all="ignore"):
-        raw_low, raw_high = np.nanpercentile(raw_b, [tail, 100 - tail], axis=0)
-        if corrected:
-            low, high = np.nanpercentile(corr_b, [tail, 100 - tail], axis=0)
+    if isinstance(grouping, str):
+        grouping = Grouping(grouping, (grouping,))
+    columns = list(grouping.columns)
+    est = estimator_for(sentences, grouping, classes, designs)
+    groups = est.groups()
+    rank = {g: i for i, g in enumerate(order)}
+    groups.sort(key=lambda g: (rank.get(g, len(rank)), str(g)))
+    known = (sentences["stance_source"] == LABEL_SOURCE).to_numpy()
+    # The group a sentence is shown in: its hand value if labeled, else its predicted one (the
+    # ``speaker`` column holds exactly that).
+    shown = np.array([est.code(k) for k in _keys(sentences, columns, "speaker")], dtype=int)
+    articles = sentences["article_id"].to_numpy()
+    any_unknown = bool((~known).any())
     rows = []
-    for g, name in enumerate(groups):
-        in_group = (hand[:, g].sum(axis=1) + model[:, g].sum(axis=1)) > 0
-        row: dict[str, object] = {
-            group: name,
-            "sentences": int(hand_all[g].sum() + model_all[g].sum()),
-            "articles": int(in_group.sum()),
-            "labeled": int(hand_all[g].sum()),
-            "predicted": int(model_all[g].sum()),
-        }
-        for c in range(k):
-            row[f"labeled_{classes[c]}"] = int(hand_all[g, c])
-        for c in range(k):
-            name_c = classes[c]
-            row[f"raw_{name_c}"] = point_raw[g, c]
-            row[f"raw_{name_c}_low"], row[f"raw_{name_c}_high"] = raw_low[g, c], raw_high[g, c]
-            if corrected:
-                row[name_c] = point[g, c]
-                row[f"{name_c}_low"], row[f"{name_c}_high"] = low[g, c], high[g, c]
-        lo, hi = (low, high) if corrected else (raw_low, raw_high)
-        row["wide"] = ",".join(
-            classes[c] for c in range(k) if (hi[g, c] - lo[g, c]) / 2 > wide_half_width
+    for g in groups:
+        e = est.estimate(g)
+        low, high = e.interval(level)
+        in_group = shown == est.code(g)
+        if not in_group.any() and np.isnan(e.shares).all():
+            continue  # only the out-of-fold prediction of a labeled sentence names it
+        row: dict[str, object] = dict(zip(columns, g if len(columns) > 1 else (g,), strict=True))
+        raw = _raw_shares(sentences, in_group, classes)
+        row.update(
+            sentences=int(in_group.sum()),
+            articles=len(set(articles[in_group])),
+            labeled=int((in_group & known).sum()),
+            predicted=int((in_group & ~known).sum()),
+            uncorrected=e.uncorrected,
         )
+        if e.uncorrected:
+            kind = UNCORRECTED
+        elif not any_unknown:
+            kind = EXACT
+        elif not e.informative:
+            kind = THIN
+        else:
+            kind = SAMPLE
+        row.update(estimate=kind, design_units=e.design_units,
+                   **{"lambda": ";".join(f"{v:.2f}" for v in e.lam.values())})  # fmt: skip
+        labeled = sentences.loc[in_group & known, "stance"].value_counts()
+        for c in classes:
+            row[f"labeled_{c}"] = int(labeled.get(c, 0))
+        valid = kind != UNCORRECTED
+        for k, c in enumerate(classes):
+            row[c] = e.shares[k]
+            row[f"{c}_low"] = low[k] if valid else np.nan
+            row[f"{c}_high"] = high[k] if valid else np.nan
+            row[f"raw_{c}"] = raw[k]
+        row["wide"] = ",".join(
+            c for k, c in enumerate(classes)
+            if valid and (high[k] - low[k]) / 2 > wide_half_width
+        )  # fmt: skip
+        row["more_units"] = (
+            _more_units(e, designs, wide_half_width, level) if row["wide"] and kind == SAMPLE
+            else 0
+        )  # fmt: skip
         rows.append(row)
-    return pd.DataFrame(rows, columns=share_columns(group, classes, corrected))
+    return pd.DataFrame(rows, columns=share_columns(columns, classes))
+
+
+def _raw_shares(sentences: pd.DataFrame, in_group: np.ndarray, classes: Sequence[str]):
+    counts = sentences.loc[in_group, "stance"].value_counts()
+    values = np.array([counts.get(c, 0) for c in classes], dtype=float)
+    return values / values.sum() if values.sum() else np.full(len(classes), np.nan)
+
+
+def share_differences(
+    sentences: pd.DataFrame,
+    grouping: Grouping,
+    pairs: Sequence[tuple[Hashable, Hashable]],
+    classes: Sequence[str],
+    designs: Sequence[Design] = (),
+    *,
+    level: float = 0.95,
+) -> pd.DataFrame:
+    """Per pair of groups (first, second) and stance: share(first) - share(second) with its
+    interval from the same estimator; empty bounds where no valid interval exists."""
+    est = estimator_for(sentences, grouping, classes, designs)
+    uncorrected = {g: est.estimate(g).uncorrected for pair in pairs for g in pair}
+    rows = []
+    for first, second in pairs:
+        delta, low, high = est.difference(first, second, level)
+        valid = not (uncorrected[first] or uncorrected[second])
+        for k, c in enumerate(classes):
+            rows.append(
+                {"first": _label(first), "second": _label(second), "stance": c,
+                 "difference": delta[k], "low": low[k] if valid else np.nan,
+                 "high": high[k] if valid else np.nan}
+            )  # fmt: skip
+    return pd.DataFrame(rows, columns=["first", "second", "stance", "difference", "low", "high"])
+
+
+def _label(group: Hashable) -> str:
+    return " / ".join(map(str, group)) if isinstance(group, tuple) else str(group)

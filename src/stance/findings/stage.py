@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -12,13 +13,21 @@ import numpy as np
 import pandas as pd
 
 from stance.errors import StanceError
+from stance.findings.estimate import Design
 from stance.findings.resolve import LABEL_SOURCE, month_of, resolve_stances
-from stance.findings.shares import stance_shares
+from stance.findings.shares import Grouping, share_differences, stance_shares
 from stance.io import atomic_path, plain_frame, spreadsheet_frame
 
 METADATA_COLUMNS = ["title", "outlet", "date", "url"]
-# The groups of the shares tables, and the sentence column each one reads.
-GROUPS = {"speaker": "speaker", "outlet": "outlet", "month": "month"}
+# The shares tables: name -> the sentence columns whose values make a group.
+GROUPINGS = {
+    "speaker": Grouping("speaker", ("speaker",)),
+    "outlet": Grouping("outlet", ("outlet",)),
+    "month": Grouping("month", ("month",)),
+    "speaker_month": Grouping("speaker_month", ("speaker", "month")),
+    "speaker_outlet": Grouping("speaker_outlet", ("speaker", "outlet")),
+}
+PERIODS = ("before", "after")
 
 
 @dataclass(frozen=True)
@@ -32,6 +41,8 @@ class FindingsInputs:
     dataset: str
     schema: str
     models_dir: str
+    speaker_oof: str = "results/speakers/oof_predictions.csv"
+    labels_dir: str = "labels"
     comparison: str | None = None
 
 
@@ -43,6 +54,10 @@ class FindingsOutputs:
     by_speaker: str
     by_outlet: str
     by_month: str
+    by_speaker_month: str
+    by_speaker_outlet: str
+    change: str
+    design: str
     speaker_figure: str
     time_figure: str
     statement_md: str
@@ -78,6 +93,9 @@ class FindingsResult:
     model: ChosenModel
     speaker_summary: dict[str, Any]
     settings: dict[str, Any]
+    design: pd.DataFrame  # one row per sample manifest, and one for the chosen labels
+    design_warnings: list[str]
+    change: pd.DataFrame
 
 
 def _read_people_table(path: Path | str, sep: str = ",") -> pd.DataFrame:
@@ -179,49 +197,152 @@ def sentence_findings(
     return resolved[columns]
 
 
+def out_of_fold_columns(
+    sentences: pd.DataFrame,
+    inputs: FindingsInputs,
+    chosen: ChosenModel,
+    config: Mapping[str, Any],
+) -> pd.DataFrame:
+    """``oof_speaker`` and ``oof_stance`` of every labeled sentence: what the speaker stage and
+    the stance model say of it out of fold, i.e. of a sentence they never saw (empty for the
+    others). A model that reads the speaker reads the out-of-fold predicted one here."""
+    speakers = _read_people_table(inputs.speaker_oof)
+    oof_speaker = speakers.set_index("sentence_id")["predicted_speaker"]
+    oof_stance = chosen.oof.set_index("sentence_id")["predicted"]
+    if "speaker" in chosen.features:
+        from stance.speakers.stance_eval import out_of_fold_with_speakers
+        from stance.training.data import load_training_data
+        from stance.training.models import spec_from_entry
+        from stance.training.settings import EvalSettings
+
+        entry = next(m for m in config["models"] if m["name"] == chosen.name)
+        oof_stance = out_of_fold_with_speakers(
+            load_training_data(inputs.dataset), oof_speaker.to_dict(), spec_from_entry(entry),
+            EvalSettings.from_config(config),
+        )  # fmt: skip
+    labeled = sentences["stance_source"] == LABEL_SOURCE
+    ids = sentences["sentence_id"]
+    out = sentences.copy()
+    out["oof_speaker"] = ids.map(oof_speaker).where(labeled)
+    out["oof_stance"] = ids.map(oof_stance).where(labeled)
+    missing = labeled & (out["oof_speaker"].isna() | out["oof_stance"].isna())
+    if missing.any():
+        raise StanceError(
+            f"{int(missing.sum())} labeled sentence(s) have no out-of-fold prediction (first: "
+            f"{ids[missing].iloc[0]}); run snakemake to retrain"
+        )
+    return out
+
+
+def design_columns(
+    sentences: pd.DataFrame, labels_dir: str
+) -> tuple[pd.DataFrame, list[Design], pd.DataFrame, list[str]]:
+    """``design`` (name of the sample whose frame holds the sentence, else empty), ``unit`` and
+    ``sampled`` for every sentence; the estimator's designs; the design table; warnings."""
+    from stance.labels.design import design_table, load_manifests, resolve_designs
+
+    manifests = load_manifests(labels_dir)
+    labeled = set(sentences.loc[sentences["stance_source"] == LABEL_SOURCE, "sentence_id"])
+    resolved = resolve_designs(manifests, sentences, labeled)
+    out = sentences.copy()
+    names = np.array([m.name for m in manifests] + [""], dtype=object)
+    out["design"] = names[resolved.design]
+    out["unit"] = resolved.unit
+    out["sampled"] = resolved.sampled
+    designs = [Design(r.name, r.frame, r.complete) for r in resolved.reports]
+    table = design_table(resolved, labeled, len(sentences))
+    return out, designs, table, resolved.warnings
+
+
+def _split_date(value: Any) -> str | None:
+    """findings.split_date as ``YYYY-MM-DD`` (YAML reads an unquoted date as a date)."""
+    if value is None:
+        return None
+    text = str(value)
+    try:
+        return dt.date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise StanceError(
+            f"config findings.split_date is {text!r}, not a date; write it as YYYY-MM-DD "
+            "(e.g. 2019-02-25), or null for no split"
+        ) from None
+
+
 def _settings(config: Mapping[str, Any]) -> dict[str, Any]:
     """The stage's settings: config ``findings`` (defaults from the config schema) and the seed."""
     findings = config["findings"]
     return {
         "model": findings["model"],
-        "n_bootstrap": int(findings["n_bootstrap"]),
         "ci_level": float(findings["ci_level"]),
         "wide_half_width": float(findings["wide_half_width"]),
+        "split_date": _split_date(findings.get("split_date")),
         "seed": int(config["seed"]),
     }
 
 
-def _in_order(table: pd.DataFrame, column: str, order: Sequence[str]) -> pd.DataFrame:
-    """Rows in the given order of ``column`` (values not listed after, as they were)."""
-    rank = {v: i for i, v in enumerate(order)}
-    key = table[column].map(lambda v: rank.get(v, len(rank)))
-    return table.assign(_rank=key).sort_values("_rank", kind="stable").drop(columns="_rank")
+def _estimation_frame(sentences: pd.DataFrame, designs: Sequence[Design]) -> pd.DataFrame:
+    """The sentence table with ``design`` as the index the estimator reads."""
+    index = {d.name: i for i, d in enumerate(designs)}
+    return sentences.assign(design=sentences["design"].map(index).fillna(-1).astype(int))
 
 
 def findings_tables(
     sentences: pd.DataFrame,
     classes: Sequence[str],
-    oof: pd.DataFrame,
+    designs: Sequence[Design],
     settings: Mapping[str, Any],
     speaker_order: Sequence[str] = (),
 ) -> dict[str, pd.DataFrame]:
-    """Shares per speaker, outlet and month (see stance.findings.shares.stance_shares)."""
+    """Shares per speaker, outlet, month and speaker x month / outlet (see
+    stance.findings.shares.stance_shares)."""
+    frame = _estimation_frame(sentences, designs)
     tables = {}
-    for name, column in GROUPS.items():
-        shares = stance_shares(
-            sentences,
-            column,
-            classes,
-            oof[["article_id", "stance", "predicted"]],
-            n_boot=settings["n_bootstrap"],
-            seed=settings["seed"],
-            level=settings["ci_level"],
+    for name, grouping in GROUPINGS.items():
+        tables[name] = stance_shares(
+            frame, grouping, classes, designs, level=settings["ci_level"],
             wide_half_width=settings["wide_half_width"],
-        )
-        if name == "speaker":
-            shares = _in_order(shares, column, speaker_order)
-        tables[name] = shares.reset_index(drop=True)
+            order=speaker_order if grouping.columns == ("speaker",) else (),
+        ).reset_index(drop=True)  # fmt: skip
     return tables
+
+
+def period_change(
+    sentences: pd.DataFrame,
+    classes: Sequence[str],
+    designs: Sequence[Design],
+    settings: Mapping[str, Any],
+    speaker_order: Sequence[str] = (),
+) -> pd.DataFrame:
+    """Per speaker and stance: the share before and after ``split_date`` and the difference
+    (after - before) with its interval, from the same estimator. No split date, or no dated
+    article: the header only."""
+    columns = ["speaker", "stance", "before", "after", "difference", "low", "high"]
+    split = settings.get("split_date")
+    dated = sentences["date"].fillna("").astype(str).str.match(r"^\d{4}-\d{2}-\d{2}")
+    if not split or not dated.any():
+        return pd.DataFrame(columns=columns)
+    period = np.where(~dated, None, np.where(sentences["date"].astype(str) < str(split),
+                                             PERIODS[0], PERIODS[1]))  # fmt: skip
+    frame = _estimation_frame(sentences.assign(period=period), designs)
+    grouping = Grouping("speaker_period", ("speaker", "period"))
+    shares = stance_shares(frame, grouping, classes, designs, level=settings["ci_level"])
+    present = set(zip(shares["speaker"], shares["period"], strict=True))
+    speakers = [
+        s for s in speaker_order if (s, PERIODS[0]) in present and (s, PERIODS[1]) in present
+    ]
+    diffs = share_differences(
+        frame, grouping, [((s, PERIODS[1]), (s, PERIODS[0])) for s in speakers], classes, designs,
+        level=settings["ci_level"],
+    )  # fmt: skip
+    by = shares.set_index(["speaker", "period"])
+    rows = []
+    for r in diffs.itertuples(index=False):
+        speaker = r.first.split(" / ")[0]
+        rows.append({"speaker": speaker, "stance": r.stance,
+                     "before": by.loc[(speaker, PERIODS[0]), r.stance],
+                     "after": by.loc[(speaker, PERIODS[1]), r.stance],
+                     "difference": r.difference, "low": r.low, "high": r.high})  # fmt: skip
+    return pd.DataFrame(rows, columns=columns)
 
 
 def _hand_labels(dataset: str) -> pd.DataFrame:
@@ -242,8 +363,8 @@ def run_findings_stage(
     inputs: FindingsInputs, outputs: FindingsOutputs, config: Mapping[str, Any]
 ) -> FindingsResult:
     """Predict the stance of every corpus sentence with the chosen model (hand labels override,
-    counted as such), attach speakers and article metadata, and write the sentence table, the
-    shares per speaker, outlet and month, the figures and the statement of what they carry."""
+    counted as such), attach speakers, article metadata and the labeling design, and write the
+    sentence table, the shares tables, the figures and the statement of what they carry."""
     from stance.findings.figures import plot_over_time, plot_speaker_shares
     from stance.findings.statement import write_statement
     from stance.labels.schema import load_schema
@@ -260,15 +381,23 @@ def run_findings_stage(
             f"of model {chosen.name!r} ({', '.join(chosen.classes)}); run snakemake to retrain"
         )
     sentences = sentence_findings(inputs, chosen, model, labels)
+    sentences = out_of_fold_columns(sentences, inputs, chosen, config)
+    sentences, designs, design, warnings = design_columns(sentences, inputs.labels_dir)
     with atomic_path(outputs.sentences) as tmp:
         sentences.to_parquet(tmp, index=False)
     speaker_order = load_schema(inputs.schema).field("speaker").names
-    tables = findings_tables(sentences, chosen.classes, chosen.oof, settings, speaker_order)
+    tables = findings_tables(sentences, chosen.classes, designs, settings, speaker_order)
+    change = period_change(sentences, chosen.classes, designs, settings, speaker_order)
     for name, path in (("speaker", outputs.by_speaker), ("outlet", outputs.by_outlet),
-                       ("month", outputs.by_month)):  # fmt: skip
+                       ("month", outputs.by_month), ("speaker_month", outputs.by_speaker_month),
+                       ("speaker_outlet", outputs.by_speaker_outlet)):  # fmt: skip
         _write_table(tables[name], path)
+    _write_table(change, outputs.change)
+    _write_table(design, outputs.design)
     speaker_summary = json.loads(Path(inputs.speaker_metrics).read_text(encoding="utf-8"))
-    result = FindingsResult(sentences, tables, chosen, speaker_summary, settings)
+    result = FindingsResult(
+        sentences, tables, chosen, speaker_summary, settings, design, warnings, change
+    )
     plot_speaker_shares(result, outputs.speaker_figure)
     plot_over_time(result, outputs.time_figure)
     write_statement(result, outputs.statement_md, outputs.statement_html)

@@ -35,8 +35,6 @@ def _model_blocks(result: FindingsResult) -> list[Block]:
         f"Its out-of-fold scores ({s['cv']['description']}, {s['data']['n_sentences']} labeled "
         f"sentences): f_avg {_ci(s['metrics'], 'f_avg', level)}, macro-F1 "
         f"{_ci(s['metrics'], 'macro_f1', level)}.",
-        "Predicted stances are corrected with adjusted classify-and-count: the model's error "
-        "rates come from these out-of-fold predictions (docs/findings.md).",
     ]
     if "speaker" in m.features:
         items.append(
@@ -65,12 +63,100 @@ def _count_blocks(result: FindingsResult) -> list[Block]:
     return [
         ("ul", [
             f"{n} sentences in {table['article_id'].nunique()} articles: stance from a hand "
-            f"label for **{labeled}** (counted as labeled, never corrected), predicted by the "
-            f"model for **{n - labeled}**.",
+            f"label for **{labeled}** (counted as they are), predicted by the model for "
+            f"**{n - labeled}**.",
             f"Speaker from a hand label for {speakers_labeled} sentences; the speaker stage "
-            f"(method {method}) for {n - speakers_labeled}{speaker_score}. Speaker errors move "
-            "sentences between speakers and are not corrected.",
+            f"(method {method}) for {n - speakers_labeled}{speaker_score}.",
         ]),
+    ]  # fmt: skip
+
+
+def _design_blocks(result: FindingsResult) -> list[Block]:
+    """The labeling design, the estimator, what carried it and what would break it."""
+    design = result.design
+    samples = design.iloc[:-1]
+    chosen = int(design.iloc[-1]["complete"])
+    table = result.sentences
+    unknown = table["stance_source"] != LABEL_SOURCE
+    outside = int((unknown & (table["design"] == "")).sum())
+    in_sample = int(table["sampled"].sum())
+    items = []
+    for r in samples.itertuples(index=False):
+        kind = "a census" if r.method == "census" else "a simple random sample"
+        seed = f" (seed {int(r.seed)})" if pd.notna(r.seed) else ""
+        items.append(
+            f"Sample **{r.name}**: {kind} of {r.unit}s, {r.drawn} of {r.frame} drawn{seed}, "
+            f"{r.complete} labeled in full"
+            + (f", {r.incomplete} drawn but not labeled in full yet (left out)" if r.incomplete
+               else "")
+            + f"; its frame holds {r.frame_sentences} sentences."
+        )  # fmt: skip
+    items.append(
+        f"{in_sample} hand-labeled sentences belong to a sample and carry the estimate of the "
+        f"model's errors; {chosen} other hand labels (chosen, not drawn: uncertain-first, by "
+        "hand, imported) count as known values of their own sentences only."
+    )
+    items += [f"Note: {w}" for w in result.design_warnings]
+    blocks: list[Block] = [("p", "**Labeling design** (labels/samples/, results/findings/"
+                                 "labeling_design.tsv)"), ("ul", items)]  # fmt: skip
+    if unknown.sum() == 0:
+        blocks.append(
+            ("p", "Estimator: every sentence has a hand label, so the shares are exact for these "
+                  "articles (no sampling error; intervals of no width). They describe these "
+                  "articles, not articles in general.")
+        )  # fmt: skip
+        return blocks
+    blocks.append(
+        ("p", "Estimator: hand labels count as they are; every other sentence of a sample's "
+              "frame counts by its predicted speaker and stance, rectified by the sampled "
+              "units' out-of-fold errors (speaker and stance errors alike): the difference "
+              "estimator of survey sampling, i.e. prediction-powered inference with PPI++ power "
+              "tuning (`lambda` per group: 0 trusts the sample alone, 1 the predictions as "
+              "rectified). Intervals: t intervals with n - 1 degrees of freedom of the design "
+              "variance (finite-population correction; whole articles as units when articles "
+              "were sampled), never narrower than the same labeled sentences drawn one by one "
+              "would give. A group held by fewer than two sampled units gets the interval 0-1. "
+              "It assumes: the sample was drawn at random from the frame as recorded, and its "
+              "units labeled in full and correctly (a drawn unit left unlabeled keeps the "
+              "sample random only when units are labeled in the order drawn, as `stance label` "
+              "shows them). The shares describe these articles, not articles in general.")
+    )  # fmt: skip
+    if outside:
+        blocks.append(
+            ("p", f"**{outside} predicted sentences lie outside every sample's frame** (articles "
+                  "added after the sample was drawn, or no sample at all): they count by the "
+                  "model's prediction, **uncorrected**, and the groups that hold them "
+                  "(`estimate` = uncorrected) get no interval. Draw a sample of the queue: "
+                  "`stance label --annotator NAME --sample N --seed S`.")
+        )  # fmt: skip
+    return blocks
+
+
+def _plan_blocks(result: FindingsResult) -> list[Block]:
+    """For each wide group: roughly how many more sampled units would narrow it, and how."""
+    design = result.design.iloc[:-1]
+    open_designs = design[design["complete"] < design["frame"]]
+    if open_designs.empty:
+        return []
+    first = open_designs.iloc[0]
+    rows = []
+    for name, table in result.tables.items():
+        for _, r in table[table["more_units"] > 0].iterrows():
+            rows.append([name, group_label(table, r), str(r["wide"]), str(int(r["more_units"]))])
+    if not rows:
+        return []
+    most = max(int(r[3]) for r in rows)
+    unit = "" if first["unit"] == "sentence" else " --unit article"
+    # A sample recorded without a seed (declared by hand) cannot be extended: draw another.
+    seed = int(first["seed"]) if pd.notna(first["seed"]) else "S"
+    return [
+        ("p", f"**Labeling plan**: about this many more {first['unit']}s drawn at random into "
+              f"sample {first['name']} would bring each wide interval within "
+              f"±{result.settings['wide_half_width']} (a rough figure from the current "
+              f"variance). To draw them: `stance label --annotator NAME --sample "
+              f"{int(first['drawn']) + most} --seed {seed}{unit}` (the same seed extends the "
+              "same sample; a sample declared without a seed: draw a new one with any seed)."),
+        ("table", ["table", "group", "wide", "more units"], rows),
     ]  # fmt: skip
 
 
@@ -92,6 +178,12 @@ def _groups_blocks(result: FindingsResult) -> list[Block]:
     return [("ul", items)]
 
 
+def group_label(table: pd.DataFrame, row: pd.Series) -> str:
+    """The group of a shares table's row: its value, or its values joined by ' / '."""
+    columns = table.columns[: table.columns.get_loc("sentences")]
+    return " / ".join(str(row[c]) for c in columns)
+
+
 def flagged_rows(result: FindingsResult) -> list[list[str]]:
     """One row per (table, group) with a share whose interval reaches further than the
     threshold from it: table, group, stances, and their shares with intervals."""
@@ -104,18 +196,8 @@ def flagged_rows(result: FindingsResult) -> list[list[str]]:
                 f"{c} {r[c]:.2f} [{r[f'{c}_low']:.2f}, {r[f'{c}_high']:.2f}]"
                 for c in str(r["wide"]).split(",")
             )
-            rows.append([name, str(r[name]), str(r["wide"]), shares])
+            rows.append([name, group_label(table, r), str(r["wide"]), shares])
     return rows
-
-
-def single_article_groups(result: FindingsResult) -> list[str]:
-    """``group (table)`` of every group whose sentences all come from one article."""
-    return [
-        f"{r[name]} ({name})"
-        for name, table in result.tables.items()
-        for _, r in table.iterrows()
-        if int(r["articles"]) == 1
-    ]
 
 
 def statement_blocks(result: FindingsResult) -> list[Block]:
@@ -128,19 +210,9 @@ def statement_blocks(result: FindingsResult) -> list[Block]:
         *_model_blocks(result),
         *_count_blocks(result),
         *_groups_blocks(result),
-        ("p", f"Intervals: {level}% percentile bootstrap over articles "
-              f"({result.settings['n_bootstrap']} replicates, seed {result.settings['seed']}), "
-              "resampling the corpus articles and the labeled articles the error rates come "
-              "from. A share of exactly 0 or 1 gets an interval of no width (no resample holds "
-              "what the data lack): with n sentences the true share can still be about 3/n "
-              "away from it."),
-    ]  # fmt: skip
-    single = single_article_groups(result)
-    if single:
-        blocks.append(
-            ("p", "**Resting on one article** (the bootstrap cannot vary them: their intervals "
-                  f"have no width and say nothing): {', '.join(single)}.")
-        )  # fmt: skip
+        *_design_blocks(result),
+        ("p", f"Intervals are {level}% intervals."),
+    ]
     if flagged:
         blocks += [
             ("p", f"**{len(flagged)} group(s) have a share whose interval is wider than ±{half}** "
@@ -149,7 +221,7 @@ def statement_blocks(result: FindingsResult) -> list[Block]:
         ]  # fmt: skip
     else:
         blocks.append(("p", f"No share has an interval wider than ±{half}."))
-    return blocks
+    return blocks + _plan_blocks(result)
 
 
 def to_markdown(blocks: list[Block]) -> str:

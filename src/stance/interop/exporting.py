@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from stance.annotate.session import sample_ids
 from stance.interop.common import QueueItem, Suggestion
 from stance.interop.tools import tool_module
 from stance.labels.schema import LabelSchema
@@ -16,17 +15,16 @@ from stance.labels.schema import LabelSchema
 def queue_items(
     sentences: pd.DataFrame,
     *,
-    sample: int | None = None,
-    seed: int = 0,
+    only: Collection[str] | None = None,
     skip: Collection[str] = (),
     suggestions: Mapping[str, Suggestion] | None = None,
 ) -> list[QueueItem]:
-    """The queue in article order: every sentence, or the sample that `stance label --sample N
-    --seed S` labels, less the sentences in ``skip``; each with its neighbours as context."""
+    """The queue in article order: every sentence, or those in ``only`` (e.g. the recorded
+    sample that `stance label --sample N --seed S` labels), less the sentences in ``skip``;
+    each with its neighbours as context."""
     table = sentences.sort_values(["article_id", "position"], kind="stable")
-    if sample is not None:
-        chosen = set(sample_ids(table, sample, seed))
-        wanted = table["sentence_id"].isin(chosen)
+    if only is not None:
+        wanted = table["sentence_id"].isin(set(only))
     else:
         wanted = pd.Series(True, index=table.index)
     wanted &= ~table["sentence_id"].isin(set(skip))

@@ -15,6 +15,7 @@ from stance.labels.dataset import (
     write_summary_by_article,
     write_unlabeled,
 )
+from stance.labels.design import load_manifests, resolve_designs
 from stance.labels.files import LabelSet, load_labels, load_sentences
 from stance.labels.resolution import resolve_labels
 from stance.labels.schema import load_schema
@@ -29,6 +30,7 @@ class StageResult:
     unlabeled: int
     label_set: LabelSet
     agreement: Agreement
+    design: list[str]  # one line per recorded sample, and one for the labels without one
 
 
 def run_label_stage(
@@ -61,9 +63,31 @@ def run_label_stage(
     unlabeled = write_unlabeled(sentences, resolution, out_unlabeled)
     write_summary(resolution, schema, out_summary)
     write_summary_by_article(sentences, resolution, schema, out_summary_by_article)
+    design = design_lines(labels_dir, sentences, set(resolution.final["sentence_id"]))
     dataset = build_dataset(sentences, resolution, schema)
     save_dataset(dataset, out_dataset)
-    return StageResult(len(sentences), dataset.num_rows, unlabeled, label_set, agreement)
+    return StageResult(len(sentences), dataset.num_rows, unlabeled, label_set, agreement, design)
+
+
+def design_lines(labels_dir: Path | str, sentences, labeled: set[str]) -> list[str]:
+    """The labeling design in a few lines: each recorded sample, and the labels outside them.
+    A manifest with a problem stops the stage (file and field named)."""
+    manifests = load_manifests(labels_dir)
+    resolved = resolve_designs(manifests, sentences, labeled)
+    lines = [
+        f"design: sample {r.name} ({r.method}, {r.unit}s): {r.drawn} of {r.frame} drawn, "
+        f"{r.complete} labeled in full" + (f", {r.incomplete} not yet" if r.incomplete else "")
+        for r in resolved.reports
+    ]
+    chosen = len(labeled) - int(resolved.sampled.sum())
+    lines.append(
+        f"design: {chosen} label(s) outside any recorded sample (known values only, no evidence "
+        "about the model's errors)"
+        if manifests
+        else "design: no recorded sample (labels/samples/): the findings cannot correct the "
+        "model's errors; `stance label --sample N --seed S` draws and records one"
+    )
+    return [*lines, *(f"warning: {w}" for w in resolved.warnings)]
 
 
 def print_stage_summary(result: StageResult, unlabeled_path: Path | str) -> None:
@@ -78,3 +102,5 @@ def print_stage_summary(result: StageResult, unlabeled_path: Path | str) -> None
         f"{len(result.label_set.adjudication)} adjudicated"
     )
     print(summary_line(result.agreement.report))
+    for line in result.design:
+        print(line)

@@ -102,3 +102,30 @@ def stance_with_predicted_speakers(
                 }
             )
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def out_of_fold_with_speakers(
+    data: LabeledData, speakers: dict[str, str], spec: ModelSpec, settings: EvalSettings
+) -> pd.Series:
+    """The stance of every labeled sentence predicted out of fold (the stance models' folds)
+    by ``spec`` trained on hand speakers, reading ``speakers`` (sentence_id -> speaker, e.g.
+    out-of-fold predicted ones) for the test article, as it would read a new article."""
+    frame = data.frame.reset_index(drop=True)
+    missing = [s for s in frame["sentence_id"] if s not in speakers]
+    if missing:
+        raise StanceError(
+            f"{len(missing)} labeled sentence(s) have no out-of-fold predicted speaker (e.g. "
+            f"{missing[0]}); run the speaker stage again (snakemake)"
+        )
+    test_frame = frame.assign(**{SPEAKER: [speakers[s] for s in frame["sentence_id"]]})
+    classes = list(data.classes)
+    y = np.array([classes.index(s) for s in frame["stance"]], dtype=np.int64)
+    folds = grouped_folds(frame["group"].tolist(), y, classes, settings)
+    names = np.asarray(classes, dtype=object)
+    out = np.empty(len(frame), dtype=object)
+    for train, test in folds.splits:
+        (pred,) = _fit_predict(
+            spec, settings.seed, frame.iloc[train], names[y[train]], [test_frame.iloc[test]]
+        )
+        out[test] = pred
+    return pd.Series(out, index=frame["sentence_id"].to_numpy())

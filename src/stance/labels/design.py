@@ -1,0 +1,309 @@
+"""The labeling design: which hand labels come from a probability sample, and of what frame.
+
+A sample is a JSON manifest in ``labels/samples/`` written by ``stance label --sample`` or
+``stance export --sample`` (or by hand, for labels made elsewhere). It records the frame (the
+units it was drawn from: sentences, or whole articles to be labeled in full), the units drawn in
+draw order, the seed and the method: ``srswor`` (simple random sampling without replacement)
+or ``census`` (every unit of the frame). Labels of sampled units are evidence about the model's
+errors in the frame; every other label is a known value of its own sentence only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from stance.errors import StanceError
+from stance.io import atomic_open
+
+SAMPLES_DIR = "samples"
+UNITS = ("sentence", "article")
+METHODS = ("srswor", "census")
+FIELDS = ("name", "unit", "method", "seed", "frame", "sample", "created", "command", "note")
+
+
+@dataclass(frozen=True)
+class SampleManifest:
+    """One recorded sample (see the module docstring)."""
+
+    path: Path
+    unit: str
+    method: str
+    frame: tuple[str, ...]
+    sample: tuple[str, ...]  # in draw order
+    seed: int | None = None
+    created: str = ""
+    command: str = ""
+    note: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.path.stem
+
+    @property
+    def inclusion_probability(self) -> float:
+        return len(self.sample) / len(self.frame)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "unit": self.unit,
+            "method": self.method,
+            "seed": self.seed,
+            "inclusion_probability": round(self.inclusion_probability, 6),
+            "created": self.created,
+            "command": self.command,
+            "note": self.note,
+            "frame": list(self.frame),
+            "sample": list(self.sample),
+        }
+
+
+def samples_dir(labels_dir: Path | str) -> Path:
+    return Path(labels_dir) / SAMPLES_DIR
+
+
+def manifest_files(labels_dir: Path | str) -> list[Path]:
+    """The sample manifests of the label folder, by name."""
+    folder = samples_dir(labels_dir)
+    return sorted(folder.glob("*.json")) if folder.is_dir() else []
+
+
+def _fail(path: Path, what: str) -> StanceError:
+    return StanceError(
+        f"{path}: {what}; see docs/findings.md (the labeling design) for the format, or remove "
+        "the file if these labels were not drawn at random"
+    )
+
+
+def _ids(path: Path, data: dict, key: str) -> tuple[str, ...]:
+    value = data.get(key)
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise _fail(path, f"{key!r} must be a list of IDs (strings)")
+    if len(set(value)) != len(value):
+        seen: set[str] = set()
+        dup = next(v for v in value if v in seen or seen.add(v))  # type: ignore[func-returns-value]
+        raise _fail(path, f"{key!r} lists {dup!r} twice")
+    return tuple(value)
+
+
+def read_manifest(path: Path | str) -> SampleManifest:
+    """A manifest, checked: every problem names the file and the field."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise _fail(path, "not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        where = f"line {exc.lineno}, column {exc.colno}"
+        raise _fail(path, f"not valid JSON ({where}: {exc.msg})") from None
+    if not isinstance(data, dict):
+        raise _fail(path, "must hold one JSON object")
+    unknown = sorted(set(data) - {*FIELDS, "inclusion_probability"})
+    if unknown:
+        raise _fail(path, f"unknown field(s) {', '.join(map(repr, unknown))}")
+    unit, method = data.get("unit"), data.get("method", "srswor")
+    if unit not in UNITS:
+        raise _fail(path, f"'unit' must be one of {', '.join(UNITS)}, not {unit!r}")
+    if method not in METHODS:
+        raise _fail(path, f"'method' must be one of {', '.join(METHODS)}, not {method!r}")
+    frame, sample = _ids(path, data, "frame"), _ids(path, data, "sample")
+    if not frame or not sample:
+        raise _fail(path, "'frame' and 'sample' must not be empty")
+    outside = [s for s in sample if s not in set(frame)]
+    if outside:
+        raise _fail(path, f"{len(outside)} sampled unit(s) not in the frame (first: {outside[0]})")
+    if method == "census" and len(sample) != len(frame):
+        raise _fail(path, "a census samples every unit of its frame")
+    seed = data.get("seed")
+    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
+        raise _fail(path, "'seed' must be a whole number or null")
+    text = {k: data.get(k, "") for k in ("created", "command", "note")}
+    for k, v in text.items():
+        if not isinstance(v, str):
+            raise _fail(path, f"{k!r} must be text")
+    return SampleManifest(path, unit, method, frame, sample, seed, **text)
+
+
+def write_manifest(manifest: SampleManifest) -> None:
+    manifest.path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_open(manifest.path, encoding="utf-8") as fh:
+        json.dump(manifest.as_json(), fh, indent=1, ensure_ascii=False)
+        fh.write("\n")
+
+
+def load_manifests(labels_dir: Path | str) -> list[SampleManifest]:
+    """Every manifest of the label folder, oldest first (by ``created``, then name)."""
+    manifests = [read_manifest(p) for p in manifest_files(labels_dir)]
+    return sorted(manifests, key=lambda m: (m.created, m.name))
+
+
+def sample_name(unit: str, seed: int) -> str:
+    return f"{unit}s-seed{seed}"
+
+
+def draw_sample(
+    labels_dir: Path | str,
+    sentences: pd.DataFrame,
+    labeled: Collection[str],
+    size: int,
+    seed: int,
+    unit: str = "sentence",
+    command: str = "",
+) -> tuple[SampleManifest, bool]:
+    """The sample ``(unit, seed)`` with at least ``size`` units: the recorded one when it exists
+    (co-annotators get the same units whatever was labeled since; a larger ``size`` extends it
+    along the same random order of the same frame), else a new draw from the queue, recorded.
+
+    The frame is the queue when first drawn: sentences nobody has labeled, or the articles that
+    have one. Returns the manifest and whether it was drawn or extended now.
+    """
+    if unit not in UNITS:
+        raise StanceError(f"unknown sampling unit {unit!r}; use one of {', '.join(UNITS)}")
+    if size < 1:
+        raise StanceError(f"--sample must be at least 1, not {size}")
+    path = samples_dir(labels_dir) / f"{sample_name(unit, seed)}.json"
+    if path.exists():
+        recorded = read_manifest(path)
+        if size <= len(recorded.sample):
+            return recorded, False
+        if size > len(recorded.frame):
+            raise StanceError(
+                f"--sample {size}: sample {recorded.name} was drawn from a frame of "
+                f"{len(recorded.frame)} {unit}(s); ask for at most that many, or draw a new "
+                "sample of today's queue with another --seed"
+            )
+        # The same permutation of the same frame, further along: still a simple random sample.
+        order = np.random.default_rng(seed).permutation(len(recorded.frame))[:size]
+        extended = replace(
+            recorded,
+            sample=tuple(recorded.frame[i] for i in order),
+            method="srswor" if size < len(recorded.frame) else "census",
+        )
+        write_manifest(extended)
+        return extended, True
+    queue = sentences[~sentences["sentence_id"].isin(set(labeled))]
+    column = "sentence_id" if unit == "sentence" else "article_id"
+    frame = sorted(set(queue[column]))
+    if not frame:
+        raise StanceError(
+            "nothing to sample: every sentence is labeled; add articles (stance add) and run "
+            "snakemake, or label others' sentences again with --relabel"
+        )
+    if size > len(frame):
+        raise StanceError(
+            f"--sample {size}: the queue has only {len(frame)} {unit}(s) nobody has labeled; "
+            f"ask for at most {len(frame)}"
+        )
+    order = np.random.default_rng(seed).permutation(len(frame))[:size]
+    manifest = SampleManifest(
+        path, unit, "srswor" if size < len(frame) else "census", tuple(frame),
+        tuple(frame[i] for i in order), seed,
+        dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), command,
+    )  # fmt: skip
+    write_manifest(manifest)
+    return manifest, True
+
+
+def sample_sentences(
+    manifest: SampleManifest, sentences: pd.DataFrame, size: int | None = None
+) -> list[str]:
+    """The sentence IDs of the first ``size`` units drawn (all: None), in draw order (an
+    article's sentences in article order)."""
+    units = manifest.sample[:size]
+    if manifest.unit == "sentence":
+        present = set(sentences["sentence_id"])
+        return [s for s in units if s in present]
+    ordered = sentences.sort_values(["article_id", "position"], kind="stable")
+    by_article = ordered.groupby("article_id", sort=False)["sentence_id"].apply(list).to_dict()
+    return [s for a in units for s in by_article.get(a, [])]
+
+
+@dataclass
+class DesignReport:
+    """One manifest resolved against the corpus and the labels (one row of the design table)."""
+
+    name: str
+    unit: str
+    method: str
+    frame: int  # frame units still in the corpus
+    drawn: int
+    complete: int  # drawn units labeled in full: the sample the estimate uses
+    incomplete: int
+    frame_sentences: int  # sentences whose estimate this design carries
+    missing_frame: int  # frame units no longer in the corpus
+    seed: int | None
+
+
+@dataclass
+class ResolvedDesign:
+    """What the findings need: per sentence its design (-1: none), unit and whether its unit is
+    a complete sampled unit; and the design table."""
+
+    design: np.ndarray
+    unit: np.ndarray
+    sampled: np.ndarray
+    reports: list[DesignReport] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def resolve_designs(
+    manifests: Iterable[SampleManifest], sentences: pd.DataFrame, labeled: Collection[str]
+) -> ResolvedDesign:
+    """Each sentence belongs to the latest design whose frame holds it; a sampled unit counts
+    once all its sentences are labeled (a drawn unit not labeled yet is left out, which keeps
+    the sample random when units are labeled in the order drawn)."""
+    n = len(sentences)
+    design = np.full(n, -1, dtype=int)
+    unit = sentences["sentence_id"].astype(str).to_numpy(dtype=object)
+    sampled = np.zeros(n, dtype=bool)
+    labeled = set(labeled)
+    is_labeled = sentences["sentence_id"].isin(labeled).to_numpy()
+    result = ResolvedDesign(design, unit, sampled)
+    for d, m in enumerate(manifests):
+        column = "sentence_id" if m.unit == "sentence" else "article_id"
+        keys = sentences[column].astype(str).to_numpy()
+        present = set(keys)
+        in_frame = np.isin(keys, np.asarray(m.frame, dtype=object))
+        design[in_frame] = d
+        unit[in_frame] = keys[in_frame]
+        complete_units = {u for u in m.sample if u in present and is_labeled[keys == u].all()}
+        drawn_present = [u for u in m.sample if u in present]
+        sampled[in_frame & np.isin(keys, list(complete_units))] = True
+        missing = sum(1 for u in m.frame if u not in present)
+        if missing:
+            result.warnings.append(
+                f"{m.path}: {missing} {m.unit}(s) of its frame are no longer in the corpus "
+                "(edited or removed articles); the design covers the rest"
+            )
+        incomplete = len(drawn_present) - len(complete_units)
+        result.reports.append(
+            DesignReport(
+                m.name, m.unit, m.method, len(m.frame) - missing, len(m.sample),
+                len(complete_units), incomplete, 0, missing, m.seed,
+            )
+        )  # fmt: skip
+    for d, report in enumerate(result.reports):
+        report.frame_sentences = int((design == d).sum())
+    return result
+
+
+def design_table(resolved: ResolvedDesign, labeled: Collection[str], total: int) -> pd.DataFrame:
+    """One row per design, and a last row for the labels outside any sample."""
+    rows = [vars(r).copy() for r in resolved.reports]
+    in_sample = int(resolved.sampled.sum())
+    rows.append(
+        {"name": "(chosen: no design)", "unit": "sentence", "method": "",
+         "frame": 0, "drawn": 0, "complete": len(set(labeled)) - in_sample, "incomplete": 0,
+         "frame_sentences": 0, "missing_frame": 0, "seed": None}
+    )  # fmt: skip
+    table = pd.DataFrame(rows)
+    table.attrs["sentences"] = total
+    return table
