@@ -245,7 +245,8 @@ def test_groups_with_missing_values_are_left_out_and_months_and_pairs():
     assert list(out["month"]) == ["2018-11", "2020-02"] and out["sentences"].sum() == 2
     pairs = stance_shares(table, Grouping("speaker_month", ("speaker", "month")), CLASSES)
     assert list(zip(pairs["speaker"], pairs["month"], strict=True)) == [
-        ("nato", "2020-02"), ("taliban", "2018-11")
+        ("nato", "2020-02"),
+        ("taliban", "2018-11"),
     ]
 
 

@@ -442,9 +442,7 @@ def test_export_sample_is_reproducible(project: Path):
     # The sample is recorded, as `stance label --sample 4 --seed 7` records it (and would
     # label the same sentences, in the order drawn; the export lists them in article order).
     manifest = read_manifest(project / "labels" / "samples" / "sentences-seed7.json")
-    assert set(first) == set(manifest.sample) and len(manifest.frame) == len(
-        make_sentences(CORPUS)
-    )
+    assert set(first) == set(manifest.sample) and len(manifest.frame) == len(make_sentences(CORPUS))
 
 
 def test_export_leaves_out_labeled_sentences(project: Path):
