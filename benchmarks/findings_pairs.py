@@ -12,7 +12,9 @@ published 95% intervals hold the true share.
     .venv/bin/python benchmarks/findings_pairs.py            # all 10 pairs (~10 minutes)
     .venv/bin/python benchmarks/findings_pairs.py --pairs 1  # the first pair only
 
-Results: benchmarks/results/findings_pairs.json and a Markdown table on stdout.
+Results: benchmarks/results/findings_pairs.json (--name) and a Markdown table on stdout. The
+model the findings use is the best of the comparison, so the figures depend on the extras
+installed (with `embeddings`, an encoder model usually wins).
 """
 
 from __future__ import annotations
@@ -148,6 +150,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=10, help="how many of the 10 pairs")
     parser.add_argument("--cores", type=int, default=2)
+    parser.add_argument("--name", default="findings_pairs", help="results file name")
     args = parser.parse_args()
     labels = pd.read_csv(ROOT / LABELS, dtype=str, keep_default_na=False)
     classes = ["favor", "against", "none"]
@@ -169,7 +172,7 @@ def main() -> None:
     summary = summarise(runs)
     print(json.dumps(summary, indent=2))
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "findings_pairs.json").write_text(
+    (RESULTS / f"{args.name}.json").write_text(
         json.dumps({"summary": summary, "runs": runs}, indent=1, default=float) + "\n",
         encoding="utf-8",
     )
