@@ -11,6 +11,7 @@ from stance.cli.jobs import cancel_scheduler_timers, collect_garbage_less_often,
 from stance.config import load_yaml
 from stance.environment import configure
 from stance.errors import StanceError
+from stance.stopping import stop_jobs_on_signals
 
 min_version("9.0")
 
@@ -46,6 +47,11 @@ except StanceError as exc:
 
 
 report: "workflow/report/workflow.rst"
+
+
+# Ctrl-C or SIGTERM also stops the jobs running in threads of this process (stance.stopping).
+onstart:
+    stop_jobs_on_signals()
 
 
 # Once the jobs are done, nothing keeps the process waiting for the scheduler's last timer.

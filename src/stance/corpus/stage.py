@@ -12,6 +12,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from stance import stopping
 from stance.codehash import code_digest
 from stance.corpus.articles import decode_article
 from stance.corpus.chrome import compile_rules
@@ -136,6 +137,7 @@ def split_shard(
     problems: list[str] = []
     split_count = reused = 0
     for n, raw_path in enumerate(paths, 1):
+        stopping.check()
         path = Path(raw_path)
         article_id = path.stem
         try:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from stance import stopping
 from stance.speakers.mapping import SpeakerMapping
 from stance.speakers.rules import attribute_article
 
@@ -67,6 +68,7 @@ def attribute(sentences: pd.DataFrame, mapping: SpeakerMapping) -> pd.DataFrame:
     order = order.sort_values(sort_keys, kind="stable")
     values: dict[str, dict] = {c: {} for c in RULE_COLUMNS}
     for _, rows in order.groupby("_article", sort=False):
+        stopping.check()
         texts = rows["text"].astype(str).tolist()
         if PARAGRAPH in rows:
             starts = [bool(v) for v in rows[PARAGRAPH].tolist()]

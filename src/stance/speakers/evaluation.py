@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from stance import stopping
 from stance.speakers.attribution import attribute
 from stance.speakers.learned import METHODS, decide, fit_model
 from stance.speakers.mapping import SpeakerMapping
@@ -78,6 +79,7 @@ def out_of_fold(
         table[f"{guard}_majority"] = ""
     unguarded: pd.DataFrame | None = None
     for f, (train, test) in enumerate(folds.splits):
+        stopping.check()
         held_out = sorted(set(rows.loc[test, "article_id"]))
         table.loc[test, "fold"] = f
         for guard, guarded in GUARDS.items():

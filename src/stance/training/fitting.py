@@ -17,6 +17,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.svm import LinearSVC
 from threadpoolctl import threadpool_limits
 
+from stance import stopping
 from stance.environment import caught_warnings
 from stance.errors import StanceError
 from stance.training.features import FeatureCache
@@ -53,6 +54,7 @@ def _fit_error(spec: ModelSpec, n: int, exc: Exception) -> StanceError:
 
 
 def _fit_pipeline(spec: ModelSpec, seed: int, x: pd.DataFrame, y: Sequence[str]) -> Pipeline:
+    stopping.check()
     model = spec.build(seed)
     try:
         model.fit(x, np.asarray(y, dtype=object))
@@ -197,6 +199,7 @@ class Fits:
         # Two steps under the memory budget: learning the vocabulary (a chunk of counts at a
         # time), then the training matrix, the classifier and the predictions, whose size is
         # known by then.
+        stopping.check()
         cache = self.cache
         assert cache is not None
         hold = gate.hold if gate is not None else _no_gate
