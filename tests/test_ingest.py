@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import shutil
 from pathlib import Path
 
@@ -113,6 +114,17 @@ def test_jsonl_bad_line_names_the_line_and_adds_nothing(seeds: Path, tmp_path: P
     assert f"{EXPORT_BAD_LINE} line 3: not valid JSON" in message
     assert "line 1" not in message and "line 4" not in message
     assert sorted(p.name for p in seeds.iterdir()) == ["a1.txt"]
+
+
+def test_jsonl_line_separator_inside_a_string_is_no_line_break(seeds: Path, tmp_path: Path):
+    # U+2028 and U+0085 may stand raw in a JSON string; only "\n" ends a JSON Lines line.
+    export = tmp_path / "sep.jsonl"
+    record = {"text": "Kabul said no.\u2028Envoys met\u0085again in Doha.", "title": "Talks"}
+    export.write_text(json.dumps(record, ensure_ascii=False) + "\n", encoding="utf-8")
+    added = add_sources([export], seeds)
+    assert [a for _, a, _ in added.articles] == ["sep_1"]
+    assert "again in Doha." in (seeds / "sep_1.txt").read_text(encoding="utf-8")
+    assert _table(seeds).loc["sep_1", "title"] == "Talks"
 
 
 @pytest.mark.parametrize(

@@ -78,7 +78,9 @@ def read_rows(path: Path) -> list[dict]:
 
 
 def read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    # "\n" only: a JSON string may hold a raw U+2028, which splitlines would split at.
+    lines = path.read_text(encoding="utf-8").split("\n")
+    return [json.loads(line) for line in lines if line.strip()]
 
 
 def write_jsonl(path: Path, objs: list[dict]) -> Path:
@@ -469,9 +471,9 @@ def test_bad_files_name_line_and_fix(project: Path, capsys):
     assert stance("import", str(source), "--from", "label-studio", "--annotator", "jane") == 2
     err = capsys.readouterr().err
     assert f"{source} line 2 column 2: not valid JSON" in err and "Export > JSON" in err
-    source.write_text(json.dumps([{"text": "x", "speaker": "taliban"}]), encoding="utf-8")
+    source.write_text(json.dumps([{"data": {"text": "x"}}, {"text": "x"}]), encoding="utf-8")
     assert stance("import", str(source), "--from", "label-studio", "--annotator", "jane") == 2
-    assert "item 1: no 'data' object" in capsys.readouterr().err
+    assert "item 2: no 'data' object" in capsys.readouterr().err
     tasks = write_jsonl(project / "tasks.jsonl", [{"text": "x", "options": []}])
     assert stance("import", str(tasks), "--from", "prodigy", "--annotator", "kim") == 2
     assert "line 1: answer is None" in capsys.readouterr().err
@@ -549,3 +551,335 @@ def test_suggestions_from_a_logged_model(project: Path, monkeypatch, capsys):
         assert 0 < prediction["score"] <= 1
         assert prediction["result"][0]["from_name"] == "stance"
         assert prediction["result"][0]["value"]["choices"][0] in STANCES
+
+
+# --------------------------------------------------------------------------- where exports write
+
+
+def test_export_out_never_replaces_files_it_did_not_write(project: Path, capsys):
+    sentences = make_sentences(CORPUS)
+    lead = write_csv(
+        project / "labels" / "lead.csv",
+        [[sentences["sentence_id"][0], sentences["text"][0], SPEAKERS[0], STANCES[0], "lead", ""]],
+    )
+    (project / "seeds").mkdir()
+    seed = project / "seeds" / "a1.txt"
+    seed.write_text("The Taliban urged a full withdrawal.\n", encoding="utf-8")
+    config = project / "config" / "config.yaml"
+    kept = {p: p.read_bytes() for p in (lead, seed, config)}
+    for path in ("labels/lead.csv", "seeds/a1.txt", "config/config.yaml", "labels/new.jsonl"):
+        for force in ([], ["--force"]):
+            capsys.readouterr()
+            assert stance("export", "--to", "doccano", "--out", path, *force) == 2
+            err = capsys.readouterr().err
+            assert "never writes to (not even with --force); nothing was written" in err
+    assert {p: p.read_bytes() for p in kept} == kept
+    assert sorted(p.name for p in (project / "labels").iterdir()) == [
+        "GUIDELINES.md",
+        "lead.csv",
+        "schema.yaml",
+    ]
+    # Refused before the sample is drawn: no sample record is left behind either.
+    assert stance("export", "--to", "prodigy", "--sample", "2", "--out", "labels/q.jsonl") == 2
+    assert not (project / "labels" / "samples").exists()
+
+    # Elsewhere, a file that is no earlier export needs --force; an earlier export does not.
+    notes = project / "notes.jsonl"
+    notes.write_text('{"text": "my notes"}\n', encoding="utf-8")
+    capsys.readouterr()
+    assert stance("export", "--to", "doccano", "--out", "notes.jsonl") == 2
+    err = capsys.readouterr().err
+    assert f"{Path('notes.jsonl')} exists and is not a file written by `stance export --to " in err
+    assert "add --force to replace it" in err
+    assert notes.read_text(encoding="utf-8") == '{"text": "my notes"}\n'
+    assert not (project / "notes.labels.json").exists()
+    assert stance("export", "--to", "doccano", "--out", "notes.jsonl", "--force") == 0
+    assert len(read_jsonl(notes)) == len(sentences)
+    assert stance("export", "--to", "doccano", "--out", "notes.jsonl") == 0  # its own output
+
+    # A file written beside the tasks file follows the same rule.
+    (project / "q.labels.json").write_text('{"mine": 1}\n', encoding="utf-8")
+    assert stance("export", "--to", "doccano", "--out", "q.jsonl") == 2
+    assert not (project / "q.jsonl").exists()
+    assert (project / "q.labels.json").read_text(encoding="utf-8") == '{"mine": 1}\n'
+
+
+@pytest.mark.parametrize("tool", TOOL_NAMES)
+def test_export_out_replaces_its_own_tasks_but_never_the_tools_export(project: Path, tool: str):
+    """Re-exporting replaces the tasks written before; the tool's export of those tasks, which
+    holds the annotations, is never taken for them."""
+    out = "t.json" if tool == "label-studio" else "t.jsonl"
+    assert stance("export", "--to", tool, "--out", out) == 0
+    assert stance("export", "--to", tool, "--out", out, "--unlabeled") == 0
+    if tool == "label-studio":
+        tasks = json.loads((project / out).read_text(encoding="utf-8"))
+        answered = [ls_annotated(tasks[0], 0, ls_result(SPEAKERS[0], STANCES[0]))]
+        (project / out).write_text(json.dumps(answered), encoding="utf-8")
+    else:
+        line = read_jsonl(project / out)[0]
+        answer = {"id": 1, "label": [f"stance:{STANCES[0]}"]}
+        if tool == "prodigy":
+            answer = {"_input_hash": 1, "answer": "accept", "accept": [f"stance:{STANCES[0]}"]}
+        write_jsonl(project / out, [{**line, **answer}])
+    before = (project / out).read_bytes()
+    assert stance("export", "--to", tool, "--out", out) == 2
+    assert (project / out).read_bytes() == before
+
+
+def test_export_out_a_folder_or_under_a_file_is_a_message(project: Path, capsys):
+    assert stance("export", "--to", "label-studio", "--out", "results") == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: results is a folder, not a file; nothing was written")
+    assert "Traceback" not in err
+    (project / "afile").write_text("x", encoding="utf-8")
+    assert stance("export", "--to", "doccano", "--out", "afile/t.jsonl") == 2
+    assert "afile is a file, not a folder; nothing was written" in capsys.readouterr().err
+    assert (project / "afile").read_text(encoding="utf-8") == "x"
+    assert stance("export", "--to", "doccano", "--out", "new/folder/t.jsonl") == 0
+
+
+def _labels_for_dataset(project: Path) -> None:
+    sentences = make_sentences(CORPUS)
+    ids, texts = list(sentences["sentence_id"]), list(sentences["text"])
+    write_csv(
+        project / "labels" / "sam.csv",
+        [[ids[i], texts[i], SPEAKERS[i % 3], STANCES[i % 3], "sam", ""] for i in range(4)],
+    )
+
+
+def test_dataset_export_replaces_only_its_own_files(project: Path, tmp_path: Path, capsys):
+    _labels_for_dataset(project)
+    hf = project / "hf"
+    assert stance("export", "--dataset", "hf") == 0
+    manifest = json.loads((hf / ".stance-export.json").read_text(encoding="utf-8"))
+    assert "README.md" in manifest["files"] and "data/train.parquet" in manifest["files"]
+    # The folder becomes a repository with a license; exporting again keeps both.
+    (hf / ".git").mkdir()
+    (hf / ".git" / "config").write_text("[core]\n", encoding="utf-8")
+    (hf / "LICENSE").write_text("CC BY 4.0\n", encoding="utf-8")
+    (hf / "data" / "extra.txt").write_text("mine\n", encoding="utf-8")
+    (project / "labels" / "GUIDELINES.md").unlink()  # written before, not now: removed
+    (hf / "README.md").write_text("stale", encoding="utf-8")
+    assert stance("export", "--dataset", "hf") == 0
+    assert (hf / ".git" / "config").read_text(encoding="utf-8") == "[core]\n"
+    assert (hf / "LICENSE").read_text(encoding="utf-8") == "CC BY 4.0\n"
+    assert (hf / "data" / "extra.txt").read_text(encoding="utf-8") == "mine\n"
+    assert not (hf / "GUIDELINES.md").exists()
+    assert (hf / "README.md").read_text(encoding="utf-8").startswith("---\nlicense: other")
+    manifest = json.loads((hf / ".stance-export.json").read_text(encoding="utf-8"))
+    assert "GUIDELINES.md" not in manifest["files"] and "LICENSE" not in manifest["files"]
+    assert not [p.name for p in project.iterdir() if p.name.startswith(".hf")]  # no leftovers
+
+    os.environ["HF_DATASETS_OFFLINE"] = "1"
+    import datasets
+
+    labeled = datasets.load_dataset(str(hf), split="train", cache_dir=str(tmp_path / "cache"))
+    assert labeled.num_rows == 4
+
+    # An export from before manifests (its card says so) is recognised the same way.
+    (hf / ".stance-export.json").unlink()
+    assert stance("export", "--dataset", "hf") == 0
+    assert (hf / "LICENSE").read_text(encoding="utf-8") == "CC BY 4.0\n"
+    assert (hf / ".stance-export.json").is_file()
+
+
+def test_dataset_export_to_a_folder_of_other_files(project: Path, capsys):
+    _labels_for_dataset(project)
+    repo = project / "repo"
+    repo.mkdir()
+    (repo / "LICENSE").write_text("mine\n", encoding="utf-8")
+    assert stance("export", "--dataset", "repo") == 2
+    err = capsys.readouterr().err
+    assert "repo exists and is not a data set written by `stance export --dataset`" in err
+    assert "add --force" in err
+    assert sorted(p.name for p in repo.iterdir()) == ["LICENSE"]
+    assert stance("export", "--dataset", "repo", "--force") == 0
+    assert (repo / "LICENSE").read_text(encoding="utf-8") == "mine\n"
+    assert (repo / "data" / "train.parquet").is_file()
+
+    # A file of its own where the export writes one: refused even with --force.
+    other = project / "other"
+    other.mkdir()
+    (other / "README.md").write_text("# my project\n", encoding="utf-8")
+    capsys.readouterr()
+    assert stance("export", "--dataset", "other", "--force") == 2
+    assert "other: README.md already there and not written by" in capsys.readouterr().err
+    assert sorted(p.name for p in other.iterdir()) == ["README.md"]
+    assert (other / "README.md").read_text(encoding="utf-8") == "# my project\n"
+
+    # Never into the labels, articles or configuration folder.
+    for folder in ("labels", "labels/hf", "config"):
+        assert stance("export", "--dataset", folder, "--force") == 2
+        assert "never writes to" in capsys.readouterr().err
+    assert not (project / "labels" / "hf").exists()
+    assert not (project / "labels" / "README.md").exists()
+
+
+# --------------------------------------------------------------------------- reading exports
+
+
+def test_completed_by_matches_a_numeric_id_or_an_email(project: Path, capsys):
+    """Export > JSON names the user by numeric id, an API snapshot by an object with the id and
+    the email: --completed-by takes either; a user the file does not hold writes nothing."""
+    assert stance("export", "--to", "label-studio") == 0
+    tasks = json.loads((project / "results/label-studio/tasks.json").read_text())
+    bea = {"id": 8, "email": "Bea@Example.org", "first_name": "Bea"}
+    export = [
+        ls_annotated(tasks[0], 0, ls_result(SPEAKERS[0], STANCES[0]), completed_by=7),
+        ls_annotated(tasks[1], 1, ls_result(SPEAKERS[1], STANCES[1]), completed_by=bea),
+    ]
+    source = project / "export.json"
+    source.write_text(json.dumps(export), encoding="utf-8")
+    args = ["import", str(source), "--from", "label-studio"]
+    sid0, sid1 = tasks[0]["data"]["sentence_id"], tasks[1]["data"]["sentence_id"]
+
+    # An email the file does not hold (Export > JSON has none): nothing written, the users named.
+    capsys.readouterr()
+    assert stance(*args, "--annotator", "jo", "--completed-by", "jo@example.org") == 2
+    err = capsys.readouterr().err
+    assert f"{source}: no annotation by 'jo@example.org' (--completed-by)" in err
+    assert "its annotations are by 7, 8 (Bea@Example.org)" in err
+    assert not (project / "labels" / "jo.csv").exists()
+    # ... so the right import afterwards is not refused.
+    assert stance(*args, "--annotator", "jo", "--completed-by", "7") == 0
+    assert [r["sentence_id"] for r in read_rows(project / "labels" / "jo.csv")] == [sid0]
+    assert stance(*args, "--annotator", "bea", "--completed-by", "bea@example.org") == 0
+    assert [r["sentence_id"] for r in read_rows(project / "labels" / "bea.csv")] == [sid1]
+    assert stance(*args, "--annotator", "bee", "--completed-by", "8") == 0  # the object's id
+    assert [r["sentence_id"] for r in read_rows(project / "labels" / "bee.csv")] == [sid1]
+
+
+def test_an_export_without_labels_writes_no_label_file(project: Path, capsys):
+    assert stance("export", "--to", "label-studio") == 0
+    tasks = json.loads((project / "results/label-studio/tasks.json").read_text())
+    export = [{**ls_annotated(t, i, []), "annotations": []} for i, t in enumerate(tasks[:2])]
+    source = project / "export.json"
+    source.write_text(json.dumps(export), encoding="utf-8")
+    capsys.readouterr()
+    assert stance("import", str(source), "--from", "label-studio", "--annotator", "jane") == 2
+    err = capsys.readouterr().err
+    assert f"{source}: no label to import (2 item(s) without a label, e.g. {source} item 1" in err
+    assert not (project / "labels" / "jane.csv").exists()
+
+
+def test_sentence_id_of_another_article_is_refused(project: Path, capsys):
+    assert stance("export", "--to", "label-studio") == 0
+    tasks = json.loads((project / "results/label-studio/tasks.json").read_text())
+    moved = json.loads(json.dumps(tasks[0]))
+    sid = moved["data"]["sentence_id"]
+    assert sid.startswith("a1:")
+    moved["data"]["article_id"] = "a2"
+    export = [
+        ls_annotated(tasks[1], 0, ls_result(SPEAKERS[0], STANCES[0])),
+        ls_annotated(moved, 1, ls_result(SPEAKERS[0], STANCES[0])),
+    ]
+    source = project / "export.json"
+    source.write_text(json.dumps(export), encoding="utf-8")
+    capsys.readouterr()
+    assert stance("import", str(source), "--from", "label-studio", "--annotator", "jane") == 2
+    err = capsys.readouterr().err
+    assert (
+        f"{source} item 2 (task id 101): sentence_id {sid!r} is a sentence of article 'a1', "
+        "but the item's article_id is 'a2'"
+    ) in err
+    assert not (project / "labels" / "jane.csv").exists()
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (lambda a: a.update(result=5), "'result' is 5, not a list"),
+        (
+            lambda a: a["result"][0]["value"].update(choices=3),
+            "the choices of speaker are 3, not a list of values",
+        ),
+        (
+            lambda a: a["result"][2]["value"].update(text=42),
+            "the note is 42, not a text or a list of texts",
+        ),
+        (
+            lambda a: a["result"][2]["value"].update(text=["\ud800 odd"]),
+            "the note holds a lone surrogate (U+D800) at character 1",
+        ),
+    ],
+)
+def test_malformed_label_studio_values_are_messages(project: Path, capsys, change, expected):
+    assert stance("export", "--to", "label-studio") == 0
+    tasks = json.loads((project / "results/label-studio/tasks.json").read_text())
+    item = ls_annotated(tasks[0], 0, ls_result(SPEAKERS[0], STANCES[0], note="a note"))
+    change(item["annotations"][0])
+    source = project / "export.json"
+    source.write_text(json.dumps([item]), encoding="utf-8")
+    capsys.readouterr()
+    assert stance("import", str(source), "--from", "label-studio", "--annotator", "jane") == 2
+    err = capsys.readouterr().err
+    assert f"{source} item 1 (task id 100): {expected}" in err and "Traceback" not in err
+    assert not (project / "labels" / "jane.csv").exists()
+
+
+def test_lone_surrogate_and_deep_nesting_are_messages(project: Path, capsys):
+    sentences = make_sentences(CORPUS)
+    line = {"text": sentences["text"][0] + "\ud800", "label": [f"stance:{STANCES[0]}"]}
+    source = project / "admin.jsonl"
+    source.write_text(json.dumps(line) + "\n", encoding="utf-8")  # the escape "\ud800"
+    assert stance("import", str(source), "--from", "doccano", "--annotator", "sam") == 2
+    err = capsys.readouterr().err
+    assert f"{source} line 1: the text holds a lone surrogate (U+D800)" in err
+    assert not (project / "labels" / "sam.csv").exists()
+
+    deep = "[" * 100_000 + "]" * 100_000
+    source = project / "deep.json"
+    source.write_text(deep, encoding="utf-8")
+    assert stance("import", str(source), "--from", "label-studio", "--annotator", "jane") == 2
+    assert f"{source}: JSON nested too deeply" in capsys.readouterr().err
+    source = project / "deep.jsonl"
+    source.write_text('{"text": "x"}\n' + deep + "\n", encoding="utf-8")
+    assert stance("import", str(source), "--from", "prodigy", "--annotator", "kim") == 2
+    assert f"{source} line 2: JSON nested too deeply" in capsys.readouterr().err
+    assert not any((project / "labels").glob("*.csv"))
+
+
+@pytest.mark.parametrize("tool", ["doccano", "prodigy"])
+def test_jsonl_round_trip_of_a_sentence_with_a_line_separator(project: Path, tool: str):
+    """A raw U+2028 or U+0085 inside a JSON string does not end a JSON Lines line."""
+    corpus = {**CORPUS, "a4": ["Kabul\u2028said no.", "Envoys met\u0085again in Doha."]}
+    sentences = make_sentences(corpus)
+    sentences.to_parquet(project / "results" / "sentences.parquet")
+    assert stance("export", "--to", tool, "--out", "t.jsonl") == 0
+    raw = (project / "t.jsonl").read_text(encoding="utf-8")
+    assert "\u2028" in raw and "\u0085" in raw  # written raw, as json.dumps(ensure_ascii=False)
+    answers, answered = [], {}
+    for i, task in enumerate(read_jsonl(project / "t.jsonl")):
+        speaker, value = label_for(i)
+        chosen = [f"speaker:{speaker}", f"stance:{value}"]
+        if tool == "doccano":
+            answers.append({"id": i, **task, "label": chosen})
+            answered[task["sentence_id"]] = (speaker, value)
+        else:
+            answers.append({**task, "answer": "accept", "accept": chosen})
+            answered[task["meta"]["sentence_id"]] = (speaker, value)
+    source = project / "answers.jsonl"
+    source.write_text(
+        "".join(json.dumps(a, ensure_ascii=False) + "\n" for a in answers), encoding="utf-8"
+    )
+    assert stance("import", str(source), "--from", tool, "--annotator", "kim") == 0
+    rows = read_rows(project / "labels" / "kim.csv")
+    assert {r["sentence_id"]: (r["speaker"], r["stance"]) for r in rows} == answered
+    texts = dict(zip(sentences["sentence_id"], sentences["text"], strict=True))
+    assert all(r["text"] == texts[r["sentence_id"]] for r in rows)
+    assert {"Kabul\u2028said no.", "Envoys met\u0085again in Doha."} <= {r["text"] for r in rows}
+
+
+def test_json_min_export_is_refused_once(project: Path, capsys):
+    sentences = make_sentences(CORPUS)
+    items = [
+        {"id": i, "text": t, "speaker": SPEAKERS[0], "stance": STANCES[0], "annotator": 1}
+        for i, t in enumerate(sentences["text"][:3])
+    ]
+    source = project / "min.json"
+    source.write_text(json.dumps(items), encoding="utf-8")
+    assert stance("import", str(source), "--from", "label-studio", "--annotator", "jane") == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: 1 problem(s) importing")
+    assert f"{source}: none of its 3 item(s) has a 'data' object" in err
+    assert err.count("'data'") == 1

@@ -288,13 +288,13 @@ def train(args: argparse.Namespace) -> None:
 
 
 def export(args: argparse.Namespace) -> None:
+    from stance.interop.targets import protected_folders
     from stance.labels.files import load_labels, load_sentences
     from stance.labels.schema import load_schema
 
     config = load_config(args.config)
     labels_config = config["labels"]
-    schema = load_schema(labels_config["schema"])
-    sentences = load_sentences(args.sentences)
+    protected = protected_folders(config, args.config)
     if args.dataset:
         from stance.interop.hf_dataset import export_dataset
 
@@ -310,12 +310,14 @@ def export(args: argparse.Namespace) -> None:
             )
         done = export_dataset(
             args.dataset,
-            sentences,
-            schema,
+            load_sentences(args.sentences),
+            load_schema(labels_config["schema"]),
             labels_config["dir"],
             annotator_priority=labels_config["annotator_priority"],
             guidelines=Path(labels_config["dir"]) / "GUIDELINES.md",
             sentences_source=args.sentences,
+            force=args.force,
+            protected=protected,
         )
         print(
             f"wrote {done.path}/: {done.rows} labeled sentences from {done.articles} article(s), "
@@ -324,9 +326,14 @@ def export(args: argparse.Namespace) -> None:
         )
         return
 
-    from stance.interop.exporting import export_tasks, queue_items
+    from stance.interop.exporting import check_export, export_tasks, queue_items
     from stance.interop.tools import tool_module
 
+    # Checked first: a refused --out must not leave a newly recorded sample behind either.
+    out = Path(args.out or tool_module(args.to).DEFAULT_OUT)
+    check_export(args.to, out, force=args.force, protected=protected)
+    schema = load_schema(labels_config["schema"])
+    sentences = load_sentences(args.sentences)
     skip: set[str] = set()
     sample_ids = None
     if args.annotator or args.unlabeled or args.sample is not None:
@@ -359,8 +366,7 @@ def export(args: argparse.Namespace) -> None:
         )
         suggestions = model_suggestions(*_tracking(args.config, config), table, args.run_id)
         items = queue_items(sentences, only=sample_ids, skip=skip, suggestions=suggestions)
-    out = Path(args.out or tool_module(args.to).DEFAULT_OUT)
-    written = export_tasks(args.to, items, schema, out)
+    written = export_tasks(args.to, items, schema, out, force=args.force, protected=protected)
     marked = " with model suggestions" if suggestions else ""
     print(f"wrote {len(items)} sentence(s){marked} for {args.to}: {', '.join(map(str, written))}")
     if not items:

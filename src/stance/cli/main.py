@@ -131,6 +131,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="add the best logged text-only model's stance as a marked suggestion",
     )
     p.add_argument("--run-id", help="the run whose model makes the suggestions")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="--out: replace an existing file that is not an earlier export; --dataset: add to a "
+        "folder of other files (which are never replaced or deleted)",
+    )
     p.add_argument("--sentences", default="results/sentences.parquet")
 
     p = add("import", commands.import_labels, "turn a labeling tool's export into labels/NAME.csv")
@@ -144,7 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--completed-by",
-        help="Label Studio: only the annotations of this user (id or email)",
+        help="Label Studio: only the annotations of this user: the numeric id (Export > JSON) "
+        "or the email (API snapshot exports)",
     )
     p.add_argument("--sentences", default="results/sentences.parquet")
 

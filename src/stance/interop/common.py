@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -92,6 +92,11 @@ def read_json(path: Path, tool: str, how: str) -> Any:
             f"{path} line {exc.lineno} column {exc.colno}: not valid JSON ({exc.msg}); "
             f"this is not a {tool} export: {how}"
         ) from None
+    except RecursionError:
+        raise StanceError(
+            f"{path}: JSON nested too deeply to read (lists or objects inside each other "
+            f"thousands of levels deep); this is not a {tool} export: {how}"
+        ) from None
 
 
 def read_jsonl(path: Path, tool: str, how: str) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -102,7 +107,9 @@ def read_jsonl(path: Path, tool: str, how: str) -> Iterator[tuple[int, dict[str,
         raise StanceError(f"{path}: file not found; check the path") from None
     except UnicodeDecodeError as exc:
         raise StanceError(f"{path}: byte {exc.start} is not valid UTF-8; {how}") from None
-    for number, line in enumerate(text.splitlines(), start=1):
+    # Only "\n" ends a line: str.splitlines would also split at U+2028 or U+0085, which a
+    # JSON string may hold raw (json.dumps with ensure_ascii=False writes them so).
+    for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:
@@ -112,12 +119,49 @@ def read_jsonl(path: Path, tool: str, how: str) -> Iterator[tuple[int, dict[str,
                 f"{path} line {number} column {exc.colno}: not valid JSON ({exc.msg}); a {tool} "
                 f"export has one JSON object per line: {how}"
             ) from None
+        except RecursionError:
+            raise StanceError(
+                f"{path} line {number}: JSON nested too deeply to read (thousands of levels); "
+                f"a {tool} export has one flat JSON object per line: {how}"
+            ) from None
         if not isinstance(obj, dict):
             raise StanceError(
                 f"{path} line {number}: a JSON {type(obj).__name__}, not an object; a {tool} "
                 f"export has one JSON object per line: {how}"
             )
         yield number, obj
+
+
+def lone_surrogate(text: str) -> int | None:
+    """The position of the first lone surrogate (U+D800 to U+DFFF) in a text, or None.
+
+    JSON may escape one ("\\ud800"), but UTF-8 cannot encode it, so a label file could not be
+    written with it.
+    """
+    for i, char in enumerate(text):
+        if "\ud800" <= char <= "\udfff":
+            return i
+    return None
+
+
+def own_records(
+    text: str, lines: bool, keys: Collection[str], required: Collection[str]
+) -> list[dict[str, Any]] | None:
+    """The records of a file an export wrote (a JSON list, or JSON Lines when ``lines``) when
+    each is an object with only ``keys`` and all of ``required``; else None (not ours)."""
+    try:
+        if lines:
+            records = [json.loads(line) for line in text.split("\n") if line.strip()]
+        else:
+            records = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(records, list):
+        return None
+    for record in records:
+        if not isinstance(record, dict) or not set(required) <= set(record) <= set(keys):
+            return None
+    return records
 
 
 def split_choice(label: str, fields: list[str]) -> tuple[str, str] | None:

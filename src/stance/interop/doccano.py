@@ -18,9 +18,11 @@ from stance.interop.common import (
     ToolRead,
     as_str,
     choice_id,
+    own_records,
     read_jsonl,
     split_choice,
 )
+from stance.interop.targets import Output
 from stance.io import atomic_open
 from stance.labels.schema import LabelSchema
 
@@ -61,6 +63,24 @@ def record(item: QueueItem) -> dict[str, Any]:
     if s is not None:
         out["model_suggestion"] = f"{choice_id(s.field, s.value)} (p={s.score:.2f}, {s.model})"
     return out
+
+
+# The keys of record(); doccano's export adds id and label, so an export is never taken for it.
+_RECORD_KEYS = ("text", "sentence_id", "article_id", "position", "before", "after")
+_LABEL_TYPE_KEYS = ("text", "suffix_key", "background_color", "text_color")
+
+
+def _is_tasks(text: str) -> bool:
+    return own_records(text, True, (*_RECORD_KEYS, "model_suggestion"), _RECORD_KEYS) is not None
+
+
+def _is_label_types(text: str) -> bool:
+    return bool(own_records(text, False, _LABEL_TYPE_KEYS, _LABEL_TYPE_KEYS))
+
+
+def outputs(out: Path) -> list[Output]:
+    """The files an export to ``out`` writes, each with the test that a file is one of them."""
+    return [(out, _is_tasks), (labels_path(out), _is_label_types)]
 
 
 def write_tasks(items: list[QueueItem], schema: LabelSchema, out: Path) -> list[Path]:

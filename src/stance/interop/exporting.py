@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from stance.interop.common import QueueItem, Suggestion
+from stance.interop.targets import check_outputs
 from stance.interop.tools import tool_module
 from stance.labels.schema import LabelSchema
 
@@ -49,6 +50,31 @@ def queue_items(
     return items
 
 
-def export_tasks(tool: str, items: list[QueueItem], schema: LabelSchema, out: Path) -> list[Path]:
-    """Write the items in the tool's import format (each file atomically); the paths written."""
+def check_export(
+    tool: str, out: Path, *, force: bool = False, protected: Mapping[str, Path] | None = None
+) -> None:
+    """Refuse, before anything is written, an export whose files would land in a protected
+    folder or replace a file that is no earlier export of this tool (unless ``force``)."""
+    module = tool_module(tool)
+    check_outputs(
+        module.outputs(Path(out)),
+        f"stance export --to {tool}",
+        force=force,
+        protected=protected or {},
+        example=Path(module.DEFAULT_OUT).name,
+    )
+
+
+def export_tasks(
+    tool: str,
+    items: list[QueueItem],
+    schema: LabelSchema,
+    out: Path,
+    *,
+    force: bool = False,
+    protected: Mapping[str, Path] | None = None,
+) -> list[Path]:
+    """Write the items in the tool's import format (each file atomically) once
+    :func:`check_export` allows it; the paths written."""
+    check_export(tool, out, force=force, protected=protected)
     return tool_module(tool).write_tasks(items, schema, Path(out))

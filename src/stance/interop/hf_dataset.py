@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,8 +21,8 @@ import pandas as pd
 import yaml
 
 from stance.environment import import_datasets
-from stance.errors import StanceError
-from stance.io import atomic_dir
+from stance.interop.dataset_folder import earlier_files, move_in
+from stance.io import make_temp_dir
 from stance.labels.agreement import ALPHA, COHEN, compute_agreement
 from stance.labels.dataset import build_dataset
 from stance.labels.files import load_labels
@@ -31,6 +32,15 @@ from stance.labels.schema import LabelSchema
 TRAIN_FILE = "data/train.parquet"
 ANNOTATIONS_FILE = "data/annotations.parquet"
 MARKER = "Written by `stance export --dataset`"
+# Every file an export may write (relative to its folder).
+KNOWN_FILES = (
+    "README.md",
+    "GUIDELINES.md",
+    "schema.yaml",
+    "agreement.json",
+    TRAIN_FILE,
+    ANNOTATIONS_FILE,
+)
 LICENSE_NOTE = (
     "**License: to be filled in by the data set's owner before sharing.** The card says "
     "`license: other` until then. The sentences are quoted from news articles whose copyright "
@@ -207,15 +217,6 @@ by `article_id` (grouped cross-validation) when evaluating, never by sentence.
 """
 
 
-def _replaceable(out: Path) -> bool:
-    if not out.is_dir():
-        return False
-    if not any(out.iterdir()):
-        return True
-    readme = out / "README.md"
-    return readme.is_file() and MARKER in readme.read_text(encoding="utf-8", errors="replace")
-
-
 def export_dataset(
     out: Path | str,
     sentences: pd.DataFrame,
@@ -225,18 +226,19 @@ def export_dataset(
     annotator_priority: list[str] | None = None,
     guidelines: Path | str | None = None,
     sentences_source: str = "results/sentences.parquet",
+    force: bool = False,
+    protected: Mapping[str, Path] | None = None,
 ) -> DatasetExport:
-    """Validate the labels as the label stage does, then write the folder (swapped in whole).
+    """Validate the labels as the label stage does, then write the folder's files.
 
-    An existing folder is replaced only when it is empty or an earlier export (its README.md
-    says so), never another folder given by mistake.
+    Only the files of an earlier export (listed in its manifest) are replaced or deleted; any
+    other file there stays. A folder of other files is refused unless ``force`` (then the data
+    set goes beside them), and none of them is ever replaced.
     """
     out = Path(out)
-    if out.exists() and not _replaceable(out):
-        raise StanceError(
-            f"{out} exists and is not a data set written by `stance export --dataset`; "
-            "nothing was written: give a new or empty folder (or remove this one)"
-        )
+    has_guidelines = guidelines is not None and Path(guidelines).is_file()
+    writing = [f for f in KNOWN_FILES if has_guidelines or f != "GUIDELINES.md"]
+    ours = earlier_files(out, writing, KNOWN_FILES, MARKER, force=force, protected=protected or {})
     label_set = load_labels(labels_dir, sentences, schema, sentences_source=sentences_source)
     resolution = resolve_labels(label_set, schema, annotator_priority or [])
     agreement = compute_agreement(label_set, resolution, sentences, schema).report
@@ -248,13 +250,14 @@ def export_dataset(
     for f in fields:  # ids -> names for the card's counts
         train[f] = [dataset.features[f].int2str(int(i)) for i in train[f]]
 
-    with atomic_dir(out) as tmp:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = make_temp_dir(out.parent, f".{out.name}.")
+    try:
         (tmp / "data").mkdir()
         dataset.to_parquet(str(tmp / TRAIN_FILE))
         per_annotator = import_datasets().Dataset.from_pandas(annotations, preserve_index=False)
         per_annotator.to_parquet(str(tmp / ANNOTATIONS_FILE))
         nbytes = (int(dataset.data.nbytes), int(per_annotator.data.nbytes))
-        has_guidelines = guidelines is not None and Path(guidelines).is_file()
         if has_guidelines:
             shutil.copyfile(guidelines, tmp / "GUIDELINES.md")
         shutil.copyfile(schema.path, tmp / "schema.yaml")
@@ -263,4 +266,7 @@ def export_dataset(
         )
         text = card(schema, dataset.features, train, annotations, agreement, has_guidelines, nbytes)
         (tmp / "README.md").write_text(text, encoding="utf-8")
+        move_in(tmp, out, ours)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     return DatasetExport(out, len(train), len(annotations), int(train["article_id"].nunique()))

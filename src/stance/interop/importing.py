@@ -23,7 +23,7 @@ import pandas as pd
 from stance.annotate.session import check_annotator
 from stance.corpus.splitting import normalise
 from stance.errors import StanceError
-from stance.interop.common import ToolAnnotation, ToolRead
+from stance.interop.common import ToolAnnotation, ToolRead, lone_surrogate
 from stance.interop.tools import tool_module
 from stance.io import atomic_open, plain_cell
 from stance.labels.files import _where_texts_differ, load_labels, value_problem
@@ -70,6 +70,16 @@ def _match(ann: ToolAnnotation, index: _Sentences) -> tuple[str | None, str | No
     """(sentence_id, problem, matched by text) for one annotation."""
     norm = _norm(ann.text) if ann.text else ""
     sid = ann.sentence_id
+    # A sentence ID names its article before the colon; an item saying otherwise was edited.
+    of_sid = index.by_id[sid][0] if sid in index.by_id else (sid or "").partition(":")[0]
+    if sid and ":" in sid and ann.article_id and ann.article_id != of_sid:
+        return (
+            None,
+            f"{ann.where}: sentence_id {sid!r} is a sentence of article {of_sid!r}, but the "
+            f"item's article_id is {ann.article_id!r}; the item was edited: export the sentence "
+            "again with `stance export` and label it there, or delete this item",
+            False,
+        )
     if sid and sid in index.by_id:
         current = index.by_id[sid][1]
         if norm and norm != current and normalise(ann.text or "") != current:
@@ -111,6 +121,22 @@ def _match(ann: ToolAnnotation, index: _Sentences) -> tuple[str | None, str | No
         "carry it",
         False,
     )
+
+
+def _character_problem(ann: ToolAnnotation) -> str | None:
+    """A lone surrogate in a text of the item, which no UTF-8 label file can hold."""
+    texts = {"text": ann.text, "note": ann.note, "sentence_id": ann.sentence_id}
+    texts["article_id"] = ann.article_id
+    texts |= {f"{f} value": v for f, chosen in ann.values.items() for v in chosen}
+    for name, text in texts.items():
+        at = lone_surrogate(text) if text else None
+        if at is not None:
+            return (
+                f"{ann.where}: the {name} holds a lone surrogate (U+{ord(text[at]):04X}) at "
+                f"character {at + 1}, which UTF-8 cannot encode (a broken emoji, or an escape "
+                "such as \\ud800 in the file); correct it in the tool and export again"
+            )
+    return None
 
 
 def _check_values(ann: ToolAnnotation, schema: LabelSchema) -> tuple[dict[str, str], list[str]]:
@@ -196,6 +222,10 @@ def import_labels(
     new: dict[str, tuple[ToolAnnotation, dict[str, str]]] = {}
     already = by_text = 0
     for ann in read.annotations:
+        bad_character = _character_problem(ann)
+        if bad_character:
+            problems.append(bad_character)
+            continue
         labels, value_problems = _check_values(ann, schema)
         sid, problem, matched_by_text = _match(ann, index)
         problems += value_problems
@@ -240,7 +270,16 @@ def import_labels(
         }
         for sid, (ann, labels) in sorted(new.items(), key=lambda kv: order[kv[0]])
     ]
-    _write(target, rows, schema)
+    if not rows and not target.exists():
+        # An empty label file would only block the next, correct import of this annotator.
+        first = f", e.g. {read.skipped[0]}" if read.skipped else ""
+        raise StanceError(
+            f"{source}: no label to import ({len(read.skipped)} item(s) without a label{first}); "
+            f"nothing was written, so {target} was not created: label the items in the tool and "
+            "export again"
+        )
+    if rows:
+        _write(target, rows, schema)
     return ImportResult(target, len(rows), already, list(read.skipped), by_text)
 
 

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import quoteattr
 
-from stance.interop.common import NOTE, QueueItem, ToolAnnotation, ToolRead, as_str
+from stance.interop.common import NOTE, QueueItem, ToolAnnotation, ToolRead, as_str, own_records
+from stance.interop.targets import Output
 from stance.io import atomic_open
 from stance.labels.schema import LabelSchema
 
@@ -83,6 +84,29 @@ def task(item: QueueItem) -> dict[str, Any]:
     return out
 
 
+_DATA_KEYS = ("text", "before", "after", "sentence_id", "article_id", "position")
+
+
+def _is_tasks(text: str) -> bool:
+    """A tasks file of this project: tasks with only ``data`` (the keys of :func:`task`) and
+    ``predictions``; an export of Label Studio, with ``annotations``, is not."""
+    tasks = own_records(text, False, ("data", "predictions"), ("data",))
+    return tasks is not None and all(
+        isinstance(t["data"], dict) and {"text", "sentence_id"} <= set(t["data"]) <= set(_DATA_KEYS)
+        for t in tasks
+    )
+
+
+def _is_config(text: str) -> bool:
+    # Every config written by label_config begins so; one written by hand hardly would.
+    return text.startswith('<View>\n  <Text name="before" value="$before"/>\n')
+
+
+def outputs(out: Path) -> list[Output]:
+    """The files an export to ``out`` writes, each with the test that a file is one of them."""
+    return [(out, _is_tasks), (config_path(out), _is_config)]
+
+
 def write_tasks(items: list[QueueItem], schema: LabelSchema, out: Path) -> list[Path]:
     """The tasks JSON and, beside it, the labeling config."""
     with atomic_open(out, encoding="utf-8") as fh:
@@ -100,9 +124,84 @@ def _user(annotation: dict[str, Any]) -> str:
     return "" if who is None else str(who)
 
 
+def _user_forms(annotation: dict[str, Any]) -> set[str]:
+    """What --completed-by matches for an annotation: the user's id and, where the export has
+    it, the email (lower case). Export > JSON gives only the numeric id; API snapshots an
+    object with id and email."""
+    who = annotation.get("completed_by")
+    forms = [who.get("id"), who.get("email")] if isinstance(who, dict) else [who]
+    return {str(f).strip().lower() for f in forms if isinstance(f, int | str) and str(f).strip()}
+
+
+def _user_shown(annotation: dict[str, Any]) -> str:
+    who = annotation.get("completed_by")
+    if isinstance(who, dict) and who.get("id") is not None and who.get("email"):
+        return f"{who['id']} ({who['email']})"
+    return _user(annotation) or "?"
+
+
+def _shown(value: Any) -> str:
+    text = json.dumps(value)  # ASCII: shows any odd character escaped
+    return text if len(text) <= 40 else text[:40] + "…"
+
+
+def _strings(value: Any) -> list[str] | None:
+    """A text or a list of texts (numbers taken as their text); None for anything else."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(v, str | int | float) for v in value):
+        return [str(v) for v in value]
+    return None
+
+
+def _result(
+    annotation: dict[str, Any], where: str, fields: list[str], read: ToolRead
+) -> tuple[dict[str, list[str]], str] | None:
+    """The values chosen per label field and the note of an annotation's ``result``; None
+    (with its problems in ``read``) when it is malformed."""
+    result = annotation.get("result")
+    if not isinstance(result, list | None):
+        read.problems.append(f"{where}: 'result' is {_shown(result)}, not a list; {HOW}")
+        return None
+    values: dict[str, list[str]] = {f: [] for f in fields}
+    notes: list[str] = []
+    problems = len(read.problems)
+    for r in result or []:
+        name = r.get("from_name") if isinstance(r, dict) else None
+        value = r.get("value") if isinstance(r, dict) else None
+        if name in fields and isinstance(value, dict):
+            chosen = _strings(value.get("choices"))
+            if chosen is None:
+                read.problems.append(
+                    f"{where}: the choices of {name} are {_shown(value.get('choices'))}, not a "
+                    f"list of values; {HOW}"
+                )
+                continue
+            values[name] += chosen
+        elif name == NOTE and isinstance(value, dict):
+            text = _strings(value.get("text"))
+            if text is None:
+                read.problems.append(
+                    f"{where}: the note is {_shown(value.get('text'))}, not a text or a list of "
+                    f"texts; {HOW}"
+                )
+                continue
+            notes += text
+        else:
+            read.problems.append(
+                f"{where}: a result from {name!r}, which is no label field "
+                f"({', '.join(fields)}) or {NOTE!r}; label with the config written by "
+                "`stance export --to label-studio`"
+            )
+    if len(read.problems) > problems:
+        return None
+    return values, " ".join(notes).strip()
+
+
 def read_annotations(path: Path, schema: LabelSchema, completed_by: str | None = None) -> ToolRead:
     """Human annotations of a Label Studio JSON export. ``predictions`` are never read; a
-    cancelled (skipped) annotation and a task without annotations are no label."""
+    cancelled (skipped) annotation and a task without annotations are no label. With
+    ``completed_by`` (a user's id or email) only that user's annotations are read."""
     from stance.interop.common import read_json
 
     data = read_json(path, "Label Studio", HOW)
@@ -110,6 +209,16 @@ def read_annotations(path: Path, schema: LabelSchema, completed_by: str | None =
     if not isinstance(data, list):
         read.problems.append(f"{path}: a JSON {type(data).__name__}, not a list of tasks; {HOW}")
         return read
+    if data and not any(isinstance(i, dict) and isinstance(i.get("data"), dict) for i in data):
+        # JSON-MIN and CSV-like exports: one line for the file, not the same line per item.
+        read.problems.append(
+            f"{path}: none of its {len(data)} item(s) has a 'data' object, so this is not "
+            f"Label Studio's JSON export (JSON-MIN has flat items without annotations); {HOW}"
+        )
+        return read
+    wanted = None if completed_by is None else completed_by.strip().lower()
+    users: set[str] = set()  # every user with an annotation, for a --completed-by that fits none
+    matched = 0  # tasks with an annotation by --completed-by
     fields = schema.field_names
     for i, item in enumerate(data, start=1):
         where = f"{path} item {i}"
@@ -125,8 +234,10 @@ def read_annotations(path: Path, schema: LabelSchema, completed_by: str | None =
             read.problems.append(f"{where}: 'annotations' is not a list; {HOW}")
             continue
         human = [a for a in annotations if isinstance(a, dict) and not a.get("was_cancelled")]
-        if completed_by is not None:
-            human = [a for a in human if completed_by in (_user(a), str(a.get("completed_by")))]
+        users |= {_user_shown(a) for a in human}
+        if wanted is not None:
+            human = [a for a in human if wanted in _user_forms(a)]
+            matched += bool(human)
         if not human:
             cancelled = len(annotations) - len(human)
             why = "skipped (cancelled) in Label Studio" if cancelled else "no annotation"
@@ -135,37 +246,31 @@ def read_annotations(path: Path, schema: LabelSchema, completed_by: str | None =
             read.skipped.append(f"{where}: {why}")
             continue
         if len(human) > 1:
-            users = ", ".join(_user(a) or "?" for a in human)
+            users_here = ", ".join(_user(a) or "?" for a in human)
             read.problems.append(
-                f"{where}: {len(human)} annotations (by users {users}); a label file holds one "
-                "annotator's labels: import each user's annotations into their own file with "
+                f"{where}: {len(human)} annotations (by users {users_here}); a label file holds "
+                "one annotator's labels: import each user's annotations into their own file with "
                 "--completed-by USER (the user's id or email)"
             )
             continue
+        chosen = _result(human[0], where, fields, read)
+        if chosen is None:
+            continue
         task_data = item["data"]
-        values: dict[str, list[str]] = {f: [] for f in fields}
-        note = ""
-        for r in human[0].get("result") or []:
-            name = r.get("from_name") if isinstance(r, dict) else None
-            value = r.get("value") if isinstance(r, dict) else None
-            if name in fields and isinstance(value, dict):
-                values[name] += [str(c) for c in value.get("choices") or []]
-            elif name == NOTE and isinstance(value, dict):
-                note = " ".join(str(t) for t in value.get("text") or []).strip()
-            else:
-                read.problems.append(
-                    f"{where}: a result from {name!r}, which is no label field "
-                    f"({', '.join(fields)}) or {NOTE!r}; label with the config written by "
-                    "`stance export --to label-studio`"
-                )
         read.annotations.append(
             ToolAnnotation(
                 where,
                 as_str(task_data.get("text")),
                 as_str(task_data.get("sentence_id")),
                 as_str(task_data.get("article_id")),
-                values,
-                note,
+                *chosen,
             )
+        )
+    if wanted is not None and not matched:
+        held = ", ".join(sorted(users)) if users else "nobody (it holds no annotation)"
+        read.problems.append(
+            f"{path}: no annotation by {completed_by!r} (--completed-by); its annotations are "
+            f"by {held}: give one of these (Export > JSON names users by their numeric id, "
+            "API snapshots also by email)"
         )
     return read

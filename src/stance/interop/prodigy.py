@@ -20,9 +20,11 @@ from stance.interop.common import (
     ToolRead,
     as_str,
     choice_id,
+    own_records,
     read_jsonl,
     split_choice,
 )
+from stance.interop.targets import Output
 from stance.io import atomic_open
 from stance.labels.schema import LabelSchema
 
@@ -63,6 +65,23 @@ def task(item: QueueItem, schema: LabelSchema) -> dict[str, Any]:
         "config": {"choice_style": "multiple"},
         "meta": meta,
     }
+
+
+# The keys of task(); Prodigy's db-out adds answer, accept and hashes, so answers are never
+# taken for tasks.
+_TASK_KEYS = ("text", "html", "options", "config", "meta")
+
+
+def _is_tasks(text: str) -> bool:
+    tasks = own_records(text, True, _TASK_KEYS, _TASK_KEYS)
+    return tasks is not None and all(
+        isinstance(t["meta"], dict) and "sentence_id" in t["meta"] for t in tasks
+    )
+
+
+def outputs(out: Path) -> list[Output]:
+    """The file an export to ``out`` writes, with the test that a file is one."""
+    return [(out, _is_tasks)]
 
 
 def write_tasks(items: list[QueueItem], schema: LabelSchema, out: Path) -> list[Path]:
