@@ -78,9 +78,97 @@ def test_page_without_article_text_is_an_error(seeds: Path, tmp_path: Path):
         "<html><head><title>Log in</title></head><body><script>go()</script></body></html>",
         encoding="utf-8",
     )
-    with pytest.raises(StanceError, match=r"front\.html: no article text found"):
+    with pytest.raises(StanceError, match=r"front\.html: no article text: navigation or a front"):
         add_sources([page], seeds)
-    assert sorted(p.name for p in seeds.iterdir()) == ["a1.txt"]
+    assert discover(seeds).article_ids == ["a1"]
+
+
+def _page(head: str, body: str) -> str:
+    return f"<html><head>{head}</head><body>{body}</body></html>"
+
+
+NAV = (
+    "<nav><ul>"
+    + "".join(f"<li><a href='/s{i}'>Section {i}</a></li>" for i in range(8))
+    + "</ul></nav>"
+)
+TEASERS = "".join(
+    f"<div class='teaser'><h2><a href='/news/{i}'>Headline number {i} about the talks</a></h2>"
+    f"<p>Officials in Doha said on Monday that the talks would go on for a week {i}.</p></div>"
+    for i in range(10)
+)
+ARTICLE = (
+    "<article><h1>Talks resume in Doha</h1>"
+    "<p>Negotiators from both sides met again in Doha on Monday after a pause of two weeks.</p>"
+    "<p>A spokesman said the delegations had agreed on an agenda for the next round of talks.</p>"
+    "<p>Diplomats in the region said they expected a first result before the end of the month."
+    "</p></article>"
+)
+
+
+@pytest.mark.parametrize(
+    ("page", "why"),
+    [
+        # A site's front page: teasers with whole sentences, but it says it is a website.
+        (
+            _page(
+                "<title>Example News</title><meta property='og:type' content='website'>",
+                NAV + "<main>" + TEASERS + "</main>",
+            ),
+            "calls itself a 'website'",
+        ),
+        # The same front page, known by its address.
+        (
+            _page("<link rel='canonical' href='https://news.example.org/'>", NAV + TEASERS),
+            "its address https://news.example.org/ is a site's front page",
+        ),
+        # Only navigation: menu entries, no sentences.
+        (
+            _page("<title>Sections</title>", NAV.replace("<nav>", "<div>") * 3),
+            "read as sentences",
+        ),
+    ],
+)
+def test_navigation_or_a_front_page_is_not_an_article(
+    seeds: Path, tmp_path: Path, page: str, why: str
+):
+    path = tmp_path / "front.html"
+    path.write_text(page, encoding="utf-8")
+    with pytest.raises(StanceError) as err:
+        add_sources([path], seeds)
+    assert f"{path}: no article text: navigation or a front page? (" in str(err.value)
+    assert why in str(err.value)
+    assert discover(seeds).article_ids == ["a1"]
+
+
+def test_an_article_page_with_menus_is_an_article(seeds: Path, tmp_path: Path):
+    path = tmp_path / "talks.html"
+    head = "<title>Talks resume</title><meta property='og:type' content='article'>"
+    path.write_text(_page(head, NAV + ARTICLE + "<footer>Copyright 2020</footer>"), "utf-8")
+    add_sources([path], seeds)
+    text = (seeds / "talks.txt").read_text(encoding="utf-8")
+    assert "agreed on an agenda" in text and "Section 1" not in text
+
+
+def test_a_page_date_comes_from_its_metadata_never_from_numbers_in_it(seeds: Path, tmp_path: Path):
+    # No date in the page's metadata; years in the text and the footer are not its date.
+    body = ARTICLE.replace("two weeks", "two weeks (the group was founded in 1995)")
+    path = tmp_path / "undated.html"
+    path.write_text(_page("<title>T</title>", body + "<footer>Copyright 2020</footer>"), "utf-8")
+    dated = tmp_path / "dated.html"
+    head = "<meta property='article:published_time' content='2019-05-06T10:00:00Z'>"
+    dated.write_text(_page(head, ARTICLE.replace("Monday", "Tuesday")), "utf-8")
+    added = add_sources([path, dated], seeds)
+    assert [row["date"] for _, _, row in added.articles] == ["", "2019-05-06"]
+
+
+def test_a_page_over_the_size_limit_is_refused(seeds: Path, tmp_path: Path):
+    from stance.corpus.pages import MAX_PAGE_BYTES
+
+    path = tmp_path / "huge.html"
+    path.write_bytes(b"<html><body>" + b" " * MAX_PAGE_BYTES + b"</body></html>")
+    with pytest.raises(StanceError, match=r"huge\.html: 20,971,5\d\d bytes, more than the 20,"):
+        add_sources([path], seeds)
 
 
 # --------------------------------------------------------------------------- JSON Lines
@@ -149,6 +237,62 @@ def test_jsonl_bad_record_is_named_by_line(seeds: Path, tmp_path: Path, line: st
     assert discover(seeds).article_ids == ["a1"]
 
 
+def test_jsonl_fields_over_their_limits_are_refused_naming_the_limit(seeds: Path, tmp_path):
+    export = tmp_path / "long.jsonl"
+    lines = [
+        json.dumps({"text": "A first text.", "title": "T" * 200_000}),
+        json.dumps({"text": "A second text.", "outlet": "O" * 301}),
+        json.dumps({"text": "A third text.", "url": "https://x.org/" + "u" * 2048}),
+    ]
+    export.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(StanceError) as err:
+        add_sources([export], seeds)
+    message = str(err.value)
+    assert f"{export} line 1: the title is 200,000 characters long, more than the 1,000" in message
+    assert f"{export} line 2: the outlet is 301 characters long, more than the 300" in message
+    assert f"{export} line 3: the url is 2,062 characters long, more than the 2,048" in message
+    assert not (seeds / "articles.csv").exists()
+
+
+def test_jsonl_line_over_the_limit_is_refused(seeds: Path, tmp_path: Path):
+    from stance.corpus.sources import MAX_JSONL_LINE_BYTES
+
+    export = tmp_path / "big.jsonl"
+    export.write_text(
+        '{"text": "Fine."}\n' + json.dumps({"text": "x" * MAX_JSONL_LINE_BYTES}) + "\n", "utf-8"
+    )
+    with pytest.raises(StanceError) as err:
+        add_sources([export], seeds)
+    assert f"{export} line 2: 10,485,772 bytes, more than the 10,485,760 bytes (10 MiB)" in str(
+        err.value
+    )
+
+
+@pytest.mark.parametrize("field", ["text", "title", "article_id"])
+def test_jsonl_lone_surrogate_names_file_and_line(seeds: Path, tmp_path, capsys, field: str):
+    export = tmp_path / "broken.jsonl"
+    record = '{"text": "Fine text.", "' + field + '": "Kabul \\ud800 talks"}'
+    if field == "text":
+        record = '{"text": "Kabul \\ud800 talks"}'
+    export.write_text('{"text": "A first article."}\n' + record + "\n", encoding="utf-8")
+    config = _config(seeds)
+    assert main(["add", "--config", str(config), str(export)]) == 2
+    err = capsys.readouterr().err
+    assert (
+        f"{export} line 2: field '{field}' holds a lone surrogate ('\\ud800') at character 7" in err
+    )
+    assert "Traceback" not in err
+    assert discover(seeds).article_ids == ["a1"]
+
+
+def test_jsonl_text_may_hold_a_line_separator(seeds: Path, tmp_path: Path):
+    # U+2028 is a line break to str.splitlines but an ordinary character inside a JSON string.
+    export = tmp_path / "sep.jsonl"
+    export.write_text('{"text": "One\u2028two."}\n{"text": "Three."}\n', encoding="utf-8")
+    added = add_sources([export], seeds)
+    assert [source for source, _, _ in added.articles] == [f"{export} line 1", f"{export} line 2"]
+
+
 def test_jsonl_duplicate_of_corpus_article_is_refused(seeds: Path, tmp_path: Path):
     export = tmp_path / "dup.jsonl"
     export.write_text('{"text": "The Taliban demanded a withdrawal."}\n', encoding="utf-8")
@@ -165,18 +309,64 @@ def test_add_refuses_while_the_metadata_table_is_broken(seeds: Path):
     assert not (seeds / "saved_page.txt").exists()
 
 
-def test_add_keeps_existing_rows_and_cli_prints_the_metadata(seeds: Path, capsys, monkeypatch):
-    (seeds / "articles.csv").write_text("article_id,outlet\na1,Kept Outlet\n", encoding="utf-8")
+def _config(seeds: Path) -> Path:
+    """A copy of the project's configuration with seeds_dir pointing at ``seeds``."""
     config = seeds.parent / "config.yaml"
     shutil.copy(Path(__file__).parents[1] / "config" / "config.yaml", config)
     text = config.read_text(encoding="utf-8").replace("seeds_dir: seeds", f"seeds_dir: {seeds}")
     config.write_text(text, encoding="utf-8")
+    return config
+
+
+def test_add_keeps_existing_rows_and_cli_prints_the_metadata(seeds: Path, capsys, monkeypatch):
+    (seeds / "articles.csv").write_text("article_id,outlet\na1,Kept Outlet\n", encoding="utf-8")
+    config = _config(seeds)
     assert main(["add", "--config", str(config), str(PAGE)]) == 0
     out = capsys.readouterr().out
     assert "(article ID saved_page); title 'Taliban urge US" in out and "date '2020-03-04'" in out
     table = _table(seeds)
     assert table.loc["a1", "outlet"] == "Kept Outlet"
     assert table.loc["saved_page", "outlet"] == "Example News"
+
+
+def test_renamed_ids_are_warned_about_one_line_each(seeds: Path, tmp_path: Path, capsys):
+    (seeds / "same.txt").write_text("An article already there.\n", encoding="utf-8")
+    same = tmp_path / "same.txt"
+    same.write_text("Another article with the same name.\n", encoding="utf-8")
+    export = tmp_path / "ids.jsonl"
+    export.write_text('{"text": "Text one.", "article_id": "a/b"}\n', encoding="utf-8")
+    assert main(["add", "--config", str(_config(seeds)), str(same), str(export)]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert err == [
+        f"warning: {same}: article ID 'same' changed to 'same_2' ('same' is taken by "
+        f"{seeds / 'same.txt'})",
+        f"warning: {export} line 1: article ID 'a/b' changed to 'a_b' (an ID holds only "
+        "letters, digits, '.', '_' and '-' and starts with a letter or digit)",
+    ]
+    assert discover(seeds).article_ids == ["a1", "a_b", "same", "same_2"]
+
+
+def test_a_long_article_id_is_cut_with_a_hash_and_stays_unique(seeds: Path, tmp_path: Path):
+    from stance.corpus.articles import MAX_ID_LENGTH
+
+    export = tmp_path / "long.jsonl"
+    long_a, long_b = "x" * 299 + "a", "x" * 299 + "b"
+    export.write_text(
+        json.dumps({"text": "Text A.", "article_id": long_a})
+        + "\n"
+        + json.dumps({"text": "Text B.", "article_id": long_b})
+        + "\n",
+        encoding="utf-8",
+    )
+    added = add_sources([export], seeds)
+    ids = [a for _, a, _ in added.articles]
+    assert len(set(ids)) == 2 and all(len(a) == MAX_ID_LENGTH for a in ids)
+    assert all(a.startswith("x" * 91 + "_") for a in ids)
+    assert all(
+        f"changed to '{a}'" in w and "at most 100 characters" in w
+        for a, w in zip(ids, added.warnings, strict=True)
+    )
+    assert sorted(discover(seeds).article_ids) == sorted(["a1", *ids])
 
 
 # --------------------------------------------------------------------------- the metadata table
@@ -198,6 +388,27 @@ def test_add_keeps_existing_rows_and_cli_prints_the_metadata(seeds: Path, capsys
         ),
         ("article_id,date\n,2020-01-01\n", "row 2: empty article_id"),
         ("article_id,title\na1,Kabul, Afghanistan\n", "row 2: 3 cells but 2 columns"),
+        ("article_id,date\na1,0001-01-01\n", "row 2: date '0001-01-01' is before 1900"),
+        ("article_id,date\na1,9999-12-31\n", "row 2: date '9999-12-31' is in the future"),
+        (
+            'article_id,title\na1,"Kabul talks\nghost,Other\n',
+            'row 2 (line 2): not valid CSV (unexpected end of data): a quote (") opened in this '
+            "row is not closed",
+        ),
+        (
+            'article_id,title\na1,"Kabul talks\nghost,"Other"\n',
+            "row 2 (line 2): not valid CSV (',' expected after '\"')",
+        ),
+        (
+            'article_id,title\na1,"Kabul talks\nghost,Other"\n',
+            'row 2: the title cell runs over a line break (from line 2): a quote (") left open',
+        ),
+        ("article_id,title\na1," + "T" * 1001 + "\n", "row 2: the title is 1,001 characters"),
+        (
+            "article_id,title\na1,T\nghost," + "T" * 200_000 + "\n",
+            "row 3 (line 3): a cell longer than 131,072 characters; the longest cells allowed "
+            "are: title 1,000, outlet 300, url 2,048 characters",
+        ),
     ],
 )
 def test_metadata_table_problems_name_file_row_and_fix(seeds: Path, content: str, expected: str):
@@ -206,6 +417,34 @@ def test_metadata_table_problems_name_file_row_and_fix(seeds: Path, content: str
     with pytest.raises(StanceError) as err:
         read_metadata(path, {"a1"})
     assert f"{path} {expected}" in str(err.value)
+
+
+def test_add_refuses_a_table_with_an_unclosed_quote_and_leaves_it_as_it_is(seeds: Path):
+    (seeds / "a2.txt").write_text("Second article.\n", encoding="utf-8")
+    table = seeds / "articles.csv"
+    content = 'article_id,title\na1,"Kabul talks\na2,Other\n'
+    table.write_text(content, encoding="utf-8")
+    with pytest.raises(StanceError, match=r"articles\.csv row 2 \(line 2\): not valid CSV"):
+        add_sources([PAGE], seeds)
+    assert table.read_text(encoding="utf-8") == content
+    assert not (seeds / "saved_page.txt").exists()
+
+
+def test_a_metadata_table_that_is_a_folder_is_named(seeds: Path, capsys):
+    (seeds / "articles.csv").mkdir()
+    config = str(_config(seeds))
+    assert main(["check-corpus", "--config", config]) == 2
+    assert main(["add", "--config", config, str(PAGE)]) == 2
+    err = capsys.readouterr().err
+    assert err.count(f"{seeds / 'articles.csv'}: a folder, not a file") == 2
+    assert "Traceback" not in err
+
+
+def test_check_corpus_names_the_row_of_an_over_long_cell(seeds: Path, capsys):
+    (seeds / "articles.csv").write_text("article_id,title\na1," + "T" * 140_000 + "\n", "utf-8")
+    assert main(["check-corpus", "--config", str(_config(seeds))]) == 2
+    err = capsys.readouterr().err
+    assert f"error: {seeds / 'articles.csv'} row 2 (line 2): a cell longer than 131,072" in err
 
 
 def test_metadata_table_lists_every_problem_at_once(seeds: Path):
@@ -234,6 +473,17 @@ def test_dates():
     assert find_date("Comments (3)") is None
     assert find_date("Load More 2020") is None
     assert find_date("31 Feb 2020") is None
+    # Implausible dates are not publication dates.
+    assert find_date("Founded 1 Jan 1850") is None
+    assert find_date("Valid until 1 Jan 9999") is None
+
+
+@pytest.mark.parametrize("date", ["0001-01-01", "1899-12-31", "9999-12-31"])
+def test_jsonl_implausible_date_is_refused_with_its_line(seeds: Path, tmp_path: Path, date: str):
+    export = tmp_path / "dates.jsonl"
+    export.write_text(json.dumps({"text": "T.", "date": date}) + "\n", encoding="utf-8")
+    with pytest.raises(StanceError, match=rf"dates\.jsonl line 1: date '{date}' is (before|in)"):
+        add_sources([export], seeds)
 
 
 # --------------------------------------------------------------------------- date from chrome
@@ -331,6 +581,14 @@ def test_metadata_flows_into_the_article_table_and_reruns_only_it(project_copy: 
     table.write_text("article_id,date\nno_such_article,\n", encoding="utf-8")
     proc = run_snakemake(project_copy, *targets, "--cores", "1", check=False)
     assert proc.returncode != 0
-    assert "seeds/articles.csv row 2: article 'no_such_article' is not in the corpus" in (
-        proc.stdout + proc.stderr
-    )
+    problem = "seeds/articles.csv row 2: article 'no_such_article' is not in the corpus"
+    assert (proc.stdout + proc.stderr).count(problem) == 1  # printed once, not again and again
+
+
+def test_jsonl_nested_too_deeply_is_a_message(seeds: Path, tmp_path: Path, capsys):
+    export = tmp_path / "deep.jsonl"
+    export.write_text('{"text": "Fine."}\n' + "[" * 100_000 + "]" * 100_000 + "\n", "utf-8")
+    assert main(["add", "--config", str(_config(seeds)), str(export)]) == 2
+    err = capsys.readouterr().err
+    assert f"{export} line 2: JSON nested too deeply to read" in err and "Traceback" not in err
+    assert discover(seeds).article_ids == ["a1"]

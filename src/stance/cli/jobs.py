@@ -59,8 +59,9 @@ def run_step(
 def run_job(job: Any) -> None:
     """Run the step of ``job`` (rule, input, output, params, wildcards, threads, log, config).
 
-    A user mistake (StanceError) is one line, ``error: ...``, in the log and on the terminal and
-    the message of the StepFailed raised; any other exception leaves its traceback in the log.
+    A user mistake (StanceError) is ``error: ...``, printed once: in the log and on the terminal;
+    the StepFailed raised only points at it, since Snakemake prints that message as well (the
+    problems would show twice). Any other exception leaves its traceback in the log.
     """
     configure()
     limit_blas_threads()
@@ -74,7 +75,10 @@ def run_job(job: Any) -> None:
         except StanceError as exc:
             # A user mistake: the message says what to do, a traceback would only hide it.
             print(f"error: {exc}", file=sys.stderr)
-            raise StepFailed(f"error: {exc}") from None
+            where = f" and in {log}" if log else ""
+            raise StepFailed(
+                f"rule {job.rule} stopped on bad input: the error is printed above{where}"
+            ) from None
         except Exception as exc:
             # Anything else is a bug or a crash: its traceback goes to the log as well.
             traceback.print_exc()

@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from stance.corpus.articles import ARTICLE_SUFFIX, content_key, discover, read_article
+from stance.corpus.articles import (
+    ARTICLE_SUFFIX,
+    MAX_ID_LENGTH,
+    content_key,
+    discover,
+    id_changes,
+    read_article,
+)
 from stance.corpus.metadata import (
     METADATA_COLUMNS,
     metadata_path,
     read_metadata,
     write_metadata,
 )
-from stance.corpus.sources import read_source
+from stance.corpus.sources import Article, Reading, read_source
 from stance.errors import StanceError
 from stance.io import atomic_path
+from stance.locking import DEFAULT_WAIT_S, folder_lock
 
 
 @dataclass
@@ -23,20 +32,40 @@ class Added:
 
     articles: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # What is to be written: (article ID, text bytes) per article, the table with the new rows.
+    planned: list[tuple[str, bytes]] = field(default_factory=list, repr=False)
+    table: dict[str, dict[str, str]] = field(default_factory=dict, repr=False)
+    table_path: Path = Path()
 
 
-def add_sources(paths: list[Path | str], seeds_dir: Path | str) -> Added:
+def add_sources(
+    paths: list[Path | str], seeds_dir: Path | str, lock_wait_s: float = DEFAULT_WAIT_S
+) -> Added:
     """Add the articles of plain-text files, saved web pages and JSON Lines exports.
 
     Everything is checked first: every source readable, no article a duplicate of one already
     in the corpus or of another in this call, metadata valid, the existing metadata table
     valid. If anything fails, nothing is written and one error lists every problem. Each
-    article gets a safe, unused ID; its text goes to ``<seeds>/<id>.txt`` and its metadata to
-    ``<seeds>/articles.csv`` (written when any article has metadata or the table exists).
+    article gets a safe, unused ID (a warning names each ID that differs from the one asked
+    for); its text goes to ``<seeds>/<id>.txt`` and its metadata to ``<seeds>/articles.csv``
+    (written when any article has metadata or the table exists). The corpus is read, the IDs
+    chosen and the files written under the folder's lock (stance.locking), so two adds at once
+    neither take one ID twice nor write the table from a stale copy; an add that finds the lock
+    held waits up to ``lock_wait_s`` seconds, then stops naming the holder.
     """
     seeds_dir = Path(seeds_dir)
     if not seeds_dir.is_dir():
         raise StanceError(f"{seeds_dir}: article folder not found; create it first")
+    # The sources are read before the lock is taken: parsing pages is the slow part.
+    readings = [read_source(path) for path in paths]
+    with folder_lock(seeds_dir, "stance add", lock_wait_s):
+        added = _plan(readings, seeds_dir)
+        _write(seeds_dir, added)
+    return added
+
+
+def _plan(readings: list[Reading], seeds_dir: Path) -> Added:
+    """Check the articles read against the corpus and give each an ID; raise on any problem."""
     existing = discover(seeds_dir).article_ids
     table_path = metadata_path(seeds_dir)
     try:
@@ -44,12 +73,12 @@ def add_sources(paths: list[Path | str], seeds_dir: Path | str) -> Added:
     except StanceError as exc:
         raise StanceError(f"no article was added; fix the metadata table first:\n{exc}") from None
     known = {content_key(read_article(seeds_dir / f"{a}{ARTICLE_SUFFIX}")): a for a in existing}
-    taken = {p.stem for p in seeds_dir.iterdir()}
+    # Every name in the folder counts as taken (an ID must not clash with any file), and what
+    # took it is named in the warning when an article has to take another ID.
+    taken = {p.stem: str(p) for p in seeds_dir.iterdir()}
     problems: list[str] = []
-    added = Added()
-    planned: list[tuple[str, bytes]] = []
-    for path in paths:
-        reading = read_source(path)
+    added = Added(table=table, table_path=table_path)
+    for reading in readings:
         problems += reading.problems
         added.warnings += reading.warnings
         for article in reading.articles:
@@ -60,40 +89,60 @@ def add_sources(paths: list[Path | str], seeds_dir: Path | str) -> Added:
                     f"({seeds_dir / (known[key] + ARTICLE_SUFFIX)}); not added again"
                 )
                 continue
-            row = {c: article.fields.get(c, "") for c in METADATA_COLUMNS}
-            article_id, n = article.base_id, 2
-            while article_id in taken:
-                article_id, n = f"{article.base_id}_{n}", n + 1
-            taken.add(article_id)
+            article_id = _unused_id(article.base_id, taken)
+            if article_id != article.wanted_id:
+                added.warnings.append(_renamed(article, article_id, taken))
+            taken[article_id] = f"{article.source}, added now"
             known[key] = article_id
+            row = {c: article.fields.get(c, "") for c in METADATA_COLUMNS}
             row["article_id"] = article_id
             added.articles.append((article.source, article_id, row))
-            planned.append((article_id, article.data))
+            added.planned.append((article_id, article.data))
     if problems:
         raise StanceError("no article was added:\n  " + "\n  ".join(problems))
-    _write(seeds_dir, planned, table, added, table_path)
     return added
 
 
-def _write(
-    seeds_dir: Path,
-    planned: list[tuple[str, bytes]],
-    table: dict[str, dict[str, str]],
-    added: Added,
-    table_path: Path,
-) -> None:
+def _unused_id(base_id: str, taken: Mapping[str, str]) -> str:
+    """base_id, or base_id_2, _3, ... when taken; cut so that the suffix keeps within
+    MAX_ID_LENGTH."""
+    article_id, n = base_id, 2
+    while article_id in taken:
+        suffix = f"_{n}"
+        article_id, n = f"{base_id[: MAX_ID_LENGTH - len(suffix)]}{suffix}", n + 1
+    return article_id
+
+
+def _show(article_id: str) -> str:
+    """An ID for a message: a very long one shortened."""
+    return repr(article_id if len(article_id) <= 60 else article_id[:57] + "...")
+
+
+def _renamed(article: Article, article_id: str, taken: Mapping[str, str]) -> str:
+    """The warning for an article whose ID differs from the one it asked for, and why."""
+    wanted = article.wanted_id
+    reasons = id_changes(wanted)
+    if article_id != article.base_id:
+        reasons.append(f"{article.base_id!r} is taken by {taken[article.base_id]}")
+    return (
+        f"{article.source}: article ID {_show(wanted)} changed to {article_id!r} "
+        f"({'; '.join(reasons)})"
+    )
+
+
+def _write(seeds_dir: Path, added: Added) -> None:
     """Write the text files, then the metadata table; on a failure remove what was written."""
     has_metadata = any(row[c] for _, _, row in added.articles for c in METADATA_COLUMNS[1:])
     written: list[Path] = []
     try:
-        for article_id, data in planned:
+        for article_id, data in added.planned:
             target = seeds_dir / f"{article_id}{ARTICLE_SUFFIX}"
             with atomic_path(target) as tmp:
                 tmp.write_bytes(data)
             written.append(target)
-        if has_metadata or table_path.exists():
-            table.update({article_id: row for _, article_id, row in added.articles})
-            write_metadata(table_path, table)
+        if has_metadata or added.table_path.exists():
+            added.table.update({article_id: row for _, article_id, row in added.articles})
+            write_metadata(added.table_path, added.table)
     except BaseException:
         for target in written:
             target.unlink(missing_ok=True)

@@ -16,6 +16,9 @@ METADATA_FILE = "articles.csv"
 # Article IDs become file names, wildcards and parts of sentence IDs: keep them shell-safe.
 ARTICLE_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _UNSAFE_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
+# The longest ID given to a new article: file names (<id>.txt, the split cache) and sentence IDs
+# stay far below the file system's 255-byte name limit.
+MAX_ID_LENGTH = 100
 
 
 @dataclass(frozen=True)
@@ -27,9 +30,33 @@ class Discovery:
 
 
 def safe_article_id(stem: str) -> str:
-    """Suggest a safe article ID for an arbitrary file stem."""
+    """Suggest a safe article ID for an arbitrary file stem, at most MAX_ID_LENGTH characters."""
     candidate = _UNSAFE_CHARS.sub("_", stem).strip("._-")
-    return candidate or "article"
+    return bounded_id(candidate or "article", stem)
+
+
+def id_changes(stem: str) -> list[str]:
+    """Why safe_article_id(stem) differs from stem (none when it does not)."""
+    reasons: list[str] = []
+    if not ARTICLE_ID_PATTERN.fullmatch(stem):
+        reasons.append(
+            "an ID holds only letters, digits, '.', '_' and '-' and starts with a letter or digit"
+        )
+    if len(_UNSAFE_CHARS.sub("_", stem).strip("._-")) > MAX_ID_LENGTH:
+        reasons.append(
+            f"an ID is at most {MAX_ID_LENGTH} characters: cut, ending in a hash of the whole ID"
+        )
+    return reasons
+
+
+def bounded_id(article_id: str, original: str | None = None) -> str:
+    """article_id cut to MAX_ID_LENGTH characters, ending in a short hash of ``original`` (the
+    whole ID by default), so that two long IDs that start alike stay apart."""
+    if len(article_id) <= MAX_ID_LENGTH:
+        return article_id
+    full = article_id if original is None else original
+    digest = hashlib.sha256(full.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return f"{article_id[: MAX_ID_LENGTH - 9].rstrip('._-')}_{digest}"
 
 
 def _unreadable(path: Path) -> str | None:

@@ -39,6 +39,25 @@ _TABLE_DATE = re.compile(
 )
 
 
+# The earliest publication date believed: older ones are misreadings (a founding year, a
+# placeholder 0001-01-01), not dates of news articles.
+EARLIEST_DATE = dt.date(1900, 1, 1)
+
+
+def latest_date() -> dt.date:
+    """The latest publication date believed: tomorrow, so a date from a time zone ahead counts."""
+    return dt.date.today() + dt.timedelta(days=1)
+
+
+def implausible(date: dt.date) -> str | None:
+    """Why a publication date cannot be right (before 1900, in the future), or None."""
+    if date < EARLIEST_DATE:
+        return f"is before {EARLIEST_DATE.year}"
+    if date > latest_date():
+        return "is in the future"
+    return None
+
+
 def parse_table_date(value: str) -> dt.date | None:
     """The date of an ISO 8601 value (``2018-11-09``, ``2018-11-09T22:21:00Z``), or None."""
     m = _TABLE_DATE.fullmatch(value.strip())
@@ -54,7 +73,8 @@ def find_date(line: str) -> dt.date | None:
     """The first calendar date written in a line of text (``9 Nov, 2018 22:21``), or None.
 
     Only full dates with a four-digit year and a known month name count, so a stray number in
-    a removed line (``Comments (3)``) is never read as a date.
+    a removed line (``Comments (3)``) is never read as a date; nor is an implausible date
+    (before 1900, in the future).
     """
     found: list[tuple[int, dt.date]] = []
     for pattern in _IN_LINE:
@@ -65,7 +85,9 @@ def find_date(line: str) -> dt.date | None:
             else:
                 month = _MONTHS.get(groups["month"].lower(), 0)
             try:
-                found.append((m.start(), dt.date(int(groups["year"]), month, int(groups["day"]))))
+                date = dt.date(int(groups["year"]), month, int(groups["day"]))
             except ValueError:
                 continue
+            if implausible(date) is None:
+                found.append((m.start(), date))
     return min(found)[1] if found else None

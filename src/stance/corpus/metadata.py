@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import csv
+import unicodedata
 from collections.abc import Collection, Mapping
 from pathlib import Path
 
 from stance.corpus.articles import METADATA_FILE
-from stance.corpus.dates import parse_table_date
+from stance.corpus.dates import implausible, parse_table_date
 from stance.errors import StanceError
 from stance.io import atomic_open
 
 METADATA_COLUMNS = ["article_id", "title", "outlet", "date", "url"]
 Metadata = dict[str, dict[str, str]]
+# The longest values taken, in characters: far above any real one, and far below the CSV
+# reader's cell limit (131,072), so that a table written by `stance add` can always be read.
+MAX_LENGTHS = {"title": 1000, "outlet": 300, "url": 2048}
 
 
 def metadata_path(seeds_dir: Path | str) -> Path:
@@ -27,12 +31,31 @@ def check_fields(fields: Mapping[str, str], where: str) -> tuple[dict[str, str],
     """
     row = {c: (fields.get(c) or "").strip() for c in METADATA_COLUMNS}
     problems: list[str] = []
+    for column, limit in MAX_LENGTHS.items():
+        if len(row[column]) > limit:
+            problems.append(
+                f"{where}: the {column} is {len(row[column]):,} characters long, more than the "
+                f"{limit:,} allowed ({_limits()}); shorten it or leave it empty"
+            )
+            row[column] = ""  # not quoted in the messages below
+    for column in METADATA_COLUMNS:
+        bad = next((ch for ch in row[column] if _control(ch)), None)
+        if bad is not None:
+            problems.append(
+                f"{where}: the {column} holds the control character {bad!r} "
+                f"(U+{ord(bad):04X}); delete it"
+            )
     if row["date"]:
         date = parse_table_date(row["date"])
         if date is None:
             problems.append(
                 f"{where}: date {row['date']!r} is not a calendar date; write it as YYYY-MM-DD "
                 "(e.g. 2018-11-09), or leave it empty if the date is unknown"
+            )
+        elif (why := implausible(date)) is not None:
+            problems.append(
+                f"{where}: date {row['date']!r} {why}, not a publication date; correct it "
+                "(YYYY-MM-DD), or leave it empty if the date is unknown"
             )
         else:
             row["date"] = date.isoformat()
@@ -44,26 +67,80 @@ def check_fields(fields: Mapping[str, str], where: str) -> tuple[dict[str, str],
     return row, problems
 
 
-def read_metadata(path: Path | str, article_ids: Collection[str] | None = None) -> Metadata:
-    """Read and validate the metadata table; a missing file is an empty table.
+def _limits() -> str:
+    return ", ".join(f"{c} {n:,}" for c, n in MAX_LENGTHS.items())
 
-    Every problem (missing ``article_id`` column, unknown column, empty or unknown article ID,
-    duplicate row, unparseable date or URL) is reported at once with file, row (header = row 1)
-    and how to fix it. ``article_ids``, when given, are the articles of the corpus.
-    """
-    path = Path(path)
-    if not path.exists():
-        return {}
+
+def _control(ch: str) -> bool:
+    # Control characters (NUL, escape codes) break the CSV readers of other tools; tab and line
+    # breaks are whitespace and are made spaces or caught as line breaks before this.
+    return unicodedata.category(ch) == "Cc"
+
+
+def _records(path: Path) -> list[tuple[int, list[str]]]:
+    """The CSV records of the table with the line each starts on; a broken record is an error
+    naming its row and line."""
+    if path.is_dir():
+        raise StanceError(
+            f"{path}: a folder, not a file; the metadata table must be a CSV file: move the "
+            "folder out of the article folder (or rename it), then run this again"
+        )
+    records: list[tuple[int, list[str]]] = []
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
-            records = list(csv.reader(fh))
+            # strict: a quote in the wrong place (an unclosed one) is an error, not read on
+            reader = csv.reader(fh, strict=True)
+            while True:
+                start = reader.line_num + 1
+                try:
+                    record = next(reader)
+                except StopIteration:
+                    break
+                except csv.Error as exc:
+                    raise StanceError(_csv_error(path, len(records) + 1, start, exc)) from None
+                records.append((start, record))
     except UnicodeDecodeError as exc:
         raise StanceError(
             f"{path}: byte {exc.start} is not valid UTF-8; save the file as CSV UTF-8"
         ) from None
-    except csv.Error as exc:
-        raise StanceError(f"{path}: not a readable CSV file ({exc}); re-export it as CSV") from None
-    header = [c.strip() for c in records[0]] if records else []
+    except OSError as exc:
+        raise StanceError(
+            f"{path}: the metadata table cannot be read ({exc.strerror}); give read access "
+            f"(chmod a+r {path}) or replace it with a CSV file"
+        ) from None
+    return records
+
+
+def _csv_error(path: Path, row: int, start: int, exc: csv.Error) -> str:
+    """The message for a record the csv module cannot read."""
+    where = f"{path} row {row} (line {start})"
+    if "field larger than field limit" in str(exc):
+        return (
+            f"{where}: a cell longer than {csv.field_size_limit():,} characters; the longest "
+            f'cells allowed are: {_limits()} characters; shorten it (or close the quote (") '
+            "left open in this row, which makes a cell run on over the rows after it)"
+        )
+    return (
+        f'{where}: not valid CSV ({exc}): a quote (") opened in this row is not closed where '
+        "its cell ends, so the rows after it would be read as part of the cell; close the "
+        'quote, or write a quote inside a quoted cell twice ("He said ""no""")'
+    )
+
+
+def read_metadata(path: Path | str, article_ids: Collection[str] | None = None) -> Metadata:
+    """Read and validate the metadata table; a missing file is an empty table.
+
+    Every problem (missing ``article_id`` column, unknown column, empty or unknown article ID,
+    duplicate row, unparseable date or URL, a cell over its length limit or over a line break)
+    is reported at once with file, row (header = row 1) and how to fix it. A record the CSV
+    reader cannot read (an unclosed quote, a cell over the reader's limit) stops the reading
+    with its row and line. ``article_ids``, when given, are the articles of the corpus.
+    """
+    path = Path(path)
+    if not path.exists() and not path.is_symlink():
+        return {}
+    records = _records(path)
+    header = [c.strip() for c in records[0][1]] if records else []
     expected = ", ".join(METADATA_COLUMNS)
     if "article_id" not in header:
         raise StanceError(
@@ -81,7 +158,7 @@ def read_metadata(path: Path | str, article_ids: Collection[str] | None = None) 
         raise StanceError("\n".join(problems))
     table: Metadata = {}
     first_row: dict[str, int] = {}
-    for number, record in enumerate(records[1:], 2):
+    for number, (line, record) in enumerate(records[1:], 2):
         if not any(cell.strip() for cell in record):
             continue  # a blank line
         where = f"{path} row {number}"
@@ -89,6 +166,17 @@ def read_metadata(path: Path | str, article_ids: Collection[str] | None = None) 
             problems.append(
                 f"{where}: {len(record)} cells but {len(header)} columns; quote cells that "
                 'contain a comma ("Kabul, Afghanistan")'
+            )
+            continue
+        cells = zip(header, record, strict=False)
+        broken = next((c for c, cell in cells if "\n" in cell or "\r" in cell), None)
+        if broken is not None:
+            # Every value is one line; a line break in a cell is nearly always a quote left
+            # open, which swallows the rows after it into the cell.
+            problems.append(
+                f"{where}: the {broken} cell runs over a line break (from line {line}): a "
+                'quote (") left open there swallows the rows after it; close the quote, or '
+                "write the cell on one line"
             )
             continue
         row, row_problems = check_fields(dict(zip(header, record, strict=False)), where)

@@ -7,8 +7,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from stance.corpus.articles import decode_article, safe_article_id
+from stance.corpus.articles import bounded_id, decode_article, safe_article_id
 from stance.corpus.metadata import check_fields
+from stance.corpus.pages import MAX_PAGE_BYTES, extract, not_an_article
 from stance.errors import StanceError
 
 HTML_SUFFIXES = (".html", ".htm")
@@ -24,6 +25,8 @@ JSONL_FIELDS = {
     "url": "url",
 }
 JSONL_ID_FIELDS = ("article_id", "id")
+# The longest JSON Lines line read (one article with its metadata): far above any article.
+MAX_JSONL_LINE_BYTES = 10 * 1024 * 1024
 # Browsers write the page's address into a saved page: <!-- saved from url=(0042)https://... -->
 _SAVED_FROM = re.compile(rb"<!--\s*saved from url=\(\d+\)(\S+?)\s*-->", re.IGNORECASE)
 
@@ -38,6 +41,12 @@ class Article:
     text: str
     # The metadata row, checked (stance.corpus.metadata.check_fields); article_id not yet set.
     fields: dict[str, str] = field(default_factory=dict)
+    # The ID asked for (a file stem, an article_id field) before it was made safe; a default ID
+    # (<file>_<line>) asks for itself.
+    wanted_id: str = ""
+
+    def __post_init__(self) -> None:
+        self.wanted_id = self.wanted_id or self.base_id
 
 
 @dataclass
@@ -53,13 +62,15 @@ def read_source(path: Path | str) -> Reading:
     """Read one file given to `stance add`, by its suffix: ``.html``/``.htm`` a saved web page,
     ``.jsonl`` a JSON Lines export (one article per line), anything else UTF-8 plain text."""
     path = Path(path)
+    suffix = path.suffix.lower()
     try:
+        if suffix in HTML_SUFFIXES and path.stat().st_size > MAX_PAGE_BYTES:
+            return Reading(problems=[_too_big(path, path.stat().st_size)])
         data = path.read_bytes()
     except FileNotFoundError:
         return Reading(problems=[f"{path}: file not found"])
     except OSError as exc:
         return Reading(problems=[f"{path}: {exc.strerror}"])
-    suffix = path.suffix.lower()
     if suffix in HTML_SUFFIXES:
         return read_html(data, path)
     if suffix in JSONL_SUFFIXES:
@@ -69,13 +80,21 @@ def read_source(path: Path | str) -> Reading:
     except StanceError as exc:
         return Reading(problems=[str(exc)])
     # A plain text file is copied byte for byte (offsets into it stay offsets into the source).
-    return Reading([Article(str(path), safe_article_id(path.stem), data, text)])
+    return Reading([Article(str(path), safe_article_id(path.stem), data, text, {}, path.stem)])
+
+
+def _too_big(path: Path, size: int) -> str:
+    return (
+        f"{path}: {size:,} bytes, more than the {MAX_PAGE_BYTES:,} bytes "
+        f"({MAX_PAGE_BYTES // 2**20} MiB) read from a saved page; save the article's page "
+        "without its images (Save Page As: HTML only), or copy its text into a .txt file"
+    )
 
 
 def read_html(data: bytes, path: Path) -> Reading:
     """The main text and metadata (title, date, site name, URL) of a saved web page."""
     try:
-        import trafilatura
+        import trafilatura  # noqa: F401  (checked here for a message; used in pages.extract)
     except ImportError as exc:
         return Reading(
             problems=[
@@ -85,26 +104,32 @@ def read_html(data: bytes, path: Path) -> Reading:
         )
     if not data.strip():
         return Reading(problems=[f"{path}: the file is empty; save the page again"])
+    if len(data) > MAX_PAGE_BYTES:
+        return Reading(problems=[_too_big(path, len(data))])
     try:
-        document = trafilatura.bare_extraction(
-            data, with_metadata=True, include_comments=False, include_tables=False
-        )
+        document = extract(data)
     except Exception as exc:  # a parser failure on a bad file is bad input
         return Reading(
             problems=[f"{path}: cannot be read as a web page ({type(exc).__name__}: {exc})"]
         )
     text = (document.text or "").strip() if document is not None else ""
-    if not text:
-        return Reading(
-            problems=[
-                f"{path}: no article text found in the page; save the article's own page "
-                "(not a front page or a login page), or copy its text into a .txt file"
-            ]
-        )
-    url = document.url or ""
+    url = (document.url or "") if document is not None else ""
     saved_from = _SAVED_FROM.search(data)
     if not url and saved_from:
         url = saved_from.group(1).decode("utf-8", "replace")
+    why = not_an_article(
+        text,
+        url,
+        (document.pagetype or "") if document is not None else "",
+        (document.date or "") if document is not None else "",
+    )
+    if why is not None:
+        return Reading(
+            problems=[
+                f"{path}: no article text: navigation or a front page? ({why}); save the "
+                "article's own page, or copy the article's text into a .txt file"
+            ]
+        )
     fields = {
         "title": document.title or "",
         "outlet": document.sitename or document.hostname or "",
@@ -123,9 +148,39 @@ def read_html(data: bytes, path: Path) -> Reading:
                 article_text.encode("utf-8"),
                 article_text,
                 row,
+                path.stem,
             )
         ]
     )
+
+
+def _surrogate(value: str) -> int | None:
+    """The position of the first lone surrogate (half a UTF-16 pair) in a string, or None."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return exc.start
+    return None
+
+
+def _surrogate_problems(record: dict, where: str) -> list[str]:
+    """A problem for each field name or used field whose text holds a lone surrogate, which
+    json.loads lets through from an escape such as \\ud800 but no file or terminal can hold."""
+    problems: list[str] = []
+    used = (JSONL_TEXT_FIELD, *JSONL_FIELDS, *JSONL_ID_FIELDS)
+    for key, value in record.items():
+        if (at := _surrogate(key)) is not None:
+            problems.append(
+                f"{where}: a field name holds a lone surrogate ({key[at]!a}), half of a "
+                "character pair and not valid Unicode; fix the name (or re-export the file)"
+            )
+        elif key in used and isinstance(value, str) and (at := _surrogate(value)) is not None:
+            problems.append(
+                f"{where}: field '{key}' holds a lone surrogate ({value[at]!a}) at "
+                f"character {at + 1}, half of a character pair and not valid Unicode; write the "
+                "character whole (\\ud83d\\ude00, not \\ud83d alone) or re-export the file"
+            )
+    return problems
 
 
 def _jsonl_article(record: object, where: str, base: str) -> tuple[Article | None, list[str]]:
@@ -135,7 +190,9 @@ def _jsonl_article(record: object, where: str, base: str) -> tuple[Article | Non
             f"{where}: a JSON {type(record).__name__}, not an object; each line must be one "
             'object such as {"text": "...", "title": "...", "date": "2020-03-04"}'
         ]
-    problems: list[str] = []
+    problems = _surrogate_problems(record, where)
+    if problems:
+        return None, problems
     text = record.get(JSONL_TEXT_FIELD)
     if not isinstance(text, str) or not text.strip():
         problems.append(
@@ -165,7 +222,9 @@ def _jsonl_article(record: object, where: str, base: str) -> tuple[Article | Non
         return None, problems
     base_id = safe_article_id(str(wanted)) if wanted is not None else base
     article_text = text.replace("\r\n", "\n").rstrip("\n") + "\n"
-    return Article(where, base_id, article_text.encode("utf-8"), article_text, fields), []
+    data = article_text.encode("utf-8")
+    wanted_id = str(wanted) if wanted is not None else base
+    return Article(where, base_id, data, article_text, fields, wanted_id), []
 
 
 def read_jsonl(data: bytes, path: Path) -> Reading:
@@ -185,10 +244,20 @@ def read_jsonl(data: bytes, path: Path) -> Reading:
     ignored: set[str] = set()
     stem = safe_article_id(path.stem)
     known = {JSONL_TEXT_FIELD, *JSONL_FIELDS, *JSONL_ID_FIELDS}
-    for number, line in enumerate(content.split("\n"), 1):  # not at U+2028 inside a string
+    # Lines end at \n only: str.splitlines would also cut at characters that a JSON string may
+    # hold as they are (U+2028, form feed), and the line numbers would be wrong.
+    for number, line in enumerate(content.split("\n"), 1):
         if not line.strip():
             continue
         where = f"{path} line {number}"
+        size = len(line.encode("utf-8"))
+        if size > MAX_JSONL_LINE_BYTES:
+            reading.problems.append(
+                f"{where}: {size:,} bytes, more than the {MAX_JSONL_LINE_BYTES:,} bytes "
+                f"({MAX_JSONL_LINE_BYTES // 2**20} MiB) read from one line; is it one article? "
+                "Split it, or save the article as a .txt file"
+            )
+            continue
         try:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
@@ -197,7 +266,13 @@ def read_jsonl(data: bytes, path: Path) -> Reading:
                 "one complete JSON object (a text with line breaks writes them as \\n)"
             )
             continue
-        article, problems = _jsonl_article(record, where, f"{stem}_{number}")
+        except RecursionError:
+            reading.problems.append(
+                f"{where}: JSON nested too deeply to read; an article is one flat JSON object "
+                "with a text field"
+            )
+            continue
+        article, problems = _jsonl_article(record, where, bounded_id(f"{stem}_{number}"))
         reading.problems += problems
         if article is not None:
             reading.articles.append(article)
