@@ -9,7 +9,15 @@ import pytest
 from stance.errors import StanceError
 from stance.findings.estimate import Design, ShareEstimator
 from stance.findings.resolve import month_of, resolve_stances
-from stance.findings.shares import EXACT, SAMPLE, THIN, UNCORRECTED, Grouping, stance_shares
+from stance.findings.shares import (
+    EXACT,
+    SAMPLE,
+    THIN,
+    UNCORRECTED,
+    Grouping,
+    estimator_for,
+    stance_shares,
+)
 
 CLASSES = ["favor", "against", "none"]
 COLUMNS = ["sentence_id", "article_id", "true_speaker", "true_stance", "predicted_speaker",
@@ -280,3 +288,32 @@ def test_with_sentences_as_units_and_a_large_frame_it_is_prediction_powered_infe
     half = 1.96 * np.sqrt((y - yhat).var(axis=0, ddof=1) / n + onehot[pred].var(axis=0) / n_frame)
     np.testing.assert_allclose(est.shares, ppi, atol=0.01)
     np.testing.assert_allclose((high - low) / 2, half, rtol=0.05)
+
+
+def test_a_difference_between_two_groups_and_its_interval():
+    # Two periods of one speaker, with truly different shares; articles drawn at random.
+    rng = np.random.default_rng(9)
+    rows = []
+    for a in range(80):
+        period = "before" if a < 40 else "after"
+        probs = rng.dirichlet(20 * np.array([0.2, 0.5, 0.3] if a < 40 else [0.5, 0.2, 0.3]))
+        for i in range(int(rng.integers(3, 12))):
+            true = int(rng.choice(3, p=probs))
+            pred = true if rng.random() < 0.7 else int(rng.choice(3))
+            rows.append((f"a{a}:{i}", f"a{a}", "taliban", CLASSES[true], "taliban",
+                         CLASSES[pred], period))  # fmt: skip
+    table = pd.DataFrame(rows, columns=[*COLUMNS, "period"])
+    true = {p: truth(table[table["period"] == p]).loc["taliban"] for p in ("before", "after")}
+    grouping = Grouping("speaker_period", ("speaker", "period"))
+    hits = []
+    for rep in range(30):
+        sampled = draw(table, 24, rep)
+        est = estimator_for(findings_table(table, sampled), grouping, CLASSES,
+                            [Design("s", 80, 24)])  # fmt: skip
+        delta, low, high = est.difference(("taliban", "after"), ("taliban", "before"), 0.95)
+        shares = {p: est.estimate(("taliban", p)).shares for p in ("after", "before")}
+        np.testing.assert_allclose(delta, shares["after"] - shares["before"])
+        target = (true["after"] - true["before"]).to_numpy()
+        hits += list((low <= target) & (target <= high))
+    assert np.mean(hits) >= 0.85, np.mean(hits)
+    assert (delta[0] > 0) and (delta[1] < 0)  # favor rose, against fell

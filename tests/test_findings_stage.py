@@ -329,3 +329,26 @@ def test_the_configured_model_is_used_and_an_unknown_one_is_refused(project: Pat
     assert len(best["model_files"]) == 6
     with pytest.raises(StanceError, match=r"findings\.model is 'svm'.*word_lr, speaker_lr"):
         findings_model_inputs({**entries, "findings": {"model": "svm"}})
+
+
+def test_shares_before_and_after_a_split_date_and_their_difference(project: Path, tmp_path):
+    out = outputs(tmp_path / "split")
+    result = run_findings_stage(inputs(project), out, config(split_date="2019-03-01"))
+    change = pd.read_csv(out.change, sep="\t", keep_default_na=False)
+    # These speak in dated articles on both sides (a0, a1 | a2, a4).
+    assert sorted(set(change["speaker"])) == ["author", "taliban", "us_government"]
+    assert set(change["stance"]) == set(STANCES)
+    for r in change.itertuples():
+        assert r.difference == pytest.approx(r.after - r.before, abs=1e-3)
+        assert r.low <= r.difference <= r.high
+    assert not result.change.empty
+    # The pairs tables: speaker x month.
+    pairs = pd.read_csv(out.by_speaker_month, sep="\t", keep_default_na=False)
+    assert {("taliban", "2019-02"), ("taliban", "2019-03")} <= set(
+        zip(pairs["speaker"], pairs["month"], strict=True)
+    )
+    with pytest.raises(StanceError, match="split_date is 'soon'"):
+        run_findings_stage(inputs(project), out, config(split_date="soon"))
+    # Without a split date: the header only.
+    plain = pd.read_csv(outputs(project / "out").change, sep="\t")
+    assert plain.empty and list(plain.columns)[:3] == ["speaker", "stance", "before"]

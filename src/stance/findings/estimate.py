@@ -220,30 +220,31 @@ class ShareEstimator:
         return est, samples, lams, total
 
     def _variance(
-        self, d: int, sample: Sample, lam: float, shares: np.ndarray, scale: float = 1.0
+        self, d: int, sample: Sample, lam: float, shares: np.ndarray
     ) -> tuple[np.ndarray, float]:
-        """Design d's variance of the linearised totals (divide by the group total squared for
-        the shares' variance), and its degrees of freedom."""
+        """Design d's variance of the group's linearised totals (divide by the group total
+        squared for the shares' variance), and its degrees of freedom."""
+        if not self._counts(d, sample):
+            return np.zeros(len(self.classes)), np.inf
+        frame_rows = self._frame_rows(d, sample)
+        return _design_variance(
+            self.designs[d].frame_size,
+            frame_rows,
+            _linearised(sample.y_units, sample.yhat_units, lam, shares),
+            _linearised(sample.y_rows, sample.yhat_rows, lam, shares),
+            _boundary_variance(sample, shares, frame_rows),
+            sample.holding(),
+        )
+
+    def _counts(self, d: int, sample: Sample) -> bool:
+        """Whether design d adds sampling error: its frame holds unknown sentences, it is not a
+        census, and at least two units were sampled."""
         design = self.designs[d]
-        k = len(self.classes)
-        if not self._open[d] or design.n >= design.frame_size or sample.n < 2:
-            return np.zeros(k), np.inf
-        var = _srs_variance(
-            _linearised(sample.y_units, sample.yhat_units, lam, shares) * scale, design.frame_size
-        )
-        # Units are articles: their variance comes from few clusters and can happen to be
-        # small; never claim less than the same labeled sentences drawn one by one would
-        # give (a design effect below one is implausible for sentences of one article).
-        rows = len(sample.y_rows)
-        frame_rows = design.frame_size * rows / sample.n
-        if rows > sample.n:
-            floor = _srs_variance(
-                _linearised(sample.y_rows, sample.yhat_rows, lam, shares) * scale, frame_rows
-            )
-            var = np.maximum(var, floor)
-        return np.maximum(var, _boundary_variance(sample, shares, frame_rows) * scale**2), float(
-            sample.n - 1
-        )
+        return self._open[d] and design.n < design.frame_size and sample.n >= 2
+
+    def _frame_rows(self, d: int, sample: Sample) -> float:
+        """The frame's size in sentences, as the sample's sentences per unit suggest."""
+        return self.designs[d].frame_size * len(sample.y_rows) / sample.n
 
     def difference(
         self, first: Hashable, second: Hashable, level: float
@@ -257,26 +258,51 @@ class ShareEstimator:
         if not (e1.informative and e2.informative) or np.isnan(delta).any():
             return delta, np.full(k, -1.0), np.full(k, 1.0)
         var, df = np.zeros(k), np.inf
-        for d, design in enumerate(self.designs):
-            if not self._open[d] or design.n >= design.frame_size or s1[d].n < 2:
-                continue
+        for d in range(len(self.designs)):
             a, b = s1[d], s2[d]
+            if not self._counts(d, a):
+                continue
+            frame_rows = self._frame_rows(d, a)
+
             units = (
                 _linearised(a.y_units, a.yhat_units, l1[d], e1.shares) / t1
                 - _linearised(b.y_units, b.yhat_units, l2[d], e2.shares) / t2
             )
-            v = _srs_variance(units, design.frame_size)
-            if len(a.y_rows) > a.n:
-                rows = (
-                    _linearised(a.y_rows, a.yhat_rows, l1[d], e1.shares) / t1
-                    - _linearised(b.y_rows, b.yhat_rows, l2[d], e2.shares) / t2
-                )
-                v = np.maximum(v, _srs_variance(rows, design.frame_size * len(a.y_rows) / a.n))
+            rows = (
+                _linearised(a.y_rows, a.yhat_rows, l1[d], e1.shares) / t1
+                - _linearised(b.y_rows, b.yhat_rows, l2[d], e2.shares) / t2
+            )
+            v, dd = _design_variance(
+                self.designs[d].frame_size, frame_rows, units, rows,
+                _boundary_variance(a, e1.shares, frame_rows) / t1**2
+                + _boundary_variance(b, e2.shares, frame_rows) / t2**2,
+                min(a.holding(), b.holding()),
+            )  # fmt: skip
             var += v
-            df = min(df, a.n - 1)
+            df = min(df, dd)
         t = stats.t.ppf(0.5 + level / 2, df) if np.isfinite(df) else 0.0
         half = t * np.sqrt(var)
         return delta, np.clip(delta - half, -1, 1), np.clip(delta + half, -1, 1)
+
+
+def _design_variance(
+    frame_size: float,
+    frame_rows: float,
+    units: np.ndarray,
+    rows: np.ndarray,
+    boundary: np.ndarray,
+    holding: int,
+) -> tuple[np.ndarray, float]:
+    """The variance of an estimated total from the linearised values of the sampled ``units``
+    (simple random sample of units), never below that of the same sampled sentences (``rows``)
+    drawn one by one (with few sampled articles their own variance can be small by chance; a
+    design effect below one is implausible for sentences of one article) nor below the
+    ``boundary`` variance; and its degrees of freedom: the units that hold the group, less one
+    (a group held by a few of many sampled units has few observations of its own)."""
+    var = _srs_variance(units, frame_size)
+    if len(rows) > len(units):
+        var = np.maximum(var, _srs_variance(rows, frame_rows))
+    return np.maximum(var, boundary), float(max(holding - 1, 1))
 
 
 def _missing(value: object) -> bool:
