@@ -144,3 +144,18 @@ def test_a_lock_left_by_a_killed_command_does_not_block(tmp_path: Path):
         assert path.read_text(encoding="utf-8").startswith(f"test (process {os.getpid()} on ")
     assert not path.exists()
     shutil.rmtree(folder)
+
+
+def test_an_import_waits_for_nobody_and_refuses_while_the_annotator_labels(tmp_path: Path):
+    from stance.locking import annotator_lock
+
+    labels = tmp_path / "labels"
+    labels.mkdir()
+    with annotator_lock(labels, "jane", "stance label --annotator jane"):
+        with pytest.raises(StanceError, match=r"being changed by stance label --annotator jane"):
+            with annotator_lock(labels, "jane", "stance import --annotator jane"):
+                pass
+        # Another annotator is not held up.
+        with annotator_lock(labels, "sam", "stance import --annotator sam"):
+            pass
+    assert not list(labels.iterdir())  # lock files go away

@@ -11,6 +11,7 @@ import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from stance.errors import StanceError
 
@@ -78,8 +79,10 @@ def _acquire(path: Path, folder: Path, wait_s: float) -> int:
 
 
 @contextlib.contextmanager
-def folder_lock(folder: Path | str, command: str, wait_s: float = DEFAULT_WAIT_S) -> Iterator[Path]:
-    """Hold ``<folder>/.stance.lock`` while the block runs; yield the lock file's path.
+def folder_lock(
+    folder: Path | str, command: str, wait_s: float = DEFAULT_WAIT_S, name: str = LOCK_FILE
+) -> Iterator[Path]:
+    """Hold ``<folder>/<name>`` (``.stance.lock``) while the block runs; yield its path.
 
     An advisory ``flock`` lock: the kernel drops it when the holder ends, even after a crash, so
     a lock is never left held. The holder writes ``command``, its process ID, host and start
@@ -89,7 +92,7 @@ def folder_lock(folder: Path | str, command: str, wait_s: float = DEFAULT_WAIT_S
     they change and keep it until they have written.
     """
     folder = Path(folder)
-    path = folder / LOCK_FILE
+    path = folder / name
     fd = _acquire(path, folder, wait_s)
     try:
         started = dt.datetime.now().astimezone().isoformat(timespec="seconds")
@@ -102,3 +105,10 @@ def folder_lock(folder: Path | str, command: str, wait_s: float = DEFAULT_WAIT_S
         # the next one (see _is_current), so two never hold the lock at once.
         path.unlink(missing_ok=True)
         os.close(fd)  # releases the flock
+
+
+def annotator_lock(labels_dir: Path | str, annotator: str, command: str) -> Any:
+    """The lock of one annotator's label file (``labels/.<annotator>.lock``): a labeling session
+    holds it while it runs and an import takes it before it writes, so neither rewrites the file
+    from a copy the other has changed. Other annotators' sessions run side by side."""
+    return folder_lock(labels_dir, command, wait_s=0.0, name=f".{annotator}.lock")

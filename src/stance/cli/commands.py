@@ -6,7 +6,7 @@ import argparse
 import shlex
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from stance.config import load_config
 from stance.errors import StanceError
@@ -70,9 +70,7 @@ def labels(args: argparse.Namespace) -> None:
 
 
 def label(args: argparse.Namespace) -> int:
-    from stance.annotate.order import logged_model_probabilities
-    from stance.annotate.session import check_annotator, open_session
-    from stance.annotate.terminal import run_terminal
+    from stance.annotate.session import check_annotator
     from stance.labels.files import load_sentences
     from stance.labels.schema import load_schema
 
@@ -84,15 +82,30 @@ def label(args: argparse.Namespace) -> int:
             f"labels/{args.annotator}.csv in the format of labels/GUIDELINES.md, and "
             "`snakemake` validates them"
         )
+    from stance.locking import annotator_lock
+
     config = load_config(args.config)
     labels_config = config["labels"]
     schema = load_schema(labels_config["schema"])
     sentences = load_sentences(args.sentences)
+    labels_dir = Path(labels_config["dir"])
+    with annotator_lock(labels_dir, args.annotator, f"stance label --annotator {args.annotator}"):
+        return _label_session(args, config, schema, sentences, labels_dir)
+
+
+def _label_session(
+    args: argparse.Namespace, config: dict, schema: Any, sentences: Any, labels_dir: Path
+) -> int:
+    """The labeling session, while this annotator's lock is held."""
+    from stance.annotate.order import logged_model_probabilities
+    from stance.annotate.session import open_session
+    from stance.annotate.terminal import run_terminal
+
     session = open_session(
         args.annotator,
         schema,
         sentences,
-        Path(labels_config["dir"]),
+        labels_dir,
         order=args.order,
         sample=args.sample,
         seed=args.seed,

@@ -17,6 +17,7 @@ import csv
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -191,11 +192,30 @@ def import_labels(
     completed_by: str | None = None,
     sentences_source: str = "results/sentences.parquet",
 ) -> ImportResult:
-    """Turn a tool's export into ``<labels_dir>/<annotator>.csv``; see the module docstring."""
+    """Turn a tool's export into ``<labels_dir>/<annotator>.csv``; see the module docstring.
+    The annotator's lock is held from reading the existing labels to writing (a labeling session
+    of the same annotator would otherwise rewrite the file from its own copy)."""
+    from stance.locking import annotator_lock
+
     source, labels_dir = Path(source), Path(labels_dir)
     check_annotator(annotator)
-    target = labels_dir / f"{annotator}.csv"
     read = read_tool_export(source, tool, schema, completed_by)
+    with annotator_lock(labels_dir, annotator, f"stance import --annotator {annotator}"):
+        return _import_read(read, source, annotator, sentences, schema, labels_dir, merge,
+                            sentences_source)  # fmt: skip
+
+
+def _import_read(
+    read: Any,
+    source: Path,
+    annotator: str,
+    sentences: pd.DataFrame,
+    schema: LabelSchema,
+    labels_dir: Path,
+    merge: bool,
+    sentences_source: str,
+) -> ImportResult:
+    target = labels_dir / f"{annotator}.csv"
     problems = list(read.problems)
 
     # The existing labels must be valid, and this annotator's must all be in the target file.
