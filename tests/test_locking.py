@@ -152,9 +152,11 @@ def test_an_import_waits_for_nobody_and_refuses_while_the_annotator_labels(tmp_p
     labels = tmp_path / "labels"
     labels.mkdir()
     with annotator_lock(labels, "jane", "stance label --annotator jane"):
-        with pytest.raises(StanceError, match=r"being changed by stance label --annotator jane"):
-            with annotator_lock(labels, "jane", "stance import --annotator jane"):
-                pass
+        with (
+            pytest.raises(StanceError, match=r"being changed by stance label --annotator jane"),
+            annotator_lock(labels, "jane", "stance import --annotator jane"),
+        ):
+            pass
         # Another annotator is not held up.
         with annotator_lock(labels, "sam", "stance import --annotator sam"):
             pass
