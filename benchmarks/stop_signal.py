@@ -47,14 +47,17 @@ def project_with_corpus(dest: Path, articles: int) -> None:
     extra.rmdir()
 
 
-def stop_during_speakers(project: Path, signum: int, cores: int = 2, wait: float = 1800) -> dict:
-    """Start snakemake, send ``signum`` once the speakers job runs; the figures."""
+def stop_during_speakers(
+    project: Path, signum: int, cores: int = 2, wait: float = 1800, targets: tuple[str, ...] = ()
+) -> dict:
+    """Start snakemake (on ``targets``, default all), send ``signum`` once the speakers job
+    runs; the figures."""
     log = project / "logs" / "speakers" / "speakers.log"
     # Output to a file: a pipe nobody reads fills up and blocks snakemake's logging.
     output = project / "snakemake.out"
     with open(output, "w", encoding="utf-8") as out_file:
         proc = subprocess.Popen(
-            [str(Path(sys.executable).parent / "snakemake"), "--cores", str(cores)],
+            [str(Path(sys.executable).parent / "snakemake"), "--cores", str(cores), *targets],
             cwd=project, stdout=out_file, stderr=subprocess.STDOUT,
         )  # fmt: skip
         start = time.monotonic()

@@ -1,0 +1,33 @@
+"""Ctrl-C and SIGTERM stop snakemake while a long job runs in its process, leaving no output of
+that job behind (benchmarks/stop_signal.py measures how fast on a large corpus)."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from pathlib import Path
+
+import pytest
+from helpers import ROOT
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from stop_signal import project_with_corpus, stop_during_speakers
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_stops_the_speakers_job_and_leaves_no_output(tmp_path: Path, signum: int):
+    # 400 synthetic articles: the speaker stage needs minutes for them, far more than the wait.
+    project = tmp_path / "project"
+    project.mkdir()
+    project_with_corpus(project, 400)
+    result = stop_during_speakers(
+        project, signum, wait=300, targets=("results/speakers/predicted.parquet",)
+    )
+    assert result["returncode"] != 0, result["log_tail"]
+    assert result["stopped_after_s"] < 60, result
+    assert result["outputs_left"] == [], result
+    log = (project / "logs" / "speakers" / "speakers.log").read_text(encoding="utf-8")
+    assert "stopped on request" in log
+    assert "Traceback" not in log
