@@ -27,12 +27,19 @@ def _errors(table: pd.DataFrame, c: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _title(result: FindingsResult) -> str:
+    """The model, the estimator, the design labels that carried it and its assumption."""
     m = result.model
     level = round(result.settings["ci_level"] * 100)
-    return (
-        f"stance model {m.name} (out-of-fold f_avg {m.summary['metrics']['f_avg']:.2f})\n"
-        f"{level}% design-based intervals (labels/samples/); none where uncorrected"
-    )
+    table = result.sentences
+    if (table["stance_source"] == "label").all():
+        how = "every sentence hand-labeled: exact shares"
+    else:
+        design = int(table["sampled"].sum())
+        how = (
+            f"{level}% intervals: difference estimator (PPI++), {design} labels of random samples"
+            "\n(labels/samples/); assumes they were drawn at random; none where uncorrected"
+        )
+    return f"stance model {m.name} (out-of-fold f_avg {m.summary['metrics']['f_avg']:.2f})\n{how}"
 
 
 def _empty(message: str, title: str, path: Path | str) -> None:
