@@ -431,3 +431,28 @@ def test_stance_with_predicted_speakers_fits_once_per_fold_for_both_speaker_sour
     metric_columns = ["f_avg", "macro_f1", "accuracy", "f_avg_ci_low", "f_avg_ci_high"]
     assert rows.loc["hand", metric_columns].tolist() == rows.loc["same", metric_columns].tolist()
     assert rows.loc["hand", "accuracy"] != rows.loc["shifted", "accuracy"]
+
+
+def test_out_of_fold_reads_only_the_labeled_articles_and_the_results_stay(
+    tmp_path: Path, config, monkeypatch
+):
+    from stance.speakers import evaluation
+
+    mapping = load_mapping(write_mapping(tmp_path / "speakers.yaml", MAPPING), SCHEMA)
+    corpus, labels = corpus_and_labels()
+    # Label a1 and a2 only; a3 and a4 are the unlabeled rest of the corpus.
+    labels = labels[labels["sentence_id"].str.startswith(("a1:", "a2:"))]
+    read: list[set[str]] = []
+    real = evaluation.attribute
+
+    def counting(sentences: pd.DataFrame, fold_mapping):
+        read.append(set(sentences["article_id"]))
+        return real(sentences, fold_mapping)
+
+    monkeypatch.setattr(evaluation, "attribute", counting)
+    oof = out_of_fold(corpus, labels, mapping, PARAMS, settings(config))
+    assert read and all(articles == {"a1", "a2"} for articles in read)
+    # The rules' output for the labeled articles is the one a read of the whole corpus gives.
+    whole = real(corpus, mapping).set_index("sentence_id")
+    unguarded = oof.table.set_index("sentence_id")["unguarded_rules"]
+    assert (unguarded == whole.loc[unguarded.index, "rule_speaker"]).all()

@@ -78,6 +78,9 @@ def out_of_fold(
             table[f"{guard}_{method}_evidence"] = ""
         table[f"{guard}_majority"] = ""
     unguarded: pd.DataFrame | None = None
+    # The rules read one article at a time: only the labeled articles need reading per fold
+    # (the guard still looks for names in every article).
+    labeled_articles = corpus[corpus["article_id"].isin(set(rows["article_id"]))]
     for f, (train, test) in enumerate(folds.splits):
         stopping.check()
         held_out = sorted(set(rows.loc[test, "article_id"]))
@@ -94,7 +97,7 @@ def out_of_fold(
                     e.name for e in fold_mapping.entries})  # fmt: skip
                 dropped[",".join(held_out)] = left_out
             if guarded or unguarded is None:
-                features = attribute(corpus, fold_mapping).set_index("sentence_id")
+                features = attribute(labeled_articles, fold_mapping).set_index("sentence_id")
                 if not guarded:  # the whole mapping: the same rule output in every fold
                     unguarded = features
             else:
