@@ -14,7 +14,7 @@ import pandas as pd
 
 from stance.errors import StanceError
 from stance.io import atomic_open, atomic_path, spreadsheet_frame
-from stance.speakers.apply import mapping_from_config, predict_speakers
+from stance.speakers.apply import mapping_from_config
 from stance.speakers.attribution import PARAGRAPH, attribute, corpus_raw_texts, paragraph_starts
 from stance.speakers.evaluation import (
     GUARDS,
@@ -22,7 +22,7 @@ from stance.speakers.evaluation import (
     out_of_fold,
     score_table,
 )
-from stance.speakers.learned import METHODS, fit_model
+from stance.speakers.learned import METHODS, decide, fit_model
 from stance.training.data import LabeledData, load_training_data
 from stance.training.model_files import save_model
 from stance.training.result_cache import ResultCache
@@ -166,7 +166,8 @@ def run_speaker_stage(
             "sentences of at least two speakers"
         )
     save_model(model, outputs.model)
-    predicted = predict_speakers(corpus, mapping, model, method)
+    # The rules' output of the corpus is the one above: decide from it, do not read it again.
+    predicted = decide(attributed.reset_index(drop=True), model, method).reset_index(drop=True)
     predicted.insert(0, "sentence_id", corpus["sentence_id"].to_numpy())
     with atomic_path(outputs.predicted) as tmp:
         predicted[PREDICTED_COLUMNS].to_parquet(tmp, index=False)
