@@ -204,6 +204,7 @@ def test_a_very_long_sentence_is_read_up_to_the_cap_in_bounded_work(mapping):
     # A source named after the first MAX_SENTENCE_CHARS characters is not read.
     assert speakers_of([cut + "Lavrov said the war was lost."], mapping) == ["author"]
     assert speakers_of(["Lavrov said the war was lost. " + cut], mapping) == ["russia"]
+    assert mapping.names_in(cut + "Lavrov said it.") == frozenset()  # nor by the leak guard
     lines = [
         _speaker_lines(lambda n=n: speakers_of([filler * n + "Lavrov said it."], mapping))
         for n in (3_000, 30_000)

@@ -25,6 +25,14 @@ MAX_NAMES = 10_000
 MAX_SAME_SOURCE = 1_000
 MAX_NAME_CHARS = 200
 MAX_FILE_BYTES = 10_000_000
+# The rules (rules.py) read the first MAX_SENTENCE_CHARS characters of a sentence and leave the
+# rest, as if the sentence ended there (quotation marks in the rest included); so does the leak
+# guard when it looks for the names of a sentence (names_in). A longer "sentence" is page
+# text the splitter could not cut (a table, a one-line dump of an article); news sentences are
+# far shorter (the longest seed sentence has 365 characters). This bounds the work per sentence:
+# the verbs of saying, the clauses before each and the names in them are looked for in at most
+# this many characters.
+MAX_SENTENCE_CHARS = 2_000
 # A text cut into words (runs of word characters) and single punctuation marks; whitespace
 # separates them. Names are cut the same way and looked up by their tokens.
 _TOKEN = re.compile(r"\w+|[^\w\s]")
@@ -80,8 +88,8 @@ class SpeakerMapping:
     same_source: list[str]
     speakers: list[str]
     source: str = "labels/speakers.yaml"
-    _matcher: Any = field(default=None, repr=False)
-    _back: Any = field(default=None, repr=False)
+    _matcher: Any = field(default=None, repr=False, compare=False)
+    _back: Any = field(default=None, repr=False, compare=False)
     # names_in of each text seen: the leak guard asks it of every text once per fold.
     _names: dict[str, frozenset[str]] = field(default_factory=dict, repr=False)
 
@@ -99,9 +107,12 @@ class SpeakerMapping:
         return bool(self._back) and _phrase_key(phrase) in self._back
 
     def names_in(self, text: str) -> frozenset[str]:
+        """The mapped names the rules can find in sentence ``text`` (its first
+        MAX_SENTENCE_CHARS characters)."""
         names = self._names.get(text)
         if names is None:
-            names = self._names[text] = frozenset(m.entry.name for m in self.mentions(text))
+            found = self.mentions(text[:MAX_SENTENCE_CHARS])
+            names = self._names[text] = frozenset(m.entry.name for m in found)
         return names
 
     def without_names_only_in(

@@ -6,7 +6,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from stance.speakers.mapping import NARRATION, SpeakerMapping
+from stance.speakers.mapping import MAX_SENTENCE_CHARS, NARRATION, SpeakerMapping
 
 # Verbs of saying (labels/GUIDELINES.md, "Reported speech"): their subject is the source.
 REPORTING_VERBS = (
@@ -50,13 +50,6 @@ _NAME = re.compile(r"(?<![\w])[A-Z][\w&’'.-]*")
 # Double quotation marks: “ ” and the straight one (opening or closing by its neighbours).
 _OPEN, _CLOSE, _STRAIGHT = "“", "”", '"'
 MASK = "\x00"
-# The rules read the first MAX_SENTENCE_CHARS characters of a sentence and leave the rest, as if
-# the sentence ended there (quotation marks in the rest included). A longer "sentence" is page
-# text the splitter could not cut (a table, a one-line dump of an article); news sentences are
-# far shorter (the longest seed sentence has 365 characters). This bounds the work per sentence:
-# the verbs of saying, the clauses before each and the names in them are looked for in at most
-# this many characters.
-MAX_SENTENCE_CHARS = 2_000
 
 # What decided an attribution; the first four come from the sentence or its quotation.
 EXPLICIT = ("attribution", "unmapped_source")
