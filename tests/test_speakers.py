@@ -4,6 +4,8 @@ evaluation and its leak guard, the stage's outputs and `stance predict` with pre
 from __future__ import annotations
 
 import shutil
+import sys
+from collections import Counter
 from pathlib import Path
 
 import pandas as pd
@@ -14,8 +16,8 @@ from helpers import ROOT, SCHEMA, make_dataset
 from stance.errors import StanceError
 from stance.speakers.attribution import attribute
 from stance.speakers.evaluation import out_of_fold
-from stance.speakers.mapping import load_mapping
-from stance.speakers.rules import attribute_article
+from stance.speakers.mapping import MAX_NAMES, load_mapping
+from stance.speakers.rules import MAX_SENTENCE_CHARS, attribute_article
 from stance.training.settings import EvalSettings
 
 MAPPING = {
@@ -123,6 +125,93 @@ def test_lower_case_entries_match_any_case_capitalised_ones_exactly(mapping):
     )
 
 
+def test_names_match_whole_words_longest_first_in_any_spacing(tmp_path: Path):
+    data = {"speakers": {"taliban": ["Taliban", "militants", "Taliban delegation"],
+                         "afghan_government": ["Afghan", "Afghan Foreign Ministry"],
+                         "us_government": ["U.S.", "US"], "other": ["Militants"]}}  # fmt: skip
+    mapping = load_mapping(write_mapping(tmp_path / "speakers.yaml", data), SCHEMA)
+
+    def found(text: str) -> list[tuple[str, str]]:
+        return [(text[m.start : m.end], m.entry.name) for m in mapping.mentions(text)]
+
+    assert found("The Taliban’s and Taliban-led, not pro-Taliban or Talibans.") == [
+        ("Taliban", "Taliban"), ("Taliban", "Taliban")]  # fmt: skip
+    assert found("the Afghan  Foreign\nMinistry and the Afghan army") == [
+        ("Afghan  Foreign\nMinistry", "Afghan Foreign Ministry"), ("Afghan", "Afghan")]  # fmt: skip
+    assert found("MILITANTS, militants and Militants") == [
+        ("MILITANTS", "militants"), ("militants", "militants"), ("Militants", "Militants")
+    ]  # fmt: skip
+    assert found("the U.S. and the U.S.A. and us") == [("U.S.", "U.S.")]
+    assert found("Taliban delegation and Taliban delegationists") == [
+        ("Taliban delegation", "Taliban delegation"), ("Taliban", "Taliban")]  # fmt: skip
+
+
+def test_matching_takes_no_longer_with_the_largest_mapping(tmp_path: Path):
+    # Every name in one alternation made each sentence cost ~1.5 s with 5,000 names; the index
+    # looks each word up once: 10,000 names and 500 sentences run within the normal test time.
+    names = [f"Spokesman{i:05d} Name{i % 97}" for i in range(MAX_NAMES - 10)]
+    data = {**MAPPING, "speakers": {**MAPPING["speakers"], "other": ["Reuters", *names]}}
+    mapping = load_mapping(write_mapping(tmp_path / "speakers.yaml", data), SCHEMA)
+    texts = [f"Spokesman{i * 7:05d} Name{i * 7 % 97} said talks went on, Lavrov said."
+             for i in range(500)]  # fmt: skip
+    assert speakers_of(texts, mapping) == ["other"] * 500
+    assert speakers_of(["Spokesman00001 Name2 said it."], mapping) == ["other"]  # no such name
+    assert speakers_of(["The militants said so."], mapping) == ["taliban"]
+
+
+def _speaker_lines(run) -> int:
+    """Lines of src/stance/speakers/ executed while ``run()`` runs (loop iterations included)."""
+    count = Counter()
+
+    def trace(frame, event, arg):
+        if "stance/speakers/" not in frame.f_code.co_filename.replace("\\", "/"):
+            return None
+
+        def local(frame, event, arg):
+            if event == "line":
+                count["lines"] += 1
+            return local
+
+        return local
+
+    sys.settrace(trace)
+    try:
+        run()
+    finally:
+        sys.settrace(None)
+    return count["lines"]
+
+
+def test_the_work_of_an_article_is_linear_in_its_sentences(mapping):
+    def own_groups(n: int) -> list[str]:  # every sentence its own quote group
+        return ["Snow fell in Kabul."] * n
+
+    def one_group(n: int) -> list[str]:  # one quotation over the whole paragraph, said at its end
+        return ["“We want peace."] + ["We will win."] * (n - 2) + ["We stay,” the militants said."]
+
+    for article in (own_groups, one_group):
+        small, large = article(1_000), article(2_000)
+        lines = [_speaker_lines(lambda t=t: speakers_of(t, mapping)) for t in (small, large)]
+        assert lines[1] < 2.1 * lines[0], (article.__name__, lines)
+    found = attribute_article(one_group(2_000), [True] + [False] * 1_999, mapping)
+    assert {a.speaker for a in found} == {"taliban"}
+    assert found[0].evidence.startswith("in the quotation attributed at position 1999:")
+
+
+def test_a_very_long_sentence_is_read_up_to_the_cap_in_bounded_work(mapping):
+    filler = "The report was said to be late. "
+    cut = filler * (MAX_SENTENCE_CHARS // len(filler) + 1)
+    # A source named after the first MAX_SENTENCE_CHARS characters is not read.
+    assert speakers_of([cut + "Lavrov said the war was lost."], mapping) == ["author"]
+    assert speakers_of(["Lavrov said the war was lost. " + cut], mapping) == ["russia"]
+    assert mapping.names_in(cut + "Lavrov said it.") == frozenset()  # nor by the leak guard
+    lines = [
+        _speaker_lines(lambda n=n: speakers_of([filler * n + "Lavrov said it."], mapping))
+        for n in (3_000, 30_000)
+    ]
+    assert lines[1] == lines[0]
+
+
 # --------------------------------------------------------------------------- the mapping file
 
 
@@ -149,6 +238,58 @@ def test_a_bad_mapping_file_is_a_clear_error(tmp_path: Path, text: str, expected
     assert str(path) in message
     for part in expected:
         assert part in message
+
+
+def test_a_mapping_file_not_in_utf8_names_the_line_and_says_to_save_it_as_utf8(tmp_path: Path):
+    path = tmp_path / "speakers.yaml"
+    path.write_bytes("speakers:\n  taliban: [Taliban]\n  other: [Le Monde, Agence Fran\u00e7aise]\n"
+                     .encode("latin-1"))  # fmt: skip
+    with pytest.raises(StanceError) as err:
+        load_mapping(path, SCHEMA)
+    message = str(err.value)
+    assert message.startswith(f"{path}: line 3: byte 62 (0xe7) is not valid UTF-8")
+    assert "save it as UTF-8" in message and "\n" not in message
+
+
+# Nine levels of nine aliases: 9**9 strings once expanded.
+BILLION_LAUGHS = "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
+    f"{b}: &{b} [{', '.join([f'*{a}'] * 9)}]\n" for a, b in zip("abcdefgh", "bcdefghi", strict=True)
+)
+
+
+def test_yaml_anchors_and_aliases_in_the_mapping_are_refused(tmp_path: Path):
+    # A billion laughs: reading the file used to follow the aliases until memory ran out.
+    path = write_mapping(tmp_path / "speakers.yaml", BILLION_LAUGHS + "speakers:\n  taliban: *i\n")
+    with pytest.raises(StanceError) as err:
+        load_mapping(path, SCHEMA)
+    assert str(err.value) == (
+        f"{path}: line 1, column 4: YAML anchor '&a': anchors and aliases are not allowed in this "
+        "file; write the value out in full there"
+    )
+    alias = "speakers:\n  taliban: [Taliban]\n  other: *names\n"
+    with pytest.raises(StanceError, match=r"line 3, column 10: YAML alias '\*names'"):
+        load_mapping(write_mapping(tmp_path / "speakers.yaml", alias), SCHEMA)
+    shared = "speakers:\n  taliban: &names [Taliban]\n  other: [Reuters]\n"
+    with pytest.raises(StanceError, match=r"line 2, column 12: YAML anchor '&names'"):
+        load_mapping(write_mapping(tmp_path / "speakers.yaml", shared), SCHEMA)
+
+
+def test_a_mapping_has_at_most_max_names_names(tmp_path: Path):
+    names = [f"Name{i}" for i in range(MAX_NAMES + 1)]
+    data = {"speakers": {"taliban": ["Taliban"], "other": names}}
+    path = write_mapping(tmp_path / "speakers.yaml", data)
+    with pytest.raises(StanceError) as err:
+        load_mapping(path, SCHEMA)
+    assert str(err.value) == (
+        f"{path}: line {MAX_NAMES + 4}: speakers.other[{MAX_NAMES - 1}]: name number 10,001 of "
+        "10,002; a mapping has at most 10,000 names: keep the names, roles and organisations "
+        "that occur in the articles"
+    )
+    data = {"speakers": {"taliban": ["Taliban " * 29 + "Taliban"]}}
+    with pytest.raises(
+        StanceError, match=r"line 3: speakers.taliban\[0\]: a name of 239 characters, more than 200"
+    ):
+        load_mapping(write_mapping(tmp_path / "speakers.yaml", data), SCHEMA)
 
 
 def test_the_project_mapping_matches_the_project_schema():

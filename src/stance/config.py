@@ -32,16 +32,53 @@ def _find_schema(config_path: Path) -> Path:
     )
 
 
+def _no_anchors(text: str, path: Path, loader: Any) -> None:
+    """Refuse YAML anchors and aliases ('&name', '*name'): an alias repeats a whole subtree, so a
+    small file of nested aliases ("billion laughs") expands to more than memory holds. The
+    event scan reads each node once (libyaml's parser where PyYAML has it), nothing is expanded.
+    """
+    if "&" not in text and "*" not in text:
+        return  # neither can occur
+    for event in yaml.parse(text, Loader=loader):
+        if isinstance(event, yaml.AliasEvent):
+            what = f"alias '*{event.anchor}'"
+        elif isinstance(event, yaml.NodeEvent) and event.anchor is not None:
+            what = f"anchor '&{event.anchor}'"
+        else:
+            continue
+        mark = event.start_mark
+        raise StanceError(
+            f"{path}: line {mark.line + 1}, column {mark.column + 1}: YAML {what}: anchors and "
+            "aliases are not allowed in this file; write the value out in full there"
+        )
+
+
 def load_yaml(path: Path | str) -> Any:
-    """Read a YAML file, turning syntax errors into a message with file and line."""
+    """Read a UTF-8 YAML file without anchors or aliases, turning every problem (not UTF-8, an
+    anchor or alias, a syntax error) into a message with file and line."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except FileNotFoundError:
         raise StanceError(f"{path}: file not found") from None
+    except OSError as exc:
+        raise StanceError(
+            f"{path}: cannot be read ({exc.strerror or exc}); check the path"
+        ) from None
     try:
-        # libyaml's loader where PyYAML has it: the Snakefile reads the config on every run.
-        return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise StanceError(
+            f"{path}: line {line}: byte {exc.start} (0x{data[exc.start]:02x}) is not valid UTF-8 "
+            "(the file was saved in another encoding, e.g. Latin-1 or Windows-1252); save it as "
+            "UTF-8 (for example: iconv -f LATIN1 -t UTF-8 in.yaml > out.yaml)"
+        ) from None
+    # libyaml's loader where PyYAML has it: the Snakefile reads the config on every run.
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        _no_anchors(text, path, loader)
+        return yaml.load(text, Loader=loader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}:" if mark is not None else ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -18,6 +19,25 @@ SPEAKER_FIELD = "speaker"
 # The speaker value of unattributed narration: it has no names, it is what is left.
 NARRATION = "author"
 TOP_KEYS = ("speakers", "same_source")
+# Bounds of the mapping file: matching is one dictionary lookup per word of a sentence and per
+# length of the names that start with it, but the file is read, checked and indexed whole.
+MAX_NAMES = 10_000
+MAX_SAME_SOURCE = 1_000
+MAX_NAME_CHARS = 200
+MAX_FILE_BYTES = 10_000_000
+# The rules (rules.py) read the first MAX_SENTENCE_CHARS characters of a sentence and leave the
+# rest, as if the sentence ended there (quotation marks in the rest included); so does the leak
+# guard when it looks for the names of a sentence (names_in). A longer "sentence" is page
+# text the splitter could not cut (a table, a one-line dump of an article); news sentences are
+# far shorter (the longest seed sentence has 365 characters). This bounds the work per sentence:
+# the verbs of saying, the clauses before each and the names in them are looked for in at most
+# this many characters.
+MAX_SENTENCE_CHARS = 2_000
+# A text cut into words (runs of word characters) and single punctuation marks; whitespace
+# separates them. Names are cut the same way and looked up by their tokens.
+_TOKEN = re.compile(r"\w+|[^\w\s]")
+_WORD_CHAR = re.compile(r"\w")
+_NOT_AFTER = re.compile(r"[\w-]")  # a name does not start right after these ("pro-Taliban")
 
 
 @dataclass(frozen=True)
@@ -29,12 +49,21 @@ class NameEntry:
     line: int = 0
 
     @property
-    def pattern(self) -> str:
-        # Written in lower case: any case ("militants", "Militants"); with a capital: as written
-        # ("US" must not match "us"). Whole words only; a possessive ("Taliban’s") still matches.
-        body = re.escape(self.name).replace(r"\ ", r"\s+")
-        body = f"(?i:{body})" if self.name == self.name.lower() else body
-        return rf"(?<![\w-]){body}(?![\w])"
+    def any_case(self) -> bool:
+        """Written in lower case: matches in any case ("militants", "Militants"); with a
+        capital: as written ("US" must not match "us")."""
+        return self.name == self.name.lower()
+
+    @property
+    def tokens(self) -> tuple[str, ...]:
+        """The name's words and punctuation marks, as ``_TOKEN`` cuts a text."""
+        return tuple(_TOKEN.findall(self.name))
+
+    @property
+    def spaced(self) -> tuple[bool, ...]:
+        """Whether whitespace separates each token from the next (in the text: any amount)."""
+        spans = [m.span() for m in _TOKEN.finditer(self.name)]
+        return tuple(a[1] < b[0] for a, b in itertools.pairwise(spans))
 
 
 @dataclass(frozen=True)
@@ -59,42 +88,31 @@ class SpeakerMapping:
     same_source: list[str]
     speakers: list[str]
     source: str = "labels/speakers.yaml"
-    _regex: Any = field(default=None, repr=False)
-    _back: Any = field(default=None, repr=False)
+    _matcher: Any = field(default=None, repr=False, compare=False)
+    _back: Any = field(default=None, repr=False, compare=False)
     # names_in of each text seen: the leak guard asks it of every text once per fold.
     _names: dict[str, frozenset[str]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
-        # Longest names first, so "Afghan Foreign Ministry" wins over "Afghan".
-        ordered = sorted(self.entries, key=lambda e: (-len(e.name), e.name))
-        self._ordered = ordered
-        self._regex = (
-            re.compile("|".join(f"(?P<e{i}>{e.pattern})" for i, e in enumerate(ordered)))
-            if ordered
-            else None
-        )
-        words = sorted(self.same_source, key=len, reverse=True)
-        either = "|".join(re.escape(w).replace(r"\ ", r"\s+") for w in words)
-        self._back = re.compile(rf"^\W*(?:{either})\W*$", re.IGNORECASE) if words else None
+        self._matcher = _NameMatcher(self.entries)
+        self._back = frozenset(_phrase_key(w) for w in self.same_source) - {""}
 
     def mentions(self, text: str) -> list[Mention]:
         """Mapped names in ``text``, left to right, longest first where they overlap."""
-        if self._regex is None:
-            return []
-        found = []
-        for match in self._regex.finditer(text):
-            index = int(match.lastgroup[1:])  # type: ignore[index]
-            found.append(Mention(match.start(), match.end(), self._ordered[index]))
-        return found
+        return self._matcher.mentions(text)
 
     def refers_back(self, phrase: str) -> bool:
-        """Whether ``phrase`` is one of the same_source words ("he", "the letter")."""
-        return self._back is not None and bool(self._back.match(phrase.strip()))
+        """Whether ``phrase`` is one of the same_source words ("he", "the letter"), in any case,
+        punctuation around it left aside."""
+        return bool(self._back) and _phrase_key(phrase) in self._back
 
     def names_in(self, text: str) -> frozenset[str]:
+        """The mapped names the rules can find in sentence ``text`` (its first
+        MAX_SENTENCE_CHARS characters)."""
         names = self._names.get(text)
         if names is None:
-            names = self._names[text] = frozenset(m.entry.name for m in self.mentions(text))
+            found = self.mentions(text[:MAX_SENTENCE_CHARS])
+            names = self._names[text] = frozenset(m.entry.name for m in found)
         return names
 
     def without_names_only_in(
@@ -118,11 +136,94 @@ class SpeakerMapping:
         return SpeakerMapping(kept, list(self.same_source), list(self.speakers), self.source)
 
 
+def _phrase_key(phrase: str) -> str:
+    """``phrase`` in lower case, without the non-word characters around it, its words separated
+    by single spaces: same_source words and the phrases asked about compare by this key."""
+    first = _WORD_CHAR.search(phrase)
+    if first is None:
+        return ""
+    last = _WORD_CHAR.search(phrase[::-1])
+    end = len(phrase) - last.start()  # type: ignore[union-attr]
+    return " ".join(phrase[first.start() : end].lower().split())
+
+
+class _NameMatcher:
+    """All names of a mapping as one index: token n-grams -> the names written so.
+
+    A name matches where its tokens stand in the text with whitespace exactly where the name
+    has a space (any amount), not right after a word character or '-' and not right before a
+    word character (whole words; "Taliban’s" and "Taliban-led" match "Taliban"). Scanning left
+    to right, at each token the first name in the order longest (characters), then alphabetical
+    wins, and the scan goes on after it. The work per sentence is one pass over its tokens with a
+    dictionary lookup per token and per distinct token count of the names that start with it:
+    it does not grow with the number of names.
+    """
+
+    def __init__(self, entries: list[NameEntry]) -> None:
+        # Longest names first, so "Afghan Foreign Ministry" wins over "Afghan".
+        ordered = sorted(entries, key=lambda e: (-len(e.name), e.name))
+        # (any case, tokens) -> [(rank, entry, spaced)] in rank order; lengths by first token.
+        self.index: dict[tuple[bool, tuple[str, ...]], list[tuple[int, NameEntry, tuple]]] = {}
+        self.lengths: dict[tuple[bool, str], list[int]] = {}
+        for rank, entry in enumerate(ordered):
+            tokens = entry.tokens
+            if not tokens:
+                continue
+            key = (entry.any_case, tokens)
+            self.index.setdefault(key, []).append((rank, entry, entry.spaced))
+            n = self.lengths.setdefault((entry.any_case, tokens[0]), [])
+            if len(tokens) not in n:
+                n.append(len(tokens))
+        for n in self.lengths.values():
+            n.sort()
+        self.any_case = any(case for case, _ in self.lengths)
+
+    def mentions(self, text: str) -> list[Mention]:
+        if not self.index:
+            return []
+        spans = [m.span() for m in _TOKEN.finditer(text)]
+        exact = [text[a:b] for a, b in spans]
+        lower = [t.lower() for t in exact] if self.any_case else exact
+        found: list[Mention] = []
+        i, count = 0, len(spans)
+        while i < count:
+            start = spans[i][0]
+            if start and _NOT_AFTER.match(text, start - 1):
+                i += 1
+                continue
+            best: tuple[int, NameEntry, int] | None = None
+            for case, tokens in ((False, exact), (True, lower)):
+                for n in self.lengths.get((case, tokens[i]), ()):
+                    if i + n > count:
+                        break
+                    for rank, entry, spaced in self.index.get((case, tuple(tokens[i : i + n])), ()):
+                        if best is not None and rank >= best[0]:
+                            break
+                        if self._fits(text, spans, i, n, spaced):
+                            best = (rank, entry, n)
+                            break
+            if best is None:
+                i += 1
+                continue
+            _, entry, n = best
+            found.append(Mention(start, spans[i + n - 1][1], entry))
+            i += n
+        return found
+
+    @staticmethod
+    def _fits(text: str, spans: list[tuple[int, int]], i: int, n: int, spaced: tuple) -> bool:
+        for k in range(n - 1):
+            if (spans[i + k][1] < spans[i + k + 1][0]) != spaced[k]:
+                return False
+        end = spans[i + n - 1][1]
+        return end == len(text) or not _WORD_CHAR.match(text, end)
+
+
 def _lines(text: str) -> dict[tuple[str, ...], int]:
     """1-based line of every key and list item of a YAML document, by its path."""
     out: dict[tuple[str, ...], int] = {}
     try:
-        root = yaml.compose(text)
+        root = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError:
         return out
 
@@ -141,6 +242,29 @@ def _lines(text: str) -> dict[tuple[str, ...], int]:
     return out
 
 
+def _check_size(path: Path, groups: dict, same_source: Any, at: Any) -> None:
+    """Stop at once on more than MAX_NAMES names or MAX_SAME_SOURCE same_source words."""
+    total = 0
+    for speaker, names in groups.items():
+        if not isinstance(names, list):
+            continue
+        if total + len(names) > MAX_NAMES:
+            i = MAX_NAMES - total
+            count = sum(len(v) for v in groups.values() if isinstance(v, list))
+            raise StanceError(
+                f"{path}: {at('speakers', speaker, i)}speakers.{speaker}[{i}]: name number "
+                f"{MAX_NAMES + 1:,} of {count:,}; a mapping has at most {MAX_NAMES:,} names: "
+                "keep the names, roles and organisations that occur in the articles"
+            )
+        total += len(names)
+    if isinstance(same_source, list) and len(same_source) > MAX_SAME_SOURCE:
+        raise StanceError(
+            f"{path}: {at('same_source')}same_source: {len(same_source):,} words, more than "
+            f"{MAX_SAME_SOURCE:,}; keep the words that point back to a source (he, she, they, "
+            "the letter)"
+        )
+
+
 def load_mapping(path: Path | str, schema_path: Path | str) -> SpeakerMapping:
     """Read and check the mapping file; every problem is named with its line, entry and fix.
 
@@ -149,6 +273,12 @@ def load_mapping(path: Path | str, schema_path: Path | str) -> SpeakerMapping:
     """
     path = Path(path)
     speakers = load_schema(schema_path).values(SPEAKER_FIELD)
+    if path.is_file() and path.stat().st_size > MAX_FILE_BYTES:
+        raise StanceError(
+            f"{path}: {path.stat().st_size:,} bytes, more than the {MAX_FILE_BYTES:,} a speaker "
+            f"mapping may have (at most {MAX_NAMES:,} names of at most {MAX_NAME_CHARS} "
+            "characters); is it the right file?"
+        )
     data = load_yaml(path)
     lines = _lines(path.read_text(encoding="utf-8"))
 
@@ -178,6 +308,7 @@ def load_mapping(path: Path | str, schema_path: Path | str) -> SpeakerMapping:
             "'taliban: [Taliban, Zabihullah Mujahid]'"
         )
         groups = {}
+    _check_size(path, groups, data.get("same_source"), at)
     for speaker, names in groups.items():
         if speaker not in speakers:
             problems.append(
@@ -208,6 +339,12 @@ def load_mapping(path: Path | str, schema_path: Path | str) -> SpeakerMapping:
             if name != name.strip():
                 problems.append(f"{where}: {name!r} has spaces around it; remove them")
                 continue
+            if len(name) > MAX_NAME_CHARS:
+                problems.append(
+                    f"{where}: a name of {len(name):,} characters, more than {MAX_NAME_CHARS}; "
+                    "write the name alone (a role or organisation, not a sentence)"
+                )
+                continue
             line = lines.get(("speakers", speaker, str(i)), 0)
             if name in owner:
                 other, other_line = owner[name]
@@ -221,11 +358,11 @@ def load_mapping(path: Path | str, schema_path: Path | str) -> SpeakerMapping:
             entries.append(NameEntry(name, speaker, line))
     same_source = data.get("same_source") or []
     if not isinstance(same_source, list) or not all(
-        isinstance(w, str) and w.strip() for w in same_source
+        isinstance(w, str) and w.strip() and len(w) <= MAX_NAME_CHARS for w in same_source
     ):
         problems.append(
-            f"{at('same_source')}same_source: must be a list of words or phrases, e.g. "
-            "[he, she, they, the letter]"
+            f"{at('same_source')}same_source: must be a list of words or phrases (of at most "
+            f"{MAX_NAME_CHARS} characters), e.g. [he, she, they, the letter]"
         )
         same_source = []
     if problems:

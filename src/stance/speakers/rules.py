@@ -6,7 +6,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from stance.speakers.mapping import NARRATION, SpeakerMapping
+from stance.speakers.mapping import MAX_SENTENCE_CHARS, NARRATION, SpeakerMapping
 
 # Verbs of saying (labels/GUIDELINES.md, "Reported speech"): their subject is the source.
 REPORTING_VERBS = (
@@ -198,8 +198,10 @@ def attribute_article(
     the quotation the sentence belongs to; a quotation without attribution right after an
     attributed sentence; the paragraph after an attributed line ending in ':'; a sentence that
     opens with "he"/"they" in the paragraph of an attributed sentence; else narration
-    (``author``).
+    (``author``). Each sentence is read up to MAX_SENTENCE_CHARS characters; the work is linear
+    in the number of sentences.
     """
+    texts = [text[:MAX_SENTENCE_CHARS] for text in texts]
     shapes: list[QuoteShape] = []
     inside = False
     for i, text in enumerate(texts):
@@ -208,25 +210,25 @@ def attribute_article(
         shape = quote_shape(text, inside)
         shapes.append(shape)
         inside = shape.ends_inside
-    # Quote groups: sentences joined by a quotation that runs over a sentence boundary.
-    group = list(range(len(texts)))
-    for i in range(1, len(texts)):
-        if shapes[i].starts_inside:
-            group[i] = group[i - 1]
 
     out: list[Attribution | None] = [None] * len(texts)
     last_speaker: str | None = None  # the latest non-narration speaker of the article
     i = 0
     while i < len(texts):
-        members = [j for j in range(i, len(texts)) if group[j] == group[i]]
+        # A quote group: the sentences joined by a quotation that runs over a sentence boundary
+        # (each one after the first starts inside it).
+        end = i + 1
+        while end < len(texts) and shapes[end].starts_inside:
+            end += 1
+        members = range(i, end)
         before = last_speaker
         own = {j: explicit_attribution(shapes[j], mapping, before) for j in members}
-        found = next((own[j] for j in members if own[j] is not None), None)
+        source = next((j for j in members if own[j] is not None), None)
+        found = own[source] if source is not None else None
         for j in members:
             shape = shapes[j]
             result = own[j]
             if result is None and found is not None and len(members) > 1:
-                source = next(k for k in members if own[k] is not None)
                 result = Attribution(
                     found.speaker,
                     f"in the quotation attributed at position {source}: {found.evidence}",
@@ -259,7 +261,7 @@ def attribute_article(
                 if prev is not None and prev.kind == "block_quote":
                     result = Attribution(prev.speaker, prev.evidence, "block_quote")
                 elif prev is not None and prev.speaker != NARRATION:
-                    words = texts[j].split()
+                    words = texts[j].split(maxsplit=1)
                     if words and mapping.refers_back(words[0]):
                         result = Attribution(
                             prev.speaker,
@@ -273,5 +275,5 @@ def attribute_article(
             )
             if result.speaker != NARRATION:
                 last_speaker = result.speaker
-        i = members[-1] + 1
+        i = end
     return [a for a in out if a is not None]
