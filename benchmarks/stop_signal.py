@@ -48,7 +48,12 @@ def project_with_corpus(dest: Path, articles: int) -> None:
 
 
 def stop_during_speakers(
-    project: Path, signum: int, cores: int = 2, wait: float = 1800, targets: tuple[str, ...] = ()
+    project: Path,
+    signum: int,
+    cores: int = 2,
+    wait: float = 1800,
+    targets: tuple[str, ...] = (),
+    delay: float = 2.0,
 ) -> dict:
     """Start snakemake (on ``targets``, default all), send ``signum`` once the speakers job
     runs; the figures."""
@@ -67,7 +72,7 @@ def stop_during_speakers(
                 tail = output.read_text(encoding="utf-8", errors="replace")[-3000:]
                 raise SystemExit(f"the speakers job did not start:\n{tail}")
             time.sleep(0.2)
-        time.sleep(2.0)  # well inside the job
+        time.sleep(delay)  # inside the job
         started = time.monotonic() - start
         proc.send_signal(signum)
         sent = time.monotonic()

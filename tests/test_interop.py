@@ -883,3 +883,19 @@ def test_json_min_export_is_refused_once(project: Path, capsys):
     assert err.startswith("error: 1 problem(s) importing")
     assert f"{source}: none of its 3 item(s) has a 'data' object" in err
     assert err.count("'data'") == 1
+
+
+def test_a_sample_larger_than_the_queue_or_a_negative_seed_is_refused(
+    project: Path, capsys: pytest.CaptureFixture
+):
+    n = len(make_sentences(CORPUS))
+    assert stance("export", "--to", "doccano", "--sample", str(n + 1), "--seed", "1") == 2
+    err = capsys.readouterr().err
+    assert f"the queue has only {n} sentence(s) nobody has labeled; ask for at most {n}" in err
+    assert not (project / "labels" / "samples").exists() or not list(
+        (project / "labels" / "samples").iterdir()
+    )
+    with pytest.raises(SystemExit) as exit_info:
+        stance("export", "--to", "doccano", "--sample", "3", "--seed", "-1")
+    assert exit_info.value.code == 2
+    assert "must be a whole number from 0 to 2**32 - 1, not -1" in capsys.readouterr().err

@@ -18,12 +18,13 @@ pytestmark = pytest.mark.e2e
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_a_signal_stops_the_speakers_job_and_leaves_no_output(tmp_path: Path, signum: int):
-    # 400 synthetic articles: the speaker stage needs minutes for them, far more than the wait.
+    # 2,000 synthetic articles: the speaker stage needs several seconds for them, the signal
+    # comes half a second after it started.
     project = tmp_path / "project"
     project.mkdir()
-    project_with_corpus(project, 400)
+    project_with_corpus(project, 2000)
     result = stop_during_speakers(
-        project, signum, wait=300, targets=("results/speakers/predicted.parquet",)
+        project, signum, wait=300, targets=("results/speakers/predicted.parquet",), delay=0.5
     )
     assert result["returncode"] != 0, result["log_tail"]
     assert result["stopped_after_s"] < 60, result

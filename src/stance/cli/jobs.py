@@ -15,6 +15,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import gc
+import shutil
 import sys
 import threading
 import traceback
@@ -25,6 +26,7 @@ from typing import Any, TextIO
 
 from stance.environment import configure, limit_blas_threads
 from stance.errors import StanceError
+from stance.stopping import Stopped
 
 
 class StepFailed(Exception):
@@ -72,6 +74,15 @@ def run_job(job: Any) -> None:
     with job_log(log):
         try:
             step(job)
+        except Stopped as exc:
+            # The set of outputs is incomplete: remove them all, as Snakemake removes a failed
+            # job's (after Ctrl-C it does not), so that the next run makes them again.
+            print(f"error: {exc}", file=sys.stderr)
+            removed = remove_outputs(job.output)
+            raise StepFailed(
+                f"rule {job.rule} stopped on request"
+                + (f"; removed its outputs {', '.join(removed)}" if removed else "")
+            ) from None
         except StanceError as exc:
             # A user mistake: the message says what to do, a traceback would only hide it.
             print(f"error: {exc}", file=sys.stderr)
@@ -84,6 +95,21 @@ def run_job(job: Any) -> None:
             traceback.print_exc()
             where = f"; the traceback is in {log}" if log else ""
             raise StepFailed(f"{type(exc).__name__}: {exc}{where}") from None
+
+
+def remove_outputs(outputs: Any) -> list[str]:
+    """Remove the files and folders of a job's outputs that exist; the paths removed."""
+    removed = []
+    for output in outputs:
+        path = Path(output)
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        elif path.exists() or path.is_symlink():
+            path.unlink()
+        else:
+            continue
+        removed.append(str(path))
+    return removed
 
 
 # ------------------------------------------------------------------------------------- job logs
