@@ -15,7 +15,8 @@ per design (a simple random sample s of n units from a frame of N units: sentenc
 articles labeled in full). ``Y`` counts a sentence in cell (g, c) by its hand speaker and
 stance, ``Yhat`` by its predicted speaker and stance (out of fold for labeled sentences), so the
 rectifier sees speaker errors and stance errors alike. ``lambda`` in [0, 1] is chosen per
-design and group to minimise the variance (0: the labeled sample alone; 1: plain PPI).
+design and table to minimise the summed variance of its shares (0: the labeled sample alone;
+1: plain PPI).
 
 The variance is the design variance of a ratio (Taylor linearisation) with the finite population
 correction ``1 - n/N``, from the sample's unit totals: clusters (articles) when articles were
@@ -129,6 +130,7 @@ class ShareEstimator:
         # A design whose frame holds unknown sentences has sampling error in every group: an
         # unknown sentence may belong to any group, whatever its prediction says.
         self._open = [bool((unknown & (self._design == d)).any()) for d in range(len(designs))]
+        self._lambdas: dict[int, float] = {}
 
     def groups(self) -> list[Hashable]:
         """Every group named by a hand label or a prediction, in order of first appearance."""
@@ -158,6 +160,71 @@ class ShareEstimator:
         np.add.at(yu, index, y[rows])
         np.add.at(yhu, index, yhat[rows])
         return Sample(yu, yhu, y[rows], yhat[rows])
+
+    def _tuned_lambda(self, d: int) -> float:
+        """Design d's lambda: the value in [0, 1] that minimises the summed variance of every
+        share of this table (all groups and stances), as PPI++ tunes one lambda for a vector
+        of estimates ("overall"). One lambda for the table rests on all sampled sentences; one
+        per group would rest on that group's few, and its noise costs more than it saves.
+
+        Measured over the sampled sentences (many more than sampled articles), around the
+        shares of the plain rectified estimate (lambda 1)."""
+        if d not in self._lambdas:
+            self._lambdas[d] = self._pooled_lambda(d)
+        return self._lambdas[d]
+
+    def _pooled_lambda(self, d: int) -> float:
+        k = len(self.classes)
+        n_groups = len(self._codes)
+        rows = np.flatnonzero(self._sampled & (self._design == d))
+        if len(rows) < 2 or n_groups == 0:
+            return 1.0
+        theta = _ratio_rows(self._plain_totals())
+        eye = np.eye(k)
+        tg, ts = self._tg[rows], self._ts[rows]
+        pg, ps = self._pg[rows], self._ps[rows]
+        has_true = (tg >= 0) & (ts >= 0)
+        has_pred = (pg >= 0) & (ps >= 0)
+        # Per row, its linearised hand value a (in its hand group) and predicted value b (in
+        # its predicted group); zero in every other group.
+        a = np.zeros((len(rows), k))
+        b = np.zeros((len(rows), k))
+        a[has_true] = eye[ts[has_true]] - theta[tg[has_true]]
+        b[has_pred] = eye[ps[has_pred]] - theta[pg[has_pred]]
+        sum_a = np.zeros((n_groups, k))
+        sum_b = np.zeros((n_groups, k))
+        np.add.at(sum_a, tg[has_true], a[has_true])
+        np.add.at(sum_b, pg[has_pred], b[has_pred])
+        same = has_true & has_pred & (tg == pg)
+        n = len(rows)
+        # Sum over groups of the centred cross products and of the centred squares of b.
+        cross = float((a[same] * b[same]).sum() - (sum_a * sum_b).sum() / n)
+        square = float((b[has_pred] ** 2).sum() - (sum_b**2).sum() / n)
+        if square <= 0:
+            return 0.0
+        return float(np.clip(cross / square, 0.0, 1.0))
+
+    def _plain_totals(self) -> np.ndarray:
+        """Totals [group, class] of every group with lambda 1 (plain rectified predictions)."""
+        k = len(self.classes)
+        totals = np.zeros((len(self._codes), k))
+        known = self._known & (self._tg >= 0) & (self._ts >= 0)
+        np.add.at(totals, (self._tg[known], self._ts[known]), 1.0)
+        predicted = (self._pg >= 0) & (self._ps >= 0)
+        unknown = ~self._known & predicted
+        np.add.at(totals, (self._pg[unknown], self._ps[unknown]), 1.0)
+        for d, design in enumerate(self.designs):
+            in_d = self._design == d
+            sampled = self._sampled & in_d
+            n = len(np.unique(self._unit[sampled]))
+            expand = design.frame_size / n - 1.0 if n else 0.0
+            other = self._known & in_d & ~self._sampled
+            for rows, weight in ((sampled, expand), (other, -1.0)):
+                y_rows = rows & known
+                p_rows = rows & predicted
+                np.add.at(totals, (self._tg[y_rows], self._ts[y_rows]), weight)
+                np.add.at(totals, (self._pg[p_rows], self._ps[p_rows]), -weight)
+        return totals
 
     def _parts(self, d: int, y: np.ndarray, yhat: np.ndarray, sample: Sample) -> dict:
         in_d = self._design == d
@@ -189,11 +256,9 @@ class ShareEstimator:
             and self.designs[d].n < self.designs[d].frame_size
             for d, s in samples.items()
         )  # fmt: skip
-        # Shares of the plain rectified estimate (lambda 1) linearise the tuning of lambda.
-        theta = _ratio(fixed + sum(_design_total(p, 1.0) for p in parts.values()))
         lams = {
-            d: float(lam[d]) if lam is not None and d in lam else _tuned_lambda(s, theta)
-            for d, s in samples.items()
+            d: float(lam[d]) if lam is not None and d in lam else self._tuned_lambda(d)
+            for d in samples
         }
         if thin:
             # The sample says nothing about this group: the predictions as they are, and an
@@ -354,28 +419,13 @@ def _boundary_variance(sample: Sample, shares: np.ndarray, frame_rows: float) ->
     return np.where(at_bound, var, 0.0)
 
 
-def _ratio(totals: np.ndarray) -> np.ndarray:
-    total = totals.sum()
-    return totals / total if total > 0 else np.zeros_like(totals)
+def _ratio_rows(totals: np.ndarray) -> np.ndarray:
+    """Shares per row of totals [group, class]; zeros for a row whose total is not positive."""
+    sums = totals.sum(axis=1, keepdims=True)
+    return np.where(sums > 0, totals / np.where(sums > 0, sums, 1.0), 0.0)
 
 
 def _clipped_shares(totals: np.ndarray) -> np.ndarray:
     """Shares from estimated totals; a negative estimate (noise) counts as zero."""
     clipped = np.clip(totals, 0.0, None)
     return clipped / clipped.sum() if clipped.sum() > 0 else np.full_like(totals, np.nan)
-
-
-def _tuned_lambda(sample: Sample, theta: np.ndarray) -> float:
-    """The lambda in [0, 1] that minimises the summed variance of the shares' linearised
-    residuals (PPI++'s power tuning, for a known total of predictions). Measured over the
-    sampled sentences, which are many more than the sampled articles."""
-    if len(sample.y_rows) < 2:
-        return 1.0
-    a = _linearised(sample.y_rows, 0 * sample.yhat_rows, 0.0, theta)
-    b = _linearised(sample.yhat_rows, 0 * sample.yhat_rows, 0.0, theta)
-    a = a - a.mean(axis=0)
-    b = b - b.mean(axis=0)
-    vb = float((b * b).sum())
-    if vb <= 0:
-        return 0.0
-    return float(np.clip((a * b).sum() / vb, 0.0, 1.0))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -21,18 +22,23 @@ def paragraph_starts(sentences: pd.DataFrame, raw_texts: Mapping[str, str]) -> p
     before (the splitter ends a sentence at every line break; blank lines separate paragraphs in
     most articles, single line breaks in some). Needs ``start``/``end`` offsets into the raw text;
     an article without its raw text counts as one paragraph."""
-    flags = pd.Series(False, index=sentences.index)
+    flags: dict[Any, bool] = {}
     for article_id, rows in sentences.sort_values("position").groupby("article_id", sort=False):
+        stopping.check()
         raw = raw_texts.get(str(article_id))
         previous_end = None
-        for index, row in rows.iterrows():
+        for index, start, end in zip(
+            rows.index, rows["start"].astype(int), rows["end"].astype(int), strict=True
+        ):
             if previous_end is None:
                 flags[index] = True
             elif raw is not None:
-                gap = raw[previous_end : int(row["start"])]
+                gap = raw[previous_end:start]
                 flags[index] = "\n" in gap or "\r" in gap
-            previous_end = int(row["end"])
-    return flags
+            else:
+                flags[index] = False
+            previous_end = end
+    return pd.Series(flags, dtype=bool).reindex(sentences.index, fill_value=False)
 
 
 def corpus_raw_texts(article_ids: list[str], seeds_dir: Path | str) -> dict[str, str]:

@@ -81,6 +81,11 @@ def out_of_fold(
     # The rules read one article at a time: only the labeled articles need reading per fold
     # (the guard still looks for names in every article).
     labeled_articles = corpus[corpus["article_id"].isin(set(rows["article_id"]))]
+    # The leak guard's question, which names occur only in the held-out articles, from one
+    # read of the corpus: the articles that name each name.
+    naming = mapping.articles_naming(
+        zip(corpus["article_id"].astype(str), corpus["text"].astype(str), strict=True)
+    )
     for f, (train, test) in enumerate(folds.splits):
         stopping.check()
         held_out = sorted(set(rows.loc[test, "article_id"]))
@@ -88,10 +93,9 @@ def out_of_fold(
         for guard, guarded in GUARDS.items():
             fold_mapping = mapping
             if guarded:
-                inside = corpus["article_id"].isin(held_out)
-                fold_mapping = mapping.without_names_only_in(
-                    corpus.loc[inside, "text"].astype(str),
-                    corpus.loc[~inside, "text"].astype(str),
+                out = set(held_out)
+                fold_mapping = mapping.without_names(
+                    name for name, articles in naming.items() if articles <= out
                 )
                 left_out = sorted({e.name for e in mapping.entries} - {
                     e.name for e in fold_mapping.entries})  # fmt: skip

@@ -131,9 +131,22 @@ class SpeakerMapping:
         seen_elsewhere: set[str] = set()
         for text in others:
             seen_elsewhere |= self.names_in(text)
-        only_there = seen_out - seen_elsewhere
-        kept = [e for e in self.entries if e.name not in only_there]
+        return self.without_names(seen_out - seen_elsewhere)
+
+    def without_names(self, names: Iterable[str]) -> SpeakerMapping:
+        """The mapping without the entries of these names."""
+        left_out = set(names)
+        kept = [e for e in self.entries if e.name not in left_out]
         return SpeakerMapping(kept, list(self.same_source), list(self.speakers), self.source)
+
+    def articles_naming(self, texts: Iterable[tuple[str, str]]) -> dict[str, set[str]]:
+        """For each name of the mapping found in ``texts`` ((article, text) pairs), the
+        articles that name it: one read of the texts serves the leak guard of every fold."""
+        found: dict[str, set[str]] = {}
+        for article, text in texts:
+            for name in self.names_in(text):
+                found.setdefault(name, set()).add(article)
+        return found
 
 
 def _phrase_key(phrase: str) -> str:
