@@ -20,7 +20,7 @@ from findings_pairs import labeled_alone, score, truth, withheld_project
 pytestmark = pytest.mark.e2e
 
 CLASSES = ["favor", "against", "none"]
-HELD = ("001_6f9df5d2045494f9", "003_13ebe48ab0b78265")
+HELD = ("000_ff9e3475df46ad76", "003_13ebe48ab0b78265")
 
 
 def test_one_withheld_pair_is_covered_and_closer_than_raw_counts(tmp_path: Path):
