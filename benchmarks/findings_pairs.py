@@ -32,10 +32,12 @@ import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
 RESULTS = ROOT / "benchmarks" / "results"
-PROJECT_ITEMS = ["Snakefile", "workflow", "config", "profiles", "seeds", "labels"]
 LABELS = "labels/lead.csv"
 MIN_SENTENCES = 5
+
+from run import copy_project  # noqa: E402
 
 
 def truth(labels: pd.DataFrame, classes: list[str]) -> pd.DataFrame:
@@ -47,14 +49,9 @@ def truth(labels: pd.DataFrame, classes: list[str]) -> pd.DataFrame:
 
 
 def withheld_project(dest: Path, held: tuple[str, ...], articles: list[str]) -> None:
-    """A copy of the project with the labels of ``held`` removed and the rest recorded as a
-    simple random sample of articles."""
-    for item in PROJECT_ITEMS:
-        src = ROOT / item
-        if src.is_dir():
-            shutil.copytree(src, dest / item, ignore=shutil.ignore_patterns("__pycache__"))
-        elif src.exists():
-            shutil.copy2(src, dest / item)
+    """A copy of the project in ``dest`` (a new folder) with the labels of ``held`` removed and
+    the rest recorded as a simple random sample of articles."""
+    copy_project(dest)
     labels = pd.read_csv(dest / LABELS, dtype=str, keep_default_na=False)
     article = labels["sentence_id"].str.split(":").str[0]
     labels[~article.isin(held)].to_csv(dest / LABELS, index=False)
@@ -111,7 +108,7 @@ def labeled_alone(labels: pd.DataFrame, held: tuple[str, ...], true: pd.DataFram
 def run_pair(held: tuple[str, ...], articles: list[str], labels: pd.DataFrame,
              true: pd.DataFrame, classes: list[str], cores: int) -> dict:  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="stance-pairs-") as tmp:
-        project = Path(tmp)
+        project = Path(tmp) / "project"
         withheld_project(project, held, articles)
         proc = subprocess.run(
             [str(Path(sys.executable).parent / "snakemake"), "--cores", str(cores)],

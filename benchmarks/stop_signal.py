@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import signal
 import subprocess
 import sys
@@ -27,19 +26,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 RESULTS = ROOT / "benchmarks" / "results"
-PROJECT_ITEMS = ["Snakefile", "workflow", "config", "profiles", "seeds", "labels"]
 SPEAKER_OUTPUTS = ["predicted.parquet", "oof_predictions.csv", "metrics.json", "model.skops"]
 
+from run import copy_project  # noqa: E402
 from synthetic import write_corpus  # noqa: E402
 
 
 def project_with_corpus(dest: Path, articles: int) -> None:
-    for item in PROJECT_ITEMS:
-        src = ROOT / item
-        if src.is_dir():
-            shutil.copytree(src, dest / item, ignore=shutil.ignore_patterns("__pycache__"))
-        elif src.exists():
-            shutil.copy2(src, dest / item)
+    """A copy of the project in ``dest`` (a new folder) with ``articles`` synthetic articles
+    beside the seeds."""
+    copy_project(dest)
     extra = dest / "synthetic"
     write_corpus(extra, articles)
     for path in extra.iterdir():
@@ -101,7 +97,7 @@ def main() -> None:
     args = parser.parse_args()
     signum = getattr(signal, f"SIG{args.signal}")
     with tempfile.TemporaryDirectory(prefix="stance-stop-") as tmp:
-        project = Path(tmp)
+        project = Path(tmp) / "project"
         project_with_corpus(project, args.articles)
         result = stop_during_speakers(project, signum)
     result["articles"] = args.articles

@@ -28,7 +28,6 @@ def test_one_withheld_pair_is_covered_and_closer_than_raw_counts(tmp_path: Path)
     true = truth(labels, CLASSES)
     articles = sorted(p.stem for p in (ROOT / "seeds").glob("*.txt"))
     project = tmp_path / "project"
-    project.mkdir()
     withheld_project(project, HELD, articles)
     run_snakemake(project, "--cores", "2")
     table = pd.read_csv(project / "results/findings/stance_by_speaker.tsv", sep="\t")

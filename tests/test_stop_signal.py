@@ -21,7 +21,6 @@ def test_a_signal_stops_the_speakers_job_and_leaves_no_output(tmp_path: Path, si
     # 2,000 synthetic articles: the speaker stage needs several seconds for them, the signal
     # comes half a second after it started.
     project = tmp_path / "project"
-    project.mkdir()
     project_with_corpus(project, 2000)
     result = stop_during_speakers(
         project, signum, wait=300, targets=("results/speakers/predicted.parquet",), delay=0.5

@@ -32,6 +32,24 @@ def _seed(text: str) -> int:
     return value
 
 
+def _sample_options(p: argparse.ArgumentParser) -> None:
+    """--sample, --seed and --unit, the same for `stance label` and `stance export`."""
+    p.add_argument(
+        "--sample",
+        type=_positive,
+        help="a random sample of N units of the queue, recorded in labels/samples/ (the "
+        "findings use it to estimate the model's errors); the same N and --seed give a "
+        "co-annotator, or another tool, the same units; a larger N with the same seed extends it",
+    )
+    p.add_argument("--seed", type=_seed, default=0, help="seed of --sample (share it)")
+    p.add_argument(
+        "--unit",
+        choices=["sentence", "article"],
+        default="sentence",
+        help="what --sample draws: sentences, or whole articles to label in full",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stance", description=DESCRIPTION)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -79,20 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="article",
         help="article order, or the sentences the latest model is least sure about first",
     )
-    p.add_argument(
-        "--sample",
-        type=_positive,
-        help="label a random sample of N units of the queue, recorded in labels/samples/ (the "
-        "findings use it to estimate the model's errors); a co-annotator with the same N and "
-        "--seed gets the same units; a larger N with the same seed extends the sample",
-    )
-    p.add_argument("--seed", type=_seed, default=0, help="seed of --sample (share it)")
-    p.add_argument(
-        "--unit",
-        choices=["sentence", "article"],
-        default="sentence",
-        help="what --sample draws: sentences, or whole articles to label in full",
-    )
+    _sample_options(p)
     p.add_argument(
         "--relabel",
         action="store_true",
@@ -110,19 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     what.add_argument("--to", choices=TOOL_NAMES, help="the labeling tool to export the queue to")
     what.add_argument("--dataset", metavar="DIR", help="write the labeled data set to this folder")
     p.add_argument("--out", help="tasks file (default: results/<tool>/tasks.json or .jsonl)")
-    p.add_argument(
-        "--sample",
-        type=_positive,
-        help="a random sample of N units of the queue, recorded in labels/samples/ (the same "
-        "sample as `stance label --sample N --seed S`)",
-    )
-    p.add_argument("--seed", type=_seed, default=0, help="seed of --sample (as `stance label`)")
-    p.add_argument(
-        "--unit",
-        choices=["sentence", "article"],
-        default="sentence",
-        help="what --sample draws: sentences, or whole articles",
-    )
+    _sample_options(p)
     p.add_argument("--annotator", help="leave out the sentences this annotator has labeled")
     p.add_argument("--unlabeled", action="store_true", help="only sentences nobody has labeled yet")
     p.add_argument(
