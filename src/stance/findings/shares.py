@@ -181,8 +181,9 @@ def stance_shares(
             kind = THIN
         else:
             kind = SAMPLE
-        row.update(estimate=kind, design_units=e.design_units,
-                   **{"lambda": ";".join(f"{v:.2f}" for v in e.lam.values())})  # fmt: skip
+        # lambda weighs predictions against the sample: it means something where both count.
+        lam = ";".join(f"{v:.2f}" for v in e.lam.values()) if kind == SAMPLE else ""
+        row.update(estimate=kind, design_units=e.design_units, **{"lambda": lam})
         labeled = sentences.loc[in_group & known, "stance"].value_counts()
         for c in classes:
             row[f"labeled_{c}"] = int(labeled.get(c, 0))
