@@ -115,24 +115,6 @@ class SpeakerMapping:
             names = self._names[text] = frozenset(m.entry.name for m in found)
         return names
 
-    def without_names_only_in(
-        self, held_out: Iterable[str], others: Iterable[str]
-    ) -> SpeakerMapping:
-        """The mapping without the entries whose name occurs in ``held_out`` texts and in none
-        of ``others``.
-
-        The leak guard of the evaluation: with the held-out article's texts and those of every
-        other article, a name that occurs only in the held-out article is left out, as if the
-        mapping had been written without reading that article. Names found in no article stay.
-        """
-        seen_out: set[str] = set()
-        for text in held_out:
-            seen_out |= self.names_in(text)
-        seen_elsewhere: set[str] = set()
-        for text in others:
-            seen_elsewhere |= self.names_in(text)
-        return self.without_names(seen_out - seen_elsewhere)
-
     def without_names(self, names: Iterable[str]) -> SpeakerMapping:
         """The mapping without the entries of these names."""
         left_out = set(names)
