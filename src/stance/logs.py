@@ -10,16 +10,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 
+_PREFIXES = {logging.WARNING: "warning: ", logging.ERROR: "error: ", logging.CRITICAL: "error: "}
+
 
 class _Prefixed(logging.Formatter):
     """``warning: `` or ``error: `` before such a message; progress and notes as they are."""
 
     def formatMessage(self, record: logging.LogRecord) -> str:
-        if record.levelno >= logging.ERROR:
-            return f"error: {record.message}"
-        if record.levelno >= logging.WARNING:
-            return f"warning: {record.message}"
-        return record.message
+        return _PREFIXES.get(record.levelno, "") + record.message
 
 
 class _Stderr(logging.StreamHandler):
