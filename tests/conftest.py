@@ -8,9 +8,12 @@ import pytest
 from helpers import ROOT, copy_project
 
 from stance.environment import configure
+from stance.logs import log_to_stderr
 
-# The package's own environment (offline, no telemetry), as every command and job sets it.
+# The package's own environment (offline, no telemetry) and its messages on stderr, as every
+# command and job sets them.
 configure()
+log_to_stderr()
 
 
 @pytest.fixture(scope="session")

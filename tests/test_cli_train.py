@@ -218,7 +218,7 @@ def test_workflow_steps_train_log_and_compare(run, project: Path, monkeypatch, c
     # One changed hyperparameter: that model alone is trained and logged again.
     monkeypatch.setenv("STANCE_WORKFLOW_RUN", "g-10")
     models_step(config_with("majority", "word_lr", word_lr={"C": 0.5}))
-    out = capsys.readouterr().out
+    out = capsys.readouterr().err  # a workflow step logs (to its job's log and stderr)
     assert "majority: same config, labels and code as its cached result; not re-trained" in out
     assert "word_lr: f_avg" in out and "majority: f_avg" not in out
     assert f"majority: run {markers['majority']['run_id']} " in out  # reused, not logged again
@@ -229,7 +229,7 @@ def test_workflow_steps_train_log_and_compare(run, project: Path, monkeypatch, c
 
     # Other training code: every model is trained again (and its identical result reused).
     models_step(config_with("majority"), code="c2")
-    out = capsys.readouterr().out
+    out = capsys.readouterr().err
     assert "majority: f_avg" in out and f"majority: run {markers['majority']['run_id']} " in out
 
 

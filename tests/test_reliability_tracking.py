@@ -163,7 +163,7 @@ def test_run_left_running_by_kill_9_is_skipped_and_marked_failed_by_the_workflow
 
     # The next workflow run (its tracking_store step) marks the abandoned run FAILED.
     steps.tracking_store(load_config("config/config.yaml"), project, "store.json")
-    out = capsys.readouterr().out
+    out = capsys.readouterr().err  # a workflow step logs (to its job's log and stderr)
     assert f"run {crashed} (word)" in out and "marked FAILED" in out
     run = _client(uri).get_run(crashed)
     assert run.info.status == "FAILED"

@@ -97,35 +97,6 @@ def test_the_completed_configuration_is_remembered_and_a_changed_one_checked_aga
         check_workflow(bad, tmp_path)
 
 
-def test_jobs_side_by_side_in_one_process_each_log_their_own_output(tmp_path: Path):
-    import sys
-    import threading
-
-    from stance.cli.jobs import job_log
-
-    streams = (sys.stdout, sys.stderr)
-    both_inside = threading.Barrier(2)
-
-    def job(name: str) -> None:
-        with job_log(str(tmp_path / f"{name}.log")):
-            both_inside.wait()
-            for i in range(200):
-                print(f"{name} {i}")
-                print(f"{name} warns {i}", file=sys.stderr)
-            both_inside.wait()
-
-    threads = [threading.Thread(target=job, args=(name,)) for name in ("a", "b")]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    for name, other in (("a", "b"), ("b", "a")):
-        lines = (tmp_path / f"{name}.log").read_text(encoding="utf-8").splitlines()
-        assert len(lines) == 400 and all(line.startswith(f"{name} ") for line in lines)
-        assert not any(line.startswith(f"{other} ") for line in lines)
-    assert (sys.stdout, sys.stderr) == streams  # the terminal streams are back
-
-
 def test_run_step_hands_the_names_of_a_run_block_to_the_step(tmp_path: Path):
     from stance.cli.jobs import run_step
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import sys
+import logging
 from collections.abc import Callable
 
 import pandas as pd
@@ -10,6 +10,8 @@ import pandas as pd
 from stance.errors import StanceError
 from stance.tracking.model_io import load_logged_model
 from stance.training.predict import predict_sentences, select_run
+
+logger = logging.getLogger(__name__)
 
 
 def logged_model_probabilities(
@@ -29,11 +31,10 @@ def logged_model_probabilities(
         try:
             model = load_logged_model(uri, chosen["run_id"])
         except StanceError as exc:  # refused (UntrustedModelError) or missing model files
-            print(f"note: {exc}; keeping article order", file=sys.stderr)
+            logger.info(f"note: {exc}; keeping article order")
             return None
-        print(
-            f"order: least certain first, by model {chosen['model']!r} (run {chosen['run_id']})",
-            file=sys.stderr,
+        logger.info(
+            f"order: least certain first, by model {chosen['model']!r} (run {chosen['run_id']})"
         )
         table = sentences[["sentence_id", "text"]].reset_index(drop=True)
         result = predict_sentences(model, table, chosen["classes"], chosen["features"])

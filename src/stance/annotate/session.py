@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import csv
+import logging
 import re
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +17,8 @@ from stance.io import atomic_open
 from stance.labels.design import SampleManifest, draw_sample, sample_sentences
 from stance.labels.files import LabelSet
 from stance.labels.schema import ADJUDICATION_FILE, LabelSchema
+
+logger = logging.getLogger(__name__)
 
 ANNOTATOR_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 # Control keys; label keys from the schema must not use them.
@@ -233,7 +235,7 @@ def open_session(
     sample: int | None = None,
     seed: int = 0,
     probabilities: Callable[[pd.DataFrame], pd.DataFrame | None] | None = None,
-    warn: Callable[[str], None] = lambda message: print(message, file=sys.stderr),
+    warn: Callable[[str], None] = logger.info,
     *,
     unit: str = "sentence",
     relabel: bool = False,

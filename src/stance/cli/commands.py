@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import shlex
 import sys
 from pathlib import Path
@@ -13,6 +14,8 @@ from stance.errors import StanceError
 
 if TYPE_CHECKING:
     import pandas as pd
+
+logger = logging.getLogger(__name__)
 
 
 def _tracking(config_path: str, config: dict) -> tuple[str, str]:
@@ -28,7 +31,7 @@ def check_corpus(args: argparse.Namespace) -> None:
     seeds_dir = load_config(args.config)["seeds_dir"]
     found = discover(seeds_dir)
     for warning in found.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
+        logger.warning(warning)
     table = read_metadata(metadata_path(seeds_dir), set(found.article_ids))
     print(f"{len(found.article_ids)} article(s), {len(table)} with a metadata row")
 
@@ -39,7 +42,7 @@ def add(args: argparse.Namespace) -> None:
     seeds_dir = load_config(args.config)["seeds_dir"]
     added = add_sources(args.files, seeds_dir)
     for warning in added.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
+        logger.warning(warning)
     for source, article_id, row in added.articles:
         known = ", ".join(f"{k} {row[k]!r}" for k in ("title", "outlet", "date", "url") if row[k])
         print(
@@ -66,7 +69,7 @@ def labels(args: argparse.Namespace) -> None:
         out_agreement=args.out_agreement,
         out_disagreements=args.out_disagreements,
     )
-    print_stage_summary(result, args.out_unlabeled)
+    print_stage_summary(result, args.out_unlabeled, show=print)
 
 
 def label(args: argparse.Namespace) -> int:
@@ -224,7 +227,7 @@ def predict(args: argparse.Namespace) -> None:
     model = load_logged_model(uri, chosen["run_id"])
     name = f"model {chosen['model']!r} (run {chosen['run_id']})"
     result = predict_sentences(model, table, chosen["classes"], chosen["features"], name)
-    print(f"{name}: {len(result)} sentence(s)", file=sys.stderr)
+    logger.info(f"{name}: {len(result)} sentence(s)")
     # A CSV for people: texts a spreadsheet would run as a formula are quoted (--table reads
     # such a file back exactly).
     safe = spreadsheet_frame(result)
@@ -234,7 +237,7 @@ def predict(args: argparse.Namespace) -> None:
         with atomic_open(args.out, newline="", encoding="utf-8") as fh:
             safe.to_csv(fh, index=False, lineterminator="\n")
         counts = pd.Series(result["stance"]).value_counts().to_dict() if len(result) else {}
-        print(f"wrote {args.out}: {counts}", file=sys.stderr)
+        logger.info(f"wrote {args.out}: {counts}")
 
 
 def train(args: argparse.Namespace) -> None:
@@ -256,7 +259,7 @@ def train(args: argparse.Namespace) -> None:
     test = load_table(args.test, hint, cache) if args.test else None
     specs, skipped = specs_for(config, data, args.model)
     for note in skipped:
-        print(f"note: {note}", file=sys.stderr)
+        logger.info(f"note: {note}")
     settings = settings_for(config, args.jobs)
     out = Path(args.out)
     group = new_group_id()
@@ -365,7 +368,7 @@ def export(args: argparse.Namespace) -> None:
                 sentences, label_set, Path(labels_config["dir"]), sample=args.sample,
                 seed=args.seed, unit=args.unit, command=_command_line(),
             )  # fmt: skip
-            print(offered.description, file=sys.stderr)
+            logger.info(offered.description)
             sample_ids = set(offered.ids)
     suggestions = None
     items = queue_items(sentences, only=sample_ids, skip=skip)
@@ -383,10 +386,9 @@ def export(args: argparse.Namespace) -> None:
     marked = " with model suggestions" if suggestions else ""
     print(f"wrote {len(items)} sentence(s){marked} for {args.to}: {', '.join(map(str, written))}")
     if not items:
-        print(
+        logger.info(
             "note: the queue is empty (every sentence chosen is labeled already); drop "
-            "--annotator/--unlabeled, or add articles and run `snakemake`",
-            file=sys.stderr,
+            "--annotator/--unlabeled, or add articles and run `snakemake`"
         )
 
 
@@ -408,7 +410,7 @@ def import_labels(args: argparse.Namespace) -> None:
         sentences_source=args.sentences,
     )
     for line in result.skipped:
-        print(f"not a label: {line}", file=sys.stderr)
+        logger.info(f"not a label: {line}")
     print(
         f"wrote {result.path}: {result.added} new label(s)"
         + (f", {result.already_there} already there" if result.already_there else "")

@@ -13,20 +13,21 @@ A step gets the job's inputs, outputs, params, threads and the configuration Sna
 from __future__ import annotations
 
 import atexit
-import contextlib
 import gc
+import logging
 import shutil
-import sys
 import threading
-import traceback
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, TextIO
+from typing import Any
 
 from stance.environment import configure, limit_blas_threads
 from stance.errors import StanceError
+from stance.logs import job_log, log_to_stderr
 from stance.stopping import Stopped
+
+logger = logging.getLogger(__name__)
 
 
 class StepFailed(Exception):
@@ -61,11 +62,13 @@ def run_step(
 def run_job(job: Any) -> None:
     """Run the step of ``job`` (rule, input, output, params, wildcards, threads, log, config).
 
-    A user mistake (StanceError) is ``error: ...``, printed once: in the log and on the terminal;
-    the StepFailed raised only points at it, since Snakemake prints that message as well (the
-    problems would show twice). Any other exception leaves its traceback in the log.
+    What the step logs goes to the job's log file and the terminal (stance.logs). A user mistake
+    (StanceError) is ``error: ...``, logged once; the StepFailed raised only points at it, since
+    Snakemake prints that message as well (the problems would show twice). Any other exception
+    leaves its traceback in the log.
     """
     configure()
+    log_to_stderr()
     limit_blas_threads()
     step = _steps().get(job.rule)
     if step is None:
@@ -77,7 +80,7 @@ def run_job(job: Any) -> None:
         except Stopped as exc:
             # The set of outputs is incomplete: remove them all, as Snakemake removes a failed
             # job's (after Ctrl-C it does not), so that the next run makes them again.
-            print(f"error: {exc}", file=sys.stderr)
+            logger.error(str(exc))
             removed = remove_outputs(job.output)
             raise StepFailed(
                 f"rule {job.rule} stopped on request"
@@ -85,14 +88,14 @@ def run_job(job: Any) -> None:
             ) from None
         except StanceError as exc:
             # A user mistake: the message says what to do, a traceback would only hide it.
-            print(f"error: {exc}", file=sys.stderr)
+            logger.error(str(exc))
             where = f" and in {log}" if log else ""
             raise StepFailed(
                 f"rule {job.rule} stopped on bad input: the error is printed above{where}"
             ) from None
         except Exception as exc:
             # Anything else is a bug or a crash: its traceback goes to the log as well.
-            traceback.print_exc()
+            logger.exception(f"rule {job.rule} crashed")
             where = f"; the traceback is in {log}" if log else ""
             raise StepFailed(f"{type(exc).__name__}: {exc}{where}") from None
 
@@ -110,78 +113,6 @@ def remove_outputs(outputs: Any) -> list[str]:
             continue
         removed.append(str(path))
     return removed
-
-
-# ------------------------------------------------------------------------------------- job logs
-
-# The log of the job that the current thread runs. sys.stdout and sys.stderr are replaced by
-# one router while any job runs, so that jobs running side by side each get their own output.
-_CURRENT = threading.local()
-_ROUTER_LOCK = threading.Lock()
-_router_users = 0
-_saved_streams: tuple[TextIO, TextIO] | None = None
-
-
-class _Routed:
-    """A text stream that writes to the terminal and to the log of the current thread's job."""
-
-    def __init__(self, stream: TextIO) -> None:
-        self.stream = stream
-
-    def write(self, text: str) -> int:
-        self.stream.write(text)
-        self.stream.flush()
-        log = getattr(_CURRENT, "log", None)
-        if log is not None:
-            log.write(text)
-            log.flush()
-        return len(text)
-
-    def flush(self) -> None:
-        self.stream.flush()
-
-    def isatty(self) -> bool:
-        return False
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.stream, name)
-
-
-def _use_router() -> None:
-    global _router_users, _saved_streams
-    with _ROUTER_LOCK:
-        if _router_users == 0:
-            _saved_streams = (sys.stdout, sys.stderr)
-            sys.stdout = _Routed(sys.stdout)  # type: ignore[assignment]
-            sys.stderr = _Routed(sys.stderr)  # type: ignore[assignment]
-        _router_users += 1
-
-
-def _release_router() -> None:
-    global _router_users, _saved_streams
-    with _ROUTER_LOCK:
-        _router_users -= 1
-        if _router_users == 0 and _saved_streams is not None:
-            sys.stdout, sys.stderr = _saved_streams
-            _saved_streams = None
-
-
-@contextlib.contextmanager
-def job_log(path: str | None) -> Iterator[None]:
-    """Copy everything this thread prints to stdout and stderr into the log file ``path``."""
-    if path is None:
-        yield
-        return
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", encoding="utf-8") as log:
-        _use_router()
-        previous = getattr(_CURRENT, "log", None)
-        _CURRENT.log = log
-        try:
-            yield
-        finally:
-            _CURRENT.log = previous
-            _release_router()
 
 
 # ------------------------------------------------------------------------- the workflow process

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import argparse
-import sys
+import logging
 from collections.abc import Callable, Sequence
 
 from stance.cli import commands
 from stance.environment import configure
 from stance.errors import StanceError
+from stance.logs import log_to_stderr
 
 Handler = Callable[[argparse.Namespace], int | None]
 
 # The tools of stance.interop.tools (not imported here, to keep `stance --help` fast).
 TOOL_NAMES = ["label-studio", "doccano", "prodigy"]
+
+logger = logging.getLogger(__name__)
 
 DESCRIPTION = "Stance pipeline commands (the workflow itself runs with `snakemake`)."
 
@@ -221,12 +224,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     configure()
+    log_to_stderr()
     try:
         result = args.handler(args)
     except StanceError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        logger.error(str(exc))
         return 2
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        logger.info("interrupted")
         return 130
     return int(result or 0)

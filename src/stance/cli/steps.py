@@ -7,11 +7,14 @@ it the job. The step functions take plain values, so they are tested without Sna
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from stance.io import atomic_open
+
+logger = logging.getLogger(__name__)
 
 
 def write_json(path: Path | str, data: Mapping[str, Any]) -> None:
@@ -63,7 +66,7 @@ def article_table(
 
     meta = gather_article_tables(list(chrome), list(articles), out_chrome, out_articles, metadata)
     from_chrome = sorted(a for a, row in meta.items() if row["date_source"].startswith("chrome"))
-    print(
+    logger.info(
         f"{len(meta)} article(s); {sum(bool(row['date']) for row in meta.values())} with a date"
         + (f", from a removed chrome line: {', '.join(from_chrome)}" if from_chrome else "")
     )
@@ -101,7 +104,7 @@ def report_abandoned(uri: str, experiment: str) -> None:
 
     for run in close_abandoned_runs(uri, experiment):
         name = run.data.tags.get("model", run.info.run_name)
-        print(
+        logger.info(
             f"note: run {run.info.run_id} ({name}) in {uri} was left unfinished by a killed or "
             "crashed process; marked FAILED (it is never used for predictions)"
         )
@@ -116,7 +119,7 @@ def tracking_store(config: Mapping[str, Any], root: Path | str, out: str) -> Non
     experiment_id = init_store(uri, experiment)
     report_abandoned(uri, experiment)
     write_json(out, {"tracking_uri": uri, "experiment": experiment, "experiment_id": experiment_id})
-    print(f"MLflow store {uri}: experiment {experiment!r} (id {experiment_id})")
+    logger.info(f"MLflow store {uri}: experiment {experiment!r} (id {experiment_id})")
 
 
 def train_models(
@@ -150,11 +153,13 @@ def train_models(
         out = Path(models_dir) / spec.name
         key = keys[spec.name]
         if cache.restore(spec.name, key, out):
-            print(f"{spec.name}: same config, labels and code as its cached result; not re-trained")
+            logger.info(
+                f"{spec.name}: same config, labels and code as its cached result; not re-trained"
+            )
             continue
         ev = train_model(labeled, spec, settings, out, shown_warnings=shown)
         cache.save(spec.name, key, out)
-        print(f"{result_line(ev)} -> {out}")
+        logger.info(f"{result_line(ev)} -> {out}")
     return labeled
 
 
@@ -197,12 +202,12 @@ def log_models(
         write_json(folder / "mlflow_run.json", marker)
         markers.append(marker)
         if info["reused"]:
-            print(
+            logger.info(
                 f"{summary['model']}: run {info['run_id']} in {uri} already holds this result "
                 "(same labels, params, settings and metrics); nothing new logged"
             )
         else:
-            print(
+            logger.info(
                 f"{summary['model']}: logged run {info['run_id']} to {uri} "
                 f"(experiment {experiment!r}, workflow run {info['group']})"
             )
@@ -221,7 +226,7 @@ def compare_models(
     table = comparison_table(summaries, run_ids)
     write_comparison(table, out)
     shown = ["model", "f_avg", "f_avg_ci_low", "f_avg_ci_high", "macro_f1", "accuracy"]
-    print(table[shown].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    logger.info(table[shown].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     return table, summaries
 
 
@@ -249,7 +254,10 @@ def models(
     from stance.training.extras import runnable_entries
 
     # Models whose optional extra is missing are not outputs of the job (train.smk): skip them.
-    config = {**config, "models": runnable_entries(config["models"], lambda m: print(f"note: {m}"))}
+    config = {
+        **config,
+        "models": runnable_entries(config["models"], lambda m: logger.info(f"note: {m}")),
+    }
     labeled = train_models(
         data, config, models_dir=models_dir, cache_dir=cache_dir, threads=threads, code=code
     )
@@ -278,7 +286,9 @@ def log_comparison(
     uri, experiment = resolve_tracking_uri(config, root), config["mlflow"]["experiment"]
     group = summary_group(list(markers), os.environ.get(WORKFLOW_RUN_ENV))
     parent = log_group_summary(uri, experiment, group, table, describe_comparison(table, summaries))
-    print(f"comparison and description on parent run {parent} (workflow run {group}) in {uri}")
+    logger.info(
+        f"comparison and description on parent run {parent} (workflow run {group}) in {uri}"
+    )
 
 
 def plot_comparison(table: str, out: str, ci_level: float) -> None:
@@ -354,7 +364,7 @@ def _findings_job(job: Any) -> None:
         labels_dir=job.config["labels"]["dir"], comparison=getattr(i, "comparison", None),
     )  # fmt: skip
     result = run_findings_stage(inputs, FindingsOutputs(**dict(job.output.items())), job.config)
-    print("\n".join(summary_lines(result)))
+    logger.info("\n".join(summary_lines(result)))
 
 
 JOBS = {

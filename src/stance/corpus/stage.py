@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import sys
+import logging
 from dataclasses import astuple
 from pathlib import Path
 
@@ -19,6 +19,8 @@ from stance.corpus.chrome import compile_rules
 from stance.corpus.splitting import SentenceSplitter, split_article
 from stance.errors import StanceError
 from stance.io import atomic_open, atomic_path, write_tsv
+
+logger = logging.getLogger(__name__)
 
 SENTENCE_SCHEMA = pa.schema(
     [
@@ -105,10 +107,9 @@ def _load_cache(path: Path | None, settings: str) -> dict:
         ):
             return articles if cached.get("settings") == settings else {}
         problem = "not a split cache of this version"
-    print(
+    logger.info(
         f"note: {path}: {problem}; ignoring it, every article of the shard is split again "
-        "(the cache is rewritten)",
-        file=sys.stderr,
+        "(the cache is rewritten)"
     )
     return {}
 
@@ -163,15 +164,14 @@ def split_shard(
             ]
             split_count += 1
             if not sentences:
-                print(
-                    f"warning: {path}: no sentences left after removing {len(removed)} chrome "
+                logger.warning(
+                    f"{path}: no sentences left after removing {len(removed)} chrome "
                     "line(s); the article is kept in results/articles.tsv with 0 sentences. If "
                     "this is wrong, check the chrome rules in config/config.yaml "
-                    "(see results/chrome_report.tsv)",
-                    file=sys.stderr,
+                    "(see results/chrome_report.tsv)"
                 )
         if n % PROGRESS_EVERY == 0:
-            print(f"{label}: {n}/{len(paths)} articles", file=sys.stderr)
+            logger.info(f"{label}: {n}/{len(paths)} articles")
     if problems:
         raise StanceError("\n".join(problems))
 
@@ -196,7 +196,7 @@ def split_shard(
     if cache_path is not None:
         with atomic_open(cache_path, encoding="utf-8") as fh:
             json.dump({"format": CACHE_FORMAT, "settings": settings, "articles": fresh}, fh)
-    print(f"{label}: {split_count} article(s) split, {reused} reused from cache", file=sys.stderr)
+    logger.info(f"{label}: {split_count} article(s) split, {reused} reused from cache")
     return split_count, reused
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import sys
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,8 @@ from stance.labels.design import load_manifests, resolve_designs
 from stance.labels.files import LabelSet, load_labels, load_sentences
 from stance.labels.resolution import resolve_labels
 from stance.labels.schema import load_schema
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -90,17 +93,19 @@ def design_lines(labels_dir: Path | str, sentences, labeled: set[str]) -> list[s
     return [*lines, *(f"warning: {w}" for w in resolved.warnings)]
 
 
-def print_stage_summary(result: StageResult, unlabeled_path: Path | str) -> None:
-    """The stage's warnings (stderr) and a summary of labels and agreement (stdout)."""
+def print_stage_summary(
+    result: StageResult, unlabeled_path: Path | str, show: Callable[[str], None] = logger.info
+) -> None:
+    """Log the stage's warnings; ``show`` a summary of labels and agreement (a command: print)."""
     for warning in result.label_set.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
+        logger.warning(warning)
     annotators = result.label_set.annotators
-    print(
+    show(
         f"labels: {result.labeled} of {result.sentences} sentences labeled, "
         f"{result.unlabeled} unlabeled (queue: {unlabeled_path}); "
         f"{len(annotators)} annotator(s){': ' + ', '.join(annotators) if annotators else ''}; "
         f"{len(result.label_set.adjudication)} adjudicated"
     )
-    print(summary_line(result.agreement.report))
+    show(summary_line(result.agreement.report))
     for line in result.design:
-        print(line)
+        show(line)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
+import logging
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -27,6 +27,8 @@ from stance.training.data import LabeledData, load_training_data
 from stance.training.model_files import save_model
 from stance.training.result_cache import ResultCache
 from stance.training.settings import EvalSettings
+
+logger = logging.getLogger(__name__)
 
 # The corpus columns the stage reads (with the paragraph starts of the article files).
 CORPUS_COLUMNS = ["sentence_id", "article_id", "position", "text"]
@@ -105,10 +107,9 @@ def _restored(cache: ResultCache, key: Mapping[str, Any], outputs: SpeakerOutput
     with atomic_open(outputs.metrics, encoding="utf-8") as fh:
         json.dump(summary, fh, indent=2)
         fh.write("\n")
-    print(
+    logger.info(
         "speakers: same corpus, hand speakers, mapping, settings and code as the cached result; "
-        "not evaluated again",
-        file=sys.stderr,
+        "not evaluated again"
     )
     return summary
 
@@ -215,12 +216,11 @@ def run_speaker_stage(
     for guard in GUARDS:
         f = figures[f"{guard}_{method}"]
         b = figures[f"{guard}_majority"]
-        print(
+        logger.info(
             f"speakers ({method}, {guard}): accuracy {f['accuracy']:.3f} "
             f"[{f['accuracy_ci_low']:.3f}, {f['accuracy_ci_high']:.3f}], macro_f1 "
             f"{f['macro_f1']:.3f} [{f['macro_f1_ci_low']:.3f}, {f['macro_f1_ci_high']:.3f}]; "
-            f"majority accuracy {b['accuracy']:.3f}",
-            file=sys.stderr,
+            f"majority accuracy {b['accuracy']:.3f}"
         )
     return summary
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from stance.errors import StanceError
 from stance.io import atomic_open
+
+logger = logging.getLogger(__name__)
 
 
 def speaker_model_entries(config: Mapping[str, Any], root: Path | str = ".") -> list[dict]:
@@ -79,9 +82,9 @@ def speaker_stance_step(dataset: str, oof: str, config: Mapping[str, Any], out: 
 
     table = write_stance_with_predicted(dataset, oof, config, out)
     if table.empty:
-        print("no configured model reads the speaker: nothing to compare")
+        logger.info("no configured model reads the speaker: nothing to compare")
     else:
-        print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        logger.info(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
 
 
 def log_speakers_step(
@@ -143,7 +146,7 @@ def log_speakers_step(
     with atomic_open(out, encoding="utf-8") as fh:
         json.dump(info, fh, indent=2)
         fh.write("\n")
-    print(f"speakers: logged run {info['run_id']} to {uri}")
+    logger.info(f"speakers: logged run {info['run_id']} to {uri}")
 
 
 def _speakers_job(job: Any) -> None:

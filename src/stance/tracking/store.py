@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
-import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -15,6 +15,8 @@ import tenacity
 
 from stance.environment import configure
 from stance.errors import StanceError
+
+logger = logging.getLogger(__name__)
 
 # Groups the runs of one workflow run; the Snakefile sets it once per `snakemake` call.
 WORKFLOW_RUN_ENV = "STANCE_WORKFLOW_RUN"
@@ -98,7 +100,7 @@ def _is_locked(exc: BaseException) -> bool:
 
 def _report_retry(state: tenacity.RetryCallState) -> None:
     delay = state.next_action.sleep if state.next_action else 0.0
-    print(f"tracking store busy (database is locked); retrying in {delay:.1f}s", file=sys.stderr)
+    logger.info(f"tracking store busy (database is locked); retrying in {delay:.1f}s")
 
 
 # SQLite takes one writer at a time: a call that finds the store locked waits and tries again.

@@ -10,6 +10,7 @@ encoded again.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import secrets
 import threading
@@ -21,6 +22,8 @@ import numpy as np
 
 from stance.corpus.splitting import normalise
 from stance.io import atomic_path
+
+logger = logging.getLogger(__name__)
 
 # Where the vectors go: relative to the working folder (the project root for the workflow and
 # `stance` commands run there); STANCE_EMBEDDING_CACHE overrides it.
@@ -62,7 +65,7 @@ class VectorCache:
                 if keys.ndim != 1 or values.ndim != 2 or len(keys) != len(values):
                     raise ValueError("keys and vectors do not match")
             except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
-                print(
+                logger.info(
                     f"note: {path}: damaged cache file ignored ({exc}); its texts are encoded again"
                 )
                 continue

@@ -5,7 +5,7 @@ The one training path: the workflow's ``models`` step and ``stance train`` both 
 
 from __future__ import annotations
 
-import sys
+import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -19,6 +19,8 @@ from stance.training.evaluate import Evaluation, evaluate
 from stance.training.extras import extra_of_kind, require_embeddings, runnable_entries
 from stance.training.models import SPEAKER, ModelSpec, get_spec, model_specs
 from stance.training.settings import EvalSettings
+
+logger = logging.getLogger(__name__)
 
 
 def settings_for(config: Mapping[str, Any], jobs: int | None = None) -> EvalSettings:
@@ -74,25 +76,23 @@ def train_model(
     Warnings already in ``shown_warnings`` are not printed again (several models of one command
     share most of them); the set is updated.
     """
-    print(
+    logger.info(
         f"{spec.name}: evaluating on {len(data.frame)} labeled sentences "
-        f"({settings.n_jobs} thread(s)) ...",
-        file=sys.stderr,
+        f"({settings.n_jobs} thread(s)) ..."
     )
     started, encoded = time.perf_counter(), encoded_count()
     ev = evaluate(data, spec, settings, test)
-    print(f"{spec.name}: evaluated in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+    logger.info(f"{spec.name}: evaluated in {time.perf_counter() - started:.1f} s")
     if extra_of_kind(spec.kind.name):
         # How many sentences needed the encoder: 0 on a re-run, the new ones after new labels.
-        print(
+        logger.info(
             f"{spec.name}: {encoded_count() - encoded} sentence(s) encoded, the others from "
-            f"the vector cache ({cache_root()})",
-            file=sys.stderr,
+            f"the vector cache ({cache_root()})"
         )
     write_evaluation(ev, out_dir)
     shown = shown_warnings if shown_warnings is not None else set()
     for warning in ev.warnings:
         if warning not in shown:
-            print(f"warning: {warning}", file=sys.stderr)
+            logger.warning(warning)
             shown.add(warning)
     return ev
