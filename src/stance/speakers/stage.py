@@ -194,8 +194,8 @@ def predict_shard(
 
 def gather_predicted(shards: Sequence[Path | str], out: Path | str) -> None:
     """The per-shard speaker predictions as one table (rule gather_speakers)."""
-    parts = [pd.read_parquet(p) for p in shards]
-    table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=PREDICTED_COLUMNS)
+    parts = [pd.read_parquet(p) for p in shards] or [pd.DataFrame(columns=PREDICTED_COLUMNS)]
+    table = pd.concat(parts, ignore_index=True)
     with atomic_path(out) as tmp:
         table[PREDICTED_COLUMNS].to_parquet(tmp, index=False)
 

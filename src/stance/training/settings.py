@@ -6,7 +6,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-
 # Settings that change how fast models train, never what they learn: changing them re-runs nothing.
 SPEED_SETTINGS = ("n_jobs", "fit_memory_mb")
 
