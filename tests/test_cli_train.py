@@ -13,11 +13,11 @@ import pytest
 import yaml
 from helpers import make_dataset, schema_values
 
-from stance.cli import steps
 from stance.cli.main import main
 from stance.config import load_config
 from stance.errors import StanceError
 from stance.training.data import from_dataset
+from stance.training.run import train_configured_model
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPERIMENT = "cli-test"
@@ -74,10 +74,9 @@ def test_train_on_a_grouped_csv_matches_the_workflow_step(run, project: Path):
     assert "word_lr: f_avg" in out and "leave one article out, 4 folds" in out
     table = pd.read_csv(project / "t1/comparison.tsv", sep="\t")
     assert list(table["model"]) == ["word_lr"]
-    steps.train_models(
-        "results/labeled_dataset", config_with("word_lr"), models_dir="results/models",
-        cache_dir="results/cache/train", threads=1, code="c1",
-    )  # fmt: skip
+    train_configured_model(
+        "results/labeled_dataset", config_with("word_lr"), "word_lr", "results/models/word_lr", 1
+    )
     from_table = json.loads((project / "t1/word_lr/metrics.json").read_text())
     from_step = json.loads((project / "results/models/word_lr/metrics.json").read_text())
     assert from_table["metrics"] == from_step["metrics"]
@@ -184,16 +183,34 @@ def config_with(*names: str, **params: dict) -> dict:
     return {**config, "models": entries}
 
 
-def models_step(config: dict, out: str = "results/metrics/comparison.tsv", **kw) -> None:
-    steps.models("results/labeled_dataset", config, Path.cwd(), models_dir="results/models",
-                 cache_dir="results/cache/train", agreement=None, comparison=out,
-                 figure=out.replace(".tsv", ".png"), threads=1,
-                 code=kw.get("code", "c1"))  # fmt: skip
+def models_step(config: dict, train: tuple[str, ...] | None = None) -> None:
+    """What the workflow's train_model (for ``train``; default every model), log_model and
+    compare_models jobs do, one after the other."""
+    from stance.tracking.workflow import compare_logged_models, log_model_folder
+
+    names = [m["name"] for m in config["models"]]
+    data = "results/labeled_dataset"
+    for name in names if train is None else train:
+        train_configured_model(data, config, name, f"results/models/{name}", 1)
+    for name in names:
+        log_model_folder(f"results/models/{name}", data, config, Path.cwd())
+    compare_logged_models(
+        [f"results/models/{n}" for n in names],
+        config,
+        Path.cwd(),
+        "results/metrics/comparison.tsv",
+        "results/metrics/comparison.png",
+    )
 
 
-def test_workflow_steps_train_log_and_compare(run, project: Path, monkeypatch, capsys):
+def test_workflow_steps_train_log_and_compare(run, project: Path, monkeypatch, caplog):
+    import logging
+
+    from stance.tracking.workflow import open_store
+
+    caplog.set_level(logging.INFO, logger="stance")
     config = config_with("majority", "word_lr")
-    steps.tracking_store(config, project, "results/mlflow/store.json")
+    open_store(config, project, "results/mlflow/store.json")
     assert json.loads((project / "results/mlflow/store.json").read_text())["experiment_id"]
     monkeypatch.setenv("STANCE_WORKFLOW_RUN", "g-9")
     models_step(config)
@@ -213,36 +230,30 @@ def test_workflow_steps_train_log_and_compare(run, project: Path, monkeypatch, c
         markers["word_lr"]["parent_run_id"]
     )
     assert "Best f_avg: **" in parent.data.tags["mlflow.note.content"]
-    capsys.readouterr()
+    caplog.clear()
 
-    # One changed hyperparameter: that model alone is trained and logged again.
+    # One changed hyperparameter: the workflow trains that model alone; logging every model
+    # logs it alone again and reuses the stored run of the other.
     monkeypatch.setenv("STANCE_WORKFLOW_RUN", "g-10")
-    models_step(config_with("majority", "word_lr", word_lr={"C": 0.5}))
-    out = capsys.readouterr().err  # a workflow step logs (to its job's log and stderr)
-    assert "majority: same config, labels and code as its cached result; not re-trained" in out
+    models_step(config_with("majority", "word_lr", word_lr={"C": 0.5}), train=("word_lr",))
+    out = caplog.text
     assert "word_lr: f_avg" in out and "majority: f_avg" not in out
     assert f"majority: run {markers['majority']['run_id']} " in out  # reused, not logged again
     again = json.loads((project / "results/models/word_lr/mlflow_run.json").read_text())
     assert again["run_id"] != markers["word_lr"]["run_id"] and again["group"] == "g-10"
     summary = json.loads((project / "results/models/word_lr/metrics.json").read_text())
     assert summary["params"]["C"] == 0.5
+    # The parent run of this workflow run holds the comparison: its models' group is g-10.
+    parent = mlflow.MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}").get_run(
+        again["parent_run_id"]
+    )
+    assert "Best f_avg: **" in parent.data.tags["mlflow.note.content"]
 
-    # Other training code: every model is trained again (and its identical result reused).
-    models_step(config_with("majority"), code="c2")
-    out = capsys.readouterr().err
+    # Trained again with the same result: the stored run is reused.
+    caplog.clear()
+    models_step(config_with("majority"))
+    out = caplog.text
     assert "majority: f_avg" in out and f"majority: run {markers['majority']['run_id']} " in out
-
-
-def test_a_changed_data_set_is_trained_again_not_restored_from_the_cache(run, project: Path):
-    config = config_with("majority")
-    cache = {"cache_dir": "results/cache/m2", "threads": 1, "code": "c1"}
-    steps.train_models("results/labeled_dataset", config, models_dir="results/m2", **cache)
-    first = json.loads((project / "results/m2/majority/metrics.json").read_text())
-    make_dataset(4, 11).save_to_disk(str(project / "results/other_dataset"))
-    steps.train_models("results/other_dataset", config, models_dir="results/m2", **cache)
-    second = json.loads((project / "results/m2/majority/metrics.json").read_text())
-    assert first["data"]["sha256"] != second["data"]["sha256"]
-    assert second["data"]["n_sentences"] == 44 and first["data"]["n_sentences"] == 40
 
 
 def test_user_mistakes_give_one_line_messages(run, project: Path):
@@ -257,13 +268,11 @@ def test_user_mistakes_give_one_line_messages(run, project: Path):
     code, _, err = run("train", "table.csv", "--model", "nope", "--no-log")
     assert code == 2 and "no model 'nope'" in err
     with pytest.raises(StanceError, match="labeled data set not found"):
-        steps.train_models("nowhere", config_with("majority"), models_dir="x", cache_dir="y",
-                           threads=1, code="c1")  # fmt: skip
+        train_configured_model("nowhere", config_with("majority"), "majority", "x", 1)
 
 
 def test_edge_cases_reach_the_cli_as_messages(project: Path, run):
     one_article = from_dataset(make_dataset(1, 9), "x").dataset
     one_article.save_to_disk(str(project / "results/one_article"))
     with pytest.raises(StanceError, match="at least 2 articles"):
-        steps.train_models("results/one_article", config_with("word_lr"), models_dir="x",
-                           cache_dir="y", threads=1, code="c1")  # fmt: skip
+        train_configured_model("results/one_article", config_with("word_lr"), "word_lr", "x", 1)

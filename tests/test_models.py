@@ -365,3 +365,10 @@ def test_the_kinds_built_on_an_encoder_are_the_ones_that_need_the_extra():
         return any(isinstance(v, SentenceEncoder) for v in pipeline.get_params().values())
 
     assert sorted(k for k in KINDS if has_encoder(k)) == sorted(ENCODER_KINDS)
+
+
+def test_the_speaker_kinds_the_workflow_reads_are_those_that_read_the_speaker():
+    from stance.training.extras import SPEAKER_KINDS
+    from stance.training.models import KINDS, SPEAKER
+
+    assert set(SPEAKER_KINDS) == {n for n, kind in KINDS.items() if SPEAKER in kind.features}

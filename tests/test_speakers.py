@@ -402,7 +402,17 @@ def speaker_project(tmp_path_factory) -> Path:
 def test_stage_then_predict_articles_writes_speaker_and_stance(speaker_project: Path, monkeypatch,
                                                                 capsys):  # fmt: skip
     from stance.cli.main import main
-    from stance.speakers import steps
+    from stance.speakers.logged import log_speaker_stage
+    from stance.speakers.stage import (
+        SpeakerOutputs,
+        attribute_shard,
+        predict_shard,
+        run_speaker_stage,
+        write_stance_with_predicted,
+    )
+    from stance.tracking.workflow import compare_logged_models, log_model_folder
+    from stance.training.extras import speaker_model_entries
+    from stance.training.run import train_configured_model
 
     root = speaker_project
     monkeypatch.chdir(root)
@@ -410,35 +420,39 @@ def test_stage_then_predict_articles_writes_speaker_and_stance(speaker_project: 
     from stance.config import load_config
 
     config = load_config("config/config.yaml")
-    out = {n: f"results/speakers/{f}" for n, f in (
-        ("predicted", "predicted.parquet"), ("oof", "oof_predictions.csv"),
-        ("metrics", "metrics.json"), ("metrics_table", "metrics.tsv"),
-        ("per_speaker", "per_speaker.tsv"), ("confusion", "confusion.tsv"),
-        ("model", "model.skops"))}  # fmt: skip
+    out = SpeakerOutputs(**{n: f"results/speakers/{f}" for n, f in (
+        ("oof", "oof_predictions.csv"), ("metrics", "metrics.json"),
+        ("metrics_table", "metrics.tsv"), ("per_speaker", "per_speaker.tsv"),
+        ("confusion", "confusion.tsv"), ("model", "model.skops"))})  # fmt: skip
     Path("results/speakers").mkdir(parents=True, exist_ok=True)
-    steps.speakers_step("results/sentences.parquet", "results/labeled_dataset", config, root, out)
-    oof = pd.read_csv(out["oof"])
+    # The workflow's jobs, one after the other: attribution (here one shard), evaluation and
+    # the speaker model, prediction.
+    attributed = "results/speakers/attributed.parquet"
+    attribute_shard("results/sentences.parquet", config, root, attributed)
+    run_speaker_stage([attributed], "results/labeled_dataset", config, root, out)
+    oof = pd.read_csv(out.oof)
     assert list(oof.columns[:6]) == ["sentence_id", "article_id", "text", "speaker",
                                      "predicted_speaker", "evidence"]  # fmt: skip
     assert len(oof) == 40 and oof["evidence"].str.len().gt(0).all()
-    predicted = pd.read_parquet(out["predicted"])
+    predict_shard(attributed, out.model, config, "results/speakers/predicted.parquet")
+    predicted = pd.read_parquet("results/speakers/predicted.parquet")
     assert list(predicted.columns) == ["sentence_id", "predicted_speaker", "evidence", "source"]
     assert len(predicted) == 40 and set(predicted["source"]) <= {"rules", "model"}
-    steps.speaker_stance_step("results/labeled_dataset", out["oof"], config,
-                              "results/speakers/stance.tsv")  # fmt: skip
+    write_stance_with_predicted("results/labeled_dataset", out.oof,
+                                speaker_model_entries(config["models"]), config,
+                                "results/speakers/stance.tsv")  # fmt: skip
     stance = pd.read_csv("results/speakers/stance.tsv", sep="\t")
     assert stance["speakers"].tolist() == ["hand", "predicted", "predicted_no_leak_guard"]
     assert set(stance["model"]) == {"word_speaker_lr"}
-    steps.log_speakers_step(out["metrics"], out["model"], [out["oof"]],
-                            "results/labeled_dataset", config, root,
-                            "results/speakers/mlflow_run.json")  # fmt: skip
-    from stance.cli import steps as cli_steps
-
+    log_speaker_stage(out.metrics, out.model, [out.oof], "results/labeled_dataset", config, root,
+                      "results/speakers/mlflow_run.json")  # fmt: skip
     entry = next(m for m in config["models"] if m["name"] == "word_speaker_lr")
-    cli_steps.models("results/labeled_dataset", {**config, "models": [entry]}, root,
-                     models_dir="results/models", cache_dir="results/cache/train",
-                     agreement=None, comparison="results/metrics/comparison.tsv",
-                     figure="results/metrics/comparison.png", threads=1, code="c")  # fmt: skip
+    one = {**config, "models": [entry]}
+    folder = "results/models/word_speaker_lr"
+    train_configured_model("results/labeled_dataset", one, "word_speaker_lr", folder, 1)
+    log_model_folder(folder, "results/labeled_dataset", one, root)
+    compare_logged_models([folder], one, root, "results/metrics/comparison.tsv",
+                          "results/metrics/comparison.png")  # fmt: skip
     capsys.readouterr()
     article = root / "new.txt"
     article.write_text(
@@ -475,61 +489,6 @@ def test_predict_without_a_mapping_file_adds_no_speaker(tmp_path: Path, config, 
     assert "no speaker mapping" in capsys.readouterr().err
     given = add_speakers(table, settings, tmp_path, "sqlite:///unused.db", "x", speaker="nato")
     assert given["speaker"].tolist() == ["nato"]
-
-
-def test_stage_result_is_restored_after_a_stance_change_and_redone_after_a_speaker_change(
-    speaker_project: Path, tmp_path: Path, capsys
-):
-    import datasets
-
-    from stance.config import load_config
-    from stance.speakers.stage import SpeakerOutputs, run_speaker_stage
-    from stance.training.data import load_training_data
-
-    root = speaker_project
-    config = load_config(root / "config/config.yaml")
-    cache = tmp_path / "cache"
-
-    def run(data: Path, name: str) -> tuple[SpeakerOutputs, dict]:
-        out = SpeakerOutputs(*(str(tmp_path / name / f) for f in (
-            "predicted.parquet", "oof_predictions.csv", "metrics.json", "metrics.tsv",
-            "per_speaker.tsv", "confusion.tsv", "model.skops")))  # fmt: skip
-        (tmp_path / name).mkdir()
-        summary = run_speaker_stage(
-            root / "results/sentences.parquet", data, config, root, out, cache_dir=cache, code="c"
-        )
-        return out, summary
-
-    first, first_summary = run(root / "results/labeled_dataset", "first")
-    assert "not evaluated again" not in capsys.readouterr().err
-
-    def edited(field: str, name: str) -> Path:
-        ds = datasets.load_from_disk(str(root / "results/labeled_dataset"))
-        values = list(ds[field])
-        n = ds.features[field].num_classes
-        values[0] = (values[0] + 1) % n
-        path = tmp_path / name
-        ds.remove_columns(field).add_column(field, values, feature=ds.features[field]).cast(
-            ds.features
-        ).save_to_disk(str(path))
-        return path
-
-    # One stance changed: the speaker stage read none of it and is restored, naming the new labels.
-    stance_changed = edited("stance", "stance_changed")
-    second, second_summary = run(stance_changed, "second")
-    assert "not evaluated again" in capsys.readouterr().err
-    assert second_summary["labels_sha256"] == load_training_data(stance_changed).digest()
-    assert second_summary["labels_sha256"] != first_summary["labels_sha256"]
-    for a, b in zip(vars(first).values(), vars(second).values(), strict=True):
-        if not a.endswith("metrics.json"):
-            assert Path(a).read_bytes() == Path(b).read_bytes()
-    assert {**second_summary, "labels_sha256": None} == {**first_summary, "labels_sha256": None}
-
-    # One hand speaker changed: evaluated again.
-    speaker_changed = edited("speaker", "speaker_changed")
-    third, _ = run(speaker_changed, "third")
-    assert "not evaluated again" not in capsys.readouterr().err
-    assert Path(third.oof).read_bytes() != Path(first.oof).read_bytes()
 
 
 def test_stance_with_predicted_speakers_fits_once_per_fold_for_both_speaker_sources(config):

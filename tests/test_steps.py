@@ -12,12 +12,11 @@ from stance.cli.jobs import StepFailed, run_job
 
 def models_job(tmp_path: Path, data: Path) -> SimpleNamespace:
     return SimpleNamespace(
-        rule="models",
-        input=SimpleNamespace(data=str(data), agreement=None),
-        output=SimpleNamespace(
-            comparison=str(tmp_path / "comparison.tsv"), figure=str(tmp_path / "comparison.png")
-        ),
-        params=SimpleNamespace(models_dir=str(tmp_path), cache_dir=str(tmp_path), code="c"),
+        rule="train_model",
+        input=SimpleNamespace(data=str(data)),
+        output=SimpleNamespace(confusion=str(tmp_path / "majority" / "confusion_matrix.png")),
+        params=SimpleNamespace(code="c"),
+        wildcards=SimpleNamespace(model="majority"),
         threads=1,
         log=[str(tmp_path / "logs" / "models.log")],
         config={"models": [{"name": "majority", "kind": "majority"}]},
@@ -36,7 +35,7 @@ def test_a_user_mistake_is_one_line_in_the_log_and_no_traceback(tmp_path: Path, 
     assert err.count("missing_dataset") == 1
     assert "missing_dataset" not in str(failed.value)
     assert str(failed.value) == (
-        f"rule models stopped on bad input: the error is printed above and in {job.log[0]}"
+        f"rule train_model stopped on bad input: the error is printed above and in {job.log[0]}"
     )
 
 

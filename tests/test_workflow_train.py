@@ -1,7 +1,7 @@
 """End to end: the training stage of the real workflow on a temporary copy of the project.
 
-Builds from clean with --cores 2 (the MLflow store created once, then one job trains, logs and
-compares every model), then
+Builds from clean with --cores 2 (the MLflow store created once, then one job trains and one
+logs each model, and one compares them), then
 checks that a second run does nothing and logs nothing, that changing one hyperparameter or one
 label re-runs only what depends on it, that --config and --configfile reach the jobs, and that
 job logs hold what the jobs print. Tests that change the project bring it up to date first, so
@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import sqlite3
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from helpers import copy_project, run_snakemake, schema_values
 
 pytestmark = pytest.mark.e2e
 MODELS = ["majority", "word_lr", "word_speaker_lr"]
-MLFLOW_RULES = {"tracking_store", "models"}
+MLFLOW_RULES = {"tracking_store", "log_model", "compare_models", "log_speakers"}
 
 
 def planned_jobs(project: Path) -> dict[str, int]:
@@ -132,7 +131,7 @@ def test_report_renders(built):
     html = (project / "report.html").read_text(encoding="utf-8", errors="replace")
     assert "comparison.tsv" in html and "learning_curve.png" in html
     assert "comparison.png" in html and "majority-class" in html  # its caption
-    assert "one job trains the models" in html and "Outputs: the labeled" in html  # front page
+    assert "one job each per" in html and "Outputs: the labeled" in html  # front page
 
 
 def test_parent_run_holds_the_comparison_and_a_description(built):
@@ -162,15 +161,18 @@ def test_one_hyperparameter_reruns_one_model(built):
     entry = next(m for m in config["models"] if m["name"] == "word_lr")
     entry.setdefault("params", {})["C"] = 2.5
     path.write_text(yaml.safe_dump(config, sort_keys=False))
-    assert planned_jobs(project) == {"models": 1, "findings": 1, "all": 1}
+    assert planned_jobs(project) == {
+        "train_model": 1, "log_model": 1, "compare_models": 1, "findings": 1, "all": 1,
+    }  # fmt: skip
     before = model_runs(project)
+    logs = {m: (project / f"logs/models/{m}.log").stat().st_mtime_ns for m in MODELS}
     run_snakemake(project, "--cores", "2")
     new = [r for r in model_runs(project) if r not in before]
     assert [m for m, _ in new] == ["word_lr"]
-    log = (project / "logs/models.log").read_text()
+    log = (project / "logs/models/word_lr.log").read_text()
     assert re.findall(r"^(\w+): evaluating on", log, re.M) == ["word_lr"]
-    for model in set(MODELS) - {"word_lr"}:
-        assert f"{model}: same config, labels and code as its cached result" in log
+    for model in set(MODELS) - {"word_lr"}:  # not run again: their logs are as they were
+        assert (project / f"logs/models/{model}.log").stat().st_mtime_ns == logs[model]
 
 
 def test_one_label_reruns_the_label_stage_and_every_model(built):
@@ -187,7 +189,10 @@ def test_one_label_reruns_the_label_stage_and_every_model(built):
     finally:  # leave the copy as it was: content and time stamp
         path.write_bytes(original)
         os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
-    assert jobs["labels"] == 1 and jobs["models"] == 1 and "tracking_store" not in jobs
+    assert jobs["labels"] == 1 and jobs["train_model"] == len(MODELS)
+    assert "tracking_store" not in jobs and "split_shard" not in jobs
+    # The attribution rules read no label: only the speaker model is fit and applied again.
+    assert "attribute_shard" not in jobs and jobs["speakers"] == 1
 
 
 def logged_params(project: Path, model: str, key: str) -> list[str]:
@@ -208,7 +213,7 @@ def test_config_on_the_command_line_reaches_the_jobs(built):
     seed = yaml.safe_load((project / "config/config.yaml").read_text())["seed"]
     marker = "results/models/majority/mlflow_run.json"  # one model keeps the test short
     proc = run_snakemake(project, marker, "--cores", "2", "--config", "seed=7")
-    assert "rule models" in proc.stdout + proc.stderr and seed != 7
+    assert "rule train_model" in proc.stdout + proc.stderr and seed != 7
     metrics = json.loads((project / "results/models/majority/metrics.json").read_text())
     assert metrics["settings"]["seed"] == 7
     assert logged_params(project, "majority", "seed")[-1] == "7"
@@ -238,20 +243,21 @@ def test_configfile_trains_exactly_its_model_list(built, tmp_path: Path):
 def test_job_logs_hold_what_the_jobs_print(built):
     project, *_ = built
     up_to_date(project)
-    # Without its cached result, majority is trained again (its progress goes to stderr).
-    shutil.rmtree(project / "results/cache/train/majority")
-    run_snakemake(project, "--cores", "2", "--forcerun", "models")
+    run_snakemake(project, "--cores", "2", "--forcerun", "train_model")
     logs = project / "logs"
     assert re.search(
         r"^labels: \d+ of \d+ sentences labeled", (logs / "labels.log").read_text(), re.M
     )
-    models_log = (logs / "models.log").read_text()
-    assert re.search(r"^majority: f_avg [\d.]+ \[", models_log, re.M)  # stdout
-    assert "majority: evaluating on" in models_log  # stderr
+    majority_log = (logs / "models/majority.log").read_text()
+    assert re.search(r"^majority: f_avg [\d.]+ \[", majority_log, re.M)
+    assert "majority: evaluating on" in majority_log
+    assert "word_lr" not in majority_log  # each job its own log
     for model in MODELS:
-        assert re.search(rf"^{model}: (logged run|run) ", models_log, re.M)
+        log = (logs / f"mlflow/{model}.log").read_text()
+        assert re.search(rf"^{model}: (logged run|run) ", log, re.M)
     assert "article(s) split" in "".join(p.read_text() for p in (logs / "split").glob("*.log"))
-    assert re.search(r"^\s*word_speaker_lr\s+[\d.]+", models_log, re.M)  # the comparison
+    comparison_log = (logs / "mlflow/compare_models.log").read_text()
+    assert re.search(r"^\s*word_speaker_lr\s+[\d.]+", comparison_log, re.M)
 
 
 def test_speaker_stage_predicts_every_sentence_and_reruns_on_a_mapping_change(built):
@@ -286,8 +292,10 @@ def test_speaker_stage_predicts_every_sentence_and_reruns_on_a_mapping_change(bu
     finally:
         path.write_bytes(original)
         os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    shards = len(list((project / "results/split").glob("shard-*.parquet")))
     assert jobs == {
-        "speakers": 1, "speaker_stance": 1, "log_speakers": 1, "findings": 1, "all": 1,
+        "attribute_shard": shards, "speakers": 1, "predict_speakers": shards,
+        "gather_speakers": 1, "speaker_stance": 1, "log_speakers": 1, "findings": 1, "all": 1,
     }  # fmt: skip
 
 

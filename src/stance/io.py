@@ -159,3 +159,12 @@ def write_tsv(
         writer = csv.writer(fh, delimiter="\t", lineterminator="\n")
         writer.writerow(header)
         writer.writerows(spreadsheet_rows(rows) if for_people else rows)
+
+
+def write_json(path: Path | str, data: Any) -> None:
+    """A JSON record, written atomically (indented, with a final newline)."""
+    import json
+
+    with atomic_open(path, encoding="utf-8") as fh:
+        json.dump(data, fh, indent=2)
+        fh.write("\n")

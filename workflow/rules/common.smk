@@ -8,6 +8,7 @@ from stance.errors import StanceError
 from stance.tracking.provenance import new_group_id
 from stance.tracking.store import WORKFLOW_RUN_ENV
 from stance.training.extras import runnable_entries
+from stance.training.settings import result_settings
 
 # Every job hands itself (with the configuration Snakemake resolved from config/config.yaml,
 # --configfile and --config) to the step of its rule, in this process (stance.cli.jobs).
@@ -28,6 +29,14 @@ ARTICLES = _corpus.article_ids
 # Fixed shards of the corpus (non-empty ones only); a new article changes only its shard.
 SHARDS = assign_shards(ARTICLES, config["split"]["shards"])
 
+
+wildcard_constraints:
+    shard=r"\d+",
+
+
 # The runs logged by one `snakemake` call share this ID (a tag, and one parent run in MLflow).
 # Not a rule param: a new ID per call must not make any job look out of date.
 os.environ.setdefault(WORKFLOW_RUN_ENV, new_group_id())
+
+# The evaluation settings that shape results (speed settings re-run nothing).
+EVALUATION = result_settings(config["evaluation"])

@@ -1,26 +1,42 @@
-from stance.speakers.steps import speaker_model_entries
+from stance.training.extras import speaker_model_entries
 
 SPEAKERS_DIR = "results/speakers"
-# The evaluation settings that shape the scores (as the stance models' folds and CIs).
-SPEAKER_EVALUATION = {
-    k: v for k, v in config["evaluation"].items() if k not in ("n_jobs", "fit_memory_mb")
-}
+
+
+rule attribute_shard:
+    """The attribution rules over one shard's sentences: each sentence's rule speaker, evidence
+    and features. Reads no label: a changed label leaves it as it is."""
+    input:
+        sentences="results/split/shard-{shard}.parquet",
+        # Paragraph starts come from the article files' line breaks.
+        articles=lambda wildcards: [f"{SEEDS}/{a}.txt" for a in SHARDS[int(wildcards.shard)]],
+        mapping=config["speakers"]["mapping"],
+        schema=config["labels"]["schema"],
+    output:
+        f"{SPEAKERS_DIR}/attributed/shard-{{shard}}.parquet",
+    params:
+        code=code_digest(
+            "speakers/attribution.py", "speakers/rules.py", "speakers/mapping.py",
+            "speakers/apply.py",
+        ),
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    log:
+        "logs/speakers/attribute-{shard}.log",
+    run:
+        run_step(rule, input, output, params, wildcards, threads, log, config)
 
 
 rule speakers:
-    """Speaker attribution: out-of-fold evaluation grouped by article (with and without the leak
-    guard), the final speaker model, and the predicted speaker of every corpus sentence."""
+    """Speaker attribution evaluated out of fold, grouped by article (with and without the leak
+    guard), and the final speaker model."""
     input:
-        sentences="results/sentences.parquet",
+        attributed=expand(f"{SPEAKERS_DIR}/attributed/shard-{{shard}}.parquet", shard=SHARDS),
         data="results/labeled_dataset",
         mapping=config["speakers"]["mapping"],
         schema=config["labels"]["schema"],
-        # Paragraph starts come from the article files' line breaks.
-        articles=expand(f"{SEEDS}/{{article}}.txt", article=ARTICLES),
-        # As the models job: a damaged store stops the workflow before any model is trained.
-        store=ancient("results/mlflow/store.json"),
     output:
-        predicted=f"{SPEAKERS_DIR}/predicted.parquet",
         oof=f"{SPEAKERS_DIR}/oof_predictions.csv",
         metrics=f"{SPEAKERS_DIR}/metrics.json",
         metrics_table=report(
@@ -41,17 +57,49 @@ rule speakers:
         model=f"{SPEAKERS_DIR}/model.skops",
     params:
         speakers=config["speakers"],
-        evaluation=SPEAKER_EVALUATION,
+        evaluation=EVALUATION,
         seed=config["seed"],
         code=code_digest("speakers", "training"),
-        # The result is kept here with what it was made from: a change of stance labels only
-        # restores it instead of evaluating again (training/result_cache.py).
-        cache_dir="results/cache/speakers",
     resources:
         mem_mb=4000,
         runtime=30,
     log:
         "logs/speakers/speakers.log",
+    run:
+        run_step(rule, input, output, params, wildcards, threads, log, config)
+
+
+rule predict_speakers:
+    """The speaker of every sentence of one shard: the rules' output, and the speaker model
+    where speakers.method lets it decide."""
+    input:
+        attributed=f"{SPEAKERS_DIR}/attributed/shard-{{shard}}.parquet",
+        model=f"{SPEAKERS_DIR}/model.skops",
+    output:
+        f"{SPEAKERS_DIR}/predicted/shard-{{shard}}.parquet",
+    params:
+        method=config["speakers"]["method"],
+        code=code_digest("speakers/learned.py", "speakers/stage.py"),
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    log:
+        "logs/speakers/predict-{shard}.log",
+    run:
+        run_step(rule, input, output, params, wildcards, threads, log, config)
+
+
+rule gather_speakers:
+    """Join the per-shard speaker predictions."""
+    input:
+        shards=expand(f"{SPEAKERS_DIR}/predicted/shard-{{shard}}.parquet", shard=SHARDS),
+    output:
+        f"{SPEAKERS_DIR}/predicted.parquet",
+    resources:
+        mem_mb=4000,
+        runtime=20,
+    log:
+        "logs/speakers/gather.log",
     run:
         run_step(rule, input, output, params, wildcards, threads, log, config)
 
@@ -69,8 +117,8 @@ rule speaker_stance:
         ),
     params:
         # Only the models that read the speaker: another model's change re-runs nothing here.
-        models=lambda wildcards: speaker_model_entries(config),
-        evaluation=SPEAKER_EVALUATION,
+        models=speaker_model_entries(config["models"]),
+        evaluation=EVALUATION,
         seed=config["seed"],
         code=code_digest("speakers/stance_eval.py", "training"),
     resources:
@@ -98,7 +146,7 @@ rule log_speakers:
     output:
         f"{SPEAKERS_DIR}/mlflow_run.json",
     params:
-        code=code_digest("tracking/speakers.py", "speakers/steps.py"),
+        code=code_digest("tracking/speakers.py", "speakers/logged.py"),
     resources:
         # SQLite takes one writer at a time: the profile sets mlflow_writes to 1.
         mlflow_writes=1,

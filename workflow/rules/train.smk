@@ -1,5 +1,3 @@
-from snakemake.io import report as report_file  # `report` starts a directive at a line start
-
 # Models whose optional extra is not installed are left out, with one note (training/extras.py).
 MODELS = {
     entry["name"]: entry
@@ -7,13 +5,9 @@ MODELS = {
 }
 MODEL_DIR = "results/models/{model}"
 
-# The fits of one model run in this many threads (evaluation.n_jobs); snakemake gives the
-# models job that many cores (fewer when --cores is lower). The thread count does not change
-# results, so neither it nor the memory setting of the fits is a param that re-runs models.
+# The fits of one model run in this many threads (evaluation.n_jobs); snakemake gives a
+# train_model job that many cores (fewer when --cores is lower).
 TRAIN_THREADS = config["evaluation"]["n_jobs"]
-EVALUATION = {
-    k: v for k, v in config["evaluation"].items() if k not in ("n_jobs", "fit_memory_mb")
-}
 
 
 wildcard_constraints:
@@ -24,10 +18,8 @@ rule tracking_store:
     """Create the MLflow store and experiment once, before any job logs to it; check the store
     and mark FAILED the runs a crashed earlier run left unfinished.
 
-    A new SQLite store breaks when several processes create it at once; the models job, which
-    logs, depends on this one, and both hold the `mlflow_writes` resource (1 in the profile).
-    The models job waits for it before training, so a damaged store stops the workflow before
-    any model is trained.
+    A new SQLite store breaks when several processes create it at once: every job that logs
+    depends on this one, and all hold the `mlflow_writes` resource (1 in the profile).
     """
     output:
         "results/mlflow/store.json",
@@ -46,58 +38,89 @@ rule tracking_store:
         run_step(rule, input, output, params, wildcards, threads, log, config)
 
 
-def model_outputs(name):
-    """The result folder of one model, as outputs of rule models."""
-    folder = MODEL_DIR.format(model=name)
-    return [f"{folder}/{f}" for f in MODEL_FILES] + [
-        report_file(
-            f"{folder}/confusion_matrix.png",
-            caption="../report/confusion_matrix.rst",
-            category="Models",
-            subcategory="Confusion matrices",
-            labels={"model": name, "figure": "confusion matrix"},
-        ),
-        report_file(
-            f"{folder}/learning_curve.png",
-            caption="../report/learning_curve.rst",
-            category="Models",
-            subcategory="Learning curves",
-            labels={"model": name, "figure": "learning curve"},
-        ),
-    ]
-
-
 MODEL_FILES = [
     "metrics.json",
     "oof_predictions.csv",
     "classification_report.txt",
     "learning_curve.tsv",
     "model.skops",
-    "mlflow_run.json",
 ]
 
 
-rule models:
-    """Train every configured model whose result changed (grouped CV, stratified K-fold,
-    learning curve, bootstrap CIs, final model on all labels), log every model to MLflow (a
-    stored run with the same result is reused, not logged again) and compare them: table,
-    figure, and both table and a description on the workflow run's parent run.
-
-    One process for all models: per-process imports and opening the store cost more than the
-    seed models themselves. A model's result is cached under results/cache/train/ with what
-    made it (config entry, evaluation settings, seed, labels, training code), so a changed
-    hyperparameter re-trains and logs that model only.
-    """
+rule train_model:
+    """Train and evaluate one configured model: grouped CV, stratified K-fold, learning curve,
+    bootstrap CIs, and the final model on all labels."""
     input:
         data="results/labeled_dataset",
-        # The store is created and checked first: a damaged one stops the workflow before any
-        # training. A re-created store re-runs this job: the models are logged there again,
-        # their results come from the cache.
+    output:
+        [f"{MODEL_DIR}/{f}" for f in MODEL_FILES],
+        confusion=report(
+            f"{MODEL_DIR}/confusion_matrix.png",
+            caption="../report/confusion_matrix.rst",
+            category="Models",
+            subcategory="Confusion matrices",
+            labels={"model": "{model}", "figure": "confusion matrix"},
+        ),
+        curve=report(
+            f"{MODEL_DIR}/learning_curve.png",
+            caption="../report/learning_curve.rst",
+            category="Models",
+            subcategory="Learning curves",
+            labels={"model": "{model}", "figure": "learning curve"},
+        ),
+    params:
+        # A changed entry, evaluation setting, seed or training code re-trains this model only.
+        entry=lambda wildcards: MODELS[wildcards.model],
+        evaluation=EVALUATION,
+        seed=config["seed"],
+        code=code_digest("training"),
+    threads: TRAIN_THREADS
+    resources:
+        mem_mb=4000,
+        runtime=120,
+    log:
+        "logs/models/{model}.log",
+    run:
+        run_step(rule, input, output, params, wildcards, threads, log, config)
+
+
+rule log_model:
+    """Log one model's result to MLflow; a stored run with the same result is reused, not
+    logged again."""
+    input:
+        [f"{MODEL_DIR}/{f}" for f in MODEL_FILES],
+        f"{MODEL_DIR}/confusion_matrix.png",
+        f"{MODEL_DIR}/learning_curve.png",
+        data="results/labeled_dataset",
+        # The store is created and checked first; a re-created store logs every model again.
         store="results/mlflow/store.json",
         # The label version's inter-annotator agreement travels with its results.
         agreement="results/agreement.json",
     output:
-        [path for name in MODELS for path in model_outputs(name)],
+        f"{MODEL_DIR}/mlflow_run.json",
+    params:
+        # What shapes a logged run; reading runs back (queries) does not re-log anything.
+        code=code_digest(
+            "tracking/runs.py", "tracking/model_io.py", "tracking/provenance.py",
+        ),
+    resources:
+        # SQLite takes one writer at a time: the profile sets mlflow_writes to 1.
+        mlflow_writes=1,
+        mem_mb=2000,
+        runtime=20,
+    log:
+        "logs/mlflow/{model}.log",
+    run:
+        run_step(rule, input, output, params, wildcards, threads, log, config)
+
+
+rule compare_models:
+    """Compare the configured models: table, figure, and both table and a description on the
+    workflow run's parent run in MLflow."""
+    input:
+        metrics=expand(f"{MODEL_DIR}/metrics.json", model=MODELS),
+        runs=expand(f"{MODEL_DIR}/mlflow_run.json", model=MODELS),
+    output:
         comparison=report(
             "results/metrics/comparison.tsv",
             caption="../report/comparison.rst",
@@ -111,26 +134,13 @@ rule models:
             subcategory="Comparison",
         ),
     params:
-        # Re-run when a model entry, the evaluation settings, the seed or the code change; the
-        # result cache then re-trains only the models whose own entry changed.
-        models=list(MODELS.values()),
-        evaluation=EVALUATION,
-        seed=config["seed"],
-        code=code_digest("training"),
-        # What shapes a logged run; reading runs back (queries) does not re-log anything.
-        log_code=code_digest(
-            "tracking/runs.py", "tracking/model_io.py", "tracking/provenance.py",
-            "tracking/summary.py",
-        ),
-        models_dir="results/models",
-        cache_dir="results/cache/train",
-    threads: TRAIN_THREADS
+        ci_level=config["evaluation"]["ci_level"],
+        code=code_digest("training/comparison.py", "training/plots.py", "tracking/summary.py"),
     resources:
-        # SQLite takes one writer at a time: the profile sets mlflow_writes to 1.
         mlflow_writes=1,
-        mem_mb=4000,
-        runtime=120,
+        mem_mb=2000,
+        runtime=20,
     log:
-        "logs/models.log",
+        "logs/mlflow/compare_models.log",
     run:
         run_step(rule, input, output, params, wildcards, threads, log, config)

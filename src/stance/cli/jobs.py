@@ -35,10 +35,9 @@ class StepFailed(Exception):
 
 
 def _steps() -> Mapping[str, Any]:
-    from stance.cli.steps import JOBS
-    from stance.speakers.steps import JOBS as SPEAKER_JOBS
+    from stance.cli.steps import STEPS
 
-    return {**JOBS, **SPEAKER_JOBS}
+    return STEPS
 
 
 def run_step(
@@ -72,7 +71,7 @@ def run_job(job: Any) -> None:
     limit_blas_threads()
     step = _steps().get(job.rule)
     if step is None:
-        raise StepFailed(f"no step for rule {job.rule!r} in stance.cli.steps.JOBS")
+        raise StepFailed(f"no step for rule {job.rule!r} in stance.cli.steps.STEPS")
     log = job.log[0] if len(job.log) else None
     with job_log(log):
         try:

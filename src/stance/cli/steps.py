@@ -1,70 +1,55 @@
-"""The workflow's steps: what each Snakemake rule runs, with the configuration Snakemake resolved.
+"""The workflow's steps: what each Snakemake rule runs, given the job Snakemake made.
 
-``JOBS`` maps a rule to its step; ``stance.cli.jobs.run_step`` (the ``run:`` of every rule) hands
-it the job. The step functions take plain values, so they are tested without Snakemake.
+``STEPS`` maps a rule to its step; ``stance.cli.jobs.run_step`` (the ``run:`` of every rule)
+hands it the job: inputs, outputs, params, wildcards, threads and the configuration Snakemake
+resolved (config file + ``--configfile`` + ``--config``). A step only unpacks the job and calls
+the stage's function in the package, which takes plain values and is tested without Snakemake.
+Imports sit inside the steps: the Snakefile imports this module on every ``snakemake`` call,
+and a run with nothing to do must not pay for scikit-learn, ``datasets`` or MLflow.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-
-from stance.io import atomic_open
 
 logger = logging.getLogger(__name__)
 
 
-def write_json(path: Path | str, data: Mapping[str, Any]) -> None:
-    """A small JSON record, written atomically."""
-    with atomic_open(path, encoding="utf-8") as fh:
-        json.dump(data, fh, indent=2)
-        fh.write("\n")
+def _named(outputs: Any) -> dict[str, str]:
+    """A job's named outputs (iterating a Snakemake Namedlist gives its values)."""
+    return dict(outputs.items())
 
 
-# --------------------------------------------------------------------------- before any job
+# ------------------------------------------------------------------------------------ corpus
 
 
-# --------------------------------------------------------------------------- the steps
-
-
-def split_shard(
-    articles: Sequence[str],
-    config: Mapping[str, Any],
-    *,
-    sentences: str,
-    chrome: str,
-    article_table: str,
-    cache: str,
-    label: str,
-) -> None:
-    """Split the articles of one shard (rule split_shard)."""
+def split_shard(job: Any) -> None:
+    """Split the articles of one shard into sentences."""
     from stance.corpus.stage import split_shard as split
 
-    split(list(articles), dict(config), sentences, chrome, article_table, cache=cache, label=label)
+    o = job.output
+    split(list(job.input), dict(job.config), o.sentences, o.chrome, o.articles,
+          cache=job.params.cache, label=f"shard-{job.wildcards.shard}")  # fmt: skip
 
 
-def gather_sentences(sentences: Sequence[str], *, out_sentences: str) -> None:
-    """Join the per-shard sentence tables (rule gather_sentences)."""
+def gather_sentences(job: Any) -> None:
+    """Join the per-shard sentence tables."""
     from stance.corpus.stage import gather_sentence_parts
 
-    gather_sentence_parts(list(sentences), out_sentences)
+    gather_sentence_parts(list(job.input.sentences), job.output.sentences)
 
 
-def article_table(
-    chrome: Sequence[str],
-    articles: Sequence[str],
-    metadata: str | None,
-    *,
-    out_chrome: str,
-    out_articles: str,
-) -> None:
-    """Join the per-shard chrome and article tables with the metadata (rule article_table)."""
+def article_table(job: Any) -> None:
+    """Join the per-shard chrome and article tables with the metadata table."""
     from stance.corpus.stage import gather_article_tables
 
-    meta = gather_article_tables(list(chrome), list(articles), out_chrome, out_articles, metadata)
+    metadata = job.input.get("metadata")  # an empty list when there is no table
+    meta = gather_article_tables(list(job.input.chrome), list(job.input.articles),
+                                 job.output.chrome, job.output.articles,
+                                 str(metadata) if metadata else None)  # fmt: skip
     from_chrome = sorted(a for a, row in meta.items() if row["date_source"].startswith("chrome"))
     logger.info(
         f"{len(meta)} article(s); {sum(bool(row['date']) for row in meta.values())} with a date"
@@ -72,288 +57,116 @@ def article_table(
     )
 
 
-def label_stage(
-    sentences: str,
-    config: Mapping[str, Any],
-    *,
-    schema: str,
-    outputs: Mapping[str, str],
-) -> None:
-    """Validate the labels, resolve them, build the data set and summaries (rule labels)."""
+# ------------------------------------------------------------------------------------ labels
+
+
+def labels(job: Any) -> None:
+    """Validate the labels, resolve them, build the data set and its summaries."""
     from stance.labels.stage import print_stage_summary, run_label_stage
 
-    labels_config = config["labels"]
+    settings, o = job.config["labels"], job.output
     result = run_label_stage(
-        sentences,
-        labels_config["dir"],
-        schema,
-        annotator_priority=labels_config["annotator_priority"],
-        out_dataset=outputs["dataset"],
-        out_unlabeled=outputs["unlabeled"],
-        out_summary=outputs["summary"],
-        out_summary_by_article=outputs["by_article"],
-        out_agreement=outputs["agreement"],
-        out_disagreements=outputs["disagreements"],
-    )
-    print_stage_summary(result, outputs["unlabeled"])
+        job.input.sentences, settings["dir"], job.input.schema,
+        annotator_priority=settings["annotator_priority"], out_dataset=o.dataset,
+        out_unlabeled=o.unlabeled, out_summary=o.summary, out_summary_by_article=o.by_article,
+        out_agreement=o.agreement, out_disagreements=o.disagreements,
+    )  # fmt: skip
+    print_stage_summary(result, o.unlabeled)
 
 
-def report_abandoned(uri: str, experiment: str) -> None:
-    """Mark FAILED the runs a killed process left RUNNING, and say which."""
-    from stance.tracking.runs import close_abandoned_runs
-
-    for run in close_abandoned_runs(uri, experiment):
-        name = run.data.tags.get("model", run.info.run_name)
-        logger.info(
-            f"note: run {run.info.run_id} ({name}) in {uri} was left unfinished by a killed or "
-            "crashed process; marked FAILED (it is never used for predictions)"
-        )
+# ---------------------------------------------------------------------------------- training
 
 
-def tracking_store(config: Mapping[str, Any], root: Path | str, out: str) -> None:
-    """Create (or open and check) the MLflow store and experiment, and mark FAILED the runs a
-    crashed earlier run left unfinished (rule tracking_store, before any model is trained)."""
-    from stance.tracking.store import init_store, resolve_tracking_uri
+def tracking_store(job: Any) -> None:
+    """Create (or open and check) the MLflow store and experiment; close abandoned runs."""
+    from stance.tracking.workflow import open_store
 
-    uri, experiment = resolve_tracking_uri(config, root), config["mlflow"]["experiment"]
-    experiment_id = init_store(uri, experiment)
-    report_abandoned(uri, experiment)
-    write_json(out, {"tracking_uri": uri, "experiment": experiment, "experiment_id": experiment_id})
-    logger.info(f"MLflow store {uri}: experiment {experiment!r} (id {experiment_id})")
+    open_store(job.config, Path.cwd(), job.output[0])
 
 
-def train_models(
-    data: str,
-    config: Mapping[str, Any],
-    *,
-    models_dir: str,
-    cache_dir: str,
-    threads: int,
-    code: str,
-) -> Any:
-    """Train every configured model whose result is not in the cache (first part of rule
-    models); returns the labeled data."""
-    from stance.training.data import load_training_data
-    from stance.training.models import model_specs
-    from stance.training.result_cache import ResultCache, result_key
-    from stance.training.run import result_line, settings_for, train_model
-    from stance.training.solver_process import helper_for
+def train_model(job: Any) -> None:
+    """Train and evaluate one configured model; write its result folder."""
+    from stance.training.run import train_configured_model
 
-    labeled = load_training_data(data)
-    digest = labeled.digest()
-    settings = settings_for(config, threads)
-    cache = ResultCache(cache_dir)
-    shown: set[str] = set()
-    specs = model_specs(config)
-    keys = {spec.name: result_key(config, spec.name, digest, code) for spec in specs}
-    if not all(cache.has(s.name, keys[s.name]) for s in specs):
-        # Started now, the helper is ready for the first fits (see its module).
-        helper_for(settings.n_jobs, len(labeled.frame))
-    for spec in specs:
-        out = Path(models_dir) / spec.name
-        key = keys[spec.name]
-        if cache.restore(spec.name, key, out):
-            logger.info(
-                f"{spec.name}: same config, labels and code as its cached result; not re-trained"
-            )
-            continue
-        ev = train_model(labeled, spec, settings, out, shown_warnings=shown)
-        cache.save(spec.name, key, out)
-        logger.info(f"{result_line(ev)} -> {out}")
-    return labeled
+    folder = Path(job.output.confusion).parent
+    train_configured_model(job.input.data, job.config, job.wildcards.model, folder, job.threads)
 
 
-def log_models(
-    labeled: Any,
-    config: Mapping[str, Any],
-    root: Path | str,
-    *,
-    models_dir: str,
-    agreement: str | None,
-) -> list[dict[str, Any]]:
-    """Log every configured model to MLflow, reusing a stored run that holds the same result
-    (second part of rule models); writes each model's mlflow_run.json; returns their contents."""
-    from stance.tracking.runs import log_evaluation_run
-    from stance.tracking.store import resolve_tracking_uri
-    from stance.training.artifacts import ARTIFACT_FILES, load_final_model, read_summary
+def log_model(job: Any) -> None:
+    """Log one model's result to MLflow (a stored run with the same result is reused)."""
+    from stance.tracking.workflow import log_model_folder
 
-    uri, experiment = resolve_tracking_uri(config, root), config["mlflow"]["experiment"]
-    # This job is the only one that logs models and runs after tracking_store: a run left
-    # RUNNING by an earlier job that was killed while logging is closed here too.
-    report_abandoned(uri, experiment)
-    markers = []
-    for entry in config["models"]:
-        folder = Path(models_dir) / entry["name"]
-        summary = read_summary(folder)
-        info = log_evaluation_run(
-            uri,
-            experiment,
-            summary,
-            load_final_model(folder),
-            [folder / name for name in ARTIFACT_FILES],
-            labeled,
-            config=config,
-            root=root,
-            source="snakemake",
-            agreement=agreement,
-            reuse_identical=True,
-        )
-        marker = {"model": summary["model"], **info}
-        write_json(folder / "mlflow_run.json", marker)
-        markers.append(marker)
-        if info["reused"]:
-            logger.info(
-                f"{summary['model']}: run {info['run_id']} in {uri} already holds this result "
-                "(same labels, params, settings and metrics); nothing new logged"
-            )
-        else:
-            logger.info(
-                f"{summary['model']}: logged run {info['run_id']} to {uri} "
-                f"(experiment {experiment!r}, workflow run {info['group']})"
-            )
-    return markers
+    log_model_folder(Path(job.output[0]).parent, job.input.data, job.config, Path.cwd(),
+                     agreement=job.input.agreement)  # fmt: skip
 
 
-def compare_models(
-    models_dir: str, names: Sequence[str], run_ids: Mapping[str, str], out: str
-) -> tuple[Any, list[dict[str, Any]]]:
-    """The comparison table of the configured models (part of rule models); returns it and
-    the models' summaries."""
-    from stance.training.artifacts import read_summary
-    from stance.training.comparison import comparison_table, write_comparison
+def compare_models(job: Any) -> None:
+    """The comparison table and figure, and both on the workflow run's parent run."""
+    from stance.tracking.workflow import compare_logged_models
 
-    summaries = [read_summary(Path(models_dir) / n) for n in names]
-    table = comparison_table(summaries, run_ids)
-    write_comparison(table, out)
-    shown = ["model", "f_avg", "f_avg_ci_low", "f_avg_ci_high", "macro_f1", "accuracy"]
-    logger.info(table[shown].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    return table, summaries
+    compare_logged_models([Path(p).parent for p in job.input.runs], job.config, Path.cwd(),
+                          job.output.comparison, job.output.figure)  # fmt: skip
 
 
-def models(
-    data: str,
-    config: Mapping[str, Any],
-    root: Path | str,
-    *,
-    models_dir: str,
-    cache_dir: str,
-    agreement: str | None,
-    comparison: str,
-    figure: str,
-    threads: int,
-    code: str,
-) -> None:
-    """Train the models whose result changed, log every model to MLflow (an identical stored
-    run is reused), write the comparison table and figure, and put the table and a description
-    on the workflow run's parent run (rule models).
-
-    One process for all models: each process would otherwise pay the imports of scikit-learn,
-    datasets and MLflow and the opening of the store again, which cost more than training and
-    logging the seed models themselves.
-    """
-    from stance.training.extras import runnable_entries
-
-    # Models whose optional extra is missing are not outputs of the job (train.smk): skip them.
-    config = {
-        **config,
-        "models": runnable_entries(config["models"], lambda m: logger.info(f"note: {m}")),
-    }
-    labeled = train_models(
-        data, config, models_dir=models_dir, cache_dir=cache_dir, threads=threads, code=code
-    )
-    markers = log_models(labeled, config, root, models_dir=models_dir, agreement=agreement)
-    run_ids = {m["model"]: m["run_id"] for m in markers}
-    names = [m["name"] for m in config["models"]]
-    table, summaries = compare_models(models_dir, names, run_ids, comparison)
-    plot_comparison(comparison, figure, config["evaluation"]["ci_level"])
-    log_comparison(table, summaries, markers, config, root)
+# ---------------------------------------------------------------------------------- speakers
 
 
-def log_comparison(
-    table: Any,
-    summaries: Sequence[Mapping[str, Any]],
-    markers: Sequence[dict[str, Any]],
-    config: Mapping[str, Any],
-    root: Path | str,
-) -> None:
-    """The comparison table and its description on the parent run of the workflow run."""
-    import os
+def attribute_shard(job: Any) -> None:
+    """The attribution rules over one shard's sentences (no label is read)."""
+    from stance.speakers.stage import attribute_shard as attribute
 
-    from stance.tracking.store import WORKFLOW_RUN_ENV, resolve_tracking_uri
-    from stance.tracking.summary import log_group_summary, summary_group
-    from stance.training.comparison import describe_comparison
-
-    uri, experiment = resolve_tracking_uri(config, root), config["mlflow"]["experiment"]
-    group = summary_group(list(markers), os.environ.get(WORKFLOW_RUN_ENV))
-    parent = log_group_summary(uri, experiment, group, table, describe_comparison(table, summaries))
-    logger.info(
-        f"comparison and description on parent run {parent} (workflow run {group}) in {uri}"
-    )
+    attribute(job.input.sentences, job.config, Path.cwd(), job.output[0])
 
 
-def plot_comparison(table: str, out: str, ci_level: float) -> None:
-    """The figure of every model's f_avg and macro-F1 with intervals (part of rule models)."""
-    from stance.training.comparison import read_comparison
-    from stance.training.plots import plot_comparison as plot
+def speakers(job: Any) -> None:
+    """Out-of-fold evaluation of speaker attribution and the final speaker model."""
+    from stance.speakers.stage import SpeakerOutputs, run_speaker_stage
 
-    plot(read_comparison(table), out, ci_level)
-
-
-# --------------------------------------------------------------------------- Snakemake jobs
+    run_speaker_stage(list(job.input.attributed), job.input.data, job.config, Path.cwd(),
+                      SpeakerOutputs(**_named(job.output)))  # fmt: skip
 
 
-def _split_shard_job(job: Any) -> None:
-    split_shard(
-        list(job.input),
-        job.config,
-        sentences=job.output.sentences,
-        chrome=job.output.chrome,
-        article_table=job.output.articles,
-        cache=job.params.cache,
-        label=f"shard-{job.wildcards.shard}",
-    )
+def predict_speakers(job: Any) -> None:
+    """The speaker of every sentence of one shard, from its attribution and the speaker model."""
+    from stance.speakers.stage import predict_shard
+
+    predict_shard(job.input.attributed, job.input.model, job.config, job.output[0])
 
 
-def _gather_job(job: Any) -> None:
-    gather_sentences(job.input.sentences, out_sentences=job.output.sentences)
+def gather_speakers(job: Any) -> None:
+    """Join the per-shard speaker predictions."""
+    from stance.speakers.stage import gather_predicted
+
+    gather_predicted(list(job.input.shards), job.output[0])
 
 
-def _article_table_job(job: Any) -> None:
-    metadata = getattr(job.input, "metadata", None)  # an empty list when there is no table
-    article_table(
-        job.input.chrome,
-        job.input.articles,
-        str(metadata) if metadata else None,
-        out_chrome=job.output.chrome,
-        out_articles=job.output.articles,
-    )
+def speaker_stance(job: Any) -> None:
+    """The stance models that read the speaker, with hand vs predicted speakers."""
+    from stance.speakers.stage import write_stance_with_predicted
+
+    table = write_stance_with_predicted(job.input.data, job.input.oof, job.params.models,
+                                        job.config, job.output[0])  # fmt: skip
+    if table.empty:
+        logger.info("no configured model reads the speaker: nothing to compare")
+    else:
+        logger.info(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
 
 
-def _labels_job(job: Any) -> None:
-    outputs = dict(job.output.items())  # named outputs (iterating a Namedlist gives values)
-    label_stage(job.input.sentences, job.config, schema=job.input.schema, outputs=outputs)
+def log_speakers(job: Any) -> None:
+    """Log the speaker stage to MLflow."""
+    from stance.speakers.logged import log_speaker_stage
+
+    i = job.input
+    log_speaker_stage(i.metrics, i.model, [i.oof, i.metrics_table, i.per_speaker, i.confusion,
+                      i.mapping, i.stance], i.data, job.config, Path.cwd(),
+                      job.output[0])  # fmt: skip
 
 
-def _tracking_store_job(job: Any) -> None:
-    tracking_store(job.config, Path.cwd(), job.output[0])
+# ---------------------------------------------------------------------------------- findings
 
 
-def _models_job(job: Any) -> None:
-    models(
-        job.input.data,
-        job.config,
-        Path.cwd(),
-        models_dir=job.params.models_dir,
-        cache_dir=job.params.cache_dir,
-        agreement=job.input.agreement,
-        comparison=job.output.comparison,
-        figure=job.output.figure,
-        threads=job.threads,
-        code=job.params.code,
-    )
-
-
-def _findings_job(job: Any) -> None:
+def findings(job: Any) -> None:
+    """Speaker and stance of every sentence; shares with intervals; figures; the statement."""
     from stance.findings.stage import FindingsInputs, FindingsOutputs, run_findings_stage
     from stance.findings.statement import summary_lines
 
@@ -361,18 +174,17 @@ def _findings_job(job: Any) -> None:
     inputs = FindingsInputs(
         i.sentences, i.articles, i.speakers, i.speaker_metrics, i.data, i.schema,
         models_dir=job.params.models_dir, speaker_oof=i.speaker_oof,
-        labels_dir=job.config["labels"]["dir"], comparison=getattr(i, "comparison", None),
+        labels_dir=job.config["labels"]["dir"], comparison=i.get("comparison"),
     )  # fmt: skip
-    result = run_findings_stage(inputs, FindingsOutputs(**dict(job.output.items())), job.config)
+    result = run_findings_stage(inputs, FindingsOutputs(**_named(job.output)), job.config)
     logger.info("\n".join(summary_lines(result)))
 
 
-JOBS = {
-    "split_shard": _split_shard_job,
-    "gather_sentences": _gather_job,
-    "article_table": _article_table_job,
-    "labels": _labels_job,
-    "tracking_store": _tracking_store_job,
-    "models": _models_job,
-    "findings": _findings_job,
-}
+STEPS: dict[str, Callable[[Any], None]] = {
+    step.__name__: step
+    for step in (
+        split_shard, gather_sentences, article_table, labels, tracking_store, train_model,
+        log_model, compare_models, attribute_shard, speakers, predict_speakers, gather_speakers,
+        speaker_stance, log_speakers, findings,
+    )
+}  # fmt: skip

@@ -1,19 +1,17 @@
-"""The speaker stage: out-of-fold evaluation, the final speaker model, every sentence's speaker."""
+"""The speaker stage: attribution per shard, out-of-fold evaluation, speaker model, predictions."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from stance.errors import StanceError
-from stance.io import atomic_open, atomic_path, spreadsheet_frame
+from stance.io import atomic_open, atomic_path, spreadsheet_frame, write_json
 from stance.speakers.apply import mapping_from_config
 from stance.speakers.attribution import PARAGRAPH, attribute, corpus_raw_texts, paragraph_starts
 from stance.speakers.evaluation import (
@@ -24,23 +22,21 @@ from stance.speakers.evaluation import (
 )
 from stance.speakers.learned import METHODS, decide, fit_model
 from stance.training.data import LabeledData, load_training_data
-from stance.training.model_files import save_model
-from stance.training.result_cache import ResultCache
+from stance.training.model_files import load_model, save_model
 from stance.training.settings import EvalSettings
-
-logger = logging.getLogger(__name__)
 
 # The corpus columns the stage reads (with the paragraph starts of the article files).
 CORPUS_COLUMNS = ["sentence_id", "article_id", "position", "text"]
 OOF_COLUMNS = ["sentence_id", "article_id", "text", "speaker", "predicted_speaker", "evidence"]
 PREDICTED_COLUMNS = ["sentence_id", "predicted_speaker", "evidence", "source"]
 
+logger = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class SpeakerOutputs:
     """The files the speaker stage writes (rule speakers)."""
 
-    predicted: str
     oof: str
     metrics: str
     metrics_table: str
@@ -57,6 +53,27 @@ def corpus_sentences(sentences: Path | str, seeds_dir: Path | str) -> pd.DataFra
     return corpus.sort_values(["article_id", "position"], kind="stable").reset_index(drop=True)
 
 
+def attribute_shard(
+    sentences: Path | str, config: Mapping[str, Any], root: Path | str, out: Path | str
+) -> pd.DataFrame:
+    """The rules' speaker, evidence and features of every sentence of one shard's table, with
+    the columns the evaluation reads (rule attribute_shard). No label is read: a change of
+    labels leaves it as it is."""
+    root = Path(root)
+    corpus = corpus_sentences(sentences, root / config["seeds_dir"])
+    attributed = attribute(corpus[[*CORPUS_COLUMNS, PARAGRAPH]], mapping_from_config(config, root))
+    with atomic_path(out) as tmp:
+        attributed.to_parquet(tmp, index=False)
+    return attributed
+
+
+def read_attributed(paths: Sequence[Path | str]) -> pd.DataFrame:
+    """The attributed shards as one table, by article and position."""
+    parts = [pd.read_parquet(p) for p in paths]
+    corpus = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    return corpus.sort_values(["article_id", "position"], kind="stable").reset_index(drop=True)
+
+
 def _labeled_speakers(data: LabeledData) -> pd.DataFrame:
     if not data.has_speaker:
         raise StanceError(f"{data.source} has no 'speaker' column: label speakers first")
@@ -69,79 +86,25 @@ def _write_csv(frame: pd.DataFrame, path: str, sep: str = ",", for_people: bool 
         shown.to_csv(fh, index=False, sep=sep, lineterminator="\n", float_format="%.4f")
 
 
-def _frame_sha256(frame: pd.DataFrame) -> str:
-    return hashlib.sha256(frame.to_csv(index=False).encode("utf-8")).hexdigest()
-
-
-def stage_key(
-    config: Mapping[str, Any],
-    root: Path,
-    corpus: pd.DataFrame,
-    labeled: pd.DataFrame,
-    code: str,
-) -> dict[str, Any]:
-    """What the stage's result depends on: the corpus, the hand *speakers* (not the stances),
-    the mapping and label schema files, the speaker and evaluation settings, seed and code."""
-    from stance.training.result_cache import SPEED_SETTINGS
-
-    files = (config["speakers"]["mapping"], config["labels"]["schema"])
-    return {
-        "speakers": dict(config["speakers"]),
-        "evaluation": {k: v for k, v in config["evaluation"].items() if k not in SPEED_SETTINGS},
-        "seed": config["seed"],
-        "corpus_sha256": _frame_sha256(corpus[[*CORPUS_COLUMNS, PARAGRAPH]]),
-        "speakers_sha256": _frame_sha256(labeled),
-        "files_sha256": [hashlib.sha256((root / f).read_bytes()).hexdigest() for f in files],
-        "code": code,
-    }
-
-
-def _restored(cache: ResultCache, key: Mapping[str, Any], outputs: SpeakerOutputs, data: Any):
-    """The summary of the cached result of ``key``, restored to ``outputs``; None if none."""
-    targets = {Path(path).name: path for path in asdict(outputs).values()}
-    if not cache.restore_files("speakers", key, targets):
-        return None
-    summary = json.loads(Path(outputs.metrics).read_text(encoding="utf-8"))
-    # The stage read none of what changed, but the run it logs names the labels it came from.
-    summary["labels_sha256"] = data.digest()
-    with atomic_open(outputs.metrics, encoding="utf-8") as fh:
-        json.dump(summary, fh, indent=2)
-        fh.write("\n")
-    logger.info(
-        "speakers: same corpus, hand speakers, mapping, settings and code as the cached result; "
-        "not evaluated again"
-    )
-    return summary
-
-
 def run_speaker_stage(
-    sentences: Path | str,
+    attributed: Sequence[Path | str],
     dataset: Path | str,
     config: Mapping[str, Any],
     root: Path | str,
     outputs: SpeakerOutputs,
-    *,
-    cache_dir: Path | str | None = None,
-    code: str = "",
 ) -> dict[str, Any]:
-    """Evaluate speaker attribution out of fold, fit the final speaker model on every label and
-    predict the speaker of every corpus sentence; write the outputs. Returns the summary.
-
-    With ``cache_dir``, the outputs are also kept there with what they were made from, and
-    restored from there while that has not changed (e.g. after a change of stance labels only).
-    """
+    """Evaluate speaker attribution out of fold and fit the final speaker model on every label,
+    from the attributed corpus (``attributed``: the shards of rule attribute_shard); write the
+    outputs (rule speakers). Returns the summary."""
     root = Path(root)
     speaker_config = config["speakers"]
     method, params = speaker_config["method"], dict(speaker_config["model"])
     settings = EvalSettings.from_config(config)
     mapping = mapping_from_config(config, root)
-    corpus = corpus_sentences(sentences, root / config["seeds_dir"])
+    attributed_corpus = read_attributed(attributed)
+    corpus = attributed_corpus[[*CORPUS_COLUMNS, PARAGRAPH]]
     data = load_training_data(dataset)
     labeled = _labeled_speakers(data)
-    cache = ResultCache(cache_dir) if cache_dir is not None else None
-    key = stage_key(config, root, corpus, labeled, code) if cache is not None else {}
-    if cache is not None and (summary := _restored(cache, key, outputs, data)) is not None:
-        return summary
 
     oof = out_of_fold(corpus, labeled, mapping, params, settings)
     figures = score_table(oof, settings)
@@ -156,9 +119,8 @@ def run_speaker_stage(
     oof_out["fold"] = table["fold"]
     _write_csv(oof_out, outputs.oof)
 
-    # The final model and every corpus sentence: the whole mapping, every label.
-    attributed = attribute(corpus, mapping)
-    by_id = attributed.set_index("sentence_id")
+    # The final model: the whole mapping (the attributed corpus), every label.
+    by_id = attributed_corpus.set_index("sentence_id")
     train_x = by_id.loc[labeled["sentence_id"]].reset_index()
     model = fit_model(params, settings.seed, train_x, labeled["speaker"])
     if isinstance(model, str) or model is None:
@@ -167,11 +129,6 @@ def run_speaker_stage(
             "sentences of at least two speakers"
         )
     save_model(model, outputs.model)
-    # The rules' output of the corpus is the one above: decide from it, do not read it again.
-    predicted = decide(attributed.reset_index(drop=True), model, method).reset_index(drop=True)
-    predicted.insert(0, "sentence_id", corpus["sentence_id"].to_numpy())
-    with atomic_path(outputs.predicted) as tmp:
-        predicted[PREDICTED_COLUMNS].to_parquet(tmp, index=False)
 
     rows = []
     for guard in GUARDS:
@@ -208,11 +165,7 @@ def run_speaker_stage(
         "warnings": oof.notes,
         "settings": settings.as_dict(),
     }
-    with atomic_open(outputs.metrics, encoding="utf-8") as fh:
-        json.dump(summary, fh, indent=2)
-        fh.write("\n")
-    if cache is not None:
-        cache.save_files("speakers", key, {Path(p).name: p for p in asdict(outputs).values()})
+    write_json(outputs.metrics, summary)
     for guard in GUARDS:
         f = figures[f"{guard}_{method}"]
         b = figures[f"{guard}_majority"]
@@ -225,14 +178,39 @@ def run_speaker_stage(
     return summary
 
 
-def write_stance_with_predicted(
-    dataset: Path | str, oof: Path | str, config: Mapping[str, Any], out: Path | str
+def predict_shard(
+    attributed: Path | str, model: Path | str, config: Mapping[str, Any], out: Path | str
 ) -> pd.DataFrame:
-    """The stance models that read the speaker, scored with hand and with out-of-fold predicted
-    speakers (rule speaker_stance)."""
+    """The speaker of every sentence of one attributed shard, decided from the rules' output and
+    the speaker model as ``speakers.method`` says (rule predict_speakers)."""
+    table = pd.read_parquet(attributed)
+    predicted = decide(table, load_model(model), config["speakers"]["method"])
+    predicted = predicted.reset_index(drop=True)
+    predicted.insert(0, "sentence_id", table["sentence_id"].to_numpy())
+    with atomic_path(out) as tmp:
+        predicted[PREDICTED_COLUMNS].to_parquet(tmp, index=False)
+    return predicted
+
+
+def gather_predicted(shards: Sequence[Path | str], out: Path | str) -> None:
+    """The per-shard speaker predictions as one table (rule gather_speakers)."""
+    parts = [pd.read_parquet(p) for p in shards] or [pd.DataFrame(columns=PREDICTED_COLUMNS)]
+    table = pd.concat(parts, ignore_index=True)
+    with atomic_path(out) as tmp:
+        table[PREDICTED_COLUMNS].to_parquet(tmp, index=False)
+
+
+def write_stance_with_predicted(
+    dataset: Path | str,
+    oof: Path | str,
+    models: Sequence[Mapping[str, Any]],
+    config: Mapping[str, Any],
+    out: Path | str,
+) -> pd.DataFrame:
+    """The stance models of the config entries ``models`` that read the speaker, scored with
+    hand and with out-of-fold predicted speakers (rule speaker_stance)."""
     from stance.io import plain_frame
     from stance.speakers.stance_eval import stance_with_predicted_speakers
-    from stance.training.extras import runnable_entries
     from stance.training.models import model_specs
 
     predicted = plain_frame(pd.read_csv(oof, dtype=str, keep_default_na=False))
@@ -244,8 +222,7 @@ def write_stance_with_predicted(
                 ["sentence_id", "predicted_speaker_unguarded"]
             ].rename(columns={"predicted_speaker_unguarded": "predicted_speaker"}),
         },
-        # Models whose optional extra is missing are skipped everywhere (the Snakefile says so).
-        model_specs({**config, "models": runnable_entries(config["models"], lambda note: None)}),
+        model_specs({**config, "models": list(models)}) if models else [],
         EvalSettings.from_config(config),
     )
     _write_csv(table, str(out), sep="\t", for_people=False)

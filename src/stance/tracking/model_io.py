@@ -174,7 +174,7 @@ def load_logged_model(uri: str, run_id: str) -> Any:
 
 
 def read_marker(path: Path | str) -> dict[str, Any]:
-    """The run marker of a model (results/models/<name>/mlflow_run.json, rule models)."""
+    """The run marker of a model (results/models/<name>/mlflow_run.json, rule log_model)."""
     try:
         return json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:

@@ -312,7 +312,7 @@ def close_abandoned_runs(uri: str, experiment: str) -> list[Any]:
     """Mark FAILED, with a note, the runs of this project left RUNNING by a killed process.
 
     The workflow calls this while it holds its lock, before its own runs are logged (rule
-    tracking_store, and the models job, which run one at a time), so a RUNNING run then was
+    tracking_store and the jobs that log, which run one at a time), so a RUNNING run then was
     left by an earlier, crashed process, unless it belongs to a process on this machine that is
     still alive (a `stance train` in another terminal): those are kept. Returns the runs marked.
     """

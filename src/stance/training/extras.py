@@ -12,6 +12,9 @@ from stance.errors import StanceError
 # them); they need the `embeddings` extra. Kept here, away from scikit-learn and torch, so that
 # reading the Snakefile stays quick.
 ENCODER_KINDS = ("encoder", "encoder_tfidf", "encoder_speaker")
+# The kinds that read the labeled speaker beside the text (models.py registers them with the
+# speaker among their features; tests/test_models.py checks the two agree).
+SPEAKER_KINDS = ("tfidf_word_speaker", "encoder_speaker")
 EMBEDDINGS_EXTRA = "embeddings"
 # The modules the extra brings; finding them does not import them (torch takes seconds).
 EMBEDDINGS_MODULES = ("sentence_transformers", "torch")
@@ -70,3 +73,9 @@ def runnable_entries(
         f"{INSTALL_HINT}"
     )
     return kept
+
+
+def speaker_model_entries(entries: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The runnable model entries whose kind reads the speaker (rule speaker_stance's models)."""
+    runnable = runnable_entries(entries, lambda note: None)
+    return [dict(e) for e in runnable if e.get("kind") in SPEAKER_KINDS]

@@ -1,6 +1,6 @@
 """Training configured models: evaluate, write each result folder, report progress.
 
-The one training path: the workflow's ``models`` step and ``stance train`` both call it.
+The one training path: the workflow's ``train_model`` step and ``stance train`` both call it.
 """
 
 from __future__ import annotations
@@ -95,4 +95,17 @@ def train_model(
         if warning not in shown:
             logger.warning(warning)
             shown.add(warning)
+    return ev
+
+
+def train_configured_model(
+    data: Path | str, config: Mapping[str, Any], name: str, out_dir: Path | str, threads: int
+) -> Evaluation:
+    """Train and evaluate the configured model ``name`` on the labeled data set ``data`` with
+    ``threads`` threads; write its result folder ``out_dir`` (rule train_model)."""
+    from stance.training.data import load_training_data
+
+    labeled = load_training_data(data)
+    ev = train_model(labeled, get_spec(config, name), settings_for(config, threads), out_dir)
+    logger.info(f"{result_line(ev)} -> {out_dir}")
     return ev

@@ -6,6 +6,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+# Settings that change how fast models train, never what they learn: changing them re-runs nothing.
+SPEED_SETTINGS = ("n_jobs", "fit_memory_mb")
+
+
+def result_settings(evaluation: Mapping[str, Any]) -> dict[str, Any]:
+    """The evaluation settings that shape results: all but the speed settings."""
+    return {k: v for k, v in evaluation.items() if k not in SPEED_SETTINGS}
+
 
 def _optional_int(value: Any) -> int | None:
     return None if value is None else int(value)

@@ -1,0 +1,119 @@
+"""The workflow's MLflow steps: the store before any job, one model's run, the comparison."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from stance.io import write_json
+
+logger = logging.getLogger(__name__)
+
+
+def _store(config: Mapping[str, Any], root: Path | str) -> tuple[str, str]:
+    from stance.tracking.store import resolve_tracking_uri
+
+    return resolve_tracking_uri(config, root), config["mlflow"]["experiment"]
+
+
+def report_abandoned(uri: str, experiment: str) -> None:
+    """Mark FAILED the runs a killed process left RUNNING, and say which."""
+    from stance.tracking.runs import close_abandoned_runs
+
+    for run in close_abandoned_runs(uri, experiment):
+        name = run.data.tags.get("model", run.info.run_name)
+        logger.warning(
+            f"run {run.info.run_id} ({name}) in {uri} was left unfinished by a killed or "
+            "crashed process; marked FAILED (it is never used for predictions)"
+        )
+
+
+def open_store(config: Mapping[str, Any], root: Path | str, out: Path | str) -> None:
+    """Create (or open and check) the MLflow store and experiment, mark FAILED the runs a
+    crashed earlier run left unfinished, and record the store in ``out`` (rule tracking_store,
+    before any job logs)."""
+    from stance.tracking.store import init_store
+
+    uri, experiment = _store(config, root)
+    experiment_id = init_store(uri, experiment)
+    report_abandoned(uri, experiment)
+    write_json(out, {"tracking_uri": uri, "experiment": experiment, "experiment_id": experiment_id})
+    logger.info(f"MLflow store {uri}: experiment {experiment!r} (id {experiment_id})")
+
+
+def log_model_folder(
+    folder: Path | str,
+    data: Path | str,
+    config: Mapping[str, Any],
+    root: Path | str,
+    *,
+    agreement: Path | str | None = None,
+) -> dict[str, Any]:
+    """Log the result folder of one model trained on the labeled data set ``data``, reusing a
+    stored run that holds the same result; writes the folder's mlflow_run.json and returns it."""
+    from stance.tracking.runs import log_evaluation_run
+    from stance.training.artifacts import ARTIFACT_FILES, load_final_model, read_summary
+    from stance.training.data import load_training_data
+
+    folder = Path(folder)
+    uri, experiment = _store(config, root)
+    summary = read_summary(folder)
+    info = log_evaluation_run(
+        uri, experiment, summary, load_final_model(folder),
+        [folder / name for name in ARTIFACT_FILES], load_training_data(data), config=config,
+        root=root, source="snakemake", agreement=agreement, reuse_identical=True,
+    )  # fmt: skip
+    marker = {"model": summary["model"], **info}
+    write_json(folder / "mlflow_run.json", marker)
+    if info["reused"]:
+        logger.info(
+            f"{summary['model']}: run {info['run_id']} in {uri} already holds this result "
+            "(same labels, params, settings and metrics); nothing new logged"
+        )
+    else:
+        logger.info(
+            f"{summary['model']}: logged run {info['run_id']} to {uri} "
+            f"(experiment {experiment!r}, workflow run {info['group']})"
+        )
+    return marker
+
+
+def compare_logged_models(
+    folders: Sequence[Path | str],
+    config: Mapping[str, Any],
+    root: Path | str,
+    out_table: Path | str,
+    out_figure: Path | str,
+) -> Any:
+    """The comparison table and figure of the logged models in ``folders``, and both table and
+    a description on the parent run of the workflow run (rule compare_models)."""
+    import json
+
+    from stance.tracking.store import WORKFLOW_RUN_ENV
+    from stance.tracking.summary import log_group_summary, summary_group
+    from stance.training.artifacts import read_summary
+    from stance.training.comparison import (
+        comparison_table,
+        describe_comparison,
+        read_comparison,
+        write_comparison,
+    )
+    from stance.training.plots import plot_comparison
+
+    markers = [json.loads((Path(f) / "mlflow_run.json").read_text("utf-8")) for f in folders]
+    summaries = [read_summary(f) for f in folders]
+    table = comparison_table(summaries, {m["model"]: m["run_id"] for m in markers})
+    write_comparison(table, out_table)
+    plot_comparison(read_comparison(out_table), out_figure, config["evaluation"]["ci_level"])
+    shown = ["model", "f_avg", "f_avg_ci_low", "f_avg_ci_high", "macro_f1", "accuracy"]
+    logger.info(table[shown].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    uri, experiment = _store(config, root)
+    group = summary_group(markers, os.environ.get(WORKFLOW_RUN_ENV))
+    parent = log_group_summary(uri, experiment, group, table, describe_comparison(table, summaries))
+    logger.info(
+        f"comparison and description on parent run {parent} (workflow run {group}) in {uri}"
+    )
+    return table
