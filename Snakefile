@@ -7,10 +7,10 @@ from pathlib import Path
 from snakemake.utils import min_version
 
 from stance.cli.checks import check_workflow
-from stance.cli.jobs import cancel_scheduler_timers, collect_garbage_less_often, quick_exit_at_end
 from stance.config import load_yaml
 from stance.environment import configure
 from stance.errors import StanceError
+from stance.interpreter import collect_garbage_less_often, quick_exit_at_end
 from stance.stopping import stop_jobs_on_signals
 
 min_version("9.0")
@@ -18,7 +18,7 @@ min_version("9.0")
 # Offline, quiet, no telemetry: for this process and, through the environment, every job.
 configure()
 # The jobs run in this process (stance.cli.jobs): fewer garbage collections while they run, and
-# no second of them at its exit.
+# none at its exit (stance.interpreter).
 collect_garbage_less_often()
 quick_exit_at_end()
 
@@ -52,15 +52,6 @@ report: "workflow/report/workflow.rst"
 # Ctrl-C or SIGTERM also stops the jobs running in threads of this process (stance.stopping).
 onstart:
     stop_jobs_on_signals()
-
-
-# Once the jobs are done, nothing keeps the process waiting for the scheduler's last timer.
-onsuccess:
-    cancel_scheduler_timers()
-
-
-onerror:
-    cancel_scheduler_timers()
 
 
 include: "workflow/rules/common.smk"

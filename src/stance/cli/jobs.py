@@ -12,11 +12,8 @@ A step gets the job's inputs, outputs, params, threads and the configuration Sna
 
 from __future__ import annotations
 
-import atexit
-import gc
 import logging
 import shutil
-import threading
 from collections.abc import Mapping
 from pathlib import Path
 from types import SimpleNamespace
@@ -112,41 +109,3 @@ def remove_outputs(outputs: Any) -> list[str]:
             continue
         removed.append(str(path))
     return removed
-
-
-# ------------------------------------------------------------------------- the workflow process
-
-
-# Objects allocated between two collections of the youngest generation (Python's default: 700).
-YOUNG_COLLECTION_THRESHOLD = 10_000
-
-
-def collect_garbage_less_often() -> None:
-    """Collect reference cycles less often in this process (the workflow's, whose jobs run in it).
-
-    Importing scikit-learn, ``datasets``, matplotlib, skops and MLflow allocates millions of
-    objects that live as long as the process; with Python's default thresholds the collector
-    walks them ~1,500 times in a workflow run (about a second of a label-change run, measured
-    with ``gc.callbacks``). Memory is still freed by reference counting as before; only
-    collections of unreachable cycles come later.
-    """
-    _, older, oldest = gc.get_threshold()
-    gc.set_threshold(YOUNG_COLLECTION_THRESHOLD, older, oldest)
-
-
-def quick_exit_at_end() -> None:
-    """At exit, leave this process's objects to the operating system instead of collecting them:
-    with scikit-learn, ``datasets`` and MLflow loaded, the interpreter's last garbage
-    collections take about a second and free nothing that outlives the process."""
-    atexit.register(gc.freeze)
-
-
-def cancel_scheduler_timers() -> None:
-    """Cancel the timers that Snakemake's scheduler left behind (call once the jobs are done).
-
-    The scheduler re-checks its job rate limit (``--max-jobs-per-timespan``, 1 s by default)
-    with a timer thread per scheduling round; the interpreter waits for the last one at exit.
-    """
-    for thread in threading.enumerate():
-        if isinstance(thread, threading.Timer):
-            thread.cancel()

@@ -1,0 +1,28 @@
+"""Interpreter settings of the workflow's process: when it collects garbage."""
+
+from __future__ import annotations
+
+import atexit
+import gc
+
+# Objects allocated between two collections of the youngest generation (Python's default: 700).
+YOUNG_COLLECTION_THRESHOLD = 10_000
+
+
+def collect_garbage_less_often() -> None:
+    """Collect reference cycles less often in this process (the workflow's, whose jobs run in it).
+
+    Importing scikit-learn, ``datasets``, matplotlib, skops and MLflow allocates millions of
+    objects that live as long as the process; with Python's default thresholds the collector
+    walks them again and again during a workflow run. Memory is still freed by reference
+    counting as before; only collections of unreachable cycles come later.
+    """
+    _, older, oldest = gc.get_threshold()
+    gc.set_threshold(YOUNG_COLLECTION_THRESHOLD, older, oldest)
+
+
+def quick_exit_at_end() -> None:
+    """At exit, leave this process's objects to the operating system instead of collecting them:
+    the interpreter's last collections would walk every object of the libraries the jobs
+    imported and free nothing that outlives the process."""
+    atexit.register(gc.freeze)
