@@ -117,10 +117,39 @@ def test_non_txt_file_is_skipped_with_a_warning(project_copy: Path):
     assert "seeds/notes.md: skipped" in proc.stdout + proc.stderr
 
 
-def test_slurm_profile_dry_run(project_copy: Path):
+def planned_blocks(dry_run_output: str) -> list[tuple[str, str]]:
+    """(rule, resources line) of every job a dry run plans."""
+    blocks, rule = [], None
+    for line in dry_run_output.splitlines():
+        if m := re.match(r"^(?:local)?rule (\w+):", line):
+            rule = m.group(1)
+        elif rule and line.strip().startswith("resources:"):
+            blocks.append((rule, line.strip()))
+            rule = None
+    return blocks
+
+
+def test_slurm_plan_runs_the_corpus_jobs_per_shard_with_their_resources(project_copy: Path):
     pytest.importorskip("snakemake_executor_plugin_slurm")
+    # A few more articles: the corpus spreads over most of its shards.
+    for i in range(40):
+        (project_copy / "seeds" / f"{100 + i:03d}_extra.txt").write_text(
+            f"NATO ministers met in Brussels on day {i}. The Taliban said foreign troops must "
+            "leave.\n\nThey discussed the withdrawal plan.\n",
+            encoding="utf-8",
+        )
     proc = run_snakemake(project_copy, "--profile", "profiles/slurm", "-n")
     counts = job_counts(proc.stdout)
-    assert counts.get("split_shard", 0) >= 1 and counts.get("models", 0) == 1, proc.stdout
-    # Resources come from the rules, not from the profile.
-    assert "mem_mb=2000" in proc.stdout
+    shards = counts["split_shard"]
+    assert shards > 5, proc.stdout
+    # Attribution and speaker prediction run per shard: a cluster runs the shards side by side.
+    assert counts["attribute_shard"] == shards and counts["predict_speakers"] == shards
+    assert counts["speakers"] == counts["gather_speakers"] == 1
+    assert counts["train_model"] == counts["log_model"] >= 1
+    # Every job the cluster runs declares its memory and run time (from its rule, not the
+    # profile), so the executor can place it.
+    local = {"all", "gather_sentences", "article_table", "tracking_store"}
+    planned = [(rule, line) for rule, line in planned_blocks(proc.stdout) if rule not in local]
+    assert {rule for rule, _ in planned} >= {"attribute_shard", "predict_speakers", "train_model"}
+    for rule, line in planned:
+        assert "mem_mb=" in line and "runtime=" in line, (rule, line)
