@@ -134,7 +134,6 @@ def train_models(
     from stance.training.models import model_specs
     from stance.training.result_cache import ResultCache, result_key
     from stance.training.run import result_line, settings_for, train_model
-    from stance.training.solver_process import helper_for
 
     labeled = load_training_data(data)
     digest = labeled.digest()
@@ -143,9 +142,6 @@ def train_models(
     shown: set[str] = set()
     specs = model_specs(config)
     keys = {spec.name: result_key(config, spec.name, digest, code) for spec in specs}
-    if not all(cache.has(s.name, keys[s.name]) for s in specs):
-        # Started now, the helper is ready for the first fits (see its module).
-        helper_for(settings.n_jobs, len(labeled.frame))
     for spec in specs:
         out = Path(models_dir) / spec.name
         key = keys[spec.name]
