@@ -279,6 +279,18 @@ def test_the_final_model_is_pipeline_fit_on_the_training_rows(kind, params):
         assert_same_predictions(model, reference, probe)
 
 
+@pytest.mark.parametrize("classifier", ["logreg", "linear_svm"])
+def test_a_final_fit_that_the_vectorizer_refuses_says_which_model_and_what_to_check(classifier):
+    from stance.errors import StanceError
+
+    spec = spec_of("tfidf_word", {"classifier": classifier, "min_df": 1000})
+    fits = Fits(spec, inputs_of(spec), Y, CLASSES, SEED)
+    fits.final(np.arange(len(TABLE)))
+    expected = rf"model 'test_tfidf_word' cannot be fit on {len(TABLE)} sentences: .*min_df"
+    with pytest.raises(StanceError, match=expected):
+        fits.run(n_jobs=1, memory_mb=256)
+
+
 @pytest.mark.parametrize(("kind", "params"), CASES)
 def test_a_cached_fit_predicts_every_row_as_pipeline_fit_on_its_training_rows(kind, params):
     """Rows of its training part, of held-out articles and with a speaker it has not seen."""

@@ -74,9 +74,9 @@ def _fit_pipeline(spec: ModelSpec, seed: int, x: pd.DataFrame, y: Sequence[str])
     try:
         if _uses_liblinear(model.steps[-1][1]):
             # The features step outside the turns of liblinear fits (see _LIBLINEAR).
-            x = model[:-1].fit_transform(x, y)
+            features = model[:-1].fit_transform(x, y)
             with _LIBLINEAR:
-                model.steps[-1][1].fit(x, y)
+                model.steps[-1][1].fit(features, y)
         else:
             model.fit(x, y)
     except ValueError as exc:
@@ -194,7 +194,7 @@ class Fits:
     def _run_one(self, i: int, gate: _MemoryGate | None = None) -> tuple[Any, list[str]]:
         train, test = self._tasks[i]
         if test is None:
-            hold = gate.hold if gate is not None and self.cache is not None else _no_gate
+            hold = gate.hold if gate is not None else _no_gate
             size = self.cache.pipeline_memory(train, len(self.classes)) if self.cache else 0
             with hold(size):
                 model = self._fit_raw(train)
@@ -235,9 +235,8 @@ class Fits:
                 with _LIBLINEAR if _uses_liblinear(classifier) else nullcontext():
                     classifier.fit(x, self.names[self.y[train]])
                 del x
-                predicted = _predicted(
-                    classifier, fitted.transform(test), len(test), self.classes
-                )
+                x = fitted.transform(test)
+                predicted = _predicted(classifier, x, len(test), self.classes)
         except ValueError as exc:
             raise _fit_error(self.spec, len(train), exc) from None
         return predicted, _convergence_note(self.spec, classifier)
