@@ -451,6 +451,9 @@ def test_a_class_or_method_outside_the_allowlist_is_refused(tmp_path):
     scaled = Pipeline([("scale", StandardScaler()), ("classifier", LogisticRegression())])
     with pytest.raises(UntrustedModelError, match="StandardScaler"):
         checked_dumps(scaled)
+    # A trusted class held as a value (it could be called) is not the dtype a model holds.
+    with pytest.raises(UntrustedModelError, match=r"sklearn\.pipeline\.Pipeline \(a class\)"):
+        checked_dumps(Pipeline([("tfidf", TfidfVectorizer(dtype=Pipeline))]))
     # A bound method of a trusted class is a function call in disguise (skops itself refuses
     # to read this one: the method's owner is named by its defining module).
     method = TfidfVectorizer(analyzer=LogisticRegression().get_params)

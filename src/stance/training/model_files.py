@@ -72,6 +72,8 @@ PROJECT_TYPES: frozenset[str] = frozenset(
 )  # fmt: skip
 # Values that hold no code: skipped by model_types.
 _VALUES = (bool, int, float, complex, type(None), np.bool_, np.number)
+# The only class a project model holds as a value (the vectorisers' and encoders' dtype).
+_CLASS_VALUES = (np.float64,)
 RETRAIN_HINT = "delete it and train the model again (`snakemake` or `stance train`)"
 
 
@@ -81,8 +83,9 @@ class UntrustedModelError(StanceError):
 
 def model_types(model: Any) -> set[str]:
     """Every type ``model`` is made of as skops saves it (each object's ``__getstate__``), each
-    as 'module.name'; a class held as a value by its own name, a function or method by its name
-    with '(a function)'. Numbers, booleans and None are left out."""
+    as 'module.name'; a class held as a value with '(a class)' (but the dtype float64), a
+    function or method by its name with '(a function)'. Numbers, booleans and None are left
+    out."""
     found: set[str] = set()
     seen: dict[int, Any] = {}  # holds what it saw: an id is unique only while its object lives
     stack = [model]
@@ -92,7 +95,7 @@ def model_types(model: Any) -> set[str]:
             continue
         seen[id(obj)] = obj
         if isinstance(obj, type):
-            found.add(type_name(obj))
+            found.add(type_name(obj) if obj in _CLASS_VALUES else f"{type_name(obj)} (a class)")
         elif callable(obj) and not hasattr(obj, "get_params"):
             name = getattr(obj, "__qualname__", type(obj).__qualname__)
             owner = getattr(obj, "__self__", None)
