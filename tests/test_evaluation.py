@@ -394,8 +394,9 @@ def test_learning_curve_share_one_reuses_the_primary_cv(data, settings, monkeypa
     n_strat = ev.summary["cv"]["stratified_n_folds"]
     shares = sorted(settings.learning_curve)
     assert shares[-1] == 1.0
-    # Primary folds, stratified folds, the shares below 1 per primary fold, the final model.
-    assert len(fits) == n_folds + n_strat + n_folds * (len(shares) - 1) + 1
+    # Primary folds, stratified folds, the shares below 1 per primary fold (the final model is
+    # a plain Pipeline.fit).
+    assert len(fits) == n_folds + n_strat + n_folds * (len(shares) - 1)
     last = ev.curve.iloc[-1]
     assert last["fraction"] == 1.0
     assert (last["macro_f1"], last["f_avg"], last["accuracy"]) == (
@@ -467,7 +468,7 @@ def test_learning_curve_max_train_leaves_out_the_larger_shares(data, settings, m
     assert list(ev.curve["fraction"]) == [0.2, 0.4, 1.0]
     assert ev.curve["train_sentences"].max() == pytest.approx(36)
     n_folds, n_strat = ev.summary["cv"]["n_folds"], ev.summary["cv"]["stratified_n_folds"]
-    assert len(fits) == n_folds + n_strat + 2 * n_folds + 1
+    assert len(fits) == n_folds + n_strat + 2 * n_folds
     assert sum(n <= 20 for n in fits) == 2 * n_folds  # the curve fits, the others hold 36+
     assert any("0.6, 0.8 not fit" in w for w in ev.warnings)
     assert ev.summary["settings"]["learning_curve_max_train"] == 20

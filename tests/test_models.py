@@ -199,66 +199,6 @@ def test_cached_features_equal_fitting_the_pipeline_on_the_training_rows(kind, p
         )
 
 
-def assert_same_fitted(a, b, where: str = "pipeline") -> None:
-    """Two fitted estimators hold the same parameters and the same learned state."""
-    assert type(a) is type(b), where
-    if isinstance(a, Pipeline | ColumnTransformer) or hasattr(a, "get_params"):
-        assert a.get_params(deep=False).keys() == b.get_params(deep=False).keys(), where
-    state_a = {k: v for k, v in vars(a).items() if k != "_stop_words_id"}
-    state_b = {k: v for k, v in vars(b).items() if k != "_stop_words_id"}
-    assert state_a.keys() == state_b.keys(), (where, state_a.keys() ^ state_b.keys())
-    for key, va in state_a.items():
-        assert_same_value(va, state_b[key], f"{where}.{key}")
-
-
-def assert_same_value(va, vb, where: str) -> None:
-    if hasattr(va, "get_params"):
-        assert_same_fitted(va, vb, where)
-    elif isinstance(va, np.ndarray):
-        assert va.dtype == vb.dtype and va.shape == vb.shape, where
-        if va.dtype.kind == "f":
-            np.testing.assert_allclose(va, vb, rtol=1e-7, atol=1e-9, err_msg=where)
-        else:
-            np.testing.assert_array_equal(va, vb, err_msg=where)
-    elif isinstance(va, list | tuple):
-        assert type(va) is type(vb) and len(va) == len(vb), where
-        for i, (ea, eb) in enumerate(zip(va, vb, strict=True)):
-            assert_same_value(ea, eb, f"{where}[{i}]")
-    elif isinstance(va, dict):
-        assert va.keys() == vb.keys(), where
-        for key in va:
-            assert_same_value(va[key], vb[key], f"{where}[{key!r}]")
-            assert type(va[key]) is type(vb[key]), where
-    else:
-        assert va == vb, where
-
-
-@pytest.mark.parametrize(("kind", "params"), CACHED)
-def test_final_pipeline_from_the_cache_equals_pipeline_fit_on_raw_inputs(kind, params, tmp_path):
-    from stance.training.model_files import load_model, save_model
-
-    spec = spec_from_entry({"name": "c", "kind": kind, "params": params})
-    x, y = cache_data()
-    x = x[spec.features]
-    rows = np.arange(50)  # the table may hold rows beyond the training ones (--test)
-    cache = FeatureCache.build(spec, x)
-    fitted, x_train = cache.fit_transform(rows)
-    model = cache.pipeline(fitted, rows, cache.classifier(7).fit(x_train, y[rows]), 7)
-    reference = spec.build(7).fit(x.iloc[rows], y[rows])
-    assert isinstance(model, Pipeline)
-    assert_same_fitted(model, reference)
-    new = pd.DataFrame({"text": ["the troops must stay", "Bring the soldiers HOME"]})
-    new["speaker"] = [schema_values("speaker")[0], "someone unseen"]
-    new = new[spec.features]
-    assert list(model.predict(new)) == list(reference.predict(new))
-    np.testing.assert_allclose(model.predict_proba(new), reference.predict_proba(new), atol=1e-9)
-    # It saves and loads like a pipeline fit the usual way (no type outside the allowlist).
-    path = tmp_path / "m.skops"
-    save_model(model, path)
-    loaded = load_model(path)
-    np.testing.assert_allclose(loaded.predict_proba(new), model.predict_proba(new))
-
-
 def test_pipelines_without_tfidf_features_are_not_cached():
     x, _ = frame()
     assert FeatureCache.build(spec_from_entry({"name": "m", "kind": "majority"}), x) is None
@@ -294,7 +234,7 @@ def test_compact_vectorizer_saves_its_vocabulary_as_arrays_and_loads_it_back_exa
     import skops.io
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    from stance.training.model_files import file_types, load_model, save_model
+    from stance.training.model_files import load_model, save_model
     from stance.training.models import CompactTfidfVectorizer
 
     texts = ["Kabul talks — «Taliban» said", "NATO’s troops leave Kabul", "ğüş çok 北京 said"]
@@ -305,7 +245,6 @@ def test_compact_vectorizer_saves_its_vocabulary_as_arrays_and_loads_it_back_exa
         data = skops.io.dumps(compact)
         # No dict node per term: the vocabulary travels as arrays.
         assert len(data) < len(skops.io.dumps(plain)) / 3
-        assert "builtins.int" not in file_types(data)
         path = tmp_path / f"{analyzer}.skops"
         save_model(Pipeline([("tfidf", compact)]), path)
         loaded = load_model(path).named_steps["tfidf"]

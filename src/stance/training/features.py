@@ -1,8 +1,9 @@
 """Cached n-gram counts: the features of many CV fits of one table, counted once.
 
-Longer than most modules (~450 lines) because it is one mechanism: counting, per-fit vocabulary
-and IDF, and assembling the fitted scikit-learn pipeline must stay in step with each other, and
-tests/test_feature_cache.py checks them together against plain scikit-learn fits.
+Longer than most modules because it is one mechanism: counting, and the vocabulary and IDF each
+fit learns, must stay in step with scikit-learn's vectorizers; tests/test_feature_cache.py checks
+the features and the fold predictions against plain scikit-learn fits. The cache builds no
+fitted scikit-learn object: the final model is fit by ``Pipeline.fit`` (fitting.py).
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import pandas as pd
 import scipy.sparse as sp
 from sklearn.compose import ColumnTransformer
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
-from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, normalize
 from sklearn.svm import LinearSVC
 
@@ -64,10 +64,7 @@ class _TextCounts:
     their product gives the counts of a few thousand texts at a time.
     """
 
-    def __init__(
-        self, name: str, vectorizer: TfidfVectorizer, texts: list[Any], weight: float | None
-    ) -> None:
-        self.name = name
+    def __init__(self, vectorizer: TfidfVectorizer, texts: list[Any], weight: float | None) -> None:
         self.vectorizer = vectorizer
         self.weight = weight
         params = {k: v for k, v in vectorizer.get_params().items() if k in _COUNT_PARAMS}
@@ -150,30 +147,11 @@ class _TextCounts:
             x = normalize(x, norm=vec.norm, copy=False)
         return x
 
-    def set_fitted(self, fit: _BlockFit, vectorizer: TfidfVectorizer, inputs: Any) -> None:
-        """Give a vectorizer of the final pipeline the vocabulary and IDF of ``fit``."""
-        kept = self.terms[fit.remap >= 0].tolist()  # sorted, as the fitted vocabulary is
-        vectorizer.set_params(min_df=self.vectorizer.min_df, max_df=self.vectorizer.max_df)
-        vectorizer.vocabulary_ = dict(zip(kept, range(len(kept)), strict=True))
-        if fit.idf is not None:
-            vectorizer.idf_ = fit.idf  # the public setter of the vectorizer's TfidfTransformer
-        vectorizer._tfidf.n_features_in_ = fit.n_features
-
 
 class _CategoryCounts:
     """One-hot columns of one categorical column: every value of the table, sorted."""
 
-    def __init__(
-        self,
-        name: str,
-        encoder: OneHotEncoder,
-        column: str,
-        values: list[str],
-        weight: float | None,
-    ) -> None:
-        self.name = name
-        self.encoder = encoder
-        self.column = column
+    def __init__(self, values: list[str], weight: float | None) -> None:
         self.weight = weight
         self.terms = sorted(set(values))
         index = {value: i for i, value in enumerate(self.terms)}
@@ -195,9 +173,6 @@ class _CategoryCounts:
 
     def weigh(self, fit: _BlockFit, x: sp.csr_matrix) -> sp.csr_matrix:
         return x
-
-    def set_fitted(self, fit: _BlockFit, encoder: OneHotEncoder, inputs: Any) -> None:
-        encoder.fit(inputs[[self.column]])
 
 
 def _remap(keep: np.ndarray) -> np.ndarray:
@@ -304,10 +279,8 @@ class FeatureCache:
 
     ``fit_transform(rows)`` gives what fitting the pipeline's ``features`` step on those rows
     gives (and the features of the rows); ``FittedFeatures.transform(rows)`` what that fitted
-    step makes of other rows; ``pipeline(...)`` the fitted scikit-learn Pipeline on raw text
-    and speaker, as ``Pipeline.fit`` on those rows would have made it. Only pipelines of
-    TF-IDF vectorizers and one-hot encoders in a ColumnTransformer are supported
-    (``FeatureCache.build`` returns None for others).
+    step makes of other rows. Only pipelines of TF-IDF vectorizers and one-hot encoders in a
+    ColumnTransformer are supported (``FeatureCache.build`` returns None for others).
     """
 
     def __init__(self, spec: ModelSpec, x: pd.DataFrame) -> None:
@@ -318,15 +291,12 @@ class FeatureCache:
         weights = features.transformer_weights or {}
         self.blocks: list[_TextCounts | _CategoryCounts] = []
         for name, transformer, columns in features.transformers:
-            transformer._validate_params()
             if isinstance(transformer, TfidfVectorizer):
                 texts = self.x[columns].tolist()
-                self.blocks.append(_TextCounts(name, transformer, texts, weights.get(name)))
+                self.blocks.append(_TextCounts(transformer, texts, weights.get(name)))
             else:
                 values = self.x[columns[0]].tolist()
-                self.blocks.append(
-                    _CategoryCounts(name, transformer, columns[0], values, weights.get(name))
-                )
+                self.blocks.append(_CategoryCounts(values, weights.get(name)))
         self.row_nnz = np.sum([b.row_nnz for b in self.blocks], axis=0)
         self.n_terms = sum(len(b.terms) for b in self.blocks)
         # Memory of a fit per stored value of its training matrix: the CSR matrix (8-byte value,
@@ -372,6 +342,14 @@ class FeatureCache:
             size = max(size, int(self.row_nnz[test].sum()) * 24)
         return size
 
+    def pipeline_memory(self, rows: np.ndarray, n_classes: int = 3) -> int:
+        """Estimated peak bytes of ``Pipeline.fit`` on ``rows``: scikit-learn counts the n-grams
+        of all the rows at once (~72 bytes a value, ~200 bytes a distinct n-gram for its
+        vocabulary), then the classifier as in ``memory``."""
+        n_values = int(self.row_nnz[rows].sum())
+        per_term = 200 + max(1, n_classes) * 8 * self.solver_vectors
+        return n_values * (72 + self.bytes_per_value) + self.n_terms * per_term
+
     def fit(self, rows: np.ndarray) -> tuple[FittedFeatures, int]:
         """Fit the features step on ``rows`` of the table; return it and the number of values
         of their features (the size of their matrix)."""
@@ -396,52 +374,3 @@ class FeatureCache:
     def classifier(self, seed: int) -> Any:
         """A new, unfitted classifier of the model's pipeline."""
         return self.spec.build(seed).named_steps["classifier"]
-
-    def pipeline(
-        self, fitted: FittedFeatures, rows: np.ndarray, classifier: Any, seed: int
-    ) -> Pipeline:
-        """The model's Pipeline on raw inputs: the features step as ``fitted`` (learned from
-        ``rows``), then ``classifier`` fitted on their features.
-
-        The ColumnTransformer is fitted on a few of the rows for its structure (column names,
-        transformer order); then every vectorizer gets the vocabulary and IDF learned from all
-        the rows, every encoder is fitted on all of them, and the output layout is set for those
-        sizes. tests/test_models.py checks that the result equals ``Pipeline.fit`` on the rows.
-        """
-        rows = np.asarray(rows)
-        pipeline = self.spec.build(seed)
-        features = pipeline.named_steps["features"]
-        relaxed = {
-            f"{b.name}__{param}": value
-            for b in self.blocks
-            if isinstance(b, _TextCounts)
-            for param, value in (("min_df", 1), ("max_df", 1.0))
-        }
-        original = {k: v for k, v in features.get_params().items() if k in relaxed}
-        probe = sorted(
-            {
-                int(rows[np.flatnonzero(b.row_nnz[rows] > 0)[0]])
-                for b in self.blocks
-                if isinstance(b, _TextCounts)
-            }
-            or {int(rows[0])}
-        )
-        features.set_params(**relaxed)
-        features.fit(self.x.iloc[probe])
-        features.set_params(**original)
-        inputs = self.x.iloc[rows]
-        widths = {}
-        for fit in fitted.fits:
-            fit.block.set_fitted(fit, features.named_transformers_[fit.block.name], inputs)
-            widths[fit.block.name] = fit.n_features
-        layout, start = {}, 0
-        for name, where in features.output_indices_.items():
-            if name in widths:
-                layout[name] = slice(start, start + widths[name])
-                start += widths[name]
-            else:
-                layout[name] = where
-        features.output_indices_ = layout
-        features.sparse_output_ = fitted.sparse_output
-        pipeline.steps[-1] = (pipeline.steps[-1][0], classifier)
-        return pipeline

@@ -1,4 +1,4 @@
-"""Running the fits of one evaluation: threads, a memory budget, warnings per fit."""
+"""Running the fits of one evaluation: threads, a memory budget, convergence notes per fit."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import ctypes
 import ctypes.util
 import functools
 import threading
-import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
@@ -18,26 +17,41 @@ from sklearn.svm import LinearSVC
 from threadpoolctl import threadpool_limits
 
 from stance import stopping
-from stance.environment import caught_warnings
 from stance.errors import StanceError
 from stance.training.features import FeatureCache
 from stance.training.models import ModelSpec
 from stance.training.settings import EvalSettings
-from stance.training.solver_process import SolverProcess, helper_for
 
 #
 # One evaluation fits the model many times: once per fold of the grouped CV and of the stratified
 # K-fold, once per learning-curve share and fold, and once on all labels. For TF-IDF kinds the
-# fits share a FeatureCache (models.py): every text is analysed once, and each fit learns its
-# vocabulary, IDF and classifier from the counts of its own training rows only, which gives the
-# same features as fitting the pipeline on those rows' texts. The fits are independent and run in
-# ``evaluation.n_jobs`` threads (the solvers and the sparse products release the GIL), fewer at a
-# time when their matrices would together exceed ``evaluation.fit_memory_mb``. Every fit is
-# deterministic, so the results do not depend on the number of threads or the order they finish.
+# fold fits share a FeatureCache (features.py): every text is analysed once, and each fit learns
+# its vocabulary, IDF and classifier from the counts of its own training rows only, which gives
+# the same features as fitting the pipeline on those rows' texts. The final model is a plain
+# ``Pipeline.fit``. The fits are independent and run in ``evaluation.n_jobs`` threads (the solvers
+# and the sparse products release the GIL), fewer at a time when their matrices would together
+# exceed ``evaluation.fit_memory_mb``. Every fit is deterministic, so the results do not depend
+# on the number of threads or the order they finish.
+#
+# A fit's notes come from the fitted classifier, not from the warnings it raised: before Python
+# 3.14 the warnings machinery (filters, showwarning, catch_warnings) is one state per process, so
+# recording the warnings of each fit would need a lock that also holds up every other thread of
+# the process (the workflow runs its jobs as threads of one process). The solvers' warning that
+# matters, ConvergenceWarning, is read off the fit itself (n_iter_ reached max_iter); any other
+# warning is shown as Python shows warnings.
 
 
-def _warning_note(spec: ModelSpec, category: type[Warning], message: Any) -> str:
-    return f"{spec.name}: {category.__name__}: {str(message).splitlines()[0]}"
+def _convergence_note(spec: ModelSpec, model: Any) -> list[str]:
+    """A note when the classifier stopped at max_iter iterations (scikit-learn warns
+    ConvergenceWarning for the same fits)."""
+    classifier = model.steps[-1][1] if isinstance(model, Pipeline) else model
+    n_iter, max_iter = getattr(classifier, "n_iter_", None), getattr(classifier, "max_iter", None)
+    if n_iter is None or max_iter is None or int(np.max(n_iter)) < max_iter:
+        return []
+    return [
+        f"{spec.name}: ConvergenceWarning: {type(classifier).__name__} did not converge in "
+        f"max_iter={max_iter} iterations; raise models[{spec.name}].params.max_iter"
+    ]
 
 
 def add_notes(notes: list[str], new: Iterable[str]) -> None:
@@ -56,8 +70,15 @@ def _fit_error(spec: ModelSpec, n: int, exc: Exception) -> StanceError:
 def _fit_pipeline(spec: ModelSpec, seed: int, x: pd.DataFrame, y: Sequence[str]) -> Pipeline:
     stopping.check()
     model = spec.build(seed)
+    y = np.asarray(y, dtype=object)
     try:
-        model.fit(x, np.asarray(y, dtype=object))
+        if _uses_liblinear(model.steps[-1][1]):
+            # The features step outside the turns of liblinear fits (see _LIBLINEAR).
+            features = model[:-1].fit_transform(x, y)
+            with _LIBLINEAR:
+                model.steps[-1][1].fit(features, y)
+        else:
+            model.fit(x, y)
     except ValueError as exc:
         raise _fit_error(spec, len(x), exc) from None
     return model
@@ -76,9 +97,9 @@ def _predicted(model: Any, x: Any, n: int, classes: Sequence[str]) -> tuple[np.n
     return pred, proba
 
 
-_CURRENT = threading.local()  # which fit the running thread works on (for its warnings)
 # scikit-learn's liblinear (LinearSVC) draws from one random generator per process, seeded at
-# each fit: two liblinear fits at once would draw from each other's sequence. They take turns.
+# each fit (sklearn/svm/src/newrand): two liblinear fits at once would draw from each other's
+# sequence. They take turns.
 _LIBLINEAR = threading.Lock()
 
 
@@ -137,7 +158,7 @@ class Fits:
 
     ``fold(train, test)`` adds a fit on the rows ``train`` that predicts the rows ``test``;
     ``final(train)`` the fit of the final model; ``run`` fits them all; ``result(i)`` and
-    ``notes(i)`` give a fit's predictions (or model) and the warnings it raised.
+    ``notes(i)`` give a fit's predictions (or model) and its notes (see _convergence_note).
     """
 
     def __init__(
@@ -145,17 +166,13 @@ class Fits:
     ) -> None:
         self.spec, self.x, self.y, self.classes, self.seed = spec, x, y, list(classes), seed
         self.names = np.asarray(classes, dtype=object)
-        self.build_notes: list[str] = []
-        with caught_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            try:
-                self.cache = FeatureCache.build(spec, x)
-            except ValueError as exc:
-                raise _fit_error(spec, len(x), exc) from None
-        add_notes(self.build_notes, (_warning_note(spec, w.category, w.message) for w in caught))
+        self.build_notes: list[str] = []  # building the cache notes nothing (warnings show)
+        try:
+            self.cache = FeatureCache.build(spec, x)
+        except ValueError as exc:
+            raise _fit_error(spec, len(x), exc) from None
         if self.cache is not None:
             _release_memory()  # what counting the n-grams of the table freed
-        self._helper: SolverProcess | None = None
         self._tasks: list[tuple[np.ndarray, np.ndarray | None]] = []
         self._results: list[Any] = []
         self._notes: list[list[str]] = []
@@ -174,28 +191,33 @@ class Fits:
     def notes(self, i: int) -> list[str]:
         return self._notes[i]
 
-    def _run_one(self, i: int, gate: _MemoryGate | None = None) -> Any:
+    def _run_one(self, i: int, gate: _MemoryGate | None = None) -> tuple[Any, list[str]]:
         train, test = self._tasks[i]
         if test is None:
-            return self._fit_raw(train) if self.cache is None else self._fit_cached(train, gate)
+            hold = gate.hold if gate is not None else _no_gate
+            size = self.cache.pipeline_memory(train, len(self.classes)) if self.cache else 0
+            with hold(size):
+                model = self._fit_raw(train)
+            return model, _convergence_note(self.spec, model)
         present = sorted(set(self.y[train].tolist()))
         if len(present) == 1:
             # A training part with one class: every test sentence gets that class.
             proba = np.zeros((len(test), len(self.classes)))
             proba[:, present[0]] = 1.0
-            return np.full(len(test), present[0]), proba
+            return (np.full(len(test), present[0]), proba), []
         if self.cache is None:
             model = self._fit_raw(train)
-            return _predicted(model, self.x.iloc[test], len(test), self.classes)
-        return self._fit_cached(train, gate, test)
+            predicted = _predicted(model, self.x.iloc[test], len(test), self.classes)
+            return predicted, _convergence_note(self.spec, model)
+        return self._fit_cached(train, test, gate)
 
     def _fit_raw(self, train: np.ndarray) -> Pipeline:
         return _fit_pipeline(self.spec, self.seed, self.x.iloc[train], self.names[self.y[train]])
 
     def _fit_cached(
-        self, train: np.ndarray, gate: _MemoryGate | None, test: np.ndarray | None = None
-    ) -> Any:
-        """The fitted features and classifier; with ``test``, their predictions of those rows."""
+        self, train: np.ndarray, test: np.ndarray, gate: _MemoryGate | None
+    ) -> tuple[tuple[np.ndarray, np.ndarray], list[str]]:
+        """The predictions of the rows ``test`` by the pipeline fit on the rows ``train``."""
         # Two steps under the memory budget: learning the vocabulary (a chunk of counts at a
         # time), then the training matrix, the classifier and the predictions, whose size is
         # known by then.
@@ -210,75 +232,46 @@ class Fits:
             with hold(size):
                 x = cache.training_features(fitted, train, n_values)
                 classifier = cache.classifier(self.seed)
-                y = self.names[self.y[train]]
-                helped = self._helper.try_fit(classifier, x, y) if self._helper else None
-                if helped is not None:
-                    classifier = helped
-                else:
-                    with _LIBLINEAR if _uses_liblinear(classifier) else nullcontext():
-                        classifier.fit(x, y)
+                with _LIBLINEAR if _uses_liblinear(classifier) else nullcontext():
+                    classifier.fit(x, self.names[self.y[train]])
                 del x
-                if test is not None:
-                    return _predicted(classifier, fitted.transform(test), len(test), self.classes)
+                x = fitted.transform(test)
+                predicted = _predicted(classifier, x, len(test), self.classes)
         except ValueError as exc:
             raise _fit_error(self.spec, len(train), exc) from None
-        return fitted, classifier
+        return predicted, _convergence_note(self.spec, classifier)
 
     def run(self, n_jobs: int, memory_mb: int) -> None:
         """Fit everything; ``n_jobs`` threads (one: in this thread, in order)."""
-        caught: list[list[str]] = [[] for _ in self._tasks]
-        spec = self.spec
-        # One warnings context for all threads (warnings.catch_warnings is process-wide);
-        # each warning goes to the fit its thread is running.
-        show_before = warnings.showwarning
-
-        def show(message: Any, category: type[Warning], *args: Any, **kwargs: Any) -> None:
-            index = getattr(_CURRENT, "index", None)
-            if index is None:
-                show_before(message, category, *args, **kwargs)
-            else:
-                caught[index].append(_warning_note(spec, category, message))
-
         gate = _MemoryGate(memory_mb * 2**20)
 
-        def one(i: int) -> Any:
-            _CURRENT.index = i
+        def one(i: int) -> tuple[Any, list[str]]:
             try:
                 return self._run_one(i, gate)
             finally:
-                _CURRENT.index = None
                 if cached:
                     _release_memory()
 
         # Without a cache the fits are pipeline fits on raw text: run in this thread.
         cached = self.cache is not None
         jobs = max(1, min(n_jobs, len(self._tasks))) if cached else 1
-        # With threads, a helper process takes small classifier fits (solver_process).
-        self._helper = helper_for(jobs, len(self.x))
         # BLAS only sees the solvers' small dense vectors: more than one thread per fit costs
         # far more in start-up and waiting than it gains (and changes sums' rounding by machine).
-        with caught_warnings(), threadpool_limits(limits=1, user_api="blas"):
-            warnings.simplefilter("always")
-            warnings.showwarning = show
+        with threadpool_limits(limits=1, user_api="blas"):
             if jobs == 1:
-                self._results = [one(i) for i in range(len(self._tasks))]
+                done = [one(i) for i in range(len(self._tasks))]
             else:
                 # A plain thread pool: joblib's result loop polls (10 ms sleeps), which costs
                 # more than the seed corpus's fits themselves.
                 from concurrent.futures import ThreadPoolExecutor
 
                 with ThreadPoolExecutor(max_workers=jobs) as pool:
-                    self._results = list(pool.map(one, range(len(self._tasks))))
-        self._notes = [list(dict.fromkeys(c)) for c in caught]
+                    done = list(pool.map(one, range(len(self._tasks))))
+        self._results = [result for result, _ in done]
+        self._notes = [notes for _, notes in done]
 
     def final_model(self, i: int) -> Pipeline:
-        result = self._results[i]
-        if isinstance(result, Pipeline):
-            return result
-        assert self.cache is not None
-        fitted, classifier = result
-        train, _ = self._tasks[i]
-        return self.cache.pipeline(fitted, train, classifier, self.seed)
+        return self._results[i]
 
 
 def curve_plan(

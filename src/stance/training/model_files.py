@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import io
-import json
-import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,12 +28,11 @@ def type_name(cls: type) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
-# Every class a fitted model of the registered kinds is made of, as skops names them in a
-# file: found by dumping a fitted model of each kind (and classifier) and reading the types
-# in the file (tests/test_reliability_model_files.py rebuilds this set from the registry and
-# fails when a kind needs another). Classes only: never a function (builtins.exec,
-# numpy.full_like, ...), whatever its module. A file naming anything else is not loaded, and a
-# model holding anything else is not saved or logged.
+# Every class a fitted model of the registered kinds is made of: found by walking a fitted model
+# of each kind (and classifier) with model_types (tests/test_reliability_model_files.py rebuilds
+# this set from the registry and fails when a kind needs another). Classes only: never a function
+# (builtins.exec, numpy.full_like, ...), whatever its module. A model holding anything else is
+# not loaded, saved or logged.
 ALLOWED_CLASSES: tuple[type, ...] = (
     # values and containers
     dict,
@@ -67,80 +62,77 @@ ALLOWED_CLASSES: tuple[type, ...] = (
 EARLIER_CLASSES: tuple[type, ...] = (TfidfVectorizer,)
 ALLOWED_CLASSES += EARLIER_CLASSES
 ALLOWED_TYPES: frozenset[str] = frozenset(type_name(c) for c in ALLOWED_CLASSES)
-# Types that come from this project rather than from a pip package (the loading environment
-# needs the project installed).
-PROJECT_TYPES: frozenset[str] = frozenset(t for t in ALLOWED_TYPES if t.startswith("stance."))
-# The skops node kinds that build a value, each with the types it may name: an array node
-# names only an array (skops would otherwise call the named type on its content), a type node
-# only the dtypes the vectorisers are given, an object node only an estimator class. Functions,
-# bound methods, partials, operators and anything else are never loaded, whichever class they
-# name. A cached node refers to a node already checked.
-_ESTIMATORS = frozenset(
-    type_name(c) for c in ALLOWED_CLASSES if c.__module__.startswith(("sklearn.", "stance."))
-)
-ALLOWED_NODES: dict[str, frozenset[str]] = {
-    "ObjectNode": _ESTIMATORS,
-    "DictNode": frozenset({"builtins.dict"}),
-    "ListNode": frozenset({"builtins.list"}),
-    "TupleNode": frozenset({"builtins.tuple"}),
-    "JsonNode": frozenset({"builtins.str"}),
-    "NdArrayNode": frozenset({"numpy.ndarray"}),
-    "TypeNode": frozenset({"numpy.float64", "builtins.str"}),
-    "SliceNode": frozenset({"builtins.slice"}),
-}
+# The classes skops does not trust on its own (it trusts scikit-learn's estimators, builtins and
+# numpy's values): the project's, the only types a model file of the project asks skops to trust.
+# The loading environment needs the project installed for them.
+PROJECT_TYPES: frozenset[str] = frozenset(
+    type_name(c)
+    for c in (CompactTfidfVectorizer, SoftmaxLinearSVC, SentenceEncoder,
+              PriorCorrectedLogisticRegression)
+)  # fmt: skip
+# Values that hold no code: skipped by model_types.
+_VALUES = (bool, int, float, complex, type(None), np.bool_, np.number)
+# The only class a project model holds as a value (the vectorisers' and encoders' dtype).
+_CLASS_VALUES = (np.float64,)
 RETRAIN_HINT = "delete it and train the model again (`snakemake` or `stance train`)"
 
 
 class UntrustedModelError(StanceError):
-    """A model file that names types outside ALLOWED_TYPES: it was not loaded."""
+    """A model file or model that holds types outside ALLOWED_TYPES: it was not loaded."""
 
 
-def _nodes(schema: Any) -> Iterator[dict[str, Any]]:
-    # Every node of a skops schema, however deeply nested (a superset of what skops visits).
-    stack = [schema]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            if "__loader__" in item:
-                yield item
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-
-
-def _schema(data: bytes, what: str, remedy: str) -> Any:
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            return json.loads(archive.read("schema.json"))
-    except (zipfile.BadZipFile, KeyError, ValueError, RuntimeError, OSError, RecursionError) as exc:
-        raise UntrustedModelError(
-            f"{what}: not a model file in skops format ({exc}); it was not loaded; {remedy}"
-        ) from None
-
-
-def file_types(data: bytes, what: str = "the model", remedy: str = RETRAIN_HINT) -> set[str]:
-    """Every type a skops file names, each as 'module.name'; a type named by a node kind that
-    may not carry it (a function, a method, an array node naming a class, ...) is named with
-    that kind, e.g. 'builtins.exec (FunctionNode)', and a malformed node as such."""
+def model_types(model: Any) -> set[str]:
+    """Every type ``model`` is made of as skops saves it (each object's ``__getstate__``), each
+    as 'module.name'; a class held as a value with '(a class)' (but the dtype float64), a
+    function or method by its name with '(a function)'. Numbers, booleans and None are left
+    out."""
     found: set[str] = set()
-    for node in _nodes(_schema(data, what, remedy)):
-        loader, module, cls = node.get("__loader__"), node.get("__module__"), node.get("__class__")
-        if loader == "CachedNode":
+    seen: dict[int, Any] = {}  # holds what it saw: an id is unique only while its object lives
+    stack = [model]
+    while stack:
+        obj = stack.pop()
+        if isinstance(obj, _VALUES) or id(obj) in seen:
             continue
-        if not all(isinstance(v, str) for v in (loader, module, cls)):
-            found.add(f"a malformed node ({str(node)[:80]})")
-            continue
-        name = f"{module}.{cls}"
-        if loader == "MethodNode":
-            content = node.get("content")
-            name = f"{name}.{content.get('func') if isinstance(content, dict) else content}"
-        found.add(name if name in ALLOWED_NODES.get(loader, ()) else f"{name} ({loader})")
+        seen[id(obj)] = obj
+        if isinstance(obj, type):
+            found.add(type_name(obj) if obj in _CLASS_VALUES else f"{type_name(obj)} (a class)")
+        elif callable(obj) and not hasattr(obj, "get_params"):
+            name = getattr(obj, "__qualname__", type(obj).__qualname__)
+            owner = getattr(obj, "__self__", None)
+            if owner is not None and not isinstance(owner, type(np)):  # a bound method
+                name = f"{type_name(type(owner))}.{getattr(obj, '__name__', name)}"
+            else:
+                name = f"{getattr(obj, '__module__', None) or 'builtins'}.{name}"
+            found.add(f"{name} (a function)")
+        else:
+            found.add(type_name(type(obj)))
+            if isinstance(obj, dict):
+                stack.extend(obj.keys())
+                stack.extend(obj.values())
+            elif isinstance(obj, list | tuple | set | frozenset):
+                stack.extend(obj)
+            elif isinstance(obj, np.ndarray):
+                if obj.dtype == object:
+                    stack.extend(obj.ravel().tolist())
+            elif isinstance(obj, slice):
+                stack.extend((obj.start, obj.stop, obj.step))
+            elif not isinstance(obj, str):
+                state = obj.__getstate__() if hasattr(obj, "__getstate__") else vars(obj)
+                stack.append(state)
     return found
 
 
-def refused_types(data: bytes, what: str = "the model", remedy: str = RETRAIN_HINT) -> list[str]:
-    """The types a skops file names that a project model may not hold, sorted."""
-    return sorted(file_types(data, what, remedy) - ALLOWED_TYPES)
+def _untrusted_types(data: bytes, what: str, remedy: str) -> list[str]:
+    """The types of a skops file that skops does not trust on its own."""
+    import skops.io
+
+    try:
+        return skops.io.get_untrusted_types(data=data)
+    except Exception as exc:  # not a zip file, no schema, a malformed node, ...
+        raise UntrustedModelError(
+            f"{what}: not a model file skops can read ({type(exc).__name__}: {exc}); "
+            f"it was not loaded; {remedy}"
+        ) from None
 
 
 def _refusal(what: str, refused: list[str], remedy: str) -> UntrustedModelError:
@@ -155,8 +147,10 @@ def checked_dumps(model: Any, what: str = "the model") -> bytes:
     """``model`` in skops format; an error when it holds a type outside ALLOWED_TYPES."""
     import skops.io
 
-    data = skops.io.dumps(model)
-    refused = refused_types(data, what)
+    refused = sorted(model_types(model) - ALLOWED_TYPES)
+    if not refused:
+        data = skops.io.dumps(model)
+        refused = sorted(set(_untrusted_types(data, what, RETRAIN_HINT)) - PROJECT_TYPES)
     if refused:
         raise UntrustedModelError(
             f"{what}: the model holds types outside the project's allowlist: "
@@ -168,8 +162,9 @@ def checked_dumps(model: Any, what: str = "the model") -> bytes:
 
 
 def trusted_types(model: Any, what: str = "the model") -> list[str]:
-    """The types of ``model`` to trust when loading it (all in ALLOWED_TYPES), sorted."""
-    return sorted(file_types(checked_dumps(model, what), what))
+    """The types to trust when loading ``model`` with skops (skops_trusted_types of MLflow):
+    those of its file that skops does not trust on its own, all in PROJECT_TYPES; sorted."""
+    return sorted(_untrusted_types(checked_dumps(model, what), what, RETRAIN_HINT))
 
 
 def _parameter_problems(model: Any) -> list[str]:
@@ -198,21 +193,25 @@ def _parameter_problems(model: Any) -> list[str]:
 
 
 def loads_checked(data: bytes, what: str, remedy: str = RETRAIN_HINT) -> Any:
-    """A model from skops bytes, after checking that they name only ALLOWED_TYPES in the node
-    kinds that may carry them, and that the loaded model's parameters are ones a project model
-    has."""
+    """A model from skops bytes: skops loads it trusting only the PROJECT_TYPES the file names
+    (anything else skops does not trust refuses the file before it is loaded); then every type
+    of the loaded model must be in ALLOWED_TYPES and its parameters ones a project model has."""
     import skops.io
 
-    refused = refused_types(data, what, remedy)
+    untrusted = _untrusted_types(data, what, remedy)
+    refused = sorted(set(untrusted) - PROJECT_TYPES)
     if refused:
         raise _refusal(what, refused, remedy)
     try:
-        model = skops.io.loads(data, trusted=sorted(ALLOWED_TYPES))
-        problems = _parameter_problems(model)
+        model = skops.io.loads(data, trusted=untrusted)
+        refused = sorted(model_types(model) - ALLOWED_TYPES)
+        problems = [] if refused else _parameter_problems(model)
     except Exception as exc:  # skops refuses on its own, or the file is damaged
         raise StanceError(
             f"{what}: the model could not be loaded ({type(exc).__name__}: {exc}); {remedy}"
         ) from None
+    if refused:
+        raise _refusal(what, refused, remedy)
     if problems:
         raise UntrustedModelError(
             f"{what}: the model has parameters no project model has: {', '.join(problems)}; "

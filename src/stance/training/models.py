@@ -446,9 +446,9 @@ def spec_from_entry(entry: Mapping[str, Any], where: str = "models") -> ModelSpe
     estimators = [pipeline, *(v for v in pipeline.get_params(deep=True).values()
                               if isinstance(v, BaseEstimator))]  # fmt: skip
     try:
-        # scikit-learn checks parameter values only in fit; this is the check fit runs (private
-        # since 1.2, present in every version pyproject allows; tests/test_models.py and
-        # tests/test_reliability_tracking.py fail if it stops catching a bad value).
+        # scikit-learn checks parameter values only in fit; this is the check fit runs (private,
+        # present since 1.2; tests/test_models.py and tests/test_reliability_tracking.py fail if
+        # it stops catching a bad value).
         for estimator in estimators:
             estimator._validate_params()
     except (TypeError, ValueError) as exc:
