@@ -289,9 +289,9 @@ def test_spreadsheet_cell_is_safe_and_exactly_reversible(text: str):
 def test_label_outputs_neutralise_formulas_and_keep_exact_text(tmp_path: Path):
     from helpers import schema_values
 
+    from stance.cli.predict import sentences_from_table
     from stance.labels.dataset import load_labeled_dataset
     from stance.labels.stage import run_label_stage
-    from stance.training.predict import sentences_from_table
 
     articles = {"a1": FORMULA_TEXTS, "a2": ["Talks resumed in Doha.", "=1+1 is two."]}
     sentences = make_sentences(articles)
@@ -362,7 +362,7 @@ def test_predict_csv_output_neutralises_formulas(tmp_path: Path, monkeypatch, ca
     import numpy as np
 
     import stance.tracking.model_io as model_io
-    import stance.training.predict as predict
+    import stance.tracking.queries as queries
     from stance.cli.main import main
 
     seen: list[list[str]] = []
@@ -379,7 +379,7 @@ def test_predict_csv_output_neutralises_formulas(tmp_path: Path, monkeypatch, ca
 
     run = {"run_id": "r1", "model": "m", "metric": 0.5, "classes": ["favor", "against"],
            "features": ["text"]}  # fmt: skip
-    monkeypatch.setattr(predict, "select_run", lambda *a, **k: run)
+    monkeypatch.setattr(queries, "select_run", lambda *a, **k: run)
     monkeypatch.setattr(model_io, "load_logged_model", lambda uri, run_id: Model())
     monkeypatch.chdir(tmp_path)
     table = tmp_path / "in.csv"

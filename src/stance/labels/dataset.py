@@ -77,7 +77,7 @@ def write_unlabeled(sentences: pd.DataFrame, resolution: Resolution, path: Path 
     """The labeling queue: sentences with no final label, in article order.
 
     Texts that a spreadsheet would run as a formula are quoted (see stance.io.spreadsheet_cell);
-    stance.training.predict.sentences_from_table undoes that when it reads the queue.
+    stance.cli.predict.sentences_from_table undoes that when it reads the queue.
     """
     labeled = set(resolution.final["sentence_id"])
     queue = sentences[~sentences["sentence_id"].isin(labeled)]

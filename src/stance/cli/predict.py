@@ -1,4 +1,4 @@
-"""Predicting the stance of new sentences with a fitted model."""
+"""`stance predict`: sentences from texts, article files or a table, and their speakers."""
 
 from __future__ import annotations
 
@@ -7,13 +7,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
-from sklearn.pipeline import Pipeline
 
 from stance.errors import StanceError
 from stance.io import plain_frame
-from stance.tracking.queries import get_model_run, search_model_runs
 from stance.training.models import SPEAKER, TEXT
 
 UNLABELED_QUEUE = "results/unlabeled.csv"
@@ -130,92 +127,3 @@ def add_speakers(
     out[SPEAKER] = found["predicted_speaker"].to_numpy()
     out["speaker_evidence"] = found["evidence"].to_numpy()
     return out.drop(columns=[PARAGRAPH_START], errors="ignore")
-
-
-def predict_sentences(
-    model: Pipeline,
-    table: pd.DataFrame,
-    classes: Sequence[str],
-    features: Sequence[str],
-    model_name: str = "the model",
-) -> pd.DataFrame:
-    """The table with the predicted stance and one probability column per class added."""
-    missing = [f for f in features if f not in table.columns]
-    if missing:
-        if SPEAKER in missing:
-            raise StanceError(
-                f"{model_name} also reads the speaker of each sentence (input columns: "
-                f"{', '.join(features)}), and the input has no 'speaker' column: give one "
-                "speaker for all sentences with --speaker NAME, use a --table CSV with a "
-                "'speaker' column, or pick a text-only model with --model / --run-id"
-            )
-        raise StanceError(
-            f"the input has no column(s) {', '.join(missing)} that {model_name} needs"
-        )
-    out = table.copy()
-    if len(out) == 0:
-        for c in ("stance", *(f"proba_{c}" for c in classes)):
-            out[c] = pd.Series([], dtype=object if c == "stance" else float)
-        return out
-    x = out[list(features)].astype(str).reset_index(drop=True)
-    try:
-        proba = model.predict_proba(x)
-        order = list(model.classes_)
-        predicted = list(model.predict(x))
-    except Exception as exc:  # a model that loaded but does not work as a project model does
-        raise StanceError(
-            f"{model_name} could not predict ({type(exc).__name__}: {exc}); pick another run "
-            "with --run-id (see `stance runs`) or train again with `snakemake`"
-        ) from None
-    names = list(classes) or order
-    out["stance"] = predicted
-    for name in names:
-        out[f"proba_{name}"] = np.round(proba[:, order.index(name)], 6) if name in order else 0.0
-    return out
-
-
-def select_run(
-    uri: str,
-    experiment: str,
-    *,
-    run_id: str | None = None,
-    model: str | None = None,
-    metric: str = "f_avg",
-    available: Sequence[str] | None = None,
-) -> dict[str, Any]:
-    """The run to predict with: ``run_id``; else the newest run of ``model``; else, of the newest
-    run of every model, the one with the highest ``metric`` (ties: the newer). Without run_id and
-    model, only models whose input columns are all in ``available`` (when given) are chosen.
-    Only FINISHED runs count: a run whose logging failed or was killed may lack its model."""
-    if run_id:
-        run = get_model_run(uri, experiment, run_id)
-    else:
-        runs = search_model_runs(uri, experiment, model=model)
-        if not runs:
-            what = f" of model {model!r}" if model else ""
-            raise StanceError(
-                f"no finished run{what} in {uri}; run `snakemake` or `stance train` "
-                "(`stance runs --all` lists unfinished ones)"
-            )
-        latest: dict[str, Any] = {}
-        for r in runs:  # newest first
-            latest.setdefault(r.data.tags.get("model", r.info.run_name), r)
-        candidates = list(latest.values())
-        if available is not None and not model:
-
-            def usable(r: Any) -> bool:
-                needed = [c for c in r.data.params.get("features", "").split(",") if c]
-                return all(c in available for c in needed)
-
-            candidates = [r for r in candidates if usable(r)] or candidates
-        run = max(
-            candidates,
-            key=lambda r: (r.data.metrics.get(metric, float("-inf")), r.info.start_time),
-        )
-    return {
-        "run_id": run.info.run_id,
-        "model": run.data.tags.get("model", run.info.run_name),
-        "metric": run.data.metrics.get(metric),
-        "classes": [c for c in run.data.params.get("classes", "").split(",") if c],
-        "features": [c for c in run.data.params.get("features", "").split(",") if c],
-    }
