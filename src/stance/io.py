@@ -95,6 +95,15 @@ def atomic_open(path: Path | str, mode: str = "w", **kwargs) -> Iterator[IO]:
         yield fh
 
 
+def write_json(path: Path | str, data: Any, indent: int | None = 2, **options: Any) -> None:
+    """Write ``data`` as UTF-8 JSON with a final newline, atomically (``options``: json.dump's)."""
+    import json
+
+    with atomic_open(path, encoding="utf-8") as fh:
+        json.dump(data, fh, indent=indent, ensure_ascii=False, **options)
+        fh.write("\n")
+
+
 # Cells that a spreadsheet would read as a formula (or that hide one behind a tab or CR).
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 

@@ -18,7 +18,7 @@ from stance.corpus.articles import decode_article
 from stance.corpus.chrome import compile_rules
 from stance.corpus.splitting import SentenceSplitter, split_article
 from stance.errors import StanceError
-from stance.io import atomic_open, atomic_path, write_tsv
+from stance.io import atomic_path, write_json, write_tsv
 
 SENTENCE_SCHEMA = pa.schema(
     [
@@ -194,8 +194,8 @@ def split_shard(
         [[a, len(s), len(c)] for a, (_, s, c) in fresh.items()],
     )
     if cache_path is not None:
-        with atomic_open(cache_path, encoding="utf-8") as fh:
-            json.dump({"format": CACHE_FORMAT, "settings": settings, "articles": fresh}, fh)
+        write_json(cache_path, {"format": CACHE_FORMAT, "settings": settings, "articles": fresh},
+                   indent=None)  # fmt: skip
     print(f"{label}: {split_count} article(s) split, {reused} reused from cache", file=sys.stderr)
     return split_count, reused
 
