@@ -267,18 +267,3 @@ def gather_article_tables(
         for_people=True,
     )
     return meta
-
-
-def gather(
-    sentence_parts: list[str],
-    chrome_parts: list[str],
-    article_parts: list[str],
-    sentences_out: Path | str,
-    chrome_out: Path | str,
-    articles_out: Path | str,
-    metadata: Path | str | None = None,
-) -> pa.Table:
-    """Concatenate per-shard outputs (sentences, chrome report, article table with metadata)."""
-    table = gather_sentence_parts(sentence_parts, sentences_out)
-    gather_article_tables(chrome_parts, article_parts, chrome_out, articles_out, metadata)
-    return table

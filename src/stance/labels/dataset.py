@@ -68,11 +68,6 @@ def save_dataset(dataset: datasets.Dataset, path: Path | str) -> None:
         dataset.save_to_disk(str(tmp), num_shards=1)
 
 
-def load_labeled_dataset(path: Path | str = LABELED_DATASET) -> datasets.Dataset:
-    """Load the labeled data set written by the label stage (``stance labels``)."""
-    return import_datasets().load_from_disk(str(path))
-
-
 def write_unlabeled(sentences: pd.DataFrame, resolution: Resolution, path: Path | str) -> int:
     """The labeling queue: sentences with no final label, in article order.
 
