@@ -1,4 +1,5 @@
-"""Atomic file writes: a file is either its old version or its complete new one, never half."""
+"""Atomic file writes (a file is either its old version or its complete new one, never half),
+JSON among them, and answers remembered in a file."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ import os
 import secrets
 import shutil
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
+
+T = TypeVar("T")
 
 # The mode an ordinary open(path, "w") asks for; the kernel takes the umask off it.
 _NEW_FILE_MODE = 0o666
@@ -102,6 +105,29 @@ def write_json(path: Path | str, data: Any, indent: int | None = 2, **options: A
     with atomic_open(path, encoding="utf-8") as fh:
         json.dump(data, fh, indent=indent, ensure_ascii=False, **options)
         fh.write("\n")
+
+
+def remembered(path: Path | str, key: str, compute: Callable[[], T]) -> T:
+    """``compute()``, remembered in the JSON file ``path`` with ``key``: while the file holds
+    the answer for the same key, it is returned without calling ``compute``. One answer per
+    file (a new key replaces it); an answer that JSON would not give back exactly (a date,
+    number keys) is not remembered, and a damaged file is answered again."""
+    import json
+
+    try:
+        record = json.loads(Path(path).read_text(encoding="utf-8"))
+        if isinstance(record, dict) and record.get("key") == key and "value" in record:
+            return record["value"]
+    except (OSError, ValueError):
+        pass
+    value = compute()
+    try:
+        exact = json.loads(json.dumps(value)) == value
+    except (TypeError, ValueError):
+        exact = False
+    if exact:
+        write_json(path, {"key": key, "value": value}, indent=None)
+    return value
 
 
 # Cells that a spreadsheet would read as a formula (or that hide one behind a tab or CR).
