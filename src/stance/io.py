@@ -98,12 +98,12 @@ def atomic_open(path: Path | str, mode: str = "w", **kwargs) -> Iterator[IO]:
         yield fh
 
 
-def write_json(path: Path | str, data: Any, indent: int | None = 2, **options: Any) -> None:
-    """Write ``data`` as UTF-8 JSON with a final newline, atomically (``options``: json.dump's)."""
+def write_json(path: Path | str, data: Any, indent: int | None = 2) -> None:
+    """Write ``data`` as UTF-8 JSON with a final newline, atomically."""
     import json
 
     with atomic_open(path, encoding="utf-8") as fh:
-        json.dump(data, fh, indent=indent, ensure_ascii=False, **options)
+        json.dump(data, fh, indent=indent, ensure_ascii=False)
         fh.write("\n")
 
 
