@@ -3,30 +3,21 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from stance.corpus.articles import read_article
+from stance.corpus.chrome import compile_rules
+from stance.corpus.splitting import split_article
+from stance.corpus.stage import splitter_from_config
 from stance.errors import StanceError
 from stance.io import plain_frame
 from stance.training.models import SPEAKER, TEXT
 
 UNLABELED_QUEUE = "results/unlabeled.csv"
-
-
-def sentences_from_texts(texts: Sequence[str], config: Mapping[str, Any]) -> pd.DataFrame:
-    """Sentences of texts given on the command line (split, no page-chrome rules)."""
-    from stance.corpus.splitting import split_article
-    from stance.corpus.stage import splitter_from_config
-
-    splitter = splitter_from_config(dict(config))
-    rows = []
-    for i, text in enumerate(texts, start=1):
-        sentences, _ = split_article(f"text-{i}", text, splitter, [])
-        rows += _rows(sentences, text)
-    return pd.DataFrame(rows, columns=[*SENTENCE_COLUMNS, PARAGRAPH_START])
 
 
 # Sentence columns of split input, and whether each sentence opens a paragraph (a line break
@@ -35,31 +26,30 @@ SENTENCE_COLUMNS = ["sentence_id", "article_id", "position", TEXT]
 PARAGRAPH_START = "paragraph_start"
 
 
-def _rows(sentences: Sequence[Any], raw: str) -> list[tuple[Any, ...]]:
-    rows, previous_end = [], None
-    for s in sentences:
-        gap = raw[previous_end : s.start] if previous_end is not None else "\n"
-        rows.append((s.sentence_id, s.article_id, s.position, s.text, "\n" in gap or "\r" in gap))
-        previous_end = s.end
-    return rows
+def _split(
+    articles: Iterable[tuple[str, str]], config: Mapping[str, Any], rules: list
+) -> pd.DataFrame:
+    splitter = splitter_from_config(dict(config))
+    rows = []
+    for article_id, raw in articles:
+        previous_end = None
+        for s in split_article(article_id, raw, splitter, rules)[0]:
+            gap = raw[previous_end : s.start] if previous_end is not None else "\n"
+            opens = "\n" in gap or "\r" in gap
+            rows.append((s.sentence_id, s.article_id, s.position, s.text, opens))
+            previous_end = s.end
+    return pd.DataFrame(rows, columns=[*SENTENCE_COLUMNS, PARAGRAPH_START])
+
+
+def sentences_from_texts(texts: Sequence[str], config: Mapping[str, Any]) -> pd.DataFrame:
+    """Sentences of texts given on the command line (split, no page-chrome rules)."""
+    return _split(((f"text-{i}", text) for i, text in enumerate(texts, start=1)), config, [])
 
 
 def sentences_from_articles(paths: Sequence[Path | str], config: Mapping[str, Any]) -> pd.DataFrame:
     """Sentences of article files, split as the workflow splits the corpus (file stem = ID)."""
-    from stance.corpus.articles import read_article
-    from stance.corpus.chrome import compile_rules
-    from stance.corpus.splitting import split_article
-    from stance.corpus.stage import splitter_from_config
-
-    splitter = splitter_from_config(dict(config))
     rules = compile_rules(config["split"]["chrome_rules"])
-    rows = []
-    for path in paths:
-        path = Path(path)
-        raw = read_article(path)
-        sentences, _ = split_article(path.stem, raw, splitter, rules)
-        rows += _rows(sentences, raw)
-    return pd.DataFrame(rows, columns=[*SENTENCE_COLUMNS, PARAGRAPH_START])
+    return _split(((Path(p).stem, read_article(Path(p))) for p in paths), config, rules)
 
 
 def sentences_from_table(path: Path | str) -> pd.DataFrame:
