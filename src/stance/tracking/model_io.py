@@ -20,14 +20,6 @@ from stance.tracking.store import (
 )
 
 
-def skops_trusted_types(model: Any, what: str = "the model to log") -> list[str]:
-    """The types to log with ``model`` (skops_trusted_types); an error when it holds a type
-    outside the allowlist (stance.training.model_files.ALLOWED_CLASSES)."""
-    from stance.training.model_files import trusted_types
-
-    return trusted_types(model, what)
-
-
 def log_metrics_of_model(mlflow: Any, metrics: Mapping[str, float], logged: Any) -> None:
     """Log a run's metrics after its model, linked to that logged model.
 
