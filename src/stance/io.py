@@ -4,6 +4,7 @@ JSON among them, and answers remembered in a file."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 import shutil
@@ -100,8 +101,6 @@ def atomic_open(path: Path | str, mode: str = "w", **kwargs) -> Iterator[IO]:
 
 def write_json(path: Path | str, data: Any, indent: int | None = 2) -> None:
     """Write ``data`` as UTF-8 JSON with a final newline, atomically."""
-    import json
-
     with atomic_open(path, encoding="utf-8") as fh:
         json.dump(data, fh, indent=indent, ensure_ascii=False)
         fh.write("\n")
@@ -112,8 +111,6 @@ def remembered(path: Path | str, key: str, compute: Callable[[], T]) -> T:
     the answer for the same key, it is returned without calling ``compute``. One answer per
     file (a new key replaces it); an answer that JSON would not give back exactly (a date,
     number keys) is not remembered, and a damaged file is answered again."""
-    import json
-
     try:
         record = json.loads(Path(path).read_text(encoding="utf-8"))
         if isinstance(record, dict) and record.get("key") == key and "value" in record:
