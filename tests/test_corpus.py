@@ -177,23 +177,23 @@ def test_add_copies_under_a_safe_unused_id(seeds: Path, tmp_path: Path, capsys):
     src.write_text("NATO ministers met in Brussels.\n", encoding="utf-8")
     other = tmp_path / "in" / "good_article.txt"
     other.write_text("A different article.\n", encoding="utf-8")
-    from stance.corpus.articles import add_articles
+    from stance.corpus.adding import add_sources
 
-    added = add_articles([src, other], seeds)
-    assert [a for _, a in added] == ["Kabul_talks_draft", "good_article_2"]
+    added = add_sources([src, other], seeds).articles
+    assert [a for _, a, _ in added] == ["Kabul_talks_draft", "good_article_2"]
     assert (seeds / "Kabul_talks_draft.txt").read_bytes() == src.read_bytes()
     assert discover(seeds).article_ids == ["Kabul_talks_draft", "good_article", "good_article_2"]
 
 
 def test_add_refuses_duplicates_and_adds_nothing(seeds: Path, tmp_path: Path):
-    from stance.corpus.articles import add_articles
+    from stance.corpus.adding import add_sources
 
     dup = tmp_path / "copy.txt"
     dup.write_bytes(b"\xef\xbb\xbfThe Taliban demanded a withdrawal.\r\n")  # BOM + CRLF: same text
     new = tmp_path / "new.txt"
     new.write_text("Something new.", encoding="utf-8")
     with pytest.raises(StanceError) as err:
-        add_articles([new, dup], seeds)
+        add_sources([new, dup], seeds)
     assert "copy.txt: same content as article 'good_article'" in str(err.value)
     assert not (seeds / "new.txt").exists()
 

@@ -14,7 +14,6 @@ from helpers import ARTICLES, HEADER, ROOT, SCHEMA, make_sentences, row, sid, wr
 
 from stance.cli.main import main
 from stance.errors import StanceError
-from stance.labels.dataset import load_labeled_dataset
 from stance.labels.stage import run_label_stage
 
 OUTPUTS = {
@@ -106,7 +105,7 @@ def test_labeled_dataset_has_class_labels_in_schema_order(project: Path):
     assert features["speaker"].int2str(ds["speaker"]) == ["taliban", "nato", "afghan_government"]
     assert features["stance"].int2str(ds["stance"]) == ["favor", "against", "none"]
     assert ds["n_annotators"] == [2, 1, 1]
-    assert load_labeled_dataset(out["out_dataset"])["sentence_id"] == ds["sentence_id"]
+    assert datasets.load_from_disk(str(out["out_dataset"]))["sentence_id"] == ds["sentence_id"]
 
 
 def test_queue_and_summaries(project: Path):
@@ -147,7 +146,7 @@ def test_queue_and_summaries(project: Path):
 def test_no_label_files_gives_an_empty_valid_dataset(project: Path):
     result, out = run_stage(project)
     assert (result.labeled, result.unlabeled) == (0, 7)
-    ds = load_labeled_dataset(out["out_dataset"])
+    ds = datasets.load_from_disk(str(out["out_dataset"]))
     assert ds.num_rows == 0
     assert ds.features["stance"].names == ["favor", "against", "none"]
     queue = pd.read_csv(out["out_unlabeled"])
@@ -175,7 +174,7 @@ def test_adjudication_and_priority_reach_the_dataset(project: Path):
         header=["sentence_id", "speaker", "stance"],
     )
     result, out = run_stage(project, annotator_priority=["bob"])
-    ds = load_labeled_dataset(out["out_dataset"])
+    ds = datasets.load_from_disk(str(out["out_dataset"]))
     stance = ds.features["stance"]
     assert stance.int2str(ds["stance"]) == ["none", "none"]  # bob wins the tie; adjudicated
     assert ds.features["speaker"].int2str(ds["speaker"]) == ["taliban", "other"]
@@ -194,7 +193,7 @@ def test_added_speaker_needs_no_code_change(project: Path):
     schema_path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     write_csv(project / "labels" / "ann.csv", [row("a1", 3, "pakistan", "favor", "ann")])
     _, out = run_stage(project)
-    ds = load_labeled_dataset(out["out_dataset"])
+    ds = datasets.load_from_disk(str(out["out_dataset"]))
     assert ds.features["speaker"].names[-1] == "pakistan"
     assert ds.features["speaker"].int2str(ds["speaker"]) == ["pakistan"]
     assert "pakistan" in read_tsv(out["out_summary"])["speaker"].tolist()
@@ -211,7 +210,7 @@ def test_rerun_replaces_the_dataset(project: Path):
     _, out = run_stage(project)
     write_csv(project / "labels" / "ann.csv", [row("a1", 0, "taliban", "favor", "ann")])
     run_stage(project)
-    assert load_labeled_dataset(out["out_dataset"]).num_rows == 1
+    assert datasets.load_from_disk(str(out["out_dataset"])).num_rows == 1
     leftovers = [p.name for p in out["out_dataset"].parent.iterdir() if p.name.startswith(".")]
     assert leftovers == []  # no temporary or old copies left beside the outputs
 

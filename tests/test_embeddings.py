@@ -41,13 +41,12 @@ sys.meta_path[:] = [_WithoutExtra if f is PathFinder else f for f in sys.meta_pa
 @pytest.fixture
 def cache_dir(tmp_path: Path, monkeypatch) -> Path:
     """An empty vector cache of the test's own; the process forgets the vectors it holds."""
-    from stance.training.embedding_cache import CACHE_ENV, forget_memory
+    import stance.training.embedding_cache as embedding_cache
 
     folder = tmp_path / "cache"
-    monkeypatch.setenv(CACHE_ENV, str(folder))
-    forget_memory()
-    yield folder
-    forget_memory()
+    monkeypatch.setenv(embedding_cache.CACHE_ENV, str(folder))
+    monkeypatch.setattr(embedding_cache, "_CACHES", {})
+    return folder
 
 
 def child_env(**extra: str) -> dict[str, str]:
@@ -100,8 +99,9 @@ def _fit(spec_name: str, frame: pd.DataFrame):
     return model
 
 
-def test_a_rerun_encodes_nothing_new_and_a_new_sentence_only_itself(cache_dir: Path):
-    from stance.training.embedding_cache import encoded_count, forget_memory
+def test_a_rerun_encodes_nothing_new_and_a_new_sentence_only_itself(cache_dir: Path, monkeypatch):
+    import stance.training.embedding_cache as embedding_cache
+    from stance.training.embedding_cache import encoded_count
 
     frame = make_dataset(3, 6).to_pandas()
     frame["stance"] = frame["stance"].astype(str)
@@ -110,7 +110,8 @@ def test_a_rerun_encodes_nothing_new_and_a_new_sentence_only_itself(cache_dir: P
     assert encoded_count() - before == frame["text"].nunique()
     assert list(cache_dir.rglob("batch-*.npz"))
 
-    forget_memory()  # as a new process: only the files on disk are known
+    # As a new process: only the files on disk are known.
+    monkeypatch.setattr(embedding_cache, "_CACHES", {})
     _fit("encoder_tfidf", frame)
     assert encoded_count() == 0
 
@@ -158,8 +159,8 @@ def test_two_processes_share_the_cache_safely(cache_dir: Path, tmp_path: Path):
 @pytest.fixture(scope="module")
 def logged(tmp_path_factory) -> Path:
     """A project whose MLflow store holds an encoder model trained by `stance train`."""
+    import stance.training.embedding_cache as embedding_cache
     from stance.cli.main import main
-    from stance.training.embedding_cache import CACHE_ENV, forget_memory
 
     root = tmp_path_factory.mktemp("emb") / "project"
     for item in ("config", "workflow/schemas", "labels"):
@@ -180,11 +181,10 @@ def logged(tmp_path_factory) -> Path:
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(root)
         mp.delenv("MLFLOW_TRACKING_URI", raising=False)
-        mp.setenv(CACHE_ENV, str(root / "cache"))
-        forget_memory()
+        mp.setenv(embedding_cache.CACHE_ENV, str(root / "cache"))
+        mp.setattr(embedding_cache, "_CACHES", {})
         code = main(["train", "train.csv", "--test", "test.csv", "--model", "enc_lr",
                      "--out", "out"])  # fmt: skip
-        forget_memory()
     assert code == 0
     return root
 

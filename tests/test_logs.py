@@ -15,7 +15,7 @@ from stance.config import load_config
 PACKAGE = Path(stance.__file__).parent
 # The modules that print a command's own output (tables, answers, paths written); every other
 # message of the package is logged.
-PRINTING = {"cli/commands.py", "cli/main.py", "training/predict.py"}
+PRINTING = {"cli/commands.py", "cli/main.py"}
 
 
 def test_jobs_side_by_side_in_one_process_each_log_their_own_messages(tmp_path: Path, capsys):

@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 from helpers import HEADER, ROOT, SCHEMA, make_sentences, run_snakemake, write_csv
 
-from stance.corpus.articles import add_articles, discover, read_article
+from stance.corpus.adding import add_sources
+from stance.corpus.articles import discover, read_article
 from stance.errors import StanceError
 from stance.io import atomic_open, atomic_path, plain_cell, spreadsheet_cell
 from stance.labels.files import load_labels
@@ -183,7 +184,7 @@ def test_added_article_and_label_file_get_ordinary_modes(tmp_path: Path, umask):
     seeds.mkdir()
     source = tmp_path / "new.txt"
     source.write_text("Talks resumed in Doha.\n", encoding="utf-8")
-    add_articles([source], seeds)
+    add_sources([source], seeds)
     assert mode_of(seeds / "new.txt") == 0o644
 
     schema = load_schema(SCHEMA)
@@ -287,11 +288,11 @@ def test_spreadsheet_cell_is_safe_and_exactly_reversible(text: str):
 
 
 def test_label_outputs_neutralise_formulas_and_keep_exact_text(tmp_path: Path):
+    import datasets
     from helpers import schema_values
 
-    from stance.labels.dataset import load_labeled_dataset
+    from stance.cli.predict import sentences_from_table
     from stance.labels.stage import run_label_stage
-    from stance.training.predict import sentences_from_table
 
     articles = {"a1": FORMULA_TEXTS, "a2": ["Talks resumed in Doha.", "=1+1 is two."]}
     sentences = make_sentences(articles)
@@ -338,11 +339,12 @@ def test_label_outputs_neutralise_formulas_and_keep_exact_text(tmp_path: Path):
         rows = list(csv.DictReader(fh))
     assert [r["text"] for r in rows] == ["'" + first.text]
     # The data set keeps the exact text.
-    assert load_labeled_dataset(out / "labeled_dataset")["text"] == [first.text, second.text]
+    dataset = datasets.load_from_disk(str(out / "labeled_dataset"))
+    assert dataset["text"] == [first.text, second.text]
 
 
 def test_chrome_report_neutralises_formulas_but_shard_tables_do_not(tmp_path: Path):
-    from stance.corpus.stage import CHROME_COLUMNS, gather
+    from stance.corpus.stage import CHROME_COLUMNS, gather_article_tables
     from stance.io import write_tsv
 
     shard = tmp_path / "shard-0.chrome.tsv"
@@ -350,7 +352,7 @@ def test_chrome_report_neutralises_formulas_but_shard_tables_do_not(tmp_path: Pa
     articles = tmp_path / "shard-0.articles.tsv"
     write_tsv(articles, ["article_id", "sentences", "chrome_lines"], [["a1", 0, 1]])
     report = tmp_path / "chrome_report.tsv"
-    gather([], [str(shard)], [str(articles)], tmp_path / "s.parquet", report, tmp_path / "a.tsv")
+    gather_article_tables([str(shard)], [str(articles)], report, tmp_path / "a.tsv")
     assert shard.read_text(encoding="utf-8").splitlines()[1].endswith("\t=cmd|' /C calc'!A0")
     # The report adds a used_as column after the text.
     assert (
@@ -362,7 +364,7 @@ def test_predict_csv_output_neutralises_formulas(tmp_path: Path, monkeypatch, ca
     import numpy as np
 
     import stance.tracking.model_io as model_io
-    import stance.training.predict as predict
+    import stance.tracking.queries as queries
     from stance.cli.main import main
 
     seen: list[list[str]] = []
@@ -379,7 +381,7 @@ def test_predict_csv_output_neutralises_formulas(tmp_path: Path, monkeypatch, ca
 
     run = {"run_id": "r1", "model": "m", "metric": 0.5, "classes": ["favor", "against"],
            "features": ["text"]}  # fmt: skip
-    monkeypatch.setattr(predict, "select_run", lambda *a, **k: run)
+    monkeypatch.setattr(queries, "select_run", lambda *a, **k: run)
     monkeypatch.setattr(model_io, "load_logged_model", lambda uri, run_id: Model())
     monkeypatch.chdir(tmp_path)
     table = tmp_path / "in.csv"

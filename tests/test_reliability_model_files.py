@@ -468,13 +468,13 @@ def test_a_class_or_method_outside_the_allowlist_is_refused(tmp_path):
 def test_logging_a_model_outside_the_allowlist_is_an_error(store, tmp_path):
     import mlflow
 
-    from stance.tracking.model_io import skops_trusted_types
     from stance.tracking.runs import log_evaluation_run
+    from stance.training.model_files import trusted_types
 
     marker = tmp_path / "ran"
     crafted = crafted_pipeline(marker)
     with pytest.raises(StanceError, match=r"builtins\.exec"):
-        skops_trusted_types(crafted)
+        trusted_types(crafted)
     client = mlflow.MlflowClient(tracking_uri=store["uri"])
     before = len(client.search_runs(client.get_experiment_by_name(EXPERIMENT).experiment_id))
     summary = {**store["ev"].summary, "model": "crafted"}

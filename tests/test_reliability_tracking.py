@@ -132,7 +132,7 @@ def test_run_left_running_by_kill_9_is_skipped_and_marked_failed_by_the_workflow
     from stance.cli import steps
     from stance.cli.main import main
     from stance.config import load_config
-    from stance.training.predict import select_run
+    from stance.tracking.queries import select_run
 
     uri = store["uri"]
     crashed = kill_while_logging(store)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from stance.corpus.articles import assign_shards, shard_of
-from stance.corpus.stage import gather, split_shard
+from stance.corpus.stage import gather_article_tables, gather_sentence_parts, split_shard
 
 
 def run_shard(paths, config, out: Path, cache: Path | None):
@@ -64,11 +64,12 @@ def test_gather_orders_and_counts(tmp_path, config, project_root):
     run_shard(paths[3:], config, tmp_path / "x", None)
     run_shard(paths[:3], config, tmp_path / "y", None)
     parts = [tmp_path / d for d in "xy"]
-    table = gather(
-        [str(p / "s.parquet") for p in parts],
+    table = gather_sentence_parts(
+        [str(p / "s.parquet") for p in parts], tmp_path / "sentences.parquet"
+    )
+    gather_article_tables(
         [str(p / "c.tsv") for p in parts],
         [str(p / "a.tsv") for p in parts],
-        tmp_path / "sentences.parquet",
         tmp_path / "chrome.tsv",
         tmp_path / "articles.tsv",
     )

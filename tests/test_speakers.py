@@ -480,7 +480,7 @@ def test_stage_then_predict_articles_writes_speaker_and_stance(speaker_project: 
 
 
 def test_predict_without_a_mapping_file_adds_no_speaker(tmp_path: Path, config, capsys):
-    from stance.training.predict import add_speakers, sentences_from_texts
+    from stance.cli.predict import add_speakers, sentences_from_texts
 
     table = sentences_from_texts(["The Taliban said troops must go."], config)
     settings = {**config, "speakers": {**config["speakers"], "mapping": "missing.yaml"}}

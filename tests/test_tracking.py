@@ -16,14 +16,13 @@ from helpers import make_dataset
 from stance.errors import StanceError
 from stance.tracking.model_io import load_logged_model
 from stance.tracking.provenance import config_hash, git_state
-from stance.tracking.queries import runs_table, search_model_runs
+from stance.tracking.queries import runs_table, search_model_runs, select_run
 from stance.tracking.runs import log_evaluation_run
 from stance.tracking.store import init_store, project_root, resolve_tracking_uri, retry_locked
 from stance.training.artifacts import ARTIFACT_FILES, write_evaluation
 from stance.training.data import from_dataset
 from stance.training.evaluate import evaluate
 from stance.training.models import spec_from_entry
-from stance.training.predict import select_run
 from stance.training.settings import EvalSettings
 
 MODELS = [

@@ -1,15 +1,19 @@
-"""Atomic file writes: a file is either its old version or its complete new one, never half."""
+"""Atomic file writes (a file is either its old version or its complete new one, never half),
+JSON among them, and answers remembered in a file."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 import shutil
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
+
+T = TypeVar("T")
 
 # The mode an ordinary open(path, "w") asks for; the kernel takes the umask off it.
 _NEW_FILE_MODE = 0o666
@@ -95,6 +99,34 @@ def atomic_open(path: Path | str, mode: str = "w", **kwargs) -> Iterator[IO]:
         yield fh
 
 
+def write_json(path: Path | str, data: Any, indent: int | None = 2) -> None:
+    """Write ``data`` as UTF-8 JSON with a final newline, atomically."""
+    with atomic_open(path, encoding="utf-8") as fh:
+        json.dump(data, fh, indent=indent, ensure_ascii=False)
+        fh.write("\n")
+
+
+def remembered(path: Path | str, key: str, compute: Callable[[], T]) -> T:
+    """``compute()``, remembered in the JSON file ``path`` with ``key``: while the file holds
+    the answer for the same key, it is returned without calling ``compute``. One answer per
+    file (a new key replaces it); an answer that JSON would not give back exactly (a date,
+    number keys) is not remembered, and a damaged file is answered again."""
+    try:
+        record = json.loads(Path(path).read_text(encoding="utf-8"))
+        if isinstance(record, dict) and record.get("key") == key and "value" in record:
+            return record["value"]
+    except (OSError, ValueError):
+        pass
+    value = compute()
+    try:
+        exact = json.loads(json.dumps(value)) == value
+    except (TypeError, ValueError):
+        exact = False
+    if exact:
+        write_json(path, {"key": key, "value": value}, indent=None)
+    return value
+
+
 # Cells that a spreadsheet would read as a formula (or that hide one behind a tab or CR).
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -159,12 +191,3 @@ def write_tsv(
         writer = csv.writer(fh, delimiter="\t", lineterminator="\n")
         writer.writerow(header)
         writer.writerows(spreadsheet_rows(rows) if for_people else rows)
-
-
-def write_json(path: Path | str, data: Any) -> None:
-    """A JSON record, written atomically (indented, with a final newline)."""
-    import json
-
-    with atomic_open(path, encoding="utf-8") as fh:
-        json.dump(data, fh, indent=2)
-        fh.write("\n")

@@ -9,7 +9,8 @@ import pandas as pd
 
 from stance.errors import StanceError
 from stance.tracking.model_io import load_logged_model
-from stance.training.predict import predict_sentences, select_run
+from stance.tracking.queries import select_run
+from stance.training.models import predict_sentences
 
 logger = logging.getLogger(__name__)
 

@@ -5,40 +5,28 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from stance.io import atomic_open
+from stance.io import remembered
 
 
 def _validated_config(config: dict, schema: Path, checked_dir: Path, config_file: str) -> None:
     """Validate the resolved configuration and fill in its defaults (in place); a configuration
-    and schema seen before get the completed configuration remembered then."""
+    and schema seen last time get the completed configuration remembered then."""
     import hashlib
 
     from stance.config import validate_config
 
+    def validated() -> dict:
+        where = f"the configuration ({config_file} with any --configfile and --config)"
+        validate_config(config, where, schema)
+        return config
+
     key = hashlib.sha256(
         json.dumps(config, sort_keys=True, default=str).encode("utf-8") + schema.read_bytes()
-    ).hexdigest()[:16]
-    remembered = checked_dir / f"config-{key}.json"
-    try:
-        completed = json.loads(remembered.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        completed = None
-    if isinstance(completed, dict):
+    ).hexdigest()
+    completed = remembered(checked_dir / "config-completed.json", key, validated)
+    if completed is not config:
         config.clear()
         config.update(completed)
-        return
-    validate_config(
-        config, f"the configuration ({config_file} with any --configfile and --config)", schema
-    )
-    try:
-        text = json.dumps(config)
-    except (TypeError, ValueError):
-        return  # values JSON cannot hold (a YAML date): validate every time
-    if json.loads(text) != config:
-        return  # keys JSON would change (numbers): validate every time
-    checked_dir.mkdir(parents=True, exist_ok=True)
-    with atomic_open(remembered, encoding="utf-8") as fh:
-        fh.write(text)
 
 
 def check_workflow(config: dict, root: Path | str, config_file: str = "config/config.yaml") -> None:
@@ -69,12 +57,13 @@ def check_workflow(config: dict, root: Path | str, config_file: str = "config/co
         + code_digest("training").encode("ascii")
         # the value check is scikit-learn's own: another version checks again
         + version("scikit-learn").encode("ascii")
-    ).hexdigest()[:16]
-    checked = checked_dir / f"models-checked-{key}"
-    if not checked.exists():
+    ).hexdigest()
+
+    def models_checked() -> bool:
         from stance.training.models import model_specs
 
         model_specs(config)
-        checked.parent.mkdir(parents=True, exist_ok=True)
-        checked.touch()
+        return True
+
+    remembered(checked_dir / "models-checked.json", key, models_checked)
     check_store_file(config, root, checked_dir)

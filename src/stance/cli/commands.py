@@ -193,16 +193,18 @@ def runs(args: argparse.Namespace) -> None:
 def predict(args: argparse.Namespace) -> None:
     import pandas as pd
 
-    from stance.io import atomic_open, spreadsheet_frame
-    from stance.tracking.model_io import load_logged_model
-    from stance.training.predict import (
+    from stance.cli.predict import (
         UNLABELED_QUEUE,
-        predict_sentences,
-        select_run,
+        add_speakers,
         sentences_from_articles,
         sentences_from_table,
         sentences_from_texts,
     )
+    from stance.io import atomic_open, spreadsheet_frame
+    from stance.tracking.model_io import load_logged_model
+    from stance.tracking.queries import select_run
+    from stance.tracking.store import project_root
+    from stance.training.models import predict_sentences
 
     config = load_config(args.config)
     uri, experiment = _tracking(args.config, config)
@@ -217,9 +219,6 @@ def predict(args: argparse.Namespace) -> None:
         table = sentences_from_articles(args.articles, config)
     else:
         table = sentences_from_table(args.table or args.unlabeled or UNLABELED_QUEUE)
-    from stance.tracking.store import project_root
-    from stance.training.predict import add_speakers
-
     table = add_speakers(table, config, project_root(args.config), uri, experiment, args.speaker)
     chosen = select_run(
         uri, experiment, run_id=args.run_id, model=args.model, available=list(table.columns)

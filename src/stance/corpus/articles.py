@@ -203,19 +203,6 @@ def content_key(text: str) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def add_articles(paths: list[Path | str], seeds_dir: Path | str) -> list[tuple[str, str]]:
-    """Add article files (plain text, saved web pages, JSON Lines) under safe, unused IDs.
-
-    See :func:`stance.corpus.adding.add_sources`: if any file has a problem, nothing is added.
-    Returns (source, article_id) for each added article.
-    """
-    from stance.corpus.adding import add_sources
-
-    return [
-        (source, article_id) for source, article_id, _ in add_sources(paths, seeds_dir).articles
-    ]
-
-
 def shard_of(article_id: str, shards: int) -> int:
     """The fixed shard of an article: a hash of its ID, so adding articles moves no other."""
     digest = hashlib.blake2b(article_id.encode("utf-8"), digest_size=8).digest()

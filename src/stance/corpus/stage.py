@@ -18,7 +18,7 @@ from stance.corpus.articles import decode_article
 from stance.corpus.chrome import compile_rules
 from stance.corpus.splitting import SentenceSplitter, split_article
 from stance.errors import StanceError
-from stance.io import atomic_open, atomic_path, write_tsv
+from stance.io import atomic_path, write_json, write_tsv
 
 logger = logging.getLogger(__name__)
 
@@ -194,8 +194,8 @@ def split_shard(
         [[a, len(s), len(c)] for a, (_, s, c) in fresh.items()],
     )
     if cache_path is not None:
-        with atomic_open(cache_path, encoding="utf-8") as fh:
-            json.dump({"format": CACHE_FORMAT, "settings": settings, "articles": fresh}, fh)
+        write_json(cache_path, {"format": CACHE_FORMAT, "settings": settings, "articles": fresh},
+                   indent=None)  # fmt: skip
     logger.info(f"{label}: {split_count} article(s) split, {reused} reused from cache")
     return split_count, reused
 
@@ -267,18 +267,3 @@ def gather_article_tables(
         for_people=True,
     )
     return meta
-
-
-def gather(
-    sentence_parts: list[str],
-    chrome_parts: list[str],
-    article_parts: list[str],
-    sentences_out: Path | str,
-    chrome_out: Path | str,
-    articles_out: Path | str,
-    metadata: Path | str | None = None,
-) -> pa.Table:
-    """Concatenate per-shard outputs (sentences, chrome report, article table with metadata)."""
-    table = gather_sentence_parts(sentence_parts, sentences_out)
-    gather_article_tables(chrome_parts, article_parts, chrome_out, articles_out, metadata)
-    return table

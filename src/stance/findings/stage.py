@@ -131,7 +131,7 @@ def choose_model(models_dir: Path | str, name: str | None, comparison: str | Non
 
 def _predict(model: Any, table: pd.DataFrame, chosen: ChosenModel) -> pd.DataFrame:
     """The model's stance (``predicted``) and class probabilities for every row of ``table``."""
-    from stance.training.predict import predict_sentences
+    from stance.training.models import predict_sentences
 
     out = predict_sentences(
         model, table, chosen.classes, chosen.features, f"{chosen.folder}/model.skops"

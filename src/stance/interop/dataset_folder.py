@@ -13,7 +13,7 @@ from pathlib import Path
 
 from stance.errors import StanceError
 from stance.interop.targets import check_parent, check_protected
-from stance.io import atomic_open
+from stance.io import write_json
 
 MANIFEST = ".stance-export.json"
 COMMAND = "stance export --dataset"
@@ -87,9 +87,7 @@ def earlier_files(
 
 
 def _write_manifest(out: Path, files: set[str]) -> None:
-    with atomic_open(out / MANIFEST, encoding="utf-8") as fh:
-        json.dump({"written_by": COMMAND, "files": sorted(files)}, fh, indent=1)
-        fh.write("\n")
+    write_json(out / MANIFEST, {"written_by": COMMAND, "files": sorted(files)}, indent=1)
 
 
 def move_in(tmp: Path, out: Path, ours: set[str]) -> None:

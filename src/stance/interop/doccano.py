@@ -23,7 +23,7 @@ from stance.interop.common import (
     split_choice,
 )
 from stance.interop.targets import Output
-from stance.io import atomic_open
+from stance.io import atomic_open, write_json
 from stance.labels.schema import LabelSchema
 
 NAME = "doccano"
@@ -88,9 +88,7 @@ def write_tasks(items: list[QueueItem], schema: LabelSchema, out: Path) -> list[
     with atomic_open(out, encoding="utf-8") as fh:
         for item in items:
             fh.write(json.dumps(record(item), ensure_ascii=False) + "\n")
-    with atomic_open(labels_path(out), encoding="utf-8") as fh:
-        json.dump(label_types(schema), fh, indent=1, ensure_ascii=False)
-        fh.write("\n")
+    write_json(labels_path(out), label_types(schema), indent=1)
     return [out, labels_path(out)]
 
 

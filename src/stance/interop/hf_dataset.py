@@ -10,7 +10,6 @@ article, agreement between annotators and the guidelines (``GUIDELINES.md``, ``s
 
 from __future__ import annotations
 
-import json
 import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ import yaml
 
 from stance.environment import import_datasets
 from stance.interop.dataset_folder import earlier_files, move_in
-from stance.io import make_temp_dir
+from stance.io import make_temp_dir, write_json
 from stance.labels.agreement import ALPHA, COHEN, compute_agreement
 from stance.labels.dataset import build_dataset
 from stance.labels.files import load_labels
@@ -261,9 +260,7 @@ def export_dataset(
         if has_guidelines:
             shutil.copyfile(guidelines, tmp / "GUIDELINES.md")
         shutil.copyfile(schema.path, tmp / "schema.yaml")
-        (tmp / "agreement.json").write_text(
-            json.dumps(agreement, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-        )
+        write_json(tmp / "agreement.json", agreement)
         text = card(schema, dataset.features, train, annotations, agreement, has_guidelines, nbytes)
         (tmp / "README.md").write_text(text, encoding="utf-8")
         move_in(tmp, out, ours)

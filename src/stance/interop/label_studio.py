@@ -14,7 +14,7 @@ from xml.sax.saxutils import quoteattr
 
 from stance.interop.common import NOTE, QueueItem, ToolAnnotation, ToolRead, as_str, own_records
 from stance.interop.targets import Output
-from stance.io import atomic_open
+from stance.io import atomic_open, write_json
 from stance.labels.schema import LabelSchema
 
 NAME = "label-studio"
@@ -109,9 +109,7 @@ def outputs(out: Path) -> list[Output]:
 
 def write_tasks(items: list[QueueItem], schema: LabelSchema, out: Path) -> list[Path]:
     """The tasks JSON and, beside it, the labeling config."""
-    with atomic_open(out, encoding="utf-8") as fh:
-        json.dump([task(i) for i in items], fh, indent=1, ensure_ascii=False)
-        fh.write("\n")
+    write_json(out, [task(i) for i in items], indent=1)
     with atomic_open(config_path(out), encoding="utf-8") as fh:
         fh.write(label_config(schema))
     return [out, config_path(out)]

@@ -14,7 +14,8 @@ def model_suggestions(
     """sentence_id -> the stance a logged model predicts, with its probability. The model is
     ``run_id``'s, else the best finished text-only one (as `stance predict` chooses)."""
     from stance.tracking.model_io import load_logged_model
-    from stance.training.predict import predict_sentences, select_run
+    from stance.tracking.queries import select_run
+    from stance.training.models import predict_sentences
 
     chosen = select_run(uri, experiment, run_id=run_id, available=["text"])
     if chosen["features"] != ["text"]:

@@ -15,7 +15,7 @@ import pandas as pd
 from sklearn.metrics import cohen_kappa_score
 
 from stance.environment import caught_warnings
-from stance.io import atomic_open, spreadsheet_rows
+from stance.io import atomic_open, spreadsheet_rows, write_json
 from stance.labels.files import LabelSet
 from stance.labels.resolution import Resolution
 from stance.labels.schema import TIE_RULE, LabelSchema
@@ -193,9 +193,7 @@ def _disagreements(
 
 def write_agreement(agreement: Agreement, json_path: Path | str, csv_path: Path | str) -> None:
     """Write agreement.json and disagreements.csv atomically."""
-    with atomic_open(json_path, encoding="utf-8") as fh:
-        json.dump(agreement.report, fh, indent=2, ensure_ascii=False)
-        fh.write("\n")
+    write_json(json_path, agreement.report)
     with atomic_open(csv_path, newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh, lineterminator="\n")
         # For people, not read back: texts a spreadsheet would run as a formula are quoted.

@@ -68,16 +68,11 @@ def save_dataset(dataset: datasets.Dataset, path: Path | str) -> None:
         dataset.save_to_disk(str(tmp), num_shards=1)
 
 
-def load_labeled_dataset(path: Path | str = LABELED_DATASET) -> datasets.Dataset:
-    """Load the labeled data set written by the label stage (``stance labels``)."""
-    return import_datasets().load_from_disk(str(path))
-
-
 def write_unlabeled(sentences: pd.DataFrame, resolution: Resolution, path: Path | str) -> int:
     """The labeling queue: sentences with no final label, in article order.
 
     Texts that a spreadsheet would run as a formula are quoted (see stance.io.spreadsheet_cell);
-    stance.training.predict.sentences_from_table undoes that when it reads the queue.
+    stance.cli.predict.sentences_from_table undoes that when it reads the queue.
     """
     labeled = set(resolution.final["sentence_id"])
     queue = sentences[~sentences["sentence_id"].isin(labeled)]

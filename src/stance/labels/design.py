@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from stance.errors import StanceError
-from stance.io import atomic_open
+from stance.io import write_json
 
 SAMPLES_DIR = "samples"
 UNITS = ("sentence", "article")
@@ -133,10 +133,7 @@ def read_manifest(path: Path | str) -> SampleManifest:
 
 
 def write_manifest(manifest: SampleManifest) -> None:
-    manifest.path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_open(manifest.path, encoding="utf-8") as fh:
-        json.dump(manifest.as_json(), fh, indent=1, ensure_ascii=False)
-        fh.write("\n")
+    write_json(manifest.path, manifest.as_json(), indent=1)
 
 
 def load_manifests(labels_dir: Path | str) -> list[SampleManifest]:

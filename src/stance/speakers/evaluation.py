@@ -15,7 +15,7 @@ from stance.speakers.learned import METHODS, decide, fit_model
 from stance.speakers.mapping import SpeakerMapping
 from stance.training.folds import grouped_folds
 from stance.training.metrics import (
-    bootstrap_confusions,
+    bootstrap_intervals,
     confusion,
     metrics_from_confusion,
     per_class_scores,
@@ -139,15 +139,12 @@ def scores(
         for what in ("precision", "recall", "f1"):
             out[f"{what}_{c}"] = full[f"{what}_{c}"]
         out[f"support_{c}"] = float((y_true == index[c]).sum())
-    acc_parts, macro_parts = [], []
-    for cms in bootstrap_confusions(y_true, y_pred, k + 1, settings.n_bootstrap, settings.seed):
-        acc_parts.append(np.trace(cms, axis1=1, axis2=2) / len(y_true))
-        macro_parts.append(per_class_scores(cms)[2][:, :k].mean(axis=1))
-    acc, macro = np.concatenate(acc_parts), np.concatenate(macro_parts)
-    tail = (1.0 - settings.ci_level) / 2.0
-    for name, values in (("accuracy", acc), ("macro_f1", macro)):
-        out[f"{name}_ci_low"] = float(np.quantile(values, tail))
-        out[f"{name}_ci_high"] = float(np.quantile(values, 1.0 - tail))
+    intervals = bootstrap_intervals(y_true, y_pred, k + 1, {
+        "accuracy": lambda cms: np.trace(cms, axis1=1, axis2=2) / len(y_true),
+        "macro_f1": lambda cms: per_class_scores(cms)[2][:, :k].mean(axis=1),
+    }, settings.n_bootstrap, settings.ci_level, settings.seed)  # fmt: skip
+    for name, (low, high) in intervals.items():
+        out[f"{name}_ci_low"], out[f"{name}_ci_high"] = low, high
     return out
 
 

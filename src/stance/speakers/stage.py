@@ -27,7 +27,6 @@ from stance.training.settings import EvalSettings
 
 # The corpus columns the stage reads (with the paragraph starts of the article files).
 CORPUS_COLUMNS = ["sentence_id", "article_id", "position", "text"]
-OOF_COLUMNS = ["sentence_id", "article_id", "text", "speaker", "predicted_speaker", "evidence"]
 PREDICTED_COLUMNS = ["sentence_id", "predicted_speaker", "evidence", "source"]
 
 logger = logging.getLogger(__name__)

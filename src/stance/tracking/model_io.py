@@ -1,8 +1,7 @@
-"""Logged models: their requirements and trusted types, loading one back safely, run markers."""
+"""Logged models: their requirements and trusted types, checking and loading one back safely."""
 
 from __future__ import annotations
 
-import json
 import tempfile
 import zipfile
 from collections.abc import Mapping
@@ -19,14 +18,6 @@ from stance.tracking.store import (
     store_error,
     tracking_client,
 )
-
-
-def skops_trusted_types(model: Any, what: str = "the model to log") -> list[str]:
-    """The types to log with ``model`` (skops_trusted_types); an error when it holds a type
-    outside the allowlist (stance.training.model_files.ALLOWED_CLASSES)."""
-    from stance.training.model_files import trusted_types
-
-    return trusted_types(model, what)
 
 
 def log_metrics_of_model(mlflow: Any, metrics: Mapping[str, float], logged: Any) -> None:
@@ -65,40 +56,49 @@ def _shown(location: str, name: str = "") -> str:
     return f"{location}/{name}" if name else location
 
 
-def _model_files(folder: Path) -> tuple[str, Path]:
-    """The serialisation format and model file named by the MLmodel file in ``folder``."""
+def _model_files(folder: Path, shown: str = "") -> tuple[str, Path]:
+    """The serialisation format and model file named by the MLmodel file in ``folder`` (shown
+    as ``shown`` in messages); a ValueError saying what is missing or unreadable. Only a skops
+    file is looked at: a model in any other format is refused without reading it."""
     import yaml
 
-    meta = yaml.safe_load((folder / "MLmodel").read_text(encoding="utf-8"))
-    if not isinstance(meta, dict):
-        raise ValueError("MLmodel is not a YAML mapping")
-    flavor = (meta.get("flavors") or {}).get("sklearn") or {}
-    if "pickled_model" not in flavor:
-        raise ValueError("MLmodel names no scikit-learn model file")
-    path = folder / str(flavor["pickled_model"])
-    if not path.resolve().is_relative_to(folder.resolve()):
-        raise ValueError(f"MLmodel names a model file outside the logged model: {path}")
-    return str(flavor.get("serialization_format", "")), path
+    shown = shown or str(folder)
+    if not (folder / "MLmodel").is_file():
+        raise ValueError(f"its model files are missing: no MLmodel in {shown}")
+    try:
+        meta = yaml.safe_load((folder / "MLmodel").read_text(encoding="utf-8"))
+        if not isinstance(meta, dict):
+            raise ValueError("MLmodel is not a YAML mapping")
+        flavor = (meta.get("flavors") or {}).get("sklearn") or {}
+        if "pickled_model" not in flavor:
+            raise ValueError("MLmodel names no scikit-learn model file")
+        path = folder / str(flavor["pickled_model"])
+        if not path.resolve().is_relative_to(folder.resolve()):
+            raise ValueError(f"MLmodel names a model file outside the logged model: {path}")
+    except Exception as exc:
+        raise ValueError(f"{shown}/MLmodel is unreadable ({type(exc).__name__}: {exc})") from None
+    fmt = str(flavor.get("serialization_format", ""))
+    if fmt == "skops" and not path.is_file():
+        raise ValueError(f"its model file {shown}/{path.name} is missing")
+    if fmt == "skops" and not zipfile.is_zipfile(path):
+        raise ValueError(
+            f"its model file {shown}/{path.name} is unreadable (BadZipFile: not a complete skops "
+            "file)"
+        )
+    return fmt, path
 
 
 def local_model_problem(client: Any, run: Any) -> str | None:
     """What is missing or unreadable among the model files of ``run``, when they are local
     files (a SQLite store's artifacts); None when they look whole or are not local."""
-    location = model_location(client, run)
-    folder = local_artifact_path(location)
+    folder = local_artifact_path(model_location(client, run))
     if folder is None:
         return None
-    if not (folder / "MLmodel").is_file():
-        return f"the model files are missing (no MLmodel in {folder})"
     try:
-        _, path = _model_files(folder)
-    except Exception as exc:
-        return f"{folder / 'MLmodel'} is unreadable ({type(exc).__name__}: {exc})"
-    if not path.is_file():
-        return f"the model file {path} is missing"
-    if not zipfile.is_zipfile(path):
-        return f"the model file {path} is unreadable (not a complete skops file)"
-    return None
+        fmt, _ = _model_files(folder)
+    except ValueError as exc:
+        return str(exc)
+    return None if fmt == "skops" else "the model is not in skops format"
 
 
 def _relog_hint(uri: str, location: str) -> str:
@@ -150,32 +150,13 @@ def load_logged_model(uri: str, run_id: str) -> Any:
         except Exception as exc:
             first = str(exc).splitlines()[0] if str(exc) else repr(exc)
             raise broken(f"its model cannot be read from {_shown(location)} ({first})") from None
-        if not (local / "MLmodel").is_file():
-            raise broken(f"its model files are missing: no MLmodel in {_shown(location)}")
         try:
-            fmt, path = _model_files(local)
-        except Exception as exc:
-            raise broken(
-                f"{_shown(location, 'MLmodel')} is unreadable ({type(exc).__name__}: {exc})"
-            ) from None
+            fmt, path = _model_files(local, _shown(location))
+        except ValueError as exc:
+            raise broken(str(exc)) from None
         if fmt != "skops":
             raise UntrustedModelError(
                 f"{label}: the model is not in skops format; it was not loaded (only models "
                 f"logged by this project are loaded); {remedy}"
             )
-        shown = _shown(location, path.name)
-        if not path.is_file():
-            raise broken(f"its model file {shown} is missing")
-        if not zipfile.is_zipfile(path):
-            raise broken(
-                f"its model file {shown} is unreadable (BadZipFile: not a complete skops file)"
-            )
         return loads_checked(path.read_bytes(), label, remedy)
-
-
-def read_marker(path: Path | str) -> dict[str, Any]:
-    """The run marker of a model (results/models/<name>/mlflow_run.json, rule log_model)."""
-    try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise StanceError(f"{path}: not found; run `snakemake` to log this model") from None

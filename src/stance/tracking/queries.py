@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -159,3 +160,50 @@ def get_model_run(uri: str, experiment: str, run_id: str) -> Any:
             "finished run from `stance runs` (unfinished ones show with `stance runs --all`)"
         )
     return run
+
+
+def select_run(
+    uri: str,
+    experiment: str,
+    *,
+    run_id: str | None = None,
+    model: str | None = None,
+    metric: str = "f_avg",
+    available: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """The run to predict with: ``run_id``; else the newest run of ``model``; else, of the newest
+    run of every model, the one with the highest ``metric`` (ties: the newer). Without run_id and
+    model, only models whose input columns are all in ``available`` (when given) are chosen.
+    Only FINISHED runs count: a run whose logging failed or was killed may lack its model."""
+    if run_id:
+        run = get_model_run(uri, experiment, run_id)
+    else:
+        runs = search_model_runs(uri, experiment, model=model)
+        if not runs:
+            what = f" of model {model!r}" if model else ""
+            raise StanceError(
+                f"no finished run{what} in {uri}; run `snakemake` or `stance train` "
+                "(`stance runs --all` lists unfinished ones)"
+            )
+        latest: dict[str, Any] = {}
+        for r in runs:  # newest first
+            latest.setdefault(r.data.tags.get("model", r.info.run_name), r)
+        candidates = list(latest.values())
+        if available is not None and not model:
+
+            def usable(r: Any) -> bool:
+                needed = [c for c in r.data.params.get("features", "").split(",") if c]
+                return all(c in available for c in needed)
+
+            candidates = [r for r in candidates if usable(r)] or candidates
+        run = max(
+            candidates,
+            key=lambda r: (r.data.metrics.get(metric, float("-inf")), r.info.start_time),
+        )
+    return {
+        "run_id": run.info.run_id,
+        "model": run.data.tags.get("model", run.info.run_name),
+        "metric": run.data.metrics.get(metric),
+        "classes": [c for c in run.data.params.get("classes", "").split(",") if c],
+        "features": [c for c in run.data.params.get("features", "").split(",") if c],
+    }

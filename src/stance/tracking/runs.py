@@ -21,7 +21,6 @@ from stance.tracking.model_io import (
     local_model_problem,
     log_metrics_of_model,
     pip_requirements,
-    skops_trusted_types,
 )
 from stance.tracking.provenance import config_hash, git_state, new_group_id, safe_group
 from stance.tracking.store import (
@@ -154,10 +153,10 @@ def log_evaluation_run(
     mlflow = import_mlflow()
     from mlflow.models import infer_signature
 
-    from stance.training.model_files import PROJECT_TYPES
+    from stance.training.model_files import PROJECT_TYPES, trusted_types
 
     # Before the store or the model is used: only models of the project's own types are logged.
-    trusted = skops_trusted_types(model, f"model {summary['model']!r}")
+    trusted = trusted_types(model, f"model {summary['model']!r}")
     group = safe_group(group or os.environ.get(WORKFLOW_RUN_ENV) or new_group_id())
     experiment_id = init_store(uri, experiment)
     client = tracking_client(uri)

@@ -13,7 +13,6 @@ from stance.errors import StanceError
 from stance.tracking.model_io import (
     log_metrics_of_model,
     pip_requirements,
-    skops_trusted_types,
 )
 from stance.tracking.provenance import config_hash, git_state, new_group_id, safe_group
 from stance.tracking.store import (
@@ -51,7 +50,9 @@ def log_speaker_run(
     mlflow = import_mlflow()
     from mlflow.models import infer_signature
 
-    trusted = skops_trusted_types(model, "the speaker model")
+    from stance.training.model_files import trusted_types
+
+    trusted = trusted_types(model, "the speaker model")
     experiment_id = init_store(uri, experiment)
     tracking_client(uri)
     mlflow.set_tracking_uri(uri)

@@ -15,6 +15,7 @@ import tenacity
 
 from stance.environment import configure
 from stance.errors import StanceError
+from stance.io import remembered
 
 logger = logging.getLogger(__name__)
 
@@ -59,30 +60,27 @@ def sqlite_path(uri: str) -> Path | None:
     return None
 
 
-def check_store_file(
-    config: Mapping[str, Any], root: Path | str, checked_dir: Path | str | None = None
-) -> None:
+def check_store_file(config: Mapping[str, Any], root: Path | str, checked_dir: Path) -> None:
     """Raise when the project's SQLite store exists but is not an SQLite database or is corrupt.
 
     SQLite's own checks, without importing MLflow. The integrity check reads the whole file, so
-    with ``checked_dir`` a store is checked again only when its size or time stamp changed since
-    it last passed. Whether MLflow can read its schema is checked by ``init_store``, which the
-    workflow's tracking_store step runs before any training.
+    a store is checked again only when its size or time stamp changed since it last passed
+    (remembered in ``checked_dir``). Whether MLflow can read its schema is checked by
+    ``init_store``, which the workflow's tracking_store step runs before any training.
     """
     db = sqlite_path(resolve_tracking_uri(config, root))
     if db is None or not db.is_file():
         return
+
+    def passed() -> bool:
+        problem = sqlite_store_problem(db)
+        if problem is not None:
+            raise damaged_store_error(db, problem)
+        return True
+
     stat = db.stat()
     seen = f"{db.resolve()} {stat.st_size} {stat.st_mtime_ns}"
-    memo = Path(checked_dir) / "store-checked" if checked_dir is not None else None
-    if memo is not None and memo.is_file() and memo.read_text(encoding="utf-8") == seen:
-        return
-    problem = sqlite_store_problem(db)
-    if problem is not None:
-        raise damaged_store_error(db, problem)
-    if memo is not None:
-        memo.parent.mkdir(parents=True, exist_ok=True)
-        memo.write_text(seen, encoding="utf-8")
+    remembered(checked_dir / "store-checked.json", seen, passed)
 
 
 def _artifact_location(uri: str) -> str | None:

@@ -9,7 +9,7 @@ from typing import Any
 from sklearn.pipeline import Pipeline
 
 from stance.errors import StanceError
-from stance.io import atomic_open, spreadsheet_frame
+from stance.io import atomic_open, spreadsheet_frame, write_json
 from stance.training.evaluate import Evaluation
 from stance.training.model_files import load_model, save_model
 from stance.training.plots import plot_confusion, plot_curve
@@ -30,9 +30,7 @@ def write_evaluation(ev: Evaluation, outdir: Path | str) -> dict[str, Path]:
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     paths = {name: outdir / name for name in (*ARTIFACT_FILES, MODEL_FILE)}
-    with atomic_open(paths[METRICS_FILE], encoding="utf-8") as fh:
-        json.dump(ev.summary, fh, indent=2, sort_keys=False)
-        fh.write("\n")
+    write_json(paths[METRICS_FILE], ev.summary)
     with atomic_open(paths[OOF_FILE], newline="", encoding="utf-8") as fh:
         spreadsheet_frame(ev.oof).to_csv(fh, index=False, lineterminator="\n")
     with atomic_open(paths[REPORT_FILE], encoding="utf-8") as fh:

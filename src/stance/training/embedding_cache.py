@@ -117,9 +117,3 @@ def vector_cache(identity: str) -> VectorCache:
 def encoded_count() -> int:
     """How many texts this process has encoded so far, over all encoders."""
     return sum(c.encoded for c in _CACHES.values())
-
-
-def forget_memory() -> None:
-    """Drop the in-memory copies (the next lookup reads the files again, as a new process)."""
-    with _CACHES_LOCK:
-        _CACHES.clear()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -63,31 +63,43 @@ def compute_metrics(
     return metrics_from_confusion(confusion(y_true, y_pred, len(classes)), classes, f_avg_classes)
 
 
-def bootstrap_confusions(
+def bootstrap_intervals(
     y_true: np.ndarray,
     y_pred: np.ndarray,
     n_classes: int,
+    scores: Mapping[str, Callable[[np.ndarray], np.ndarray]],
     n_bootstrap: int,
+    level: float,
     seed: int,
     chunk_values: int = 2_000_000,
-) -> Iterator[np.ndarray]:
-    """Confusion counts of ``n_bootstrap`` resamples of the sentences (with replacement), as
-    stacks of shape (resamples, n_classes, n_classes), in order.
+) -> dict[str, tuple[float, float]]:
+    """Percentile bootstrap intervals of ``scores``, resampling the sentences with replacement.
 
-    Resample b draws ``rng.integers(0, n, size=n)`` from one generator seeded with ``seed``, as
-    a loop over resamples would; the counting is done a stack at a time (at most about
-    ``chunk_values`` sampled sentences per stack, so memory stays bounded on large tables).
+    Each score maps a stack of confusion counts, shape (resamples, n_classes, n_classes), to one
+    value per resample. Resample b draws ``rng.integers(0, n, size=n)`` from one generator
+    seeded with ``seed``, as a loop over resamples would; the counting is done a stack at a time
+    (at most about ``chunk_values`` sampled sentences per stack, so memory stays bounded on
+    large tables).
     """
     rng = np.random.default_rng(seed)
     k = n_classes
     flat = np.asarray(y_true, dtype=np.int64) * k + np.asarray(y_pred, dtype=np.int64)
     n = len(flat)
     per_stack = max(1, chunk_values // max(n, 1))
+    parts: dict[str, list[np.ndarray]] = {name: [] for name in scores}
     for start in range(0, n_bootstrap, per_stack):
         size = min(per_stack, n_bootstrap - start)
         picks = np.stack([rng.integers(0, n, size=n) for _ in range(size)])
         codes = flat[picks] + (np.arange(size, dtype=np.int64) * (k * k))[:, None]
-        yield np.bincount(codes.ravel(), minlength=size * k * k).reshape(size, k, k)
+        cms = np.bincount(codes.ravel(), minlength=size * k * k).reshape(size, k, k)
+        for name, score in scores.items():
+            parts[name].append(score(cms))
+    tail = (1.0 - level) / 2.0
+    out = {}
+    for name, values in parts.items():
+        v = np.concatenate(values)
+        out[name] = (float(np.quantile(v, tail)), float(np.quantile(v, 1.0 - tail)))
+    return out
 
 
 def bootstrap_ci(
@@ -101,14 +113,8 @@ def bootstrap_ci(
 ) -> dict[str, tuple[float, float]]:
     """Percentile bootstrap CIs of f_avg and macro_f1, resampling sentences with replacement."""
     idx = [list(classes).index(c) for c in f_avg_classes]
-    f_avg_parts, macro_parts = [], []
-    for cms in bootstrap_confusions(y_true, y_pred, len(classes), n_bootstrap, seed):
-        f1 = per_class_scores(cms)[2]
-        f_avg_parts.append(f1[:, idx].mean(axis=1))
-        macro_parts.append(f1.mean(axis=1))
-    f_avg, macro = np.concatenate(f_avg_parts), np.concatenate(macro_parts)
-    tail = (1.0 - level) / 2.0
-    return {
-        name: (float(np.quantile(v, tail)), float(np.quantile(v, 1.0 - tail)))
-        for name, v in (("f_avg", f_avg), ("macro_f1", macro))
+    scores = {
+        "f_avg": lambda cms: per_class_scores(cms)[2][:, idx].mean(axis=1),
+        "macro_f1": lambda cms: per_class_scores(cms)[2].mean(axis=1),
     }
+    return bootstrap_intervals(y_true, y_pred, len(classes), scores, n_bootstrap, level, seed)

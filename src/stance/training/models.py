@@ -1,15 +1,17 @@
-"""Model registry: each kind builds a scikit-learn Pipeline from hyperparameters in config."""
+"""Model registry: each kind builds a scikit-learn Pipeline from hyperparameters in config;
+predicting with a fitted one."""
 
 from __future__ import annotations
 
 import copy
 import itertools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from numbers import Real
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.compose import ColumnTransformer
 from sklearn.dummy import DummyClassifier
@@ -481,3 +483,45 @@ def get_spec(config: Mapping[str, Any], name: str) -> ModelSpec:
             f"no model {name!r} in config models; configured: {', '.join(specs) or 'none'}"
         )
     return specs[name]
+
+
+def predict_sentences(
+    model: Pipeline,
+    table: pd.DataFrame,
+    classes: Sequence[str],
+    features: Sequence[str],
+    model_name: str = "the model",
+) -> pd.DataFrame:
+    """The table with the predicted stance and one probability column per class added."""
+    missing = [f for f in features if f not in table.columns]
+    if missing:
+        if SPEAKER in missing:
+            raise StanceError(
+                f"{model_name} also reads the speaker of each sentence (input columns: "
+                f"{', '.join(features)}), and the input has no 'speaker' column: give one "
+                "speaker for all sentences with --speaker NAME, use a --table CSV with a "
+                "'speaker' column, or pick a text-only model with --model / --run-id"
+            )
+        raise StanceError(
+            f"the input has no column(s) {', '.join(missing)} that {model_name} needs"
+        )
+    out = table.copy()
+    if len(out) == 0:
+        for c in ("stance", *(f"proba_{c}" for c in classes)):
+            out[c] = pd.Series([], dtype=object if c == "stance" else float)
+        return out
+    x = out[list(features)].astype(str).reset_index(drop=True)
+    try:
+        proba = model.predict_proba(x)
+        order = list(model.classes_)
+        predicted = list(model.predict(x))
+    except Exception as exc:  # a model that loaded but does not work as a project model does
+        raise StanceError(
+            f"{model_name} could not predict ({type(exc).__name__}: {exc}); pick another run "
+            "with --run-id (see `stance runs`) or train again with `snakemake`"
+        ) from None
+    names = list(classes) or order
+    out["stance"] = predicted
+    for name in names:
+        out[f"proba_{name}"] = np.round(proba[:, order.index(name)], 6) if name in order else 0.0
+    return out

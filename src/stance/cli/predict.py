@@ -1,0 +1,120 @@
+"""`stance predict`: sentences from texts, article files or a table, and their speakers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from stance.corpus.articles import read_article
+from stance.corpus.chrome import compile_rules
+from stance.corpus.splitting import split_article
+from stance.corpus.stage import splitter_from_config
+from stance.errors import StanceError
+from stance.io import plain_frame
+from stance.training.models import SPEAKER, TEXT
+
+logger = logging.getLogger(__name__)
+
+UNLABELED_QUEUE = "results/unlabeled.csv"
+
+
+# Sentence columns of split input, and whether each sentence opens a paragraph (a line break
+# before it; the speaker rules read it and it is not written out).
+SENTENCE_COLUMNS = ["sentence_id", "article_id", "position", TEXT]
+PARAGRAPH_START = "paragraph_start"
+
+
+def _split(
+    articles: Iterable[tuple[str, str]], config: Mapping[str, Any], rules: list
+) -> pd.DataFrame:
+    splitter = splitter_from_config(dict(config))
+    rows = []
+    for article_id, raw in articles:
+        previous_end = None
+        for s in split_article(article_id, raw, splitter, rules)[0]:
+            gap = raw[previous_end : s.start] if previous_end is not None else "\n"
+            opens = "\n" in gap or "\r" in gap
+            rows.append((s.sentence_id, s.article_id, s.position, s.text, opens))
+            previous_end = s.end
+    return pd.DataFrame(rows, columns=[*SENTENCE_COLUMNS, PARAGRAPH_START])
+
+
+def sentences_from_texts(texts: Sequence[str], config: Mapping[str, Any]) -> pd.DataFrame:
+    """Sentences of texts given on the command line (split, no page-chrome rules)."""
+    return _split(((f"text-{i}", text) for i, text in enumerate(texts, start=1)), config, [])
+
+
+def sentences_from_articles(paths: Sequence[Path | str], config: Mapping[str, Any]) -> pd.DataFrame:
+    """Sentences of article files, split as the workflow splits the corpus (file stem = ID)."""
+    rules = compile_rules(config["split"]["chrome_rules"])
+    return _split(((Path(p).stem, read_article(Path(p))) for p in paths), config, rules)
+
+
+def sentences_from_table(path: Path | str) -> pd.DataFrame:
+    """Sentences of a CSV with a ``text`` column (the unlabeled queue, or any table)."""
+    path = Path(path)
+    if not path.is_file():
+        hint = "; run snakemake to build it" if path.as_posix().endswith(UNLABELED_QUEUE) else ""
+        raise StanceError(f"{path}: file not found{hint}")
+    # Our CSVs for people quote texts a spreadsheet would run as a formula: restore them exactly.
+    table = plain_frame(pd.read_csv(path, dtype=str, keep_default_na=False))
+    if TEXT not in table.columns:
+        raise StanceError(
+            f"{path}: no 'text' column (found: {', '.join(table.columns)}); the table needs one "
+            "sentence per row in a column called text"
+        )
+    return table
+
+
+def add_speakers(
+    table: pd.DataFrame,
+    config: Mapping[str, Any],
+    root: Path | str,
+    uri: str,
+    experiment: str,
+    speaker: str | None = None,
+) -> pd.DataFrame:
+    """The table with ``speaker`` and ``speaker_evidence``: ``speaker`` for every sentence when
+    given (--speaker), the table's own speaker column when it has one, else the speaker stage's
+    prediction (rules with the mapping of config speakers.mapping and, unless speakers.method is
+    ``rules``, the newest logged speaker model, loaded with the project's trusted-types check).
+    Without the mapping file, no speaker is added (a note says so)."""
+    out = table.copy()
+    if speaker is not None or SPEAKER in out.columns:
+        if speaker is not None:
+            out[SPEAKER] = speaker
+        out["speaker_evidence"] = (
+            "given with --speaker" if speaker is not None else "from the input table"
+        )
+        return out.drop(columns=[PARAGRAPH_START], errors="ignore")
+    from stance.speakers.apply import mapping_from_config, predict_speakers
+
+    mapping_file = Path(root) / config["speakers"]["mapping"]
+    if not mapping_file.is_file():
+        # A project without the speaker stage: as before, only text models can be fed.
+        logger.info(
+            f"note: no speaker mapping {mapping_file}: speakers are not predicted (give "
+            "--speaker NAME for a speaker model; docs/speakers.md)"
+        )
+        return out.drop(columns=[PARAGRAPH_START], errors="ignore")
+    method = config["speakers"]["method"]
+    model = None
+    if method != "rules" and len(out):
+        from stance.tracking.model_io import load_logged_model
+        from stance.tracking.speakers import latest_speaker_run
+
+        run_id = latest_speaker_run(uri, experiment)
+        if run_id is None:
+            raise StanceError(
+                f"speakers.method is {method!r} but no speaker model is logged in {uri}; run "
+                "`snakemake` (rule log_speakers), set speakers.method: rules, or give --speaker"
+            )
+        model = load_logged_model(uri, run_id)
+    found = predict_speakers(out, mapping_from_config(config, root), model, method)
+    out[SPEAKER] = found["predicted_speaker"].to_numpy()
+    out["speaker_evidence"] = found["evidence"].to_numpy()
+    return out.drop(columns=[PARAGRAPH_START], errors="ignore")
