@@ -129,10 +129,10 @@ def test_run_left_running_by_kill_9_is_skipped_and_marked_failed_by_the_workflow
     store, project: Path, capsys
 ):
     from stance.annotate.order import logged_model_probabilities
-    from stance.cli import steps
     from stance.cli.main import main
     from stance.config import load_config
     from stance.tracking.queries import select_run
+    from stance.tracking.workflow import open_store
 
     uri = store["uri"]
     crashed = kill_while_logging(store)
@@ -162,7 +162,7 @@ def test_run_left_running_by_kill_9_is_skipped_and_marked_failed_by_the_workflow
     assert f"run {store['run_id']}" in capsys.readouterr().err
 
     # The next workflow run (its tracking_store step) marks the abandoned run FAILED.
-    steps.tracking_store(load_config("config/config.yaml"), project, "store.json")
+    open_store(load_config("config/config.yaml"), project, "store.json")
     out = capsys.readouterr().err  # a workflow step logs (to its job's log and stderr)
     assert f"run {crashed} (word)" in out and "marked FAILED" in out
     run = _client(uri).get_run(crashed)
