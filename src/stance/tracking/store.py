@@ -117,7 +117,7 @@ def retry_locked(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 
 
 # One client per store and process: each new client of a SQLite store runs MLflow's schema
-# checks again (a quarter of a second each), and one workflow job logs several models.
+# checks again, and the jobs of a workflow run share one process.
 _clients: dict[tuple[str, int, int], Any] = {}
 
 

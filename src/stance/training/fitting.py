@@ -261,7 +261,7 @@ class Fits:
             if jobs == 1:
                 done = [one(i) for i in range(len(self._tasks))]
             else:
-                # A plain thread pool: joblib's result loop polls (10 ms sleeps), which costs
+                # A plain thread pool: joblib's result loop polls with sleeps, which cost
                 # more than the seed corpus's fits themselves.
                 from concurrent.futures import ThreadPoolExecutor
 
