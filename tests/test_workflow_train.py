@@ -338,3 +338,5 @@ def test_findings_stage_counts_every_sentence_and_a_noop_stays_a_noop(built):
     finally:
         article.unlink()
     assert jobs["split_shard"] == 1 and jobs["findings"] == 1 and "tracking_store" not in jobs
+    # The models retrain on the new sentences: every shard's stance is predicted again.
+    assert jobs["predict_stance"] >= len(parts)
