@@ -17,6 +17,7 @@ from stance.findings.shares import (
     Grouping,
     estimator_for,
     stance_shares,
+    top_groups,
 )
 
 CLASSES = ["favor", "against", "none"]
@@ -317,3 +318,61 @@ def test_a_difference_between_two_groups_and_its_interval():
         hits += list((low <= target) & (target <= high))
     assert np.mean(hits) >= 0.85, np.mean(hits)
     assert (delta[0] > 0) and (delta[1] < 0)  # favor rose, against fell
+
+
+def many_groups(column: str, values: list[str], sizes: list[int]) -> pd.DataFrame:
+    """One article per group value with ``sizes`` sentences, every sentence only predicted;
+    the stance cycles through the classes by position."""
+    rows = [
+        (f"{v}:{i}", f"art{k}", v, CLASSES[(i + k) % 3])
+        for k, (v, n) in enumerate(zip(values, sizes, strict=True))
+        for i in range(n)
+    ]
+    table = pd.DataFrame(rows, columns=["sentence_id", "article_id", column, "predicted"])
+    speaker = table[column] if column == "speaker" else "author"
+    return table.assign(speaker=speaker, predicted_speaker=speaker, stance=table["predicted"],
+                        stance_source="model")  # fmt: skip
+
+
+def test_figures_draw_the_largest_groups_and_pool_the_rest(tmp_path):
+    from stance.findings.figures import plot_over_time, plot_speaker_shares
+
+    # 500 outlets: 480 of 5 sentences, 20 of 10-29 (the largest), mixed through the table.
+    sizes = [5] * 480 + list(range(10, 30))
+    order = np.random.default_rng(0).permutation(500)
+    outlets = [f"outlet {i:03d}" for i in order]
+    sizes = [sizes[i] for i in order]
+    frame = many_groups("outlet", outlets, sizes)
+    table = stance_shares(frame, "outlet", CLASSES)
+    assert len(table) == 500  # the table keeps every group
+    shown = top_groups(frame, table, "outlet", CLASSES, top=20)
+    assert len(shown) == 21
+    largest = {o for o, n in zip(outlets, sizes, strict=True) if n >= 10}
+    assert set(shown["outlet"][:20]) == largest
+    kept = table[table["outlet"].isin(largest)].reset_index(drop=True)
+    pd.testing.assert_frame_equal(shown[:20].reset_index(drop=True), kept, check_dtype=False)
+    other = shown.iloc[-1]
+    assert other["outlet"] == "other 480 outlets"
+    assert (other["sentences"], other["articles"]) == (480 * 5, 480)
+    rest = frame[~frame["outlet"].isin(largest)]
+    for c in CLASSES:  # estimated as one group (no design: the raw share)
+        assert other[c] == pytest.approx((rest["stance"] == c).mean())
+    # One group more than top: all drawn as they are.
+    few = table[table["outlet"].isin(largest) | (table["outlet"] == outlets[0])]
+    assert top_groups(frame, few, "outlet", CLASSES, top=20) is few
+
+    months = [f"{1980 + k // 12}-{k % 12 + 1:02d}" for k in range(500)]
+    frame = many_groups("month", months, sizes)
+    shown = top_groups(frame, stance_shares(frame, "month", CLASSES), "month", CLASSES, top=20)
+    drawn = plot_over_time(shown, CLASSES, "title", tmp_path / "time.png")
+    assert len(drawn) == 21 and drawn[-1] == "other 480 months"
+    assert drawn[:20] == sorted(drawn[:20])  # the months in order, the pool after them
+    speakers = [f"speaker_{k:03d}" for k in range(500)]
+    frame = many_groups("speaker", speakers, sizes)
+    shown = top_groups(frame, stance_shares(frame, "speaker", CLASSES), "speaker", CLASSES,
+                       top=20)  # fmt: skip
+    drawn = plot_speaker_shares(shown, CLASSES, "title", tmp_path / "speakers.png")
+    assert len(drawn) == 21 and drawn[-1] == "other 480 speakers"
+    assert shown.iloc[-1]["sentences"] == 480 * 5  # predicted speakers pooled with them
+    for name in ("time.png", "speakers.png"):
+        assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"

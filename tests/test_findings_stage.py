@@ -1,5 +1,6 @@
-"""The findings stage on a small synthetic project folder (no Snakemake): every sentence once,
-hand labels over predictions, the shares tables, the wide-interval flag, the model choice."""
+"""The findings stage on a small synthetic project folder (no Snakemake): the stance predicted
+shard by shard, every sentence once, hand labels over predictions, the shares tables, the
+wide-interval flag, the model choice."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from helpers import PHRASES, ROOT, SCHEMA, schema_values
 
 from stance.errors import StanceError
 from stance.findings.inputs import findings_model_inputs
+from stance.findings.predict import choose_model, gather_stances, predict_shard, predict_stances
 from stance.findings.stage import FindingsInputs, FindingsOutputs, run_findings_stage
 from stance.training.model_files import load_model, save_model
 from stance.training.models import spec_from_entry
@@ -33,6 +35,9 @@ LABELED_ARTICLES = ("a0", "a1")
 # A sentence of an unlabeled article labeled against what the model predicts, with a speaker
 # the speaker stage did not find: both hand labels must win.
 OVERRIDE = ("a2", 0, "nato", "against")
+# The corpus in two shards, as the workflow splits it (rule predict_stance runs per shard).
+SHARDS = (("a0", "a1", "a2"), ("a3", "a4", "a5"))
+MODELS = ("speaker_lr", "word_lr")
 
 
 def _sentences() -> pd.DataFrame:
@@ -142,15 +147,29 @@ def project(tmp_path_factory) -> Path:
     pd.DataFrame({"model": ["speaker_lr", "word_lr"], "f_avg": [0.9, 0.8]}).to_csv(
         results / "comparison.tsv", sep="\t", index=False
     )
+    for n, articles in enumerate(SHARDS):
+        shard = results / f"split/shard-{n}.parquet"
+        shard.parent.mkdir(exist_ok=True)
+        corpus[corpus["article_id"].isin(articles)].drop(columns=["speaker", "stance"]).to_parquet(
+            shard
+        )
+        for model in MODELS:
+            predict_shard(shard, results / "speakers/predicted.parquet", results / "models",
+                          model, None, stance_files(root, model)[n])  # fmt: skip
     return root
 
 
-def inputs(root: Path, comparison: bool = True) -> FindingsInputs:
+def stance_files(root: Path, model: str) -> list[str]:
+    """The per-shard stance predictions of one model."""
+    return [str(root / f"results/stance/{model}/shard-{n}.parquet") for n in range(len(SHARDS))]
+
+
+def inputs(root: Path, comparison: bool = True, model: str = "speaker_lr") -> FindingsInputs:
     r = root / "results"
     return FindingsInputs(
         str(r / "sentences.parquet"), str(r / "articles.tsv"),
         str(r / "speakers/predicted.parquet"), str(r / "speakers/metrics.json"),
-        str(r / "labeled_dataset"), str(SCHEMA), str(r / "models"),
+        str(r / "labeled_dataset"), str(SCHEMA), str(r / "models"), stance_files(root, model),
         speaker_oof=str(r / "speakers/oof_predictions.csv"), labels_dir=str(root / "labels"),
         comparison=str(r / "comparison.tsv") if comparison else None,
     )  # fmt: skip
@@ -175,7 +194,8 @@ def config(**findings) -> dict:
     base = load_config(ROOT / "config" / "config.yaml")
     models = [{"name": "speaker_lr", "kind": "tfidf_word_speaker"},
               {"name": "word_lr", "kind": "tfidf_word"}]  # fmt: skip
-    defaults = {"model": None, "ci_level": 0.95, "wide_half_width": 0.2, "split_date": None}
+    defaults = {"model": None, "ci_level": 0.95, "wide_half_width": 0.2, "split_date": None,
+                "figure_groups": 20}  # fmt: skip
     return {**base, "models": models, "seed": 3, "findings": {**defaults, **findings}}
 
 
@@ -312,8 +332,8 @@ def test_without_metadata_the_tables_have_a_header_and_the_statement_says_so(
 
 
 def test_the_configured_model_is_used_and_an_unknown_one_is_refused(project: Path, tmp_path):
-    result = run_findings_stage(inputs(project, comparison=False), outputs(tmp_path),
-                                config(model="word_lr"))  # fmt: skip
+    result = run_findings_stage(inputs(project, comparison=False, model="word_lr"),
+                                outputs(tmp_path), config(model="word_lr"))  # fmt: skip
     assert result.model.name == "word_lr" and "config" in result.model.how
     assert "reads the speaker" not in (tmp_path / "statement.md").read_text(encoding="utf-8")
     entries = {"models": [{"name": "word_lr"}, {"name": "speaker_lr"}]}
@@ -352,3 +372,27 @@ def test_shares_before_and_after_a_split_date_and_their_difference(project: Path
     # Without a split date: the header only.
     plain = pd.read_csv(outputs(project / "out").change, sep="\t")
     assert plain.empty and list(plain.columns)[:3] == ["speaker", "stance", "before"]
+
+
+def test_shard_predictions_are_those_of_the_whole_corpus_at_once(project: Path):
+    from stance.training.artifacts import load_final_model
+
+    r = project / "results"
+    chosen = choose_model(r / "models", "speaker_lr", None)
+    corpus = pd.read_parquet(r / "sentences.parquet")
+    speakers = pd.read_parquet(r / "speakers/predicted.parquet").set_index("sentence_id")
+    whole = corpus.assign(speaker=corpus["sentence_id"].map(speakers["predicted_speaker"]))
+    expected = predict_stances(load_final_model(chosen.folder), whole, chosen)
+    files = stance_files(project, "speaker_lr")
+    parts = [pd.read_parquet(f) for f in files]
+    assert [len(p) for p in parts] == [27, 15]
+    assert list(parts[0].columns) == ["sentence_id", "predicted", *(f"proba_{c}" for c in STANCES)]
+    pd.testing.assert_frame_equal(
+        gather_stances(corpus, files, chosen), expected.reset_index(drop=True)
+    )
+    with pytest.raises(StanceError, match=r"lack 15 sentence\(s\) of the corpus"):
+        gather_stances(corpus, files[:1], chosen)
+    two = chosen.summary | {"classes": STANCES[:2]}
+    other = type(chosen)(chosen.name, chosen.how, chosen.folder, two, chosen.oof)
+    with pytest.raises(StanceError, match="not the predictions of model 'speaker_lr'"):
+        gather_stances(corpus, files, other)

@@ -161,8 +161,12 @@ def test_one_hyperparameter_reruns_one_model(built):
     entry = next(m for m in config["models"] if m["name"] == "word_lr")
     entry.setdefault("params", {})["C"] = 2.5
     path.write_text(yaml.safe_dump(config, sort_keys=False))
+    # The findings read the best model, known only after the comparison: every shard's stance
+    # prediction is planned again.
+    shards = len(list((project / "results/split").glob("shard-*.parquet")))
     assert planned_jobs(project) == {
-        "train_model": 1, "log_model": 1, "compare_models": 1, "findings": 1, "all": 1,
+        "train_model": 1, "log_model": 1, "compare_models": 1, "predict_stance": shards,
+        "findings": 1, "all": 1,
     }  # fmt: skip
     before = model_runs(project)
     logs = {m: (project / f"logs/models/{m}.log").stat().st_mtime_ns for m in MODELS}
@@ -190,6 +194,8 @@ def test_one_label_reruns_the_label_stage_and_every_model(built):
         path.write_bytes(original)
         os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     assert jobs["labels"] == 1 and jobs["train_model"] == len(MODELS)
+    shards = len(list((project / "results/split").glob("shard-*.parquet")))
+    assert jobs["predict_stance"] == shards and jobs["findings"] == 1
     assert "tracking_store" not in jobs and "split_shard" not in jobs
     # The attribution rules read no label: only the speaker model is fit and applied again.
     assert "attribute_shard" not in jobs and jobs["speakers"] == 1
@@ -295,7 +301,8 @@ def test_speaker_stage_predicts_every_sentence_and_reruns_on_a_mapping_change(bu
     shards = len(list((project / "results/split").glob("shard-*.parquet")))
     assert jobs == {
         "attribute_shard": shards, "speakers": 1, "predict_speakers": shards,
-        "gather_speakers": 1, "speaker_stance": 1, "log_speakers": 1, "findings": 1, "all": 1,
+        "gather_speakers": 1, "speaker_stance": 1, "log_speakers": 1, "predict_stance": shards,
+        "findings": 1, "all": 1,
     }  # fmt: skip
 
 
@@ -311,6 +318,12 @@ def test_findings_stage_counts_every_sentence_and_a_noop_stays_a_noop(built):
     best = pd.read_csv(project / "results/metrics/comparison.tsv", sep="\t")["model"].iloc[0]
     by_speaker = pd.read_csv(out / "stance_by_speaker.tsv", sep="\t", keep_default_na=False)
     assert by_speaker["sentences"].sum() == len(table) == by_speaker["labeled"].sum()
+    # The model's stance of each sentence comes from its shard's job (rule predict_stance).
+    parts = sorted((out / "stance").glob("shard-*.parquet"))
+    assert len(parts) == len(list((project / "results/split").glob("shard-*.parquet")))
+    predicted = pd.concat([pd.read_parquet(p) for p in parts]).set_index("sentence_id")
+    assert sorted(predicted.index) == sorted(sentences["sentence_id"])
+    assert (predicted.loc[table["sentence_id"], "predicted"].to_numpy() == table["predicted"]).all()
     for name in ("stance_by_outlet.tsv", "stance_by_month.tsv", "stance_by_speaker.png",
                  "stance_over_time.png", "statement.html"):  # fmt: skip
         assert (out / name).is_file()
@@ -325,3 +338,5 @@ def test_findings_stage_counts_every_sentence_and_a_noop_stays_a_noop(built):
     finally:
         article.unlink()
     assert jobs["split_shard"] == 1 and jobs["findings"] == 1 and "tracking_store" not in jobs
+    # The models retrain on the new sentences: every shard's stance is predicted again.
+    assert jobs["predict_stance"] >= len(parts)

@@ -14,9 +14,35 @@ except StanceError as exc:
     sys.exit(1)
 
 
+rule predict_stance:
+    """The chosen stance model's stance and class probabilities for every sentence of one
+    shard; the model reads the sentence's predicted speaker. A cluster runs the shards side by
+    side."""
+    input:
+        sentences="results/split/shard-{shard}.parquet",
+        speakers=f"{SPEAKERS_DIR}/predicted/shard-{{shard}}.parquet",
+        **FINDINGS_MODEL,
+    output:
+        f"{FINDINGS_DIR}/stance/shard-{{shard}}.parquet",
+    params:
+        model=config["findings"]["model"],
+        models_dir=FINDINGS_MODELS_DIR,
+        code=code_digest("findings/predict.py", "training"),
+    resources:
+        mem_mb=4000,
+        runtime=60,
+        # The sentence encoder runs on the CPU (training/encoders.py): no GPU unless asked for
+        # with --set-resources predict_stance:gpu=1 (docs/findings.md).
+        gpu=0,
+    log:
+        "logs/findings/predict-{shard}.log",
+    run:
+        run_step(rule, input, output, params, wildcards, threads, log, config)
+
+
 rule findings:
     """Every corpus sentence with a speaker and a stance (a hand label over the model's
-    prediction); stance shares per speaker, outlet, month and their pairs, estimated from the
+    prediction, rule predict_stance); stance shares per speaker, outlet, month and their pairs, estimated from the
     probability samples of hand labels plus predictions with design-based intervals; figures
     and what the numbers can carry."""
     input:
@@ -25,6 +51,7 @@ rule findings:
         speakers=f"{SPEAKERS_DIR}/predicted.parquet",
         speaker_metrics=f"{SPEAKERS_DIR}/metrics.json",
         speaker_oof=f"{SPEAKERS_DIR}/oof_predictions.csv",
+        stances=expand(f"{FINDINGS_DIR}/stance/shard-{{shard}}.parquet", shard=SHARDS),
         data="results/labeled_dataset",
         # The labeling design: which labels are a probability sample, of what frame.
         samples=[str(p) for p in manifest_files(LABELS_DIR)],

@@ -165,6 +165,15 @@ def log_speakers(job: Any) -> None:
 # ---------------------------------------------------------------------------------- findings
 
 
+def predict_stance(job: Any) -> None:
+    """The chosen stance model's prediction for every sentence of one shard."""
+    from stance.findings.predict import predict_shard
+
+    i = job.input
+    predict_shard(i.sentences, i.speakers, job.params.models_dir, job.params.model,
+                  i.get("comparison"), job.output[0])  # fmt: skip
+
+
 def findings(job: Any) -> None:
     """Speaker and stance of every sentence; shares with intervals; figures; the statement."""
     from stance.findings.stage import FindingsInputs, FindingsOutputs, run_findings_stage
@@ -173,7 +182,7 @@ def findings(job: Any) -> None:
     i = job.input
     inputs = FindingsInputs(
         i.sentences, i.articles, i.speakers, i.speaker_metrics, i.data, i.schema,
-        models_dir=job.params.models_dir, speaker_oof=i.speaker_oof,
+        models_dir=job.params.models_dir, stances=list(i.stances), speaker_oof=i.speaker_oof,
         labels_dir=job.config["labels"]["dir"], comparison=i.get("comparison"),
     )  # fmt: skip
     result = run_findings_stage(inputs, FindingsOutputs(**_named(job.output)), job.config)
@@ -185,6 +194,6 @@ STEPS: dict[str, Callable[[Any], None]] = {
     for step in (
         split_shard, gather_sentences, article_table, labels, tracking_store, train_model,
         log_model, compare_models, attribute_shard, speakers, predict_speakers, gather_speakers,
-        speaker_stance, log_speakers, findings,
+        speaker_stance, log_speakers, predict_stance, findings,
     )
 }  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,7 +27,7 @@ def _errors(table: pd.DataFrame, c: str) -> tuple[np.ndarray, np.ndarray]:
     return share, np.vstack([low, high])
 
 
-def _title(result: FindingsResult) -> str:
+def figure_title(result: FindingsResult) -> str:
     """The model, the estimator, the design labels that carried it and its assumption."""
     m = result.model
     level = round(result.settings["ci_level"] * 100)
@@ -50,14 +51,15 @@ def _empty(message: str, title: str, path: Path | str) -> None:
     save_png(fig, path)
 
 
-def plot_speaker_shares(result: FindingsResult, path: Path | str) -> None:
-    """Per speaker, the published share of each stance with its interval (raw counts as open
-    circles); a speaker's label gives its sentences, articles and hand-labeled sentences."""
-    table = result.tables["speaker"]
-    classes = result.model.classes
+def plot_speaker_shares(
+    table: pd.DataFrame, classes: Sequence[str], title: str, path: Path | str
+) -> list[str]:
+    """Per speaker (a row of ``table``), the published share of each stance with its interval
+    (raw counts as open circles); a speaker's label gives its sentences, articles and
+    hand-labeled sentences. Returns the speakers drawn."""
     if table.empty:
-        _empty("no sentence has a speaker", _title(result), path)
-        return
+        _empty("no sentence has a speaker", title, path)
+        return []
     n = len(table)
     fig, ax = new_figure(figsize=(7.2, 1.8 + 0.55 * n), dpi=100)
     y = np.arange(n)
@@ -81,32 +83,36 @@ def plot_speaker_shares(result: FindingsResult, path: Path | str) -> None:
     ax.grid(axis="x", alpha=0.3)
     ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1 - 0.3 / n),
               ncols=len(classes))  # fmt: skip
-    ax.set_title(_title(result), fontsize=9)
+    ax.set_title(title, fontsize=9)
     fig.tight_layout()
     save_png(fig, path)
+    return table["speaker"].tolist()
 
 
-def plot_over_time(result: FindingsResult, path: Path | str) -> None:
-    """Per month of the articles' dates, the published share of each stance with its interval
-    (all speakers together); a figure saying so when no article has a date."""
-    table = result.tables["month"]
-    classes = result.model.classes
+def plot_over_time(
+    table: pd.DataFrame, classes: Sequence[str], title: str, path: Path | str
+) -> list[str]:
+    """Per month of the articles' dates (a row of ``table``), the published share of each
+    stance with its interval (all speakers together); a figure saying so when no article has a
+    date. Returns the months drawn."""
     if table.empty:
         _empty(
             "no article has a date (seeds/articles.csv, or a date line in its page chrome):\n"
             "no shares over time",
-            _title(result),
+            title,
             path,
         )
-        return
-    table = table.sort_values("month")
+        return []
+    table = table.sort_values("month")  # a pooled "other ..." row sorts after the months
+    # A line joins consecutive months only: not when some are pooled into "other".
+    joined = len(table) > 1 and table["month"].str.fullmatch(r"\d{4}-\d{2}").all()
     x = np.arange(len(table))
     fig, ax = new_figure(figsize=(max(5.0, 1.2 + 0.6 * len(table)), 3.8), dpi=100)
     step = 0.3 / len(classes)
     for k, c in enumerate(classes):
         share, err = _errors(table, c)
         offset = (k - (len(classes) - 1) / 2) * step
-        ax.errorbar(x + offset, share, yerr=err, fmt="o-" if len(table) > 1 else "o", capsize=3,
+        ax.errorbar(x + offset, share, yerr=err, fmt="o-" if joined else "o", capsize=3,
                     color=COLOURS[k % len(COLOURS)], label=c)  # fmt: skip
     ticks = [f"{r.month}\n{r.sentences} sent., {r.articles} art." for r in table.itertuples()]
     ax.set_xticks(x, ticks, fontsize=8)
@@ -115,6 +121,7 @@ def plot_over_time(result: FindingsResult, path: Path | str) -> None:
     ax.set_ylabel("share of the month's sentences")
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=8)
-    ax.set_title(_title(result), fontsize=9)
+    ax.set_title(title, fontsize=9)
     fig.tight_layout()
     save_png(fig, path)
+    return table["month"].tolist()

@@ -15,7 +15,7 @@ from stance.findings.resolve import LABEL_SOURCE
 from stance.io import plain_frame
 
 if TYPE_CHECKING:
-    from stance.findings.stage import ChosenModel
+    from stance.findings.predict import ChosenModel
 
 
 def out_of_fold_columns(

@@ -205,6 +205,37 @@ def stance_shares(
     return pd.DataFrame(rows, columns=share_columns(columns, classes))
 
 
+def top_groups(
+    sentences: pd.DataFrame,
+    table: pd.DataFrame,
+    column: str,
+    classes: Sequence[str],
+    designs: Sequence[Design] = (),
+    *,
+    top: int,
+    level: float = 0.95,
+    wide_half_width: float = WIDE_HALF_WIDTH,
+) -> pd.DataFrame:
+    """``table`` (shares per ``column``, from :func:`stance_shares` over ``sentences``) cut to
+    what a figure can show: the ``top`` groups with the most sentences, in the table's order,
+    then one row ``other <n> <column>s`` for the other n groups, estimated as one group. A
+    table of at most ``top`` + 1 groups comes back whole."""
+    if len(table) <= top + 1:
+        return table
+    kept = set(table.nlargest(top, "sentences", keep="first")[column])
+    other = f"other {len(table) - top} {column}s"
+    pooled = sentences.copy()
+    # Hand and predicted speakers pool alike: a sentence predicted in a pooled group is in it.
+    for c in (column, "predicted_speaker", "oof_speaker") if column == "speaker" else (column,):
+        if c in pooled:
+            named = pooled[c].notna() & (pooled[c].astype(str) != "")
+            pooled[c] = pooled[c].where(~named | pooled[c].isin(kept), other)
+    rest = stance_shares(pooled, Grouping(column, (column,)), classes, designs, level=level,
+                         wide_half_width=wide_half_width)  # fmt: skip
+    shown = [table[table[column].isin(kept)], rest[rest[column] == other]]
+    return pd.concat(shown, ignore_index=True)
+
+
 def _raw_shares(sentences: pd.DataFrame, in_group: np.ndarray, classes: Sequence[str]):
     counts = sentences.loc[in_group, "stance"].value_counts()
     values = np.array([counts.get(c, 0) for c in classes], dtype=float)

@@ -15,9 +15,16 @@ import pandas as pd
 from stance.errors import StanceError
 from stance.findings.estimate import Design
 from stance.findings.labeled import design_columns, out_of_fold_columns
+from stance.findings.predict import (
+    ChosenModel,
+    choose_model,
+    gather_stances,
+    read_people_table,
+    speakers_of,
+)
 from stance.findings.resolve import LABEL_SOURCE, month_of, resolve_stances
-from stance.findings.shares import Grouping, share_differences, stance_shares
-from stance.io import atomic_path, plain_frame, spreadsheet_frame
+from stance.findings.shares import Grouping, share_differences, stance_shares, top_groups
+from stance.io import atomic_path, spreadsheet_frame
 
 METADATA_COLUMNS = ["title", "outlet", "date", "url"]
 # The shares tables: name -> the sentence columns whose values make a group.
@@ -42,6 +49,7 @@ class FindingsInputs:
     dataset: str
     schema: str
     models_dir: str
+    stances: Sequence[str]  # the chosen model's predictions, one file per shard
     speaker_oof: str = "results/speakers/oof_predictions.csv"
     labels_dir: str = "labels"
     comparison: str | None = None
@@ -66,25 +74,6 @@ class FindingsOutputs:
 
 
 @dataclass
-class ChosenModel:
-    """The stance model the findings use, with its scores and out-of-fold predictions."""
-
-    name: str
-    how: str  # why this model: configured, or best of the comparison
-    folder: Path
-    summary: dict[str, Any]
-    oof: pd.DataFrame
-
-    @property
-    def classes(self) -> list[str]:
-        return list(self.summary["classes"])
-
-    @property
-    def features(self) -> list[str]:
-        return list(self.summary["features"])
-
-
-@dataclass
 class FindingsResult:
     """What the stage found: the sentence table, the shares tables and the facts the statement
     states."""
@@ -99,61 +88,8 @@ class FindingsResult:
     change: pd.DataFrame
 
 
-def _read_people_table(path: Path | str, sep: str = ",") -> pd.DataFrame:
-    """A table written for people (formula-guarded cells), with the exact texts restored."""
-    try:
-        table = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False)
-    except FileNotFoundError:
-        raise StanceError(f"{path}: not found; run snakemake to build it") from None
-    return plain_frame(table)
-
-
-def choose_model(models_dir: Path | str, name: str | None, comparison: str | None) -> ChosenModel:
-    """The configured model, or the first row (best f_avg) of the comparison table."""
-    how = "set in config findings.model"
-    if name is None:
-        if comparison is None:
-            raise StanceError("findings.model is null and no comparison table was given")
-        table = _read_people_table(comparison, sep="\t")
-        if table.empty:
-            raise StanceError(f"{comparison}: no model in the comparison; run snakemake")
-        name = str(table["model"].iloc[0])
-        how = f"best f_avg in {comparison}"
-    folder = Path(models_dir) / name
-    summary_path = folder / "metrics.json"
-    try:
-        summary = json.loads(summary_path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise StanceError(f"{summary_path}: not found; run snakemake to train {name!r}") from None
-    oof = _read_people_table(folder / "oof_predictions.csv")
-    return ChosenModel(name, how, folder, summary, oof)
-
-
-def _predict(model: Any, table: pd.DataFrame, chosen: ChosenModel) -> pd.DataFrame:
-    """The model's stance (``predicted``) and class probabilities for every row of ``table``."""
-    from stance.training.models import predict_sentences
-
-    out = predict_sentences(
-        model, table, chosen.classes, chosen.features, f"{chosen.folder}/model.skops"
-    )
-    columns = ["stance", *(f"proba_{c}" for c in chosen.classes)]
-    return out[columns].rename(columns={"stance": "predicted"}).reset_index(drop=True)
-
-
-def _speakers(corpus: pd.DataFrame, path: str) -> pd.DataFrame:
-    """The speaker stage's prediction of every corpus sentence (all present, or an error)."""
-    predicted = pd.read_parquet(path)
-    missing = ~corpus["sentence_id"].isin(predicted["sentence_id"])
-    if missing.any():
-        raise StanceError(
-            f"{path} has no speaker for {int(missing.sum())} sentence(s) of the corpus (first: "
-            f"{corpus.loc[missing, 'sentence_id'].iloc[0]}); run snakemake to update it"
-        )
-    return predicted.drop_duplicates("sentence_id").set_index("sentence_id")
-
-
 def _articles(path: str) -> pd.DataFrame:
-    table = _read_people_table(path, sep="\t")
+    table = read_people_table(path, sep="\t")
     for c in METADATA_COLUMNS:
         if c not in table.columns:
             table[c] = ""
@@ -161,11 +97,12 @@ def _articles(path: str) -> pd.DataFrame:
 
 
 def sentence_findings(
-    inputs: FindingsInputs, chosen: ChosenModel, model: Any, labels: pd.DataFrame
+    inputs: FindingsInputs, chosen: ChosenModel, labels: pd.DataFrame
 ) -> pd.DataFrame:
     """One row per corpus sentence: text, article metadata, speaker and its source, the model's
-    stance and probabilities, and the stance counted (hand label over prediction) with its
-    source. ``labels``: the final hand labels (sentence_id, stance, speaker when labeled)."""
+    stance and probabilities (rule predict_stance), and the stance counted (hand label over
+    prediction) with its source. ``labels``: the final hand labels (sentence_id, stance,
+    speaker when labeled)."""
     corpus = pd.read_parquet(inputs.sentences)
     corpus = corpus.sort_values(["article_id", "position"], kind="stable").reset_index(drop=True)
     table = corpus[["sentence_id", "article_id", "position", "text"]].copy()
@@ -173,13 +110,10 @@ def sentence_findings(
     for c in METADATA_COLUMNS:
         table[c] = meta[c].to_numpy()
     table["month"] = month_of(table["date"])
-    found = _speakers(corpus, inputs.speakers).reindex(table["sentence_id"])
+    found = speakers_of(corpus, inputs.speakers).reindex(table["sentence_id"])
     table["predicted_speaker"] = found["predicted_speaker"].to_numpy()
     table["speaker_evidence"] = found["evidence"].to_numpy()
-    # The stance model reads the predicted speaker, as it would for any unlabeled sentence.
-    x = table.rename(columns={"predicted_speaker": "speaker"})
-    predictions = _predict(model, x, chosen)
-    table = pd.concat([table, predictions], axis=1)
+    table = pd.concat([table, gather_stances(table, list(inputs.stances), chosen)], axis=1)
     resolved = resolve_stances(table, labels[["sentence_id", "stance"]])
     # A hand-labeled speaker overrides the predicted one, as a hand-labeled stance does.
     if "speaker" in labels.columns:
@@ -220,6 +154,7 @@ def _settings(config: Mapping[str, Any]) -> dict[str, Any]:
         "ci_level": float(findings["ci_level"]),
         "wide_half_width": float(findings["wide_half_width"]),
         "split_date": _split_date(findings.get("split_date")),
+        "figure_groups": int(findings["figure_groups"]),
         "seed": int(config["seed"]),
     }
 
@@ -248,6 +183,25 @@ def findings_tables(
             order=speaker_order if grouping.columns == ("speaker",) else (),
         ).reset_index(drop=True)  # fmt: skip
     return tables
+
+
+def figure_tables(
+    sentences: pd.DataFrame,
+    tables: Mapping[str, pd.DataFrame],
+    classes: Sequence[str],
+    designs: Sequence[Design],
+    settings: Mapping[str, Any],
+) -> dict[str, pd.DataFrame]:
+    """The speaker and month tables as the figures show them: at most ``figure_groups`` groups
+    (the most sentences) and the rest pooled as one (stance.findings.shares.top_groups)."""
+    frame = _estimation_frame(sentences, designs)
+    shown = {}
+    for name in ("speaker", "month"):
+        shown[name] = top_groups(
+            frame, tables[name], name, classes, designs, top=settings["figure_groups"],
+            level=settings["ci_level"], wide_half_width=settings["wide_half_width"],
+        )  # fmt: skip
+    return shown
 
 
 def period_change(
@@ -306,17 +260,15 @@ def _write_table(table: pd.DataFrame, path: str) -> None:
 def run_findings_stage(
     inputs: FindingsInputs, outputs: FindingsOutputs, config: Mapping[str, Any]
 ) -> FindingsResult:
-    """Predict the stance of every corpus sentence with the chosen model (hand labels override,
-    counted as such), attach speakers, article metadata and the labeling design, and write the
-    sentence table, the shares tables, the figures and the statement of what they carry."""
-    from stance.findings.figures import plot_over_time, plot_speaker_shares
+    """Take the chosen model's stance of every corpus sentence (hand labels override, counted as
+    such), attach speakers, article metadata and the labeling design, and write the sentence
+    table, the shares tables, the figures and the statement of what they carry."""
+    from stance.findings.figures import figure_title, plot_over_time, plot_speaker_shares
     from stance.findings.statement import write_statement
     from stance.labels.schema import load_schema
-    from stance.training.artifacts import load_final_model
 
     settings = _settings(config)
     chosen = choose_model(inputs.models_dir, settings["model"], inputs.comparison)
-    model = load_final_model(chosen.folder)
     labels = _hand_labels(inputs.dataset)
     unknown = sorted(set(labels["stance"]) - set(chosen.classes))
     if unknown:
@@ -324,7 +276,7 @@ def run_findings_stage(
             f"{inputs.dataset}: stance value(s) {', '.join(unknown)} are not among the classes "
             f"of model {chosen.name!r} ({', '.join(chosen.classes)}); run snakemake to retrain"
         )
-    sentences = sentence_findings(inputs, chosen, model, labels)
+    sentences = sentence_findings(inputs, chosen, labels)
     sentences = out_of_fold_columns(sentences, inputs.speaker_oof, inputs.dataset, chosen, config)
     sentences, designs, design, warnings = design_columns(sentences, inputs.labels_dir)
     with atomic_path(outputs.sentences) as tmp:
@@ -342,7 +294,9 @@ def run_findings_stage(
     result = FindingsResult(
         sentences, tables, chosen, speaker_summary, settings, design, warnings, change
     )
-    plot_speaker_shares(result, outputs.speaker_figure)
-    plot_over_time(result, outputs.time_figure)
+    shown = figure_tables(sentences, tables, chosen.classes, designs, settings)
+    title = figure_title(result)
+    plot_speaker_shares(shown["speaker"], chosen.classes, title, outputs.speaker_figure)
+    plot_over_time(shown["month"], chosen.classes, title, outputs.time_figure)
     write_statement(result, outputs.statement_md, outputs.statement_html)
     return result

@@ -1,0 +1,139 @@
+"""The stance model the findings use, and its prediction for the sentences of one shard."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from stance.errors import StanceError
+from stance.io import atomic_path, plain_frame
+
+
+@dataclass
+class ChosenModel:
+    """The stance model the findings use, with its scores and out-of-fold predictions."""
+
+    name: str
+    how: str  # why this model: configured, or best of the comparison
+    folder: Path
+    summary: dict[str, Any]
+    oof: pd.DataFrame
+
+    @property
+    def classes(self) -> list[str]:
+        return list(self.summary["classes"])
+
+    @property
+    def features(self) -> list[str]:
+        return list(self.summary["features"])
+
+    @property
+    def columns(self) -> list[str]:
+        """The columns of its predictions: ``predicted`` and one probability per class."""
+        return ["predicted", *(f"proba_{c}" for c in self.classes)]
+
+
+def read_people_table(path: Path | str, sep: str = ",") -> pd.DataFrame:
+    """A table written for people (formula-guarded cells), with the exact texts restored."""
+    try:
+        table = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False)
+    except FileNotFoundError:
+        raise StanceError(f"{path}: not found; run snakemake to build it") from None
+    return plain_frame(table)
+
+
+def choose_model(models_dir: Path | str, name: str | None, comparison: str | None) -> ChosenModel:
+    """The configured model, or the first row (best f_avg) of the comparison table."""
+    how = "set in config findings.model"
+    if name is None:
+        if comparison is None:
+            raise StanceError("findings.model is null and no comparison table was given")
+        table = read_people_table(comparison, sep="\t")
+        if table.empty:
+            raise StanceError(f"{comparison}: no model in the comparison; run snakemake")
+        name = str(table["model"].iloc[0])
+        how = f"best f_avg in {comparison}"
+    folder = Path(models_dir) / name
+    summary_path = folder / "metrics.json"
+    try:
+        summary = json.loads(summary_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise StanceError(f"{summary_path}: not found; run snakemake to train {name!r}") from None
+    oof = read_people_table(folder / "oof_predictions.csv")
+    return ChosenModel(name, how, folder, summary, oof)
+
+
+def speakers_of(corpus: pd.DataFrame, path: Path | str) -> pd.DataFrame:
+    """The speaker stage's prediction of every sentence of ``corpus`` (all present, or an
+    error), indexed by sentence_id."""
+    predicted = pd.read_parquet(path)
+    missing = ~corpus["sentence_id"].isin(predicted["sentence_id"])
+    if missing.any():
+        raise StanceError(
+            f"{path} has no speaker for {int(missing.sum())} sentence(s) of the corpus (first: "
+            f"{corpus.loc[missing, 'sentence_id'].iloc[0]}); run snakemake to update it"
+        )
+    return predicted.drop_duplicates("sentence_id").set_index("sentence_id")
+
+
+def predict_stances(model: Any, table: pd.DataFrame, chosen: ChosenModel) -> pd.DataFrame:
+    """The model's stance (``predicted``) and class probabilities for every row of ``table``
+    (which holds the model's input columns: ``text``, and ``speaker`` where it reads one)."""
+    from stance.training.models import predict_sentences
+
+    out = predict_sentences(
+        model, table, chosen.classes, chosen.features, f"{chosen.folder}/model.skops"
+    )
+    return out[["stance", *chosen.columns[1:]]].rename(columns={"stance": "predicted"})
+
+
+def predict_shard(
+    sentences: Path | str,
+    speakers: Path | str,
+    models_dir: Path | str,
+    name: str | None,
+    comparison: str | None,
+    out: Path | str,
+) -> pd.DataFrame:
+    """The chosen model's stance and probabilities for every sentence of one shard, written as
+    ``sentence_id``, ``predicted``, ``proba_<class>`` (rule predict_stance). The model reads
+    the sentence's predicted speaker as ``speaker``, as it would for any unlabeled sentence."""
+    from stance.training.artifacts import load_final_model
+
+    chosen = choose_model(models_dir, name, comparison)
+    table = pd.read_parquet(sentences, columns=["sentence_id", "text"]).reset_index(drop=True)
+    found = speakers_of(table, speakers).reindex(table["sentence_id"])
+    table["speaker"] = found["predicted_speaker"].to_numpy()
+    predicted = predict_stances(load_final_model(chosen.folder), table, chosen)
+    predicted = predicted.reset_index(drop=True)
+    predicted.insert(0, "sentence_id", table["sentence_id"].to_numpy())
+    with atomic_path(out) as tmp:
+        predicted.to_parquet(tmp, index=False)
+    return predicted
+
+
+def gather_stances(corpus: pd.DataFrame, shards: list[str], chosen: ChosenModel) -> pd.DataFrame:
+    """The per-shard predictions of every sentence of ``corpus``, in its row order (all present
+    and made by ``chosen``, or an error)."""
+    parts = [pd.read_parquet(p) for p in shards]
+    for path, part in zip(shards, parts, strict=True):
+        if list(part.columns[1:]) != chosen.columns:
+            raise StanceError(
+                f"{path} holds the columns {', '.join(part.columns[1:])}, not the predictions "
+                f"of model {chosen.name!r} ({', '.join(chosen.columns)}); run snakemake to "
+                "update it"
+            )
+    table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["sentence_id"])
+    missing = ~corpus["sentence_id"].isin(table["sentence_id"])
+    if missing.any():
+        raise StanceError(
+            f"the stance predictions ({len(shards)} shard file(s)) lack {int(missing.sum())} "
+            f"sentence(s) of the corpus (first: {corpus.loc[missing, 'sentence_id'].iloc[0]}); "
+            "run snakemake to update them"
+        )
+    table = table.drop_duplicates("sentence_id").set_index("sentence_id")
+    return table.reindex(corpus["sentence_id"])[chosen.columns].reset_index(drop=True)
