@@ -144,12 +144,15 @@ def test_slurm_plan_runs_the_corpus_jobs_per_shard_with_their_resources(project_
     assert shards > 5, proc.stdout
     # Attribution and speaker prediction run per shard: a cluster runs the shards side by side.
     assert counts["attribute_shard"] == shards and counts["predict_speakers"] == shards
+    assert counts["predict_stance"] == shards
     assert counts["speakers"] == counts["gather_speakers"] == 1
     assert counts["train_model"] == counts["log_model"] >= 1
     # Every job the cluster runs declares its memory and run time (from its rule, not the
     # profile), so the executor can place it.
     local = {"all", "gather_sentences", "article_table", "tracking_store"}
     planned = [(rule, line) for rule, line in planned_blocks(proc.stdout) if rule not in local]
-    assert {rule for rule, _ in planned} >= {"attribute_shard", "predict_speakers", "train_model"}
+    assert {rule for rule, _ in planned} >= {
+        "attribute_shard", "predict_speakers", "predict_stance", "train_model",
+    }  # fmt: skip
     for rule, line in planned:
         assert "mem_mb=" in line and "runtime=" in line, (rule, line)
