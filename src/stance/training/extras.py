@@ -20,7 +20,7 @@ EMBEDDINGS_EXTRA = "embeddings"
 EMBEDDINGS_MODULES = ("sentence_transformers", "torch")
 INSTALL_HINT = (
     "install the optional extra: pip install -e '.[embeddings]' in the project folder "
-    "(docs/training.md says how to get a CPU-only torch first)"
+    "with -c requirements.lock for the CPU-only torch (docs/training.md)"
 )
 
 
