@@ -78,8 +78,9 @@ def _count_words(
     index: dict[str, int] = {}
     columns: list[int] = []
     indptr = [0]
+    add = index.setdefault
     for text in texts:
-        columns.extend([index.setdefault(word, len(index)) for word in analyze(text)])
+        columns.extend([add(word, len(index)) for word in analyze(text)])
         indptr.append(len(columns))
     counts = sp.csr_matrix(
         (np.ones(len(columns), dtype=dtype), np.asarray(columns, dtype=np.int64), indptr),
@@ -150,13 +151,9 @@ class CharWbTfidf(CompactVocabulary, TransformerMixin, BaseEstimator):
 
     def _words(self, texts: Iterable[Any]) -> tuple[sp.csr_matrix, list[str]]:
         # The words as the char_wb analyser sees them: decoded, preprocessed, split at whitespace.
-        analyze = CountVectorizer(
-            lowercase=self.lowercase,
-            strip_accents=self.strip_accents,
-            tokenizer=str.split,
-            token_pattern=None,
-        ).build_analyzer()
-        return _count_words(texts, analyze, self.dtype)
+        reading = CountVectorizer(lowercase=self.lowercase, strip_accents=self.strip_accents)
+        preprocess, decode = reading.build_preprocessor(), reading.decode
+        return _count_words(texts, lambda text: preprocess(decode(text)).split(), self.dtype)
 
     def _factors(self, texts: Iterable[Any]) -> tuple[sp.csr_matrix, sp.csr_matrix, Any, list[str]]:
         words, distinct = self._words(texts)
@@ -207,9 +204,12 @@ class CharWbTfidf(CompactVocabulary, TransformerMixin, BaseEstimator):
         columns = np.flatnonzero(keep)
         terms = terms[columns].tolist()
         grams = sp.csr_matrix(grams[:, columns])
-        counts = self._counts(words, grams)
         if ordered:
-            counts = _first_seen_order(counts, grams, terms, distinct)
+            counts = _first_seen_order(
+                self._counts(words, grams, sort=False), grams, terms, distinct
+            )
+        else:
+            counts = self._counts(words, grams)
         self.vocabulary_ = dict(zip(terms, range(len(terms)), strict=True))
         self.tfidf_ = TfidfTransformer(
             norm=self.norm,
@@ -219,9 +219,12 @@ class CharWbTfidf(CompactVocabulary, TransformerMixin, BaseEstimator):
         ).fit(counts)
         return counts
 
-    def _counts(self, words: sp.csr_matrix, grams: sp.csr_matrix) -> sp.csr_matrix:
+    def _counts(
+        self, words: sp.csr_matrix, grams: sp.csr_matrix, sort: bool = True
+    ) -> sp.csr_matrix:
         counts = sp.csr_matrix(words @ grams)
-        counts.sort_indices()
+        if sort:  # as CountVectorizer.transform stores its counts
+            counts.sort_indices()
         if self.binary:
             counts.data[:] = 1
         return counts
