@@ -72,7 +72,7 @@ class _TextCounts:
         self.weight = weight
         self._counts: sp.csr_matrix | None = None
         if isinstance(vectorizer, CharWbTfidf):
-            self._words, self._grams, self.terms = vectorizer.count_factors(texts)
+            self._words, self._grams, self.terms, _ = vectorizer.count_factors(texts)
             # An upper bound of each row's number of n-grams (each word's, summed).
             present = self._words.copy()
             present.data[:] = 1.0

@@ -155,18 +155,18 @@ class CharWbTfidf(CompactVocabulary, TransformerMixin, BaseEstimator):
         preprocess, decode = reading.build_preprocessor(), reading.decode
         return _count_words(texts, lambda text: preprocess(decode(text)).split(), self.dtype)
 
-    def _factors(self, texts: Iterable[Any]) -> tuple[sp.csr_matrix, sp.csr_matrix, Any, list[str]]:
+    def count_factors(
+        self, texts: Iterable[Any]
+    ) -> tuple[sp.csr_matrix, sp.csr_matrix, np.ndarray, list[str]]:
+        """The two factors of the n-gram counts of ``texts``, texts x words and words x n-grams
+        (every n-gram, nothing pruned); the n-grams of the columns (sorted) and the words of the
+        rows (in order of first appearance)."""
         words, distinct = self._words(texts)
         if not distinct:
             raise ValueError("empty vocabulary; perhaps the documents only contain stop words")
         counting = self._ngrams()
         grams = sp.csr_matrix(counting.fit_transform(distinct))
         return words, grams, counting.get_feature_names_out(), distinct
-
-    def count_factors(self, texts: Iterable[Any]) -> tuple[sp.csr_matrix, sp.csr_matrix, Any]:
-        """The two factors of the n-gram counts of ``texts`` (texts x words, words x n-grams)
-        and the n-grams of the columns, sorted: every n-gram of the texts, nothing pruned."""
-        return self._factors(texts)[:3]
 
     def fit(self, raw_documents: Iterable[Any], y: Any = None) -> CharWbTfidf:
         """Learn the vocabulary and the IDF of ``raw_documents``."""
@@ -179,7 +179,7 @@ class CharWbTfidf(CompactVocabulary, TransformerMixin, BaseEstimator):
         return self.tfidf_.transform(counts, copy=False)
 
     def _fit(self, raw_documents: Iterable[Any], ordered: bool) -> sp.csr_matrix:
-        words, grams, terms, distinct = self._factors(raw_documents)
+        words, grams, terms, distinct = self.count_factors(raw_documents)
         n_doc = words.shape[0]
         df = np.zeros(grams.shape[1], dtype=np.int64)
         for start in range(0, n_doc, _CHUNK_ROWS):
