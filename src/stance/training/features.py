@@ -9,7 +9,6 @@ fitted scikit-learn object: the final model is fit by ``Pipeline.fit`` (fitting.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from numbers import Integral
 from typing import Any
 
 import numpy as np
@@ -21,6 +20,7 @@ from sklearn.preprocessing import OneHotEncoder, normalize
 from sklearn.svm import LinearSVC
 
 from stance.training.models import CompactTfidfVectorizer, ModelSpec
+from stance.training.ngrams import CharWbTfidf, kept_terms
 
 #
 # Cross-validation fits one pipeline on many training parts of the same table, and most of the
@@ -60,33 +60,27 @@ class _TextCounts:
     The columns are every n-gram of the table in the order of the vectorizer's vocabulary
     (sorted). Word n-grams are one count matrix. Character n-grams within words (``char_wb``)
     are the n-grams of the whitespace-separated words of a text, so they are kept as two small
-    factors, texts x distinct words and words x n-grams (each distinct word is analysed once);
-    their product gives the counts of a few thousand texts at a time.
+    factors, texts x distinct words and words x n-grams (CharWbTfidf.count_factors: each
+    distinct word is analysed once); their product gives the counts of a few thousand texts at a
+    time.
     """
 
-    def __init__(self, vectorizer: TfidfVectorizer, texts: list[Any], weight: float | None) -> None:
+    def __init__(
+        self, vectorizer: TfidfVectorizer | CharWbTfidf, texts: list[Any], weight: float | None
+    ) -> None:
         self.vectorizer = vectorizer
         self.weight = weight
-        params = {k: v for k, v in vectorizer.get_params().items() if k in _COUNT_PARAMS}
-        params.update(min_df=1, max_df=1.0, max_features=None, binary=False, dtype=np.float64)
         self._counts: sp.csr_matrix | None = None
-        if vectorizer.analyzer == "char_wb":
-            # The words as the analyser sees them: decoded, preprocessed, split at whitespace.
-            words = CountVectorizer(
-                **{**params, "analyzer": "word", "tokenizer": str.split, "token_pattern": None,
-                   "ngram_range": (1, 1), "stop_words": None}
-            )  # fmt: skip
-            self._words = _csr(words.fit_transform(texts))
-            # The words are preprocessed already: only their n-grams are taken.
-            grams = CountVectorizer(**{**params, "lowercase": False, "strip_accents": None})
-            self._grams = _csr(grams.fit_transform(list(words.get_feature_names_out())))
-            self.terms = grams.get_feature_names_out()
+        if isinstance(vectorizer, CharWbTfidf):
+            self._words, self._grams, self.terms, _ = vectorizer.count_factors(texts)
             # An upper bound of each row's number of n-grams (each word's, summed).
             present = self._words.copy()
             present.data[:] = 1.0
             per_word = np.diff(self._grams.indptr).astype(np.float64)
             self.row_nnz = np.rint(present @ per_word).astype(np.int64)
         else:
+            params = {k: v for k, v in vectorizer.get_params().items() if k in _COUNT_PARAMS}
+            params.update(min_df=1, max_df=1.0, max_features=None, binary=False, dtype=np.float64)
             counting = CountVectorizer(**params)
             self._counts = _csr(counting.fit_transform(texts))
             self.terms = counting.get_feature_names_out()
@@ -111,12 +105,7 @@ class _TextCounts:
         present = df > 0
         if not present.any():
             raise ValueError("empty vocabulary; perhaps the documents only contain stop words")
-        n_doc = len(rows)
-        high = vec.max_df if isinstance(vec.max_df, Integral) else vec.max_df * n_doc
-        low = vec.min_df if isinstance(vec.min_df, Integral) else vec.min_df * n_doc
-        if high < low:
-            raise ValueError("max_df corresponds to < documents than min_df")
-        keep = present & (df <= high) & (df >= low)
+        keep = present & kept_terms(df, len(rows), vec.min_df, vec.max_df)
         if not keep.any():
             raise ValueError(
                 "After pruning, no terms remain. Try a lower min_df or a higher max_df."
@@ -126,7 +115,7 @@ class _TextCounts:
             # TfidfTransformer.fit on the kept columns, step by step.
             kept_df = df[keep].astype(np.float64)
             kept_df += float(vec.smooth_idf)
-            n_samples = n_doc + int(vec.smooth_idf)
+            n_samples = len(rows) + int(vec.smooth_idf)
             idf = np.full_like(kept_df, fill_value=n_samples, dtype=np.float64)
             idf /= kept_df
             np.log(idf, out=idf)
@@ -182,11 +171,17 @@ def _remap(keep: np.ndarray) -> np.ndarray:
 
 
 def _supported_block(transformer: Any, columns: Any) -> bool:
+    if type(transformer) is CharWbTfidf:
+        return (
+            isinstance(columns, str)
+            and transformer.max_features is None
+            and transformer.dtype is np.float64
+        )
     if type(transformer) in (TfidfVectorizer, CompactTfidfVectorizer):
         v = transformer
         return (
             isinstance(columns, str)
-            and v.analyzer in ("word", "char", "char_wb")
+            and v.analyzer in ("word", "char")
             and v.input == "content"
             and v.preprocessor is None
             and v.tokenizer is None
@@ -291,7 +286,7 @@ class FeatureCache:
         weights = features.transformer_weights or {}
         self.blocks: list[_TextCounts | _CategoryCounts] = []
         for name, transformer, columns in features.transformers:
-            if isinstance(transformer, TfidfVectorizer):
+            if isinstance(transformer, TfidfVectorizer | CharWbTfidf):
                 texts = self.x[columns].tolist()
                 self.blocks.append(_TextCounts(transformer, texts, weights.get(name)))
             else:

@@ -21,6 +21,7 @@ from stance.training.models import (
     PriorCorrectedLogisticRegression,
     SoftmaxLinearSVC,
 )
+from stance.training.ngrams import CharWbTfidf
 
 
 def type_name(cls: type) -> str:
@@ -52,6 +53,7 @@ ALLOWED_CLASSES: tuple[type, ...] = (
     DummyClassifier,
     # this project
     CompactTfidfVectorizer,
+    CharWbTfidf,
     SoftmaxLinearSVC,
     # the encoder kinds: the encoder's name and files hash, never its weights (encoders.py)
     SentenceEncoder,
@@ -67,7 +69,7 @@ ALLOWED_TYPES: frozenset[str] = frozenset(type_name(c) for c in ALLOWED_CLASSES)
 # The loading environment needs the project installed for them.
 PROJECT_TYPES: frozenset[str] = frozenset(
     type_name(c)
-    for c in (CompactTfidfVectorizer, SoftmaxLinearSVC, SentenceEncoder,
+    for c in (CompactTfidfVectorizer, CharWbTfidf, SoftmaxLinearSVC, SentenceEncoder,
               PriorCorrectedLogisticRegression)
 )  # fmt: skip
 # Values that hold no code: skipped by model_types.

@@ -4,7 +4,6 @@ predicting with a fitted one."""
 from __future__ import annotations
 
 import copy
-import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from numbers import Real
@@ -24,6 +23,7 @@ from sklearn.utils._param_validation import Interval
 
 from stance.errors import StanceError
 from stance.training.encoders import DEFAULT_ENCODER, SentenceEncoder
+from stance.training.ngrams import CharWbTfidf, CompactVocabulary
 
 # Input columns a kind can ask for; the pipelines take a pandas DataFrame with these columns.
 TEXT = "text"
@@ -47,45 +47,9 @@ class SoftmaxLinearSVC(LinearSVC):
         return exp / exp.sum(axis=1, keepdims=True)
 
 
-class CompactTfidfVectorizer(TfidfVectorizer):
-    """A TfidfVectorizer whose saved state holds its vocabulary as two arrays, not a dict.
-
-    skops writes a dict entry by entry as JSON nodes: the ~14,000 word and character n-grams of
-    the seed labels made a 12 MB model file that took over a second to write and again to read.
-    Here the terms, in column order, are one UTF-8 byte array with their offsets; loading
-    rebuilds the same ``vocabulary_``. Fitting and transforming are scikit-learn's own.
-    """
-
-    def __getstate__(self) -> dict[str, Any]:
-        # A copy: object.__getstate__ may return the instance's own __dict__.
-        state = dict(super().__getstate__())
-        vocabulary = state.pop("vocabulary_", None)
-        if vocabulary is not None:
-            terms = sorted(vocabulary, key=vocabulary.__getitem__)
-            if [vocabulary[t] for t in terms] != list(range(len(terms))):
-                raise ValueError("vocabulary_ must map its terms to the columns 0..n-1")
-            encoded = [t.encode("utf-8") for t in terms]
-            offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
-            np.cumsum([len(b) for b in encoded], out=offsets[1:])
-            state["vocabulary_utf8_"] = np.frombuffer(b"".join(encoded), dtype=np.uint8).copy()
-            state["vocabulary_offsets_"] = offsets
-        # The terms min_df/max_df dropped: for inspection only (scikit-learn's advice is to drop
-        # them before saving), and possibly far more than the vocabulary.
-        state.pop("stop_words_", None)
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        state = dict(state)
-        blob = state.pop("vocabulary_utf8_", None)
-        offsets = state.pop("vocabulary_offsets_", None)
-        if blob is not None and offsets is not None:
-            data = np.asarray(blob, dtype=np.uint8).tobytes()
-            bounds = np.asarray(offsets, dtype=np.int64).tolist()
-            if bounds[:1] != [0] or bounds[-1] != len(data) or bounds != sorted(bounds):
-                raise ValueError("the saved vocabulary of a TF-IDF block is damaged")
-            terms = [data[a:b].decode("utf-8") for a, b in itertools.pairwise(bounds)]
-            state["vocabulary_"] = dict(zip(terms, range(len(terms)), strict=True))
-        super().__setstate__(state)
+class CompactTfidfVectorizer(CompactVocabulary, TfidfVectorizer):
+    """scikit-learn's TfidfVectorizer, its vocabulary saved as two arrays (CompactVocabulary);
+    fitting and transforming are scikit-learn's own."""
 
 
 class PriorCorrectedLogisticRegression(LogisticRegression):
@@ -178,25 +142,25 @@ def _ngrams(value: Any, what: str) -> tuple[int, int]:
     return int(value[0]), int(value[1])
 
 
-def _tfidf(p: dict[str, Any], analyzer: str, ngrams: str) -> CompactTfidfVectorizer:
-    """A TF-IDF block: ``analyzer`` n-grams in the range of hyperparameter ``ngrams``."""
-    return CompactTfidfVectorizer(
-        analyzer=analyzer,
-        ngram_range=_ngrams(p[ngrams], ngrams),
-        min_df=p["min_df"],
-        max_df=p["max_df"],
-        sublinear_tf=p["sublinear_tf"],
-        lowercase=p["lowercase"],
-        dtype=np.float64,
-    )
+def _tfidf_params(p: dict[str, Any], ngrams: str) -> dict[str, Any]:
+    """The parameters of a TF-IDF block of n-grams in the range of hyperparameter ``ngrams``."""
+    return {
+        "ngram_range": _ngrams(p[ngrams], ngrams),
+        "min_df": p["min_df"],
+        "max_df": p["max_df"],
+        "sublinear_tf": p["sublinear_tf"],
+        "lowercase": p["lowercase"],
+        "dtype": np.float64,
+    }
 
 
 def _word_tfidf(p: dict[str, Any]) -> CompactTfidfVectorizer:
-    return _tfidf(p, "word", "word_ngram_range")
+    return CompactTfidfVectorizer(analyzer="word", **_tfidf_params(p, "word_ngram_range"))
 
 
-def _char_tfidf(p: dict[str, Any]) -> CompactTfidfVectorizer:
-    return _tfidf(p, "char_wb", "char_ngram_range")
+def _char_tfidf(p: dict[str, Any]) -> CharWbTfidf:
+    # TfidfVectorizer(analyzer="char_wb"), each distinct word analysed once.
+    return CharWbTfidf(**_tfidf_params(p, "char_ngram_range"))
 
 
 # The values of the ``classifier`` hyperparameter.
