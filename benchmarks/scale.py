@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from run import SNAKEMAKE, copy_project, machine, save, version_time  # noqa: E402
 from synthetic import write_corpus  # noqa: E402
 
-PER_SHARD = ("split_shard", "attribute_shard", "predict_speakers")
+PER_SHARD = ("split_shard", "attribute_shard", "predict_speakers", "predict_stance")
 
 
 def run_workflow(project: Path, times: Path, *args: str) -> dict:
