@@ -55,7 +55,11 @@ def project(tmp_path: Path, sentence_table: Path) -> Path:
     return tmp_path
 
 
-def spawn(project: Path, *args: str) -> pexpect.spawn:
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def spawn(project: Path, *args: str, ignore_sigint: bool = False) -> pexpect.spawn:
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "TERM": "xterm"}
     return pexpect.spawn(
         sys.executable,
@@ -65,7 +69,17 @@ def spawn(project: Path, *args: str) -> pexpect.spawn:
         encoding="utf-8",
         timeout=TIMEOUT,
         dimensions=(40, 120),
+        # A program that ignores SIGINT passes that on to the session it starts.
+        preexec_fn=_ignore_sigint if ignore_sigint else None,
     )
+
+
+def test_ctrl_c_quits_a_session_started_by_a_program_that_ignores_it(project: Path):
+    child = spawn(project, "--annotator", "sigint", ignore_sigint=True)
+    child.expect(r"speaker\? \[")
+    child.sendcontrol("c")
+    child.expect("quit: every confirmed answer is saved")
+    child.expect(pexpect.EOF)
 
 
 def answer(child: pexpect.spawn, *keys: str) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
-from typing import TextIO
+import signal
+import threading
+from typing import Any, TextIO
 
 from stance.annotate.session import (
     BACKSPACE,
@@ -53,6 +55,7 @@ class Terminal:
     def __init__(self, stdin: TextIO, stdout: TextIO):
         self.fd, self.stdout = stdin.fileno(), stdout
         self._cooked: list | None = None
+        self._sigint: Any = None
 
     def __enter__(self) -> Terminal:
         import termios
@@ -60,6 +63,10 @@ class Terminal:
 
         self._cooked = termios.tcgetattr(self.fd)
         tty.setcbreak(self.fd)
+        # Ctrl-C quits the session even when the program that started it ignores SIGINT (a
+        # child inherits an ignored signal).
+        if threading.current_thread() is threading.main_thread():
+            self._sigint = signal.signal(signal.SIGINT, signal.default_int_handler)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -67,6 +74,8 @@ class Terminal:
 
         if self._cooked is not None:
             termios.tcsetattr(self.fd, termios.TCSADRAIN, self._cooked)
+        if self._sigint is not None:
+            signal.signal(signal.SIGINT, self._sigint)
 
     def key(self) -> str:
         data = os.read(self.fd, 1)  # one byte at a time: fast typing must not merge keys
