@@ -161,6 +161,19 @@ def measure_run(into: dict, project: Path, name: str) -> None:
     into[f"{name}_x"] = into[f"{name}_s"] / unit
 
 
+def change_one_label(project: Path) -> None:
+    """Flip the stance of the first row of labels/lead.csv: a timing edit of a temporary copy,
+    not a labeling decision."""
+    path = project / "labels" / "lead.csv"
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    rows[0]["stance"] = "none" if rows[0]["stance"] != "none" else "favor"
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
 def bench_rerun(args: argparse.Namespace) -> None:
     """Full workflow on the seed corpus: from clean, nothing to do, one new article, one label.
 
@@ -178,15 +191,7 @@ def bench_rerun(args: argparse.Namespace) -> None:
 
             measure_run(one, project, "from_clean")
             measure_run(one, project, "nothing_to_do")
-            labels = project / "labels" / "lead.csv"
-            with open(labels, newline="", encoding="utf-8") as fh:
-                rows = list(csv.DictReader(fh))
-            # Change one label of the temporary copy: a timing edit, not a labeling decision.
-            rows[0]["stance"] = "none" if rows[0]["stance"] != "none" else "favor"
-            with open(labels, "w", newline="", encoding="utf-8") as fh:
-                writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-                writer.writeheader()
-                writer.writerows(rows)
+            change_one_label(project)
             measure_run(one, project, "change_label")
             (project / "seeds" / "900_bench.txt").write_text(
                 "NATO ministers met in Brussels. They discussed the U.S. withdrawal plan.\n",

@@ -27,7 +27,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from run import SNAKEMAKE, copy_project, machine, save, version_time  # noqa: E402
+from run import (  # noqa: E402
+    SNAKEMAKE,
+    change_one_label,
+    copy_project,
+    machine,
+    save,
+    version_time,
+)
 from synthetic import write_corpus  # noqa: E402
 
 PER_SHARD = ("split_shard", "attribute_shard", "predict_speakers", "predict_stance")
@@ -78,18 +85,6 @@ def add_articles(project: Path, n: int, seed: int) -> None:
         write_corpus(Path(tmp) / "s", n, seed=seed)
         for path in (Path(tmp) / "s").glob("*.txt"):
             shutil.copyfile(path, project / "seeds" / path.name)
-
-
-def change_one_label(project: Path) -> None:
-    """Flip the stance of the first row of labels/lead.csv (a timing edit of a temporary copy)."""
-    path = project / "labels" / "lead.csv"
-    with open(path, newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
-    rows[0]["stance"] = "none" if rows[0]["stance"] != "none" else "favor"
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
 
 
 def show(name: str, run: dict) -> None:

@@ -177,3 +177,24 @@ def assert_same_evaluation(a, b, x) -> None:
     pd.testing.assert_frame_equal(a.oof, b.oof)
     pd.testing.assert_frame_equal(a.curve, b.curve)
     np.testing.assert_array_equal(a.final_model.predict_proba(x), b.final_model.predict_proba(x))
+
+
+def split_shard_job(tmp_path: Path, inputs: list[Path], config_file: Path, log: Path | None = None):
+    """A split_shard job as Snakemake hands it to stance.cli.jobs.run_job (outputs in tmp_path)."""
+    from types import SimpleNamespace
+
+    from stance.config import load_config
+
+    return SimpleNamespace(
+        rule="split_shard",
+        input=[str(p) for p in inputs],
+        output=SimpleNamespace(
+            sentences=str(tmp_path / "out.parquet"),
+            chrome=str(tmp_path / "out.tsv"),
+            articles=str(tmp_path / "articles.tsv"),
+        ),
+        params=SimpleNamespace(cache=str(tmp_path / "cache.json")),
+        wildcards=SimpleNamespace(shard="0"),
+        log=[str(log)] if log else [],
+        config=load_config(config_file),
+    )

@@ -97,24 +97,11 @@ def test_safe_article_id():
 
 def run_split_cli(tmp_path: Path, project_root: Path, *paths: Path) -> int:
     """Run the split_shard step as a Snakemake job runs it; return its exit status."""
-    from types import SimpleNamespace
+    from helpers import split_shard_job
 
     from stance.cli.jobs import StepFailed, run_job
-    from stance.config import load_config
 
-    job = SimpleNamespace(
-        rule="split_shard",
-        input=[str(p) for p in paths],
-        output=SimpleNamespace(
-            sentences=str(tmp_path / "out.parquet"),
-            chrome=str(tmp_path / "out.tsv"),
-            articles=str(tmp_path / "articles.tsv"),
-        ),
-        params=SimpleNamespace(cache=str(tmp_path / "cache.json")),
-        wildcards=SimpleNamespace(shard="0"),
-        log=[],
-        config=load_config(project_root / "config" / "config.yaml"),
-    )
+    job = split_shard_job(tmp_path, list(paths), project_root / "config" / "config.yaml")
     try:
         run_job(job)
     except StepFailed:

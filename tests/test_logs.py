@@ -6,11 +6,11 @@ import ast
 import logging
 import threading
 from pathlib import Path
-from types import SimpleNamespace
+
+from helpers import split_shard_job
 
 import stance
 from stance.cli.jobs import job_log, run_job
-from stance.config import load_config
 
 PACKAGE = Path(stance.__file__).parent
 # The modules that print a command's own output (tables, answers, paths written); every other
@@ -56,19 +56,7 @@ def test_a_step_logs_its_progress_and_warnings_to_the_job_log(
     article = tmp_path / "chrome_only.txt"
     article.write_text("Breaking News\nLoad More\n", encoding="utf-8")
     log = tmp_path / "logs" / "split.log"
-    job = SimpleNamespace(
-        rule="split_shard",
-        input=[str(article)],
-        output=SimpleNamespace(
-            sentences=str(tmp_path / "out.parquet"),
-            chrome=str(tmp_path / "out.tsv"),
-            articles=str(tmp_path / "articles.tsv"),
-        ),
-        params=SimpleNamespace(cache=str(tmp_path / "cache.json")),
-        wildcards=SimpleNamespace(shard="0"),
-        log=[str(log)],
-        config=load_config(project_root / "config" / "config.yaml"),
-    )
+    job = split_shard_job(tmp_path, [article], project_root / "config" / "config.yaml", log)
     run_job(job)
     logged = log.read_text(encoding="utf-8")
     assert "warning: " in logged and "chrome_only.txt: no sentences left" in logged

@@ -164,7 +164,6 @@ def evaluate(
     fits.run(settings.n_jobs, settings.fit_memory_mb)
 
     # Warnings in the order a one-by-one run raises them: primary CV, stratified, curve, final.
-    add_notes(notes, fits.build_notes)
     for i in primary:
         add_notes(notes, fits.notes(i))
     pred, proba, fold = out_of_fold(fits, primary, folds.splits, len(x), len(classes))

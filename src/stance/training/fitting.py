@@ -166,7 +166,6 @@ class Fits:
     ) -> None:
         self.spec, self.x, self.y, self.classes, self.seed = spec, x, y, list(classes), seed
         self.names = np.asarray(classes, dtype=object)
-        self.build_notes: list[str] = []  # building the cache notes nothing (warnings show)
         try:
             self.cache = FeatureCache.build(spec, x)
         except ValueError as exc:
