@@ -79,7 +79,7 @@ def test_labeled_dataset_has_class_labels_in_schema_order(project: Path):
     )
     write_csv(project / "labels" / "bob.csv", [row("a1", 0, "taliban", "favor", "bob")])
     result, out = run_stage(project)
-    assert (result.sentences, result.labeled, result.unlabeled) == (7, 3, 4)
+    assert (result.queue.sentences, result.labeled, result.queue.unlabeled) == (7, 3, 4)
 
     ds = datasets.load_from_disk(str(out["out_dataset"]))
     assert ds.column_names == [
@@ -145,7 +145,7 @@ def test_queue_and_summaries(project: Path):
 
 def test_no_label_files_gives_an_empty_valid_dataset(project: Path):
     result, out = run_stage(project)
-    assert (result.labeled, result.unlabeled) == (0, 7)
+    assert (result.labeled, result.queue.unlabeled) == (0, 7)
     ds = datasets.load_from_disk(str(out["out_dataset"]))
     assert ds.num_rows == 0
     assert ds.features["stance"].names == ["favor", "against", "none"]
@@ -252,3 +252,37 @@ def test_cli_reports_label_problems_without_traceback(project: Path, capsys):
     assert err.startswith("error: 1 problem(s) in the label files")
     assert f"{path} row 1: missing column(s) 'annotator'" in err
     assert "Traceback" not in err
+
+
+def test_the_queue_stage_reads_the_labels_from_the_data_set(project: Path, tmp_path: Path):
+    # The workflow builds the data set from the labeled articles only (rule labels) and the
+    # queue from the whole corpus (rule label_queue): the same files as one full stage.
+    from stance.labels.stage import run_queue_stage
+
+    write_csv(
+        project / "labels" / "ann.csv",
+        [row("a2", 1, "afghan_government", "none", "ann"), row("a1", 2, "nato", "against", "ann")],
+    )
+    result, outputs = run_stage(project)
+    queue = run_queue_stage(
+        project / "sentences.parquet", outputs["out_dataset"], project / "labels",
+        project / "labels" / "schema.yaml", out_unlabeled=tmp_path / "unlabeled.csv",
+        out_summary_by_article=tmp_path / "by_article.tsv",
+    )  # fmt: skip
+    assert (queue.sentences, queue.unlabeled) == (result.queue.sentences, 5)
+    assert (tmp_path / "unlabeled.csv").read_bytes() == outputs["out_unlabeled"].read_bytes()
+    by_article = (tmp_path / "by_article.tsv").read_bytes()
+    assert by_article == outputs["out_summary_by_article"].read_bytes()
+    assert queue.design == result.queue.design
+
+
+def test_labeled_articles_are_read_from_the_label_files_leniently(project: Path):
+    from stance.labels.files import labeled_articles
+
+    good = write_csv(project / "labels" / "ann.csv", [row("a1", 0, "taliban", "favor", "ann")])
+    broken = project / "labels" / "broken.csv"
+    broken.write_bytes(b"\xff\xfe not a label file")
+    no_column = project / "labels" / "other.csv"
+    no_column.write_text("id,text\nx:1,Hello.\n", encoding="utf-8")
+    # The label stage reports what is wrong with the other two files.
+    assert labeled_articles([good, broken, no_column, project / "missing.csv"]) == {"a1"}

@@ -329,6 +329,11 @@ def corpus_and_labels(gold: dict[str, list[str]] = GOLD) -> tuple[pd.DataFrame, 
     return pd.DataFrame(rows), pd.DataFrame(labels)
 
 
+def naming_of(corpus: pd.DataFrame, mapping) -> dict[str, set[str]]:
+    """The leak guard's index over the whole ``corpus``, as rule attribute_shard writes it."""
+    return mapping.articles_naming(zip(corpus["article_id"], corpus["text"], strict=True))
+
+
 def settings(config: dict) -> EvalSettings:
     cfg = {**config, "evaluation": {**config["evaluation"], "n_bootstrap": 100}}
     return EvalSettings.from_config(cfg)
@@ -339,13 +344,14 @@ def test_out_of_fold_never_uses_a_model_that_saw_the_article(tmp_path: Path, con
         "Taliban", "militants", "Mullah Baradar"]}}  # fmt: skip
     mapping = load_mapping(write_mapping(tmp_path / "speakers.yaml", data), SCHEMA)
     corpus, labels = corpus_and_labels()
-    first = out_of_fold(corpus, labels, mapping, PARAMS, settings(config))
+    first = out_of_fold(corpus, labels, mapping, PARAMS, settings(config),
+                        naming_of(corpus, mapping))  # fmt: skip
     assert first.fold_description.startswith("leave one article out")
     # Relabel article a2 wildly: its own out-of-fold predictions must not move (no model of
     # its fold saw its labels), while the models of the other folds did learn from them.
     changed = {**GOLD, "a2": ["russia"] * 4}
     second = out_of_fold(corpus, corpus_and_labels(changed)[1], mapping, PARAMS,
-                         settings(config))  # fmt: skip
+                         settings(config), naming_of(corpus, mapping))  # fmt: skip
     in_a2 = first.table["article_id"] == "a2"
     columns = [c for c in first.table if c.startswith(("guarded_", "unguarded_"))]
     pd.testing.assert_frame_equal(first.table.loc[in_a2, columns], second.table.loc[in_a2, columns])
@@ -393,9 +399,10 @@ def speaker_project(tmp_path_factory) -> Path:
     table = ds.to_pandas()
     table["start"] = table["position"] * 200
     table["end"] = table["start"] + table["text"].str.len()
-    table[["sentence_id", "article_id", "position", "start", "end", "text"]].to_parquet(
-        root / "results/sentences.parquet"
-    )
+    table["paragraph_start"] = table["position"] == 0  # one paragraph per article
+    table[
+        ["sentence_id", "article_id", "position", "start", "end", "text", "paragraph_start"]
+    ].to_parquet(root / "results/sentences.parquet")
     return root
 
 
@@ -406,6 +413,7 @@ def test_stage_then_predict_articles_writes_speaker_and_stance(speaker_project: 
     from stance.speakers.stage import (
         SpeakerOutputs,
         attribute_shard,
+        fit_speaker_model,
         predict_shard,
         run_speaker_stage,
         write_stance_with_predicted,
@@ -423,18 +431,21 @@ def test_stage_then_predict_articles_writes_speaker_and_stance(speaker_project: 
     out = SpeakerOutputs(**{n: f"results/speakers/{f}" for n, f in (
         ("oof", "oof_predictions.csv"), ("metrics", "metrics.json"),
         ("metrics_table", "metrics.tsv"), ("per_speaker", "per_speaker.tsv"),
-        ("confusion", "confusion.tsv"), ("model", "model.skops"))})  # fmt: skip
+        ("confusion", "confusion.tsv"))})  # fmt: skip
     Path("results/speakers").mkdir(parents=True, exist_ok=True)
-    # The workflow's jobs, one after the other: attribution (here one shard), evaluation and
-    # the speaker model, prediction.
-    attributed = "results/speakers/attributed.parquet"
-    attribute_shard("results/sentences.parquet", config, root, attributed)
-    run_speaker_stage([attributed], "results/labeled_dataset", config, root, out)
+    # The workflow's jobs, one after the other: attribution (here one shard), the speaker model,
+    # evaluation, prediction.
+    attributed, names = "results/speakers/attributed.parquet", "results/speakers/names.parquet"
+    model = "results/speakers/model.skops"
+    attribute_shard("results/sentences.parquet", config, root, attributed, names)
+    fit_speaker_model("results/sentences.parquet", "results/labeled_dataset", config, root, model)
+    run_speaker_stage([names], "results/sentences.parquet", "results/labeled_dataset", config,
+                      root, out)  # fmt: skip
     oof = pd.read_csv(out.oof)
     assert list(oof.columns[:6]) == ["sentence_id", "article_id", "text", "speaker",
                                      "predicted_speaker", "evidence"]  # fmt: skip
     assert len(oof) == 40 and oof["evidence"].str.len().gt(0).all()
-    predict_shard(attributed, out.model, config, "results/speakers/predicted.parquet")
+    predict_shard(attributed, model, config, "results/speakers/predicted.parquet")
     predicted = pd.read_parquet("results/speakers/predicted.parquet")
     assert list(predicted.columns) == ["sentence_id", "predicted_speaker", "evidence", "source"]
     assert len(predicted) == 40 and set(predicted["source"]) <= {"rules", "model"}
@@ -444,7 +455,7 @@ def test_stage_then_predict_articles_writes_speaker_and_stance(speaker_project: 
     stance = pd.read_csv("results/speakers/stance.tsv", sep="\t")
     assert stance["speakers"].tolist() == ["hand", "predicted", "predicted_no_leak_guard"]
     assert set(stance["model"]) == {"word_speaker_lr"}
-    log_speaker_stage(out.metrics, out.model, [out.oof], "results/labeled_dataset", config, root,
+    log_speaker_stage(out.metrics, model, [out.oof], "results/labeled_dataset", config, root,
                       "results/speakers/mlflow_run.json")  # fmt: skip
     entry = next(m for m in config["models"] if m["name"] == "word_speaker_lr")
     one = {**config, "models": [entry]}
@@ -550,7 +561,10 @@ def test_out_of_fold_reads_only_the_labeled_articles_and_the_results_stay(
         return real(sentences, fold_mapping)
 
     monkeypatch.setattr(evaluation, "attribute", counting)
-    oof = out_of_fold(corpus, labels, mapping, PARAMS, settings(config))
+    # The labeled articles and the index of the whole corpus, as rule speakers reads them.
+    labeled_corpus = corpus[corpus["article_id"].isin(["a1", "a2"])]
+    oof = out_of_fold(labeled_corpus, labels, mapping, PARAMS, settings(config),
+                      naming_of(corpus, mapping))  # fmt: skip
     assert read and all(articles == {"a1", "a2"} for articles in read)
     # The rules' output for the labeled articles is the one a read of the whole corpus gives.
     whole = real(corpus, mapping).set_index("sentence_id")

@@ -145,7 +145,7 @@ def test_slurm_plan_runs_the_corpus_jobs_per_shard_with_their_resources(project_
     # Attribution and speaker prediction run per shard: a cluster runs the shards side by side.
     assert counts["attribute_shard"] == shards and counts["predict_speakers"] == shards
     assert counts["predict_stance"] == shards
-    assert counts["speakers"] == counts["gather_speakers"] == 1
+    assert counts["speakers"] == counts["speaker_model"] == counts["gather_speakers"] == 1
     assert counts["train_model"] == counts["log_model"] >= 1
     # Every job the cluster runs declares its memory and run time (from its rule, not the
     # profile), so the executor can place it.

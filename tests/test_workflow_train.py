@@ -197,8 +197,32 @@ def test_one_label_reruns_the_label_stage_and_every_model(built):
     shards = len(list((project / "results/split").glob("shard-*.parquet")))
     assert jobs["predict_stance"] == shards and jobs["findings"] == 1
     assert "tracking_store" not in jobs and "split_shard" not in jobs
+    # A label of an article that had labels: its sentences are as they were.
+    assert "labeled_sentences" not in jobs and jobs["label_queue"] == 1
     # The attribution rules read no label: only the speaker model is fit and applied again.
-    assert "attribute_shard" not in jobs and jobs["speakers"] == 1
+    assert "attribute_shard" not in jobs and jobs["speakers"] == jobs["speaker_model"] == 1
+
+
+def test_a_new_article_nobody_labeled_retrains_nothing(built):
+    project, *_ = built
+    up_to_date(project)
+    article = project / "seeds" / "999_new.txt"
+    article.write_text(
+        "NATO ministers met in Brussels on Tuesday. The Taliban said foreign troops must leave."
+        "\n\nThey discussed the withdrawal plan.\n",
+        encoding="utf-8",
+    )
+    try:
+        jobs = planned_jobs(project)
+    finally:
+        article.unlink()
+    # Its shard, and what reads the whole corpus: the queue, the leak guard's evaluation, the
+    # findings. No label, stance model or speaker model job, and the other shards stay.
+    for rule in ("split_shard", "attribute_shard", "predict_speakers", "predict_stance"):
+        assert jobs[rule] == 1, jobs
+    assert jobs["gather_sentences"] == jobs["label_queue"] == jobs["findings"] == 1
+    for rule in ("labeled_sentences", "labels", "train_model", "log_model", "speaker_model"):
+        assert rule not in jobs, jobs
 
 
 def logged_params(project: Path, model: str, key: str) -> list[str]:
@@ -251,9 +275,7 @@ def test_job_logs_hold_what_the_jobs_print(built):
     up_to_date(project)
     run_snakemake(project, "--cores", "2", "--forcerun", "train_model")
     logs = project / "logs"
-    assert re.search(
-        r"^labels: \d+ of \d+ sentences labeled", (logs / "labels.log").read_text(), re.M
-    )
+    assert re.search(r"^labels: \d+ sentences labeled", (logs / "labels.log").read_text(), re.M)
     majority_log = (logs / "models/majority.log").read_text()
     assert re.search(r"^majority: f_avg [\d.]+ \[", majority_log, re.M)
     assert "majority: evaluating on" in majority_log
@@ -300,7 +322,7 @@ def test_speaker_stage_predicts_every_sentence_and_reruns_on_a_mapping_change(bu
         os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     shards = len(list((project / "results/split").glob("shard-*.parquet")))
     assert jobs == {
-        "attribute_shard": shards, "speakers": 1, "predict_speakers": shards,
+        "attribute_shard": shards, "speaker_model": 1, "speakers": 1, "predict_speakers": shards,
         "gather_speakers": 1, "speaker_stance": 1, "log_speakers": 1, "predict_stance": shards,
         "findings": 1, "all": 1,
     }  # fmt: skip

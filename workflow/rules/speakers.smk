@@ -5,15 +5,15 @@ SPEAKERS_DIR = "results/speakers"
 
 rule attribute_shard:
     """The attribution rules over one shard's sentences: each sentence's rule speaker, evidence
-    and features. Reads no label: a changed label leaves it as it is."""
+    and features, and which articles name each name of the mapping. Reads no label: a changed
+    label leaves it as it is."""
     input:
         sentences="results/split/shard-{shard}.parquet",
-        # Paragraph starts come from the article files' line breaks.
-        articles=lambda wildcards: [f"{SEEDS}/{a}.txt" for a in SHARDS[int(wildcards.shard)]],
         mapping=config["speakers"]["mapping"],
         schema=config["labels"]["schema"],
     output:
-        f"{SPEAKERS_DIR}/attributed/shard-{{shard}}.parquet",
+        attributed=f"{SPEAKERS_DIR}/attributed/shard-{{shard}}.parquet",
+        names=f"{SPEAKERS_DIR}/attributed/shard-{{shard}}.names.parquet",
     params:
         code=code_digest(
             "speakers/attribution.py", "speakers/rules.py", "speakers/mapping.py",
@@ -28,11 +28,35 @@ rule attribute_shard:
         run_step(rule, input, output, params, wildcards, threads, log, config)
 
 
-rule speakers:
-    """Speaker attribution evaluated out of fold, grouped by article (with and without the leak
-    guard), and the final speaker model."""
+rule speaker_model:
+    """The final speaker model, fit on every label over the rules' output on the labeled
+    articles: an article nobody labeled leaves it as it is."""
     input:
-        attributed=expand(f"{SPEAKERS_DIR}/attributed/shard-{{shard}}.parquet", shard=SHARDS),
+        sentences="results/labeled/sentences.parquet",
+        data="results/labeled_dataset",
+        mapping=config["speakers"]["mapping"],
+        schema=config["labels"]["schema"],
+    output:
+        f"{SPEAKERS_DIR}/model.skops",
+    params:
+        model=config["speakers"]["model"],
+        seed=config["seed"],
+        code=code_digest("speakers", "training"),
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    log:
+        "logs/speakers/speaker_model.log",
+    run:
+        run_step(rule, input, output, params, wildcards, threads, log, config)
+
+
+rule speakers:
+    """Speaker attribution evaluated out of fold on the labeled articles, grouped by article
+    (with and without the leak guard, which reads the names of the whole corpus)."""
+    input:
+        names=expand(f"{SPEAKERS_DIR}/attributed/shard-{{shard}}.names.parquet", shard=SHARDS),
+        sentences="results/labeled/sentences.parquet",
         data="results/labeled_dataset",
         mapping=config["speakers"]["mapping"],
         schema=config["labels"]["schema"],
@@ -54,14 +78,13 @@ rule speakers:
             caption="../report/speaker_confusion.rst",
             category="Speakers",
         ),
-        model=f"{SPEAKERS_DIR}/model.skops",
     params:
         speakers=config["speakers"],
         evaluation=EVALUATION,
         seed=config["seed"],
         code=code_digest("speakers", "training"),
     resources:
-        mem_mb=4000,
+        mem_mb=2000,
         runtime=30,
     log:
         "logs/speakers/speakers.log",

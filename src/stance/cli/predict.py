@@ -34,12 +34,8 @@ def _split(
     splitter = splitter_from_config(dict(config))
     rows = []
     for article_id, raw in articles:
-        previous_end = None
         for s in split_article(article_id, raw, splitter, rules)[0]:
-            gap = raw[previous_end : s.start] if previous_end is not None else "\n"
-            opens = "\n" in gap or "\r" in gap
-            rows.append((s.sentence_id, s.article_id, s.position, s.text, opens))
-            previous_end = s.end
+            rows.append((s.sentence_id, s.article_id, s.position, s.text, s.paragraph_start))
     return pd.DataFrame(rows, columns=[*SENTENCE_COLUMNS, PARAGRAPH_START])
 
 

@@ -35,6 +35,14 @@ def split_shard(job: Any) -> None:
           cache=job.params.cache, label=f"shard-{job.wildcards.shard}")  # fmt: skip
 
 
+def labeled_sentences(job: Any) -> None:
+    """Split the articles that the hand labels name."""
+    from stance.corpus.stage import split_shard as split
+
+    split(list(job.input), dict(job.config), job.output.sentences, cache=job.params.cache,
+          label="labeled articles")  # fmt: skip
+
+
 def gather_sentences(job: Any) -> None:
     """Join the per-shard sentence tables."""
     from stance.corpus.stage import gather_sentence_parts
@@ -61,17 +69,28 @@ def article_table(job: Any) -> None:
 
 
 def labels(job: Any) -> None:
-    """Validate the labels, resolve them, build the data set and its summaries."""
+    """Validate the labels, resolve them, build the data set and the summary."""
     from stance.labels.stage import print_stage_summary, run_label_stage
 
     settings, o = job.config["labels"], job.output
     result = run_label_stage(
         job.input.sentences, settings["dir"], job.input.schema,
         annotator_priority=settings["annotator_priority"], out_dataset=o.dataset,
-        out_unlabeled=o.unlabeled, out_summary=o.summary, out_summary_by_article=o.by_article,
-        out_agreement=o.agreement, out_disagreements=o.disagreements,
+        out_summary=o.summary, out_agreement=o.agreement, out_disagreements=o.disagreements,
+        sentences_source="results/sentences.parquet",
     )  # fmt: skip
-    print_stage_summary(result, o.unlabeled)
+    print_stage_summary(result, "")
+
+
+def label_queue(job: Any) -> None:
+    """The labeling queue of the corpus, the per-article summary and the labeling design."""
+    from stance.labels.stage import print_queue_summary, run_queue_stage
+
+    o = job.output
+    queue = run_queue_stage(job.input.sentences, job.input.data, job.config["labels"]["dir"],
+                            job.input.schema, out_unlabeled=o.unlabeled,
+                            out_summary_by_article=o.by_article)  # fmt: skip
+    print_queue_summary(queue, o.unlabeled)
 
 
 # ---------------------------------------------------------------------------------- training
@@ -115,15 +134,24 @@ def attribute_shard(job: Any) -> None:
     """The attribution rules over one shard's sentences (no label is read)."""
     from stance.speakers.stage import attribute_shard as attribute
 
-    attribute(job.input.sentences, job.config, Path.cwd(), job.output[0])
+    attribute(job.input.sentences, job.config, Path.cwd(), job.output.attributed,
+              job.output.names)  # fmt: skip
+
+
+def speaker_model(job: Any) -> None:
+    """The final speaker model, fit on every label."""
+    from stance.speakers.stage import fit_speaker_model
+
+    fit_speaker_model(job.input.sentences, job.input.data, job.config, Path.cwd(),
+                      job.output[0])  # fmt: skip
 
 
 def speakers(job: Any) -> None:
-    """Out-of-fold evaluation of speaker attribution and the final speaker model."""
+    """Out-of-fold evaluation of speaker attribution."""
     from stance.speakers.stage import SpeakerOutputs, run_speaker_stage
 
-    run_speaker_stage(list(job.input.attributed), job.input.data, job.config, Path.cwd(),
-                      SpeakerOutputs(**_named(job.output)))  # fmt: skip
+    run_speaker_stage(list(job.input.names), job.input.sentences, job.input.data, job.config,
+                      Path.cwd(), SpeakerOutputs(**_named(job.output)))  # fmt: skip
 
 
 def predict_speakers(job: Any) -> None:
@@ -192,8 +220,9 @@ def findings(job: Any) -> None:
 STEPS: dict[str, Callable[[Any], None]] = {
     step.__name__: step
     for step in (
-        split_shard, gather_sentences, article_table, labels, tracking_store, train_model,
-        log_model, compare_models, attribute_shard, speakers, predict_speakers, gather_speakers,
-        speaker_stance, log_speakers, predict_stance, findings,
+        split_shard, labeled_sentences, gather_sentences, article_table, labels, label_queue,
+        tracking_store, train_model, log_model, compare_models, attribute_shard, speaker_model,
+        speakers, predict_speakers, gather_speakers, speaker_stance, log_speakers,
+        predict_stance, findings,
     )
 }  # fmt: skip

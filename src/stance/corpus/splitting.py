@@ -23,7 +23,8 @@ _QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "«": '"', "»": '"
 
 @dataclass(frozen=True)
 class Sentence:
-    """A sentence of an article: raw[start:end] == text."""
+    """A sentence of an article: raw[start:end] == text; ``paragraph_start`` when a line break
+    stands between it and the sentence before (or it is the first)."""
 
     sentence_id: str
     article_id: str
@@ -31,6 +32,7 @@ class Sentence:
     start: int
     end: int
     text: str
+    paragraph_start: bool
 
 
 @dataclass(frozen=True)
@@ -163,5 +165,8 @@ def split_article(
             key = normalise(text)
             seen[key] += 1
             sid = _id_of_normalised(article_id, key, seen[key])
-            sentences.append(Sentence(sid, article_id, len(sentences), s, e, text))
+            # Blank lines separate paragraphs in most articles, single line breaks in some.
+            gap = raw[sentences[-1].end : s] if sentences else "\n"
+            opens = "\n" in gap or "\r" in gap
+            sentences.append(Sentence(sid, article_id, len(sentences), s, e, text, opens))
     return sentences, removed

@@ -30,13 +30,15 @@ SENTENCE_SCHEMA = pa.schema(
         ("start", pa.int64()),
         ("end", pa.int64()),
         ("text", pa.string()),
+        # A line break before the sentence (the speaker rules read it).
+        ("paragraph_start", pa.bool_()),
     ]
 )
 CHROME_COLUMNS = ["article_id", "line", "start", "end", "rule", "text"]
 # The value types of a sentence row (Sentence fields) and of a chrome row (CHROME_COLUMNS).
-SENTENCE_ROW = (str, str, int, int, int, str)
+SENTENCE_ROW = (str, str, int, int, int, str, bool)
 CHROME_ROW = (str, int, int, int, str, str)
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 ARTICLE_COLUMNS = ["article_id", "sentences", "chrome_lines"]
 # The corpus-wide tables: the chrome report marks a removed line used as the article's date.
 CHROME_REPORT_COLUMNS = [*CHROME_COLUMNS, "used_as"]
@@ -118,14 +120,14 @@ def split_shard(
     paths: list[Path | str],
     config: dict,
     sentences_out: Path | str,
-    chrome_out: Path | str,
-    articles_out: Path | str,
+    chrome_out: Path | str | None = None,
+    articles_out: Path | str | None = None,
     cache: Path | str | None = None,
     label: str = "split",
 ) -> tuple[int, int]:
-    """Split the given article files; write their sentences (Parquet), removed chrome lines
-    and per-article counts (TSV). Articles whose text and split settings are unchanged since
-    the last run are taken from ``cache`` instead of being split again.
+    """Split the given article files; write their sentences (Parquet) and, where asked for,
+    removed chrome lines and per-article counts (TSV). Articles whose text and split settings
+    are unchanged since the last run are taken from ``cache`` instead of being split again.
 
     Returns (articles split, articles reused). Every unreadable file is reported in one error.
     """
@@ -183,16 +185,14 @@ def split_shard(
     )
     with atomic_path(sentences_out) as tmp:
         pq.write_table(table, tmp)
-    write_tsv(
-        chrome_out,
-        CHROME_COLUMNS,
-        [row for _, _, chrome_rows in fresh.values() for row in chrome_rows],
-    )
-    write_tsv(
-        articles_out,
-        ARTICLE_COLUMNS,
-        [[a, len(s), len(c)] for a, (_, s, c) in fresh.items()],
-    )
+    if chrome_out is not None:
+        write_tsv(
+            chrome_out, CHROME_COLUMNS, [row for _, _, rows in fresh.values() for row in rows]
+        )
+    if articles_out is not None:
+        write_tsv(
+            articles_out, ARTICLE_COLUMNS, [[a, len(s), len(c)] for a, (_, s, c) in fresh.items()]
+        )
     if cache_path is not None:
         write_json(cache_path, {"format": CACHE_FORMAT, "settings": settings, "articles": fresh},
                    indent=None)  # fmt: skip

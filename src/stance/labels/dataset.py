@@ -68,13 +68,22 @@ def save_dataset(dataset: datasets.Dataset, path: Path | str) -> None:
         dataset.save_to_disk(str(tmp), num_shards=1)
 
 
-def write_unlabeled(sentences: pd.DataFrame, resolution: Resolution, path: Path | str) -> int:
+def final_labels(path: Path | str, schema: LabelSchema) -> pd.DataFrame:
+    """The final labels of a saved labeled data set: sentence_id and each field's value name."""
+    dataset = import_datasets().load_from_disk(str(path))
+    frame = pd.DataFrame({"sentence_id": dataset["sentence_id"]}, dtype=str)
+    for f in schema.fields:
+        frame[f.name] = [dataset.features[f.name].int2str(int(i)) for i in dataset[f.name]]
+    return frame
+
+
+def write_unlabeled(sentences: pd.DataFrame, final: pd.DataFrame, path: Path | str) -> int:
     """The labeling queue: sentences with no final label, in article order.
 
     Texts that a spreadsheet would run as a formula are quoted (see stance.io.spreadsheet_cell);
     stance.cli.predict.sentences_from_table undoes that when it reads the queue.
     """
-    labeled = set(resolution.final["sentence_id"])
+    labeled = set(final["sentence_id"])
     queue = sentences[~sentences["sentence_id"].isin(labeled)]
     queue = queue.sort_values(["article_id", "position"], kind="stable")[UNLABELED_COLUMNS]
     with atomic_open(path, newline="", encoding="utf-8") as fh:
@@ -100,13 +109,11 @@ def write_summary(resolution: Resolution, schema: LabelSchema, path: Path | str)
 
 
 def write_summary_by_article(
-    sentences: pd.DataFrame, resolution: Resolution, schema: LabelSchema, path: Path | str
+    sentences: pd.DataFrame, final: pd.DataFrame, schema: LabelSchema, path: Path | str
 ) -> None:
     """Per article: sentences, labeled, unlabeled, and labeled sentences per stance value."""
     stance = schema.fields[-1]
-    table = sentences[["sentence_id", "article_id"]].merge(
-        resolution.final, on="sentence_id", how="left"
-    )
+    table = sentences[["sentence_id", "article_id"]].merge(final, on="sentence_id", how="left")
     rows = []
     for article_id, part in table.groupby("article_id", sort=True):
         labeled = part[part[stance.name].notna()]

@@ -51,6 +51,26 @@ def label_files(labels_dir: Path | str, adjudication: Path | str | None = None) 
     ]
 
 
+def labeled_articles(paths: Iterable[Path | str]) -> set[str]:
+    """The articles whose sentences the label files ``paths`` name (the part of each
+    sentence_id before ':'). Read leniently, for planning: a file that cannot be read here is
+    left out, and the label stage reports what is wrong with it."""
+    articles: set[str] = set()
+    for path in paths:
+        try:
+            with open(path, newline="", encoding="utf-8-sig") as fh:
+                rows = csv.reader(fh)
+                column = next(rows, []).index("sentence_id")
+                articles.update(
+                    row[column].split(":", 1)[0]
+                    for row in rows
+                    if len(row) > column and row[column]
+                )
+        except (OSError, UnicodeDecodeError, csv.Error, ValueError):
+            continue
+    return articles
+
+
 # Characters of context shown before and after the first difference of two texts.
 _DIFF_BEFORE, _DIFF_AFTER = 30, 40
 

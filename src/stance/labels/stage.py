@@ -7,10 +7,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
+
 from stance.labels.agreement import Agreement, compute_agreement, summary_line, write_agreement
 from stance.labels.dataset import (
     LABELED_DATASET,
     build_dataset,
+    final_labels,
     save_dataset,
     write_summary,
     write_summary_by_article,
@@ -19,21 +22,28 @@ from stance.labels.dataset import (
 from stance.labels.design import load_manifests, resolve_designs
 from stance.labels.files import LabelSet, load_labels, load_sentences
 from stance.labels.resolution import resolve_labels
-from stance.labels.schema import load_schema
+from stance.labels.schema import LabelSchema, load_schema
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass
+class QueueResult:
+    """What the queue outputs hold: the corpus's sentences, those unlabeled, the design."""
+
+    sentences: int
+    unlabeled: int
+    design: list[str]  # one line per recorded sample, and one for the labels without one
 
 
 @dataclass
 class StageResult:
     """What the label stage produced, for the command line summary."""
 
-    sentences: int
     labeled: int
-    unlabeled: int
     label_set: LabelSet
     agreement: Agreement
-    design: list[str]  # one line per recorded sample, and one for the labels without one
+    queue: QueueResult | None  # None: the queue outputs were not asked for
 
 
 def run_label_stage(
@@ -44,32 +54,71 @@ def run_label_stage(
     adjudication: Path | str | None = None,
     annotator_priority: list[str] | None = None,
     out_dataset: Path | str = LABELED_DATASET,
-    out_unlabeled: Path | str = "results/unlabeled.csv",
     out_summary: Path | str = "results/label_summary.tsv",
-    out_summary_by_article: Path | str = "results/label_summary_by_article.tsv",
     out_agreement: Path | str = "results/agreement.json",
     out_disagreements: Path | str = "results/disagreements.csv",
+    out_unlabeled: Path | str | None = None,
+    out_summary_by_article: Path | str | None = None,
+    sentences_source: str | None = None,
 ) -> StageResult:
-    """Validate the labels, resolve final labels, and write every output of the stage.
+    """Validate the labels, resolve final labels, and write the labeled data set, the summary
+    and the agreement; with ``out_unlabeled`` and ``out_summary_by_article`` also the queue
+    outputs (``write_queue``). ``sentences_path`` needs to hold the labeled articles only
+    (the workflow's results/labeled/sentences.parquet); ``sentences_source`` is the table that
+    messages name.
 
     Nothing is written when the labels have a problem: the StanceError lists them all.
     """
     schema = load_schema(schema_path)
     sentences = load_sentences(sentences_path)
     label_set = load_labels(
-        labels_dir, sentences, schema, adjudication, sentences_source=str(sentences_path)
-    )
+        labels_dir, sentences, schema, adjudication,
+        sentences_source=sentences_source or str(sentences_path),
+    )  # fmt: skip
     resolution = resolve_labels(label_set, schema, annotator_priority or [])
     agreement = compute_agreement(label_set, resolution, sentences, schema)
 
     write_agreement(agreement, out_agreement, out_disagreements)
-    unlabeled = write_unlabeled(sentences, resolution, out_unlabeled)
     write_summary(resolution, schema, out_summary)
-    write_summary_by_article(sentences, resolution, schema, out_summary_by_article)
-    design = design_lines(labels_dir, sentences, set(resolution.final["sentence_id"]))
+    queue = None
+    if out_unlabeled is not None and out_summary_by_article is not None:
+        queue = write_queue(sentences, resolution.final, schema, labels_dir, out_unlabeled,
+                            out_summary_by_article)  # fmt: skip
     dataset = build_dataset(sentences, resolution, schema)
     save_dataset(dataset, out_dataset)
-    return StageResult(len(sentences), dataset.num_rows, unlabeled, label_set, agreement, design)
+    return StageResult(dataset.num_rows, label_set, agreement, queue)
+
+
+def run_queue_stage(
+    sentences_path: Path | str,
+    dataset_path: Path | str,
+    labels_dir: Path | str,
+    schema_path: Path | str,
+    *,
+    out_unlabeled: Path | str = "results/unlabeled.csv",
+    out_summary_by_article: Path | str = "results/label_summary_by_article.tsv",
+) -> QueueResult:
+    """The queue outputs of the whole corpus from the labeled data set (rule label_queue)."""
+    schema = load_schema(schema_path)
+    sentences = load_sentences(sentences_path)
+    final = final_labels(dataset_path, schema)
+    return write_queue(sentences, final, schema, labels_dir, out_unlabeled, out_summary_by_article)
+
+
+def write_queue(
+    sentences: pd.DataFrame,
+    final: pd.DataFrame,
+    schema: LabelSchema,
+    labels_dir: Path | str,
+    out_unlabeled: Path | str,
+    out_summary_by_article: Path | str,
+) -> QueueResult:
+    """The labeling queue, the per-article summary and the design of the recorded samples, for
+    the corpus ``sentences`` and the final labels ``final``."""
+    unlabeled = write_unlabeled(sentences, final, out_unlabeled)
+    write_summary_by_article(sentences, final, schema, out_summary_by_article)
+    design = design_lines(labels_dir, sentences, set(final["sentence_id"]))
+    return QueueResult(len(sentences), unlabeled, design)
 
 
 def design_lines(labels_dir: Path | str, sentences, labeled: set[str]) -> list[str]:
@@ -100,12 +149,27 @@ def print_stage_summary(
     for warning in result.label_set.warnings:
         logger.warning(warning)
     annotators = result.label_set.annotators
+    queue = result.queue
+    counts = (
+        f"{result.labeled} of {queue.sentences} sentences labeled, {queue.unlabeled} unlabeled "
+        f"(queue: {unlabeled_path})"
+        if queue
+        else f"{result.labeled} sentences labeled"
+    )
     show(
-        f"labels: {result.labeled} of {result.sentences} sentences labeled, "
-        f"{result.unlabeled} unlabeled (queue: {unlabeled_path}); "
-        f"{len(annotators)} annotator(s){': ' + ', '.join(annotators) if annotators else ''}; "
+        f"labels: {counts}; {len(annotators)} annotator(s)"
+        f"{': ' + ', '.join(annotators) if annotators else ''}; "
         f"{len(result.label_set.adjudication)} adjudicated"
     )
     show(summary_line(result.agreement.report))
-    for line in result.design:
+    for line in queue.design if queue else []:
+        show(line)
+
+
+def print_queue_summary(
+    queue: QueueResult, unlabeled_path: Path | str, show: Callable[[str], None] = logger.info
+) -> None:
+    """``show`` the queue's size and the labeling design."""
+    show(f"queue: {queue.unlabeled} of {queue.sentences} sentences unlabeled ({unlabeled_path})")
+    for line in queue.design:
         show(line)

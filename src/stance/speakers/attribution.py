@@ -1,10 +1,6 @@
-"""Speaker attribution of a sentence table: paragraph starts, the rules per article, features."""
+"""Speaker attribution of a sentence table: the rules per article, features."""
 
 from __future__ import annotations
-
-from collections.abc import Mapping
-from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
@@ -15,42 +11,6 @@ from stance.speakers.rules import attribute_article
 PARAGRAPH = "paragraph_start"
 # The columns the rules add to a sentence table (the learned model reads them as features).
 RULE_COLUMNS = ["rule_speaker", "rule_evidence", "rule_kind", "first_mention", "prev_speaker"]
-
-
-def paragraph_starts(sentences: pd.DataFrame, raw_texts: Mapping[str, str]) -> pd.Series:
-    """Whether each sentence opens a paragraph: a line break lies between it and the sentence
-    before (the splitter ends a sentence at every line break; blank lines separate paragraphs in
-    most articles, single line breaks in some). Needs ``start``/``end`` offsets into the raw text;
-    an article without its raw text counts as one paragraph."""
-    flags: dict[Any, bool] = {}
-    for article_id, rows in sentences.sort_values("position").groupby("article_id", sort=False):
-        stopping.check()
-        raw = raw_texts.get(str(article_id))
-        previous_end = None
-        for index, start, end in zip(
-            rows.index, rows["start"].astype(int), rows["end"].astype(int), strict=True
-        ):
-            if previous_end is None:
-                flags[index] = True
-            elif raw is not None:
-                gap = raw[previous_end:start]
-                flags[index] = "\n" in gap or "\r" in gap
-            else:
-                flags[index] = False
-            previous_end = end
-    return pd.Series(flags, dtype=bool).reindex(sentences.index, fill_value=False)
-
-
-def corpus_raw_texts(article_ids: list[str], seeds_dir: Path | str) -> dict[str, str]:
-    """The raw text of each article file (for paragraph starts); missing files are left out."""
-    from stance.corpus.articles import read_article
-
-    out = {}
-    for article_id in article_ids:
-        path = Path(seeds_dir) / f"{article_id}.txt"
-        if path.is_file():
-            out[article_id] = read_article(path)
-    return out
 
 
 def attribute(sentences: pd.DataFrame, mapping: SpeakerMapping) -> pd.DataFrame:

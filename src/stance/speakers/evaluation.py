@@ -56,14 +56,17 @@ def out_of_fold(
     mapping: SpeakerMapping,
     params: Mapping[str, Any],
     settings: EvalSettings,
+    naming: Mapping[str, set[str]],
 ) -> SpeakerOOF:
     """Speaker predictions of every labeled sentence by rules, model and hybrid, each made
     without the sentence's article: the learned model of a fold is fit on the other articles'
     labels only; with the guard, the mapping also loses the names found in no other article.
 
-    ``corpus``: every sentence (sentence_id, article_id, position, text, paragraph_start);
-    ``labeled``: sentence_id and hand speaker. The folds are the stance models' folds
-    (``grouped_folds`` with the same settings: leave one article out while there are few).
+    ``corpus``: the sentences of the labeled articles (sentence_id, article_id, position, text,
+    paragraph_start); ``labeled``: sentence_id and hand speaker; ``naming``: the articles of the
+    whole corpus that name each name (``SpeakerMapping.articles_naming``). The folds are the
+    stance models' folds (``grouped_folds`` with the same settings: leave one article out while
+    there are few).
     """
     classes = [c for c in mapping.speakers if c in set(labeled["speaker"])]
     rows = _labeled_rows(corpus, labeled)
@@ -78,14 +81,8 @@ def out_of_fold(
             table[f"{guard}_{method}_evidence"] = ""
         table[f"{guard}_majority"] = ""
     unguarded: pd.DataFrame | None = None
-    # The rules read one article at a time: only the labeled articles need reading per fold
-    # (the guard still looks for names in every article).
+    # The rules read one article at a time: only the labeled articles need reading per fold.
     labeled_articles = corpus[corpus["article_id"].isin(set(rows["article_id"]))]
-    # The leak guard's question, which names occur only in the held-out articles, from one
-    # read of the corpus: the articles that name each name.
-    naming = mapping.articles_naming(
-        zip(corpus["article_id"].astype(str), corpus["text"].astype(str), strict=True)
-    )
     for f, (train, test) in enumerate(folds.splits):
         stopping.check()
         held_out = sorted(set(rows.loc[test, "article_id"]))

@@ -13,7 +13,7 @@ import pandas as pd
 from stance.errors import StanceError
 from stance.io import atomic_open, atomic_path, spreadsheet_frame, write_json
 from stance.speakers.apply import mapping_from_config
-from stance.speakers.attribution import PARAGRAPH, attribute, corpus_raw_texts, paragraph_starts
+from stance.speakers.attribution import PARAGRAPH, attribute
 from stance.speakers.evaluation import (
     GUARDS,
     confusion_frame,
@@ -25,8 +25,10 @@ from stance.training.data import LabeledData, load_training_data
 from stance.training.model_files import load_model, save_model
 from stance.training.settings import EvalSettings
 
-# The corpus columns the stage reads (with the paragraph starts of the article files).
-CORPUS_COLUMNS = ["sentence_id", "article_id", "position", "text"]
+# The sentence table's columns the rules read.
+CORPUS_COLUMNS = ["sentence_id", "article_id", "position", "text", PARAGRAPH]
+# One row per (name of the mapping, article that names it).
+NAMING_COLUMNS = ["name", "article_id"]
 PREDICTED_COLUMNS = ["sentence_id", "predicted_speaker", "evidence", "source"]
 
 logger = logging.getLogger(__name__)
@@ -41,36 +43,46 @@ class SpeakerOutputs:
     metrics_table: str
     per_speaker: str
     confusion: str
-    model: str
 
 
-def corpus_sentences(sentences: Path | str, seeds_dir: Path | str) -> pd.DataFrame:
-    """The sentence table with ``paragraph_start`` (from the article files' line breaks)."""
-    corpus = pd.read_parquet(sentences)
-    raw = corpus_raw_texts(sorted(corpus["article_id"].astype(str).unique()), seeds_dir)
-    corpus[PARAGRAPH] = paragraph_starts(corpus, raw)
+def read_sentences(sentences: Path | str) -> pd.DataFrame:
+    """The columns of a sentence table the rules read, by article and position."""
+    corpus = pd.read_parquet(sentences, columns=CORPUS_COLUMNS)
     return corpus.sort_values(["article_id", "position"], kind="stable").reset_index(drop=True)
 
 
 def attribute_shard(
-    sentences: Path | str, config: Mapping[str, Any], root: Path | str, out: Path | str
+    sentences: Path | str,
+    config: Mapping[str, Any],
+    root: Path | str,
+    out: Path | str,
+    names_out: Path | str,
 ) -> pd.DataFrame:
-    """The rules' speaker, evidence and features of every sentence of one shard's table, with
-    the columns the evaluation reads (rule attribute_shard). No label is read: a change of
-    labels leaves it as it is."""
-    root = Path(root)
-    corpus = corpus_sentences(sentences, root / config["seeds_dir"])
-    attributed = attribute(corpus[[*CORPUS_COLUMNS, PARAGRAPH]], mapping_from_config(config, root))
+    """The rules' speaker, evidence and features of every sentence of one shard's table, and
+    which of its articles name each name of the mapping (the leak guard reads it) (rule
+    attribute_shard). No label is read: a change of labels leaves it as it is."""
+    corpus = read_sentences(sentences)
+    mapping = mapping_from_config(config, Path(root))
+    attributed = attribute(corpus, mapping)
     with atomic_path(out) as tmp:
         attributed.to_parquet(tmp, index=False)
+    naming = mapping.articles_naming(
+        zip(corpus["article_id"].astype(str), corpus["text"].astype(str), strict=True)
+    )
+    pairs = sorted((name, a) for name, articles in naming.items() for a in articles)
+    with atomic_path(names_out) as tmp:
+        pd.DataFrame(pairs, columns=NAMING_COLUMNS, dtype=str).to_parquet(tmp, index=False)
     return attributed
 
 
-def read_attributed(paths: Sequence[Path | str]) -> pd.DataFrame:
-    """The attributed shards as one table, by article and position."""
-    parts = [pd.read_parquet(p) for p in paths]
-    corpus = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
-    return corpus.sort_values(["article_id", "position"], kind="stable").reset_index(drop=True)
+def read_naming(paths: Sequence[Path | str]) -> dict[str, set[str]]:
+    """The articles that name each name of the mapping, from the shards' name tables."""
+    naming: dict[str, set[str]] = {}
+    for path in paths:
+        table = pd.read_parquet(path, columns=NAMING_COLUMNS)
+        for name, article in zip(table["name"], table["article_id"], strict=True):
+            naming.setdefault(name, set()).add(article)
+    return naming
 
 
 def _labeled_speakers(data: LabeledData) -> pd.DataFrame:
@@ -85,27 +97,52 @@ def _write_csv(frame: pd.DataFrame, path: str, sep: str = ",", for_people: bool 
         shown.to_csv(fh, index=False, sep=sep, lineterminator="\n", float_format="%.4f")
 
 
+def fit_speaker_model(
+    sentences: Path | str,
+    dataset: Path | str,
+    config: Mapping[str, Any],
+    root: Path | str,
+    out: Path | str,
+) -> None:
+    """Fit the final speaker model on every label, from the rules' output over the labeled
+    articles (``sentences``: their sentence table) with the whole mapping (rule speaker_model).
+    The rules read one article at a time: the features are those of the corpus shards."""
+    speaker_config = config["speakers"]
+    data = load_training_data(dataset)
+    labeled = _labeled_speakers(data)
+    attributed = attribute(read_sentences(sentences), mapping_from_config(config, Path(root)))
+    train_x = attributed.set_index("sentence_id").loc[labeled["sentence_id"]].reset_index()
+    seed = EvalSettings.from_config(config).seed
+    model = fit_model(dict(speaker_config["model"]), seed, train_x, labeled["speaker"])
+    if isinstance(model, str) or model is None:
+        raise StanceError(
+            f"{data.source}: every labeled sentence has speaker {model!r}; the speaker model needs "
+            "sentences of at least two speakers"
+        )
+    save_model(model, out)
+
+
 def run_speaker_stage(
-    attributed: Sequence[Path | str],
+    names: Sequence[Path | str],
+    sentences: Path | str,
     dataset: Path | str,
     config: Mapping[str, Any],
     root: Path | str,
     outputs: SpeakerOutputs,
 ) -> dict[str, Any]:
-    """Evaluate speaker attribution out of fold and fit the final speaker model on every label,
-    from the attributed corpus (``attributed``: the shards of rule attribute_shard); write the
-    outputs (rule speakers). Returns the summary."""
-    root = Path(root)
+    """Evaluate speaker attribution out of fold over the labeled articles (``sentences``: their
+    sentence table), the leak guard reading which articles of the corpus name each name
+    (``names``: the shards' tables of rule attribute_shard); write the outputs (rule speakers).
+    Returns the summary."""
     speaker_config = config["speakers"]
     method, params = speaker_config["method"], dict(speaker_config["model"])
     settings = EvalSettings.from_config(config)
-    mapping = mapping_from_config(config, root)
-    attributed_corpus = read_attributed(attributed)
-    corpus = attributed_corpus[[*CORPUS_COLUMNS, PARAGRAPH]]
+    mapping = mapping_from_config(config, Path(root))
     data = load_training_data(dataset)
     labeled = _labeled_speakers(data)
 
-    oof = out_of_fold(corpus, labeled, mapping, params, settings)
+    oof = out_of_fold(read_sentences(sentences), labeled, mapping, params, settings,
+                      read_naming(names))  # fmt: skip
     figures = score_table(oof, settings)
     chosen = f"guarded_{method}"
     table = oof.table
@@ -117,17 +154,6 @@ def run_speaker_stage(
         oof_out[f"guarded_{m}"] = table[f"guarded_{m}"]
     oof_out["fold"] = table["fold"]
     _write_csv(oof_out, outputs.oof)
-
-    # The final model: the whole mapping (the attributed corpus), every label.
-    by_id = attributed_corpus.set_index("sentence_id")
-    train_x = by_id.loc[labeled["sentence_id"]].reset_index()
-    model = fit_model(params, settings.seed, train_x, labeled["speaker"])
-    if isinstance(model, str) or model is None:
-        raise StanceError(
-            f"{data.source}: every labeled sentence has speaker {model!r}; the speaker model needs "
-            "sentences of at least two speakers"
-        )
-    save_model(model, outputs.model)
 
     rows = []
     for guard in GUARDS:
@@ -157,7 +183,6 @@ def run_speaker_stage(
         "evaluation": oof.fold_description,
         "classes": oof.classes,
         "n_sentences": len(table),
-        "n_corpus_sentences": len(corpus),
         "labels_sha256": data.digest(),
         "scores": figures,
         "leak_guard_left_out": oof.dropped_names,
