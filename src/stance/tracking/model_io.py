@@ -21,12 +21,8 @@ from stance.tracking.store import (
 
 
 def log_metrics_of_model(mlflow: Any, metrics: Mapping[str, float], logged: Any) -> None:
-    """Log a run's metrics after its model, linked to that logged model.
-
-    Metrics logged before the model are copied to it by MLflow, reading back the history of
-    every metric one query at a time; logged after it, with its ID, they are written once.
-    Either way the run and its logged model carry the same metrics.
-    """
+    """Log a run's metrics after its model, linked to it: logged before, MLflow would copy
+    them to the model one query per metric."""
     retry_locked(mlflow.log_metrics, dict(metrics), model_id=logged.model_id)
 
 
@@ -113,14 +109,8 @@ def _relog_hint(uri: str, location: str) -> str:
 
 
 def load_logged_model(uri: str, run_id: str) -> Any:
-    """The scikit-learn pipeline logged in run ``run_id``.
-
-    The skops file is loaded only when every type it names is in the project's allowlist of
-    classes (stance.training.model_files.ALLOWED_CLASSES, from this code, not from the run), so
-    a model logged by someone else cannot run code here; any other model is refused. Missing or
-    unreadable model files (deleted, truncated, or left behind when the project was moved) are
-    a StanceError that names the run, the file and how to recover.
-    """
+    """The scikit-learn pipeline logged in run ``run_id``, loaded only when every type it names
+    is in the project's allowlist (so a model logged by someone else cannot run code here)."""
     mlflow = import_mlflow()
 
     from stance.training.model_files import UntrustedModelError, loads_checked

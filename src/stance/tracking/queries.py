@@ -32,6 +32,13 @@ def _model_filter(model: str | None, extra: str | None, finished_only: bool = Tr
     return " and ".join(parts)
 
 
+def _filter_error(filter_string: str | None, exc: Exception) -> StanceError:
+    return StanceError(
+        f"cannot search runs with filter {filter_string!r}: {str(exc).splitlines()[0]}; "
+        'use MLflow\'s syntax, e.g. "metrics.f_avg > 0.5" or "params.kind = \'tfidf_word\'"'
+    )
+
+
 def search_model_runs(
     uri: str,
     experiment: str,
@@ -41,11 +48,8 @@ def search_model_runs(
     max_results: int = 1000,
     finished_only: bool = True,
 ) -> list[Any]:
-    """Model runs of the experiment, newest first (MLflow Run objects).
-
-    Only FINISHED runs (everything logged) unless ``finished_only`` is false: a RUNNING run may
-    be one a killed process left half-logged, a FAILED one never got its model.
-    """
+    """Model runs of the experiment, newest first; only FINISHED ones (everything logged)
+    unless ``finished_only`` is false."""
     experiment_id = find_experiment_id(uri, experiment, create=False)
     client = tracking_client(uri)
     try:
@@ -57,10 +61,7 @@ def search_model_runs(
             max_results=max_results,
         )
     except Exception as exc:
-        raise StanceError(
-            f"cannot search runs with filter {filter_string!r}: {str(exc).splitlines()[0]}; "
-            'use MLflow\'s syntax, e.g. "metrics.f_avg > 0.5" or "params.kind = \'tfidf_word\'"'
-        ) from None
+        raise _filter_error(filter_string, exc) from None
 
 
 LOCAL_TIME = datetime.now().astimezone().tzinfo
@@ -94,10 +95,7 @@ def runs_table(
     include_unfinished: bool = False,
 ) -> pd.DataFrame:
     """Logged model runs, newest first: model, status, data digest, f_avg and macro_f1 with CIs,
-    date, commit; only FINISHED runs unless ``include_unfinished`` (RUNNING, FAILED, KILLED too).
-
-    Read with MLflow's own ``mlflow.search_runs`` (one pandas table of params, metrics, tags).
-    """
+    date, commit; only FINISHED runs unless ``include_unfinished``."""
     mlflow = import_mlflow()
     experiment_id = find_experiment_id(uri, experiment, create=False)
     mlflow.set_tracking_uri(uri)
@@ -111,10 +109,7 @@ def runs_table(
             output_format="pandas",
         )
     except Exception as exc:
-        raise StanceError(
-            f"cannot search runs with filter {filter_string!r}: {str(exc).splitlines()[0]}; "
-            'use MLflow\'s syntax, e.g. "metrics.f_avg > 0.5" or "params.kind = \'tfidf_word\'"'
-        ) from None
+        raise _filter_error(filter_string, exc) from None
     if found.empty:
         return pd.DataFrame(columns=RUNS_COLUMNS)
 

@@ -138,17 +138,10 @@ def log_evaluation_run(
     agreement: Path | str | None = None,
     reuse_identical: bool = False,
 ) -> dict[str, str]:
-    """Log one evaluated model as a run: params, metrics, data set input, tags, artifacts, model.
+    """Log one evaluated model as a run under the parent run of ``group``; returns its IDs.
 
-    ``data`` (and ``test``) are evaluation.LabeledData; their ``datasets.Dataset`` becomes the
-    run's MLflow dataset input, whose digest identifies the label version. Runs sharing
-    ``group`` hang under one parent run. ``agreement`` (results/agreement.json of the label
-    stage) adds the inter-annotator agreement of this label version as metrics, tags and an
-    artifact. With ``reuse_identical``, a finished run of the same model with the same result
-    (labels, params, settings and metrics: RESULT_TAG) already in the store is returned instead
-    of logging a duplicate: the workflow logs every configured model, and a change to one model
-    or one that leaves the labeled data as it was (a new unlabeled article) logs nothing new
-    for the others. Returns run_id, experiment_id, tracking_uri, group, reused.
+    With ``reuse_identical``, a finished run with the same result (RESULT_TAG) is returned
+    instead, so a change to one model, or a new unlabeled article, logs nothing for the others.
     """
     mlflow = import_mlflow()
     from mlflow.models import infer_signature
@@ -196,14 +189,12 @@ def log_evaluation_run(
         artifacts = [*artifacts, agreement]
     params = _flat_params(summary)
     metrics = {k: float(v) for k, v in summary["metrics"].items()} | agreement_metrics
+    info = {"experiment_id": experiment_id, "experiment": experiment, "tracking_uri": uri}
     if reuse_identical:
         same = _identical_run(client, experiment_id, tags, params, metrics)
         if same is not None:
-            return {
+            return info | {
                 "run_id": same.info.run_id,
-                "experiment_id": experiment_id,
-                "experiment": experiment,
-                "tracking_uri": uri,
                 "group": same.data.tags.get(GROUP_TAG, group),
                 "parent_run_id": same.data.tags.get("mlflow.parentRunId", ""),
                 "reused": True,
@@ -253,15 +244,7 @@ def log_evaluation_run(
         if isinstance(exc, StanceError) or not isinstance(exc, Exception):
             raise
         raise store_error(uri, f"logging model {summary['model']!r}", exc) from None
-    return {
-        "run_id": run_id,
-        "experiment_id": experiment_id,
-        "experiment": experiment,
-        "tracking_uri": uri,
-        "group": group,
-        "parent_run_id": parent,
-        "reused": False,
-    }
+    return info | {"run_id": run_id, "group": group, "parent_run_id": parent, "reused": False}
 
 
 def _owner_tags() -> dict[str, str]:
@@ -308,12 +291,10 @@ def _finish(mlflow: Any, client: Any, run_id: str, note: str) -> None:
 
 
 def close_abandoned_runs(uri: str, experiment: str) -> list[Any]:
-    """Mark FAILED, with a note, the runs of this project left RUNNING by a killed process.
+    """Mark FAILED, with a note, the runs left RUNNING by a killed process; the runs marked.
 
-    The workflow calls this while it holds its lock, before its own runs are logged (rule
-    tracking_store and the jobs that log, which run one at a time), so a RUNNING run then was
-    left by an earlier, crashed process, unless it belongs to a process on this machine that is
-    still alive (a `stance train` in another terminal): those are kept. Returns the runs marked.
+    Called under the workflow's lock before it logs, so a RUNNING run is a crashed one, unless
+    its process on this machine is still alive (a `stance train` in another terminal).
     """
     experiment_id = init_store(uri, experiment)
     client = tracking_client(uri)
@@ -361,11 +342,8 @@ def _identical_run(
     params: Mapping[str, str],
     metrics: Mapping[str, float],
 ) -> Any | None:
-    """A finished model run with the same result (RESULT_TAG), params and metrics, if any.
-
-    The commit and the config hash are not compared: a result reproduced after an unrelated
-    change (another model's entry, a new commit) is the same result, already logged.
-    """
+    """A finished model run with the same result, params and metrics (not commit or config
+    hash: an unrelated change reproduces the same result), if any."""
     keys = ("model", "labels_sha256", RESULT_TAG)
     if any("'" in str(tags[k]) for k in keys):
         return None
