@@ -228,12 +228,8 @@ def export_dataset(
     force: bool = False,
     protected: Mapping[str, Path] | None = None,
 ) -> DatasetExport:
-    """Validate the labels as the label stage does, then write the folder's files.
-
-    Only the files of an earlier export (listed in its manifest) are replaced or deleted; any
-    other file there stays. A folder of other files is refused unless ``force`` (then the data
-    set goes beside them), and none of them is ever replaced.
-    """
+    """Validate the labels as the label stage does, then write the folder's files (replacing
+    only an earlier export's, see dataset_folder)."""
     out = Path(out)
     has_guidelines = guidelines is not None and Path(guidelines).is_file()
     writing = [f for f in KNOWN_FILES if has_guidelines or f != "GUIDELINES.md"]

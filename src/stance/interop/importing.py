@@ -1,14 +1,8 @@
 """A tool's export turned into labels/NAME.csv: matched to sentences, checked, written whole or not.
 
-Every annotation is matched to one sentence of the sentence table: by the ``sentence_id`` the
-export carried (its text must still be that sentence's), else by its normalised text within its
-article (``article_id``), else within the whole corpus. Its values are checked against the schema
-with the label stage's messages. Every problem is listed with the annotation's position in the
-file, and nothing is written unless there is none.
-
-An existing labels/NAME.csv is never overwritten: the import refuses it, or with ``merge`` adds
-the new labels after its rows (a sentence already labeled there with the same label is left
-as it is; with a different label it is a problem to settle by hand).
+An annotation is matched by its ``sentence_id`` (its text must still be that sentence's), else by
+its normalised text within its article, else within the corpus. Nothing is written while there
+is a problem; an existing labels/NAME.csv is refused, or with ``merge`` appended to.
 """
 
 from __future__ import annotations
