@@ -20,17 +20,33 @@ from stance.tracking.store import (
 )
 
 
-def log_metrics_of_model(mlflow: Any, metrics: Mapping[str, float], logged: Any) -> None:
-    """Log a run's metrics after its model, linked to it: logged before, MLflow would copy
-    them to the model one query per metric."""
-    retry_locked(mlflow.log_metrics, dict(metrics), model_id=logged.model_id)
-
-
-def pip_requirements() -> list[str]:
-    """Pinned requirements of a logged model (given explicitly: inferring them is slow)."""
+def log_model_and_metrics(
+    mlflow: Any,
+    model: Any,
+    signature: Any,
+    example: Any,
+    trusted: list[str],
+    metrics: Mapping[str, float],
+    metadata: dict[str, Any] | None = None,
+) -> None:
+    """Log ``model`` in the active run (skops, trusting only ``trusted``), then the run's
+    metrics linked to it: logged before the model, MLflow would copy them one query each."""
     from importlib.metadata import version
 
-    return [f"{pkg}=={version(pkg)}" for pkg in ("scikit-learn", "numpy", "scipy", "skops")]
+    # Pinned explicitly: inferring the requirements is slow.
+    pinned = [f"{p}=={version(p)}" for p in ("scikit-learn", "numpy", "scipy", "skops")]
+    logged = retry_locked(
+        mlflow.sklearn.log_model,
+        model,
+        name=MODEL_ARTIFACT,
+        signature=signature,
+        input_example=example.head(3),
+        pip_requirements=pinned,
+        serialization_format="skops",
+        skops_trusted_types=trusted,
+        metadata=metadata,
+    )
+    retry_locked(mlflow.log_metrics, dict(metrics), model_id=logged.model_id)
 
 
 def model_location(client: Any, run: Any) -> str:

@@ -17,15 +17,10 @@ from typing import Any
 from stance.environment import caught_warnings
 from stance.errors import StanceError
 from stance.labels.agreement import agreement_for_run
-from stance.tracking.model_io import (
-    local_model_problem,
-    log_metrics_of_model,
-    pip_requirements,
-)
+from stance.tracking.model_io import local_model_problem, log_model_and_metrics
 from stance.tracking.provenance import config_hash, git_state, new_group_id, safe_group
 from stance.tracking.store import (
     GROUP_TAG,
-    MODEL_ARTIFACT,
     ROLE_TAG,
     WORKFLOW_RUN_ENV,
     import_mlflow,
@@ -226,18 +221,7 @@ def log_evaluation_run(
                 retry_locked(mlflow.log_input, test_input, context="evaluation")
         for path in artifacts:
             retry_locked(mlflow.log_artifact, str(path))
-        logged = retry_locked(
-            mlflow.sklearn.log_model,
-            model,
-            name=MODEL_ARTIFACT,
-            signature=signature,
-            input_example=x.head(3),
-            pip_requirements=pip_requirements(),
-            serialization_format="skops",
-            skops_trusted_types=trusted,
-            metadata=metadata,
-        )
-        log_metrics_of_model(mlflow, metrics, logged)
+        log_model_and_metrics(mlflow, model, signature, x, trusted, metrics, metadata)
         _finish(mlflow, client, run_id, tags["mlflow.note.content"])
     except BaseException as exc:
         _end(mlflow, client, run_id, "FAILED")
