@@ -14,8 +14,8 @@ from stance.tracking.store import (
     import_mlflow,
     local_artifact_path,
     moved_store_problem,
+    read_run,
     retry_locked,
-    store_error,
     tracking_client,
 )
 
@@ -134,12 +134,7 @@ def load_logged_model(uri: str, run_id: str) -> Any:
     remedy = "pick a run logged by this project with --run-id (list them with `stance runs`)"
     mlflow.set_tracking_uri(uri)
     client = tracking_client(uri)
-    try:
-        run = retry_locked(client.get_run, run_id)
-    except Exception as exc:
-        if "not found" in str(exc).lower():
-            raise StanceError(f"no run {run_id!r} in {uri}; list runs with `stance runs`") from None
-        raise store_error(uri, f"reading run {run_id}", exc) from None
+    run = read_run(uri, run_id)
     location = model_location(client, run)
     label = f"run {run_id} (model {run.data.tags.get('model', run.info.run_name)!r})"
 

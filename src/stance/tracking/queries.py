@@ -13,8 +13,8 @@ from stance.tracking.store import (
     ROLE_TAG,
     find_experiment_id,
     import_mlflow,
+    read_run,
     retry_locked,
-    store_error,
     tracking_client,
 )
 
@@ -139,13 +139,7 @@ def get_model_run(uri: str, experiment: str, run_id: str) -> Any:
     """The model run ``run_id`` (an MLflow Run); a clear error when it is missing, a parent, or
     not FINISHED (its logging failed or never ended, so its model may be missing)."""
     find_experiment_id(uri, experiment, create=False)
-    client = tracking_client(uri)
-    try:
-        run = retry_locked(client.get_run, run_id)
-    except Exception as exc:
-        if "not found" in str(exc).lower() or "does not exist" in str(exc).lower():
-            raise StanceError(f"no run {run_id!r} in {uri}; list runs with `stance runs`") from None
-        raise store_error(uri, f"reading run {run_id}", exc) from None
+    run = read_run(uri, run_id)
     if run.data.tags.get(ROLE_TAG) != "model":
         raise StanceError(f"run {run_id} holds no model (it groups other runs); pick a child")
     if run.info.status != "FINISHED":

@@ -208,9 +208,8 @@ def log_evaluation_run(
     except Exception as exc:
         raise store_error(uri, f"logging model {summary['model']!r}", exc) from None
     run_id = run.info.run_id
-    # The run stays RUNNING until everything is logged, then it is marked FINISHED. An error
-    # marks it FAILED; a killed process leaves it RUNNING, and run selection skips it until
-    # the next workflow run marks it FAILED (close_abandoned_runs).
+    # RUNNING until everything is logged, then FINISHED; an error marks it FAILED, a killed
+    # process leaves it RUNNING until close_abandoned_runs marks it FAILED.
     try:
         retry_locked(mlflow.log_params, params)
         with caught_warnings():

@@ -53,6 +53,16 @@ def resolve_tracking_uri(config: Mapping[str, Any], root: Path | str) -> str:
     return f"sqlite:///{Path(root).resolve() / 'mlflow.db'}"
 
 
+def read_run(uri: str, run_id: str) -> Any:
+    """The MLflow run ``run_id``; a clear error when the store has none."""
+    try:
+        return retry_locked(tracking_client(uri).get_run, run_id)
+    except Exception as exc:
+        if "not found" in str(exc).lower() or "does not exist" in str(exc).lower():
+            raise StanceError(f"no run {run_id!r} in {uri}; list runs with `stance runs`") from None
+        raise store_error(uri, f"reading run {run_id}", exc) from None
+
+
 def sqlite_path(uri: str) -> Path | None:
     """The database file of a ``sqlite:///`` tracking URI; None for other stores (a server)."""
     if uri.startswith("sqlite:///"):

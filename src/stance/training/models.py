@@ -386,8 +386,7 @@ def spec_from_entry(entry: Mapping[str, Any], where: str = "models") -> ModelSpe
         )
     params = {**copy.deepcopy(dict(kind.defaults)), **given}
     spec = ModelSpec(str(name), kind, params, str(entry.get("description", "") or ""))
-    # Fail early, with the model's name, on a hyperparameter of the wrong type or out of range
-    # (scikit-learn itself would only check the values when the model is fitted).
+    # Fail early, with the model's name, on a hyperparameter of the wrong type or out of range.
     pipeline = spec.build(0)
     estimators = [pipeline, *(v for v in pipeline.get_params(deep=True).values()
                               if isinstance(v, BaseEstimator))]  # fmt: skip

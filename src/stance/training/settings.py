@@ -29,15 +29,13 @@ class EvalSettings:
     n_splits: int
     logo_max_groups: int
     stratified_n_splits: int
-    # The secondary stratified K-fold runs only on tables of at most this many labeled sentences
-    # (None: always).
+    # The secondary stratified K-fold runs only up to this many labeled sentences (None: always).
     stratified_max_sentences: int | None
     n_bootstrap: int
     ci_level: float
     f_avg_classes: tuple[str, ...]
     learning_curve: tuple[float, ...]
-    # Shares below 1.0 whose training subsets would exceed this many sentences are not fit
-    # (None: every share is fit).
+    # Learning-curve shares below 1.0 with more training sentences are not fit (None: all are).
     learning_curve_max_train: int | None
     # How the fits run; the results do not depend on these (not in as_dict / metrics.json).
     n_jobs: int
