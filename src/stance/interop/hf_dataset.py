@@ -1,11 +1,8 @@
 """The labeled data set as a folder that `datasets.load_dataset(DIR)` reads: Parquet and a card.
 
-Layout (https://huggingface.co/docs/datasets/repository_structure and
-https://huggingface.co/docs/hub/datasets-cards): ``data/train.parquet`` (the labeled sentences,
-as the label stage builds them), ``data/annotations.parquet`` (every annotator's label), and
-``README.md``, whose YAML header names the files (``configs``) and the features, with ``speaker``
-and ``stance`` as ClassLabels in schema order; the card text gives the label values, counts per
-article, agreement between annotators and the guidelines (``GUIDELINES.md``, ``schema.yaml``).
+Layout: https://huggingface.co/docs/datasets/repository_structure and
+https://huggingface.co/docs/hub/datasets-cards (the card's YAML header names the files and
+features); the card text describes them.
 """
 
 from __future__ import annotations

@@ -1,11 +1,8 @@
 """The labeling design: which hand labels come from a probability sample, and of what frame.
 
-A sample is a JSON manifest in ``labels/samples/`` written by ``stance label --sample`` or
-``stance export --sample`` (or by hand, for labels made elsewhere). It records the frame (the
-units it was drawn from: sentences, or whole articles to be labeled in full), the units drawn in
-draw order, the seed and the method: ``srswor`` (simple random sampling without replacement)
-or ``census`` (every unit of the frame). Labels of sampled units are evidence about the model's
-errors in the frame; every other label is a known value of its own sentence only.
+A sample is a JSON manifest in ``labels/samples/`` (format: docs/findings.md) recording the frame,
+the units drawn in draw order, the seed and the method (``srswor`` or ``census``). Labels of
+sampled units are evidence about the model's errors in the frame; others only about themselves.
 """
 
 from __future__ import annotations
