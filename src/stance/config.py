@@ -112,11 +112,8 @@ def _filling_validator() -> Any:
 
 
 def validate_config(config: Any, source: Path | str, schema_path: Path | None = None) -> dict:
-    """Validate a config mapping against the schema and fill in its defaults (in place).
-
-    Raises StanceError naming ``source`` (a file, or a description of where the values came
-    from) and every bad key.
-    """
+    """Validate a config mapping against the schema and fill in its defaults (in place); a
+    StanceError names ``source`` and every bad key."""
     schema = load_yaml(schema_path or _find_schema(Path(source)))
     if not isinstance(config, dict):
         raise StanceError(f"{source}: the configuration must be a mapping of settings")

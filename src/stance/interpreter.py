@@ -10,13 +10,8 @@ YOUNG_COLLECTION_THRESHOLD = 10_000
 
 
 def collect_garbage_less_often() -> None:
-    """Collect reference cycles less often in this process (the workflow's, whose jobs run in it).
-
-    Importing scikit-learn, ``datasets``, matplotlib, skops and MLflow allocates millions of
-    objects that live as long as the process; with Python's default thresholds the collector
-    walks them again and again during a workflow run. Memory is still freed by reference
-    counting as before; only collections of unreachable cycles come later.
-    """
+    """Collect reference cycles less often in this process: the libraries the jobs import
+    allocate millions of long-lived objects that the collector would walk again and again."""
     _, older, oldest = gc.get_threshold()
     gc.set_threshold(YOUNG_COLLECTION_THRESHOLD, older, oldest)
 

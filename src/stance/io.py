@@ -45,10 +45,7 @@ def make_temp_dir(parent: Path | str, prefix: str) -> Path:
 
 @contextlib.contextmanager
 def atomic_dir(path: Path | str) -> Iterator[Path]:
-    """Yield a new folder beside ``path``; on success it replaces the folder ``path``.
-
-    The folder gets an ordinary folder's mode (0777 less the umask), or the replaced one's.
-    """
+    """Yield a new folder beside ``path``; on success it replaces the folder ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = make_temp_dir(path.parent, f".{path.name}.")
@@ -69,11 +66,8 @@ def atomic_dir(path: Path | str) -> Iterator[Path]:
 
 @contextlib.contextmanager
 def atomic_path(path: Path | str) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; on success it replaces ``path`` atomically.
-
-    The file ends with the mode an ordinary write would give it: that of the file it replaces,
-    or 0666 less the umask for a new file.
-    """
+    """Yield a temporary path beside ``path``; on success it replaces ``path`` atomically, with
+    the mode an ordinary write would give it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp_path = _new_temp(path.parent, f".{path.name}.", ".tmp", _create_file)
@@ -132,13 +126,8 @@ _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def spreadsheet_cell(value: Any) -> Any:
-    """A cell of a CSV/TSV meant for people, safe to open in a spreadsheet.
-
-    A text that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return (after any
-    number of single quotes) gets one more single quote in front, so a spreadsheet shows it as
-    text instead of running it as a formula (the OWASP rule against CSV injection). Other values
-    are unchanged. :func:`plain_cell` undoes it exactly.
-    """
+    """A cell of a CSV/TSV meant for people: a text a spreadsheet would run as a formula gets
+    one more leading single quote (OWASP, CSV injection); :func:`plain_cell` undoes it."""
     if isinstance(value, str) and value.lstrip("'").startswith(_FORMULA_STARTS):
         return "'" + value
     return value

@@ -82,14 +82,11 @@ def _acquire(path: Path, folder: Path, wait_s: float) -> int:
 def folder_lock(
     folder: Path | str, command: str, wait_s: float = DEFAULT_WAIT_S, name: str = LOCK_FILE
 ) -> Iterator[Path]:
-    """Hold ``<folder>/<name>`` (``.stance.lock``) while the block runs; yield its path.
+    """Hold ``<folder>/<name>`` while the block runs; yield its path.
 
-    An advisory ``flock`` lock: the kernel drops it when the holder ends, even after a crash, so
-    a lock is never left held. The holder writes ``command``, its process ID, host and start
-    time into the file, so a command that finds the lock taken (after waiting ``wait_s``
-    seconds) stops with a StanceError naming the holder; the holder removes the file when it is
-    done. Commands that change ``seeds/`` (or a label folder) take it before they read what
-    they change and keep it until they have written.
+    An advisory ``flock`` (the kernel drops it when the holder ends, even after a crash); the
+    holder writes ``command`` into the file, so a command still waiting after ``wait_s`` seconds
+    stops with a StanceError naming it.
     """
     folder = Path(folder)
     path = folder / name

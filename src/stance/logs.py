@@ -37,12 +37,8 @@ _terminal: logging.Handler | None = None
 
 
 def log_to_stderr() -> None:
-    """Show the package's messages and Python's warnings on stderr; once per process.
-
-    The handler sits on the ``stance`` and ``py.warnings`` loggers, not on the root: Snakemake,
-    ``datasets`` and MLflow show their own loggers' messages already. Records still reach the
-    root logger, where ``job_log`` picks up those of its job.
-    """
+    """Show the package's messages and Python's warnings on stderr; once per process (not on
+    the root logger: Snakemake, ``datasets`` and MLflow show their own already)."""
     global _terminal
     with _LOCK:
         if _terminal is not None:
@@ -57,11 +53,7 @@ def log_to_stderr() -> None:
 
 @contextlib.contextmanager
 def job_log(path: str | None) -> Iterator[None]:
-    """Write the messages logged in this thread (the package's, libraries', warnings) to ``path``.
-
-    Jobs of one workflow run side by side in threads of one process: the handler takes the
-    records of the thread that opened it only, so each job's log holds its own messages.
-    """
+    """Write the messages logged in this thread to ``path`` (jobs are threads of one process)."""
     if path is None:
         yield
         return

@@ -1,11 +1,7 @@
 """Stopping on Ctrl-C or SIGTERM: jobs that run in threads of the workflow process stop too.
 
-With the profile's ``force-use-threads`` a job is a thread of the ``snakemake`` process, and
-Python cannot stop a thread from outside: on SIGTERM Snakemake waits for running jobs to finish,
-and after Ctrl-C the interpreter waits for them at exit. So the signal sets a flag, and long
-loops of the package call :func:`check` between units of work (an article, a fold, a fit): the
-job then fails at once with a one-line message, Snakemake removes its outputs (every output is
-written atomically, so none is left half written) and exits.
+Python cannot stop a thread from outside, so the signal sets a flag and long loops call
+:func:`check` between units of work (an article, a fold, a fit).
 """
 
 from __future__ import annotations

@@ -287,5 +287,4 @@ def open_session(
             scores = uncertainty(probs.set_axis(list(work["sentence_id"]), axis=0))
             # Most uncertain first; ties keep article order (stable sort).
             queue = list(scores.sort_values(ascending=False, kind="stable").index)
-    session = LabelingSession(annotator, schema, sentences, queue, path, answers, total=len(queue))
-    return session
+    return LabelingSession(annotator, schema, sentences, queue, path, answers, total=len(queue))

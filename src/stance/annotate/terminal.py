@@ -18,8 +18,6 @@ from stance.annotate.session import (
 )
 from stance.labels.schema import LabelSchema
 
-# ---------------------------------------------------------------- terminal front end
-
 BOLD, REVERSE, DIM, RESET = "\x1b[1m", "\x1b[7m", "\x1b[2m", "\x1b[0m"
 
 

@@ -30,16 +30,9 @@ def _validated_config(config: dict, schema: Path, checked_dir: Path, config_file
 
 
 def check_workflow(config: dict, root: Path | str, config_file: str = "config/config.yaml") -> None:
-    """What the Snakefile checks when it is read, before any job: the configuration Snakemake
-    resolved (validated against the schema, defaults filled in), the model entries (kind,
-    hyperparameter names and values) and a local SQLite MLflow store (not a database, corrupt).
-
-    The validation imports jsonschema, the model check scikit-learn (about a second) and the
-    store check reads the whole store; all three are remembered under .snakemake/stance/ (the
-    completed configuration for the same configuration and schema; the model check for the same
-    model entries, training code and scikit-learn; the store check for the same store file),
-    so a no-op run skips them.
-    """
+    """Check the resolved configuration (defaults filled in), the model entries and a local
+    SQLite store; each result is remembered under .snakemake/stance/ for the same inputs, so a
+    no-op run skips the slow imports and reads."""
     import hashlib
 
     from stance.codehash import code_digest

@@ -181,13 +181,11 @@ def runs(args: argparse.Namespace) -> None:
         limit=args.limit,
         include_unfinished=args.all,
     )
-    if args.tsv:
-        print(table.to_csv(sep="\t", index=False, lineterminator="\n"), end="")
-    elif table.empty:
+    if table.empty and not args.tsv:
         which = "model runs" if args.all else "finished model runs (--all: unfinished too)"
         print(f"no {which} in {uri} (experiment {experiment!r}) match")
     else:
-        print(table.to_string(index=False))
+        _print_table(table, args.tsv)
 
 
 def predict(args: argparse.Namespace) -> None:

@@ -1,13 +1,8 @@
 """How a Snakemake job runs its step: in the workflow's own process, its output in its log.
 
-Every rule ends in ``run: run_step(rule, input, output, params, wildcards, threads, log,
-config)``. With the workflow profile's ``force-use-threads`` the jobs run in threads of the
-``snakemake`` process, which has imported the package once: a job pays for its work only, not
-for a new interpreter that imports scikit-learn, ``datasets`` and MLflow again. (Without it,
-Snakemake starts one process per job, as on a cluster; the step is the same.)
-
-A step gets the job's inputs, outputs, params, threads and the configuration Snakemake resolved
-(config file + ``--configfile`` + ``--config``), never a re-read of config/config.yaml.
+Every rule ends in ``run: run_step(...)``. With the profile's ``force-use-threads`` jobs are
+threads of the ``snakemake`` process, which imported the libraries once. A step gets the
+configuration Snakemake resolved, never a re-read of config/config.yaml.
 """
 
 from __future__ import annotations
@@ -56,13 +51,8 @@ def run_step(
 
 
 def run_job(job: Any) -> None:
-    """Run the step of ``job`` (rule, input, output, params, wildcards, threads, log, config).
-
-    What the step logs goes to the job's log file and the terminal (stance.logs). A user mistake
-    (StanceError) is ``error: ...``, logged once; the StepFailed raised only points at it, since
-    Snakemake prints that message as well (the problems would show twice). Any other exception
-    leaves its traceback in the log.
-    """
+    """Run the step of ``job``, logging to the job's log and the terminal. A user mistake is
+    logged once and the StepFailed only points at it (Snakemake prints that message too)."""
     configure()
     log_to_stderr()
     limit_blas_threads()

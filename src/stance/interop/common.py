@@ -77,16 +77,19 @@ def as_str(value: Any) -> str | None:
     return None
 
 
-def read_json(path: Path, tool: str, how: str) -> Any:
-    """A whole JSON file (Label Studio's export); errors name the line and column."""
+def _read_text(path: Path, how: str) -> str:
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        return path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise StanceError(f"{path}: file not found; check the path") from None
     except UnicodeDecodeError as exc:
         raise StanceError(f"{path}: byte {exc.start} is not valid UTF-8; {how}") from None
+
+
+def read_json(path: Path, tool: str, how: str) -> Any:
+    """A whole JSON file (Label Studio's export); errors name the line and column."""
     try:
-        return json.loads(text)
+        return json.loads(_read_text(path, how))
     except json.JSONDecodeError as exc:
         raise StanceError(
             f"{path} line {exc.lineno} column {exc.colno}: not valid JSON ({exc.msg}); "
@@ -101,12 +104,7 @@ def read_json(path: Path, tool: str, how: str) -> Any:
 
 def read_jsonl(path: Path, tool: str, how: str) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, object) for every non-blank line of a JSONL file (doccano, Prodigy)."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise StanceError(f"{path}: file not found; check the path") from None
-    except UnicodeDecodeError as exc:
-        raise StanceError(f"{path}: byte {exc.start} is not valid UTF-8; {how}") from None
+    text = _read_text(path, how)
     # Only "\n" ends a line: str.splitlines would also split at U+2028 or U+0085, which a
     # JSON string may hold raw (json.dumps with ensure_ascii=False writes them so).
     for number, line in enumerate(text.split("\n"), start=1):
@@ -170,6 +168,23 @@ def split_choice(label: str, fields: list[str]) -> tuple[str, str] | None:
     if not sep or name.strip() not in fields:
         return None
     return name.strip(), value.strip()
+
+
+def choice_values(
+    chosen: list[str], fields: list[str], where: str, what: str, fix: str, read: ToolRead
+) -> dict[str, list[str]]:
+    """The values per label field of chosen ``field:value`` strings; others are problems."""
+    values: dict[str, list[str]] = {f: [] for f in fields}
+    for label in chosen:
+        parsed = split_choice(str(label), fields)
+        if parsed is None:
+            read.problems.append(
+                f"{where}: {what} {label!r} is not FIELD:VALUE with FIELD one of "
+                f"{', '.join(fields)}; {fix}"
+            )
+            continue
+        values[parsed[0]].append(parsed[1])
+    return values
 
 
 def choice_id(fname: str, value: str) -> str:

@@ -18,9 +18,9 @@ from stance.interop.common import (
     ToolRead,
     as_str,
     choice_id,
+    choice_values,
     own_records,
     read_jsonl,
-    split_choice,
 )
 from stance.interop.targets import Output
 from stance.io import atomic_open, write_json
@@ -115,17 +115,11 @@ def read_annotations(path: Path, schema: LabelSchema) -> ToolRead:
                 f"project?); export a text classification project: {HOW}"
             )
             continue
-        values: dict[str, list[str]] = {f: [] for f in fields}
-        for label in raw:
-            parsed = split_choice(label, fields)
-            if parsed is None:
-                read.problems.append(
-                    f"{where}: label {label!r} is not FIELD:VALUE with FIELD one of "
-                    f"{', '.join(fields)}; create the labels from the file written by "
-                    "`stance export --to doccano` (Labels > Import)"
-                )
-                continue
-            values[parsed[0]].append(parsed[1])
+        fix = (
+            "create the labels from the file written by `stance export --to doccano` "
+            "(Labels > Import)"
+        )
+        values = choice_values(raw, fields, where, "label", fix, read)
         read.annotations.append(
             ToolAnnotation(
                 where, text, as_str(get("sentence_id")), as_str(get("article_id")), values

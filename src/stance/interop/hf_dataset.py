@@ -1,11 +1,8 @@
 """The labeled data set as a folder that `datasets.load_dataset(DIR)` reads: Parquet and a card.
 
-Layout (https://huggingface.co/docs/datasets/repository_structure and
-https://huggingface.co/docs/hub/datasets-cards): ``data/train.parquet`` (the labeled sentences,
-as the label stage builds them), ``data/annotations.parquet`` (every annotator's label), and
-``README.md``, whose YAML header names the files (``configs``) and the features, with ``speaker``
-and ``stance`` as ClassLabels in schema order; the card text gives the label values, counts per
-article, agreement between annotators and the guidelines (``GUIDELINES.md``, ``schema.yaml``).
+Layout: https://huggingface.co/docs/datasets/repository_structure and
+https://huggingface.co/docs/hub/datasets-cards (the card's YAML header names the files and
+features); the card text describes them.
 """
 
 from __future__ import annotations
@@ -228,12 +225,8 @@ def export_dataset(
     force: bool = False,
     protected: Mapping[str, Path] | None = None,
 ) -> DatasetExport:
-    """Validate the labels as the label stage does, then write the folder's files.
-
-    Only the files of an earlier export (listed in its manifest) are replaced or deleted; any
-    other file there stays. A folder of other files is refused unless ``force`` (then the data
-    set goes beside them), and none of them is ever replaced.
-    """
+    """Validate the labels as the label stage does, then write the folder's files (replacing
+    only an earlier export's, see dataset_folder)."""
     out = Path(out)
     has_guidelines = guidelines is not None and Path(guidelines).is_file()
     writing = [f for f in KNOWN_FILES if has_guidelines or f != "GUIDELINES.md"]

@@ -1,14 +1,8 @@
 """A tool's export turned into labels/NAME.csv: matched to sentences, checked, written whole or not.
 
-Every annotation is matched to one sentence of the sentence table: by the ``sentence_id`` the
-export carried (its text must still be that sentence's), else by its normalised text within its
-article (``article_id``), else within the whole corpus. Its values are checked against the schema
-with the label stage's messages. Every problem is listed with the annotation's position in the
-file, and nothing is written unless there is none.
-
-An existing labels/NAME.csv is never overwritten: the import refuses it, or with ``merge`` adds
-the new labels after its rows (a sentence already labeled there with the same label is left
-as it is; with a different label it is a problem to settle by hand).
+An annotation is matched by its ``sentence_id`` (its text must still be that sentence's), else by
+its normalised text within its article, else within the corpus. Nothing is written while there
+is a problem; an existing labels/NAME.csv is refused, or with ``merge`` appended to.
 """
 
 from __future__ import annotations
@@ -17,7 +11,6 @@ import csv
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
@@ -161,25 +154,6 @@ def _check_values(ann: ToolAnnotation, schema: LabelSchema) -> tuple[dict[str, s
     return labels, problems
 
 
-def _raise(problems: list[str], source: Path, target: Path) -> None:
-    raise StanceError(
-        f"{len(problems)} problem(s) importing {source}; nothing was written to {target}, so "
-        f"fix them and import again:\n{problem_lines(problems)}"
-    )
-
-
-def read_tool_export(
-    source: Path | str, tool: str, schema: LabelSchema, completed_by: str | None = None
-) -> ToolRead:
-    """The human annotations of a tool's export file (no matching yet)."""
-    module = tool_module(tool)
-    if completed_by is not None:
-        if tool != "label-studio":
-            raise StanceError("--completed-by applies to Label Studio exports only")
-        return module.read_annotations(Path(source), schema, completed_by=completed_by)
-    return module.read_annotations(Path(source), schema)
-
-
 def import_labels(
     source: Path | str,
     tool: str,
@@ -199,14 +173,17 @@ def import_labels(
 
     source, labels_dir = Path(source), Path(labels_dir)
     check_annotator(annotator)
-    read = read_tool_export(source, tool, schema, completed_by)
+    if completed_by is not None and tool != "label-studio":
+        raise StanceError("--completed-by applies to Label Studio exports only")
+    extra = {} if completed_by is None else {"completed_by": completed_by}
+    read = tool_module(tool).read_annotations(source, schema, **extra)
     with annotator_lock(labels_dir, annotator, f"stance import --annotator {annotator}"):
         return _import_read(read, source, annotator, sentences, schema, labels_dir, merge,
                             sentences_source)  # fmt: skip
 
 
 def _import_read(
-    read: Any,
+    read: ToolRead,
     source: Path,
     annotator: str,
     sentences: pd.DataFrame,
@@ -233,9 +210,7 @@ def _import_read(
             "--merge to add the new labels to it (a sentence labeled in both must have the same "
             "label), or import under another --annotator"
         )
-    existing = {
-        r["sentence_id"]: r for r in mine.to_dict("records")
-    }  # sentence_id -> row of the target file
+    existing = {r["sentence_id"]: r for r in mine.to_dict("records")}  # rows of the target file
 
     index = _Sentences(sentences, sentences_source)
     fields = schema.field_names
@@ -277,7 +252,10 @@ def _import_read(
             continue
         new[sid] = (ann, labels)
     if problems:
-        _raise(problems, source, target)
+        raise StanceError(
+            f"{len(problems)} problem(s) importing {source}; nothing was written to {target}, so "
+            f"fix them and import again:\n{problem_lines(problems)}"
+        )
 
     order = {sid: i for i, sid in enumerate(sentences["sentence_id"])}
     rows = [

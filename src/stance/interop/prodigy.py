@@ -20,9 +20,9 @@ from stance.interop.common import (
     ToolRead,
     as_str,
     choice_id,
+    choice_values,
     own_records,
     read_jsonl,
-    split_choice,
 )
 from stance.interop.targets import Output
 from stance.io import atomic_open
@@ -112,16 +112,8 @@ def read_annotations(path: Path, schema: LabelSchema) -> ToolRead:
         if not isinstance(chosen, list):
             read.problems.append(f"{where}: 'accept' is not a list of option IDs; {HOW}")
             continue
-        values: dict[str, list[str]] = {f: [] for f in fields}
-        for option in chosen:
-            parsed = split_choice(str(option), fields)
-            if parsed is None:
-                read.problems.append(
-                    f"{where}: option {option!r} is not FIELD:VALUE with FIELD one of "
-                    f"{', '.join(fields)}; label the tasks written by `stance export --to prodigy`"
-                )
-                continue
-            values[parsed[0]].append(parsed[1])
+        fix = "label the tasks written by `stance export --to prodigy`"
+        values = choice_values(chosen, fields, where, "option", fix, read)
         meta = obj.get("meta") if isinstance(obj.get("meta"), dict) else {}
         read.annotations.append(
             ToolAnnotation(

@@ -27,11 +27,7 @@ DISAGREEMENT_COLUMNS = ["sentence_id", "article_id", "position", "text", "fields
 
 @dataclass(frozen=True)
 class FieldAgreement:
-    """Agreement on one label field.
-
-    ``value`` is None when the measure is undefined (every label the same value, so chance
-    agreement is already perfect).
-    """
+    """Agreement on one label field; ``value`` is None when undefined (every label the same)."""
 
     measure: str
     value: float | None
@@ -57,20 +53,9 @@ def cohen_kappa(a: Sequence[str], b: Sequence[str], labels: Sequence[str]) -> Fi
 
 
 def nominal_alpha(units: Iterable[Sequence[Hashable]]) -> FieldAgreement:
-    """Krippendorff's alpha for nominal data, with missing values allowed.
-
-    ``units`` holds, per sentence, the values its annotators gave; units with fewer than two
-    values are not pairable and are skipped. Following Krippendorff (2011), "Computing
-    Krippendorff's Alpha-Reliability", the coincidence matrix is
-    ``o_ck = sum_u n_uc * (n_uk - [c == k]) / (m_u - 1)`` with ``m_u`` the number of values in
-    unit u and ``n_uc`` those equal to c; ``n_c = sum_k o_ck`` and ``n = sum_c n_c``. Then
-
-        alpha = 1 - D_o / D_e,
-        D_o = (n - sum_c o_cc) / n,
-        D_e = (n^2 - sum_c n_c^2) / (n (n - 1)).
-
-    ``observed_agreement`` is ``1 - D_o`` and ``expected_agreement`` ``1 - D_e``.
-    """
+    """Krippendorff's alpha for nominal data (Krippendorff 2011, "Computing Krippendorff's
+    Alpha-Reliability"): ``units`` holds per sentence the values its annotators gave; units with
+    fewer than two values are not pairable and are skipped. alpha = 1 - D_o / D_e."""
     diagonal = 0.0
     totals: Counter[Hashable] = Counter()
     sentences = disagreements = 0
@@ -103,11 +88,8 @@ class Agreement:
 def compute_agreement(
     label_set: LabelSet, resolution: Resolution, sentences: pd.DataFrame, schema: LabelSchema
 ) -> Agreement:
-    """Agreement per field on the sentences labeled by two or more annotators.
-
-    With exactly two annotators on those sentences it is Cohen's kappa on the sentences both
-    labeled; with three or more, Krippendorff's alpha for nominal data over all of them.
-    """
+    """Agreement per field on the sentences labeled by two or more annotators: Cohen's kappa
+    with exactly two annotators on them, else Krippendorff's alpha (nominal)."""
     fields = schema.field_names
     labels = label_set.labels
     annotators = label_set.annotators

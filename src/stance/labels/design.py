@@ -1,11 +1,8 @@
 """The labeling design: which hand labels come from a probability sample, and of what frame.
 
-A sample is a JSON manifest in ``labels/samples/`` written by ``stance label --sample`` or
-``stance export --sample`` (or by hand, for labels made elsewhere). It records the frame (the
-units it was drawn from: sentences, or whole articles to be labeled in full), the units drawn in
-draw order, the seed and the method: ``srswor`` (simple random sampling without replacement)
-or ``census`` (every unit of the frame). Labels of sampled units are evidence about the model's
-errors in the frame; every other label is a known value of its own sentence only.
+A sample is a JSON manifest in ``labels/samples/`` (format: docs/findings.md) recording the frame,
+the units drawn in draw order, the seed and the method (``srswor`` or ``census``). Labels of
+sampled units are evidence about the model's errors in the frame; others only about themselves.
 """
 
 from __future__ import annotations
@@ -66,13 +63,9 @@ class SampleManifest:
         }
 
 
-def samples_dir(labels_dir: Path | str) -> Path:
-    return Path(labels_dir) / SAMPLES_DIR
-
-
 def manifest_files(labels_dir: Path | str) -> list[Path]:
     """The sample manifests of the label folder, by name."""
-    folder = samples_dir(labels_dir)
+    folder = Path(labels_dir) / SAMPLES_DIR
     return sorted(folder.glob("*.json")) if folder.is_dir() else []
 
 
@@ -142,10 +135,6 @@ def load_manifests(labels_dir: Path | str) -> list[SampleManifest]:
     return sorted(manifests, key=lambda m: (m.created, m.name))
 
 
-def sample_name(unit: str, seed: int) -> str:
-    return f"{unit}s-seed{seed}"
-
-
 def draw_sample(
     labels_dir: Path | str,
     sentences: pd.DataFrame,
@@ -155,18 +144,14 @@ def draw_sample(
     unit: str = "sentence",
     command: str = "",
 ) -> tuple[SampleManifest, bool]:
-    """The sample ``(unit, seed)`` with at least ``size`` units: the recorded one when it exists
-    (co-annotators get the same units whatever was labeled since; a larger ``size`` extends it
-    along the same random order of the same frame), else a new draw from the queue, recorded.
-
-    The frame is the queue when first drawn: sentences nobody has labeled, or the articles that
-    have one. Returns the manifest and whether it was drawn or extended now.
-    """
+    """The sample ``(unit, seed)`` with at least ``size`` units and whether it was drawn or
+    extended now: the recorded one (a larger ``size`` extends it along the same permutation of
+    its frame), else a new draw from the queue (its frame), recorded."""
     if unit not in UNITS:
         raise StanceError(f"unknown sampling unit {unit!r}; use one of {', '.join(UNITS)}")
     if size < 1:
         raise StanceError(f"--sample must be at least 1, not {size}")
-    path = samples_dir(labels_dir) / f"{sample_name(unit, seed)}.json"
+    path = Path(labels_dir) / SAMPLES_DIR / f"{unit}s-seed{seed}.json"
     if path.exists():
         recorded = read_manifest(path)
         if size <= len(recorded.sample):

@@ -108,11 +108,8 @@ def _delimiter_hint(header: list[str], required: Sequence[str]) -> str | None:
 def read_label_file(
     path: Path | str, required: Sequence[str], optional: Sequence[str] = ()
 ) -> tuple[pd.DataFrame | None, list[str], list[str]]:
-    """Read one label CSV: all cells as str, plus ``file`` and ``row`` (CSV row, header = 1).
-
-    Returns (table or None when it cannot be used at all, problems, warnings). Cells are stripped
-    of surrounding spaces, except ``text``, which is compared in normalised form anyway.
-    """
+    """Read one label CSV: all cells as str (stripped, but ``text``), plus ``file`` and ``row``
+    (CSV row, header = 1). Returns (table or None when it cannot be used, problems, warnings)."""
     path = Path(path)
     problems: list[str] = []
     warnings: list[str] = []
@@ -296,14 +293,6 @@ def _check_rows(
     return problems
 
 
-def _label_of(rec: dict, fields: Sequence[str]) -> tuple[str, ...]:
-    return tuple(rec[f] for f in fields)
-
-
-def _describe(rec: dict, fields: Sequence[str]) -> str:
-    return ", ".join(f"{f}={rec[f]}" for f in fields)
-
-
 def _check_duplicates(table: pd.DataFrame, fields: Sequence[str], key: Sequence[str]) -> list[str]:
     """Repeated rows for one key (sentence and annotator, or sentence for adjudication)."""
     problems: list[str] = []
@@ -318,8 +307,11 @@ def _check_duplicates(table: pd.DataFrame, fields: Sequence[str], key: Sequence[
         first = recs[0]
         who = f"annotator {k[1]!r} " if len(k) > 1 else ""
         whose = f"annotator {k[1]!r}, " if len(k) > 1 else ""
-        if len({_label_of(r, fields) for r in recs}) > 1:
-            listing = "; ".join(f"{r['file']} row {r['row']}: {_describe(r, fields)}" for r in recs)
+        if len({tuple(r[f] for f in fields) for r in recs}) > 1:
+            listing = "; ".join(
+                f"{r['file']} row {r['row']}: {', '.join(f'{f}={r[f]}' for f in fields)}"
+                for r in recs
+            )
             problems.append(
                 f"{first['file']} row {first['row']}: {who}gave sentence {k[0]!r} "
                 f"{len(recs)} different labels ({listing}); keep the right one, delete the others"
@@ -350,15 +342,6 @@ class LabelSet:
         return sorted(set(self.labels["annotator"]))
 
 
-def _raise_problems(problems: list[str]) -> None:
-    if not problems:
-        return
-    raise StanceError(
-        f"{len(problems)} problem(s) in the label files; no label is dropped, so fix them "
-        f"and run again:\n{problem_lines(problems)}"
-    )
-
-
 def _empty(columns: Iterable[str]) -> pd.DataFrame:
     table = pd.DataFrame({c: pd.Series([], dtype=str) for c in columns})
     table["row"] = table["row"].astype("int64")
@@ -372,12 +355,8 @@ def load_labels(
     adjudication: Path | str | None = None,
     sentences_source: str = "results/sentences.parquet",
 ) -> LabelSet:
-    """Read and validate every label file in labels_dir and the adjudication file.
-
-    The adjudication file is ``adjudication`` if given (it must exist), else
-    ``<labels_dir>/adjudication.csv`` when present. All problems of all files are collected and
-    raised together as one StanceError.
-    """
+    """Read and validate every label file in labels_dir and the adjudication file (default
+    ``<labels_dir>/adjudication.csv`` when present); all problems raised as one StanceError."""
     labels_dir = Path(labels_dir)
     if adjudication is not None and not Path(adjudication).is_file():
         raise StanceError(f"{adjudication}: adjudication file not found; check the path")
@@ -417,5 +396,9 @@ def load_labels(
             problems += _check_rows(table, schema, index, need_annotator=False)
             problems += _check_duplicates(table, fields, ("sentence_id",))
             adj = table[adj_columns].reset_index(drop=True)
-    _raise_problems(problems)
+    if problems:
+        raise StanceError(
+            f"{len(problems)} problem(s) in the label files; no label is dropped, so fix them "
+            f"and run again:\n{problem_lines(problems)}"
+        )
     return LabelSet(labels, adj, files, adj_file, warnings)

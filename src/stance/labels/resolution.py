@@ -32,24 +32,17 @@ class Resolution:
     ties: list[Tie]
 
 
-def _annotator_order(priority: Sequence[str]) -> Any:
-    rank = {name: i for i, name in enumerate(priority)}
-    return lambda a: (rank.get(a, len(rank)), a)
-
-
 def resolve_labels(
     label_set: LabelSet, schema: LabelSchema, priority: Sequence[str] = ()
 ) -> Resolution:
-    """The final label per sentence.
-
-    An adjudicated sentence takes the adjudication. Otherwise each field takes the value most
-    annotators gave; on a tie, the value of the annotator ranked first by ``priority`` (config
-    ``labels.annotator_priority``), annotators not in it coming after it in alphabetical order,
-    among those who gave one of the tied values. ``resolution`` is one of: adjudicated, single,
-    unanimous, majority, tie.
-    """
+    """The final label per sentence: the adjudication, else per field the majority, else the
+    tie rule (schema.TIE_RULE, ``priority`` from config labels.annotator_priority)."""
     fields = schema.field_names
-    order = _annotator_order(priority)
+    rank = {name: i for i, name in enumerate(priority)}
+
+    def order(annotator: str) -> tuple[int, str]:
+        return rank.get(annotator, len(rank)), annotator
+
     by_sentence: dict[str, list[dict]] = defaultdict(list)
     for rec in label_set.labels.to_dict("records"):
         by_sentence[rec["sentence_id"]].append(rec)

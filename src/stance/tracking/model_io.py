@@ -14,27 +14,39 @@ from stance.tracking.store import (
     import_mlflow,
     local_artifact_path,
     moved_store_problem,
+    read_run,
     retry_locked,
-    store_error,
     tracking_client,
 )
 
 
-def log_metrics_of_model(mlflow: Any, metrics: Mapping[str, float], logged: Any) -> None:
-    """Log a run's metrics after its model, linked to that logged model.
-
-    Metrics logged before the model are copied to it by MLflow, reading back the history of
-    every metric one query at a time; logged after it, with its ID, they are written once.
-    Either way the run and its logged model carry the same metrics.
-    """
-    retry_locked(mlflow.log_metrics, dict(metrics), model_id=logged.model_id)
-
-
-def pip_requirements() -> list[str]:
-    """Pinned requirements of a logged model (given explicitly: inferring them is slow)."""
+def log_model_and_metrics(
+    mlflow: Any,
+    model: Any,
+    signature: Any,
+    example: Any,
+    trusted: list[str],
+    metrics: Mapping[str, float],
+    metadata: dict[str, Any] | None = None,
+) -> None:
+    """Log ``model`` in the active run (skops, trusting only ``trusted``), then the run's
+    metrics linked to it: logged before the model, MLflow would copy them one query each."""
     from importlib.metadata import version
 
-    return [f"{pkg}=={version(pkg)}" for pkg in ("scikit-learn", "numpy", "scipy", "skops")]
+    # Pinned explicitly: inferring the requirements is slow.
+    pinned = [f"{p}=={version(p)}" for p in ("scikit-learn", "numpy", "scipy", "skops")]
+    logged = retry_locked(
+        mlflow.sklearn.log_model,
+        model,
+        name=MODEL_ARTIFACT,
+        signature=signature,
+        input_example=example.head(3),
+        pip_requirements=pinned,
+        serialization_format="skops",
+        skops_trusted_types=trusted,
+        metadata=metadata,
+    )
+    retry_locked(mlflow.log_metrics, dict(metrics), model_id=logged.model_id)
 
 
 def model_location(client: Any, run: Any) -> str:
@@ -113,14 +125,8 @@ def _relog_hint(uri: str, location: str) -> str:
 
 
 def load_logged_model(uri: str, run_id: str) -> Any:
-    """The scikit-learn pipeline logged in run ``run_id``.
-
-    The skops file is loaded only when every type it names is in the project's allowlist of
-    classes (stance.training.model_files.ALLOWED_CLASSES, from this code, not from the run), so
-    a model logged by someone else cannot run code here; any other model is refused. Missing or
-    unreadable model files (deleted, truncated, or left behind when the project was moved) are
-    a StanceError that names the run, the file and how to recover.
-    """
+    """The scikit-learn pipeline logged in run ``run_id``, loaded only when every type it names
+    is in the project's allowlist (so a model logged by someone else cannot run code here)."""
     mlflow = import_mlflow()
 
     from stance.training.model_files import UntrustedModelError, loads_checked
@@ -128,12 +134,7 @@ def load_logged_model(uri: str, run_id: str) -> Any:
     remedy = "pick a run logged by this project with --run-id (list them with `stance runs`)"
     mlflow.set_tracking_uri(uri)
     client = tracking_client(uri)
-    try:
-        run = retry_locked(client.get_run, run_id)
-    except Exception as exc:
-        if "not found" in str(exc).lower():
-            raise StanceError(f"no run {run_id!r} in {uri}; list runs with `stance runs`") from None
-        raise store_error(uri, f"reading run {run_id}", exc) from None
+    run = read_run(uri, run_id)
     location = model_location(client, run)
     label = f"run {run_id} (model {run.data.tags.get('model', run.info.run_name)!r})"
 

@@ -13,12 +13,9 @@ from typing import Any
 
 
 def git_state(root: Path | str) -> tuple[str, str]:
-    """(commit checked out in root's repository, 'true'/'false': tracked files differ from it).
-
-    Both are '' outside a repository, in one without commits, or without a git executable.
-    Read with GitPython; its status commands take no optional lock (GIT_OPTIONAL_LOCKS=0, set in
-    stance.environment), so a run never blocks the user's own git commands.
-    """
+    """(commit checked out in root's repository, 'true'/'false': tracked files differ from it);
+    both '' outside a repository. GIT_OPTIONAL_LOCKS=0 (stance.environment) keeps the user's
+    own git commands unblocked."""
     try:
         import git
 

@@ -13,8 +13,8 @@ from stance.tracking.store import (
     ROLE_TAG,
     find_experiment_id,
     import_mlflow,
+    read_run,
     retry_locked,
-    store_error,
     tracking_client,
 )
 
@@ -32,6 +32,13 @@ def _model_filter(model: str | None, extra: str | None, finished_only: bool = Tr
     return " and ".join(parts)
 
 
+def _filter_error(filter_string: str | None, exc: Exception) -> StanceError:
+    return StanceError(
+        f"cannot search runs with filter {filter_string!r}: {str(exc).splitlines()[0]}; "
+        'use MLflow\'s syntax, e.g. "metrics.f_avg > 0.5" or "params.kind = \'tfidf_word\'"'
+    )
+
+
 def search_model_runs(
     uri: str,
     experiment: str,
@@ -41,11 +48,8 @@ def search_model_runs(
     max_results: int = 1000,
     finished_only: bool = True,
 ) -> list[Any]:
-    """Model runs of the experiment, newest first (MLflow Run objects).
-
-    Only FINISHED runs (everything logged) unless ``finished_only`` is false: a RUNNING run may
-    be one a killed process left half-logged, a FAILED one never got its model.
-    """
+    """Model runs of the experiment, newest first; only FINISHED ones (everything logged)
+    unless ``finished_only`` is false."""
     experiment_id = find_experiment_id(uri, experiment, create=False)
     client = tracking_client(uri)
     try:
@@ -57,10 +61,7 @@ def search_model_runs(
             max_results=max_results,
         )
     except Exception as exc:
-        raise StanceError(
-            f"cannot search runs with filter {filter_string!r}: {str(exc).splitlines()[0]}; "
-            'use MLflow\'s syntax, e.g. "metrics.f_avg > 0.5" or "params.kind = \'tfidf_word\'"'
-        ) from None
+        raise _filter_error(filter_string, exc) from None
 
 
 LOCAL_TIME = datetime.now().astimezone().tzinfo
@@ -94,10 +95,7 @@ def runs_table(
     include_unfinished: bool = False,
 ) -> pd.DataFrame:
     """Logged model runs, newest first: model, status, data digest, f_avg and macro_f1 with CIs,
-    date, commit; only FINISHED runs unless ``include_unfinished`` (RUNNING, FAILED, KILLED too).
-
-    Read with MLflow's own ``mlflow.search_runs`` (one pandas table of params, metrics, tags).
-    """
+    date, commit; only FINISHED runs unless ``include_unfinished``."""
     mlflow = import_mlflow()
     experiment_id = find_experiment_id(uri, experiment, create=False)
     mlflow.set_tracking_uri(uri)
@@ -111,10 +109,7 @@ def runs_table(
             output_format="pandas",
         )
     except Exception as exc:
-        raise StanceError(
-            f"cannot search runs with filter {filter_string!r}: {str(exc).splitlines()[0]}; "
-            'use MLflow\'s syntax, e.g. "metrics.f_avg > 0.5" or "params.kind = \'tfidf_word\'"'
-        ) from None
+        raise _filter_error(filter_string, exc) from None
     if found.empty:
         return pd.DataFrame(columns=RUNS_COLUMNS)
 
@@ -144,13 +139,7 @@ def get_model_run(uri: str, experiment: str, run_id: str) -> Any:
     """The model run ``run_id`` (an MLflow Run); a clear error when it is missing, a parent, or
     not FINISHED (its logging failed or never ended, so its model may be missing)."""
     find_experiment_id(uri, experiment, create=False)
-    client = tracking_client(uri)
-    try:
-        run = retry_locked(client.get_run, run_id)
-    except Exception as exc:
-        if "not found" in str(exc).lower() or "does not exist" in str(exc).lower():
-            raise StanceError(f"no run {run_id!r} in {uri}; list runs with `stance runs`") from None
-        raise store_error(uri, f"reading run {run_id}", exc) from None
+    run = read_run(uri, run_id)
     if run.data.tags.get(ROLE_TAG) != "model":
         raise StanceError(f"run {run_id} holds no model (it groups other runs); pick a child")
     if run.info.status != "FINISHED":

@@ -17,15 +17,10 @@ from typing import Any
 from stance.environment import caught_warnings
 from stance.errors import StanceError
 from stance.labels.agreement import agreement_for_run
-from stance.tracking.model_io import (
-    local_model_problem,
-    log_metrics_of_model,
-    pip_requirements,
-)
+from stance.tracking.model_io import local_model_problem, log_model_and_metrics
 from stance.tracking.provenance import config_hash, git_state, new_group_id, safe_group
 from stance.tracking.store import (
     GROUP_TAG,
-    MODEL_ARTIFACT,
     ROLE_TAG,
     WORKFLOW_RUN_ENV,
     import_mlflow,
@@ -138,17 +133,10 @@ def log_evaluation_run(
     agreement: Path | str | None = None,
     reuse_identical: bool = False,
 ) -> dict[str, str]:
-    """Log one evaluated model as a run: params, metrics, data set input, tags, artifacts, model.
+    """Log one evaluated model as a run under the parent run of ``group``; returns its IDs.
 
-    ``data`` (and ``test``) are evaluation.LabeledData; their ``datasets.Dataset`` becomes the
-    run's MLflow dataset input, whose digest identifies the label version. Runs sharing
-    ``group`` hang under one parent run. ``agreement`` (results/agreement.json of the label
-    stage) adds the inter-annotator agreement of this label version as metrics, tags and an
-    artifact. With ``reuse_identical``, a finished run of the same model with the same result
-    (labels, params, settings and metrics: RESULT_TAG) already in the store is returned instead
-    of logging a duplicate: the workflow logs every configured model, and a change to one model
-    or one that leaves the labeled data as it was (a new unlabeled article) logs nothing new
-    for the others. Returns run_id, experiment_id, tracking_uri, group, reused.
+    With ``reuse_identical``, a finished run with the same result (RESULT_TAG) is returned
+    instead, so a change to one model, or a new unlabeled article, logs nothing for the others.
     """
     mlflow = import_mlflow()
     from mlflow.models import infer_signature
@@ -196,14 +184,12 @@ def log_evaluation_run(
         artifacts = [*artifacts, agreement]
     params = _flat_params(summary)
     metrics = {k: float(v) for k, v in summary["metrics"].items()} | agreement_metrics
+    info = {"experiment_id": experiment_id, "experiment": experiment, "tracking_uri": uri}
     if reuse_identical:
         same = _identical_run(client, experiment_id, tags, params, metrics)
         if same is not None:
-            return {
+            return info | {
                 "run_id": same.info.run_id,
-                "experiment_id": experiment_id,
-                "experiment": experiment,
-                "tracking_uri": uri,
                 "group": same.data.tags.get(GROUP_TAG, group),
                 "parent_run_id": same.data.tags.get("mlflow.parentRunId", ""),
                 "reused": True,
@@ -222,9 +208,8 @@ def log_evaluation_run(
     except Exception as exc:
         raise store_error(uri, f"logging model {summary['model']!r}", exc) from None
     run_id = run.info.run_id
-    # The run stays RUNNING until everything is logged, then it is marked FINISHED. An error
-    # marks it FAILED; a killed process leaves it RUNNING, and run selection skips it until
-    # the next workflow run marks it FAILED (close_abandoned_runs).
+    # RUNNING until everything is logged, then FINISHED; an error marks it FAILED, a killed
+    # process leaves it RUNNING until close_abandoned_runs marks it FAILED.
     try:
         retry_locked(mlflow.log_params, params)
         with caught_warnings():
@@ -235,33 +220,14 @@ def log_evaluation_run(
                 retry_locked(mlflow.log_input, test_input, context="evaluation")
         for path in artifacts:
             retry_locked(mlflow.log_artifact, str(path))
-        logged = retry_locked(
-            mlflow.sklearn.log_model,
-            model,
-            name=MODEL_ARTIFACT,
-            signature=signature,
-            input_example=x.head(3),
-            pip_requirements=pip_requirements(),
-            serialization_format="skops",
-            skops_trusted_types=trusted,
-            metadata=metadata,
-        )
-        log_metrics_of_model(mlflow, metrics, logged)
+        log_model_and_metrics(mlflow, model, signature, x, trusted, metrics, metadata)
         _finish(mlflow, client, run_id, tags["mlflow.note.content"])
     except BaseException as exc:
         _end(mlflow, client, run_id, "FAILED")
         if isinstance(exc, StanceError) or not isinstance(exc, Exception):
             raise
         raise store_error(uri, f"logging model {summary['model']!r}", exc) from None
-    return {
-        "run_id": run_id,
-        "experiment_id": experiment_id,
-        "experiment": experiment,
-        "tracking_uri": uri,
-        "group": group,
-        "parent_run_id": parent,
-        "reused": False,
-    }
+    return info | {"run_id": run_id, "group": group, "parent_run_id": parent, "reused": False}
 
 
 def _owner_tags() -> dict[str, str]:
@@ -308,12 +274,10 @@ def _finish(mlflow: Any, client: Any, run_id: str, note: str) -> None:
 
 
 def close_abandoned_runs(uri: str, experiment: str) -> list[Any]:
-    """Mark FAILED, with a note, the runs of this project left RUNNING by a killed process.
+    """Mark FAILED, with a note, the runs left RUNNING by a killed process; the runs marked.
 
-    The workflow calls this while it holds its lock, before its own runs are logged (rule
-    tracking_store and the jobs that log, which run one at a time), so a RUNNING run then was
-    left by an earlier, crashed process, unless it belongs to a process on this machine that is
-    still alive (a `stance train` in another terminal): those are kept. Returns the runs marked.
+    Called under the workflow's lock before it logs, so a RUNNING run is a crashed one, unless
+    its process on this machine is still alive (a `stance train` in another terminal).
     """
     experiment_id = init_store(uri, experiment)
     client = tracking_client(uri)
@@ -361,11 +325,8 @@ def _identical_run(
     params: Mapping[str, str],
     metrics: Mapping[str, float],
 ) -> Any | None:
-    """A finished model run with the same result (RESULT_TAG), params and metrics, if any.
-
-    The commit and the config hash are not compared: a result reproduced after an unrelated
-    change (another model's entry, a new commit) is the same result, already logged.
-    """
+    """A finished model run with the same result, params and metrics (not commit or config
+    hash: an unrelated change reproduces the same result), if any."""
     keys = ("model", "labels_sha256", RESULT_TAG)
     if any("'" in str(tags[k]) for k in keys):
         return None

@@ -10,14 +10,10 @@ from typing import Any
 
 from stance.environment import caught_warnings
 from stance.errors import StanceError
-from stance.tracking.model_io import (
-    log_metrics_of_model,
-    pip_requirements,
-)
+from stance.tracking.model_io import log_model_and_metrics
 from stance.tracking.provenance import config_hash, git_state, new_group_id, safe_group
 from stance.tracking.store import (
     GROUP_TAG,
-    MODEL_ARTIFACT,
     ROLE_TAG,
     WORKFLOW_RUN_ENV,
     find_experiment_id,
@@ -78,19 +74,11 @@ def log_speaker_run(
         retry_locked(mlflow.log_params, {k: str(v) for k, v in params.items()})
         for path in artifacts:
             retry_locked(mlflow.log_artifact, str(path))
+        scores = {k: float(v) for k, v in metrics.items()}
         with caught_warnings():
             warnings.simplefilter("ignore", UserWarning)
-            logged = retry_locked(
-                mlflow.sklearn.log_model,
-                model,
-                name=MODEL_ARTIFACT,
-                signature=infer_signature(example, model.predict(example)),
-                input_example=example.head(3),
-                pip_requirements=pip_requirements(),
-                serialization_format="skops",
-                skops_trusted_types=trusted,
-            )
-        log_metrics_of_model(mlflow, {k: float(v) for k, v in metrics.items()}, logged)
+            signature = infer_signature(example, model.predict(example))
+            log_model_and_metrics(mlflow, model, signature, example, trusted, scores)
         mlflow.end_run("FINISHED")
     except BaseException:
         mlflow.end_run("FAILED")

@@ -53,6 +53,16 @@ def resolve_tracking_uri(config: Mapping[str, Any], root: Path | str) -> str:
     return f"sqlite:///{Path(root).resolve() / 'mlflow.db'}"
 
 
+def read_run(uri: str, run_id: str) -> Any:
+    """The MLflow run ``run_id``; a clear error when the store has none."""
+    try:
+        return retry_locked(tracking_client(uri).get_run, run_id)
+    except Exception as exc:
+        if "not found" in str(exc).lower() or "does not exist" in str(exc).lower():
+            raise StanceError(f"no run {run_id!r} in {uri}; list runs with `stance runs`") from None
+        raise store_error(uri, f"reading run {run_id}", exc) from None
+
+
 def sqlite_path(uri: str) -> Path | None:
     """The database file of a ``sqlite:///`` tracking URI; None for other stores (a server)."""
     if uri.startswith("sqlite:///"):
@@ -63,10 +73,8 @@ def sqlite_path(uri: str) -> Path | None:
 def check_store_file(config: Mapping[str, Any], root: Path | str, checked_dir: Path) -> None:
     """Raise when the project's SQLite store exists but is not an SQLite database or is corrupt.
 
-    SQLite's own checks, without importing MLflow. The integrity check reads the whole file, so
-    a store is checked again only when its size or time stamp changed since it last passed
-    (remembered in ``checked_dir``). Whether MLflow can read its schema is checked by
-    ``init_store``, which the workflow's tracking_store step runs before any training.
+    The check reads the whole file, so it runs again only when the file's size or time stamp
+    changed since it last passed (remembered in ``checked_dir``).
     """
     db = sqlite_path(resolve_tracking_uri(config, root))
     if db is None or not db.is_file():
@@ -141,9 +149,8 @@ SQLITE_HEADER = b"SQLite format 3\x00"
 
 
 def sqlite_store_problem(path: Path | str) -> str | None:
-    """What is wrong with the SQLite store file at path, or None (a missing or empty file is
-    fine: MLflow creates the store): its header, then SQLite's quick integrity check
-    (milliseconds per MB of store)."""
+    """What is wrong with the SQLite store file at path (header, then SQLite's quick check), or
+    None (a missing or empty file is fine: MLflow creates the store)."""
     path = Path(path)
     try:
         if not path.is_file() or path.stat().st_size == 0:
@@ -195,11 +202,8 @@ def local_artifact_path(artifact_uri: str) -> Path | None:
 
 
 def moved_store_problem(uri: str, artifact_uri: str) -> str | None:
-    """Why the artifacts recorded in a SQLite store are not where it says, if it was moved.
-
-    The store holds absolute artifact paths; after moving the project folder they name the
-    old place, while the artifacts sit beside the store in ``mlartifacts``.
-    """
+    """Why the artifacts recorded in a SQLite store (absolute paths) are not where it says, if
+    the project was moved and they sit beside the store in ``mlartifacts``."""
     db = sqlite_path(uri)
     recorded = local_artifact_path(artifact_uri)
     if db is None or recorded is None or recorded.exists():
@@ -250,9 +254,8 @@ def store_error(uri: str, what: str, exc: Exception) -> StanceError:
 def init_store(uri: str, experiment: str) -> str:
     """Create the store (if new) and the experiment (if missing); return the experiment ID.
 
-    Run this once before parallel jobs log to a new SQLite store: its schema set-up breaks when
-    several processes create it at once. A SQLite store file that is damaged, or that this MLflow
-    cannot read, is reported with the file's name and how to recover, before anything is logged.
+    Run it once before parallel jobs log to a new SQLite store: its schema set-up breaks when
+    several processes create it at once.
     """
     db = sqlite_path(uri)
     if db is not None:

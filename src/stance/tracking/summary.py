@@ -22,13 +22,6 @@ COMPARISON_ARTIFACT = "comparison.json"
 NOTE_TAG = "mlflow.note.content"
 
 
-def _parent_run_id(client: Any, experiment_id: str, group: str, label: str) -> str:
-    from stance.tracking.runs import _group_parent
-
-    # The group's models made it already; created here only if it was deleted since.
-    return _group_parent(client, experiment_id, group, label)
-
-
 # Shown first in the UI's table (the rest follow in their order).
 FIRST_COLUMNS = (
     "model", "f_avg", "f_avg_ci_low", "f_avg_ci_high", "macro_f1", "macro_f1_ci_low",
@@ -68,16 +61,16 @@ def log_group_summary(
     *,
     group_label: str = "workflow run",
 ) -> str:
-    """Put the comparison table (artifact ``comparison.json``, an MLflow table) and a markdown
-    description (the run's Description in the UI) on the parent run of ``group``.
+    """Put the comparison table (an MLflow table) and a markdown description on the parent run
+    of ``group``, replacing earlier ones; returns the parent's run ID."""
+    from stance.tracking.runs import _group_parent
 
-    Logging again replaces both. Returns the parent's run ID.
-    """
     group = safe_group(group)
     experiment_id = find_experiment_id(uri, experiment, create=False)
     client = tracking_client(uri)
     try:
-        parent = _parent_run_id(client, experiment_id, group, group_label)
+        # The group's models made it already; created here only if it was deleted since.
+        parent = _group_parent(client, experiment_id, group, group_label)
         _replace_table(client, parent, _json_safe(comparison))
         retry_locked(client.set_tag, parent, NOTE_TAG, description)
     except Exception as exc:

@@ -21,11 +21,8 @@ TABLE_FORMATS = {".csv": "csv", ".jsonl": "json", ".json": "json", ".parquet": "
 
 @dataclass
 class LabeledData:
-    """Labeled sentences ready for training: one row per sentence.
-
-    ``frame`` has sentence_id, group (the article; None when unknown), text, stance (class name)
-    and, when the source has it, speaker. ``classes`` are the stance names in label-scheme order.
-    """
+    """Labeled sentences ready for training: ``frame`` has sentence_id, group (the article, or
+    None), text, stance and maybe speaker; ``classes`` in label-scheme order."""
 
     frame: pd.DataFrame
     classes: list[str]
@@ -77,11 +74,8 @@ def from_dataset(
     group_columns: Sequence[str] = ("article_id",),
     class_hint: Sequence[str] | None = None,
 ) -> LabeledData:
-    """LabeledData from a datasets.Dataset with columns text and stance (speaker, group optional).
-
-    The stance class names come from the ClassLabel feature when the column is one; otherwise
-    from ``class_hint`` (the label scheme) when every value is in it, else sorted.
-    """
+    """LabeledData from a datasets.Dataset with columns text, stance (speaker, group optional);
+    classes: the ClassLabel names, else ``class_hint`` when it holds every value, else sorted."""
     columns = list(ds.column_names)
     missing = [c for c in (TEXT, "stance") if c not in columns]
     if missing:
@@ -156,10 +150,8 @@ def load_training_data(path: Path | str) -> LabeledData:
 def load_table(
     path: Path | str, class_hint: Sequence[str] | None = None, cache_dir: Path | str | None = None
 ) -> LabeledData:
-    """A labeled table (CSV, JSON Lines or Parquet) read with ``datasets.load_dataset``.
-
-    Columns: text, stance; optional group (or article_id) for grouped CV, speaker, sentence_id.
-    """
+    """A labeled table (CSV, JSON Lines or Parquet: text, stance; optional group or article_id,
+    speaker, sentence_id) read with ``datasets.load_dataset``."""
     path = Path(path)
     builder = TABLE_FORMATS.get(path.suffix.lower())
     if builder is None:

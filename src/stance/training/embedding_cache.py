@@ -1,10 +1,7 @@
 """Sentence vectors on disk, keyed by encoder identity and normalised text: each encoded once.
 
-One folder per encoder identity (name + weights hash) under the cache root; every batch of new
-vectors is one more ``.npz`` file, written atomically under a fresh name, so two processes that
-encode at the same time both add files and neither overwrites the other (a text encoded by both
-is stored twice, with the same vector). A damaged file is ignored with a note and its texts are
-encoded again.
+Every batch of new vectors is one more ``.npz`` file under a fresh name, so two processes that
+encode at once never overwrite each other; a damaged file is ignored and its texts encoded again.
 """
 
 from __future__ import annotations

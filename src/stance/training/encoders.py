@@ -1,9 +1,7 @@
 """Pretrained sentence encoders: found offline by name, known by a files hash; a transformer.
 
-A model of an encoder kind holds a SentenceEncoder: the encoder's name and the hash of its files,
-never its weights. Loading such a model finds the encoder again on the machine (an installed
-package that ships it, a folder, or the local Hugging Face model cache, never a download) and
-refuses one whose files differ from those it was trained with.
+A model holds the encoder's name and files hash, never its weights; loading it finds the encoder
+on the machine (never a download) and refuses one whose files differ.
 """
 
 from __future__ import annotations

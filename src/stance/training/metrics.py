@@ -73,14 +73,9 @@ def bootstrap_intervals(
     seed: int,
     chunk_values: int = 2_000_000,
 ) -> dict[str, tuple[float, float]]:
-    """Percentile bootstrap intervals of ``scores``, resampling the sentences with replacement.
-
-    Each score maps a stack of confusion counts, shape (resamples, n_classes, n_classes), to one
-    value per resample. Resample b draws ``rng.integers(0, n, size=n)`` from one generator
-    seeded with ``seed``, as a loop over resamples would; the counting is done a stack at a time
-    (at most about ``chunk_values`` sampled sentences per stack, so memory stays bounded on
-    large tables).
-    """
+    """Percentile bootstrap intervals of ``scores`` (each maps a stack of confusion counts to
+    one value per resample), resampling the sentences with replacement; the draws are those of
+    a loop over resamples, counted a stack of about ``chunk_values`` sentences at a time."""
     rng = np.random.default_rng(seed)
     k = n_classes
     flat = np.asarray(y_true, dtype=np.int64) * k + np.asarray(y_pred, dtype=np.int64)

@@ -29,6 +29,15 @@ def type_name(cls: type) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
+# The project's own classes: skops does not trust them on its own, so they are the only types a
+# model file of the project asks it to trust (the loading environment needs the project).
+_PROJECT_CLASSES: tuple[type, ...] = (
+    CompactTfidfVectorizer,
+    CharWbTfidf,
+    SoftmaxLinearSVC,
+    SentenceEncoder,  # the encoder's name and files hash, never its weights (encoders.py)
+    PriorCorrectedLogisticRegression,
+)
 # Every class a fitted model of the registered kinds is made of: found by walking a fitted model
 # of each kind (and classifier) with model_types (tests/test_reliability_model_files.py rebuilds
 # this set from the registry and fails when a kind needs another). Classes only: never a function
@@ -51,27 +60,14 @@ ALLOWED_CLASSES: tuple[type, ...] = (
     OneHotEncoder,
     LogisticRegression,
     DummyClassifier,
-    # this project
-    CompactTfidfVectorizer,
-    CharWbTfidf,
-    SoftmaxLinearSVC,
-    # the encoder kinds: the encoder's name and files hash, never its weights (encoders.py)
-    SentenceEncoder,
-    PriorCorrectedLogisticRegression,
+    *_PROJECT_CLASSES,
 )
 # Classes the registered kinds no longer use but models saved by earlier versions hold (their
 # MLflow runs still load for `stance predict`).
 EARLIER_CLASSES: tuple[type, ...] = (TfidfVectorizer,)
 ALLOWED_CLASSES += EARLIER_CLASSES
 ALLOWED_TYPES: frozenset[str] = frozenset(type_name(c) for c in ALLOWED_CLASSES)
-# The classes skops does not trust on its own (it trusts scikit-learn's estimators, builtins and
-# numpy's values): the project's, the only types a model file of the project asks skops to trust.
-# The loading environment needs the project installed for them.
-PROJECT_TYPES: frozenset[str] = frozenset(
-    type_name(c)
-    for c in (CompactTfidfVectorizer, CharWbTfidf, SoftmaxLinearSVC, SentenceEncoder,
-              PriorCorrectedLogisticRegression)
-)  # fmt: skip
+PROJECT_TYPES: frozenset[str] = frozenset(type_name(c) for c in _PROJECT_CLASSES)
 # Values that hold no code: skipped by model_types.
 _VALUES = (bool, int, float, complex, type(None), np.bool_, np.number)
 # The only class a project model holds as a value (the vectorisers' and encoders' dtype).

@@ -170,34 +170,24 @@ CLASSIFIERS = ("logreg", "linear_svm")
 def _classifier(p: dict[str, Any], seed: int) -> LogisticRegression | SoftmaxLinearSVC:
     name = p.get("classifier", "logreg")
     correction = p.get("prior_correction", 0.0)
+    common = {k: p[k] for k in ("C", "class_weight", "max_iter", "tol")}
     if name == "logreg" and correction:
         return PriorCorrectedLogisticRegression(
-            prior_correction=correction,
-            C=p["C"],
-            class_weight=p["class_weight"],
-            max_iter=p["max_iter"],
-            tol=p["tol"],
-            random_state=seed,
+            prior_correction=correction, random_state=seed, **common
         )
     if correction:
         raise ValueError("prior_correction applies to classifier 'logreg' only")
     if name == "logreg":
-        return LogisticRegression(
-            C=p["C"],
-            class_weight=p["class_weight"],
-            max_iter=p["max_iter"],
-            tol=p["tol"],
-            random_state=seed,
-        )
+        return LogisticRegression(random_state=seed, **common)
     if name == "linear_svm":
-        return SoftmaxLinearSVC(
-            C=p["C"],
-            class_weight=p["class_weight"],
-            max_iter=p["max_iter"],
-            tol=p["tol"],
-            random_state=seed,
-        )
+        return SoftmaxLinearSVC(random_state=seed, **common)
     raise ValueError(f"classifier must be 'logreg' or 'linear_svm', not {name!r}")
+
+
+def _pipeline(p: dict[str, Any], seed: int, blocks: list, weights: dict | None = None) -> Pipeline:
+    """The feature blocks side by side (ColumnTransformer), then the classifier."""
+    features = ColumnTransformer(blocks, transformer_weights=weights)
+    return Pipeline([("features", features), ("classifier", _classifier(p, seed))])
 
 
 def _build_majority(p: dict[str, Any], seed: int) -> Pipeline:
@@ -205,25 +195,20 @@ def _build_majority(p: dict[str, Any], seed: int) -> Pipeline:
 
 
 def _build_word(p: dict[str, Any], seed: int) -> Pipeline:
-    features = ColumnTransformer([("word", _word_tfidf(p), TEXT)])
-    return Pipeline([("features", features), ("classifier", _classifier(p, seed))])
+    return _pipeline(p, seed, [("word", _word_tfidf(p), TEXT)])
 
 
 def _build_word_char(p: dict[str, Any], seed: int) -> Pipeline:
-    features = ColumnTransformer([("word", _word_tfidf(p), TEXT), ("char", _char_tfidf(p), TEXT)])
-    return Pipeline([("features", features), ("classifier", _classifier(p, seed))])
+    return _pipeline(p, seed, [("word", _word_tfidf(p), TEXT), ("char", _char_tfidf(p), TEXT)])
 
 
 def _build_word_speaker(p: dict[str, Any], seed: int) -> Pipeline:
     # The speaker is one-hot encoded beside the text features; an unseen speaker is all zeros.
-    features = ColumnTransformer(
-        [
-            ("word", _word_tfidf(p), TEXT),
-            ("speaker", OneHotEncoder(handle_unknown="ignore"), [SPEAKER]),
-        ],
-        transformer_weights={"word": 1.0, "speaker": float(p["speaker_weight"])},
-    )
-    return Pipeline([("features", features), ("classifier", _classifier(p, seed))])
+    blocks = [
+        ("word", _word_tfidf(p), TEXT),
+        ("speaker", OneHotEncoder(handle_unknown="ignore"), [SPEAKER]),
+    ]
+    return _pipeline(p, seed, blocks, {"word": 1.0, "speaker": float(p["speaker_weight"])})
 
 
 def _encoder(p: dict[str, Any]) -> SentenceEncoder:
@@ -238,18 +223,14 @@ def _encoder_blocks(p: dict[str, Any], tfidf: bool) -> list[tuple[str, Any, Any]
 
 
 def _build_encoder(p: dict[str, Any], seed: int) -> Pipeline:
-    features = ColumnTransformer(_encoder_blocks(p, tfidf=False))
-    return Pipeline([("features", features), ("classifier", _classifier(p, seed))])
+    return _pipeline(p, seed, _encoder_blocks(p, tfidf=False))
 
 
 def _build_encoder_tfidf(p: dict[str, Any], seed: int) -> Pipeline:
     # Both TF-IDF blocks and the sentence vector have unit length per row; encoder_weight
     # scales the vector against them.
-    features = ColumnTransformer(
-        _encoder_blocks(p, tfidf=True),
-        transformer_weights={"encoder": float(p["encoder_weight"]), "word": 1.0, "char": 1.0},
-    )
-    return Pipeline([("features", features), ("classifier", _classifier(p, seed))])
+    weights = {"encoder": float(p["encoder_weight"]), "word": 1.0, "char": 1.0}
+    return _pipeline(p, seed, _encoder_blocks(p, tfidf=True), weights)
 
 
 def _build_encoder_speaker(p: dict[str, Any], seed: int) -> Pipeline:
@@ -259,8 +240,7 @@ def _build_encoder_speaker(p: dict[str, Any], seed: int) -> Pipeline:
     blocks.append(("speaker", OneHotEncoder(handle_unknown="ignore"), [SPEAKER]))
     weights = {name: 1.0 for name, _, _ in blocks}
     weights.update(encoder=float(p["encoder_weight"]), speaker=float(p["speaker_weight"]))
-    features = ColumnTransformer(blocks, transformer_weights=weights)
-    return Pipeline([("features", features), ("classifier", _classifier(p, seed))])
+    return _pipeline(p, seed, blocks, weights)
 
 
 _TFIDF_DEFAULTS: dict[str, Any] = {
@@ -406,8 +386,7 @@ def spec_from_entry(entry: Mapping[str, Any], where: str = "models") -> ModelSpe
         )
     params = {**copy.deepcopy(dict(kind.defaults)), **given}
     spec = ModelSpec(str(name), kind, params, str(entry.get("description", "") or ""))
-    # Fail early, with the model's name, on a hyperparameter of the wrong type or out of range
-    # (scikit-learn itself would only check the values when the model is fitted).
+    # Fail early, with the model's name, on a hyperparameter of the wrong type or out of range.
     pipeline = spec.build(0)
     estimators = [pipeline, *(v for v in pipeline.get_params(deep=True).values()
                               if isinstance(v, BaseEstimator))]  # fmt: skip

@@ -71,11 +71,8 @@ def train_model(
     test: LabeledData | None = None,
     shown_warnings: set[str] | None = None,
 ) -> Evaluation:
-    """Evaluate one model, write its result folder and print progress, warnings and scores.
-
-    Warnings already in ``shown_warnings`` are not printed again (several models of one command
-    share most of them); the set is updated.
-    """
+    """Evaluate one model, write its result folder and log progress and the warnings not yet
+    in ``shown_warnings`` (models of one command share most of them; the set is updated)."""
     logger.info(
         f"{spec.name}: evaluating on {len(data.frame)} labeled sentences "
         f"({settings.n_jobs} thread(s)) ..."

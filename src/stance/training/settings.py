@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 # Settings that change how fast models train, never what they learn: changing them re-runs nothing.
@@ -29,15 +29,13 @@ class EvalSettings:
     n_splits: int
     logo_max_groups: int
     stratified_n_splits: int
-    # The secondary stratified K-fold runs only on tables of at most this many labeled sentences
-    # (None: always).
+    # The secondary stratified K-fold runs only up to this many labeled sentences (None: always).
     stratified_max_sentences: int | None
     n_bootstrap: int
     ci_level: float
     f_avg_classes: tuple[str, ...]
     learning_curve: tuple[float, ...]
-    # Shares below 1.0 whose training subsets would exceed this many sentences are not fit
-    # (None: every share is fit).
+    # Learning-curve shares below 1.0 with more training sentences are not fit (None: all are).
     learning_curve_max_train: int | None
     # How the fits run; the results do not depend on these (not in as_dict / metrics.json).
     n_jobs: int
@@ -65,16 +63,9 @@ class EvalSettings:
         )
 
     def as_dict(self) -> dict[str, Any]:
+        """The settings that shape results (all but SPEED_SETTINGS), as JSON values."""
         return {
-            "seed": self.seed,
-            "scheme": self.scheme,
-            "n_splits": self.n_splits,
-            "logo_max_groups": self.logo_max_groups,
-            "stratified_n_splits": self.stratified_n_splits,
-            "stratified_max_sentences": self.stratified_max_sentences,
-            "n_bootstrap": self.n_bootstrap,
-            "ci_level": self.ci_level,
-            "f_avg_classes": list(self.f_avg_classes),
-            "learning_curve": list(self.learning_curve),
-            "learning_curve_max_train": self.learning_curve_max_train,
+            k: list(v) if isinstance(v, tuple) else v
+            for k, v in asdict(self).items()
+            if k not in SPEED_SETTINGS
         }
