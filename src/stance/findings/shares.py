@@ -38,13 +38,13 @@ def _check(table: pd.DataFrame, columns: Sequence[str], classes: Sequence[str]) 
     missing = [c for c in need if c not in table]
     if missing:
         raise StanceError(f"sentence stances: missing column(s) {', '.join(missing)}")
-    unknown = sorted(set(table["stance"].dropna()) - set(classes))
+    unknown = sorted(set(table["stance"].dropna().unique()) - set(classes))
     if unknown:
         raise StanceError(
             f"sentence stances: value(s) {', '.join(map(str, unknown))} not among "
             f"{', '.join(classes)}"
         )
-    sources = sorted(set(table["stance_source"]) - {LABEL_SOURCE, MODEL_SOURCE})
+    sources = sorted(set(table["stance_source"].unique()) - {LABEL_SOURCE, MODEL_SOURCE})
     if sources:
         raise StanceError(f"sentence stances: unknown stance_source {', '.join(sources)}")
 
@@ -55,11 +55,17 @@ def _keys(table: pd.DataFrame, columns: Sequence[str], speaker: str) -> np.ndarr
     missing = np.zeros(len(table), dtype=bool)
     for p in parts:
         missing |= p.isna().to_numpy() | (p.astype(str) == "").to_numpy()
-    values = (
-        np.array(parts[0].astype(object).to_numpy(), dtype=object)
-        if len(parts) == 1
-        else np.array(pd.Series(list(zip(*parts, strict=True)), dtype=object).to_numpy())
-    )
+    if len(parts) == 1:
+        values = parts[0].to_numpy(dtype=object, copy=True)
+    else:
+        # One tuple per distinct combination of values: codes count up from 0 by first row.
+        combined = np.zeros(len(table), dtype=np.int64)
+        for p in parts:
+            index, uniques = pd.factorize(p)
+            combined = pd.factorize(combined * (len(uniques) + 1) + index + 1)[0]
+        first = np.unique(combined, return_index=True)[1]
+        rows = zip(*(p.to_numpy(dtype=object)[first] for p in parts), strict=True)
+        values = np.array(pd.Series(list(rows), dtype=object).to_numpy())[combined]
     values[missing] = None
     return values
 
@@ -154,7 +160,7 @@ def stance_shares(
     known = (sentences["stance_source"] == LABEL_SOURCE).to_numpy()
     # The group a sentence is shown in: its hand value if labeled, else its predicted one (the
     # ``speaker`` column holds exactly that).
-    shown = np.array([est.code(k) for k in _keys(sentences, columns, "speaker")], dtype=int)
+    shown = est.codes(_keys(sentences, columns, "speaker"))
     articles = sentences["article_id"].to_numpy()
     any_unknown = bool((~known).any())
     rows = []
