@@ -53,19 +53,14 @@ def _keys(table: pd.DataFrame, columns: Sequence[str], speaker: str) -> np.ndarr
     """Group key per sentence: the value (one column) or a tuple; None where one is missing."""
     parts = [table[speaker if c == "speaker" else c] for c in columns]
     missing = np.zeros(len(table), dtype=bool)
+    combined = np.zeros(len(table), dtype=np.int64)  # a code per combination, by first row
     for p in parts:
         missing |= p.isna().to_numpy() | (p.astype(str) == "").to_numpy()
-    if len(parts) == 1:
-        values = parts[0].to_numpy(dtype=object, copy=True)
-    else:
-        # One tuple per distinct combination of values: codes count up from 0 by first row.
-        combined = np.zeros(len(table), dtype=np.int64)
-        for p in parts:
-            index, uniques = pd.factorize(p)
-            combined = pd.factorize(combined * (len(uniques) + 1) + index + 1)[0]
-        first = np.unique(combined, return_index=True)[1]
-        rows = zip(*(p.to_numpy(dtype=object)[first] for p in parts), strict=True)
-        values = np.array(pd.Series(list(rows), dtype=object).to_numpy())[combined]
+        index, uniques = pd.factorize(p)
+        combined = pd.factorize(combined * (len(uniques) + 1) + index + 1)[0]
+    first = [p.to_numpy(dtype=object)[np.unique(combined, return_index=True)[1]] for p in parts]
+    keys = first[0] if len(first) == 1 else pd.Series(list(zip(*first, strict=True)), dtype=object)
+    values = np.array(keys, dtype=object)[combined]
     values[missing] = None
     return values
 
