@@ -240,14 +240,14 @@ def test_groups_with_missing_values_are_left_out_and_months_and_pairs():
     assert months == ["2018-11", None, None, "2020-02"]
     table = pd.DataFrame(
         {
-            "sentence_id": ["s1", "s2", "s3"],
-            "article_id": ["a1", "a2", "a3"],
-            "speaker": ["taliban", "taliban", "nato"],
-            "predicted_speaker": ["taliban", "taliban", "nato"],
-            "month": ["2018-11", None, "2020-02"],
-            "stance": ["favor", "none", "against"],
-            "predicted": ["favor", "none", "against"],
-            "stance_source": ["label"] * 3,
+            "sentence_id": ["s1", "s2", "s3", "s4"],
+            "article_id": ["a1", "a2", "a3", "a4"],
+            "speaker": ["taliban", "taliban", "nato", "nato"],
+            "predicted_speaker": ["taliban", "taliban", "nato", "nato"],
+            "month": ["2018-11", None, "2020-02", ""],
+            "stance": ["favor", "none", "against", "favor"],
+            "predicted": ["favor", "none", "against", "favor"],
+            "stance_source": ["label"] * 4,
         }
     )
     out = stance_shares(table, "month", CLASSES)
@@ -257,6 +257,7 @@ def test_groups_with_missing_values_are_left_out_and_months_and_pairs():
         ("nato", "2020-02"),
         ("taliban", "2018-11"),
     ]
+    assert list(pairs["sentences"]) == [1, 1] and list(pairs["against"]) == [1.0, 0.0]
 
 
 def test_unknown_stance_values_are_refused():

@@ -107,22 +107,23 @@ class ShareEstimator:
     ) -> None:
         self.classes = list(classes)
         self.designs = list(designs)
-        k = {c: i for i, c in enumerate(self.classes)}
         self._known = table["known"].to_numpy(dtype=bool)
-        # Groups (a value, or a tuple of values) as codes; -1: none.
-        true_group = table["true_group"].to_numpy(dtype=object)
-        pred_group = table["pred_group"].to_numpy(dtype=object)
-        self._codes: dict[Hashable, int] = {}
-        for value in (*true_group[self._known], *pred_group):
-            if not _missing(value):
-                self._codes.setdefault(value, len(self._codes))
-        self._tg = np.array([self._codes.get(v, -1) if not _missing(v) else -1
-                             for v in true_group], dtype=int)  # fmt: skip
-        self._tg[~self._known] = -1
-        self._ts = table["true_stance"].map(k).fillna(-1).to_numpy(dtype=int)
-        self._pg = np.array([self._codes.get(v, -1) if not _missing(v) else -1
-                             for v in pred_group], dtype=int)  # fmt: skip
-        self._ps = table["pred_stance"].map(k).fillna(-1).to_numpy(dtype=int)
+        # Groups (a value, or a tuple of values) as codes, in order of first appearance among
+        # the hand groups of labeled sentences, then the predicted ones; -1: none (missing or
+        # empty).
+        named = np.concatenate([table["true_group"].to_numpy(dtype=object)[self._known],
+                                table["pred_group"].to_numpy(dtype=object)])  # fmt: skip
+        index, values = pd.factorize(named)
+        kept = values != ""
+        renumbered = np.append(np.where(kept, np.cumsum(kept) - 1, -1), -1)
+        codes = renumbered[index]
+        self._codes: dict[Hashable, int] = {v: i for i, v in enumerate(values[kept])}
+        self._tg = np.full(len(self._known), -1)
+        self._tg[self._known] = codes[: int(self._known.sum())]
+        self._pg = codes[int(self._known.sum()) :]
+        stances = pd.Index(self.classes)
+        self._ts = stances.get_indexer(table["true_stance"])
+        self._ps = stances.get_indexer(table["pred_stance"])
         self._design = table["design"].to_numpy(dtype=int)
         self._sampled = table["sampled"].to_numpy(dtype=bool) & self._known
         self._unit = table["unit"].astype(str).to_numpy()
@@ -138,6 +139,11 @@ class ShareEstimator:
 
     def code(self, group: Hashable) -> int:
         return self._codes.get(group, -2)
+
+    def codes(self, groups: np.ndarray) -> np.ndarray:
+        """:meth:`code` of every group of an array (missing: -2)."""
+        index, values = pd.factorize(groups)
+        return np.array([*map(self.code, values), -2], dtype=int)[index]
 
     def _cells(self, group: Hashable) -> tuple[np.ndarray, np.ndarray]:
         """Per sentence, one-hot stance rows [sentence, class] of Y (hand) and Yhat (predicted)
@@ -368,14 +374,6 @@ def _design_variance(
     if len(rows) > len(units):
         var = np.maximum(var, _srs_variance(rows, frame_rows))
     return np.maximum(var, boundary), float(max(holding - 1, 1))
-
-
-def _missing(value: object) -> bool:
-    return (
-        value is None
-        or (isinstance(value, float) and np.isnan(value))
-        or (isinstance(value, str) and value == "")
-    )
 
 
 def _design_total(parts: dict, lam: float) -> np.ndarray:

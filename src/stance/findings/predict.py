@@ -70,14 +70,14 @@ def choose_model(models_dir: Path | str, name: str | None, comparison: str | Non
 def speakers_of(corpus: pd.DataFrame, path: Path | str) -> pd.DataFrame:
     """The speaker stage's prediction of every sentence of ``corpus`` (all present, or an
     error), indexed by sentence_id."""
-    predicted = pd.read_parquet(path)
-    missing = ~corpus["sentence_id"].isin(predicted["sentence_id"])
+    predicted = pd.read_parquet(path).drop_duplicates("sentence_id").set_index("sentence_id")
+    missing = predicted.index.get_indexer(corpus["sentence_id"]) < 0
     if missing.any():
         raise StanceError(
             f"{path} has no speaker for {int(missing.sum())} sentence(s) of the corpus (first: "
             f"{corpus.loc[missing, 'sentence_id'].iloc[0]}); run snakemake to update it"
         )
-    return predicted.drop_duplicates("sentence_id").set_index("sentence_id")
+    return predicted
 
 
 def predict_stances(model: Any, table: pd.DataFrame, chosen: ChosenModel) -> pd.DataFrame:
@@ -128,12 +128,12 @@ def gather_stances(corpus: pd.DataFrame, shards: list[str], chosen: ChosenModel)
                 "update it"
             )
     table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["sentence_id"])
-    missing = ~corpus["sentence_id"].isin(table["sentence_id"])
+    table = table.drop_duplicates("sentence_id").set_index("sentence_id")
+    missing = table.index.get_indexer(corpus["sentence_id"]) < 0
     if missing.any():
         raise StanceError(
             f"the stance predictions ({len(shards)} shard file(s)) lack {int(missing.sum())} "
             f"sentence(s) of the corpus (first: {corpus.loc[missing, 'sentence_id'].iloc[0]}); "
             "run snakemake to update them"
         )
-    table = table.drop_duplicates("sentence_id").set_index("sentence_id")
     return table.reindex(corpus["sentence_id"])[chosen.columns].reset_index(drop=True)

@@ -38,13 +38,13 @@ def _check(table: pd.DataFrame, columns: Sequence[str], classes: Sequence[str]) 
     missing = [c for c in need if c not in table]
     if missing:
         raise StanceError(f"sentence stances: missing column(s) {', '.join(missing)}")
-    unknown = sorted(set(table["stance"].dropna()) - set(classes))
+    unknown = sorted(set(table["stance"].dropna().unique()) - set(classes))
     if unknown:
         raise StanceError(
             f"sentence stances: value(s) {', '.join(map(str, unknown))} not among "
             f"{', '.join(classes)}"
         )
-    sources = sorted(set(table["stance_source"]) - {LABEL_SOURCE, MODEL_SOURCE})
+    sources = sorted(set(table["stance_source"].unique()) - {LABEL_SOURCE, MODEL_SOURCE})
     if sources:
         raise StanceError(f"sentence stances: unknown stance_source {', '.join(sources)}")
 
@@ -53,13 +53,14 @@ def _keys(table: pd.DataFrame, columns: Sequence[str], speaker: str) -> np.ndarr
     """Group key per sentence: the value (one column) or a tuple; None where one is missing."""
     parts = [table[speaker if c == "speaker" else c] for c in columns]
     missing = np.zeros(len(table), dtype=bool)
+    combined = np.zeros(len(table), dtype=np.int64)  # a code per combination, by first row
     for p in parts:
         missing |= p.isna().to_numpy() | (p.astype(str) == "").to_numpy()
-    values = (
-        np.array(parts[0].astype(object).to_numpy(), dtype=object)
-        if len(parts) == 1
-        else np.array(pd.Series(list(zip(*parts, strict=True)), dtype=object).to_numpy())
-    )
+        index, uniques = pd.factorize(p)
+        combined = pd.factorize(combined * (len(uniques) + 1) + index + 1)[0]
+    first = [p.to_numpy(dtype=object)[np.unique(combined, return_index=True)[1]] for p in parts]
+    keys = first[0] if len(first) == 1 else pd.Series(list(zip(*first, strict=True)), dtype=object)
+    values = np.array(keys, dtype=object)[combined]
     values[missing] = None
     return values
 
@@ -154,7 +155,7 @@ def stance_shares(
     known = (sentences["stance_source"] == LABEL_SOURCE).to_numpy()
     # The group a sentence is shown in: its hand value if labeled, else its predicted one (the
     # ``speaker`` column holds exactly that).
-    shown = np.array([est.code(k) for k in _keys(sentences, columns, "speaker")], dtype=int)
+    shown = est.codes(_keys(sentences, columns, "speaker"))
     articles = sentences["article_id"].to_numpy()
     any_unknown = bool((~known).any())
     rows = []
