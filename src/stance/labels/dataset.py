@@ -113,11 +113,20 @@ def write_summary_by_article(
 ) -> None:
     """Per article: sentences, labeled, unlabeled, and labeled sentences per stance value."""
     stance = schema.fields[-1]
-    table = sentences[["sentence_id", "article_id"]].merge(final, on="sentence_id", how="left")
-    rows = []
-    for article_id, part in table.groupby("article_id", sort=True):
-        labeled = part[part[stance.name].notna()]
-        counts = [int((labeled[stance.name] == v).sum()) for v in stance.names]
-        rows.append([article_id, len(part), len(labeled), len(part) - len(labeled), *counts])
+    table = sentences[["sentence_id", "article_id"]].merge(
+        final[["sentence_id", stance.name]], on="sentence_id", how="left"
+    )
+    by_article = table.groupby("article_id", sort=True)[stance.name]
+    total, labeled = by_article.size(), by_article.count()
+    per_value = pd.crosstab(table["article_id"], table[stance.name]).reindex(
+        index=total.index, columns=stance.names, fill_value=0
+    )
+    rows = [
+        [article_id, n, k, n - k, *values]
+        for article_id, n, k, values in zip(
+            total.index.tolist(), total.tolist(), labeled.tolist(), per_value.to_numpy().tolist(),
+            strict=True,
+        )
+    ]
     header = ["article_id", "sentences", "labeled", "unlabeled"]
     write_tsv(path, header + [f"{stance.name}_{v}" for v in stance.names], rows, for_people=True)
