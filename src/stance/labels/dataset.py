@@ -124,7 +124,10 @@ def write_summary_by_article(
     rows = [
         [article_id, n, k, n - k, *values]
         for article_id, n, k, values in zip(
-            total.index.tolist(), total.tolist(), labeled.tolist(), per_value.to_numpy().tolist(),
+            total.index.tolist(),
+            total.tolist(),
+            labeled.tolist(),
+            per_value.to_numpy().tolist(),
             strict=True,
         )
     ]
