@@ -45,15 +45,21 @@ def test_sentence_table_meets_its_invariants(built: Path):
     import datasets
 
     table = pd.read_parquet(built / TABLE)
-    assert list(table.columns) == ["sentence_id", "article_id", "position", "start", "end", "text"]
+    assert list(table.columns) == [
+        "sentence_id", "article_id", "position", "start", "end", "text", "paragraph_start",
+    ]  # fmt: skip
     assert table["sentence_id"].is_unique
     gold_total = sum(len(p.read_text(encoding="utf-8").splitlines()) for p in GOLD.glob("*.txt"))
     assert len(table) == gold_total
     for article_id, group in table.groupby("article_id"):
         raw = (built / "seeds" / f"{article_id}.txt").read_bytes().decode("utf-8")
         assert list(group["position"]) == list(range(len(group)))
+        previous_end = None
         for row in group.itertuples():
             assert raw[row.start : row.end] == row.text
+            gap = raw[previous_end : row.start] if previous_end is not None else "\n"
+            assert row.paragraph_start == ("\n" in gap or "\r" in gap)
+            previous_end = row.end
         gold = (GOLD / f"{article_id}.txt").read_text(encoding="utf-8").splitlines()
         assert list(group["text"]) == gold
     ds = datasets.Dataset.from_parquet(str(built / TABLE))
