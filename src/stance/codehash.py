@@ -10,14 +10,15 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 
 def code_digest(*parts: str) -> str:
     """SHA-256 (16 hex digits) of every Python file of the named subpackages (``"training"``)
-    and modules (``"tracking/runs.py"``), in path order."""
+    and modules (``"tracking/runs.py"``), in path order, and of the YAML data files in their
+    folders (the cue lexicon speakers/cues.yaml is read by speakers/mapping.py)."""
     h = hashlib.sha256()
     for name in parts:
         target = PACKAGE_DIR / name
         if target.is_dir():
-            files = sorted(target.rglob("*.py"))
+            files = sorted([*target.rglob("*.py"), *target.rglob("*.yaml")])
         elif target.is_file() and target.suffix == ".py":
-            files = [target]
+            files = [target, *sorted(target.parent.glob("*.yaml"))]
         else:
             raise ValueError(f"no subpackage or module {name!r} in {PACKAGE_DIR}")
         for path in files:

@@ -8,28 +8,6 @@ from dataclasses import dataclass
 
 from stance.speakers.mapping import MAX_SENTENCE_CHARS, NARRATION, SpeakerMapping
 
-# Verbs of saying (labels/GUIDELINES.md, "Reported speech"): their subject is the source.
-REPORTING_VERBS = (
-    "say|says|said|saying|tell|tells|told|state|states|stated|add|adds|added|adding|"
-    "write|writes|wrote|writing|insist|insists|insisted|claim|claims|claimed|claiming|"
-    "warn|warns|warned|urge|urges|urged|demand|demands|demanded|stress|stresses|stressed|"
-    "note|notes|noted|report|reports|reported|announce|announces|announced|accuse|accuses|"
-    "accused|indicate|indicates|indicated|acknowledge|acknowledged|estimate|estimates|"
-    "estimated|vow|vows|vowed|dismiss|dismissed|rebuke|rebuked|cite|cited|read|reads|argue|"
-    "argues|argued|assert|asserted|explain|explained|confirm|confirmed|deny|denied|"
-    "threaten|threatened|welcome|welcomed|defend|defended|suggest|suggested"
-)
-# Lower case, except in headlines ("Taliban Warns NATO"): "United States" is no verb.
-HEADLINE_VERBS = (
-    "Says|Say|Warns|Warn|Urges|Urge|Tells|Tell|Demands|Demand|Claims|Claim|Insists|Insist|"
-    "Accuses|Accuse|Vows|Vow"
-)
-_VERB = re.compile(
-    rf"(?<![\w-])(?:(?P<verb>{REPORTING_VERBS}|{HEADLINE_VERBS})|(?P<according>[Aa]ccording to))"
-    r"(?![\w-])"
-)
-# "told X", "tells X": X is the listener, never the source.
-_LISTENER_VERBS = frozenset({"tell", "tells", "told"})
 # "was reported to", "been told": a passive verb names no source before it.
 _PASSIVE = re.compile(r"\b(?:was|were|been|be|being|is|are)\s+(?:\w+ly\s+)?$", re.IGNORECASE)
 # Where a source phrase ends, going back from its verb or forward from "according to".
@@ -163,18 +141,21 @@ def explicit_attribution(
     """The source named by a reporting verb or "according to" outside quotations, if any."""
     source = _Source(mapping)
     text = shape.outside
-    for match in _VERB.finditer(text):
-        if match.group("according"):
+    cues = mapping.cues
+    for match in cues.pattern.finditer(text):
+        verb = match.group("word")
+        if verb is None:
             after = _SEGMENT_BREAK.split(text[match.end() :].split(MASK)[0])[0]
-            found = source.of([after], previous, "according to")
+            found = source.of([after], previous, match.group("phrase").lower())
+        elif not cues.is_verb(verb):
+            continue
         else:
-            verb = match.group("verb")
             before = text[: match.start()]
             if _PASSIVE.search(before):
                 continue
             region = before.rsplit(MASK, 1)[-1]
             found = source.of(_segments_back(region), previous, verb)
-            if found is None and not region.strip(" ,") and verb.lower() not in _LISTENER_VERBS:
+            if found is None and not region.strip(" ,") and verb.lower() not in cues.listener:
                 # Inverted: '“...,” said the head of the Taliban delegation'.
                 after = _SEGMENT_BREAK.split(text[match.end() :].split(MASK)[0])[0]
                 found = source.of([after], previous, verb)
