@@ -103,13 +103,14 @@ def add_speakers(
         from stance.tracking.model_io import load_logged_model
         from stance.tracking.speakers import latest_speaker_run
 
-        run_id = latest_speaker_run(uri, experiment)
-        if run_id is None:
+        latest = latest_speaker_run(uri, experiment)
+        if latest is None or latest[1]:
+            why = f" (the newest speaker run {latest[0]}: {latest[1]})" if latest else ""
             raise StanceError(
-                f"speakers.method is {method!r} but no speaker model is logged in {uri}; run "
-                "`snakemake` (rule log_speakers), set speakers.method: rules, or give --speaker"
+                f"speakers.method is {method!r} but no speaker model is logged in {uri}{why}; "
+                "label speakers and run `snakemake`, set speakers.method: rules, or give --speaker"
             )
-        model = load_logged_model(uri, run_id)
+        model = load_logged_model(uri, latest[0])
     found = predict_speakers(out, mapping_from_config(config, root), model, method)
     out[SPEAKER] = found["predicted_speaker"].to_numpy()
     out["speaker_evidence"] = found["evidence"].to_numpy()
