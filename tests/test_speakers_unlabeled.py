@@ -60,6 +60,7 @@ def write_project(root: Path, method: str = "rules", speakers: bool = True) -> d
 def test_rules_need_no_label_and_every_output_says_what_was_skipped(
     tmp_path: Path, monkeypatch, capsys
 ):
+    from stance.cli.main import main
     from stance.speakers.logged import log_speaker_stage
 
     root = tmp_path / "project"
@@ -91,6 +92,14 @@ def test_rules_need_no_label_and_every_output_says_what_was_skipped(
     with sqlite3.connect(root / "mlflow.db") as db:
         tags = dict(db.execute("select key, value from tags").fetchall())
     assert "no labeled sentence" in tags["stance.no_speaker_model"]
+    # That run serves no method that needs a model: `stance predict` says why.
+    hybrid = yaml.safe_load(Path("config/config.yaml").read_text())
+    hybrid["speakers"]["method"] = "hybrid"
+    Path("config/config.yaml").write_text(yaml.safe_dump(hybrid))
+    capsys.readouterr()
+    assert main(["predict", "--speakers-only", "--text", "The Taliban said so."]) == 2
+    err = capsys.readouterr().err
+    assert "the newest speaker run" in err and "has no labeled sentence" in err
 
 
 def test_labels_without_a_speaker_column_skip_the_model_too(tmp_path: Path):
@@ -117,3 +126,37 @@ def test_the_speaker_model_without_labels_is_a_clear_error(tmp_path: Path, monke
     fit_speaker_model(SENTENCES, LABELED, rules, root, MODEL)
     with pytest.raises(StanceError, match=f"method is '{method}' but there is no speaker model"):
         predict_shard(ATTRIBUTED, MODEL, config, "results/speakers/predicted.parquet")
+
+
+def test_predict_speakers_only_needs_no_stance_model_nor_store(tmp_path: Path, monkeypatch,
+                                                               capsys):  # fmt: skip
+    from stance.cli.main import main
+
+    root = tmp_path / "project"
+    write_project(root)
+    monkeypatch.chdir(root)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    article = root / "new.txt"
+    text = "“Foreign troops must leave now,” the Taliban said.\n\nSnow fell in Kabul.\n"
+    article.write_text(text, encoding="utf-8")
+    assert main(["predict", "--speakers-only", "--articles", str(article), "--out", "s.csv"]) == 0
+    rows = pd.read_csv("s.csv")
+    assert rows["speaker"].tolist() == ["taliban", "author"]
+    assert "stance" not in rows.columns and "Taliban" in rows["speaker_evidence"][0]
+    assert not (root / "mlflow.db").exists()
+    pd.DataFrame({"text": ["Russia said it was time to go."]}).to_csv("t.csv", index=False)
+    assert main(["predict", "--speakers-only", "--table", "t.csv", "--out", "t-out.csv"]) == 0
+    assert pd.read_csv("t-out.csv")["speaker"].tolist() == ["russia"]
+    capsys.readouterr()
+    # A stance-model option, a method that needs a model nobody logged, no mapping: errors.
+    assert main(["predict", "--speakers-only", "--text", "x", "--speaker", "nato"]) == 2
+    assert "leave out --speaker" in capsys.readouterr().err
+    config = yaml.safe_load(Path("config/config.yaml").read_text())
+    config["speakers"]["method"] = "hybrid"
+    Path("config/config.yaml").write_text(yaml.safe_dump(config))
+    assert main(["predict", "--speakers-only", "--text", "The Taliban said so."]) == 2
+    assert "no speaker model is logged" in capsys.readouterr().err
+    config["speakers"] = {**config["speakers"], "method": "rules", "mapping": "missing.yaml"}
+    Path("config/config.yaml").write_text(yaml.safe_dump(config))
+    assert main(["predict", "--speakers-only", "--text", "The Taliban said so."]) == 2
+    assert "missing.yaml: speaker mapping not found" in capsys.readouterr().err
