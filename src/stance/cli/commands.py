@@ -1,4 +1,5 @@
-"""The user commands of `stance`: add articles, check the corpus, label, train, runs, predict."""
+"""The user commands of `stance`: add articles, check the corpus and the guidelines, label,
+train, runs, predict."""
 
 from __future__ import annotations
 
@@ -34,6 +35,22 @@ def check_corpus(args: argparse.Namespace) -> None:
         logger.warning(warning)
     table = read_metadata(metadata_path(seeds_dir), set(found.article_ids))
     print(f"{len(found.article_ids)} article(s), {len(table)} with a metadata row")
+
+
+def check(args: argparse.Namespace) -> int:
+    from stance.labels.schema import GUIDELINES_FILE, guideline_problems, load_schema
+
+    labels_config = load_config(args.config)["labels"]
+    schema = load_schema(labels_config["schema"])
+    guidelines = Path(labels_config["dir"]) / GUIDELINES_FILE
+    problems = guideline_problems(schema, guidelines)
+    for problem in problems:
+        logger.error(problem)
+    if problems:
+        return 1
+    counts = ", ".join(f"{f.name}: {len(f.values)}" for f in schema.fields)
+    print(f"{guidelines} describes every value of {schema.path} ({counts})")
+    return 0
 
 
 def add(args: argparse.Namespace) -> None:

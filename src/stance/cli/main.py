@@ -77,6 +77,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     add("check-corpus", commands.check_corpus, "list problems with the article folder")
+    add(
+        "check",
+        commands.check,
+        "check that the labeling guidelines (GUIDELINES.md in config labels.dir) have a section "
+        "for every field and value of the label schema",
+    )
 
     p = add("labels", commands.labels, "validate hand labels and build the labeled data set")
     p.add_argument("--sentences", default="results/sentences.parquet", help="sentence table")
