@@ -479,3 +479,64 @@ def test_adjudication_decides_even_against_the_majority(tmp_path: Path, sentence
     # An adjudicated sentence without hand labels still gets its label.
     assert final.loc[sid("a2", 1), ["speaker", "n_annotators"]].tolist() == ["afghan_government", 0]
     assert ties == []  # adjudicated ties need no further attention
+
+
+MADE_UP_SCHEMA = {
+    "target": "a made-up topic",
+    "fields": {
+        "speaker": {"description": "who speaks", "values": [
+            {"name": "mayor", "key": "m", "description": "the mayor and the city hall"},
+            {"name": "council", "key": "c", "description": "the city council"},
+            {"name": "author", "key": "a", "description": "narration"},
+        ]},
+        "stance": {"description": "on the new bridge", "values": [
+            {"name": "for", "key": "f"}, {"name": "against", "key": "x"},
+        ]},
+    },
+    "columns": {"required": ["sentence_id", "text", "speaker", "stance", "annotator"]},
+}  # fmt: skip
+
+
+def test_check_names_each_schema_value_the_guidelines_miss(tmp_path: Path, monkeypatch, capsys):
+    import shutil
+
+    from stance.cli.main import main
+
+    for item in ("config", "workflow/schemas"):
+        shutil.copytree(ROOT / item, tmp_path / item)
+    (tmp_path / "labels").mkdir()
+    (tmp_path / "labels/schema.yaml").write_text(yaml.safe_dump(MADE_UP_SCHEMA))
+    guidelines = tmp_path / "labels/GUIDELINES.md"
+    guidelines.write_text(
+        "# Guidelines\n\n## `speaker`: who speaks\n\n### `mayor`\nThe mayor.\n\n"
+        "### `governor`\nThe governor.\n\n### `author`\nNarration.\n\n"
+        "## Decision rules\n\n### `council` in a headline\nNot a value section.\n",
+        encoding="utf-8",
+    )
+    monkeypatch.chdir(tmp_path)
+    assert main(["check"]) == 1
+    err = capsys.readouterr().err
+    assert "labels/GUIDELINES.md:3: speaker value 'council' of labels/schema.yaml has no " in err
+    assert "add '### `council`' under '## `speaker`' with its description (the city council)" in err
+    assert "labels/GUIDELINES.md:8: '### `governor`' under '## `speaker`' names no speaker" in err
+    assert "no section for field 'stance' of labels/schema.yaml; add '## `stance`: on the" in err
+    assert "mayor" not in err and "'author'" not in err
+    guidelines.write_text(
+        guidelines.read_text(encoding="utf-8").replace("governor", "council")
+        + "\n## `stance`\n\n### `for`\nFor.\n\n### `against`\nAgainst.\n",
+        encoding="utf-8",
+    )
+    assert main(["check"]) == 0
+    assert "describes every value of labels/schema.yaml (speaker: 3, stance: 2)" in (
+        capsys.readouterr().out
+    )
+    guidelines.unlink()
+    assert main(["check"]) == 1
+    assert "labels/GUIDELINES.md: not found" in capsys.readouterr().err
+
+
+def test_the_project_guidelines_describe_every_value_of_its_schema():
+    from stance.labels.schema import guideline_problems
+
+    assert guideline_problems(load_schema(ROOT / "labels/schema.yaml"),
+                              ROOT / "labels/GUIDELINES.md") == []  # fmt: skip

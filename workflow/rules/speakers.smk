@@ -94,10 +94,14 @@ rule speakers:
 
 rule predict_speakers:
     """The speaker of every sentence of one shard: the rules' output, and the speaker model
-    where speakers.method lets it decide."""
+    where speakers.method lets it decide (method rules reads no model, hence no label)."""
     input:
         attributed=f"{SPEAKERS_DIR}/attributed/shard-{{shard}}.parquet",
-        model=f"{SPEAKERS_DIR}/model.skops",
+        # The rules read no label: with method rules a label change predicts nothing again.
+        **(
+            {} if config["speakers"]["method"] == "rules"
+            else {"model": f"{SPEAKERS_DIR}/model.skops"}
+        ),
     output:
         f"{SPEAKERS_DIR}/predicted/shard-{{shard}}.parquet",
     params:

@@ -1,4 +1,5 @@
-"""The user commands of `stance`: add articles, check the corpus, label, train, runs, predict."""
+"""The user commands of `stance`: add articles, check the corpus and the guidelines, label,
+train, runs, predict."""
 
 from __future__ import annotations
 
@@ -34,6 +35,22 @@ def check_corpus(args: argparse.Namespace) -> None:
         logger.warning(warning)
     table = read_metadata(metadata_path(seeds_dir), set(found.article_ids))
     print(f"{len(found.article_ids)} article(s), {len(table)} with a metadata row")
+
+
+def check(args: argparse.Namespace) -> int:
+    from stance.labels.schema import GUIDELINES_FILE, guideline_problems, load_schema
+
+    labels_config = load_config(args.config)["labels"]
+    schema = load_schema(labels_config["schema"])
+    guidelines = Path(labels_config["dir"]) / GUIDELINES_FILE
+    problems = guideline_problems(schema, guidelines)
+    for problem in problems:
+        logger.error(problem)
+    if problems:
+        return 1
+    counts = ", ".join(f"{f.name}: {len(f.values)}" for f in schema.fields)
+    print(f"{guidelines} describes every value of {schema.path} ({counts})")
+    return 0
 
 
 def add(args: argparse.Namespace) -> None:
@@ -188,6 +205,19 @@ def runs(args: argparse.Namespace) -> None:
         _print_table(table, args.tsv)
 
 
+def _write_predictions(frame: pd.DataFrame, out: str) -> None:
+    """A CSV for people: texts a spreadsheet would run as a formula are quoted (--table reads
+    such a file back exactly)."""
+    from stance.io import atomic_open, spreadsheet_frame
+
+    safe = spreadsheet_frame(frame)
+    if out == "-":
+        safe.to_csv(sys.stdout, index=False, lineterminator="\n")
+    else:
+        with atomic_open(out, newline="", encoding="utf-8") as fh:
+            safe.to_csv(fh, index=False, lineterminator="\n")
+
+
 def predict(args: argparse.Namespace) -> None:
     import pandas as pd
 
@@ -198,11 +228,7 @@ def predict(args: argparse.Namespace) -> None:
         sentences_from_table,
         sentences_from_texts,
     )
-    from stance.io import atomic_open, spreadsheet_frame
-    from stance.tracking.model_io import load_logged_model
-    from stance.tracking.queries import select_run
     from stance.tracking.store import project_root
-    from stance.training.models import predict_sentences
 
     config = load_config(args.config)
     uri, experiment = _tracking(args.config, config)
@@ -211,13 +237,29 @@ def predict(args: argparse.Namespace) -> None:
         raise StanceError(
             "give exactly one input: --text TEXT, --articles FILE..., --table CSV or --unlabeled"
         )
+    if args.speakers_only and (args.speaker or args.run_id or args.model):
+        raise StanceError(
+            "--speakers-only predicts speakers with no stance model: leave out --speaker, "
+            "--run-id and --model"
+        )
     if args.text:
         table = sentences_from_texts(args.text, config)
     elif args.articles:
         table = sentences_from_articles(args.articles, config)
     else:
         table = sentences_from_table(args.table or args.unlabeled or UNLABELED_QUEUE)
-    table = add_speakers(table, config, project_root(args.config), uri, experiment, args.speaker)
+    table = add_speakers(table, config, project_root(args.config), uri, experiment, args.speaker,
+                         need_mapping=args.speakers_only)  # fmt: skip
+    if args.speakers_only:
+        _write_predictions(table, args.out)
+        counts = table["speaker"].value_counts().to_dict() if len(table) else {}
+        logger.info(f"speakers ({config['speakers']['method']}) of {len(table)} sentence(s): "
+                    f"{counts}")  # fmt: skip
+        return
+    from stance.tracking.model_io import load_logged_model
+    from stance.tracking.queries import select_run
+    from stance.training.models import predict_sentences
+
     chosen = select_run(
         uri, experiment, run_id=args.run_id, model=args.model, available=list(table.columns)
     )
@@ -225,14 +267,8 @@ def predict(args: argparse.Namespace) -> None:
     name = f"model {chosen['model']!r} (run {chosen['run_id']})"
     result = predict_sentences(model, table, chosen["classes"], chosen["features"], name)
     logger.info(f"{name}: {len(result)} sentence(s)")
-    # A CSV for people: texts a spreadsheet would run as a formula are quoted (--table reads
-    # such a file back exactly).
-    safe = spreadsheet_frame(result)
-    if args.out == "-":
-        safe.to_csv(sys.stdout, index=False, lineterminator="\n")
-    else:
-        with atomic_open(args.out, newline="", encoding="utf-8") as fh:
-            safe.to_csv(fh, index=False, lineterminator="\n")
+    _write_predictions(result, args.out)
+    if args.out != "-":
         counts = pd.Series(result["stance"]).value_counts().to_dict() if len(result) else {}
         logger.info(f"wrote {args.out}: {counts}")
 

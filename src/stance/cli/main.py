@@ -77,6 +77,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     add("check-corpus", commands.check_corpus, "list problems with the article folder")
+    add(
+        "check",
+        commands.check,
+        "check that the labeling guidelines (GUIDELINES.md in config labels.dir) have a section "
+        "for every field and value of the label schema",
+    )
 
     p = add("labels", commands.labels, "validate hand labels and build the labeled data set")
     p.add_argument("--sentences", default="results/sentences.parquet", help="sentence table")
@@ -178,7 +184,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="also unfinished runs (RUNNING: still logging or left by a crash; FAILED)",
     )
 
-    p = add("predict", commands.predict, "predict the stance of sentences with a logged model")
+    p = add(
+        "predict",
+        commands.predict,
+        "predict the stance of sentences with a logged model, or (--speakers-only) their speaker",
+    )
     p.add_argument("--run-id", help="the run whose model to use (see `stance runs`)")
     p.add_argument(
         "--model",
@@ -198,6 +208,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--speaker",
         help="speaker of every input sentence (default: predicted by the speaker stage, "
         "see docs/speakers.md)",
+    )
+    p.add_argument(
+        "--speakers-only",
+        action="store_true",
+        help="only the speaker of each sentence (the rules, and the logged speaker model where "
+        "config speakers.method uses one): no stance model or MLflow run needed",
     )
     p.add_argument("--out", default="-", help="output CSV (default: standard output)")
 

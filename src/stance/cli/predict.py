@@ -73,12 +73,14 @@ def add_speakers(
     uri: str,
     experiment: str,
     speaker: str | None = None,
+    need_mapping: bool = False,
 ) -> pd.DataFrame:
     """The table with ``speaker`` and ``speaker_evidence``: ``speaker`` for every sentence when
     given (--speaker), the table's own speaker column when it has one, else the speaker stage's
     prediction (rules with the mapping of config speakers.mapping and, unless speakers.method is
     ``rules``, the newest logged speaker model, loaded with the project's trusted-types check).
-    Without the mapping file, no speaker is added (a note says so)."""
+    Without the mapping file, no speaker is added (a note says so), or, ``need_mapping``, an
+    error."""
     out = table.copy()
     if speaker is not None or SPEAKER in out.columns:
         if speaker is not None:
@@ -91,6 +93,11 @@ def add_speakers(
 
     mapping_file = Path(root) / config["speakers"]["mapping"]
     if not mapping_file.is_file():
+        if need_mapping:
+            raise StanceError(
+                f"{mapping_file}: speaker mapping not found; the speaker rules need it (config "
+                "speakers.mapping; docs/speakers.md)"
+            )
         # A project without the speaker stage: as before, only text models can be fed.
         logger.info(
             f"note: no speaker mapping {mapping_file}: speakers are not predicted (give "
@@ -103,13 +110,14 @@ def add_speakers(
         from stance.tracking.model_io import load_logged_model
         from stance.tracking.speakers import latest_speaker_run
 
-        run_id = latest_speaker_run(uri, experiment)
-        if run_id is None:
+        latest = latest_speaker_run(uri, experiment)
+        if latest is None or latest[1]:
+            why = f" (the newest speaker run {latest[0]}: {latest[1]})" if latest else ""
             raise StanceError(
-                f"speakers.method is {method!r} but no speaker model is logged in {uri}; run "
-                "`snakemake` (rule log_speakers), set speakers.method: rules, or give --speaker"
+                f"speakers.method is {method!r} but no speaker model is logged in {uri}{why}; "
+                "label speakers and run `snakemake`, set speakers.method: rules, or give --speaker"
             )
-        model = load_logged_model(uri, run_id)
+        model = load_logged_model(uri, latest[0])
     found = predict_speakers(out, mapping_from_config(config, root), model, method)
     out[SPEAKER] = found["predicted_speaker"].to_numpy()
     out["speaker_evidence"] = found["evidence"].to_numpy()

@@ -158,7 +158,8 @@ def predict_speakers(job: Any) -> None:
     """The speaker of every sentence of one shard, from its attribution and the speaker model."""
     from stance.speakers.stage import predict_shard
 
-    predict_shard(job.input.attributed, job.input.model, job.config, job.output[0])
+    # No model input where speakers.method is rules (speakers.smk).
+    predict_shard(job.input.attributed, job.input.get("model"), job.config, job.output[0])
 
 
 def gather_speakers(job: Any) -> None:
@@ -174,9 +175,7 @@ def speaker_stance(job: Any) -> None:
 
     table = write_stance_with_predicted(job.input.data, job.input.oof, job.params.models,
                                         job.config, job.output[0])  # fmt: skip
-    if table.empty:
-        logger.info("no configured model reads the speaker: nothing to compare")
-    else:
+    if not table.empty:
         logger.info(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
 
 

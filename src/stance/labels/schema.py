@@ -152,3 +152,54 @@ def load_schema(path: Path | str) -> LabelSchema:
     return LabelSchema(
         path, data.get("target", ""), tuple(fields), tuple(required), tuple(optional)
     )
+
+
+# The labeling guidelines beside the label files: a '## `field`' section per label field, with
+# a '### `value`' section per value (labels/GUIDELINES.md).
+GUIDELINES_FILE = "GUIDELINES.md"
+
+
+def guideline_problems(schema: LabelSchema, guidelines: Path | str) -> list[str]:
+    """Each field and value of ``schema`` that ``guidelines`` gives no section, and each value
+    section that names no value of the schema, with what to do; empty when they agree."""
+    path = Path(guidelines)
+    if not path.is_file():
+        return [
+            f"{path}: not found; write the labeling guidelines there, a '## `field`' section "
+            f"per field of {schema.path} with a '### `value`' section per value"
+        ]
+    # field -> (line of its section, {value: line of its section})
+    sections: dict[str, tuple[int, dict[str, int]]] = {}
+    field = None
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        level = len(line) - len(line.lstrip("#"))
+        named = line.split("`")[1] if level in (2, 3) and line.count("`") >= 2 else None
+        if level == 2:
+            field = named if named in schema.field_names else None
+            if field:
+                sections[field] = (number, {})
+        elif level == 3 and field and named:
+            sections[field][1][named] = number
+    problems = []
+    for f in schema.fields:
+        if f.name not in sections:
+            problems.append(
+                f"{path}: no section for field '{f.name}' of {schema.path}; add '## `{f.name}`: "
+                f"{f.description}' with a '### `value`' section for each of its values"
+            )
+            continue
+        at, described = sections[f.name]
+        for v in f.values:
+            if v.name not in described:
+                problems.append(
+                    f"{path}:{at}: {f.name} value '{v.name}' of {schema.path} has no section; "
+                    f"add '### `{v.name}`' under '## `{f.name}`' with its description "
+                    f"({v.description or 'see the schema'}) and examples from the articles"
+                )
+        problems += [
+            f"{path}:{line}: '### `{name}`' under '## `{f.name}`' names no {f.name} value of "
+            f"{schema.path}; add the value to the schema or rename or remove the section"
+            for name, line in described.items()
+            if name not in f.names
+        ]
+    return problems

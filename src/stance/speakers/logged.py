@@ -25,16 +25,16 @@ def log_speaker_stage(
     root: Path | str,
     out: str,
 ) -> None:
-    """Log the speaker stage to MLflow (rule log_speakers)."""
+    """Log the speaker stage to MLflow (rule log_speakers); without hand speakers, the run
+    has neither metrics nor a model and its tag says why."""
     from stance.speakers.learned import FEATURES
+    from stance.speakers.stage import load_speaker_labels, read_speaker_model
     from stance.tracking.speakers import log_speaker_run
     from stance.tracking.store import resolve_tracking_uri
-    from stance.training.data import load_training_data
-    from stance.training.model_files import load_model
 
     summary = json.loads(Path(metrics).read_text(encoding="utf-8"))
-    data = load_training_data(dataset)
-    if data.digest() != summary["labels_sha256"]:
+    labels = load_speaker_labels(dataset, summary["method"])
+    if labels.data.digest() != summary["labels_sha256"]:
         raise StanceError(f"{dataset} changed since {metrics} was written; run snakemake again")
     uri, experiment = resolve_tracking_uri(config, root), config["mlflow"]["experiment"]
     params = {
@@ -52,8 +52,9 @@ def log_speaker_stage(
         for name in ("accuracy", "macro_f1"):
             for suffix in ("", "_ci_low", "_ci_high"):
                 flat[f"{variant}_{name}{suffix}"] = figures[f"{name}{suffix}"]
-    chosen = summary["scores"][f"guarded_{summary['method']}"]
-    flat["accuracy"], flat["macro_f1"] = chosen["accuracy"], chosen["macro_f1"]
+    chosen = summary["scores"].get(f"guarded_{summary['method']}")
+    if chosen:
+        flat["accuracy"], flat["macro_f1"] = chosen["accuracy"], chosen["macro_f1"]
     example = pd.DataFrame(
         {"text": ["The Taliban said foreign troops must leave."], "rule_speaker": ["taliban"],
          "rule_kind": ["attribution"], "first_mention": ["taliban"], "prev_speaker": ["none"]}
@@ -63,12 +64,13 @@ def log_speaker_stage(
         experiment,
         params,
         flat,
-        load_model(model),
+        read_speaker_model(model),
         example,
         [metrics, *artifacts],
         config=config,
         root=root,
         labels_sha256=summary["labels_sha256"],
+        no_model=summary.get("skipped", ""),
     )
     write_json(out, info)
     logger.info(f"speakers: logged run {info['run_id']} to {uri}")

@@ -10,6 +10,7 @@ from typing import Any
 
 import pandas as pd
 
+from stance.environment import import_datasets
 from stance.errors import StanceError
 from stance.io import atomic_open, atomic_path, spreadsheet_frame, write_json
 from stance.speakers.apply import mapping_from_config
@@ -30,6 +31,18 @@ CORPUS_COLUMNS = ["sentence_id", "article_id", "position", "text", PARAGRAPH]
 # One row per (name of the mapping, article that names it).
 NAMING_COLUMNS = ["name", "article_id"]
 PREDICTED_COLUMNS = ["sentence_id", "predicted_speaker", "evidence", "source"]
+# The tables of rule speakers (written with their header only when there is no speaker label).
+OOF_COLUMNS = [
+    "sentence_id", "article_id", "text", "speaker", "predicted_speaker", "evidence",
+    "predicted_speaker_unguarded", *(f"guarded_{m}" for m in METHODS), "fold",
+]  # fmt: skip
+SCORE_COLUMNS = ["accuracy", "accuracy_ci_low", "accuracy_ci_high",
+                 "macro_f1", "macro_f1_ci_low", "macro_f1_ci_high"]  # fmt: skip
+PER_SPEAKER_COLUMNS = ["speaker", "support", *(
+    f"{what}_{guard}" for guard in GUARDS for what in ("precision", "recall", "f1"))]  # fmt: skip
+# What rule speaker_model writes instead of a model when there is no speaker label: this
+# prefix, then why (the rules need no label, so the stage goes on without the model).
+NO_MODEL = "no speaker model: "
 
 logger = logging.getLogger(__name__)
 
@@ -85,10 +98,56 @@ def read_naming(paths: Sequence[Path | str]) -> dict[str, set[str]]:
     return naming
 
 
-def _labeled_speakers(data: LabeledData) -> pd.DataFrame:
-    if not data.has_speaker:
-        raise StanceError(f"{data.source} has no 'speaker' column: label speakers first")
-    return data.frame[["sentence_id", "speaker"]]
+@dataclass(frozen=True)
+class SpeakerLabels:
+    """The labeled data set, its hand speakers (sentence_id, speaker) and, when there is no
+    hand speaker, why the speaker model and the out-of-fold figures are skipped."""
+
+    data: LabeledData
+    speakers: pd.DataFrame
+    skipped: str = ""
+
+
+def _row_count(dataset: Path | str) -> int | None:
+    try:
+        return int(import_datasets().load_from_disk(str(dataset)).num_rows)
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def load_speaker_labels(dataset: Path | str, method: str) -> SpeakerLabels:
+    """The hand speakers of the labeled data set. None at all (no label, or no speaker field)
+    is fine for ``method`` rules, which read no label; the speaker model of learned and hybrid
+    needs them."""
+    try:
+        data = load_training_data(dataset)
+    except StanceError:
+        if _row_count(dataset) != 0:
+            raise
+        # No labeled sentence yet: an empty data set, whose digest is that of no row.
+        data = LabeledData(pd.DataFrame(columns=["sentence_id", "group", "text", "stance"]), [],
+                           str(dataset))  # fmt: skip
+    skipped = ""
+    if data.frame.empty:
+        skipped = f"{data.source} has no labeled sentence"
+    elif not data.has_speaker:
+        skipped = f"{data.source} has no 'speaker' column"
+    if skipped and method != "rules":
+        raise StanceError(
+            f"{skipped}: speakers.method {method!r} needs the speaker model, which learns from "
+            "hand-labeled speakers; label speakers (labels/*.csv) or set speakers.method: rules"
+        )
+    columns = ["sentence_id", "speaker"]
+    speakers = pd.DataFrame(columns=columns) if skipped else data.frame[columns]
+    return SpeakerLabels(data, speakers, skipped)
+
+
+def read_speaker_model(path: Path | str) -> Any:
+    """The model rule speaker_model wrote, or None where it wrote why there is none."""
+    with open(path, "rb") as fh:
+        if fh.read(len(NO_MODEL)) == NO_MODEL.encode("utf-8"):
+            return None
+    return load_model(path)
 
 
 def _write_csv(frame: pd.DataFrame, path: str, sep: str = ",", for_people: bool = True) -> None:
@@ -108,18 +167,50 @@ def fit_speaker_model(
     articles (``sentences``: their sentence table) with the whole mapping (rule speaker_model).
     The rules read one article at a time: the features are those of the corpus shards."""
     speaker_config = config["speakers"]
-    data = load_training_data(dataset)
-    labeled = _labeled_speakers(data)
+    labels = load_speaker_labels(dataset, speaker_config["method"])
+    if labels.skipped:
+        note = f"{labels.skipped}: the speaker model is skipped (speakers.method rules needs none)"
+        logger.info(f"note: {note}")
+        with atomic_open(out, encoding="utf-8") as fh:
+            fh.write(f"{NO_MODEL}{note}\n")
+        return
+    labeled = labels.speakers
     attributed = attribute(read_sentences(sentences), mapping_from_config(config, Path(root)))
     train_x = attributed.set_index("sentence_id").loc[labeled["sentence_id"]].reset_index()
     seed = EvalSettings.from_config(config).seed
     model = fit_model(dict(speaker_config["model"]), seed, train_x, labeled["speaker"])
     if isinstance(model, str) or model is None:
         raise StanceError(
-            f"{data.source}: every labeled sentence has speaker {model!r}; the speaker model needs "
-            "sentences of at least two speakers"
+            f"{labels.data.source}: every labeled sentence has speaker {model!r}; the speaker "
+            "model needs sentences of at least two speakers"
         )
     save_model(model, out)
+
+
+def _tables(oof: Any, figures: Mapping[str, Any], method: str) -> list[pd.DataFrame]:
+    """The out-of-fold predictions, the scores, the per-speaker scores and the confusion."""
+    chosen = f"guarded_{method}"
+    table = oof.table
+    oof_out = pd.DataFrame({
+        **{c: table[c] for c in ("sentence_id", "article_id", "text", "speaker")},
+        "predicted_speaker": table[chosen], "evidence": table[f"{chosen}_evidence"],
+        "predicted_speaker_unguarded": table[f"unguarded_{method}"],
+        **{f"guarded_{m}": table[f"guarded_{m}"] for m in METHODS}, "fold": table["fold"],
+    }, columns=OOF_COLUMNS)  # fmt: skip
+    rows = [
+        {"leak_guard": guard == "guarded", "method": m,
+         **{k: figures[f"{guard}_{m}"][k] for k in SCORE_COLUMNS}}
+        for guard in GUARDS for m in (*METHODS, "majority")
+    ]  # fmt: skip
+    per = []
+    for c in oof.classes:
+        row: dict[str, Any] = {"speaker": c, "support": int(figures[chosen][f"support_{c}"])}
+        for guard in GUARDS:
+            for what in ("precision", "recall", "f1"):
+                row[f"{what}_{guard}"] = figures[f"{guard}_{method}"][f"{what}_{c}"]
+        per.append(row)
+    cm = confusion_frame(table["speaker"].tolist(), table[chosen].tolist(), oof.classes)
+    return [oof_out, pd.DataFrame(rows), pd.DataFrame(per, columns=PER_SPEAKER_COLUMNS), cm]
 
 
 def run_speaker_stage(
@@ -133,66 +224,53 @@ def run_speaker_stage(
     """Evaluate speaker attribution out of fold over the labeled articles (``sentences``: their
     sentence table), the leak guard reading which articles of the corpus name each name
     (``names``: the shards' tables of rule attribute_shard); write the outputs (rule speakers).
+    Without hand speakers the outputs say so: metrics.json why, the tables only their header.
     Returns the summary."""
     speaker_config = config["speakers"]
     method, params = speaker_config["method"], dict(speaker_config["model"])
     settings = EvalSettings.from_config(config)
     mapping = mapping_from_config(config, Path(root))
-    data = load_training_data(dataset)
-    labeled = _labeled_speakers(data)
-
-    oof = out_of_fold(read_sentences(sentences), labeled, mapping, params, settings,
-                      read_naming(names))  # fmt: skip
-    figures = score_table(oof, settings)
-    chosen = f"guarded_{method}"
-    table = oof.table
-    oof_out = table[["sentence_id", "article_id", "text", "speaker"]].copy()
-    oof_out["predicted_speaker"] = table[chosen]
-    oof_out["evidence"] = table[f"{chosen}_evidence"]
-    oof_out["predicted_speaker_unguarded"] = table[f"unguarded_{method}"]
-    for m in METHODS:
-        oof_out[f"guarded_{m}"] = table[f"guarded_{m}"]
-    oof_out["fold"] = table["fold"]
-    _write_csv(oof_out, outputs.oof)
-
-    rows = []
-    for guard in GUARDS:
-        for m in (*METHODS, "majority"):
-            f = figures[f"{guard}_{m}"]
-            rows.append({"leak_guard": guard == "guarded", "method": m, **{
-                k: f[k] for k in ("accuracy", "accuracy_ci_low", "accuracy_ci_high",
-                                  "macro_f1", "macro_f1_ci_low", "macro_f1_ci_high")}})  # fmt: skip
-    _write_csv(pd.DataFrame(rows), outputs.metrics_table, sep="\t", for_people=False)
-    per = []
-    for c in oof.classes:
-        row: dict[str, Any] = {"speaker": c, "support": int(figures[chosen][f"support_{c}"])}
-        for guard in GUARDS:
-            for what in ("precision", "recall", "f1"):
-                row[f"{what}_{guard}"] = figures[f"{guard}_{method}"][f"{what}_{c}"]
-        per.append(row)
-    _write_csv(pd.DataFrame(per), outputs.per_speaker, sep="\t", for_people=False)
-    cm = confusion_frame(table["speaker"].tolist(), table[chosen].tolist(), oof.classes)
-    with atomic_open(outputs.confusion, newline="", encoding="utf-8") as fh:
-        cm.to_csv(fh, sep="\t", lineterminator="\n")
-
-    summary = {
+    labels = load_speaker_labels(dataset, method)
+    summary: dict[str, Any] = {
         "method": method,
         "params": params,
         "mapping": str(mapping.source),
         "mapping_entries": len(mapping.entries),
-        "evaluation": oof.fold_description,
-        "classes": oof.classes,
-        "n_sentences": len(table),
-        "labels_sha256": data.digest(),
-        "scores": figures,
-        "leak_guard_left_out": oof.dropped_names,
-        "warnings": oof.notes,
+        "labels_sha256": labels.data.digest(),
         "settings": settings.as_dict(),
     }
+    if labels.skipped:
+        note = (
+            f"{labels.skipped}: no out-of-fold figures of speaker attribution (the rules need "
+            "no label; label speakers to measure them)"
+        )
+        logger.info(f"note: {note}")
+        summary.update(evaluation="skipped", skipped=labels.skipped, classes=[], n_sentences=0,
+                       scores={}, leak_guard_left_out={}, warnings=[note])  # fmt: skip
+        tables = [
+            pd.DataFrame(columns=OOF_COLUMNS),
+            pd.DataFrame(columns=["leak_guard", "method", *SCORE_COLUMNS]),
+            pd.DataFrame(columns=PER_SPEAKER_COLUMNS),
+            confusion_frame([], [], []),
+        ]
+    else:
+        oof = out_of_fold(read_sentences(sentences), labels.speakers, mapping, params, settings,
+                          read_naming(names))  # fmt: skip
+        figures = score_table(oof, settings)
+        tables = _tables(oof, figures, method)
+        summary.update(evaluation=oof.fold_description, classes=oof.classes,
+                       n_sentences=len(oof.table), scores=figures,
+                       leak_guard_left_out=oof.dropped_names, warnings=oof.notes)  # fmt: skip
+    oof_out, scores, per_speaker, cm = tables
+    _write_csv(oof_out, outputs.oof)
+    _write_csv(scores, outputs.metrics_table, sep="\t", for_people=False)
+    _write_csv(per_speaker, outputs.per_speaker, sep="\t", for_people=False)
+    with atomic_open(outputs.confusion, newline="", encoding="utf-8") as fh:
+        cm.to_csv(fh, sep="\t", lineterminator="\n")
     write_json(outputs.metrics, summary)
-    for guard in GUARDS:
-        f = figures[f"{guard}_{method}"]
-        b = figures[f"{guard}_majority"]
+    for guard in GUARDS if not labels.skipped else ():
+        f = summary["scores"][f"{guard}_{method}"]
+        b = summary["scores"][f"{guard}_majority"]
         logger.info(
             f"speakers ({method}, {guard}): accuracy {f['accuracy']:.3f} "
             f"[{f['accuracy_ci_low']:.3f}, {f['accuracy_ci_high']:.3f}], macro_f1 "
@@ -203,12 +281,26 @@ def run_speaker_stage(
 
 
 def predict_shard(
-    attributed: Path | str, model: Path | str, config: Mapping[str, Any], out: Path | str
+    attributed: Path | str,
+    model: Path | str | None,
+    config: Mapping[str, Any],
+    out: Path | str,
 ) -> pd.DataFrame:
     """The speaker of every sentence of one attributed shard, decided from the rules' output and
-    the speaker model as ``speakers.method`` says (rule predict_speakers)."""
+    the speaker model as ``speakers.method`` says (rule predict_speakers; method rules reads no
+    model, ``model`` may then be None)."""
+    method = config["speakers"]["method"]
     table = pd.read_parquet(attributed)
-    predicted = decide(table, load_model(model), config["speakers"]["method"])
+    speaker_model = None
+    if method != "rules":
+        speaker_model = read_speaker_model(model) if model else None
+        if speaker_model is None:
+            raise StanceError(
+                f"speakers.method is {method!r} but there is no speaker model"
+                + (f" ({model})" if model else "")
+                + ": label speakers (labels/*.csv) or set speakers.method: rules"
+            )
+    predicted = decide(table, speaker_model, method)
     predicted = predicted.reset_index(drop=True)
     predicted.insert(0, "sentence_id", table["sentence_id"].to_numpy())
     with atomic_path(out) as tmp:
@@ -232,22 +324,30 @@ def write_stance_with_predicted(
     out: Path | str,
 ) -> pd.DataFrame:
     """The stance models of the config entries ``models`` that read the speaker, scored with
-    hand and with out-of-fold predicted speakers (rule speaker_stance)."""
+    hand and with out-of-fold predicted speakers (rule speaker_stance); without hand speakers,
+    the table's header only."""
     from stance.io import plain_frame
-    from stance.speakers.stance_eval import stance_with_predicted_speakers
+    from stance.speakers.stance_eval import COLUMNS, stance_with_predicted_speakers
     from stance.training.models import model_specs
 
-    predicted = plain_frame(pd.read_csv(oof, dtype=str, keep_default_na=False))
-    table = stance_with_predicted_speakers(
-        load_training_data(dataset),
-        {
-            "predicted": predicted[["sentence_id", "predicted_speaker"]],
-            "predicted_no_leak_guard": predicted[
-                ["sentence_id", "predicted_speaker_unguarded"]
-            ].rename(columns={"predicted_speaker_unguarded": "predicted_speaker"}),
-        },
-        model_specs({**config, "models": list(models)}) if models else [],
-        EvalSettings.from_config(config),
-    )
+    labels = load_speaker_labels(dataset, config["speakers"]["method"])
+    if labels.skipped:
+        logger.info(f"note: {labels.skipped}: no stance model is scored with predicted speakers")
+        table = pd.DataFrame(columns=COLUMNS)
+    else:
+        if not models:
+            logger.info("no configured model reads the speaker: nothing to compare")
+        predicted = plain_frame(pd.read_csv(oof, dtype=str, keep_default_na=False))
+        table = stance_with_predicted_speakers(
+            labels.data,
+            {
+                "predicted": predicted[["sentence_id", "predicted_speaker"]],
+                "predicted_no_leak_guard": predicted[
+                    ["sentence_id", "predicted_speaker_unguarded"]
+                ].rename(columns={"predicted_speaker_unguarded": "predicted_speaker"}),
+            },
+            model_specs({**config, "models": list(models)}) if models else [],
+            EvalSettings.from_config(config),
+        )
     _write_csv(table, str(out), sep="\t", for_people=False)
     return table

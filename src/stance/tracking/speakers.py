@@ -26,6 +26,8 @@ from stance.tracking.store import (
 
 # Speaker runs are not stance model runs: `stance runs` and the stance run selection skip them.
 SPEAKER_ROLE = "speakers"
+# On a speaker run logged without a speaker model (no hand speakers yet): why there is none.
+NO_MODEL_TAG = "stance.no_speaker_model"
 
 
 def log_speaker_run(
@@ -40,15 +42,17 @@ def log_speaker_run(
     config: Mapping[str, Any] | None = None,
     root: Path | str = ".",
     labels_sha256: str = "",
+    no_model: str = "",
 ) -> dict[str, str]:
     """Log the speaker stage: params, metrics (out of fold), artifacts and the speaker model
-    (skops, with the project's trusted types, as the stance models). Returns run_id and uri."""
+    (skops, with the project's trusted types, as the stance models), or, with ``model`` None,
+    ``no_model`` (why there is none) as a tag. Returns run_id and uri."""
     mlflow = import_mlflow()
     from mlflow.models import infer_signature
 
     from stance.training.model_files import trusted_types
 
-    trusted = trusted_types(model, "the speaker model")
+    trusted = trusted_types(model, "the speaker model") if model is not None else []
     experiment_id = init_store(uri, experiment)
     tracking_client(uri)
     mlflow.set_tracking_uri(uri)
@@ -63,6 +67,7 @@ def log_speaker_run(
         "labels_sha256": labels_sha256,
         "mlflow.note.content": "Speaker attribution: rules, name mapping and speaker model; "
         "metrics are out of fold, grouped by article (guarded_*: with the leak guard).",
+        **({NO_MODEL_TAG: no_model or "no speaker model"} if model is None else {}),
     }
     try:
         run = retry_locked(
@@ -75,10 +80,13 @@ def log_speaker_run(
         for path in artifacts:
             retry_locked(mlflow.log_artifact, str(path))
         scores = {k: float(v) for k, v in metrics.items()}
-        with caught_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            signature = infer_signature(example, model.predict(example))
-            log_model_and_metrics(mlflow, model, signature, example, trusted, scores)
+        if model is None:
+            retry_locked(mlflow.log_metrics, scores)
+        else:
+            with caught_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                signature = infer_signature(example, model.predict(example))
+                log_model_and_metrics(mlflow, model, signature, example, trusted, scores)
         mlflow.end_run("FINISHED")
     except BaseException:
         mlflow.end_run("FAILED")
@@ -86,8 +94,9 @@ def log_speaker_run(
     return {"run_id": run.info.run_id, "tracking_uri": uri, "experiment": experiment}
 
 
-def latest_speaker_run(uri: str, experiment: str) -> str | None:
-    """The run ID of the newest FINISHED speaker run, or None."""
+def latest_speaker_run(uri: str, experiment: str) -> tuple[str, str] | None:
+    """The run ID of the newest FINISHED speaker run and, if it logged no speaker model, why
+    (else ""); None without such a run."""
     try:
         experiment_id = find_experiment_id(uri, experiment, create=False)
     except StanceError:  # no store or experiment yet: nothing logged
@@ -100,4 +109,6 @@ def latest_speaker_run(uri: str, experiment: str) -> str | None:
         order_by=["attributes.start_time DESC"],
         max_results=1,
     )
-    return runs[0].info.run_id if runs else None
+    if not runs:
+        return None
+    return runs[0].info.run_id, runs[0].data.tags.get(NO_MODEL_TAG, "")
