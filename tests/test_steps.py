@@ -96,6 +96,28 @@ def test_the_completed_configuration_is_remembered_and_a_changed_one_checked_aga
         check_workflow(bad, tmp_path)
 
 
+def test_f_avg_classes_outside_the_label_schema_stop_the_workflow_before_any_job(tmp_path: Path):
+    import shutil
+
+    import yaml
+
+    from stance.cli.checks import check_workflow
+    from stance.errors import StanceError
+
+    root = Path(__file__).resolve().parents[1]
+    shutil.copytree(root / "workflow/schemas", tmp_path / "workflow/schemas")
+    shutil.copytree(root / "labels", tmp_path / "labels", ignore=shutil.ignore_patterns("*.csv"))
+    raw = yaml.safe_load((root / "config/config.yaml").read_text(encoding="utf-8"))
+    raw["models"] = [{"name": "majority", "kind": "majority"}]
+    check_workflow(yaml.safe_load(yaml.safe_dump(raw)), tmp_path)  # the project's own: fine
+    # A new topic's schema with other stance values, the config left as it was.
+    schema = tmp_path / "labels/schema.yaml"
+    text = schema.read_text(encoding="utf-8")
+    schema.write_text(text.replace("name: favor", "name: pro"), encoding="utf-8")
+    with pytest.raises(StanceError, match=r"f_avg_classes lists favor, not a stance value of"):
+        check_workflow(yaml.safe_load(yaml.safe_dump(raw)), tmp_path)
+
+
 def test_run_step_hands_the_names_of_a_run_block_to_the_step(tmp_path: Path):
     from stance.cli.jobs import run_step
 

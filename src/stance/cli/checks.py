@@ -59,4 +59,36 @@ def check_workflow(config: dict, root: Path | str, config_file: str = "config/co
         return True
 
     remembered(checked_dir / "models-checked.json", key, models_checked)
+    _check_f_avg_classes(config, root, checked_dir)
     check_store_file(config, root, checked_dir)
+
+
+def _check_f_avg_classes(config: dict, root: Path, checked_dir: Path) -> None:
+    """evaluation.f_avg_classes must be stance values of the label schema (a new topic's schema
+    with other values otherwise fails only once a model trains)."""
+    import hashlib
+
+    path = root / config["labels"]["schema"]
+    if not path.is_file():
+        return  # the label stage says so, with what to do
+    classes = config["evaluation"]["f_avg_classes"]
+    key = hashlib.sha256(path.read_bytes() + json.dumps(classes).encode("utf-8")).hexdigest()
+
+    def checked() -> bool:
+        from stance.errors import StanceError
+        from stance.labels.schema import load_schema
+
+        schema = load_schema(path)
+        if "stance" not in schema.field_names:
+            return True
+        values = schema.field("stance").names
+        missing = [c for c in classes if c not in values]
+        if missing:
+            raise StanceError(
+                f"evaluation.f_avg_classes lists {', '.join(missing)}, not a stance value of "
+                f"{config['labels']['schema']} ({', '.join(values)}); list there the stance "
+                "values whose F1 the f_avg score averages (config/config.yaml)"
+            )
+        return True
+
+    remembered(checked_dir / "f-avg-classes-checked.json", key, checked)
