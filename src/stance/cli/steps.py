@@ -79,7 +79,7 @@ def labels(job: Any) -> None:
         out_summary=o.summary, out_agreement=o.agreement, out_disagreements=o.disagreements,
         sentences_source="results/sentences.parquet",
     )  # fmt: skip
-    print_stage_summary(result, "")
+    print_stage_summary(result)
 
 
 def label_queue(job: Any) -> None:

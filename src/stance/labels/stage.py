@@ -143,9 +143,10 @@ def design_lines(labels_dir: Path | str, sentences, labeled: set[str]) -> list[s
 
 
 def print_stage_summary(
-    result: StageResult, unlabeled_path: Path | str, show: Callable[[str], None] = logger.info
+    result: StageResult, unlabeled_path: Path | str = "", show: Callable[[str], None] = logger.info
 ) -> None:
-    """Log the stage's warnings; ``show`` a summary of labels and agreement (a command: print)."""
+    """Log the stage's warnings; ``show`` a summary of labels and agreement (a command: print);
+    ``unlabeled_path``: where the queue went, when the stage wrote it."""
     for warning in result.label_set.warnings:
         logger.warning(warning)
     annotators = result.label_set.annotators
