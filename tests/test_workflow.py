@@ -117,6 +117,19 @@ def test_empty_article_fails_its_job_with_a_message(project_copy: Path):
     assert "Traceback" not in out
 
 
+def test_labels_of_a_removed_article_stop_the_label_stage_with_the_row(project_copy: Path):
+    # The label stage reads the labeled articles only: a label whose article is gone is still
+    # reported with its file and row, never dropped.
+    removed = sorted((project_copy / "seeds").glob("*.txt"))[0]
+    removed.unlink()
+    proc = run_snakemake(project_copy, "results/labeled_dataset", "--cores", "1", check=False)
+    assert proc.returncode != 0
+    out = proc.stdout + proc.stderr
+    assert re.search(r"labels/lead\.csv row \d+: sentence_id '" + removed.stem, out), out[-3000:]
+    assert f"article '{removed.stem}' has no sentences any more" in out
+    assert "Traceback" not in out
+
+
 def test_non_txt_file_is_skipped_with_a_warning(project_copy: Path):
     (project_copy / "seeds" / "notes.md").write_text("# notes", encoding="utf-8")
     proc = run_snakemake(project_copy, TABLE, "-n")
