@@ -130,6 +130,29 @@ def test_labels_of_a_removed_article_stop_the_label_stage_with_the_row(project_c
     assert "Traceback" not in out
 
 
+def test_a_label_on_a_new_article_splits_the_labeled_articles_again(project_copy: Path):
+    import csv
+
+    import datasets
+
+    from stance.corpus.splitting import sentence_id
+
+    run_snakemake(project_copy, "results/labeled_dataset", "--cores", "1")
+    plan = run_snakemake(project_copy, "results/labeled_dataset", "-n")
+    assert "Nothing to be done" in plan.stdout + plan.stderr
+    text = "The Taliban said foreign troops must leave."
+    (project_copy / "seeds" / "900_new.txt").write_text(text + "\n", encoding="utf-8")
+    with open(project_copy / "labels" / "ann.csv", "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["sentence_id", "text", "speaker", "stance", "annotator", "note"])
+        writer.writerow([sentence_id("900_new", text), text, "taliban", "favor", "ann", ""])
+    run_snakemake(project_copy, "results/labeled_dataset", "--cores", "1")
+    sentences = pd.read_parquet(project_copy / "results/labeled/sentences.parquet")
+    assert "900_new" in set(sentences["article_id"])
+    labeled = datasets.load_from_disk(str(project_copy / "results/labeled_dataset"))
+    assert sentence_id("900_new", text) in set(labeled["sentence_id"])
+
+
 def test_non_txt_file_is_skipped_with_a_warning(project_copy: Path):
     (project_copy / "seeds" / "notes.md").write_text("# notes", encoding="utf-8")
     proc = run_snakemake(project_copy, TABLE, "-n")
