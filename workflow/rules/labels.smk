@@ -7,10 +7,11 @@ LABELS_DIR = config["labels"]["dir"]
 # adding or removing a label file changes the inputs and so re-runs the stage.
 LABEL_FILES = sorted(glob.glob(f"{LABELS_DIR}/*.csv"))
 # The articles the labels name (a name outside the corpus is the label stage's error to report).
-LABELED_ARTICLES = sorted(labeled_articles(LABEL_FILES) & set(ARTICLES))
+_NAMED = labeled_articles(LABEL_FILES)
+LABELED_ARTICLES = sorted(_NAMED & set(ARTICLES))
 # No label row at all (a new topic): the stance models and the findings wait for labels (rule
 # all); the label stage still runs, and reports a label file it cannot read.
-HAS_LABELS = bool(labeled_articles(LABEL_FILES))
+HAS_LABELS = bool(_NAMED)
 if not HAS_LABELS:
     logger.warning(
         f"note: no hand labels in {LABELS_DIR}/ yet: snakemake builds the sentence table, the "
