@@ -14,7 +14,8 @@ from helpers import ROOT, SCHEMA
 
 from stance import codehash
 from stance.errors import StanceError
-from stance.speakers.mapping import default_cues, load_mapping, verb_forms
+from stance.speakers.cues import default_cues, verb_forms
+from stance.speakers.mapping import load_mapping
 from stance.speakers.rules import attribute_article
 
 NAMES = {"speakers": {"taliban": ["Taliban", "Mujahid"], "us_government": ["Pentagon"]}}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 import functools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -135,3 +135,36 @@ def load_config(path: Path | str = DEFAULT_CONFIG) -> dict:
     """Load, validate and complete the project configuration."""
     path = Path(path)
     return validate_config(load_yaml(path), path)
+
+
+def yaml_lines(text: str) -> dict[tuple[str, ...], int]:
+    """1-based line of every key and list item of a YAML document, by its path."""
+    out: dict[tuple[str, ...], int] = {}
+    try:
+        root = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError:
+        return out
+
+    def walk(node: Any, path: tuple[str, ...]) -> None:
+        out[path] = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                walk(value, (*path, str(key.value)))
+                out[(*path, str(key.value))] = key.start_mark.line + 1
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                walk(item, (*path, str(i)))
+
+    if root is not None:
+        walk(root, ())
+    return out
+
+
+def line_at(lines: dict[tuple[str, ...], int]) -> Callable[..., str]:
+    """'line N: ' of the key or item at a path of keys, or '' where it is not known."""
+
+    def at(*keys: Any) -> str:
+        line = lines.get(tuple(str(k) for k in keys))
+        return f"line {line}: " if line else ""
+
+    return at

@@ -1,31 +1,23 @@
-"""The speaker mapping (labels/speakers.yaml) and the cue lexicon: loading, validation, matching."""
+"""The speaker mapping (labels/speakers.yaml): loading, validation, matching."""
 
 from __future__ import annotations
 
-import functools
-import importlib.resources
 import itertools
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from stance.config import load_yaml
+from stance.config import line_at, load_yaml, yaml_lines
 from stance.errors import StanceError
 from stance.labels.schema import load_schema, problem_lines
+from stance.speakers.cues import Cues, default_cues, project_cues
 
 SPEAKER_FIELD = "speaker"
 # The speaker value of unattributed narration: it has no names, it is what is left.
 NARRATION = "author"
 TOP_KEYS = ("speakers", "same_source", "cues")
-# The kinds of cue (cues.yaml); a mapping's `cues:` section has these, and `remove`.
-CUE_LISTS = ("verbs", "headline_verbs", "listener_verbs", "phrases", "nouns")
-MAX_CUES = 1_000  # per kind: a lexicon, not a dictionary of the language
-_CUE_WORD = re.compile(r"[a-z]+(?:-[a-z]+)*")
-_CUE_PHRASE = re.compile(rf"{_CUE_WORD.pattern}(?: {_CUE_WORD.pattern})*")
 # Bounds of the mapping file: matching is one dictionary lookup per word of a sentence and per
 # length of the names that start with it, but the file is read, checked and indexed whole.
 MAX_NAMES = 10_000
@@ -84,149 +76,6 @@ class Mention:
     @property
     def speaker(self) -> str:
         return self.entry.speaker
-
-
-def verb_forms(verb: str, listed: Iterable[str] = ()) -> tuple[str, ...]:
-    """``verb`` and its -s and -ed forms by the regular spelling rules, or ``verb`` and the forms
-    listed for it (cues.yaml, "Forms")."""
-    listed = tuple(listed)
-    if listed:
-        return (verb, *listed)
-    y = len(verb) > 1 and verb.endswith("y") and verb[-2] not in "aeiou"
-    s = "ies" if y else "es" if verb.endswith(("s", "x", "z", "ch", "sh", "o")) else "s"
-    ed = "ied" if y else "d" if verb.endswith("e") else "ed"
-    base = verb[:-1] if y else verb
-    return (verb, base + s, base + ed)
-
-
-@dataclass(frozen=True)
-class Cues:
-    """The words that mark reported speech: verbs of saying (every form), their capitalised
-    headline forms, the forms whose object is the listener, the phrases the source follows
-    ("according to") and the phrases that point back to the latest source ("the letter")."""
-
-    verbs: frozenset[str]
-    headline: frozenset[str]
-    listener: frozenset[str]
-    phrases: tuple[str, ...]
-    back: frozenset[str]
-
-    @functools.cached_property
-    def pattern(self) -> re.Pattern[str]:
-        """A phrase (group ``phrase``) or a word (group ``word``; a verb if ``is_verb``)."""
-        phrases = "|".join(
-            f"[{p[0].upper()}{p[0]}]{re.escape(p[1:])}"
-            for p in sorted(self.phrases, key=lambda p: (-len(p), p))
-        )
-        phrase = f"(?P<phrase>{phrases})|" if phrases else ""
-        return re.compile(rf"(?<![\w-])(?:{phrase}(?P<word>[A-Za-z]+(?:-[A-Za-z]+)*))(?![\w-])")
-
-    def is_verb(self, word: str) -> bool:
-        return word in self.verbs or word in self.headline
-
-
-def _cue_lists(
-    data: Any, keys: tuple[str, ...], at: Callable[..., str], problems: list[str]
-) -> tuple[dict[str, list[str]], dict[str, list[str]], list[str]]:
-    """The cues by kind, the forms by verb, and the cues to remove of the cues mapping ``data``
-    (cues.yaml, or the `cues:` section of a mapping file: ``keys`` ("cues",)); each problem is
-    added to ``problems`` with its line."""
-    lists: dict[str, list[str]] = {kind: [] for kind in CUE_LISTS}
-    forms: dict[str, list[str]] = {}
-    remove: list[str] = []
-    known = (*CUE_LISTS, "forms", "remove") if keys else (*CUE_LISTS, "forms")
-    if data is None:
-        return lists, forms, remove
-    if not isinstance(data, dict):
-        problems.append(
-            f"{at(*keys)}{'.'.join(keys)}: must map cue kinds ({', '.join(known)}) to lists, "
-            "e.g. 'verbs: [joke, quip]'"
-        )
-        return lists, forms, remove
-    for key, value in data.items():
-        path = (*keys, str(key))
-        where = ".".join(path)
-        if key not in known:
-            problems.append(f"{at(*path)}unknown key {where!r}: cues are {', '.join(known)}")
-            continue
-        if key == "forms":
-            if not isinstance(value, dict):
-                problems.append(
-                    f"{at(*path)}{where}: must map a verb to its forms, e.g. "
-                    "'say: [says, said, saying]'"
-                )
-                continue
-            for verb, listed in value.items():
-                if not (
-                    isinstance(listed, list)
-                    and 0 < len(listed) <= 10
-                    and all(isinstance(w, str) and _CUE_WORD.fullmatch(w) for w in listed)
-                ):
-                    problems.append(
-                        f"{at(*path, verb)}{where}.{verb}: must list the verb's forms in lower "
-                        "case, the -s form first, e.g. '[says, said, saying]'"
-                    )
-                    continue
-                forms[str(verb)] = listed
-            continue
-        groups = value.items() if key == "verbs" and isinstance(value, dict) else [(None, value)]
-        for group, items in groups:
-            at_group = (*path, str(group)) if group is not None else path
-            shown = ".".join(at_group)
-            if items is None:
-                continue
-            if not isinstance(items, list) or len(items) > MAX_CUES:
-                problems.append(
-                    f"{at(*at_group)}{shown}: must be a list of at most {MAX_CUES:,} cues, e.g. "
-                    "'[joke, quip]'"
-                )
-                continue
-            single = key not in ("phrases", "nouns", "remove")
-            for i, item in enumerate(items):
-                form = _CUE_WORD if single else _CUE_PHRASE
-                if not isinstance(item, str) or not form.fullmatch(item):
-                    what = "one word" if single else "a word or words separated by single spaces"
-                    problems.append(
-                        f"{at(*at_group, i)}{shown}[{i}]: {item!r} is not a cue: write "
-                        f"{what} in lower case letters (a verb in its base form: joke, not joked)"
-                    )
-                    continue
-                (remove if key == "remove" else lists[key]).append(item)
-    return lists, forms, remove
-
-
-@functools.cache
-def _default_cues() -> tuple[dict[str, list[str]], dict[str, list[str]]]:
-    """The package's cue lexicon (cues.yaml): cues by kind and forms by verb."""
-    resource = importlib.resources.files("stance.speakers").joinpath("cues.yaml")
-    with importlib.resources.as_file(resource) as path:
-        lines = _lines(path.read_text(encoding="utf-8"))
-        problems: list[str] = []
-        lists, forms, _ = _cue_lists(load_yaml(path), (), _at(lines), problems)
-    if problems:
-        raise StanceError(f"{path}: the cue lexicon has problems:\n" + problem_lines(problems))
-    return lists, forms
-
-
-def _cues(lists: dict[str, list[str]], forms: dict[str, list[str]]) -> Cues:
-    def all_forms(kind: str) -> set[str]:
-        return {f for verb in lists[kind] for f in verb_forms(verb, forms.get(verb, ()))}
-
-    headline = {
-        f.capitalize() for v in lists["headline_verbs"] for f in verb_forms(v, forms.get(v, ()))[:2]
-    }
-    return Cues(
-        frozenset(all_forms("verbs")),
-        frozenset(headline),
-        frozenset(all_forms("listener_verbs")),
-        tuple(sorted(set(lists["phrases"]))),
-        frozenset(f"the {noun}" for noun in lists["nouns"]),
-    )
-
-
-def default_cues() -> Cues:
-    """The cues of the package's lexicon alone (cues.yaml)."""
-    return _cues(*_default_cues())
 
 
 @dataclass
@@ -368,70 +217,6 @@ class _NameMatcher:
         return end == len(text) or not _WORD_CHAR.match(text, end)
 
 
-def _lines(text: str) -> dict[tuple[str, ...], int]:
-    """1-based line of every key and list item of a YAML document, by its path."""
-    out: dict[tuple[str, ...], int] = {}
-    try:
-        root = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except yaml.YAMLError:
-        return out
-
-    def walk(node: Any, path: tuple[str, ...]) -> None:
-        out[path] = node.start_mark.line + 1
-        if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                walk(value, (*path, str(key.value)))
-                out[(*path, str(key.value))] = key.start_mark.line + 1
-        elif isinstance(node, yaml.SequenceNode):
-            for i, item in enumerate(node.value):
-                walk(item, (*path, str(i)))
-
-    if root is not None:
-        walk(root, ())
-    return out
-
-
-def _at(lines: dict[tuple[str, ...], int]) -> Callable[..., str]:
-    """'line N: ' of the key or item at a path of keys, or '' where it is not known."""
-
-    def at(*keys: Any) -> str:
-        line = lines.get(tuple(str(k) for k in keys))
-        return f"line {line}: " if line else ""
-
-    return at
-
-
-def _project_cues(data: Any, at: Callable[..., str], problems: list[str]) -> Cues:
-    """The package's cues with the additions and removals of a mapping's `cues:` section."""
-    default, default_forms = _default_cues()
-    lists, forms, remove = _cue_lists(data, ("cues",), at, problems)
-    known = {cue for cues in default.values() for cue in cues}
-    for i, cue in enumerate(remove):
-        if cue not in known:
-            problems.append(
-                f"{at('cues', 'remove', i)}cues.remove[{i}]: {cue!r} is not a cue of the "
-                "package's lexicon (src/stance/speakers/cues.yaml), so there is nothing to "
-                "remove; check the spelling (a verb in its base form: say, not said)"
-            )
-    verbs = {*default["verbs"], *lists["verbs"]}
-    used = [(("forms", v), f"forms.{v}", v) for v in forms] + [
-        ((kind, i), f"{kind}[{i}]", v)
-        for kind in ("headline_verbs", "listener_verbs")
-        for i, v in enumerate(lists[kind])
-    ]
-    for keys, shown, verb in used:
-        if verb not in verbs:
-            problems.append(
-                f"{at('cues', *keys)}cues.{shown}: {verb!r} is not a verb of the cues; add it "
-                "under cues.verbs too"
-            )
-    gone = set(remove)
-    merged = {
-        kind: [c for c in (*default[kind], *lists[kind]) if c not in gone] for kind in CUE_LISTS
-    }
-    return _cues(merged, {**default_forms, **forms})
-
-
 def _check_size(path: Path, groups: dict, same_source: Any, at: Any) -> None:
     """Stop at once on more than MAX_NAMES names or MAX_SAME_SOURCE same_source words."""
     total = 0
@@ -470,8 +255,8 @@ def load_mapping(path: Path | str, schema_path: Path | str) -> SpeakerMapping:
             "characters); is it the right file?"
         )
     data = load_yaml(path)
-    lines = _lines(path.read_text(encoding="utf-8"))
-    at = _at(lines)
+    lines = yaml_lines(path.read_text(encoding="utf-8"))
+    at = line_at(lines)
 
     if not isinstance(data, dict) or "speakers" not in data:
         raise StanceError(
@@ -552,7 +337,7 @@ def load_mapping(path: Path | str, schema_path: Path | str) -> SpeakerMapping:
             f"{MAX_NAME_CHARS} characters), e.g. [he, she, they, the letter]"
         )
         same_source = []
-    cues = _project_cues(data.get("cues"), at, problems)
+    cues = project_cues(data.get("cues"), at, problems)
     if problems:
         raise StanceError(
             f"{path}: the speaker mapping has {len(problems)} problem(s):\n"
