@@ -152,18 +152,23 @@ def copy_project(dest: Path, items: list[str] = PROJECT_ITEMS) -> Path:
     return dest
 
 
-def run_snakemake(project: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    """Run the real snakemake of this environment in a project folder."""
+def run_module(project: Path, module: str, *args: str, timeout: float = 900):
+    """``python -m module args`` of this environment in a project folder, with its own store."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env.pop("MLFLOW_TRACKING_URI", None)  # the copy uses its own store
-    proc = subprocess.run(
-        [sys.executable, "-m", "snakemake", *args],
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
         cwd=project,
         capture_output=True,
         text=True,
         env=env,
-        timeout=900,
+        timeout=timeout,
     )
+
+
+def run_snakemake(project: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """Run the real snakemake of this environment in a project folder."""
+    proc = run_module(project, "snakemake", *args)
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
     return proc

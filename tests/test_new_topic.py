@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import io
-import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from helpers import ROOT, copy_project, run_snakemake
+from helpers import ROOT, copy_project, run_module, run_snakemake
 
 pytestmark = pytest.mark.e2e
 
@@ -82,16 +80,7 @@ def walkthrough_files() -> tuple[str, str]:
 
 def stance(project: Path, *args: str) -> subprocess.CompletedProcess:
     """The `stance` command of this environment, run in the project folder."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    env.pop("MLFLOW_TRACKING_URI", None)
-    return subprocess.run(
-        [sys.executable, "-m", "stance", *args],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
+    return run_module(project, "stance", *args, timeout=300)
 
 
 def speakers_of(project: Path, text: str) -> pd.DataFrame:
