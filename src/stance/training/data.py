@@ -50,7 +50,7 @@ class LabeledData:
 def _names_of(ds: Any, column: str) -> tuple[list[str] | None, list[Any]]:
     """(ClassLabel names or None, values as names when a ClassLabel, else as stored)."""
     feature = ds.features[column]
-    values = ds[column]
+    values = ds[column][:]  # a list: iterating the Column formats row by row (slow)
     names = getattr(feature, "names", None)
     if names is not None:
         return list(names), [
@@ -87,7 +87,7 @@ def from_dataset(
         raise StanceError(f"{source}: no labeled sentences; label some sentences first")
     notes: list[str] = []
     class_names, stance = _names_of(ds, "stance")
-    texts = list(ds[TEXT])
+    texts = ds[TEXT][:]
     bad = [i for i, (t, s) in enumerate(zip(texts, stance, strict=True)) if _blank(t) or _blank(s)]
     if bad:
         rows = ", ".join(str(i + 1) for i in bad[:10]) + (" ..." if len(bad) > 10 else "")
@@ -109,12 +109,12 @@ def from_dataset(
                 )
     frame = pd.DataFrame({"text": [str(t) for t in texts], "stance": stance})
     if "sentence_id" in columns:
-        frame.insert(0, "sentence_id", [str(v) for v in ds["sentence_id"]])
+        frame.insert(0, "sentence_id", [str(v) for v in ds["sentence_id"][:]])
     else:
         frame.insert(0, "sentence_id", [f"row-{i + 1}" for i in range(ds.num_rows)])
     group_col = next((c for c in group_columns if c in columns), None)
     if group_col is not None:
-        groups = [None if _blank(g) else str(g) for g in ds[group_col]]
+        groups = [None if _blank(g) else str(g) for g in ds[group_col][:]]
         if any(g is None for g in groups):
             raise StanceError(
                 f"{source}: column {group_col!r} is empty in some rows; give every row its "

@@ -140,9 +140,7 @@ def evaluate(
     x = model_inputs(frame, spec)
     fits = Fits(spec, x, y, classes, settings.seed)
     primary = [fits.fold(train, test) for train, test in folds.splits]
-    # After the grouped folds the next largest fits (the final model's, then the stratified
-    # folds'), so that the small learning-curve fits fill the threads at the end; the order in
-    # which fits run changes no result.
+    # Fits.run chooses the order the fits run in; the order changes no result.
     train_rows = np.arange(len(data.frame))
     final_fit = fits.final(train_rows)
     stratified = [fits.fold(tr, te) for tr, te in secondary.splits] if secondary else []

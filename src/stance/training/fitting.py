@@ -264,10 +264,26 @@ class Fits:
                 # more than the seed corpus's fits themselves.
                 from concurrent.futures import ThreadPoolExecutor
 
+                order = self._order()
                 with ThreadPoolExecutor(max_workers=jobs) as pool:
-                    done = list(pool.map(one, range(len(self._tasks))))
+                    results = dict(zip(order, pool.map(one, order), strict=True))
+                done = [results[i] for i in range(len(self._tasks))]
         self._results = [result for result, _ in done]
         self._notes = [notes for _, notes in done]
+
+    def _order(self) -> list[int]:
+        """The fold fits, largest and smallest in turn, then the final fit(s): while the memory
+        budget holds back a second large fit, a thread takes a small one instead of waiting."""
+        folds = sorted(
+            (i for i, (_, test) in enumerate(self._tasks) if test is not None),
+            key=lambda i: -len(self._tasks[i][0]),
+        )
+        order = []
+        while folds:
+            order.append(folds.pop(0))
+            if folds:
+                order.append(folds.pop())
+        return order + [i for i, (_, test) in enumerate(self._tasks) if test is None]
 
     def final_model(self, i: int) -> Pipeline:
         return self._results[i]
