@@ -15,12 +15,8 @@ from typing import IO, Any, TypeVar
 
 T = TypeVar("T")
 
-# The mode an ordinary open(path, "w") asks for; the kernel takes the umask off it.
-_NEW_FILE_MODE = 0o666
-_NEW_DIR_MODE = 0o777
 
-
-def _new_temp(parent: Path, prefix: str, suffix: str, make: Any) -> Path:
+def _new_temp(parent: Path, prefix: str, suffix: str, make: Callable[[Path], Any]) -> Path:
     """Create a new, unused name in parent with make(path); retry on a name clash."""
     for _ in range(100):
         candidate = parent / f"{prefix}{secrets.token_hex(6)}{suffix}"
@@ -33,14 +29,13 @@ def _new_temp(parent: Path, prefix: str, suffix: str, make: Any) -> Path:
 
 
 def _create_file(path: Path) -> None:
-    # Unlike tempfile.mkstemp (always 0600), this gets the mode of an ordinary new file.
-    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _NEW_FILE_MODE))
+    # Unlike tempfile.mkstemp (always 0600): the mode of an ordinary new file (0666 less umask).
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
 
 
 def make_temp_dir(parent: Path | str, prefix: str) -> Path:
     """A new folder in parent with the mode of an ordinary new folder (0777 less the umask)."""
-    parent = Path(parent)
-    return _new_temp(parent, prefix, "", lambda p: os.mkdir(p, _NEW_DIR_MODE))
+    return _new_temp(Path(parent), prefix, "", lambda p: os.mkdir(p, 0o777))
 
 
 @contextlib.contextmanager
@@ -54,8 +49,7 @@ def atomic_dir(path: Path | str) -> Iterator[Path]:
         if path.is_dir():
             os.chmod(tmp, stat.S_IMODE(path.stat().st_mode))
         yield tmp
-        if old.exists():
-            shutil.rmtree(old)
+        shutil.rmtree(old, ignore_errors=True)
         if path.exists():
             path.rename(old)
         tmp.rename(path)
@@ -101,10 +95,8 @@ def write_json(path: Path | str, data: Any, indent: int | None = 2) -> None:
 
 
 def remembered(path: Path | str, key: str, compute: Callable[[], T]) -> T:
-    """``compute()``, remembered in the JSON file ``path`` with ``key``: while the file holds
-    the answer for the same key, it is returned without calling ``compute``. One answer per
-    file (a new key replaces it); an answer that JSON would not give back exactly (a date,
-    number keys) is not remembered, and a damaged file is answered again."""
+    """``compute()``, or the answer the JSON file ``path`` holds for the same ``key``. One answer
+    per file; one JSON would not give back exactly (a date, number keys) is not remembered."""
     try:
         record = json.loads(Path(path).read_text(encoding="utf-8"))
         if isinstance(record, dict) and record.get("key") == key and "value" in record:
@@ -135,13 +127,7 @@ def spreadsheet_cell(value: Any) -> Any:
 
 def plain_cell(value: Any) -> Any:
     """The original text of a cell written by :func:`spreadsheet_cell`."""
-    if (
-        isinstance(value, str)
-        and value.startswith("'")
-        and value.lstrip("'").startswith(_FORMULA_STARTS)
-    ):
-        return value[1:]
-    return value
+    return value[1:] if isinstance(value, str) and spreadsheet_cell(value[1:]) == value else value
 
 
 def spreadsheet_rows(rows: Iterator[Any] | list) -> Iterator[list]:

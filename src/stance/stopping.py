@@ -26,10 +26,6 @@ def check() -> None:
         raise Stopped("stopped on request (Ctrl-C or SIGTERM); run snakemake again to finish")
 
 
-def request_stop() -> None:
-    _STOP.set()
-
-
 def stop_jobs_on_signals() -> None:
     """Before the handlers that are installed now for SIGINT and SIGTERM (Snakemake's), set the
     flag that :func:`check` reads. Call from the main thread once Snakemake has installed its own
@@ -38,7 +34,7 @@ def stop_jobs_on_signals() -> None:
         previous = signal.getsignal(signum)
 
         def handler(number: int, frame: FrameType | None, previous: Any = previous) -> None:
-            request_stop()
+            _STOP.set()
             if callable(previous):
                 previous(number, frame)
             elif number == signal.SIGINT:
