@@ -1,5 +1,4 @@
-"""Atomic file writes (a file is either its old version or its complete new one, never half),
-JSON among them, and answers remembered in a file."""
+"""Atomic file writes (never half a file), spreadsheet-safe cells, answers remembered in a file."""
 
 from __future__ import annotations
 
@@ -16,26 +15,12 @@ from typing import IO, Any, TypeVar
 T = TypeVar("T")
 
 
-def _new_temp(parent: Path, prefix: str, suffix: str, make: Callable[[Path], Any]) -> Path:
-    """Create a new, unused name in parent with make(path); retry on a name clash."""
-    for _ in range(100):
-        candidate = parent / f"{prefix}{secrets.token_hex(6)}{suffix}"
-        try:
-            make(candidate)
-        except FileExistsError:
-            continue
-        return candidate
-    raise FileExistsError(f"{parent}: no unused temporary name for {prefix}*{suffix}")
-
-
-def _create_file(path: Path) -> None:
-    # Unlike tempfile.mkstemp (always 0600): the mode of an ordinary new file (0666 less umask).
-    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-
-
 def make_temp_dir(parent: Path | str, prefix: str) -> Path:
     """A new folder in parent with the mode of an ordinary new folder (0777 less the umask)."""
-    return _new_temp(Path(parent), prefix, "", lambda p: os.mkdir(p, 0o777))
+    # 48 random bits: no name clash to retry on (mkdir, like O_EXCL below, would refuse one).
+    path = Path(parent) / f"{prefix}{secrets.token_hex(6)}"
+    path.mkdir()
+    return path
 
 
 @contextlib.contextmanager
@@ -64,16 +49,14 @@ def atomic_path(path: Path | str) -> Iterator[Path]:
     the mode an ordinary write would give it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp_path = _new_temp(path.parent, f".{path.name}.", ".tmp", _create_file)
+    tmp_path = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    # Unlike tempfile.mkstemp (always 0600): the mode of an ordinary new file (0666 less umask).
+    os.close(os.open(tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
     try:
         yield tmp_path
-        try:
-            old_mode = stat.S_IMODE(os.stat(path).st_mode)
-        except FileNotFoundError:
-            old_mode = None
         with open(tmp_path, "rb+") as fh:
-            if old_mode is not None:
-                os.fchmod(fh.fileno(), old_mode)
+            with contextlib.suppress(FileNotFoundError):  # a new file keeps its new mode
+                os.fchmod(fh.fileno(), stat.S_IMODE(os.stat(path).st_mode))
             os.fsync(fh.fileno())
         os.replace(tmp_path, path)
     finally:

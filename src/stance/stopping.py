@@ -1,8 +1,5 @@
-"""Stopping on Ctrl-C or SIGTERM: jobs that run in threads of the workflow process stop too.
-
-Python cannot stop a thread from outside, so the signal sets a flag and long loops call
-:func:`check` between units of work (an article, a fold, a fit).
-"""
+"""Stopping on Ctrl-C or SIGTERM: jobs that run in threads of the workflow process stop too (the
+signal sets a flag that long loops :func:`check` between units of work)."""
 
 from __future__ import annotations
 

@@ -79,12 +79,7 @@ def labels(args: argparse.Namespace) -> None:
         args.schema or labels_config["schema"],
         adjudication=args.adjudication,
         annotator_priority=labels_config["annotator_priority"],
-        out_dataset=args.out_dataset,
-        out_unlabeled=args.out_unlabeled,
-        out_summary=args.out_summary,
-        out_summary_by_article=args.out_summary_by_article,
-        out_agreement=args.out_agreement,
-        out_disagreements=args.out_disagreements,
+        **{name: path for name, path in vars(args).items() if name.startswith("out_")},
     )
     print_stage_summary(result, args.out_unlabeled, show=print)
 

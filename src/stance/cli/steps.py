@@ -6,6 +6,7 @@ and a run with nothing to do must not pay for scikit-learn, ``datasets`` or MLfl
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -192,12 +193,9 @@ def findings(job: Any) -> None:
     logger.info("\n".join(summary_lines(result)))
 
 
+# Every function of this module is the step of the rule of the same name.
 STEPS: dict[str, Callable[[Any], None]] = {
-    step.__name__: step
-    for step in (
-        split_shard, labeled_sentences, gather_sentences, article_table, labels, label_queue,
-        tracking_store, train_model, log_model, compare_models, attribute_shard, speaker_model,
-        speakers, predict_speakers, gather_speakers, speaker_stance, log_speakers,
-        predict_stance, findings,
-    )
-}  # fmt: skip
+    name: step
+    for name, step in list(globals().items())
+    if inspect.isfunction(step) and step.__module__ == __name__
+}
