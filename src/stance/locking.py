@@ -51,8 +51,7 @@ def _acquire(path: Path, folder: Path, wait_s: float) -> int:
                 ) from None
             time.sleep(_POLL_S)
             continue
-        # A holder removes the file when it is done: a command that locked the removed file
-        # must lock the new one.
+        # A holder removes the file when done: one that locked a removed file locks the new one.
         held = os.fstat(fd)
         with contextlib.suppress(FileNotFoundError):
             current = os.stat(path)

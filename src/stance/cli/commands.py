@@ -147,20 +147,18 @@ def runs(args: argparse.Namespace) -> None:
         from stance.tracking.comparing import compare_runs
 
         found = compare_runs(uri, experiment, args.compare)
-        if args.tsv:
-            _print_table(found["metrics"], True)
-            return
-        print(found["runs"].to_string(index=False))
-        print()
-        if found["params"].empty:
-            print("params: the same in every run (tags too)")
-        else:
-            print("params that differ:")
-            print(found["params"].to_string(index=False))
-        print()
-        first = found["runs"]["run"].iloc[0]
-        print(f"metrics [95% CI], and the difference from run {first}:")
-        print(found["metrics"].to_string(index=False))
+        if not args.tsv:
+            print(found["runs"].to_string(index=False))
+            print()
+            if found["params"].empty:
+                print("params: the same in every run (tags too)")
+            else:
+                print("params that differ:")
+                print(found["params"].to_string(index=False))
+            print()
+            first = found["runs"]["run"].iloc[0]
+            print(f"metrics [95% CI], and the difference from run {first}:")
+        _print_table(found["metrics"], args.tsv)
         return
     if args.by_labels:
         from stance.tracking.comparing import scores_by_label_version
@@ -385,9 +383,7 @@ def export(args: argparse.Namespace) -> None:
 
         from stance.interop.suggest import model_suggestions
 
-        table = pd.DataFrame(
-            {"sentence_id": [i.sentence_id for i in items], "text": [i.text for i in items]}
-        )
+        table = pd.DataFrame(items)  # a column per field of the items: sentence_id, text, ...
         suggestions = model_suggestions(*_tracking(args.config, config), table, args.run_id)
         items = queue_items(sentences, only=sample_ids, skip=skip, suggestions=suggestions)
     written = export_tasks(args.to, items, schema, out, force=args.force, protected=protected)

@@ -115,7 +115,6 @@ def add_speakers(
                 "label speakers and run `snakemake`, set speakers.method: rules, or give --speaker"
             )
         model = load_logged_model(uri, latest[0])
-    # The rules read paragraph starts, which are not written out.
     found = predict_speakers(table, mapping_from_config(config, root), model, method)
     out[SPEAKER] = found["predicted_speaker"].to_numpy()
     out["speaker_evidence"] = found["evidence"].to_numpy()
