@@ -64,9 +64,9 @@ def atomic_path(path: Path | str) -> Iterator[Path]:
 
 
 @contextlib.contextmanager
-def atomic_open(path: Path | str, mode: str = "w", **kwargs) -> Iterator[IO]:
-    """Open a temporary file for writing that atomically replaces ``path`` when closed cleanly."""
-    with atomic_path(path) as tmp, open(tmp, mode, **kwargs) as fh:
+def atomic_open(path: Path | str, **kwargs: Any) -> Iterator[IO]:
+    """A temporary text file that atomically replaces ``path`` when it is closed cleanly."""
+    with atomic_path(path) as tmp, open(tmp, "w", **kwargs) as fh:
         yield fh
 
 
