@@ -1,8 +1,5 @@
-"""The project configuration: config/config.yaml read, validated and completed by its JSON schema.
-
-The schema (workflow/schemas/config.schema.yaml) is the one place that holds the defaults of
-optional settings: validation fills them in, so code reads ``config[...]`` without fallbacks.
-"""
+"""The project configuration: config/config.yaml read, validated and completed by its JSON schema
+(the one place that holds the defaults, so code reads ``config[...]`` without fallbacks)."""
 
 from __future__ import annotations
 
@@ -16,7 +13,6 @@ import yaml
 
 from stance.errors import StanceError
 
-DEFAULT_CONFIG = Path("config/config.yaml")
 SCHEMA_RELATIVE = Path("workflow/schemas/config.schema.yaml")
 
 
@@ -33,10 +29,8 @@ def _find_schema(config_path: Path) -> Path:
 
 
 def _no_anchors(text: str, path: Path, loader: Any) -> None:
-    """Refuse YAML anchors and aliases ('&name', '*name'): an alias repeats a whole subtree, so a
-    small file of nested aliases ("billion laughs") expands to more than memory holds. The
-    event scan reads each node once (libyaml's parser where PyYAML has it), nothing is expanded.
-    """
+    """Refuse YAML anchors and aliases: nested aliases ("billion laughs") expand a small file to
+    more than memory holds; the event scan reads each node once and expands nothing."""
     if "&" not in text and "*" not in text:
         return  # neither can occur
     for event in yaml.parse(text, Loader=loader):
@@ -91,11 +85,8 @@ def load_yaml(path: Path | str) -> Any:
 
 @functools.cache
 def _filling_validator() -> Any:
-    """Draft 2020-12 validation that fills in each property's ``default`` where it is absent.
-
-    Built on first use: jsonschema takes a tenth of a second to import, and a workflow run
-    with an unchanged config reuses the completed config instead (stance.cli.steps).
-    """
+    """Draft 2020-12 validation that fills in each property's ``default`` where it is absent
+    (built on first use: a workflow run with an unchanged config does not import jsonschema)."""
     import jsonschema
 
     validator_class = jsonschema.Draft202012Validator
@@ -131,9 +122,8 @@ def validate_config(config: Any, source: Path | str, schema_path: Path | None = 
     return config
 
 
-def load_config(path: Path | str = DEFAULT_CONFIG) -> dict:
+def load_config(path: Path | str = "config/config.yaml") -> dict:
     """Load, validate and complete the project configuration."""
-    path = Path(path)
     return validate_config(load_yaml(path), path)
 
 

@@ -1,9 +1,5 @@
-"""The process environment of the pipeline: offline, quiet, no telemetry; set here and only here.
-
-Nothing happens at import time: ``configure()`` runs when a command starts, when the Snakefile is
-read, and before ``datasets`` or ``mlflow`` are first imported (both read some of these variables
-once, at import).
-"""
+"""The process environment of the pipeline: offline, quiet, no telemetry; set here and only here
+(by ``configure()``, before ``datasets`` or ``mlflow`` are imported: both read it at import)."""
 
 from __future__ import annotations
 
@@ -34,9 +30,8 @@ DEFAULTS = {
     "GIT_OPTIONAL_LOCKS": "0",
     # Without a git executable GitPython fails at import; provenance is then left empty.
     "GIT_PYTHON_REFRESH": "quiet",
-    # One BLAS thread: the solvers hand BLAS small dense vectors, where more threads cost far
-    # more in start-up and spinning than they gain (an order of magnitude on a busy 2-core
-    # machine); jobs and fits run side by side instead. Read when numpy is first imported.
+    # One BLAS thread: on the solvers' small dense vectors more threads cost more in start-up and
+    # spinning than they gain; jobs and fits run side by side instead. Read at numpy's import.
     "OPENBLAS_NUM_THREADS": "1",
 }
 
@@ -61,10 +56,10 @@ _WARNINGS_LOCK = threading.RLock()
 
 
 @contextlib.contextmanager
-def caught_warnings(record: bool = False) -> Iterator[Any]:
-    """``warnings.catch_warnings(record=...)``, one thread at a time."""
-    with _WARNINGS_LOCK, warnings.catch_warnings(record=record) as caught:
-        yield caught
+def caught_warnings() -> Iterator[None]:
+    """``warnings.catch_warnings()``, one thread at a time."""
+    with _WARNINGS_LOCK, warnings.catch_warnings():
+        yield
 
 
 def import_datasets() -> Any:

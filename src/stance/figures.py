@@ -8,14 +8,14 @@ from typing import Any
 from stance.io import atomic_path
 
 
-def new_figure(nrows: int = 1, ncols: int = 1, **kwargs: Any) -> tuple[Any, Any]:
-    """A figure and its axes (``Figure.subplots``); keyword arguments as ``pyplot.subplots``."""
+def new_figure(
+    nrows: int = 1, ncols: int = 1, figsize: Any = None, dpi: float | None = None, **kwargs: Any
+) -> tuple[Any, Any]:
+    """A figure and its axes (``Figure.subplots``); arguments as ``pyplot.subplots``."""
     from matplotlib.figure import Figure
 
-    figure_keys = {"figsize", "dpi", "layout"}
-    fig = Figure(**{k: v for k, v in kwargs.items() if k in figure_keys})
-    axes = fig.subplots(nrows, ncols, **{k: v for k, v in kwargs.items() if k not in figure_keys})
-    return fig, axes
+    fig = Figure(figsize=figsize, dpi=dpi)
+    return fig, fig.subplots(nrows, ncols, **kwargs)
 
 
 def save_png(fig: Any, path: Path | str) -> None:

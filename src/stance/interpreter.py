@@ -5,15 +5,12 @@ from __future__ import annotations
 import atexit
 import gc
 
-# Objects allocated between two collections of the youngest generation (Python's default: 700).
-YOUNG_COLLECTION_THRESHOLD = 10_000
-
 
 def collect_garbage_less_often() -> None:
     """Collect reference cycles less often in this process: the libraries the jobs import
     allocate millions of long-lived objects that the collector would walk again and again."""
-    _, older, oldest = gc.get_threshold()
-    gc.set_threshold(YOUNG_COLLECTION_THRESHOLD, older, oldest)
+    # Objects allocated between two collections of the youngest generation (default: 700).
+    gc.set_threshold(10_000, *gc.get_threshold()[1:])
 
 
 def quick_exit_at_end() -> None:

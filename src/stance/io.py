@@ -1,5 +1,4 @@
-"""Atomic file writes (a file is either its old version or its complete new one, never half),
-JSON among them, and answers remembered in a file."""
+"""Atomic file writes (never half a file), spreadsheet-safe cells, answers remembered in a file."""
 
 from __future__ import annotations
 
@@ -15,32 +14,13 @@ from typing import IO, Any, TypeVar
 
 T = TypeVar("T")
 
-# The mode an ordinary open(path, "w") asks for; the kernel takes the umask off it.
-_NEW_FILE_MODE = 0o666
-_NEW_DIR_MODE = 0o777
-
-
-def _new_temp(parent: Path, prefix: str, suffix: str, make: Any) -> Path:
-    """Create a new, unused name in parent with make(path); retry on a name clash."""
-    for _ in range(100):
-        candidate = parent / f"{prefix}{secrets.token_hex(6)}{suffix}"
-        try:
-            make(candidate)
-        except FileExistsError:
-            continue
-        return candidate
-    raise FileExistsError(f"{parent}: no unused temporary name for {prefix}*{suffix}")
-
-
-def _create_file(path: Path) -> None:
-    # Unlike tempfile.mkstemp (always 0600), this gets the mode of an ordinary new file.
-    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _NEW_FILE_MODE))
-
 
 def make_temp_dir(parent: Path | str, prefix: str) -> Path:
     """A new folder in parent with the mode of an ordinary new folder (0777 less the umask)."""
-    parent = Path(parent)
-    return _new_temp(parent, prefix, "", lambda p: os.mkdir(p, _NEW_DIR_MODE))
+    # 48 random bits: no name clash to retry on (mkdir, like O_EXCL below, would refuse one).
+    path = Path(parent) / f"{prefix}{secrets.token_hex(6)}"
+    path.mkdir()
+    return path
 
 
 @contextlib.contextmanager
@@ -54,8 +34,7 @@ def atomic_dir(path: Path | str) -> Iterator[Path]:
         if path.is_dir():
             os.chmod(tmp, stat.S_IMODE(path.stat().st_mode))
         yield tmp
-        if old.exists():
-            shutil.rmtree(old)
+        shutil.rmtree(old, ignore_errors=True)
         if path.exists():
             path.rename(old)
         tmp.rename(path)
@@ -70,16 +49,14 @@ def atomic_path(path: Path | str) -> Iterator[Path]:
     the mode an ordinary write would give it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp_path = _new_temp(path.parent, f".{path.name}.", ".tmp", _create_file)
+    tmp_path = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    # Unlike tempfile.mkstemp (always 0600): the mode of an ordinary new file (0666 less umask).
+    os.close(os.open(tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
     try:
         yield tmp_path
-        try:
-            old_mode = stat.S_IMODE(os.stat(path).st_mode)
-        except FileNotFoundError:
-            old_mode = None
         with open(tmp_path, "rb+") as fh:
-            if old_mode is not None:
-                os.fchmod(fh.fileno(), old_mode)
+            with contextlib.suppress(FileNotFoundError):  # a new file keeps its new mode
+                os.fchmod(fh.fileno(), stat.S_IMODE(os.stat(path).st_mode))
             os.fsync(fh.fileno())
         os.replace(tmp_path, path)
     finally:
@@ -87,9 +64,9 @@ def atomic_path(path: Path | str) -> Iterator[Path]:
 
 
 @contextlib.contextmanager
-def atomic_open(path: Path | str, mode: str = "w", **kwargs) -> Iterator[IO]:
-    """Open a temporary file for writing that atomically replaces ``path`` when closed cleanly."""
-    with atomic_path(path) as tmp, open(tmp, mode, **kwargs) as fh:
+def atomic_open(path: Path | str, **kwargs: Any) -> Iterator[IO]:
+    """A temporary text file that atomically replaces ``path`` when it is closed cleanly."""
+    with atomic_path(path) as tmp, open(tmp, "w", **kwargs) as fh:
         yield fh
 
 
@@ -101,10 +78,8 @@ def write_json(path: Path | str, data: Any, indent: int | None = 2) -> None:
 
 
 def remembered(path: Path | str, key: str, compute: Callable[[], T]) -> T:
-    """``compute()``, remembered in the JSON file ``path`` with ``key``: while the file holds
-    the answer for the same key, it is returned without calling ``compute``. One answer per
-    file (a new key replaces it); an answer that JSON would not give back exactly (a date,
-    number keys) is not remembered, and a damaged file is answered again."""
+    """``compute()``, or the answer the JSON file ``path`` holds for the same ``key``. One answer
+    per file; one JSON would not give back exactly (a date, number keys) is not remembered."""
     try:
         record = json.loads(Path(path).read_text(encoding="utf-8"))
         if isinstance(record, dict) and record.get("key") == key and "value" in record:
@@ -135,13 +110,7 @@ def spreadsheet_cell(value: Any) -> Any:
 
 def plain_cell(value: Any) -> Any:
     """The original text of a cell written by :func:`spreadsheet_cell`."""
-    if (
-        isinstance(value, str)
-        and value.startswith("'")
-        and value.lstrip("'").startswith(_FORMULA_STARTS)
-    ):
-        return value[1:]
-    return value
+    return value[1:] if isinstance(value, str) and spreadsheet_cell(value[1:]) == value else value
 
 
 def spreadsheet_rows(rows: Iterator[Any] | list) -> Iterator[list]:

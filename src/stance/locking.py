@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import errno
 import fcntl
 import os
 import socket
@@ -22,72 +21,51 @@ DEFAULT_WAIT_S = 10.0
 _POLL_S = 0.05
 
 
-def _holder(path: Path) -> str:
-    """Who holds the lock, as its holder wrote it into the lock file (or that it is unknown)."""
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace").strip()
-    except OSError:
-        text = ""
-    return text or "another stance command (it has not written its name yet)"
-
-
-def _open(path: Path, folder: Path) -> int:
-    try:
-        # Not O_TRUNC: the name of a current holder must stay readable until this one holds it.
-        return os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
-    except OSError as exc:
-        raise StanceError(
-            f"{path}: cannot create the lock file that keeps two commands from writing "
-            f"{folder} at once ({exc.strerror}); make {folder} writable"
-        ) from None
-
-
-def _is_current(fd: int, path: Path) -> bool:
-    """Whether the locked file is still the lock file (a holder removes it when it is done, and
-    a command that waited on the removed file must lock the new one)."""
-    try:
-        current = os.stat(path)
-    except FileNotFoundError:
-        return False
-    held = os.fstat(fd)
-    return (held.st_dev, held.st_ino) == (current.st_dev, current.st_ino)
-
-
 def _acquire(path: Path, folder: Path, wait_s: float) -> int:
     """An open descriptor of the lock file, locked; a StanceError naming the holder when
     another command still holds it after wait_s seconds."""
     deadline = time.monotonic() + wait_s
     while True:
-        fd = _open(path, folder)
+        try:
+            # Not O_TRUNC: the name of a current holder must stay readable until this one holds it.
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError as exc:
+            raise StanceError(
+                f"{path}: cannot create the lock file that keeps two commands from writing "
+                f"{folder} at once ({exc.strerror}); make {folder} writable"
+            ) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
+        except BlockingIOError:
             os.close(fd)
-            if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-                raise
             if time.monotonic() >= deadline:
+                try:
+                    holder = path.read_text(encoding="utf-8", errors="replace").strip()
+                except OSError:
+                    holder = ""
+                holder = holder or "another stance command (it has not written its name yet)"
                 raise StanceError(
-                    f"{path}: {folder} is being changed by {_holder(path)}; wait until it has "
+                    f"{path}: {folder} is being changed by {holder}; wait until it has "
                     "finished and run this command again (the lock goes away by itself when "
                     "that command ends)"
                 ) from None
             time.sleep(_POLL_S)
             continue
-        if _is_current(fd, path):
-            return fd
-        os.close(fd)  # locked a file its holder had just removed: take the new one
+        # A holder removes the file when done: one that locked a removed file locks the new one.
+        held = os.fstat(fd)
+        with contextlib.suppress(FileNotFoundError):
+            current = os.stat(path)
+            if (held.st_dev, held.st_ino) == (current.st_dev, current.st_ino):
+                return fd
+        os.close(fd)
 
 
 @contextlib.contextmanager
 def folder_lock(
     folder: Path | str, command: str, wait_s: float = DEFAULT_WAIT_S, name: str = LOCK_FILE
 ) -> Iterator[Path]:
-    """Hold ``<folder>/<name>`` while the block runs; yield its path.
-
-    An advisory ``flock`` (the kernel drops it when the holder ends, even after a crash); the
-    holder writes ``command`` into the file, so a command still waiting after ``wait_s`` seconds
-    stops with a StanceError naming it.
-    """
+    """Hold ``<folder>/<name>`` (an advisory ``flock``: the kernel drops it when the holder ends,
+    even after a crash) while the block runs; ``command`` in the file names the holder."""
     folder = Path(folder)
     path = folder / name
     fd = _acquire(path, folder, wait_s)
@@ -99,7 +77,7 @@ def folder_lock(
         yield path
     finally:
         # Removed while still locked: a command waiting on this file finds it gone and locks
-        # the next one (see _is_current), so two never hold the lock at once.
+        # the next one (see _acquire), so two never hold the lock at once.
         path.unlink(missing_ok=True)
         os.close(fd)  # releases the flock
 

@@ -1,8 +1,5 @@
-"""Stopping on Ctrl-C or SIGTERM: jobs that run in threads of the workflow process stop too.
-
-Python cannot stop a thread from outside, so the signal sets a flag and long loops call
-:func:`check` between units of work (an article, a fold, a fit).
-"""
+"""Stopping on Ctrl-C or SIGTERM: jobs that run in threads of the workflow process stop too (the
+signal sets a flag that long loops :func:`check` between units of work)."""
 
 from __future__ import annotations
 
@@ -26,10 +23,6 @@ def check() -> None:
         raise Stopped("stopped on request (Ctrl-C or SIGTERM); run snakemake again to finish")
 
 
-def request_stop() -> None:
-    _STOP.set()
-
-
 def stop_jobs_on_signals() -> None:
     """Before the handlers that are installed now for SIGINT and SIGTERM (Snakemake's), set the
     flag that :func:`check` reads. Call from the main thread once Snakemake has installed its own
@@ -38,7 +31,7 @@ def stop_jobs_on_signals() -> None:
         previous = signal.getsignal(signum)
 
         def handler(number: int, frame: FrameType | None, previous: Any = previous) -> None:
-            request_stop()
+            _STOP.set()
             if callable(previous):
                 previous(number, frame)
             elif number == signal.SIGINT:

@@ -8,7 +8,7 @@ import logging
 import shlex
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from stance.config import load_config
 from stance.errors import StanceError
@@ -79,20 +79,18 @@ def labels(args: argparse.Namespace) -> None:
         args.schema or labels_config["schema"],
         adjudication=args.adjudication,
         annotator_priority=labels_config["annotator_priority"],
-        out_dataset=args.out_dataset,
-        out_unlabeled=args.out_unlabeled,
-        out_summary=args.out_summary,
-        out_summary_by_article=args.out_summary_by_article,
-        out_agreement=args.out_agreement,
-        out_disagreements=args.out_disagreements,
+        **{name: path for name, path in vars(args).items() if name.startswith("out_")},
     )
     print_stage_summary(result, args.out_unlabeled, show=print)
 
 
 def label(args: argparse.Namespace) -> int:
-    from stance.annotate.session import check_annotator
+    from stance.annotate.order import logged_model_probabilities
+    from stance.annotate.session import check_annotator, open_session
+    from stance.annotate.terminal import run_terminal
     from stance.labels.files import load_sentences
     from stance.labels.schema import load_schema
+    from stance.locking import annotator_lock
 
     check_annotator(args.annotator)
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
@@ -102,42 +100,28 @@ def label(args: argparse.Namespace) -> int:
             f"labels/{args.annotator}.csv in the format of labels/GUIDELINES.md, and "
             "`snakemake` validates them"
         )
-    from stance.locking import annotator_lock
-
     config = load_config(args.config)
-    labels_config = config["labels"]
-    schema = load_schema(labels_config["schema"])
+    schema = load_schema(config["labels"]["schema"])
     sentences = load_sentences(args.sentences)
-    labels_dir = Path(labels_config["dir"])
+    labels_dir = Path(config["labels"]["dir"])
     with annotator_lock(labels_dir, args.annotator, f"stance label --annotator {args.annotator}"):
-        return _label_session(args, config, schema, sentences, labels_dir)
-
-
-def _label_session(
-    args: argparse.Namespace, config: dict, schema: Any, sentences: Any, labels_dir: Path
-) -> int:
-    """The labeling session, while this annotator's lock is held."""
-    from stance.annotate.order import logged_model_probabilities
-    from stance.annotate.session import open_session
-    from stance.annotate.terminal import run_terminal
-
-    session = open_session(
-        args.annotator,
-        schema,
-        sentences,
-        labels_dir,
-        order=args.order,
-        sample=args.sample,
-        seed=args.seed,
-        probabilities=logged_model_probabilities(*_tracking(args.config, config)),
-        unit=args.unit,
-        relabel=args.relabel,
-        command=_command_line(),
-    )
-    if session.current() is None:
-        print(f"nothing left to label for {args.annotator} ({session.total} sentences done)")
-        return 0
-    return run_terminal(session, sys.stdin, sys.stdout)
+        session = open_session(
+            args.annotator,
+            schema,
+            sentences,
+            labels_dir,
+            order=args.order,
+            sample=args.sample,
+            seed=args.seed,
+            probabilities=logged_model_probabilities(*_tracking(args.config, config)),
+            unit=args.unit,
+            relabel=args.relabel,
+            command=_command_line(),
+        )
+        if session.current() is None:
+            print(f"nothing left to label for {args.annotator} ({session.total} sentences done)")
+            return 0
+        return run_terminal(session, sys.stdin, sys.stdout)
 
 
 def _command_line() -> str:
@@ -152,26 +136,6 @@ def _print_table(table: pd.DataFrame, tsv: bool) -> None:
         print(table.to_string(index=False))
 
 
-def compare_runs(args: argparse.Namespace, uri: str, experiment: str) -> None:
-    from stance.tracking.comparing import compare_runs as compare
-
-    found = compare(uri, experiment, args.compare)
-    if args.tsv:
-        _print_table(found["metrics"], True)
-        return
-    print(found["runs"].to_string(index=False))
-    print()
-    if found["params"].empty:
-        print("params: the same in every run (tags too)")
-    else:
-        print("params that differ:")
-        print(found["params"].to_string(index=False))
-    print()
-    first = found["runs"]["run"].iloc[0]
-    print(f"metrics [95% CI], and the difference from run {first}:")
-    print(found["metrics"].to_string(index=False))
-
-
 def runs(args: argparse.Namespace) -> None:
     from stance.tracking.queries import runs_table
 
@@ -180,7 +144,21 @@ def runs(args: argparse.Namespace) -> None:
     if args.compare and args.by_labels:
         raise StanceError("give --compare or --by-labels, not both")
     if args.compare:
-        compare_runs(args, uri, experiment)
+        from stance.tracking.comparing import compare_runs
+
+        found = compare_runs(uri, experiment, args.compare)
+        if not args.tsv:
+            print(found["runs"].to_string(index=False))
+            print()
+            if found["params"].empty:
+                print("params: the same in every run (tags too)")
+            else:
+                print("params that differ:")
+                print(found["params"].to_string(index=False))
+            print()
+            first = found["runs"]["run"].iloc[0]
+            print(f"metrics [95% CI], and the difference from run {first}:")
+        _print_table(found["metrics"], args.tsv)
         return
     if args.by_labels:
         from stance.tracking.comparing import scores_by_label_version
@@ -219,10 +197,7 @@ def _write_predictions(frame: pd.DataFrame, out: str) -> None:
 
 
 def predict(args: argparse.Namespace) -> None:
-    import pandas as pd
-
     from stance.cli.predict import (
-        UNLABELED_QUEUE,
         add_speakers,
         sentences_from_articles,
         sentences_from_table,
@@ -232,8 +207,7 @@ def predict(args: argparse.Namespace) -> None:
 
     config = load_config(args.config)
     uri, experiment = _tracking(args.config, config)
-    sources = [bool(args.text), bool(args.articles), bool(args.table), bool(args.unlabeled)]
-    if sum(sources) != 1:
+    if sum(map(bool, (args.text, args.articles, args.table, args.unlabeled))) != 1:
         raise StanceError(
             "give exactly one input: --text TEXT, --articles FILE..., --table CSV or --unlabeled"
         )
@@ -247,12 +221,12 @@ def predict(args: argparse.Namespace) -> None:
     elif args.articles:
         table = sentences_from_articles(args.articles, config)
     else:
-        table = sentences_from_table(args.table or args.unlabeled or UNLABELED_QUEUE)
+        table = sentences_from_table(args.table or args.unlabeled)
     table = add_speakers(table, config, project_root(args.config), uri, experiment, args.speaker,
                          need_mapping=args.speakers_only)  # fmt: skip
     if args.speakers_only:
         _write_predictions(table, args.out)
-        counts = table["speaker"].value_counts().to_dict() if len(table) else {}
+        counts = table["speaker"].value_counts().to_dict()
         logger.info(f"speakers ({config['speakers']['method']}) of {len(table)} sentence(s): "
                     f"{counts}")  # fmt: skip
         return
@@ -269,8 +243,7 @@ def predict(args: argparse.Namespace) -> None:
     logger.info(f"{name}: {len(result)} sentence(s)")
     _write_predictions(result, args.out)
     if args.out != "-":
-        counts = pd.Series(result["stance"]).value_counts().to_dict() if len(result) else {}
-        logger.info(f"wrote {args.out}: {counts}")
+        logger.info(f"wrote {args.out}: {result['stance'].value_counts().to_dict()}")
 
 
 def train(args: argparse.Namespace) -> None:
@@ -410,9 +383,7 @@ def export(args: argparse.Namespace) -> None:
 
         from stance.interop.suggest import model_suggestions
 
-        table = pd.DataFrame(
-            {"sentence_id": [i.sentence_id for i in items], "text": [i.text for i in items]}
-        )
+        table = pd.DataFrame(items)  # a column per field of the items: sentence_id, text, ...
         suggestions = model_suggestions(*_tracking(args.config, config), table, args.run_id)
         items = queue_items(sentences, only=sample_ids, skip=skip, suggestions=suggestions)
     written = export_tasks(args.to, items, schema, out, force=args.force, protected=protected)

@@ -1,19 +1,20 @@
 """How a Snakemake job runs its step: in the workflow's own process, its output in its log.
 
-Every rule ends in ``run: run_step(...)``. With the profile's ``force-use-threads`` jobs are
-threads of the ``snakemake`` process, which imported the libraries once. A step gets the
-configuration Snakemake resolved, never a re-read of config/config.yaml.
+With the profile's ``force-use-threads`` jobs are threads of the ``snakemake`` process, which
+imported the libraries once; a step gets the configuration Snakemake resolved.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from stance.cli.steps import STEPS
 from stance.environment import configure, limit_blas_threads
 from stance.errors import StanceError
 from stance.logs import job_log, log_to_stderr
@@ -24,12 +25,6 @@ logger = logging.getLogger(__name__)
 
 class StepFailed(Exception):
     """A job's step stopped; the message says why (and, for a crash, where the traceback is)."""
-
-
-def _steps() -> Mapping[str, Any]:
-    from stance.cli.steps import STEPS
-
-    return STEPS
 
 
 def run_step(
@@ -43,11 +38,7 @@ def run_step(
     config: Mapping[str, Any],
 ) -> None:
     """Run the step of a Snakemake job (the names a ``run:`` block has)."""
-    job = SimpleNamespace(
-        rule=rule, input=input, output=output, params=params, wildcards=wildcards,
-        threads=threads, log=log, config=config,
-    )  # fmt: skip
-    run_job(job)
+    run_job(SimpleNamespace(**locals()))
 
 
 def run_job(job: Any) -> None:
@@ -56,7 +47,7 @@ def run_job(job: Any) -> None:
     configure()
     log_to_stderr()
     limit_blas_threads()
-    step = _steps().get(job.rule)
+    step = STEPS.get(job.rule)
     if step is None:
         raise StepFailed(f"no step for rule {job.rule!r} in stance.cli.steps.STEPS")
     log = job.log[0] if len(job.log) else None
@@ -67,7 +58,12 @@ def run_job(job: Any) -> None:
             # The set of outputs is incomplete: remove them all, as Snakemake removes a failed
             # job's (after Ctrl-C it does not), so that the next run makes them again.
             logger.error(str(exc))
-            removed = remove_outputs(job.output)
+            removed = [str(path) for path in map(Path, job.output) if os.path.lexists(path)]
+            for path in map(Path, removed):
+                if path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path)
+                else:
+                    path.unlink()
             raise StepFailed(
                 f"rule {job.rule} stopped on request"
                 + (f"; removed its outputs {', '.join(removed)}" if removed else "")
@@ -84,18 +80,3 @@ def run_job(job: Any) -> None:
             logger.exception(f"rule {job.rule} crashed")
             where = f"; the traceback is in {log}" if log else ""
             raise StepFailed(f"{type(exc).__name__}: {exc}{where}") from None
-
-
-def remove_outputs(outputs: Any) -> list[str]:
-    """Remove the files and folders of a job's outputs that exist; the paths removed."""
-    removed = []
-    for output in outputs:
-        path = Path(output)
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path)
-        elif path.exists() or path.is_symlink():
-            path.unlink()
-        else:
-            continue
-        removed.append(str(path))
-    return removed

@@ -11,8 +11,6 @@ from stance.environment import configure
 from stance.errors import StanceError
 from stance.logs import log_to_stderr
 
-Handler = Callable[[argparse.Namespace], int | None]
-
 # The tools of stance.interop.tools (not imported here, to keep `stance --help` fast).
 TOOL_NAMES = ["label-studio", "doccano", "prodigy"]
 
@@ -57,7 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stance", description=DESCRIPTION)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def add(name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
+    def add(
+        name: str, handler: Callable[[argparse.Namespace], int | None], help_text: str
+    ) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.set_defaults(handler=handler)
         p.add_argument("--config", default="config/config.yaml", help="project configuration")

@@ -20,11 +20,7 @@ from stance.training.models import SPEAKER, TEXT
 logger = logging.getLogger(__name__)
 
 UNLABELED_QUEUE = "results/unlabeled.csv"
-
-
-# Sentence columns of split input, and whether each sentence opens a paragraph (a line break
-# before it; the speaker rules read it and it is not written out).
-SENTENCE_COLUMNS = ["sentence_id", "article_id", "position", TEXT]
+# Whether a sentence opens a paragraph: the speaker rules read it, it is not written out.
 PARAGRAPH_START = "paragraph_start"
 
 
@@ -32,11 +28,14 @@ def _split(
     articles: Iterable[tuple[str, str]], config: Mapping[str, Any], rules: list
 ) -> pd.DataFrame:
     splitter = splitter_from_config(dict(config))
-    rows = []
-    for article_id, raw in articles:
-        for s in split_article(article_id, raw, splitter, rules)[0]:
-            rows.append((s.sentence_id, s.article_id, s.position, s.text, s.paragraph_start))
-    return pd.DataFrame(rows, columns=[*SENTENCE_COLUMNS, PARAGRAPH_START])
+    rows = [
+        (s.sentence_id, s.article_id, s.position, s.text, s.paragraph_start)
+        for article_id, raw in articles
+        for s in split_article(article_id, raw, splitter, rules)[0]
+    ]
+    return pd.DataFrame(
+        rows, columns=["sentence_id", "article_id", "position", TEXT, PARAGRAPH_START]
+    )
 
 
 def sentences_from_texts(texts: Sequence[str], config: Mapping[str, Any]) -> pd.DataFrame:
@@ -75,20 +74,18 @@ def add_speakers(
     speaker: str | None = None,
     need_mapping: bool = False,
 ) -> pd.DataFrame:
-    """The table with ``speaker`` and ``speaker_evidence``: ``speaker`` for every sentence when
-    given (--speaker), the table's own speaker column when it has one, else the speaker stage's
-    prediction (rules with the mapping of config speakers.mapping and, unless speakers.method is
-    ``rules``, the newest logged speaker model, loaded with the project's trusted-types check).
-    Without the mapping file, no speaker is added (a note says so), or, ``need_mapping``, an
+    """The table with ``speaker`` and ``speaker_evidence``: ``speaker`` when given (--speaker),
+    else the table's own speaker column, else the speaker stage's prediction (config speakers).
+    Without the mapping file no speaker is added (a note says so), or, ``need_mapping``, an
     error."""
-    out = table.copy()
-    if speaker is not None or SPEAKER in out.columns:
-        if speaker is not None:
-            out[SPEAKER] = speaker
-        out["speaker_evidence"] = (
-            "given with --speaker" if speaker is not None else "from the input table"
-        )
-        return out.drop(columns=[PARAGRAPH_START], errors="ignore")
+    out = table.drop(columns=[PARAGRAPH_START], errors="ignore")
+    if speaker is not None:
+        out[SPEAKER] = speaker
+        out["speaker_evidence"] = "given with --speaker"
+        return out
+    if SPEAKER in out.columns:
+        out["speaker_evidence"] = "from the input table"
+        return out
     from stance.speakers.apply import mapping_from_config, predict_speakers
 
     mapping_file = Path(root) / config["speakers"]["mapping"]
@@ -98,12 +95,12 @@ def add_speakers(
                 f"{mapping_file}: speaker mapping not found; the speaker rules need it (config "
                 "speakers.mapping; docs/speakers.md)"
             )
-        # A project without the speaker stage: as before, only text models can be fed.
+        # A project without the speaker stage: only text models can be fed.
         logger.info(
             f"note: no speaker mapping {mapping_file}: speakers are not predicted (give "
             "--speaker NAME for a speaker model; docs/speakers.md)"
         )
-        return out.drop(columns=[PARAGRAPH_START], errors="ignore")
+        return out
     method = config["speakers"]["method"]
     model = None
     if method != "rules" and len(out):
@@ -118,7 +115,7 @@ def add_speakers(
                 "label speakers and run `snakemake`, set speakers.method: rules, or give --speaker"
             )
         model = load_logged_model(uri, latest[0])
-    found = predict_speakers(out, mapping_from_config(config, root), model, method)
+    found = predict_speakers(table, mapping_from_config(config, root), model, method)
     out[SPEAKER] = found["predicted_speaker"].to_numpy()
     out["speaker_evidence"] = found["evidence"].to_numpy()
-    return out.drop(columns=[PARAGRAPH_START], errors="ignore")
+    return out

@@ -1,29 +1,18 @@
-"""The workflow's steps: what each Snakemake rule runs, given the job Snakemake made.
+"""The workflow's steps: ``STEPS`` maps each Snakemake rule to the stage function its job calls.
 
-``STEPS`` maps a rule to its step; ``stance.cli.jobs.run_step`` (the ``run:`` of every rule)
-hands it the job: inputs, outputs, params, wildcards, threads and the configuration Snakemake
-resolved (config file + ``--configfile`` + ``--config``). A step only unpacks the job and calls
-the stage's function in the package, which takes plain values and is tested without Snakemake.
 Imports sit inside the steps: the Snakefile imports this module on every ``snakemake`` call,
 and a run with nothing to do must not pay for scikit-learn, ``datasets`` or MLflow.
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 logger = logging.getLogger(__name__)
-
-
-def _named(outputs: Any) -> dict[str, str]:
-    """A job's named outputs (iterating a Snakemake Namedlist gives its values)."""
-    return dict(outputs.items())
-
-
-# ------------------------------------------------------------------------------------ corpus
 
 
 def split_shard(job: Any) -> None:
@@ -65,9 +54,6 @@ def article_table(job: Any) -> None:
     )
 
 
-# ------------------------------------------------------------------------------------ labels
-
-
 def labels(job: Any) -> None:
     """Validate the labels, resolve them, build the data set and the summary."""
     from stance.labels.stage import print_stage_summary, run_label_stage
@@ -91,9 +77,6 @@ def label_queue(job: Any) -> None:
                             job.input.schema, out_unlabeled=o.unlabeled,
                             out_summary_by_article=o.by_article)  # fmt: skip
     print_queue_summary(queue, o.unlabeled)
-
-
-# ---------------------------------------------------------------------------------- training
 
 
 def tracking_store(job: Any) -> None:
@@ -127,9 +110,6 @@ def compare_models(job: Any) -> None:
                           job.output.comparison, job.output.figure)  # fmt: skip
 
 
-# ---------------------------------------------------------------------------------- speakers
-
-
 def attribute_shard(job: Any) -> None:
     """The attribution rules over one shard's sentences (no label is read)."""
     from stance.speakers.stage import attribute_shard as attribute
@@ -151,7 +131,7 @@ def speakers(job: Any) -> None:
     from stance.speakers.stage import SpeakerOutputs, run_speaker_stage
 
     run_speaker_stage(list(job.input.names), job.input.sentences, job.input.data, job.config,
-                      Path.cwd(), SpeakerOutputs(**_named(job.output)))  # fmt: skip
+                      Path.cwd(), SpeakerOutputs(**dict(job.output.items())))  # fmt: skip
 
 
 def predict_speakers(job: Any) -> None:
@@ -189,9 +169,6 @@ def log_speakers(job: Any) -> None:
                       job.output[0])  # fmt: skip
 
 
-# ---------------------------------------------------------------------------------- findings
-
-
 def predict_stance(job: Any) -> None:
     """The chosen stance model's prediction for every sentence of one shard."""
     from stance.findings.predict import predict_shard
@@ -212,16 +189,13 @@ def findings(job: Any) -> None:
         models_dir=job.params.models_dir, stances=list(i.stances), speaker_oof=i.speaker_oof,
         labels_dir=job.config["labels"]["dir"], comparison=i.get("comparison"),
     )  # fmt: skip
-    result = run_findings_stage(inputs, FindingsOutputs(**_named(job.output)), job.config)
+    result = run_findings_stage(inputs, FindingsOutputs(**dict(job.output.items())), job.config)
     logger.info("\n".join(summary_lines(result)))
 
 
+# Every function of this module is the step of the rule of the same name.
 STEPS: dict[str, Callable[[Any], None]] = {
-    step.__name__: step
-    for step in (
-        split_shard, labeled_sentences, gather_sentences, article_table, labels, label_queue,
-        tracking_store, train_model, log_model, compare_models, attribute_shard, speaker_model,
-        speakers, predict_speakers, gather_speakers, speaker_stance, log_speakers,
-        predict_stance, findings,
-    )
-}  # fmt: skip
+    name: step
+    for name, step in list(globals().items())
+    if inspect.isfunction(step) and step.__module__ == __name__
+}
