@@ -56,6 +56,12 @@ class ToolAnnotation:
     values: dict[str, list[str]]  # label field -> the value(s) chosen (several is a mistake)
     note: str = ""
 
+    @classmethod
+    def of(cls, where: str, text: Any, ids: dict[str, Any], *rest: Any) -> ToolAnnotation:
+        """An annotation with its text and the sentence_id and article_id of ``ids`` as text."""
+        sid, article = (as_str(ids.get(k)) for k in ("sentence_id", "article_id"))
+        return cls(where, as_str(text), sid, article, *rest)
+
 
 @dataclass
 class ToolRead:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import quoteattr
 
-from stance.interop.common import NOTE, QueueItem, ToolAnnotation, ToolRead, as_str, own_records
+from stance.interop.common import NOTE, QueueItem, ToolAnnotation, ToolRead, own_records
 from stance.interop.targets import Output
 from stance.io import atomic_open, write_json
 from stance.labels.schema import LabelSchema
@@ -30,9 +30,8 @@ def config_path(out: Path) -> Path:
 
 
 def label_config(schema: LabelSchema) -> str:
-    """The labeling interface: the sentence between its neighbours, one single choice per
-    label field in schema order (with the schema's keys as hotkeys when no two share one), and
-    a note."""
+    """The labeling interface: the sentence between its neighbours, one single choice per label
+    field (the schema's keys as hotkeys where unique), and a note."""
     keys = Counter(v.key for f in schema.fields for v in f.values)
     lines = [
         "<View>",
@@ -64,32 +63,20 @@ def label_config(schema: LabelSchema) -> str:
 def task(item: QueueItem) -> dict[str, Any]:
     """One Label Studio task; a model suggestion is a prediction (shown, never a label)."""
     data = {"text": item.text, "before": item.before, "after": item.after, **item.ids()}
-    out: dict[str, Any] = {"data": data}
     s = item.suggestion
-    if s is not None:
-        out["predictions"] = [
-            {
-                "model_version": f"suggestion: {s.model}",
-                "score": s.score,
-                "result": [
-                    {
-                        "from_name": s.field,
-                        "to_name": TEXT_TAG,
-                        "type": "choices",
-                        "value": {"choices": [s.value]},
-                    }
-                ],
-            }
-        ]
-    return out
+    if s is None:
+        return {"data": data}
+    choice = {"from_name": s.field, "to_name": TEXT_TAG, "type": "choices"}
+    choice["value"] = {"choices": [s.value]}
+    prediction = {"model_version": f"suggestion: {s.model}", "score": s.score, "result": [choice]}
+    return {"data": data, "predictions": [prediction]}
 
 
 _DATA_KEYS = ("text", "before", "after", "sentence_id", "article_id", "position")
 
 
 def _is_tasks(text: str) -> bool:
-    """A tasks file of this project: tasks with only ``data`` (the keys of :func:`task`) and
-    ``predictions``; an export of Label Studio, with ``annotations``, is not."""
+    # Tasks with only ``data`` and ``predictions``: Label Studio's export adds ``annotations``.
     tasks = own_records(text, False, ("data", "predictions"), ("data",))
     return tasks is not None and all(
         isinstance(t["data"], dict) and {"text", "sentence_id"} <= set(t["data"]) <= set(_DATA_KEYS)
@@ -123,9 +110,8 @@ def _user(annotation: dict[str, Any]) -> str:
 
 
 def _user_forms(annotation: dict[str, Any]) -> set[str]:
-    """What --completed-by matches for an annotation: the user's id and, where the export has
-    it, the email (lower case). Export > JSON gives only the numeric id; API snapshots an
-    object with id and email."""
+    """The user's id and email (lower case) that --completed-by matches: Export > JSON gives
+    only the id, API snapshots an object with id and email."""
     who = annotation.get("completed_by")
     forms = [who.get("id"), who.get("email")] if isinstance(who, dict) else [who]
     return {str(f).strip().lower() for f in forms if isinstance(f, int | str) and str(f).strip()}
@@ -155,8 +141,7 @@ def _strings(value: Any) -> list[str] | None:
 def _result(
     annotation: dict[str, Any], where: str, fields: list[str], read: ToolRead
 ) -> tuple[dict[str, list[str]], str] | None:
-    """The values chosen per label field and the note of an annotation's ``result``; None
-    (with its problems in ``read``) when it is malformed."""
+    """The values per label field and the note of an annotation; None when malformed."""
     result = annotation.get("result")
     if not isinstance(result, list | None):
         read.problems.append(f"{where}: 'result' is {_shown(result)}, not a list; {HOW}")
@@ -197,9 +182,8 @@ def _result(
 
 
 def read_annotations(path: Path, schema: LabelSchema, completed_by: str | None = None) -> ToolRead:
-    """Human annotations of a Label Studio JSON export. ``predictions`` are never read; a
-    cancelled (skipped) annotation and a task without annotations are no label. With
-    ``completed_by`` (a user's id or email) only that user's annotations are read."""
+    """Human annotations (never ``predictions``) of a Label Studio JSON export, only those of
+    the user ``completed_by`` when given; a cancelled annotation or none is no label."""
     from stance.interop.common import read_json
 
     data = read_json(path, "Label Studio", HOW)
@@ -254,15 +238,8 @@ def read_annotations(path: Path, schema: LabelSchema, completed_by: str | None =
         chosen = _result(human[0], where, fields, read)
         if chosen is None:
             continue
-        task_data = item["data"]
         read.annotations.append(
-            ToolAnnotation(
-                where,
-                as_str(task_data.get("text")),
-                as_str(task_data.get("sentence_id")),
-                as_str(task_data.get("article_id")),
-                *chosen,
-            )
+            ToolAnnotation.of(where, item["data"].get("text"), item["data"], *chosen)
         )
     if wanted is not None and not matched:
         held = ", ".join(sorted(users)) if users else "nobody (it holds no annotation)"

@@ -115,14 +115,6 @@ def read_annotations(path: Path, schema: LabelSchema) -> ToolRead:
         fix = "label the tasks written by `stance export --to prodigy`"
         values = choice_values(chosen, fields, where, "option", fix, read)
         meta = obj.get("meta") if isinstance(obj.get("meta"), dict) else {}
-        read.annotations.append(
-            ToolAnnotation(
-                where,
-                as_str(obj.get("text")),
-                as_str(meta.get("sentence_id")),
-                as_str(meta.get("article_id")),
-                values,
-                (as_str(obj.get(NOTE)) or "").strip(),
-            )
-        )
+        note = (as_str(obj.get(NOTE)) or "").strip()
+        read.annotations.append(ToolAnnotation.of(where, obj.get("text"), meta, values, note))
     return read
