@@ -32,29 +32,22 @@ NOT_ARTICLE_TYPES = {
 }
 
 
-def date_params() -> dict[str, Any]:
-    """htmldate's settings: the publication date from the page's metadata only (meta tags,
-    JSON-LD, time elements, a dated address), never a year found in its text (a copyright
-    line, a number), and only dates from 1900 to tomorrow."""
-    return {
-        "extensive_search": False,
-        "original_date": True,
-        "min_date": EARLIEST_DATE.isoformat(),
-        "max_date": latest_date().isoformat(),
-    }
-
-
 def extract(data: bytes) -> Any:
     """trafilatura's document (main text and metadata) of a page, or None; may raise on a file
     the parser cannot read."""
     import trafilatura
 
+    # htmldate's settings: the publication date from the page's metadata only (meta tags,
+    # JSON-LD, time elements, a dated address), never a year found in its text (a copyright
+    # line, a number), and only dates from 1900 to tomorrow.
+    dates = {"extensive_search": False, "original_date": True}
+    dates |= {"min_date": EARLIEST_DATE.isoformat(), "max_date": latest_date().isoformat()}
     return trafilatura.bare_extraction(
         data,
         with_metadata=True,
         include_comments=False,
         include_tables=False,
-        date_extraction_params=date_params(),
+        date_extraction_params=dates,
     )
 
 
