@@ -38,11 +38,7 @@ class QueueItem:
 
     def ids(self) -> dict[str, Any]:
         """What an import needs to find the sentence again exactly."""
-        return {
-            "sentence_id": self.sentence_id,
-            "article_id": self.article_id,
-            "position": self.position,
-        }
+        return {k: getattr(self, k) for k in ("sentence_id", "article_id", "position")}
 
 
 @dataclass
@@ -144,12 +140,10 @@ def own_records(
             records = json.loads(text)
     except (ValueError, RecursionError):
         return None
-    if not isinstance(records, list):
-        return None
-    for record in records:
-        if not isinstance(record, dict) or not set(required) <= set(record) <= set(keys):
-            return None
-    return records
+    ok = isinstance(records, list) and all(
+        isinstance(r, dict) and set(required) <= set(r) <= set(keys) for r in records
+    )
+    return records if ok else None
 
 
 def choice_values(

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from stance.errors import StanceError
 from stance.interop.common import QueueItem, Suggestion
-from stance.interop.targets import check_outputs
+from stance.interop.targets import check_parent, check_protected, is_own_file
 from stance.interop.tools import TOOLS
 from stance.labels.schema import LabelSchema
 
@@ -47,14 +48,19 @@ def check_export(
 ) -> None:
     """Refuse, before anything is written, an export whose files would land in a protected
     folder or replace a file that is no earlier export of this tool (unless ``force``)."""
-    module = TOOLS[tool]
-    check_outputs(
-        module.outputs(Path(out)),
-        f"stance export --to {tool}",
-        force=force,
-        protected=protected or {},
-        example=Path(module.DEFAULT_OUT).name,
-    )
+    for path, is_ours in TOOLS[tool].outputs(Path(out)):
+        check_protected(path, protected or {}, "--out")
+        check_parent(path)
+        if path.is_dir():
+            raise StanceError(
+                f"{path} is a folder, not a file; nothing was written: --out takes the path "
+                f"of the tasks file, e.g. {path / Path(TOOLS[tool].DEFAULT_OUT).name}"
+            )
+        if path.exists() and not force and not is_own_file(path, is_ours):
+            raise StanceError(
+                f"{path} exists and is not a file written by `stance export --to {tool}`; "
+                "nothing was written: give --out a new path, or add --force to replace it"
+            )
 
 
 def export_tasks(tool: str, items: list[QueueItem], schema: LabelSchema, out: Path) -> list[Path]:

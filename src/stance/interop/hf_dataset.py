@@ -83,10 +83,10 @@ def _agreement_text(report: dict[str, Any]) -> str:
     measure = {COHEN: "Cohen's kappa", ALPHA: "Krippendorff's alpha (nominal)"}.get(
         report["measure"], str(report["measure"])
     )
-    rows = []
-    for fname, result in report["fields"].items():
-        value = result.get("value")
-        rows.append([fname, "undefined" if value is None else f"{value:.3f}"])
+    rows = [
+        [fname, "undefined" if r.get("value") is None else f"{r['value']:.3f}"]
+        for fname, r in report["fields"].items()
+    ]
     return (
         f"{report['doubly_labeled']} sentence(s) were labeled by two or more of "
         f"{len(report['annotators'])} annotators ({', '.join(report['annotators'])}); "
@@ -237,7 +237,6 @@ def export_dataset(
     dataset = build_dataset(sentences, resolution, schema)
     fields = schema.field_names
     annotations = label_set.labels[["sentence_id", *fields, "annotator", "note"]]
-    annotations = annotations.reset_index(drop=True)
     train = dataset.to_pandas()
     for f in fields:  # ids -> names for the card's counts
         train[f] = [dataset.features[f].int2str(int(i)) for i in train[f]]

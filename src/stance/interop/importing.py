@@ -56,8 +56,8 @@ class _Sentences:
             self.anywhere[norm].append(sid)
 
 
-def _match(ann: ToolAnnotation, index: _Sentences) -> tuple[str | None, str | None, bool]:
-    """(sentence_id, problem, matched by text) for one annotation."""
+def _match(ann: ToolAnnotation, index: _Sentences) -> tuple[str | None, str | None]:
+    """(sentence_id, problem) for one annotation."""
     # A text copied from a table for spreadsheets may carry a leading quote (stance.io).
     norm = normalise(plain_cell(ann.text)) if ann.text else ""
     sid = ann.sentence_id
@@ -69,7 +69,6 @@ def _match(ann: ToolAnnotation, index: _Sentences) -> tuple[str | None, str | No
             f"{ann.where}: sentence_id {sid!r} is a sentence of article {of_sid!r}, but the "
             f"item's article_id is {ann.article_id!r}; the item was edited: export the sentence "
             "again with `stance export` and label it there, or delete this item",
-            False,
         )
     if sid and sid in index.by_id:
         current = index.by_id[sid][1]
@@ -79,12 +78,11 @@ def _match(ann: ToolAnnotation, index: _Sentences) -> tuple[str | None, str | No
                 f"{ann.where}: the text does not match sentence {sid!r} of {index.source}: "
                 f"{_where_texts_differ(norm, current)}; the item was edited or the article "
                 "changed: export the sentence again and label it there",
-                False,
             )
-        return sid, None, False
+        return sid, None
     if not norm:
         what = f"sentence_id {sid!r} is not in {index.source} and" if sid else "it has"
-        return None, f"{ann.where}: {what} no text to find the sentence by", False
+        return None, f"{ann.where}: {what} no text to find the sentence by"
     article = ann.article_id or (sid.split(":", 1)[0] if sid else None)
     if article:
         candidates = index.in_article.get((article, norm), [])
@@ -93,7 +91,7 @@ def _match(ann: ToolAnnotation, index: _Sentences) -> tuple[str | None, str | No
         candidates = index.anywhere.get(norm, [])
         scope = "any article"
     if len(candidates) == 1:
-        return candidates[0], None, True
+        return candidates[0], None
     shown = (ann.text or "")[:80] + ("…" if len(ann.text or "") > 80 else "")
     if not candidates:
         lead = f"sentence_id {sid!r} is not in {index.source}, and " if sid else ""
@@ -102,7 +100,6 @@ def _match(ann: ToolAnnotation, index: _Sentences) -> tuple[str | None, str | No
             f"{ann.where}: {lead}no sentence of {scope} has the text {shown!r} (unmatched); "
             "the article may have changed since the export: export again with `stance export` "
             "and label the new items, or delete this item",
-            False,
         )
     return (
         None,
@@ -110,7 +107,6 @@ def _match(ann: ToolAnnotation, index: _Sentences) -> tuple[str | None, str | No
         f"(ambiguous: it occurs {len(candidates)} times in {scope}); the item carries no "
         "sentence_id to tell them apart: label the items written by `stance export`, which "
         "carry it",
-        False,
     )
 
 
@@ -205,13 +201,13 @@ def import_labels(
                 problems.append(bad_character)
                 continue
             labels, value_problems = _check_values(ann, schema)
-            sid, problem, matched_by_text = _match(ann, index)
+            sid, problem = _match(ann, index)
             problems += value_problems
             if problem:
                 problems.append(problem)
             if sid is None or value_problems:
                 continue
-            by_text += matched_by_text
+            by_text += sid != ann.sentence_id  # matched by its text
             describe = ", ".join(f"{f}={labels[f]}" for f in fields)
             if sid in new:
                 first, first_labels = new[sid]

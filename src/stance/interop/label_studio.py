@@ -102,11 +102,14 @@ def write_tasks(items: list[QueueItem], schema: LabelSchema, out: Path) -> list[
     return [out, config_path(out)]
 
 
-def _user(annotation: dict[str, Any]) -> str:
+def _user(annotation: dict[str, Any], full: bool = False) -> str:
+    """Who made an annotation ("?" when unknown); ``full``: the id and the email, if both."""
     who = annotation.get("completed_by")
-    if isinstance(who, dict):
-        return str(who.get("email") or who.get("id") or "")
-    return "" if who is None else str(who)
+    if not isinstance(who, dict):
+        return "?" if who is None else str(who) or "?"
+    if full and who.get("id") is not None and who.get("email"):
+        return f"{who['id']} ({who['email']})"
+    return str(who.get("email") or who.get("id") or "") or "?"
 
 
 def _user_forms(annotation: dict[str, Any]) -> set[str]:
@@ -115,13 +118,6 @@ def _user_forms(annotation: dict[str, Any]) -> set[str]:
     who = annotation.get("completed_by")
     forms = [who.get("id"), who.get("email")] if isinstance(who, dict) else [who]
     return {str(f).strip().lower() for f in forms if isinstance(f, int | str) and str(f).strip()}
-
-
-def _user_shown(annotation: dict[str, Any]) -> str:
-    who = annotation.get("completed_by")
-    if isinstance(who, dict) and who.get("id") is not None and who.get("email"):
-        return f"{who['id']} ({who['email']})"
-    return _user(annotation) or "?"
 
 
 def _shown(value: Any) -> str:
@@ -152,30 +148,23 @@ def _result(
     for r in result or []:
         name = r.get("from_name") if isinstance(r, dict) else None
         value = r.get("value") if isinstance(r, dict) else None
-        if name in fields and isinstance(value, dict):
-            chosen = _strings(value.get("choices"))
-            if chosen is None:
-                read.problems.append(
-                    f"{where}: the choices of {name} are {_shown(value.get('choices'))}, not a "
-                    f"list of values; {HOW}"
-                )
-                continue
-            values[name] += chosen
-        elif name == NOTE and isinstance(value, dict):
-            text = _strings(value.get("text"))
-            if text is None:
-                read.problems.append(
-                    f"{where}: the note is {_shown(value.get('text'))}, not a text or a list of "
-                    f"texts; {HOW}"
-                )
-                continue
-            notes += text
-        else:
+        if name not in (*fields, NOTE) or not isinstance(value, dict):
             read.problems.append(
                 f"{where}: a result from {name!r}, which is no label field "
                 f"({', '.join(fields)}) or {NOTE!r}; label with the config written by "
                 "`stance export --to label-studio`"
             )
+            continue
+        key = "text" if name == NOTE else "choices"
+        if (chosen := _strings(value.get(key))) is None:
+            shown = _shown(value.get(key))
+            read.problems.append(
+                f"{where}: the note is {shown}, not a text or a list of texts; {HOW}"
+                if name == NOTE
+                else f"{where}: the choices of {name} are {shown}, not a list of values; {HOW}"
+            )
+            continue
+        (notes if name == NOTE else values[name]).extend(chosen)
     if len(read.problems) > problems:
         return None
     return values, " ".join(notes).strip()
@@ -216,7 +205,7 @@ def read_annotations(path: Path, schema: LabelSchema, completed_by: str | None =
             read.problems.append(f"{where}: 'annotations' is not a list; {HOW}")
             continue
         human = [a for a in annotations if isinstance(a, dict) and not a.get("was_cancelled")]
-        users |= {_user_shown(a) for a in human}
+        users |= {_user(a, full=True) for a in human}
         if wanted is not None:
             human = [a for a in human if wanted in _user_forms(a)]
             matched += bool(human)
@@ -228,7 +217,7 @@ def read_annotations(path: Path, schema: LabelSchema, completed_by: str | None =
             read.skipped.append(f"{where}: {why}")
             continue
         if len(human) > 1:
-            users_here = ", ".join(_user(a) or "?" for a in human)
+            users_here = ", ".join(_user(a) for a in human)
             read.problems.append(
                 f"{where}: {len(human)} annotations (by users {users_here}); a label file holds "
                 "one annotator's labels: import each user's annotations into their own file with "

@@ -45,33 +45,9 @@ def check_parent(path: Path) -> None:
             return
 
 
-def _ours(path: Path, is_ours: Callable[[str], bool]) -> bool:
+def is_own_file(path: Path, is_ours: Callable[[str], bool]) -> bool:
+    """Whether a file's text is one that an export wrote (``is_ours``)."""
     try:
         return is_ours(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError):
         return False
-
-
-def check_outputs(
-    outputs: list[Output],
-    command: str,
-    *,
-    force: bool,
-    protected: Mapping[str, Path],
-    example: str = "tasks.json",
-) -> None:
-    """Before anything is written: every output may be (re)written. An existing file must be
-    an earlier output of ``command`` (recognised by its content) unless ``force``."""
-    for path, is_ours in outputs:
-        check_protected(path, protected, "--out")
-        check_parent(path)
-        if path.is_dir():
-            raise StanceError(
-                f"{path} is a folder, not a file; nothing was written: --out takes the path "
-                f"of the tasks file, e.g. {path / example}"
-            )
-        if path.exists() and not force and not _ours(path, is_ours):
-            raise StanceError(
-                f"{path} exists and is not a file written by `{command}`; nothing was written: "
-                "give --out a new path, or add --force to replace it"
-            )
