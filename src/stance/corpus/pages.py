@@ -51,28 +51,19 @@ def extract(data: bytes) -> Any:
     )
 
 
-def _is_front_page(url: str) -> bool:
-    """Whether an address is a site's front page (``https://news.example.org/``)."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return False
-    return bool(parts.netloc) and parts.path in ("", "/") and not parts.query
-
-
 def not_an_article(text: str, url: str, pagetype: str, date: str) -> str | None:
     """Why the extracted text of a page is not an article (navigation, headlines, a front
     page), or None when it looks like one."""
-    if url and _is_front_page(url):
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # not a web address: no front page either
+        parts = urlsplit("")
+    if parts.netloc and parts.path in ("", "/") and not parts.query:  # https://news.example.org/
         return f"its address {url} is a site's front page"
     if pagetype.lower() in NOT_ARTICLE_TYPES and not date:
         return f"the page calls itself a {pagetype!r} (og:type), not an article, and has no date"
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    prose = [
-        line
-        for line in lines
-        if len(line) >= MIN_SENTENCE_CHARS and _SENTENCE_END.search(line) is not None
-    ]
+    prose = [t for t in lines if len(t) >= MIN_SENTENCE_CHARS and _SENTENCE_END.search(t)]
     prose_chars = sum(len(line) for line in prose)
     all_chars = sum(len(line) for line in lines)
     if not lines:

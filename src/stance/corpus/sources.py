@@ -202,11 +202,8 @@ def _jsonl_article(record: object, where: str, base: str) -> tuple[Article | Non
 
 
 def read_jsonl(data: bytes, path: Path) -> Reading:
-    """The articles of a JSON Lines export: one JSON object per line, ``text`` plus metadata
-    fields (``title``, ``outlet`` or ``sitename``, ``date``, ``url``, optional ``article_id``).
-
-    Every bad line is a problem naming the file and line; blank lines are skipped.
-    """
+    """The articles of a JSON Lines export (one object per line: ``text``, metadata fields and
+    an optional ID); every bad line is a problem naming the file and line."""
     reading = Reading()
     try:
         content = data.decode("utf-8-sig")

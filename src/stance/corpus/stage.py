@@ -157,7 +157,7 @@ def split_shard(
             fresh[article_id] = [
                 key,
                 [list(astuple(s)) for s in sentences],
-                [[getattr(r, c) for c in CHROME_COLUMNS] for r in removed],
+                [list(astuple(r)) for r in removed],
             ]
             split_count += 1
             if not sentences:
@@ -174,10 +174,7 @@ def split_shard(
 
     rows = [row for _, sentence_rows, _ in fresh.values() for row in sentence_rows]
     columns = list(zip(*rows, strict=True)) if rows else [[] for _ in SENTENCE_SCHEMA]
-    table = pa.Table.from_arrays(
-        [pa.array(col, type=f.type) for col, f in zip(columns, SENTENCE_SCHEMA, strict=True)],
-        schema=SENTENCE_SCHEMA,
-    )
+    table = pa.table(dict(zip(SENTENCE_SCHEMA.names, columns, strict=True)), schema=SENTENCE_SCHEMA)
     with atomic_path(sentences_out) as tmp:
         pq.write_table(table, tmp)
     if chrome_out is not None:
