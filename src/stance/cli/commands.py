@@ -349,10 +349,10 @@ def export(args: argparse.Namespace) -> None:
         return
 
     from stance.interop.exporting import check_export, export_tasks, queue_items
-    from stance.interop.tools import tool_module
+    from stance.interop.tools import TOOLS
 
     # Checked first: a refused --out must not leave a newly recorded sample behind either.
-    out = Path(args.out or tool_module(args.to).DEFAULT_OUT)
+    out = Path(args.out or TOOLS[args.to].DEFAULT_OUT)
     check_export(args.to, out, force=args.force, protected=protected)
     schema = load_schema(labels_config["schema"])
     sentences = load_sentences(args.sentences)
@@ -386,7 +386,7 @@ def export(args: argparse.Namespace) -> None:
         table = pd.DataFrame(items)  # a column per field of the items: sentence_id, text, ...
         suggestions = model_suggestions(*_tracking(args.config, config), table, args.run_id)
         items = queue_items(sentences, only=sample_ids, skip=skip, suggestions=suggestions)
-    written = export_tasks(args.to, items, schema, out, force=args.force, protected=protected)
+    written = export_tasks(args.to, items, schema, out)
     marked = " with model suggestions" if suggestions else ""
     print(f"wrote {len(items)} sentence(s){marked} for {args.to}: {', '.join(map(str, written))}")
     if not items:

@@ -14,12 +14,7 @@ from stance.corpus.articles import (
     id_changes,
     read_article,
 )
-from stance.corpus.metadata import (
-    METADATA_COLUMNS,
-    metadata_path,
-    read_metadata,
-    write_metadata,
-)
+from stance.corpus.metadata import METADATA_COLUMNS, metadata_path, read_metadata, write_metadata
 from stance.corpus.sources import Article, Reading, read_source
 from stance.errors import StanceError
 from stance.io import atomic_path
@@ -41,18 +36,10 @@ class Added:
 def add_sources(
     paths: list[Path | str], seeds_dir: Path | str, lock_wait_s: float = DEFAULT_WAIT_S
 ) -> Added:
-    """Add the articles of plain-text files, saved web pages and JSON Lines exports.
-
-    Everything is checked first: every source readable, no article a duplicate of one already
-    in the corpus or of another in this call, metadata valid, the existing metadata table
-    valid. If anything fails, nothing is written and one error lists every problem. Each
-    article gets a safe, unused ID (a warning names each ID that differs from the one asked
-    for); its text goes to ``<seeds>/<id>.txt`` and its metadata to ``<seeds>/articles.csv``
-    (written when any article has metadata or the table exists). The corpus is read, the IDs
-    chosen and the files written under the folder's lock (stance.locking), so two adds at once
-    neither take one ID twice nor write the table from a stale copy; an add that finds the lock
-    held waits up to ``lock_wait_s`` seconds, then stops naming the holder.
-    """
+    """Add the articles of plain-text files, saved web pages and JSON Lines exports, each under
+    a safe, unused ID, with its metadata in the table; nothing when anything is wrong (one error
+    lists every problem). The folder's lock is held from reading the corpus to writing, so that
+    two adds at once neither take one ID twice nor write the table from a stale copy."""
     seeds_dir = Path(seeds_dir)
     if not seeds_dir.is_dir():
         raise StanceError(f"{seeds_dir}: article folder not found; create it first")
@@ -104,8 +91,7 @@ def _plan(readings: list[Reading], seeds_dir: Path) -> Added:
 
 
 def _unused_id(base_id: str, taken: Mapping[str, str]) -> str:
-    """base_id, or base_id_2, _3, ... when taken; cut so that the suffix keeps within
-    MAX_ID_LENGTH."""
+    """base_id, or base_id_2, _3, ... (cut to keep within MAX_ID_LENGTH) when taken."""
     article_id, n = base_id, 2
     while article_id in taken:
         suffix = f"_{n}"
@@ -113,21 +99,14 @@ def _unused_id(base_id: str, taken: Mapping[str, str]) -> str:
     return article_id
 
 
-def _show(article_id: str) -> str:
-    """An ID for a message: a very long one shortened."""
-    return repr(article_id if len(article_id) <= 60 else article_id[:57] + "...")
-
-
 def _renamed(article: Article, article_id: str, taken: Mapping[str, str]) -> str:
     """The warning for an article whose ID differs from the one it asked for, and why."""
     wanted = article.wanted_id
+    shown = repr(wanted if len(wanted) <= 60 else wanted[:57] + "...")
     reasons = id_changes(wanted)
     if article_id != article.base_id:
         reasons.append(f"{article.base_id!r} is taken by {taken[article.base_id]}")
-    return (
-        f"{article.source}: article ID {_show(wanted)} changed to {article_id!r} "
-        f"({'; '.join(reasons)})"
-    )
+    return f"{article.source}: article ID {shown} changed to {article_id!r} ({'; '.join(reasons)})"
 
 
 def _write(seeds_dir: Path, added: Added) -> None:

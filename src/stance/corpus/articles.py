@@ -82,24 +82,10 @@ def _unreadable(path: Path) -> str | None:
     return None
 
 
-def _outside(path: Path, seeds_dir: Path) -> Path | None:
-    """Where a symbolic link in seeds_dir points, when that is outside the corpus folder."""
-    if not path.is_symlink():
-        return None
-    target = path.resolve()
-    return None if target.is_relative_to(seeds_dir.resolve()) else target
-
-
 def discover(seeds_dir: Path | str) -> Discovery:
-    """List the articles in seeds_dir.
-
-    Every ``*.txt`` file is an article. Hidden files (``.gitkeep``), sub-folders and the
-    metadata table (``articles.csv``) are ignored;
-    any other file is skipped with a warning. A ``.txt`` entry whose name is not a safe article
-    ID, or that cannot be read as a file (a dangling symbolic link, a folder, a file without read
-    permission), is an error naming it, so it is never dropped silently. A symbolic link to a
-    file outside the corpus folder is read, with a warning.
-    """
+    """The articles in seeds_dir: every ``*.txt`` file. Hidden files, sub-folders and the
+    metadata table are ignored, any other file is skipped with a warning; a ``.txt`` entry that
+    is no safe ID or no readable file is an error, so it is never dropped silently."""
     seeds_dir = Path(seeds_dir)
     if not seeds_dir.is_dir():
         raise StanceError(f"{seeds_dir}: article folder not found; create it and put *.txt in it")
@@ -133,8 +119,8 @@ def discover(seeds_dir: Path | str) -> Discovery:
                 f"{seeds_dir / (safe_article_id(path.stem) + ARTICLE_SUFFIX)}"
             )
             continue
-        target = _outside(path, seeds_dir)
-        if target is not None:
+        target = path.resolve()
+        if path.is_symlink() and not target.is_relative_to(seeds_dir.resolve()):
             warnings.append(
                 f"{path}: a symbolic link to {target}, outside the article folder {seeds_dir}; "
                 "it is read as an article, but the corpus is no longer self-contained: copy "
@@ -154,23 +140,16 @@ def discover(seeds_dir: Path | str) -> Discovery:
     return Discovery(ids, warnings)
 
 
-def _line_of_offset(data: bytes, offset: int) -> int:
-    return data.count(b"\n", 0, offset) + 1
-
-
 def decode_article(data: bytes, source: Path | str) -> str:
-    """Decode an article's bytes as UTF-8, keeping every character (a BOM included).
-
-    Offsets into the returned string are offsets into the raw file decoded as UTF-8, so
-    ``Path(f).read_bytes().decode("utf-8")[start:end]`` gives back a sentence.
-    """
+    """An article's bytes decoded as UTF-8, every character kept (a BOM too), so that offsets
+    into the text are offsets into the file decoded as UTF-8."""
     if not data.strip():
         raise StanceError(
             f"{source}: the file is empty; put the article text in it or delete the file"
         )
     nul = data.find(b"\x00")  # anywhere in the file: a NUL would reach the sentence table
     if nul >= 0:
-        line = _line_of_offset(data, nul)
+        line = data.count(b"\n", 0, nul) + 1
         raise StanceError(
             f"{source}: looks like a binary file, not plain text (line {line}: byte {nul} is a "
             "NUL byte, 0x00); save the article as UTF-8 text (delete the stray byte) or remove "
@@ -179,7 +158,7 @@ def decode_article(data: bytes, source: Path | str) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = _line_of_offset(data, exc.start)
+        line = data.count(b"\n", 0, exc.start) + 1
         raise StanceError(
             f"{source}: line {line}: byte {exc.start} (0x{data[exc.start]:02x}) is not valid "
             "UTF-8; re-save the file as UTF-8 (for example: "

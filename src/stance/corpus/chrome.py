@@ -19,7 +19,6 @@ class ChromeRule:
 
     name: str
     pattern: re.Pattern[str]
-    description: str = ""
 
 
 @dataclass(frozen=True)
@@ -42,7 +41,7 @@ def compile_rules(rules: Iterable[dict]) -> list[ChromeRule]:
                 f"config split.chrome_rules '{rule['name']}': invalid regular expression "
                 f"{rule['pattern']!r}: {exc}; fix the pattern in config/config.yaml"
             ) from None
-        compiled.append(ChromeRule(rule["name"], pattern, rule.get("description", "")))
+        compiled.append(ChromeRule(rule["name"], pattern))
     return compiled
 
 

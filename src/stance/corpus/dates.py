@@ -5,27 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-_MONTHS = {
-    name: number
-    for number, names in enumerate(
-        [
-            ("jan", "january"),
-            ("feb", "february"),
-            ("mar", "march"),
-            ("apr", "april"),
-            ("may",),
-            ("jun", "june"),
-            ("jul", "july"),
-            ("aug", "august"),
-            ("sep", "sept", "september"),
-            ("oct", "october"),
-            ("nov", "november"),
-            ("dec", "december"),
-        ],
-        1,
-    )
-    for name in names
-}
+_MONTH_NAMES = (
+    "january february march april may june july august september october november december"
+)
+# Full names and three-letter abbreviations, and "sept".
+_MONTHS = {n: i for i, m in enumerate(_MONTH_NAMES.split(), 1) for n in (m, m[:3])} | {"sept": 9}
 _MONTH = r"(?P<month>[A-Za-z]{3,9})\.?"
 # The date expressions looked for in a line: ISO, "9 Nov, 2018", "Nov. 9, 2018".
 _IN_LINE = [
@@ -70,22 +54,17 @@ def parse_table_date(value: str) -> dt.date | None:
 
 
 def find_date(line: str) -> dt.date | None:
-    """The first calendar date written in a line of text (``9 Nov, 2018 22:21``), or None.
-
-    Only full dates with a four-digit year and a known month name count, so a stray number in
-    a removed line (``Comments (3)``) is never read as a date; nor is an implausible date
-    (before 1900, in the future).
-    """
+    """The first plausible calendar date written in a line (``9 Nov, 2018 22:21``), or None.
+    Only full dates with a four-digit year count: ``Comments (3)`` holds no date."""
     found: list[tuple[int, dt.date]] = []
     for pattern in _IN_LINE:
         for m in pattern.finditer(line):
-            groups = m.groupdict()
-            if groups.get("num_month"):
-                month = int(groups["num_month"])
-            else:
-                month = _MONTHS.get(groups["month"].lower(), 0)
+            g = m.groupdict()
+            month = (
+                int(g["num_month"]) if g.get("num_month") else _MONTHS.get(g["month"].lower(), 0)
+            )
             try:
-                date = dt.date(int(groups["year"]), month, int(groups["day"]))
+                date = dt.date(int(g["year"]), month, int(g["day"]))
             except ValueError:
                 continue
             if implausible(date) is None:

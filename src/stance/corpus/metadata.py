@@ -25,10 +25,8 @@ def metadata_path(seeds_dir: Path | str) -> Path:
 
 
 def check_fields(fields: Mapping[str, str], where: str) -> tuple[dict[str, str], list[str]]:
-    """One row's fields cleaned (date made YYYY-MM-DD), and what is wrong with them.
-
-    ``where`` names the row in messages (``seeds/articles.csv row 3``).
-    """
+    """One row's fields cleaned (date made YYYY-MM-DD), and what is wrong with them; ``where``
+    names the row in messages (``seeds/articles.csv row 3``)."""
     row = {c: (fields.get(c) or "").strip() for c in METADATA_COLUMNS}
     problems: list[str] = []
     for column, limit in MAX_LENGTHS.items():
@@ -39,7 +37,9 @@ def check_fields(fields: Mapping[str, str], where: str) -> tuple[dict[str, str],
             )
             row[column] = ""  # not quoted in the messages below
     for column in METADATA_COLUMNS:
-        bad = next((ch for ch in row[column] if _control(ch)), None)
+        # Control characters (NUL, escape codes) break the CSV readers of other tools; tabs and
+        # line breaks are whitespace, made spaces or caught as line breaks before this.
+        bad = next((ch for ch in row[column] if unicodedata.category(ch) == "Cc"), None)
         if bad is not None:
             problems.append(
                 f"{where}: the {column} holds the control character {bad!r} "
@@ -71,15 +71,8 @@ def _limits() -> str:
     return ", ".join(f"{c} {n:,}" for c, n in MAX_LENGTHS.items())
 
 
-def _control(ch: str) -> bool:
-    # Control characters (NUL, escape codes) break the CSV readers of other tools; tab and line
-    # breaks are whitespace and are made spaces or caught as line breaks before this.
-    return unicodedata.category(ch) == "Cc"
-
-
 def _records(path: Path) -> list[tuple[int, list[str]]]:
-    """The CSV records of the table with the line each starts on; a broken record is an error
-    naming its row and line."""
+    """The CSV records of the table with the line each starts on."""
     if path.is_dir():
         raise StanceError(
             f"{path}: a folder, not a file; the metadata table must be a CSV file: move the "
@@ -90,15 +83,13 @@ def _records(path: Path) -> list[tuple[int, list[str]]]:
         with open(path, newline="", encoding="utf-8-sig") as fh:
             # strict: a quote in the wrong place (an unclosed one) is an error, not read on
             reader = csv.reader(fh, strict=True)
-            while True:
-                start = reader.line_num + 1
-                try:
-                    record = next(reader)
-                except StopIteration:
-                    break
-                except csv.Error as exc:
-                    raise StanceError(_csv_error(path, len(records) + 1, start, exc)) from None
-                records.append((start, record))
+            start = 1
+            try:
+                for record in reader:
+                    records.append((start, record))
+                    start = reader.line_num + 1
+            except csv.Error as exc:
+                raise StanceError(_csv_error(path, len(records) + 1, start, exc)) from None
     except UnicodeDecodeError as exc:
         raise StanceError(
             f"{path}: byte {exc.start} is not valid UTF-8; save the file as CSV UTF-8"
@@ -128,14 +119,8 @@ def _csv_error(path: Path, row: int, start: int, exc: csv.Error) -> str:
 
 
 def read_metadata(path: Path | str, article_ids: Collection[str] | None = None) -> Metadata:
-    """Read and validate the metadata table; a missing file is an empty table.
-
-    Every problem (missing ``article_id`` column, unknown column, empty or unknown article ID,
-    duplicate row, unparseable date or URL, a cell over its length limit or over a line break)
-    is reported at once with file, row (header = row 1) and how to fix it. A record the CSV
-    reader cannot read (an unclosed quote, a cell over the reader's limit) stops the reading
-    with its row and line. ``article_ids``, when given, are the articles of the corpus.
-    """
+    """The validated metadata table (empty when there is no file), every problem reported at
+    once with its row; ``article_ids``, when given, are the articles of the corpus."""
     path = Path(path)
     if not path.exists() and not path.is_symlink():
         return {}
@@ -211,6 +196,5 @@ def write_metadata(path: Path | str, table: Metadata) -> None:
     with atomic_open(path, newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh, lineterminator="\n")
         writer.writerow(METADATA_COLUMNS)
-        for article_id in sorted(table):
-            row = table[article_id]
-            writer.writerow([article_id] + [row.get(c, "") for c in METADATA_COLUMNS[1:]])
+        columns = METADATA_COLUMNS[1:]
+        writer.writerows([a, *(table[a].get(c, "") for c in columns)] for a in sorted(table))

@@ -32,54 +32,38 @@ NOT_ARTICLE_TYPES = {
 }
 
 
-def date_params() -> dict[str, Any]:
-    """htmldate's settings: the publication date from the page's metadata only (meta tags,
-    JSON-LD, time elements, a dated address), never a year found in its text (a copyright
-    line, a number), and only dates from 1900 to tomorrow."""
-    return {
-        "extensive_search": False,
-        "original_date": True,
-        "min_date": EARLIEST_DATE.isoformat(),
-        "max_date": latest_date().isoformat(),
-    }
-
-
 def extract(data: bytes) -> Any:
     """trafilatura's document (main text and metadata) of a page, or None; may raise on a file
     the parser cannot read."""
     import trafilatura
 
+    # htmldate's settings: the publication date from the page's metadata only (meta tags,
+    # JSON-LD, time elements, a dated address), never a year found in its text (a copyright
+    # line, a number), and only dates from 1900 to tomorrow.
+    dates = {"extensive_search": False, "original_date": True}
+    dates |= {"min_date": EARLIEST_DATE.isoformat(), "max_date": latest_date().isoformat()}
     return trafilatura.bare_extraction(
         data,
         with_metadata=True,
         include_comments=False,
         include_tables=False,
-        date_extraction_params=date_params(),
+        date_extraction_params=dates,
     )
-
-
-def _is_front_page(url: str) -> bool:
-    """Whether an address is a site's front page (``https://news.example.org/``)."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return False
-    return bool(parts.netloc) and parts.path in ("", "/") and not parts.query
 
 
 def not_an_article(text: str, url: str, pagetype: str, date: str) -> str | None:
     """Why the extracted text of a page is not an article (navigation, headlines, a front
     page), or None when it looks like one."""
-    if url and _is_front_page(url):
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # not a web address: no front page either
+        parts = urlsplit("")
+    if parts.netloc and parts.path in ("", "/") and not parts.query:  # https://news.example.org/
         return f"its address {url} is a site's front page"
     if pagetype.lower() in NOT_ARTICLE_TYPES and not date:
         return f"the page calls itself a {pagetype!r} (og:type), not an article, and has no date"
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    prose = [
-        line
-        for line in lines
-        if len(line) >= MIN_SENTENCE_CHARS and _SENTENCE_END.search(line) is not None
-    ]
+    prose = [t for t in lines if len(t) >= MIN_SENTENCE_CHARS and _SENTENCE_END.search(t)]
     prose_chars = sum(len(line) for line in prose)
     all_chars = sum(len(line) for line in lines)
     if not lines:

@@ -40,13 +40,9 @@ class Article:
     data: bytes
     text: str
     # The metadata row, checked (stance.corpus.metadata.check_fields); article_id not yet set.
-    fields: dict[str, str] = field(default_factory=dict)
-    # The ID asked for (a file stem, an article_id field) before it was made safe; a default ID
-    # (<file>_<line>) asks for itself.
-    wanted_id: str = ""
-
-    def __post_init__(self) -> None:
-        self.wanted_id = self.wanted_id or self.base_id
+    fields: dict[str, str]
+    # The ID asked for (a file stem, an article_id field) before it was made safe.
+    wanted_id: str
 
 
 @dataclass
@@ -64,8 +60,15 @@ def read_source(path: Path | str) -> Reading:
     path = Path(path)
     suffix = path.suffix.lower()
     try:
-        if suffix in HTML_SUFFIXES and path.stat().st_size > MAX_PAGE_BYTES:
-            return Reading(problems=[_too_big(path, path.stat().st_size)])
+        if suffix in HTML_SUFFIXES and (size := path.stat().st_size) > MAX_PAGE_BYTES:
+            return Reading(
+                problems=[
+                    f"{path}: {size:,} bytes, more than the {MAX_PAGE_BYTES:,} bytes "
+                    f"({MAX_PAGE_BYTES // 2**20} MiB) read from a saved page; save the article's "
+                    "page without its images (Save Page As: HTML only), or copy its text into a "
+                    ".txt file"
+                ]
+            )
         data = path.read_bytes()
     except FileNotFoundError:
         return Reading(problems=[f"{path}: file not found"])
@@ -83,46 +86,24 @@ def read_source(path: Path | str) -> Reading:
     return Reading([Article(str(path), safe_article_id(path.stem), data, text, {}, path.stem)])
 
 
-def _too_big(path: Path, size: int) -> str:
-    return (
-        f"{path}: {size:,} bytes, more than the {MAX_PAGE_BYTES:,} bytes "
-        f"({MAX_PAGE_BYTES // 2**20} MiB) read from a saved page; save the article's page "
-        "without its images (Save Page As: HTML only), or copy its text into a .txt file"
-    )
-
-
 def read_html(data: bytes, path: Path) -> Reading:
     """The main text and metadata (title, date, site name, URL) of a saved web page."""
-    try:
-        import trafilatura  # noqa: F401  (checked here for a message; used in pages.extract)
-    except ImportError as exc:
-        return Reading(
-            problems=[
-                f"{path}: reading web pages needs trafilatura, which is not installed here "
-                f"({exc}); run: pip install -e . (it is a dependency of the project)"
-            ]
-        )
     if not data.strip():
         return Reading(problems=[f"{path}: the file is empty; save the page again"])
-    if len(data) > MAX_PAGE_BYTES:
-        return Reading(problems=[_too_big(path, len(data))])
     try:
         document = extract(data)
     except Exception as exc:  # a parser failure on a bad file is bad input
         return Reading(
             problems=[f"{path}: cannot be read as a web page ({type(exc).__name__}: {exc})"]
         )
-    text = (document.text or "").strip() if document is not None else ""
-    url = (document.url or "") if document is not None else ""
+    # Every attribute as text, "" when missing (or when trafilatura found no document).
+    doc = {k: getattr(document, k, None) or "" for k in ("text", "url", "pagetype", "date")}
+    text = doc["text"].strip()
+    url = doc["url"]
     saved_from = _SAVED_FROM.search(data)
     if not url and saved_from:
         url = saved_from.group(1).decode("utf-8", "replace")
-    why = not_an_article(
-        text,
-        url,
-        (document.pagetype or "") if document is not None else "",
-        (document.date or "") if document is not None else "",
-    )
+    why = not_an_article(text, url, doc["pagetype"], doc["date"])
     if why is not None:
         return Reading(
             problems=[
@@ -133,29 +114,22 @@ def read_html(data: bytes, path: Path) -> Reading:
     fields = {
         "title": document.title or "",
         "outlet": document.sitename or document.hostname or "",
-        "date": document.date or "",
+        "date": doc["date"],
         "url": url,
     }
     row, problems = check_fields({k: " ".join(v.split()) for k, v in fields.items()}, str(path))
     if problems:
         return Reading(problems=problems)
     article_text = text.replace("\r\n", "\n") + "\n"
+    data = article_text.encode("utf-8")
     return Reading(
-        [
-            Article(
-                str(path),
-                safe_article_id(path.stem),
-                article_text.encode("utf-8"),
-                article_text,
-                row,
-                path.stem,
-            )
-        ]
+        [Article(str(path), safe_article_id(path.stem), data, article_text, row, path.stem)]
     )
 
 
-def _surrogate(value: str) -> int | None:
-    """The position of the first lone surrogate (half a UTF-16 pair) in a string, or None."""
+def lone_surrogate(value: str) -> int | None:
+    """The position of the first lone surrogate (half a UTF-16 pair) in a string, or None: JSON
+    may escape one ("\\ud800"), but UTF-8 cannot encode it."""
     try:
         value.encode("utf-8")
     except UnicodeEncodeError as exc:
@@ -169,12 +143,12 @@ def _surrogate_problems(record: dict, where: str) -> list[str]:
     problems: list[str] = []
     used = (JSONL_TEXT_FIELD, *JSONL_FIELDS, *JSONL_ID_FIELDS)
     for key, value in record.items():
-        if (at := _surrogate(key)) is not None:
+        if (at := lone_surrogate(key)) is not None:
             problems.append(
                 f"{where}: a field name holds a lone surrogate ({key[at]!a}), half of a "
                 "character pair and not valid Unicode; fix the name (or re-export the file)"
             )
-        elif key in used and isinstance(value, str) and (at := _surrogate(value)) is not None:
+        elif key in used and isinstance(value, str) and (at := lone_surrogate(value)) is not None:
             problems.append(
                 f"{where}: field '{key}' holds a lone surrogate ({value[at]!a}) at "
                 f"character {at + 1}, half of a character pair and not valid Unicode; write the "
@@ -228,11 +202,8 @@ def _jsonl_article(record: object, where: str, base: str) -> tuple[Article | Non
 
 
 def read_jsonl(data: bytes, path: Path) -> Reading:
-    """The articles of a JSON Lines export: one JSON object per line, ``text`` plus metadata
-    fields (``title``, ``outlet`` or ``sitename``, ``date``, ``url``, optional ``article_id``).
-
-    Every bad line is a problem naming the file and line; blank lines are skipped.
-    """
+    """The articles of a JSON Lines export (one object per line: ``text``, metadata fields and
+    an optional ID); every bad line is a problem naming the file and line."""
     reading = Reading()
     try:
         content = data.decode("utf-8-sig")

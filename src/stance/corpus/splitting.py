@@ -149,15 +149,9 @@ def split_article(
         line_text = raw[line.start : line.end]
         rule = match_rule(line_text, rules)
         if rule is not None:
+            text = line_text.strip(LINE_STRIP)
             removed.append(
-                RemovedLine(
-                    article_id,
-                    line.number,
-                    line.start,
-                    line.end,
-                    rule.name,
-                    line_text.strip(LINE_STRIP),
-                )
+                RemovedLine(article_id, line.number, line.start, line.end, rule.name, text)
             )
             continue
         for s, e in splitter.split_line(raw, line.start, line.end):

@@ -90,10 +90,8 @@ def _entry_ok(entry: object) -> bool:
 
 
 def _load_cache(path: Path | None, settings: str) -> dict:
-    """The cached split of each article: {article_id: [sha256, sentence rows, chrome rows]}.
-
-    The cache is JSON and only read as data; a file that is unreadable or not of that shape
-    is ignored with a note (its articles are split again)."""
+    """The cached split of each article: {article_id: [sha256, sentence rows, chrome rows]};
+    a file that is unreadable or not of that shape is ignored with a note."""
     if path is None or not path.is_file():
         return {}
     try:
@@ -125,12 +123,9 @@ def split_shard(
     cache: Path | str | None = None,
     label: str = "split",
 ) -> tuple[int, int]:
-    """Split the given article files; write their sentences (Parquet) and, where asked for,
-    removed chrome lines and per-article counts (TSV). Articles whose text and split settings
-    are unchanged since the last run are taken from ``cache`` instead of being split again.
-
-    Returns (articles split, articles reused). Every unreadable file is reported in one error.
-    """
+    """Split the article files into their sentences (Parquet) and, where asked for, removed
+    chrome lines and per-article counts (TSV), taking an article whose text and settings are
+    unchanged from ``cache``; (articles split, articles reused)."""
     rules = compile_rules(config["split"]["chrome_rules"])
     splitter = splitter_from_config(config)
     settings = settings_key(config)
@@ -162,7 +157,7 @@ def split_shard(
             fresh[article_id] = [
                 key,
                 [list(astuple(s)) for s in sentences],
-                [[getattr(r, c) for c in CHROME_COLUMNS] for r in removed],
+                [list(astuple(r)) for r in removed],
             ]
             split_count += 1
             if not sentences:
@@ -179,10 +174,7 @@ def split_shard(
 
     rows = [row for _, sentence_rows, _ in fresh.values() for row in sentence_rows]
     columns = list(zip(*rows, strict=True)) if rows else [[] for _ in SENTENCE_SCHEMA]
-    table = pa.Table.from_arrays(
-        [pa.array(col, type=f.type) for col, f in zip(columns, SENTENCE_SCHEMA, strict=True)],
-        schema=SENTENCE_SCHEMA,
-    )
+    table = pa.table(dict(zip(SENTENCE_SCHEMA.names, columns, strict=True)), schema=SENTENCE_SCHEMA)
     with atomic_path(sentences_out) as tmp:
         pq.write_table(table, tmp)
     if chrome_out is not None:
@@ -222,13 +214,9 @@ def gather_article_tables(
     articles_out: Path | str,
     metadata: Path | str | None = None,
 ) -> dict[str, dict[str, str]]:
-    """Write the corpus-wide chrome report and article table, with the articles' metadata.
-
-    The metadata table is validated against the articles of the shards. An article without a
-    date in it takes the first date written in one of its removed chrome lines (a time stamp or
-    a byline); the article table says where each date came from and the chrome report marks the
-    line used. Returns the metadata of every article as written.
-    """
+    """Write the corpus-wide chrome report and the article table with the articles' metadata
+    (returned); an article without a date in the table takes the first date in one of its
+    removed chrome lines (a time stamp, a byline), and the chrome report marks that line."""
     from stance.corpus.dates import find_date
     from stance.corpus.metadata import METADATA_COLUMNS, read_metadata
 

@@ -38,11 +38,7 @@ class QueueItem:
 
     def ids(self) -> dict[str, Any]:
         """What an import needs to find the sentence again exactly."""
-        return {
-            "sentence_id": self.sentence_id,
-            "article_id": self.article_id,
-            "position": self.position,
-        }
+        return {k: getattr(self, k) for k in ("sentence_id", "article_id", "position")}
 
 
 @dataclass
@@ -56,6 +52,12 @@ class ToolAnnotation:
     values: dict[str, list[str]]  # label field -> the value(s) chosen (several is a mistake)
     note: str = ""
 
+    @classmethod
+    def of(cls, where: str, text: Any, ids: dict[str, Any], *rest: Any) -> ToolAnnotation:
+        """An annotation with its text and the sentence_id and article_id of ``ids`` as text."""
+        sid, article = (as_str(ids.get(k)) for k in ("sentence_id", "article_id"))
+        return cls(where, as_str(text), sid, article, *rest)
+
 
 @dataclass
 class ToolRead:
@@ -68,13 +70,9 @@ class ToolRead:
 
 def as_str(value: Any) -> str | None:
     """A text field of an item: a string, a number written as text, or None when absent."""
-    if value is None or value == "":
+    if value == "" or not isinstance(value, int | float | str):
         return None
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, int | float | str):
-        return str(value)
-    return None
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def _read_text(path: Path, how: str) -> str:
@@ -130,18 +128,6 @@ def read_jsonl(path: Path, tool: str, how: str) -> Iterator[tuple[int, dict[str,
         yield number, obj
 
 
-def lone_surrogate(text: str) -> int | None:
-    """The position of the first lone surrogate (U+D800 to U+DFFF) in a text, or None.
-
-    JSON may escape one ("\\ud800"), but UTF-8 cannot encode it, so a label file could not be
-    written with it.
-    """
-    for i, char in enumerate(text):
-        if "\ud800" <= char <= "\udfff":
-            return i
-    return None
-
-
 def own_records(
     text: str, lines: bool, keys: Collection[str], required: Collection[str]
 ) -> list[dict[str, Any]] | None:
@@ -154,20 +140,10 @@ def own_records(
             records = json.loads(text)
     except (ValueError, RecursionError):
         return None
-    if not isinstance(records, list):
-        return None
-    for record in records:
-        if not isinstance(record, dict) or not set(required) <= set(record) <= set(keys):
-            return None
-    return records
-
-
-def split_choice(label: str, fields: list[str]) -> tuple[str, str] | None:
-    """'speaker:taliban' -> ('speaker', 'taliban'); None when it names no label field."""
-    name, sep, value = label.partition(":")
-    if not sep or name.strip() not in fields:
-        return None
-    return name.strip(), value.strip()
+    ok = isinstance(records, list) and all(
+        isinstance(r, dict) and set(required) <= set(r) <= set(keys) for r in records
+    )
+    return records if ok else None
 
 
 def choice_values(
@@ -176,14 +152,14 @@ def choice_values(
     """The values per label field of chosen ``field:value`` strings; others are problems."""
     values: dict[str, list[str]] = {f: [] for f in fields}
     for label in chosen:
-        parsed = split_choice(str(label), fields)
-        if parsed is None:
+        name, sep, value = str(label).partition(":")
+        if not sep or name.strip() not in fields:
             read.problems.append(
                 f"{where}: {what} {label!r} is not FIELD:VALUE with FIELD one of "
                 f"{', '.join(fields)}; {fix}"
             )
             continue
-        values[parsed[0]].append(parsed[1])
+        values[name.strip()].append(value.strip())
     return values
 
 

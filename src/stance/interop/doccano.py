@@ -16,7 +16,6 @@ from stance.interop.common import (
     QueueItem,
     ToolAnnotation,
     ToolRead,
-    as_str,
     choice_id,
     choice_values,
     own_records,
@@ -99,12 +98,8 @@ def read_annotations(path: Path, schema: LabelSchema) -> ToolRead:
     fields = schema.field_names
     for number, obj in read_jsonl(path, "doccano", HOW):
         where = f"{path} line {number}"
-        meta = obj.get("meta") if isinstance(obj.get("meta"), dict) else {}
-
-        def get(key: str, obj: dict[str, Any] = obj, meta: dict[str, Any] = meta) -> Any:
-            return obj.get(key, meta.get(key))
-
-        text = as_str(obj.get("text", obj.get("data")))
+        # The IDs are top-level keys of the export, or under its "meta".
+        ids = {**obj["meta"], **obj} if isinstance(obj.get("meta"), dict) else obj
         raw = obj.get("label", obj.get("labels"))
         if raw is None or raw == []:
             read.skipped.append(f"{where}: no label")
@@ -120,9 +115,6 @@ def read_annotations(path: Path, schema: LabelSchema) -> ToolRead:
             "(Labels > Import)"
         )
         values = choice_values(raw, fields, where, "label", fix, read)
-        read.annotations.append(
-            ToolAnnotation(
-                where, text, as_str(get("sentence_id")), as_str(get("article_id")), values
-            )
-        )
+        text = obj.get("text", obj.get("data"))
+        read.annotations.append(ToolAnnotation.of(where, text, ids, values))
     return read

@@ -17,7 +17,7 @@ import pandas as pd
 import yaml
 
 from stance.environment import import_datasets
-from stance.interop.dataset_folder import earlier_files, move_in
+from stance.interop.targets import earlier_files, move_in
 from stance.io import make_temp_dir, write_json
 from stance.labels.agreement import ALPHA, COHEN, compute_agreement
 from stance.labels.dataset import build_dataset
@@ -59,11 +59,10 @@ def _feature_yaml(features: Any) -> list[dict[str, Any]]:
     datasets = import_datasets()
     out = []
     for name, feature in features.items():
+        dtype = feature.dtype
         if isinstance(feature, datasets.ClassLabel):
-            names = {str(i): n for i, n in enumerate(feature.names)}
-            out.append({"name": name, "dtype": {"class_label": {"names": names}}})
-        else:
-            out.append({"name": name, "dtype": feature.dtype})
+            dtype = {"class_label": {"names": {str(i): n for i, n in enumerate(feature.names)}}}
+        out.append({"name": name, "dtype": dtype})
     return out
 
 
@@ -83,10 +82,10 @@ def _agreement_text(report: dict[str, Any]) -> str:
     measure = {COHEN: "Cohen's kappa", ALPHA: "Krippendorff's alpha (nominal)"}.get(
         report["measure"], str(report["measure"])
     )
-    rows = []
-    for fname, result in report["fields"].items():
-        value = result.get("value")
-        rows.append([fname, "undefined" if value is None else f"{value:.3f}"])
+    rows = [
+        [fname, "undefined" if r.get("value") is None else f"{r['value']:.3f}"]
+        for fname, r in report["fields"].items()
+    ]
     return (
         f"{report['doubly_labeled']} sentence(s) were labeled by two or more of "
         f"{len(report['annotators'])} annotators ({', '.join(report['annotators'])}); "
@@ -226,7 +225,7 @@ def export_dataset(
     protected: Mapping[str, Path] | None = None,
 ) -> DatasetExport:
     """Validate the labels as the label stage does, then write the folder's files (replacing
-    only an earlier export's, see dataset_folder)."""
+    only an earlier export's, see targets)."""
     out = Path(out)
     has_guidelines = guidelines is not None and Path(guidelines).is_file()
     writing = [f for f in KNOWN_FILES if has_guidelines or f != "GUIDELINES.md"]
@@ -237,7 +236,6 @@ def export_dataset(
     dataset = build_dataset(sentences, resolution, schema)
     fields = schema.field_names
     annotations = label_set.labels[["sentence_id", *fields, "annotator", "note"]]
-    annotations = annotations.reset_index(drop=True)
     train = dataset.to_pandas()
     for f in fields:  # ids -> names for the card's counts
         train[f] = [dataset.features[f].int2str(int(i)) for i in train[f]]

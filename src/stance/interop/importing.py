@@ -15,10 +15,11 @@ from pathlib import Path
 import pandas as pd
 
 from stance.annotate.session import check_annotator
+from stance.corpus.sources import lone_surrogate
 from stance.corpus.splitting import normalise
 from stance.errors import StanceError
-from stance.interop.common import ToolAnnotation, ToolRead, lone_surrogate
-from stance.interop.tools import tool_module
+from stance.interop.common import ToolAnnotation
+from stance.interop.tools import TOOLS
 from stance.io import atomic_open, plain_cell
 from stance.labels.files import _where_texts_differ, load_labels, value_problem
 from stance.labels.schema import LabelSchema, problem_lines
@@ -55,14 +56,10 @@ class _Sentences:
             self.anywhere[norm].append(sid)
 
 
-def _norm(text: str) -> str:
+def _match(ann: ToolAnnotation, index: _Sentences) -> tuple[str | None, str | None]:
+    """(sentence_id, problem) for one annotation."""
     # A text copied from a table for spreadsheets may carry a leading quote (stance.io).
-    return normalise(plain_cell(text))
-
-
-def _match(ann: ToolAnnotation, index: _Sentences) -> tuple[str | None, str | None, bool]:
-    """(sentence_id, problem, matched by text) for one annotation."""
-    norm = _norm(ann.text) if ann.text else ""
+    norm = normalise(plain_cell(ann.text)) if ann.text else ""
     sid = ann.sentence_id
     # A sentence ID names its article before the colon; an item saying otherwise was edited.
     of_sid = index.by_id[sid][0] if sid in index.by_id else (sid or "").partition(":")[0]
@@ -72,7 +69,6 @@ def _match(ann: ToolAnnotation, index: _Sentences) -> tuple[str | None, str | No
             f"{ann.where}: sentence_id {sid!r} is a sentence of article {of_sid!r}, but the "
             f"item's article_id is {ann.article_id!r}; the item was edited: export the sentence "
             "again with `stance export` and label it there, or delete this item",
-            False,
         )
     if sid and sid in index.by_id:
         current = index.by_id[sid][1]
@@ -82,12 +78,11 @@ def _match(ann: ToolAnnotation, index: _Sentences) -> tuple[str | None, str | No
                 f"{ann.where}: the text does not match sentence {sid!r} of {index.source}: "
                 f"{_where_texts_differ(norm, current)}; the item was edited or the article "
                 "changed: export the sentence again and label it there",
-                False,
             )
-        return sid, None, False
+        return sid, None
     if not norm:
         what = f"sentence_id {sid!r} is not in {index.source} and" if sid else "it has"
-        return None, f"{ann.where}: {what} no text to find the sentence by", False
+        return None, f"{ann.where}: {what} no text to find the sentence by"
     article = ann.article_id or (sid.split(":", 1)[0] if sid else None)
     if article:
         candidates = index.in_article.get((article, norm), [])
@@ -96,7 +91,7 @@ def _match(ann: ToolAnnotation, index: _Sentences) -> tuple[str | None, str | No
         candidates = index.anywhere.get(norm, [])
         scope = "any article"
     if len(candidates) == 1:
-        return candidates[0], None, True
+        return candidates[0], None
     shown = (ann.text or "")[:80] + ("…" if len(ann.text or "") > 80 else "")
     if not candidates:
         lead = f"sentence_id {sid!r} is not in {index.source}, and " if sid else ""
@@ -105,7 +100,6 @@ def _match(ann: ToolAnnotation, index: _Sentences) -> tuple[str | None, str | No
             f"{ann.where}: {lead}no sentence of {scope} has the text {shown!r} (unmatched); "
             "the article may have changed since the export: export again with `stance export` "
             "and label the new items, or delete this item",
-            False,
         )
     return (
         None,
@@ -113,7 +107,6 @@ def _match(ann: ToolAnnotation, index: _Sentences) -> tuple[str | None, str | No
         f"(ambiguous: it occurs {len(candidates)} times in {scope}); the item carries no "
         "sentence_id to tell them apart: label the items written by `stance export`, which "
         "carry it",
-        False,
     )
 
 
@@ -176,109 +169,95 @@ def import_labels(
     if completed_by is not None and tool != "label-studio":
         raise StanceError("--completed-by applies to Label Studio exports only")
     extra = {} if completed_by is None else {"completed_by": completed_by}
-    read = tool_module(tool).read_annotations(source, schema, **extra)
+    read = TOOLS[tool].read_annotations(source, schema, **extra)
     with annotator_lock(labels_dir, annotator, f"stance import --annotator {annotator}"):
-        return _import_read(read, source, annotator, sentences, schema, labels_dir, merge,
-                            sentences_source)  # fmt: skip
+        target = labels_dir / f"{annotator}.csv"
+        problems = list(read.problems)
 
-
-def _import_read(
-    read: ToolRead,
-    source: Path,
-    annotator: str,
-    sentences: pd.DataFrame,
-    schema: LabelSchema,
-    labels_dir: Path,
-    merge: bool,
-    sentences_source: str,
-) -> ImportResult:
-    target = labels_dir / f"{annotator}.csv"
-    problems = list(read.problems)
-
-    # The existing labels must be valid, and this annotator's must all be in the target file.
-    label_set = load_labels(labels_dir, sentences, schema, sentences_source=sentences_source)
-    mine = label_set.labels[label_set.labels["annotator"] == annotator]
-    others = sorted(set(mine["file"]) - {str(target)})
-    if others:
-        raise StanceError(
-            f"labels of annotator {annotator!r} are already in {', '.join(others)}; the import "
-            f"writes only {target}: move those rows there or import under another --annotator"
-        )
-    if target.exists() and not merge:
-        raise StanceError(
-            f"{target} already exists ({len(mine)} label(s)); nothing was written. Import with "
-            "--merge to add the new labels to it (a sentence labeled in both must have the same "
-            "label), or import under another --annotator"
-        )
-    existing = {r["sentence_id"]: r for r in mine.to_dict("records")}  # rows of the target file
-
-    index = _Sentences(sentences, sentences_source)
-    fields = schema.field_names
-    new: dict[str, tuple[ToolAnnotation, dict[str, str]]] = {}
-    already = by_text = 0
-    for ann in read.annotations:
-        bad_character = _character_problem(ann)
-        if bad_character:
-            problems.append(bad_character)
-            continue
-        labels, value_problems = _check_values(ann, schema)
-        sid, problem, matched_by_text = _match(ann, index)
-        problems += value_problems
-        if problem:
-            problems.append(problem)
-        if sid is None or value_problems:
-            continue
-        by_text += matched_by_text
-        describe = ", ".join(f"{f}={labels[f]}" for f in fields)
-        if sid in new:
-            first, first_labels = new[sid]
-            if first_labels != labels:
-                problems.append(
-                    f"{ann.where}: labels sentence {sid!r} with {describe}, and {first.where} "
-                    f"with {', '.join(f'{f}={first_labels[f]}' for f in fields)}; keep one of "
-                    "the two annotations"
-                )
-            continue  # the same label twice (e.g. answered in two sessions) is one label
-        if sid in existing:
-            row = existing[sid]
-            if all(row[f] == labels[f] for f in fields):
-                already += 1
-                continue
-            problems.append(
-                f"{ann.where}: labels sentence {sid!r} with {describe}, but {target} row "
-                f"{row['row']} has {', '.join(f'{f}={row[f]}' for f in fields)}; settle it: "
-                "correct the row or the annotation"
+        # The existing labels must be valid, and this annotator's must all be in the target file.
+        label_set = load_labels(labels_dir, sentences, schema, sentences_source=sentences_source)
+        mine = label_set.labels[label_set.labels["annotator"] == annotator]
+        others = sorted(set(mine["file"]) - {str(target)})
+        if others:
+            raise StanceError(
+                f"labels of annotator {annotator!r} are already in {', '.join(others)}; the import "
+                f"writes only {target}: move those rows there or import under another --annotator"
             )
-            continue
-        new[sid] = (ann, labels)
-    if problems:
-        raise StanceError(
-            f"{len(problems)} problem(s) importing {source}; nothing was written to {target}, so "
-            f"fix them and import again:\n{problem_lines(problems)}"
-        )
+        if target.exists() and not merge:
+            raise StanceError(
+                f"{target} already exists ({len(mine)} label(s)); nothing was written. Import "
+                "with --merge to add the new labels to it (a sentence labeled in both must have "
+                "the same label), or import under another --annotator"
+            )
+        existing = {r["sentence_id"]: r for r in mine.to_dict("records")}  # rows of the target file
 
-    order = {sid: i for i, sid in enumerate(sentences["sentence_id"])}
-    rows = [
-        {
-            "sentence_id": sid,
-            "text": index.by_id[sid][2],
-            **labels,
-            "annotator": annotator,
-            "note": ann.note,
-        }
-        for sid, (ann, labels) in sorted(new.items(), key=lambda kv: order[kv[0]])
-    ]
-    if not rows and not target.exists():
-        # An empty label file would only block the next, correct import of this annotator.
-        first = f", e.g. {read.skipped[0]}" if read.skipped else ""
-        raise StanceError(
-            f"{source}: no label to import ({len(read.skipped)} item(s) without a label{first}); "
-            f"nothing was written, so {target} was not created: label the items in the tool and "
-            "export again"
-        )
-    if rows:
-        _write(target, rows, schema)
-    return ImportResult(target, len(rows), already, list(read.skipped), by_text)
+        index = _Sentences(sentences, sentences_source)
+        fields = schema.field_names
+        new: dict[str, tuple[ToolAnnotation, dict[str, str]]] = {}
+        already = by_text = 0
+        for ann in read.annotations:
+            bad_character = _character_problem(ann)
+            if bad_character:
+                problems.append(bad_character)
+                continue
+            labels, value_problems = _check_values(ann, schema)
+            sid, problem = _match(ann, index)
+            problems += value_problems
+            if problem:
+                problems.append(problem)
+            if sid is None or value_problems:
+                continue
+            by_text += sid != ann.sentence_id  # matched by its text
+            describe = ", ".join(f"{f}={labels[f]}" for f in fields)
+            if sid in new:
+                first, first_labels = new[sid]
+                if first_labels != labels:
+                    problems.append(
+                        f"{ann.where}: labels sentence {sid!r} with {describe}, and {first.where} "
+                        f"with {', '.join(f'{f}={first_labels[f]}' for f in fields)}; keep one of "
+                        "the two annotations"
+                    )
+                continue  # the same label twice (e.g. answered in two sessions) is one label
+            if sid in existing:
+                row = existing[sid]
+                if all(row[f] == labels[f] for f in fields):
+                    already += 1
+                    continue
+                problems.append(
+                    f"{ann.where}: labels sentence {sid!r} with {describe}, but {target} row "
+                    f"{row['row']} has {', '.join(f'{f}={row[f]}' for f in fields)}; settle it: "
+                    "correct the row or the annotation"
+                )
+                continue
+            new[sid] = (ann, labels)
+        if problems:
+            raise StanceError(
+                f"{len(problems)} problem(s) importing {source}; nothing was written to "
+                f"{target}, so fix them and import again:\n{problem_lines(problems)}"
+            )
+
+        order = {sid: i for i, sid in enumerate(sentences["sentence_id"])}
+        rows = [
+            {
+                "sentence_id": sid,
+                "text": index.by_id[sid][2],
+                **labels,
+                "annotator": annotator,
+                "note": ann.note,
+            }
+            for sid, (ann, labels) in sorted(new.items(), key=lambda kv: order[kv[0]])
+        ]
+        if not rows and not target.exists():
+            # An empty label file would only block the next, correct import of this annotator.
+            first = f", e.g. {read.skipped[0]}" if read.skipped else ""
+            raise StanceError(
+                f"{source}: no label to import ({len(read.skipped)} item(s) without a "
+                f"label{first}); nothing was written, so {target} was not created: label the "
+                "items in the tool and export again"
+            )
+        if rows:
+            _write(target, rows, schema)
+        return ImportResult(target, len(rows), already, list(read.skipped), by_text)
 
 
 def _write(target: Path, rows: list[dict[str, str]], schema: LabelSchema) -> None:

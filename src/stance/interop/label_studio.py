@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import quoteattr
 
-from stance.interop.common import NOTE, QueueItem, ToolAnnotation, ToolRead, as_str, own_records
+from stance.interop.common import NOTE, QueueItem, ToolAnnotation, ToolRead, own_records
 from stance.interop.targets import Output
 from stance.io import atomic_open, write_json
 from stance.labels.schema import LabelSchema
@@ -30,9 +30,8 @@ def config_path(out: Path) -> Path:
 
 
 def label_config(schema: LabelSchema) -> str:
-    """The labeling interface: the sentence between its neighbours, one single choice per
-    label field in schema order (with the schema's keys as hotkeys when no two share one), and
-    a note."""
+    """The labeling interface: the sentence between its neighbours, one single choice per label
+    field (the schema's keys as hotkeys where unique), and a note."""
     keys = Counter(v.key for f in schema.fields for v in f.values)
     lines = [
         "<View>",
@@ -64,32 +63,20 @@ def label_config(schema: LabelSchema) -> str:
 def task(item: QueueItem) -> dict[str, Any]:
     """One Label Studio task; a model suggestion is a prediction (shown, never a label)."""
     data = {"text": item.text, "before": item.before, "after": item.after, **item.ids()}
-    out: dict[str, Any] = {"data": data}
     s = item.suggestion
-    if s is not None:
-        out["predictions"] = [
-            {
-                "model_version": f"suggestion: {s.model}",
-                "score": s.score,
-                "result": [
-                    {
-                        "from_name": s.field,
-                        "to_name": TEXT_TAG,
-                        "type": "choices",
-                        "value": {"choices": [s.value]},
-                    }
-                ],
-            }
-        ]
-    return out
+    if s is None:
+        return {"data": data}
+    choice = {"from_name": s.field, "to_name": TEXT_TAG, "type": "choices"}
+    choice["value"] = {"choices": [s.value]}
+    prediction = {"model_version": f"suggestion: {s.model}", "score": s.score, "result": [choice]}
+    return {"data": data, "predictions": [prediction]}
 
 
 _DATA_KEYS = ("text", "before", "after", "sentence_id", "article_id", "position")
 
 
 def _is_tasks(text: str) -> bool:
-    """A tasks file of this project: tasks with only ``data`` (the keys of :func:`task`) and
-    ``predictions``; an export of Label Studio, with ``annotations``, is not."""
+    # Tasks with only ``data`` and ``predictions``: Label Studio's export adds ``annotations``.
     tasks = own_records(text, False, ("data", "predictions"), ("data",))
     return tasks is not None and all(
         isinstance(t["data"], dict) and {"text", "sentence_id"} <= set(t["data"]) <= set(_DATA_KEYS)
@@ -115,27 +102,22 @@ def write_tasks(items: list[QueueItem], schema: LabelSchema, out: Path) -> list[
     return [out, config_path(out)]
 
 
-def _user(annotation: dict[str, Any]) -> str:
+def _user(annotation: dict[str, Any], full: bool = False) -> str:
+    """Who made an annotation ("?" when unknown); ``full``: the id and the email, if both."""
     who = annotation.get("completed_by")
-    if isinstance(who, dict):
-        return str(who.get("email") or who.get("id") or "")
-    return "" if who is None else str(who)
+    if not isinstance(who, dict):
+        return "?" if who is None else str(who) or "?"
+    if full and who.get("id") is not None and who.get("email"):
+        return f"{who['id']} ({who['email']})"
+    return str(who.get("email") or who.get("id") or "") or "?"
 
 
 def _user_forms(annotation: dict[str, Any]) -> set[str]:
-    """What --completed-by matches for an annotation: the user's id and, where the export has
-    it, the email (lower case). Export > JSON gives only the numeric id; API snapshots an
-    object with id and email."""
+    """The user's id and email (lower case) that --completed-by matches: Export > JSON gives
+    only the id, API snapshots an object with id and email."""
     who = annotation.get("completed_by")
     forms = [who.get("id"), who.get("email")] if isinstance(who, dict) else [who]
     return {str(f).strip().lower() for f in forms if isinstance(f, int | str) and str(f).strip()}
-
-
-def _user_shown(annotation: dict[str, Any]) -> str:
-    who = annotation.get("completed_by")
-    if isinstance(who, dict) and who.get("id") is not None and who.get("email"):
-        return f"{who['id']} ({who['email']})"
-    return _user(annotation) or "?"
 
 
 def _shown(value: Any) -> str:
@@ -155,8 +137,7 @@ def _strings(value: Any) -> list[str] | None:
 def _result(
     annotation: dict[str, Any], where: str, fields: list[str], read: ToolRead
 ) -> tuple[dict[str, list[str]], str] | None:
-    """The values chosen per label field and the note of an annotation's ``result``; None
-    (with its problems in ``read``) when it is malformed."""
+    """The values per label field and the note of an annotation; None when malformed."""
     result = annotation.get("result")
     if not isinstance(result, list | None):
         read.problems.append(f"{where}: 'result' is {_shown(result)}, not a list; {HOW}")
@@ -167,39 +148,31 @@ def _result(
     for r in result or []:
         name = r.get("from_name") if isinstance(r, dict) else None
         value = r.get("value") if isinstance(r, dict) else None
-        if name in fields and isinstance(value, dict):
-            chosen = _strings(value.get("choices"))
-            if chosen is None:
-                read.problems.append(
-                    f"{where}: the choices of {name} are {_shown(value.get('choices'))}, not a "
-                    f"list of values; {HOW}"
-                )
-                continue
-            values[name] += chosen
-        elif name == NOTE and isinstance(value, dict):
-            text = _strings(value.get("text"))
-            if text is None:
-                read.problems.append(
-                    f"{where}: the note is {_shown(value.get('text'))}, not a text or a list of "
-                    f"texts; {HOW}"
-                )
-                continue
-            notes += text
-        else:
+        if name not in (*fields, NOTE) or not isinstance(value, dict):
             read.problems.append(
                 f"{where}: a result from {name!r}, which is no label field "
                 f"({', '.join(fields)}) or {NOTE!r}; label with the config written by "
                 "`stance export --to label-studio`"
             )
+            continue
+        key = "text" if name == NOTE else "choices"
+        if (chosen := _strings(value.get(key))) is None:
+            shown = _shown(value.get(key))
+            read.problems.append(
+                f"{where}: the note is {shown}, not a text or a list of texts; {HOW}"
+                if name == NOTE
+                else f"{where}: the choices of {name} are {shown}, not a list of values; {HOW}"
+            )
+            continue
+        (notes if name == NOTE else values[name]).extend(chosen)
     if len(read.problems) > problems:
         return None
     return values, " ".join(notes).strip()
 
 
 def read_annotations(path: Path, schema: LabelSchema, completed_by: str | None = None) -> ToolRead:
-    """Human annotations of a Label Studio JSON export. ``predictions`` are never read; a
-    cancelled (skipped) annotation and a task without annotations are no label. With
-    ``completed_by`` (a user's id or email) only that user's annotations are read."""
+    """Human annotations (never ``predictions``) of a Label Studio JSON export, only those of
+    the user ``completed_by`` when given; a cancelled annotation or none is no label."""
     from stance.interop.common import read_json
 
     data = read_json(path, "Label Studio", HOW)
@@ -232,7 +205,7 @@ def read_annotations(path: Path, schema: LabelSchema, completed_by: str | None =
             read.problems.append(f"{where}: 'annotations' is not a list; {HOW}")
             continue
         human = [a for a in annotations if isinstance(a, dict) and not a.get("was_cancelled")]
-        users |= {_user_shown(a) for a in human}
+        users |= {_user(a, full=True) for a in human}
         if wanted is not None:
             human = [a for a in human if wanted in _user_forms(a)]
             matched += bool(human)
@@ -244,7 +217,7 @@ def read_annotations(path: Path, schema: LabelSchema, completed_by: str | None =
             read.skipped.append(f"{where}: {why}")
             continue
         if len(human) > 1:
-            users_here = ", ".join(_user(a) or "?" for a in human)
+            users_here = ", ".join(_user(a) for a in human)
             read.problems.append(
                 f"{where}: {len(human)} annotations (by users {users_here}); a label file holds "
                 "one annotator's labels: import each user's annotations into their own file with "
@@ -254,15 +227,8 @@ def read_annotations(path: Path, schema: LabelSchema, completed_by: str | None =
         chosen = _result(human[0], where, fields, read)
         if chosen is None:
             continue
-        task_data = item["data"]
         read.annotations.append(
-            ToolAnnotation(
-                where,
-                as_str(task_data.get("text")),
-                as_str(task_data.get("sentence_id")),
-                as_str(task_data.get("article_id")),
-                *chosen,
-            )
+            ToolAnnotation.of(where, item["data"].get("text"), item["data"], *chosen)
         )
     if wanted is not None and not matched:
         held = ", ".join(sorted(users)) if users else "nobody (it holds no annotation)"

@@ -43,18 +43,17 @@ def options(schema: LabelSchema) -> list[dict[str, str]]:
 
 
 def _html(item: QueueItem) -> str:
-    grey = '<p style="color:#888">{}</p>'
-    parts = [grey.format(html.escape(item.before))] if item.before else []
-    parts.append(f"<p><strong>{html.escape(item.text)}</strong></p>")
-    if item.after:
-        parts.append(grey.format(html.escape(item.after)))
-    return "".join(parts)
+    before, after = (
+        f'<p style="color:#888">{html.escape(t)}</p>' if t else ""
+        for t in (item.before, item.after)
+    )
+    return f"{before}<p><strong>{html.escape(item.text)}</strong></p>{after}"
 
 
 def task(item: QueueItem, schema: LabelSchema) -> dict[str, Any]:
     """One choice task: the sentence between its neighbours; a model suggestion goes in ``meta``
     only (never pre-selected in ``accept``, where it would come back as an answer)."""
-    meta: dict[str, Any] = dict(item.ids())
+    meta = item.ids()
     s = item.suggestion
     if s is not None:
         meta["model_suggestion"] = f"{choice_id(s.field, s.value)} (p={s.score:.2f}, {s.model})"
@@ -115,14 +114,6 @@ def read_annotations(path: Path, schema: LabelSchema) -> ToolRead:
         fix = "label the tasks written by `stance export --to prodigy`"
         values = choice_values(chosen, fields, where, "option", fix, read)
         meta = obj.get("meta") if isinstance(obj.get("meta"), dict) else {}
-        read.annotations.append(
-            ToolAnnotation(
-                where,
-                as_str(obj.get("text")),
-                as_str(meta.get("sentence_id")),
-                as_str(meta.get("article_id")),
-                values,
-                (as_str(obj.get(NOTE)) or "").strip(),
-            )
-        )
+        note = (as_str(obj.get(NOTE)) or "").strip()
+        read.annotations.append(ToolAnnotation.of(where, obj.get("text"), meta, values, note))
     return read
