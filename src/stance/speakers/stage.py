@@ -12,7 +12,7 @@ import pandas as pd
 
 from stance.environment import import_datasets
 from stance.errors import StanceError
-from stance.io import atomic_open, atomic_path, spreadsheet_frame, write_json
+from stance.io import atomic_open, atomic_path, plain_frame, spreadsheet_frame, write_json
 from stance.speakers.apply import mapping_from_config
 from stance.speakers.attribution import PARAGRAPH, attribute
 from stance.speakers.evaluation import (
@@ -22,8 +22,10 @@ from stance.speakers.evaluation import (
     score_table,
 )
 from stance.speakers.learned import METHODS, decide, fit_model
+from stance.speakers.stance_eval import COLUMNS, stance_with_predicted_speakers
 from stance.training.data import LabeledData, load_training_data
 from stance.training.model_files import load_model, save_model
+from stance.training.models import model_specs
 from stance.training.settings import EvalSettings
 
 # The sentence table's columns the rules read.
@@ -90,12 +92,8 @@ def attribute_shard(
 
 def read_naming(paths: Sequence[Path | str]) -> dict[str, set[str]]:
     """The articles that name each name of the mapping, from the shards' name tables."""
-    naming: dict[str, set[str]] = {}
-    for path in paths:
-        table = pd.read_parquet(path, columns=NAMING_COLUMNS)
-        for name, article in zip(table["name"], table["article_id"], strict=True):
-            naming.setdefault(name, set()).add(article)
-    return naming
+    table = pd.concat([pd.read_parquet(path, columns=NAMING_COLUMNS) for path in paths])
+    return table.groupby("name")["article_id"].agg(set).to_dict()
 
 
 @dataclass(frozen=True)
@@ -300,8 +298,7 @@ def predict_shard(
                 + (f" ({model})" if model else "")
                 + ": label speakers (labels/*.csv) or set speakers.method: rules"
             )
-    predicted = decide(table, speaker_model, method)
-    predicted = predicted.reset_index(drop=True)
+    predicted = decide(table, speaker_model, method).reset_index(drop=True)
     predicted.insert(0, "sentence_id", table["sentence_id"].to_numpy())
     with atomic_path(out) as tmp:
         predicted[PREDICTED_COLUMNS].to_parquet(tmp, index=False)
@@ -326,10 +323,6 @@ def write_stance_with_predicted(
     """The stance models of the config entries ``models`` that read the speaker, scored with
     hand and with out-of-fold predicted speakers (rule speaker_stance); without hand speakers,
     the table's header only."""
-    from stance.io import plain_frame
-    from stance.speakers.stance_eval import COLUMNS, stance_with_predicted_speakers
-    from stance.training.models import model_specs
-
     labels = load_speaker_labels(dataset, config["speakers"]["method"])
     if labels.skipped:
         logger.info(f"note: {labels.skipped}: no stance model is scored with predicted speakers")
