@@ -21,10 +21,6 @@ def attribute(sentences: pd.DataFrame, mapping: SpeakerMapping) -> pd.DataFrame:
     paragraph per article).
     """
     table = sentences.copy()
-    if table.empty:
-        for c in RULE_COLUMNS:
-            table[c] = pd.Series([], dtype=object)
-        return table
     articles = table["article_id"] if "article_id" in table else pd.Series("", index=table.index)
     order = table.assign(_article=articles.astype(str), _row=range(len(table)))
     sort_keys = ["_article", "_row"]
@@ -36,20 +32,13 @@ def attribute(sentences: pd.DataFrame, mapping: SpeakerMapping) -> pd.DataFrame:
     for _, rows in order.groupby("_article", sort=False):
         stopping.check()
         texts = rows["text"].astype(str).tolist()
-        if PARAGRAPH in rows:
-            starts = [bool(v) for v in rows[PARAGRAPH].tolist()]
-        else:
-            starts = [False] * len(texts)
-        starts[0] = True
-        found = attribute_article(texts, starts, mapping)
-        previous = "none"
-        for index, a in zip(rows.index, found, strict=True):
-            values["rule_speaker"][index] = a.speaker
-            values["rule_evidence"][index] = a.evidence
-            values["rule_kind"][index] = a.kind
-            values["first_mention"][index] = a.first_mention
-            values["prev_speaker"][index] = previous
-            previous = a.speaker
+        starts = [bool(v) for v in rows[PARAGRAPH]] if PARAGRAPH in rows else [False] * len(texts)
+        found = attribute_article(texts, [True, *starts[1:]], mapping)
+        previous = ["none", *(a.speaker for a in found[:-1])]
+        for index, a, prev in zip(rows.index, found, previous, strict=True):
+            row = (a.speaker, a.evidence, a.kind, a.first_mention, prev)
+            for c, value in zip(RULE_COLUMNS, row, strict=True):
+                values[c][index] = value
     for c in RULE_COLUMNS:
         table[c] = pd.Series(values[c])
     return table

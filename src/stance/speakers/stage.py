@@ -15,12 +15,7 @@ from stance.errors import StanceError
 from stance.io import atomic_open, atomic_path, plain_frame, spreadsheet_frame, write_json
 from stance.speakers.apply import mapping_from_config
 from stance.speakers.attribution import PARAGRAPH, attribute
-from stance.speakers.evaluation import (
-    GUARDS,
-    confusion_frame,
-    out_of_fold,
-    score_table,
-)
+from stance.speakers.evaluation import GUARDS, confusion_frame, out_of_fold, score_table
 from stance.speakers.learned import METHODS, decide, fit_model
 from stance.speakers.stance_eval import COLUMNS, stance_with_predicted_speakers
 from stance.training.data import LabeledData, load_training_data
@@ -106,13 +101,6 @@ class SpeakerLabels:
     skipped: str = ""
 
 
-def _row_count(dataset: Path | str) -> int | None:
-    try:
-        return int(import_datasets().load_from_disk(str(dataset)).num_rows)
-    except (FileNotFoundError, ValueError):
-        return None
-
-
 def load_speaker_labels(dataset: Path | str, method: str) -> SpeakerLabels:
     """The hand speakers of the labeled data set. None at all (no label, or no speaker field)
     is fine for ``method`` rules, which read no label; the speaker model of learned and hybrid
@@ -120,7 +108,11 @@ def load_speaker_labels(dataset: Path | str, method: str) -> SpeakerLabels:
     try:
         data = load_training_data(dataset)
     except StanceError:
-        if _row_count(dataset) != 0:
+        try:
+            rows = import_datasets().load_from_disk(str(dataset)).num_rows
+        except (FileNotFoundError, ValueError):
+            rows = None
+        if rows != 0:
             raise
         # No labeled sentence yet: an empty data set, whose digest is that of no row.
         data = LabeledData(pd.DataFrame(columns=["sentence_id", "group", "text", "stance"]), [],
