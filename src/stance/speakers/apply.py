@@ -22,10 +22,7 @@ def mapping_from_config(config: Mapping[str, Any], root: Path | str = ".") -> Sp
 def predict_speakers(
     sentences: pd.DataFrame, mapping: SpeakerMapping, model: Any, method: str
 ) -> pd.DataFrame:
-    """predicted_speaker, evidence and source (rules / model) of every row, in table order.
-
-    ``sentences`` needs ``text``; ``article_id``, ``position`` and ``paragraph_start`` make the
-    context rules (quotations across sentences, paragraphs) work as on the corpus.
-    """
+    """predicted_speaker, evidence and source (rules / model) of every row, in table order
+    (``article_id``, ``position`` and ``paragraph_start`` give the rules their context)."""
     attributed = attribute(sentences.reset_index(drop=True), mapping)
     return decide(attributed, model, method).reset_index(drop=True)

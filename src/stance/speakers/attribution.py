@@ -14,12 +14,9 @@ RULE_COLUMNS = ["rule_speaker", "rule_evidence", "rule_kind", "first_mention", "
 
 
 def attribute(sentences: pd.DataFrame, mapping: SpeakerMapping) -> pd.DataFrame:
-    """The table (same rows and order) with the rules' speaker, evidence and features added.
-
-    Sentences are read per article (``article_id``; without it the table is one article) in
-    ``position`` order (else table order); ``paragraph_start`` is optional (absent: one
-    paragraph per article).
-    """
+    """The table (same rows and order) with the rules' speaker, evidence and features added,
+    read per ``article_id`` (else one article) in ``position`` order (else table order); without
+    ``paragraph_start`` an article is one paragraph."""
     table = sentences.copy()
     articles = table["article_id"] if "article_id" in table else pd.Series("", index=table.index)
     order = table.assign(_article=articles.astype(str), _row=range(len(table)))

@@ -28,12 +28,8 @@ GUARDS = ("guarded", "unguarded")
 
 @dataclass
 class SpeakerOOF:
-    """Out-of-fold predictions of every method, with and without the leak guard.
-
-    ``table``: one row per labeled sentence (sentence_id, article_id, text, hand speaker, fold)
-    with ``<guard>_<method>`` and ``<guard>_<method>_evidence`` per guard and method, and
-    ``<guard>_majority``; ``dropped_names``: the names the guard left out, per fold.
-    """
+    """Per labeled sentence, the out-of-fold ``<guard>_<method>`` speaker (and its
+    ``_evidence``) and ``<guard>_majority``; per fold, the names the leak guard left out."""
 
     table: pd.DataFrame
     classes: list[str]
@@ -50,14 +46,10 @@ def out_of_fold(
     settings: EvalSettings,
     naming: Mapping[str, set[str]],
 ) -> SpeakerOOF:
-    """Speaker predictions of every labeled sentence by rules, model and hybrid, each made
-    without the sentence's article: the learned model of a fold is fit on the other articles'
-    labels only; with the guard, the mapping also loses the names found in no other article.
-
-    ``corpus``: the sentences of the labeled articles; ``labeled``: sentence_id and hand
-    speaker; ``naming``: the articles of the whole corpus that name each name
-    (``SpeakerMapping.articles_naming``). The folds are the stance models' (``grouped_folds``).
-    """
+    """Speaker predictions of every labeled sentence (``labeled``: sentence_id, speaker) by
+    each method, made without its article (the stance models' folds): the model of a fold is fit
+    on the other articles' labels; with the guard, the mapping also loses the names that no other
+    article of the corpus names (``naming``: ``SpeakerMapping.articles_naming``)."""
     classes = [c for c in mapping.speakers if c in set(labeled["speaker"])]
     rows = labeled[["sentence_id", "speaker"]].merge(
         corpus[["sentence_id", "article_id", "text"]], on="sentence_id", how="inner"
@@ -126,20 +118,18 @@ def scores(
 def score_table(oof: SpeakerOOF, settings: EvalSettings) -> dict[str, dict[str, float]]:
     """Scores of every guard x method (and the majority baseline), keyed '<guard>_<method>'."""
     gold = oof.table["speaker"].tolist()
-    out = {}
-    for guard in GUARDS:
-        for method in (*METHODS, "majority"):
-            column = f"{guard}_{method}"
-            out[column] = scores(gold, oof.table[column].tolist(), oof.classes, settings)
-    return out
+    return {
+        f"{guard}_{m}": scores(gold, oof.table[f"{guard}_{m}"].tolist(), oof.classes, settings)
+        for guard in GUARDS
+        for m in (*METHODS, "majority")
+    }
 
 
 def confusion_frame(
     gold: Sequence[str], predicted: Sequence[str], classes: Sequence[str]
 ) -> pd.DataFrame:
     """Confusion counts as a table: rows hand speaker, columns predicted speaker."""
-    values = sorted(set(predicted) - set(classes))
-    columns = [*classes, *values]
+    columns = [*classes, *sorted(set(predicted) - set(classes))]
     cm = pd.crosstab(
         pd.Categorical(gold, categories=list(classes)),
         pd.Categorical(predicted, categories=columns),

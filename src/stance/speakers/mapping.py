@@ -114,13 +114,10 @@ def _phrase_key(phrase: str) -> str:
 
 
 class _NameMatcher:
-    """All names of a mapping as one index (token n-grams -> names), so the work per sentence
-    does not grow with the number of names.
-
-    A name matches its tokens with whitespace exactly where the name has a space (any amount),
-    as whole words ("Taliban’s" and "Taliban-led" match "Taliban"); left to right, at each token
-    the longest name (then alphabetical) wins and the scan goes on after it.
-    """
+    """All names as one index (token n-grams -> names): the work per sentence does not grow
+    with the number of names. A name matches its tokens with whitespace exactly where it has a
+    space (any amount), as whole words ("Taliban’s" and "Taliban-led" match "Taliban"); left to
+    right, at each token the longest name (then alphabetical) wins, the scan goes on after it."""
 
     def __init__(self, entries: list[NameEntry]) -> None:
         # (any case, tokens) -> [(rank, entry, spaced)], longest name first so "Afghan Foreign
@@ -200,10 +197,7 @@ def _check_size(path: Path, groups: dict, same_source: Any, at: Any) -> None:
 
 def load_mapping(path: Path | str, schema_path: Path | str) -> SpeakerMapping:
     """Read and check the mapping file; every problem is named with its line, entry and fix.
-
-    The speaker values must be those of the label schema (``schema_path``); a name may stand for
-    one speaker only.
-    """
+    The speaker values are those of the label schema; a name stands for one speaker only."""
     path = Path(path)
     speakers = load_schema(schema_path).values(SPEAKER_FIELD)
     if path.is_file() and path.stat().st_size > MAX_FILE_BYTES:
@@ -253,39 +247,33 @@ def load_mapping(path: Path | str, schema_path: Path | str) -> SpeakerMapping:
                 "names; remove this entry (a source named in the text is one of the other values)"
             )
             continue
-        if names is None:
-            names = []
-        if not isinstance(names, list):
+        if names is not None and not isinstance(names, list):
             problems.append(
                 f"{at('speakers', speaker)}speakers.{speaker}: must be a list of names "
                 "(one '- Name' per line)"
             )
             continue
-        for i, name in enumerate(names):
+        for i, name in enumerate(names or []):
             where = f"{at('speakers', speaker, i)}speakers.{speaker}[{i}]"
             if not isinstance(name, str) or not name.strip():
                 problems.append(f"{where}: {name!r} is not a name; write the name as text")
-                continue
-            if name != name.strip():
+            elif name != name.strip():
                 problems.append(f"{where}: {name!r} has spaces around it; remove them")
-                continue
-            if len(name) > MAX_NAME_CHARS:
+            elif len(name) > MAX_NAME_CHARS:
                 problems.append(
                     f"{where}: a name of {len(name):,} characters, more than {MAX_NAME_CHARS}; "
                     "write the name alone (a role or organisation, not a sentence)"
                 )
-                continue
-            line = lines.get(("speakers", speaker, str(i)), 0)
-            if name in owner:
+            elif name in owner:
                 other, other_line = owner[name]
                 problems.append(
                     f"{where}: {name!r} is listed already under {other}"
                     + (f" (line {other_line})" if other_line else "")
                     + "; a name stands for one speaker, keep one of the two"
                 )
-                continue
-            owner[name] = (speaker, line)
-            entries.append(NameEntry(name, speaker))
+            else:
+                owner[name] = (speaker, lines.get(("speakers", speaker, str(i)), 0))
+                entries.append(NameEntry(name, speaker))
     same_source = data.get("same_source") or []
     if not isinstance(same_source, list) or not all(
         isinstance(w, str) and w.strip() and len(w) <= MAX_NAME_CHARS for w in same_source

@@ -68,9 +68,8 @@ def attribute_shard(
     out: Path | str,
     names_out: Path | str,
 ) -> pd.DataFrame:
-    """The rules' speaker, evidence and features of every sentence of one shard's table, and
-    which of its articles name each name of the mapping (the leak guard reads it) (rule
-    attribute_shard). No label is read: a change of labels leaves it as it is."""
+    """The rules' output for one shard, and which of its articles name each name of the mapping
+    for the leak guard (rule attribute_shard). No label is read."""
     corpus = read_sentences(sentences)
     mapping = mapping_from_config(config, Path(root))
     attributed = attribute(corpus, mapping)
@@ -102,9 +101,8 @@ class SpeakerLabels:
 
 
 def load_speaker_labels(dataset: Path | str, method: str) -> SpeakerLabels:
-    """The hand speakers of the labeled data set. None at all (no label, or no speaker field)
-    is fine for ``method`` rules, which read no label; the speaker model of learned and hybrid
-    needs them."""
+    """The hand speakers of the labeled data set; ``method`` rules needs none, the speaker model
+    of learned and hybrid does."""
     try:
         data = load_training_data(dataset)
     except StanceError:
@@ -154,8 +152,7 @@ def fit_speaker_model(
     out: Path | str,
 ) -> None:
     """Fit the final speaker model on every label, from the rules' output over the labeled
-    articles (``sentences``: their sentence table) with the whole mapping (rule speaker_model).
-    The rules read one article at a time: the features are those of the corpus shards."""
+    articles with the whole mapping (rule speaker_model)."""
     speaker_config = config["speakers"]
     labels = load_speaker_labels(dataset, speaker_config["method"])
     if labels.skipped:
@@ -211,11 +208,9 @@ def run_speaker_stage(
     root: Path | str,
     outputs: SpeakerOutputs,
 ) -> dict[str, Any]:
-    """Evaluate speaker attribution out of fold over the labeled articles (``sentences``: their
-    sentence table), the leak guard reading which articles of the corpus name each name
-    (``names``: the shards' tables of rule attribute_shard); write the outputs (rule speakers).
-    Without hand speakers the outputs say so: metrics.json why, the tables only their header.
-    Returns the summary."""
+    """Evaluate speaker attribution out of fold over the labeled articles, the leak guard reading
+    the shards' name tables (``names``), and write the outputs (rule speakers); without hand
+    speakers, metrics.json says why and the tables have their header only. Returns the summary."""
     speaker_config = config["speakers"]
     method, params = speaker_config["method"], dict(speaker_config["model"])
     settings = EvalSettings.from_config(config)
@@ -276,9 +271,8 @@ def predict_shard(
     config: Mapping[str, Any],
     out: Path | str,
 ) -> pd.DataFrame:
-    """The speaker of every sentence of one attributed shard, decided from the rules' output and
-    the speaker model as ``speakers.method`` says (rule predict_speakers; method rules reads no
-    model, ``model`` may then be None)."""
+    """The speaker of every sentence of one attributed shard as ``speakers.method`` decides
+    (rule predict_speakers; method rules reads no model, ``model`` may then be None)."""
     method = config["speakers"]["method"]
     table = pd.read_parquet(attributed)
     speaker_model = None
@@ -323,14 +317,12 @@ def write_stance_with_predicted(
         if not models:
             logger.info("no configured model reads the speaker: nothing to compare")
         predicted = plain_frame(pd.read_csv(oof, dtype=str, keep_default_na=False))
+        unguarded = predicted.drop(columns="predicted_speaker").rename(
+            columns={"predicted_speaker_unguarded": "predicted_speaker"}
+        )
         table = stance_with_predicted_speakers(
             labels.data,
-            {
-                "predicted": predicted[["sentence_id", "predicted_speaker"]],
-                "predicted_no_leak_guard": predicted[
-                    ["sentence_id", "predicted_speaker_unguarded"]
-                ].rename(columns={"predicted_speaker_unguarded": "predicted_speaker"}),
-            },
+            {"predicted": predicted, "predicted_no_leak_guard": unguarded},
             model_specs({**config, "models": list(models)}) if models else [],
             EvalSettings.from_config(config),
         )

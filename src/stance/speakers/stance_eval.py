@@ -26,10 +26,9 @@ def _out_of_fold(
     specs: Sequence[ModelSpec],
     settings: EvalSettings,
 ) -> tuple[np.ndarray, list[list[np.ndarray]]]:
-    """The stance class index of every labeled sentence and, per spec and per entry of
-    ``speakers`` (sentence_id -> speaker of the test article; None: the hand speakers), the
-    out-of-fold predicted ones. Training reads the hand speakers: the test tables differ in the
-    speaker column only, so one fit per fold serves them all."""
+    """The stance class index of every labeled sentence and its out-of-fold prediction per spec
+    and per test speakers (sentence_id -> speaker; None: the hand ones, which training reads):
+    the test tables differ in the speaker only, so one fit per fold serves them all."""
     frame = data.frame.reset_index(drop=True)
     tests = []
     for lookup in speakers:
@@ -70,10 +69,8 @@ def stance_with_predicted_speakers(
     settings: EvalSettings,
 ) -> pd.DataFrame:
     """For every model that reads the speaker: f_avg, macro-F1 (bootstrap CIs) and accuracy out
-    of fold, once with the hand speakers of the test article (as in results/metrics) and once
-    with out-of-fold predicted speakers, as on a new article (``predicted``: a label, e.g.
-    "predicted", -> a table of sentence_id, predicted_speaker).
-    """
+    of fold with the hand speakers of the test article, and with each table of out-of-fold
+    predicted speakers (``predicted``: label -> sentence_id, predicted_speaker), as on a new one."""
     specs = [spec for spec in specs if SPEAKER in spec.features]
     lookups = [
         dict(zip(t["sentence_id"], t["predicted_speaker"], strict=True)) for t in predicted.values()
