@@ -89,7 +89,7 @@ def add_speakers(
             "given with --speaker" if speaker is not None else "from the input table"
         )
         return out.drop(columns=[PARAGRAPH_START], errors="ignore")
-    from stance.speakers.apply import mapping_from_config, predict_speakers
+    from stance.speakers.attribution import mapping_from_config, predict_speakers
 
     mapping_file = Path(root) / config["speakers"]["mapping"]
     if not mapping_file.is_file():

@@ -149,10 +149,13 @@ class _NameMatcher:
                 for n in self.lengths.get((case, tokens[i]), ()):
                     if i + n > count:
                         break
+                    if _WORD_CHAR.match(text, spans[i + n - 1][1]):
+                        continue  # not a whole word
+                    gaps = tuple(spans[i + k][1] < spans[i + k + 1][0] for k in range(n - 1))
                     for rank, entry, spaced in self.index.get((case, tuple(tokens[i : i + n])), ()):
                         if best is not None and rank >= best[0]:
                             break
-                        if self._fits(text, spans, i, n, spaced):
+                        if spaced == gaps:
                             best = (rank, entry, n)
                             break
             if best is None:
@@ -162,14 +165,6 @@ class _NameMatcher:
             found.append(Mention(start, spans[i + n - 1][1], entry))
             i += n
         return found
-
-    @staticmethod
-    def _fits(text: str, spans: list[tuple[int, int]], i: int, n: int, spaced: tuple) -> bool:
-        for k in range(n - 1):
-            if (spans[i + k][1] < spans[i + k + 1][0]) != spaced[k]:
-                return False
-        end = spans[i + n - 1][1]
-        return end == len(text) or not _WORD_CHAR.match(text, end)
 
 
 def _check_size(path: Path, groups: dict, same_source: Any, at: Any) -> None:

@@ -52,11 +52,7 @@ class QuoteShape:
     outside: str
     starts_inside: bool
     ends_inside: bool
-    has_quote: bool
-
-    @property
-    def all_quoted(self) -> bool:
-        return self.has_quote and not self.outside.replace(MASK, "").strip(" ,.;:!?…-—")
+    all_quoted: bool  # a quotation with nothing but punctuation outside it
 
 
 def quote_shape(text: str, inside: bool) -> QuoteShape:
@@ -71,7 +67,9 @@ def quote_shape(text: str, inside: bool) -> QuoteShape:
             state, has_quote = c == _OPEN, True
         if state or c in (_CLOSE, _STRAIGHT):
             chars[i] = MASK
-    return QuoteShape("".join(chars), inside, state, has_quote)
+    outside = "".join(chars)
+    bare = not outside.replace(MASK, "").strip(" ,.;:!?…-—")
+    return QuoteShape(outside, inside, state, has_quote and bare)
 
 
 def _source(

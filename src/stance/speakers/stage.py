@@ -13,8 +13,7 @@ import pandas as pd
 from stance.environment import import_datasets
 from stance.errors import StanceError
 from stance.io import atomic_open, atomic_path, plain_frame, spreadsheet_frame, write_json
-from stance.speakers.apply import mapping_from_config
-from stance.speakers.attribution import PARAGRAPH, attribute
+from stance.speakers.attribution import PARAGRAPH, attribute, mapping_from_config
 from stance.speakers.evaluation import GUARDS, confusion_frame, out_of_fold, score_table
 from stance.speakers.learned import METHODS, decide, fit_model
 from stance.speakers.stance_eval import COLUMNS, stance_with_predicted_speakers
