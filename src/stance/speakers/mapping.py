@@ -42,24 +42,14 @@ class NameEntry:
     name: str
     speaker: str
 
-    @property
-    def any_case(self) -> bool:
-        """Written in lower case: matches in any case ("militants", "Militants"); with a
-        capital: as written ("US" must not match "us")."""
-        return self.name == self.name.lower()
-
 
 @dataclass(frozen=True)
 class Mention:
-    """A mapped name found in a text: character span, the entry and its speaker."""
+    """A mapped name found in a text: character span and the entry."""
 
     start: int
     end: int
     entry: NameEntry
-
-    @property
-    def speaker(self) -> str:
-        return self.entry.speaker
 
 
 @dataclass
@@ -128,8 +118,11 @@ class _NameMatcher:
             spans = [m.span() for m in _TOKEN.finditer(entry.name)]
             tokens = tuple(entry.name[a:b] for a, b in spans)
             spaced = tuple(a[1] < b[0] for a, b in itertools.pairwise(spans))
-            self.index.setdefault((entry.any_case, tokens), []).append((rank, entry, spaced))
-            lengths.setdefault((entry.any_case, tokens[0]), set()).add(len(tokens))
+            # A name in lower case matches in any case ("militants", "Militants"); one with a
+            # capital only as written ("US" must not match "us").
+            case = entry.name == entry.name.lower()
+            self.index.setdefault((case, tokens), []).append((rank, entry, spaced))
+            lengths.setdefault((case, tokens[0]), set()).add(len(tokens))
         self.lengths = {key: sorted(n) for key, n in lengths.items()}
         self.any_case = any(case for case, _ in self.lengths)
 

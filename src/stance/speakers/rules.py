@@ -81,10 +81,10 @@ def _source(
     for piece in pieces[:3]:
         mentions = mapping.mentions(piece)
         if mentions:
-            m = mentions[0]
+            m = mentions[0].entry
             return Attribution(
                 m.speaker,
-                f"{verb}: {piece.strip()!r} names {m.entry.name!r} -> {m.speaker}",
+                f"{verb}: {piece.strip()!r} names {m.name!r} -> {m.speaker}",
                 "attribution",
             )
         words = piece.strip().split()
@@ -212,7 +212,8 @@ def attribute_article(
             if result is None:
                 result = Attribution(NARRATION, "no attributed source: narration", "narration")
             mentions = mapping.mentions(shapes[j].outside)
-            out.append(replace(result, first_mention=mentions[0].speaker if mentions else "none"))
+            first = mentions[0].entry.speaker if mentions else "none"
+            out.append(replace(result, first_mention=first))
             if result.speaker != NARRATION:
                 last_speaker = result.speaker
         i = end
