@@ -17,7 +17,7 @@ rule attribute_shard:
     params:
         code=code_digest(
             "speakers/attribution.py", "speakers/rules.py", "speakers/mapping.py",
-            "speakers/cues.py", "speakers/apply.py",
+            "speakers/cues.py",
         ),
     resources:
         mem_mb=2000,

@@ -86,7 +86,7 @@ def add_speakers(
     if SPEAKER in out.columns:
         out["speaker_evidence"] = "from the input table"
         return out
-    from stance.speakers.apply import mapping_from_config, predict_speakers
+    from stance.speakers.attribution import mapping_from_config, predict_speakers
 
     mapping_file = Path(root) / config["speakers"]["mapping"]
     if not mapping_file.is_file():

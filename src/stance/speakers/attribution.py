@@ -1,11 +1,16 @@
-"""Speaker attribution of a sentence table: the rules per article, features."""
+"""Speaker attribution of a sentence table: the config's mapping, the rules per article."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from stance import stopping
-from stance.speakers.mapping import SpeakerMapping
+from stance.speakers.learned import decide
+from stance.speakers.mapping import SpeakerMapping, load_mapping
 from stance.speakers.rules import attribute_article
 
 PARAGRAPH = "paragraph_start"
@@ -14,17 +19,10 @@ RULE_COLUMNS = ["rule_speaker", "rule_evidence", "rule_kind", "first_mention", "
 
 
 def attribute(sentences: pd.DataFrame, mapping: SpeakerMapping) -> pd.DataFrame:
-    """The table (same rows and order) with the rules' speaker, evidence and features added.
-
-    Sentences are read per article (``article_id``; without it the table is one article) in
-    ``position`` order (else table order); ``paragraph_start`` is optional (absent: one
-    paragraph per article).
-    """
+    """The table (same rows and order) with the rules' speaker, evidence and features added,
+    read per ``article_id`` (else one article) in ``position`` order (else table order); without
+    ``paragraph_start`` an article is one paragraph."""
     table = sentences.copy()
-    if table.empty:
-        for c in RULE_COLUMNS:
-            table[c] = pd.Series([], dtype=object)
-        return table
     articles = table["article_id"] if "article_id" in table else pd.Series("", index=table.index)
     order = table.assign(_article=articles.astype(str), _row=range(len(table)))
     sort_keys = ["_article", "_row"]
@@ -36,20 +34,28 @@ def attribute(sentences: pd.DataFrame, mapping: SpeakerMapping) -> pd.DataFrame:
     for _, rows in order.groupby("_article", sort=False):
         stopping.check()
         texts = rows["text"].astype(str).tolist()
-        if PARAGRAPH in rows:
-            starts = [bool(v) for v in rows[PARAGRAPH].tolist()]
-        else:
-            starts = [False] * len(texts)
-        starts[0] = True
-        found = attribute_article(texts, starts, mapping)
-        previous = "none"
-        for index, a in zip(rows.index, found, strict=True):
-            values["rule_speaker"][index] = a.speaker
-            values["rule_evidence"][index] = a.evidence
-            values["rule_kind"][index] = a.kind
-            values["first_mention"][index] = a.first_mention
-            values["prev_speaker"][index] = previous
-            previous = a.speaker
+        starts = [bool(v) for v in rows[PARAGRAPH]] if PARAGRAPH in rows else [False] * len(texts)
+        found = attribute_article(texts, [True, *starts[1:]], mapping)
+        previous = ["none", *(a.speaker for a in found[:-1])]
+        for index, a, prev in zip(rows.index, found, previous, strict=True):
+            row = (a.speaker, a.evidence, a.kind, a.first_mention, prev)
+            for c, value in zip(RULE_COLUMNS, row, strict=True):
+                values[c][index] = value
     for c in RULE_COLUMNS:
         table[c] = pd.Series(values[c])
     return table
+
+
+def mapping_from_config(config: Mapping[str, Any], root: Path | str = ".") -> SpeakerMapping:
+    """The mapping file of config ``speakers.mapping``, checked against ``labels.schema``."""
+    root = Path(root)
+    return load_mapping(root / config["speakers"]["mapping"], root / config["labels"]["schema"])
+
+
+def predict_speakers(
+    sentences: pd.DataFrame, mapping: SpeakerMapping, model: Any, method: str
+) -> pd.DataFrame:
+    """predicted_speaker, evidence and source (rules / model) of every row, in table order
+    (``article_id``, ``position`` and ``paragraph_start`` give the rules their context)."""
+    attributed = attribute(sentences.reset_index(drop=True), mapping)
+    return decide(attributed, model, method).reset_index(drop=True)

@@ -61,23 +61,20 @@ class Cues:
 
 def _cue_lists(
     data: Any, keys: tuple[str, ...], at: Callable[..., str], problems: list[str]
-) -> tuple[dict[str, list[str]], dict[str, list[str]], list[str]]:
-    """The cues by kind, the forms by verb, and the cues to remove of the cues mapping ``data``
-    (cues.yaml, or the `cues:` section of a mapping file: ``keys`` ("cues",)); each problem is
-    added to ``problems`` with its line."""
-    lists: dict[str, list[str]] = {kind: [] for kind in CUE_LISTS}
+) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """The cues by kind (and the cues to remove, "remove") and the forms by verb of the cues
+    mapping ``data`` (cues.yaml, or the `cues:` section of a mapping file: ``keys`` ("cues",));
+    each problem is added to ``problems`` with its line."""
+    lists: dict[str, list[str]] = {kind: [] for kind in (*CUE_LISTS, "remove")}
     forms: dict[str, list[str]] = {}
-    remove: list[str] = []
     known = (*CUE_LISTS, "forms", "remove") if keys else (*CUE_LISTS, "forms")
-    if data is None:
-        return lists, forms, remove
-    if not isinstance(data, dict):
+    if data is not None and not isinstance(data, dict):
         problems.append(
             f"{at(*keys)}{'.'.join(keys)}: must map cue kinds ({', '.join(known)}) to lists, "
             "e.g. 'verbs: [joke, quip]'"
         )
-        return lists, forms, remove
-    for key, value in data.items():
+        data = None
+    for key, value in (data or {}).items():
         path = (*keys, str(key))
         where = ".".join(path)
         if key not in known:
@@ -125,8 +122,8 @@ def _cue_lists(
                         f"{what} in lower case letters (a verb in its base form: joke, not joked)"
                     )
                     continue
-                (remove if key == "remove" else lists[key]).append(item)
-    return lists, forms, remove
+                lists[key].append(item)
+    return lists, forms
 
 
 @functools.cache
@@ -136,7 +133,7 @@ def _default_cues() -> tuple[dict[str, list[str]], dict[str, list[str]]]:
     with importlib.resources.as_file(resource) as path:
         lines = yaml_lines(path.read_text(encoding="utf-8"))
         problems: list[str] = []
-        lists, forms, _ = _cue_lists(load_yaml(path), (), line_at(lines), problems)
+        lists, forms = _cue_lists(load_yaml(path), (), line_at(lines), problems)
     if problems:
         raise StanceError(f"{path}: the cue lexicon has problems:\n" + problem_lines(problems))
     return lists, forms
@@ -166,9 +163,9 @@ def default_cues() -> Cues:
 def project_cues(data: Any, at: Callable[..., str], problems: list[str]) -> Cues:
     """The package's cues with the additions and removals of a mapping's `cues:` section."""
     default, default_forms = _default_cues()
-    lists, forms, remove = _cue_lists(data, ("cues",), at, problems)
+    lists, forms = _cue_lists(data, ("cues",), at, problems)
     known = {cue for cues in default.values() for cue in cues}
-    for i, cue in enumerate(remove):
+    for i, cue in enumerate(lists["remove"]):
         if cue not in known:
             problems.append(
                 f"{at('cues', 'remove', i)}cues.remove[{i}]: {cue!r} is not a cue of the "
@@ -187,7 +184,7 @@ def project_cues(data: Any, at: Callable[..., str], problems: list[str]) -> Cues
                 f"{at('cues', *keys)}cues.{shown}: {verb!r} is not a verb of the cues; add it "
                 "under cues.verbs too"
             )
-    gone = set(remove)
+    gone = set(lists["remove"])
     merged = {
         kind: [c for c in (*default[kind], *lists[kind]) if c not in gone] for kind in CUE_LISTS
     }

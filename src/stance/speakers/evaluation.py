@@ -23,31 +23,19 @@ from stance.training.metrics import (
 from stance.training.settings import EvalSettings
 
 # The two ways the mapping is used out of fold (the mapping was written reading every seed).
-GUARDS = {"guarded": True, "unguarded": False}
+GUARDS = ("guarded", "unguarded")
 
 
 @dataclass
 class SpeakerOOF:
-    """Out-of-fold predictions of every method, with and without the leak guard.
-
-    ``table`` has one row per labeled sentence: sentence_id, article_id, text, speaker (hand),
-    fold, and per guard and method ``<guard>_<method>`` (predicted speaker) and
-    ``<guard>_<method>_evidence``, plus ``<guard>_majority``. ``dropped_names`` lists, per fold,
-    the mapping entries the guard left out.
-    """
+    """Per labeled sentence, the out-of-fold ``<guard>_<method>`` speaker (and its
+    ``_evidence``) and ``<guard>_majority``; per fold, the names the leak guard left out."""
 
     table: pd.DataFrame
     classes: list[str]
     dropped_names: dict[str, list[str]]
     fold_description: str
     notes: list[str]
-
-
-def _labeled_rows(corpus: pd.DataFrame, labeled: pd.DataFrame) -> pd.DataFrame:
-    keep = labeled[["sentence_id", "speaker"]].merge(
-        corpus[["sentence_id", "article_id", "text"]], on="sentence_id", how="inner"
-    )
-    return keep.reset_index(drop=True)
 
 
 def out_of_fold(
@@ -58,51 +46,34 @@ def out_of_fold(
     settings: EvalSettings,
     naming: Mapping[str, set[str]],
 ) -> SpeakerOOF:
-    """Speaker predictions of every labeled sentence by rules, model and hybrid, each made
-    without the sentence's article: the learned model of a fold is fit on the other articles'
-    labels only; with the guard, the mapping also loses the names found in no other article.
-
-    ``corpus``: the sentences of the labeled articles (sentence_id, article_id, position, text,
-    paragraph_start); ``labeled``: sentence_id and hand speaker; ``naming``: the articles of the
-    whole corpus that name each name (``SpeakerMapping.articles_naming``). The folds are the
-    stance models' folds (``grouped_folds`` with the same settings: leave one article out while
-    there are few).
-    """
+    """Speaker predictions of every labeled sentence (``labeled``: sentence_id, speaker) by
+    each method, made without its article (the stance models' folds): the model of a fold is fit
+    on the other articles' labels; with the guard, the mapping also loses the names that no other
+    article of the corpus names (``naming``: ``SpeakerMapping.articles_naming``)."""
     classes = [c for c in mapping.speakers if c in set(labeled["speaker"])]
-    rows = _labeled_rows(corpus, labeled)
+    rows = labeled[["sentence_id", "speaker"]].merge(
+        corpus[["sentence_id", "article_id", "text"]], on="sentence_id", how="inner"
+    )
     y = np.array([classes.index(s) for s in rows["speaker"]], dtype=np.int64)
     folds = grouped_folds(rows["article_id"].tolist(), y, classes, settings)
-    table = rows.copy()
-    table["fold"] = -1
-    dropped: dict[str, list[str]] = {}
+    table = rows.assign(fold=-1)
     for guard in GUARDS:
         for method in METHODS:
             table[f"{guard}_{method}"] = ""
             table[f"{guard}_{method}_evidence"] = ""
         table[f"{guard}_majority"] = ""
-    unguarded: pd.DataFrame | None = None
+    dropped: dict[str, list[str]] = {}
     # The rules read one article at a time: only the labeled articles need reading per fold.
     labeled_articles = corpus[corpus["article_id"].isin(set(rows["article_id"]))]
+    unguarded = attribute(labeled_articles, mapping).set_index("sentence_id")
     for f, (train, test) in enumerate(folds.splits):
         stopping.check()
         held_out = sorted(set(rows.loc[test, "article_id"]))
         table.loc[test, "fold"] = f
-        for guard, guarded in GUARDS.items():
-            fold_mapping = mapping
-            if guarded:
-                out = set(held_out)
-                fold_mapping = mapping.without_names(
-                    name for name, articles in naming.items() if articles <= out
-                )
-                left_out = sorted({e.name for e in mapping.entries} - {
-                    e.name for e in fold_mapping.entries})  # fmt: skip
-                dropped[",".join(held_out)] = left_out
-            if guarded or unguarded is None:
-                features = attribute(labeled_articles, fold_mapping).set_index("sentence_id")
-                if not guarded:  # the whole mapping: the same rule output in every fold
-                    unguarded = features
-            else:
-                features = unguarded
+        gone = {name for name, articles in naming.items() if articles <= set(held_out)}
+        dropped[",".join(held_out)] = sorted(gone & {e.name for e in mapping.entries})
+        guarded = attribute(labeled_articles, mapping.without_names(gone)).set_index("sentence_id")
+        for guard, features in zip(GUARDS, (guarded, unguarded), strict=True):
             train_x = features.loc[rows.loc[train, "sentence_id"]].reset_index()
             test_x = features.loc[rows.loc[test, "sentence_id"]].reset_index()
             model = fit_model(params, settings.seed, train_x, rows.loc[train, "speaker"])
@@ -110,10 +81,10 @@ def out_of_fold(
                 decided = decide(test_x, model, method)
                 table.loc[test, f"{guard}_{method}"] = decided["predicted_speaker"].to_numpy()
                 table.loc[test, f"{guard}_{method}_evidence"] = decided["evidence"].to_numpy()
-            counts = rows.loc[train, "speaker"].value_counts()
-            # Ties: the value that comes first in the schema (a fixed, label-free rule).
-            top = min(counts[counts == counts.max()].index, key=classes.index)
-            table.loc[test, f"{guard}_majority"] = top
+        counts = rows.loc[train, "speaker"].value_counts()
+        # Ties: the value that comes first in the schema (a fixed, label-free rule).
+        top = min(counts[counts == counts.max()].index, key=classes.index)
+        table.loc[test, [f"{guard}_majority" for guard in GUARDS]] = top
     return SpeakerOOF(table, classes, dropped, folds.description, list(folds.warnings))
 
 
@@ -124,10 +95,9 @@ def scores(
     precision/recall/F1; the bootstrap resamples sentences as the stance scores do."""
     index = {c: i for i, c in enumerate(classes)}
     k = len(classes)
-    # A prediction outside ``classes`` (a speaker nobody labeled) counts as wrong for every class.
-    extra = k
     y_true = np.array([index[g] for g in gold], dtype=np.int64)
-    y_pred = np.array([index.get(p, extra) for p in predicted], dtype=np.int64)
+    # A prediction outside ``classes`` (a speaker nobody labeled) counts as wrong for every class.
+    y_pred = np.array([index.get(p, k) for p in predicted], dtype=np.int64)
     names = [*classes, "(unlabeled value)"]
     full = metrics_from_confusion(confusion(y_true, y_pred, k + 1), names, classes[:2])
     f1 = np.array([full[f"f1_{c}"] for c in classes])
@@ -148,18 +118,18 @@ def scores(
 def score_table(oof: SpeakerOOF, settings: EvalSettings) -> dict[str, dict[str, float]]:
     """Scores of every guard x method (and the majority baseline), keyed '<guard>_<method>'."""
     gold = oof.table["speaker"].tolist()
-    out = {}
-    for guard in GUARDS:
-        for method in (*METHODS, "majority"):
-            column = f"{guard}_{method}"
-            out[column] = scores(gold, oof.table[column].tolist(), oof.classes, settings)
-    return out
+    return {
+        f"{guard}_{m}": scores(gold, oof.table[f"{guard}_{m}"].tolist(), oof.classes, settings)
+        for guard in GUARDS
+        for m in (*METHODS, "majority")
+    }
 
 
-def confusion_frame(gold: Sequence[str], predicted: Sequence[str], classes: Sequence[str]) -> Any:
+def confusion_frame(
+    gold: Sequence[str], predicted: Sequence[str], classes: Sequence[str]
+) -> pd.DataFrame:
     """Confusion counts as a table: rows hand speaker, columns predicted speaker."""
-    values = sorted(set(predicted) - set(classes))
-    columns = [*classes, *values]
+    columns = [*classes, *sorted(set(predicted) - set(classes))]
     cm = pd.crosstab(
         pd.Categorical(gold, categories=list(classes)),
         pd.Categorical(predicted, categories=columns),

@@ -26,8 +26,13 @@ METHODS = ("rules", "learned", "hybrid")
 RULES_DECIDE = frozenset((*EXPLICIT, *CONTEXT))
 
 
-def build_model(params: Mapping[str, Any], seed: int) -> Pipeline:
-    """A new, unfitted speaker model: word TF-IDF + one-hot rule features, logistic regression."""
+def fit_model(params: Mapping[str, Any], seed: int, table: pd.DataFrame, speakers: Any) -> Any:
+    """The speaker model (word TF-IDF + one-hot rule features, logistic regression) fit on
+    ``table`` (rule columns added) and its hand speakers; with one speaker only, that speaker
+    (None without any; ``decide`` then predicts it everywhere)."""
+    labels = np.asarray(list(speakers), dtype=object)
+    if len(set(labels.tolist())) < 2:
+        return str(labels[0]) if len(labels) else None
     low, high = params["word_ngram_range"]
     features = ColumnTransformer(
         [
@@ -51,16 +56,7 @@ def build_model(params: Mapping[str, Any], seed: int) -> Pipeline:
         max_iter=int(params["max_iter"]),
         random_state=seed,
     )
-    return Pipeline([("features", features), ("classifier", classifier)])
-
-
-def fit_model(params: Mapping[str, Any], seed: int, table: pd.DataFrame, speakers: Any) -> Any:
-    """The speaker model fit on ``table`` (rule columns added) and its hand speakers; with one
-    speaker only, None (every prediction is then that speaker, see ``decide``)."""
-    labels = np.asarray(list(speakers), dtype=object)
-    if len(set(labels.tolist())) < 2:
-        return str(labels[0]) if len(labels) else None
-    model = build_model(params, seed)
+    model = Pipeline([("features", features), ("classifier", classifier)])
     model.fit(table[FEATURES].astype(str).reset_index(drop=True), labels)
     return model
 
@@ -70,7 +66,7 @@ def decide(table: pd.DataFrame, model: Any, method: str) -> pd.DataFrame:
     rules = table["rule_speaker"].astype(str).to_numpy()
     evidence = table["rule_evidence"].astype(str).to_numpy().copy()
     source = np.full(len(table), "rules", dtype=object)
-    predicted = rules.copy().astype(object)
+    predicted = rules.astype(object)
     if method != "rules" and len(table):
         x = table[FEATURES].astype(str).reset_index(drop=True)
         if isinstance(model, str) or model is None:
@@ -82,9 +78,8 @@ def decide(table: pd.DataFrame, model: Any, method: str) -> pd.DataFrame:
         use = np.ones(len(table), dtype=bool)
         if method == "hybrid":
             use = ~table["rule_kind"].isin(RULES_DECIDE).to_numpy()
+        predicted[use], source[use] = learned[use], "model"
         for i in np.flatnonzero(use):
-            predicted[i] = learned[i]
-            source[i] = "model"
             evidence[i] = (
                 f"speaker model: {learned[i]} (p={confidence[i]:.2f}); rules: {rules[i]} "
                 f"({evidence[i]})"

@@ -38,10 +38,7 @@ def log_speaker_stage(
         raise StanceError(f"{dataset} changed since {metrics} was written; run snakemake again")
     uri, experiment = resolve_tracking_uri(config, root), config["mlflow"]["experiment"]
     params = {
-        "method": summary["method"],
-        "mapping": summary["mapping"],
-        "mapping_entries": summary["mapping_entries"],
-        "evaluation": summary["evaluation"],
+        **{k: summary[k] for k in ("method", "mapping", "mapping_entries", "evaluation")},
         "n_sentences": summary["n_sentences"],
         "features": ",".join(FEATURES),
         "classes": ",".join(summary["classes"]),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,18 +24,14 @@ MAX_NAMES = 10_000
 MAX_SAME_SOURCE = 1_000
 MAX_NAME_CHARS = 200
 MAX_FILE_BYTES = 10_000_000
-# The rules (rules.py) read the first MAX_SENTENCE_CHARS characters of a sentence and leave the
-# rest, as if the sentence ended there (quotation marks in the rest included); so does the leak
-# guard when it looks for the names of a sentence (names_in). A longer "sentence" is page
-# text the splitter could not cut (a table, a one-line dump of an article); news sentences are
-# far shorter (the longest seed sentence has 365 characters). This bounds the work per sentence:
-# the verbs of saying, the clauses before each and the names in them are looked for in at most
-# this many characters.
+# The rules and the leak guard read a sentence up to here, which bounds the work per sentence: a
+# longer "sentence" is page text the splitter could not cut (the longest seed sentence has 365).
 MAX_SENTENCE_CHARS = 2_000
 # A text cut into words (runs of word characters) and single punctuation marks; whitespace
 # separates them. Names are cut the same way and looked up by their tokens.
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 _WORD_CHAR = re.compile(r"\w")
+_AROUND = re.compile(r"\W*(.*?)\W*", re.DOTALL)
 _NOT_AFTER = re.compile(r"[\w-]")  # a name does not start right after these ("pro-Taliban")
 
 
@@ -45,37 +41,15 @@ class NameEntry:
 
     name: str
     speaker: str
-    line: int = 0
-
-    @property
-    def any_case(self) -> bool:
-        """Written in lower case: matches in any case ("militants", "Militants"); with a
-        capital: as written ("US" must not match "us")."""
-        return self.name == self.name.lower()
-
-    @property
-    def tokens(self) -> tuple[str, ...]:
-        """The name's words and punctuation marks, as ``_TOKEN`` cuts a text."""
-        return tuple(_TOKEN.findall(self.name))
-
-    @property
-    def spaced(self) -> tuple[bool, ...]:
-        """Whether whitespace separates each token from the next (in the text: any amount)."""
-        spans = [m.span() for m in _TOKEN.finditer(self.name)]
-        return tuple(a[1] < b[0] for a, b in itertools.pairwise(spans))
 
 
 @dataclass(frozen=True)
 class Mention:
-    """A mapped name found in a text: character span, the entry and its speaker."""
+    """A mapped name found in a text: character span and the entry."""
 
     start: int
     end: int
     entry: NameEntry
-
-    @property
-    def speaker(self) -> str:
-        return self.entry.speaker
 
 
 @dataclass
@@ -90,13 +64,10 @@ class SpeakerMapping:
     cues: Cues = field(default_factory=default_cues)
     _matcher: Any = field(default=None, repr=False, compare=False)
     _back: Any = field(default=None, repr=False, compare=False)
-    # names_in of each text seen: the leak guard asks it of every text once per fold.
-    _names: dict[str, frozenset[str]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self._matcher = _NameMatcher(self.entries)
-        self._back = frozenset(_phrase_key(w) for w in (*self.same_source, *self.cues.back))
-        self._back -= {""}
+        self._back = {_phrase_key(w) for w in (*self.same_source, *self.cues.back)} - {""}
 
     def mentions(self, text: str) -> list[Mention]:
         """Mapped names in ``text``, left to right, longest first where they overlap."""
@@ -105,24 +76,16 @@ class SpeakerMapping:
     def refers_back(self, phrase: str) -> bool:
         """Whether ``phrase`` is one of the same_source words ("he", "the letter"), in any case,
         punctuation around it left aside."""
-        return bool(self._back) and _phrase_key(phrase) in self._back
+        return _phrase_key(phrase) in self._back
 
     def names_in(self, text: str) -> frozenset[str]:
-        """The mapped names the rules can find in sentence ``text`` (its first
-        MAX_SENTENCE_CHARS characters)."""
-        names = self._names.get(text)
-        if names is None:
-            found = self.mentions(text[:MAX_SENTENCE_CHARS])
-            names = self._names[text] = frozenset(m.entry.name for m in found)
-        return names
+        """The mapped names the rules can find in sentence ``text`` (up to MAX_SENTENCE_CHARS)."""
+        return frozenset(m.entry.name for m in self.mentions(text[:MAX_SENTENCE_CHARS]))
 
     def without_names(self, names: Iterable[str]) -> SpeakerMapping:
         """The mapping without the entries of these names."""
         left_out = set(names)
-        kept = [e for e in self.entries if e.name not in left_out]
-        return SpeakerMapping(
-            kept, list(self.same_source), list(self.speakers), self.source, self.cues
-        )
+        return replace(self, entries=[e for e in self.entries if e.name not in left_out])
 
     def articles_naming(self, texts: Iterable[tuple[str, str]]) -> dict[str, set[str]]:
         """For each name of the mapping found in ``texts`` ((article, text) pairs), the
@@ -137,48 +100,33 @@ class SpeakerMapping:
 def _phrase_key(phrase: str) -> str:
     """``phrase`` in lower case, without the non-word characters around it, its words separated
     by single spaces: same_source words and the phrases asked about compare by this key."""
-    first = _WORD_CHAR.search(phrase)
-    if first is None:
-        return ""
-    last = _WORD_CHAR.search(phrase[::-1])
-    end = len(phrase) - last.start()  # type: ignore[union-attr]
-    return " ".join(phrase[first.start() : end].lower().split())
+    return " ".join(_AROUND.fullmatch(phrase).group(1).lower().split())  # type: ignore[union-attr]
 
 
 class _NameMatcher:
-    """All names of a mapping as one index: token n-grams -> the names written so.
-
-    A name matches where its tokens stand in the text with whitespace exactly where the name
-    has a space (any amount), not right after a word character or '-' and not right before a
-    word character (whole words; "Taliban’s" and "Taliban-led" match "Taliban"). Scanning left
-    to right, at each token the first name in the order longest (characters), then alphabetical
-    wins, and the scan goes on after it. The work per sentence is one pass over its tokens with a
-    dictionary lookup per token and per distinct token count of the names that start with it:
-    it does not grow with the number of names.
-    """
+    """All names as one index (token n-grams -> names): the work per sentence does not grow
+    with the number of names. A name matches its tokens with whitespace exactly where it has a
+    space (any amount), as whole words ("Taliban’s" and "Taliban-led" match "Taliban"); left to
+    right, at each token the longest name (then alphabetical) wins, the scan goes on after it."""
 
     def __init__(self, entries: list[NameEntry]) -> None:
-        # Longest names first, so "Afghan Foreign Ministry" wins over "Afghan".
-        ordered = sorted(entries, key=lambda e: (-len(e.name), e.name))
-        # (any case, tokens) -> [(rank, entry, spaced)] in rank order; lengths by first token.
+        # (any case, tokens) -> [(rank, entry, spaced)], longest name first so "Afghan Foreign
+        # Ministry" wins over "Afghan"; spaced: whether whitespace follows each token.
         self.index: dict[tuple[bool, tuple[str, ...]], list[tuple[int, NameEntry, tuple]]] = {}
-        self.lengths: dict[tuple[bool, str], list[int]] = {}
-        for rank, entry in enumerate(ordered):
-            tokens = entry.tokens
-            if not tokens:
-                continue
-            key = (entry.any_case, tokens)
-            self.index.setdefault(key, []).append((rank, entry, entry.spaced))
-            n = self.lengths.setdefault((entry.any_case, tokens[0]), [])
-            if len(tokens) not in n:
-                n.append(len(tokens))
-        for n in self.lengths.values():
-            n.sort()
+        lengths: dict[tuple[bool, str], set[int]] = {}  # token counts by first token
+        for rank, entry in enumerate(sorted(entries, key=lambda e: (-len(e.name), e.name))):
+            spans = [m.span() for m in _TOKEN.finditer(entry.name)]
+            tokens = tuple(entry.name[a:b] for a, b in spans)
+            spaced = tuple(a[1] < b[0] for a, b in itertools.pairwise(spans))
+            # A name in lower case matches in any case ("militants", "Militants"); one with a
+            # capital only as written ("US" must not match "us").
+            case = entry.name == entry.name.lower()
+            self.index.setdefault((case, tokens), []).append((rank, entry, spaced))
+            lengths.setdefault((case, tokens[0]), set()).add(len(tokens))
+        self.lengths = {key: sorted(n) for key, n in lengths.items()}
         self.any_case = any(case for case, _ in self.lengths)
 
     def mentions(self, text: str) -> list[Mention]:
-        if not self.index:
-            return []
         spans = [m.span() for m in _TOKEN.finditer(text)]
         exact = [text[a:b] for a, b in spans]
         lower = [t.lower() for t in exact] if self.any_case else exact
@@ -194,10 +142,13 @@ class _NameMatcher:
                 for n in self.lengths.get((case, tokens[i]), ()):
                     if i + n > count:
                         break
+                    if _WORD_CHAR.match(text, spans[i + n - 1][1]):
+                        continue  # not a whole word
+                    gaps = tuple(spans[i + k][1] < spans[i + k + 1][0] for k in range(n - 1))
                     for rank, entry, spaced in self.index.get((case, tuple(tokens[i : i + n])), ()):
                         if best is not None and rank >= best[0]:
                             break
-                        if self._fits(text, spans, i, n, spaced):
+                        if spaced == gaps:
                             best = (rank, entry, n)
                             break
             if best is None:
@@ -207,14 +158,6 @@ class _NameMatcher:
             found.append(Mention(start, spans[i + n - 1][1], entry))
             i += n
         return found
-
-    @staticmethod
-    def _fits(text: str, spans: list[tuple[int, int]], i: int, n: int, spaced: tuple) -> bool:
-        for k in range(n - 1):
-            if (spans[i + k][1] < spans[i + k + 1][0]) != spaced[k]:
-                return False
-        end = spans[i + n - 1][1]
-        return end == len(text) or not _WORD_CHAR.match(text, end)
 
 
 def _check_size(path: Path, groups: dict, same_source: Any, at: Any) -> None:
@@ -242,10 +185,7 @@ def _check_size(path: Path, groups: dict, same_source: Any, at: Any) -> None:
 
 def load_mapping(path: Path | str, schema_path: Path | str) -> SpeakerMapping:
     """Read and check the mapping file; every problem is named with its line, entry and fix.
-
-    The speaker values must be those of the label schema (``schema_path``); a name may stand for
-    one speaker only.
-    """
+    The speaker values are those of the label schema; a name stands for one speaker only."""
     path = Path(path)
     speakers = load_schema(schema_path).values(SPEAKER_FIELD)
     if path.is_file() and path.stat().st_size > MAX_FILE_BYTES:
@@ -295,39 +235,33 @@ def load_mapping(path: Path | str, schema_path: Path | str) -> SpeakerMapping:
                 "names; remove this entry (a source named in the text is one of the other values)"
             )
             continue
-        if names is None:
-            names = []
-        if not isinstance(names, list):
+        if names is not None and not isinstance(names, list):
             problems.append(
                 f"{at('speakers', speaker)}speakers.{speaker}: must be a list of names "
                 "(one '- Name' per line)"
             )
             continue
-        for i, name in enumerate(names):
+        for i, name in enumerate(names or []):
             where = f"{at('speakers', speaker, i)}speakers.{speaker}[{i}]"
             if not isinstance(name, str) or not name.strip():
                 problems.append(f"{where}: {name!r} is not a name; write the name as text")
-                continue
-            if name != name.strip():
+            elif name != name.strip():
                 problems.append(f"{where}: {name!r} has spaces around it; remove them")
-                continue
-            if len(name) > MAX_NAME_CHARS:
+            elif len(name) > MAX_NAME_CHARS:
                 problems.append(
                     f"{where}: a name of {len(name):,} characters, more than {MAX_NAME_CHARS}; "
                     "write the name alone (a role or organisation, not a sentence)"
                 )
-                continue
-            line = lines.get(("speakers", speaker, str(i)), 0)
-            if name in owner:
+            elif name in owner:
                 other, other_line = owner[name]
                 problems.append(
                     f"{where}: {name!r} is listed already under {other}"
                     + (f" (line {other_line})" if other_line else "")
                     + "; a name stands for one speaker, keep one of the two"
                 )
-                continue
-            owner[name] = (speaker, line)
-            entries.append(NameEntry(name, speaker, line))
+            else:
+                owner[name] = (speaker, lines.get(("speakers", speaker, str(i)), 0))
+                entries.append(NameEntry(name, speaker))
     same_source = data.get("same_source") or []
     if not isinstance(same_source, list) or not all(
         isinstance(w, str) and w.strip() and len(w) <= MAX_NAME_CHARS for w in same_source

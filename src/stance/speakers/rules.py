@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from stance.speakers.mapping import MAX_SENTENCE_CHARS, NARRATION, SpeakerMapping
 
@@ -29,10 +29,9 @@ _NAME = re.compile(r"(?<![\w])[A-Z][\w&’'.-]*")
 _OPEN, _CLOSE, _STRAIGHT = "“", "”", '"'
 MASK = "\x00"
 
-# What decided an attribution; the first four come from the sentence or its quotation.
+# What decided an attribution (else "narration").
 EXPLICIT = ("attribution", "unmapped_source")
 CONTEXT = ("quote_group", "quote_continuation", "block_quote", "refers_back", "paragraph")
-KINDS = (*EXPLICIT, *CONTEXT, "narration")
 
 
 @dataclass(frozen=True)
@@ -53,11 +52,7 @@ class QuoteShape:
     outside: str
     starts_inside: bool
     ends_inside: bool
-    has_quote: bool
-
-    @property
-    def all_quoted(self) -> bool:
-        return self.has_quote and not self.outside.replace(MASK, "").strip(" ,.;:!?…-—")
+    all_quoted: bool  # a quotation with nothing but punctuation outside it
 
 
 def quote_shape(text: str, inside: bool) -> QuoteShape:
@@ -65,108 +60,87 @@ def quote_shape(text: str, inside: bool) -> QuoteShape:
     chars = list(text)
     state, has_quote = inside, inside
     for i, c in enumerate(text):
-        if c in (_OPEN, _CLOSE, _STRAIGHT):
-            if c == _STRAIGHT:
-                before = text[i - 1] if i else " "
-                opening = not state and (before.isspace() or before in "([{—-")
-                closing = state
-                c = _OPEN if opening else _CLOSE if closing else c
-            if c == _OPEN:
-                state, has_quote = True, True
-            elif c == _CLOSE:
-                state, has_quote = False, True
+        if c == _STRAIGHT:  # opening or closing by its neighbours; else masked and left aside
+            before = text[i - 1] if i else " "
+            c = _CLOSE if state else _OPEN if before.isspace() or before in "([{—-" else c
+        if c in (_OPEN, _CLOSE):
+            state, has_quote = c == _OPEN, True
+        if state or c in (_CLOSE, _STRAIGHT):
             chars[i] = MASK
-        elif state:
-            chars[i] = MASK
-    return QuoteShape("".join(chars), inside, state, has_quote)
+    outside = "".join(chars)
+    bare = not outside.replace(MASK, "").strip(" ,.;:!?…-—")
+    return QuoteShape(outside, inside, state, has_quote and bare)
 
 
-def _segments_back(region: str) -> list[str]:
-    """Clause pieces before a verb, nearest first (relative clauses left out)."""
-    pieces = [p for p in _SEGMENT_BREAK.split(region)][::-1]
-    return [p for p in pieces if p.strip() and not _RELATIVE.match(p)]
-
-
-def _names(piece: str) -> list[str]:
-    return [w for w in _NAME.findall(piece) if w.strip(".") not in _OPENERS]
-
-
-class _Source:
-    """The speaker a clause piece names: a mapped name, a word pointing back, or a new name."""
-
-    def __init__(self, mapping: SpeakerMapping) -> None:
-        self.mapping = mapping
-
-    def of(self, pieces: Sequence[str], previous: str | None, verb: str) -> Attribution | None:
-        unmapped: str | None = None
-        for piece in pieces[:3]:
-            mentions = self.mapping.mentions(piece)
-            if mentions:
-                m = mentions[0]
-                return Attribution(
-                    m.speaker,
-                    f"{verb}: {piece.strip()!r} names {m.entry.name!r} -> {m.speaker}",
-                    "attribution",
-                )
-            words = piece.strip().split()
-            back = next(
-                (n for n in range(min(3, len(words)), 0, -1)
-                 if self.mapping.refers_back(" ".join(words[:n]))),
-                0,
-            )  # fmt: skip
-            if back and len(words) - back <= 2 and unmapped is None:
-                if previous is None:
-                    return None
-                return Attribution(
-                    previous,
-                    f"{verb}: {' '.join(words[:back])!r} refers back to {previous}",
-                    "refers_back",
-                )
-            if unmapped is None and _names(piece):
-                unmapped = piece.strip()
-            elif unmapped is None and len(words) > 6:
-                break  # a long clause without a name is not an appositive of the source
-        if unmapped is not None:
+def _source(
+    mapping: SpeakerMapping, pieces: Sequence[str], previous: str | None, verb: str
+) -> Attribution | None:
+    """The speaker the first clause pieces name: a mapped name, a word pointing back to
+    ``previous``, or a name not in the mapping (``other``)."""
+    unmapped: str | None = None
+    for piece in pieces[:3]:
+        mentions = mapping.mentions(piece)
+        if mentions:
+            m = mentions[0].entry
             return Attribution(
-                "other",
-                f"{verb}: {unmapped!r} is a source not in the mapping -> other",
-                "unmapped_source",
+                m.speaker,
+                f"{verb}: {piece.strip()!r} names {m.name!r} -> {m.speaker}",
+                "attribution",
             )
+        words = piece.strip().split()
+        back = next(
+            (n for n in range(min(3, len(words)), 0, -1)
+             if mapping.refers_back(" ".join(words[:n]))),
+            0,
+        )  # fmt: skip
+        if back and len(words) - back <= 2 and unmapped is None:
+            if previous is None:
+                return None
+            return Attribution(
+                previous,
+                f"{verb}: {' '.join(words[:back])!r} refers back to {previous}",
+                "refers_back",
+            )
+        if unmapped is None and any(w.strip(".") not in _OPENERS for w in _NAME.findall(piece)):
+            unmapped = piece.strip()
+        elif unmapped is None and len(words) > 6:
+            break  # a long clause without a name is not an appositive of the source
+    if unmapped is None:
         return None
+    return Attribution(
+        "other", f"{verb}: {unmapped!r} is a source not in the mapping -> other", "unmapped_source"
+    )
 
 
 def explicit_attribution(
     shape: QuoteShape, mapping: SpeakerMapping, previous: str | None
 ) -> Attribution | None:
     """The source named by a reporting verb or "according to" outside quotations, if any."""
-    source = _Source(mapping)
     text = shape.outside
     cues = mapping.cues
     for match in cues.pattern.finditer(text):
         verb = match.group("word")
-        if verb is None:
-            after = _SEGMENT_BREAK.split(text[match.end() :].split(MASK)[0])[0]
-            found = source.of([after], previous, match.group("phrase").lower())
-        elif not cues.is_verb(verb):
+        if verb is not None and (not cues.is_verb(verb) or _PASSIVE.search(text[: match.start()])):
             continue
+        # The clause right after the cue, up to a quotation or a break.
+        after = [_SEGMENT_BREAK.split(text[match.end() :].split(MASK)[0])[0]]
+        if verb is None:
+            found = _source(mapping, after, previous, match.group("phrase").lower())
         else:
-            before = text[: match.start()]
-            if _PASSIVE.search(before):
-                continue
-            region = before.rsplit(MASK, 1)[-1]
-            found = source.of(_segments_back(region), previous, verb)
+            region = text[: match.start()].rsplit(MASK, 1)[-1]
+            # The clause pieces before the verb, nearest first (relative clauses left out).
+            pieces = [
+                p
+                for p in reversed(_SEGMENT_BREAK.split(region))
+                if p.strip() and not _RELATIVE.match(p)
+            ]
+            found = _source(mapping, pieces, previous, verb)
             if found is None and not region.strip(" ,") and verb.lower() not in cues.listener:
                 # Inverted: '“...,” said the head of the Taliban delegation'.
-                after = _SEGMENT_BREAK.split(text[match.end() :].split(MASK)[0])[0]
-                found = source.of([after], previous, verb)
+                found = _source(mapping, after, previous, verb)
         if found is not None:
             return found
     return None
-
-
-def _first_mention(shape: QuoteShape, mapping: SpeakerMapping) -> str:
-    mentions = mapping.mentions(shape.outside)
-    return mentions[0].speaker if mentions else "none"
 
 
 def attribute_article(
@@ -184,15 +158,12 @@ def attribute_article(
     """
     texts = [text[:MAX_SENTENCE_CHARS] for text in texts]
     shapes: list[QuoteShape] = []
-    inside = False
     for i, text in enumerate(texts):
-        if paragraph_starts[i]:
-            inside = False  # an unclosed quotation does not run into the next paragraph
-        shape = quote_shape(text, inside)
-        shapes.append(shape)
-        inside = shape.ends_inside
+        # An unclosed quotation does not run into the next paragraph.
+        inside = not paragraph_starts[i] and bool(shapes) and shapes[-1].ends_inside
+        shapes.append(quote_shape(text, inside))
 
-    out: list[Attribution | None] = [None] * len(texts)
+    out: list[Attribution] = []
     last_speaker: str | None = None  # the latest non-narration speaker of the article
     i = 0
     while i < len(texts):
@@ -202,12 +173,12 @@ def attribute_article(
         while end < len(texts) and shapes[end].starts_inside:
             end += 1
         members = range(i, end)
-        before = last_speaker
-        own = {j: explicit_attribution(shapes[j], mapping, before) for j in members}
+        own = {j: explicit_attribution(shapes[j], mapping, last_speaker) for j in members}
         source = next((j for j in members if own[j] is not None), None)
         found = own[source] if source is not None else None
         for j in members:
-            shape = shapes[j]
+            prev = out[-1] if out else None
+            spoken = prev is not None and prev.speaker != NARRATION
             result = own[j]
             if result is None and found is not None and len(members) > 1:
                 result = Attribution(
@@ -215,46 +186,35 @@ def attribute_article(
                     f"in the quotation attributed at position {source}: {found.evidence}",
                     "quote_group",
                 )
-            if result is None and shape.has_quote and shape.all_quoted and j > 0:
-                prev = out[j - 1]
-                if prev is not None and prev.speaker != NARRATION:
+            if result is None and spoken and shapes[j].all_quoted:
+                result = Attribution(
+                    prev.speaker,
+                    f"a quotation without attribution after a sentence of {prev.speaker} "
+                    f"(position {j - 1})",
+                    "quote_continuation",
+                )
+            # A block quotation: the paragraph after an attributed line that ends in ':'.
+            block = spoken and paragraph_starts[j] and texts[j - 1].rstrip().endswith(":")
+            if result is None and block:
+                result = Attribution(
+                    prev.speaker, f"block quotation introduced at position {j - 1}", "block_quote"
+                )
+            if result is None and prev is not None and not paragraph_starts[j]:
+                words = texts[j].split(maxsplit=1)
+                if prev.kind == "block_quote":
+                    result = Attribution(prev.speaker, prev.evidence, "block_quote")
+                elif spoken and words and mapping.refers_back(words[0]):
                     result = Attribution(
                         prev.speaker,
-                        f"a quotation without attribution after a sentence of "
-                        f"{prev.speaker} (position {j - 1})",
-                        "quote_continuation",
+                        f"the paragraph goes on about {prev.speaker}'s report ({words[0]!r})",
+                        "paragraph",
                     )
-            if result is None and j > 0 and paragraph_starts[j]:
-                # The paragraph after an attributed line that ends in ':' (a block quotation).
-                lead = out[j - 1]
-                if (
-                    lead is not None
-                    and lead.speaker != NARRATION
-                    and texts[j - 1].rstrip().endswith(":")
-                ):
-                    result = Attribution(
-                        lead.speaker,
-                        f"block quotation introduced at position {j - 1}",
-                        "block_quote",
-                    )
-            if result is None and j > 0 and not paragraph_starts[j]:
-                prev = out[j - 1]
-                if prev is not None and prev.kind == "block_quote":
-                    result = Attribution(prev.speaker, prev.evidence, "block_quote")
-                elif prev is not None and prev.speaker != NARRATION:
-                    words = texts[j].split(maxsplit=1)
-                    if words and mapping.refers_back(words[0]):
-                        result = Attribution(
-                            prev.speaker,
-                            f"the paragraph goes on about {prev.speaker}'s report ({words[0]!r})",
-                            "paragraph",
-                        )
             if result is None:
                 result = Attribution(NARRATION, "no attributed source: narration", "narration")
-            out[j] = Attribution(
-                result.speaker, result.evidence, result.kind, _first_mention(shape, mapping)
-            )
+            mentions = mapping.mentions(shapes[j].outside)
+            first = mentions[0].entry.speaker if mentions else "none"
+            out.append(replace(result, first_mention=first))
             if result.speaker != NARRATION:
                 last_speaker = result.speaker
         i = end
-    return [a for a in out if a is not None]
+    return out

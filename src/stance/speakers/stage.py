@@ -12,18 +12,14 @@ import pandas as pd
 
 from stance.environment import import_datasets
 from stance.errors import StanceError
-from stance.io import atomic_open, atomic_path, spreadsheet_frame, write_json
-from stance.speakers.apply import mapping_from_config
-from stance.speakers.attribution import PARAGRAPH, attribute
-from stance.speakers.evaluation import (
-    GUARDS,
-    confusion_frame,
-    out_of_fold,
-    score_table,
-)
+from stance.io import atomic_open, atomic_path, plain_frame, spreadsheet_frame, write_json
+from stance.speakers.attribution import PARAGRAPH, attribute, mapping_from_config
+from stance.speakers.evaluation import GUARDS, confusion_frame, out_of_fold, score_table
 from stance.speakers.learned import METHODS, decide, fit_model
+from stance.speakers.stance_eval import COLUMNS, stance_with_predicted_speakers
 from stance.training.data import LabeledData, load_training_data
 from stance.training.model_files import load_model, save_model
+from stance.training.models import model_specs
 from stance.training.settings import EvalSettings
 
 # The sentence table's columns the rules read.
@@ -71,9 +67,8 @@ def attribute_shard(
     out: Path | str,
     names_out: Path | str,
 ) -> pd.DataFrame:
-    """The rules' speaker, evidence and features of every sentence of one shard's table, and
-    which of its articles name each name of the mapping (the leak guard reads it) (rule
-    attribute_shard). No label is read: a change of labels leaves it as it is."""
+    """The rules' output for one shard, and which of its articles name each name of the mapping
+    for the leak guard (rule attribute_shard). No label is read."""
     corpus = read_sentences(sentences)
     mapping = mapping_from_config(config, Path(root))
     attributed = attribute(corpus, mapping)
@@ -90,12 +85,8 @@ def attribute_shard(
 
 def read_naming(paths: Sequence[Path | str]) -> dict[str, set[str]]:
     """The articles that name each name of the mapping, from the shards' name tables."""
-    naming: dict[str, set[str]] = {}
-    for path in paths:
-        table = pd.read_parquet(path, columns=NAMING_COLUMNS)
-        for name, article in zip(table["name"], table["article_id"], strict=True):
-            naming.setdefault(name, set()).add(article)
-    return naming
+    table = pd.concat([pd.read_parquet(path, columns=NAMING_COLUMNS) for path in paths])
+    return table.groupby("name")["article_id"].agg(set).to_dict()
 
 
 @dataclass(frozen=True)
@@ -108,21 +99,17 @@ class SpeakerLabels:
     skipped: str = ""
 
 
-def _row_count(dataset: Path | str) -> int | None:
-    try:
-        return int(import_datasets().load_from_disk(str(dataset)).num_rows)
-    except (FileNotFoundError, ValueError):
-        return None
-
-
 def load_speaker_labels(dataset: Path | str, method: str) -> SpeakerLabels:
-    """The hand speakers of the labeled data set. None at all (no label, or no speaker field)
-    is fine for ``method`` rules, which read no label; the speaker model of learned and hybrid
-    needs them."""
+    """The hand speakers of the labeled data set; ``method`` rules needs none, the speaker model
+    of learned and hybrid does."""
     try:
         data = load_training_data(dataset)
     except StanceError:
-        if _row_count(dataset) != 0:
+        try:
+            rows = import_datasets().load_from_disk(str(dataset)).num_rows
+        except (FileNotFoundError, ValueError):
+            rows = None
+        if rows != 0:
             raise
         # No labeled sentence yet: an empty data set, whose digest is that of no row.
         data = LabeledData(pd.DataFrame(columns=["sentence_id", "group", "text", "stance"]), [],
@@ -164,8 +151,7 @@ def fit_speaker_model(
     out: Path | str,
 ) -> None:
     """Fit the final speaker model on every label, from the rules' output over the labeled
-    articles (``sentences``: their sentence table) with the whole mapping (rule speaker_model).
-    The rules read one article at a time: the features are those of the corpus shards."""
+    articles with the whole mapping (rule speaker_model)."""
     speaker_config = config["speakers"]
     labels = load_speaker_labels(dataset, speaker_config["method"])
     if labels.skipped:
@@ -221,11 +207,9 @@ def run_speaker_stage(
     root: Path | str,
     outputs: SpeakerOutputs,
 ) -> dict[str, Any]:
-    """Evaluate speaker attribution out of fold over the labeled articles (``sentences``: their
-    sentence table), the leak guard reading which articles of the corpus name each name
-    (``names``: the shards' tables of rule attribute_shard); write the outputs (rule speakers).
-    Without hand speakers the outputs say so: metrics.json why, the tables only their header.
-    Returns the summary."""
+    """Evaluate speaker attribution out of fold over the labeled articles, the leak guard reading
+    the shards' name tables (``names``), and write the outputs (rule speakers); without hand
+    speakers, metrics.json says why and the tables have their header only. Returns the summary."""
     speaker_config = config["speakers"]
     method, params = speaker_config["method"], dict(speaker_config["model"])
     settings = EvalSettings.from_config(config)
@@ -286,9 +270,8 @@ def predict_shard(
     config: Mapping[str, Any],
     out: Path | str,
 ) -> pd.DataFrame:
-    """The speaker of every sentence of one attributed shard, decided from the rules' output and
-    the speaker model as ``speakers.method`` says (rule predict_speakers; method rules reads no
-    model, ``model`` may then be None)."""
+    """The speaker of every sentence of one attributed shard as ``speakers.method`` decides
+    (rule predict_speakers; method rules reads no model, ``model`` may then be None)."""
     method = config["speakers"]["method"]
     table = pd.read_parquet(attributed)
     speaker_model = None
@@ -300,8 +283,7 @@ def predict_shard(
                 + (f" ({model})" if model else "")
                 + ": label speakers (labels/*.csv) or set speakers.method: rules"
             )
-    predicted = decide(table, speaker_model, method)
-    predicted = predicted.reset_index(drop=True)
+    predicted = decide(table, speaker_model, method).reset_index(drop=True)
     predicted.insert(0, "sentence_id", table["sentence_id"].to_numpy())
     with atomic_path(out) as tmp:
         predicted[PREDICTED_COLUMNS].to_parquet(tmp, index=False)
@@ -326,10 +308,6 @@ def write_stance_with_predicted(
     """The stance models of the config entries ``models`` that read the speaker, scored with
     hand and with out-of-fold predicted speakers (rule speaker_stance); without hand speakers,
     the table's header only."""
-    from stance.io import plain_frame
-    from stance.speakers.stance_eval import COLUMNS, stance_with_predicted_speakers
-    from stance.training.models import model_specs
-
     labels = load_speaker_labels(dataset, config["speakers"]["method"])
     if labels.skipped:
         logger.info(f"note: {labels.skipped}: no stance model is scored with predicted speakers")
@@ -338,14 +316,12 @@ def write_stance_with_predicted(
         if not models:
             logger.info("no configured model reads the speaker: nothing to compare")
         predicted = plain_frame(pd.read_csv(oof, dtype=str, keep_default_na=False))
+        unguarded = predicted.drop(columns="predicted_speaker").rename(
+            columns={"predicted_speaker_unguarded": "predicted_speaker"}
+        )
         table = stance_with_predicted_speakers(
             labels.data,
-            {
-                "predicted": predicted[["sentence_id", "predicted_speaker"]],
-                "predicted_no_leak_guard": predicted[
-                    ["sentence_id", "predicted_speaker_unguarded"]
-                ].rename(columns={"predicted_speaker_unguarded": "predicted_speaker"}),
-            },
+            {"predicted": predicted, "predicted_no_leak_guard": unguarded},
             model_specs({**config, "models": list(models)}) if models else [],
             EvalSettings.from_config(config),
         )
