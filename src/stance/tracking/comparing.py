@@ -34,20 +34,12 @@ def _metric_text(metrics: dict[str, float], name: str) -> str:
 def differing_params(runs: Sequence[Any]) -> pd.DataFrame:
     """One row per param (or identity tag, as ``tag:NAME``) whose value is not the same in all
     runs; one column per run (its first 8 characters). A missing value shows as ``-``."""
-    rows = []
     keys = sorted(set().union(*(r.data.params for r in runs)))
     values = {k: [r.data.params.get(k, "-") for r in runs] for k in keys}
     values |= {f"tag:{t}": [r.data.tags.get(t, "-") or "-" for r in runs] for t in IDENTITY_TAGS}
     # 12 hex digits tell label versions apart (as `stance runs --by-labels`).
     values["tag:labels_sha256"] = [v[:12] for v in values["tag:labels_sha256"]]
-    for key, vals in values.items():
-        if len(set(vals)) > 1:
-            rows.append(
-                {
-                    "param": key,
-                    **{_short(r.info.run_id): v for r, v in zip(runs, vals, strict=True)},
-                }
-            )
+    rows = [[key, *vals] for key, vals in values.items() if len(set(vals)) > 1]
     return pd.DataFrame(rows, columns=["param", *(_short(r.info.run_id) for r in runs)])
 
 

@@ -40,25 +40,18 @@ def _filter_error(filter_string: str | None, exc: Exception) -> StanceError:
 
 
 def search_model_runs(
-    uri: str,
-    experiment: str,
-    *,
-    model: str | None = None,
-    filter_string: str | None = None,
-    max_results: int = 1000,
-    finished_only: bool = True,
+    uri: str, experiment: str, *, model: str | None = None, filter_string: str | None = None
 ) -> list[Any]:
-    """Model runs of the experiment, newest first; only FINISHED ones (everything logged)
-    unless ``finished_only`` is false."""
-    experiment_id = find_experiment_id(uri, experiment, create=False)
+    """FINISHED model runs (everything logged) of the experiment, newest first."""
+    experiment_id = find_experiment_id(uri, experiment)
     client = tracking_client(uri)
     try:
         return retry_locked(
             client.search_runs,
             [experiment_id],
-            filter_string=_model_filter(model, filter_string, finished_only),
+            filter_string=_model_filter(model, filter_string),
             order_by=["attributes.start_time DESC"],
-            max_results=max_results,
+            max_results=1000,
         )
     except Exception as exc:
         raise _filter_error(filter_string, exc) from None
@@ -97,7 +90,7 @@ def runs_table(
     """Logged model runs, newest first: model, status, data digest, f_avg and macro_f1 with CIs,
     date, commit; only FINISHED runs unless ``include_unfinished``."""
     mlflow = import_mlflow()
-    experiment_id = find_experiment_id(uri, experiment, create=False)
+    experiment_id = find_experiment_id(uri, experiment)
     mlflow.set_tracking_uri(uri)
     try:
         found = retry_locked(
@@ -138,7 +131,7 @@ def runs_table(
 def get_model_run(uri: str, experiment: str, run_id: str) -> Any:
     """The model run ``run_id`` (an MLflow Run); a clear error when it is missing, a parent, or
     not FINISHED (its logging failed or never ended, so its model may be missing)."""
-    find_experiment_id(uri, experiment, create=False)
+    find_experiment_id(uri, experiment)
     run = read_run(uri, run_id)
     if run.data.tags.get(ROLE_TAG) != "model":
         raise StanceError(f"run {run_id} holds no model (it groups other runs); pick a child")
@@ -179,12 +172,8 @@ def select_run(
             latest.setdefault(r.data.tags.get("model", r.info.run_name), r)
         candidates = list(latest.values())
         if available is not None and not model:
-
-            def usable(r: Any) -> bool:
-                needed = [c for c in r.data.params.get("features", "").split(",") if c]
-                return all(c in available for c in needed)
-
-            candidates = [r for r in candidates if usable(r)] or candidates
+            usable = [r for r in candidates if set(_listed(r, "features")) <= set(available)]
+            candidates = usable or candidates
         run = max(
             candidates,
             key=lambda r: (r.data.metrics.get(metric, float("-inf")), r.info.start_time),
@@ -193,6 +182,11 @@ def select_run(
         "run_id": run.info.run_id,
         "model": run.data.tags.get("model", run.info.run_name),
         "metric": run.data.metrics.get(metric),
-        "classes": [c for c in run.data.params.get("classes", "").split(",") if c],
-        "features": [c for c in run.data.params.get("features", "").split(",") if c],
+        "classes": _listed(run, "classes"),
+        "features": _listed(run, "features"),
     }
+
+
+def _listed(run: Any, param: str) -> list[str]:
+    """The names of a comma-separated param of ``run`` (none when it is missing)."""
+    return [c for c in run.data.params.get(param, "").split(",") if c]

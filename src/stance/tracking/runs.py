@@ -201,10 +201,9 @@ def log_evaluation_run(
             experiment_id=experiment_id,
             run_name=summary["model"],
             parent_run_id=parent,
-            tags={**tags, **_owner_tags()},
+            # The host and process logging it: a RUNNING run whose process is gone was abandoned.
+            tags={**tags, OWNER_HOST_TAG: socket.gethostname(), OWNER_PID_TAG: str(os.getpid())},
         )
-    except StanceError:
-        raise
     except Exception as exc:
         raise store_error(uri, f"logging model {summary['model']!r}", exc) from None
     run_id = run.info.run_id
@@ -230,11 +229,6 @@ def log_evaluation_run(
     return info | {"run_id": run_id, "group": group, "parent_run_id": parent, "reused": False}
 
 
-def _owner_tags() -> dict[str, str]:
-    """The host and process logging a run: a RUNNING run whose process is gone was abandoned."""
-    return {OWNER_HOST_TAG: socket.gethostname(), OWNER_PID_TAG: str(os.getpid())}
-
-
 def _owner_alive(tags: Mapping[str, str]) -> bool:
     """Whether the process that started a run is known to be still running (same host only)."""
     pid = tags.get(OWNER_PID_TAG, "")
@@ -242,11 +236,9 @@ def _owner_alive(tags: Mapping[str, str]) -> bool:
         return False
     try:
         os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
     except PermissionError:
         return True  # another user's process
-    except OSError:
+    except OSError:  # ProcessLookupError among them: no such process
         return False
     return True
 
@@ -273,13 +265,12 @@ def _finish(mlflow: Any, client: Any, run_id: str, note: str) -> None:
     _end(mlflow, client, run_id, "FINISHED")
 
 
-def close_abandoned_runs(uri: str, experiment: str) -> list[Any]:
+def close_abandoned_runs(uri: str, experiment_id: str) -> list[Any]:
     """Mark FAILED, with a note, the runs left RUNNING by a killed process; the runs marked.
 
     Called under the workflow's lock before it logs, so a RUNNING run is a crashed one, unless
     its process on this machine is still alive (a `stance train` in another terminal).
     """
-    experiment_id = init_store(uri, experiment)
     client = tracking_client(uri)
     try:
         running = retry_locked(

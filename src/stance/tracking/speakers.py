@@ -98,7 +98,7 @@ def latest_speaker_run(uri: str, experiment: str) -> tuple[str, str] | None:
     """The run ID of the newest FINISHED speaker run and, if it logged no speaker model, why
     (else ""); None without such a run."""
     try:
-        experiment_id = find_experiment_id(uri, experiment, create=False)
+        experiment_id = find_experiment_id(uri, experiment)
     except StanceError:  # no store or experiment yet: nothing logged
         return None
     client = tracking_client(uri)

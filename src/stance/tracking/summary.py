@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 
 from stance.tracking.provenance import safe_group
+from stance.tracking.runs import _group_parent
 from stance.tracking.store import (
     find_experiment_id,
     retry_locked,
@@ -63,10 +64,8 @@ def log_group_summary(
 ) -> str:
     """Put the comparison table (an MLflow table) and a markdown description on the parent run
     of ``group``, replacing earlier ones; returns the parent's run ID."""
-    from stance.tracking.runs import _group_parent
-
     group = safe_group(group)
-    experiment_id = find_experiment_id(uri, experiment, create=False)
+    experiment_id = find_experiment_id(uri, experiment)
     client = tracking_client(uri)
     try:
         # The group's models made it already; created here only if it was deleted since.
