@@ -76,10 +76,7 @@ class LabelSchema:
         return [f.name for f in self.fields]
 
     def field(self, name: str) -> LabelField:
-        for f in self.fields:
-            if f.name == name:
-                return f
-        raise KeyError(name)
+        return {f.name: f for f in self.fields}[name]
 
     def values(self, name: str) -> list[str]:
         """The allowed values of field ``name`` in schema order."""
