@@ -40,7 +40,7 @@ class FieldAgreement:
 def cohen_kappa(a: Sequence[str], b: Sequence[str], labels: Sequence[str]) -> FieldAgreement:
     """Cohen's kappa of two annotators' labels on the same sentences (sklearn), with p_o and p_e."""
     n = len(a)
-    p_o = sum(x == y for x, y in zip(a, b, strict=True)) / n
+    agreed = sum(x == y for x, y in zip(a, b, strict=True))
     ca, cb = Counter(a), Counter(b)
     p_e = sum(ca[v] * cb[v] for v in labels) / (n * n)
     value: float | None = None
@@ -48,8 +48,7 @@ def cohen_kappa(a: Sequence[str], b: Sequence[str], labels: Sequence[str]) -> Fi
         with caught_warnings():
             warnings.simplefilter("ignore")
             value = float(cohen_kappa_score(list(a), list(b), labels=list(labels)))
-    disagreements = sum(x != y for x, y in zip(a, b, strict=True))
-    return FieldAgreement(COHEN, value, p_o, p_e, n, disagreements)
+    return FieldAgreement(COHEN, value, agreed / n, p_e, n, n - agreed)
 
 
 def nominal_alpha(units: Iterable[Sequence[Hashable]]) -> FieldAgreement:

@@ -143,10 +143,6 @@ def draw_sample(
     """The sample ``(unit, seed)`` with at least ``size`` units and whether it was drawn or
     extended now: the recorded one (a larger ``size`` extends it along the same permutation of
     its frame), else a new draw from the queue (its frame), recorded."""
-    if unit not in UNITS:
-        raise StanceError(f"unknown sampling unit {unit!r}; use one of {', '.join(UNITS)}")
-    if size < 1:
-        raise StanceError(f"--sample must be at least 1, not {size}")
     path = Path(labels_dir) / SAMPLES_DIR / f"{unit}s-seed{seed}.json"
     if path.exists():
         manifest = read_manifest(path)

@@ -310,8 +310,6 @@ class LabelSet:
 
     labels: pd.DataFrame  # file, row, sentence_id, text, <fields>, annotator, note
     adjudication: pd.DataFrame  # file, row, sentence_id, <fields>, note, text
-    files: list[Path]
-    adjudication_file: Path | None
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -338,7 +336,6 @@ def load_labels(
     if adjudication is not None and not Path(adjudication).is_file():
         raise StanceError(f"{adjudication}: adjudication file not found; check the path")
     adj_path = Path(adjudication) if adjudication is not None else labels_dir / ADJUDICATION_FILE
-    files = label_files(labels_dir, adj_path)
     index = _SentenceIndex(sentences, sentences_source)
     fields = schema.field_names
     problems: list[str] = []
@@ -354,15 +351,19 @@ def load_labels(
         return table
 
     label_columns = ["file", "row", *schema.required_columns, *schema.optional_columns]
-    read_files = [read(p, schema.required_columns, schema.optional_columns) for p in files]
-    tables = [table[label_columns] for table in read_files if table is not None]
+    tables = [
+        read(path, schema.required_columns, schema.optional_columns)
+        for path in label_files(labels_dir, adj_path)
+    ]
+    tables = [table[label_columns] for table in tables if table is not None]
     labels = pd.concat(tables, ignore_index=True) if tables else _empty(label_columns)
     problems += _check_duplicates(labels, fields, ("sentence_id", "annotator"))
 
     adj_columns = ["file", "row", "sentence_id", *fields, *ADJUDICATION_OPTIONAL]
     adj = _empty(adj_columns)
-    adj_file = adj_path if adj_path.is_file() else None
-    table = read(adj_path, ["sentence_id", *fields], ADJUDICATION_OPTIONAL) if adj_file else None
+    table = None
+    if adj_path.is_file():
+        table = read(adj_path, ["sentence_id", *fields], ADJUDICATION_OPTIONAL)
     if table is not None:
         problems += _check_duplicates(table, fields, ("sentence_id",))
         adj = table[adj_columns].reset_index(drop=True)
@@ -371,4 +372,4 @@ def load_labels(
             f"{len(problems)} problem(s) in the label files; no label is dropped, so fix them "
             f"and run again:\n{problem_lines(problems)}"
         )
-    return LabelSet(labels, adj, files, adj_file, warnings)
+    return LabelSet(labels, adj, warnings)

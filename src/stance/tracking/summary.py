@@ -82,8 +82,6 @@ def summary_group(markers: list[dict[str, Any]], current: str | None) -> str:
     markers): the current workflow run's when it logged any of them, else the group holding the
     most of them (models reused from earlier runs keep the group that logged them)."""
     groups = [m["group"] for m in markers if m.get("group")]
-    if not groups:
-        raise ValueError("no logged runs to summarise")
     if current and current in groups:
         return current
     return max(sorted(set(groups)), key=groups.count)
