@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import warnings
 from collections import Counter
@@ -15,7 +14,7 @@ import pandas as pd
 from sklearn.metrics import cohen_kappa_score
 
 from stance.environment import caught_warnings
-from stance.io import atomic_open, spreadsheet_rows, write_json
+from stance.io import atomic_open, spreadsheet_frame, write_json
 from stance.labels.files import LabelSet
 from stance.labels.resolution import Resolution
 from stance.labels.schema import TIE_RULE, LabelSchema
@@ -176,12 +175,8 @@ def write_agreement(agreement: Agreement, json_path: Path | str, csv_path: Path 
     """Write agreement.json and disagreements.csv atomically."""
     write_json(json_path, agreement.report)
     with atomic_open(csv_path, newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh, lineterminator="\n")
         # For people, not read back: texts a spreadsheet would run as a formula are quoted.
-        writer.writerows(spreadsheet_rows([agreement.disagreements.columns]))
-        writer.writerows(
-            spreadsheet_rows(agreement.disagreements.itertuples(index=False, name=None))
-        )
+        spreadsheet_frame(agreement.disagreements).to_csv(fh, index=False, lineterminator="\n")
 
 
 def summary_line(report: dict[str, Any]) -> str:

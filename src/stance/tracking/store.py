@@ -46,12 +46,8 @@ def project_root(config_path: Path | str) -> Path:
 def resolve_tracking_uri(config: Mapping[str, Any], root: Path | str) -> str:
     """MLFLOW_TRACKING_URI, else config mlflow.tracking_uri, else sqlite:///<root>/mlflow.db."""
     env = os.environ.get("MLFLOW_TRACKING_URI", "").strip()
-    if env:
-        return env
-    configured = (config.get("mlflow") or {}).get("tracking_uri")
-    if configured:
-        return str(configured)
-    return f"sqlite:///{Path(root).resolve() / 'mlflow.db'}"
+    configured = env or (config.get("mlflow") or {}).get("tracking_uri")
+    return str(configured) if configured else f"sqlite:///{Path(root).resolve() / 'mlflow.db'}"
 
 
 def read_run(uri: str, run_id: str) -> Any:
@@ -187,9 +183,7 @@ def local_artifact_path(artifact_uri: str) -> Path | None:
     parsed = urlparse(artifact_uri)
     if parsed.scheme == "file":
         return Path(url2pathname(unquote(parsed.path)))
-    if parsed.scheme == "" and artifact_uri.startswith("/"):
-        return Path(artifact_uri)
-    return None
+    return Path(artifact_uri) if parsed.scheme == "" and artifact_uri.startswith("/") else None
 
 
 def moved_store_problem(uri: str, artifact_uri: str) -> str | None:
