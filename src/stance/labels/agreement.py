@@ -125,7 +125,7 @@ def compute_agreement(
             units = multi.groupby("sentence_id", sort=False)[fname].apply(list).tolist()
             report["fields"][fname] = asdict(nominal_alpha(units))
 
-    table = _disagreements(labels, multi_ids, resolution, sentences, fields, annotators)
+    table = _disagreements(multi, resolution, sentences, fields, annotators)
     report["disagreements"] = len(table)
     report["tie_rule"] = TIE_RULE
     report["ties"] = [asdict(t) for t in resolution.ties]
@@ -133,8 +133,7 @@ def compute_agreement(
 
 
 def _disagreements(
-    labels: pd.DataFrame,
-    multi_ids: set[str],
+    multi: pd.DataFrame,
     resolution: Resolution,
     sentences: pd.DataFrame,
     fields: list[str],
@@ -144,7 +143,7 @@ def _disagreements(
     final = resolution.final.set_index("sentence_id")
     info = sentences.set_index("sentence_id")
     rows = []
-    for sid, group in labels[labels["sentence_id"].isin(multi_ids)].groupby("sentence_id"):
+    for sid, group in multi.groupby("sentence_id"):
         differing = [f for f in fields if group[f].nunique() > 1]
         if not differing:
             continue
@@ -157,10 +156,8 @@ def _disagreements(
             "resolution": final.at[sid, "resolution"],
         }
         row.update({f"final_{f}": final.at[sid, f] for f in fields})
-        by_annotator = group.set_index("annotator")
-        for ann in annotators:
-            for f in fields:
-                row[f"{ann}:{f}"] = by_annotator.at[ann, f] if ann in by_annotator.index else ""
+        given = group.set_index("annotator").reindex(annotators, fill_value="")
+        row.update({f"{ann}:{f}": given.at[ann, f] for ann in annotators for f in fields})
         rows.append(row)
     columns = [
         *DISAGREEMENT_COLUMNS,

@@ -69,9 +69,7 @@ def _flat_params(summary: Mapping[str, Any]) -> dict[str, str]:
     if data.get("test_source"):
         params["test_source"] = data["test_source"]
         params["n_test_sentences"] = text(data["n_test_sentences"])
-    for key, value in sorted(summary["params"].items()):
-        params[f"hp.{key}"] = text(value)
-    return params
+    return params | {f"hp.{key}": text(value) for key, value in sorted(summary["params"].items())}
 
 
 def result_digest(summary: Mapping[str, Any]) -> str:
