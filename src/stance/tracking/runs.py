@@ -147,7 +147,6 @@ def log_evaluation_run(
     experiment_id = init_store(uri, experiment)
     client = tracking_client(uri)
     mlflow.set_tracking_uri(uri)
-    root = Path(root)
 
     x = data.frame[summary["features"]].head(5).reset_index(drop=True)
     signature = infer_signature(x, model.predict(x))
