@@ -241,26 +241,24 @@ def init_store(uri: str, experiment: str) -> str:
     try:
         client = tracking_client(uri)
         found = retry_locked(client.get_experiment_by_name, experiment)
-        if found is not None:
-            if found.lifecycle_stage != "active":
-                raise StanceError(
-                    f"experiment {experiment!r} in {uri} is deleted; restore it in the MLflow "
-                    "UI or choose another name in config mlflow.experiment"
-                )
-            moved = moved_store_problem(uri, found.artifact_location or "")
-            if moved is not None:
-                raise StanceError(moved)
-            return found.experiment_id
-        # Beside a SQLite store: <store folder>/mlartifacts (not ./mlruns, which MLflow would
-        # take for an old file store). Other stores (a server) choose their own.
-        location = (db.resolve().parent / "mlartifacts").as_uri() if db is not None else None
-        return retry_locked(client.create_experiment, experiment, location)
-    except StanceError:
-        raise
+        if found is None:
+            # Beside a SQLite store: <store folder>/mlartifacts (not ./mlruns, which MLflow would
+            # take for an old file store). Other stores (a server) choose their own.
+            location = (db.resolve().parent / "mlartifacts").as_uri() if db is not None else None
+            return retry_locked(client.create_experiment, experiment, location)
     except Exception as exc:
         if "already exists" in str(exc):
             return tracking_client(uri).get_experiment_by_name(experiment).experiment_id
         raise store_error(uri, "opening the store", exc) from None
+    if found.lifecycle_stage != "active":
+        raise StanceError(
+            f"experiment {experiment!r} in {uri} is deleted; restore it in the MLflow "
+            "UI or choose another name in config mlflow.experiment"
+        )
+    moved = moved_store_problem(uri, found.artifact_location or "")
+    if moved is not None:
+        raise StanceError(moved)
+    return found.experiment_id
 
 
 def find_experiment_id(uri: str, experiment: str) -> str:
