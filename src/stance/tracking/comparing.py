@@ -35,9 +35,8 @@ def differing_params(runs: Sequence[Any]) -> pd.DataFrame:
 
 
 def metric_differences(runs: Sequence[Any]) -> pd.DataFrame:
-    """One row per metric: each run's value (with its interval where one is logged) and its
-    difference from the first run (``later - first``). Interval bounds are shown with their
-    metric, not as rows of their own."""
+    """One row per metric (its interval bounds shown with it, not as rows): each run's value and
+    its difference from the first run (``later - first``)."""
     names = sorted(
         (
             n
@@ -90,10 +89,8 @@ BY_LABELS_COLUMNS = [
 
 
 def scores_by_label_version(uri: str, experiment: str, model: str) -> pd.DataFrame:
-    """A model's scores across label versions, oldest first: one row per label version (data
-    digest) with its number of labeled sentences and articles, and f_avg and macro-F1 with
-    their intervals from the newest finished run of the model on that version (``runs``: how
-    many finished runs of the model that version has; ``first logged``: when the first was)."""
+    """A model's scores per label version, oldest first: its size, and f_avg and macro-F1 with
+    intervals from the newest finished run on it (``runs``: how many; ``first logged``: when)."""
     runs = search_model_runs(uri, experiment, model=model)
     if not runs:
         raise StanceError(

@@ -153,9 +153,8 @@ def select_run(
     available: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """The run to predict with: ``run_id``; else the newest run of ``model``; else, of the newest
-    run of every model, the one with the highest ``metric`` (ties: the newer). Without run_id and
-    model, only models whose input columns are all in ``available`` (when given) are chosen.
-    Only FINISHED runs count: a run whose logging failed or was killed may lack its model."""
+    run of every model whose inputs are all ``available`` (when given), the one with the highest
+    ``metric`` (ties: the newer). Only FINISHED runs count: others may lack their model."""
     if run_id:
         run = get_model_run(uri, experiment, run_id)
     else:

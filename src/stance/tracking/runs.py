@@ -132,10 +132,8 @@ def log_evaluation_run(
     reuse_identical: bool = False,
 ) -> dict[str, str]:
     """Log one evaluated model as a run under the parent run of ``group``; returns its IDs.
-
     With ``reuse_identical``, a finished run with the same result (RESULT_TAG) is returned
-    instead, so a change to one model, or a new unlabeled article, logs nothing for the others.
-    """
+    instead, so a change to one model, or a new unlabeled article, logs nothing for the others."""
     mlflow = import_mlflow()
     from mlflow.models import infer_signature
 
@@ -264,10 +262,8 @@ def _finish(mlflow: Any, client: Any, run_id: str, note: str) -> None:
 
 def close_abandoned_runs(uri: str, experiment_id: str) -> list[Any]:
     """Mark FAILED, with a note, the runs left RUNNING by a killed process; the runs marked.
-
     Called under the workflow's lock before it logs, so a RUNNING run is a crashed one, unless
-    its process on this machine is still alive (a `stance train` in another terminal).
-    """
+    its process on this machine is still alive (a `stance train` in another terminal)."""
     client = tracking_client(uri)
     try:
         running = retry_locked(
