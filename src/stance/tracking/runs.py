@@ -72,11 +72,6 @@ def _flat_params(summary: Mapping[str, Any]) -> dict[str, str]:
     return params | {f"hp.{key}": text(value) for key, value in sorted(summary["params"].items())}
 
 
-def result_digest(summary: Mapping[str, Any]) -> str:
-    """SHA-256 of a model's result summary (key order does not matter)."""
-    return hashlib.sha256(json.dumps(summary, sort_keys=True).encode("utf-8")).hexdigest()
-
-
 def _group_parent(client: Any, experiment_id: str, group: str, label: str) -> str:
     """The parent run of a group of runs, created on first use (callers are serialised)."""
     found = retry_locked(
@@ -169,7 +164,7 @@ def log_evaluation_run(
         "config_hash": config_hash(config or {}),
         "dataset_digest": digest,
         "labels_sha256": summary["data"]["sha256"],
-        RESULT_TAG: result_digest(summary),
+        RESULT_TAG: hashlib.sha256(json.dumps(summary, sort_keys=True).encode()).hexdigest(),
         "mlflow.note.content": summary.get("description", ""),
     }
     agreement_metrics: dict[str, float] = {}
@@ -311,9 +306,8 @@ def _identical_run(
 ) -> Any | None:
     """A finished model run with the same result, params and metrics (not commit or config
     hash: an unrelated change reproduces the same result), if any."""
+    # The model names (config schema) and digests (hex) hold no quote that could break the filter.
     keys = ("model", "labels_sha256", RESULT_TAG)
-    if any("'" in str(tags[k]) for k in keys):
-        return None
     filter_string = " and ".join(
         [f"tags.`{ROLE_TAG}` = 'model'", "attributes.status = 'FINISHED'"]
         + [f"tags.`{k}` = '{tags[k]}'" for k in keys]
