@@ -181,7 +181,8 @@ def test_adjudication_and_priority_reach_the_dataset(project: Path):
     report = json.loads(out["out_agreement"].read_text(encoding="utf-8"))
     assert [t["sentence_id"] for t in report["ties"]] == [sid("a1", 0)]
     assert report["adjudicated"] == 1
-    assert len(result.label_set.files) == 1  # adjudication.csv is not a label file
+    # adjudication.csv is not a label file
+    assert set(result.label_set.labels["file"]) == {str(project / "labels" / "shared.csv")}
 
 
 def test_added_speaker_needs_no_code_change(project: Path):

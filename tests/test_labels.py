@@ -138,7 +138,7 @@ def test_valid_labels_are_read_with_file_and_row(tmp_path: Path, sentences, sche
     assert table["file"].tolist() == [str(tmp_path / n) for n in ("a.csv", "b.csv", "b.csv")]
     assert table["row"].tolist() == [2, 2, 3]
     assert label_set.annotators == ["ann", "bob"]
-    assert label_set.adjudication_file is None and label_set.adjudication.empty
+    assert label_set.adjudication.empty
 
 
 def test_label_files_skip_the_adjudication_file(tmp_path: Path):

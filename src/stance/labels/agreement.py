@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import warnings
 from collections import Counter
@@ -15,7 +14,7 @@ import pandas as pd
 from sklearn.metrics import cohen_kappa_score
 
 from stance.environment import caught_warnings
-from stance.io import atomic_open, spreadsheet_rows, write_json
+from stance.io import atomic_open, spreadsheet_frame, write_json
 from stance.labels.files import LabelSet
 from stance.labels.resolution import Resolution
 from stance.labels.schema import TIE_RULE, LabelSchema
@@ -40,7 +39,7 @@ class FieldAgreement:
 def cohen_kappa(a: Sequence[str], b: Sequence[str], labels: Sequence[str]) -> FieldAgreement:
     """Cohen's kappa of two annotators' labels on the same sentences (sklearn), with p_o and p_e."""
     n = len(a)
-    p_o = sum(x == y for x, y in zip(a, b, strict=True)) / n
+    agreed = sum(x == y for x, y in zip(a, b, strict=True))
     ca, cb = Counter(a), Counter(b)
     p_e = sum(ca[v] * cb[v] for v in labels) / (n * n)
     value: float | None = None
@@ -48,8 +47,7 @@ def cohen_kappa(a: Sequence[str], b: Sequence[str], labels: Sequence[str]) -> Fi
         with caught_warnings():
             warnings.simplefilter("ignore")
             value = float(cohen_kappa_score(list(a), list(b), labels=list(labels)))
-    disagreements = sum(x != y for x, y in zip(a, b, strict=True))
-    return FieldAgreement(COHEN, value, p_o, p_e, n, disagreements)
+    return FieldAgreement(COHEN, value, agreed / n, p_e, n, n - agreed)
 
 
 def nominal_alpha(units: Iterable[Sequence[Hashable]]) -> FieldAgreement:
@@ -127,7 +125,7 @@ def compute_agreement(
             units = multi.groupby("sentence_id", sort=False)[fname].apply(list).tolist()
             report["fields"][fname] = asdict(nominal_alpha(units))
 
-    table = _disagreements(labels, multi_ids, resolution, sentences, fields, annotators)
+    table = _disagreements(multi, resolution, sentences, fields, annotators)
     report["disagreements"] = len(table)
     report["tie_rule"] = TIE_RULE
     report["ties"] = [asdict(t) for t in resolution.ties]
@@ -135,8 +133,7 @@ def compute_agreement(
 
 
 def _disagreements(
-    labels: pd.DataFrame,
-    multi_ids: set[str],
+    multi: pd.DataFrame,
     resolution: Resolution,
     sentences: pd.DataFrame,
     fields: list[str],
@@ -146,7 +143,7 @@ def _disagreements(
     final = resolution.final.set_index("sentence_id")
     info = sentences.set_index("sentence_id")
     rows = []
-    for sid, group in labels[labels["sentence_id"].isin(multi_ids)].groupby("sentence_id"):
+    for sid, group in multi.groupby("sentence_id"):
         differing = [f for f in fields if group[f].nunique() > 1]
         if not differing:
             continue
@@ -159,10 +156,8 @@ def _disagreements(
             "resolution": final.at[sid, "resolution"],
         }
         row.update({f"final_{f}": final.at[sid, f] for f in fields})
-        by_annotator = group.set_index("annotator")
-        for ann in annotators:
-            for f in fields:
-                row[f"{ann}:{f}"] = by_annotator.at[ann, f] if ann in by_annotator.index else ""
+        given = group.set_index("annotator").reindex(annotators, fill_value="")
+        row.update({f"{ann}:{f}": given.at[ann, f] for ann in annotators for f in fields})
         rows.append(row)
     columns = [
         *DISAGREEMENT_COLUMNS,
@@ -177,12 +172,8 @@ def write_agreement(agreement: Agreement, json_path: Path | str, csv_path: Path 
     """Write agreement.json and disagreements.csv atomically."""
     write_json(json_path, agreement.report)
     with atomic_open(csv_path, newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh, lineterminator="\n")
         # For people, not read back: texts a spreadsheet would run as a formula are quoted.
-        writer.writerows(spreadsheet_rows([agreement.disagreements.columns]))
-        writer.writerows(
-            spreadsheet_rows(agreement.disagreements.itertuples(index=False, name=None))
-        )
+        spreadsheet_frame(agreement.disagreements).to_csv(fh, index=False, lineterminator="\n")
 
 
 def summary_line(report: dict[str, Any]) -> str:

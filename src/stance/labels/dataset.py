@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from stance.environment import import_datasets
-from stance.io import atomic_dir, atomic_open, spreadsheet_rows, write_tsv
+from stance.io import atomic_dir, atomic_open, spreadsheet_frame, write_tsv
 from stance.labels.resolution import Resolution
 from stance.labels.schema import LabelSchema
 
@@ -42,14 +41,7 @@ def build_dataset(
     table = sentences[UNLABELED_COLUMNS].merge(resolution.final, on="sentence_id", how="inner")
     table = table.sort_values(["article_id", "position"], kind="stable")
     features = dataset_features(schema)
-    data: dict[str, list] = {
-        "sentence_id": table["sentence_id"].astype(str).tolist(),
-        "article_id": table["article_id"].astype(str).tolist(),
-        "position": [int(p) for p in table["position"]],
-        "text": table["text"].astype(str).tolist(),
-        **{f.name: table[f.name].astype(str).tolist() for f in schema.fields},
-        "n_annotators": [int(n) for n in table["n_annotators"]],
-    }
+    data = table[list(features)].to_dict("list")
     # Casting the value names to the schema's ClassLabels gives the ids in schema order (never
     # the order values first appear in) and rejects a value outside the schema.
     datasets = import_datasets()
@@ -78,18 +70,13 @@ def final_labels(path: Path | str, schema: LabelSchema) -> pd.DataFrame:
 
 
 def write_unlabeled(sentences: pd.DataFrame, final: pd.DataFrame, path: Path | str) -> int:
-    """The labeling queue: sentences with no final label, in article order.
-
-    Texts that a spreadsheet would run as a formula are quoted (see stance.io.spreadsheet_cell);
-    stance.cli.predict.sentences_from_table undoes that when it reads the queue.
-    """
+    """The labeling queue: sentences with no final label, in article order. Texts a spreadsheet
+    would run as a formula are quoted; stance.cli.predict.sentences_from_table undoes that."""
     labeled = set(final["sentence_id"])
     queue = sentences[~sentences["sentence_id"].isin(labeled)]
     queue = queue.sort_values(["article_id", "position"], kind="stable")[UNLABELED_COLUMNS]
     with atomic_open(path, newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh, lineterminator="\n")
-        writer.writerow(UNLABELED_COLUMNS)
-        writer.writerows(spreadsheet_rows(queue.itertuples(index=False, name=None)))
+        spreadsheet_frame(queue).to_csv(fh, index=False, lineterminator="\n")
     return len(queue)
 
 
@@ -121,15 +108,7 @@ def write_summary_by_article(
     per_value = pd.crosstab(table["article_id"], table[stance.name]).reindex(
         index=total.index, columns=stance.names, fill_value=0
     )
-    rows = [
-        [article_id, n, k, n - k, *values]
-        for article_id, n, k, values in zip(
-            total.index.tolist(),
-            total.tolist(),
-            labeled.tolist(),
-            per_value.to_numpy().tolist(),
-            strict=True,
-        )
-    ]
+    rows = pd.concat([total, labeled, total - labeled, per_value], axis=1).reset_index()
     header = ["article_id", "sentences", "labeled", "unlabeled"]
-    write_tsv(path, header + [f"{stance.name}_{v}" for v in stance.names], rows, for_people=True)
+    header += [f"{stance.name}_{v}" for v in stance.names]
+    write_tsv(path, header, rows.to_numpy().tolist(), for_people=True)

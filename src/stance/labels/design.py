@@ -125,10 +125,6 @@ def read_manifest(path: Path | str) -> SampleManifest:
     return SampleManifest(path, unit, method, frame, sample, seed, **text)
 
 
-def write_manifest(manifest: SampleManifest) -> None:
-    write_json(manifest.path, manifest.as_json(), indent=1)
-
-
 def load_manifests(labels_dir: Path | str) -> list[SampleManifest]:
     """Every manifest of the label folder, oldest first (by ``created``, then name)."""
     manifests = [read_manifest(p) for p in manifest_files(labels_dir)]
@@ -147,50 +143,40 @@ def draw_sample(
     """The sample ``(unit, seed)`` with at least ``size`` units and whether it was drawn or
     extended now: the recorded one (a larger ``size`` extends it along the same permutation of
     its frame), else a new draw from the queue (its frame), recorded."""
-    if unit not in UNITS:
-        raise StanceError(f"unknown sampling unit {unit!r}; use one of {', '.join(UNITS)}")
-    if size < 1:
-        raise StanceError(f"--sample must be at least 1, not {size}")
     path = Path(labels_dir) / SAMPLES_DIR / f"{unit}s-seed{seed}.json"
     if path.exists():
-        recorded = read_manifest(path)
-        if size <= len(recorded.sample):
-            return recorded, False
-        if size > len(recorded.frame):
+        manifest = read_manifest(path)
+        if size <= len(manifest.sample):
+            return manifest, False
+        if size > len(manifest.frame):
             raise StanceError(
-                f"--sample {size}: sample {recorded.name} was drawn from a frame of "
-                f"{len(recorded.frame)} {unit}(s); ask for at most that many, or draw a new "
+                f"--sample {size}: sample {manifest.name} was drawn from a frame of "
+                f"{len(manifest.frame)} {unit}(s); ask for at most that many, or draw a new "
                 "sample of today's queue with another --seed"
             )
-        # The same permutation of the same frame, further along: still a simple random sample.
-        order = np.random.default_rng(seed).permutation(len(recorded.frame))[:size]
-        extended = replace(
-            recorded,
-            sample=tuple(recorded.frame[i] for i in order),
-            method="srswor" if size < len(recorded.frame) else "census",
-        )
-        write_manifest(extended)
-        return extended, True
-    queue = sentences[~sentences["sentence_id"].isin(set(labeled))]
-    column = "sentence_id" if unit == "sentence" else "article_id"
-    frame = sorted(set(queue[column]))
-    if not frame:
-        raise StanceError(
-            "nothing to sample: every sentence is labeled; add articles (stance add) and run "
-            "snakemake, or label others' sentences again with --relabel"
-        )
-    if size > len(frame):
-        raise StanceError(
-            f"--sample {size}: the queue has only {len(frame)} {unit}(s) nobody has labeled; "
-            f"ask for at most {len(frame)}"
-        )
-    order = np.random.default_rng(seed).permutation(len(frame))[:size]
-    manifest = SampleManifest(
-        path, unit, "srswor" if size < len(frame) else "census", tuple(frame),
-        tuple(frame[i] for i in order), seed,
-        dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), command,
-    )  # fmt: skip
-    write_manifest(manifest)
+    else:
+        queue = sentences[~sentences["sentence_id"].isin(set(labeled))]
+        frame = tuple(sorted(set(queue["sentence_id" if unit == "sentence" else "article_id"])))
+        if not frame:
+            raise StanceError(
+                "nothing to sample: every sentence is labeled; add articles (stance add) and run "
+                "snakemake, or label others' sentences again with --relabel"
+            )
+        if size > len(frame):
+            raise StanceError(
+                f"--sample {size}: the queue has only {len(frame)} {unit}(s) nobody has labeled; "
+                f"ask for at most {len(frame)}"
+            )
+        created = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        manifest = SampleManifest(path, unit, "srswor", frame, (), seed, created, command)
+    # A larger sample follows the same permutation of the frame: still a simple random sample.
+    order = np.random.default_rng(seed).permutation(len(manifest.frame))[:size]
+    manifest = replace(
+        manifest,
+        sample=tuple(manifest.frame[i] for i in order),
+        method="srswor" if size < len(manifest.frame) else "census",
+    )
+    write_json(manifest.path, manifest.as_json(), indent=1)
     return manifest, True
 
 
@@ -246,8 +232,7 @@ def resolve_designs(
     design = np.full(n, -1, dtype=int)
     unit = sentences["sentence_id"].astype(str).to_numpy(dtype=object)
     sampled = np.zeros(n, dtype=bool)
-    labeled = set(labeled)
-    is_labeled = sentences["sentence_id"].isin(labeled).to_numpy()
+    is_labeled = sentences["sentence_id"].isin(set(labeled)).to_numpy()
     result = ResolvedDesign(design, unit, sampled)
     for d, m in enumerate(manifests):
         column = "sentence_id" if m.unit == "sentence" else "article_id"
@@ -256,8 +241,8 @@ def resolve_designs(
         in_frame = np.isin(keys, np.asarray(m.frame, dtype=object))
         design[in_frame] = d
         unit[in_frame] = keys[in_frame]
-        complete_units = {u for u in m.sample if u in present and is_labeled[keys == u].all()}
         drawn_present = [u for u in m.sample if u in present]
+        complete_units = {u for u in drawn_present if is_labeled[keys == u].all()}
         sampled[in_frame & np.isin(keys, list(complete_units))] = True
         missing = sum(1 for u in m.frame if u not in present)
         if missing:

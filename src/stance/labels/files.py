@@ -81,9 +81,8 @@ def _where_texts_differ(old: str, new: str) -> str:
         (i for i, (a, b) in enumerate(zip(old, new, strict=False)) if a != b),
         min(len(old), len(new)),
     )
-    start = max(0, pos - _DIFF_BEFORE)
-    if start <= 1:  # cut nothing (or a single character) at the front
-        start = 0
+    # Cut nothing (or a single character) at the front.
+    start = pos - _DIFF_BEFORE if pos - _DIFF_BEFORE > 1 else 0
 
     def window(text: str) -> str:
         end = pos + _DIFF_AFTER
@@ -111,46 +110,36 @@ def read_label_file(
     """Read one label CSV: all cells as str (stripped, but ``text``), plus ``file`` and ``row``
     (CSV row, header = 1). Returns (table or None when it cannot be used, problems, warnings)."""
     path = Path(path)
-    problems: list[str] = []
-    warnings: list[str] = []
+    expected = f"{', '.join(required)} (optional: {', '.join(optional) or 'none'})"
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
             records = list(csv.reader(fh))
     except UnicodeDecodeError as exc:
-        return (
-            None,
-            [f"{path}: byte {exc.start} is not valid UTF-8; save the file as CSV UTF-8"],
-            warnings,
-        )
+        problem = f"{path}: byte {exc.start} is not valid UTF-8; save the file as CSV UTF-8"
+        return None, [problem], []
     except csv.Error as exc:
-        return None, [f"{path}: not a readable CSV file ({exc}); re-export it as CSV"], warnings
+        return None, [f"{path}: not a readable CSV file ({exc}); re-export it as CSV"], []
     if not records or not any(cell.strip() for cell in records[0]):
-        return (
-            None,
-            [
-                f"{path} row 1: no header row; the first row must be: {', '.join(required)}"
-                f" (optional: {', '.join(optional)}), or delete the empty file"
-            ],
-            warnings,
+        problem = (
+            f"{path} row 1: no header row; the first row must be: {expected}, or delete the "
+            "empty file"
         )
+        return None, [problem], []
     header = [c.strip() for c in records[0]]
     missing = [c for c in required if c not in header]
     delimiter = _delimiter_hint(header, required) if missing else None
     if delimiter:
-        return (
-            None,
-            [
-                f"{path} row 1: the columns are separated by {delimiter}, not by commas; save "
-                "the file as comma-separated CSV (in Excel: 'CSV UTF-8 (Comma delimited)'; in "
-                "LibreOffice: field delimiter ',') with the header: "
-                f"{', '.join(required)} (optional: {', '.join(optional) or 'none'})"
-            ],
-            warnings,
+        problem = (
+            f"{path} row 1: the columns are separated by {delimiter}, not by commas; save "
+            "the file as comma-separated CSV (in Excel: 'CSV UTF-8 (Comma delimited)'; in "
+            f"LibreOffice: field delimiter ',') with the header: {expected}"
         )
+        return None, [problem], []
+    problems = []
     if missing:
         problems.append(
             f"{path} row 1: missing column(s) {', '.join(repr(c) for c in missing)}; the header "
-            f"must have: {', '.join(required)} (optional: {', '.join(optional) or 'none'})"
+            f"must have: {expected}"
         )
     dupes = sorted(c for c, n in Counter(header).items() if n > 1)
     if dupes:
@@ -159,10 +148,8 @@ def read_label_file(
             "keep one of each"
         )
     extra = [c for c in header if c and c not in required and c not in optional]
-    if extra:
-        warnings.append(
-            f"{path}: column(s) {', '.join(extra)} are not part of the label scheme and are ignored"
-        )
+    ignored = f"column(s) {', '.join(extra)} are not part of the label scheme and are ignored"
+    warnings = [f"{path}: {ignored}"] if extra else []
     if missing or dupes:
         return None, problems, warnings
 
@@ -178,8 +165,7 @@ def read_label_file(
                 "with a comma must be in double quotes: re-export the file as CSV"
             )
             continue
-        record = (record + [""] * width)[:width]
-        rows.append(record)
+        rows.append((record + [""] * width)[:width])
         numbers.append(number)
     table = pd.DataFrame(rows, columns=header, dtype=str)
     for col in table.columns:
@@ -193,26 +179,18 @@ def read_label_file(
     return table, problems, warnings
 
 
-@dataclass
 class _SentenceIndex:
-    """Lookups into the sentence table for checking label rows."""
+    """Lookups into the sentence table (named ``source`` in messages) for checking label rows."""
 
-    by_id: dict[str, tuple[str, str]]  # sentence_id -> (article_id, normalised text)
-    by_text: dict[tuple[str, str], list[str]]  # (article_id, normalised text) -> sentence_ids
-    articles: set[str]
-    source: str
-
-    @classmethod
-    def build(cls, sentences: pd.DataFrame, source: str) -> _SentenceIndex:
-        by_id: dict[str, tuple[str, str]] = {}
-        by_text: dict[tuple[str, str], list[str]] = defaultdict(list)
-        for sid, article, text in zip(
-            sentences["sentence_id"], sentences["article_id"], sentences["text"], strict=True
-        ):
-            norm = normalise(text)
-            by_id[sid] = (article, norm)
-            by_text[(article, norm)].append(sid)
-        return cls(by_id, dict(by_text), set(by_id[s][0] for s in by_id), source)
+    def __init__(self, sentences: pd.DataFrame, source: str) -> None:
+        self.source = source
+        self.articles = set(sentences["article_id"])
+        keys = zip(sentences["article_id"], map(normalise, sentences["text"]), strict=True)
+        # sentence_id -> (article_id, normalised text), and (article_id, normalised text) -> IDs
+        self.by_id = dict(zip(sentences["sentence_id"], keys, strict=True))
+        self.by_text: dict[tuple[str, str], list[str]] = defaultdict(list)
+        for sid, key in self.by_id.items():
+            self.by_text[key].append(sid)
 
 
 def value_problem(schema: LabelSchema, fname: str, value: str) -> str | None:
@@ -276,13 +254,12 @@ def _check_rows(
             problems.append(msg)
             continue
         current = index.by_id[sid][1]
-        if norm == "":
-            # Label files must carry the text (it finds orphans again); adjudication may omit it.
-            if need_annotator:
-                problems.append(
-                    f"{where}: text is empty; copy the text of sentence {sid!r} from {index.source}"
-                )
-        elif norm != current and normalise(plain_cell(text)) != current:
+        # Label files must carry the text (it finds orphans again); adjudication may omit it.
+        if norm == "" and need_annotator:
+            problems.append(
+                f"{where}: text is empty; copy the text of sentence {sid!r} from {index.source}"
+            )
+        elif norm and norm != current and normalise(plain_cell(text)) != current:
             # (A text copied from a table meant for spreadsheets, such as results/unlabeled.csv,
             # may carry the quote that keeps a spreadsheet from reading it as a formula.)
             problems.append(
@@ -333,8 +310,6 @@ class LabelSet:
 
     labels: pd.DataFrame  # file, row, sentence_id, text, <fields>, annotator, note
     adjudication: pd.DataFrame  # file, row, sentence_id, <fields>, note, text
-    files: list[Path]
-    adjudication_file: Path | None
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -361,44 +336,40 @@ def load_labels(
     if adjudication is not None and not Path(adjudication).is_file():
         raise StanceError(f"{adjudication}: adjudication file not found; check the path")
     adj_path = Path(adjudication) if adjudication is not None else labels_dir / ADJUDICATION_FILE
-    files = label_files(labels_dir, adj_path)
-    index = _SentenceIndex.build(sentences, sentences_source)
+    index = _SentenceIndex(sentences, sentences_source)
     fields = schema.field_names
     problems: list[str] = []
     warnings: list[str] = []
 
+    def read(path: Path, required: Sequence[str], optional: Sequence[str]) -> pd.DataFrame | None:
+        """The checked table of a label file (of the adjudication file: no annotator column)."""
+        table, file_problems, file_warnings = read_label_file(path, required, optional)
+        problems.extend(file_problems)
+        warnings.extend(file_warnings)
+        if table is not None:
+            problems.extend(_check_rows(table, schema, index, "annotator" in required))
+        return table
+
     label_columns = ["file", "row", *schema.required_columns, *schema.optional_columns]
-    tables = []
-    for path in files:
-        table, file_problems, file_warnings = read_label_file(
-            path, schema.required_columns, schema.optional_columns
-        )
-        problems += file_problems
-        warnings += file_warnings
-        if table is None:
-            continue
-        problems += _check_rows(table, schema, index, need_annotator=True)
-        tables.append(table[label_columns])
+    tables = [
+        read(path, schema.required_columns, schema.optional_columns)
+        for path in label_files(labels_dir, adj_path)
+    ]
+    tables = [table[label_columns] for table in tables if table is not None]
     labels = pd.concat(tables, ignore_index=True) if tables else _empty(label_columns)
     problems += _check_duplicates(labels, fields, ("sentence_id", "annotator"))
 
     adj_columns = ["file", "row", "sentence_id", *fields, *ADJUDICATION_OPTIONAL]
     adj = _empty(adj_columns)
-    adj_file: Path | None = None
+    table = None
     if adj_path.is_file():
-        adj_file = adj_path
-        table, file_problems, file_warnings = read_label_file(
-            adj_path, ["sentence_id", *fields], ADJUDICATION_OPTIONAL
-        )
-        problems += file_problems
-        warnings += file_warnings
-        if table is not None:
-            problems += _check_rows(table, schema, index, need_annotator=False)
-            problems += _check_duplicates(table, fields, ("sentence_id",))
-            adj = table[adj_columns].reset_index(drop=True)
+        table = read(adj_path, ["sentence_id", *fields], ADJUDICATION_OPTIONAL)
+    if table is not None:
+        problems += _check_duplicates(table, fields, ("sentence_id",))
+        adj = table[adj_columns].reset_index(drop=True)
     if problems:
         raise StanceError(
             f"{len(problems)} problem(s) in the label files; no label is dropped, so fix them "
             f"and run again:\n{problem_lines(problems)}"
         )
-    return LabelSet(labels, adj, files, adj_file, warnings)
+    return LabelSet(labels, adj, warnings)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -43,9 +43,8 @@ def resolve_labels(
     def order(annotator: str) -> tuple[int, str]:
         return rank.get(annotator, len(rank)), annotator
 
-    by_sentence: dict[str, list[dict]] = defaultdict(list)
-    for rec in label_set.labels.to_dict("records"):
-        by_sentence[rec["sentence_id"]].append(rec)
+    labels = label_set.labels.groupby("sentence_id")
+    by_sentence = {sid: group.to_dict("records") for sid, group in labels}
     adjudicated = {rec["sentence_id"]: rec for rec in label_set.adjudication.to_dict("records")}
 
     rows: list[dict] = []
@@ -53,13 +52,11 @@ def resolve_labels(
     for sid in sorted(set(by_sentence) | set(adjudicated)):
         recs = sorted(by_sentence.get(sid, []), key=lambda r: order(r["annotator"]))
         row: dict[str, Any] = {"sentence_id": sid, "n_annotators": len(recs)}
-        if sid in adjudicated:
-            row.update({f: adjudicated[sid][f] for f in fields}, resolution="adjudicated")
-            rows.append(row)
-            continue
-        if len(recs) == 1:
-            row.update({f: recs[0][f] for f in fields}, resolution="single")
-            rows.append(row)
+        if sid in adjudicated or len(recs) == 1:
+            given, how = (
+                (adjudicated[sid], "adjudicated") if sid in adjudicated else (recs[0], "single")
+            )
+            rows.append(row | {f: given[f] for f in fields} | {"resolution": how})
             continue
         resolution = "unanimous"
         for fname in fields:
@@ -68,12 +65,11 @@ def resolve_labels(
             tied = [v for v, c in counts.items() if c == top]
             if len(counts) > 1 and resolution == "unanimous":
                 resolution = "majority"
-            if len(tied) == 1:
-                row[fname] = tied[0]
-                continue
-            # recs are in priority order, so the first one with a tied value decides.
+            # recs are in priority order, so on a tie the first one with a tied value decides.
             winner = next(r for r in recs if r[fname] in tied)
             row[fname] = winner[fname]
+            if len(tied) == 1:
+                continue
             resolution = "tie"
             votes = {
                 v: sorted((r["annotator"] for r in recs if r[fname] == v), key=order)
@@ -84,7 +80,5 @@ def resolve_labels(
         row["resolution"] = resolution
         rows.append(row)
     columns = ["sentence_id", *fields, "n_annotators", "resolution"]
-    final = pd.DataFrame(rows, columns=columns)
-    for col in columns:
-        final[col] = final[col].astype("int64" if col == "n_annotators" else str)
-    return Resolution(final, ties)
+    types = {c: "int64" if c == "n_annotators" else str for c in columns}
+    return Resolution(pd.DataFrame(rows, columns=columns).astype(types), ties)

@@ -76,10 +76,7 @@ class LabelSchema:
         return [f.name for f in self.fields]
 
     def field(self, name: str) -> LabelField:
-        for f in self.fields:
-            if f.name == name:
-                return f
-        raise KeyError(name)
+        return {f.name: f for f in self.fields}[name]
 
     def values(self, name: str) -> list[str]:
         """The allowed values of field ``name`` in schema order."""
@@ -120,35 +117,34 @@ def load_schema(path: Path | str) -> LabelSchema:
         raise StanceError(f"{path}: the label schema must be a mapping with 'fields' and 'columns'")
     problems = _structure_problems(data)
     fields: list[LabelField] = []
-    required: list[str] = []
-    optional: list[str] = []
     if not problems:
         for fname, spec in data["fields"].items():
             values = tuple(
                 LabelValue(v["name"], v["key"], v.get("description", "")) for v in spec["values"]
             )
-            names = Counter(v.name for v in values)
-            keys = Counter(v.key for v in values)
             problems += [
                 f"fields.{fname}: value '{n}' is listed {c} times"
-                for n, c in names.items()
+                for n, c in Counter(v.name for v in values).items()
                 if c > 1
             ]
             problems += [
-                f"fields.{fname}: key '{k}' is used {c} times" for k, c in keys.items() if c > 1
+                f"fields.{fname}: key '{k}' is used {c} times"
+                for k, c in Counter(v.key for v in values).items()
+                if c > 1
             ]
             fields.append(LabelField(fname, spec.get("description", ""), values))
-        required = list(data["columns"]["required"])
-        optional = list(data["columns"].get("optional", []))
-        for col in (*ID_COLUMNS, *(f.name for f in fields)):
-            if col not in required:
-                problems.append(f"columns.required: must list '{col}'")
+        problems += [
+            f"columns.required: must list '{col}'"
+            for col in (*ID_COLUMNS, *(f.name for f in fields))
+            if col not in data["columns"]["required"]
+        ]
     if problems:
         raise StanceError(
             f"{path}: the label schema is malformed:\n"
             + "\n".join(f"  {p}" for p in problems)
             + "\n  fix it following the structure described at the top of the file"
         )
+    required, optional = data["columns"]["required"], data["columns"].get("optional", [])
     return LabelSchema(
         path, data.get("target", ""), tuple(fields), tuple(required), tuple(optional)
     )

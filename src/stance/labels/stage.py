@@ -61,14 +61,9 @@ def run_label_stage(
     out_summary_by_article: Path | str | None = None,
     sentences_source: str | None = None,
 ) -> StageResult:
-    """Validate the labels, resolve final labels, and write the labeled data set, the summary
-    and the agreement; with ``out_unlabeled`` and ``out_summary_by_article`` also the queue
-    outputs (``write_queue``). ``sentences_path`` needs to hold the labeled articles only
-    (the workflow's results/labeled/sentences.parquet); ``sentences_source`` is the table that
-    messages name.
-
-    Nothing is written when the labels have a problem: the StanceError lists them all.
-    """
+    """Validate and resolve the labels (``sentences_path`` needs the labeled articles only;
+    messages name ``sentences_source``); write the data set, summary and agreement, and given
+    out_unlabeled and out_summary_by_article, the queue. Nothing is written if a label is wrong."""
     schema = load_schema(schema_path)
     sentences = load_sentences(sentences_path)
     label_set = load_labels(

@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 
 from stance.errors import StanceError
-from stance.tracking.queries import LOCAL_TIME, get_model_run, search_model_runs
+from stance.tracking.queries import get_model_run, metric_text, search_model_runs, start_date
 
 # Tags that say what a run was trained on and with which code; compared like params.
 IDENTITY_TAGS = ("dataset_digest", "labels_sha256", "config_hash", "git_commit", "git_dirty")
@@ -22,39 +22,21 @@ def _short(run_id: str) -> str:
     return run_id[:8]
 
 
-def _metric_text(metrics: dict[str, float], name: str) -> str:
-    if name not in metrics:
-        return "-"
-    value = metrics[name]
-    if name + CI_LOW in metrics and name + CI_HIGH in metrics:
-        return f"{value:.3f} [{metrics[name + CI_LOW]:.3f}, {metrics[name + CI_HIGH]:.3f}]"
-    return f"{value:.3f}"
-
-
 def differing_params(runs: Sequence[Any]) -> pd.DataFrame:
     """One row per param (or identity tag, as ``tag:NAME``) whose value is not the same in all
     runs; one column per run (its first 8 characters). A missing value shows as ``-``."""
-    rows = []
     keys = sorted(set().union(*(r.data.params for r in runs)))
     values = {k: [r.data.params.get(k, "-") for r in runs] for k in keys}
     values |= {f"tag:{t}": [r.data.tags.get(t, "-") or "-" for r in runs] for t in IDENTITY_TAGS}
     # 12 hex digits tell label versions apart (as `stance runs --by-labels`).
     values["tag:labels_sha256"] = [v[:12] for v in values["tag:labels_sha256"]]
-    for key, vals in values.items():
-        if len(set(vals)) > 1:
-            rows.append(
-                {
-                    "param": key,
-                    **{_short(r.info.run_id): v for r, v in zip(runs, vals, strict=True)},
-                }
-            )
+    rows = [[key, *vals] for key, vals in values.items() if len(set(vals)) > 1]
     return pd.DataFrame(rows, columns=["param", *(_short(r.info.run_id) for r in runs)])
 
 
 def metric_differences(runs: Sequence[Any]) -> pd.DataFrame:
-    """One row per metric: each run's value (with its interval where one is logged) and its
-    difference from the first run (``later - first``). Interval bounds are shown with their
-    metric, not as rows of their own."""
+    """One row per metric (its interval bounds shown with it, not as rows): each run's value and
+    its difference from the first run (``later - first``)."""
     names = sorted(
         (
             n
@@ -69,7 +51,7 @@ def metric_differences(runs: Sequence[Any]) -> pd.DataFrame:
     for name in names:
         row: dict[str, str] = {"metric": name}
         for run in runs:
-            row[_short(run.info.run_id)] = _metric_text(run.data.metrics, name)
+            row[_short(run.info.run_id)] = metric_text(run.data.metrics, name)
         for run in runs[1:]:
             m = run.data.metrics
             diff = m[name] - first[name] if name in m and name in first else math.nan
@@ -94,18 +76,10 @@ def compare_runs(uri: str, experiment: str, run_ids: Sequence[str]) -> dict[str,
             "run_id": [r.info.run_id for r in runs],
             "model": [r.data.tags.get("model", "") for r in runs],
             "data": [r.data.tags.get("dataset_digest", "") for r in runs],
-            "date": [_date(r.info.start_time) for r in runs],
+            "date": [start_date(r) for r in runs],
         }
     )
     return {"runs": header, "params": differing_params(runs), "metrics": metric_differences(runs)}
-
-
-def _date(start_ms: int) -> str:
-    return (
-        pd.Timestamp(start_ms, unit="ms", tz="UTC")
-        .tz_convert(LOCAL_TIME)
-        .strftime("%Y-%m-%d %H:%M")
-    )
 
 
 BY_LABELS_COLUMNS = [
@@ -115,10 +89,8 @@ BY_LABELS_COLUMNS = [
 
 
 def scores_by_label_version(uri: str, experiment: str, model: str) -> pd.DataFrame:
-    """A model's scores across label versions, oldest first: one row per label version (data
-    digest) with its number of labeled sentences and articles, and f_avg and macro-F1 with
-    their intervals from the newest finished run of the model on that version (``runs``: how
-    many finished runs of the model that version has; ``first logged``: when the first was)."""
+    """A model's scores per label version, oldest first: its size, and f_avg and macro-F1 with
+    intervals from the newest finished run on it (``runs``: how many; ``first logged``: when)."""
     runs = search_model_runs(uri, experiment, model=model)
     if not runs:
         raise StanceError(
@@ -135,13 +107,13 @@ def scores_by_label_version(uri: str, experiment: str, model: str) -> pd.DataFra
         params, metrics = newest.data.params, newest.data.metrics
         rows.append(
             {
-                "first logged": _date(same[0].info.start_time),
+                "first logged": start_date(same[0]),
                 "data": tags.get("dataset_digest", ""),
                 "labels_sha256": tags.get("labels_sha256", "")[:12],
                 "labels": params.get("n_sentences", "-"),
                 "articles": params.get("n_articles", "-").replace("null", "-"),
-                "f_avg [95% CI]": _metric_text(metrics, "f_avg"),
-                "macro_f1 [95% CI]": _metric_text(metrics, "macro_f1"),
+                "f_avg [95% CI]": metric_text(metrics, "f_avg"),
+                "macro_f1 [95% CI]": metric_text(metrics, "macro_f1"),
                 "runs": len(same),
                 "run_id": newest.info.run_id,
             }

@@ -61,13 +61,6 @@ def model_location(client: Any, run: Any) -> str:
     return f"{run.info.artifact_uri}/{MODEL_ARTIFACT}"
 
 
-def _shown(location: str, name: str = "") -> str:
-    local = local_artifact_path(location)
-    if local is not None:
-        return str(local / name) if name else str(local)
-    return f"{location}/{name}" if name else location
-
-
 def _model_files(folder: Path, shown: str = "") -> tuple[str, Path]:
     """The serialisation format and model file named by the MLmodel file in ``folder`` (shown
     as ``shown`` in messages); a ValueError saying what is missing or unreadable. Only a skops
@@ -113,17 +106,6 @@ def local_model_problem(client: Any, run: Any) -> str | None:
     return None if fmt == "skops" else "the model is not in skops format"
 
 
-def _relog_hint(uri: str, location: str) -> str:
-    moved = moved_store_problem(uri, location)
-    if moved is not None:
-        return moved
-    return (
-        "The files were deleted, truncated or moved; log the model again with "
-        "`snakemake --forcerun models` (or `stance train`), or choose another run with "
-        "--run-id (see `stance runs`)"
-    )
-
-
 def load_logged_model(uri: str, run_id: str) -> Any:
     """The scikit-learn pipeline logged in run ``run_id``, loaded only when every type it names
     is in the project's allowlist (so a model logged by someone else cannot run code here)."""
@@ -136,10 +118,16 @@ def load_logged_model(uri: str, run_id: str) -> Any:
     client = tracking_client(uri)
     run = read_run(uri, run_id)
     location = model_location(client, run)
+    shown = str(local_artifact_path(location) or location)
     label = f"run {run_id} (model {run.data.tags.get('model', run.info.run_name)!r})"
 
     def broken(what: str) -> StanceError:
-        return StanceError(f"{label}: {what}. {_relog_hint(uri, location)}")
+        hint = moved_store_problem(uri, location) or (
+            "The files were deleted, truncated or moved; log the model again with "
+            "`snakemake --forcerun models` (or `stance train`), or choose another run with "
+            "--run-id (see `stance runs`)"
+        )
+        return StanceError(f"{label}: {what}. {hint}")
 
     with tempfile.TemporaryDirectory(prefix="stance-model-") as tmp:
         try:
@@ -150,9 +138,9 @@ def load_logged_model(uri: str, run_id: str) -> Any:
             )
         except Exception as exc:
             first = str(exc).splitlines()[0] if str(exc) else repr(exc)
-            raise broken(f"its model cannot be read from {_shown(location)} ({first})") from None
+            raise broken(f"its model cannot be read from {shown} ({first})") from None
         try:
-            fmt, path = _model_files(local, _shown(location))
+            fmt, path = _model_files(local, shown)
         except ValueError as exc:
             raise broken(str(exc)) from None
         if fmt != "skops":

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -12,7 +12,6 @@ from stance.errors import StanceError
 from stance.tracking.store import (
     ROLE_TAG,
     find_experiment_id,
-    import_mlflow,
     read_run,
     retry_locked,
     tracking_client,
@@ -50,7 +49,7 @@ def search_model_runs(
 ) -> list[Any]:
     """Model runs of the experiment, newest first; only FINISHED ones (everything logged)
     unless ``finished_only`` is false."""
-    experiment_id = find_experiment_id(uri, experiment, create=False)
+    experiment_id = find_experiment_id(uri, experiment)
     client = tracking_client(uri)
     try:
         return retry_locked(
@@ -71,18 +70,20 @@ RUNS_COLUMNS = [
 ]  # fmt: skip
 
 
-def _with_ci(table: pd.DataFrame, name: str) -> pd.Series:
-    """'value [low, high]' from the metric columns of an mlflow.search_runs table."""
+def metric_text(metrics: Mapping[str, float], name: str, missing: str = "-") -> str:
+    """'value [low, high]' of a logged metric and its interval (just the value without one)."""
+    if name not in metrics:
+        return missing
+    low, high = metrics.get(f"{name}_ci_low"), metrics.get(f"{name}_ci_high")
+    if low is None or high is None:
+        return f"{metrics[name]:.3f}"
+    return f"{metrics[name]:.3f} [{low:.3f}, {high:.3f}]"
 
-    def column(suffix: str) -> pd.Series:
-        return table.get(f"metrics.{name}{suffix}", pd.Series(float("nan"), index=table.index))
 
-    value, low, high = column(""), column("_ci_low"), column("_ci_high")
-    text = [
-        "" if pd.isna(v) else f"{v:.3f} [{lo:.3f}, {hi:.3f}]"
-        for v, lo, hi in zip(value, low, high, strict=True)
-    ]
-    return pd.Series(text, index=table.index, dtype=object)
+def start_date(run: Any) -> str:
+    """When ``run`` started, in local time."""
+    started = pd.Timestamp(run.info.start_time, unit="ms", tz="UTC")
+    return started.tz_convert(LOCAL_TIME).strftime("%Y-%m-%d %H:%M")
 
 
 def runs_table(
@@ -96,49 +97,40 @@ def runs_table(
 ) -> pd.DataFrame:
     """Logged model runs, newest first: model, status, data digest, f_avg and macro_f1 with CIs,
     date, commit; only FINISHED runs unless ``include_unfinished``."""
-    mlflow = import_mlflow()
-    experiment_id = find_experiment_id(uri, experiment, create=False)
-    mlflow.set_tracking_uri(uri)
-    try:
-        found = retry_locked(
-            mlflow.search_runs,
-            experiment_ids=[experiment_id],
-            filter_string=_model_filter(model, filter_string, not include_unfinished),
-            order_by=["attributes.start_time DESC"],
-            max_results=limit,
-            output_format="pandas",
-        )
-    except Exception as exc:
-        raise _filter_error(filter_string, exc) from None
-    if found.empty:
-        return pd.DataFrame(columns=RUNS_COLUMNS)
-
-    def tag(name: str) -> pd.Series:
-        return found.get(f"tags.{name}", pd.Series("", index=found.index)).fillna("")
-
-    commit = tag("git_commit").str[:10]
-    commit = commit.where(~((commit != "") & (tag("git_dirty") == "true")), commit + "+dirty")
-    table = pd.DataFrame(
-        {
-            "run_id": found["run_id"],
-            "model": tag("model"),
-            "status": found["status"],
-            # The training data set's digest (the MLflow dataset input; also kept as a tag).
-            "data": tag("dataset_digest"),
-            "cv": found.get("params.cv_scheme", pd.Series("", index=found.index)).fillna(""),
-            "f_avg [95% CI]": _with_ci(found, "f_avg"),
-            "macro_f1 [95% CI]": _with_ci(found, "macro_f1"),
-            "date": found["start_time"].dt.tz_convert(LOCAL_TIME).dt.strftime("%Y-%m-%d %H:%M"),
-            "commit": commit.replace("", "-"),
-        }
+    runs = search_model_runs(
+        uri,
+        experiment,
+        model=model,
+        filter_string=filter_string,
+        max_results=limit,
+        finished_only=not include_unfinished,
     )
-    return table[RUNS_COLUMNS].reset_index(drop=True)
+    rows = []
+    for run in runs:
+        tags, metrics = run.data.tags, run.data.metrics
+        commit = tags.get("git_commit", "")[:10]
+        dirty = commit and tags.get("git_dirty") == "true"
+        rows.append(
+            [
+                run.info.run_id,
+                tags.get("model", ""),
+                run.info.status,
+                # The training data set's digest (the MLflow dataset input; also kept as a tag).
+                tags.get("dataset_digest", ""),
+                run.data.params.get("cv_scheme", ""),
+                metric_text(metrics, "f_avg", missing=""),
+                metric_text(metrics, "macro_f1", missing=""),
+                start_date(run),
+                f"{commit}+dirty" if dirty else commit or "-",
+            ]
+        )
+    return pd.DataFrame(rows, columns=RUNS_COLUMNS)
 
 
 def get_model_run(uri: str, experiment: str, run_id: str) -> Any:
     """The model run ``run_id`` (an MLflow Run); a clear error when it is missing, a parent, or
     not FINISHED (its logging failed or never ended, so its model may be missing)."""
-    find_experiment_id(uri, experiment, create=False)
+    find_experiment_id(uri, experiment)
     run = read_run(uri, run_id)
     if run.data.tags.get(ROLE_TAG) != "model":
         raise StanceError(f"run {run_id} holds no model (it groups other runs); pick a child")
@@ -161,9 +153,8 @@ def select_run(
     available: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """The run to predict with: ``run_id``; else the newest run of ``model``; else, of the newest
-    run of every model, the one with the highest ``metric`` (ties: the newer). Without run_id and
-    model, only models whose input columns are all in ``available`` (when given) are chosen.
-    Only FINISHED runs count: a run whose logging failed or was killed may lack its model."""
+    run of every model whose inputs are all ``available`` (when given), the one with the highest
+    ``metric`` (ties: the newer). Only FINISHED runs count: others may lack their model."""
     if run_id:
         run = get_model_run(uri, experiment, run_id)
     else:
@@ -179,12 +170,8 @@ def select_run(
             latest.setdefault(r.data.tags.get("model", r.info.run_name), r)
         candidates = list(latest.values())
         if available is not None and not model:
-
-            def usable(r: Any) -> bool:
-                needed = [c for c in r.data.params.get("features", "").split(",") if c]
-                return all(c in available for c in needed)
-
-            candidates = [r for r in candidates if usable(r)] or candidates
+            usable = [r for r in candidates if set(_listed(r, "features")) <= set(available)]
+            candidates = usable or candidates
         run = max(
             candidates,
             key=lambda r: (r.data.metrics.get(metric, float("-inf")), r.info.start_time),
@@ -193,6 +180,11 @@ def select_run(
         "run_id": run.info.run_id,
         "model": run.data.tags.get("model", run.info.run_name),
         "metric": run.data.metrics.get(metric),
-        "classes": [c for c in run.data.params.get("classes", "").split(",") if c],
-        "features": [c for c in run.data.params.get("features", "").split(",") if c],
+        "classes": _listed(run, "classes"),
+        "features": _listed(run, "features"),
     }
+
+
+def _listed(run: Any, param: str) -> list[str]:
+    """The names of a comma-separated param of ``run`` (none when it is missing)."""
+    return [c for c in run.data.params.get(param, "").split(",") if c]

@@ -69,14 +69,7 @@ def _flat_params(summary: Mapping[str, Any]) -> dict[str, str]:
     if data.get("test_source"):
         params["test_source"] = data["test_source"]
         params["n_test_sentences"] = text(data["n_test_sentences"])
-    for key, value in sorted(summary["params"].items()):
-        params[f"hp.{key}"] = text(value)
-    return params
-
-
-def result_digest(summary: Mapping[str, Any]) -> str:
-    """SHA-256 of a model's result summary (key order does not matter)."""
-    return hashlib.sha256(json.dumps(summary, sort_keys=True).encode("utf-8")).hexdigest()
+    return params | {f"hp.{key}": text(value) for key, value in sorted(summary["params"].items())}
 
 
 def _group_parent(client: Any, experiment_id: str, group: str, label: str) -> str:
@@ -134,10 +127,8 @@ def log_evaluation_run(
     reuse_identical: bool = False,
 ) -> dict[str, str]:
     """Log one evaluated model as a run under the parent run of ``group``; returns its IDs.
-
     With ``reuse_identical``, a finished run with the same result (RESULT_TAG) is returned
-    instead, so a change to one model, or a new unlabeled article, logs nothing for the others.
-    """
+    instead, so a change to one model, or a new unlabeled article, logs nothing for the others."""
     mlflow = import_mlflow()
     from mlflow.models import infer_signature
 
@@ -149,7 +140,6 @@ def log_evaluation_run(
     experiment_id = init_store(uri, experiment)
     client = tracking_client(uri)
     mlflow.set_tracking_uri(uri)
-    root = Path(root)
 
     x = data.frame[summary["features"]].head(5).reset_index(drop=True)
     signature = infer_signature(x, model.predict(x))
@@ -174,7 +164,7 @@ def log_evaluation_run(
         "config_hash": config_hash(config or {}),
         "dataset_digest": digest,
         "labels_sha256": summary["data"]["sha256"],
-        RESULT_TAG: result_digest(summary),
+        RESULT_TAG: hashlib.sha256(json.dumps(summary, sort_keys=True).encode()).hexdigest(),
         "mlflow.note.content": summary.get("description", ""),
     }
     agreement_metrics: dict[str, float] = {}
@@ -201,10 +191,9 @@ def log_evaluation_run(
             experiment_id=experiment_id,
             run_name=summary["model"],
             parent_run_id=parent,
-            tags={**tags, **_owner_tags()},
+            # The host and process logging it: a RUNNING run whose process is gone was abandoned.
+            tags={**tags, OWNER_HOST_TAG: socket.gethostname(), OWNER_PID_TAG: str(os.getpid())},
         )
-    except StanceError:
-        raise
     except Exception as exc:
         raise store_error(uri, f"logging model {summary['model']!r}", exc) from None
     run_id = run.info.run_id
@@ -230,11 +219,6 @@ def log_evaluation_run(
     return info | {"run_id": run_id, "group": group, "parent_run_id": parent, "reused": False}
 
 
-def _owner_tags() -> dict[str, str]:
-    """The host and process logging a run: a RUNNING run whose process is gone was abandoned."""
-    return {OWNER_HOST_TAG: socket.gethostname(), OWNER_PID_TAG: str(os.getpid())}
-
-
 def _owner_alive(tags: Mapping[str, str]) -> bool:
     """Whether the process that started a run is known to be still running (same host only)."""
     pid = tags.get(OWNER_PID_TAG, "")
@@ -242,11 +226,9 @@ def _owner_alive(tags: Mapping[str, str]) -> bool:
         return False
     try:
         os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
     except PermissionError:
         return True  # another user's process
-    except OSError:
+    except OSError:  # ProcessLookupError among them: no such process
         return False
     return True
 
@@ -273,13 +255,10 @@ def _finish(mlflow: Any, client: Any, run_id: str, note: str) -> None:
     _end(mlflow, client, run_id, "FINISHED")
 
 
-def close_abandoned_runs(uri: str, experiment: str) -> list[Any]:
+def close_abandoned_runs(uri: str, experiment_id: str) -> list[Any]:
     """Mark FAILED, with a note, the runs left RUNNING by a killed process; the runs marked.
-
     Called under the workflow's lock before it logs, so a RUNNING run is a crashed one, unless
-    its process on this machine is still alive (a `stance train` in another terminal).
-    """
-    experiment_id = init_store(uri, experiment)
+    its process on this machine is still alive (a `stance train` in another terminal)."""
     client = tracking_client(uri)
     try:
         running = retry_locked(
@@ -327,9 +306,8 @@ def _identical_run(
 ) -> Any | None:
     """A finished model run with the same result, params and metrics (not commit or config
     hash: an unrelated change reproduces the same result), if any."""
+    # The model names (config schema) and digests (hex) hold no quote that could break the filter.
     keys = ("model", "labels_sha256", RESULT_TAG)
-    if any("'" in str(tags[k]) for k in keys):
-        return None
     filter_string = " and ".join(
         [f"tags.`{ROLE_TAG}` = 'model'", "attributes.status = 'FINISHED'"]
         + [f"tags.`{k}` = '{tags[k]}'" for k in keys]

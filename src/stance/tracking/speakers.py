@@ -54,9 +54,8 @@ def log_speaker_run(
 
     trusted = trusted_types(model, "the speaker model") if model is not None else []
     experiment_id = init_store(uri, experiment)
-    tracking_client(uri)
     mlflow.set_tracking_uri(uri)
-    commit, dirty = git_state(Path(root))
+    commit, dirty = git_state(root)
     tags = {
         ROLE_TAG: SPEAKER_ROLE,
         GROUP_TAG: safe_group(os.environ.get(WORKFLOW_RUN_ENV) or new_group_id()),
@@ -98,7 +97,7 @@ def latest_speaker_run(uri: str, experiment: str) -> tuple[str, str] | None:
     """The run ID of the newest FINISHED speaker run and, if it logged no speaker model, why
     (else ""); None without such a run."""
     try:
-        experiment_id = find_experiment_id(uri, experiment, create=False)
+        experiment_id = find_experiment_id(uri, experiment)
     except StanceError:  # no store or experiment yet: nothing logged
         return None
     client = tracking_client(uri)

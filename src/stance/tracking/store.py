@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sqlite3
@@ -45,12 +46,8 @@ def project_root(config_path: Path | str) -> Path:
 def resolve_tracking_uri(config: Mapping[str, Any], root: Path | str) -> str:
     """MLFLOW_TRACKING_URI, else config mlflow.tracking_uri, else sqlite:///<root>/mlflow.db."""
     env = os.environ.get("MLFLOW_TRACKING_URI", "").strip()
-    if env:
-        return env
-    configured = (config.get("mlflow") or {}).get("tracking_uri")
-    if configured:
-        return str(configured)
-    return f"sqlite:///{Path(root).resolve() / 'mlflow.db'}"
+    configured = env or (config.get("mlflow") or {}).get("tracking_uri")
+    return str(configured) if configured else f"sqlite:///{Path(root).resolve() / 'mlflow.db'}"
 
 
 def read_run(uri: str, run_id: str) -> Any:
@@ -65,39 +62,31 @@ def read_run(uri: str, run_id: str) -> Any:
 
 def sqlite_path(uri: str) -> Path | None:
     """The database file of a ``sqlite:///`` tracking URI; None for other stores (a server)."""
-    if uri.startswith("sqlite:///"):
-        return Path(uri[len("sqlite:///") :])
-    return None
+    return Path(uri.removeprefix("sqlite:///")) if uri.startswith("sqlite:///") else None
+
+
+def _check_sqlite(db: Path | None) -> None:
+    """Raise when the SQLite store file ``db`` exists but is damaged (see sqlite_store_problem)."""
+    problem = sqlite_store_problem(db) if db is not None else None
+    if problem is not None:
+        raise damaged_store_error(db, problem)
 
 
 def check_store_file(config: Mapping[str, Any], root: Path | str, checked_dir: Path) -> None:
     """Raise when the project's SQLite store exists but is not an SQLite database or is corrupt.
-
     The check reads the whole file, so it runs again only when the file's size or time stamp
-    changed since it last passed (remembered in ``checked_dir``).
-    """
+    changed since it last passed (remembered in ``checked_dir``)."""
     db = sqlite_path(resolve_tracking_uri(config, root))
     if db is None or not db.is_file():
         return
 
     def passed() -> bool:
-        problem = sqlite_store_problem(db)
-        if problem is not None:
-            raise damaged_store_error(db, problem)
+        _check_sqlite(db)
         return True
 
     stat = db.stat()
     seen = f"{db.resolve()} {stat.st_size} {stat.st_mtime_ns}"
     remembered(checked_dir / "store-checked.json", seen, passed)
-
-
-def _artifact_location(uri: str) -> str | None:
-    # Beside a SQLite store: <store folder>/mlartifacts (not ./mlruns, which MLflow would take
-    # for an old file store). Other stores (a server) choose their own.
-    db = sqlite_path(uri)
-    if db is not None:
-        return (db.resolve().parent / "mlartifacts").as_uri()
-    return None
 
 
 def _is_locked(exc: BaseException) -> bool:
@@ -134,10 +123,7 @@ def tracking_client(uri: str) -> Any:
     db = sqlite_path(uri)
     try:
         st = db.stat() if db is not None else None
-    except OSError:
-        st = None
-    if db is not None and st is None:
-        # No store file yet: MLflow creates it; the client of the new file is cached next time.
+    except OSError:  # no store file yet: MLflow creates it; its client is cached next time
         return import_mlflow().MlflowClient(tracking_uri=uri)
     key = (uri, st.st_dev if st else 0, st.st_ino if st else 0)
     if key not in _clients:
@@ -163,11 +149,10 @@ def sqlite_store_problem(path: Path | str) -> str | None:
         return "is not an SQLite database (it does not start with the SQLite header)"
 
     def quick_check() -> list[Any]:
-        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-        try:
+        with contextlib.closing(
+            sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        ) as db:
             return db.execute("PRAGMA quick_check").fetchall()
-        finally:
-            db.close()
 
     try:
         rows = retry_locked(quick_check)
@@ -196,9 +181,7 @@ def local_artifact_path(artifact_uri: str) -> Path | None:
     parsed = urlparse(artifact_uri)
     if parsed.scheme == "file":
         return Path(url2pathname(unquote(parsed.path)))
-    if parsed.scheme == "" and artifact_uri.startswith("/"):
-        return Path(artifact_uri)
-    return None
+    return Path(artifact_uri) if parsed.scheme == "" and artifact_uri.startswith("/") else None
 
 
 def moved_store_problem(uri: str, artifact_uri: str) -> str | None:
@@ -224,16 +207,6 @@ def moved_store_problem(uri: str, artifact_uri: str) -> str | None:
     )
 
 
-def _schema_hint(message: str) -> str:
-    if "out-of-date database schema" in message or "Can't locate revision" in message:
-        return (
-            "; the store's schema is not the one this MLflow version reads: if a newer MLflow "
-            "wrote it, install that version here; if an older one did, back the file up and "
-            "run `mlflow db upgrade <uri>`"
-        )
-    return ""
-
-
 def store_error(uri: str, what: str, exc: Exception) -> StanceError:
     """The error for a failed store operation, with a recovery hint for a damaged SQLite file."""
     text = str(exc).splitlines()[0] if str(exc) else repr(exc)
@@ -242,9 +215,13 @@ def store_error(uri: str, what: str, exc: Exception) -> StanceError:
         problem = sqlite_store_problem(db)
         if problem is not None:
             return damaged_store_error(db, problem)
-        hint = _schema_hint(str(exc))
-        if hint:
-            return damaged_store_error(db, f"cannot be read by MLflow ({text}){hint}")
+        if "out-of-date database schema" in str(exc) or "Can't locate revision" in str(exc):
+            return damaged_store_error(
+                db,
+                f"cannot be read by MLflow ({text}); the store's schema is not the one this "
+                "MLflow version reads: if a newer MLflow wrote it, install that version here; if "
+                "an older one did, back the file up and run `mlflow db upgrade <uri>`",
+            )
     return StanceError(
         f"MLflow store {uri}: {what} failed: {text}; check that MLFLOW_TRACKING_URI / config "
         "mlflow.tracking_uri name the store you mean and that it is reachable"
@@ -253,41 +230,35 @@ def store_error(uri: str, what: str, exc: Exception) -> StanceError:
 
 def init_store(uri: str, experiment: str) -> str:
     """Create the store (if new) and the experiment (if missing); return the experiment ID.
-
     Run it once before parallel jobs log to a new SQLite store: its schema set-up breaks when
-    several processes create it at once.
-    """
+    several processes create it at once."""
     db = sqlite_path(uri)
-    if db is not None:
-        problem = sqlite_store_problem(db)
-        if problem is not None:
-            raise damaged_store_error(db, problem)
+    _check_sqlite(db)
     try:
         client = tracking_client(uri)
         found = retry_locked(client.get_experiment_by_name, experiment)
-        if found is not None:
-            if found.lifecycle_stage != "active":
-                raise StanceError(
-                    f"experiment {experiment!r} in {uri} is deleted; restore it in the MLflow "
-                    "UI or choose another name in config mlflow.experiment"
-                )
-            moved = moved_store_problem(uri, found.artifact_location or "")
-            if moved is not None:
-                raise StanceError(moved)
-            return found.experiment_id
-        return retry_locked(client.create_experiment, experiment, _artifact_location(uri))
-    except StanceError:
-        raise
+        if found is None:
+            # Beside a SQLite store: <store folder>/mlartifacts (not ./mlruns, which MLflow would
+            # take for an old file store). Other stores (a server) choose their own.
+            location = (db.resolve().parent / "mlartifacts").as_uri() if db is not None else None
+            return retry_locked(client.create_experiment, experiment, location)
     except Exception as exc:
         if "already exists" in str(exc):
             return tracking_client(uri).get_experiment_by_name(experiment).experiment_id
         raise store_error(uri, "opening the store", exc) from None
+    if found.lifecycle_stage != "active":
+        raise StanceError(
+            f"experiment {experiment!r} in {uri} is deleted; restore it in the MLflow "
+            "UI or choose another name in config mlflow.experiment"
+        )
+    moved = moved_store_problem(uri, found.artifact_location or "")
+    if moved is not None:
+        raise StanceError(moved)
+    return found.experiment_id
 
 
-def find_experiment_id(uri: str, experiment: str, create: bool) -> str:
-    """The experiment's ID; with ``create``, the store and experiment are made if missing."""
-    if create:
-        return init_store(uri, experiment)
+def find_experiment_id(uri: str, experiment: str) -> str:
+    """The ID of an experiment that is logged already (never creates a store or experiment)."""
     db = sqlite_path(uri)
     if db is not None and not db.is_file():
         # Opening a missing SQLite store would create an empty one: say what to do instead.

@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 
 from stance.tracking.provenance import safe_group
+from stance.tracking.runs import _group_parent
 from stance.tracking.store import (
     find_experiment_id,
     retry_locked,
@@ -63,10 +64,8 @@ def log_group_summary(
 ) -> str:
     """Put the comparison table (an MLflow table) and a markdown description on the parent run
     of ``group``, replacing earlier ones; returns the parent's run ID."""
-    from stance.tracking.runs import _group_parent
-
     group = safe_group(group)
-    experiment_id = find_experiment_id(uri, experiment, create=False)
+    experiment_id = find_experiment_id(uri, experiment)
     client = tracking_client(uri)
     try:
         # The group's models made it already; created here only if it was deleted since.
@@ -83,8 +82,6 @@ def summary_group(markers: list[dict[str, Any]], current: str | None) -> str:
     markers): the current workflow run's when it logged any of them, else the group holding the
     most of them (models reused from earlier runs keep the group that logged them)."""
     groups = [m["group"] for m in markers if m.get("group")]
-    if not groups:
-        raise ValueError("no logged runs to summarise")
     if current and current in groups:
         return current
     return max(sorted(set(groups)), key=groups.count)

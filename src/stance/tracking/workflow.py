@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Mapping, Sequence
@@ -9,37 +10,29 @@ from pathlib import Path
 from typing import Any
 
 from stance.io import write_json
+from stance.tracking.runs import close_abandoned_runs, log_evaluation_run
+from stance.tracking.store import WORKFLOW_RUN_ENV, init_store, resolve_tracking_uri
+from stance.tracking.summary import log_group_summary, summary_group
 
 logger = logging.getLogger(__name__)
 
 
 def _store(config: Mapping[str, Any], root: Path | str) -> tuple[str, str]:
-    from stance.tracking.store import resolve_tracking_uri
-
     return resolve_tracking_uri(config, root), config["mlflow"]["experiment"]
-
-
-def report_abandoned(uri: str, experiment: str) -> None:
-    """Mark FAILED the runs a killed process left RUNNING, and say which."""
-    from stance.tracking.runs import close_abandoned_runs
-
-    for run in close_abandoned_runs(uri, experiment):
-        name = run.data.tags.get("model", run.info.run_name)
-        logger.warning(
-            f"run {run.info.run_id} ({name}) in {uri} was left unfinished by a killed or "
-            "crashed process; marked FAILED (it is never used for predictions)"
-        )
 
 
 def open_store(config: Mapping[str, Any], root: Path | str, out: Path | str) -> None:
     """Create (or open and check) the MLflow store and experiment, mark FAILED the runs a
     crashed earlier run left unfinished, and record the store in ``out`` (rule tracking_store,
     before any job logs)."""
-    from stance.tracking.store import init_store
-
     uri, experiment = _store(config, root)
     experiment_id = init_store(uri, experiment)
-    report_abandoned(uri, experiment)
+    for run in close_abandoned_runs(uri, experiment_id):
+        name = run.data.tags.get("model", run.info.run_name)
+        logger.warning(
+            f"run {run.info.run_id} ({name}) in {uri} was left unfinished by a killed or "
+            "crashed process; marked FAILED (it is never used for predictions)"
+        )
     write_json(out, {"tracking_uri": uri, "experiment": experiment, "experiment_id": experiment_id})
     logger.info(f"MLflow store {uri}: experiment {experiment!r} (id {experiment_id})")
 
@@ -54,7 +47,6 @@ def log_model_folder(
 ) -> dict[str, Any]:
     """Log the result folder of one model trained on the labeled data set ``data``, reusing a
     stored run that holds the same result; writes the folder's mlflow_run.json and returns it."""
-    from stance.tracking.runs import log_evaluation_run
     from stance.training.artifacts import ARTIFACT_FILES, load_final_model, read_summary
     from stance.training.data import load_training_data
 
@@ -90,10 +82,6 @@ def compare_logged_models(
 ) -> Any:
     """The comparison table and figure of the logged models in ``folders``, and both table and
     a description on the parent run of the workflow run (rule compare_models)."""
-    import json
-
-    from stance.tracking.store import WORKFLOW_RUN_ENV
-    from stance.tracking.summary import log_group_summary, summary_group
     from stance.training.artifacts import read_summary
     from stance.training.comparison import (
         comparison_table,
