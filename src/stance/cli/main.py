@@ -176,7 +176,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--model", help="only runs of this model")
     p.add_argument("--filter", help='MLflow search filter, e.g. "metrics.f_avg > 0.5"')
-    p.add_argument("--limit", type=int, default=50, help="at most this many runs (default 50)")
+    p.add_argument(
+        "--limit",
+        type=_positive,
+        default=50,
+        help="at most this many runs (default 50, at most 50000)",
+    )
     p.add_argument("--tsv", action="store_true", help="tab-separated output")
     p.add_argument(
         "--all",

@@ -102,7 +102,7 @@ def runs_table(
         experiment,
         model=model,
         filter_string=filter_string,
-        max_results=limit,
+        max_results=min(limit, 50000),  # one MLflow search returns at most 50,000 runs
         finished_only=not include_unfinished,
     )
     rows = []
