@@ -14,7 +14,6 @@ from stance.findings.shares import (
     SAMPLE,
     THIN,
     UNCORRECTED,
-    Grouping,
     estimator_for,
     stance_shares,
     top_groups,
@@ -252,7 +251,7 @@ def test_groups_with_missing_values_are_left_out_and_months_and_pairs():
     )
     out = stance_shares(table, "month", CLASSES)
     assert list(out["month"]) == ["2018-11", "2020-02"] and out["sentences"].sum() == 2
-    pairs = stance_shares(table, Grouping("speaker_month", ("speaker", "month")), CLASSES)
+    pairs = stance_shares(table, ("speaker", "month"), CLASSES)
     assert list(zip(pairs["speaker"], pairs["month"], strict=True)) == [
         ("nato", "2020-02"),
         ("taliban", "2018-11"),
@@ -306,7 +305,7 @@ def test_a_difference_between_two_groups_and_its_interval():
                          CLASSES[pred], period))  # fmt: skip
     table = pd.DataFrame(rows, columns=[*COLUMNS, "period"])
     true = {p: truth(table[table["period"] == p]).loc["taliban"] for p in ("before", "after")}
-    grouping = Grouping("speaker_period", ("speaker", "period"))
+    grouping = ("speaker", "period")
     hits = []
     for rep in range(30):
         sampled = draw(table, 24, rep)

@@ -23,18 +23,12 @@ from stance.findings.predict import (
     speakers_of,
 )
 from stance.findings.resolve import LABEL_SOURCE, month_of, resolve_stances
-from stance.findings.shares import Grouping, share_differences, stance_shares, top_groups
+from stance.findings.shares import estimator_for, stance_shares, top_groups
 from stance.io import atomic_path, spreadsheet_frame
 
 METADATA_COLUMNS = ["title", "outlet", "date", "url"]
-# The shares tables: name -> the sentence columns whose values make a group.
-GROUPINGS = {
-    "speaker": Grouping("speaker", ("speaker",)),
-    "outlet": Grouping("outlet", ("outlet",)),
-    "month": Grouping("month", ("month",)),
-    "speaker_month": Grouping("speaker_month", ("speaker", "month")),
-    "speaker_outlet": Grouping("speaker_outlet", ("speaker", "outlet")),
-}
+# The shares tables, by the sentence columns whose values make a group (named by them joined).
+GROUPINGS = [("speaker",), ("outlet",), ("month",), ("speaker", "month"), ("speaker", "outlet")]
 PERIODS = ("before", "after")
 
 
@@ -88,14 +82,6 @@ class FindingsResult:
     change: pd.DataFrame
 
 
-def _articles(path: str) -> pd.DataFrame:
-    table = read_people_table(path, sep="\t")
-    for c in METADATA_COLUMNS:
-        if c not in table.columns:
-            table[c] = ""
-    return table.set_index("article_id")[METADATA_COLUMNS]
-
-
 def sentence_findings(
     inputs: FindingsInputs, chosen: ChosenModel, labels: pd.DataFrame
 ) -> pd.DataFrame:
@@ -106,9 +92,10 @@ def sentence_findings(
     corpus = pd.read_parquet(inputs.sentences)
     corpus = corpus.sort_values(["article_id", "position"], kind="stable").reset_index(drop=True)
     table = corpus[["sentence_id", "article_id", "position", "text"]].copy()
-    meta = _articles(inputs.articles).reindex(table["article_id"]).fillna("")
-    for c in METADATA_COLUMNS:
-        table[c] = meta[c].to_numpy()
+    articles = read_people_table(inputs.articles, sep="\t")
+    articles = articles.reindex(columns=["article_id", *METADATA_COLUMNS], fill_value="")
+    meta = articles.set_index("article_id").reindex(table["article_id"]).fillna("")
+    table[METADATA_COLUMNS] = meta.to_numpy()
     table["month"] = month_of(table["date"])
     found = speakers_of(corpus, inputs.speakers).reindex(table["sentence_id"])
     table["predicted_speaker"] = found["predicted_speaker"].to_numpy()
@@ -116,11 +103,8 @@ def sentence_findings(
     table = pd.concat([table, gather_stances(table, list(inputs.stances), chosen)], axis=1)
     resolved = resolve_stances(table, labels[["sentence_id", "stance"]])
     # A hand-labeled speaker overrides the predicted one, as a hand-labeled stance does.
-    if "speaker" in labels.columns:
-        named = labels[labels["speaker"].fillna("") != ""].set_index("sentence_id")["speaker"]
-    else:
-        named = pd.Series(dtype=object)
-    hand_speaker = table["sentence_id"].map(named)
+    named = labels.set_index("sentence_id").get("speaker", pd.Series(dtype=object))
+    hand_speaker = table["sentence_id"].map(named[named.fillna("") != ""])
     resolved["speaker"] = hand_speaker.where(hand_speaker.notna(), table["predicted_speaker"])
     resolved["speaker_source"] = np.where(
         hand_speaker.notna(), LABEL_SOURCE, found["source"].astype(str).to_numpy()
@@ -147,7 +131,7 @@ def _split_date(value: Any) -> str | None:
 
 
 def _settings(config: Mapping[str, Any]) -> dict[str, Any]:
-    """The stage's settings: config ``findings`` (defaults from the config schema) and the seed."""
+    """The stage's settings: config ``findings`` (defaults from the config schema)."""
     findings = config["findings"]
     return {
         "model": findings["model"],
@@ -155,57 +139,11 @@ def _settings(config: Mapping[str, Any]) -> dict[str, Any]:
         "wide_half_width": float(findings["wide_half_width"]),
         "split_date": _split_date(findings.get("split_date")),
         "figure_groups": int(findings["figure_groups"]),
-        "seed": int(config["seed"]),
     }
 
 
-def _estimation_frame(sentences: pd.DataFrame, designs: Sequence[Design]) -> pd.DataFrame:
-    """The sentence table with ``design`` as the index the estimator reads."""
-    index = {d.name: i for i, d in enumerate(designs)}
-    return sentences.assign(design=sentences["design"].map(index).fillna(-1).astype(int))
-
-
-def findings_tables(
-    sentences: pd.DataFrame,
-    classes: Sequence[str],
-    designs: Sequence[Design],
-    settings: Mapping[str, Any],
-    speaker_order: Sequence[str] = (),
-) -> dict[str, pd.DataFrame]:
-    """Shares per speaker, outlet, month and speaker x month / outlet (see
-    stance.findings.shares.stance_shares)."""
-    frame = _estimation_frame(sentences, designs)
-    tables = {}
-    for name, grouping in GROUPINGS.items():
-        tables[name] = stance_shares(
-            frame, grouping, classes, designs, level=settings["ci_level"],
-            wide_half_width=settings["wide_half_width"],
-            order=speaker_order if grouping.columns == ("speaker",) else (),
-        ).reset_index(drop=True)  # fmt: skip
-    return tables
-
-
-def figure_tables(
-    sentences: pd.DataFrame,
-    tables: Mapping[str, pd.DataFrame],
-    classes: Sequence[str],
-    designs: Sequence[Design],
-    settings: Mapping[str, Any],
-) -> dict[str, pd.DataFrame]:
-    """The speaker and month tables as the figures show them: at most ``figure_groups`` groups
-    (the most sentences) and the rest pooled as one (stance.findings.shares.top_groups)."""
-    frame = _estimation_frame(sentences, designs)
-    shown = {}
-    for name in ("speaker", "month"):
-        shown[name] = top_groups(
-            frame, tables[name], name, classes, designs, top=settings["figure_groups"],
-            level=settings["ci_level"], wide_half_width=settings["wide_half_width"],
-        )  # fmt: skip
-    return shown
-
-
 def period_change(
-    sentences: pd.DataFrame,
+    frame: pd.DataFrame,
     classes: Sequence[str],
     designs: Sequence[Design],
     settings: Mapping[str, Any],
@@ -215,31 +153,27 @@ def period_change(
     (after - before) with its interval, from the same estimator. No split date, or no dated
     article: the header only."""
     columns = ["speaker", "stance", "before", "after", "difference", "low", "high"]
-    split = settings.get("split_date")
-    dated = sentences["date"].fillna("").astype(str).str.match(r"^\d{4}-\d{2}-\d{2}")
+    split, level = settings["split_date"], settings["ci_level"]
+    dated = frame["date"].fillna("").astype(str).str.match(r"^\d{4}-\d{2}-\d{2}")
     if not split or not dated.any():
         return pd.DataFrame(columns=columns)
-    period = np.where(~dated, None, np.where(sentences["date"].astype(str) < str(split),
-                                             PERIODS[0], PERIODS[1]))  # fmt: skip
-    frame = _estimation_frame(sentences.assign(period=period), designs)
-    grouping = Grouping("speaker_period", ("speaker", "period"))
-    shares = stance_shares(frame, grouping, classes, designs, level=settings["ci_level"])
-    present = set(zip(shares["speaker"], shares["period"], strict=True))
-    speakers = [
-        s for s in speaker_order if (s, PERIODS[0]) in present and (s, PERIODS[1]) in present
-    ]
-    diffs = share_differences(
-        frame, grouping, [((s, PERIODS[1]), (s, PERIODS[0])) for s in speakers], classes, designs,
-        level=settings["ci_level"],
-    )  # fmt: skip
-    by = shares.set_index(["speaker", "period"])
+    before_split = frame["date"].astype(str) < str(split)
+    frame = frame.assign(period=np.where(~dated, None, np.where(before_split, *PERIODS)))
+    grouping = ("speaker", "period")
+    by = stance_shares(frame, grouping, classes, designs, level=level).set_index(list(grouping))
+    est = estimator_for(frame, grouping, classes, designs)
     rows = []
-    for r in diffs.itertuples(index=False):
-        speaker = r.first.split(" / ")[0]
-        rows.append({"speaker": speaker, "stance": r.stance,
-                     "before": by.loc[(speaker, PERIODS[0]), r.stance],
-                     "after": by.loc[(speaker, PERIODS[1]), r.stance],
-                     "difference": r.difference, "low": r.low, "high": r.high})  # fmt: skip
+    for speaker in speaker_order:
+        before, after = (speaker, PERIODS[0]), (speaker, PERIODS[1])
+        if before not in by.index or after not in by.index:
+            continue
+        delta, low, high = est.difference(after, before, level)
+        valid = not (by.loc[before, "uncorrected"] or by.loc[after, "uncorrected"])
+        for k, c in enumerate(classes):
+            rows.append({"speaker": speaker, "stance": c,
+                         "before": by.loc[before, c], "after": by.loc[after, c],
+                         "difference": delta[k], "low": low[k] if valid else np.nan,
+                         "high": high[k] if valid else np.nan})  # fmt: skip
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -281,22 +215,34 @@ def run_findings_stage(
     sentences, designs, design, warnings = design_columns(sentences, inputs.labels_dir)
     with atomic_path(outputs.sentences) as tmp:
         sentences.to_parquet(tmp, index=False)
+    # The estimator reads a sentence's design as its index in ``designs`` (-1: none).
+    index = {d.name: i for i, d in enumerate(designs)}
+    frame = sentences.assign(design=sentences["design"].map(index).fillna(-1).astype(int))
     speaker_order = load_schema(inputs.schema).field("speaker").names
-    tables = findings_tables(sentences, chosen.classes, designs, settings, speaker_order)
-    change = period_change(sentences, chosen.classes, designs, settings, speaker_order)
-    for name, path in (("speaker", outputs.by_speaker), ("outlet", outputs.by_outlet),
-                       ("month", outputs.by_month), ("speaker_month", outputs.by_speaker_month),
-                       ("speaker_outlet", outputs.by_speaker_outlet)):  # fmt: skip
-        _write_table(tables[name], path)
+    classes = chosen.classes
+    options = {"level": settings["ci_level"], "wide_half_width": settings["wide_half_width"]}
+    tables: dict[str, pd.DataFrame] = {}
+    for g in GROUPINGS:
+        order = speaker_order if g == ("speaker",) else ()
+        tables["_".join(g)] = stance_shares(frame, g, classes, designs, order=order, **options)
+    change = period_change(frame, classes, designs, settings, speaker_order)
+    for name, table in tables.items():
+        _write_table(table, getattr(outputs, f"by_{name}"))
     _write_table(change, outputs.change)
     _write_table(design, outputs.design)
     speaker_summary = json.loads(Path(inputs.speaker_metrics).read_text(encoding="utf-8"))
     result = FindingsResult(
         sentences, tables, chosen, speaker_summary, settings, design, warnings, change
     )
-    shown = figure_tables(sentences, tables, chosen.classes, designs, settings)
+    # The figures show the figure_groups groups with the most sentences and pool the rest.
+    shown = {
+        n: top_groups(
+            frame, tables[n], n, classes, designs, top=settings["figure_groups"], **options
+        )
+        for n in ("speaker", "month")
+    }
     title = figure_title(result)
-    plot_speaker_shares(shown["speaker"], chosen.classes, title, outputs.speaker_figure)
-    plot_over_time(shown["month"], chosen.classes, title, outputs.time_figure)
+    plot_speaker_shares(shown["speaker"], classes, title, outputs.speaker_figure)
+    plot_over_time(shown["month"], classes, title, outputs.time_figure)
     write_statement(result, outputs.statement_md, outputs.statement_html)
     return result
