@@ -4,18 +4,15 @@ labeling design each sentence belongs to."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from stance.errors import StanceError
 from stance.findings.estimate import Design
+from stance.findings.predict import ChosenModel, read_people_table
 from stance.findings.resolve import LABEL_SOURCE
-from stance.io import plain_frame
-
-if TYPE_CHECKING:
-    from stance.findings.predict import ChosenModel
 
 
 def out_of_fold_columns(
@@ -28,11 +25,7 @@ def out_of_fold_columns(
     """``oof_speaker`` and ``oof_stance`` of every labeled sentence: what the speaker stage and
     the stance model say of it out of fold, i.e. of a sentence they never saw (empty for the
     others). A model that reads the speaker reads the out-of-fold predicted one here."""
-    try:
-        speakers = plain_frame(pd.read_csv(speaker_oof, dtype=str, keep_default_na=False))
-    except FileNotFoundError:
-        raise StanceError(f"{speaker_oof}: not found; run snakemake to build it") from None
-    oof_speaker = speakers.set_index("sentence_id")["predicted_speaker"]
+    oof_speaker = read_people_table(speaker_oof).set_index("sentence_id")["predicted_speaker"]
     oof_stance = chosen.oof.set_index("sentence_id")["predicted"]
     if "speaker" in chosen.features:
         from stance.speakers.stance_eval import out_of_fold_with_speakers

@@ -58,13 +58,9 @@ def estimator_for(
     classes: Sequence[str],
     designs: Sequence[Design],
 ) -> ShareEstimator:
-    """The estimator over the findings' sentence table, grouped by the values of ``columns``.
-
-    The hand value of a labeled sentence counts where it is known (``speaker``/``stance`` with
-    source ``label``); the predicted one is ``oof_speaker``/``oof_stance`` for a labeled
-    sentence (out of fold: what the model says of a sentence it never saw) and
-    ``predicted_speaker``/``predicted`` for every other.
-    """
+    """The estimator over the findings' sentence table, grouped by the values of ``columns``:
+    hand values where labeled; predicted ones out of fold (``oof_speaker``/``oof_stance``) for a
+    labeled sentence, ``predicted_speaker``/``predicted`` for every other."""
     _check(sentences, columns, classes)
     known = (sentences["stance_source"] == LABEL_SOURCE).to_numpy()
     has_oof = "oof_stance" in sentences and "oof_speaker" in sentences
@@ -114,17 +110,8 @@ def stance_shares(
     wide_half_width: float = WIDE_HALF_WIDTH,
     order: Sequence[Hashable] = (),
 ) -> pd.DataFrame:
-    """Shares of each stance per group (the values of ``columns``), one row per group.
-
-    Per group: ``sentences`` (hand-labeled in the group, plus unlabeled ones predicted in it),
-    ``articles``, ``labeled``, ``predicted``, ``uncorrected`` (predicted sentences outside every
-    sample's frame), ``estimate`` (what carried the shares: exact, sample, too few sampled
-    units, uncorrected), ``design_units`` and ``lambda``; per stance ``c``: the published share
-    ``c`` with ``c_low``/``c_high`` (its interval; empty where no interval is valid),
-    ``labeled_c`` and the raw count share ``raw_c`` (labels and predictions counted as they
-    are); ``wide`` lists the stances whose interval reaches more than ``wide_half_width`` from
-    the share; ``more_units``: roughly how many more sampled units would narrow them.
-    """
+    """Shares of each stance per group (the values of ``columns``), one row per group in
+    ``order``, then by name; docs/findings.md ("What a row holds") describes the columns."""
     columns = [columns] if isinstance(columns, str) else list(columns)
     est = estimator_for(sentences, columns, classes, designs)
     groups = est.groups()

@@ -69,8 +69,7 @@ class FindingsOutputs:
 
 @dataclass
 class FindingsResult:
-    """What the stage found: the sentence table, the shares tables and the facts the statement
-    states."""
+    """What the stage found: the sentence table, the shares tables and what the statement states."""
 
     sentences: pd.DataFrame
     tables: dict[str, pd.DataFrame]
@@ -85,10 +84,9 @@ class FindingsResult:
 def sentence_findings(
     inputs: FindingsInputs, chosen: ChosenModel, labels: pd.DataFrame
 ) -> pd.DataFrame:
-    """One row per corpus sentence: text, article metadata, speaker and its source, the model's
-    stance and probabilities (rule predict_stance), and the stance counted (hand label over
-    prediction) with its source. ``labels``: the final hand labels (sentence_id, stance,
-    speaker when labeled)."""
+    """One row per corpus sentence: text, article metadata, speaker, the model's stance and
+    probabilities, and the stance counted, each with its source (a hand label in ``labels``
+    overrides the prediction)."""
     corpus = pd.read_parquet(inputs.sentences)
     corpus = corpus.sort_values(["article_id", "position"], kind="stable").reset_index(drop=True)
     table = corpus[["sentence_id", "article_id", "position", "text"]].copy()
@@ -116,28 +114,23 @@ def sentence_findings(
     return resolved[columns]
 
 
-def _split_date(value: Any) -> str | None:
-    """findings.split_date as ``YYYY-MM-DD`` (YAML reads an unquoted date as a date)."""
-    if value is None:
-        return None
-    text = str(value)
+def _settings(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The stage's settings: config ``findings`` (defaults from the config schema), with
+    split_date as ``YYYY-MM-DD`` (YAML reads an unquoted date as a date)."""
+    findings = config["findings"]
+    split = findings.get("split_date")
     try:
-        return dt.date.fromisoformat(text).isoformat()
+        split = None if split is None else dt.date.fromisoformat(str(split)).isoformat()
     except ValueError:
         raise StanceError(
-            f"config findings.split_date is {text!r}, not a date; write it as YYYY-MM-DD "
+            f"config findings.split_date is {str(split)!r}, not a date; write it as YYYY-MM-DD "
             "(e.g. 2019-02-25), or null for no split"
         ) from None
-
-
-def _settings(config: Mapping[str, Any]) -> dict[str, Any]:
-    """The stage's settings: config ``findings`` (defaults from the config schema)."""
-    findings = config["findings"]
     return {
         "model": findings["model"],
         "ci_level": float(findings["ci_level"]),
         "wide_half_width": float(findings["wide_half_width"]),
-        "split_date": _split_date(findings.get("split_date")),
+        "split_date": split,
         "figure_groups": int(findings["figure_groups"]),
     }
 
@@ -177,13 +170,6 @@ def period_change(
     return pd.DataFrame(rows, columns=columns)
 
 
-def _hand_labels(dataset: str) -> pd.DataFrame:
-    from stance.training.data import load_training_data
-
-    frame = load_training_data(dataset).frame
-    return frame[[c for c in ("sentence_id", "stance", "speaker") if c in frame.columns]]
-
-
 def _write_table(table: pd.DataFrame, path: str) -> None:
     with atomic_path(path) as tmp:
         spreadsheet_frame(table).to_csv(
@@ -200,10 +186,12 @@ def run_findings_stage(
     from stance.findings.figures import figure_title, plot_over_time, plot_speaker_shares
     from stance.findings.statement import write_statement
     from stance.labels.schema import load_schema
+    from stance.training.data import load_training_data
 
     settings = _settings(config)
     chosen = choose_model(inputs.models_dir, settings["model"], inputs.comparison)
-    labels = _hand_labels(inputs.dataset)
+    labeled = load_training_data(inputs.dataset).frame
+    labels = labeled[[c for c in ("sentence_id", "stance", "speaker") if c in labeled.columns]]
     unknown = sorted(set(labels["stance"]) - set(chosen.classes))
     if unknown:
         raise StanceError(
