@@ -6,7 +6,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from stance.errors import StanceError
 from stance.findings.estimate import Design, ShareEstimator
 from stance.findings.resolve import month_of, resolve_stances
 from stance.findings.shares import (
@@ -257,13 +256,6 @@ def test_groups_with_missing_values_are_left_out_and_months_and_pairs():
         ("taliban", "2018-11"),
     ]
     assert list(pairs["sentences"]) == [1, 1] and list(pairs["against"]) == [1.0, 0.0]
-
-
-def test_unknown_stance_values_are_refused():
-    table = pd.DataFrame({"article_id": ["a"], "speaker": ["x"], "stance": ["maybe"],
-                          "stance_source": ["label"], "predicted": ["favor"]})  # fmt: skip
-    with pytest.raises(StanceError, match="maybe"):
-        stance_shares(table, "speaker", CLASSES)
 
 
 def test_with_sentences_as_units_and_a_large_frame_it_is_prediction_powered_inference():

@@ -164,9 +164,8 @@ class LabelingSession:
         return by_pos.get(row["position"] - 1), row["text"], by_pos.get(row["position"] + 1)
 
     def answer(self, labels: dict[str, str], note: str = "") -> None:
+        """Save the answer to the current sentence (the terminal asks only while there is one)."""
         sid = self.current()
-        if sid is None:
-            raise StanceError("nothing left to label")
         text = self._by_id.loc[sid, "text"]
         self.answers.append(Answer(sid, text, dict(labels), note))
         self.save()
@@ -195,16 +194,10 @@ class LabelingSession:
         with atomic_open(self.path, newline="", encoding="utf-8") as fh:
             writer = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore")
             writer.writeheader()
-            for a in self.answers:
-                writer.writerow(
-                    {
-                        "sentence_id": a.sentence_id,
-                        "text": a.text,
-                        "annotator": self.annotator,
-                        "note": a.note,
-                        **a.labels,
-                    }
-                )
+            # Each answer's fields by column name; the labels dict itself is not a column.
+            writer.writerows(
+                {**vars(a), "annotator": self.annotator, **a.labels} for a in self.answers
+            )
 
 
 def open_session(
@@ -253,8 +246,8 @@ def open_session(
     )  # fmt: skip
     warn(offered.description)
     queue = offered.ids
-    work = sentences.set_index("sentence_id", drop=False).loc[queue].reset_index(drop=True)
     if order == "uncertain":
+        work = sentences.set_index("sentence_id", drop=False).loc[queue].reset_index(drop=True)
         probs = probabilities(work) if probabilities else None
         if probs is None:
             warn(

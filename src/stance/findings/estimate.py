@@ -57,9 +57,7 @@ class GroupEstimate:
     shares: np.ndarray  # per stance; nan when the group has no sentence at all
     se: np.ndarray  # per stance
     df: float  # degrees of freedom of the t interval (inf: no sampling error)
-    known: int  # sentences with a hand label in the group (by their hand speaker)
-    predicted: int  # unknown sentences in the group by their prediction
-    uncorrected: int  # of those, outside every design's frame
+    uncorrected: int  # unknown sentences predicted in the group outside every design's frame
     design_units: int  # sampled units that hold the group
     lam: dict[str, float]  # lambda per design
     informative: bool  # False: too few sampled units hold the group; interval [0, 1]
@@ -257,8 +255,7 @@ class ShareEstimator:
             var, df = self._variance([(samples, lams, shares, 1.0)])
         se = np.sqrt(var) / total if total > 0 else np.full(k, np.nan)
         est = GroupEstimate(
-            shares, se, df, int(y.sum()), int(yhat[unknown].sum()),
-            int(yhat[unknown & (self._design < 0)].sum()),
+            shares, se, df, int(yhat[unknown & (self._design < 0)].sum()),
             sum(s.holding() for s in samples.values()),
             {self.designs[d].name: lams[d] for d in lams}, not thin,
         )  # fmt: skip

@@ -10,9 +10,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from stance.errors import StanceError
 from stance.findings.estimate import Design, GroupEstimate, ShareEstimator
-from stance.findings.resolve import LABEL_SOURCE, MODEL_SOURCE
+from stance.findings.resolve import LABEL_SOURCE
 
 # Flag a share whose interval reaches further than this from it (half the interval's width).
 WIDE_HALF_WIDTH = 0.2
@@ -22,22 +21,6 @@ EXACT = "exact"  # every sentence of the group is hand-labeled: no sampling erro
 SAMPLE = "sample"  # the rest estimated from a probability sample of labels (design-based)
 THIN = "too few sampled units"  # the sample holds the group in fewer than two units: [0, 1]
 UNCORRECTED = "uncorrected"  # some sentences only predicted, outside every sample's frame
-
-
-def _check(table: pd.DataFrame, columns: Sequence[str], classes: Sequence[str]) -> None:
-    need = ["article_id", *columns, "stance", "stance_source", "predicted"]
-    missing = [c for c in need if c not in table]
-    if missing:
-        raise StanceError(f"sentence stances: missing column(s) {', '.join(missing)}")
-    unknown = sorted(set(table["stance"].dropna().unique()) - set(classes))
-    if unknown:
-        raise StanceError(
-            f"sentence stances: value(s) {', '.join(map(str, unknown))} not among "
-            f"{', '.join(classes)}"
-        )
-    sources = sorted(set(table["stance_source"].unique()) - {LABEL_SOURCE, MODEL_SOURCE})
-    if sources:
-        raise StanceError(f"sentence stances: unknown stance_source {', '.join(sources)}")
 
 
 def _keys(table: pd.DataFrame, columns: Sequence[str], speaker: str) -> np.ndarray:
@@ -61,7 +44,6 @@ def estimator_for(
     """The estimator over the findings' sentence table, grouped by the values of ``columns``:
     hand values where labeled; predicted ones out of fold (``oof_speaker``/``oof_stance``) for a
     labeled sentence, ``predicted_speaker``/``predicted`` for every other."""
-    _check(sentences, columns, classes)
     known = (sentences["stance_source"] == LABEL_SOURCE).to_numpy()
     has_oof = "oof_stance" in sentences and "oof_speaker" in sentences
     pred_speaker = sentences["predicted_speaker"]
