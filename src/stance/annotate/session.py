@@ -78,10 +78,9 @@ def build_queue(
     command: str = "",
     annotator: str | None = None,
 ) -> Queue:
-    """What to label: the queue (sentences nobody has labeled), every sentence with
-    ``relabel`` (others' too, for agreement), or the recorded probability sample ``sample``/
-    ``seed``/``unit`` of the queue in draw order (drawn and recorded in labels/samples/ the
-    first time; the same seed with a larger size extends it)."""
+    """What to label: the queue (sentences nobody else has labeled), every sentence with
+    ``relabel``, or the recorded random sample ``sample``/``seed``/``unit`` of the queue in the
+    order drawn (drawn and recorded in labels/samples/ the first time)."""
     labeled = labeled_ids(label_set)
     ordered = sentences.sort_values(["article_id", "position"], kind="stable")
     if sample is not None:

@@ -47,7 +47,6 @@ class Terminal:
 
     def __init__(self, stdin: TextIO, stdout: TextIO):
         self.fd, self.stdout = stdin.fileno(), stdout
-        self._cooked: list | None = None
         self._sigint: Any = None
 
     def __enter__(self) -> Terminal:
@@ -65,8 +64,7 @@ class Terminal:
     def __exit__(self, *exc: object) -> None:
         import termios
 
-        if self._cooked is not None:
-            termios.tcsetattr(self.fd, termios.TCSADRAIN, self._cooked)
+        termios.tcsetattr(self.fd, termios.TCSADRAIN, self._cooked)
         if self._sigint is not None:
             signal.signal(signal.SIGINT, self._sigint)
 

@@ -262,15 +262,11 @@ class ShareEstimator:
         return est, samples, lams, total
 
     def _variance(self, terms: list[tuple]) -> tuple[np.ndarray, float]:
-        """The variance of a sum of linearised totals, each term (samples and lambdas per design,
-        shares, divisor), over the designs that add sampling error (their frame holds unknown
-        sentences, they are not a census, two units were sampled); and its degrees of freedom.
-
-        Per design: the variance from the sampled units, never below that of the same sampled
-        sentences drawn one by one (with few sampled articles their own variance can be small by
-        chance; a design effect below one is implausible for sentences of one article) nor below
-        the boundary variance. Degrees of freedom: the units that hold the group, less one (a
-        group held by a few of many sampled units has few observations of its own)."""
+        """The variance of a sum of linearised totals, one per term (samples and lambdas per
+        design, shares, divisor), summed over the designs that add sampling error, and its
+        degrees of freedom (docs/findings.md). Per design never below the variance of the same
+        sentences drawn one by one: a design effect below one is implausible for sentences of one
+        article, and few sampled articles can agree by chance."""
         var, df = np.zeros(len(self.classes)), np.inf
         for d, design in enumerate(self.designs):
             parts = [(samples[d], lams[d], shares, t) for samples, lams, shares, t in terms]
@@ -314,8 +310,8 @@ def _linearised(y: np.ndarray, yhat: np.ndarray, lam: float, shares: np.ndarray)
 
 
 def _srs_variance(values: np.ndarray, frame_size: float) -> np.ndarray:
-    """Variance of the estimated frame total of ``values`` (rows: the n sampled units) under
-    simple random sampling without replacement from ``frame_size`` units."""
+    """Variance of the estimated frame total of ``values`` (rows: the n units sampled without
+    replacement from ``frame_size``)."""
     n = len(values)
     f = min(n / frame_size, 1.0)
     return frame_size**2 * (1 - f) * values.var(axis=0, ddof=1) / n

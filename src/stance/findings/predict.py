@@ -49,9 +49,7 @@ def read_people_table(path: Path | str, sep: str = ",") -> pd.DataFrame:
 def choose_model(models_dir: Path | str, name: str | None, comparison: str | None) -> ChosenModel:
     """The configured model, or the first row (best f_avg) of the comparison table."""
     how = "set in config findings.model"
-    if name is None:
-        if comparison is None:
-            raise StanceError("findings.model is null and no comparison table was given")
+    if name is None:  # rule findings then reads the comparison (findings_model_inputs)
         table = read_people_table(comparison, sep="\t")
         if table.empty:
             raise StanceError(f"{comparison}: no model in the comparison; run snakemake")

@@ -45,12 +45,9 @@ def estimator_for(
     hand values where labeled; predicted ones out of fold (``oof_speaker``/``oof_stance``) for a
     labeled sentence, ``predicted_speaker``/``predicted`` for every other."""
     known = (sentences["stance_source"] == LABEL_SOURCE).to_numpy()
-    has_oof = "oof_stance" in sentences and "oof_speaker" in sentences
-    pred_speaker = sentences["predicted_speaker"]
-    pred_stance = sentences["predicted"]
-    if has_oof:
-        pred_speaker = sentences["oof_speaker"].where(known, pred_speaker)
-        pred_stance = sentences["oof_stance"].where(known, pred_stance)
+    speaker, stance = sentences["predicted_speaker"], sentences["predicted"]
+    pred_speaker = sentences.get("oof_speaker", speaker).where(known, speaker)
+    pred_stance = sentences.get("oof_stance", stance).where(known, stance)
     table = pd.DataFrame(
         {
             "known": known,
@@ -135,10 +132,9 @@ def stance_shares(
         lam = ";".join(f"{v:.2f}" for v in e.lam.values()) if kind == SAMPLE else ""
         row.update(estimate=kind, design_units=e.design_units, **{"lambda": lam})
         labeled = sentences.loc[in_group & known, "stance"].value_counts()
-        for c in classes:
-            row[f"labeled_{c}"] = int(labeled.get(c, 0))
         valid = kind != UNCORRECTED
         for k, c in enumerate(classes):
+            row[f"labeled_{c}"] = int(labeled.get(c, 0))
             row[c] = e.shares[k]
             row[f"{c}_low"] = low[k] if valid else np.nan
             row[f"{c}_high"] = high[k] if valid else np.nan
@@ -170,10 +166,9 @@ def top_groups(
     level: float = 0.95,
     wide_half_width: float = WIDE_HALF_WIDTH,
 ) -> pd.DataFrame:
-    """``table`` (shares per ``column``, from :func:`stance_shares` over ``sentences``) cut to
-    what a figure can show: the ``top`` groups with the most sentences, in the table's order,
-    then one row ``other <n> <column>s`` for the other n groups, estimated as one group. A
-    table of at most ``top`` + 1 groups comes back whole."""
+    """``table`` (shares per ``column`` of ``sentences``) cut to what a figure can show: its
+    ``top`` groups with the most sentences, then the other n estimated as one group, a row
+    ``other <n> <column>s``; a table of at most ``top`` + 1 groups as it is."""
     if len(table) <= top + 1:
         return table
     kept = set(table.nlargest(top, "sentences", keep="first")[column])
