@@ -117,8 +117,7 @@ def _label_session(
     args: argparse.Namespace, config: dict, schema: Any, sentences: Any, labels_dir: Path
 ) -> int:
     """The labeling session, while this annotator's lock is held."""
-    from stance.annotate.order import logged_model_probabilities
-    from stance.annotate.session import open_session
+    from stance.annotate.session import logged_model_probabilities, open_session
     from stance.annotate.terminal import run_terminal
 
     session = open_session(

@@ -161,11 +161,10 @@ def design_columns(
     manifests = load_manifests(labels_dir)
     labeled = set(sentences.loc[sentences["stance_source"] == LABEL_SOURCE, "sentence_id"])
     resolved = resolve_designs(manifests, sentences, labeled)
-    out = sentences.copy()
     names = np.array([m.name for m in manifests] + [""], dtype=object)
-    out["design"] = names[resolved.design]
-    out["unit"] = resolved.unit
-    out["sampled"] = resolved.sampled
+    out = sentences.assign(
+        design=names[resolved.design], unit=resolved.unit, sampled=resolved.sampled
+    )
     designs = [Design(r.name, r.frame, r.complete) for r in resolved.reports]
     table = design_table(resolved, labeled, len(sentences))
     return out, designs, table, resolved.warnings
