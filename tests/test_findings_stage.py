@@ -351,6 +351,20 @@ def test_the_configured_model_is_used_and_an_unknown_one_is_refused(project: Pat
         findings_model_inputs({**entries, "findings": {"model": "svm"}})
 
 
+def test_hand_labels_with_a_stance_the_model_does_not_know_are_refused(project: Path, tmp_path):
+    import shutil
+
+    models = tmp_path / "models"
+    shutil.copytree(project / "results/models/word_lr", models / "word_lr")
+    summary = json.loads((models / "word_lr/metrics.json").read_text(encoding="utf-8"))
+    summary["classes"] = STANCES[:2]  # the hand labels also say "none"
+    (models / "word_lr/metrics.json").write_text(json.dumps(summary), encoding="utf-8")
+    i = inputs(project, comparison=False, model="word_lr")
+    i = FindingsInputs(**{**i.__dict__, "models_dir": str(models)})
+    with pytest.raises(StanceError, match=r"stance value\(s\) none are not among the classes"):
+        run_findings_stage(i, outputs(tmp_path / "out"), config(model="word_lr"))
+
+
 def test_shares_before_and_after_a_split_date_and_their_difference(project: Path, tmp_path):
     out = outputs(tmp_path / "split")
     result = run_findings_stage(inputs(project), out, config(split_date="2019-03-01"))

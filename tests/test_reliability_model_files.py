@@ -170,7 +170,7 @@ def test_stance_predict_refuses_the_crafted_default_model(store, monkeypatch, ca
 
 
 def test_uncertain_order_skips_the_crafted_model_with_a_note(store, capsys):
-    from stance.annotate.order import logged_model_probabilities
+    from stance.annotate.session import logged_model_probabilities
 
     sentences = pd.DataFrame({"sentence_id": ["a:1"], "text": ["Bring the soldiers home."]})
     assert logged_model_probabilities(store["uri"], EXPERIMENT)(sentences) is None

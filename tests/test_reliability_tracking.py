@@ -128,7 +128,7 @@ def kill_while_logging(store) -> str:
 def test_run_left_running_by_kill_9_is_skipped_and_marked_failed_by_the_workflow(
     store, project: Path, capsys
 ):
-    from stance.annotate.order import logged_model_probabilities
+    from stance.annotate.session import logged_model_probabilities
     from stance.cli.main import main
     from stance.config import load_config
     from stance.tracking.queries import select_run

@@ -1,4 +1,4 @@
-"""A labeling session: the queue, answers, undo, notes and atomic saving."""
+"""A labeling session: the queue and its order, answers, undo, notes and atomic saving."""
 
 from __future__ import annotations
 
@@ -14,24 +14,17 @@ import pandas as pd
 
 from stance.errors import StanceError
 from stance.io import atomic_open
-from stance.labels.design import SampleManifest, draw_sample, sample_sentences
+from stance.labels.design import draw_sample, sample_sentences
 from stance.labels.files import LabelSet
 from stance.labels.schema import ADJUDICATION_FILE, LabelSchema
 
 logger = logging.getLogger(__name__)
 
 ANNOTATOR_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
-# Control keys; label keys from the schema must not use them.
-KEY_SKIP, KEY_UNDO, KEY_NOTE, KEY_HELP, KEY_QUIT = " ", "<", "/", "?", "q"
+# Control keys of the labeling tool, by what they do; label keys from the schema must not use them.
+CONTROL_KEYS = {" ": "skip", "<": "undo", "/": "note", "?": "help", "q": "quit"}
+KEY_SKIP, KEY_UNDO, KEY_NOTE, KEY_HELP, KEY_QUIT = CONTROL_KEYS
 BACKSPACE = ("\x7f", "\x08")
-CONTROL_KEYS = {
-    KEY_SKIP: "skip",
-    KEY_UNDO: "undo",
-    KEY_NOTE: "note",
-    KEY_HELP: "help",
-    KEY_QUIT: "quit",
-}
-ORDERS = ("article", "uncertain")
 
 
 def check_annotator(name: str) -> str:
@@ -46,24 +39,14 @@ def check_annotator(name: str) -> str:
 
 
 def check_keys(schema: LabelSchema) -> None:
-    """Every value needs a distinct single key that is not a control key."""
-    problems = []
-    for fld in schema.fields:
-        seen: dict[str, str] = {}
-        for value in fld.values:
-            key = value.key
-            if len(key) != 1:
-                problems.append(f"{fld.name}.{value.name}: key {key!r} must be one character")
-            elif key in CONTROL_KEYS or key.upper() == KEY_QUIT.upper():
-                problems.append(
-                    f"{fld.name}.{value.name}: key {key!r} is the {CONTROL_KEYS.get(key, 'quit')} "
-                    "key of the labeling tool; choose another"
-                )
-            elif key in seen:
-                problems.append(
-                    f"{fld.name}: key {key!r} used by both {seen[key]} and {value.name}"
-                )
-            seen[key] = value.name
+    """No value may use a control key (the schema checks that keys are single and distinct)."""
+    problems = [
+        f"{fld.name}.{v.name}: key {v.key!r} is the {CONTROL_KEYS.get(v.key, 'quit')} key of the "
+        "labeling tool; choose another"
+        for fld in schema.fields
+        for v in fld.values
+        if v.key in CONTROL_KEYS or v.key.upper() == KEY_QUIT.upper()
+    ]
     if problems:
         raise StanceError(
             f"{schema.path}: keys cannot be used for labeling:\n  " + "\n  ".join(problems)
@@ -81,7 +64,6 @@ class Queue:
 
     ids: list[str]
     description: str
-    manifest: SampleManifest | None = None
 
 
 def build_queue(
@@ -96,10 +78,9 @@ def build_queue(
     command: str = "",
     annotator: str | None = None,
 ) -> Queue:
-    """What to label: the queue (sentences nobody has labeled), every sentence with
-    ``relabel`` (others' too, for agreement), or the recorded probability sample ``sample``/
-    ``seed``/``unit`` of the queue in draw order (drawn and recorded in labels/samples/ the
-    first time; the same seed with a larger size extends it)."""
+    """What to label: the queue (sentences nobody else has labeled), every sentence with
+    ``relabel``, or the recorded random sample ``sample``/``seed``/``unit`` of the queue in the
+    order drawn (drawn and recorded in labels/samples/ the first time)."""
     labeled = labeled_ids(label_set)
     ordered = sentences.sort_values(["article_id", "position"], kind="stable")
     if sample is not None:
@@ -112,7 +93,6 @@ def build_queue(
             ids,
             f"labeling sample {manifest.name} ({verb} {manifest.path}): {sample} of "
             f"{len(manifest.frame)} {unit}s of the queue at the draw, in the order drawn",
-            manifest,
         )
     if relabel:
         return Queue(
@@ -135,6 +115,39 @@ def uncertainty(probabilities: pd.DataFrame) -> pd.Series:
     values = np.sort(probabilities.to_numpy(dtype=float), axis=1)
     margin = values[:, -1] - (values[:, -2] if values.shape[1] > 1 else 0.0)
     return pd.Series(1.0 - margin, index=probabilities.index)
+
+
+def logged_model_probabilities(
+    uri: str, experiment: str
+) -> Callable[[pd.DataFrame], pd.DataFrame | None]:
+    """A function giving the class probabilities of sentences from the best logged text-only
+    model (finished runs only), or None when there is no such model or its files cannot be read
+    (the session then keeps article order; the reason is printed)."""
+
+    from stance.tracking.model_io import load_logged_model
+    from stance.tracking.queries import select_run
+    from stance.training.models import predict_sentences
+
+    def probabilities(sentences: pd.DataFrame) -> pd.DataFrame | None:
+        try:
+            chosen = select_run(uri, experiment, available=["text"])
+        except StanceError:
+            return None
+        if chosen["features"] != ["text"]:
+            return None
+        try:
+            model = load_logged_model(uri, chosen["run_id"])
+        except StanceError as exc:  # refused (UntrustedModelError) or missing model files
+            logger.info(f"note: {exc}; keeping article order")
+            return None
+        logger.info(
+            f"order: least certain first, by model {chosen['model']!r} (run {chosen['run_id']})"
+        )
+        table = sentences[["sentence_id", "text"]].reset_index(drop=True)
+        result = predict_sentences(model, table, chosen["classes"], chosen["features"])
+        return result[[f"proba_{c}" for c in chosen["classes"]]]
+
+    return probabilities
 
 
 @dataclass
@@ -183,9 +196,8 @@ class LabelingSession:
         return by_pos.get(row["position"] - 1), row["text"], by_pos.get(row["position"] + 1)
 
     def answer(self, labels: dict[str, str], note: str = "") -> None:
+        """Save the answer to the current sentence (the terminal asks only while there is one)."""
         sid = self.current()
-        if sid is None:
-            raise StanceError("nothing left to label")
         text = self._by_id.loc[sid, "text"]
         self.answers.append(Answer(sid, text, dict(labels), note))
         self.save()
@@ -214,16 +226,10 @@ class LabelingSession:
         with atomic_open(self.path, newline="", encoding="utf-8") as fh:
             writer = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore")
             writer.writeheader()
-            for a in self.answers:
-                writer.writerow(
-                    {
-                        "sentence_id": a.sentence_id,
-                        "text": a.text,
-                        "annotator": self.annotator,
-                        "note": a.note,
-                        **a.labels,
-                    }
-                )
+            # Each answer's fields by column name; the labels dict itself is not a column.
+            writer.writerows(
+                {**vars(a), "annotator": self.annotator, **a.labels} for a in self.answers
+            )
 
 
 def open_session(
@@ -245,10 +251,7 @@ def open_session(
     :func:`build_queue`) in the chosen order; ``warn`` receives a line saying what it is."""
     from stance.labels.files import load_labels
 
-    check_annotator(annotator)
     check_keys(schema)
-    if order not in ORDERS:
-        raise StanceError(f"unknown order {order!r}; use one of: {', '.join(ORDERS)}")
     if sample is not None and order != "article":
         raise StanceError(
             f"--order {order} cannot be combined with --sample: a sample is labeled in the "
@@ -275,8 +278,8 @@ def open_session(
     )  # fmt: skip
     warn(offered.description)
     queue = offered.ids
-    work = sentences.set_index("sentence_id", drop=False).loc[queue].reset_index(drop=True)
     if order == "uncertain":
+        work = sentences.set_index("sentence_id", drop=False).loc[queue].reset_index(drop=True)
         probs = probabilities(work) if probabilities else None
         if probs is None:
             warn(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import textwrap
 import threading
 from typing import Any, TextIO
 
@@ -21,14 +22,8 @@ from stance.labels.schema import LabelSchema
 BOLD, REVERSE, DIM, RESET = "\x1b[1m", "\x1b[7m", "\x1b[2m", "\x1b[0m"
 
 
-def _wrap(text: str, width: int = 100, indent: str = "    ") -> str:
-    import textwrap
-
-    return textwrap.fill(text, width=width, initial_indent=indent, subsequent_indent=indent)
-
-
-def _choices(schema: LabelSchema, field_name: str) -> str:
-    return "  ".join(f"[{v.key}] {v.name}" for v in schema.field(field_name).values)
+def _wrap(text: str, indent: str = "    ") -> str:
+    return textwrap.fill(text, width=100, initial_indent=indent, subsequent_indent=indent)
 
 
 def help_text(schema: LabelSchema) -> str:
@@ -52,7 +47,6 @@ class Terminal:
 
     def __init__(self, stdin: TextIO, stdout: TextIO):
         self.fd, self.stdout = stdin.fileno(), stdout
-        self._cooked: list | None = None
         self._sigint: Any = None
 
     def __enter__(self) -> Terminal:
@@ -70,8 +64,7 @@ class Terminal:
     def __exit__(self, *exc: object) -> None:
         import termios
 
-        if self._cooked is not None:
-            termios.tcsetattr(self.fd, termios.TCSADRAIN, self._cooked)
+        termios.tcsetattr(self.fd, termios.TCSADRAIN, self._cooked)
         if self._sigint is not None:
             signal.signal(signal.SIGINT, self._sigint)
 
@@ -104,10 +97,9 @@ class Terminal:
 def _show(term: Terminal, session: LabelingSession, sid: str) -> None:
     before, text, after = session.context(sid)
     row = session._by_id.loc[sid]
-    remaining = len(session.queue)
     term.write(
         f"\n{BOLD}{row['article_id']} #{row['position']}{RESET}   "
-        f"done {session.done} / remaining {remaining}\n"
+        f"done {session.done} / remaining {len(session.queue)}\n"
     )
     if before is not None:
         term.write(f"{DIM}{_wrap(before)}{RESET}\n")
@@ -120,6 +112,7 @@ def run_terminal(session: LabelingSession, stdin: TextIO, stdout: TextIO) -> int
     """The keyboard loop: speaker, then stance; each confirmed answer is saved at once."""
     schema = session.schema
     keys = {f.name: {v.key: v.name for v in f.values} for f in schema.fields}
+    choices = {f.name: "  ".join(f"[{v.key}] {v.name}" for v in f.values) for f in schema.fields}
     fields = schema.field_names
     with Terminal(stdin, stdout) as term:
         term.write(
@@ -140,12 +133,11 @@ def run_terminal(session: LabelingSession, stdin: TextIO, stdout: TextIO) -> int
             step = 0
             while step < len(fields):
                 fname = fields[step]
-                term.write(f"{fname}? {_choices(schema, fname)}  > ")
+                term.write(f"{fname}? {choices[fname]}  > ")
                 try:
                     key = term.key()
                 except (EOFError, KeyboardInterrupt):
-                    term.write("\nquit: every confirmed answer is saved.\n")
-                    return 0
+                    key = KEY_QUIT
                 if key in keys[fname]:
                     chosen[fname] = keys[fname][key]
                     term.write(f"{chosen[fname]}\n")

@@ -85,8 +85,7 @@ def labels(args: argparse.Namespace) -> None:
 
 
 def label(args: argparse.Namespace) -> int:
-    from stance.annotate.order import logged_model_probabilities
-    from stance.annotate.session import check_annotator, open_session
+    from stance.annotate.session import check_annotator, logged_model_probabilities, open_session
     from stance.annotate.terminal import run_terminal
     from stance.labels.files import load_sentences
     from stance.labels.schema import load_schema

@@ -1,29 +1,10 @@
 """Shares estimated from a probability sample of hand labels plus predictions (design-based).
 
-The target is a finite-population quantity: of the sentences in *these* articles whose speaker is
-g, the share with stance c, ``theta = T[g, c] / T[g]``. Sentences with a hand label are known
-values. The unknown rest is estimated with the model-assisted difference estimator of survey
-sampling (Sarndal, Swensson & Wretman 1992, ch. 6), which is prediction-powered inference
-(Angelopoulos et al. 2023) for a finite population sampled without replacement, with the power
-tuning of PPI++ (Angelopoulos, Duchi & Zrnic 2023):
-
-    T_hat = sum_known Y + lambda * sum_unknown Yhat
-            + (N/n - 1) * sum_{u in s} (Y_u - lambda * Yhat_u)
-            - sum_{known, not in s} (Y - lambda * Yhat)
-
-per design (a simple random sample s of n units from a frame of N units: sentences, or whole
-articles labeled in full). ``Y`` counts a sentence in cell (g, c) by its hand speaker and
-stance, ``Yhat`` by its predicted speaker and stance (out of fold for labeled sentences), so the
-rectifier sees speaker errors and stance errors alike. ``lambda`` in [0, 1] is chosen per
-design and table to minimise the summed variance of its shares (0: the labeled sample alone;
-1: plain PPI).
-
-The variance is the design variance of a ratio (Taylor linearisation) with the finite population
-correction ``1 - n/N``, from the sample's unit totals: clusters (articles) when articles were
-sampled, so sentences of one article are never treated as independent. Intervals are t
-intervals with n - 1 degrees of freedom. Labels outside any design are known values of their own
-sentences and never evidence about the model's errors; unknown sentences outside every design's
-frame are counted by their prediction and reported as uncorrected.
+The model-assisted difference estimator of survey sampling, i.e. prediction-powered inference
+for a finite population sampled without replacement, with PPI++ power tuning (``lambda``); its
+variance is the design variance of a ratio with the finite population correction, from the
+sampled units (whole articles when articles were sampled). docs/findings.md, "The estimator",
+gives the formula, its references and what it assumes.
 """
 
 from __future__ import annotations
@@ -76,9 +57,7 @@ class GroupEstimate:
     shares: np.ndarray  # per stance; nan when the group has no sentence at all
     se: np.ndarray  # per stance
     df: float  # degrees of freedom of the t interval (inf: no sampling error)
-    known: int  # sentences with a hand label in the group (by their hand speaker)
-    predicted: int  # unknown sentences in the group by their prediction
-    uncorrected: int  # of those, outside every design's frame
+    uncorrected: int  # unknown sentences predicted in the group outside every design's frame
     design_units: int  # sampled units that hold the group
     lam: dict[str, float]  # lambda per design
     informative: bool  # False: too few sampled units hold the group; interval [0, 1]
@@ -131,7 +110,7 @@ class ShareEstimator:
         # A design whose frame holds unknown sentences has sampling error in every group: an
         # unknown sentence may belong to any group, whatever its prediction says.
         self._open = [bool((unknown & (self._design == d)).any()) for d in range(len(designs))]
-        self._lambdas: dict[int, float] = {}
+        self._lambdas = [self._tuned_lambda(d) for d in range(len(designs))]
 
     def groups(self) -> list[Hashable]:
         """Every group named by a hand label or a prediction, in order of first appearance."""
@@ -169,23 +148,17 @@ class ShareEstimator:
 
     def _tuned_lambda(self, d: int) -> float:
         """Design d's lambda: the value in [0, 1] that minimises the summed variance of every
-        share of this table (all groups and stances), as PPI++ tunes one lambda for a vector
-        of estimates ("overall"). One lambda for the table rests on all sampled sentences; one
-        per group would rest on that group's few, and its noise costs more than it saves.
-
-        Measured over the sampled sentences (many more than sampled articles), around the
-        shares of the plain rectified estimate (lambda 1)."""
-        if d not in self._lambdas:
-            self._lambdas[d] = self._pooled_lambda(d)
-        return self._lambdas[d]
-
-    def _pooled_lambda(self, d: int) -> float:
+        share of this table, as PPI++ tunes one lambda for a vector of estimates ("overall"); one
+        per group would rest on that group's few sampled sentences, and its noise costs more than
+        it saves. Measured over the sampled sentences, around the shares of lambda 1."""
         k = len(self.classes)
         n_groups = len(self._codes)
         rows = np.flatnonzero(self._sampled & (self._design == d))
         if len(rows) < 2 or n_groups == 0:
             return 1.0
-        theta = _ratio_rows(self._plain_totals())
+        totals = self._plain_totals()
+        sums = totals.sum(axis=1, keepdims=True)
+        theta = np.where(sums > 0, totals / np.where(sums > 0, sums, 1.0), 0.0)
         eye = np.eye(k)
         tg, ts = self._tg[rows], self._ts[rows]
         pg, ps = self._pg[rows], self._ps[rows]
@@ -232,18 +205,18 @@ class ShareEstimator:
                 np.add.at(totals, (self._pg[p_rows], self._ps[p_rows]), -weight)
         return totals
 
-    def _parts(self, d: int, y: np.ndarray, yhat: np.ndarray, sample: Sample) -> dict:
+    def _design_total(
+        self, d: int, y: np.ndarray, yhat: np.ndarray, sample: Sample, lam: float
+    ) -> np.ndarray:
+        """Design d's part of the totals: its unknown sentences' predictions, rectified."""
         in_d = self._design == d
-        known_other = self._known & in_d & ~self._sampled
-        n = sample.n
-        return {
-            "yhat_unknown": yhat[~self._known & in_d].sum(axis=0),
-            "y_sample": sample.y_units.sum(axis=0),
-            "yhat_sample": sample.yhat_units.sum(axis=0),
-            "y_known_other": y[known_other].sum(axis=0),
-            "yhat_known_other": yhat[known_other].sum(axis=0),
-            "expand": (self.designs[d].frame_size / n - 1.0) if n else 0.0,
-        }
+        other = self._known & in_d & ~self._sampled
+        expand = (self.designs[d].frame_size / sample.n - 1.0) if sample.n else 0.0
+        return (
+            lam * yhat[~self._known & in_d].sum(axis=0)
+            + expand * (sample.y_units.sum(axis=0) - lam * sample.yhat_units.sum(axis=0))
+            - (y[other].sum(axis=0) - lam * yhat[other].sum(axis=0))
+        )
 
     def estimate(self, group: Hashable, lam: dict[int, float] | None = None) -> GroupEstimate:
         """The group's shares, their standard errors and what carried them. ``lam``: fixed
@@ -253,69 +226,65 @@ class ShareEstimator:
     def _estimate(self, group: Hashable, lam: dict[int, float] | None):
         y, yhat = self._cells(group)
         unknown = ~self._known
-        fixed = y[self._known].sum(axis=0) + yhat[unknown & (self._design < 0)].sum(axis=0)
         samples = {d: self._sample(d, y, yhat) for d in range(len(self.designs))}
-        parts = {d: self._parts(d, y, yhat, s) for d, s in samples.items()}
-        holding = sum(s.holding() for s in samples.values())
         thin = any(
-            self._open[d] and (s.holding() < MIN_UNITS_IN_GROUP or s.n < 2)
+            self._open[d] and s.holding() < MIN_UNITS_IN_GROUP
             and self.designs[d].n < self.designs[d].frame_size
             for d, s in samples.items()
         )  # fmt: skip
-        lams = {
-            d: float(lam[d]) if lam is not None and d in lam else self._tuned_lambda(d)
-            for d in samples
-        }
         if thin:
             # The sample says nothing about this group: the predictions as they are, and an
             # interval that claims nothing.
             lams = dict.fromkeys(samples, 1.0)
-            totals = fixed + sum(p["yhat_unknown"] for p in parts.values())
+            totals = y[self._known].sum(axis=0) + yhat[unknown].sum(axis=0)
         else:
-            totals = fixed + sum(_design_total(parts[d], lams[d]) for d in samples)
+            lams = {
+                d: float(lam[d]) if lam is not None and d in lam else self._lambdas[d]
+                for d in samples
+            }
+            fixed = y[self._known].sum(axis=0) + yhat[unknown & (self._design < 0)].sum(axis=0)
+            totals = fixed + sum(
+                self._design_total(d, y, yhat, s, lams[d]) for d, s in samples.items()
+            )
         k = len(self.classes)
-        shares = _clipped_shares(totals)
+        clipped = np.clip(totals, 0.0, None)
+        total = float(clipped.sum())
+        shares = clipped / total if total > 0 else np.full(k, np.nan)
         var, df = np.zeros(k), np.inf
-        total = max(float(totals.clip(min=0).sum()), 0.0)
         if not thin and total > 0:
-            for d, s in samples.items():
-                v, dd = self._variance(d, s, lams[d], shares)
-                var += v
-                df = min(df, dd)
+            var, df = self._variance([(samples, lams, shares, 1.0)])
         se = np.sqrt(var) / total if total > 0 else np.full(k, np.nan)
         est = GroupEstimate(
-            shares, se, df, int(y.sum()), int(yhat[unknown].sum()),
-            int(yhat[unknown & (self._design < 0)].sum()), holding,
+            shares, se, df, int(yhat[unknown & (self._design < 0)].sum()),
+            sum(s.holding() for s in samples.values()),
             {self.designs[d].name: lams[d] for d in lams}, not thin,
         )  # fmt: skip
         return est, samples, lams, total
 
-    def _variance(
-        self, d: int, sample: Sample, lam: float, shares: np.ndarray
-    ) -> tuple[np.ndarray, float]:
-        """Design d's variance of the group's linearised totals (divide by the group total
-        squared for the shares' variance), and its degrees of freedom."""
-        if not self._counts(d, sample):
-            return np.zeros(len(self.classes)), np.inf
-        frame_rows = self._frame_rows(d, sample)
-        return _design_variance(
-            self.designs[d].frame_size,
-            frame_rows,
-            _linearised(sample.y_units, sample.yhat_units, lam, shares),
-            _linearised(sample.y_rows, sample.yhat_rows, lam, shares),
-            _boundary_variance(sample, shares, frame_rows),
-            sample.holding(),
-        )
-
-    def _counts(self, d: int, sample: Sample) -> bool:
-        """Whether design d adds sampling error: its frame holds unknown sentences, it is not a
-        census, and at least two units were sampled."""
-        design = self.designs[d]
-        return self._open[d] and design.n < design.frame_size and sample.n >= 2
-
-    def _frame_rows(self, d: int, sample: Sample) -> float:
-        """The frame's size in sentences, as the sample's sentences per unit suggest."""
-        return self.designs[d].frame_size * len(sample.y_rows) / sample.n
+    def _variance(self, terms: list[tuple]) -> tuple[np.ndarray, float]:
+        """The variance of a sum of linearised totals, one per term (samples and lambdas per
+        design, shares, divisor), summed over the designs that add sampling error, and its
+        degrees of freedom (docs/findings.md). Per design never below the variance of the same
+        sentences drawn one by one: a design effect below one is implausible for sentences of one
+        article, and few sampled articles can agree by chance."""
+        var, df = np.zeros(len(self.classes)), np.inf
+        for d, design in enumerate(self.designs):
+            parts = [(samples[d], lams[d], shares, t) for samples, lams, shares, t in terms]
+            first = parts[0][0]
+            if not (self._open[d] and design.n < design.frame_size and first.n >= 2):
+                continue
+            frame_rows = design.frame_size * len(first.y_rows) / first.n
+            units = sum(
+                _linearised(s.y_units, s.yhat_units, lam, sh) / t for s, lam, sh, t in parts
+            )
+            rows = sum(_linearised(s.y_rows, s.yhat_rows, lam, sh) / t for s, lam, sh, t in parts)
+            v = _srs_variance(units, design.frame_size)
+            if len(rows) > len(units):
+                v = np.maximum(v, _srs_variance(rows, frame_rows))
+            boundary = sum(_boundary_variance(s, sh, frame_rows) / t**2 for s, _, sh, t in parts)
+            var += np.maximum(v, boundary)
+            df = min(df, float(max(min(s.holding() for s, *_ in parts) - 1, 1)))
+        return var, df
 
     def difference(
         self, first: Hashable, second: Hashable, level: float
@@ -328,61 +297,10 @@ class ShareEstimator:
         delta = e1.shares - e2.shares
         if not (e1.informative and e2.informative) or np.isnan(delta).any():
             return delta, np.full(k, -1.0), np.full(k, 1.0)
-        var, df = np.zeros(k), np.inf
-        for d in range(len(self.designs)):
-            a, b = s1[d], s2[d]
-            if not self._counts(d, a):
-                continue
-            frame_rows = self._frame_rows(d, a)
-
-            units = (
-                _linearised(a.y_units, a.yhat_units, l1[d], e1.shares) / t1
-                - _linearised(b.y_units, b.yhat_units, l2[d], e2.shares) / t2
-            )
-            rows = (
-                _linearised(a.y_rows, a.yhat_rows, l1[d], e1.shares) / t1
-                - _linearised(b.y_rows, b.yhat_rows, l2[d], e2.shares) / t2
-            )
-            v, dd = _design_variance(
-                self.designs[d].frame_size, frame_rows, units, rows,
-                _boundary_variance(a, e1.shares, frame_rows) / t1**2
-                + _boundary_variance(b, e2.shares, frame_rows) / t2**2,
-                min(a.holding(), b.holding()),
-            )  # fmt: skip
-            var += v
-            df = min(df, dd)
+        var, df = self._variance([(s1, l1, e1.shares, t1), (s2, l2, e2.shares, -t2)])
         t = stats.t.ppf(0.5 + level / 2, df) if np.isfinite(df) else 0.0
         half = t * np.sqrt(var)
         return delta, np.clip(delta - half, -1, 1), np.clip(delta + half, -1, 1)
-
-
-def _design_variance(
-    frame_size: float,
-    frame_rows: float,
-    units: np.ndarray,
-    rows: np.ndarray,
-    boundary: np.ndarray,
-    holding: int,
-) -> tuple[np.ndarray, float]:
-    """The variance of an estimated total from the linearised values of the sampled ``units``
-    (simple random sample of units), never below that of the same sampled sentences (``rows``)
-    drawn one by one (with few sampled articles their own variance can be small by chance; a
-    design effect below one is implausible for sentences of one article) nor below the
-    ``boundary`` variance; and its degrees of freedom: the units that hold the group, less one
-    (a group held by a few of many sampled units has few observations of its own)."""
-    var = _srs_variance(units, frame_size)
-    if len(rows) > len(units):
-        var = np.maximum(var, _srs_variance(rows, frame_rows))
-    return np.maximum(var, boundary), float(max(holding - 1, 1))
-
-
-def _design_total(parts: dict, lam: float) -> np.ndarray:
-    """A design's part of the totals: its unknown sentences' predictions, rectified."""
-    return (
-        lam * parts["yhat_unknown"]
-        + parts["expand"] * (parts["y_sample"] - lam * parts["yhat_sample"])
-        - (parts["y_known_other"] - lam * parts["yhat_known_other"])
-    )
 
 
 def _linearised(y: np.ndarray, yhat: np.ndarray, lam: float, shares: np.ndarray) -> np.ndarray:
@@ -392,8 +310,8 @@ def _linearised(y: np.ndarray, yhat: np.ndarray, lam: float, shares: np.ndarray)
 
 
 def _srs_variance(values: np.ndarray, frame_size: float) -> np.ndarray:
-    """Variance of the estimated frame total of ``values`` (rows: the n sampled units) under
-    simple random sampling without replacement from ``frame_size`` units."""
+    """Variance of the estimated frame total of ``values`` (rows: the n units sampled without
+    replacement from ``frame_size``)."""
     n = len(values)
     f = min(n / frame_size, 1.0)
     return frame_size**2 * (1 - f) * values.var(axis=0, ddof=1) / n
@@ -415,15 +333,3 @@ def _boundary_variance(sample: Sample, shares: np.ndarray, frame_rows: float) ->
     f = min(rows / frame_rows, 1.0)
     var = frame_rows**2 * (1 - f) * (m / rows) * moved * (1 - moved) / rows
     return np.where(at_bound, var, 0.0)
-
-
-def _ratio_rows(totals: np.ndarray) -> np.ndarray:
-    """Shares per row of totals [group, class]; zeros for a row whose total is not positive."""
-    sums = totals.sum(axis=1, keepdims=True)
-    return np.where(sums > 0, totals / np.where(sums > 0, sums, 1.0), 0.0)
-
-
-def _clipped_shares(totals: np.ndarray) -> np.ndarray:
-    """Shares from estimated totals; a negative estimate (noise) counts as zero."""
-    clipped = np.clip(totals, 0.0, None)
-    return clipped / clipped.sum() if clipped.sum() > 0 else np.full_like(totals, np.nan)

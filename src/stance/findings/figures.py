@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,13 +18,17 @@ if TYPE_CHECKING:
 COLOURS = ["#1b7837", "#c51b7d", "#7f7f7f", "#2166ac", "#e08214"]
 
 
-def _errors(table: pd.DataFrame, c: str) -> tuple[np.ndarray, np.ndarray]:
-    """The share of stance ``c`` and its interval as error-bar lengths below and above."""
-    share = table[c].to_numpy(float)
-    # No interval (uncorrected shares): no bar.
-    low = np.nan_to_num(np.clip(share - table[f"{c}_low"].to_numpy(float), 0, None))
-    high = np.nan_to_num(np.clip(table[f"{c}_high"].to_numpy(float) - share, 0, None))
-    return share, np.vstack([low, high])
+def _bars(table: pd.DataFrame, classes: Sequence[str], width: float) -> Iterator[tuple]:
+    """Per stance: its name, colour, offset (the stances side by side within ``width``), share
+    and its interval as error-bar lengths below and above."""
+    step = width / len(classes)
+    for k, c in enumerate(classes):
+        share = table[c].to_numpy(float)
+        # No interval (uncorrected shares): no bar.
+        low = np.nan_to_num(np.clip(share - table[f"{c}_low"].to_numpy(float), 0, None))
+        high = np.nan_to_num(np.clip(table[f"{c}_high"].to_numpy(float) - share, 0, None))
+        offset = (k - (len(classes) - 1) / 2) * step
+        yield c, COLOURS[k % len(COLOURS)], offset, share, np.vstack([low, high])
 
 
 def figure_title(result: FindingsResult) -> str:
@@ -63,11 +67,7 @@ def plot_speaker_shares(
     n = len(table)
     fig, ax = new_figure(figsize=(7.2, 1.8 + 0.55 * n), dpi=100)
     y = np.arange(n)
-    step = 0.8 / len(classes)
-    for k, c in enumerate(classes):
-        offset = (k - (len(classes) - 1) / 2) * step
-        share, err = _errors(table, c)
-        colour = COLOURS[k % len(COLOURS)]
+    for c, colour, offset, share, err in _bars(table, classes, 0.8):
         ax.errorbar(share, y + offset, xerr=err, fmt="o", color=colour, capsize=3, label=c)
         ax.plot(table[f"raw_{c}"].to_numpy(float), y + offset, "o", mfc="none", color=colour,
                 alpha=0.6)  # fmt: skip
@@ -108,12 +108,9 @@ def plot_over_time(
     joined = len(table) > 1 and table["month"].str.fullmatch(r"\d{4}-\d{2}").all()
     x = np.arange(len(table))
     fig, ax = new_figure(figsize=(max(5.0, 1.2 + 0.6 * len(table)), 3.8), dpi=100)
-    step = 0.3 / len(classes)
-    for k, c in enumerate(classes):
-        share, err = _errors(table, c)
-        offset = (k - (len(classes) - 1) / 2) * step
+    for c, colour, offset, share, err in _bars(table, classes, 0.3):
         ax.errorbar(x + offset, share, yerr=err, fmt="o-" if joined else "o", capsize=3,
-                    color=COLOURS[k % len(COLOURS)], label=c)  # fmt: skip
+                    color=colour, label=c)  # fmt: skip
     ticks = [f"{r.month}\n{r.sentences} sent., {r.articles} art." for r in table.itertuples()]
     ax.set_xticks(x, ticks, fontsize=8)
     ax.set_xlim(-0.5, len(table) - 0.5)

@@ -49,9 +49,7 @@ def read_people_table(path: Path | str, sep: str = ",") -> pd.DataFrame:
 def choose_model(models_dir: Path | str, name: str | None, comparison: str | None) -> ChosenModel:
     """The configured model, or the first row (best f_avg) of the comparison table."""
     how = "set in config findings.model"
-    if name is None:
-        if comparison is None:
-            raise StanceError("findings.model is null and no comparison table was given")
+    if name is None:  # rule findings then reads the comparison (findings_model_inputs)
         table = read_people_table(comparison, sep="\t")
         if table.empty:
             raise StanceError(f"{comparison}: no model in the comparison; run snakemake")
@@ -67,17 +65,22 @@ def choose_model(models_dir: Path | str, name: str | None, comparison: str | Non
     return ChosenModel(name, how, folder, summary, oof)
 
 
-def speakers_of(corpus: pd.DataFrame, path: Path | str) -> pd.DataFrame:
-    """The speaker stage's prediction of every sentence of ``corpus`` (all present, or an
-    error), indexed by sentence_id."""
-    predicted = pd.read_parquet(path).drop_duplicates("sentence_id").set_index("sentence_id")
-    missing = predicted.index.get_indexer(corpus["sentence_id"]) < 0
+def _covering(table: pd.DataFrame, corpus: pd.DataFrame, what: str) -> pd.DataFrame:
+    """``table`` indexed by sentence_id, or an error naming ``what`` if it lacks a sentence of
+    ``corpus``."""
+    table = table.drop_duplicates("sentence_id").set_index("sentence_id")
+    missing = table.index.get_indexer(corpus["sentence_id"]) < 0
     if missing.any():
         raise StanceError(
-            f"{path} has no speaker for {int(missing.sum())} sentence(s) of the corpus (first: "
-            f"{corpus.loc[missing, 'sentence_id'].iloc[0]}); run snakemake to update it"
+            f"{what} lack {int(missing.sum())} sentence(s) of the corpus (first: "
+            f"{corpus.loc[missing, 'sentence_id'].iloc[0]}); run snakemake to update them"
         )
-    return predicted
+    return table
+
+
+def speakers_of(corpus: pd.DataFrame, path: Path | str) -> pd.DataFrame:
+    """The speaker stage's prediction of every sentence of ``corpus``, indexed by sentence_id."""
+    return _covering(pd.read_parquet(path), corpus, f"the speakers in {path}")
 
 
 def predict_stances(model: Any, table: pd.DataFrame, chosen: ChosenModel) -> pd.DataFrame:
@@ -128,12 +131,5 @@ def gather_stances(corpus: pd.DataFrame, shards: list[str], chosen: ChosenModel)
                 "update it"
             )
     table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["sentence_id"])
-    table = table.drop_duplicates("sentence_id").set_index("sentence_id")
-    missing = table.index.get_indexer(corpus["sentence_id"]) < 0
-    if missing.any():
-        raise StanceError(
-            f"the stance predictions ({len(shards)} shard file(s)) lack {int(missing.sum())} "
-            f"sentence(s) of the corpus (first: {corpus.loc[missing, 'sentence_id'].iloc[0]}); "
-            "run snakemake to update them"
-        )
+    table = _covering(table, corpus, f"the stance predictions ({len(shards)} shard file(s))")
     return table.reindex(corpus["sentence_id"])[chosen.columns].reset_index(drop=True)

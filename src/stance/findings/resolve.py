@@ -9,14 +9,9 @@ MODEL_SOURCE = "model"
 
 
 def resolve_stances(predictions: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
-    """The predictions table with ``stance`` and ``stance_source`` added.
-
-    ``predictions`` has one row per sentence (``sentence_id``, ``predicted`` and anything else,
-    kept as it is); ``labels`` the final hand labels (``sentence_id``, ``stance``). A hand label
-    overrides the prediction and is counted as such (``stance_source`` = ``label``); every other
-    sentence takes the prediction (``model``). Hand labels of sentences not in ``predictions``
-    are ignored (they belong to no sentence of this corpus).
-    """
+    """``predictions`` (one row per sentence: ``sentence_id``, ``predicted``, ...) with
+    ``stance``: the hand label in ``labels`` where there is one (``stance_source`` ``label``),
+    else the prediction (``model``). Labels of sentences not in ``predictions`` are ignored."""
     hand = labels.drop_duplicates("sentence_id").set_index("sentence_id")["stance"]
     out = predictions.copy()
     labeled = out["sentence_id"].map(hand)

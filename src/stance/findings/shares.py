@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Hashable, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from stance.errors import StanceError
 from stance.findings.estimate import Design, GroupEstimate, ShareEstimator
-from stance.findings.resolve import LABEL_SOURCE, MODEL_SOURCE
+from stance.findings.resolve import LABEL_SOURCE
 
 # Flag a share whose interval reaches further than this from it (half the interval's width).
 WIDE_HALF_WIDTH = 0.2
@@ -25,70 +23,37 @@ THIN = "too few sampled units"  # the sample holds the group in fewer than two u
 UNCORRECTED = "uncorrected"  # some sentences only predicted, outside every sample's frame
 
 
-@dataclass(frozen=True)
-class Grouping:
-    """A table of shares: its name and the sentence columns whose values make a group."""
-
-    name: str
-    columns: tuple[str, ...]
-
-
-def _check(table: pd.DataFrame, columns: Sequence[str], classes: Sequence[str]) -> None:
-    need = ["article_id", *columns, "stance", "stance_source", "predicted"]
-    missing = [c for c in need if c not in table]
-    if missing:
-        raise StanceError(f"sentence stances: missing column(s) {', '.join(missing)}")
-    unknown = sorted(set(table["stance"].dropna().unique()) - set(classes))
-    if unknown:
-        raise StanceError(
-            f"sentence stances: value(s) {', '.join(map(str, unknown))} not among "
-            f"{', '.join(classes)}"
-        )
-    sources = sorted(set(table["stance_source"].unique()) - {LABEL_SOURCE, MODEL_SOURCE})
-    if sources:
-        raise StanceError(f"sentence stances: unknown stance_source {', '.join(sources)}")
-
-
 def _keys(table: pd.DataFrame, columns: Sequence[str], speaker: str) -> np.ndarray:
     """Group key per sentence: the value (one column) or a tuple; None where one is missing."""
     parts = [table[speaker if c == "speaker" else c] for c in columns]
     missing = np.zeros(len(table), dtype=bool)
-    combined = np.zeros(len(table), dtype=np.int64)  # a code per combination, by first row
     for p in parts:
         missing |= p.isna().to_numpy() | (p.astype(str) == "").to_numpy()
-        index, uniques = pd.factorize(p)
-        combined = pd.factorize(combined * (len(uniques) + 1) + index + 1)[0]
-    first = [p.to_numpy(dtype=object)[np.unique(combined, return_index=True)[1]] for p in parts]
-    keys = first[0] if len(first) == 1 else pd.Series(list(zip(*first, strict=True)), dtype=object)
-    values = np.array(keys, dtype=object)[combined]
+    keys = parts[0] if len(parts) == 1 else pd.Series(list(zip(*parts, strict=True)), dtype=object)
+    values = np.array(keys, dtype=object)
     values[missing] = None
     return values
 
 
 def estimator_for(
-    sentences: pd.DataFrame, grouping: Grouping, classes: Sequence[str], designs: Sequence[Design]
+    sentences: pd.DataFrame,
+    columns: Sequence[str],
+    classes: Sequence[str],
+    designs: Sequence[Design],
 ) -> ShareEstimator:
-    """The estimator over the findings' sentence table for one grouping.
-
-    The hand value of a labeled sentence counts where it is known (``speaker``/``stance`` with
-    source ``label``); the predicted one is ``oof_speaker``/``oof_stance`` for a labeled
-    sentence (out of fold: what the model says of a sentence it never saw) and
-    ``predicted_speaker``/``predicted`` for every other.
-    """
-    _check(sentences, grouping.columns, classes)
+    """The estimator over the findings' sentence table, grouped by the values of ``columns``:
+    hand values where labeled; predicted ones out of fold (``oof_speaker``/``oof_stance``) for a
+    labeled sentence, ``predicted_speaker``/``predicted`` for every other."""
     known = (sentences["stance_source"] == LABEL_SOURCE).to_numpy()
-    has_oof = "oof_stance" in sentences and "oof_speaker" in sentences
-    pred_speaker = sentences["predicted_speaker"]
-    pred_stance = sentences["predicted"]
-    if has_oof:
-        pred_speaker = sentences["oof_speaker"].where(known, pred_speaker)
-        pred_stance = sentences["oof_stance"].where(known, pred_stance)
+    speaker, stance = sentences["predicted_speaker"], sentences["predicted"]
+    pred_speaker = sentences.get("oof_speaker", speaker).where(known, speaker)
+    pred_stance = sentences.get("oof_stance", stance).where(known, stance)
     table = pd.DataFrame(
         {
             "known": known,
-            "true_group": _keys(sentences, grouping.columns, "speaker"),
+            "true_group": _keys(sentences, columns, "speaker"),
             "true_stance": sentences["stance"].where(known),
-            "pred_group": _keys(sentences.assign(_pred=pred_speaker), grouping.columns, "_pred"),
+            "pred_group": _keys(sentences.assign(_pred=pred_speaker), columns, "_pred"),
             "pred_stance": pred_stance.to_numpy(),
             "design": sentences.get("design", -1),
             "unit": sentences["unit"] if "unit" in sentences else sentences["sentence_id"],
@@ -96,16 +61,6 @@ def estimator_for(
         }
     )
     return ShareEstimator(table, classes, designs)
-
-
-def share_columns(columns: Sequence[str], classes: Sequence[str]) -> list[str]:
-    """The columns of a :func:`stance_shares` table, in order."""
-    out = [*columns, "sentences", "articles", "labeled", "predicted", "uncorrected",
-           "estimate", "design_units", "lambda"]  # fmt: skip
-    out += [f"labeled_{c}" for c in classes]
-    for c in classes:
-        out += [c, f"{c}_low", f"{c}_high", f"raw_{c}"]
-    return [*out, "wide", "more_units"]
 
 
 def _more_units(est: GroupEstimate, designs: Sequence[Design], half: float, level: float) -> int:
@@ -126,7 +81,7 @@ def _more_units(est: GroupEstimate, designs: Sequence[Design], half: float, leve
 
 def stance_shares(
     sentences: pd.DataFrame,
-    grouping: Grouping | str,
+    columns: Sequence[str] | str,
     classes: Sequence[str],
     designs: Sequence[Design] = (),
     *,
@@ -134,21 +89,10 @@ def stance_shares(
     wide_half_width: float = WIDE_HALF_WIDTH,
     order: Sequence[Hashable] = (),
 ) -> pd.DataFrame:
-    """Shares of each stance per group, one row per group (see docs/findings.md).
-
-    Per group: ``sentences`` (hand-labeled in the group, plus unlabeled ones predicted in it),
-    ``articles``, ``labeled``, ``predicted``, ``uncorrected`` (predicted sentences outside every
-    sample's frame), ``estimate`` (what carried the shares: exact, sample, too few sampled
-    units, uncorrected), ``design_units`` and ``lambda``; per stance ``c``: the published share
-    ``c`` with ``c_low``/``c_high`` (its interval; empty where no interval is valid),
-    ``labeled_c`` and the raw count share ``raw_c`` (labels and predictions counted as they
-    are); ``wide`` lists the stances whose interval reaches more than ``wide_half_width`` from
-    the share; ``more_units``: roughly how many more sampled units would narrow them.
-    """
-    if isinstance(grouping, str):
-        grouping = Grouping(grouping, (grouping,))
-    columns = list(grouping.columns)
-    est = estimator_for(sentences, grouping, classes, designs)
+    """Shares of each stance per group (the values of ``columns``), one row per group in
+    ``order``, then by name; docs/findings.md ("What a row holds") describes the columns."""
+    columns = [columns] if isinstance(columns, str) else list(columns)
+    est = estimator_for(sentences, columns, classes, designs)
     groups = est.groups()
     rank = {g: i for i, g in enumerate(order)}
     groups.sort(key=lambda g: (rank.get(g, len(rank)), str(g)))
@@ -166,7 +110,9 @@ def stance_shares(
         if not in_group.any() and np.isnan(e.shares).all():
             continue  # only the out-of-fold prediction of a labeled sentence names it
         row: dict[str, object] = dict(zip(columns, g if len(columns) > 1 else (g,), strict=True))
-        raw = _raw_shares(sentences, in_group, classes)
+        counts = sentences.loc[in_group, "stance"].value_counts()
+        raw = np.array([counts.get(c, 0) for c in classes], dtype=float)
+        raw = raw / raw.sum() if raw.sum() else np.full(len(classes), np.nan)
         row.update(
             sentences=int(in_group.sum()),
             articles=len(set(articles[in_group])),
@@ -186,10 +132,9 @@ def stance_shares(
         lam = ";".join(f"{v:.2f}" for v in e.lam.values()) if kind == SAMPLE else ""
         row.update(estimate=kind, design_units=e.design_units, **{"lambda": lam})
         labeled = sentences.loc[in_group & known, "stance"].value_counts()
-        for c in classes:
-            row[f"labeled_{c}"] = int(labeled.get(c, 0))
         valid = kind != UNCORRECTED
         for k, c in enumerate(classes):
+            row[f"labeled_{c}"] = int(labeled.get(c, 0))
             row[c] = e.shares[k]
             row[f"{c}_low"] = low[k] if valid else np.nan
             row[f"{c}_high"] = high[k] if valid else np.nan
@@ -203,7 +148,11 @@ def stance_shares(
             else 0
         )  # fmt: skip
         rows.append(row)
-    return pd.DataFrame(rows, columns=share_columns(columns, classes))
+    header = [*columns, "sentences", "articles", "labeled", "predicted", "uncorrected",
+              "estimate", "design_units", "lambda", *(f"labeled_{c}" for c in classes)]  # fmt: skip
+    for c in classes:
+        header += [c, f"{c}_low", f"{c}_high", f"raw_{c}"]
+    return pd.DataFrame(rows, columns=[*header, "wide", "more_units"])
 
 
 def top_groups(
@@ -217,10 +166,9 @@ def top_groups(
     level: float = 0.95,
     wide_half_width: float = WIDE_HALF_WIDTH,
 ) -> pd.DataFrame:
-    """``table`` (shares per ``column``, from :func:`stance_shares` over ``sentences``) cut to
-    what a figure can show: the ``top`` groups with the most sentences, in the table's order,
-    then one row ``other <n> <column>s`` for the other n groups, estimated as one group. A
-    table of at most ``top`` + 1 groups comes back whole."""
+    """``table`` (shares per ``column`` of ``sentences``) cut to what a figure can show: its
+    ``top`` groups with the most sentences, then the other n estimated as one group, a row
+    ``other <n> <column>s``; a table of at most ``top`` + 1 groups as it is."""
     if len(table) <= top + 1:
         return table
     kept = set(table.nlargest(top, "sentences", keep="first")[column])
@@ -231,43 +179,7 @@ def top_groups(
         if c in pooled:
             named = pooled[c].notna() & (pooled[c].astype(str) != "")
             pooled[c] = pooled[c].where(~named | pooled[c].isin(kept), other)
-    rest = stance_shares(pooled, Grouping(column, (column,)), classes, designs, level=level,
+    rest = stance_shares(pooled, column, classes, designs, level=level,
                          wide_half_width=wide_half_width)  # fmt: skip
     shown = [table[table[column].isin(kept)], rest[rest[column] == other]]
     return pd.concat(shown, ignore_index=True)
-
-
-def _raw_shares(sentences: pd.DataFrame, in_group: np.ndarray, classes: Sequence[str]):
-    counts = sentences.loc[in_group, "stance"].value_counts()
-    values = np.array([counts.get(c, 0) for c in classes], dtype=float)
-    return values / values.sum() if values.sum() else np.full(len(classes), np.nan)
-
-
-def share_differences(
-    sentences: pd.DataFrame,
-    grouping: Grouping,
-    pairs: Sequence[tuple[Hashable, Hashable]],
-    classes: Sequence[str],
-    designs: Sequence[Design] = (),
-    *,
-    level: float = 0.95,
-) -> pd.DataFrame:
-    """Per pair of groups (first, second) and stance: share(first) - share(second) with its
-    interval from the same estimator; empty bounds where no valid interval exists."""
-    est = estimator_for(sentences, grouping, classes, designs)
-    uncorrected = {g: est.estimate(g).uncorrected for pair in pairs for g in pair}
-    rows = []
-    for first, second in pairs:
-        delta, low, high = est.difference(first, second, level)
-        valid = not (uncorrected[first] or uncorrected[second])
-        for k, c in enumerate(classes):
-            rows.append(
-                {"first": _label(first), "second": _label(second), "stance": c,
-                 "difference": delta[k], "low": low[k] if valid else np.nan,
-                 "high": high[k] if valid else np.nan}
-            )  # fmt: skip
-    return pd.DataFrame(rows, columns=["first", "second", "stance", "difference", "low", "high"])
-
-
-def _label(group: Hashable) -> str:
-    return " / ".join(map(str, group)) if isinstance(group, tuple) else str(group)

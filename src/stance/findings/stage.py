@@ -1,4 +1,5 @@
-"""The findings stage: every corpus sentence with a speaker and a stance, and the shares tables."""
+"""The findings stage: every corpus sentence with a speaker and a stance (out of fold as well for
+labeled ones, with the labeling design each belongs to), and the shares tables."""
 
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ import pandas as pd
 
 from stance.errors import StanceError
 from stance.findings.estimate import Design
-from stance.findings.labeled import design_columns, out_of_fold_columns
 from stance.findings.predict import (
     ChosenModel,
     choose_model,
@@ -23,18 +23,12 @@ from stance.findings.predict import (
     speakers_of,
 )
 from stance.findings.resolve import LABEL_SOURCE, month_of, resolve_stances
-from stance.findings.shares import Grouping, share_differences, stance_shares, top_groups
+from stance.findings.shares import estimator_for, stance_shares, top_groups
 from stance.io import atomic_path, spreadsheet_frame
 
 METADATA_COLUMNS = ["title", "outlet", "date", "url"]
-# The shares tables: name -> the sentence columns whose values make a group.
-GROUPINGS = {
-    "speaker": Grouping("speaker", ("speaker",)),
-    "outlet": Grouping("outlet", ("outlet",)),
-    "month": Grouping("month", ("month",)),
-    "speaker_month": Grouping("speaker_month", ("speaker", "month")),
-    "speaker_outlet": Grouping("speaker_outlet", ("speaker", "outlet")),
-}
+# The shares tables, by the sentence columns whose values make a group (named by them joined).
+GROUPINGS = [("speaker",), ("outlet",), ("month",), ("speaker", "month"), ("speaker", "outlet")]
 PERIODS = ("before", "after")
 
 
@@ -75,8 +69,7 @@ class FindingsOutputs:
 
 @dataclass
 class FindingsResult:
-    """What the stage found: the sentence table, the shares tables and the facts the statement
-    states."""
+    """What the stage found: the sentence table, the shares tables and what the statement states."""
 
     sentences: pd.DataFrame
     tables: dict[str, pd.DataFrame]
@@ -88,27 +81,19 @@ class FindingsResult:
     change: pd.DataFrame
 
 
-def _articles(path: str) -> pd.DataFrame:
-    table = read_people_table(path, sep="\t")
-    for c in METADATA_COLUMNS:
-        if c not in table.columns:
-            table[c] = ""
-    return table.set_index("article_id")[METADATA_COLUMNS]
-
-
 def sentence_findings(
     inputs: FindingsInputs, chosen: ChosenModel, labels: pd.DataFrame
 ) -> pd.DataFrame:
-    """One row per corpus sentence: text, article metadata, speaker and its source, the model's
-    stance and probabilities (rule predict_stance), and the stance counted (hand label over
-    prediction) with its source. ``labels``: the final hand labels (sentence_id, stance,
-    speaker when labeled)."""
+    """One row per corpus sentence: text, article metadata, speaker, the model's stance and
+    probabilities, and the stance counted, each with its source (a hand label in ``labels``
+    overrides the prediction)."""
     corpus = pd.read_parquet(inputs.sentences)
     corpus = corpus.sort_values(["article_id", "position"], kind="stable").reset_index(drop=True)
     table = corpus[["sentence_id", "article_id", "position", "text"]].copy()
-    meta = _articles(inputs.articles).reindex(table["article_id"]).fillna("")
-    for c in METADATA_COLUMNS:
-        table[c] = meta[c].to_numpy()
+    articles = read_people_table(inputs.articles, sep="\t")
+    articles = articles.reindex(columns=["article_id", *METADATA_COLUMNS], fill_value="")
+    meta = articles.set_index("article_id").reindex(table["article_id"]).fillna("")
+    table[METADATA_COLUMNS] = meta.to_numpy()
     table["month"] = month_of(table["date"])
     found = speakers_of(corpus, inputs.speakers).reindex(table["sentence_id"])
     table["predicted_speaker"] = found["predicted_speaker"].to_numpy()
@@ -116,11 +101,8 @@ def sentence_findings(
     table = pd.concat([table, gather_stances(table, list(inputs.stances), chosen)], axis=1)
     resolved = resolve_stances(table, labels[["sentence_id", "stance"]])
     # A hand-labeled speaker overrides the predicted one, as a hand-labeled stance does.
-    if "speaker" in labels.columns:
-        named = labels[labels["speaker"].fillna("") != ""].set_index("sentence_id")["speaker"]
-    else:
-        named = pd.Series(dtype=object)
-    hand_speaker = table["sentence_id"].map(named)
+    named = labels.set_index("sentence_id").get("speaker", pd.Series(dtype=object))
+    hand_speaker = table["sentence_id"].map(named[named.fillna("") != ""])
     resolved["speaker"] = hand_speaker.where(hand_speaker.notna(), table["predicted_speaker"])
     resolved["speaker_source"] = np.where(
         hand_speaker.notna(), LABEL_SOURCE, found["source"].astype(str).to_numpy()
@@ -132,80 +114,85 @@ def sentence_findings(
     return resolved[columns]
 
 
-def _split_date(value: Any) -> str | None:
-    """findings.split_date as ``YYYY-MM-DD`` (YAML reads an unquoted date as a date)."""
-    if value is None:
-        return None
-    text = str(value)
-    try:
-        return dt.date.fromisoformat(text).isoformat()
-    except ValueError:
+def out_of_fold_columns(
+    sentences: pd.DataFrame,
+    speaker_oof: str,
+    dataset: str,
+    chosen: ChosenModel,
+    config: Mapping[str, Any],
+) -> pd.DataFrame:
+    """``oof_speaker`` and ``oof_stance`` of every labeled sentence: what the speaker stage and
+    the stance model say of it out of fold, i.e. of a sentence they never saw (empty for the
+    others). A model that reads the speaker reads the out-of-fold predicted one here."""
+    oof_speaker = read_people_table(speaker_oof).set_index("sentence_id")["predicted_speaker"]
+    oof_stance = chosen.oof.set_index("sentence_id")["predicted"]
+    if "speaker" in chosen.features:
+        from stance.speakers.stance_eval import out_of_fold_with_speakers
+        from stance.training.data import load_training_data
+        from stance.training.models import spec_from_entry
+        from stance.training.settings import EvalSettings
+
+        entry = next(m for m in config["models"] if m["name"] == chosen.name)
+        oof_stance = out_of_fold_with_speakers(
+            load_training_data(dataset), oof_speaker.to_dict(), spec_from_entry(entry),
+            EvalSettings.from_config(config),
+        )  # fmt: skip
+    labeled = sentences["stance_source"] == LABEL_SOURCE
+    ids = sentences["sentence_id"]
+    out = sentences.copy()
+    out["oof_speaker"] = ids.map(oof_speaker).where(labeled)
+    out["oof_stance"] = ids.map(oof_stance).where(labeled)
+    missing = labeled & (out["oof_speaker"].isna() | out["oof_stance"].isna())
+    if missing.any():
         raise StanceError(
-            f"config findings.split_date is {text!r}, not a date; write it as YYYY-MM-DD "
-            "(e.g. 2019-02-25), or null for no split"
-        ) from None
+            f"{int(missing.sum())} labeled sentence(s) have no out-of-fold prediction (first: "
+            f"{ids[missing].iloc[0]}); run snakemake to retrain"
+        )
+    return out
+
+
+def design_columns(
+    sentences: pd.DataFrame, labels_dir: str
+) -> tuple[pd.DataFrame, list[Design], pd.DataFrame, list[str]]:
+    """``design`` (name of the sample whose frame holds the sentence, else empty), ``unit`` and
+    ``sampled`` for every sentence; the estimator's designs; the design table; warnings."""
+    from stance.labels.design import design_table, load_manifests, resolve_designs
+
+    manifests = load_manifests(labels_dir)
+    labeled = set(sentences.loc[sentences["stance_source"] == LABEL_SOURCE, "sentence_id"])
+    resolved = resolve_designs(manifests, sentences, labeled)
+    names = np.array([m.name for m in manifests] + [""], dtype=object)
+    out = sentences.assign(
+        design=names[resolved.design], unit=resolved.unit, sampled=resolved.sampled
+    )
+    designs = [Design(r.name, r.frame, r.complete) for r in resolved.reports]
+    table = design_table(resolved, labeled, len(sentences))
+    return out, designs, table, resolved.warnings
 
 
 def _settings(config: Mapping[str, Any]) -> dict[str, Any]:
-    """The stage's settings: config ``findings`` (defaults from the config schema) and the seed."""
+    """The stage's settings: config ``findings`` (defaults from the config schema), with
+    split_date as ``YYYY-MM-DD`` (YAML reads an unquoted date as a date)."""
     findings = config["findings"]
+    split = findings.get("split_date")
+    try:
+        split = None if split is None else dt.date.fromisoformat(str(split)).isoformat()
+    except ValueError:
+        raise StanceError(
+            f"config findings.split_date is {str(split)!r}, not a date; write it as YYYY-MM-DD "
+            "(e.g. 2019-02-25), or null for no split"
+        ) from None
     return {
         "model": findings["model"],
         "ci_level": float(findings["ci_level"]),
         "wide_half_width": float(findings["wide_half_width"]),
-        "split_date": _split_date(findings.get("split_date")),
+        "split_date": split,
         "figure_groups": int(findings["figure_groups"]),
-        "seed": int(config["seed"]),
     }
 
 
-def _estimation_frame(sentences: pd.DataFrame, designs: Sequence[Design]) -> pd.DataFrame:
-    """The sentence table with ``design`` as the index the estimator reads."""
-    index = {d.name: i for i, d in enumerate(designs)}
-    return sentences.assign(design=sentences["design"].map(index).fillna(-1).astype(int))
-
-
-def findings_tables(
-    sentences: pd.DataFrame,
-    classes: Sequence[str],
-    designs: Sequence[Design],
-    settings: Mapping[str, Any],
-    speaker_order: Sequence[str] = (),
-) -> dict[str, pd.DataFrame]:
-    """Shares per speaker, outlet, month and speaker x month / outlet (see
-    stance.findings.shares.stance_shares)."""
-    frame = _estimation_frame(sentences, designs)
-    tables = {}
-    for name, grouping in GROUPINGS.items():
-        tables[name] = stance_shares(
-            frame, grouping, classes, designs, level=settings["ci_level"],
-            wide_half_width=settings["wide_half_width"],
-            order=speaker_order if grouping.columns == ("speaker",) else (),
-        ).reset_index(drop=True)  # fmt: skip
-    return tables
-
-
-def figure_tables(
-    sentences: pd.DataFrame,
-    tables: Mapping[str, pd.DataFrame],
-    classes: Sequence[str],
-    designs: Sequence[Design],
-    settings: Mapping[str, Any],
-) -> dict[str, pd.DataFrame]:
-    """The speaker and month tables as the figures show them: at most ``figure_groups`` groups
-    (the most sentences) and the rest pooled as one (stance.findings.shares.top_groups)."""
-    frame = _estimation_frame(sentences, designs)
-    shown = {}
-    for name in ("speaker", "month"):
-        shown[name] = top_groups(
-            frame, tables[name], name, classes, designs, top=settings["figure_groups"],
-            level=settings["ci_level"], wide_half_width=settings["wide_half_width"],
-        )  # fmt: skip
-    return shown
-
-
 def period_change(
-    sentences: pd.DataFrame,
+    frame: pd.DataFrame,
     classes: Sequence[str],
     designs: Sequence[Design],
     settings: Mapping[str, Any],
@@ -215,39 +202,28 @@ def period_change(
     (after - before) with its interval, from the same estimator. No split date, or no dated
     article: the header only."""
     columns = ["speaker", "stance", "before", "after", "difference", "low", "high"]
-    split = settings.get("split_date")
-    dated = sentences["date"].fillna("").astype(str).str.match(r"^\d{4}-\d{2}-\d{2}")
+    split, level = settings["split_date"], settings["ci_level"]
+    dated = frame["date"].fillna("").astype(str).str.match(r"^\d{4}-\d{2}-\d{2}")
     if not split or not dated.any():
         return pd.DataFrame(columns=columns)
-    period = np.where(~dated, None, np.where(sentences["date"].astype(str) < str(split),
-                                             PERIODS[0], PERIODS[1]))  # fmt: skip
-    frame = _estimation_frame(sentences.assign(period=period), designs)
-    grouping = Grouping("speaker_period", ("speaker", "period"))
-    shares = stance_shares(frame, grouping, classes, designs, level=settings["ci_level"])
-    present = set(zip(shares["speaker"], shares["period"], strict=True))
-    speakers = [
-        s for s in speaker_order if (s, PERIODS[0]) in present and (s, PERIODS[1]) in present
-    ]
-    diffs = share_differences(
-        frame, grouping, [((s, PERIODS[1]), (s, PERIODS[0])) for s in speakers], classes, designs,
-        level=settings["ci_level"],
-    )  # fmt: skip
-    by = shares.set_index(["speaker", "period"])
+    before_split = frame["date"].astype(str) < str(split)
+    frame = frame.assign(period=np.where(~dated, None, np.where(before_split, *PERIODS)))
+    grouping = ("speaker", "period")
+    by = stance_shares(frame, grouping, classes, designs, level=level).set_index(list(grouping))
+    est = estimator_for(frame, grouping, classes, designs)
     rows = []
-    for r in diffs.itertuples(index=False):
-        speaker = r.first.split(" / ")[0]
-        rows.append({"speaker": speaker, "stance": r.stance,
-                     "before": by.loc[(speaker, PERIODS[0]), r.stance],
-                     "after": by.loc[(speaker, PERIODS[1]), r.stance],
-                     "difference": r.difference, "low": r.low, "high": r.high})  # fmt: skip
+    for speaker in speaker_order:
+        before, after = (speaker, PERIODS[0]), (speaker, PERIODS[1])
+        if before not in by.index or after not in by.index:
+            continue
+        delta, low, high = est.difference(after, before, level)
+        valid = not (by.loc[before, "uncorrected"] or by.loc[after, "uncorrected"])
+        for k, c in enumerate(classes):
+            rows.append({"speaker": speaker, "stance": c,
+                         "before": by.loc[before, c], "after": by.loc[after, c],
+                         "difference": delta[k], "low": low[k] if valid else np.nan,
+                         "high": high[k] if valid else np.nan})  # fmt: skip
     return pd.DataFrame(rows, columns=columns)
-
-
-def _hand_labels(dataset: str) -> pd.DataFrame:
-    from stance.training.data import load_training_data
-
-    frame = load_training_data(dataset).frame
-    return frame[[c for c in ("sentence_id", "stance", "speaker") if c in frame.columns]]
 
 
 def _write_table(table: pd.DataFrame, path: str) -> None:
@@ -266,10 +242,12 @@ def run_findings_stage(
     from stance.findings.figures import figure_title, plot_over_time, plot_speaker_shares
     from stance.findings.statement import write_statement
     from stance.labels.schema import load_schema
+    from stance.training.data import load_training_data
 
     settings = _settings(config)
     chosen = choose_model(inputs.models_dir, settings["model"], inputs.comparison)
-    labels = _hand_labels(inputs.dataset)
+    labeled = load_training_data(inputs.dataset).frame
+    labels = labeled[[c for c in ("sentence_id", "stance", "speaker") if c in labeled.columns]]
     unknown = sorted(set(labels["stance"]) - set(chosen.classes))
     if unknown:
         raise StanceError(
@@ -281,22 +259,34 @@ def run_findings_stage(
     sentences, designs, design, warnings = design_columns(sentences, inputs.labels_dir)
     with atomic_path(outputs.sentences) as tmp:
         sentences.to_parquet(tmp, index=False)
+    # The estimator reads a sentence's design as its index in ``designs`` (-1: none).
+    index = {d.name: i for i, d in enumerate(designs)}
+    frame = sentences.assign(design=sentences["design"].map(index).fillna(-1).astype(int))
     speaker_order = load_schema(inputs.schema).field("speaker").names
-    tables = findings_tables(sentences, chosen.classes, designs, settings, speaker_order)
-    change = period_change(sentences, chosen.classes, designs, settings, speaker_order)
-    for name, path in (("speaker", outputs.by_speaker), ("outlet", outputs.by_outlet),
-                       ("month", outputs.by_month), ("speaker_month", outputs.by_speaker_month),
-                       ("speaker_outlet", outputs.by_speaker_outlet)):  # fmt: skip
-        _write_table(tables[name], path)
+    classes = chosen.classes
+    options = {"level": settings["ci_level"], "wide_half_width": settings["wide_half_width"]}
+    tables: dict[str, pd.DataFrame] = {}
+    for g in GROUPINGS:
+        order = speaker_order if g == ("speaker",) else ()
+        tables["_".join(g)] = stance_shares(frame, g, classes, designs, order=order, **options)
+    change = period_change(frame, classes, designs, settings, speaker_order)
+    for name, table in tables.items():
+        _write_table(table, getattr(outputs, f"by_{name}"))
     _write_table(change, outputs.change)
     _write_table(design, outputs.design)
     speaker_summary = json.loads(Path(inputs.speaker_metrics).read_text(encoding="utf-8"))
     result = FindingsResult(
         sentences, tables, chosen, speaker_summary, settings, design, warnings, change
     )
-    shown = figure_tables(sentences, tables, chosen.classes, designs, settings)
+    # The figures show the figure_groups groups with the most sentences and pool the rest.
+    shown = {
+        n: top_groups(
+            frame, tables[n], n, classes, designs, top=settings["figure_groups"], **options
+        )
+        for n in ("speaker", "month")
+    }
     title = figure_title(result)
-    plot_speaker_shares(shown["speaker"], chosen.classes, title, outputs.speaker_figure)
-    plot_over_time(shown["month"], chosen.classes, title, outputs.time_figure)
+    plot_speaker_shares(shown["speaker"], classes, title, outputs.speaker_figure)
+    plot_over_time(shown["month"], classes, title, outputs.time_figure)
     write_statement(result, outputs.statement_md, outputs.statement_html)
     return result
