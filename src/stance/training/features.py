@@ -285,11 +285,6 @@ class FeatureCache:
         fitted.sparse_output = density < self.sparse_threshold
         return fitted._output(x)
 
-    def fit_transform(self, rows: np.ndarray) -> tuple[FittedFeatures, Any]:
-        """Fit the features step on ``rows`` of the table; return it and their features."""
-        fitted, n_values = self.fit(rows)
-        return fitted, self.training_features(fitted, rows, n_values)
-
     def classifier(self, seed: int) -> Any:
         """A new, unfitted classifier of the model's pipeline."""
         return self.spec.build(seed).named_steps["classifier"]

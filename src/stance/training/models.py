@@ -215,7 +215,6 @@ _LR_DEFAULTS: dict[str, Any] = {
     "tol": 1e-4,
 }
 
-# prior_correction: 0 is plain logistic regression (see PriorCorrectedLogisticRegression).
 _ENCODER_DEFAULTS: dict[str, Any] = {
     "encoder": DEFAULT_ENCODER,
     "batch_size": 32,
