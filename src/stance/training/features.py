@@ -55,10 +55,8 @@ class _TextCounts:
         if isinstance(vectorizer, CharWbTfidf):
             self._words, self._grams, self.terms, _ = vectorizer.count_factors(texts)
             # An upper bound of each row's number of n-grams (each word's, summed).
-            present = self._words.copy()
-            present.data[:] = 1.0
             per_word = np.diff(self._grams.indptr).astype(np.float64)
-            self.row_nnz = np.rint(present @ per_word).astype(np.int64)
+            self.row_nnz = np.rint((self._words > 0) @ per_word).astype(np.int64)
         else:
             params = {k: v for k, v in vectorizer.get_params().items() if k in _COUNT_PARAMS}
             params.update(min_df=1, max_df=1.0, max_features=None, binary=False, dtype=np.float64)
