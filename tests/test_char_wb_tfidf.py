@@ -68,8 +68,6 @@ PARAMS = [
     {"ngram_range": (2, 5), "min_df": 2, "max_df": 0.5},
     {"ngram_range": (1, 3), "min_df": 0.05, "max_df": 30},
     {"ngram_range": (5, 5)},  # words shorter than five characters: the padded word once
-    {"ngram_range": (3, 6), "max_features": 60},  # ties in the term counts
-    {"ngram_range": (2, 4), "max_features": 45, "binary": True},
     {"ngram_range": (2, 3), "binary": True, "norm": "l1", "smooth_idf": False},
     {"ngram_range": (2, 3), "norm": None, "use_idf": False, "sublinear_tf": True},
     {"ngram_range": (1, 4), "lowercase": False},

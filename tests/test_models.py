@@ -183,7 +183,8 @@ def test_cached_features_equal_fitting_the_pipeline_on_the_training_rows(kind, p
         train, test = np.sort(perm[:40]), np.sort(perm[40:])
         reference = spec.build(0).fit(x.iloc[train], y[train])
         features = reference.named_steps["features"]
-        fitted, x_train = cache.fit_transform(train)
+        fitted, n_values = cache.fit(train)
+        x_train = cache.training_features(fitted, train, n_values)
         # Vocabulary and IDF from the training rows only: rows outside them change nothing.
         np.testing.assert_allclose(
             dense(x_train), dense(features.transform(x.iloc[train])), rtol=0, atol=1e-12
@@ -226,7 +227,7 @@ def test_cached_features_refuse_what_the_vectorizer_refuses(texts, params):
         spec.build(0).fit(x.iloc[: len(texts)], y[: len(texts)])
     cache = FeatureCache.build(spec, x)
     with pytest.raises(ValueError) as got:
-        cache.fit_transform(np.arange(len(texts)))
+        cache.fit(np.arange(len(texts)))
     assert str(got.value) == str(expected.value)
 
 

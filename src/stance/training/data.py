@@ -144,7 +144,7 @@ def load_training_data(path: Path | str) -> LabeledData:
         raise StanceError(
             f"{path}: not a saved data set ({exc}); rebuild it with snakemake"
         ) from None
-    return from_dataset(ds, str(path), group_columns=("article_id",))
+    return from_dataset(ds, str(path))
 
 
 def load_table(

@@ -201,10 +201,7 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
 def encoder_params(model: Any) -> dict[str, str]:
     """The SHA-256 of the encoder files a fitted pipeline uses (empty for other models): logged
     beside the hyperparameters, so a run names the exact encoder it was trained with."""
-    found = {}
-    steps = getattr(model, "named_steps", {})
-    for step in steps.values():
-        for _, transformer, _ in getattr(step, "transformers_", []):
-            if isinstance(transformer, SentenceEncoder):
-                found["encoder_weights_sha256"] = transformer.weights_sha256_
-    return found
+    for _, transformer, _ in getattr(model.named_steps.get("features"), "transformers_", []):
+        if isinstance(transformer, SentenceEncoder):
+            return {"encoder_weights_sha256": transformer.weights_sha256_}
+    return {}

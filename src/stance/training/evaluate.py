@@ -26,6 +26,11 @@ from stance.training.metrics import bootstrap_ci, compute_metrics, confusion
 from stance.training.models import SPEAKER, TEXT, ModelSpec
 from stance.training.settings import EvalSettings
 
+# The learning curve's scores; the headline scores' bootstrap intervals are its band.
+_CURVE = ["macro_f1", "f_avg", "accuracy"] + [
+    f"{k}_ci_{e}" for k in ("macro_f1", "f_avg") for e in ("low", "high")
+]
+
 
 @dataclass
 class Evaluation:
@@ -48,34 +53,13 @@ class Evaluation:
 
 
 def _scored(
-    prefix: str,
-    y_true: np.ndarray,
-    y_pred: np.ndarray,
-    classes: Sequence[str],
-    settings: EvalSettings,
+    prefix: str, y_true: np.ndarray, y_pred: np.ndarray, classes: list[str], s: EvalSettings
 ) -> dict[str, float]:
-    m = compute_metrics(y_true, y_pred, classes, settings.f_avg_classes)
-    ci = bootstrap_ci(
-        y_true,
-        y_pred,
-        classes,
-        settings.f_avg_classes,
-        settings.n_bootstrap,
-        settings.ci_level,
-        settings.seed,
-    )
-    for name, (low, high) in ci.items():
+    m = compute_metrics(y_true, y_pred, classes, s.f_avg_classes)
+    args = (s.f_avg_classes, s.n_bootstrap, s.ci_level, s.seed)
+    for name, (low, high) in bootstrap_ci(y_true, y_pred, classes, *args).items():
         m[f"{name}_ci_low"], m[f"{name}_ci_high"] = low, high
     return {f"{prefix}{k}": v for k, v in m.items()}
-
-
-def _check_model_inputs(spec: ModelSpec, data: LabeledData, role: str = "") -> None:
-    if SPEAKER in spec.features and not data.has_speaker:
-        raise StanceError(
-            f"model {spec.name!r} (kind {spec.kind.name}) also reads the speaker of each "
-            f"sentence, but {data.source}{role} has no 'speaker' column; add one or choose a "
-            "model that reads the text only"
-        )
 
 
 def evaluate(
@@ -103,19 +87,21 @@ def evaluate(
             f"evaluation.f_avg_classes lists {', '.join(missing_f)}, not a stance class of "
             f"{data.source} (classes: {', '.join(classes)}); fix the config or the table"
         )
-    _check_model_inputs(spec, data)
+    for table, role in ((data, ""), (test, " (--test)")):
+        if table is not None and SPEAKER in spec.features and not table.has_speaker:
+            raise StanceError(
+                f"model {spec.name!r} (kind {spec.kind.name}) also reads the speaker of each "
+                f"sentence, but {table.source}{role} has no 'speaker' column; add one or "
+                "choose a model that reads the text only"
+            )
     notes: list[str] = list(data.notes)
-    y = np.array([classes.index(s) for s in data.frame["stance"]], dtype=np.int64)
-    _check_classes(y, classes)
-    frame = data.frame.reset_index(drop=True)
+    n_train = len(data.frame)
+    frame = pd.concat([data.frame, *([] if test is None else [test.frame])], ignore_index=True)
+    y = np.array([classes.index(s) for s in frame["stance"]], dtype=np.int64)
+    _check_classes(y[:n_train], classes)
 
     secondary: Folds | None = None
     if test is not None:
-        _check_model_inputs(spec, test, " (--test)")
-        frame = pd.concat([frame, test.frame.reset_index(drop=True)], ignore_index=True)
-        y_test = np.array([classes.index(s) for s in test.frame["stance"]], dtype=np.int64)
-        y = np.concatenate([y, y_test])
-        n_train = len(data.frame)
         folds = Folds("holdout", [(np.arange(n_train), np.arange(n_train, len(frame)))])
     elif data.grouped:
         folds = grouped_folds(frame["group"].tolist(), y, classes, settings)
@@ -141,8 +127,7 @@ def evaluate(
     fits = Fits(spec, x, y, classes, settings.seed)
     primary = [fits.fold(train, test) for train, test in folds.splits]
     # Fits.run chooses the order the fits run in; the order changes no result.
-    train_rows = np.arange(len(data.frame))
-    final_fit = fits.final(train_rows)
+    final_fit = fits.final(np.arange(n_train))
     stratified = [fits.fold(tr, te) for tr, te in secondary.splits] if secondary else []
     # Learning curve: a share whose subsets are the whole training parts is the primary CV.
     curve: list[tuple[float, list[int], list[int]]] = []
@@ -180,18 +165,8 @@ def evaluate(
             add_notes(notes, fits.notes(i))
         c_pred, _, _ = out_of_fold(fits, ids, folds.splits, len(x), len(classes))
         m = _scored("", y[tested], c_pred[tested], classes, settings)
-        rows.append(
-            {
-                "fraction": fraction,
-                "train_sentences": float(np.mean(sizes)),
-                "macro_f1": m["macro_f1"],
-                "f_avg": m["f_avg"],
-                "accuracy": m["accuracy"],
-                # The same bootstrap interval as the headline scores: the curve's band.
-                **{f"{k}_ci_{e}": m[f"{k}_ci_{e}"] for k in ("macro_f1", "f_avg")
-                   for e in ("low", "high")},
-            }
-        )  # fmt: skip
+        size = float(np.mean(sizes))
+        rows.append({"fraction": fraction, "train_sentences": size, **{k: m[k] for k in _CURVE}})
     curve_table = pd.DataFrame(rows)
     add_notes(notes, fits.notes(final_fit))
     final = fits.final_model(final_fit)
@@ -244,17 +219,13 @@ def _report_text(
 ) -> str:
     from sklearn.metrics import classification_report
 
-    m = summary["metrics"]
+    m, data = summary["metrics"], summary["data"]
     level = round(summary["settings"]["ci_level"] * 100)
+    articles = f" from {data['n_articles']} articles" if data["n_articles"] else ""
     lines = [
         f"model: {summary['model']} (kind {summary['kind']}; features: "
         f"{', '.join(summary['features'])})",
-        f"data: {summary['data']['source']}, {summary['data']['n_sentences']} sentences"
-        + (
-            f" from {summary['data']['n_articles']} articles"
-            if summary["data"]["n_articles"]
-            else ""
-        ),
+        f"data: {data['source']}, {data['n_sentences']} sentences{articles}",
         f"evaluation: {summary['cv']['description']} (out-of-fold predictions)",
         "",
         classification_report(

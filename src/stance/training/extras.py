@@ -8,12 +8,12 @@ from typing import Any
 
 from stance.errors import StanceError
 
-# Model kinds built on a pretrained sentence encoder (src/stance/training/models.py registers
-# them); they need the `embeddings` extra. Kept here, away from scikit-learn and torch, so that
-# reading the Snakefile stays quick.
+# Model kinds built on a pretrained sentence encoder (models.py registers them), which need the
+# `embeddings` extra; kept away from scikit-learn and torch, so that reading the Snakefile stays
+# quick.
 ENCODER_KINDS = ("encoder", "encoder_tfidf", "encoder_speaker")
-# The kinds that read the labeled speaker beside the text (models.py registers them with the
-# speaker among their features; tests/test_models.py checks the two agree).
+# The kinds that read the labeled speaker beside the text (tests/test_models.py checks that
+# models.py agrees).
 SPEAKER_KINDS = ("tfidf_word_speaker", "encoder_speaker")
 EMBEDDINGS_EXTRA = "embeddings"
 # The modules the extra brings; finding them does not import them (torch takes seconds).
@@ -24,10 +24,6 @@ INSTALL_HINT = (
 )
 
 
-class ExtraMissing(StanceError):
-    """A model needs an optional extra that is not installed."""
-
-
 def _found(module: str) -> bool:
     try:
         return importlib.util.find_spec(module) is not None
@@ -35,10 +31,8 @@ def _found(module: str) -> bool:
         return False
 
 
-def missing_modules(extra: str = EMBEDDINGS_EXTRA) -> list[str]:
-    """The modules of ``extra`` that cannot be found (empty: it is installed)."""
-    if extra != EMBEDDINGS_EXTRA:
-        raise ValueError(f"unknown extra {extra!r}")
+def missing_modules() -> list[str]:
+    """The modules of the embeddings extra that cannot be found (empty: it is installed)."""
     return [m for m in EMBEDDINGS_MODULES if not _found(m)]
 
 
@@ -48,10 +42,10 @@ def extra_of_kind(kind: str) -> str | None:
 
 
 def require_embeddings(what: str) -> None:
-    """Raise ExtraMissing, naming ``what`` and how to install the extra, if it is missing."""
+    """A StanceError, naming ``what`` and how to install the extra, if it is missing."""
     missing = missing_modules()
     if missing:
-        raise ExtraMissing(
+        raise StanceError(
             f"{what} needs a pretrained sentence encoder, but {', '.join(missing)} "
             f"{'is' if len(missing) == 1 else 'are'} not installed; {INSTALL_HINT}"
         )
@@ -62,17 +56,16 @@ def runnable_entries(
 ) -> list[Mapping[str, Any]]:
     """The config model entries whose extra is installed; one note (given to ``note``, without
     a 'note:' prefix) names the others."""
-    missing = missing_modules() if any(extra_of_kind(str(e.get("kind"))) for e in entries) else []
+    skipped = [e for e in entries if extra_of_kind(str(e.get("kind")))]
+    missing = missing_modules() if skipped else []
     if not missing:
         return list(entries)
-    kept = [e for e in entries if not extra_of_kind(str(e.get("kind")))]
-    skipped = [str(e.get("name")) for e in entries if extra_of_kind(str(e.get("kind")))]
     note(
-        f"skipping model(s) {', '.join(skipped)}: they need the optional "
-        f"'{EMBEDDINGS_EXTRA}' extra ({', '.join(missing)} not installed); to train them, "
-        f"{INSTALL_HINT}"
+        f"skipping model(s) {', '.join(str(e.get('name')) for e in skipped)}: they need the "
+        f"optional '{EMBEDDINGS_EXTRA}' extra ({', '.join(missing)} not installed); to train "
+        f"them, {INSTALL_HINT}"
     )
-    return kept
+    return [e for e in entries if not extra_of_kind(str(e.get("kind")))]
 
 
 def speaker_model_entries(entries: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:

@@ -1,9 +1,9 @@
 """Cached n-gram counts: the features of many CV fits of one table, counted once.
 
-Longer than most modules because it is one mechanism: counting, and the vocabulary and IDF each
-fit learns, must stay in step with scikit-learn's vectorizers; tests/test_feature_cache.py checks
-the features and the fold predictions against plain scikit-learn fits. The cache builds no
-fitted scikit-learn object: the final model is fit by ``Pipeline.fit`` (fitting.py).
+The n-gram counts of a row depend on its own text only, so each text is analysed once; a fit
+then learns its vocabulary, IDF and speakers from the counts of its training rows, as the
+pipeline's features step learns them from their texts (tests/test_feature_cache.py compares
+both). The final model is fit by ``Pipeline.fit`` (fitting.py), not from the cache.
 """
 
 from __future__ import annotations
@@ -14,30 +14,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from sklearn.compose import ColumnTransformer
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.preprocessing import OneHotEncoder, normalize
 from sklearn.svm import LinearSVC
 
-from stance.training.models import CompactTfidfVectorizer, ModelSpec
+from stance.training.models import ModelSpec
 from stance.training.ngrams import CharWbTfidf, kept_terms
-
-#
-# Cross-validation fits one pipeline on many training parts of the same table, and most of the
-# time of a TF-IDF fit goes into analysing the texts. The n-gram counts of a text do not depend
-# on the rows it is trained with, so FeatureCache counts the n-grams of every row once. A fit then
-# learns from the counts of its training rows what the pipeline's features step learns from their
-# texts (the vocabulary: the n-grams that occur in those rows and pass min_df/max_df there; the
-# IDF of those rows; the speakers seen there) and maps any rows into those features as the
-# fitted step's ``transform`` maps their texts. Nothing is learned from rows outside the training
-# part: the counts of a row are a function of its own text only.
 
 _CHUNK_ROWS = 2048  # rows whose counts are materialised at once (more: more memory, no faster)
 _COUNT_PARAMS = frozenset(CountVectorizer().get_params())
-
-
-def _csr(matrix: Any) -> sp.csr_matrix:
-    return sp.csr_matrix(matrix)
 
 
 def _chunks(rows: np.ndarray) -> list[np.ndarray]:
@@ -55,14 +40,10 @@ class _BlockFit:
 
 
 class _TextCounts:
-    """N-gram counts of one text column as ``vectorizer`` counts them, each text analysed once.
+    """N-gram counts of one text column, columns in the vectorizer's (sorted) vocabulary order.
 
-    The columns are every n-gram of the table in the order of the vectorizer's vocabulary
-    (sorted). Word n-grams are one count matrix. Character n-grams within words (``char_wb``)
-    are the n-grams of the whitespace-separated words of a text, so they are kept as two small
-    factors, texts x distinct words and words x n-grams (CharWbTfidf.count_factors: each
-    distinct word is analysed once); their product gives the counts of a few thousand texts at a
-    time.
+    Character n-grams within words are kept as two small factors, texts x distinct words and
+    words x n-grams (CharWbTfidf.count_factors), multiplied out a few thousand texts at a time.
     """
 
     def __init__(
@@ -74,15 +55,13 @@ class _TextCounts:
         if isinstance(vectorizer, CharWbTfidf):
             self._words, self._grams, self.terms, _ = vectorizer.count_factors(texts)
             # An upper bound of each row's number of n-grams (each word's, summed).
-            present = self._words.copy()
-            present.data[:] = 1.0
             per_word = np.diff(self._grams.indptr).astype(np.float64)
-            self.row_nnz = np.rint(present @ per_word).astype(np.int64)
+            self.row_nnz = np.rint((self._words > 0) @ per_word).astype(np.int64)
         else:
             params = {k: v for k, v in vectorizer.get_params().items() if k in _COUNT_PARAMS}
             params.update(min_df=1, max_df=1.0, max_features=None, binary=False, dtype=np.float64)
             counting = CountVectorizer(**params)
-            self._counts = _csr(counting.fit_transform(texts))
+            self._counts = sp.csr_matrix(counting.fit_transform(texts))
             self.terms = counting.get_feature_names_out()
             self.row_nnz = np.diff(self._counts.indptr).astype(np.int64)
 
@@ -90,14 +69,14 @@ class _TextCounts:
         if self._counts is not None:
             out = self._counts[rows]
         else:
-            out = _csr(self._words[rows] @ self._grams)
+            out = sp.csr_matrix(self._words[rows] @ self._grams)
         if self.vectorizer.binary:
             out.data[:] = 1.0
         return out
 
     def fit(self, rows: np.ndarray) -> tuple[_BlockFit, int]:
-        """The vocabulary and IDF that the vectorizer learns from these rows, as
-        ``TfidfVectorizer.fit`` computes them; also the number of values the rows have in it."""
+        """The vocabulary and IDF ``TfidfVectorizer.fit`` learns from these rows, and the
+        number of values the rows have in it."""
         vec = self.vectorizer
         df = np.zeros(len(self.terms), dtype=np.int64)
         for chunk in _chunks(rows):
@@ -111,16 +90,9 @@ class _TextCounts:
                 "After pruning, no terms remain. Try a lower min_df or a higher max_df."
             )
         fit = _BlockFit(self, _remap(keep), int(keep.sum()))
-        if vec.use_idf:
-            # TfidfTransformer.fit on the kept columns, step by step.
-            kept_df = df[keep].astype(np.float64)
-            kept_df += float(vec.smooth_idf)
-            n_samples = len(rows) + int(vec.smooth_idf)
-            idf = np.full_like(kept_df, fill_value=n_samples, dtype=np.float64)
-            idf /= kept_df
-            np.log(idf, out=idf)
-            idf += 1.0
-            fit.idf = idf
+        if vec.use_idf:  # as TfidfTransformer.fit computes it, to the last bit
+            smooth = int(vec.smooth_idf)
+            fit.idf = np.log((len(rows) + smooth) / (df[keep] + float(smooth))) + 1.0
         # A row holds a value in a column when it has the n-gram: the column's document count.
         return fit, int(df[keep].sum())
 
@@ -170,49 +142,10 @@ def _remap(keep: np.ndarray) -> np.ndarray:
     return remap
 
 
-def _supported_block(transformer: Any, columns: Any) -> bool:
-    if type(transformer) is CharWbTfidf:
-        return (
-            isinstance(columns, str)
-            and transformer.max_features is None
-            and transformer.dtype is np.float64
-        )
-    if type(transformer) in (TfidfVectorizer, CompactTfidfVectorizer):
-        v = transformer
-        return (
-            isinstance(columns, str)
-            and v.analyzer in ("word", "char")
-            and v.input == "content"
-            and v.preprocessor is None
-            and v.tokenizer is None
-            and v.vocabulary is None
-            and v.max_features is None
-            and (v.stop_words is None or v.analyzer == "word")
-            and v.dtype is np.float64
-        )
-    if type(transformer) is OneHotEncoder:
-        e = transformer
-        return (
-            isinstance(columns, list)
-            and len(columns) == 1
-            and isinstance(columns[0], str)
-            and isinstance(e.categories, str)
-            and e.categories == "auto"
-            and e.drop is None
-            and e.sparse_output is True
-            and e.handle_unknown == "ignore"
-            and e.min_frequency is None
-            and e.max_categories is None
-            and e.dtype is np.float64
-        )
-    return False
-
-
 class FittedFeatures:
     """The features step of a pipeline as fitted on some rows of a FeatureCache."""
 
-    def __init__(self, cache: FeatureCache, fits: list[_BlockFit]) -> None:
-        self.cache = cache
+    def __init__(self, fits: list[_BlockFit]) -> None:
         self.fits = fits
         self.n_features = sum(f.n_features for f in fits)
         self.sparse_output = True
@@ -233,7 +166,7 @@ class FittedFeatures:
             if block.weight is not None:  # ColumnTransformer's transformer_weights
                 x.data *= block.weight
             parts.append(x)
-        return _csr(sp.hstack(parts, format="csr")) if len(parts) > 1 else parts[0]
+        return sp.csr_matrix(sp.hstack(parts, format="csr")) if len(parts) > 1 else parts[0]
 
     def _matrix(self, rows: np.ndarray, total: int | None) -> sp.csr_matrix:
         """The features of ``rows`` as one CSR matrix, built a chunk of rows at a time; with the
@@ -242,7 +175,7 @@ class FittedFeatures:
         if len(rows) == 0:
             return sp.csr_matrix((0, self.n_features))
         if total is None:
-            return _csr(sp.vstack([self._chunk(c) for c in _chunks(rows)], format="csr"))
+            return sp.csr_matrix(sp.vstack([self._chunk(c) for c in _chunks(rows)], format="csr"))
         index_dtype = np.int32 if max(total, self.n_features) < 2**31 else np.int64
         indptr = np.zeros(len(rows) + 1, dtype=index_dtype)
         data = np.empty(total, dtype=np.float64)
@@ -250,15 +183,11 @@ class FittedFeatures:
         pos = start = 0
         for chunk in _chunks(rows):
             part = self._chunk(chunk)
-            if pos + part.nnz > total:  # pragma: no cover - the counts of a row do not change
-                raise RuntimeError("feature cache: more values than the vocabulary counted")
             data[pos : pos + part.nnz] = part.data
             indices[pos : pos + part.nnz] = part.indices
             indptr[start + 1 : start + len(chunk) + 1] = part.indptr[1:] + pos
             pos += part.nnz
             start += len(chunk)
-        if pos != total:  # pragma: no cover - the counts of a row do not change
-            raise RuntimeError("feature cache: fewer values than the vocabulary counted")
         return sp.csr_matrix((data, indices, indptr), shape=(len(rows), self.n_features))
 
     def _output(self, x: sp.csr_matrix) -> Any:
@@ -270,28 +199,22 @@ class FittedFeatures:
 
 
 class FeatureCache:
-    """The features step of a model's pipeline over one table, with every text analysed once.
-
-    ``fit_transform(rows)`` gives what fitting the pipeline's ``features`` step on those rows
-    gives (and the features of the rows); ``FittedFeatures.transform(rows)`` what that fitted
-    step makes of other rows. Only pipelines of TF-IDF vectorizers and one-hot encoders in a
-    ColumnTransformer are supported (``FeatureCache.build`` returns None for others).
-    """
+    """The features step of a model's pipeline over one table, with every text analysed once:
+    ``fit(rows)`` fits it on some rows, ``FittedFeatures.transform`` maps any rows."""
 
     def __init__(self, spec: ModelSpec, x: pd.DataFrame) -> None:
         self.spec = spec
-        self.x = x.reset_index(drop=True)
+        x = x.reset_index(drop=True)
         features = spec.build(0).named_steps["features"]
         self.sparse_threshold = features.sparse_threshold
         weights = features.transformer_weights or {}
         self.blocks: list[_TextCounts | _CategoryCounts] = []
         for name, transformer, columns in features.transformers:
             if isinstance(transformer, TfidfVectorizer | CharWbTfidf):
-                texts = self.x[columns].tolist()
+                texts = x[columns].tolist()
                 self.blocks.append(_TextCounts(transformer, texts, weights.get(name)))
             else:
-                values = self.x[columns[0]].tolist()
-                self.blocks.append(_CategoryCounts(values, weights.get(name)))
+                self.blocks.append(_CategoryCounts(x[columns[0]].tolist(), weights.get(name)))
         self.row_nnz = np.sum([b.row_nnz for b in self.blocks], axis=0)
         self.n_terms = sum(len(b.terms) for b in self.blocks)
         # Memory of a fit per stored value of its training matrix: the CSR matrix (8-byte value,
@@ -303,19 +226,18 @@ class FeatureCache:
 
     @staticmethod
     def build(spec: ModelSpec, x: pd.DataFrame) -> FeatureCache | None:
-        """A cache for ``spec`` over ``x``, or None when its pipeline is not of a cached kind."""
-        pipeline = spec.build(0)
-        if [name for name, _ in pipeline.steps] != ["features", "classifier"]:
-            return None
-        features = pipeline.named_steps["features"]
-        if type(features) is not ColumnTransformer or features.remainder != "drop":
+        """A cache for ``spec`` over ``x``, or None for a pipeline with a block other than TF-IDF
+        and one-hot (the majority baseline, the encoder kinds) or a speaker that is no text."""
+        features = spec.build(0).named_steps.get("features")
+        if features is None:
             return None
         for _, transformer, columns in features.transformers:
-            if not _supported_block(transformer, columns):
-                return None
-            if isinstance(transformer, OneHotEncoder) and not all(
-                isinstance(v, str) for v in x[columns[0]].tolist()
-            ):
+            # The blocks of the registered kinds (models.py): the config sets only parameters
+            # the cache reads.
+            if isinstance(transformer, OneHotEncoder):
+                if not all(isinstance(v, str) for v in x[columns[0]].tolist()):
+                    return None
+            elif not isinstance(transformer, TfidfVectorizer | CharWbTfidf):
                 return None
         return FeatureCache(spec, x)
 
@@ -350,7 +272,7 @@ class FeatureCache:
         of their features (the size of their matrix)."""
         rows = np.asarray(rows)
         fits, sizes = zip(*(block.fit(rows) for block in self.blocks), strict=True)
-        return FittedFeatures(self, list(fits)), int(sum(sizes))
+        return FittedFeatures(list(fits)), int(sum(sizes))
 
     def training_features(self, fitted: FittedFeatures, rows: np.ndarray, n_values: int) -> Any:
         """The features of the rows ``fitted`` was fit on (``n_values`` values, from ``fit``)."""
@@ -360,11 +282,6 @@ class FeatureCache:
         density = x.nnz / (x.shape[0] * x.shape[1]) if x.shape[0] and x.shape[1] else 1.0
         fitted.sparse_output = density < self.sparse_threshold
         return fitted._output(x)
-
-    def fit_transform(self, rows: np.ndarray) -> tuple[FittedFeatures, Any]:
-        """Fit the features step on ``rows`` of the table; return it and their features."""
-        fitted, n_values = self.fit(rows)
-        return fitted, self.training_features(fitted, rows, n_values)
 
     def classifier(self, seed: int) -> Any:
         """A new, unfitted classifier of the model's pipeline."""

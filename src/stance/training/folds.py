@@ -72,10 +72,8 @@ def grouped_folds(
                 f"n_splits to at most {n_groups}, or use scheme leave_one_group_out or auto"
             )
         splitter: Any = GroupKFold(n_splits=settings.n_splits)
-    elif scheme == "leave_one_group_out":
+    else:  # leave_one_group_out (the config schema allows no other)
         splitter = LeaveOneGroupOut()
-    else:
-        raise StanceError(f"unknown evaluation.cv.scheme {scheme!r}")
     splits = [
         (np.asarray(tr), np.asarray(te))
         for tr, te in splitter.split(np.zeros(len(groups)), y, groups)

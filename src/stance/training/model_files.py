@@ -29,8 +29,7 @@ def type_name(cls: type) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
-# The project's own classes: skops does not trust them on its own, so they are the only types a
-# model file of the project asks it to trust (the loading environment needs the project).
+# The project's own classes: the only types a model file asks skops to trust beyond its own.
 _PROJECT_CLASSES: tuple[type, ...] = (
     CompactTfidfVectorizer,
     CharWbTfidf,
@@ -38,22 +37,17 @@ _PROJECT_CLASSES: tuple[type, ...] = (
     SentenceEncoder,  # the encoder's name and files hash, never its weights (encoders.py)
     PriorCorrectedLogisticRegression,
 )
-# Every class a fitted model of the registered kinds is made of: found by walking a fitted model
-# of each kind (and classifier) with model_types (tests/test_reliability_model_files.py rebuilds
-# this set from the registry and fails when a kind needs another). Classes only: never a function
-# (builtins.exec, numpy.full_like, ...), whatever its module. A model holding anything else is
-# not loaded, saved or logged.
+# Every class a fitted model of the registered kinds is made of (rebuilt from the registry by
+# tests/test_reliability_model_files.py); classes only, never a function (builtins.exec, ...).
+# A model holding anything else is not loaded, saved or logged.
 ALLOWED_CLASSES: tuple[type, ...] = (
-    # values and containers
     dict,
     list,
     tuple,
     str,
     slice,
-    # numpy: arrays, and the dtype the TF-IDF vectorisers are given
     np.ndarray,
-    np.float64,
-    # scikit-learn
+    np.float64,  # the dtype the TF-IDF vectorisers are given
     Pipeline,
     ColumnTransformer,
     TfidfTransformer,
@@ -62,8 +56,7 @@ ALLOWED_CLASSES: tuple[type, ...] = (
     DummyClassifier,
     *_PROJECT_CLASSES,
 )
-# Classes the registered kinds no longer use but models saved by earlier versions hold (their
-# MLflow runs still load for `stance predict`).
+# Classes of models saved by earlier versions (their MLflow runs still load for `stance predict`).
 EARLIER_CLASSES: tuple[type, ...] = (TfidfVectorizer,)
 ALLOWED_CLASSES += EARLIER_CLASSES
 ALLOWED_TYPES: frozenset[str] = frozenset(type_name(c) for c in ALLOWED_CLASSES)
@@ -80,10 +73,9 @@ class UntrustedModelError(StanceError):
 
 
 def model_types(model: Any) -> set[str]:
-    """Every type ``model`` is made of as skops saves it (each object's ``__getstate__``), each
-    as 'module.name'; a class held as a value with '(a class)' (but the dtype float64), a
-    function or method by its name with '(a function)'. Numbers, booleans and None are left
-    out."""
+    """Every type ``model`` is made of as skops saves it (each object's ``__getstate__``), as
+    'module.name', a class value with ' (a class)', a function with ' (a function)'; numbers,
+    booleans and None left out."""
     found: set[str] = set()
     seen: dict[int, Any] = {}  # holds what it saw: an id is unique only while its object lives
     stack = [model]
@@ -160,15 +152,14 @@ def checked_dumps(model: Any, what: str = "the model") -> bytes:
 
 
 def trusted_types(model: Any, what: str = "the model") -> list[str]:
-    """The types to trust when loading ``model`` with skops (skops_trusted_types of MLflow):
-    those of its file that skops does not trust on its own, all in PROJECT_TYPES; sorted."""
+    """The types to trust when loading ``model`` with skops (MLflow's skops_trusted_types)."""
     return sorted(_untrusted_types(checked_dumps(model, what), what, RETRAIN_HINT))
 
 
 def _parameter_problems(model: Any) -> list[str]:
-    """Parameters a project model never has: it is a Pipeline, its vectorisers read the texts
-    given (input='content'; 'filename' would open the inputs as paths) with their own analysers,
-    and no parameter is a function or class other than an estimator or the float64 dtype."""
+    """Parameters a project model never has: not a Pipeline, vectorisers that open their inputs
+    as paths or run other analysers, a parameter that is a function or class (not an estimator
+    or the float64 dtype)."""
     from sklearn.base import BaseEstimator
 
     if not isinstance(model, Pipeline):
@@ -191,9 +182,9 @@ def _parameter_problems(model: Any) -> list[str]:
 
 
 def loads_checked(data: bytes, what: str, remedy: str = RETRAIN_HINT) -> Any:
-    """A model from skops bytes: skops loads it trusting only the PROJECT_TYPES the file names
-    (anything else skops does not trust refuses the file before it is loaded); then every type
-    of the loaded model must be in ALLOWED_TYPES and its parameters ones a project model has."""
+    """A model from skops bytes, trusting only the PROJECT_TYPES the file names (anything else
+    refuses the file before it is loaded); then every type of the model must be in
+    ALLOWED_TYPES and its parameters ones a project model has."""
     import skops.io
 
     untrusted = _untrusted_types(data, what, remedy)

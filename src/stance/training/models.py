@@ -6,11 +6,13 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from numbers import Real
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.special import softmax
 from sklearn.base import BaseEstimator
 from sklearn.compose import ColumnTransformer
 from sklearn.dummy import DummyClassifier
@@ -31,20 +33,15 @@ SPEAKER = "speaker"
 
 
 class SoftmaxLinearSVC(LinearSVC):
-    """A linear SVM whose ``predict_proba`` is the softmax of its decision function.
-
-    The scores are monotone in the SVM margins, sum to one per sentence and rank the classes
-    exactly as ``predict`` does; they are not calibrated probabilities (no held-out fit), which
-    keeps the model usable on classes with only a handful of examples.
-    """
+    """A linear SVM whose ``predict_proba`` is the softmax of its decision function: scores
+    that rank the classes as ``predict`` does, not calibrated (no held-out fit), so that classes
+    with a handful of examples stay usable."""
 
     def predict_proba(self, X: Any) -> np.ndarray:
         scores = np.asarray(self.decision_function(X), dtype=float)
         if scores.ndim == 1:  # two classes: one margin, positive for classes_[1]
             scores = np.column_stack([-scores, scores]) / 2.0
-        scores = scores - scores.max(axis=1, keepdims=True)
-        exp = np.exp(scores)
-        return exp / exp.sum(axis=1, keepdims=True)
+        return softmax(scores, axis=1)
 
 
 class CompactTfidfVectorizer(CompactVocabulary, TfidfVectorizer):
@@ -54,12 +51,8 @@ class CompactTfidfVectorizer(CompactVocabulary, TfidfVectorizer):
 
 class PriorCorrectedLogisticRegression(LogisticRegression):
     """Logistic regression whose scores are divided by the training class frequencies raised to
-    ``prior_correction`` (then renormalised), and which predicts the class of highest score.
-
-    0 is plain logistic regression; 1 removes the training prior entirely, on top of any class
-    weights. A rare class (six *against* sentences in the seeds) is then predicted where the
-    model finds it merely plausible: more of it found, at the cost of false alarms in the others.
-    """
+    ``prior_correction`` (0: plain; 1: no training prior), then renormalised: a rare class is
+    found more often, at the cost of false alarms in the others."""
 
     _parameter_constraints: dict = {  # noqa: RUF012 (scikit-learn's convention)
         **LogisticRegression._parameter_constraints,
@@ -142,27 +135,6 @@ def _ngrams(value: Any, what: str) -> tuple[int, int]:
     return int(value[0]), int(value[1])
 
 
-def _tfidf_params(p: dict[str, Any], ngrams: str) -> dict[str, Any]:
-    """The parameters of a TF-IDF block of n-grams in the range of hyperparameter ``ngrams``."""
-    return {
-        "ngram_range": _ngrams(p[ngrams], ngrams),
-        "min_df": p["min_df"],
-        "max_df": p["max_df"],
-        "sublinear_tf": p["sublinear_tf"],
-        "lowercase": p["lowercase"],
-        "dtype": np.float64,
-    }
-
-
-def _word_tfidf(p: dict[str, Any]) -> CompactTfidfVectorizer:
-    return CompactTfidfVectorizer(analyzer="word", **_tfidf_params(p, "word_ngram_range"))
-
-
-def _char_tfidf(p: dict[str, Any]) -> CharWbTfidf:
-    # TfidfVectorizer(analyzer="char_wb"), each distinct word analysed once.
-    return CharWbTfidf(**_tfidf_params(p, "char_ngram_range"))
-
-
 # The values of the ``classifier`` hyperparameter.
 CLASSIFIERS = ("logreg", "linear_svm")
 
@@ -184,63 +156,48 @@ def _classifier(p: dict[str, Any], seed: int) -> LogisticRegression | SoftmaxLin
     raise ValueError(f"classifier must be 'logreg' or 'linear_svm', not {name!r}")
 
 
-def _pipeline(p: dict[str, Any], seed: int, blocks: list, weights: dict | None = None) -> Pipeline:
-    """The feature blocks side by side (ColumnTransformer), then the classifier."""
+def _tfidf_params(p: dict[str, Any], ngrams: str) -> dict[str, Any]:
+    """The parameters of a TF-IDF block of n-grams in the range of hyperparameter ``ngrams``."""
+    return {
+        "ngram_range": _ngrams(p[ngrams], ngrams),
+        "min_df": p["min_df"],
+        "max_df": p["max_df"],
+        "sublinear_tf": p["sublinear_tf"],
+        "lowercase": p["lowercase"],
+        "dtype": np.float64,
+    }
+
+
+def _block(name: str, p: dict[str, Any]) -> tuple[str, Any, Any]:
+    if name == "word":
+        vectorizer = CompactTfidfVectorizer(analyzer="word", **_tfidf_params(p, "word_ngram_range"))
+        return name, vectorizer, TEXT
+    if name == "char":  # TfidfVectorizer(analyzer="char_wb"), each distinct word analysed once
+        return name, CharWbTfidf(**_tfidf_params(p, "char_ngram_range")), TEXT
+    if name == "encoder":
+        return name, SentenceEncoder(encoder=p["encoder"], batch_size=p["batch_size"]), TEXT
+    # The speaker, one-hot encoded beside the other blocks; an unseen speaker is all zeros.
+    return name, OneHotEncoder(handle_unknown="ignore"), [SPEAKER]
+
+
+def _build_blocks(names: tuple[str, ...], p: dict[str, Any], seed: int) -> Pipeline:
+    """The blocks ``names`` side by side (ColumnTransformer), then the classifier. Each block
+    has unit length per row; encoder_weight and speaker_weight scale theirs against the others."""
+    if "with_tfidf" in p:
+        if not isinstance(p["with_tfidf"], bool):
+            raise ValueError("with_tfidf must be true or false")
+        if not p["with_tfidf"]:
+            names = tuple(n for n in names if n not in ("word", "char"))
+    blocks = [_block(name, p) for name in names]
+    weights = None
+    if any(f"{name}_weight" in p for name in names):
+        weights = {name: float(p.get(f"{name}_weight", 1.0)) for name in names}
     features = ColumnTransformer(blocks, transformer_weights=weights)
     return Pipeline([("features", features), ("classifier", _classifier(p, seed))])
 
 
 def _build_majority(p: dict[str, Any], seed: int) -> Pipeline:
     return Pipeline([("classifier", DummyClassifier(strategy=p["strategy"], random_state=seed))])
-
-
-def _build_word(p: dict[str, Any], seed: int) -> Pipeline:
-    return _pipeline(p, seed, [("word", _word_tfidf(p), TEXT)])
-
-
-def _build_word_char(p: dict[str, Any], seed: int) -> Pipeline:
-    return _pipeline(p, seed, [("word", _word_tfidf(p), TEXT), ("char", _char_tfidf(p), TEXT)])
-
-
-def _build_word_speaker(p: dict[str, Any], seed: int) -> Pipeline:
-    # The speaker is one-hot encoded beside the text features; an unseen speaker is all zeros.
-    blocks = [
-        ("word", _word_tfidf(p), TEXT),
-        ("speaker", OneHotEncoder(handle_unknown="ignore"), [SPEAKER]),
-    ]
-    return _pipeline(p, seed, blocks, {"word": 1.0, "speaker": float(p["speaker_weight"])})
-
-
-def _encoder(p: dict[str, Any]) -> SentenceEncoder:
-    return SentenceEncoder(encoder=p["encoder"], batch_size=p["batch_size"])
-
-
-def _encoder_blocks(p: dict[str, Any], tfidf: bool) -> list[tuple[str, Any, Any]]:
-    blocks: list[tuple[str, Any, Any]] = [("encoder", _encoder(p), TEXT)]
-    if tfidf:
-        blocks += [("word", _word_tfidf(p), TEXT), ("char", _char_tfidf(p), TEXT)]
-    return blocks
-
-
-def _build_encoder(p: dict[str, Any], seed: int) -> Pipeline:
-    return _pipeline(p, seed, _encoder_blocks(p, tfidf=False))
-
-
-def _build_encoder_tfidf(p: dict[str, Any], seed: int) -> Pipeline:
-    # Both TF-IDF blocks and the sentence vector have unit length per row; encoder_weight
-    # scales the vector against them.
-    weights = {"encoder": float(p["encoder_weight"]), "word": 1.0, "char": 1.0}
-    return _pipeline(p, seed, _encoder_blocks(p, tfidf=True), weights)
-
-
-def _build_encoder_speaker(p: dict[str, Any], seed: int) -> Pipeline:
-    if not isinstance(p["with_tfidf"], bool):
-        raise ValueError("with_tfidf must be true or false")
-    blocks = _encoder_blocks(p, tfidf=p["with_tfidf"])
-    blocks.append(("speaker", OneHotEncoder(handle_unknown="ignore"), [SPEAKER]))
-    weights = {name: 1.0 for name, _, _ in blocks}
-    weights.update(encoder=float(p["encoder_weight"]), speaker=float(p["speaker_weight"]))
-    return _pipeline(p, seed, blocks, weights)
 
 
 _TFIDF_DEFAULTS: dict[str, Any] = {
@@ -258,7 +215,6 @@ _LR_DEFAULTS: dict[str, Any] = {
     "tol": 1e-4,
 }
 
-# prior_correction: 0 is plain logistic regression (see PriorCorrectedLogisticRegression).
 _ENCODER_DEFAULTS: dict[str, Any] = {
     "encoder": DEFAULT_ENCODER,
     "batch_size": 32,
@@ -292,7 +248,7 @@ register(
         "TF-IDF of word n-grams, then logistic regression (or a linear SVM)",
         (TEXT,),
         {**_TFIDF_DEFAULTS, **_LR_DEFAULTS},
-        _build_word,
+        partial(_build_blocks, ("word",)),
     )
 )
 register(
@@ -302,7 +258,7 @@ register(
         "(softmax of its margins as scores) or logistic regression",
         (TEXT,),
         {**_TFIDF_DEFAULTS, "char_ngram_range": [2, 5], **_LR_DEFAULTS},
-        _build_word_char,
+        partial(_build_blocks, ("word", "char")),
     )
 )
 register(
@@ -312,7 +268,7 @@ register(
         "(ColumnTransformer), then logistic regression (or a linear SVM)",
         (TEXT, SPEAKER),
         {**_TFIDF_DEFAULTS, "speaker_weight": 1.0, **_LR_DEFAULTS},
-        _build_word_speaker,
+        partial(_build_blocks, ("word", "speaker")),
     )
 )
 
@@ -325,7 +281,7 @@ register(
         "vectors), then logistic regression (or a linear SVM)",
         (TEXT,),
         {**_ENCODER_DEFAULTS, **_LR_DEFAULTS, "C": 10.0},
-        _build_encoder,
+        partial(_build_blocks, ("encoder",)),
     )
 )
 register(
@@ -342,7 +298,7 @@ register(
             **_LR_DEFAULTS,
             "C": 10.0,
         },
-        _build_encoder_tfidf,
+        partial(_build_blocks, ("encoder", "word", "char")),
     )
 )
 register(
@@ -361,7 +317,7 @@ register(
             **_LR_DEFAULTS,
             "C": 10.0,
         },
-        _build_encoder_speaker,
+        partial(_build_blocks, ("encoder", "word", "char", "speaker")),
     )
 )
 

@@ -18,22 +18,16 @@ _CHUNK_ROWS = 4096  # texts whose n-gram counts are materialised at once to coun
 
 
 class CompactVocabulary:
-    """Saves a fitted ``vocabulary_`` (term -> column) as two arrays, not a dict.
-
-    skops writes a dict entry by entry as JSON nodes: the ~14,000 word and character n-grams of
-    the seed labels made a 12 MB model file that took over a second to write and again to read.
-    Here the terms, in column order, are one UTF-8 byte array with their offsets; loading
-    rebuilds the same ``vocabulary_``.
-    """
+    """Saves a fitted ``vocabulary_`` as the terms in column order, one UTF-8 byte array and
+    its offsets: skops writes a dict as one JSON node per entry (a 12 MB, slow model file for
+    the seed labels' ~14,000 n-grams)."""
 
     def __getstate__(self) -> dict[str, Any]:
         # A copy: object.__getstate__ may return the instance's own __dict__.
         state = dict(super().__getstate__())  # type: ignore[misc]
         vocabulary = state.pop("vocabulary_", None)
         if vocabulary is not None:
-            terms = sorted(vocabulary, key=vocabulary.__getitem__)
-            if [vocabulary[t] for t in terms] != list(range(len(terms))):
-                raise ValueError("vocabulary_ must map its terms to the columns 0..n-1")
+            terms = sorted(vocabulary, key=vocabulary.__getitem__)  # scikit-learn's: columns 0..n-1
             encoded = [t.encode("utf-8") for t in terms]
             offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
             np.cumsum([len(b) for b in encoded], out=offsets[1:])
@@ -91,23 +85,17 @@ def _count_words(
 
 
 class CharWbTfidf(CompactVocabulary, TransformerMixin, BaseEstimator):
-    """TF-IDF of character n-grams within words: ``TfidfVectorizer(analyzer="char_wb")``, the
-    same features, columns and values, with each distinct word analysed once.
+    """``TfidfVectorizer(analyzer="char_wb")``, the same matrix to the last bit, with each
+    distinct word analysed once: the counts are texts x distinct words times words x n-grams.
 
-    The n-grams of a text are those of its whitespace-separated words, so its counts are the
-    product of two count matrices: texts x distinct words, and words x n-grams (scikit-learn's
-    CountVectorizer on the distinct words). The vocabulary is pruned by min_df, max_df and
-    max_features on document frequencies as scikit-learn prunes it, and weighed by a
-    TfidfTransformer fitted on the counts. In the matrix ``fit_transform`` returns, each row
-    lists its n-grams in the order TfidfVectorizer lists them (first appearance in the texts),
-    so its row norms are summed in the same order and equal to the last bit.
+    ``fit_transform`` stores each row's n-grams in TfidfVectorizer's order (first appearance),
+    so that its row norms are summed in the same order.
     """
 
     _parameter_constraints: dict = {  # noqa: RUF012 (scikit-learn's convention)
         name: TfidfVectorizer._parameter_constraints[name]
-        for name in ("ngram_range", "lowercase", "strip_accents", "min_df", "max_df",
-                     "max_features", "binary", "norm", "use_idf", "smooth_idf", "sublinear_tf",
-                     "dtype")
+        for name in ("ngram_range", "lowercase", "strip_accents", "min_df", "max_df", "binary",
+                     "norm", "use_idf", "smooth_idf", "sublinear_tf", "dtype")
     }  # fmt: skip
 
     def __init__(
@@ -118,7 +106,6 @@ class CharWbTfidf(CompactVocabulary, TransformerMixin, BaseEstimator):
         strip_accents: str | None = None,
         min_df: float = 1,
         max_df: float = 1.0,
-        max_features: int | None = None,
         binary: bool = False,
         norm: str | None = "l2",
         use_idf: bool = True,
@@ -131,7 +118,6 @@ class CharWbTfidf(CompactVocabulary, TransformerMixin, BaseEstimator):
         self.strip_accents = strip_accents
         self.min_df = min_df
         self.max_df = max_df
-        self.max_features = max_features
         self.binary = binary
         self.norm = norm
         self.use_idf = use_idf
@@ -186,17 +172,6 @@ class CharWbTfidf(CompactVocabulary, TransformerMixin, BaseEstimator):
             chunk = words[start : start + _CHUNK_ROWS] @ grams
             df += np.bincount(chunk.indices, minlength=grams.shape[1])
         keep = kept_terms(df, n_doc, self.min_df, self.max_df)
-        if self.max_features is not None and keep.sum() > self.max_features:
-            # The most frequent terms, as CountVectorizer keeps them: by their counts summed over
-            # the texts (texts counted when binary), ties as numpy's argsort leaves them.
-            if self.binary:
-                totals = df.astype(self.dtype)
-            else:
-                totals = grams.T @ np.asarray(words.sum(axis=0)).ravel()
-            top = (-totals[keep]).argsort()[: self.max_features]
-            limited = np.zeros_like(keep)
-            limited[np.flatnonzero(keep)[top]] = True
-            keep = limited
         if not keep.any():
             raise ValueError(
                 "After pruning, no terms remain. Try a lower min_df or a higher max_df."
@@ -253,12 +228,8 @@ def _first_seen_order(
     counts: sp.csr_matrix, grams: sp.csr_matrix, terms: list[str], words: list[str]
 ) -> sp.csr_matrix:
     """``counts`` with each row's values in the order TfidfVectorizer.fit_transform stores them:
-    by the n-grams' first appearance in the texts (its vocabulary's order before sorting).
-
-    An n-gram first appears in the earliest word (``words`` are in order of first appearance,
-    the rows of ``grams``) that has it, and there where the analyser first takes it: the
-    n-grams of a word by length, then from the left.
-    """
+    by first appearance, in the earliest word (``words``, the rows of ``grams``, are in order of
+    first appearance) that has the n-gram, then by length, then from the left in that word."""
     by_term = sp.csc_matrix(grams)
     by_term.sort_indices()
     first_word = by_term.indices[by_term.indptr[:-1]]
