@@ -67,6 +67,18 @@ def test_said_clause_before_the_quote(mapping):
     assert speakers_of(["Lavrov said the Pentagon “failed”."], mapping) == ["russia"]
 
 
+def test_two_character_quotation_marks_are_quotation_marks(mapping):
+    # A name inside ''…'' or ``…'' is what is said; the source is outside the marks.
+    for text in ["''The Pentagon said it would stay,'' Lavrov added.",
+                 "``The Pentagon said it would stay,'' Lavrov added.",
+                 "Lavrov said: ''The Pentagon failed.''"]:  # fmt: skip
+        found = attribute_article([text], [True], mapping)
+        assert found[0].speaker == "russia", (text, found[0])
+    # A quotation in these marks runs over sentences like one in “…”.
+    texts = ["''We want peace.", "Foreign troops must leave,'' the militants said."]
+    assert speakers_of(texts, mapping, [True, False]) == ["taliban", "taliban"]
+
+
 def test_according_to_and_listeners(mapping):
     assert speakers_of(["Troop numbers fell, according to the Pentagon."], mapping) == [
         "us_government"

@@ -27,6 +27,8 @@ _OPENERS = frozenset(
 _NAME = re.compile(r"(?<![\w])[A-Z][\w&’'.-]*")
 # Double quotation marks: “ ” and the straight one (opening or closing by its neighbours).
 _OPEN, _CLOSE, _STRAIGHT = "“", "”", '"'
+# Two-character marks of plain-text and treebank-style news: ``…'' and ''…'' read as “…”.
+_PAIRS = re.compile(r"``|''")
 MASK = "\x00"
 
 # What decided an attribution (else "narration").
@@ -58,14 +60,16 @@ class QuoteShape:
 def quote_shape(text: str, inside: bool) -> QuoteShape:
     """Mask quoted characters (and the marks) of ``text``; ``inside``: it starts in a quote."""
     chars = list(text)
+    # Each two-character mark becomes one double mark followed by a masked character.
+    marks = _PAIRS.sub(lambda m: ("“" if m[0] == "``" else _STRAIGHT) + MASK, text)
     state, has_quote = inside, inside
-    for i, c in enumerate(text):
+    for i, c in enumerate(marks):
         if c == _STRAIGHT:  # opening or closing by its neighbours; else masked and left aside
-            before = text[i - 1] if i else " "
+            before = marks[i - 1] if i else " "
             c = _CLOSE if state else _OPEN if before.isspace() or before in "([{—-" else c
         if c in (_OPEN, _CLOSE):
             state, has_quote = c == _OPEN, True
-        if state or c in (_CLOSE, _STRAIGHT):
+        if state or c in (_CLOSE, _STRAIGHT, MASK):
             chars[i] = MASK
     outside = "".join(chars)
     bare = not outside.replace(MASK, "").strip(" ,.;:!?…-—")
