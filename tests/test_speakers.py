@@ -79,6 +79,20 @@ def test_two_character_quotation_marks_are_quotation_marks(mapping):
     assert speakers_of(texts, mapping, [True, False]) == ["taliban", "taliban"]
 
 
+def test_a_cue_word_after_a_determiner_or_of_is_a_noun(mapping):
+    # "the report", "secretary of state", "its reply": nouns, so no source is sought before them.
+    texts = [
+        "The Taliban ignored the report on civilian deaths.",
+        "Russia met the secretary of state in Doha.",
+        "The Pentagon's reply came a week later.",
+    ]
+    assert speakers_of(texts, mapping, [True] * 3) == ["author"] * 3
+    # The same words as verbs still attribute.
+    assert speakers_of(["The Pentagon replied that troops would stay."], mapping) == [
+        "us_government"
+    ]
+
+
 def test_according_to_and_listeners(mapping):
     assert speakers_of(["Troop numbers fell, according to the Pentagon."], mapping) == [
         "us_government"

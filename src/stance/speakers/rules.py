@@ -10,6 +10,11 @@ from stance.speakers.mapping import MAX_SENTENCE_CHARS, NARRATION, SpeakerMappin
 
 # "was reported to", "been told": a passive verb names no source before it.
 _PASSIVE = re.compile(r"\b(?:was|were|been|be|being|is|are)\s+(?:\w+ly\s+)?$", re.IGNORECASE)
+# After a determiner, a possessive or "of" a cue word is a noun: "the report", "secretary of
+# state", "its reply" (a verb after "that" can be a relative clause's: "officials that said").
+_NOUN_BEFORE = re.compile(
+    r"(?:\b(?:the|a|an|its|his|her|their|our|your|my|these|those|of)|['’]s)\s+$", re.IGNORECASE
+)
 # Where a source phrase ends, going back from its verb or forward from "according to".
 _SEGMENT_BREAK = re.compile(r",|;|:|—|–|--|\(|\)|\bthat\b")
 _RELATIVE = re.compile(r"^\s*(?:who|whom|whose|which|where|when)\b", re.IGNORECASE)
@@ -124,7 +129,10 @@ def explicit_attribution(
     cues = mapping.cues
     for match in cues.pattern.finditer(text):
         verb = match.group("word")
-        if verb is not None and (not cues.is_verb(verb) or _PASSIVE.search(text[: match.start()])):
+        before = text[: match.start()]
+        if verb is not None and (
+            not cues.is_verb(verb) or _PASSIVE.search(before) or _NOUN_BEFORE.search(before)
+        ):
             continue
         # The clause right after the cue, up to a quotation or a break.
         after = [_SEGMENT_BREAK.split(text[match.end() :].split(MASK)[0])[0]]
