@@ -93,6 +93,21 @@ def test_a_cue_word_after_a_determiner_or_of_is_a_noun(mapping):
     ]
 
 
+def test_a_name_in_what_was_said_before_the_source_is_not_the_source(mapping):
+    # The clause before "officials said" is what was said: the Taliban is its topic.
+    found = attribute_article(
+        ["Talks with the Taliban stalled again this week, officials said."], [True], mapping
+    )
+    assert found[0].speaker == "other" and "officials" in found[0].evidence
+    found = attribute_article(
+        ["The Pentagon and the Taliban held direct talks, Analyst Jane Doe said."], [True], mapping
+    )
+    assert found[0].speaker == "other" and "Jane Doe" in found[0].evidence
+    # A long name before an appositive is still the source.
+    texts = ["Troops stayed, the Pentagon Inspector General for Operations, a watchdog, reported."]
+    assert speakers_of(texts, mapping) == ["us_government"]
+
+
 def test_according_to_and_listeners(mapping):
     assert speakers_of(["Troop numbers fell, according to the Pentagon."], mapping) == [
         "us_government"

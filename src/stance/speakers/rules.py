@@ -81,13 +81,25 @@ def quote_shape(text: str, inside: bool) -> QuoteShape:
     return QuoteShape(outside, inside, state, has_quote and bare)
 
 
+def _is_clause(words: Sequence[str]) -> bool:
+    """Mostly lowercase words: a clause, not the long name of an appositive."""
+    return sum(w[:1].isupper() for w in words) * 2 < len(words)
+
+
 def _source(
     mapping: SpeakerMapping, pieces: Sequence[str], previous: str | None, verb: str
 ) -> Attribution | None:
     """The speaker the first clause pieces name: a mapped name, a word pointing back to
     ``previous``, or a name not in the mapping (``other``)."""
     unmapped: str | None = None
-    for piece in pieces[:3]:
+    subject: str | None = None  # the nearest piece, when it names no mapped speaker
+    for k, piece in enumerate(pieces[:3]):
+        words = piece.strip().split()
+        if k and subject is not None and len(words) > 4 and _is_clause(words):
+            # "…the Clinton probe, officials said": a clause before the source is what was
+            # said, not an appositive of who said it ("the U.S. Special Inspector General").
+            unmapped = unmapped or subject
+            break
         mentions = mapping.mentions(piece)
         if mentions:
             m = mentions[0].entry
@@ -96,7 +108,6 @@ def _source(
                 f"{verb}: {piece.strip()!r} names {m.name!r} -> {m.speaker}",
                 "attribution",
             )
-        words = piece.strip().split()
         back = next(
             (n for n in range(min(3, len(words)), 0, -1)
              if mapping.refers_back(" ".join(words[:n]))),
@@ -114,6 +125,8 @@ def _source(
             unmapped = piece.strip()
         elif unmapped is None and len(words) > 6:
             break  # a long clause without a name is not an appositive of the source
+        if k == 0:
+            subject = piece.strip()
     if unmapped is None:
         return None
     return Attribution(
