@@ -36,8 +36,7 @@ from helpers import (
 
 from stance.cli.main import TOOL_NAMES, main
 from stance.interop.common import Suggestion
-from stance.interop.exporting import export_tasks, queue_items
-from stance.interop.tools import TOOLS
+from stance.interop.exporting import TOOLS, export_tasks, queue_items
 from stance.labels.design import read_manifest
 from stance.labels.files import load_labels
 from stance.labels.schema import load_schema

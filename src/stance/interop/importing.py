@@ -19,7 +19,7 @@ from stance.corpus.sources import lone_surrogate
 from stance.corpus.splitting import normalise
 from stance.errors import StanceError
 from stance.interop.common import ToolAnnotation
-from stance.interop.tools import TOOLS
+from stance.interop.exporting import TOOLS
 from stance.io import atomic_open, plain_cell
 from stance.labels.files import _where_texts_differ, load_labels, value_problem
 from stance.labels.schema import LabelSchema, problem_lines

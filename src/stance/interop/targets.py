@@ -48,14 +48,6 @@ def check_parent(path: Path) -> None:
             return
 
 
-def is_own_file(path: Path, is_ours: Callable[[str], bool]) -> bool:
-    """Whether a file's text is one that an export wrote (``is_ours``)."""
-    try:
-        return is_ours(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError):
-        return False
-
-
 # The folder of `stance export --dataset`: a manifest there lists the files the export wrote, and
 # only those are ever replaced or deleted, so a folder that gained a .git/ or a LICENSE keeps them.
 MANIFEST = ".stance-export.json"
