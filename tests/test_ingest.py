@@ -163,7 +163,7 @@ def test_a_page_date_comes_from_its_metadata_never_from_numbers_in_it(seeds: Pat
 
 
 def test_a_page_over_the_size_limit_is_refused(seeds: Path, tmp_path: Path):
-    from stance.corpus.pages import MAX_PAGE_BYTES
+    from stance.corpus.sources import MAX_PAGE_BYTES
 
     path = tmp_path / "huge.html"
     path.write_bytes(b"<html><body>" + b" " * MAX_PAGE_BYTES + b"</body></html>")

@@ -61,18 +61,9 @@ def splitter_from_config(config: dict) -> SentenceSplitter:
     return SentenceSplitter(split["abbreviations"], split["initialism_sentence_starters"])
 
 
-def settings_key(config: dict) -> str:
-    """What a cached split depends on besides the text: split config and the corpus code."""
-    h = hashlib.sha256(json.dumps(config["split"], sort_keys=True).encode("utf-8"))
-    h.update(code_digest("corpus").encode())
-    return h.hexdigest()
-
-
-def _row_ok(row: object, types: tuple[type, ...]) -> bool:
-    return (
-        isinstance(row, list)
-        and len(row) == len(types)
-        and all(type(v) is t for v, t in zip(row, types, strict=True))
+def _rows_ok(rows: object, types: tuple[type, ...]) -> bool:
+    return isinstance(rows, list) and all(
+        isinstance(r, list) and [type(v) for v in r] == list(types) for r in rows
     )
 
 
@@ -82,10 +73,8 @@ def _entry_ok(entry: object) -> bool:
         isinstance(entry, list)
         and len(entry) == 3
         and isinstance(entry[0], str)
-        and isinstance(entry[1], list)
-        and isinstance(entry[2], list)
-        and all(_row_ok(r, SENTENCE_ROW) for r in entry[1])
-        and all(_row_ok(r, CHROME_ROW) for r in entry[2])
+        and _rows_ok(entry[1], SENTENCE_ROW)
+        and _rows_ok(entry[2], CHROME_ROW)
     )
 
 
@@ -128,7 +117,10 @@ def split_shard(
     unchanged from ``cache``; (articles split, articles reused)."""
     rules = compile_rules(config["split"]["chrome_rules"])
     splitter = splitter_from_config(config)
-    settings = settings_key(config)
+    # What a cached split depends on besides the text: the split config and the corpus code.
+    h = hashlib.sha256(json.dumps(config["split"], sort_keys=True).encode("utf-8"))
+    h.update(code_digest("corpus").encode())
+    settings = h.hexdigest()
     cache_path = Path(cache) if cache else None
     cached = _load_cache(cache_path, settings)
     fresh: dict[str, list] = {}
@@ -237,9 +229,7 @@ def gather_article_tables(
         date = None if row is None or row["date"] else find_date(chrome_row[5])
         if date is not None:
             row["date"], row["date_source"] = date.isoformat(), f"chrome line {chrome_row[1]}"
-            used.append("date")
-        else:
-            used.append("")
+        used.append("" if date is None else "date")
     # The corpus-wide tables are for people: cells that a spreadsheet would run as a formula are
     # quoted. The per-shard tables keep the exact text (this function reads them back).
     write_tsv(
