@@ -12,7 +12,6 @@ from stance.errors import StanceError
 from stance.interop import doccano, label_studio, prodigy
 from stance.interop.common import QueueItem, Suggestion
 from stance.interop.targets import check_parent, check_protected
-from stance.labels.schema import LabelSchema
 
 # The command line offers only these names (stance.cli.main.TOOL_NAMES, checked by a test).
 TOOLS: dict[str, ModuleType] = {m.NAME: m for m in (label_studio, doccano, prodigy)}
@@ -69,12 +68,6 @@ def check_export(tool: str, out: Path, *, force: bool, protected: Mapping[str, P
                 f"{path} exists and is not a file written by `stance export --to {tool}`; "
                 "nothing was written: give --out a new path, or add --force to replace it"
             )
-
-
-def export_tasks(tool: str, items: list[QueueItem], schema: LabelSchema, out: Path) -> list[Path]:
-    """Write the items in the tool's import format (each file atomically), once
-    :func:`check_export` allowed it; the paths written."""
-    return TOOLS[tool].write_tasks(items, schema, Path(out))
 
 
 def model_suggestions(
