@@ -61,9 +61,4 @@ def iter_lines(text: str) -> Iterator[Line]:
 def match_rule(line_text: str, rules: list[ChromeRule]) -> ChromeRule | None:
     """Return the first rule whose pattern matches the whole (stripped) line, if any."""
     stripped = line_text.strip(LINE_STRIP)
-    if not stripped:
-        return None
-    for rule in rules:
-        if rule.pattern.fullmatch(stripped):
-            return rule
-    return None
+    return next((r for r in rules if stripped and r.pattern.fullmatch(stripped)), None)

@@ -17,6 +17,7 @@ Metadata = dict[str, dict[str, str]]
 # The longest values taken, in characters: far above any real one, and far below the CSV
 # reader's cell limit (131,072), so that a table written by `stance add` can always be read.
 MAX_LENGTHS = {"title": 1000, "outlet": 300, "url": 2048}
+_LIMITS = ", ".join(f"{c} {n:,}" for c, n in MAX_LENGTHS.items())
 
 
 def metadata_path(seeds_dir: Path | str) -> Path:
@@ -33,7 +34,7 @@ def check_fields(fields: Mapping[str, str], where: str) -> tuple[dict[str, str],
         if len(row[column]) > limit:
             problems.append(
                 f"{where}: the {column} is {len(row[column]):,} characters long, more than the "
-                f"{limit:,} allowed ({_limits()}); shorten it or leave it empty"
+                f"{limit:,} allowed ({_LIMITS}); shorten it or leave it empty"
             )
             row[column] = ""  # not quoted in the messages below
     for column in METADATA_COLUMNS:
@@ -65,10 +66,6 @@ def check_fields(fields: Mapping[str, str], where: str) -> tuple[dict[str, str],
             "http:// or https://, or leave it empty"
         )
     return row, problems
-
-
-def _limits() -> str:
-    return ", ".join(f"{c} {n:,}" for c, n in MAX_LENGTHS.items())
 
 
 def _records(path: Path) -> list[tuple[int, list[str]]]:
@@ -108,7 +105,7 @@ def _csv_error(path: Path, row: int, start: int, exc: csv.Error) -> str:
     if "field larger than field limit" in str(exc):
         return (
             f"{where}: a cell longer than {csv.field_size_limit():,} characters; the longest "
-            f'cells allowed are: {_limits()} characters; shorten it (or close the quote (") '
+            f'cells allowed are: {_LIMITS} characters; shorten it (or close the quote (") '
             "left open in this row, which makes a cell run on over the rows after it)"
         )
     return (
@@ -118,9 +115,9 @@ def _csv_error(path: Path, row: int, start: int, exc: csv.Error) -> str:
     )
 
 
-def read_metadata(path: Path | str, article_ids: Collection[str] | None = None) -> Metadata:
+def read_metadata(path: Path | str, article_ids: Collection[str]) -> Metadata:
     """The validated metadata table (empty when there is no file), every problem reported at
-    once with its row; ``article_ids``, when given, are the articles of the corpus."""
+    once with its row; ``article_ids`` are the articles of the corpus."""
     path = Path(path)
     if not path.exists() and not path.is_symlink():
         return {}
@@ -172,7 +169,7 @@ def read_metadata(path: Path | str, article_ids: Collection[str] | None = None) 
                 f"{where}: empty article_id; fill in the article's ID or delete the row"
             )
             continue
-        if article_ids is not None and article_id not in article_ids:
+        if article_id not in article_ids:
             problems.append(
                 f"{where}: article {article_id!r} is not in the corpus (no "
                 f"{path.parent / (article_id + '.txt')}); correct the ID or delete the row"

@@ -38,14 +38,12 @@ def check_protected(path: Path, protected: Mapping[str, Path], option: str) -> N
 
 def check_parent(path: Path) -> None:
     """Refuse a path one of whose parents is a file (missing folders are created)."""
-    for parent in path.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise StanceError(
-                    f"{path}: {parent} is a file, not a folder; nothing was written: give a "
-                    "path in a folder"
-                )
-            return
+    parent = next((p for p in path.parents if p.exists()), None)
+    if parent is not None and not parent.is_dir():
+        raise StanceError(
+            f"{path}: {parent} is a file, not a folder; nothing was written: give a "
+            "path in a folder"
+        )
 
 
 # The folder of `stance export --dataset`: a manifest there lists the files the export wrote, and
