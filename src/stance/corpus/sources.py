@@ -60,8 +60,7 @@ class Article:
 
     source: str
     base_id: str
-    data: bytes
-    text: str
+    text: str  # written as UTF-8: a plain text file's bytes as they were
     # The metadata row, checked (stance.corpus.metadata.check_fields); article_id not yet set.
     fields: dict[str, str]
     # The ID asked for (a file stem, an article_id field) before it was made safe.
@@ -106,7 +105,7 @@ def read_source(path: Path | str) -> Reading:
     except StanceError as exc:
         return Reading(problems=[str(exc)])
     # A plain text file is copied byte for byte (offsets into it stay offsets into the source).
-    return Reading([Article(str(path), safe_article_id(path.stem), data, text, {}, path.stem)])
+    return Reading([Article(str(path), safe_article_id(path.stem), text, {}, path.stem)])
 
 
 def extract(data: bytes) -> Any:
@@ -189,10 +188,7 @@ def read_html(data: bytes, path: Path) -> Reading:
     if problems:
         return Reading(problems=problems)
     article_text = text.replace("\r\n", "\n") + "\n"
-    data = article_text.encode("utf-8")
-    return Reading(
-        [Article(str(path), safe_article_id(path.stem), data, article_text, row, path.stem)]
-    )
+    return Reading([Article(str(path), safe_article_id(path.stem), article_text, row, path.stem)])
 
 
 def lone_surrogate(value: str) -> int | None:
@@ -264,9 +260,8 @@ def _jsonl_article(record: object, where: str, base: str) -> tuple[Article | Non
         return None, problems
     base_id = safe_article_id(str(wanted)) if wanted is not None else base
     article_text = text.replace("\r\n", "\n").rstrip("\n") + "\n"
-    data = article_text.encode("utf-8")
     wanted_id = str(wanted) if wanted is not None else base
-    return Article(where, base_id, data, article_text, fields, wanted_id), []
+    return Article(where, base_id, article_text, fields, wanted_id), []
 
 
 def read_jsonl(data: bytes, path: Path) -> Reading:
