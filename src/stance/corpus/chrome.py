@@ -10,7 +10,7 @@ from stance.errors import StanceError
 
 # Characters stripped from a line before a rule is matched; U+FEFF is a BOM left in the text.
 LINE_STRIP = " \t\f\v\u00a0\u2000\u2001\u2002\u2003\u2009\u200a\u200b\u202f\u3000\ufeff"
-_LINE = re.compile(r"[^\r\n]*")
+_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 @dataclass(frozen=True)
@@ -47,15 +47,11 @@ def compile_rules(rules: Iterable[dict]) -> list[ChromeRule]:
 
 def iter_lines(text: str) -> Iterator[Line]:
     """Yield the lines of text; CRLF, LF and a lone CR all end a line."""
-    pos, number, n = 0, 1, len(text)
-    while pos <= n:
-        m = _LINE.match(text, pos)
-        start, end = m.span()
+    start = 0
+    for number, line in enumerate(_BREAK.split(text), 1):
+        end = start + len(line)
         yield Line(number, start, end)
-        if end >= n:
-            return
-        pos = end + (2 if text.startswith("\r\n", end) else 1)
-        number += 1
+        start = end + (2 if text.startswith("\r\n", end) else 1)
 
 
 def match_rule(line_text: str, rules: list[ChromeRule]) -> ChromeRule | None:
