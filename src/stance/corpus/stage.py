@@ -15,8 +15,7 @@ import pyarrow.parquet as pq
 from stance import stopping
 from stance.codehash import code_digest
 from stance.corpus.articles import decode_article
-from stance.corpus.chrome import compile_rules
-from stance.corpus.splitting import SentenceSplitter, split_article
+from stance.corpus.splitting import SentenceSplitter, compile_rules, split_article
 from stance.errors import StanceError
 from stance.io import atomic_path, write_json, write_tsv
 

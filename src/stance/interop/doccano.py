@@ -90,10 +90,8 @@ def write_tasks(items: list[QueueItem], schema: LabelSchema, out: Path) -> list[
 
 
 def read_annotations(path: Path, schema: LabelSchema) -> ToolRead:
-    """The labels of a doccano text classification export; an example without labels is no
-    label."""
+    """The labels of a doccano text classification export; an example without labels is none."""
     read = ToolRead()
-    fields = schema.field_names
     for number, obj in read_jsonl(path, "doccano", HOW):
         where = f"{path} line {number}"
         # The IDs are top-level keys of the export, or under its "meta".
@@ -112,7 +110,7 @@ def read_annotations(path: Path, schema: LabelSchema) -> ToolRead:
             "create the labels from the file written by `stance export --to doccano` "
             "(Labels > Import)"
         )
-        values = choice_values(raw, fields, where, "label", fix, read)
+        values = choice_values(raw, schema.field_names, where, "label", fix, read)
         text = obj.get("text", obj.get("data"))
         read.annotations.append(ToolAnnotation.of(where, text, ids, values))
     return read

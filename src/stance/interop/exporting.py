@@ -24,9 +24,8 @@ def queue_items(
     skip: Collection[str] = (),
     suggestions: Mapping[str, Suggestion] | None = None,
 ) -> list[QueueItem]:
-    """The queue in article order: every sentence, or those in ``only`` (e.g. the recorded
-    sample that `stance label --sample N --seed S` labels), less the sentences in ``skip``;
-    each with its neighbours as context."""
+    """The queue in article order: every sentence or those in ``only`` (a recorded sample), less
+    those in ``skip``; each with its neighbours as context."""
     table = sentences.sort_values(["article_id", "position"], kind="stable")
     wanted = ~table["sentence_id"].isin(set(skip))
     if only is not None:

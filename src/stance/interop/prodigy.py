@@ -88,7 +88,6 @@ def write_tasks(items: list[QueueItem], schema: LabelSchema, out: Path) -> list[
 def read_annotations(path: Path, schema: LabelSchema) -> ToolRead:
     """Accepted answers of a ``prodigy db-out`` file; ``reject`` and ``ignore`` are no label."""
     read = ToolRead()
-    fields = schema.field_names
     for number, obj in read_jsonl(path, "Prodigy", HOW):
         where = f"{path} line {number}"
         answer = obj.get("answer")
@@ -106,7 +105,7 @@ def read_annotations(path: Path, schema: LabelSchema) -> ToolRead:
             read.problems.append(f"{where}: 'accept' is not a list of option IDs; {HOW}")
             continue
         fix = "label the tasks written by `stance export --to prodigy`"
-        values = choice_values(chosen, fields, where, "option", fix, read)
+        values = choice_values(chosen, schema.field_names, where, "option", fix, read)
         meta = obj.get("meta") if isinstance(obj.get("meta"), dict) else {}
         note = (as_str(obj.get(NOTE)) or "").strip()
         read.annotations.append(ToolAnnotation.of(where, obj.get("text"), meta, values, note))

@@ -15,8 +15,7 @@ Output = tuple[Path, Callable[[str], bool]]
 
 
 def protected_folders(config: Mapping, config_path: Path | str) -> dict[str, Path]:
-    """The folders no export writes into, by what they hold: the hand labels, the articles and
-    the configuration."""
+    """The folders no export writes into: the hand labels, the articles and the configuration."""
     return {
         "labels folder (labels.dir)": Path(config["labels"]["dir"]),
         "articles folder (seeds_dir)": Path(config["seeds_dir"]),
