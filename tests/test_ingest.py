@@ -14,8 +14,7 @@ from helpers import run_snakemake
 from stance.cli.main import main
 from stance.corpus.adding import add_sources
 from stance.corpus.articles import discover
-from stance.corpus.dates import find_date, parse_table_date
-from stance.corpus.metadata import read_metadata
+from stance.corpus.metadata import find_date, parse_table_date, read_metadata
 from stance.corpus.stage import gather_article_tables, split_shard
 from stance.errors import StanceError
 

@@ -10,8 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from stance.corpus.articles import bounded_id, decode_article, safe_article_id
-from stance.corpus.dates import EARLIEST_DATE, latest_date
-from stance.corpus.metadata import check_fields
+from stance.corpus.metadata import EARLIEST_DATE, check_fields, latest_date
 from stance.errors import StanceError
 
 HTML_SUFFIXES = (".html", ".htm")

@@ -208,8 +208,7 @@ def gather_article_tables(
     """Write the corpus-wide chrome report and the article table with the articles' metadata
     (returned); an article without a date in the table takes the first date in one of its
     removed chrome lines (a time stamp, a byline), and the chrome report marks that line."""
-    from stance.corpus.dates import find_date
-    from stance.corpus.metadata import METADATA_COLUMNS, read_metadata
+    from stance.corpus.metadata import METADATA_COLUMNS, find_date, read_metadata
 
     chrome_rows = [row for part in chrome_parts for row in _read_tsv(part)]
     chrome_rows.sort(key=lambda row: (row[0], int(row[1])))

@@ -146,8 +146,7 @@ def _result(
     notes: list[str] = []
     problems = len(read.problems)
     for r in result or []:
-        name = r.get("from_name") if isinstance(r, dict) else None
-        value = r.get("value") if isinstance(r, dict) else None
+        name, value = (r.get("from_name"), r.get("value")) if isinstance(r, dict) else (None, None)
         if name not in (*fields, NOTE) or not isinstance(value, dict):
             read.problems.append(
                 f"{where}: a result from {name!r}, which is no label field "
