@@ -257,10 +257,9 @@ def _jsonl_article(record: object, where: str, base: str) -> tuple[Article | Non
     problems += field_problems
     if problems:
         return None, problems
-    base_id = safe_article_id(str(wanted)) if wanted is not None else base
+    wanted_id = str(wanted) if wanted is not None else base  # base is a safe ID already
     article_text = text.replace("\r\n", "\n").rstrip("\n") + "\n"
-    wanted_id = str(wanted) if wanted is not None else base
-    return Article(where, base_id, article_text, fields, wanted_id), []
+    return Article(where, safe_article_id(wanted_id), article_text, fields, wanted_id), []
 
 
 def read_jsonl(data: bytes, path: Path) -> Reading:
