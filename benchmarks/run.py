@@ -79,8 +79,7 @@ def copy_project(dest: Path, with_seeds: bool = True, source: Path = ROOT) -> Pa
 def bench_split(args: argparse.Namespace) -> None:
     """Split throughput in one process (characters and sentences per second)."""
     from stance.config import load_config
-    from stance.corpus.chrome import compile_rules
-    from stance.corpus.splitting import split_article
+    from stance.corpus.splitting import compile_rules, split_article
     from stance.corpus.stage import splitter_from_config
 
     config = load_config(ROOT / "config" / "config.yaml")

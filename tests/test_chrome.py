@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 from stance.corpus.articles import read_article
-from stance.corpus.chrome import compile_rules, iter_lines, match_rule
-from stance.corpus.splitting import split_article
+from stance.corpus.splitting import compile_rules, iter_lines, match_rule, split_article
 from stance.corpus.stage import splitter_from_config
 from stance.errors import StanceError
 

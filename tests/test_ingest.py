@@ -14,8 +14,7 @@ from helpers import run_snakemake
 from stance.cli.main import main
 from stance.corpus.adding import add_sources
 from stance.corpus.articles import discover
-from stance.corpus.dates import find_date, parse_table_date
-from stance.corpus.metadata import read_metadata
+from stance.corpus.metadata import find_date, parse_table_date, read_metadata
 from stance.corpus.stage import gather_article_tables, split_shard
 from stance.errors import StanceError
 
@@ -163,7 +162,7 @@ def test_a_page_date_comes_from_its_metadata_never_from_numbers_in_it(seeds: Pat
 
 
 def test_a_page_over_the_size_limit_is_refused(seeds: Path, tmp_path: Path):
-    from stance.corpus.pages import MAX_PAGE_BYTES
+    from stance.corpus.sources import MAX_PAGE_BYTES
 
     path = tmp_path / "huge.html"
     path.write_bytes(b"<html><body>" + b" " * MAX_PAGE_BYTES + b"</body></html>")

@@ -36,8 +36,7 @@ from helpers import (
 
 from stance.cli.main import TOOL_NAMES, main
 from stance.interop.common import Suggestion
-from stance.interop.exporting import export_tasks, queue_items
-from stance.interop.tools import TOOLS
+from stance.interop.exporting import TOOLS, queue_items
 from stance.labels.design import read_manifest
 from stance.labels.files import load_labels
 from stance.labels.schema import load_schema
@@ -260,16 +259,16 @@ def test_suggestions_are_marked_and_never_imported(project: Path, capsys: pytest
     )
     assert [i.suggestion for i in items] == [suggestion, None]
 
-    export_tasks("label-studio", items, schema, project / "ls.json")
+    TOOLS["label-studio"].write_tasks(items, schema, project / "ls.json")
     task = json.loads((project / "ls.json").read_text())[0]
     (prediction,) = task["predictions"]
     assert prediction["model_version"] == "suggestion: word_lr (run abc123)"
     assert prediction["score"] == 0.83
     assert prediction["result"][0]["value"] == {"choices": [STANCES[0]]}
-    export_tasks("doccano", items, schema, project / "dc.jsonl")
+    TOOLS["doccano"].write_tasks(items, schema, project / "dc.jsonl")
     line = read_jsonl(project / "dc.jsonl")[0]
     assert "label" not in line and line["model_suggestion"].startswith(f"stance:{STANCES[0]}")
-    export_tasks("prodigy", items, schema, project / "pg.jsonl")
+    TOOLS["prodigy"].write_tasks(items, schema, project / "pg.jsonl")
     line = read_jsonl(project / "pg.jsonl")[0]
     assert "accept" not in line and "word_lr" in line["meta"]["model_suggestion"]
 

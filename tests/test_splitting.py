@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 
 from stance.corpus.articles import read_article
-from stance.corpus.chrome import compile_rules
-from stance.corpus.splitting import normalise, sentence_id, split_article
+from stance.corpus.splitting import compile_rules, normalise, sentence_id, split_article
 from stance.corpus.stage import splitter_from_config
 
 GOLD = Path(__file__).parent / "data" / "gold"

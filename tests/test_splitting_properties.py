@@ -6,8 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stance.corpus.chrome import compile_rules
-from stance.corpus.splitting import split_article
+from stance.corpus.splitting import compile_rules, split_article
 from stance.corpus.stage import splitter_from_config
 
 # Pieces that exercise the splitter's rules, mixed with arbitrary characters.

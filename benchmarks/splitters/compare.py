@@ -27,8 +27,7 @@ sys.path.insert(0, str(REPO / "src"))
 
 from stance.config import load_config  # noqa: E402
 from stance.corpus.articles import read_article  # noqa: E402
-from stance.corpus.chrome import compile_rules, iter_lines  # noqa: E402
-from stance.corpus.splitting import split_article  # noqa: E402
+from stance.corpus.splitting import compile_rules, iter_lines, split_article  # noqa: E402
 from stance.corpus.stage import splitter_from_config  # noqa: E402
 
 GOLD_DIR = REPO / "tests" / "data" / "gold"

@@ -347,8 +347,7 @@ def export(args: argparse.Namespace) -> None:
         )
         return
 
-    from stance.interop.exporting import check_export, export_tasks, queue_items
-    from stance.interop.tools import TOOLS
+    from stance.interop.exporting import TOOLS, check_export, queue_items
 
     # Checked first: a refused --out must not leave a newly recorded sample behind either.
     out = Path(args.out or TOOLS[args.to].DEFAULT_OUT)
@@ -380,12 +379,12 @@ def export(args: argparse.Namespace) -> None:
     if args.suggestions and items:
         import pandas as pd
 
-        from stance.interop.suggest import model_suggestions
+        from stance.interop.exporting import model_suggestions
 
         table = pd.DataFrame(items)  # a column per field of the items: sentence_id, text, ...
         suggestions = model_suggestions(*_tracking(args.config, config), table, args.run_id)
         items = queue_items(sentences, only=sample_ids, skip=skip, suggestions=suggestions)
-    written = export_tasks(args.to, items, schema, out)
+    written = TOOLS[args.to].write_tasks(items, schema, out)
     marked = " with model suggestions" if suggestions else ""
     print(f"wrote {len(items)} sentence(s){marked} for {args.to}: {', '.join(map(str, written))}")
     if not items:

@@ -11,7 +11,7 @@ from stance.environment import configure
 from stance.errors import StanceError
 from stance.logs import log_to_stderr
 
-# The tools of stance.interop.tools (not imported here, to keep `stance --help` fast).
+# The tools of stance.interop.exporting.TOOLS (not imported here, to keep `stance --help` fast).
 TOOL_NAMES = ["label-studio", "doccano", "prodigy"]
 
 logger = logging.getLogger(__name__)

@@ -10,8 +10,7 @@ from typing import Any
 import pandas as pd
 
 from stance.corpus.articles import read_article
-from stance.corpus.chrome import compile_rules
-from stance.corpus.splitting import split_article
+from stance.corpus.splitting import compile_rules, split_article
 from stance.corpus.stage import splitter_from_config
 from stance.errors import StanceError
 from stance.io import plain_frame

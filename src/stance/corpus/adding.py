@@ -84,7 +84,7 @@ def _plan(readings: list[Reading], seeds_dir: Path) -> Added:
             row = {c: article.fields.get(c, "") for c in METADATA_COLUMNS}
             row["article_id"] = article_id
             added.articles.append((article.source, article_id, row))
-            added.planned.append((article_id, article.data))
+            added.planned.append((article_id, article.text.encode("utf-8")))
     if problems:
         raise StanceError("no article was added:\n  " + "\n  ".join(problems))
     return added

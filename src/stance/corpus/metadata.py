@@ -1,14 +1,15 @@
-"""The article metadata table (``<seeds>/articles.csv``): reading, validating and writing it."""
+"""The article metadata table (``<seeds>/articles.csv``): reading, writing, publication dates."""
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
+import re
 import unicodedata
 from collections.abc import Collection, Mapping
 from pathlib import Path
 
 from stance.corpus.articles import METADATA_FILE
-from stance.corpus.dates import implausible, parse_table_date
 from stance.errors import StanceError
 from stance.io import atomic_open
 
@@ -17,6 +18,70 @@ Metadata = dict[str, dict[str, str]]
 # The longest values taken, in characters: far above any real one, and far below the CSV
 # reader's cell limit (131,072), so that a table written by `stance add` can always be read.
 MAX_LENGTHS = {"title": 1000, "outlet": 300, "url": 2048}
+_LIMITS = ", ".join(f"{c} {n:,}" for c, n in MAX_LENGTHS.items())
+_MONTH_NAMES = (
+    "january february march april may june july august september october november december"
+)
+# Full names and three-letter abbreviations, and "sept".
+_MONTHS = {n: i for i, m in enumerate(_MONTH_NAMES.split(), 1) for n in (m, m[:3])} | {"sept": 9}
+_MONTH = r"(?P<month>[A-Za-z]{3,9})\.?"
+# The date expressions looked for in a line: ISO, "9 Nov, 2018", "Nov. 9, 2018".
+_IN_LINE = [
+    re.compile(r"\b(?P<year>\d{4})-(?P<num_month>\d{2})-(?P<day>\d{2})\b"),
+    re.compile(rf"\b(?P<day>\d{{1,2}})(st|nd|rd|th)? {_MONTH},? (?P<year>\d{{4}})\b"),
+    re.compile(rf"\b{_MONTH} (?P<day>\d{{1,2}})(st|nd|rd|th)?,? (?P<year>\d{{4}})\b"),
+]
+# A table value: YYYY-MM-DD, optionally followed by a time (ISO 8601), which is ignored.
+_TABLE_DATE = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?"
+)
+# The earliest publication date believed: older ones are misreadings (a founding year, a
+# placeholder 0001-01-01), not dates of news articles.
+EARLIEST_DATE = dt.date(1900, 1, 1)
+
+
+def latest_date() -> dt.date:
+    """The latest publication date believed: tomorrow, so a date from a time zone ahead counts."""
+    return dt.date.today() + dt.timedelta(days=1)
+
+
+def implausible(date: dt.date) -> str | None:
+    """Why a publication date cannot be right (before 1900, in the future), or None."""
+    if date < EARLIEST_DATE:
+        return f"is before {EARLIEST_DATE.year}"
+    if date > latest_date():
+        return "is in the future"
+    return None
+
+
+def parse_table_date(value: str) -> dt.date | None:
+    """The date of an ISO 8601 value (``2018-11-09``, ``2018-11-09T22:21:00Z``), or None."""
+    m = _TABLE_DATE.fullmatch(value.strip())
+    if m is None:
+        return None
+    try:
+        return dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+    except ValueError:  # 2018-02-30
+        return None
+
+
+def find_date(line: str) -> dt.date | None:
+    """The first plausible calendar date written in a line (``9 Nov, 2018 22:21``), or None.
+    Only full dates with a four-digit year count: ``Comments (3)`` holds no date."""
+    found: list[tuple[int, dt.date]] = []
+    for pattern in _IN_LINE:
+        for m in pattern.finditer(line):
+            g = m.groupdict()
+            month = (
+                int(g["num_month"]) if g.get("num_month") else _MONTHS.get(g["month"].lower(), 0)
+            )
+            try:
+                date = dt.date(int(g["year"]), month, int(g["day"]))
+            except ValueError:
+                continue
+            if implausible(date) is None:
+                found.append((m.start(), date))
+    return min(found)[1] if found else None
 
 
 def metadata_path(seeds_dir: Path | str) -> Path:
@@ -33,7 +98,7 @@ def check_fields(fields: Mapping[str, str], where: str) -> tuple[dict[str, str],
         if len(row[column]) > limit:
             problems.append(
                 f"{where}: the {column} is {len(row[column]):,} characters long, more than the "
-                f"{limit:,} allowed ({_limits()}); shorten it or leave it empty"
+                f"{limit:,} allowed ({_LIMITS}); shorten it or leave it empty"
             )
             row[column] = ""  # not quoted in the messages below
     for column in METADATA_COLUMNS:
@@ -65,10 +130,6 @@ def check_fields(fields: Mapping[str, str], where: str) -> tuple[dict[str, str],
             "http:// or https://, or leave it empty"
         )
     return row, problems
-
-
-def _limits() -> str:
-    return ", ".join(f"{c} {n:,}" for c, n in MAX_LENGTHS.items())
 
 
 def _records(path: Path) -> list[tuple[int, list[str]]]:
@@ -108,7 +169,7 @@ def _csv_error(path: Path, row: int, start: int, exc: csv.Error) -> str:
     if "field larger than field limit" in str(exc):
         return (
             f"{where}: a cell longer than {csv.field_size_limit():,} characters; the longest "
-            f'cells allowed are: {_limits()} characters; shorten it (or close the quote (") '
+            f'cells allowed are: {_LIMITS} characters; shorten it (or close the quote (") '
             "left open in this row, which makes a cell run on over the rows after it)"
         )
     return (
@@ -118,9 +179,9 @@ def _csv_error(path: Path, row: int, start: int, exc: csv.Error) -> str:
     )
 
 
-def read_metadata(path: Path | str, article_ids: Collection[str] | None = None) -> Metadata:
+def read_metadata(path: Path | str, article_ids: Collection[str]) -> Metadata:
     """The validated metadata table (empty when there is no file), every problem reported at
-    once with its row; ``article_ids``, when given, are the articles of the corpus."""
+    once with its row; ``article_ids`` are the articles of the corpus."""
     path = Path(path)
     if not path.exists() and not path.is_symlink():
         return {}
@@ -172,7 +233,7 @@ def read_metadata(path: Path | str, article_ids: Collection[str] | None = None) 
                 f"{where}: empty article_id; fill in the article's ID or delete the row"
             )
             continue
-        if article_ids is not None and article_id not in article_ids:
+        if article_id not in article_ids:
             problems.append(
                 f"{where}: article {article_id!r} is not in the corpus (no "
                 f"{path.parent / (article_id + '.txt')}); correct the ID or delete the row"

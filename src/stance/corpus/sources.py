@@ -6,14 +6,14 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 from stance.corpus.articles import bounded_id, decode_article, safe_article_id
-from stance.corpus.metadata import check_fields
-from stance.corpus.pages import MAX_PAGE_BYTES, extract, not_an_article
+from stance.corpus.metadata import EARLIEST_DATE, check_fields, latest_date
 from stance.errors import StanceError
 
 HTML_SUFFIXES = (".html", ".htm")
-JSONL_SUFFIXES = (".jsonl",)
 # JSON Lines fields read as metadata; ``sitename`` is what trafilatura's JSON output calls
 # the outlet, so its exports can be added as they are.
 JSONL_TEXT_FIELD = "text"
@@ -29,6 +29,28 @@ JSONL_ID_FIELDS = ("article_id", "id")
 MAX_JSONL_LINE_BYTES = 10 * 1024 * 1024
 # Browsers write the page's address into a saved page: <!-- saved from url=(0042)https://... -->
 _SAVED_FROM = re.compile(rb"<!--\s*saved from url=\(\d+\)(\S+?)\s*-->", re.IGNORECASE)
+# The largest page read: news pages are well under 5 MB even saved with their images inlined
+# (SingleFile); larger files are not pages of one article and make the parser slow.
+MAX_PAGE_BYTES = 20 * 1024 * 1024
+# Running text: a line (trafilatura gives one per paragraph) at least this long that ends like
+# a sentence. Menu entries, headlines and teaser links are shorter or end without a full stop.
+MIN_SENTENCE_CHARS = 30
+# An article has at least this much running text, and running text makes at least this share
+# of what was extracted (a short news item of two sentences passes both).
+MIN_PROSE_CHARS = 200
+MIN_PROSE_SHARE = 0.5
+_SENTENCE_END = re.compile(r"[.!?…。！？][\"'”’»)\]]*$")
+# Page types (og:type, schema.org @type) that sites give to front, section and search pages;
+# article pages say "article" (or a schema.org article type).
+NOT_ARTICLE_TYPES = {
+    "website",
+    "collectionpage",
+    "searchresultspage",
+    "aboutpage",
+    "contactpage",
+    "profilepage",
+    "checkoutpage",
+}
 
 
 @dataclass
@@ -37,8 +59,7 @@ class Article:
 
     source: str
     base_id: str
-    data: bytes
-    text: str
+    text: str  # written as UTF-8: a plain text file's bytes as they were
     # The metadata row, checked (stance.corpus.metadata.check_fields); article_id not yet set.
     fields: dict[str, str]
     # The ID asked for (a file stem, an article_id field) before it was made safe.
@@ -76,14 +97,59 @@ def read_source(path: Path | str) -> Reading:
         return Reading(problems=[f"{path}: {exc.strerror}"])
     if suffix in HTML_SUFFIXES:
         return read_html(data, path)
-    if suffix in JSONL_SUFFIXES:
+    if suffix == ".jsonl":
         return read_jsonl(data, path)
     try:
         text = decode_article(data, path)
     except StanceError as exc:
         return Reading(problems=[str(exc)])
     # A plain text file is copied byte for byte (offsets into it stay offsets into the source).
-    return Reading([Article(str(path), safe_article_id(path.stem), data, text, {}, path.stem)])
+    return Reading([Article(str(path), safe_article_id(path.stem), text, {}, path.stem)])
+
+
+def extract(data: bytes) -> Any:
+    """trafilatura's document (main text and metadata) of a page, or None; may raise on a file
+    the parser cannot read."""
+    import trafilatura
+
+    # htmldate's settings: the publication date from the page's metadata only (meta tags,
+    # JSON-LD, time elements, a dated address), never a year found in its text (a copyright
+    # line, a number), and only dates from 1900 to tomorrow.
+    dates = {"extensive_search": False, "original_date": True}
+    dates |= {"min_date": EARLIEST_DATE.isoformat(), "max_date": latest_date().isoformat()}
+    return trafilatura.bare_extraction(
+        data,
+        with_metadata=True,
+        include_comments=False,
+        include_tables=False,
+        date_extraction_params=dates,
+    )
+
+
+def not_an_article(text: str, url: str, pagetype: str, date: str) -> str | None:
+    """Why the extracted text of a page is not an article (navigation, headlines, a front
+    page), or None when it looks like one."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # not a web address: no front page either
+        parts = urlsplit("")
+    if parts.netloc and parts.path in ("", "/") and not parts.query:  # https://news.example.org/
+        return f"its address {url} is a site's front page"
+    if pagetype.lower() in NOT_ARTICLE_TYPES and not date:
+        return f"the page calls itself a {pagetype!r} (og:type), not an article, and has no date"
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    prose = [t for t in lines if len(t) >= MIN_SENTENCE_CHARS and _SENTENCE_END.search(t)]
+    prose_chars = sum(len(line) for line in prose)
+    all_chars = sum(len(line) for line in lines)
+    if not lines:
+        return "the page has no main text"
+    if prose_chars < MIN_PROSE_CHARS or prose_chars < MIN_PROSE_SHARE * all_chars:
+        return (
+            f"of its {len(lines)} text line(s), {len(prose)} read as sentences "
+            f"({prose_chars} of {all_chars} characters); the rest are short items such as "
+            "menu entries or headlines"
+        )
+    return None
 
 
 def read_html(data: bytes, path: Path) -> Reading:
@@ -121,10 +187,7 @@ def read_html(data: bytes, path: Path) -> Reading:
     if problems:
         return Reading(problems=problems)
     article_text = text.replace("\r\n", "\n") + "\n"
-    data = article_text.encode("utf-8")
-    return Reading(
-        [Article(str(path), safe_article_id(path.stem), data, article_text, row, path.stem)]
-    )
+    return Reading([Article(str(path), safe_article_id(path.stem), article_text, row, path.stem)])
 
 
 def lone_surrogate(value: str) -> int | None:
@@ -194,11 +257,9 @@ def _jsonl_article(record: object, where: str, base: str) -> tuple[Article | Non
     problems += field_problems
     if problems:
         return None, problems
-    base_id = safe_article_id(str(wanted)) if wanted is not None else base
+    wanted_id = str(wanted) if wanted is not None else base  # base is a safe ID already
     article_text = text.replace("\r\n", "\n").rstrip("\n") + "\n"
-    data = article_text.encode("utf-8")
-    wanted_id = str(wanted) if wanted is not None else base
-    return Article(where, base_id, data, article_text, fields, wanted_id), []
+    return Article(where, safe_article_id(wanted_id), article_text, fields, wanted_id), []
 
 
 def read_jsonl(data: bytes, path: Path) -> Reading:

@@ -15,8 +15,7 @@ import pyarrow.parquet as pq
 from stance import stopping
 from stance.codehash import code_digest
 from stance.corpus.articles import decode_article
-from stance.corpus.chrome import compile_rules
-from stance.corpus.splitting import SentenceSplitter, split_article
+from stance.corpus.splitting import SentenceSplitter, compile_rules, split_article
 from stance.errors import StanceError
 from stance.io import atomic_path, write_json, write_tsv
 
@@ -61,18 +60,9 @@ def splitter_from_config(config: dict) -> SentenceSplitter:
     return SentenceSplitter(split["abbreviations"], split["initialism_sentence_starters"])
 
 
-def settings_key(config: dict) -> str:
-    """What a cached split depends on besides the text: split config and the corpus code."""
-    h = hashlib.sha256(json.dumps(config["split"], sort_keys=True).encode("utf-8"))
-    h.update(code_digest("corpus").encode())
-    return h.hexdigest()
-
-
-def _row_ok(row: object, types: tuple[type, ...]) -> bool:
-    return (
-        isinstance(row, list)
-        and len(row) == len(types)
-        and all(type(v) is t for v, t in zip(row, types, strict=True))
+def _rows_ok(rows: object, types: tuple[type, ...]) -> bool:
+    return isinstance(rows, list) and all(
+        isinstance(r, list) and [type(v) for v in r] == list(types) for r in rows
     )
 
 
@@ -82,10 +72,8 @@ def _entry_ok(entry: object) -> bool:
         isinstance(entry, list)
         and len(entry) == 3
         and isinstance(entry[0], str)
-        and isinstance(entry[1], list)
-        and isinstance(entry[2], list)
-        and all(_row_ok(r, SENTENCE_ROW) for r in entry[1])
-        and all(_row_ok(r, CHROME_ROW) for r in entry[2])
+        and _rows_ok(entry[1], SENTENCE_ROW)
+        and _rows_ok(entry[2], CHROME_ROW)
     )
 
 
@@ -128,7 +116,10 @@ def split_shard(
     unchanged from ``cache``; (articles split, articles reused)."""
     rules = compile_rules(config["split"]["chrome_rules"])
     splitter = splitter_from_config(config)
-    settings = settings_key(config)
+    # What a cached split depends on besides the text: the split config and the corpus code.
+    h = hashlib.sha256(json.dumps(config["split"], sort_keys=True).encode("utf-8"))
+    h.update(code_digest("corpus").encode())
+    settings = h.hexdigest()
     cache_path = Path(cache) if cache else None
     cached = _load_cache(cache_path, settings)
     fresh: dict[str, list] = {}
@@ -217,8 +208,7 @@ def gather_article_tables(
     """Write the corpus-wide chrome report and the article table with the articles' metadata
     (returned); an article without a date in the table takes the first date in one of its
     removed chrome lines (a time stamp, a byline), and the chrome report marks that line."""
-    from stance.corpus.dates import find_date
-    from stance.corpus.metadata import METADATA_COLUMNS, read_metadata
+    from stance.corpus.metadata import METADATA_COLUMNS, find_date, read_metadata
 
     chrome_rows = [row for part in chrome_parts for row in _read_tsv(part)]
     chrome_rows.sort(key=lambda row: (row[0], int(row[1])))
@@ -237,9 +227,7 @@ def gather_article_tables(
         date = None if row is None or row["date"] else find_date(chrome_row[5])
         if date is not None:
             row["date"], row["date_source"] = date.isoformat(), f"chrome line {chrome_row[1]}"
-            used.append("date")
-        else:
-            used.append("")
+        used.append("" if date is None else "date")
     # The corpus-wide tables are for people: cells that a spreadsheet would run as a formula are
     # quoted. The per-shard tables keep the exact text (this function reads them back).
     write_tsv(

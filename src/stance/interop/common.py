@@ -161,8 +161,3 @@ def choice_values(
             continue
         values[name.strip()].append(value.strip())
     return values
-
-
-def choice_id(fname: str, value: str) -> str:
-    """The one-string form of a field's value used by tools with a single label set."""
-    return f"{fname}:{value}"

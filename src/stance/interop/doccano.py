@@ -16,7 +16,6 @@ from stance.interop.common import (
     QueueItem,
     ToolAnnotation,
     ToolRead,
-    choice_id,
     choice_values,
     own_records,
     read_jsonl,
@@ -43,7 +42,7 @@ def label_types(schema: LabelSchema) -> list[dict[str, Any]]:
     keys = Counter(v.key for f in schema.fields for v in f.values)
     return [
         {
-            "text": choice_id(f.name, v.name),
+            "text": f"{f.name}:{v.name}",
             "suffix_key": v.key if keys[v.key] == 1 else None,
             "background_color": _COLOURS[i % len(_COLOURS)],
             "text_color": "#ffffff",
@@ -60,7 +59,7 @@ def record(item: QueueItem) -> dict[str, Any]:
     out["before"], out["after"] = item.before, item.after
     s = item.suggestion
     if s is not None:
-        out["model_suggestion"] = f"{choice_id(s.field, s.value)} (p={s.score:.2f}, {s.model})"
+        out["model_suggestion"] = f"{s.field}:{s.value} (p={s.score:.2f}, {s.model})"
     return out
 
 
@@ -85,17 +84,14 @@ def outputs(out: Path) -> list[Output]:
 def write_tasks(items: list[QueueItem], schema: LabelSchema, out: Path) -> list[Path]:
     """The JSONL to import and, beside it, the label types."""
     with atomic_open(out, encoding="utf-8") as fh:
-        for item in items:
-            fh.write(json.dumps(record(item), ensure_ascii=False) + "\n")
+        fh.writelines(json.dumps(record(i), ensure_ascii=False) + "\n" for i in items)
     write_json(labels_path(out), label_types(schema), indent=1)
     return [out, labels_path(out)]
 
 
 def read_annotations(path: Path, schema: LabelSchema) -> ToolRead:
-    """The labels of a doccano text classification export; an example without labels is no
-    label."""
+    """The labels of a doccano text classification export; an example without labels is none."""
     read = ToolRead()
-    fields = schema.field_names
     for number, obj in read_jsonl(path, "doccano", HOW):
         where = f"{path} line {number}"
         # The IDs are top-level keys of the export, or under its "meta".
@@ -114,7 +110,7 @@ def read_annotations(path: Path, schema: LabelSchema) -> ToolRead:
             "create the labels from the file written by `stance export --to doccano` "
             "(Labels > Import)"
         )
-        values = choice_values(raw, fields, where, "label", fix, read)
+        values = choice_values(raw, schema.field_names, where, "label", fix, read)
         text = obj.get("text", obj.get("data"))
         read.annotations.append(ToolAnnotation.of(where, text, ids, values))
     return read

@@ -19,9 +19,9 @@ from stance.corpus.sources import lone_surrogate
 from stance.corpus.splitting import normalise
 from stance.errors import StanceError
 from stance.interop.common import ToolAnnotation
-from stance.interop.tools import TOOLS
+from stance.interop.exporting import TOOLS
 from stance.io import atomic_open, plain_cell
-from stance.labels.files import _where_texts_differ, load_labels, value_problem
+from stance.labels.files import _SentenceIndex, _where_texts_differ, load_labels, value_problem
 from stance.labels.schema import LabelSchema, problem_lines
 
 
@@ -36,23 +36,14 @@ class ImportResult:
     by_text: int = 0  # annotations matched by text (no usable sentence_id in the export)
 
 
-@dataclass
-class _Sentences:
-    """The sentence table indexed for matching."""
+class _Sentences(_SentenceIndex):
+    """The label checks' sentence index, with each sentence's text and its IDs by text alone."""
 
-    table: pd.DataFrame
-    source: str
-
-    def __post_init__(self) -> None:
-        self.by_id: dict[str, tuple[str, str, str]] = {}  # sid -> (article, norm, text)
-        self.in_article: dict[tuple[str, str], list[str]] = defaultdict(list)
+    def __init__(self, sentences: pd.DataFrame, source: str) -> None:
+        super().__init__(sentences, source)
+        self.text = dict(zip(sentences["sentence_id"], sentences["text"], strict=True))
         self.anywhere: dict[str, list[str]] = defaultdict(list)
-        for sid, article, text in zip(
-            self.table["sentence_id"], self.table["article_id"], self.table["text"], strict=True
-        ):
-            norm = normalise(text)
-            self.by_id[sid] = (article, norm, text)
-            self.in_article[(article, norm)].append(sid)
+        for sid, (_, norm) in self.by_id.items():
             self.anywhere[norm].append(sid)
 
 
@@ -85,7 +76,7 @@ def _match(ann: ToolAnnotation, index: _Sentences) -> tuple[str | None, str | No
         return None, f"{ann.where}: {what} no text to find the sentence by"
     article = ann.article_id or (sid.split(":", 1)[0] if sid else None)
     if article:
-        candidates = index.in_article.get((article, norm), [])
+        candidates = index.by_text.get((article, norm), [])
         scope = f"article {article!r}"
     else:
         candidates = index.anywhere.get(norm, [])
@@ -240,7 +231,7 @@ def import_labels(
         rows = [
             {
                 "sentence_id": sid,
-                "text": index.by_id[sid][2],
+                "text": index.text[sid],
                 **labels,
                 "annotator": annotator,
                 "note": ann.note,

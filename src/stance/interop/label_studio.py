@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import quoteattr
 
-from stance.interop.common import NOTE, QueueItem, ToolAnnotation, ToolRead, own_records
+from stance.interop.common import NOTE, QueueItem, ToolAnnotation, ToolRead, own_records, read_json
 from stance.interop.targets import Output
 from stance.io import atomic_open, write_json
 from stance.labels.schema import LabelSchema
@@ -146,8 +146,7 @@ def _result(
     notes: list[str] = []
     problems = len(read.problems)
     for r in result or []:
-        name = r.get("from_name") if isinstance(r, dict) else None
-        value = r.get("value") if isinstance(r, dict) else None
+        name, value = (r.get("from_name"), r.get("value")) if isinstance(r, dict) else (None, None)
         if name not in (*fields, NOTE) or not isinstance(value, dict):
             read.problems.append(
                 f"{where}: a result from {name!r}, which is no label field "
@@ -173,8 +172,6 @@ def _result(
 def read_annotations(path: Path, schema: LabelSchema, completed_by: str | None = None) -> ToolRead:
     """Human annotations (never ``predictions``) of a Label Studio JSON export, only those of
     the user ``completed_by`` when given; a cancelled annotation or none is no label."""
-    from stance.interop.common import read_json
-
     data = read_json(path, "Label Studio", HOW)
     read = ToolRead()
     if not isinstance(data, list):

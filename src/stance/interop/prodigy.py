@@ -19,7 +19,6 @@ from stance.interop.common import (
     ToolAnnotation,
     ToolRead,
     as_str,
-    choice_id,
     choice_values,
     own_records,
     read_jsonl,
@@ -36,30 +35,26 @@ HOW = "export the answers with `prodigy db-out DATASET > answers.jsonl`"
 def options(schema: LabelSchema) -> list[dict[str, str]]:
     """Every value of every field in schema order, as Prodigy choice options."""
     return [
-        {"id": choice_id(f.name, v.name), "text": f"{f.name}: {v.name} ({v.description})"}
+        {"id": f"{f.name}:{v.name}", "text": f"{f.name}: {v.name} ({v.description})"}
         for f in schema.fields
         for v in f.values
     ]
-
-
-def _html(item: QueueItem) -> str:
-    before, after = (
-        f'<p style="color:#888">{html.escape(t)}</p>' if t else ""
-        for t in (item.before, item.after)
-    )
-    return f"{before}<p><strong>{html.escape(item.text)}</strong></p>{after}"
 
 
 def task(item: QueueItem, schema: LabelSchema) -> dict[str, Any]:
     """One choice task: the sentence between its neighbours; a model suggestion goes in ``meta``
     only (never pre-selected in ``accept``, where it would come back as an answer)."""
     meta = item.ids()
+    before, after = (
+        f'<p style="color:#888">{html.escape(t)}</p>' if t else ""
+        for t in (item.before, item.after)
+    )
     s = item.suggestion
     if s is not None:
-        meta["model_suggestion"] = f"{choice_id(s.field, s.value)} (p={s.score:.2f}, {s.model})"
+        meta["model_suggestion"] = f"{s.field}:{s.value} (p={s.score:.2f}, {s.model})"
     return {
         "text": item.text,
-        "html": _html(item),
+        "html": f"{before}<p><strong>{html.escape(item.text)}</strong></p>{after}",
         "options": options(schema),
         "config": {"choice_style": "multiple"},
         "meta": meta,
@@ -86,15 +81,13 @@ def outputs(out: Path) -> list[Output]:
 def write_tasks(items: list[QueueItem], schema: LabelSchema, out: Path) -> list[Path]:
     """The JSONL source for ``prodigy mark``."""
     with atomic_open(out, encoding="utf-8") as fh:
-        for item in items:
-            fh.write(json.dumps(task(item, schema), ensure_ascii=False) + "\n")
+        fh.writelines(json.dumps(task(i, schema), ensure_ascii=False) + "\n" for i in items)
     return [out]
 
 
 def read_annotations(path: Path, schema: LabelSchema) -> ToolRead:
     """Accepted answers of a ``prodigy db-out`` file; ``reject`` and ``ignore`` are no label."""
     read = ToolRead()
-    fields = schema.field_names
     for number, obj in read_jsonl(path, "Prodigy", HOW):
         where = f"{path} line {number}"
         answer = obj.get("answer")
@@ -112,7 +105,7 @@ def read_annotations(path: Path, schema: LabelSchema) -> ToolRead:
             read.problems.append(f"{where}: 'accept' is not a list of option IDs; {HOW}")
             continue
         fix = "label the tasks written by `stance export --to prodigy`"
-        values = choice_values(chosen, fields, where, "option", fix, read)
+        values = choice_values(chosen, schema.field_names, where, "option", fix, read)
         meta = obj.get("meta") if isinstance(obj.get("meta"), dict) else {}
         note = (as_str(obj.get(NOTE)) or "").strip()
         read.annotations.append(ToolAnnotation.of(where, obj.get("text"), meta, values, note))

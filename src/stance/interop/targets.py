@@ -15,8 +15,7 @@ Output = tuple[Path, Callable[[str], bool]]
 
 
 def protected_folders(config: Mapping, config_path: Path | str) -> dict[str, Path]:
-    """The folders no export writes into, by what they hold: the hand labels, the articles and
-    the configuration."""
+    """The folders no export writes into: the hand labels, the articles and the configuration."""
     return {
         "labels folder (labels.dir)": Path(config["labels"]["dir"]),
         "articles folder (seeds_dir)": Path(config["seeds_dir"]),
@@ -38,22 +37,12 @@ def check_protected(path: Path, protected: Mapping[str, Path], option: str) -> N
 
 def check_parent(path: Path) -> None:
     """Refuse a path one of whose parents is a file (missing folders are created)."""
-    for parent in path.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise StanceError(
-                    f"{path}: {parent} is a file, not a folder; nothing was written: give a "
-                    "path in a folder"
-                )
-            return
-
-
-def is_own_file(path: Path, is_ours: Callable[[str], bool]) -> bool:
-    """Whether a file's text is one that an export wrote (``is_ours``)."""
-    try:
-        return is_ours(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError):
-        return False
+    parent = next((p for p in path.parents if p.exists()), None)
+    if parent is not None and not parent.is_dir():
+        raise StanceError(
+            f"{path}: {parent} is a file, not a folder; nothing was written: give a "
+            "path in a folder"
+        )
 
 
 # The folder of `stance export --dataset`: a manifest there lists the files the export wrote, and
