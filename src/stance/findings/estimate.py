@@ -1,11 +1,5 @@
-"""Shares estimated from a probability sample of hand labels plus predictions (design-based).
-
-The model-assisted difference estimator of survey sampling, i.e. prediction-powered inference
-for a finite population sampled without replacement, with PPI++ power tuning (``lambda``); its
-variance is the design variance of a ratio with the finite population correction, from the
-sampled units (whole articles when articles were sampled). docs/findings.md, "The estimator",
-gives the formula, its references and what it assumes.
-"""
+"""Shares estimated from a probability sample of hand labels plus predictions (design-based):
+the difference estimator with PPI++ tuning (docs/findings.md, "The estimator")."""
 
 from __future__ import annotations
 
@@ -23,8 +17,7 @@ MIN_UNITS_IN_GROUP = 2
 
 @dataclass(frozen=True)
 class Design:
-    """One probability sample as the estimator needs it: ``n`` of ``frame_size`` units drawn
-    by simple random sampling without replacement (``n == frame_size``: a census)."""
+    """``n`` of ``frame_size`` units drawn without replacement (``n == frame_size``: a census)."""
 
     name: str
     frame_size: int
@@ -33,8 +26,8 @@ class Design:
 
 @dataclass(frozen=True)
 class Sample:
-    """A design's sampled units for one group: totals per unit and rows per sentence,
-    [unit or sentence, class], of Y (hand) and Yhat (predicted)."""
+    """A design's sampled units for one group: Y (hand) and Yhat (predicted) [unit, class] and
+    [sentence, class]."""
 
     y_units: np.ndarray
     yhat_units: np.ndarray
@@ -66,20 +59,14 @@ class GroupEstimate:
         if not self.informative:
             return np.zeros_like(self.shares), np.ones_like(self.shares)
         t = stats.t.ppf(0.5 + level / 2, self.df) if np.isfinite(self.df) else 0.0
-        low = np.clip(self.shares - t * self.se, 0.0, 1.0)
-        high = np.clip(self.shares + t * self.se, 0.0, 1.0)
-        return low, high
+        half = t * self.se
+        return np.clip(self.shares - half, 0.0, 1.0), np.clip(self.shares + half, 0.0, 1.0)
 
 
 class ShareEstimator:
-    """Design-based shares per group from one table of sentences.
-
-    ``table`` has one row per corpus sentence with: ``known`` (bool: a hand label),
-    ``true_group``/``true_stance`` (hand values; ignored where not known), ``pred_group``/
-    ``pred_stance`` (the model's; out of fold for labeled sentences), ``design`` (index into
-    ``designs`` of the frame the sentence belongs to, -1 for none), ``unit`` (its sampling unit
-    in that design) and ``sampled`` (its unit is in the design's sample, labeled in full).
-    """
+    """Design-based shares per group from one row per corpus sentence: ``known`` (a hand label),
+    ``true_group``/``true_stance`` (hand values), ``pred_group``/``pred_stance`` (out of fold
+    where known), ``design`` (index into ``designs``, -1: none), ``unit`` and ``sampled``."""
 
     def __init__(
         self, table: pd.DataFrame, classes: Sequence[str], designs: Sequence[Design]
@@ -87,9 +74,7 @@ class ShareEstimator:
         self.classes = list(classes)
         self.designs = list(designs)
         self._known = table["known"].to_numpy(dtype=bool)
-        # Groups (a value, or a tuple of values) as codes, in order of first appearance among
-        # the hand groups of labeled sentences, then the predicted ones; -1: none (missing or
-        # empty).
+        # Group codes in order of first appearance, hand then predicted; -1: none (or empty).
         named = np.concatenate([table["true_group"].to_numpy(dtype=object)[self._known],
                                 table["pred_group"].to_numpy(dtype=object)])  # fmt: skip
         index, values = pd.factorize(named)
@@ -125,8 +110,7 @@ class ShareEstimator:
         return np.array([*map(self.code, values), -2], dtype=int)[index]
 
     def _cells(self, group: Hashable) -> tuple[np.ndarray, np.ndarray]:
-        """Per sentence, one-hot stance rows [sentence, class] of Y (hand) and Yhat (predicted)
-        for this group (all zero where the sentence is not in the group)."""
+        """One-hot Y (hand) and Yhat (predicted) [sentence, class] of this group's sentences."""
         n, k = len(self._known), len(self.classes)
         y = np.zeros((n, k))
         yhat = np.zeros((n, k))
@@ -147,10 +131,8 @@ class ShareEstimator:
         return Sample(yu, yhu, y[rows], yhat[rows])
 
     def _tuned_lambda(self, d: int) -> float:
-        """Design d's lambda: the value in [0, 1] that minimises the summed variance of every
-        share of this table, as PPI++ tunes one lambda for a vector of estimates ("overall"); one
-        per group would rest on that group's few sampled sentences, and its noise costs more than
-        it saves. Measured over the sampled sentences, around the shares of lambda 1."""
+        """Design d's lambda in [0, 1], minimising the summed variance of every share of the
+        table around the shares of lambda 1 (PPI++ "overall": one per group would be noise)."""
         k = len(self.classes)
         n_groups = len(self._codes)
         rows = np.flatnonzero(self._sampled & (self._design == d))
@@ -219,8 +201,7 @@ class ShareEstimator:
         )
 
     def estimate(self, group: Hashable, lam: dict[int, float] | None = None) -> GroupEstimate:
-        """The group's shares, their standard errors and what carried them. ``lam``: fixed
-        lambdas per design index (comparisons, tests); by default each is tuned."""
+        """The group's shares and standard errors; ``lam``: fixed lambdas per design index."""
         return self._estimate(group, lam)[0]
 
     def _estimate(self, group: Hashable, lam: dict[int, float] | None):
@@ -233,8 +214,7 @@ class ShareEstimator:
             for d, s in samples.items()
         )  # fmt: skip
         if thin:
-            # The sample says nothing about this group: the predictions as they are, and an
-            # interval that claims nothing.
+            # The sample says nothing about this group: the predictions as they are.
             lams = dict.fromkeys(samples, 1.0)
             totals = y[self._known].sum(axis=0) + yhat[unknown].sum(axis=0)
         else:
@@ -262,11 +242,9 @@ class ShareEstimator:
         return est, samples, lams, total
 
     def _variance(self, terms: list[tuple]) -> tuple[np.ndarray, float]:
-        """The variance of a sum of linearised totals, one per term (samples and lambdas per
-        design, shares, divisor), summed over the designs that add sampling error, and its
-        degrees of freedom (docs/findings.md). Per design never below the variance of the same
-        sentences drawn one by one: a design effect below one is implausible for sentences of one
-        article, and few sampled articles can agree by chance."""
+        """The variance and degrees of freedom of a sum of linearised totals, one per term
+        (samples and lambdas per design, shares, divisor). Per design never below that of the
+        same sentences drawn one by one: few sampled articles can agree by chance."""
         var, df = np.zeros(len(self.classes)), np.inf
         for d, design in enumerate(self.designs):
             parts = [(samples[d], lams[d], shares, t) for samples, lams, shares, t in terms]
@@ -289,8 +267,7 @@ class ShareEstimator:
     def difference(
         self, first: Hashable, second: Hashable, level: float
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Per stance: share(first) - share(second) and its interval, from the same sample (the
-        covariance of the two estimates through shared units is accounted for)."""
+        """Per stance: share(first) - share(second) and its interval (shared units covary)."""
         e1, s1, l1, t1 = self._estimate(first, None)
         e2, s2, l2, t2 = self._estimate(second, None)
         k = len(self.classes)
@@ -318,10 +295,9 @@ def _srs_variance(values: np.ndarray, frame_size: float) -> np.ndarray:
 
 
 def _boundary_variance(sample: Sample, shares: np.ndarray, frame_rows: float) -> np.ndarray:
-    """For a stance that none (or all) of the group's m hand-labeled sampled sentences have:
-    the variance of m sentences drawn one by one with that share moved one sentence away from
-    0 or 1 (Laplace). A share of 0 or 1 in a sample is no proof of one in the frame, but its
-    residuals can all be zero. Zero for the other stances."""
+    """For a stance that none (or all) of the group's m hand-labeled sampled sentences have
+    (residuals all zero, yet no proof of 0 or 1 in the frame): the variance of m sentences drawn
+    one by one with that share moved one sentence away from 0 or 1 (Laplace); else zero."""
     rows = len(sample.y_rows)
     counts = sample.y_rows.sum(axis=0)
     m = float(counts.sum())

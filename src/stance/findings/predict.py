@@ -1,8 +1,10 @@
-"""The stance model the findings use, and its prediction for the sentences of one shard."""
+"""The stance model the findings use (and the files of it they read), and its prediction for the
+sentences of one shard."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,6 +13,10 @@ import pandas as pd
 
 from stance.errors import StanceError
 from stance.io import atomic_path, plain_frame
+
+# Files of a model's result folder the findings stage reads (results/models/<name>/).
+MODEL_INPUT_FILES = ("model.skops", "metrics.json", "oof_predictions.csv")
+COMPARISON = "results/metrics/comparison.tsv"
 
 
 @dataclass
@@ -35,6 +41,25 @@ class ChosenModel:
     def columns(self) -> list[str]:
         """The columns of its predictions: ``predicted`` and one probability per class."""
         return ["predicted", *(f"proba_{c}" for c in self.classes)]
+
+
+def findings_model_inputs(
+    config: Mapping[str, Any], models_dir: str = "results/models"
+) -> dict[str, Any]:
+    """Named inputs of rule findings: ``model_files``, those of the configured findings.model;
+    or, when it is null, the files of every configured model and ``comparison``, the table
+    that says which is best (known only after training)."""
+    names = [m["name"] for m in config["models"]]
+    chosen = (config.get("findings") or {}).get("model")
+    if chosen is not None and chosen not in names:
+        raise StanceError(
+            f"findings.model is {chosen!r}, which is not a configured model "
+            f"({', '.join(names)}); set it to one of them in config/config.yaml, or to null for "
+            "the model with the best f_avg"
+        )
+    files = [f"{models_dir}/{n}/{f}" for n in ([chosen] if chosen else names)
+             for f in MODEL_INPUT_FILES]  # fmt: skip
+    return {"model_files": files} if chosen else {"model_files": files, "comparison": COMPARISON}
 
 
 def read_people_table(path: Path | str, sep: str = ",") -> pd.DataFrame:

@@ -1,5 +1,5 @@
-"""Stance shares per group (speaker, outlet, month, or pairs of them): one row per group with the
-published estimate, its interval, what carried it, the raw count and a labeling plan."""
+"""Stance shares per group (speaker, outlet, month, or pairs of them), one row per group: the
+estimate, its interval, what carried it, the raw count and a labeling plan."""
 
 from __future__ import annotations
 
@@ -11,8 +11,10 @@ import pandas as pd
 from scipy import stats
 
 from stance.findings.estimate import Design, GroupEstimate, ShareEstimator
-from stance.findings.resolve import LABEL_SOURCE
 
+# ``stance_source`` of a sentence: a hand label, or the model's prediction.
+LABEL_SOURCE = "label"
+MODEL_SOURCE = "model"
 # Flag a share whose interval reaches further than this from it (half the interval's width).
 WIDE_HALF_WIDTH = 0.2
 
@@ -25,12 +27,10 @@ UNCORRECTED = "uncorrected"  # some sentences only predicted, outside every samp
 
 def _keys(table: pd.DataFrame, columns: Sequence[str], speaker: str) -> np.ndarray:
     """Group key per sentence: the value (one column) or a tuple; None where one is missing."""
-    parts = [table[speaker if c == "speaker" else c] for c in columns]
-    missing = np.zeros(len(table), dtype=bool)
-    for p in parts:
-        missing |= p.isna().to_numpy() | (p.astype(str) == "").to_numpy()
-    keys = parts[0] if len(parts) == 1 else pd.Series(list(zip(*parts, strict=True)), dtype=object)
-    values = np.array(keys, dtype=object)
+    parts = table[[speaker if c == "speaker" else c for c in columns]]
+    missing = (parts.isna() | (parts.astype(str) == "")).any(axis=1).to_numpy()
+    rows = parts.iloc[:, 0] if len(columns) == 1 else parts.itertuples(index=False, name=None)
+    values = np.array(pd.Series(list(rows), dtype=object), dtype=object)
     values[missing] = None
     return values
 

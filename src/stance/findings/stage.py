@@ -1,5 +1,5 @@
-"""The findings stage: every corpus sentence with a speaker and a stance (out of fold as well for
-labeled ones, with the labeling design each belongs to), and the shares tables."""
+"""The findings stage: every corpus sentence with a speaker and a stance (a hand label over the
+prediction; out of fold as well, and the labeling design, for labeled ones), the shares tables."""
 
 from __future__ import annotations
 
@@ -22,8 +22,13 @@ from stance.findings.predict import (
     read_people_table,
     speakers_of,
 )
-from stance.findings.resolve import LABEL_SOURCE, month_of, resolve_stances
-from stance.findings.shares import estimator_for, stance_shares, top_groups
+from stance.findings.shares import (
+    LABEL_SOURCE,
+    MODEL_SOURCE,
+    estimator_for,
+    stance_shares,
+    top_groups,
+)
 from stance.io import atomic_path, spreadsheet_frame
 
 METADATA_COLUMNS = ["title", "outlet", "date", "url"]
@@ -79,6 +84,24 @@ class FindingsResult:
     design: pd.DataFrame  # one row per sample manifest, and one for the chosen labels
     design_warnings: list[str]
     change: pd.DataFrame
+
+
+def resolve_stances(predictions: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
+    """``predictions`` (one row per sentence: ``sentence_id``, ``predicted``, ...) with
+    ``stance``: the hand label in ``labels`` where there is one (``stance_source`` ``label``),
+    else the prediction (``model``). Labels of sentences not in ``predictions`` are ignored."""
+    hand = labels.drop_duplicates("sentence_id").set_index("sentence_id")["stance"]
+    out = predictions.copy()
+    labeled = out["sentence_id"].map(hand)
+    out["stance"] = labeled.where(labeled.notna(), out["predicted"])
+    out["stance_source"] = [LABEL_SOURCE if v else MODEL_SOURCE for v in labeled.notna()]
+    return out
+
+
+def month_of(dates: pd.Series) -> pd.Series:
+    """``YYYY-MM`` of ISO dates (``2018-11-09``); missing or empty dates stay missing."""
+    text = dates.fillna("").astype(str)
+    return text.str.slice(0, 7).where(text.str.match(r"^\d{4}-\d{2}"), other=None)
 
 
 def sentence_findings(

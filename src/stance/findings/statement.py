@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from stance.findings.resolve import LABEL_SOURCE
+from stance.findings.shares import LABEL_SOURCE
 from stance.io import atomic_open
 
 if TYPE_CHECKING:
@@ -46,8 +46,10 @@ def _model_blocks(result: FindingsResult) -> list[Block]:
 
 
 def _count_blocks(result: FindingsResult) -> list[Block]:
+    """How many sentences have a hand-labeled stance and speaker; which have an outlet, a date."""
     table = result.sentences
     n = len(table)
+    n_articles = table["article_id"].nunique()
     labeled = int((table["stance_source"] == LABEL_SOURCE).sum())
     speakers_labeled = int((table["speaker_source"] == LABEL_SOURCE).sum())
     sp = result.speaker_summary
@@ -60,14 +62,26 @@ def _count_blocks(result: FindingsResult) -> list[Block]:
         if "accuracy_ci_low" in scores
         else ""
     )
+    groups = []
+    for what, column, path in (("an outlet", "outlet", "stance_by_outlet.tsv"),
+                               ("a date", "month", "stance_by_month.tsv")):  # fmt: skip
+        count = table.loc[table[column].fillna("") != "", "article_id"].nunique()
+        if count == 0:
+            groups.append(f"No article has {what}: {path} has its header and no rows.")
+        else:
+            groups.append(
+                f"{count} of {n_articles} articles {'has' if count == 1 else 'have'} {what}; "
+                f"{path} counts only {'its' if count == 1 else 'their'} sentences."
+            )
     return [
         ("ul", [
-            f"{n} sentences in {table['article_id'].nunique()} articles: stance from a hand "
+            f"{n} sentences in {n_articles} articles: stance from a hand "
             f"label for **{labeled}** (counted as they are), predicted by the model for "
             f"**{n - labeled}**.",
             f"Speaker from a hand label for {speakers_labeled} sentences; the speaker stage "
             f"(method {method}) for {n - speakers_labeled}{speaker_score}.",
         ]),
+        ("ul", groups),
     ]  # fmt: skip
 
 
@@ -161,24 +175,6 @@ def _plan_blocks(result: FindingsResult) -> list[Block]:
     ]  # fmt: skip
 
 
-def _groups_blocks(result: FindingsResult) -> list[Block]:
-    table = result.sentences
-    n_articles = table["article_id"].nunique()
-    outlets = table.loc[table["outlet"] != "", "article_id"].nunique()
-    dated = table.loc[table["month"].notna(), "article_id"].nunique()
-    items = []
-    for what, count, path in (("an outlet", outlets, "stance_by_outlet.tsv"),
-                              ("a date", dated, "stance_by_month.tsv")):  # fmt: skip
-        if count == 0:
-            items.append(f"No article has {what}: {path} has its header and no rows.")
-        else:
-            items.append(
-                f"{count} of {n_articles} articles {'has' if count == 1 else 'have'} {what}; "
-                f"{path} counts only {'its' if count == 1 else 'their'} sentences."
-            )
-    return [("ul", items)]
-
-
 def group_label(table: pd.DataFrame, row: pd.Series) -> str:
     """The group of a shares table's row: its value, or its values joined by ' / '."""
     columns = table.columns[: table.columns.get_loc("sentences")]
@@ -190,9 +186,7 @@ def flagged_rows(result: FindingsResult) -> list[list[str]]:
     threshold from it: table, group, stances, and their shares with intervals."""
     rows = []
     for name, table in result.tables.items():
-        for _, r in table.iterrows():
-            if not r["wide"]:
-                continue
+        for _, r in table[table["wide"] != ""].iterrows():
             shares = "; ".join(
                 f"{c} {r[c]:.2f} [{r[f'{c}_low']:.2f}, {r[f'{c}_high']:.2f}]"
                 for c in str(r["wide"]).split(",")
@@ -210,7 +204,6 @@ def statement_blocks(result: FindingsResult) -> list[Block]:
         ("p", "What these numbers can carry"),
         *_model_blocks(result),
         *_count_blocks(result),
-        *_groups_blocks(result),
         *_design_blocks(result),
         ("p", f"Intervals are {level}% intervals."),
     ]
