@@ -94,7 +94,19 @@ class ShareEstimator:
         unknown = ~self._known
         # A design whose frame holds unknown sentences has sampling error in every group: an
         # unknown sentence may belong to any group, whatever its prediction says.
-        self._open = [bool((unknown & (self._design == d)).any()) for d in range(len(designs))]
+        frames = [self._design == d for d in range(len(designs))]
+        self._open = [bool((unknown & f).any()) for f in frames]
+        # The difference estimator as weights per sentence, of its hand value (_wy) and of its
+        # prediction (_wp, plus _wl times its design's lambda): a sampled unit stands for itself
+        # and frame_size / n - 1 others; a frame's other sentences (chosen labels too) count by
+        # their prediction.
+        in_frame = self._design >= 0
+        sizes = [len(np.unique(self._unit[self._sampled & f])) for f in frames]
+        expand = [d.frame_size / n - 1.0 if n else 0.0 for d, n in zip(designs, sizes, strict=True)]
+        expand = np.array([*expand, 0.0])[self._design]
+        self._wy = np.where(self._sampled, 1.0 + expand, self._known & ~in_frame)
+        self._wp = (unknown & ~in_frame).astype(float)
+        self._wl = np.where(self._sampled, -expand, in_frame)
         self._lambdas = [self._tuned_lambda(d) for d in range(len(designs))]
 
     def groups(self) -> list[Hashable]:
@@ -138,7 +150,11 @@ class ShareEstimator:
         rows = np.flatnonzero(self._sampled & (self._design == d))
         if len(rows) < 2 or n_groups == 0:
             return 1.0
-        totals = self._plain_totals()
+        # Totals [group, class] of every group with lambda 1.
+        totals = np.zeros((n_groups, k))
+        t, p = (self._tg >= 0) & (self._ts >= 0), (self._pg >= 0) & (self._ps >= 0)
+        np.add.at(totals, (self._tg[t], self._ts[t]), self._wy[t])
+        np.add.at(totals, (self._pg[p], self._ps[p]), (self._wp + self._wl)[p])
         sums = totals.sum(axis=1, keepdims=True)
         theta = np.where(sums > 0, totals / np.where(sums > 0, sums, 1.0), 0.0)
         eye = np.eye(k)
@@ -165,41 +181,6 @@ class ShareEstimator:
             return 0.0
         return float(np.clip(cross / square, 0.0, 1.0))
 
-    def _plain_totals(self) -> np.ndarray:
-        """Totals [group, class] of every group with lambda 1 (plain rectified predictions)."""
-        k = len(self.classes)
-        totals = np.zeros((len(self._codes), k))
-        known = self._known & (self._tg >= 0) & (self._ts >= 0)
-        np.add.at(totals, (self._tg[known], self._ts[known]), 1.0)
-        predicted = (self._pg >= 0) & (self._ps >= 0)
-        unknown = ~self._known & predicted
-        np.add.at(totals, (self._pg[unknown], self._ps[unknown]), 1.0)
-        for d, design in enumerate(self.designs):
-            in_d = self._design == d
-            sampled = self._sampled & in_d
-            n = len(np.unique(self._unit[sampled]))
-            expand = design.frame_size / n - 1.0 if n else 0.0
-            other = self._known & in_d & ~self._sampled
-            for rows, weight in ((sampled, expand), (other, -1.0)):
-                y_rows = rows & known
-                p_rows = rows & predicted
-                np.add.at(totals, (self._tg[y_rows], self._ts[y_rows]), weight)
-                np.add.at(totals, (self._pg[p_rows], self._ps[p_rows]), -weight)
-        return totals
-
-    def _design_total(
-        self, d: int, y: np.ndarray, yhat: np.ndarray, sample: Sample, lam: float
-    ) -> np.ndarray:
-        """Design d's part of the totals: its unknown sentences' predictions, rectified."""
-        in_d = self._design == d
-        other = self._known & in_d & ~self._sampled
-        expand = (self.designs[d].frame_size / sample.n - 1.0) if sample.n else 0.0
-        return (
-            lam * yhat[~self._known & in_d].sum(axis=0)
-            + expand * (sample.y_units.sum(axis=0) - lam * sample.yhat_units.sum(axis=0))
-            - (y[other].sum(axis=0) - lam * yhat[other].sum(axis=0))
-        )
-
     def estimate(self, group: Hashable, lam: dict[int, float] | None = None) -> GroupEstimate:
         """The group's shares and standard errors; ``lam``: fixed lambdas per design index."""
         return self._estimate(group, lam)[0]
@@ -216,16 +197,14 @@ class ShareEstimator:
         if thin:
             # The sample says nothing about this group: the predictions as they are.
             lams = dict.fromkeys(samples, 1.0)
-            totals = y[self._known].sum(axis=0) + yhat[unknown].sum(axis=0)
+            totals = self._known @ y + unknown @ yhat
         else:
             lams = {
                 d: float(lam[d]) if lam is not None and d in lam else self._lambdas[d]
                 for d in samples
             }
-            fixed = y[self._known].sum(axis=0) + yhat[unknown & (self._design < 0)].sum(axis=0)
-            totals = fixed + sum(
-                self._design_total(d, y, yhat, s, lams[d]) for d, s in samples.items()
-            )
+            wp = self._wp + self._wl * np.array([*lams.values(), 0.0])[self._design]
+            totals = self._wy @ y + wp @ yhat
         k = len(self.classes)
         clipped = np.clip(totals, 0.0, None)
         total = float(clipped.sum())
