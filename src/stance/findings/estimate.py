@@ -34,10 +34,6 @@ class Sample:
     y_rows: np.ndarray
     yhat_rows: np.ndarray
 
-    @property
-    def n(self) -> int:
-        return len(self.y_units)
-
     def holding(self) -> int:
         """Sampled units that hold the group, by hand label or prediction."""
         return int(((self.y_units.sum(axis=1) + self.yhat_units.sum(axis=1)) > 0).sum())
@@ -228,9 +224,10 @@ class ShareEstimator:
         for d, design in enumerate(self.designs):
             parts = [(samples[d], lams[d], shares, t) for samples, lams, shares, t in terms]
             first = parts[0][0]
-            if not (self._open[d] and design.n < design.frame_size and first.n >= 2):
+            n = len(first.y_units)
+            if not (self._open[d] and design.n < design.frame_size and n >= 2):
                 continue
-            frame_rows = design.frame_size * len(first.y_rows) / first.n
+            frame_rows = design.frame_size * len(first.y_rows) / n
             units = sum(
                 _linearised(s.y_units, s.yhat_units, lam, sh) / t for s, lam, sh, t in parts
             )
@@ -249,10 +246,9 @@ class ShareEstimator:
         """Per stance: share(first) - share(second) and its interval (shared units covary)."""
         e1, s1, l1, t1 = self._estimate(first, None)
         e2, s2, l2, t2 = self._estimate(second, None)
-        k = len(self.classes)
         delta = e1.shares - e2.shares
         if not (e1.informative and e2.informative) or np.isnan(delta).any():
-            return delta, np.full(k, -1.0), np.full(k, 1.0)
+            return delta, np.full_like(delta, -1.0), np.full_like(delta, 1.0)
         var, df = self._variance([(s1, l1, e1.shares, t1), (s2, l2, e2.shares, -t2)])
         t = stats.t.ppf(0.5 + level / 2, df) if np.isfinite(df) else 0.0
         half = t * np.sqrt(var)

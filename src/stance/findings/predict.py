@@ -1,5 +1,4 @@
-"""The stance model the findings use (and the files of it they read), and its prediction for the
-sentences of one shard."""
+"""The stance model the findings use, the files of it they read, and its prediction per shard."""
 
 from __future__ import annotations
 
@@ -46,9 +45,8 @@ class ChosenModel:
 def findings_model_inputs(
     config: Mapping[str, Any], models_dir: str = "results/models"
 ) -> dict[str, Any]:
-    """Named inputs of rule findings: ``model_files``, those of the configured findings.model;
-    or, when it is null, the files of every configured model and ``comparison``, the table
-    that says which is best (known only after training)."""
+    """Named inputs of rule findings: ``model_files`` of the configured findings.model or (null)
+    of every model, with ``comparison``, which says which is best (known only after training)."""
     names = [m["name"] for m in config["models"]]
     chosen = (config.get("findings") or {}).get("model")
     if chosen is not None and chosen not in names:
@@ -91,8 +89,7 @@ def choose_model(models_dir: Path | str, name: str | None, comparison: str | Non
 
 
 def _covering(table: pd.DataFrame, corpus: pd.DataFrame, what: str) -> pd.DataFrame:
-    """``table`` indexed by sentence_id, or an error naming ``what`` if it lacks a sentence of
-    ``corpus``."""
+    """``table`` by sentence_id, or an error naming ``what`` if it lacks one of ``corpus``."""
     table = table.drop_duplicates("sentence_id").set_index("sentence_id")
     missing = table.index.get_indexer(corpus["sentence_id"]) < 0
     if missing.any():
@@ -127,9 +124,8 @@ def predict_shard(
     comparison: str | None,
     out: Path | str,
 ) -> pd.DataFrame:
-    """The chosen model's stance and probabilities for every sentence of one shard, written as
-    ``sentence_id``, ``predicted``, ``proba_<class>`` (rule predict_stance). The model reads
-    the sentence's predicted speaker as ``speaker``, as it would for any unlabeled sentence."""
+    """The chosen model's ``predicted`` stance and ``proba_<class>`` for every sentence of one
+    shard (rule predict_stance), reading its predicted speaker as any unlabeled sentence's."""
     from stance.training.artifacts import load_final_model
 
     chosen = choose_model(models_dir, name, comparison)

@@ -41,9 +41,8 @@ def estimator_for(
     classes: Sequence[str],
     designs: Sequence[Design],
 ) -> ShareEstimator:
-    """The estimator over the findings' sentence table, grouped by the values of ``columns``:
-    hand values where labeled; predicted ones out of fold (``oof_speaker``/``oof_stance``) for a
-    labeled sentence, ``predicted_speaker``/``predicted`` for every other."""
+    """The estimator over the findings' sentence table, grouped by the values of ``columns``;
+    the predictions of a labeled sentence are its out-of-fold ones (``oof_*``)."""
     known = (sentences["stance_source"] == LABEL_SOURCE).to_numpy()
     speaker, stance = sentences["predicted_speaker"], sentences["predicted"]
     pred_speaker = sentences.get("oof_speaker", speaker).where(known, speaker)
@@ -166,9 +165,8 @@ def top_groups(
     level: float = 0.95,
     wide_half_width: float = WIDE_HALF_WIDTH,
 ) -> pd.DataFrame:
-    """``table`` (shares per ``column`` of ``sentences``) cut to what a figure can show: its
-    ``top`` groups with the most sentences, then the other n estimated as one group, a row
-    ``other <n> <column>s``; a table of at most ``top`` + 1 groups as it is."""
+    """``table`` (shares per ``column``) cut to its ``top`` groups with the most sentences and
+    a row ``other <n> <column>s`` estimating the rest as one group (if more than one)."""
     if len(table) <= top + 1:
         return table
     kept = set(table.nlargest(top, "sentences", keep="first")[column])
