@@ -119,14 +119,10 @@ class ShareEstimator:
 
     def _cells(self, group: Hashable) -> tuple[np.ndarray, np.ndarray]:
         """One-hot Y (hand) and Yhat (predicted) [sentence, class] of this group's sentences."""
-        n, k = len(self._known), len(self.classes)
-        y = np.zeros((n, k))
-        yhat = np.zeros((n, k))
+        eye = np.eye(len(self.classes))
         code = self.code(group)
-        in_true = self._known & (self._tg == code) & (self._ts >= 0)
-        y[np.flatnonzero(in_true), self._ts[in_true]] = 1.0
-        in_pred = (self._pg == code) & (self._ps >= 0)
-        yhat[np.flatnonzero(in_pred), self._ps[in_pred]] = 1.0
+        y = eye[self._ts] * ((self._tg == code) & (self._ts >= 0))[:, None]
+        yhat = eye[self._ps] * ((self._pg == code) & (self._ps >= 0))[:, None]
         return y, yhat
 
     def _sample(self, d: int, y: np.ndarray, yhat: np.ndarray) -> Sample:
@@ -160,10 +156,8 @@ class ShareEstimator:
         has_pred = (pg >= 0) & (ps >= 0)
         # Per row, its linearised hand value a (in its hand group) and predicted value b (in
         # its predicted group); zero in every other group.
-        a = np.zeros((len(rows), k))
-        b = np.zeros((len(rows), k))
-        a[has_true] = eye[ts[has_true]] - theta[tg[has_true]]
-        b[has_pred] = eye[ps[has_pred]] - theta[pg[has_pred]]
+        a = np.where(has_true[:, None], eye[ts] - theta[tg], 0.0)
+        b = np.where(has_pred[:, None], eye[ps] - theta[pg], 0.0)
         sum_a = np.zeros((n_groups, k))
         sum_b = np.zeros((n_groups, k))
         np.add.at(sum_a, tg[has_true], a[has_true])
