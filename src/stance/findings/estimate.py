@@ -10,8 +10,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-# Fewer sampled units than this that hold a group (by hand label or prediction): the sample says
-# nothing about the model's errors there, so its interval is [0, 1].
+# Fewer sampled units than this holding a group: the sample says nothing there (interval [0, 1]).
 MIN_UNITS_IN_GROUP = 2
 
 
@@ -88,14 +87,12 @@ class ShareEstimator:
         self._sampled = table["sampled"].to_numpy(dtype=bool) & self._known
         self._unit = table["unit"].astype(str).to_numpy()
         unknown = ~self._known
-        # A design whose frame holds unknown sentences has sampling error in every group: an
-        # unknown sentence may belong to any group, whatever its prediction says.
+        # A frame with unknown sentences adds sampling error to every group (any may hold them).
         frames = [self._design == d for d in range(len(designs))]
         self._open = [bool((unknown & f).any()) for f in frames]
-        # The difference estimator as weights per sentence, of its hand value (_wy) and of its
-        # prediction (_wp, plus _wl times its design's lambda): a sampled unit stands for itself
-        # and frame_size / n - 1 others; a frame's other sentences (chosen labels too) count by
-        # their prediction.
+        # The difference estimator as weights per sentence of its hand value (_wy) and prediction
+        # (_wp, plus _wl times its design's lambda): a sampled unit stands for frame_size / n
+        # units; a frame's other sentences (chosen labels too) count by their prediction.
         in_frame = self._design >= 0
         sizes = [len(np.unique(self._unit[self._sampled & f])) for f in frames]
         expand = [d.frame_size / n - 1.0 if n else 0.0 for d, n in zip(designs, sizes, strict=True)]
@@ -154,8 +151,7 @@ class ShareEstimator:
         pg, ps = self._pg[rows], self._ps[rows]
         has_true = (tg >= 0) & (ts >= 0)
         has_pred = (pg >= 0) & (ps >= 0)
-        # Per row, its linearised hand value a (in its hand group) and predicted value b (in
-        # its predicted group); zero in every other group.
+        # Per row, its linearised hand value a and predicted value b, each in its own group.
         a = np.where(has_true[:, None], eye[ts] - theta[tg], 0.0)
         b = np.where(has_pred[:, None], eye[ps] - theta[pg], 0.0)
         sum_a = np.zeros((n_groups, k))

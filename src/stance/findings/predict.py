@@ -62,11 +62,7 @@ def findings_model_inputs(
 
 def read_people_table(path: Path | str, sep: str = ",") -> pd.DataFrame:
     """A table written for people (formula-guarded cells), with the exact texts restored."""
-    try:
-        table = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False)
-    except FileNotFoundError:
-        raise StanceError(f"{path}: not found; run snakemake to build it") from None
-    return plain_frame(table)
+    return plain_frame(pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False))
 
 
 def choose_model(models_dir: Path | str, name: str | None, comparison: str | None) -> ChosenModel:
@@ -78,12 +74,9 @@ def choose_model(models_dir: Path | str, name: str | None, comparison: str | Non
             raise StanceError(f"{comparison}: no model in the comparison; run snakemake")
         name = str(table["model"].iloc[0])
         how = f"best f_avg in {comparison}"
+    # Rule findings and predict_stance declare these files as inputs: Snakemake checks they exist.
     folder = Path(models_dir) / name
-    summary_path = folder / "metrics.json"
-    try:
-        summary = json.loads(summary_path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise StanceError(f"{summary_path}: not found; run snakemake to train {name!r}") from None
+    summary = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
     oof = read_people_table(folder / "oof_predictions.csv")
     return ChosenModel(name, how, folder, summary, oof)
 

@@ -96,8 +96,7 @@ def stance_shares(
     rank = {g: i for i, g in enumerate(order)}
     groups.sort(key=lambda g: (rank.get(g, len(rank)), str(g)))
     known = (sentences["stance_source"] == LABEL_SOURCE).to_numpy()
-    # The group a sentence is shown in: its hand value if labeled, else its predicted one (the
-    # ``speaker`` column holds exactly that).
+    # The group a sentence is shown in: its ``speaker`` (the hand value, else the predicted one).
     shown = est.codes(_keys(sentences, columns, "speaker"))
     articles = sentences["article_id"].to_numpy()
     any_unknown = bool((~known).any())
