@@ -25,8 +25,7 @@ class Design:
 
 @dataclass(frozen=True)
 class Sample:
-    """A design's sampled units for one group: Y (hand) and Yhat (predicted) [unit, class] and
-    [sentence, class]."""
+    """A design's sampled units for one group: Y (hand), Yhat (predicted) per unit and per row."""
 
     y_units: np.ndarray
     yhat_units: np.ndarray
@@ -252,8 +251,7 @@ def _linearised(y: np.ndarray, yhat: np.ndarray, lam: float, shares: np.ndarray)
 
 
 def _srs_variance(values: np.ndarray, frame_size: float) -> np.ndarray:
-    """Variance of the estimated frame total of ``values`` (rows: the n units sampled without
-    replacement from ``frame_size``)."""
+    """Variance of the estimated frame total of ``values`` (n units drawn without replacement)."""
     n = len(values)
     f = min(n / frame_size, 1.0)
     return frame_size**2 * (1 - f) * values.var(axis=0, ddof=1) / n

@@ -99,8 +99,7 @@ def speakers_of(corpus: pd.DataFrame, path: Path | str) -> pd.DataFrame:
 
 
 def predict_stances(model: Any, table: pd.DataFrame, chosen: ChosenModel) -> pd.DataFrame:
-    """The model's stance (``predicted``) and class probabilities for every row of ``table``
-    (which holds the model's input columns: ``text``, and ``speaker`` where it reads one)."""
+    """The model's stance (``predicted``) and class probabilities for every row of ``table``."""
     from stance.training.models import predict_sentences
 
     out = predict_sentences(
@@ -134,8 +133,7 @@ def predict_shard(
 
 
 def gather_stances(corpus: pd.DataFrame, shards: list[str], chosen: ChosenModel) -> pd.DataFrame:
-    """The per-shard predictions of every sentence of ``corpus``, in its row order (all present
-    and made by ``chosen``, or an error)."""
+    """The per-shard predictions of ``chosen`` for the sentences of ``corpus``, or an error."""
     parts = [pd.read_parquet(p) for p in shards]
     for path, part in zip(shards, parts, strict=True):
         if list(part.columns[1:]) != chosen.columns:

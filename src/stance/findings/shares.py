@@ -65,10 +65,9 @@ def estimator_for(
 def _more_units(est: GroupEstimate, designs: Sequence[Design], half: float, level: float) -> int:
     """Roughly how many more units of the (first) open design bring every stance's interval
     within ``half`` of its share: the variance shrinks with 1/n - 1/N."""
-    open_designs = [d for d in designs if d.n < d.frame_size]
-    if not open_designs or not est.informative or np.isnan(est.se).all():
+    d = next((d for d in designs if d.n < d.frame_size), None)
+    if d is None:  # the caller asks only for an informative estimate with a wide interval
         return 0
-    d = open_designs[0]
     z = stats.norm.ppf(0.5 + level / 2)
     now = 1 / d.n - 1 / d.frame_size
     s2 = float(np.nanmax(est.se) ** 2) / now if now > 0 else 0.0

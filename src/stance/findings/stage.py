@@ -87,9 +87,8 @@ class FindingsResult:
 
 
 def resolve_stances(predictions: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
-    """``predictions`` (one row per sentence: ``sentence_id``, ``predicted``, ...) with
-    ``stance``: the hand label in ``labels`` where there is one (``stance_source`` ``label``),
-    else the prediction (``model``). Labels of sentences not in ``predictions`` are ignored."""
+    """``predictions`` with ``stance``: the hand label in ``labels`` where there is one
+    (``stance_source`` ``label``), else the prediction (``model``)."""
     hand = labels.drop_duplicates("sentence_id").set_index("sentence_id")["stance"]
     out = predictions.copy()
     labeled = out["sentence_id"].map(hand)
@@ -107,8 +106,7 @@ def month_of(dates: pd.Series) -> pd.Series:
 def sentence_findings(
     inputs: FindingsInputs, chosen: ChosenModel, labels: pd.DataFrame
 ) -> pd.DataFrame:
-    """One row per corpus sentence: text, article metadata, speaker, the model's stance and
-    probabilities, and the stance counted, each with its source (a hand label or the model)."""
+    """One row per corpus sentence: text, metadata, speaker and stance with their sources."""
     corpus = pd.read_parquet(inputs.sentences)
     corpus = corpus.sort_values(["article_id", "position"], kind="stable").reset_index(drop=True)
     table = corpus[["sentence_id", "article_id", "position", "text"]].copy()
@@ -172,9 +170,8 @@ def out_of_fold_columns(
 def design_columns(
     sentences: pd.DataFrame, labels_dir: str
 ) -> tuple[pd.DataFrame, pd.DataFrame, list[Design], pd.DataFrame, list[str]]:
-    """``design`` (name of the sample whose frame holds the sentence, else empty), ``unit`` and
-    ``sampled`` for every sentence; the same with ``design`` as the estimator reads it (its index
-    in the estimator's designs, -1: none); those designs; the design table; warnings."""
+    """``design`` (the sample whose frame holds the sentence), ``unit`` and ``sampled`` of every
+    sentence; the same with the estimator's design index; the designs, design table, warnings."""
     from stance.labels.design import design_table, load_manifests, resolve_designs
 
     manifests = load_manifests(labels_dir)
@@ -253,8 +250,7 @@ def _write_table(table: pd.DataFrame, path: str) -> None:
 def run_findings_stage(
     inputs: FindingsInputs, outputs: FindingsOutputs, config: Mapping[str, Any]
 ) -> FindingsResult:
-    """Write the sentence table (speakers, stances, metadata, labeling design), the shares
-    tables, the figures and the statement of what they carry."""
+    """Write the sentence table, the shares tables, the figures and the statement."""
     from stance.findings.figures import figure_title, plot_over_time, plot_speaker_shares
     from stance.findings.statement import write_statement
     from stance.labels.schema import load_schema

@@ -182,8 +182,7 @@ def group_label(table: pd.DataFrame, row: pd.Series) -> str:
 
 
 def flagged_rows(result: FindingsResult) -> list[list[str]]:
-    """One row per (table, group) with a share whose interval reaches further than the
-    threshold from it: table, group, stances, and their shares with intervals."""
+    """Per (table, group) with a wide interval: table, group, stances, their shares [intervals]."""
     rows = []
     for name, table in result.tables.items():
         for _, r in table[table["wide"] != ""].iterrows():
@@ -227,8 +226,7 @@ def to_markdown(blocks: list[Block]) -> str:
             lines += [f"- {item}" for item in block[1]] + [""]
         else:
             header, rows = block[1], block[2]
-            lines.append("| " + " | ".join(header) + " |")
-            lines.append("|" + " --- |" * len(header))
+            lines += ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
             lines += ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in rows]
             lines.append("")
     return "\n".join(lines)
@@ -265,10 +263,9 @@ def to_html(blocks: list[Block]) -> str:
 def write_statement(result: FindingsResult, md_path: Path | str, html_path: Path | str) -> None:
     """The statement as Markdown (to read or quote) and as HTML (shown in the report)."""
     blocks = statement_blocks(result)
-    with atomic_open(md_path, encoding="utf-8") as fh:
-        fh.write(to_markdown(blocks))
-    with atomic_open(html_path, encoding="utf-8") as fh:
-        fh.write(to_html(blocks))
+    for path, render in ((md_path, to_markdown), (html_path, to_html)):
+        with atomic_open(path, encoding="utf-8") as fh:
+            fh.write(render(blocks))
 
 
 def summary_lines(result: FindingsResult) -> list[str]:
