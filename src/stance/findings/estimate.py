@@ -266,8 +266,7 @@ def _boundary_variance(sample: Sample, shares: np.ndarray, frame_rows: float) ->
     m = float(counts.sum())
     if rows < 2 or m == 0:
         return np.zeros_like(shares)
-    observed = counts / m
-    at_bound = (observed == 0) | (observed == 1)
+    at_bound = (counts == 0) | (counts == m)
     moved = (counts + 1) / (m + 2)
     f = min(rows / frame_rows, 1.0)
     var = frame_rows**2 * (1 - f) * (m / rows) * moved * (1 - moved) / rows

@@ -12,9 +12,8 @@ from scipy import stats
 
 from stance.findings.estimate import Design, GroupEstimate, ShareEstimator
 
-# ``stance_source`` of a sentence: a hand label, or the model's prediction.
+# ``stance_source`` of a sentence whose stance is a hand label (else the model's).
 LABEL_SOURCE = "label"
-MODEL_SOURCE = "model"
 # Flag a share whose interval reaches further than this from it (half the interval's width).
 WIDE_HALF_WIDTH = 0.2
 
@@ -91,14 +90,11 @@ def stance_shares(
     ``order``, then by name; docs/findings.md ("What a row holds") describes the columns."""
     columns = [columns] if isinstance(columns, str) else list(columns)
     est = estimator_for(sentences, columns, classes, designs)
-    groups = est.groups()
     rank = {g: i for i, g in enumerate(order)}
-    groups.sort(key=lambda g: (rank.get(g, len(rank)), str(g)))
+    groups = sorted(est.groups(), key=lambda g: (rank.get(g, len(rank)), str(g)))
     known = (sentences["stance_source"] == LABEL_SOURCE).to_numpy()
     # The group a sentence is shown in: its ``speaker`` (the hand value, else the predicted one).
     shown = est.codes(_keys(sentences, columns, "speaker"))
-    articles = sentences["article_id"].to_numpy()
-    any_unknown = bool((~known).any())
     rows = []
     for g in groups:
         e = est.estimate(g)
@@ -112,14 +108,14 @@ def stance_shares(
         raw = raw / raw.sum() if raw.sum() else np.full(len(classes), np.nan)
         row.update(
             sentences=int(in_group.sum()),
-            articles=len(set(articles[in_group])),
+            articles=sentences.loc[in_group, "article_id"].nunique(),
             labeled=int((in_group & known).sum()),
             predicted=int((in_group & ~known).sum()),
             uncorrected=e.uncorrected,
         )
         if e.uncorrected:
             kind = UNCORRECTED
-        elif not any_unknown:
+        elif known.all():
             kind = EXACT
         elif not e.informative:
             kind = THIN

@@ -22,19 +22,14 @@ from stance.findings.predict import (
     read_people_table,
     speakers_of,
 )
-from stance.findings.shares import (
-    LABEL_SOURCE,
-    MODEL_SOURCE,
-    estimator_for,
-    stance_shares,
-    top_groups,
-)
+from stance.findings.shares import LABEL_SOURCE, estimator_for, stance_shares, top_groups
 from stance.io import atomic_path, spreadsheet_frame
 
 METADATA_COLUMNS = ["title", "outlet", "date", "url"]
 # The shares tables, by the sentence columns whose values make a group (named by them joined).
 GROUPINGS = [("speaker",), ("outlet",), ("month",), ("speaker", "month"), ("speaker", "outlet")]
 PERIODS = ("before", "after")
+MODEL_SOURCE = "model"  # the stance_source of a sentence counted by its prediction
 
 
 @dataclass(frozen=True)
