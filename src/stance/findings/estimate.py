@@ -124,11 +124,9 @@ class ShareEstimator:
     def _sample(self, d: int, y: np.ndarray, yhat: np.ndarray) -> Sample:
         rows = np.flatnonzero(self._sampled & (self._design == d))
         units, index = np.unique(self._unit[rows], return_inverse=True)
-        yu = np.zeros((len(units), y.shape[1]))
-        yhu = np.zeros_like(yu)
-        np.add.at(yu, index, y[rows])
-        np.add.at(yhu, index, yhat[rows])
-        return Sample(yu, yhu, y[rows], yhat[rows])
+        totals = np.zeros((len(units), 2, y.shape[1]))  # per unit: Y, Yhat
+        np.add.at(totals, index, np.stack([y[rows], yhat[rows]], axis=1))
+        return Sample(totals[:, 0], totals[:, 1], y[rows], yhat[rows])
 
     def _tuned_lambda(self, d: int) -> float:
         """Design d's lambda in [0, 1], minimising the summed variance of every share of the

@@ -87,9 +87,8 @@ def _count_blocks(result: FindingsResult) -> list[Block]:
 
 def _design_blocks(result: FindingsResult) -> list[Block]:
     """The labeling design, the estimator, what carried it and what would break it."""
-    design = result.design
-    samples = design.iloc[:-1]
-    chosen = int(design.iloc[-1]["complete"])
+    samples = result.design.iloc[:-1]
+    chosen = int(result.design.iloc[-1]["complete"])
     table = result.sentences
     unknown = table["stance_source"] != LABEL_SOURCE
     outside = int((unknown & (table["design"] == "")).sum())
@@ -149,17 +148,15 @@ def _design_blocks(result: FindingsResult) -> list[Block]:
 
 def _plan_blocks(result: FindingsResult) -> list[Block]:
     """For each wide group: roughly how many more sampled units would narrow it, and how."""
-    design = result.design.iloc[:-1]
-    open_designs = design[design["complete"] < design["frame"]]
-    if open_designs.empty:
-        return []
-    first = open_designs.iloc[0]
     rows = []
     for name, table in result.tables.items():
         for _, r in table[table["more_units"] > 0].iterrows():
             rows.append([name, group_label(table, r), str(r["wide"]), str(int(r["more_units"]))])
     if not rows:
         return []
+    # Only a sample not labeled in full yet has more_units: the first such (shares._more_units).
+    design = result.design.iloc[:-1]
+    first = design[design["complete"] < design["frame"]].iloc[0]
     most = max(int(r[3]) for r in rows)
     unit = "" if first["unit"] == "sentence" else " --unit article"
     # A sample recorded without a seed (declared by hand) cannot be extended: draw another.
