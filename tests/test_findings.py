@@ -7,7 +7,6 @@ import pandas as pd
 import pytest
 
 from stance.findings.estimate import Design, ShareEstimator
-from stance.findings.resolve import month_of, resolve_stances
 from stance.findings.shares import (
     EXACT,
     SAMPLE,
@@ -17,6 +16,7 @@ from stance.findings.shares import (
     stance_shares,
     top_groups,
 )
+from stance.findings.stage import month_of, resolve_stances
 
 CLASSES = ["favor", "against", "none"]
 COLUMNS = ["sentence_id", "article_id", "true_speaker", "true_stance", "predicted_speaker",

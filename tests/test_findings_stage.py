@@ -13,8 +13,13 @@ import pytest
 from helpers import PHRASES, ROOT, SCHEMA, schema_values
 
 from stance.errors import StanceError
-from stance.findings.inputs import findings_model_inputs
-from stance.findings.predict import choose_model, gather_stances, predict_shard, predict_stances
+from stance.findings.predict import (
+    choose_model,
+    findings_model_inputs,
+    gather_stances,
+    predict_shard,
+    predict_stances,
+)
 from stance.findings.stage import FindingsInputs, FindingsOutputs, run_findings_stage
 from stance.training.model_files import load_model, save_model
 from stance.training.models import spec_from_entry

@@ -1,4 +1,4 @@
-from stance.findings.inputs import findings_model_inputs
+from stance.findings.predict import findings_model_inputs
 from stance.labels.design import manifest_files
 
 FINDINGS_DIR = "results/findings"

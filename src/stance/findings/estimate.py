@@ -1,11 +1,5 @@
-"""Shares estimated from a probability sample of hand labels plus predictions (design-based).
-
-The model-assisted difference estimator of survey sampling, i.e. prediction-powered inference
-for a finite population sampled without replacement, with PPI++ power tuning (``lambda``); its
-variance is the design variance of a ratio with the finite population correction, from the
-sampled units (whole articles when articles were sampled). docs/findings.md, "The estimator",
-gives the formula, its references and what it assumes.
-"""
+"""Shares estimated from a probability sample of hand labels plus predictions (design-based):
+the difference estimator with PPI++ tuning (docs/findings.md, "The estimator")."""
 
 from __future__ import annotations
 
@@ -16,15 +10,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-# Fewer sampled units than this that hold a group (by hand label or prediction): the sample says
-# nothing about the model's errors there, so its interval is [0, 1].
+# Fewer sampled units than this holding a group: the sample says nothing there (interval [0, 1]).
 MIN_UNITS_IN_GROUP = 2
 
 
 @dataclass(frozen=True)
 class Design:
-    """One probability sample as the estimator needs it: ``n`` of ``frame_size`` units drawn
-    by simple random sampling without replacement (``n == frame_size``: a census)."""
+    """``n`` of ``frame_size`` units drawn without replacement (``n == frame_size``: a census)."""
 
     name: str
     frame_size: int
@@ -33,17 +25,12 @@ class Design:
 
 @dataclass(frozen=True)
 class Sample:
-    """A design's sampled units for one group: totals per unit and rows per sentence,
-    [unit or sentence, class], of Y (hand) and Yhat (predicted)."""
+    """A design's sampled units for one group: Y (hand), Yhat (predicted) per unit and per row."""
 
     y_units: np.ndarray
     yhat_units: np.ndarray
     y_rows: np.ndarray
     yhat_rows: np.ndarray
-
-    @property
-    def n(self) -> int:
-        return len(self.y_units)
 
     def holding(self) -> int:
         """Sampled units that hold the group, by hand label or prediction."""
@@ -66,20 +53,14 @@ class GroupEstimate:
         if not self.informative:
             return np.zeros_like(self.shares), np.ones_like(self.shares)
         t = stats.t.ppf(0.5 + level / 2, self.df) if np.isfinite(self.df) else 0.0
-        low = np.clip(self.shares - t * self.se, 0.0, 1.0)
-        high = np.clip(self.shares + t * self.se, 0.0, 1.0)
-        return low, high
+        half = t * self.se
+        return np.clip(self.shares - half, 0.0, 1.0), np.clip(self.shares + half, 0.0, 1.0)
 
 
 class ShareEstimator:
-    """Design-based shares per group from one table of sentences.
-
-    ``table`` has one row per corpus sentence with: ``known`` (bool: a hand label),
-    ``true_group``/``true_stance`` (hand values; ignored where not known), ``pred_group``/
-    ``pred_stance`` (the model's; out of fold for labeled sentences), ``design`` (index into
-    ``designs`` of the frame the sentence belongs to, -1 for none), ``unit`` (its sampling unit
-    in that design) and ``sampled`` (its unit is in the design's sample, labeled in full).
-    """
+    """Design-based shares per group from one row per corpus sentence: ``known`` (a hand label),
+    ``true_group``/``true_stance`` (hand values), ``pred_group``/``pred_stance`` (out of fold
+    where known), ``design`` (index into ``designs``, -1: none), ``unit`` and ``sampled``."""
 
     def __init__(
         self, table: pd.DataFrame, classes: Sequence[str], designs: Sequence[Design]
@@ -87,9 +68,7 @@ class ShareEstimator:
         self.classes = list(classes)
         self.designs = list(designs)
         self._known = table["known"].to_numpy(dtype=bool)
-        # Groups (a value, or a tuple of values) as codes, in order of first appearance among
-        # the hand groups of labeled sentences, then the predicted ones; -1: none (missing or
-        # empty).
+        # Group codes in order of first appearance, hand then predicted; -1: none (or empty).
         named = np.concatenate([table["true_group"].to_numpy(dtype=object)[self._known],
                                 table["pred_group"].to_numpy(dtype=object)])  # fmt: skip
         index, values = pd.factorize(named)
@@ -107,9 +86,19 @@ class ShareEstimator:
         self._sampled = table["sampled"].to_numpy(dtype=bool) & self._known
         self._unit = table["unit"].astype(str).to_numpy()
         unknown = ~self._known
-        # A design whose frame holds unknown sentences has sampling error in every group: an
-        # unknown sentence may belong to any group, whatever its prediction says.
-        self._open = [bool((unknown & (self._design == d)).any()) for d in range(len(designs))]
+        # A frame with unknown sentences adds sampling error to every group (any may hold them).
+        frames = [self._design == d for d in range(len(designs))]
+        self._open = [bool((unknown & f).any()) for f in frames]
+        # The difference estimator as weights per sentence of its hand value (_wy) and prediction
+        # (_wp, plus _wl times its design's lambda): a sampled unit stands for frame_size / n
+        # units; a frame's other sentences (chosen labels too) count by their prediction.
+        in_frame = self._design >= 0
+        sizes = [len(np.unique(self._unit[self._sampled & f])) for f in frames]
+        expand = [d.frame_size / n - 1.0 if n else 0.0 for d, n in zip(designs, sizes, strict=True)]
+        expand = np.array([*expand, 0.0])[self._design]
+        self._wy = np.where(self._sampled, 1.0 + expand, self._known & ~in_frame)
+        self._wp = (unknown & ~in_frame).astype(float)
+        self._wl = np.where(self._sampled, -expand, in_frame)
         self._lambdas = [self._tuned_lambda(d) for d in range(len(designs))]
 
     def groups(self) -> list[Hashable]:
@@ -125,38 +114,33 @@ class ShareEstimator:
         return np.array([*map(self.code, values), -2], dtype=int)[index]
 
     def _cells(self, group: Hashable) -> tuple[np.ndarray, np.ndarray]:
-        """Per sentence, one-hot stance rows [sentence, class] of Y (hand) and Yhat (predicted)
-        for this group (all zero where the sentence is not in the group)."""
-        n, k = len(self._known), len(self.classes)
-        y = np.zeros((n, k))
-        yhat = np.zeros((n, k))
+        """One-hot Y (hand) and Yhat (predicted) [sentence, class] of this group's sentences."""
+        eye = np.eye(len(self.classes))
         code = self.code(group)
-        in_true = self._known & (self._tg == code) & (self._ts >= 0)
-        y[np.flatnonzero(in_true), self._ts[in_true]] = 1.0
-        in_pred = (self._pg == code) & (self._ps >= 0)
-        yhat[np.flatnonzero(in_pred), self._ps[in_pred]] = 1.0
+        y = eye[self._ts] * ((self._tg == code) & (self._ts >= 0))[:, None]
+        yhat = eye[self._ps] * ((self._pg == code) & (self._ps >= 0))[:, None]
         return y, yhat
 
     def _sample(self, d: int, y: np.ndarray, yhat: np.ndarray) -> Sample:
         rows = np.flatnonzero(self._sampled & (self._design == d))
         units, index = np.unique(self._unit[rows], return_inverse=True)
-        yu = np.zeros((len(units), y.shape[1]))
-        yhu = np.zeros_like(yu)
-        np.add.at(yu, index, y[rows])
-        np.add.at(yhu, index, yhat[rows])
-        return Sample(yu, yhu, y[rows], yhat[rows])
+        totals = np.zeros((len(units), 2, y.shape[1]))  # per unit: Y, Yhat
+        np.add.at(totals, index, np.stack([y[rows], yhat[rows]], axis=1))
+        return Sample(totals[:, 0], totals[:, 1], y[rows], yhat[rows])
 
     def _tuned_lambda(self, d: int) -> float:
-        """Design d's lambda: the value in [0, 1] that minimises the summed variance of every
-        share of this table, as PPI++ tunes one lambda for a vector of estimates ("overall"); one
-        per group would rest on that group's few sampled sentences, and its noise costs more than
-        it saves. Measured over the sampled sentences, around the shares of lambda 1."""
+        """Design d's lambda in [0, 1], minimising the summed variance of every share of the
+        table around the shares of lambda 1 (PPI++ "overall": one per group would be noise)."""
         k = len(self.classes)
         n_groups = len(self._codes)
         rows = np.flatnonzero(self._sampled & (self._design == d))
         if len(rows) < 2 or n_groups == 0:
             return 1.0
-        totals = self._plain_totals()
+        # Totals [group, class] of every group with lambda 1.
+        totals = np.zeros((n_groups, k))
+        t, p = (self._tg >= 0) & (self._ts >= 0), (self._pg >= 0) & (self._ps >= 0)
+        np.add.at(totals, (self._tg[t], self._ts[t]), self._wy[t])
+        np.add.at(totals, (self._pg[p], self._ps[p]), (self._wp + self._wl)[p])
         sums = totals.sum(axis=1, keepdims=True)
         theta = np.where(sums > 0, totals / np.where(sums > 0, sums, 1.0), 0.0)
         eye = np.eye(k)
@@ -164,12 +148,9 @@ class ShareEstimator:
         pg, ps = self._pg[rows], self._ps[rows]
         has_true = (tg >= 0) & (ts >= 0)
         has_pred = (pg >= 0) & (ps >= 0)
-        # Per row, its linearised hand value a (in its hand group) and predicted value b (in
-        # its predicted group); zero in every other group.
-        a = np.zeros((len(rows), k))
-        b = np.zeros((len(rows), k))
-        a[has_true] = eye[ts[has_true]] - theta[tg[has_true]]
-        b[has_pred] = eye[ps[has_pred]] - theta[pg[has_pred]]
+        # Per row, its linearised hand value a and predicted value b, each in its own group.
+        a = np.where(has_true[:, None], eye[ts] - theta[tg], 0.0)
+        b = np.where(has_pred[:, None], eye[ps] - theta[pg], 0.0)
         sum_a = np.zeros((n_groups, k))
         sum_b = np.zeros((n_groups, k))
         np.add.at(sum_a, tg[has_true], a[has_true])
@@ -183,44 +164,8 @@ class ShareEstimator:
             return 0.0
         return float(np.clip(cross / square, 0.0, 1.0))
 
-    def _plain_totals(self) -> np.ndarray:
-        """Totals [group, class] of every group with lambda 1 (plain rectified predictions)."""
-        k = len(self.classes)
-        totals = np.zeros((len(self._codes), k))
-        known = self._known & (self._tg >= 0) & (self._ts >= 0)
-        np.add.at(totals, (self._tg[known], self._ts[known]), 1.0)
-        predicted = (self._pg >= 0) & (self._ps >= 0)
-        unknown = ~self._known & predicted
-        np.add.at(totals, (self._pg[unknown], self._ps[unknown]), 1.0)
-        for d, design in enumerate(self.designs):
-            in_d = self._design == d
-            sampled = self._sampled & in_d
-            n = len(np.unique(self._unit[sampled]))
-            expand = design.frame_size / n - 1.0 if n else 0.0
-            other = self._known & in_d & ~self._sampled
-            for rows, weight in ((sampled, expand), (other, -1.0)):
-                y_rows = rows & known
-                p_rows = rows & predicted
-                np.add.at(totals, (self._tg[y_rows], self._ts[y_rows]), weight)
-                np.add.at(totals, (self._pg[p_rows], self._ps[p_rows]), -weight)
-        return totals
-
-    def _design_total(
-        self, d: int, y: np.ndarray, yhat: np.ndarray, sample: Sample, lam: float
-    ) -> np.ndarray:
-        """Design d's part of the totals: its unknown sentences' predictions, rectified."""
-        in_d = self._design == d
-        other = self._known & in_d & ~self._sampled
-        expand = (self.designs[d].frame_size / sample.n - 1.0) if sample.n else 0.0
-        return (
-            lam * yhat[~self._known & in_d].sum(axis=0)
-            + expand * (sample.y_units.sum(axis=0) - lam * sample.yhat_units.sum(axis=0))
-            - (y[other].sum(axis=0) - lam * yhat[other].sum(axis=0))
-        )
-
     def estimate(self, group: Hashable, lam: dict[int, float] | None = None) -> GroupEstimate:
-        """The group's shares, their standard errors and what carried them. ``lam``: fixed
-        lambdas per design index (comparisons, tests); by default each is tuned."""
+        """The group's shares and standard errors; ``lam``: fixed lambdas per design index."""
         return self._estimate(group, lam)[0]
 
     def _estimate(self, group: Hashable, lam: dict[int, float] | None):
@@ -233,19 +178,16 @@ class ShareEstimator:
             for d, s in samples.items()
         )  # fmt: skip
         if thin:
-            # The sample says nothing about this group: the predictions as they are, and an
-            # interval that claims nothing.
+            # The sample says nothing about this group: the predictions as they are.
             lams = dict.fromkeys(samples, 1.0)
-            totals = y[self._known].sum(axis=0) + yhat[unknown].sum(axis=0)
+            totals = self._known @ y + unknown @ yhat
         else:
             lams = {
                 d: float(lam[d]) if lam is not None and d in lam else self._lambdas[d]
                 for d in samples
             }
-            fixed = y[self._known].sum(axis=0) + yhat[unknown & (self._design < 0)].sum(axis=0)
-            totals = fixed + sum(
-                self._design_total(d, y, yhat, s, lams[d]) for d, s in samples.items()
-            )
+            wp = self._wp + self._wl * np.array([*lams.values(), 0.0])[self._design]
+            totals = self._wy @ y + wp @ yhat
         k = len(self.classes)
         clipped = np.clip(totals, 0.0, None)
         total = float(clipped.sum())
@@ -262,18 +204,17 @@ class ShareEstimator:
         return est, samples, lams, total
 
     def _variance(self, terms: list[tuple]) -> tuple[np.ndarray, float]:
-        """The variance of a sum of linearised totals, one per term (samples and lambdas per
-        design, shares, divisor), summed over the designs that add sampling error, and its
-        degrees of freedom (docs/findings.md). Per design never below the variance of the same
-        sentences drawn one by one: a design effect below one is implausible for sentences of one
-        article, and few sampled articles can agree by chance."""
+        """The variance and degrees of freedom of a sum of linearised totals, one per term
+        (samples and lambdas per design, shares, divisor). Per design never below that of the
+        same sentences drawn one by one: few sampled articles can agree by chance."""
         var, df = np.zeros(len(self.classes)), np.inf
         for d, design in enumerate(self.designs):
             parts = [(samples[d], lams[d], shares, t) for samples, lams, shares, t in terms]
             first = parts[0][0]
-            if not (self._open[d] and design.n < design.frame_size and first.n >= 2):
+            n = len(first.y_units)
+            if not (self._open[d] and design.n < design.frame_size and n >= 2):
                 continue
-            frame_rows = design.frame_size * len(first.y_rows) / first.n
+            frame_rows = design.frame_size * len(first.y_rows) / n
             units = sum(
                 _linearised(s.y_units, s.yhat_units, lam, sh) / t for s, lam, sh, t in parts
             )
@@ -289,14 +230,12 @@ class ShareEstimator:
     def difference(
         self, first: Hashable, second: Hashable, level: float
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Per stance: share(first) - share(second) and its interval, from the same sample (the
-        covariance of the two estimates through shared units is accounted for)."""
+        """Per stance: share(first) - share(second) and its interval (shared units covary)."""
         e1, s1, l1, t1 = self._estimate(first, None)
         e2, s2, l2, t2 = self._estimate(second, None)
-        k = len(self.classes)
         delta = e1.shares - e2.shares
         if not (e1.informative and e2.informative) or np.isnan(delta).any():
-            return delta, np.full(k, -1.0), np.full(k, 1.0)
+            return delta, np.full_like(delta, -1.0), np.full_like(delta, 1.0)
         var, df = self._variance([(s1, l1, e1.shares, t1), (s2, l2, e2.shares, -t2)])
         t = stats.t.ppf(0.5 + level / 2, df) if np.isfinite(df) else 0.0
         half = t * np.sqrt(var)
@@ -310,25 +249,22 @@ def _linearised(y: np.ndarray, yhat: np.ndarray, lam: float, shares: np.ndarray)
 
 
 def _srs_variance(values: np.ndarray, frame_size: float) -> np.ndarray:
-    """Variance of the estimated frame total of ``values`` (rows: the n units sampled without
-    replacement from ``frame_size``)."""
+    """Variance of the estimated frame total of ``values`` (n units drawn without replacement)."""
     n = len(values)
     f = min(n / frame_size, 1.0)
     return frame_size**2 * (1 - f) * values.var(axis=0, ddof=1) / n
 
 
 def _boundary_variance(sample: Sample, shares: np.ndarray, frame_rows: float) -> np.ndarray:
-    """For a stance that none (or all) of the group's m hand-labeled sampled sentences have:
-    the variance of m sentences drawn one by one with that share moved one sentence away from
-    0 or 1 (Laplace). A share of 0 or 1 in a sample is no proof of one in the frame, but its
-    residuals can all be zero. Zero for the other stances."""
+    """For a stance that none (or all) of the group's m hand-labeled sampled sentences have
+    (residuals all zero, yet no proof of 0 or 1 in the frame): the variance of m sentences drawn
+    one by one with that share moved one sentence away from 0 or 1 (Laplace); else zero."""
     rows = len(sample.y_rows)
     counts = sample.y_rows.sum(axis=0)
     m = float(counts.sum())
     if rows < 2 or m == 0:
         return np.zeros_like(shares)
-    observed = counts / m
-    at_bound = (observed == 0) | (observed == 1)
+    at_bound = (counts == 0) | (counts == m)
     moved = (counts + 1) / (m + 2)
     f = min(rows / frame_rows, 1.0)
     var = frame_rows**2 * (1 - f) * (m / rows) * moved * (1 - moved) / rows

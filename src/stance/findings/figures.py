@@ -19,8 +19,7 @@ COLOURS = ["#1b7837", "#c51b7d", "#7f7f7f", "#2166ac", "#e08214"]
 
 
 def _bars(table: pd.DataFrame, classes: Sequence[str], width: float) -> Iterator[tuple]:
-    """Per stance: its name, colour, offset (the stances side by side within ``width``), share
-    and its interval as error-bar lengths below and above."""
+    """Per stance: name, colour, offset (side by side within ``width``), share, error bars."""
     step = width / len(classes)
     for k, c in enumerate(classes):
         share = table[c].to_numpy(float)
@@ -58,9 +57,8 @@ def _empty(message: str, title: str, path: Path | str) -> None:
 def plot_speaker_shares(
     table: pd.DataFrame, classes: Sequence[str], title: str, path: Path | str
 ) -> list[str]:
-    """Per speaker (a row of ``table``), the published share of each stance with its interval
-    (raw counts as open circles); a speaker's label gives its sentences, articles and
-    hand-labeled sentences. Returns the speakers drawn."""
+    """Per speaker (a row of ``table``), each stance's share with its interval (raw counts as
+    open circles) and the speaker's counts. Returns the speakers drawn."""
     if table.empty:
         _empty("no sentence has a speaker", title, path)
         return []
@@ -92,9 +90,8 @@ def plot_speaker_shares(
 def plot_over_time(
     table: pd.DataFrame, classes: Sequence[str], title: str, path: Path | str
 ) -> list[str]:
-    """Per month of the articles' dates (a row of ``table``), the published share of each
-    stance with its interval (all speakers together); a figure saying so when no article has a
-    date. Returns the months drawn."""
+    """Per month (a row of ``table``), each stance's share with its interval (all speakers
+    together), or a figure saying no article has a date. Returns the months drawn."""
     if table.empty:
         _empty(
             "no article has a date (seeds/articles.csv, or a date line in its page chrome):\n"

@@ -1,8 +1,9 @@
-"""The stance model the findings use, and its prediction for the sentences of one shard."""
+"""The stance model the findings use, the files of it they read, and its prediction per shard."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,10 @@ import pandas as pd
 
 from stance.errors import StanceError
 from stance.io import atomic_path, plain_frame
+
+# Files of a model's result folder the findings stage reads (results/models/<name>/).
+MODEL_INPUT_FILES = ("model.skops", "metrics.json", "oof_predictions.csv")
+COMPARISON = "results/metrics/comparison.tsv"
 
 
 @dataclass
@@ -37,13 +42,27 @@ class ChosenModel:
         return ["predicted", *(f"proba_{c}" for c in self.classes)]
 
 
+def findings_model_inputs(
+    config: Mapping[str, Any], models_dir: str = "results/models"
+) -> dict[str, Any]:
+    """Named inputs of rule findings: ``model_files`` of the configured findings.model or (null)
+    of every model, with ``comparison``, which says which is best (known only after training)."""
+    names = [m["name"] for m in config["models"]]
+    chosen = (config.get("findings") or {}).get("model")
+    if chosen is not None and chosen not in names:
+        raise StanceError(
+            f"findings.model is {chosen!r}, which is not a configured model "
+            f"({', '.join(names)}); set it to one of them in config/config.yaml, or to null for "
+            "the model with the best f_avg"
+        )
+    files = [f"{models_dir}/{n}/{f}" for n in ([chosen] if chosen else names)
+             for f in MODEL_INPUT_FILES]  # fmt: skip
+    return {"model_files": files} if chosen else {"model_files": files, "comparison": COMPARISON}
+
+
 def read_people_table(path: Path | str, sep: str = ",") -> pd.DataFrame:
     """A table written for people (formula-guarded cells), with the exact texts restored."""
-    try:
-        table = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False)
-    except FileNotFoundError:
-        raise StanceError(f"{path}: not found; run snakemake to build it") from None
-    return plain_frame(table)
+    return plain_frame(pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False))
 
 
 def choose_model(models_dir: Path | str, name: str | None, comparison: str | None) -> ChosenModel:
@@ -55,19 +74,15 @@ def choose_model(models_dir: Path | str, name: str | None, comparison: str | Non
             raise StanceError(f"{comparison}: no model in the comparison; run snakemake")
         name = str(table["model"].iloc[0])
         how = f"best f_avg in {comparison}"
+    # Rule findings and predict_stance declare these files as inputs: Snakemake checks they exist.
     folder = Path(models_dir) / name
-    summary_path = folder / "metrics.json"
-    try:
-        summary = json.loads(summary_path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise StanceError(f"{summary_path}: not found; run snakemake to train {name!r}") from None
+    summary = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
     oof = read_people_table(folder / "oof_predictions.csv")
     return ChosenModel(name, how, folder, summary, oof)
 
 
 def _covering(table: pd.DataFrame, corpus: pd.DataFrame, what: str) -> pd.DataFrame:
-    """``table`` indexed by sentence_id, or an error naming ``what`` if it lacks a sentence of
-    ``corpus``."""
+    """``table`` by sentence_id, or an error naming ``what`` if it lacks one of ``corpus``."""
     table = table.drop_duplicates("sentence_id").set_index("sentence_id")
     missing = table.index.get_indexer(corpus["sentence_id"]) < 0
     if missing.any():
@@ -84,8 +99,7 @@ def speakers_of(corpus: pd.DataFrame, path: Path | str) -> pd.DataFrame:
 
 
 def predict_stances(model: Any, table: pd.DataFrame, chosen: ChosenModel) -> pd.DataFrame:
-    """The model's stance (``predicted``) and class probabilities for every row of ``table``
-    (which holds the model's input columns: ``text``, and ``speaker`` where it reads one)."""
+    """The model's stance (``predicted``) and class probabilities for every row of ``table``."""
     from stance.training.models import predict_sentences
 
     out = predict_sentences(
@@ -102,9 +116,8 @@ def predict_shard(
     comparison: str | None,
     out: Path | str,
 ) -> pd.DataFrame:
-    """The chosen model's stance and probabilities for every sentence of one shard, written as
-    ``sentence_id``, ``predicted``, ``proba_<class>`` (rule predict_stance). The model reads
-    the sentence's predicted speaker as ``speaker``, as it would for any unlabeled sentence."""
+    """The chosen model's ``predicted`` stance and ``proba_<class>`` for every sentence of one
+    shard (rule predict_stance), reading its predicted speaker as any unlabeled sentence's."""
     from stance.training.artifacts import load_final_model
 
     chosen = choose_model(models_dir, name, comparison)
@@ -120,8 +133,7 @@ def predict_shard(
 
 
 def gather_stances(corpus: pd.DataFrame, shards: list[str], chosen: ChosenModel) -> pd.DataFrame:
-    """The per-shard predictions of every sentence of ``corpus``, in its row order (all present
-    and made by ``chosen``, or an error)."""
+    """The per-shard predictions of ``chosen`` for the sentences of ``corpus``, or an error."""
     parts = [pd.read_parquet(p) for p in shards]
     for path, part in zip(shards, parts, strict=True):
         if list(part.columns[1:]) != chosen.columns:

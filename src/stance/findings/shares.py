@@ -1,5 +1,5 @@
-"""Stance shares per group (speaker, outlet, month, or pairs of them): one row per group with the
-published estimate, its interval, what carried it, the raw count and a labeling plan."""
+"""Stance shares per group (speaker, outlet, month, or pairs of them), one row per group: the
+estimate, its interval, what carried it, the raw count and a labeling plan."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ import pandas as pd
 from scipy import stats
 
 from stance.findings.estimate import Design, GroupEstimate, ShareEstimator
-from stance.findings.resolve import LABEL_SOURCE
 
+# ``stance_source`` of a sentence whose stance is a hand label (else the model's).
+LABEL_SOURCE = "label"
 # Flag a share whose interval reaches further than this from it (half the interval's width).
 WIDE_HALF_WIDTH = 0.2
 
@@ -25,12 +26,10 @@ UNCORRECTED = "uncorrected"  # some sentences only predicted, outside every samp
 
 def _keys(table: pd.DataFrame, columns: Sequence[str], speaker: str) -> np.ndarray:
     """Group key per sentence: the value (one column) or a tuple; None where one is missing."""
-    parts = [table[speaker if c == "speaker" else c] for c in columns]
-    missing = np.zeros(len(table), dtype=bool)
-    for p in parts:
-        missing |= p.isna().to_numpy() | (p.astype(str) == "").to_numpy()
-    keys = parts[0] if len(parts) == 1 else pd.Series(list(zip(*parts, strict=True)), dtype=object)
-    values = np.array(keys, dtype=object)
+    parts = table[[speaker if c == "speaker" else c for c in columns]]
+    missing = (parts.isna() | (parts.astype(str) == "")).any(axis=1).to_numpy()
+    rows = parts.iloc[:, 0] if len(columns) == 1 else parts.itertuples(index=False, name=None)
+    values = np.array(pd.Series(list(rows), dtype=object), dtype=object)
     values[missing] = None
     return values
 
@@ -41,9 +40,8 @@ def estimator_for(
     classes: Sequence[str],
     designs: Sequence[Design],
 ) -> ShareEstimator:
-    """The estimator over the findings' sentence table, grouped by the values of ``columns``:
-    hand values where labeled; predicted ones out of fold (``oof_speaker``/``oof_stance``) for a
-    labeled sentence, ``predicted_speaker``/``predicted`` for every other."""
+    """The estimator over the findings' sentence table, grouped by the values of ``columns``;
+    the predictions of a labeled sentence are its out-of-fold ones (``oof_*``)."""
     known = (sentences["stance_source"] == LABEL_SOURCE).to_numpy()
     speaker, stance = sentences["predicted_speaker"], sentences["predicted"]
     pred_speaker = sentences.get("oof_speaker", speaker).where(known, speaker)
@@ -66,10 +64,9 @@ def estimator_for(
 def _more_units(est: GroupEstimate, designs: Sequence[Design], half: float, level: float) -> int:
     """Roughly how many more units of the (first) open design bring every stance's interval
     within ``half`` of its share: the variance shrinks with 1/n - 1/N."""
-    open_designs = [d for d in designs if d.n < d.frame_size]
-    if not open_designs or not est.informative or np.isnan(est.se).all():
+    d = next((d for d in designs if d.n < d.frame_size), None)
+    if d is None:  # the caller asks only for an informative estimate with a wide interval
         return 0
-    d = open_designs[0]
     z = stats.norm.ppf(0.5 + level / 2)
     now = 1 / d.n - 1 / d.frame_size
     s2 = float(np.nanmax(est.se) ** 2) / now if now > 0 else 0.0
@@ -93,15 +90,11 @@ def stance_shares(
     ``order``, then by name; docs/findings.md ("What a row holds") describes the columns."""
     columns = [columns] if isinstance(columns, str) else list(columns)
     est = estimator_for(sentences, columns, classes, designs)
-    groups = est.groups()
     rank = {g: i for i, g in enumerate(order)}
-    groups.sort(key=lambda g: (rank.get(g, len(rank)), str(g)))
+    groups = sorted(est.groups(), key=lambda g: (rank.get(g, len(rank)), str(g)))
     known = (sentences["stance_source"] == LABEL_SOURCE).to_numpy()
-    # The group a sentence is shown in: its hand value if labeled, else its predicted one (the
-    # ``speaker`` column holds exactly that).
+    # The group a sentence is shown in: its ``speaker`` (the hand value, else the predicted one).
     shown = est.codes(_keys(sentences, columns, "speaker"))
-    articles = sentences["article_id"].to_numpy()
-    any_unknown = bool((~known).any())
     rows = []
     for g in groups:
         e = est.estimate(g)
@@ -115,14 +108,14 @@ def stance_shares(
         raw = raw / raw.sum() if raw.sum() else np.full(len(classes), np.nan)
         row.update(
             sentences=int(in_group.sum()),
-            articles=len(set(articles[in_group])),
+            articles=sentences.loc[in_group, "article_id"].nunique(),
             labeled=int((in_group & known).sum()),
             predicted=int((in_group & ~known).sum()),
             uncorrected=e.uncorrected,
         )
         if e.uncorrected:
             kind = UNCORRECTED
-        elif not any_unknown:
+        elif known.all():
             kind = EXACT
         elif not e.informative:
             kind = THIN
@@ -166,9 +159,8 @@ def top_groups(
     level: float = 0.95,
     wide_half_width: float = WIDE_HALF_WIDTH,
 ) -> pd.DataFrame:
-    """``table`` (shares per ``column`` of ``sentences``) cut to what a figure can show: its
-    ``top`` groups with the most sentences, then the other n estimated as one group, a row
-    ``other <n> <column>s``; a table of at most ``top`` + 1 groups as it is."""
+    """``table`` (shares per ``column``) cut to its ``top`` groups with the most sentences and
+    a row ``other <n> <column>s`` estimating the rest as one group (if more than one)."""
     if len(table) <= top + 1:
         return table
     kept = set(table.nlargest(top, "sentences", keep="first")[column])

@@ -1,5 +1,5 @@
-"""The findings stage: every corpus sentence with a speaker and a stance (out of fold as well for
-labeled ones, with the labeling design each belongs to), and the shares tables."""
+"""The findings stage: every corpus sentence with a speaker and a stance (a hand label over the
+prediction; out of fold as well, and the labeling design, for labeled ones), the shares tables."""
 
 from __future__ import annotations
 
@@ -22,14 +22,14 @@ from stance.findings.predict import (
     read_people_table,
     speakers_of,
 )
-from stance.findings.resolve import LABEL_SOURCE, month_of, resolve_stances
-from stance.findings.shares import estimator_for, stance_shares, top_groups
+from stance.findings.shares import LABEL_SOURCE, estimator_for, stance_shares, top_groups
 from stance.io import atomic_path, spreadsheet_frame
 
 METADATA_COLUMNS = ["title", "outlet", "date", "url"]
 # The shares tables, by the sentence columns whose values make a group (named by them joined).
 GROUPINGS = [("speaker",), ("outlet",), ("month",), ("speaker", "month"), ("speaker", "outlet")]
 PERIODS = ("before", "after")
+MODEL_SOURCE = "model"  # the stance_source of a sentence counted by its prediction
 
 
 @dataclass(frozen=True)
@@ -81,12 +81,27 @@ class FindingsResult:
     change: pd.DataFrame
 
 
+def resolve_stances(predictions: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
+    """``predictions`` with ``stance``: the hand label in ``labels`` where there is one
+    (``stance_source`` ``label``), else the prediction (``model``)."""
+    hand = labels.drop_duplicates("sentence_id").set_index("sentence_id")["stance"]
+    out = predictions.copy()
+    labeled = out["sentence_id"].map(hand)
+    out["stance"] = labeled.where(labeled.notna(), out["predicted"])
+    out["stance_source"] = [LABEL_SOURCE if v else MODEL_SOURCE for v in labeled.notna()]
+    return out
+
+
+def month_of(dates: pd.Series) -> pd.Series:
+    """``YYYY-MM`` of ISO dates (``2018-11-09``); missing or empty dates stay missing."""
+    text = dates.fillna("").astype(str)
+    return text.str.slice(0, 7).where(text.str.match(r"^\d{4}-\d{2}"), other=None)
+
+
 def sentence_findings(
     inputs: FindingsInputs, chosen: ChosenModel, labels: pd.DataFrame
 ) -> pd.DataFrame:
-    """One row per corpus sentence: text, article metadata, speaker, the model's stance and
-    probabilities, and the stance counted, each with its source (a hand label in ``labels``
-    overrides the prediction)."""
+    """One row per corpus sentence: text, metadata, speaker and stance with their sources."""
     corpus = pd.read_parquet(inputs.sentences)
     corpus = corpus.sort_values(["article_id", "position"], kind="stable").reset_index(drop=True)
     table = corpus[["sentence_id", "article_id", "position", "text"]].copy()
@@ -115,16 +130,12 @@ def sentence_findings(
 
 
 def out_of_fold_columns(
-    sentences: pd.DataFrame,
-    speaker_oof: str,
-    dataset: str,
-    chosen: ChosenModel,
-    config: Mapping[str, Any],
+    sentences: pd.DataFrame, inputs: FindingsInputs, chosen: ChosenModel, config: Mapping[str, Any]
 ) -> pd.DataFrame:
-    """``oof_speaker`` and ``oof_stance`` of every labeled sentence: what the speaker stage and
-    the stance model say of it out of fold, i.e. of a sentence they never saw (empty for the
-    others). A model that reads the speaker reads the out-of-fold predicted one here."""
-    oof_speaker = read_people_table(speaker_oof).set_index("sentence_id")["predicted_speaker"]
+    """``oof_speaker`` and ``oof_stance`` of every labeled sentence (empty for the others): what
+    the speaker stage and the stance model (reading that speaker) say of it out of fold."""
+    oof_speaker = read_people_table(inputs.speaker_oof).set_index("sentence_id")
+    oof_speaker = oof_speaker["predicted_speaker"]
     oof_stance = chosen.oof.set_index("sentence_id")["predicted"]
     if "speaker" in chosen.features:
         from stance.speakers.stance_eval import out_of_fold_with_speakers
@@ -134,7 +145,7 @@ def out_of_fold_columns(
 
         entry = next(m for m in config["models"] if m["name"] == chosen.name)
         oof_stance = out_of_fold_with_speakers(
-            load_training_data(dataset), oof_speaker.to_dict(), spec_from_entry(entry),
+            load_training_data(inputs.dataset), oof_speaker.to_dict(), spec_from_entry(entry),
             EvalSettings.from_config(config),
         )  # fmt: skip
     labeled = sentences["stance_source"] == LABEL_SOURCE
@@ -153,9 +164,9 @@ def out_of_fold_columns(
 
 def design_columns(
     sentences: pd.DataFrame, labels_dir: str
-) -> tuple[pd.DataFrame, list[Design], pd.DataFrame, list[str]]:
-    """``design`` (name of the sample whose frame holds the sentence, else empty), ``unit`` and
-    ``sampled`` for every sentence; the estimator's designs; the design table; warnings."""
+) -> tuple[pd.DataFrame, pd.DataFrame, list[Design], pd.DataFrame, list[str]]:
+    """``design`` (the sample whose frame holds the sentence), ``unit`` and ``sampled`` of every
+    sentence; the same with the estimator's design index; the designs, design table, warnings."""
     from stance.labels.design import design_table, load_manifests, resolve_designs
 
     manifests = load_manifests(labels_dir)
@@ -167,12 +178,12 @@ def design_columns(
     )
     designs = [Design(r.name, r.frame, r.complete) for r in resolved.reports]
     table = design_table(resolved, labeled, len(sentences))
-    return out, designs, table, resolved.warnings
+    return out, out.assign(design=resolved.design), designs, table, resolved.warnings
 
 
 def _settings(config: Mapping[str, Any]) -> dict[str, Any]:
-    """The stage's settings: config ``findings`` (defaults from the config schema), with
-    split_date as ``YYYY-MM-DD`` (YAML reads an unquoted date as a date)."""
+    """Config ``findings`` (validated by the config schema), with split_date as ``YYYY-MM-DD``
+    (YAML reads an unquoted date as a date) and the numbers as the statement prints them."""
     findings = config["findings"]
     split = findings.get("split_date")
     try:
@@ -183,8 +194,7 @@ def _settings(config: Mapping[str, Any]) -> dict[str, Any]:
             "(e.g. 2019-02-25), or null for no split"
         ) from None
     return {
-        "model": findings["model"],
-        "ci_level": float(findings["ci_level"]),
+        **findings,
         "wide_half_width": float(findings["wide_half_width"]),
         "split_date": split,
         "figure_groups": int(findings["figure_groups"]),
@@ -199,8 +209,7 @@ def period_change(
     speaker_order: Sequence[str] = (),
 ) -> pd.DataFrame:
     """Per speaker and stance: the share before and after ``split_date`` and the difference
-    (after - before) with its interval, from the same estimator. No split date, or no dated
-    article: the header only."""
+    with its interval; the header only without a split date or a dated article."""
     columns = ["speaker", "stance", "before", "after", "difference", "low", "high"]
     split, level = settings["split_date"], settings["ci_level"]
     dated = frame["date"].fillna("").astype(str).str.match(r"^\d{4}-\d{2}-\d{2}")
@@ -236,9 +245,7 @@ def _write_table(table: pd.DataFrame, path: str) -> None:
 def run_findings_stage(
     inputs: FindingsInputs, outputs: FindingsOutputs, config: Mapping[str, Any]
 ) -> FindingsResult:
-    """Take the chosen model's stance of every corpus sentence (hand labels override, counted as
-    such), attach speakers, article metadata and the labeling design, and write the sentence
-    table, the shares tables, the figures and the statement of what they carry."""
+    """Write the sentence table, the shares tables, the figures and the statement."""
     from stance.findings.figures import figure_title, plot_over_time, plot_speaker_shares
     from stance.findings.statement import write_statement
     from stance.labels.schema import load_schema
@@ -255,13 +262,10 @@ def run_findings_stage(
             f"of model {chosen.name!r} ({', '.join(chosen.classes)}); run snakemake to retrain"
         )
     sentences = sentence_findings(inputs, chosen, labels)
-    sentences = out_of_fold_columns(sentences, inputs.speaker_oof, inputs.dataset, chosen, config)
-    sentences, designs, design, warnings = design_columns(sentences, inputs.labels_dir)
+    sentences = out_of_fold_columns(sentences, inputs, chosen, config)
+    sentences, frame, designs, design, warnings = design_columns(sentences, inputs.labels_dir)
     with atomic_path(outputs.sentences) as tmp:
         sentences.to_parquet(tmp, index=False)
-    # The estimator reads a sentence's design as its index in ``designs`` (-1: none).
-    index = {d.name: i for i, d in enumerate(designs)}
-    frame = sentences.assign(design=sentences["design"].map(index).fillna(-1).astype(int))
     speaker_order = load_schema(inputs.schema).field("speaker").names
     classes = chosen.classes
     options = {"level": settings["ci_level"], "wide_half_width": settings["wide_half_width"]}

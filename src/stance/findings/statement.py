@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from stance.findings.resolve import LABEL_SOURCE
+from stance.findings.shares import LABEL_SOURCE
 from stance.io import atomic_open
 
 if TYPE_CHECKING:
@@ -46,8 +46,10 @@ def _model_blocks(result: FindingsResult) -> list[Block]:
 
 
 def _count_blocks(result: FindingsResult) -> list[Block]:
+    """How many sentences have a hand-labeled stance and speaker; which have an outlet, a date."""
     table = result.sentences
     n = len(table)
+    n_articles = table["article_id"].nunique()
     labeled = int((table["stance_source"] == LABEL_SOURCE).sum())
     speakers_labeled = int((table["speaker_source"] == LABEL_SOURCE).sum())
     sp = result.speaker_summary
@@ -60,22 +62,33 @@ def _count_blocks(result: FindingsResult) -> list[Block]:
         if "accuracy_ci_low" in scores
         else ""
     )
+    groups = []
+    for what, column, path in (("an outlet", "outlet", "stance_by_outlet.tsv"),
+                               ("a date", "month", "stance_by_month.tsv")):  # fmt: skip
+        count = table.loc[table[column].fillna("") != "", "article_id"].nunique()
+        if count == 0:
+            groups.append(f"No article has {what}: {path} has its header and no rows.")
+        else:
+            groups.append(
+                f"{count} of {n_articles} articles {'has' if count == 1 else 'have'} {what}; "
+                f"{path} counts only {'its' if count == 1 else 'their'} sentences."
+            )
     return [
         ("ul", [
-            f"{n} sentences in {table['article_id'].nunique()} articles: stance from a hand "
+            f"{n} sentences in {n_articles} articles: stance from a hand "
             f"label for **{labeled}** (counted as they are), predicted by the model for "
             f"**{n - labeled}**.",
             f"Speaker from a hand label for {speakers_labeled} sentences; the speaker stage "
             f"(method {method}) for {n - speakers_labeled}{speaker_score}.",
         ]),
+        ("ul", groups),
     ]  # fmt: skip
 
 
 def _design_blocks(result: FindingsResult) -> list[Block]:
     """The labeling design, the estimator, what carried it and what would break it."""
-    design = result.design
-    samples = design.iloc[:-1]
-    chosen = int(design.iloc[-1]["complete"])
+    samples = result.design.iloc[:-1]
+    chosen = int(result.design.iloc[-1]["complete"])
     table = result.sentences
     unknown = table["stance_source"] != LABEL_SOURCE
     outside = int((unknown & (table["design"] == "")).sum())
@@ -135,17 +148,15 @@ def _design_blocks(result: FindingsResult) -> list[Block]:
 
 def _plan_blocks(result: FindingsResult) -> list[Block]:
     """For each wide group: roughly how many more sampled units would narrow it, and how."""
-    design = result.design.iloc[:-1]
-    open_designs = design[design["complete"] < design["frame"]]
-    if open_designs.empty:
-        return []
-    first = open_designs.iloc[0]
     rows = []
     for name, table in result.tables.items():
         for _, r in table[table["more_units"] > 0].iterrows():
             rows.append([name, group_label(table, r), str(r["wide"]), str(int(r["more_units"]))])
     if not rows:
         return []
+    # Only a sample not labeled in full yet has more_units: the first such (shares._more_units).
+    design = result.design.iloc[:-1]
+    first = design[design["complete"] < design["frame"]].iloc[0]
     most = max(int(r[3]) for r in rows)
     unit = "" if first["unit"] == "sentence" else " --unit article"
     # A sample recorded without a seed (declared by hand) cannot be extended: draw another.
@@ -161,24 +172,6 @@ def _plan_blocks(result: FindingsResult) -> list[Block]:
     ]  # fmt: skip
 
 
-def _groups_blocks(result: FindingsResult) -> list[Block]:
-    table = result.sentences
-    n_articles = table["article_id"].nunique()
-    outlets = table.loc[table["outlet"] != "", "article_id"].nunique()
-    dated = table.loc[table["month"].notna(), "article_id"].nunique()
-    items = []
-    for what, count, path in (("an outlet", outlets, "stance_by_outlet.tsv"),
-                              ("a date", dated, "stance_by_month.tsv")):  # fmt: skip
-        if count == 0:
-            items.append(f"No article has {what}: {path} has its header and no rows.")
-        else:
-            items.append(
-                f"{count} of {n_articles} articles {'has' if count == 1 else 'have'} {what}; "
-                f"{path} counts only {'its' if count == 1 else 'their'} sentences."
-            )
-    return [("ul", items)]
-
-
 def group_label(table: pd.DataFrame, row: pd.Series) -> str:
     """The group of a shares table's row: its value, or its values joined by ' / '."""
     columns = table.columns[: table.columns.get_loc("sentences")]
@@ -186,13 +179,10 @@ def group_label(table: pd.DataFrame, row: pd.Series) -> str:
 
 
 def flagged_rows(result: FindingsResult) -> list[list[str]]:
-    """One row per (table, group) with a share whose interval reaches further than the
-    threshold from it: table, group, stances, and their shares with intervals."""
+    """Per (table, group) with a wide interval: table, group, stances, their shares [intervals]."""
     rows = []
     for name, table in result.tables.items():
-        for _, r in table.iterrows():
-            if not r["wide"]:
-                continue
+        for _, r in table[table["wide"] != ""].iterrows():
             shares = "; ".join(
                 f"{c} {r[c]:.2f} [{r[f'{c}_low']:.2f}, {r[f'{c}_high']:.2f}]"
                 for c in str(r["wide"]).split(",")
@@ -210,7 +200,6 @@ def statement_blocks(result: FindingsResult) -> list[Block]:
         ("p", "What these numbers can carry"),
         *_model_blocks(result),
         *_count_blocks(result),
-        *_groups_blocks(result),
         *_design_blocks(result),
         ("p", f"Intervals are {level}% intervals."),
     ]
@@ -234,8 +223,7 @@ def to_markdown(blocks: list[Block]) -> str:
             lines += [f"- {item}" for item in block[1]] + [""]
         else:
             header, rows = block[1], block[2]
-            lines.append("| " + " | ".join(header) + " |")
-            lines.append("|" + " --- |" * len(header))
+            lines += ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
             lines += ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in rows]
             lines.append("")
     return "\n".join(lines)
@@ -272,10 +260,9 @@ def to_html(blocks: list[Block]) -> str:
 def write_statement(result: FindingsResult, md_path: Path | str, html_path: Path | str) -> None:
     """The statement as Markdown (to read or quote) and as HTML (shown in the report)."""
     blocks = statement_blocks(result)
-    with atomic_open(md_path, encoding="utf-8") as fh:
-        fh.write(to_markdown(blocks))
-    with atomic_open(html_path, encoding="utf-8") as fh:
-        fh.write(to_html(blocks))
+    for path, render in ((md_path, to_markdown), (html_path, to_html)):
+        with atomic_open(path, encoding="utf-8") as fh:
+            fh.write(render(blocks))
 
 
 def summary_lines(result: FindingsResult) -> list[str]:
