@@ -15,7 +15,7 @@ import pandas as pd
 from stance.errors import StanceError
 from stance.io import atomic_open
 from stance.labels.design import draw_sample, sample_sentences
-from stance.labels.files import LabelSet
+from stance.labels.files import LabelSet, load_labels
 from stance.labels.schema import ADJUDICATION_FILE, LabelSchema
 
 logger = logging.getLogger(__name__)
@@ -175,7 +175,7 @@ class LabelingSession:
     total: int = 0
 
     def __post_init__(self) -> None:
-        self._by_id = self.sentences.set_index("sentence_id", drop=False)
+        self.by_id = self.sentences.set_index("sentence_id", drop=False)
         answered = {a.sentence_id for a in self.answers}
         self.queue = [sid for sid in self.queue if sid not in answered]
 
@@ -189,25 +189,14 @@ class LabelingSession:
                 return sid
         return None
 
-    def context(self, sentence_id: str) -> tuple[str | None, str, str | None]:
-        row = self._by_id.loc[sentence_id]
-        article = self.sentences[self.sentences["article_id"] == row["article_id"]]
-        by_pos = dict(zip(article["position"], article["text"], strict=True))
-        return by_pos.get(row["position"] - 1), row["text"], by_pos.get(row["position"] + 1)
-
     def answer(self, labels: dict[str, str], note: str = "") -> None:
         """Save the answer to the current sentence (the terminal asks only while there is one)."""
         sid = self.current()
-        text = self._by_id.loc[sid, "text"]
+        text = self.by_id.loc[sid, "text"]
         self.answers.append(Answer(sid, text, dict(labels), note))
         self.save()
         self.queue.remove(sid)
         self.undo_stack.append(sid)
-
-    def skip(self) -> None:
-        sid = self.current()
-        if sid is not None:
-            self.skipped.add(sid)
 
     def undo(self) -> str | None:
         """Remove the last answer of this session and put its sentence first in the queue."""
@@ -249,8 +238,6 @@ def open_session(
 ) -> LabelingSession:
     """Build the session: validate the existing labels, then the queue (see
     :func:`build_queue`) in the chosen order; ``warn`` receives a line saying what it is."""
-    from stance.labels.files import load_labels
-
     check_keys(schema)
     if sample is not None and order != "article":
         raise StanceError(

@@ -95,15 +95,17 @@ class Terminal:
 
 
 def _show(term: Terminal, session: LabelingSession, sid: str) -> None:
-    before, text, after = session.context(sid)
-    row = session._by_id.loc[sid]
+    row = session.by_id.loc[sid]
+    article = session.sentences[session.sentences["article_id"] == row["article_id"]]
+    by_pos = dict(zip(article["position"], article["text"], strict=True))
+    before, after = by_pos.get(row["position"] - 1), by_pos.get(row["position"] + 1)
     term.write(
         f"\n{BOLD}{row['article_id']} #{row['position']}{RESET}   "
         f"done {session.done} / remaining {len(session.queue)}\n"
     )
     if before is not None:
         term.write(f"{DIM}{_wrap(before)}{RESET}\n")
-    term.write(f"{REVERSE}{_wrap(text, indent='>>  ')}{RESET}\n")
+    term.write(f"{REVERSE}{_wrap(row['text'], indent='>>  ')}{RESET}\n")
     if after is not None:
         term.write(f"{DIM}{_wrap(after)}{RESET}\n")
 
@@ -152,7 +154,7 @@ def run_terminal(session: LabelingSession, stdin: TextIO, stdout: TextIO) -> int
                     note = term.line("note (Enter to finish): ")
                     term.write(f"note kept: {note}\n" if note else "no note\n")
                 elif key == KEY_SKIP:
-                    session.skip()
+                    session.skipped.add(sid)
                     term.write("skipped\n")
                     break
                 elif key == KEY_UNDO or key in BACKSPACE:

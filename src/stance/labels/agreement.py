@@ -21,7 +21,6 @@ from stance.labels.schema import TIE_RULE, LabelSchema
 
 COHEN = "cohen_kappa"
 ALPHA = "krippendorff_alpha_nominal"
-DISAGREEMENT_COLUMNS = ["sentence_id", "article_id", "position", "text", "fields", "resolution"]
 
 
 @dataclass(frozen=True)
@@ -160,7 +159,7 @@ def _disagreements(
         row.update({f"{ann}:{f}": given.at[ann, f] for ann in annotators for f in fields})
         rows.append(row)
     columns = [
-        *DISAGREEMENT_COLUMNS,
+        *("sentence_id", "article_id", "position", "text", "fields", "resolution"),
         *(f"final_{f}" for f in fields),
         *(f"{ann}:{f}" for ann in annotators for f in fields),
     ]

@@ -15,7 +15,6 @@ from stance.labels.schema import LabelSchema
 if TYPE_CHECKING:
     import datasets
 
-LABELED_DATASET = Path("results/labeled_dataset")
 UNLABELED_COLUMNS = ["sentence_id", "article_id", "position", "text"]
 
 
