@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -74,10 +75,7 @@ def labeled_articles(paths: Iterable[Path | str]) -> set[str]:
 def _where_texts_differ(old: str, new: str) -> str:
     """Where two texts first differ, and both texts around that point ('…' marks cuts): 30
     characters before it (cutting nothing, or a single character, at the front) and 40 after."""
-    pos = next(
-        (i for i, (a, b) in enumerate(zip(old, new, strict=False)) if a != b),
-        min(len(old), len(new)),
-    )
+    pos = len(os.path.commonprefix([old, new]))  # noqa: RUF071 (characters, not paths, here)
     start = pos - 30 if pos - 30 > 1 else 0
     end = pos + 40
 
@@ -263,12 +261,9 @@ def _check_rows(
 def _check_duplicates(table: pd.DataFrame, fields: Sequence[str], key: Sequence[str]) -> list[str]:
     """Repeated rows for one key (sentence and annotator, or sentence for adjudication)."""
     problems: list[str] = []
-    groups: dict[tuple[str, ...], list[dict]] = defaultdict(list)
-    for rec in table.to_dict("records"):
-        if rec["sentence_id"] != "":
-            groups[tuple(rec[k] for k in key)].append(rec)
     content = [c for c in table.columns if c not in ("file", "row")]
-    for k, recs in groups.items():
+    for k, part in table[table["sentence_id"] != ""].groupby(list(key), sort=False):
+        recs = part.to_dict("records")
         if len(recs) < 2:
             continue
         first = recs[0]
