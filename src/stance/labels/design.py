@@ -255,7 +255,7 @@ def resolve_designs(
     return result
 
 
-def design_table(resolved: ResolvedDesign, labeled: Collection[str], total: int) -> pd.DataFrame:
+def design_table(resolved: ResolvedDesign, labeled: Collection[str]) -> pd.DataFrame:
     """One row per design, and a last row for the labels outside any sample."""
     rows = [vars(r).copy() for r in resolved.reports]
     in_sample = int(resolved.sampled.sum())
@@ -264,6 +264,4 @@ def design_table(resolved: ResolvedDesign, labeled: Collection[str], total: int)
          "frame": 0, "drawn": 0, "complete": len(set(labeled)) - in_sample, "incomplete": 0,
          "frame_sentences": 0, "missing_frame": 0, "seed": None}
     )  # fmt: skip
-    table = pd.DataFrame(rows)
-    table.attrs["sentences"] = total
-    return table
+    return pd.DataFrame(rows)
