@@ -16,7 +16,7 @@ ADJUDICATION_FILE = "adjudication.csv"
 # Columns every label file must have besides the label fields, and those of adjudication.csv.
 ID_COLUMNS = ("sentence_id", "text", "annotator")
 ADJUDICATION_OPTIONAL = ("note", "text")
-SENTENCE_COLUMNS = ("sentence_id", "article_id", "position", "text")
+SENTENCE_COLUMNS = ["sentence_id", "article_id", "position", "text"]
 # Problems listed in one error; the rest are counted, so a broken file gives a readable message.
 MAX_PROBLEMS = 50
 
