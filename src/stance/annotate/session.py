@@ -151,16 +151,6 @@ def logged_model_probabilities(
 
 
 @dataclass
-class Answer:
-    """One saved row of the annotator's file."""
-
-    sentence_id: str
-    text: str
-    labels: dict[str, str]  # field name -> value
-    note: str = ""
-
-
-@dataclass
 class LabelingSession:
     """The state of one annotator's session, independent of the terminal."""
 
@@ -169,14 +159,15 @@ class LabelingSession:
     sentences: pd.DataFrame  # the whole sentence table, for context
     queue: list[str]  # sentence IDs to label, in order
     path: Path
-    answers: list[Answer] = field(default_factory=list)  # every row of the annotator's file
+    # Every row of the annotator's file: sentence_id, text, the label fields and note.
+    answers: list[dict[str, str]] = field(default_factory=list)
     undo_stack: list[str] = field(default_factory=list)  # IDs answered in this session
     skipped: set[str] = field(default_factory=set)
     total: int = 0
 
     def __post_init__(self) -> None:
         self.by_id = self.sentences.set_index("sentence_id", drop=False)
-        answered = {a.sentence_id for a in self.answers}
+        answered = {a["sentence_id"] for a in self.answers}
         self.queue = [sid for sid in self.queue if sid not in answered]
 
     @property
@@ -184,16 +175,13 @@ class LabelingSession:
         return self.total - len(self.queue)
 
     def current(self) -> str | None:
-        for sid in self.queue:
-            if sid not in self.skipped:
-                return sid
-        return None
+        return next((sid for sid in self.queue if sid not in self.skipped), None)
 
     def answer(self, labels: dict[str, str], note: str = "") -> None:
         """Save the answer to the current sentence (the terminal asks only while there is one)."""
         sid = self.current()
         text = self.by_id.loc[sid, "text"]
-        self.answers.append(Answer(sid, text, dict(labels), note))
+        self.answers.append({"sentence_id": sid, "text": text, **labels, "note": note})
         self.save()
         self.queue.remove(sid)
         self.undo_stack.append(sid)
@@ -203,7 +191,7 @@ class LabelingSession:
         if not self.undo_stack:
             return None
         sid = self.undo_stack.pop()
-        self.answers = [a for a in self.answers if a.sentence_id != sid]
+        self.answers = [a for a in self.answers if a["sentence_id"] != sid]
         self.save()
         self.queue.insert(0, sid)
         self.skipped.discard(sid)
@@ -215,10 +203,7 @@ class LabelingSession:
         with atomic_open(self.path, newline="", encoding="utf-8") as fh:
             writer = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore")
             writer.writeheader()
-            # Each answer's fields by column name; the labels dict itself is not a column.
-            writer.writerows(
-                {**vars(a), "annotator": self.annotator, **a.labels} for a in self.answers
-            )
+            writer.writerows({**a, "annotator": self.annotator} for a in self.answers)
 
 
 def open_session(
@@ -253,12 +238,8 @@ def open_session(
             f"labels of annotator {annotator!r} are also in {', '.join(others)}; this tool writes "
             f"only {path}: move those rows there (same columns) or use another annotator name"
         )
-    answers = [
-        Answer(
-            r["sentence_id"], r["text"], {f: r[f] for f in schema.field_names}, r.get("note") or ""
-        )
-        for r in mine.sort_values("row").to_dict("records")
-    ]
+    kept = ["sentence_id", "text", *schema.field_names, "note"]
+    answers = mine.sort_values("row").reindex(columns=kept, fill_value="").to_dict("records")
     offered = build_queue(
         sentences, label_set, labels_dir, sample=sample, seed=seed, unit=unit,
         relabel=relabel, command=command, annotator=annotator,
