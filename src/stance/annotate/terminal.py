@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import signal
+import termios
 import textwrap
 import threading
+import tty
 from typing import Any, TextIO
 
 from stance.annotate.session import (
@@ -50,9 +52,6 @@ class Terminal:
         self._sigint: Any = None
 
     def __enter__(self) -> Terminal:
-        import termios
-        import tty
-
         self._cooked = termios.tcgetattr(self.fd)
         tty.setcbreak(self.fd)
         # Ctrl-C quits the session even when the program that started it ignores SIGINT (a
@@ -62,8 +61,6 @@ class Terminal:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        import termios
-
         termios.tcsetattr(self.fd, termios.TCSADRAIN, self._cooked)
         if self._sigint is not None:
             signal.signal(signal.SIGINT, self._sigint)
@@ -79,9 +76,6 @@ class Terminal:
 
     def line(self, prompt: str) -> str:
         """Read a line with the terminal's own editing (cooked mode), then back to keys."""
-        import termios
-        import tty
-
         termios.tcsetattr(self.fd, termios.TCSADRAIN, self._cooked)
         try:
             self.write(prompt)
