@@ -19,12 +19,8 @@ if TYPE_CHECKING:
 def dataset_features(schema: LabelSchema) -> datasets.Features:
     """Features of the labeled data set; label fields are ClassLabels in schema order."""
     datasets = import_datasets()
-    features = {
-        "sentence_id": datasets.Value("string"),
-        "article_id": datasets.Value("string"),
-        "position": datasets.Value("int32"),
-        "text": datasets.Value("string"),
-    }
+    features = dict.fromkeys(SENTENCE_COLUMNS, datasets.Value("string"))
+    features["position"] = datasets.Value("int32")
     for f in schema.fields:
         features[f.name] = datasets.ClassLabel(names=f.names)
     features["n_annotators"] = datasets.Value("int32")
