@@ -27,7 +27,7 @@ KEY_SKIP, KEY_UNDO, KEY_NOTE, KEY_HELP, KEY_QUIT = CONTROL_KEYS
 BACKSPACE = ("\x7f", "\x08")
 
 
-def check_annotator(name: str) -> str:
+def check_annotator(name: str) -> None:
     """An annotator name is also a file name (labels/<name>.csv): keep it safe."""
     if not ANNOTATOR_NAME.fullmatch(name) or name == Path(ADJUDICATION_FILE).stem:
         raise StanceError(
@@ -35,7 +35,6 @@ def check_annotator(name: str) -> str:
             "use 1-64 letters, digits, '_' or '-', starting with a letter or digit "
             "(and not 'adjudication'), e.g. --annotator jane_doe"
         )
-    return name
 
 
 def check_keys(schema: LabelSchema) -> None:

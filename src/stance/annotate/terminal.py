@@ -124,11 +124,10 @@ def run_terminal(session: LabelingSession, stdin: TextIO, stdout: TextIO) -> int
                 )
                 return 0
             _show(term, session, sid)
-            chosen: dict[str, str] = {}
+            chosen: dict[str, str] = {}  # the fields answered so far, in order
             note = ""
-            step = 0
-            while step < len(fields):
-                fname = fields[step]
+            while len(chosen) < len(fields):
+                fname = fields[len(chosen)]
                 term.write(f"{fname}? {choices[fname]}  > ")
                 try:
                     key = term.key()
@@ -137,7 +136,6 @@ def run_terminal(session: LabelingSession, stdin: TextIO, stdout: TextIO) -> int
                 if key in keys[fname]:
                     chosen[fname] = keys[fname][key]
                     term.write(f"{chosen[fname]}\n")
-                    step += 1
                 elif key in (KEY_QUIT, KEY_QUIT.upper(), "\x04"):
                     term.write("\nquit: every confirmed answer is saved.\n")
                     return 0
@@ -152,9 +150,8 @@ def run_terminal(session: LabelingSession, stdin: TextIO, stdout: TextIO) -> int
                     term.write("skipped\n")
                     break
                 elif key == KEY_UNDO or key in BACKSPACE:
-                    if step > 0:
-                        step -= 1
-                        chosen.pop(fields[step], None)
+                    if chosen:
+                        chosen.popitem()
                         term.write("\n(back)\n")
                     else:
                         undone = session.undo()
