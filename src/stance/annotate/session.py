@@ -23,8 +23,6 @@ logger = logging.getLogger(__name__)
 ANNOTATOR_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 # Control keys of the labeling tool, by what they do; label keys from the schema must not use them.
 CONTROL_KEYS = {" ": "skip", "<": "undo", "/": "note", "?": "help", "q": "quit"}
-KEY_SKIP, KEY_UNDO, KEY_NOTE, KEY_HELP, KEY_QUIT = CONTROL_KEYS
-BACKSPACE = ("\x7f", "\x08")
 
 
 def check_annotator(name: str) -> None:
@@ -44,7 +42,7 @@ def check_keys(schema: LabelSchema) -> None:
         "labeling tool; choose another"
         for fld in schema.fields
         for v in fld.values
-        if v.key in CONTROL_KEYS or v.key.upper() == KEY_QUIT.upper()
+        if v.key in CONTROL_KEYS or v.key == "Q"
     ]
     if problems:
         raise StanceError(

@@ -10,18 +10,12 @@ import threading
 import tty
 from typing import Any, TextIO
 
-from stance.annotate.session import (
-    BACKSPACE,
-    KEY_HELP,
-    KEY_NOTE,
-    KEY_QUIT,
-    KEY_SKIP,
-    KEY_UNDO,
-    LabelingSession,
-)
+from stance.annotate.session import CONTROL_KEYS, LabelingSession
 from stance.labels.schema import LabelSchema
 
 BOLD, REVERSE, DIM, RESET = "\x1b[1m", "\x1b[7m", "\x1b[2m", "\x1b[0m"
+# Other keys for the same: Q and Ctrl-D quit, backspace goes back.
+MORE_KEYS = {"Q": "quit", "\x04": "quit", "\x7f": "undo", "\x08": "undo"}
 
 
 def _wrap(text: str, indent: str = "    ") -> str:
@@ -132,24 +126,25 @@ def run_terminal(session: LabelingSession, stdin: TextIO, stdout: TextIO) -> int
                 try:
                     key = term.key()
                 except (EOFError, KeyboardInterrupt):
-                    key = KEY_QUIT
+                    key = "q"
+                action = CONTROL_KEYS.get(key) or MORE_KEYS.get(key)
                 if key in keys[fname]:
                     chosen[fname] = keys[fname][key]
                     term.write(f"{chosen[fname]}\n")
-                elif key in (KEY_QUIT, KEY_QUIT.upper(), "\x04"):
+                elif action == "quit":
                     term.write("\nquit: every confirmed answer is saved.\n")
                     return 0
-                elif key == KEY_HELP:
+                elif action == "help":
                     term.write("\n" + help_text(schema) + "\n")
-                elif key == KEY_NOTE:
+                elif action == "note":
                     term.write("\n")
                     note = term.line("note (Enter to finish): ")
                     term.write(f"note kept: {note}\n" if note else "no note\n")
-                elif key == KEY_SKIP:
+                elif action == "skip":
                     session.skipped.add(sid)
                     term.write("skipped\n")
                     break
-                elif key == KEY_UNDO or key in BACKSPACE:
+                elif action == "undo":
                     if chosen:
                         chosen.popitem()
                         term.write("\n(back)\n")
