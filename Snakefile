@@ -8,9 +8,8 @@ from snakemake.utils import min_version
 
 from stance.cli.checks import check_workflow
 from stance.config import load_yaml
-from stance.environment import configure
+from stance.environment import collect_garbage_less_often, configure, quick_exit_at_end
 from stance.errors import StanceError
-from stance.interpreter import collect_garbage_less_often, quick_exit_at_end
 from stance.stopping import stop_jobs_on_signals
 
 min_version("9.0")
@@ -18,7 +17,7 @@ min_version("9.0")
 # Offline, quiet, no telemetry: for this process and, through the environment, every job.
 configure()
 # The jobs run in this process (stance.cli.jobs): fewer garbage collections while they run, and
-# none at its exit (stance.interpreter).
+# none at its exit (stance.environment).
 collect_garbage_less_often()
 quick_exit_at_end()
 

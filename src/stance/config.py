@@ -14,6 +14,8 @@ import yaml
 from stance.errors import StanceError
 
 SCHEMA_RELATIVE = Path("workflow/schemas/config.schema.yaml")
+# libyaml's loader where PyYAML has it: the Snakefile reads the config on every run.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _find_schema(config_path: Path) -> Path:
@@ -28,12 +30,12 @@ def _find_schema(config_path: Path) -> Path:
     )
 
 
-def _no_anchors(text: str, path: Path, loader: Any) -> None:
+def _no_anchors(text: str, path: Path) -> None:
     """Refuse YAML anchors and aliases: nested aliases ("billion laughs") expand a small file to
     more than memory holds; the event scan reads each node once and expands nothing."""
     if "&" not in text and "*" not in text:
         return  # neither can occur
-    for event in yaml.parse(text, Loader=loader):
+    for event in yaml.parse(text, Loader=_LOADER):
         if isinstance(event, yaml.AliasEvent):
             what = f"alias '*{event.anchor}'"
         elif isinstance(event, yaml.NodeEvent) and event.anchor is not None:
@@ -68,11 +70,9 @@ def load_yaml(path: Path | str) -> Any:
             "(the file was saved in another encoding, e.g. Latin-1 or Windows-1252); save it as "
             "UTF-8 (for example: iconv -f LATIN1 -t UTF-8 in.yaml > out.yaml)"
         ) from None
-    # libyaml's loader where PyYAML has it: the Snakefile reads the config on every run.
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        _no_anchors(text, path, loader)
-        return yaml.load(text, Loader=loader)
+        _no_anchors(text, path)
+        return yaml.load(text, Loader=_LOADER)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}:" if mark is not None else ""
@@ -131,7 +131,7 @@ def yaml_lines(text: str) -> dict[tuple[str, ...], int]:
     """1-based line of every key and list item of a YAML document, by its path."""
     out: dict[tuple[str, ...], int] = {}
     try:
-        root = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        root = yaml.compose(text, Loader=_LOADER)
     except yaml.YAMLError:
         return out
 

@@ -1,4 +1,5 @@
-"""Atomic file writes (never half a file), spreadsheet-safe cells, answers remembered in a file."""
+"""Atomic file writes (never half a file), spreadsheet-safe cells, answers remembered in a file,
+and matplotlib figures without pyplot's global state (jobs draw side by side), saved atomically."""
 
 from __future__ import annotations
 
@@ -113,12 +114,6 @@ def plain_cell(value: Any) -> Any:
     return value[1:] if isinstance(value, str) and spreadsheet_cell(value[1:]) == value else value
 
 
-def spreadsheet_rows(rows: Iterator[Any] | list) -> Iterator[list]:
-    """Rows with every cell made safe by :func:`spreadsheet_cell`."""
-    for row in rows:
-        yield [spreadsheet_cell(cell) for cell in row]
-
-
 def _map_text(table: Any, cell: Any) -> Any:
     from pandas.api.types import is_object_dtype, is_string_dtype
 
@@ -148,4 +143,21 @@ def write_tsv(
     with atomic_open(path, newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh, delimiter="\t", lineterminator="\n")
         writer.writerow(header)
-        writer.writerows(spreadsheet_rows(rows) if for_people else rows)
+        for row in rows:
+            writer.writerow([spreadsheet_cell(cell) for cell in row] if for_people else row)
+
+
+def new_figure(
+    nrows: int = 1, ncols: int = 1, figsize: Any = None, dpi: float | None = None, **kwargs: Any
+) -> tuple[Any, Any]:
+    """A figure and its axes (``Figure.subplots``); arguments as ``pyplot.subplots``."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize, dpi=dpi)
+    return fig, fig.subplots(nrows, ncols, **kwargs)
+
+
+def save_png(fig: Any, path: Path | str) -> None:
+    """Write ``fig`` as a PNG without a software stamp (same figure, same bytes)."""
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", metadata={"Software": None})

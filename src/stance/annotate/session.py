@@ -15,7 +15,7 @@ import pandas as pd
 from stance.errors import StanceError
 from stance.io import atomic_open
 from stance.labels.design import draw_sample, sample_sentences
-from stance.labels.files import LabelSet
+from stance.labels.files import LabelSet, load_labels
 from stance.labels.schema import ADJUDICATION_FILE, LabelSchema
 
 logger = logging.getLogger(__name__)
@@ -23,11 +23,9 @@ logger = logging.getLogger(__name__)
 ANNOTATOR_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 # Control keys of the labeling tool, by what they do; label keys from the schema must not use them.
 CONTROL_KEYS = {" ": "skip", "<": "undo", "/": "note", "?": "help", "q": "quit"}
-KEY_SKIP, KEY_UNDO, KEY_NOTE, KEY_HELP, KEY_QUIT = CONTROL_KEYS
-BACKSPACE = ("\x7f", "\x08")
 
 
-def check_annotator(name: str) -> str:
+def check_annotator(name: str) -> None:
     """An annotator name is also a file name (labels/<name>.csv): keep it safe."""
     if not ANNOTATOR_NAME.fullmatch(name) or name == Path(ADJUDICATION_FILE).stem:
         raise StanceError(
@@ -35,7 +33,6 @@ def check_annotator(name: str) -> str:
             "use 1-64 letters, digits, '_' or '-', starting with a letter or digit "
             "(and not 'adjudication'), e.g. --annotator jane_doe"
         )
-    return name
 
 
 def check_keys(schema: LabelSchema) -> None:
@@ -45,7 +42,7 @@ def check_keys(schema: LabelSchema) -> None:
         "labeling tool; choose another"
         for fld in schema.fields
         for v in fld.values
-        if v.key in CONTROL_KEYS or v.key.upper() == KEY_QUIT.upper()
+        if v.key in CONTROL_KEYS or v.key == "Q"
     ]
     if problems:
         raise StanceError(
@@ -151,16 +148,6 @@ def logged_model_probabilities(
 
 
 @dataclass
-class Answer:
-    """One saved row of the annotator's file."""
-
-    sentence_id: str
-    text: str
-    labels: dict[str, str]  # field name -> value
-    note: str = ""
-
-
-@dataclass
 class LabelingSession:
     """The state of one annotator's session, independent of the terminal."""
 
@@ -169,14 +156,15 @@ class LabelingSession:
     sentences: pd.DataFrame  # the whole sentence table, for context
     queue: list[str]  # sentence IDs to label, in order
     path: Path
-    answers: list[Answer] = field(default_factory=list)  # every row of the annotator's file
+    # Every row of the annotator's file: sentence_id, text, the label fields and note.
+    answers: list[dict[str, str]] = field(default_factory=list)
     undo_stack: list[str] = field(default_factory=list)  # IDs answered in this session
     skipped: set[str] = field(default_factory=set)
     total: int = 0
 
     def __post_init__(self) -> None:
-        self._by_id = self.sentences.set_index("sentence_id", drop=False)
-        answered = {a.sentence_id for a in self.answers}
+        self.by_id = self.sentences.set_index("sentence_id", drop=False)
+        answered = {a["sentence_id"] for a in self.answers}
         self.queue = [sid for sid in self.queue if sid not in answered]
 
     @property
@@ -184,37 +172,23 @@ class LabelingSession:
         return self.total - len(self.queue)
 
     def current(self) -> str | None:
-        for sid in self.queue:
-            if sid not in self.skipped:
-                return sid
-        return None
-
-    def context(self, sentence_id: str) -> tuple[str | None, str, str | None]:
-        row = self._by_id.loc[sentence_id]
-        article = self.sentences[self.sentences["article_id"] == row["article_id"]]
-        by_pos = dict(zip(article["position"], article["text"], strict=True))
-        return by_pos.get(row["position"] - 1), row["text"], by_pos.get(row["position"] + 1)
+        return next((sid for sid in self.queue if sid not in self.skipped), None)
 
     def answer(self, labels: dict[str, str], note: str = "") -> None:
         """Save the answer to the current sentence (the terminal asks only while there is one)."""
         sid = self.current()
-        text = self._by_id.loc[sid, "text"]
-        self.answers.append(Answer(sid, text, dict(labels), note))
+        text = self.by_id.loc[sid, "text"]
+        self.answers.append({"sentence_id": sid, "text": text, **labels, "note": note})
         self.save()
         self.queue.remove(sid)
         self.undo_stack.append(sid)
-
-    def skip(self) -> None:
-        sid = self.current()
-        if sid is not None:
-            self.skipped.add(sid)
 
     def undo(self) -> str | None:
         """Remove the last answer of this session and put its sentence first in the queue."""
         if not self.undo_stack:
             return None
         sid = self.undo_stack.pop()
-        self.answers = [a for a in self.answers if a.sentence_id != sid]
+        self.answers = [a for a in self.answers if a["sentence_id"] != sid]
         self.save()
         self.queue.insert(0, sid)
         self.skipped.discard(sid)
@@ -226,10 +200,7 @@ class LabelingSession:
         with atomic_open(self.path, newline="", encoding="utf-8") as fh:
             writer = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore")
             writer.writeheader()
-            # Each answer's fields by column name; the labels dict itself is not a column.
-            writer.writerows(
-                {**vars(a), "annotator": self.annotator, **a.labels} for a in self.answers
-            )
+            writer.writerows({**a, "annotator": self.annotator} for a in self.answers)
 
 
 def open_session(
@@ -249,8 +220,6 @@ def open_session(
 ) -> LabelingSession:
     """Build the session: validate the existing labels, then the queue (see
     :func:`build_queue`) in the chosen order; ``warn`` receives a line saying what it is."""
-    from stance.labels.files import load_labels
-
     check_keys(schema)
     if sample is not None and order != "article":
         raise StanceError(
@@ -266,12 +235,8 @@ def open_session(
             f"labels of annotator {annotator!r} are also in {', '.join(others)}; this tool writes "
             f"only {path}: move those rows there (same columns) or use another annotator name"
         )
-    answers = [
-        Answer(
-            r["sentence_id"], r["text"], {f: r[f] for f in schema.field_names}, r.get("note") or ""
-        )
-        for r in mine.sort_values("row").to_dict("records")
-    ]
+    kept = ["sentence_id", "text", *schema.field_names, "note"]
+    answers = mine.sort_values("row").reindex(columns=kept, fill_value="").to_dict("records")
     offered = build_queue(
         sentences, label_set, labels_dir, sample=sample, seed=seed, unit=unit,
         relabel=relabel, command=command, annotator=annotator,

@@ -4,22 +4,18 @@ from __future__ import annotations
 
 import os
 import signal
+import termios
 import textwrap
 import threading
+import tty
 from typing import Any, TextIO
 
-from stance.annotate.session import (
-    BACKSPACE,
-    KEY_HELP,
-    KEY_NOTE,
-    KEY_QUIT,
-    KEY_SKIP,
-    KEY_UNDO,
-    LabelingSession,
-)
+from stance.annotate.session import CONTROL_KEYS, LabelingSession
 from stance.labels.schema import LabelSchema
 
 BOLD, REVERSE, DIM, RESET = "\x1b[1m", "\x1b[7m", "\x1b[2m", "\x1b[0m"
+# Other keys for the same: Q and Ctrl-D quit, backspace goes back.
+MORE_KEYS = {"Q": "quit", "\x04": "quit", "\x7f": "undo", "\x08": "undo"}
 
 
 def _wrap(text: str, indent: str = "    ") -> str:
@@ -50,9 +46,6 @@ class Terminal:
         self._sigint: Any = None
 
     def __enter__(self) -> Terminal:
-        import termios
-        import tty
-
         self._cooked = termios.tcgetattr(self.fd)
         tty.setcbreak(self.fd)
         # Ctrl-C quits the session even when the program that started it ignores SIGINT (a
@@ -62,8 +55,6 @@ class Terminal:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        import termios
-
         termios.tcsetattr(self.fd, termios.TCSADRAIN, self._cooked)
         if self._sigint is not None:
             signal.signal(signal.SIGINT, self._sigint)
@@ -79,9 +70,6 @@ class Terminal:
 
     def line(self, prompt: str) -> str:
         """Read a line with the terminal's own editing (cooked mode), then back to keys."""
-        import termios
-        import tty
-
         termios.tcsetattr(self.fd, termios.TCSADRAIN, self._cooked)
         try:
             self.write(prompt)
@@ -95,15 +83,17 @@ class Terminal:
 
 
 def _show(term: Terminal, session: LabelingSession, sid: str) -> None:
-    before, text, after = session.context(sid)
-    row = session._by_id.loc[sid]
+    row = session.by_id.loc[sid]
+    article = session.sentences[session.sentences["article_id"] == row["article_id"]]
+    by_pos = dict(zip(article["position"], article["text"], strict=True))
+    before, after = by_pos.get(row["position"] - 1), by_pos.get(row["position"] + 1)
     term.write(
         f"\n{BOLD}{row['article_id']} #{row['position']}{RESET}   "
         f"done {session.done} / remaining {len(session.queue)}\n"
     )
     if before is not None:
         term.write(f"{DIM}{_wrap(before)}{RESET}\n")
-    term.write(f"{REVERSE}{_wrap(text, indent='>>  ')}{RESET}\n")
+    term.write(f"{REVERSE}{_wrap(row['text'], indent='>>  ')}{RESET}\n")
     if after is not None:
         term.write(f"{DIM}{_wrap(after)}{RESET}\n")
 
@@ -128,37 +118,35 @@ def run_terminal(session: LabelingSession, stdin: TextIO, stdout: TextIO) -> int
                 )
                 return 0
             _show(term, session, sid)
-            chosen: dict[str, str] = {}
+            chosen: dict[str, str] = {}  # the fields answered so far, in order
             note = ""
-            step = 0
-            while step < len(fields):
-                fname = fields[step]
+            while len(chosen) < len(fields):
+                fname = fields[len(chosen)]
                 term.write(f"{fname}? {choices[fname]}  > ")
                 try:
                     key = term.key()
                 except (EOFError, KeyboardInterrupt):
-                    key = KEY_QUIT
+                    key = "q"
+                action = CONTROL_KEYS.get(key) or MORE_KEYS.get(key)
                 if key in keys[fname]:
                     chosen[fname] = keys[fname][key]
                     term.write(f"{chosen[fname]}\n")
-                    step += 1
-                elif key in (KEY_QUIT, KEY_QUIT.upper(), "\x04"):
+                elif action == "quit":
                     term.write("\nquit: every confirmed answer is saved.\n")
                     return 0
-                elif key == KEY_HELP:
+                elif action == "help":
                     term.write("\n" + help_text(schema) + "\n")
-                elif key == KEY_NOTE:
+                elif action == "note":
                     term.write("\n")
                     note = term.line("note (Enter to finish): ")
                     term.write(f"note kept: {note}\n" if note else "no note\n")
-                elif key == KEY_SKIP:
-                    session.skip()
+                elif action == "skip":
+                    session.skipped.add(sid)
                     term.write("skipped\n")
                     break
-                elif key == KEY_UNDO or key in BACKSPACE:
-                    if step > 0:
-                        step -= 1
-                        chosen.pop(fields[step], None)
+                elif action == "undo":
+                    if chosen:
+                        chosen.popitem()
                         term.write("\n(back)\n")
                     else:
                         undone = session.undo()

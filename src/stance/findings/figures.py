@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from stance.figures import new_figure, save_png
+from stance.io import new_figure, save_png
 
 if TYPE_CHECKING:
     from stance.findings.stage import FindingsResult

@@ -177,7 +177,7 @@ def design_columns(
         design=names[resolved.design], unit=resolved.unit, sampled=resolved.sampled
     )
     designs = [Design(r.name, r.frame, r.complete) for r in resolved.reports]
-    table = design_table(resolved, labeled, len(sentences))
+    table = design_table(resolved, labeled)
     return out, out.assign(design=resolved.design), designs, table, resolved.warnings
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import warnings
 from collections import Counter
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import asdict, dataclass
@@ -13,15 +12,13 @@ from typing import Any
 import pandas as pd
 from sklearn.metrics import cohen_kappa_score
 
-from stance.environment import caught_warnings
 from stance.io import atomic_open, spreadsheet_frame, write_json
 from stance.labels.files import LabelSet
 from stance.labels.resolution import Resolution
-from stance.labels.schema import TIE_RULE, LabelSchema
+from stance.labels.schema import SENTENCE_COLUMNS, TIE_RULE, LabelSchema
 
 COHEN = "cohen_kappa"
 ALPHA = "krippendorff_alpha_nominal"
-DISAGREEMENT_COLUMNS = ["sentence_id", "article_id", "position", "text", "fields", "resolution"]
 
 
 @dataclass(frozen=True)
@@ -42,11 +39,8 @@ def cohen_kappa(a: Sequence[str], b: Sequence[str], labels: Sequence[str]) -> Fi
     agreed = sum(x == y for x, y in zip(a, b, strict=True))
     ca, cb = Counter(a), Counter(b)
     p_e = sum(ca[v] * cb[v] for v in labels) / (n * n)
-    value: float | None = None
-    if p_e < 1:
-        with caught_warnings():
-            warnings.simplefilter("ignore")
-            value = float(cohen_kappa_score(list(a), list(b), labels=list(labels)))
+    # Undefined when p_e = 1 (every label the same), where sklearn would divide by zero.
+    value = float(cohen_kappa_score(list(a), list(b), labels=list(labels))) if p_e < 1 else None
     return FieldAgreement(COHEN, value, agreed / n, p_e, n, n - agreed)
 
 
@@ -159,11 +153,8 @@ def _disagreements(
         given = group.set_index("annotator").reindex(annotators, fill_value="")
         row.update({f"{ann}:{f}": given.at[ann, f] for ann in annotators for f in fields})
         rows.append(row)
-    columns = [
-        *DISAGREEMENT_COLUMNS,
-        *(f"final_{f}" for f in fields),
-        *(f"{ann}:{f}" for ann in annotators for f in fields),
-    ]
+    columns = [*SENTENCE_COLUMNS, "fields", "resolution", *(f"final_{f}" for f in fields)]
+    columns += [f"{ann}:{f}" for ann in annotators for f in fields]
     table = pd.DataFrame(rows, columns=columns)
     return table.sort_values(["article_id", "position"], kind="stable").reset_index(drop=True)
 

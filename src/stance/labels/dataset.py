@@ -10,24 +10,17 @@ import pandas as pd
 from stance.environment import import_datasets
 from stance.io import atomic_dir, atomic_open, spreadsheet_frame, write_tsv
 from stance.labels.resolution import Resolution
-from stance.labels.schema import LabelSchema
+from stance.labels.schema import SENTENCE_COLUMNS, LabelSchema
 
 if TYPE_CHECKING:
     import datasets
-
-LABELED_DATASET = Path("results/labeled_dataset")
-UNLABELED_COLUMNS = ["sentence_id", "article_id", "position", "text"]
 
 
 def dataset_features(schema: LabelSchema) -> datasets.Features:
     """Features of the labeled data set; label fields are ClassLabels in schema order."""
     datasets = import_datasets()
-    features = {
-        "sentence_id": datasets.Value("string"),
-        "article_id": datasets.Value("string"),
-        "position": datasets.Value("int32"),
-        "text": datasets.Value("string"),
-    }
+    features = dict.fromkeys(SENTENCE_COLUMNS, datasets.Value("string"))
+    features["position"] = datasets.Value("int32")
     for f in schema.fields:
         features[f.name] = datasets.ClassLabel(names=f.names)
     features["n_annotators"] = datasets.Value("int32")
@@ -38,7 +31,7 @@ def build_dataset(
     sentences: pd.DataFrame, resolution: Resolution, schema: LabelSchema
 ) -> datasets.Dataset:
     """One row per labeled sentence, sorted by article_id and position."""
-    table = sentences[UNLABELED_COLUMNS].merge(resolution.final, on="sentence_id", how="inner")
+    table = sentences[SENTENCE_COLUMNS].merge(resolution.final, on="sentence_id", how="inner")
     table = table.sort_values(["article_id", "position"], kind="stable")
     features = dataset_features(schema)
     data = table[list(features)].to_dict("list")
@@ -74,7 +67,7 @@ def write_unlabeled(sentences: pd.DataFrame, final: pd.DataFrame, path: Path | s
     would run as a formula are quoted; stance.cli.predict.sentences_from_table undoes that."""
     labeled = set(final["sentence_id"])
     queue = sentences[~sentences["sentence_id"].isin(labeled)]
-    queue = queue.sort_values(["article_id", "position"], kind="stable")[UNLABELED_COLUMNS]
+    queue = queue.sort_values(["article_id", "position"], kind="stable")[SENTENCE_COLUMNS]
     with atomic_open(path, newline="", encoding="utf-8") as fh:
         spreadsheet_frame(queue).to_csv(fh, index=False, lineterminator="\n")
     return len(queue)

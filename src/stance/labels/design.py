@@ -1,9 +1,6 @@
-"""The labeling design: which hand labels come from a probability sample, and of what frame.
-
-A sample is a JSON manifest in ``labels/samples/`` (format: docs/findings.md) recording the frame,
-the units drawn in draw order, the seed and the method (``srswor`` or ``census``). Labels of
-sampled units are evidence about the model's errors in the frame; others only about themselves.
-"""
+"""The labeling design: which hand labels come from a probability sample (a JSON manifest in
+``labels/samples/``, format: docs/findings.md), and of what frame. Labels of sampled units are
+evidence about the model's errors in the frame; others only about themselves."""
 
 from __future__ import annotations
 
@@ -44,17 +41,13 @@ class SampleManifest:
     def name(self) -> str:
         return self.path.stem
 
-    @property
-    def inclusion_probability(self) -> float:
-        return len(self.sample) / len(self.frame)
-
     def as_json(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "unit": self.unit,
             "method": self.method,
             "seed": self.seed,
-            "inclusion_probability": round(self.inclusion_probability, 6),
+            "inclusion_probability": round(len(self.sample) / len(self.frame), 6),
             "created": self.created,
             "command": self.command,
             "note": self.note,
@@ -262,7 +255,7 @@ def resolve_designs(
     return result
 
 
-def design_table(resolved: ResolvedDesign, labeled: Collection[str], total: int) -> pd.DataFrame:
+def design_table(resolved: ResolvedDesign, labeled: Collection[str]) -> pd.DataFrame:
     """One row per design, and a last row for the labels outside any sample."""
     rows = [vars(r).copy() for r in resolved.reports]
     in_sample = int(resolved.sampled.sum())
@@ -271,6 +264,4 @@ def design_table(resolved: ResolvedDesign, labeled: Collection[str], total: int)
          "frame": 0, "drawn": 0, "complete": len(set(labeled)) - in_sample, "incomplete": 0,
          "frame_sentences": 0, "missing_frame": 0, "seed": None}
     )  # fmt: skip
-    table = pd.DataFrame(rows)
-    table.attrs["sentences"] = total
-    return table
+    return pd.DataFrame(rows)

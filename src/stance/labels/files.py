@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -71,33 +72,23 @@ def labeled_articles(paths: Iterable[Path | str]) -> set[str]:
     return articles
 
 
-# Characters of context shown before and after the first difference of two texts.
-_DIFF_BEFORE, _DIFF_AFTER = 30, 40
-
-
 def _where_texts_differ(old: str, new: str) -> str:
-    """Where two texts first differ, and both texts around that point ('…' marks cuts)."""
-    pos = next(
-        (i for i, (a, b) in enumerate(zip(old, new, strict=False)) if a != b),
-        min(len(old), len(new)),
-    )
-    # Cut nothing (or a single character) at the front.
-    start = pos - _DIFF_BEFORE if pos - _DIFF_BEFORE > 1 else 0
+    """Where two texts first differ, and both texts around that point ('…' marks cuts): 30
+    characters before it (cutting nothing, or a single character, at the front) and 40 after."""
+    pos = len(os.path.commonprefix([old, new]))  # noqa: RUF071 (characters, not paths, here)
+    start = pos - 30 if pos - 30 > 1 else 0
+    end = pos + 40
 
     def window(text: str) -> str:
-        end = pos + _DIFF_AFTER
         shown = text[start:end].replace("\n", " ")
         return ("…" if start else "") + shown + ("…" if end < len(text) else "")
 
     return f"they differ from character {pos + 1} on: labeled {window(old)!r}, now {window(new)!r}"
 
 
-_OTHER_DELIMITERS = {";": "semicolons", "\t": "tabs"}
-
-
 def _delimiter_hint(header: list[str], required: Sequence[str]) -> str | None:
     """Which other delimiter a header row uses when the file is not comma-separated."""
-    for delimiter, name in _OTHER_DELIMITERS.items():
+    for delimiter, name in ((";", "semicolons"), ("\t", "tabs")):
         parts = {part.strip() for cell in header for part in cell.split(delimiter)}
         if any(delimiter in cell for cell in header) and parts & set(required):
             return name
@@ -168,14 +159,11 @@ def read_label_file(
         rows.append((record + [""] * width)[:width])
         numbers.append(number)
     table = pd.DataFrame(rows, columns=header, dtype=str)
-    for col in table.columns:
-        if col != "text":
-            table[col] = table[col].str.strip()
-    for col in optional:
-        if col not in table.columns:
-            table[col] = pd.Series([""] * len(table), dtype=str)
+    stripped = [c for c in table.columns if c != "text"]
+    table[stripped] = table[stripped].apply(lambda column: column.str.strip())
+    table = table.assign(**dict.fromkeys([c for c in optional if c not in table.columns], ""))
     table.insert(0, "row", pd.Series(numbers, dtype="int64"))
-    table.insert(0, "file", pd.Series([str(path)] * len(table), dtype=str))
+    table.insert(0, "file", str(path))
     return table, problems, warnings
 
 
@@ -273,12 +261,9 @@ def _check_rows(
 def _check_duplicates(table: pd.DataFrame, fields: Sequence[str], key: Sequence[str]) -> list[str]:
     """Repeated rows for one key (sentence and annotator, or sentence for adjudication)."""
     problems: list[str] = []
-    groups: dict[tuple[str, ...], list[dict]] = defaultdict(list)
-    for rec in table.to_dict("records"):
-        if rec["sentence_id"] != "":
-            groups[tuple(rec[k] for k in key)].append(rec)
     content = [c for c in table.columns if c not in ("file", "row")]
-    for k, recs in groups.items():
+    for k, part in table[table["sentence_id"] != ""].groupby(list(key), sort=False):
+        recs = part.to_dict("records")
         if len(recs) < 2:
             continue
         first = recs[0]
@@ -360,13 +345,12 @@ def load_labels(
     problems += _check_duplicates(labels, fields, ("sentence_id", "annotator"))
 
     adj_columns = ["file", "row", "sentence_id", *fields, *ADJUDICATION_OPTIONAL]
-    adj = _empty(adj_columns)
     table = None
     if adj_path.is_file():
         table = read(adj_path, ["sentence_id", *fields], ADJUDICATION_OPTIONAL)
+    adj = _empty(adj_columns) if table is None else table[adj_columns].reset_index(drop=True)
     if table is not None:
         problems += _check_duplicates(table, fields, ("sentence_id",))
-        adj = table[adj_columns].reset_index(drop=True)
     if problems:
         raise StanceError(
             f"{len(problems)} problem(s) in the label files; no label is dropped, so fix them "

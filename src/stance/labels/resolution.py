@@ -72,7 +72,7 @@ def resolve_labels(
                 continue
             resolution = "tie"
             votes = {
-                v: sorted((r["annotator"] for r in recs if r[fname] == v), key=order)
+                v: [r["annotator"] for r in recs if r[fname] == v]
                 for v in schema.values(fname)
                 if v in counts
             }

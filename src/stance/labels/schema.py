@@ -16,7 +16,7 @@ ADJUDICATION_FILE = "adjudication.csv"
 # Columns every label file must have besides the label fields, and those of adjudication.csv.
 ID_COLUMNS = ("sentence_id", "text", "annotator")
 ADJUDICATION_OPTIONAL = ("note", "text")
-SENTENCE_COLUMNS = ("sentence_id", "article_id", "position", "text")
+SENTENCE_COLUMNS = ["sentence_id", "article_id", "position", "text"]
 # Problems listed in one error; the rest are counted, so a broken file gives a readable message.
 MAX_PROBLEMS = 50
 
@@ -122,16 +122,11 @@ def load_schema(path: Path | str) -> LabelSchema:
             values = tuple(
                 LabelValue(v["name"], v["key"], v.get("description", "")) for v in spec["values"]
             )
-            problems += [
-                f"fields.{fname}: value '{n}' is listed {c} times"
-                for n, c in Counter(v.name for v in values).items()
-                if c > 1
-            ]
-            problems += [
-                f"fields.{fname}: key '{k}' is used {c} times"
-                for k, c in Counter(v.key for v in values).items()
-                if c > 1
-            ]
+            for attr, what in (("name", "value '{}' is listed"), ("key", "key '{}' is used")):
+                counts = Counter(getattr(v, attr) for v in values).items()
+                problems += [
+                    f"fields.{fname}: {what.format(n)} {c} times" for n, c in counts if c > 1
+                ]
             fields.append(LabelField(fname, spec.get("description", ""), values))
         problems += [
             f"columns.required: must list '{col}'"

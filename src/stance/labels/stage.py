@@ -11,7 +11,6 @@ import pandas as pd
 
 from stance.labels.agreement import Agreement, compute_agreement, summary_line, write_agreement
 from stance.labels.dataset import (
-    LABELED_DATASET,
     build_dataset,
     final_labels,
     save_dataset,
@@ -53,10 +52,10 @@ def run_label_stage(
     *,
     adjudication: Path | str | None = None,
     annotator_priority: list[str] | None = None,
-    out_dataset: Path | str = LABELED_DATASET,
-    out_summary: Path | str = "results/label_summary.tsv",
-    out_agreement: Path | str = "results/agreement.json",
-    out_disagreements: Path | str = "results/disagreements.csv",
+    out_dataset: Path | str,
+    out_summary: Path | str,
+    out_agreement: Path | str,
+    out_disagreements: Path | str,
     out_unlabeled: Path | str | None = None,
     out_summary_by_article: Path | str | None = None,
     sentences_source: str | None = None,
@@ -90,8 +89,8 @@ def run_queue_stage(
     labels_dir: Path | str,
     schema_path: Path | str,
     *,
-    out_unlabeled: Path | str = "results/unlabeled.csv",
-    out_summary_by_article: Path | str = "results/label_summary_by_article.tsv",
+    out_unlabeled: Path | str,
+    out_summary_by_article: Path | str,
 ) -> QueueResult:
     """The queue outputs of the whole corpus from the labeled data set (rule label_queue)."""
     schema = load_schema(schema_path)
@@ -162,10 +161,10 @@ def print_stage_summary(
         show(line)
 
 
-def print_queue_summary(
-    queue: QueueResult, unlabeled_path: Path | str, show: Callable[[str], None] = logger.info
-) -> None:
-    """``show`` the queue's size and the labeling design."""
-    show(f"queue: {queue.unlabeled} of {queue.sentences} sentences unlabeled ({unlabeled_path})")
+def print_queue_summary(queue: QueueResult, unlabeled_path: Path | str) -> None:
+    """Log the queue's size and the labeling design."""
+    logger.info(
+        f"queue: {queue.unlabeled} of {queue.sentences} sentences unlabeled ({unlabeled_path})"
+    )
     for line in queue.design:
-        show(line)
+        logger.info(line)

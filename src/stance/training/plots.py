@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from stance.figures import new_figure, save_png
+from stance.io import new_figure, save_png
 from stance.training.evaluate import Evaluation
 
 
