@@ -81,14 +81,9 @@ class _TextCounts:
         df = np.zeros(len(self.terms), dtype=np.int64)
         for chunk in _chunks(rows):
             df += np.bincount(self.counts(chunk).indices, minlength=len(self.terms))
-        present = df > 0
-        if not present.any():
+        if not df.any():
             raise ValueError("empty vocabulary; perhaps the documents only contain stop words")
-        keep = present & kept_terms(df, len(rows), vec.min_df, vec.max_df)
-        if not keep.any():
-            raise ValueError(
-                "After pruning, no terms remain. Try a lower min_df or a higher max_df."
-            )
+        keep = kept_terms(df, len(rows), vec.min_df, vec.max_df)
         fit = _BlockFit(self, _remap(keep), int(keep.sum()))
         if vec.use_idf:  # as TfidfTransformer.fit computes it, to the last bit
             smooth = int(vec.smooth_idf)

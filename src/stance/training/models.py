@@ -224,101 +224,84 @@ _ENCODER_DEFAULTS: dict[str, Any] = {
 KINDS: dict[str, ModelKind] = {}
 
 
-def register(kind: ModelKind) -> ModelKind:
-    """Add a model kind to the registry (a new kind is one call here)."""
-    if kind.name in KINDS:
-        raise ValueError(f"model kind {kind.name!r} is registered twice")
-    KINDS[kind.name] = kind
-    return kind
+def register(*fields: Any) -> None:
+    """Add a model kind (the ModelKind fields, in order) to the registry."""
+    KINDS[fields[0]] = ModelKind(*fields)
 
 
 register(
-    ModelKind(
-        "majority",
-        "baseline: always the most frequent stance of the training data (DummyClassifier); "
-        "class probabilities are the training class frequencies",
-        (TEXT,),
-        {"strategy": "prior"},
-        _build_majority,
-    )
+    "majority",
+    "baseline: always the most frequent stance of the training data (DummyClassifier); "
+    "class probabilities are the training class frequencies",
+    (TEXT,),
+    {"strategy": "prior"},
+    _build_majority,
 )
 register(
-    ModelKind(
-        "tfidf_word",
-        "TF-IDF of word n-grams, then logistic regression (or a linear SVM)",
-        (TEXT,),
-        {**_TFIDF_DEFAULTS, **_LR_DEFAULTS},
-        partial(_build_blocks, ("word",)),
-    )
+    "tfidf_word",
+    "TF-IDF of word n-grams, then logistic regression (or a linear SVM)",
+    (TEXT,),
+    {**_TFIDF_DEFAULTS, **_LR_DEFAULTS},
+    partial(_build_blocks, ("word",)),
 )
 register(
-    ModelKind(
-        "tfidf_word_char",
-        "TF-IDF of word n-grams and of character n-grams within words, then a linear SVM "
-        "(softmax of its margins as scores) or logistic regression",
-        (TEXT,),
-        {**_TFIDF_DEFAULTS, "char_ngram_range": [2, 5], **_LR_DEFAULTS},
-        partial(_build_blocks, ("word", "char")),
-    )
+    "tfidf_word_char",
+    "TF-IDF of word n-grams and of character n-grams within words, then a linear SVM "
+    "(softmax of its margins as scores) or logistic regression",
+    (TEXT,),
+    {**_TFIDF_DEFAULTS, "char_ngram_range": [2, 5], **_LR_DEFAULTS},
+    partial(_build_blocks, ("word", "char")),
 )
 register(
-    ModelKind(
-        "tfidf_word_speaker",
-        "TF-IDF of word n-grams plus the labeled speaker one-hot encoded beside them "
-        "(ColumnTransformer), then logistic regression (or a linear SVM)",
-        (TEXT, SPEAKER),
-        {**_TFIDF_DEFAULTS, "speaker_weight": 1.0, **_LR_DEFAULTS},
-        partial(_build_blocks, ("word", "speaker")),
-    )
+    "tfidf_word_speaker",
+    "TF-IDF of word n-grams plus the labeled speaker one-hot encoded beside them "
+    "(ColumnTransformer), then logistic regression (or a linear SVM)",
+    (TEXT, SPEAKER),
+    {**_TFIDF_DEFAULTS, "speaker_weight": 1.0, **_LR_DEFAULTS},
+    partial(_build_blocks, ("word", "speaker")),
 )
 
 # The encoder kinds need the optional `embeddings` extra (their names are listed in extras.py,
 # which the Snakefile reads without importing scikit-learn).
 register(
-    ModelKind(
-        "encoder",
-        "a frozen pretrained sentence encoder (sentence-transformers; mean-pooled, unit-length "
-        "vectors), then logistic regression (or a linear SVM)",
-        (TEXT,),
-        {**_ENCODER_DEFAULTS, **_LR_DEFAULTS, "C": 10.0},
-        partial(_build_blocks, ("encoder",)),
-    )
+    "encoder",
+    "a frozen pretrained sentence encoder (sentence-transformers; mean-pooled, unit-length "
+    "vectors), then logistic regression (or a linear SVM)",
+    (TEXT,),
+    {**_ENCODER_DEFAULTS, **_LR_DEFAULTS, "C": 10.0},
+    partial(_build_blocks, ("encoder",)),
 )
 register(
-    ModelKind(
-        "encoder_tfidf",
-        "the sentence encoder's vector beside TF-IDF word and character n-grams, then logistic "
-        "regression (or a linear SVM)",
-        (TEXT,),
-        {
-            **_ENCODER_DEFAULTS,
-            "encoder_weight": 1.0,
-            **_TFIDF_DEFAULTS,
-            "char_ngram_range": [2, 5],
-            **_LR_DEFAULTS,
-            "C": 10.0,
-        },
-        partial(_build_blocks, ("encoder", "word", "char")),
-    )
+    "encoder_tfidf",
+    "the sentence encoder's vector beside TF-IDF word and character n-grams, then logistic "
+    "regression (or a linear SVM)",
+    (TEXT,),
+    {
+        **_ENCODER_DEFAULTS,
+        "encoder_weight": 1.0,
+        **_TFIDF_DEFAULTS,
+        "char_ngram_range": [2, 5],
+        **_LR_DEFAULTS,
+        "C": 10.0,
+    },
+    partial(_build_blocks, ("encoder", "word", "char")),
 )
 register(
-    ModelKind(
-        "encoder_speaker",
-        "the sentence encoder's vector (with_tfidf: also TF-IDF word and character n-grams) "
-        "plus the labeled speaker one-hot encoded, then logistic regression (or a linear SVM)",
-        (TEXT, SPEAKER),
-        {
-            **_ENCODER_DEFAULTS,
-            "encoder_weight": 1.0,
-            "with_tfidf": False,
-            **_TFIDF_DEFAULTS,
-            "char_ngram_range": [2, 5],
-            "speaker_weight": 1.0,
-            **_LR_DEFAULTS,
-            "C": 10.0,
-        },
-        partial(_build_blocks, ("encoder", "word", "char", "speaker")),
-    )
+    "encoder_speaker",
+    "the sentence encoder's vector (with_tfidf: also TF-IDF word and character n-grams) "
+    "plus the labeled speaker one-hot encoded, then logistic regression (or a linear SVM)",
+    (TEXT, SPEAKER),
+    {
+        **_ENCODER_DEFAULTS,
+        "encoder_weight": 1.0,
+        "with_tfidf": False,
+        **_TFIDF_DEFAULTS,
+        "char_ngram_range": [2, 5],
+        "speaker_weight": 1.0,
+        **_LR_DEFAULTS,
+        "C": 10.0,
+    },
+    partial(_build_blocks, ("encoder", "word", "char", "speaker")),
 )
 
 

@@ -4,7 +4,7 @@ words counted through the distinct words of the texts."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from numbers import Integral
 from typing import Any
 
@@ -54,34 +54,16 @@ class CompactVocabulary:
 
 def kept_terms(df: np.ndarray, n_doc: int, min_df: float, max_df: float) -> np.ndarray:
     """Which terms of these document frequencies (in ``n_doc`` texts) a vectorizer keeps, as
-    scikit-learn reads min_df/max_df: a whole number is a count of texts, a float a share."""
+    scikit-learn reads min_df/max_df (a whole number is a count of texts, a float a share) and
+    with its errors; a term in no text is never kept."""
     high = max_df if isinstance(max_df, Integral) else max_df * n_doc
     low = min_df if isinstance(min_df, Integral) else min_df * n_doc
     if high < low:
         raise ValueError("max_df corresponds to < documents than min_df")
-    return (df <= high) & (df >= low)
-
-
-def _count_words(
-    texts: Iterable[Any], analyze: Callable[[Any], list[str]], dtype: Any
-) -> tuple[sp.csr_matrix, list[str]]:
-    """Texts x distinct words (how often each occurs in each text), and the words in order of
-    first appearance (the order in which scikit-learn meets their n-grams)."""
-    if isinstance(texts, str):
-        raise ValueError("Iterable over raw text documents expected, string object received.")
-    index: dict[str, int] = {}
-    columns: list[int] = []
-    indptr = [0]
-    add = index.setdefault
-    for text in texts:
-        columns.extend([add(word, len(index)) for word in analyze(text)])
-        indptr.append(len(columns))
-    counts = sp.csr_matrix(
-        (np.ones(len(columns), dtype=dtype), np.asarray(columns, dtype=np.int64), indptr),
-        shape=(len(indptr) - 1, len(index)),
-    )
-    counts.sum_duplicates()
-    return counts, list(index)
+    keep = (df > 0) & (df <= high) & (df >= low)
+    if not keep.any():
+        raise ValueError("After pruning, no terms remain. Try a lower min_df or a higher max_df.")
+    return keep
 
 
 class CharWbTfidf(CompactVocabulary, TransformerMixin, BaseEstimator):
@@ -136,10 +118,26 @@ class CharWbTfidf(CompactVocabulary, TransformerMixin, BaseEstimator):
         )
 
     def _words(self, texts: Iterable[Any]) -> tuple[sp.csr_matrix, list[str]]:
-        # The words as the char_wb analyser sees them: decoded, preprocessed, split at whitespace.
+        """Texts x distinct words (how often each occurs in each text), and the words in order
+        of first appearance (the order in which scikit-learn meets their n-grams); the words as
+        the char_wb analyser sees them: decoded, preprocessed, split at whitespace."""
+        if isinstance(texts, str):
+            raise ValueError("Iterable over raw text documents expected, string object received.")
         reading = CountVectorizer(lowercase=self.lowercase, strip_accents=self.strip_accents)
         preprocess, decode = reading.build_preprocessor(), reading.decode
-        return _count_words(texts, lambda text: preprocess(decode(text)).split(), self.dtype)
+        index: dict[str, int] = {}
+        columns: list[int] = []
+        indptr = [0]
+        add = index.setdefault
+        for text in texts:
+            columns.extend([add(word, len(index)) for word in preprocess(decode(text)).split()])
+            indptr.append(len(columns))
+        counts = sp.csr_matrix(
+            (np.ones(len(columns), dtype=self.dtype), np.asarray(columns, dtype=np.int64), indptr),
+            shape=(len(indptr) - 1, len(index)),
+        )
+        counts.sum_duplicates()
+        return counts, list(index)
 
     def count_factors(
         self, texts: Iterable[Any]
@@ -172,10 +170,6 @@ class CharWbTfidf(CompactVocabulary, TransformerMixin, BaseEstimator):
             chunk = words[start : start + _CHUNK_ROWS] @ grams
             df += np.bincount(chunk.indices, minlength=grams.shape[1])
         keep = kept_terms(df, n_doc, self.min_df, self.max_df)
-        if not keep.any():
-            raise ValueError(
-                "After pruning, no terms remain. Try a lower min_df or a higher max_df."
-            )
         columns = np.flatnonzero(keep)
         terms = terms[columns].tolist()
         grams = sp.csr_matrix(grams[:, columns])
