@@ -33,11 +33,6 @@ def cache_root() -> Path:
     return Path(os.environ.get(CACHE_ENV) or DEFAULT_CACHE_DIR)
 
 
-def text_key(text: str) -> str:
-    """The cache key of a sentence: BLAKE2b of its normalised text (32 hex digits)."""
-    return hashlib.blake2b(normalise(text).encode("utf-8"), digest_size=16).hexdigest()
-
-
 class VectorCache:
     """The vectors of one encoder identity: in memory, backed by the batch files of its folder."""
 
@@ -79,14 +74,13 @@ class VectorCache:
     def lookup(self, texts: Sequence[str], encode: Callable[[list[str]], np.ndarray]) -> np.ndarray:
         """The vectors of ``texts`` (rows in order, float64); ``encode`` gets the normalised
         texts not in the cache, each once, and its vectors are stored before returning."""
-        keys = [text_key(t) for t in texts]
+        normalised = [normalise(t) for t in texts]
+        # The key of a sentence: BLAKE2b of its normalised text (32 hex digits).
+        keys = [hashlib.blake2b(t.encode("utf-8"), digest_size=16).hexdigest() for t in normalised]
         with self.lock:
             if any(k not in self.vectors for k in keys):
                 self._refresh()
-            new: dict[str, str] = {}
-            for key, text in zip(keys, texts, strict=True):
-                if key not in self.vectors and key not in new:
-                    new[key] = normalise(text)
+            new = {k: t for k, t in zip(keys, normalised, strict=True) if k not in self.vectors}
             if new:
                 values = np.asarray(encode(list(new.values())), dtype=np.float32)
                 self._write(list(new), values)

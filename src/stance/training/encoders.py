@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import Interval
+from sklearn.utils.validation import check_is_fitted
 
 from stance.errors import StanceError
 from stance.training.embedding_cache import vector_cache
@@ -143,15 +144,6 @@ def encode(identity: EncoderIdentity, texts: list[str], batch_size: int = 32) ->
     )
 
 
-def _texts(x: Any) -> list[str]:
-    if hasattr(x, "iloc") and getattr(x, "ndim", 1) == 2:  # a one-column DataFrame
-        x = x.iloc[:, 0]
-    values = x.tolist() if hasattr(x, "tolist") else list(x)
-    if values and isinstance(values[0], list | tuple):
-        values = [v[0] for v in values]
-    return ["" if v is None else str(v) for v in values]
-
-
 class SentenceEncoder(TransformerMixin, BaseEstimator):
     """Sentence vectors of a frozen pretrained encoder (mean pooling, unit length).
 
@@ -170,8 +162,10 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
         self.batch_size = batch_size
 
     def _vectors(self, x: Any, identity: EncoderIdentity) -> np.ndarray:
+        # The text column (a Series in the pipeline) or a list of texts.
+        texts = ["" if v is None else str(v) for v in (x.tolist() if hasattr(x, "tolist") else x)]
         cache = vector_cache(identity.cache_name)
-        return cache.lookup(_texts(x), lambda texts: encode(identity, texts, int(self.batch_size)))
+        return cache.lookup(texts, lambda texts: encode(identity, texts, int(self.batch_size)))
 
     def fit(self, x: Any, y: Any = None) -> SentenceEncoder:
         identity = encoder_identity(self.encoder)
@@ -180,10 +174,9 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, x: Any) -> np.ndarray:
+        check_is_fitted(self)
         identity = encoder_identity(self.encoder)
-        expected = getattr(self, "weights_sha256_", None)
-        if expected is None:
-            raise StanceError("the sentence encoder step was used before it was fitted")
+        expected = self.weights_sha256_
         if identity.weights_sha256 != expected:
             raise StanceError(
                 f"the sentence encoder {self.encoder!r} found at {identity.folder} is not the "

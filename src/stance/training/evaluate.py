@@ -130,7 +130,7 @@ def evaluate(
     final_fit = fits.final(np.arange(n_train))
     stratified = [fits.fold(tr, te) for tr, te in secondary.splits] if secondary else []
     # Learning curve: a share whose subsets are the whole training parts is the primary CV.
-    curve: list[tuple[float, list[int], list[int]]] = []
+    curve: list[tuple[float, list[int], float]] = []
     plan, skipped = curve_plan(folds.splits, settings)
     if skipped:
         notes.append(
@@ -143,7 +143,7 @@ def evaluate(
             primary[f] if np.array_equal(subset, folds.splits[f][0]) else fits.fold(subset, test)
             for f, (subset, test) in enumerate(subsets)
         ]
-        curve.append((fraction, ids, [len(subset) for subset, _ in subsets]))
+        curve.append((fraction, ids, float(np.mean([len(subset) for subset, _ in subsets]))))
     fits.run(settings.n_jobs, settings.fit_memory_mb)
 
     # Warnings in the order a one-by-one run raises them: primary CV, stratified, curve, final.
@@ -160,26 +160,22 @@ def evaluate(
         s_pred, _, _ = out_of_fold(fits, stratified, secondary.splits, len(x), len(classes))
         metrics.update(_scored(STRATIFIED_PREFIX, y, s_pred, classes, settings))
     rows = []
-    for fraction, ids, sizes in curve:
+    for fraction, ids, size in curve:
         for i in ids:
             add_notes(notes, fits.notes(i))
         c_pred, _, _ = out_of_fold(fits, ids, folds.splits, len(x), len(classes))
         m = _scored("", y[tested], c_pred[tested], classes, settings)
-        size = float(np.mean(sizes))
         rows.append({"fraction": fraction, "train_sentences": size, **{k: m[k] for k in _CURVE}})
     curve_table = pd.DataFrame(rows)
     add_notes(notes, fits.notes(final_fit))
     final = fits.final_model(final_fit)
 
-    oof = frame.loc[
-        tested, [c for c in ("sentence_id", "group", TEXT, SPEAKER, "stance") if c in frame.columns]
-    ].copy()
-    oof = oof.rename(columns={"group": "article_id"})
+    columns = [c for c in ("sentence_id", "group", TEXT, SPEAKER, "stance") if c in frame.columns]
+    oof = frame.loc[tested, columns].rename(columns={"group": "article_id"}).reset_index(drop=True)
     oof["predicted"] = np.asarray(classes, dtype=object)[pred[tested]]
     for k, name in enumerate(classes):
         oof[f"proba_{name}"] = np.round(proba[tested, k], 6)
     oof["fold"] = fold[tested]
-    oof = oof.reset_index(drop=True)
 
     n_groups = int(data.frame["group"].nunique()) if data.grouped else None
     summary: dict[str, Any] = {

@@ -59,7 +59,7 @@ class _TextCounts:
             self.row_nnz = np.rint((self._words > 0) @ per_word).astype(np.int64)
         else:
             params = {k: v for k, v in vectorizer.get_params().items() if k in _COUNT_PARAMS}
-            params.update(min_df=1, max_df=1.0, max_features=None, binary=False, dtype=np.float64)
+            params.update(min_df=1, max_df=1.0, max_features=None, dtype=np.float64)
             counting = CountVectorizer(**params)
             self._counts = sp.csr_matrix(counting.fit_transform(texts))
             self.terms = counting.get_feature_names_out()
@@ -67,12 +67,8 @@ class _TextCounts:
 
     def counts(self, rows: np.ndarray) -> sp.csr_matrix:
         if self._counts is not None:
-            out = self._counts[rows]
-        else:
-            out = sp.csr_matrix(self._words[rows] @ self._grams)
-        if self.vectorizer.binary:
-            out.data[:] = 1.0
-        return out
+            return self._counts[rows]
+        return sp.csr_matrix(self._words[rows] @ self._grams)
 
     def fit(self, rows: np.ndarray) -> tuple[_BlockFit, int]:
         """The vocabulary and IDF ``TfidfVectorizer.fit`` learns from these rows, and the
@@ -84,24 +80,18 @@ class _TextCounts:
         if not df.any():
             raise ValueError("empty vocabulary; perhaps the documents only contain stop words")
         keep = kept_terms(df, len(rows), vec.min_df, vec.max_df)
-        fit = _BlockFit(self, _remap(keep), int(keep.sum()))
-        if vec.use_idf:  # as TfidfTransformer.fit computes it, to the last bit
-            smooth = int(vec.smooth_idf)
-            fit.idf = np.log((len(rows) + smooth) / (df[keep] + float(smooth))) + 1.0
+        # The IDF as TfidfTransformer.fit computes it (smooth_idf), to the last bit.
+        idf = np.log((len(rows) + 1) / (df[keep] + 1.0)) + 1.0
         # A row holds a value in a column when it has the n-gram: the column's document count.
-        return fit, int(df[keep].sum())
+        return _BlockFit(self, _remap(keep), int(keep.sum()), idf), int(df[keep].sum())
 
     def weigh(self, fit: _BlockFit, x: sp.csr_matrix) -> sp.csr_matrix:
-        """TfidfTransformer.transform, in place."""
-        vec = self.vectorizer
-        if vec.sublinear_tf:
+        """TfidfTransformer.transform (l2 norm), in place."""
+        if self.vectorizer.sublinear_tf:
             np.log(x.data, x.data)
             x.data += 1.0
-        if fit.idf is not None:
-            x.data *= fit.idf[x.indices]
-        if vec.norm is not None:
-            x = normalize(x, norm=vec.norm, copy=False)
-        return x
+        x.data *= fit.idf[x.indices]
+        return normalize(x, copy=False)
 
 
 class _CategoryCounts:

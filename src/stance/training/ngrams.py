@@ -67,8 +67,9 @@ def kept_terms(df: np.ndarray, n_doc: int, min_df: float, max_df: float) -> np.n
 
 
 class CharWbTfidf(CompactVocabulary, TransformerMixin, BaseEstimator):
-    """``TfidfVectorizer(analyzer="char_wb")``, the same matrix to the last bit, with each
-    distinct word analysed once: the counts are texts x distinct words times words x n-grams.
+    """``TfidfVectorizer(analyzer="char_wb")`` with the parameters the model kinds set (the
+    others at their defaults), the same matrix to the last bit, with each distinct word analysed
+    once: the counts are texts x distinct words times words x n-grams.
 
     ``fit_transform`` stores each row's n-grams in TfidfVectorizer's order (first appearance),
     so that its row norms are summed in the same order.
@@ -76,34 +77,23 @@ class CharWbTfidf(CompactVocabulary, TransformerMixin, BaseEstimator):
 
     _parameter_constraints: dict = {  # noqa: RUF012 (scikit-learn's convention)
         name: TfidfVectorizer._parameter_constraints[name]
-        for name in ("ngram_range", "lowercase", "strip_accents", "min_df", "max_df", "binary",
-                     "norm", "use_idf", "smooth_idf", "sublinear_tf", "dtype")
-    }  # fmt: skip
+        for name in ("ngram_range", "lowercase", "min_df", "max_df", "sublinear_tf", "dtype")
+    }
 
     def __init__(
         self,
         *,
         ngram_range: tuple[int, int] = (1, 1),
         lowercase: bool = True,
-        strip_accents: str | None = None,
         min_df: float = 1,
         max_df: float = 1.0,
-        binary: bool = False,
-        norm: str | None = "l2",
-        use_idf: bool = True,
-        smooth_idf: bool = True,
         sublinear_tf: bool = False,
         dtype: Any = np.float64,
     ) -> None:
         self.ngram_range = ngram_range
         self.lowercase = lowercase
-        self.strip_accents = strip_accents
         self.min_df = min_df
         self.max_df = max_df
-        self.binary = binary
-        self.norm = norm
-        self.use_idf = use_idf
-        self.smooth_idf = smooth_idf
         self.sublinear_tf = sublinear_tf
         self.dtype = dtype
 
@@ -123,7 +113,7 @@ class CharWbTfidf(CompactVocabulary, TransformerMixin, BaseEstimator):
         the char_wb analyser sees them: decoded, preprocessed, split at whitespace."""
         if isinstance(texts, str):
             raise ValueError("Iterable over raw text documents expected, string object received.")
-        reading = CountVectorizer(lowercase=self.lowercase, strip_accents=self.strip_accents)
+        reading = CountVectorizer(lowercase=self.lowercase)
         preprocess, decode = reading.build_preprocessor(), reading.decode
         index: dict[str, int] = {}
         columns: list[int] = []
@@ -173,29 +163,13 @@ class CharWbTfidf(CompactVocabulary, TransformerMixin, BaseEstimator):
         columns = np.flatnonzero(keep)
         terms = terms[columns].tolist()
         grams = sp.csr_matrix(grams[:, columns])
-        if ordered:
-            counts = _first_seen_order(
-                self._counts(words, grams, sort=False), grams, terms, distinct
-            )
-        else:
-            counts = self._counts(words, grams)
-        self.vocabulary_ = dict(zip(terms, range(len(terms)), strict=True))
-        self.tfidf_ = TfidfTransformer(
-            norm=self.norm,
-            use_idf=self.use_idf,
-            smooth_idf=self.smooth_idf,
-            sublinear_tf=self.sublinear_tf,
-        ).fit(counts)
-        return counts
-
-    def _counts(
-        self, words: sp.csr_matrix, grams: sp.csr_matrix, sort: bool = True
-    ) -> sp.csr_matrix:
         counts = sp.csr_matrix(words @ grams)
-        if sort:  # as CountVectorizer.transform stores its counts
-            counts.sort_indices()
-        if self.binary:
-            counts.data[:] = 1
+        if ordered:
+            counts = _first_seen_order(counts, grams, terms, distinct)
+        else:
+            counts.sort_indices()  # as CountVectorizer.transform stores its counts
+        self.vocabulary_ = dict(zip(terms, range(len(terms)), strict=True))
+        self.tfidf_ = TfidfTransformer(sublinear_tf=self.sublinear_tf).fit(counts)
         return counts
 
     def transform(self, raw_documents: Iterable[Any]) -> Any:
@@ -203,8 +177,9 @@ class CharWbTfidf(CompactVocabulary, TransformerMixin, BaseEstimator):
         (of words never seen in fitting, too) are left out."""
         check_is_fitted(self)
         words, distinct = self._words(raw_documents)
-        grams = sp.csr_matrix(self._ngrams(self.vocabulary_).transform(distinct))
-        return self.tfidf_.transform(self._counts(words, grams), copy=False)
+        counts = sp.csr_matrix(words @ self._ngrams(self.vocabulary_).transform(distinct))
+        counts.sort_indices()
+        return self.tfidf_.transform(counts, copy=False)
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         """The n-grams of the columns, in column order (sorted)."""
