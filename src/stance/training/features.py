@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
+from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, normalize
 from sklearn.svm import LinearSVC
 
@@ -33,37 +34,42 @@ def _chunks(rows: np.ndarray) -> list[np.ndarray]:
 class _BlockFit:
     """What one block of the features step learned from some rows."""
 
-    block: Any
+    block: _Block
     remap: np.ndarray  # column of the cache -> column of the fitted features (-1: not kept)
     n_features: int
     idf: np.ndarray | None = None
 
 
-class _TextCounts:
-    """N-gram counts of one text column, columns in the vectorizer's (sorted) vocabulary order.
+class _Block:
+    """One block of the features step over the whole table: the n-gram counts of a text column
+    (TF-IDF), or the one-hot columns of a category (every value of the table, sorted), in the
+    column order of the fitted block.
 
     Character n-grams within words are kept as two small factors, texts x distinct words and
     words x n-grams (CharWbTfidf.count_factors), multiplied out a few thousand texts at a time.
     """
 
-    def __init__(
-        self, vectorizer: TfidfVectorizer | CharWbTfidf, texts: list[Any], weight: float | None
-    ) -> None:
-        self.vectorizer = vectorizer
+    def __init__(self, transformer: Any, column: Any, weight: float | None) -> None:
+        self.vectorizer = None if isinstance(transformer, OneHotEncoder) else transformer
         self.weight = weight
         self._counts: sp.csr_matrix | None = None
-        if isinstance(vectorizer, CharWbTfidf):
-            self._words, self._grams, self.terms, _ = vectorizer.count_factors(texts)
+        if isinstance(transformer, CharWbTfidf):
+            self._words, self._grams, self.terms, _ = transformer.count_factors(column.tolist())
             # An upper bound of each row's number of n-grams (each word's, summed).
             per_word = np.diff(self._grams.indptr).astype(np.float64)
             self.row_nnz = np.rint((self._words > 0) @ per_word).astype(np.int64)
+            return
+        if self.vectorizer is None:
+            encoder = OneHotEncoder()
+            self._counts = sp.csr_matrix(encoder.fit_transform(column))
+            self.terms = encoder.categories_[0]
         else:
-            params = {k: v for k, v in vectorizer.get_params().items() if k in _COUNT_PARAMS}
+            params = {k: v for k, v in transformer.get_params().items() if k in _COUNT_PARAMS}
             params.update(min_df=1, max_df=1.0, max_features=None, dtype=np.float64)
             counting = CountVectorizer(**params)
-            self._counts = sp.csr_matrix(counting.fit_transform(texts))
+            self._counts = sp.csr_matrix(counting.fit_transform(column.tolist()))
             self.terms = counting.get_feature_names_out()
-            self.row_nnz = np.diff(self._counts.indptr).astype(np.int64)
+        self.row_nnz = np.diff(self._counts.indptr).astype(np.int64)
 
     def counts(self, rows: np.ndarray) -> sp.csr_matrix:
         if self._counts is not None:
@@ -71,54 +77,32 @@ class _TextCounts:
         return sp.csr_matrix(self._words[rows] @ self._grams)
 
     def fit(self, rows: np.ndarray) -> tuple[_BlockFit, int]:
-        """The vocabulary and IDF ``TfidfVectorizer.fit`` learns from these rows, and the
-        number of values the rows have in it."""
-        vec = self.vectorizer
+        """What the block learns from these rows (the categories seen there; or the vocabulary
+        and IDF, as ``TfidfVectorizer.fit``), and the number of values the rows have in it."""
         df = np.zeros(len(self.terms), dtype=np.int64)
         for chunk in _chunks(rows):
             df += np.bincount(self.counts(chunk).indices, minlength=len(self.terms))
-        if not df.any():
-            raise ValueError("empty vocabulary; perhaps the documents only contain stop words")
-        keep = kept_terms(df, len(rows), vec.min_df, vec.max_df)
-        # The IDF as TfidfTransformer.fit computes it (smooth_idf), to the last bit.
-        idf = np.log((len(rows) + 1) / (df[keep] + 1.0)) + 1.0
-        # A row holds a value in a column when it has the n-gram: the column's document count.
+        vec = self.vectorizer
+        if vec is None:
+            keep, idf = df > 0, None
+        else:
+            if not df.any():
+                raise ValueError("empty vocabulary; perhaps the documents only contain stop words")
+            keep = kept_terms(df, len(rows), vec.min_df, vec.max_df)
+            # The IDF as TfidfTransformer.fit computes it (smooth_idf), to the last bit.
+            idf = np.log((len(rows) + 1) / (df[keep] + 1.0)) + 1.0
+        # A row holds a value in a column when it has the term: the column's document count.
         return _BlockFit(self, _remap(keep), int(keep.sum()), idf), int(df[keep].sum())
 
     def weigh(self, fit: _BlockFit, x: sp.csr_matrix) -> sp.csr_matrix:
-        """TfidfTransformer.transform (l2 norm), in place."""
+        """TfidfTransformer.transform (l2 norm), in place; one-hot columns stay as they are."""
+        if fit.idf is None:
+            return x
         if self.vectorizer.sublinear_tf:
             np.log(x.data, x.data)
             x.data += 1.0
         x.data *= fit.idf[x.indices]
         return normalize(x, copy=False)
-
-
-class _CategoryCounts:
-    """One-hot columns of one categorical column: every value of the table, sorted."""
-
-    def __init__(self, values: list[str], weight: float | None) -> None:
-        self.weight = weight
-        self.terms = sorted(set(values))
-        index = {value: i for i, value in enumerate(self.terms)}
-        codes = np.fromiter((index[v] for v in values), dtype=np.int32, count=len(values))
-        n = len(values)
-        self._counts = sp.csr_matrix(
-            (np.ones(n), codes, np.arange(n + 1)), shape=(n, len(self.terms))
-        )
-        self.row_nnz = np.ones(n, dtype=np.int64)
-
-    def counts(self, rows: np.ndarray) -> sp.csr_matrix:
-        return self._counts[rows]
-
-    def fit(self, rows: np.ndarray) -> tuple[_BlockFit, int]:
-        """The categories OneHotEncoder learns from these rows: the values seen there (each
-        row has one value, and it is seen)."""
-        seen = np.bincount(self._counts.indices[rows], minlength=len(self.terms)) > 0
-        return _BlockFit(self, _remap(seen), int(seen.sum())), len(rows)
-
-    def weigh(self, fit: _BlockFit, x: sp.csr_matrix) -> sp.csr_matrix:
-        return x
 
 
 def _remap(keep: np.ndarray) -> np.ndarray:
@@ -175,37 +159,32 @@ class FittedFeatures:
             start += len(chunk)
         return sp.csr_matrix((data, indices, indptr), shape=(len(rows), self.n_features))
 
-    def _output(self, x: sp.csr_matrix) -> Any:
-        return x if self.sparse_output else x.toarray()
-
     def transform(self, rows: np.ndarray) -> Any:
         """The features of any rows of the cache, as the fitted features step transforms them."""
-        return self._output(self._matrix(np.asarray(rows), None))
+        x = self._matrix(np.asarray(rows), None)
+        return x if self.sparse_output else x.toarray()
 
 
 class FeatureCache:
     """The features step of a model's pipeline over one table, with every text analysed once:
     ``fit(rows)`` fits it on some rows, ``FittedFeatures.transform`` maps any rows."""
 
-    def __init__(self, spec: ModelSpec, x: pd.DataFrame) -> None:
+    def __init__(self, spec: ModelSpec, x: pd.DataFrame, pipeline: Pipeline) -> None:
         self.spec = spec
         x = x.reset_index(drop=True)
-        features = spec.build(0).named_steps["features"]
+        features = pipeline.named_steps["features"]
         self.sparse_threshold = features.sparse_threshold
         weights = features.transformer_weights or {}
-        self.blocks: list[_TextCounts | _CategoryCounts] = []
-        for name, transformer, columns in features.transformers:
-            if isinstance(transformer, TfidfVectorizer | CharWbTfidf):
-                texts = x[columns].tolist()
-                self.blocks.append(_TextCounts(transformer, texts, weights.get(name)))
-            else:
-                self.blocks.append(_CategoryCounts(x[columns[0]].tolist(), weights.get(name)))
+        self.blocks = [
+            _Block(transformer, x[columns], weights.get(name))
+            for name, transformer, columns in features.transformers
+        ]
         self.row_nnz = np.sum([b.row_nnz for b in self.blocks], axis=0)
         self.n_terms = sum(len(b.terms) for b in self.blocks)
         # Memory of a fit per stored value of its training matrix: the CSR matrix (8-byte value,
         # 4-byte column); LinearSVC (liblinear) copies it (16 bytes a value). Per feature and
         # class: the solver's vectors (L-BFGS keeps 2 x 10 past steps besides its own).
-        liblinear = isinstance(spec.build(0).named_steps["classifier"], LinearSVC)
+        liblinear = isinstance(pipeline.named_steps["classifier"], LinearSVC)
         self.bytes_per_value = 12 + (16 if liblinear else 0)
         self.solver_vectors = 4 if liblinear else 24
 
@@ -213,7 +192,8 @@ class FeatureCache:
     def build(spec: ModelSpec, x: pd.DataFrame) -> FeatureCache | None:
         """A cache for ``spec`` over ``x``, or None for a pipeline with a block other than TF-IDF
         and one-hot (the majority baseline, the encoder kinds) or a speaker that is no text."""
-        features = spec.build(0).named_steps.get("features")
+        pipeline = spec.build(0)
+        features = pipeline.named_steps.get("features")
         if features is None:
             return None
         for _, transformer, columns in features.transformers:
@@ -224,7 +204,7 @@ class FeatureCache:
                     return None
             elif not isinstance(transformer, TfidfVectorizer | CharWbTfidf):
                 return None
-        return FeatureCache(spec, x)
+        return FeatureCache(spec, x, pipeline)
 
     def counting_memory(self, rows: np.ndarray) -> int:
         """Estimated peak bytes of the counts of one chunk of ``rows`` while they are built and
@@ -266,7 +246,7 @@ class FeatureCache:
         # threshold, else dense.
         density = x.nnz / (x.shape[0] * x.shape[1]) if x.shape[0] and x.shape[1] else 1.0
         fitted.sparse_output = density < self.sparse_threshold
-        return fitted._output(x)
+        return x if fitted.sparse_output else x.toarray()
 
     def classifier(self, seed: int) -> Any:
         """A new, unfitted classifier of the model's pipeline."""
