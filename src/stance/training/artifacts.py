@@ -44,10 +44,8 @@ def write_evaluation(ev: Evaluation, outdir: Path | str) -> dict[str, Path]:
 
 
 def read_summary(path: Path | str) -> dict[str, Any]:
-    """A model's metrics.json."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / METRICS_FILE
+    """The metrics.json of a model's result folder."""
+    path = Path(path) / METRICS_FILE
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

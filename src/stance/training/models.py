@@ -158,14 +158,8 @@ def _classifier(p: dict[str, Any], seed: int) -> LogisticRegression | SoftmaxLin
 
 def _tfidf_params(p: dict[str, Any], ngrams: str) -> dict[str, Any]:
     """The parameters of a TF-IDF block of n-grams in the range of hyperparameter ``ngrams``."""
-    return {
-        "ngram_range": _ngrams(p[ngrams], ngrams),
-        "min_df": p["min_df"],
-        "max_df": p["max_df"],
-        "sublinear_tf": p["sublinear_tf"],
-        "lowercase": p["lowercase"],
-        "dtype": np.float64,
-    }
+    common = {k: p[k] for k in ("min_df", "max_df", "sublinear_tf", "lowercase")}
+    return {"ngram_range": _ngrams(p[ngrams], ngrams), **common, "dtype": np.float64}
 
 
 def _block(name: str, p: dict[str, Any]) -> tuple[str, Any, Any]:

@@ -144,15 +144,11 @@ class CharWbTfidf(CompactVocabulary, TransformerMixin, BaseEstimator):
 
     def fit(self, raw_documents: Iterable[Any], y: Any = None) -> CharWbTfidf:
         """Learn the vocabulary and the IDF of ``raw_documents``."""
-        self._fit(raw_documents, ordered=False)
+        self.fit_transform(raw_documents)
         return self
 
     def fit_transform(self, raw_documents: Iterable[Any], y: Any = None) -> Any:
         """Learn the vocabulary and the IDF; return the TF-IDF matrix of ``raw_documents``."""
-        counts = self._fit(raw_documents, ordered=True)
-        return self.tfidf_.transform(counts, copy=False)
-
-    def _fit(self, raw_documents: Iterable[Any], ordered: bool) -> sp.csr_matrix:
         words, grams, terms, distinct = self.count_factors(raw_documents)
         n_doc = words.shape[0]
         df = np.zeros(grams.shape[1], dtype=np.int64)
@@ -163,14 +159,10 @@ class CharWbTfidf(CompactVocabulary, TransformerMixin, BaseEstimator):
         columns = np.flatnonzero(keep)
         terms = terms[columns].tolist()
         grams = sp.csr_matrix(grams[:, columns])
-        counts = sp.csr_matrix(words @ grams)
-        if ordered:
-            counts = _first_seen_order(counts, grams, terms, distinct)
-        else:
-            counts.sort_indices()  # as CountVectorizer.transform stores its counts
+        counts = _first_seen_order(sp.csr_matrix(words @ grams), grams, terms, distinct)
         self.vocabulary_ = dict(zip(terms, range(len(terms)), strict=True))
         self.tfidf_ = TfidfTransformer(sublinear_tf=self.sublinear_tf).fit(counts)
-        return counts
+        return self.tfidf_.transform(counts, copy=False)
 
     def transform(self, raw_documents: Iterable[Any]) -> Any:
         """The TF-IDF matrix of ``raw_documents`` in the fitted vocabulary; n-grams outside it
@@ -178,7 +170,7 @@ class CharWbTfidf(CompactVocabulary, TransformerMixin, BaseEstimator):
         check_is_fitted(self)
         words, distinct = self._words(raw_documents)
         counts = sp.csr_matrix(words @ self._ngrams(self.vocabulary_).transform(distinct))
-        counts.sort_indices()
+        counts.sort_indices()  # as CountVectorizer.transform stores its counts
         return self.tfidf_.transform(counts, copy=False)
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:

@@ -48,12 +48,11 @@ def plot_curve(ev: Evaluation, path: Path) -> None:
         ("f_avg", "f_avg", "s", "--"),
     ):
         (line,) = ax.plot(x, curve[name], marker=marker, linestyle=style, label=label)
-        if f"{name}_ci_low" in curve:
-            ax.fill_between(
-                x, curve[f"{name}_ci_low"], curve[f"{name}_ci_high"],
-                color=line.get_color(), alpha=0.18, linewidth=0,
-                label=f"{label} {level}% bootstrap CI",
-            )  # fmt: skip
+        ax.fill_between(
+            x, curve[f"{name}_ci_low"], curve[f"{name}_ci_high"],
+            color=line.get_color(), alpha=0.18, linewidth=0,
+            label=f"{label} {level}% bootstrap CI",
+        )  # fmt: skip
     ax.set_xlabel("labeled sentences in the training part (mean over folds)")
     ax.set_ylabel("score on held-out articles")
     ax.set_ylim(0, 1)

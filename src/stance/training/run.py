@@ -14,7 +14,7 @@ from typing import Any
 
 from stance.training.artifacts import write_evaluation
 from stance.training.data import LabeledData
-from stance.training.embedding_cache import cache_root, encoded_count
+from stance.training.encoders import cache_root, encoded_count
 from stance.training.evaluate import Evaluation, evaluate
 from stance.training.extras import extra_of_kind, require_embeddings, runnable_entries
 from stance.training.models import SPEAKER, ModelSpec, get_spec, model_specs
