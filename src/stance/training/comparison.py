@@ -1,4 +1,4 @@
-"""The comparison table: every model's headline scores side by side, best f_avg first."""
+"""The comparison table and figure: every model's headline scores side by side, best f_avg first."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 
+from stance.figures import new_figure, save_png
 from stance.io import atomic_open, plain_frame, spreadsheet_frame
 
 COMPARISON_COLUMNS = [
@@ -103,3 +104,45 @@ def describe_comparison(table: pd.DataFrame, summaries: Iterable[Mapping[str, An
         "child run of this one.",
     ]
     return "\n".join(lines)
+
+
+def plot_comparison(table: pd.DataFrame, path: Path | str, ci_level: float = 0.95) -> None:
+    """Every model's f_avg and macro-F1 with their intervals, best f_avg at the top; the
+    majority baseline (a model of kind ``majority``) drawn as a dashed line in both panels."""
+    rows = table.reset_index(drop=True)
+    n = len(rows)
+    baseline = rows[rows["kind"] == "majority"]
+    fig, axes = new_figure(1, 2, figsize=(8.4, 1.4 + 0.42 * n), dpi=100, sharey=True)
+    y = list(range(n))[::-1]  # the first row (best f_avg) at the top
+    for ax, name, label in zip(axes, ("f_avg", "macro_f1"), ("f_avg", "macro-F1"), strict=True):
+        value = pd.to_numeric(rows[name], errors="coerce")
+        # No interval logged: a dot without a bar.
+        low = (value - pd.to_numeric(rows[f"{name}_ci_low"], errors="coerce")).clip(lower=0)
+        high = (pd.to_numeric(rows[f"{name}_ci_high"], errors="coerce") - value).clip(lower=0)
+        low, high = low.fillna(0.0), high.fillna(0.0)
+        colors = ["0.55" if k == "majority" else "C0" for k in rows["kind"]]
+        for i in range(n):
+            ax.errorbar(
+                value[i], y[i], xerr=[[low[i]], [high[i]]], fmt="o", color=colors[i],
+                ecolor=colors[i], capsize=3,
+            )  # fmt: skip
+            ax.annotate(
+                f"{value[i]:.2f}", (value[i], y[i]), textcoords="offset points", xytext=(0, 6),
+                ha="center", fontsize=7,
+            )  # fmt: skip
+        if not baseline.empty:
+            ax.axvline(
+                float(baseline[name].iloc[0]), color="0.35", linestyle="--", linewidth=1,
+                label=f"majority baseline ({baseline['model'].iloc[0]})",
+            )  # fmt: skip
+            ax.legend(loc="lower right", fontsize=7)
+        ax.set_xlim(-0.03, 1.0)  # a score or baseline of 0 stays visible
+        ax.set_ylim(-0.7, n - 0.3)
+        ax.set_xlabel(f"{label} ({round(ci_level * 100)}% bootstrap CI)")
+        ax.grid(axis="x", alpha=0.3)
+    axes[0].set_yticks(y, rows["model"])
+    scheme = rows["cv_scheme"].iloc[0] if n else ""
+    sentences = rows["n_sentences"].iloc[0] if n else 0
+    fig.suptitle(f"All models, {sentences} labeled sentences ({scheme})", fontsize=9)
+    fig.tight_layout()
+    save_png(fig, path)

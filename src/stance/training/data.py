@@ -162,10 +162,8 @@ def load_table(
     if not path.is_file():
         raise StanceError(f"{path}: file not found")
     datasets = import_datasets()
-    kwargs: dict[str, Any] = {}
-    if builder == "csv":
-        # Keep "NA", "None" and the like as text: only an empty cell is missing.
-        kwargs = {"keep_default_na": False, "na_values": [""]}
+    # A CSV keeps "NA", "None" and the like as text: only an empty cell is missing.
+    kwargs = {"keep_default_na": False, "na_values": [""]} if builder == "csv" else {}
     try:
         ds = datasets.load_dataset(
             builder,

@@ -235,12 +235,9 @@ def encode(identity: EncoderIdentity, texts: list[str], batch_size: int = 32) ->
 
 
 class SentenceEncoder(TransformerMixin, BaseEstimator):
-    """Sentence vectors of a frozen pretrained encoder (mean pooling, unit length).
-
-    Learns nothing from the data: ``fit`` records which encoder files it used (their SHA-256),
-    and ``transform`` refuses other files. Vectors come from the on-disk cache where possible
-    (VectorCache); only texts not in it are encoded.
-    """
+    """Sentence vectors of a frozen pretrained encoder (mean pooling, unit length). ``fit``
+    learns nothing but which encoder files it used (their SHA-256), and ``transform`` refuses
+    other files; only texts not in the vector cache are encoded."""
 
     _parameter_constraints: dict = {  # noqa: RUF012 (scikit-learn's convention)
         "encoder": [str],

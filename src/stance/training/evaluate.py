@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.metrics import classification_report
 from sklearn.pipeline import Pipeline
 
 from stance.errors import StanceError
@@ -63,16 +64,11 @@ def _scored(
 
 
 def evaluate(
-    data: LabeledData,
-    spec: ModelSpec,
-    settings: EvalSettings,
-    test: LabeledData | None = None,
+    data: LabeledData, spec: ModelSpec, settings: EvalSettings, test: LabeledData | None = None
 ) -> Evaluation:
-    """Evaluate one model on labeled data and fit its final model on all of it.
-
-    Primary scores: grouped CV when every sentence has its article (group), else stratified
-    K-fold with a warning; with ``test``, the model fit on ``data`` scored on ``test``.
-    """
+    """Evaluate one model on labeled data and fit its final model on all of it. Primary scores:
+    grouped CV when every sentence has its article (group), else stratified K-fold with a
+    warning; with ``test``, the model fit on ``data`` scored on ``test``."""
     classes = list(data.classes)
     if test is not None:
         extra = sorted(set(test.frame["stance"]) - set(classes))
@@ -213,8 +209,6 @@ def evaluate(
 def _report_text(
     summary: dict[str, Any], y_true: np.ndarray, y_pred: np.ndarray, classes: Sequence[str]
 ) -> str:
-    from sklearn.metrics import classification_report
-
     m, data = summary["metrics"], summary["data"]
     level = round(summary["settings"]["ci_level"] * 100)
     articles = f" from {data['n_articles']} articles" if data["n_articles"] else ""

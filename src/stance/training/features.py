@@ -42,12 +42,8 @@ class _BlockFit:
 
 class _Block:
     """One block of the features step over the whole table: the n-gram counts of a text column
-    (TF-IDF), or the one-hot columns of a category (every value of the table, sorted), in the
-    column order of the fitted block.
-
-    Character n-grams within words are kept as two small factors, texts x distinct words and
-    words x n-grams (CharWbTfidf.count_factors), multiplied out a few thousand texts at a time.
-    """
+    (TF-IDF) or the one-hot columns of a category. Character n-grams within words are kept as
+    two small factors (CharWbTfidf.count_factors), multiplied out a few thousand rows at a time."""
 
     def __init__(self, transformer: Any, column: Any, weight: float | None) -> None:
         self.vectorizer = None if isinstance(transformer, OneHotEncoder) else transformer

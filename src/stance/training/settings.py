@@ -64,8 +64,5 @@ class EvalSettings:
 
     def as_dict(self) -> dict[str, Any]:
         """The settings that shape results (all but SPEED_SETTINGS), as JSON values."""
-        return {
-            k: list(v) if isinstance(v, tuple) else v
-            for k, v in asdict(self).items()
-            if k not in SPEED_SETTINGS
-        }
+        values = result_settings(asdict(self))
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}
