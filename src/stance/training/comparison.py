@@ -55,7 +55,8 @@ def read_comparison(path: Path | str) -> pd.DataFrame:
     return plain_frame(pd.read_csv(path, sep="\t", keep_default_na=False, na_values=[""]))
 
 
-def _with_ci(row: Mapping[str, Any], name: str) -> str:
+def with_ci(row: Mapping[str, Any], name: str) -> str:
+    """A score with its interval, '0.512 [0.401, 0.622]' ('-': no score)."""
     value, low, high = row.get(name), row.get(f"{name}_ci_low"), row.get(f"{name}_ci_high")
     if value is None or pd.isna(value):
         return "-"
@@ -84,21 +85,20 @@ def describe_comparison(table: pd.DataFrame, summaries: Iterable[Mapping[str, An
         "",
         f"Evaluation: {cv['description']}; {level}% bootstrap intervals.",
         "",
-        f"Best f_avg: **{best['model']}**, f_avg {_with_ci(best, 'f_avg')}, "
-        f"macro-F1 {_with_ci(best, 'macro_f1')}.",
+        f"Best f_avg: **{best['model']}**, f_avg {with_ci(best, 'f_avg')}, "
+        f"macro-F1 {with_ci(best, 'macro_f1')}.",
     ]
-    baseline = [r for r in rows if r.get("kind") == "majority"]
-    if baseline:
-        b = baseline[0]
+    b = next((r for r in rows if r.get("kind") == "majority"), None)
+    if b is not None:
         lines.append(
-            f"Majority baseline ({b['model']}): f_avg {_with_ci(b, 'f_avg')}, "
-            f"macro-F1 {_with_ci(b, 'macro_f1')}."
+            f"Majority baseline ({b['model']}): f_avg {with_ci(b, 'f_avg')}, "
+            f"macro-F1 {with_ci(b, 'macro_f1')}."
         )
     lines += [
         "",
         f"| model | f_avg [{level}% CI] | macro-F1 [{level}% CI] |",
         "| --- | --- | --- |",
-        *(f"| {r['model']} | {_with_ci(r, 'f_avg')} | {_with_ci(r, 'macro_f1')} |" for r in rows),
+        *(f"| {r['model']} | {with_ci(r, 'f_avg')} | {with_ci(r, 'macro_f1')} |" for r in rows),
         "",
         "The whole table is the artifact `comparison.json` (Artifacts tab); each model is a "
         "child run of this one.",

@@ -143,23 +143,22 @@ class EncoderIdentity:
         return f"{self.name.replace('/', '--')[:60]}-{digest[:16]}"
 
 
-def _shipped_folder(name: str) -> Path | None:
-    if name not in SHIPPED:
-        return None
-    module, sub = SHIPPED[name]
+def _folder(name: str) -> Path:
+    """The files of the encoder called ``name``: a shipped one, a folder, or one in the local
+    model cache."""
+    if name not in SHIPPED and Path(name).is_dir():
+        return Path(name)
     require_embeddings(f"the sentence encoder {name!r}")
-    try:
-        package = importlib.import_module(module)
-    except ImportError:
-        raise StanceError(
-            f"the sentence encoder {name!r} comes with the package {module}, which is not "
-            f"installed; {INSTALL_HINT}"
-        ) from None
-    return Path(package.__file__).resolve().parent / sub
-
-
-def _cached_folder(name: str) -> Path:
-    require_embeddings(f"the sentence encoder {name!r}")
+    if name in SHIPPED:
+        module, sub = SHIPPED[name]
+        try:
+            package = importlib.import_module(module)
+        except ImportError:
+            raise StanceError(
+                f"the sentence encoder {name!r} comes with the package {module}, which is not "
+                f"installed; {INSTALL_HINT}"
+            ) from None
+        return Path(package.__file__).resolve().parent / sub
     from huggingface_hub import snapshot_download
 
     try:
@@ -196,10 +195,8 @@ _LOCK = threading.Lock()
 
 @functools.cache
 def encoder_identity(name: str) -> EncoderIdentity:
-    """The encoder called ``name``: a shipped one, a folder, or one in the local model cache."""
-    folder = _shipped_folder(name)
-    if folder is None:
-        folder = Path(name) if Path(name).is_dir() else _cached_folder(name)
+    """The encoder called ``name`` (see _folder) and the hash of its files."""
+    folder = _folder(name)
     return EncoderIdentity(name, folder, _hash_folder(folder))
 
 
@@ -273,9 +270,6 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
             )
         vectors = self._vectors(x, identity)
         return vectors if len(vectors) else np.zeros((0, self.n_features_out_))
-
-    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
-        return np.asarray([f"dim{i}" for i in range(self.n_features_out_)], dtype=object)
 
 
 def encoder_params(model: Any) -> dict[str, str]:

@@ -19,7 +19,6 @@ from stance.training.folds import (
     SCHEME_NAMES,
     STRATIFIED_PREFIX,
     Folds,
-    _check_classes,
     grouped_folds,
     stratified_folds,
 )
@@ -94,7 +93,13 @@ def evaluate(
     n_train = len(data.frame)
     frame = pd.concat([data.frame, *([] if test is None else [test.frame])], ignore_index=True)
     y = np.array([classes.index(s) for s in frame["stance"]], dtype=np.int64)
-    _check_classes(y[:n_train], classes)
+    trained = sorted(set(y[:n_train].tolist()))
+    if len(trained) < 2:
+        only = classes[trained[0]] if trained else "none"
+        raise StanceError(
+            f"every labeled sentence ({n_train}) has stance {only!r}: a classifier needs at least "
+            f"two classes; label sentences of another stance ({', '.join(classes)}) first"
+        )
 
     secondary: Folds | None = None
     if test is not None:

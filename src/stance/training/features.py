@@ -1,9 +1,8 @@
 """Cached n-gram counts: the features of many CV fits of one table, counted once.
 
-The n-gram counts of a row depend on its own text only, so each text is analysed once; a fit
-then learns its vocabulary, IDF and speakers from the counts of its training rows, as the
-pipeline's features step learns them from their texts (tests/test_feature_cache.py compares
-both). The final model is fit by ``Pipeline.fit`` (fitting.py), not from the cache.
+The counts of a row depend on its own text only, so each text is analysed once; a fit then
+learns its vocabulary, IDF and speakers from the counts of its training rows, as the pipeline's
+features step learns them from their texts. The final model is fit by ``Pipeline.fit``.
 """
 
 from __future__ import annotations
@@ -134,9 +133,8 @@ class FittedFeatures:
         return sp.csr_matrix(sp.hstack(parts, format="csr")) if len(parts) > 1 else parts[0]
 
     def _matrix(self, rows: np.ndarray, total: int | None) -> sp.csr_matrix:
-        """The features of ``rows`` as one CSR matrix, built a chunk of rows at a time; with the
-        number of values known (``total``), straight into arrays of the final size, so the
-        matrix is never held twice."""
+        """The features of ``rows`` as one CSR matrix, a chunk of rows at a time; with ``total``
+        values known, straight into arrays of the final size (never held twice)."""
         if len(rows) == 0:
             return sp.csr_matrix((0, self.n_features))
         if total is None:

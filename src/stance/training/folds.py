@@ -38,16 +38,6 @@ class Folds:
         return f"{SCHEME_NAMES[self.scheme]}, {len(self.splits)} folds"
 
 
-def _check_classes(y: np.ndarray, classes: Sequence[str]) -> None:
-    present = sorted(set(y.tolist()))
-    if len(present) < 2:
-        only = classes[present[0]] if present else "none"
-        raise StanceError(
-            f"every labeled sentence ({len(y)}) has stance {only!r}: a classifier needs at least "
-            f"two classes; label sentences of another stance ({', '.join(classes)}) first"
-        )
-
-
 def grouped_folds(
     groups: Sequence[str], y: np.ndarray, classes: Sequence[str], settings: EvalSettings
 ) -> Folds:

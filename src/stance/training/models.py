@@ -33,9 +33,8 @@ SPEAKER = "speaker"
 
 
 class SoftmaxLinearSVC(LinearSVC):
-    """A linear SVM whose ``predict_proba`` is the softmax of its decision function: scores
-    that rank the classes as ``predict`` does, not calibrated (no held-out fit), so that classes
-    with a handful of examples stay usable."""
+    """A linear SVM whose ``predict_proba`` is the softmax of its margins: not calibrated (no
+    held-out fit), so that classes with a handful of examples stay usable."""
 
     def predict_proba(self, X: Any) -> np.ndarray:
         scores = np.asarray(self.decision_function(X), dtype=float)
@@ -325,8 +324,7 @@ def spec_from_entry(entry: Mapping[str, Any], where: str = "models") -> ModelSpe
                               if isinstance(v, BaseEstimator))]  # fmt: skip
     try:
         # scikit-learn checks parameter values only in fit; this is the check fit runs (private,
-        # present since 1.2; tests/test_models.py and tests/test_reliability_tracking.py fail if
-        # it stops catching a bad value).
+        # present since 1.2; tests/test_models.py fails if it stops catching a bad value).
         for estimator in estimators:
             estimator._validate_params()
     except (TypeError, ValueError) as exc:

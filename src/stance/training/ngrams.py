@@ -105,9 +105,8 @@ class CharWbTfidf(CompactVocabulary, TransformerMixin, BaseEstimator):
         )
 
     def _words(self, texts: Iterable[Any]) -> tuple[sp.csr_matrix, list[str]]:
-        """Texts x distinct words (how often each occurs in each text), and the words in order
-        of first appearance (the order in which scikit-learn meets their n-grams); the words as
-        the char_wb analyser sees them: decoded, preprocessed, split at whitespace."""
+        """Texts x distinct words (as the char_wb analyser sees them: decoded, preprocessed, split
+        at whitespace), and the words in order of first appearance (as scikit-learn meets them)."""
         if isinstance(texts, str):
             raise ValueError("Iterable over raw text documents expected, string object received.")
         reading = CountVectorizer(lowercase=self.lowercase)
@@ -130,8 +129,7 @@ class CharWbTfidf(CompactVocabulary, TransformerMixin, BaseEstimator):
         self, texts: Iterable[Any]
     ) -> tuple[sp.csr_matrix, sp.csr_matrix, np.ndarray, list[str]]:
         """The two factors of the n-gram counts of ``texts``, texts x words and words x n-grams
-        (every n-gram, nothing pruned); the n-grams of the columns (sorted) and the words of the
-        rows (in order of first appearance)."""
+        (nothing pruned); the n-grams of the columns (sorted) and the words of the rows."""
         words, distinct = self._words(texts)
         if not distinct:
             raise ValueError("empty vocabulary; perhaps the documents only contain stop words")
@@ -169,17 +167,6 @@ class CharWbTfidf(CompactVocabulary, TransformerMixin, BaseEstimator):
         counts = sp.csr_matrix(words @ self._ngrams(self.vocabulary_).transform(distinct))
         counts.sort_indices()  # as CountVectorizer.transform stores its counts
         return self.tfidf_.transform(counts, copy=False)
-
-    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
-        """The n-grams of the columns, in column order (sorted)."""
-        check_is_fitted(self)
-        return np.asarray(sorted(self.vocabulary_, key=self.vocabulary_.__getitem__), dtype=object)
-
-    def __sklearn_tags__(self) -> Any:
-        tags = super().__sklearn_tags__()
-        tags.input_tags.string = True
-        tags.input_tags.two_d_array = False
-        return tags
 
 
 def _first_seen_order(

@@ -1,7 +1,5 @@
-"""Training configured models: evaluate, write each result folder, report progress.
-
-The one training path: the workflow's ``train_model`` step and ``stance train`` both call it.
-"""
+"""Training configured models: evaluate, write each result folder, report progress (the one
+training path: the workflow's ``train_model`` step and ``stance train`` both call it)."""
 
 from __future__ import annotations
 
@@ -13,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from stance.training.artifacts import write_evaluation
-from stance.training.data import LabeledData
+from stance.training.comparison import with_ci
+from stance.training.data import LabeledData, load_training_data
 from stance.training.encoders import cache_root, encoded_count
 from stance.training.evaluate import Evaluation, evaluate
 from stance.training.extras import extra_of_kind, require_embeddings, runnable_entries
@@ -57,9 +56,8 @@ def result_line(ev: Evaluation) -> str:
     """One line with a model's headline scores and their intervals."""
     s, m = ev.summary, ev.metrics
     return (
-        f"{s['model']}: f_avg {m['f_avg']:.3f} [{m['f_avg_ci_low']:.3f}, "
-        f"{m['f_avg_ci_high']:.3f}], macro_f1 {m['macro_f1']:.3f} "
-        f"[{m['macro_f1_ci_low']:.3f}, {m['macro_f1_ci_high']:.3f}] ({s['cv']['description']})"
+        f"{s['model']}: f_avg {with_ci(m, 'f_avg')}, macro_f1 {with_ci(m, 'macro_f1')} "
+        f"({s['cv']['description']})"
     )
 
 
@@ -100,8 +98,6 @@ def train_configured_model(
 ) -> Evaluation:
     """Train and evaluate the configured model ``name`` on the labeled data set ``data`` with
     ``threads`` threads; write its result folder ``out_dir`` (rule train_model)."""
-    from stance.training.data import load_training_data
-
     labeled = load_training_data(data)
     ev = train_model(labeled, get_spec(config, name), settings_for(config, threads), out_dir)
     logger.info(f"{result_line(ev)} -> {out_dir}")
