@@ -22,7 +22,7 @@ from stance.training.folds import (
     grouped_folds,
     stratified_folds,
 )
-from stance.training.metrics import bootstrap_ci, compute_metrics, confusion
+from stance.training.metrics import confusion, scored
 from stance.training.models import SPEAKER, TEXT, ModelSpec
 from stance.training.settings import EvalSettings
 
@@ -50,16 +50,6 @@ class Evaluation:
     @property
     def warnings(self) -> list[str]:
         return self.summary["warnings"]
-
-
-def _scored(
-    prefix: str, y_true: np.ndarray, y_pred: np.ndarray, classes: list[str], s: EvalSettings
-) -> dict[str, float]:
-    m = compute_metrics(y_true, y_pred, classes, s.f_avg_classes)
-    args = (s.f_avg_classes, s.n_bootstrap, s.ci_level, s.seed)
-    for name, (low, high) in bootstrap_ci(y_true, y_pred, classes, *args).items():
-        m[f"{name}_ci_low"], m[f"{name}_ci_high"] = low, high
-    return {f"{prefix}{k}": v for k, v in m.items()}
 
 
 def evaluate(
@@ -152,20 +142,20 @@ def evaluate(
         add_notes(notes, fits.notes(i))
     pred, proba, fold = out_of_fold(fits, primary, folds.splits, len(x), len(classes))
     tested = fold >= 0
-    metrics = _scored("", y[tested], pred[tested], classes, settings)
+    metrics = scored(y[tested], pred[tested], classes, settings)
     cm = confusion(y[tested], pred[tested], len(classes))
     if secondary is not None:
         notes += secondary.warnings
         for i in stratified:
             add_notes(notes, fits.notes(i))
         s_pred, _, _ = out_of_fold(fits, stratified, secondary.splits, len(x), len(classes))
-        metrics.update(_scored(STRATIFIED_PREFIX, y, s_pred, classes, settings))
+        metrics.update(scored(y, s_pred, classes, settings, STRATIFIED_PREFIX))
     rows = []
     for fraction, ids, size in curve:
         for i in ids:
             add_notes(notes, fits.notes(i))
         c_pred, _, _ = out_of_fold(fits, ids, folds.splits, len(x), len(classes))
-        m = _scored("", y[tested], c_pred[tested], classes, settings)
+        m = scored(y[tested], c_pred[tested], classes, settings)
         rows.append({"fraction": fraction, "train_sentences": size, **{k: m[k] for k in _CURVE}})
     curve_table = pd.DataFrame(rows)
     add_notes(notes, fits.notes(final_fit))
@@ -178,7 +168,6 @@ def evaluate(
         oof[f"proba_{name}"] = np.round(proba[tested, k], 6)
     oof["fold"] = fold[tested]
 
-    n_groups = int(data.frame["group"].nunique()) if data.grouped else None
     summary: dict[str, Any] = {
         "model": spec.name,
         "kind": spec.kind.name,
@@ -196,7 +185,7 @@ def evaluate(
         "data": {
             "source": data.source,
             "n_sentences": len(data.frame),
-            "n_articles": n_groups,
+            "n_articles": int(data.frame["group"].nunique()) if data.grouped else None,
             "class_counts": {c: int((data.frame["stance"] == c).sum()) for c in classes},
             "sha256": data.digest(),
             "test_source": test.source if test is not None else None,

@@ -6,6 +6,8 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
+from stance.training.settings import EvalSettings
+
 
 def confusion(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndarray:
     """Confusion counts: rows are true classes, columns predicted, in class order."""
@@ -97,19 +99,20 @@ def bootstrap_intervals(
     return out
 
 
-def bootstrap_ci(
-    y_true: np.ndarray,
-    y_pred: np.ndarray,
-    classes: Sequence[str],
-    f_avg_classes: Sequence[str],
-    n_bootstrap: int,
-    level: float,
-    seed: int,
-) -> dict[str, tuple[float, float]]:
-    """Percentile bootstrap CIs of f_avg and macro_f1, resampling sentences with replacement."""
-    idx = [list(classes).index(c) for c in f_avg_classes]
+def scored(
+    y_true: np.ndarray, y_pred: np.ndarray, classes: list[str], s: EvalSettings, prefix: str = ""
+) -> dict[str, float]:
+    """compute_metrics, with percentile bootstrap CIs of f_avg and macro_f1 (``*_ci_low``,
+    ``*_ci_high``; sentences resampled with replacement), every name after ``prefix``."""
+    m = compute_metrics(y_true, y_pred, classes, s.f_avg_classes)
+    idx = [list(classes).index(c) for c in s.f_avg_classes]
     scores = {
         "f_avg": lambda cms: per_class_scores(cms)[2][:, idx].mean(axis=1),
         "macro_f1": lambda cms: per_class_scores(cms)[2].mean(axis=1),
     }
-    return bootstrap_intervals(y_true, y_pred, len(classes), scores, n_bootstrap, level, seed)
+    ci = bootstrap_intervals(
+        y_true, y_pred, len(classes), scores, s.n_bootstrap, s.ci_level, s.seed
+    )
+    for name, (low, high) in ci.items():
+        m[f"{name}_ci_low"], m[f"{name}_ci_high"] = low, high
+    return {f"{prefix}{k}": v for k, v in m.items()}
