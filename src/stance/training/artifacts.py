@@ -53,8 +53,7 @@ def read_summary(path: Path | str) -> dict[str, Any]:
 
 
 def load_final_model(model_dir: Path | str) -> Pipeline:
-    """The final model that ``write_evaluation`` saved; a file naming a type outside the
-    project's allowlist is refused, not loaded (stance.training.model_files)."""
+    """The final model of a result folder; a type outside the allowlist is refused (model_files)."""
     return load_model(Path(model_dir) / MODEL_FILE)
 
 

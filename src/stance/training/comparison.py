@@ -23,21 +23,19 @@ def comparison_table(
     summaries: Iterable[Mapping[str, Any]], run_ids: Mapping[str, str] | None = None
 ) -> pd.DataFrame:
     """One row per model, best f_avg first (ties by name): the headline metrics side by side."""
-    rows = []
-    for s in summaries:
-        m = s["metrics"]
-        rows.append(
-            {
-                "model": s["model"],
-                "kind": s["kind"],
-                "features": "+".join(s["features"]),
-                "cv_scheme": s["cv"]["scheme"],
-                "n_folds": s["cv"]["n_folds"],
-                "n_sentences": s["data"]["n_sentences"],
-                **{c: m.get(c) for c in COMPARISON_COLUMNS[6:-1]},
-                "run_id": (run_ids or {}).get(s["model"], ""),
-            }
-        )
+    rows = [
+        {
+            "model": s["model"],
+            "kind": s["kind"],
+            "features": "+".join(s["features"]),
+            "cv_scheme": s["cv"]["scheme"],
+            "n_folds": s["cv"]["n_folds"],
+            "n_sentences": s["data"]["n_sentences"],
+            **{c: s["metrics"].get(c) for c in COMPARISON_COLUMNS[6:-1]},
+            "run_id": (run_ids or {}).get(s["model"], ""),
+        }
+        for s in summaries
+    ]
     table = pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
     return table.sort_values(["f_avg", "model"], ascending=[False, True], kind="stable")
 
@@ -66,8 +64,7 @@ def with_ci(row: Mapping[str, Any], name: str) -> str:
 
 
 def describe_comparison(table: pd.DataFrame, summaries: Iterable[Mapping[str, Any]]) -> str:
-    """A short markdown description of a comparison: the models, the label version (digest and
-    size of the labeled data), the evaluation scheme and the best model with its intervals."""
+    """A short markdown description: the models, label version, scheme and best model's scores."""
     summaries = list(summaries)
     rows = table.to_dict("records")
     if not rows:
@@ -107,8 +104,7 @@ def describe_comparison(table: pd.DataFrame, summaries: Iterable[Mapping[str, An
 
 
 def plot_comparison(table: pd.DataFrame, path: Path | str, ci_level: float = 0.95) -> None:
-    """Every model's f_avg and macro-F1 with their intervals, best f_avg at the top; the
-    majority baseline (a model of kind ``majority``) drawn as a dashed line in both panels."""
+    """Every model's f_avg and macro-F1 with intervals, the best on top, the baseline dashed."""
     rows = table.reset_index(drop=True)
     n = len(rows)
     baseline = rows[rows["kind"] == "majority"]

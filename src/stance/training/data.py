@@ -60,11 +60,9 @@ def _names_of(ds: Any, column: str) -> tuple[list[str] | None, list[Any]]:
 
 
 def _blank(value: Any) -> bool:
-    return (
-        value is None
-        or (isinstance(value, float) and math.isnan(value))
-        or (isinstance(value, str) and value.strip() == "")
-    )
+    if isinstance(value, str):
+        return not value.strip()
+    return value is None or (isinstance(value, float) and math.isnan(value))
 
 
 def from_dataset(
@@ -150,8 +148,7 @@ def load_training_data(path: Path | str) -> LabeledData:
 def load_table(
     path: Path | str, class_hint: Sequence[str] | None = None, cache_dir: Path | str | None = None
 ) -> LabeledData:
-    """A labeled table (CSV, JSON Lines or Parquet: text, stance; optional group or article_id,
-    speaker, sentence_id) read with ``datasets.load_dataset``."""
+    """A labeled table (CSV, JSON Lines or Parquet) read with ``datasets.load_dataset``."""
     path = Path(path)
     builder = TABLE_FORMATS.get(path.suffix.lower())
     if builder is None:

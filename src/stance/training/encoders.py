@@ -95,8 +95,7 @@ class VectorCache:
         self.read_files.add(name)
 
     def lookup(self, texts: Sequence[str], encode: Callable[[list[str]], np.ndarray]) -> np.ndarray:
-        """The vectors of ``texts`` (rows in order, float64); ``encode`` gets the normalised
-        texts not in the cache, each once, and its vectors are stored before returning."""
+        """The vectors of ``texts`` (float64); ``encode`` gets the normalised texts not cached."""
         normalised = [normalise(t) for t in texts]
         # The key of a sentence: BLAKE2b of its normalised text (32 hex digits).
         keys = [hashlib.blake2b(t.encode("utf-8"), digest_size=16).hexdigest() for t in normalised]
@@ -144,8 +143,7 @@ class EncoderIdentity:
 
 
 def _folder(name: str) -> Path:
-    """The files of the encoder called ``name``: a shipped one, a folder, or one in the local
-    model cache."""
+    """The files of encoder ``name``: a shipped one, a folder, or one in the local model cache."""
     if name not in SHIPPED and Path(name).is_dir():
         return Path(name)
     require_embeddings(f"the sentence encoder {name!r}")
@@ -222,13 +220,10 @@ def _load(identity: EncoderIdentity) -> Any:
 
 def encode(identity: EncoderIdentity, texts: list[str], batch_size: int = 32) -> np.ndarray:
     """Vectors of ``texts`` from the encoder itself (no cache), one row each, unit length."""
-    model = _load(identity)
-    return np.asarray(
-        model.encode(
-            texts, batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False
-        ),
-        dtype=np.float32,
+    vectors = _load(identity).encode(
+        texts, batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False
     )
+    return np.asarray(vectors, dtype=np.float32)
 
 
 class SentenceEncoder(TransformerMixin, BaseEstimator):
@@ -273,8 +268,7 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
 
 
 def encoder_params(model: Any) -> dict[str, str]:
-    """The SHA-256 of the encoder files a fitted pipeline uses (empty for other models): logged
-    beside the hyperparameters, so a run names the exact encoder it was trained with."""
+    """The SHA-256 of the encoder files a fitted pipeline uses (empty for other models)."""
     for _, transformer, _ in getattr(model.named_steps.get("features"), "transformers_", []):
         if isinstance(transformer, SentenceEncoder):
             return {"encoder_weights_sha256": transformer.weights_sha256_}

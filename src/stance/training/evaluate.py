@@ -137,24 +137,24 @@ def evaluate(
         curve.append((fraction, ids, float(np.mean([len(subset) for subset, _ in subsets]))))
     fits.run(settings.n_jobs, settings.fit_memory_mb)
 
+    def collected(ids: list[int], splits: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The fits' out-of-fold predictions; their notes added in the order of ``ids``."""
+        for i in ids:
+            add_notes(notes, fits.notes(i))
+        return out_of_fold(fits, ids, splits, len(x), len(classes))
+
     # Warnings in the order a one-by-one run raises them: primary CV, stratified, curve, final.
-    for i in primary:
-        add_notes(notes, fits.notes(i))
-    pred, proba, fold = out_of_fold(fits, primary, folds.splits, len(x), len(classes))
+    pred, proba, fold = collected(primary, folds.splits)
     tested = fold >= 0
     metrics = scored(y[tested], pred[tested], classes, settings)
     cm = confusion(y[tested], pred[tested], len(classes))
     if secondary is not None:
         notes += secondary.warnings
-        for i in stratified:
-            add_notes(notes, fits.notes(i))
-        s_pred, _, _ = out_of_fold(fits, stratified, secondary.splits, len(x), len(classes))
+        s_pred, _, _ = collected(stratified, secondary.splits)
         metrics.update(scored(y, s_pred, classes, settings, STRATIFIED_PREFIX))
     rows = []
     for fraction, ids, size in curve:
-        for i in ids:
-            add_notes(notes, fits.notes(i))
-        c_pred, _, _ = out_of_fold(fits, ids, folds.splits, len(x), len(classes))
+        c_pred, _, _ = collected(ids, folds.splits)
         m = scored(y[tested], c_pred[tested], classes, settings)
         rows.append({"fraction": fraction, "train_sentences": size, **{k: m[k] for k in _CURVE}})
     curve_table = pd.DataFrame(rows)

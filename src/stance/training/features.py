@@ -72,8 +72,7 @@ class _Block:
         return sp.csr_matrix(self._words[rows] @ self._grams)
 
     def fit(self, rows: np.ndarray) -> tuple[_BlockFit, int]:
-        """What the block learns from these rows (the categories seen there; or the vocabulary
-        and IDF, as ``TfidfVectorizer.fit``), and the number of values the rows have in it."""
+        """What the block's step learns from these rows, and the number of values they have."""
         df = np.zeros(len(self.terms), dtype=np.int64)
         for chunk in _chunks(rows):
             df += np.bincount(self.counts(chunk).indices, minlength=len(self.terms))
@@ -86,8 +85,10 @@ class _Block:
             keep = kept_terms(df, len(rows), vec.min_df, vec.max_df)
             # The IDF as TfidfTransformer.fit computes it (smooth_idf), to the last bit.
             idf = np.log((len(rows) + 1) / (df[keep] + 1.0)) + 1.0
+        remap = np.full(len(keep), -1, dtype=np.int32)
+        remap[keep] = np.arange(int(keep.sum()), dtype=np.int32)
         # A row holds a value in a column when it has the term: the column's document count.
-        return _BlockFit(self, _remap(keep), int(keep.sum()), idf), int(df[keep].sum())
+        return _BlockFit(self, remap, int(keep.sum()), idf), int(df[keep].sum())
 
     def weigh(self, fit: _BlockFit, x: sp.csr_matrix) -> sp.csr_matrix:
         """TfidfTransformer.transform (l2 norm), in place; one-hot columns stay as they are."""
@@ -98,12 +99,6 @@ class _Block:
             x.data += 1.0
         x.data *= fit.idf[x.indices]
         return normalize(x, copy=False)
-
-
-def _remap(keep: np.ndarray) -> np.ndarray:
-    remap = np.full(len(keep), -1, dtype=np.int32)
-    remap[keep] = np.arange(int(keep.sum()), dtype=np.int32)
-    return remap
 
 
 class FittedFeatures:
@@ -160,8 +155,7 @@ class FittedFeatures:
 
 
 class FeatureCache:
-    """The features step of a model's pipeline over one table, with every text analysed once:
-    ``fit(rows)`` fits it on some rows, ``FittedFeatures.transform`` maps any rows."""
+    """The features step of a model's pipeline over one table, every text analysed once."""
 
     def __init__(self, spec: ModelSpec, x: pd.DataFrame, pipeline: Pipeline) -> None:
         self.spec = spec
@@ -184,8 +178,7 @@ class FeatureCache:
 
     @staticmethod
     def build(spec: ModelSpec, x: pd.DataFrame) -> FeatureCache | None:
-        """A cache for ``spec`` over ``x``, or None for a pipeline with a block other than TF-IDF
-        and one-hot (the majority baseline, the encoder kinds) or a speaker that is no text."""
+        """A cache for ``spec`` over ``x``, or None for a block not TF-IDF or one-hot of texts."""
         pipeline = spec.build(0)
         features = pipeline.named_steps.get("features")
         if features is None:
@@ -227,8 +220,7 @@ class FeatureCache:
         return n_values * 10 + self.n_terms * per_term
 
     def fit(self, rows: np.ndarray) -> tuple[FittedFeatures, int]:
-        """Fit the features step on ``rows`` of the table; return it and the number of values
-        of their features (the size of their matrix)."""
+        """Fit the features step on ``rows``; return it and the number of values of their matrix."""
         rows = np.asarray(rows)
         fits, sizes = zip(*(block.fit(rows) for block in self.blocks), strict=True)
         return FittedFeatures(list(fits)), int(sum(sizes))
@@ -236,8 +228,7 @@ class FeatureCache:
     def training_features(self, fitted: FittedFeatures, rows: np.ndarray, n_values: int) -> Any:
         """The features of the rows ``fitted`` was fit on (``n_values`` values, from ``fit``)."""
         x = fitted._matrix(np.asarray(rows), n_values)
-        # ColumnTransformer: sparse output while the share of stored values is below the
-        # threshold, else dense.
+        # As ColumnTransformer: sparse output below its threshold share of stored values.
         density = x.nnz / (x.shape[0] * x.shape[1]) if x.shape[0] and x.shape[1] else 1.0
         fitted.sparse_output = density < self.sparse_threshold
         return x if fitted.sparse_output else x.toarray()

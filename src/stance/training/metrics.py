@@ -73,16 +73,15 @@ def bootstrap_intervals(
     n_bootstrap: int,
     level: float,
     seed: int,
-    chunk_values: int = 2_000_000,
 ) -> dict[str, tuple[float, float]]:
     """Percentile bootstrap intervals of ``scores`` (each maps a stack of confusion counts to
     one value per resample), resampling the sentences with replacement; the draws are those of
-    a loop over resamples, counted a stack of about ``chunk_values`` sentences at a time."""
+    a loop over resamples, counted a stack of about two million sentences at a time."""
     rng = np.random.default_rng(seed)
     k = n_classes
     flat = np.asarray(y_true, dtype=np.int64) * k + np.asarray(y_pred, dtype=np.int64)
     n = len(flat)
-    per_stack = max(1, chunk_values // max(n, 1))
+    per_stack = max(1, 2_000_000 // max(n, 1))
     parts: dict[str, list[np.ndarray]] = {name: [] for name in scores}
     for start in range(0, n_bootstrap, per_stack):
         size = min(per_stack, n_bootstrap - start)

@@ -44,8 +44,7 @@ class SoftmaxLinearSVC(LinearSVC):
 
 
 class CompactTfidfVectorizer(CompactVocabulary, TfidfVectorizer):
-    """scikit-learn's TfidfVectorizer, its vocabulary saved as two arrays (CompactVocabulary);
-    fitting and transforming are scikit-learn's own."""
+    """scikit-learn's TfidfVectorizer, its vocabulary saved as two arrays (CompactVocabulary)."""
 
 
 class PriorCorrectedLogisticRegression(LogisticRegression):
@@ -176,11 +175,10 @@ def _block(name: str, p: dict[str, Any]) -> tuple[str, Any, Any]:
 def _build_blocks(names: tuple[str, ...], p: dict[str, Any], seed: int) -> Pipeline:
     """The blocks ``names`` side by side (ColumnTransformer), then the classifier. Each block
     has unit length per row; encoder_weight and speaker_weight scale theirs against the others."""
-    if "with_tfidf" in p:
-        if not isinstance(p["with_tfidf"], bool):
+    if p.get("with_tfidf", True) is not True:
+        if p["with_tfidf"] is not False:
             raise ValueError("with_tfidf must be true or false")
-        if not p["with_tfidf"]:
-            names = tuple(n for n in names if n not in ("word", "char"))
+        names = tuple(n for n in names if n not in ("word", "char"))
     blocks = [_block(name, p) for name in names]
     weights = None
     if any(f"{name}_weight" in p for name in names):
@@ -207,7 +205,6 @@ _LR_DEFAULTS: dict[str, Any] = {
     "max_iter": 2000,
     "tol": 1e-4,
 }
-
 _ENCODER_DEFAULTS: dict[str, Any] = {
     "encoder": DEFAULT_ENCODER,
     "batch_size": 32,
@@ -341,11 +338,10 @@ def model_specs(config: Mapping[str, Any]) -> list[ModelSpec]:
     if not entries:
         raise StanceError("config has no models: add at least one entry under 'models:'")
     specs = [spec_from_entry(e, f"models[{i}]") for i, e in enumerate(entries)]
-    seen: set[str] = set()
-    for spec in specs:
-        if spec.name in seen:
-            raise StanceError(f"config models: the name {spec.name!r} is used twice; rename one")
-        seen.add(spec.name)
+    names = [spec.name for spec in specs]
+    twice = [name for i, name in enumerate(names) if name in names[:i]]
+    if twice:
+        raise StanceError(f"config models: the name {twice[0]!r} is used twice; rename one")
     return specs
 
 

@@ -160,8 +160,7 @@ class CharWbTfidf(CompactVocabulary, TransformerMixin, BaseEstimator):
         return self.tfidf_.transform(counts, copy=False)
 
     def transform(self, raw_documents: Iterable[Any]) -> Any:
-        """The TF-IDF matrix of ``raw_documents`` in the fitted vocabulary; n-grams outside it
-        (of words never seen in fitting, too) are left out."""
+        """The TF-IDF matrix of ``raw_documents``; n-grams outside the vocabulary are left out."""
         check_is_fitted(self)
         words, distinct = self._words(raw_documents)
         counts = sp.csr_matrix(words @ self._ngrams(self.vocabulary_).transform(distinct))

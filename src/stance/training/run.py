@@ -42,9 +42,7 @@ def specs_for(
         return specs, []
     specs, notes = [], []
     runnable = {str(e["name"]) for e in runnable_entries(config["models"], notes.append)}
-    for spec in model_specs(config):
-        if spec.name not in runnable:
-            continue
+    for spec in [s for s in model_specs(config) if s.name in runnable]:
         if SPEAKER in spec.features and not data.has_speaker:
             notes.append(f"skipping {spec.name}: {data.source} has no 'speaker' column")
         else:
@@ -69,8 +67,8 @@ def train_model(
     test: LabeledData | None = None,
     shown_warnings: set[str] | None = None,
 ) -> Evaluation:
-    """Evaluate one model, write its result folder and log progress and the warnings not yet
-    in ``shown_warnings`` (models of one command share most of them; the set is updated)."""
+    """Evaluate one model, write its result folder, log progress and the warnings not yet in
+    ``shown_warnings`` (models of one command share most of them; the set is updated)."""
     logger.info(
         f"{spec.name}: evaluating on {len(data.frame)} labeled sentences "
         f"({settings.n_jobs} thread(s)) ..."
@@ -96,8 +94,7 @@ def train_model(
 def train_configured_model(
     data: Path | str, config: Mapping[str, Any], name: str, out_dir: Path | str, threads: int
 ) -> Evaluation:
-    """Train and evaluate the configured model ``name`` on the labeled data set ``data`` with
-    ``threads`` threads; write its result folder ``out_dir`` (rule train_model)."""
+    """Train the configured model ``name`` on the data set ``data``, results into ``out_dir``."""
     labeled = load_training_data(data)
     ev = train_model(labeled, get_spec(config, name), settings_for(config, threads), out_dir)
     logger.info(f"{result_line(ev)} -> {out_dir}")

@@ -21,8 +21,7 @@ def _optional_int(value: Any) -> int | None:
 
 @dataclass(frozen=True)
 class EvalSettings:
-    """The ``evaluation`` section of a validated config, with the global seed (no defaults here:
-    the config schema holds them)."""
+    """The ``evaluation`` section of a validated config (defaults from its schema), the seed."""
 
     seed: int
     scheme: str
