@@ -404,7 +404,7 @@ import torch
 torch.set_num_threads(2)
 from synthetic import write_label_table
 import pandas as pd
-from stance.training.embedding_cache import encoded_count
+from stance.training.encoders import encoded_count
 from stance.training.encoders import SentenceEncoder
 from pathlib import Path
 path = Path(sys.argv[2]) / "labels.csv"

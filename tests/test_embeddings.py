@@ -41,11 +41,11 @@ sys.meta_path[:] = [_WithoutExtra if f is PathFinder else f for f in sys.meta_pa
 @pytest.fixture
 def cache_dir(tmp_path: Path, monkeypatch) -> Path:
     """An empty vector cache of the test's own; the process forgets the vectors it holds."""
-    import stance.training.embedding_cache as embedding_cache
+    import stance.training.encoders as encoders
 
     folder = tmp_path / "cache"
-    monkeypatch.setenv(embedding_cache.CACHE_ENV, str(folder))
-    monkeypatch.setattr(embedding_cache, "_CACHES", {})
+    monkeypatch.setenv(encoders.CACHE_ENV, str(folder))
+    monkeypatch.setattr(encoders, "_CACHES", {})
     return folder
 
 
@@ -100,8 +100,8 @@ def _fit(spec_name: str, frame: pd.DataFrame):
 
 
 def test_a_rerun_encodes_nothing_new_and_a_new_sentence_only_itself(cache_dir: Path, monkeypatch):
-    import stance.training.embedding_cache as embedding_cache
-    from stance.training.embedding_cache import encoded_count
+    import stance.training.encoders as encoders
+    from stance.training.encoders import encoded_count
 
     frame = make_dataset(3, 6).to_pandas()
     frame["stance"] = frame["stance"].astype(str)
@@ -111,7 +111,7 @@ def test_a_rerun_encodes_nothing_new_and_a_new_sentence_only_itself(cache_dir: P
     assert list(cache_dir.rglob("batch-*.npz"))
 
     # As a new process: only the files on disk are known.
-    monkeypatch.setattr(embedding_cache, "_CACHES", {})
+    monkeypatch.setattr(encoders, "_CACHES", {})
     _fit("encoder_tfidf", frame)
     assert encoded_count() == 0
 
@@ -130,7 +130,7 @@ def test_two_processes_share_the_cache_safely(cache_dir: Path, tmp_path: Path):
             import sys
             from stance.environment import configure
             configure()
-            from stance.training.embedding_cache import encoded_count
+            from stance.training.encoders import encoded_count
             from stance.training.encoders import SentenceEncoder
             first, last = int(sys.argv[1]), int(sys.argv[2])
             texts = [f"Sentence number {i} about troops." for i in range(first, last)]
@@ -159,7 +159,7 @@ def test_two_processes_share_the_cache_safely(cache_dir: Path, tmp_path: Path):
 @pytest.fixture(scope="module")
 def logged(tmp_path_factory) -> Path:
     """A project whose MLflow store holds an encoder model trained by `stance train`."""
-    import stance.training.embedding_cache as embedding_cache
+    import stance.training.encoders as encoders
     from stance.cli.main import main
 
     root = tmp_path_factory.mktemp("emb") / "project"
@@ -181,8 +181,8 @@ def logged(tmp_path_factory) -> Path:
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(root)
         mp.delenv("MLFLOW_TRACKING_URI", raising=False)
-        mp.setenv(embedding_cache.CACHE_ENV, str(root / "cache"))
-        mp.setattr(embedding_cache, "_CACHES", {})
+        mp.setenv(encoders.CACHE_ENV, str(root / "cache"))
+        mp.setattr(encoders, "_CACHES", {})
         code = main(["train", "train.csv", "--test", "test.csv", "--model", "enc_lr",
                      "--out", "out"])  # fmt: skip
     assert code == 0

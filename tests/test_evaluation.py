@@ -19,7 +19,7 @@ from stance.training.comparison import comparison_table
 from stance.training.data import from_dataset, load_table
 from stance.training.evaluate import evaluate
 from stance.training.folds import grouped_folds, stratified_folds
-from stance.training.metrics import bootstrap_ci, compute_metrics
+from stance.training.metrics import compute_metrics, scored
 from stance.training.models import spec_from_entry
 from stance.training.settings import EvalSettings
 
@@ -87,18 +87,17 @@ def test_metrics_agree_with_scikit_learn_on_random_predictions():
         assert m["cohen_kappa"] == pytest.approx(cohen_kappa_score(y_true, y_pred))
 
 
-def test_bootstrap_ci_is_seeded_and_brackets_the_estimate():
+def test_bootstrap_ci_is_seeded_and_brackets_the_estimate(settings):
     rng = np.random.default_rng(0)
     y_true = rng.integers(0, 3, 200)
     y_pred = np.where(rng.random(200) < 0.7, y_true, rng.integers(0, 3, 200))
-    args = (y_true, y_pred, ["a", "b", "c"], ["a", "b"], 300, 0.95)
-    ci = bootstrap_ci(*args, seed=5)
-    assert ci == bootstrap_ci(*args, seed=5)
-    assert ci != bootstrap_ci(*args, seed=6)
-    m = compute_metrics(y_true, y_pred, ["a", "b", "c"], ["a", "b"])
+    s = replace(settings, f_avg_classes=("a", "b"), n_bootstrap=300, ci_level=0.95)
+    args = (y_true, y_pred, ["a", "b", "c"])
+    m = scored(*args, replace(s, seed=5))
+    assert m == scored(*args, replace(s, seed=5))
+    assert m != scored(*args, replace(s, seed=6))
     for name in ("f_avg", "macro_f1"):
-        low, high = ci[name]
-        assert low < m[name] < high
+        assert m[f"{name}_ci_low"] < m[name] < m[f"{name}_ci_high"]
 
 
 @pytest.mark.parametrize("scheme", ["leave_one_group_out", "group_kfold"])

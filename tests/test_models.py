@@ -46,6 +46,10 @@ def test_every_kind_builds_a_pipeline_that_fits_and_gives_probabilities(kind: st
     assert proba.shape == (len(x), 3)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
     assert set(model.predict(x[spec.features])) <= set(schema_values("stance"))
+    if hasattr(model[-1], "coef_"):
+        # One feature name per column the classifier weighs (to read a model's weights).
+        names = model[:-1].get_feature_names_out()
+        assert len(names) == model[-1].coef_.shape[1] == len(set(names))
 
 
 def test_speaker_kind_puts_a_one_hot_speaker_beside_the_text_features():

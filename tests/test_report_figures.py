@@ -10,11 +10,15 @@ import pandas as pd
 import pytest
 from helpers import make_dataset
 
-from stance.training.comparison import comparison_table, read_comparison, write_comparison
+from stance.training.comparison import (
+    comparison_table,
+    plot_comparison,
+    read_comparison,
+    write_comparison,
+)
 from stance.training.data import from_dataset
 from stance.training.evaluate import evaluate
 from stance.training.models import spec_from_entry
-from stance.training.plots import plot_comparison
 from stance.training.settings import EvalSettings
 
 MODELS = [

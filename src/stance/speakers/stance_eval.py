@@ -10,7 +10,7 @@ import pandas as pd
 from stance.errors import StanceError
 from stance.training.data import LabeledData
 from stance.training.folds import grouped_folds
-from stance.training.metrics import bootstrap_ci, compute_metrics
+from stance.training.metrics import scored
 from stance.training.models import SPEAKER, ModelSpec
 from stance.training.settings import EvalSettings
 
@@ -80,14 +80,10 @@ def stance_with_predicted_speakers(
     rows = []
     for spec, spec_preds in zip(specs, preds, strict=True):
         for label, pred in zip(["hand", *predicted], spec_preds, strict=True):
-            m = compute_metrics(y, pred, classes, settings.f_avg_classes)
-            ci = bootstrap_ci(
-                y, pred, classes, settings.f_avg_classes, settings.n_bootstrap,
-                settings.ci_level, settings.seed,
-            )  # fmt: skip
+            m = scored(y, pred, classes, settings)
             row = dict(model=spec.name, speakers=label, accuracy=m["accuracy"], n_sentences=len(y))
             for k in ("f_avg", "macro_f1"):
-                row.update({k: m[k], f"{k}_ci_low": ci[k][0], f"{k}_ci_high": ci[k][1]})
+                row.update({c: m[c] for c in (k, f"{k}_ci_low", f"{k}_ci_high")})
             rows.append(row)
     return pd.DataFrame(rows, columns=COLUMNS)
 

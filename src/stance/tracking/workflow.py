@@ -86,10 +86,10 @@ def compare_logged_models(
     from stance.training.comparison import (
         comparison_table,
         describe_comparison,
+        plot_comparison,
         read_comparison,
         write_comparison,
     )
-    from stance.training.plots import plot_comparison
 
     markers = [json.loads((Path(f) / "mlflow_run.json").read_text("utf-8")) for f in folders]
     summaries = [read_summary(f) for f in folders]

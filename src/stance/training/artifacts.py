@@ -9,10 +9,9 @@ from typing import Any
 from sklearn.pipeline import Pipeline
 
 from stance.errors import StanceError
-from stance.io import atomic_open, spreadsheet_frame, write_json
+from stance.io import atomic_open, new_figure, save_png, spreadsheet_frame, write_json
 from stance.training.evaluate import Evaluation
 from stance.training.model_files import load_model, save_model
-from stance.training.plots import plot_confusion, plot_curve
 
 # Files a model's result folder holds (results/models/<name>/).
 METRICS_FILE = "metrics.json"
@@ -44,10 +43,8 @@ def write_evaluation(ev: Evaluation, outdir: Path | str) -> dict[str, Path]:
 
 
 def read_summary(path: Path | str) -> dict[str, Any]:
-    """A model's metrics.json."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / METRICS_FILE
+    """The metrics.json of a model's result folder."""
+    path = Path(path) / METRICS_FILE
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -55,6 +52,57 @@ def read_summary(path: Path | str) -> dict[str, Any]:
 
 
 def load_final_model(model_dir: Path | str) -> Pipeline:
-    """The final model that ``write_evaluation`` saved; a file naming a type outside the
-    project's allowlist is refused, not loaded (stance.training.model_files)."""
+    """The final model of a result folder; a type outside the allowlist is refused (model_files)."""
     return load_model(Path(model_dir) / MODEL_FILE)
+
+
+def plot_confusion(ev: Evaluation, path: Path) -> None:
+    s = ev.summary
+    classes = s["classes"]
+    cm = ev.confusion
+    fig, ax = new_figure(figsize=(4.8, 4.2), dpi=100)
+    ax.imshow(cm, cmap="Blues")
+    for i in range(cm.shape[0]):
+        for j in range(cm.shape[1]):
+            dark = cm[i, j] > cm.max() / 2
+            ax.text(
+                j, i, str(cm[i, j]), ha="center", va="center", color="white" if dark else "black"
+            )
+    ax.set_xticks(range(len(classes)), classes)
+    ax.set_yticks(range(len(classes)), classes)
+    ax.set_xlabel("predicted stance")
+    ax.set_ylabel("labeled stance")
+    m = s["metrics"]
+    ax.set_title(
+        f"{s['model']}: {s['cv']['description']}\n"
+        f"f_avg {m['f_avg']:.2f}, macro-F1 {m['macro_f1']:.2f}",
+        fontsize=9,
+    )
+    fig.tight_layout()
+    save_png(fig, path)
+
+
+def plot_curve(ev: Evaluation, path: Path) -> None:
+    s = ev.summary
+    curve = ev.curve
+    fig, ax = new_figure(figsize=(5.2, 3.8), dpi=100)
+    level = round(s["settings"]["ci_level"] * 100)
+    x = curve["train_sentences"]
+    for name, label, marker, style in (
+        ("macro_f1", "macro-F1", "o", "-"),
+        ("f_avg", "f_avg", "s", "--"),
+    ):
+        (line,) = ax.plot(x, curve[name], marker=marker, linestyle=style, label=label)
+        ax.fill_between(
+            x, curve[f"{name}_ci_low"], curve[f"{name}_ci_high"],
+            color=line.get_color(), alpha=0.18, linewidth=0,
+            label=f"{label} {level}% bootstrap CI",
+        )  # fmt: skip
+    ax.set_xlabel("labeled sentences in the training part (mean over folds)")
+    ax.set_ylabel("score on held-out articles")
+    ax.set_ylim(0, 1)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left", fontsize=7)
+    ax.set_title(f"{s['model']}: learning curve, {s['cv']['description']}", fontsize=9)
+    fig.tight_layout()
+    save_png(fig, path)

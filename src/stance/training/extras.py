@@ -8,9 +8,8 @@ from typing import Any
 
 from stance.errors import StanceError
 
-# Model kinds built on a pretrained sentence encoder (models.py registers them), which need the
-# `embeddings` extra; kept away from scikit-learn and torch, so that reading the Snakefile stays
-# quick.
+# Model kinds built on a pretrained sentence encoder, which need the `embeddings` extra (listed
+# here, away from scikit-learn and torch, so that reading the Snakefile stays quick).
 ENCODER_KINDS = ("encoder", "encoder_tfidf", "encoder_speaker")
 # The kinds that read the labeled speaker beside the text (tests/test_models.py checks that
 # models.py agrees).
@@ -24,16 +23,9 @@ INSTALL_HINT = (
 )
 
 
-def _found(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except (ImportError, ValueError, AttributeError):
-        return False
-
-
 def missing_modules() -> list[str]:
     """The modules of the embeddings extra that cannot be found (empty: it is installed)."""
-    return [m for m in EMBEDDINGS_MODULES if not _found(m)]
+    return [m for m in EMBEDDINGS_MODULES if importlib.util.find_spec(m) is None]
 
 
 def extra_of_kind(kind: str) -> str | None:
@@ -54,8 +46,7 @@ def require_embeddings(what: str) -> None:
 def runnable_entries(
     entries: Sequence[Mapping[str, Any]], note: Callable[[str], Any] = print
 ) -> list[Mapping[str, Any]]:
-    """The config model entries whose extra is installed; one note (given to ``note``, without
-    a 'note:' prefix) names the others."""
+    """The config model entries whose extra is installed; one note (to ``note``) names the rest."""
     skipped = [e for e in entries if extra_of_kind(str(e.get("kind")))]
     missing = missing_modules() if skipped else []
     if not missing:

@@ -1,9 +1,8 @@
 """Cached n-gram counts: the features of many CV fits of one table, counted once.
 
-The n-gram counts of a row depend on its own text only, so each text is analysed once; a fit
-then learns its vocabulary, IDF and speakers from the counts of its training rows, as the
-pipeline's features step learns them from their texts (tests/test_feature_cache.py compares
-both). The final model is fit by ``Pipeline.fit`` (fitting.py), not from the cache.
+The counts of a row depend on its own text only, so each text is analysed once; a fit then
+learns its vocabulary, IDF and speakers from the counts of its training rows, as the pipeline's
+features step learns them from their texts. The final model is fit by ``Pipeline.fit``.
 """
 
 from __future__ import annotations
@@ -15,6 +14,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
+from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, normalize
 from sklearn.svm import LinearSVC
 
@@ -33,113 +33,72 @@ def _chunks(rows: np.ndarray) -> list[np.ndarray]:
 class _BlockFit:
     """What one block of the features step learned from some rows."""
 
-    block: Any
+    block: _Block
     remap: np.ndarray  # column of the cache -> column of the fitted features (-1: not kept)
     n_features: int
     idf: np.ndarray | None = None
 
 
-class _TextCounts:
-    """N-gram counts of one text column, columns in the vectorizer's (sorted) vocabulary order.
+class _Block:
+    """One block of the features step over the whole table: the n-gram counts of a text column
+    (TF-IDF) or the one-hot columns of a category. Character n-grams within words are kept as
+    two small factors (CharWbTfidf.count_factors), multiplied out a few thousand rows at a time."""
 
-    Character n-grams within words are kept as two small factors, texts x distinct words and
-    words x n-grams (CharWbTfidf.count_factors), multiplied out a few thousand texts at a time.
-    """
-
-    def __init__(
-        self, vectorizer: TfidfVectorizer | CharWbTfidf, texts: list[Any], weight: float | None
-    ) -> None:
-        self.vectorizer = vectorizer
+    def __init__(self, transformer: Any, column: Any, weight: float | None) -> None:
+        self.vectorizer = None if isinstance(transformer, OneHotEncoder) else transformer
         self.weight = weight
         self._counts: sp.csr_matrix | None = None
-        if isinstance(vectorizer, CharWbTfidf):
-            self._words, self._grams, self.terms, _ = vectorizer.count_factors(texts)
+        if isinstance(transformer, CharWbTfidf):
+            self._words, self._grams, self.terms, _ = transformer.count_factors(column.tolist())
             # An upper bound of each row's number of n-grams (each word's, summed).
             per_word = np.diff(self._grams.indptr).astype(np.float64)
             self.row_nnz = np.rint((self._words > 0) @ per_word).astype(np.int64)
+            return
+        if self.vectorizer is None:
+            encoder = OneHotEncoder()
+            self._counts = sp.csr_matrix(encoder.fit_transform(column))
+            self.terms = encoder.categories_[0]
         else:
-            params = {k: v for k, v in vectorizer.get_params().items() if k in _COUNT_PARAMS}
-            params.update(min_df=1, max_df=1.0, max_features=None, binary=False, dtype=np.float64)
+            params = {k: v for k, v in transformer.get_params().items() if k in _COUNT_PARAMS}
+            params.update(min_df=1, max_df=1.0, max_features=None, dtype=np.float64)
             counting = CountVectorizer(**params)
-            self._counts = sp.csr_matrix(counting.fit_transform(texts))
+            self._counts = sp.csr_matrix(counting.fit_transform(column.tolist()))
             self.terms = counting.get_feature_names_out()
-            self.row_nnz = np.diff(self._counts.indptr).astype(np.int64)
+        self.row_nnz = np.diff(self._counts.indptr).astype(np.int64)
 
     def counts(self, rows: np.ndarray) -> sp.csr_matrix:
         if self._counts is not None:
-            out = self._counts[rows]
-        else:
-            out = sp.csr_matrix(self._words[rows] @ self._grams)
-        if self.vectorizer.binary:
-            out.data[:] = 1.0
-        return out
+            return self._counts[rows]
+        return sp.csr_matrix(self._words[rows] @ self._grams)
 
     def fit(self, rows: np.ndarray) -> tuple[_BlockFit, int]:
-        """The vocabulary and IDF ``TfidfVectorizer.fit`` learns from these rows, and the
-        number of values the rows have in it."""
-        vec = self.vectorizer
+        """What the block's step learns from these rows, and the number of values they have."""
         df = np.zeros(len(self.terms), dtype=np.int64)
         for chunk in _chunks(rows):
             df += np.bincount(self.counts(chunk).indices, minlength=len(self.terms))
-        present = df > 0
-        if not present.any():
-            raise ValueError("empty vocabulary; perhaps the documents only contain stop words")
-        keep = present & kept_terms(df, len(rows), vec.min_df, vec.max_df)
-        if not keep.any():
-            raise ValueError(
-                "After pruning, no terms remain. Try a lower min_df or a higher max_df."
-            )
-        fit = _BlockFit(self, _remap(keep), int(keep.sum()))
-        if vec.use_idf:  # as TfidfTransformer.fit computes it, to the last bit
-            smooth = int(vec.smooth_idf)
-            fit.idf = np.log((len(rows) + smooth) / (df[keep] + float(smooth))) + 1.0
-        # A row holds a value in a column when it has the n-gram: the column's document count.
-        return fit, int(df[keep].sum())
+        vec = self.vectorizer
+        if vec is None:
+            keep, idf = df > 0, None
+        else:
+            if not df.any():
+                raise ValueError("empty vocabulary; perhaps the documents only contain stop words")
+            keep = kept_terms(df, len(rows), vec.min_df, vec.max_df)
+            # The IDF as TfidfTransformer.fit computes it (smooth_idf), to the last bit.
+            idf = np.log((len(rows) + 1) / (df[keep] + 1.0)) + 1.0
+        remap = np.full(len(keep), -1, dtype=np.int32)
+        remap[keep] = np.arange(int(keep.sum()), dtype=np.int32)
+        # A row holds a value in a column when it has the term: the column's document count.
+        return _BlockFit(self, remap, int(keep.sum()), idf), int(df[keep].sum())
 
     def weigh(self, fit: _BlockFit, x: sp.csr_matrix) -> sp.csr_matrix:
-        """TfidfTransformer.transform, in place."""
-        vec = self.vectorizer
-        if vec.sublinear_tf:
+        """TfidfTransformer.transform (l2 norm), in place; one-hot columns stay as they are."""
+        if fit.idf is None:
+            return x
+        if self.vectorizer.sublinear_tf:
             np.log(x.data, x.data)
             x.data += 1.0
-        if fit.idf is not None:
-            x.data *= fit.idf[x.indices]
-        if vec.norm is not None:
-            x = normalize(x, norm=vec.norm, copy=False)
-        return x
-
-
-class _CategoryCounts:
-    """One-hot columns of one categorical column: every value of the table, sorted."""
-
-    def __init__(self, values: list[str], weight: float | None) -> None:
-        self.weight = weight
-        self.terms = sorted(set(values))
-        index = {value: i for i, value in enumerate(self.terms)}
-        codes = np.fromiter((index[v] for v in values), dtype=np.int32, count=len(values))
-        n = len(values)
-        self._counts = sp.csr_matrix(
-            (np.ones(n), codes, np.arange(n + 1)), shape=(n, len(self.terms))
-        )
-        self.row_nnz = np.ones(n, dtype=np.int64)
-
-    def counts(self, rows: np.ndarray) -> sp.csr_matrix:
-        return self._counts[rows]
-
-    def fit(self, rows: np.ndarray) -> tuple[_BlockFit, int]:
-        """The categories OneHotEncoder learns from these rows: the values seen there (each
-        row has one value, and it is seen)."""
-        seen = np.bincount(self._counts.indices[rows], minlength=len(self.terms)) > 0
-        return _BlockFit(self, _remap(seen), int(seen.sum())), len(rows)
-
-    def weigh(self, fit: _BlockFit, x: sp.csr_matrix) -> sp.csr_matrix:
-        return x
-
-
-def _remap(keep: np.ndarray) -> np.ndarray:
-    remap = np.full(len(keep), -1, dtype=np.int32)
-    remap[keep] = np.arange(int(keep.sum()), dtype=np.int32)
-    return remap
+        x.data *= fit.idf[x.indices]
+        return normalize(x, copy=False)
 
 
 class FittedFeatures:
@@ -169,9 +128,8 @@ class FittedFeatures:
         return sp.csr_matrix(sp.hstack(parts, format="csr")) if len(parts) > 1 else parts[0]
 
     def _matrix(self, rows: np.ndarray, total: int | None) -> sp.csr_matrix:
-        """The features of ``rows`` as one CSR matrix, built a chunk of rows at a time; with the
-        number of values known (``total``), straight into arrays of the final size, so the
-        matrix is never held twice."""
+        """The features of ``rows`` as one CSR matrix, a chunk of rows at a time; with ``total``
+        values known, straight into arrays of the final size (never held twice)."""
         if len(rows) == 0:
             return sp.csr_matrix((0, self.n_features))
         if total is None:
@@ -190,45 +148,39 @@ class FittedFeatures:
             start += len(chunk)
         return sp.csr_matrix((data, indices, indptr), shape=(len(rows), self.n_features))
 
-    def _output(self, x: sp.csr_matrix) -> Any:
-        return x if self.sparse_output else x.toarray()
-
     def transform(self, rows: np.ndarray) -> Any:
         """The features of any rows of the cache, as the fitted features step transforms them."""
-        return self._output(self._matrix(np.asarray(rows), None))
+        x = self._matrix(np.asarray(rows), None)
+        return x if self.sparse_output else x.toarray()
 
 
 class FeatureCache:
-    """The features step of a model's pipeline over one table, with every text analysed once:
-    ``fit(rows)`` fits it on some rows, ``FittedFeatures.transform`` maps any rows."""
+    """The features step of a model's pipeline over one table, every text analysed once."""
 
-    def __init__(self, spec: ModelSpec, x: pd.DataFrame) -> None:
+    def __init__(self, spec: ModelSpec, x: pd.DataFrame, pipeline: Pipeline) -> None:
         self.spec = spec
         x = x.reset_index(drop=True)
-        features = spec.build(0).named_steps["features"]
+        features = pipeline.named_steps["features"]
         self.sparse_threshold = features.sparse_threshold
         weights = features.transformer_weights or {}
-        self.blocks: list[_TextCounts | _CategoryCounts] = []
-        for name, transformer, columns in features.transformers:
-            if isinstance(transformer, TfidfVectorizer | CharWbTfidf):
-                texts = x[columns].tolist()
-                self.blocks.append(_TextCounts(transformer, texts, weights.get(name)))
-            else:
-                self.blocks.append(_CategoryCounts(x[columns[0]].tolist(), weights.get(name)))
+        self.blocks = [
+            _Block(transformer, x[columns], weights.get(name))
+            for name, transformer, columns in features.transformers
+        ]
         self.row_nnz = np.sum([b.row_nnz for b in self.blocks], axis=0)
         self.n_terms = sum(len(b.terms) for b in self.blocks)
         # Memory of a fit per stored value of its training matrix: the CSR matrix (8-byte value,
         # 4-byte column); LinearSVC (liblinear) copies it (16 bytes a value). Per feature and
         # class: the solver's vectors (L-BFGS keeps 2 x 10 past steps besides its own).
-        liblinear = isinstance(spec.build(0).named_steps["classifier"], LinearSVC)
+        liblinear = isinstance(pipeline.named_steps["classifier"], LinearSVC)
         self.bytes_per_value = 12 + (16 if liblinear else 0)
         self.solver_vectors = 4 if liblinear else 24
 
     @staticmethod
     def build(spec: ModelSpec, x: pd.DataFrame) -> FeatureCache | None:
-        """A cache for ``spec`` over ``x``, or None for a pipeline with a block other than TF-IDF
-        and one-hot (the majority baseline, the encoder kinds) or a speaker that is no text."""
-        features = spec.build(0).named_steps.get("features")
+        """A cache for ``spec`` over ``x``, or None for a block not TF-IDF or one-hot of texts."""
+        pipeline = spec.build(0)
+        features = pipeline.named_steps.get("features")
         if features is None:
             return None
         for _, transformer, columns in features.transformers:
@@ -239,7 +191,7 @@ class FeatureCache:
                     return None
             elif not isinstance(transformer, TfidfVectorizer | CharWbTfidf):
                 return None
-        return FeatureCache(spec, x)
+        return FeatureCache(spec, x, pipeline)
 
     def counting_memory(self, rows: np.ndarray) -> int:
         """Estimated peak bytes of the counts of one chunk of ``rows`` while they are built and
@@ -268,8 +220,7 @@ class FeatureCache:
         return n_values * 10 + self.n_terms * per_term
 
     def fit(self, rows: np.ndarray) -> tuple[FittedFeatures, int]:
-        """Fit the features step on ``rows`` of the table; return it and the number of values
-        of their features (the size of their matrix)."""
+        """Fit the features step on ``rows``; return it and the number of values of their matrix."""
         rows = np.asarray(rows)
         fits, sizes = zip(*(block.fit(rows) for block in self.blocks), strict=True)
         return FittedFeatures(list(fits)), int(sum(sizes))
@@ -277,11 +228,10 @@ class FeatureCache:
     def training_features(self, fitted: FittedFeatures, rows: np.ndarray, n_values: int) -> Any:
         """The features of the rows ``fitted`` was fit on (``n_values`` values, from ``fit``)."""
         x = fitted._matrix(np.asarray(rows), n_values)
-        # ColumnTransformer: sparse output while the share of stored values is below the
-        # threshold, else dense.
+        # As ColumnTransformer: sparse output below its threshold share of stored values.
         density = x.nnz / (x.shape[0] * x.shape[1]) if x.shape[0] and x.shape[1] else 1.0
         fitted.sparse_output = density < self.sparse_threshold
-        return fitted._output(x)
+        return x if fitted.sparse_output else x.toarray()
 
     def classifier(self, seed: int) -> Any:
         """A new, unfitted classifier of the model's pipeline."""

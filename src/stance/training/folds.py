@@ -38,16 +38,6 @@ class Folds:
         return f"{SCHEME_NAMES[self.scheme]}, {len(self.splits)} folds"
 
 
-def _check_classes(y: np.ndarray, classes: Sequence[str]) -> None:
-    present = sorted(set(y.tolist()))
-    if len(present) < 2:
-        only = classes[present[0]] if present else "none"
-        raise StanceError(
-            f"every labeled sentence ({len(y)}) has stance {only!r}: a classifier needs at least "
-            f"two classes; label sentences of another stance ({', '.join(classes)}) first"
-        )
-
-
 def grouped_folds(
     groups: Sequence[str], y: np.ndarray, classes: Sequence[str], settings: EvalSettings
 ) -> Folds:
@@ -105,8 +95,8 @@ def grouped_folds(
 
 def stratified_folds(y: np.ndarray, classes: Sequence[str], settings: EvalSettings) -> Folds:
     """Stratified K-fold over sentences; fewer folds when a class has fewer sentences than folds."""
-    counts = {k: int((y == k).sum()) for k in range(len(classes))}
-    present = {k: c for k, c in counts.items() if c > 0}
+    counts = np.bincount(y, minlength=len(classes)).tolist()
+    present = {k: c for k, c in enumerate(counts) if c > 0}
     smallest = min(present, key=lambda k: (present[k], k))
     k_folds = settings.stratified_n_splits
     notes: list[str] = []

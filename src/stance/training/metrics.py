@@ -6,6 +6,8 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
+from stance.training.settings import EvalSettings
+
 
 def confusion(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndarray:
     """Confusion counts: rows are true classes, columns predicted, in class order."""
@@ -71,16 +73,15 @@ def bootstrap_intervals(
     n_bootstrap: int,
     level: float,
     seed: int,
-    chunk_values: int = 2_000_000,
 ) -> dict[str, tuple[float, float]]:
     """Percentile bootstrap intervals of ``scores`` (each maps a stack of confusion counts to
     one value per resample), resampling the sentences with replacement; the draws are those of
-    a loop over resamples, counted a stack of about ``chunk_values`` sentences at a time."""
+    a loop over resamples, counted a stack of about two million sentences at a time."""
     rng = np.random.default_rng(seed)
     k = n_classes
     flat = np.asarray(y_true, dtype=np.int64) * k + np.asarray(y_pred, dtype=np.int64)
     n = len(flat)
-    per_stack = max(1, chunk_values // max(n, 1))
+    per_stack = max(1, 2_000_000 // max(n, 1))
     parts: dict[str, list[np.ndarray]] = {name: [] for name in scores}
     for start in range(0, n_bootstrap, per_stack):
         size = min(per_stack, n_bootstrap - start)
@@ -97,19 +98,20 @@ def bootstrap_intervals(
     return out
 
 
-def bootstrap_ci(
-    y_true: np.ndarray,
-    y_pred: np.ndarray,
-    classes: Sequence[str],
-    f_avg_classes: Sequence[str],
-    n_bootstrap: int,
-    level: float,
-    seed: int,
-) -> dict[str, tuple[float, float]]:
-    """Percentile bootstrap CIs of f_avg and macro_f1, resampling sentences with replacement."""
-    idx = [list(classes).index(c) for c in f_avg_classes]
+def scored(
+    y_true: np.ndarray, y_pred: np.ndarray, classes: list[str], s: EvalSettings, prefix: str = ""
+) -> dict[str, float]:
+    """compute_metrics, with percentile bootstrap CIs of f_avg and macro_f1 (``*_ci_low``,
+    ``*_ci_high``; sentences resampled with replacement), every name after ``prefix``."""
+    m = compute_metrics(y_true, y_pred, classes, s.f_avg_classes)
+    idx = [list(classes).index(c) for c in s.f_avg_classes]
     scores = {
         "f_avg": lambda cms: per_class_scores(cms)[2][:, idx].mean(axis=1),
         "macro_f1": lambda cms: per_class_scores(cms)[2].mean(axis=1),
     }
-    return bootstrap_intervals(y_true, y_pred, len(classes), scores, n_bootstrap, level, seed)
+    ci = bootstrap_intervals(
+        y_true, y_pred, len(classes), scores, s.n_bootstrap, s.ci_level, s.seed
+    )
+    for name, (low, high) in ci.items():
+        m[f"{name}_ci_low"], m[f"{name}_ci_high"] = low, high
+    return {f"{prefix}{k}": v for k, v in m.items()}

@@ -29,6 +29,8 @@ def type_name(cls: type) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
+# Classes of models saved by earlier versions (their MLflow runs still load for `stance predict`).
+EARLIER_CLASSES: tuple[type, ...] = (TfidfVectorizer,)
 # The project's own classes: the only types a model file asks skops to trust beyond its own.
 _PROJECT_CLASSES: tuple[type, ...] = (
     CompactTfidfVectorizer,
@@ -55,10 +57,8 @@ ALLOWED_CLASSES: tuple[type, ...] = (
     LogisticRegression,
     DummyClassifier,
     *_PROJECT_CLASSES,
+    *EARLIER_CLASSES,
 )
-# Classes of models saved by earlier versions (their MLflow runs still load for `stance predict`).
-EARLIER_CLASSES: tuple[type, ...] = (TfidfVectorizer,)
-ALLOWED_CLASSES += EARLIER_CLASSES
 ALLOWED_TYPES: frozenset[str] = frozenset(type_name(c) for c in ALLOWED_CLASSES)
 PROJECT_TYPES: frozenset[str] = frozenset(type_name(c) for c in _PROJECT_CLASSES)
 # Values that hold no code: skipped by model_types.

@@ -33,9 +33,8 @@ SPEAKER = "speaker"
 
 
 class SoftmaxLinearSVC(LinearSVC):
-    """A linear SVM whose ``predict_proba`` is the softmax of its decision function: scores
-    that rank the classes as ``predict`` does, not calibrated (no held-out fit), so that classes
-    with a handful of examples stay usable."""
+    """A linear SVM whose ``predict_proba`` is the softmax of its margins: not calibrated (no
+    held-out fit), so that classes with a handful of examples stay usable."""
 
     def predict_proba(self, X: Any) -> np.ndarray:
         scores = np.asarray(self.decision_function(X), dtype=float)
@@ -45,8 +44,7 @@ class SoftmaxLinearSVC(LinearSVC):
 
 
 class CompactTfidfVectorizer(CompactVocabulary, TfidfVectorizer):
-    """scikit-learn's TfidfVectorizer, its vocabulary saved as two arrays (CompactVocabulary);
-    fitting and transforming are scikit-learn's own."""
+    """scikit-learn's TfidfVectorizer, its vocabulary saved as two arrays (CompactVocabulary)."""
 
 
 class PriorCorrectedLogisticRegression(LogisticRegression):
@@ -158,14 +156,8 @@ def _classifier(p: dict[str, Any], seed: int) -> LogisticRegression | SoftmaxLin
 
 def _tfidf_params(p: dict[str, Any], ngrams: str) -> dict[str, Any]:
     """The parameters of a TF-IDF block of n-grams in the range of hyperparameter ``ngrams``."""
-    return {
-        "ngram_range": _ngrams(p[ngrams], ngrams),
-        "min_df": p["min_df"],
-        "max_df": p["max_df"],
-        "sublinear_tf": p["sublinear_tf"],
-        "lowercase": p["lowercase"],
-        "dtype": np.float64,
-    }
+    common = {k: p[k] for k in ("min_df", "max_df", "sublinear_tf", "lowercase")}
+    return {"ngram_range": _ngrams(p[ngrams], ngrams), **common, "dtype": np.float64}
 
 
 def _block(name: str, p: dict[str, Any]) -> tuple[str, Any, Any]:
@@ -183,11 +175,10 @@ def _block(name: str, p: dict[str, Any]) -> tuple[str, Any, Any]:
 def _build_blocks(names: tuple[str, ...], p: dict[str, Any], seed: int) -> Pipeline:
     """The blocks ``names`` side by side (ColumnTransformer), then the classifier. Each block
     has unit length per row; encoder_weight and speaker_weight scale theirs against the others."""
-    if "with_tfidf" in p:
-        if not isinstance(p["with_tfidf"], bool):
+    if p.get("with_tfidf", True) is not True:
+        if p["with_tfidf"] is not False:
             raise ValueError("with_tfidf must be true or false")
-        if not p["with_tfidf"]:
-            names = tuple(n for n in names if n not in ("word", "char"))
+        names = tuple(n for n in names if n not in ("word", "char"))
     blocks = [_block(name, p) for name in names]
     weights = None
     if any(f"{name}_weight" in p for name in names):
@@ -214,7 +205,6 @@ _LR_DEFAULTS: dict[str, Any] = {
     "max_iter": 2000,
     "tol": 1e-4,
 }
-
 _ENCODER_DEFAULTS: dict[str, Any] = {
     "encoder": DEFAULT_ENCODER,
     "batch_size": 32,
@@ -224,101 +214,84 @@ _ENCODER_DEFAULTS: dict[str, Any] = {
 KINDS: dict[str, ModelKind] = {}
 
 
-def register(kind: ModelKind) -> ModelKind:
-    """Add a model kind to the registry (a new kind is one call here)."""
-    if kind.name in KINDS:
-        raise ValueError(f"model kind {kind.name!r} is registered twice")
-    KINDS[kind.name] = kind
-    return kind
+def register(*fields: Any) -> None:
+    """Add a model kind (the ModelKind fields, in order) to the registry."""
+    KINDS[fields[0]] = ModelKind(*fields)
 
 
 register(
-    ModelKind(
-        "majority",
-        "baseline: always the most frequent stance of the training data (DummyClassifier); "
-        "class probabilities are the training class frequencies",
-        (TEXT,),
-        {"strategy": "prior"},
-        _build_majority,
-    )
+    "majority",
+    "baseline: always the most frequent stance of the training data (DummyClassifier); "
+    "class probabilities are the training class frequencies",
+    (TEXT,),
+    {"strategy": "prior"},
+    _build_majority,
 )
 register(
-    ModelKind(
-        "tfidf_word",
-        "TF-IDF of word n-grams, then logistic regression (or a linear SVM)",
-        (TEXT,),
-        {**_TFIDF_DEFAULTS, **_LR_DEFAULTS},
-        partial(_build_blocks, ("word",)),
-    )
+    "tfidf_word",
+    "TF-IDF of word n-grams, then logistic regression (or a linear SVM)",
+    (TEXT,),
+    {**_TFIDF_DEFAULTS, **_LR_DEFAULTS},
+    partial(_build_blocks, ("word",)),
 )
 register(
-    ModelKind(
-        "tfidf_word_char",
-        "TF-IDF of word n-grams and of character n-grams within words, then a linear SVM "
-        "(softmax of its margins as scores) or logistic regression",
-        (TEXT,),
-        {**_TFIDF_DEFAULTS, "char_ngram_range": [2, 5], **_LR_DEFAULTS},
-        partial(_build_blocks, ("word", "char")),
-    )
+    "tfidf_word_char",
+    "TF-IDF of word n-grams and of character n-grams within words, then a linear SVM "
+    "(softmax of its margins as scores) or logistic regression",
+    (TEXT,),
+    {**_TFIDF_DEFAULTS, "char_ngram_range": [2, 5], **_LR_DEFAULTS},
+    partial(_build_blocks, ("word", "char")),
 )
 register(
-    ModelKind(
-        "tfidf_word_speaker",
-        "TF-IDF of word n-grams plus the labeled speaker one-hot encoded beside them "
-        "(ColumnTransformer), then logistic regression (or a linear SVM)",
-        (TEXT, SPEAKER),
-        {**_TFIDF_DEFAULTS, "speaker_weight": 1.0, **_LR_DEFAULTS},
-        partial(_build_blocks, ("word", "speaker")),
-    )
+    "tfidf_word_speaker",
+    "TF-IDF of word n-grams plus the labeled speaker one-hot encoded beside them "
+    "(ColumnTransformer), then logistic regression (or a linear SVM)",
+    (TEXT, SPEAKER),
+    {**_TFIDF_DEFAULTS, "speaker_weight": 1.0, **_LR_DEFAULTS},
+    partial(_build_blocks, ("word", "speaker")),
 )
 
 # The encoder kinds need the optional `embeddings` extra (their names are listed in extras.py,
 # which the Snakefile reads without importing scikit-learn).
 register(
-    ModelKind(
-        "encoder",
-        "a frozen pretrained sentence encoder (sentence-transformers; mean-pooled, unit-length "
-        "vectors), then logistic regression (or a linear SVM)",
-        (TEXT,),
-        {**_ENCODER_DEFAULTS, **_LR_DEFAULTS, "C": 10.0},
-        partial(_build_blocks, ("encoder",)),
-    )
+    "encoder",
+    "a frozen pretrained sentence encoder (sentence-transformers; mean-pooled, unit-length "
+    "vectors), then logistic regression (or a linear SVM)",
+    (TEXT,),
+    {**_ENCODER_DEFAULTS, **_LR_DEFAULTS, "C": 10.0},
+    partial(_build_blocks, ("encoder",)),
 )
 register(
-    ModelKind(
-        "encoder_tfidf",
-        "the sentence encoder's vector beside TF-IDF word and character n-grams, then logistic "
-        "regression (or a linear SVM)",
-        (TEXT,),
-        {
-            **_ENCODER_DEFAULTS,
-            "encoder_weight": 1.0,
-            **_TFIDF_DEFAULTS,
-            "char_ngram_range": [2, 5],
-            **_LR_DEFAULTS,
-            "C": 10.0,
-        },
-        partial(_build_blocks, ("encoder", "word", "char")),
-    )
+    "encoder_tfidf",
+    "the sentence encoder's vector beside TF-IDF word and character n-grams, then logistic "
+    "regression (or a linear SVM)",
+    (TEXT,),
+    {
+        **_ENCODER_DEFAULTS,
+        "encoder_weight": 1.0,
+        **_TFIDF_DEFAULTS,
+        "char_ngram_range": [2, 5],
+        **_LR_DEFAULTS,
+        "C": 10.0,
+    },
+    partial(_build_blocks, ("encoder", "word", "char")),
 )
 register(
-    ModelKind(
-        "encoder_speaker",
-        "the sentence encoder's vector (with_tfidf: also TF-IDF word and character n-grams) "
-        "plus the labeled speaker one-hot encoded, then logistic regression (or a linear SVM)",
-        (TEXT, SPEAKER),
-        {
-            **_ENCODER_DEFAULTS,
-            "encoder_weight": 1.0,
-            "with_tfidf": False,
-            **_TFIDF_DEFAULTS,
-            "char_ngram_range": [2, 5],
-            "speaker_weight": 1.0,
-            **_LR_DEFAULTS,
-            "C": 10.0,
-        },
-        partial(_build_blocks, ("encoder", "word", "char", "speaker")),
-    )
+    "encoder_speaker",
+    "the sentence encoder's vector (with_tfidf: also TF-IDF word and character n-grams) "
+    "plus the labeled speaker one-hot encoded, then logistic regression (or a linear SVM)",
+    (TEXT, SPEAKER),
+    {
+        **_ENCODER_DEFAULTS,
+        "encoder_weight": 1.0,
+        "with_tfidf": False,
+        **_TFIDF_DEFAULTS,
+        "char_ngram_range": [2, 5],
+        "speaker_weight": 1.0,
+        **_LR_DEFAULTS,
+        "C": 10.0,
+    },
+    partial(_build_blocks, ("encoder", "word", "char", "speaker")),
 )
 
 
@@ -348,8 +321,7 @@ def spec_from_entry(entry: Mapping[str, Any], where: str = "models") -> ModelSpe
                               if isinstance(v, BaseEstimator))]  # fmt: skip
     try:
         # scikit-learn checks parameter values only in fit; this is the check fit runs (private,
-        # present since 1.2; tests/test_models.py and tests/test_reliability_tracking.py fail if
-        # it stops catching a bad value).
+        # present since 1.2; tests/test_models.py fails if it stops catching a bad value).
         for estimator in estimators:
             estimator._validate_params()
     except (TypeError, ValueError) as exc:
@@ -366,11 +338,10 @@ def model_specs(config: Mapping[str, Any]) -> list[ModelSpec]:
     if not entries:
         raise StanceError("config has no models: add at least one entry under 'models:'")
     specs = [spec_from_entry(e, f"models[{i}]") for i, e in enumerate(entries)]
-    seen: set[str] = set()
-    for spec in specs:
-        if spec.name in seen:
-            raise StanceError(f"config models: the name {spec.name!r} is used twice; rename one")
-        seen.add(spec.name)
+    names = [spec.name for spec in specs]
+    twice = [name for i, name in enumerate(names) if name in names[:i]]
+    if twice:
+        raise StanceError(f"config models: the name {twice[0]!r} is used twice; rename one")
     return specs
 
 

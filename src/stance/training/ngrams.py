@@ -4,7 +4,7 @@ words counted through the distinct words of the texts."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from numbers import Integral
 from typing import Any
 
@@ -54,74 +54,43 @@ class CompactVocabulary:
 
 def kept_terms(df: np.ndarray, n_doc: int, min_df: float, max_df: float) -> np.ndarray:
     """Which terms of these document frequencies (in ``n_doc`` texts) a vectorizer keeps, as
-    scikit-learn reads min_df/max_df: a whole number is a count of texts, a float a share."""
+    scikit-learn reads min_df/max_df (a whole number is a count of texts, a float a share) and
+    with its errors; a term in no text is never kept."""
     high = max_df if isinstance(max_df, Integral) else max_df * n_doc
     low = min_df if isinstance(min_df, Integral) else min_df * n_doc
     if high < low:
         raise ValueError("max_df corresponds to < documents than min_df")
-    return (df <= high) & (df >= low)
-
-
-def _count_words(
-    texts: Iterable[Any], analyze: Callable[[Any], list[str]], dtype: Any
-) -> tuple[sp.csr_matrix, list[str]]:
-    """Texts x distinct words (how often each occurs in each text), and the words in order of
-    first appearance (the order in which scikit-learn meets their n-grams)."""
-    if isinstance(texts, str):
-        raise ValueError("Iterable over raw text documents expected, string object received.")
-    index: dict[str, int] = {}
-    columns: list[int] = []
-    indptr = [0]
-    add = index.setdefault
-    for text in texts:
-        columns.extend([add(word, len(index)) for word in analyze(text)])
-        indptr.append(len(columns))
-    counts = sp.csr_matrix(
-        (np.ones(len(columns), dtype=dtype), np.asarray(columns, dtype=np.int64), indptr),
-        shape=(len(indptr) - 1, len(index)),
-    )
-    counts.sum_duplicates()
-    return counts, list(index)
+    keep = (df > 0) & (df <= high) & (df >= low)
+    if not keep.any():
+        raise ValueError("After pruning, no terms remain. Try a lower min_df or a higher max_df.")
+    return keep
 
 
 class CharWbTfidf(CompactVocabulary, TransformerMixin, BaseEstimator):
-    """``TfidfVectorizer(analyzer="char_wb")``, the same matrix to the last bit, with each
-    distinct word analysed once: the counts are texts x distinct words times words x n-grams.
-
-    ``fit_transform`` stores each row's n-grams in TfidfVectorizer's order (first appearance),
-    so that its row norms are summed in the same order.
-    """
+    """``TfidfVectorizer(analyzer="char_wb")`` with the parameters the model kinds set, the same
+    matrix to the last bit, with each distinct word analysed once: texts x distinct words times
+    words x n-grams; each row's n-grams in TfidfVectorizer's order (first appearance), so that
+    its row norms are summed in the same order."""
 
     _parameter_constraints: dict = {  # noqa: RUF012 (scikit-learn's convention)
         name: TfidfVectorizer._parameter_constraints[name]
-        for name in ("ngram_range", "lowercase", "strip_accents", "min_df", "max_df", "binary",
-                     "norm", "use_idf", "smooth_idf", "sublinear_tf", "dtype")
-    }  # fmt: skip
+        for name in ("ngram_range", "lowercase", "min_df", "max_df", "sublinear_tf", "dtype")
+    }
 
     def __init__(
         self,
         *,
         ngram_range: tuple[int, int] = (1, 1),
         lowercase: bool = True,
-        strip_accents: str | None = None,
         min_df: float = 1,
         max_df: float = 1.0,
-        binary: bool = False,
-        norm: str | None = "l2",
-        use_idf: bool = True,
-        smooth_idf: bool = True,
         sublinear_tf: bool = False,
         dtype: Any = np.float64,
     ) -> None:
         self.ngram_range = ngram_range
         self.lowercase = lowercase
-        self.strip_accents = strip_accents
         self.min_df = min_df
         self.max_df = max_df
-        self.binary = binary
-        self.norm = norm
-        self.use_idf = use_idf
-        self.smooth_idf = smooth_idf
         self.sublinear_tf = sublinear_tf
         self.dtype = dtype
 
@@ -136,17 +105,31 @@ class CharWbTfidf(CompactVocabulary, TransformerMixin, BaseEstimator):
         )
 
     def _words(self, texts: Iterable[Any]) -> tuple[sp.csr_matrix, list[str]]:
-        # The words as the char_wb analyser sees them: decoded, preprocessed, split at whitespace.
-        reading = CountVectorizer(lowercase=self.lowercase, strip_accents=self.strip_accents)
+        """Texts x distinct words (as the char_wb analyser sees them: decoded, preprocessed, split
+        at whitespace), and the words in order of first appearance (as scikit-learn meets them)."""
+        if isinstance(texts, str):
+            raise ValueError("Iterable over raw text documents expected, string object received.")
+        reading = CountVectorizer(lowercase=self.lowercase)
         preprocess, decode = reading.build_preprocessor(), reading.decode
-        return _count_words(texts, lambda text: preprocess(decode(text)).split(), self.dtype)
+        index: dict[str, int] = {}
+        columns: list[int] = []
+        indptr = [0]
+        add = index.setdefault
+        for text in texts:
+            columns.extend([add(word, len(index)) for word in preprocess(decode(text)).split()])
+            indptr.append(len(columns))
+        counts = sp.csr_matrix(
+            (np.ones(len(columns), dtype=self.dtype), np.asarray(columns, dtype=np.int64), indptr),
+            shape=(len(indptr) - 1, len(index)),
+        )
+        counts.sum_duplicates()
+        return counts, list(index)
 
     def count_factors(
         self, texts: Iterable[Any]
     ) -> tuple[sp.csr_matrix, sp.csr_matrix, np.ndarray, list[str]]:
         """The two factors of the n-gram counts of ``texts``, texts x words and words x n-grams
-        (every n-gram, nothing pruned); the n-grams of the columns (sorted) and the words of the
-        rows (in order of first appearance)."""
+        (nothing pruned); the n-grams of the columns (sorted) and the words of the rows."""
         words, distinct = self._words(texts)
         if not distinct:
             raise ValueError("empty vocabulary; perhaps the documents only contain stop words")
@@ -156,15 +139,11 @@ class CharWbTfidf(CompactVocabulary, TransformerMixin, BaseEstimator):
 
     def fit(self, raw_documents: Iterable[Any], y: Any = None) -> CharWbTfidf:
         """Learn the vocabulary and the IDF of ``raw_documents``."""
-        self._fit(raw_documents, ordered=False)
+        self.fit_transform(raw_documents)
         return self
 
     def fit_transform(self, raw_documents: Iterable[Any], y: Any = None) -> Any:
         """Learn the vocabulary and the IDF; return the TF-IDF matrix of ``raw_documents``."""
-        counts = self._fit(raw_documents, ordered=True)
-        return self.tfidf_.transform(counts, copy=False)
-
-    def _fit(self, raw_documents: Iterable[Any], ordered: bool) -> sp.csr_matrix:
         words, grams, terms, distinct = self.count_factors(raw_documents)
         n_doc = words.shape[0]
         df = np.zeros(grams.shape[1], dtype=np.int64)
@@ -172,56 +151,26 @@ class CharWbTfidf(CompactVocabulary, TransformerMixin, BaseEstimator):
             chunk = words[start : start + _CHUNK_ROWS] @ grams
             df += np.bincount(chunk.indices, minlength=grams.shape[1])
         keep = kept_terms(df, n_doc, self.min_df, self.max_df)
-        if not keep.any():
-            raise ValueError(
-                "After pruning, no terms remain. Try a lower min_df or a higher max_df."
-            )
         columns = np.flatnonzero(keep)
         terms = terms[columns].tolist()
         grams = sp.csr_matrix(grams[:, columns])
-        if ordered:
-            counts = _first_seen_order(
-                self._counts(words, grams, sort=False), grams, terms, distinct
-            )
-        else:
-            counts = self._counts(words, grams)
+        counts = _first_seen_order(sp.csr_matrix(words @ grams), grams, terms, distinct)
         self.vocabulary_ = dict(zip(terms, range(len(terms)), strict=True))
-        self.tfidf_ = TfidfTransformer(
-            norm=self.norm,
-            use_idf=self.use_idf,
-            smooth_idf=self.smooth_idf,
-            sublinear_tf=self.sublinear_tf,
-        ).fit(counts)
-        return counts
-
-    def _counts(
-        self, words: sp.csr_matrix, grams: sp.csr_matrix, sort: bool = True
-    ) -> sp.csr_matrix:
-        counts = sp.csr_matrix(words @ grams)
-        if sort:  # as CountVectorizer.transform stores its counts
-            counts.sort_indices()
-        if self.binary:
-            counts.data[:] = 1
-        return counts
+        self.tfidf_ = TfidfTransformer(sublinear_tf=self.sublinear_tf).fit(counts)
+        return self.tfidf_.transform(counts, copy=False)
 
     def transform(self, raw_documents: Iterable[Any]) -> Any:
-        """The TF-IDF matrix of ``raw_documents`` in the fitted vocabulary; n-grams outside it
-        (of words never seen in fitting, too) are left out."""
+        """The TF-IDF matrix of ``raw_documents``; n-grams outside the vocabulary are left out."""
         check_is_fitted(self)
         words, distinct = self._words(raw_documents)
-        grams = sp.csr_matrix(self._ngrams(self.vocabulary_).transform(distinct))
-        return self.tfidf_.transform(self._counts(words, grams), copy=False)
+        counts = sp.csr_matrix(words @ self._ngrams(self.vocabulary_).transform(distinct))
+        counts.sort_indices()  # as CountVectorizer.transform stores its counts
+        return self.tfidf_.transform(counts, copy=False)
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
-        """The n-grams of the columns, in column order (sorted)."""
+        """The n-grams of the columns, in column order (a pipeline's feature names need it)."""
         check_is_fitted(self)
         return np.asarray(sorted(self.vocabulary_, key=self.vocabulary_.__getitem__), dtype=object)
-
-    def __sklearn_tags__(self) -> Any:
-        tags = super().__sklearn_tags__()
-        tags.input_tags.string = True
-        tags.input_tags.two_d_array = False
-        return tags
 
 
 def _first_seen_order(

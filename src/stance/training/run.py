@@ -1,7 +1,5 @@
-"""Training configured models: evaluate, write each result folder, report progress.
-
-The one training path: the workflow's ``train_model`` step and ``stance train`` both call it.
-"""
+"""Training configured models: evaluate, write each result folder, report progress (the one
+training path: the workflow's ``train_model`` step and ``stance train`` both call it)."""
 
 from __future__ import annotations
 
@@ -13,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from stance.training.artifacts import write_evaluation
-from stance.training.data import LabeledData
-from stance.training.embedding_cache import cache_root, encoded_count
+from stance.training.comparison import with_ci
+from stance.training.data import LabeledData, load_training_data
+from stance.training.encoders import cache_root, encoded_count
 from stance.training.evaluate import Evaluation, evaluate
 from stance.training.extras import extra_of_kind, require_embeddings, runnable_entries
 from stance.training.models import SPEAKER, ModelSpec, get_spec, model_specs
@@ -43,9 +42,7 @@ def specs_for(
         return specs, []
     specs, notes = [], []
     runnable = {str(e["name"]) for e in runnable_entries(config["models"], notes.append)}
-    for spec in model_specs(config):
-        if spec.name not in runnable:
-            continue
+    for spec in [s for s in model_specs(config) if s.name in runnable]:
         if SPEAKER in spec.features and not data.has_speaker:
             notes.append(f"skipping {spec.name}: {data.source} has no 'speaker' column")
         else:
@@ -57,9 +54,8 @@ def result_line(ev: Evaluation) -> str:
     """One line with a model's headline scores and their intervals."""
     s, m = ev.summary, ev.metrics
     return (
-        f"{s['model']}: f_avg {m['f_avg']:.3f} [{m['f_avg_ci_low']:.3f}, "
-        f"{m['f_avg_ci_high']:.3f}], macro_f1 {m['macro_f1']:.3f} "
-        f"[{m['macro_f1_ci_low']:.3f}, {m['macro_f1_ci_high']:.3f}] ({s['cv']['description']})"
+        f"{s['model']}: f_avg {with_ci(m, 'f_avg')}, macro_f1 {with_ci(m, 'macro_f1')} "
+        f"({s['cv']['description']})"
     )
 
 
@@ -71,8 +67,8 @@ def train_model(
     test: LabeledData | None = None,
     shown_warnings: set[str] | None = None,
 ) -> Evaluation:
-    """Evaluate one model, write its result folder and log progress and the warnings not yet
-    in ``shown_warnings`` (models of one command share most of them; the set is updated)."""
+    """Evaluate one model, write its result folder, log progress and the warnings not yet in
+    ``shown_warnings`` (models of one command share most of them; the set is updated)."""
     logger.info(
         f"{spec.name}: evaluating on {len(data.frame)} labeled sentences "
         f"({settings.n_jobs} thread(s)) ..."
@@ -98,10 +94,7 @@ def train_model(
 def train_configured_model(
     data: Path | str, config: Mapping[str, Any], name: str, out_dir: Path | str, threads: int
 ) -> Evaluation:
-    """Train and evaluate the configured model ``name`` on the labeled data set ``data`` with
-    ``threads`` threads; write its result folder ``out_dir`` (rule train_model)."""
-    from stance.training.data import load_training_data
-
+    """Train the configured model ``name`` on the data set ``data``, results into ``out_dir``."""
     labeled = load_training_data(data)
     ev = train_model(labeled, get_spec(config, name), settings_for(config, threads), out_dir)
     logger.info(f"{result_line(ev)} -> {out_dir}")

@@ -21,8 +21,7 @@ def _optional_int(value: Any) -> int | None:
 
 @dataclass(frozen=True)
 class EvalSettings:
-    """The ``evaluation`` section of a validated config, with the global seed (no defaults here:
-    the config schema holds them)."""
+    """The ``evaluation`` section of a validated config (defaults from its schema), the seed."""
 
     seed: int
     scheme: str
@@ -64,8 +63,5 @@ class EvalSettings:
 
     def as_dict(self) -> dict[str, Any]:
         """The settings that shape results (all but SPEED_SETTINGS), as JSON values."""
-        return {
-            k: list(v) if isinstance(v, tuple) else v
-            for k, v in asdict(self).items()
-            if k not in SPEED_SETTINGS
-        }
+        values = result_settings(asdict(self))
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}
