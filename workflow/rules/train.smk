@@ -100,9 +100,7 @@ rule log_model:
         f"{MODEL_DIR}/mlflow_run.json",
     params:
         # What shapes a logged run; reading runs back (queries) does not re-log anything.
-        code=code_digest(
-            "tracking/runs.py", "tracking/model_io.py", "tracking/provenance.py",
-        ),
+        code=code_digest("tracking/runs.py", "tracking/model_io.py"),
     resources:
         # SQLite takes one writer at a time: the profile sets mlflow_writes to 1.
         mlflow_writes=1,

@@ -247,9 +247,8 @@ def predict(args: argparse.Namespace) -> None:
 
 def train(args: argparse.Namespace) -> None:
     from stance.labels.schema import load_schema
-    from stance.tracking.provenance import new_group_id
     from stance.tracking.runs import log_evaluation_run
-    from stance.tracking.store import project_root
+    from stance.tracking.store import new_group_id, project_root
     from stance.training.artifacts import ARTIFACT_FILES
     from stance.training.comparison import comparison_table, write_comparison
     from stance.training.data import load_table

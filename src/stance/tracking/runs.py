@@ -1,4 +1,5 @@
-"""Logging one evaluated model as an MLflow run, reusing an identical one, closing crashed ones."""
+"""Logging one evaluated model as an MLflow run with its provenance, reusing an identical one,
+closing crashed ones."""
 
 from __future__ import annotations
 
@@ -18,14 +19,15 @@ from stance.environment import caught_warnings
 from stance.errors import StanceError
 from stance.labels.agreement import agreement_for_run
 from stance.tracking.model_io import local_model_problem, log_model_and_metrics
-from stance.tracking.provenance import config_hash, git_state, new_group_id, safe_group
 from stance.tracking.store import (
     GROUP_TAG,
     ROLE_TAG,
     WORKFLOW_RUN_ENV,
     import_mlflow,
     init_store,
+    new_group_id,
     retry_locked,
+    safe_group,
     store_error,
     tracking_client,
 )
@@ -38,6 +40,51 @@ RESULT_TAG = "stance.result_sha256"
 # The host and process ID that logged a run (a RUNNING run of a live process is not abandoned).
 OWNER_HOST_TAG = "stance.host"
 OWNER_PID_TAG = "stance.pid"
+
+
+def git_state(root: Path | str) -> tuple[str, str]:
+    """(commit checked out in root's repository, 'true'/'false': tracked files differ from it);
+    both '' outside a repository. GIT_OPTIONAL_LOCKS=0 (stance.environment) keeps the user's
+    own git commands unblocked."""
+    try:
+        import git
+
+        repo = git.Repo(Path(root), search_parent_directories=True)
+        commit = repo.head.commit.hexsha
+        dirty = repo.is_dirty(index=True, working_tree=True, untracked_files=False)
+    except Exception:  # not a repository, no commit yet, no git executable, unreadable .git
+        return "", ""
+    return commit, "true" if dirty else "false"
+
+
+def config_hash(config: Mapping[str, Any]) -> str:
+    """SHA-256 of the configuration (canonical JSON), first 16 hex digits."""
+    text = json.dumps(config, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def run_tags(
+    role: str,
+    model: str,
+    group: str | None,
+    config: Mapping[str, Any] | None,
+    root: Path | str,
+    labels_sha256: str,
+    note: str,
+) -> dict[str, str]:
+    """The tags of every logged run: its role, group (default: the workflow run's, else a new
+    one), model, labels, code and configuration, and the note the MLflow UI shows."""
+    commit, dirty = git_state(root)
+    return {
+        ROLE_TAG: role,
+        GROUP_TAG: safe_group(group or os.environ.get(WORKFLOW_RUN_ENV) or new_group_id()),
+        "model": model,
+        "git_commit": commit,
+        "git_dirty": dirty,
+        "config_hash": config_hash(config or {}),
+        "labels_sha256": labels_sha256,
+        "mlflow.note.content": note,
+    }
 
 
 def _flat_params(summary: Mapping[str, Any]) -> dict[str, str]:
@@ -136,7 +183,6 @@ def log_evaluation_run(
 
     # Before the store or the model is used: only models of the project's own types are logged.
     trusted = trusted_types(model, f"model {summary['model']!r}")
-    group = safe_group(group or os.environ.get(WORKFLOW_RUN_ENV) or new_group_id())
     experiment_id = init_store(uri, experiment)
     client = tracking_client(uri)
     mlflow.set_tracking_uri(uri)
@@ -152,20 +198,14 @@ def log_evaluation_run(
     train_input = _dataset_input(mlflow, data, "labeled_sentences")
     test_input = _dataset_input(mlflow, test, "test_sentences") if test is not None else None
     digest = train_input.digest if train_input is not None else summary["data"]["sha256"][:8]
-    commit, dirty = git_state(root)
-    tags = {
-        ROLE_TAG: "model",
-        GROUP_TAG: group,
-        "model": summary["model"],
+    tags = run_tags("model", summary["model"], group, config, root, summary["data"]["sha256"],
+                    summary.get("description", ""))  # fmt: skip
+    group = tags[GROUP_TAG]
+    tags |= {
         "kind": summary["kind"],
         "source": source,
-        "git_commit": commit,
-        "git_dirty": dirty,
-        "config_hash": config_hash(config or {}),
         "dataset_digest": digest,
-        "labels_sha256": summary["data"]["sha256"],
         RESULT_TAG: hashlib.sha256(json.dumps(summary, sort_keys=True).encode()).hexdigest(),
-        "mlflow.note.content": summary.get("description", ""),
     }
     agreement_metrics: dict[str, float] = {}
     if agreement is not None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -11,11 +10,9 @@ from typing import Any
 from stance.environment import caught_warnings
 from stance.errors import StanceError
 from stance.tracking.model_io import log_model_and_metrics
-from stance.tracking.provenance import config_hash, git_state, new_group_id, safe_group
+from stance.tracking.runs import run_tags
 from stance.tracking.store import (
-    GROUP_TAG,
     ROLE_TAG,
-    WORKFLOW_RUN_ENV,
     find_experiment_id,
     import_mlflow,
     init_store,
@@ -55,19 +52,13 @@ def log_speaker_run(
     trusted = trusted_types(model, "the speaker model") if model is not None else []
     experiment_id = init_store(uri, experiment)
     mlflow.set_tracking_uri(uri)
-    commit, dirty = git_state(root)
-    tags = {
-        ROLE_TAG: SPEAKER_ROLE,
-        GROUP_TAG: safe_group(os.environ.get(WORKFLOW_RUN_ENV) or new_group_id()),
-        "model": "speakers",
-        "git_commit": commit,
-        "git_dirty": dirty,
-        "config_hash": config_hash(config or {}),
-        "labels_sha256": labels_sha256,
-        "mlflow.note.content": "Speaker attribution: rules, name mapping and speaker model; "
-        "metrics are out of fold, grouped by article (guarded_*: with the leak guard).",
-        **({NO_MODEL_TAG: no_model or "no speaker model"} if model is None else {}),
-    }
+    note = (
+        "Speaker attribution: rules, name mapping and speaker model; metrics are out of fold, "
+        "grouped by article (guarded_*: with the leak guard)."
+    )
+    tags = run_tags(SPEAKER_ROLE, "speakers", None, config, root, labels_sha256, note)
+    if model is None:
+        tags[NO_MODEL_TAG] = no_model or "no speaker model"
     try:
         run = retry_locked(
             mlflow.start_run, experiment_id=experiment_id, run_name="speakers", tags=tags

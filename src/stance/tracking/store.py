@@ -1,12 +1,16 @@
-"""The MLflow store: tracking URI, client, retries, experiment, damaged and moved stores."""
+"""The MLflow store: tracking URI, client, retries, experiment, run groups, damaged and moved
+stores."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
 import os
+import re
 import sqlite3
+import uuid
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlparse
@@ -36,6 +40,16 @@ def import_mlflow() -> Any:
     import mlflow
 
     return mlflow
+
+
+def new_group_id() -> str:
+    """An ID for the runs logged by one command or workflow run: UTC time plus a random part."""
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
+
+
+def safe_group(text: str) -> str:
+    """A group ID usable inside an MLflow filter string."""
+    return re.sub(r"[^A-Za-z0-9_.:-]", "-", text)[:100]
 
 
 def project_root(config_path: Path | str) -> Path:

@@ -9,11 +9,11 @@ from typing import Any
 
 import pandas as pd
 
-from stance.tracking.provenance import safe_group
 from stance.tracking.runs import _group_parent
 from stance.tracking.store import (
     find_experiment_id,
     retry_locked,
+    safe_group,
     store_error,
     tracking_client,
 )
