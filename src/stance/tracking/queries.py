@@ -18,26 +18,6 @@ from stance.tracking.store import (
 )
 
 
-def _model_filter(model: str | None, extra: str | None, finished_only: bool = True) -> str:
-    parts = [f"tags.`{ROLE_TAG}` = 'model'"]
-    if finished_only:
-        parts.append("attributes.status = 'FINISHED'")
-    if model:
-        if "'" in model:
-            raise StanceError(f"model name {model!r} may not contain a quote")
-        parts.append(f"tags.model = '{model}'")
-    if extra:
-        parts.append(f"({extra})" if " or " in extra.lower() else extra)
-    return " and ".join(parts)
-
-
-def _filter_error(filter_string: str | None, exc: Exception) -> StanceError:
-    return StanceError(
-        f"cannot search runs with filter {filter_string!r}: {str(exc).splitlines()[0]}; "
-        'use MLflow\'s syntax, e.g. "metrics.f_avg > 0.5" or "params.kind = \'tfidf_word\'"'
-    )
-
-
 def search_model_runs(
     uri: str,
     experiment: str,
@@ -51,16 +31,28 @@ def search_model_runs(
     unless ``finished_only`` is false."""
     experiment_id = find_experiment_id(uri, experiment)
     client = tracking_client(uri)
+    parts = [f"tags.`{ROLE_TAG}` = 'model'"]
+    if finished_only:
+        parts.append("attributes.status = 'FINISHED'")
+    if model:
+        parts.append(f"tags.model = '{model}'")
+    if filter_string:
+        parts.append(f"({filter_string})" if " or " in filter_string.lower() else filter_string)
     try:
+        if model and "'" in model:
+            raise StanceError(f"model name {model!r} may not contain a quote")
         return retry_locked(
             client.search_runs,
             [experiment_id],
-            filter_string=_model_filter(model, filter_string, finished_only),
+            filter_string=" and ".join(parts),
             order_by=["attributes.start_time DESC"],
             max_results=max_results,
         )
     except Exception as exc:
-        raise _filter_error(filter_string, exc) from None
+        raise StanceError(
+            f"cannot search runs with filter {filter_string!r}: {str(exc).splitlines()[0]}; "
+            'use MLflow\'s syntax, e.g. "metrics.f_avg > 0.5" or "params.kind = \'tfidf_word\'"'
+        ) from None
 
 
 LOCAL_TIME = datetime.now().astimezone().tzinfo
@@ -149,12 +141,11 @@ def select_run(
     *,
     run_id: str | None = None,
     model: str | None = None,
-    metric: str = "f_avg",
     available: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """The run to predict with: ``run_id``; else the newest run of ``model``; else, of the newest
     run of every model whose inputs are all ``available`` (when given), the one with the highest
-    ``metric`` (ties: the newer). Only FINISHED runs count: others may lack their model."""
+    f_avg (ties: the newer). Only FINISHED runs count: others may lack their model."""
     if run_id:
         run = get_model_run(uri, experiment, run_id)
     else:
@@ -174,12 +165,11 @@ def select_run(
             candidates = usable or candidates
         run = max(
             candidates,
-            key=lambda r: (r.data.metrics.get(metric, float("-inf")), r.info.start_time),
+            key=lambda r: (r.data.metrics.get("f_avg", float("-inf")), r.info.start_time),
         )
     return {
         "run_id": run.info.run_id,
         "model": run.data.tags.get("model", run.info.run_name),
-        "metric": run.data.metrics.get(metric),
         "classes": _listed(run, "classes"),
         "features": _listed(run, "features"),
     }

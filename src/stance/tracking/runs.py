@@ -1,5 +1,4 @@
-"""Logging one evaluated model as an MLflow run with its provenance, reusing an identical one,
-closing crashed ones."""
+"""Logging an evaluated model as an MLflow run with its provenance; reusing and closing runs."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""The MLflow store: tracking URI, client, retries, experiment, run groups, damaged and moved
-stores."""
+"""The MLflow store: URI, client, retries, experiment, run groups, damaged and moved stores."""
 
 from __future__ import annotations
 
