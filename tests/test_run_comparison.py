@@ -13,9 +13,13 @@ from helpers import make_dataset
 from stance.cli.main import main
 from stance.errors import StanceError
 from stance.tracking.comparing import compare_runs, scores_by_label_version
-from stance.tracking.runs import log_evaluation_run
+from stance.tracking.runs import (
+    COMPARISON_ARTIFACT,
+    log_evaluation_run,
+    log_group_summary,
+    summary_group,
+)
 from stance.tracking.store import tracking_client
-from stance.tracking.summary import COMPARISON_ARTIFACT, log_group_summary, summary_group
 from stance.training.artifacts import ARTIFACT_FILES, write_evaluation
 from stance.training.comparison import comparison_table, describe_comparison
 from stance.training.data import from_dataset

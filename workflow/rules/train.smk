@@ -133,7 +133,7 @@ rule compare_models:
         ),
     params:
         ci_level=config["evaluation"]["ci_level"],
-        code=code_digest("training/comparison.py", "training/plots.py", "tracking/summary.py"),
+        code=code_digest("training/comparison.py", "training/plots.py", "tracking/runs.py"),
     resources:
         mlflow_writes=1,
         mem_mb=2000,

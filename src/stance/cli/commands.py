@@ -296,7 +296,7 @@ def train(args: argparse.Namespace) -> None:
     table = comparison_table(summaries, run_ids)
     write_comparison(table, out / "comparison.tsv")
     if not args.no_log and run_ids:
-        from stance.tracking.summary import log_group_summary
+        from stance.tracking.runs import log_group_summary
         from stance.training.comparison import describe_comparison
 
         parent = log_group_summary(

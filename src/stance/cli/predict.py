@@ -105,7 +105,7 @@ def add_speakers(
     model = None
     if method != "rules" and len(out):
         from stance.tracking.model_io import load_logged_model
-        from stance.tracking.speakers import latest_speaker_run
+        from stance.tracking.queries import latest_speaker_run
 
         latest = latest_speaker_run(uri, experiment)
         if latest is None or latest[1]:

@@ -1,10 +1,9 @@
-"""Logged models: their requirements and trusted types, checking and loading one back safely."""
+"""Logged models: checking their files and loading one back safely (trusted types only)."""
 
 from __future__ import annotations
 
 import tempfile
 import zipfile
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,35 +17,6 @@ from stance.tracking.store import (
     retry_locked,
     tracking_client,
 )
-
-
-def log_model_and_metrics(
-    mlflow: Any,
-    model: Any,
-    signature: Any,
-    example: Any,
-    trusted: list[str],
-    metrics: Mapping[str, float],
-    metadata: dict[str, Any] | None = None,
-) -> None:
-    """Log ``model`` in the active run (skops, trusting only ``trusted``), then the run's
-    metrics linked to it: logged before the model, MLflow would copy them one query each."""
-    from importlib.metadata import version
-
-    # Pinned explicitly: inferring the requirements is slow.
-    pinned = [f"{p}=={version(p)}" for p in ("scikit-learn", "numpy", "scipy", "skops")]
-    logged = retry_locked(
-        mlflow.sklearn.log_model,
-        model,
-        name=MODEL_ARTIFACT,
-        signature=signature,
-        input_example=example.head(3),
-        pip_requirements=pinned,
-        serialization_format="skops",
-        skops_trusted_types=trusted,
-        metadata=metadata,
-    )
-    retry_locked(mlflow.log_metrics, dict(metrics), model_id=logged.model_id)
 
 
 def model_location(client: Any, run: Any) -> str:

@@ -1,4 +1,4 @@
-"""Reading runs back: searching, the runs table, the run to predict with."""
+"""Reading runs back: searching, the runs table, the run to predict with, the speaker run."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ import pandas as pd
 
 from stance.errors import StanceError
 from stance.tracking.store import (
+    NO_MODEL_TAG,
     ROLE_TAG,
+    SPEAKER_ROLE,
     find_experiment_id,
     read_run,
     retry_locked,
@@ -178,3 +180,23 @@ def select_run(
 def _listed(run: Any, param: str) -> list[str]:
     """The names of a comma-separated param of ``run`` (none when it is missing)."""
     return [c for c in run.data.params.get(param, "").split(",") if c]
+
+
+def latest_speaker_run(uri: str, experiment: str) -> tuple[str, str] | None:
+    """The run ID of the newest FINISHED speaker run and, if it logged no speaker model, why
+    (else ""); None without such a run."""
+    try:
+        experiment_id = find_experiment_id(uri, experiment)
+    except StanceError:  # no store or experiment yet: nothing logged
+        return None
+    client = tracking_client(uri)
+    runs = retry_locked(
+        client.search_runs,
+        [experiment_id],
+        filter_string=f"tags.`{ROLE_TAG}` = '{SPEAKER_ROLE}' and attributes.status = 'FINISHED'",
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )
+    if not runs:
+        return None
+    return runs[0].info.run_id, runs[0].data.tags.get(NO_MODEL_TAG, "")

@@ -1,4 +1,5 @@
-"""Logging an evaluated model as an MLflow run with its provenance; reusing and closing runs."""
+"""Logging runs with their provenance: an evaluated model (reusing an identical run), the
+speaker stage; closing crashed runs."""
 
 from __future__ import annotations
 
@@ -8,20 +9,27 @@ import json
 import math
 import os
 import socket
+import tempfile
 import warnings
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from stance.environment import caught_warnings
 from stance.errors import StanceError
 from stance.labels.agreement import agreement_for_run
-from stance.tracking.model_io import local_model_problem, log_model_and_metrics
+from stance.tracking.model_io import local_model_problem
 from stance.tracking.store import (
     GROUP_TAG,
+    MODEL_ARTIFACT,
+    NO_MODEL_TAG,
     ROLE_TAG,
+    SPEAKER_ROLE,
     WORKFLOW_RUN_ENV,
+    find_experiment_id,
     import_mlflow,
     init_store,
     new_group_id,
@@ -143,6 +151,35 @@ def _group_parent(client: Any, experiment_id: str, group: str, label: str) -> st
     return run.info.run_id
 
 
+def log_model_and_metrics(
+    mlflow: Any,
+    model: Any,
+    signature: Any,
+    example: Any,
+    trusted: list[str],
+    metrics: Mapping[str, float],
+    metadata: dict[str, Any] | None = None,
+) -> None:
+    """Log ``model`` in the active run (skops, trusting only ``trusted``), then the run's
+    metrics linked to it: logged before the model, MLflow would copy them one query each."""
+    from importlib.metadata import version
+
+    # Pinned explicitly: inferring the requirements is slow.
+    pinned = [f"{p}=={version(p)}" for p in ("scikit-learn", "numpy", "scipy", "skops")]
+    logged = retry_locked(
+        mlflow.sklearn.log_model,
+        model,
+        name=MODEL_ARTIFACT,
+        signature=signature,
+        input_example=example.head(3),
+        pip_requirements=pinned,
+        serialization_format="skops",
+        skops_trusted_types=trusted,
+        metadata=metadata,
+    )
+    retry_locked(mlflow.log_metrics, dict(metrics), model_id=logged.model_id)
+
+
 def _dataset_input(mlflow: Any, data: Any, name: str) -> Any:
     if data.dataset is None:
         return None
@@ -258,6 +295,63 @@ def log_evaluation_run(
     return info | {"run_id": run_id, "group": group, "parent_run_id": parent, "reused": False}
 
 
+def log_speaker_run(
+    uri: str,
+    experiment: str,
+    params: Mapping[str, Any],
+    metrics: Mapping[str, float],
+    model: Any,
+    example: Any,
+    artifacts: Sequence[Path | str],
+    *,
+    config: Mapping[str, Any] | None = None,
+    root: Path | str = ".",
+    labels_sha256: str = "",
+    no_model: str = "",
+) -> dict[str, str]:
+    """Log the speaker stage: params, metrics (out of fold), artifacts and the speaker model
+    (skops, with the project's trusted types, as the stance models), or, with ``model`` None,
+    ``no_model`` (why there is none) as a tag. Returns run_id and uri."""
+    mlflow = import_mlflow()
+    from mlflow.models import infer_signature
+
+    from stance.training.model_files import trusted_types
+
+    trusted = trusted_types(model, "the speaker model") if model is not None else []
+    experiment_id = init_store(uri, experiment)
+    mlflow.set_tracking_uri(uri)
+    note = (
+        "Speaker attribution: rules, name mapping and speaker model; metrics are out of fold, "
+        "grouped by article (guarded_*: with the leak guard)."
+    )
+    tags = run_tags(SPEAKER_ROLE, "speakers", None, config, root, labels_sha256, note)
+    if model is None:
+        tags[NO_MODEL_TAG] = no_model or "no speaker model"
+    try:
+        run = retry_locked(
+            mlflow.start_run, experiment_id=experiment_id, run_name="speakers", tags=tags
+        )
+    except Exception as exc:
+        raise store_error(uri, "logging the speaker stage", exc) from None
+    try:
+        retry_locked(mlflow.log_params, {k: str(v) for k, v in params.items()})
+        for path in artifacts:
+            retry_locked(mlflow.log_artifact, str(path))
+        scores = {k: float(v) for k, v in metrics.items()}
+        if model is None:
+            retry_locked(mlflow.log_metrics, scores)
+        else:
+            with caught_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                signature = infer_signature(example, model.predict(example))
+                log_model_and_metrics(mlflow, model, signature, example, trusted, scores)
+        mlflow.end_run("FINISHED")
+    except BaseException:
+        mlflow.end_run("FAILED")
+        raise
+    return {"run_id": run.info.run_id, "tracking_uri": uri, "experiment": experiment}
+
+
 def _owner_alive(tags: Mapping[str, str]) -> bool:
     """Whether the process that started a run is known to be still running (same host only)."""
     pid = tags.get(OWNER_PID_TAG, "")
@@ -362,3 +456,72 @@ def _identical_run(
         if same and local_model_problem(client, run) is None:
             return run
     return None
+
+
+# The parent run's table artifact (shown as a table in the run's Artifacts tab of the MLflow UI).
+COMPARISON_ARTIFACT = "comparison.json"
+NOTE_TAG = "mlflow.note.content"
+
+
+# Shown first in the UI's table (the rest follow in their order).
+FIRST_COLUMNS = (
+    "model", "f_avg", "f_avg_ci_low", "f_avg_ci_high", "macro_f1", "macro_f1_ci_low",
+    "macro_f1_ci_high",
+)  # fmt: skip
+
+
+def _json_safe(table: pd.DataFrame) -> pd.DataFrame:
+    """The table as the UI shows it: the model and its headline scores with their intervals
+    first, scores to 4 decimals (as comparison.tsv), missing ones as None (JSON null)."""
+    first = [c for c in FIRST_COLUMNS if c in table.columns]
+    table = table[first + [c for c in table.columns if c not in first]]
+    out = table.reset_index(drop=True).round(4).astype(object)
+    return out.where(out.map(lambda v: not (isinstance(v, float) and math.isnan(v))), None)
+
+
+def _replace_table(client: Any, run_id: str, table: pd.DataFrame) -> None:
+    """The table artifact, replaced where it exists (MLflow's log_table appends rows)."""
+    logged = {f.path for f in retry_locked(client.list_artifacts, run_id)}
+    if COMPARISON_ARTIFACT not in logged:
+        # log_table also tags the run, which makes the UI show the file as a table.
+        retry_locked(client.log_table, run_id, data=table, artifact_file=COMPARISON_ARTIFACT)
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / COMPARISON_ARTIFACT
+        # log_table's own format (pandas "split" orientation), so the UI reads it the same way.
+        table.to_json(path, orient="split", index=False, date_format="iso")
+        retry_locked(client.log_artifact, run_id, str(path))
+
+
+def log_group_summary(
+    uri: str,
+    experiment: str,
+    group: str,
+    comparison: pd.DataFrame,
+    description: str,
+    *,
+    group_label: str = "workflow run",
+) -> str:
+    """Put the comparison table (an MLflow table) and a markdown description on the parent run
+    of ``group``, replacing earlier ones; returns the parent's run ID."""
+    group = safe_group(group)
+    experiment_id = find_experiment_id(uri, experiment)
+    client = tracking_client(uri)
+    try:
+        # The group's models made it already; created here only if it was deleted since.
+        parent = _group_parent(client, experiment_id, group, group_label)
+        _replace_table(client, parent, _json_safe(comparison))
+        retry_locked(client.set_tag, parent, NOTE_TAG, description)
+    except Exception as exc:
+        raise store_error(uri, f"writing the summary of {group_label} {group}", exc) from None
+    return parent
+
+
+def summary_group(markers: list[dict[str, Any]], current: str | None) -> str:
+    """The group whose parent run gets the summary of these logged models (their mlflow_run.json
+    markers): the current workflow run's when it logged any of them, else the group holding the
+    most of them (models reused from earlier runs keep the group that logged them)."""
+    groups = [m["group"] for m in markers if m.get("group")]
+    if current and current in groups:
+        return current
+    return max(sorted(set(groups)), key=groups.count)

@@ -28,6 +28,10 @@ WORKFLOW_RUN_ENV = "STANCE_WORKFLOW_RUN"
 MODEL_ARTIFACT = "model"
 ROLE_TAG = "stance.role"
 GROUP_TAG = "stance.workflow_run"
+# Speaker runs are not stance model runs: `stance runs` and the stance run selection skip them.
+SPEAKER_ROLE = "speakers"
+# On a speaker run logged without a speaker model (no hand speakers yet): why there is none.
+NO_MODEL_TAG = "stance.no_speaker_model"
 LOCKED_RETRIES = 40
 
 T = TypeVar("T")

@@ -10,9 +10,13 @@ from pathlib import Path
 from typing import Any
 
 from stance.io import write_json
-from stance.tracking.runs import close_abandoned_runs, log_evaluation_run
+from stance.tracking.runs import (
+    close_abandoned_runs,
+    log_evaluation_run,
+    log_group_summary,
+    summary_group,
+)
 from stance.tracking.store import WORKFLOW_RUN_ENV, init_store, resolve_tracking_uri
-from stance.tracking.summary import log_group_summary, summary_group
 
 logger = logging.getLogger(__name__)
 
