@@ -8,10 +8,10 @@ import os
 import re
 import sqlite3
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import unquote, urlparse
 from urllib.request import url2pathname
 
@@ -32,9 +32,6 @@ GROUP_TAG = "stance.workflow_run"
 SPEAKER_ROLE = "speakers"
 # On a speaker run logged without a speaker model (no hand speakers yet): why there is none.
 NO_MODEL_TAG = "stance.no_speaker_model"
-LOCKED_RETRIES = 40
-
-T = TypeVar("T")
 
 
 def import_mlflow() -> Any:
@@ -115,19 +112,15 @@ def _report_retry(state: tenacity.RetryCallState) -> None:
     logger.info(f"tracking store busy (database is locked); retrying in {delay:.1f}s")
 
 
-# SQLite takes one writer at a time: a call that finds the store locked waits and tries again.
-_locked_retrying = tenacity.Retrying(
+# SQLite takes one writer at a time: retry_locked(fn, *args) calls fn, and while the store is
+# locked waits and tries again.
+retry_locked = tenacity.Retrying(
     retry=tenacity.retry_if_exception(_is_locked),
     wait=tenacity.wait_exponential(multiplier=0.2, exp_base=1.5, max=5.0),
-    stop=tenacity.stop_after_attempt(LOCKED_RETRIES),
+    stop=tenacity.stop_after_attempt(40),
     before_sleep=_report_retry,
     reraise=True,
 )
-
-
-def retry_locked(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Call fn, retrying while SQLite says 'database is locked' (one writer at a time)."""
-    return _locked_retrying(fn, *args, **kwargs)
 
 
 # One client per store and process: each new client of a SQLite store runs MLflow's schema
