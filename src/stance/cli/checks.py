@@ -15,9 +15,8 @@ def _key(*parts: bytes) -> str:
 
 
 def check_workflow(config: dict, root: Path | str) -> None:
-    """Check the resolved configuration (defaults filled in), the model entries and a local
-    SQLite store; each result is remembered under .snakemake/stance/ for the same inputs, so a
-    no-op run skips the slow imports and reads."""
+    """Check the resolved configuration, the model entries and a local SQLite store; results
+    are remembered under .snakemake/stance/, so a no-op run skips the slow imports and reads."""
     from importlib.metadata import version
 
     from stance.codehash import code_digest

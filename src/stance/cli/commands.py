@@ -1,5 +1,4 @@
-"""The user commands of `stance`: add articles, check the corpus and the guidelines, label,
-train, runs, predict."""
+"""The user commands of `stance`: one function per command of stance.cli.main."""
 
 from __future__ import annotations
 

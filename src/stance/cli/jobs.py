@@ -1,8 +1,5 @@
-"""How a Snakemake job runs its step: in the workflow's own process, its output in its log.
-
-With the profile's ``force-use-threads`` jobs are threads of the ``snakemake`` process, which
-imported the libraries once; a step gets the configuration Snakemake resolved.
-"""
+"""How a Snakemake job runs its step: as a thread of the ``snakemake`` process (the profile's
+``force-use-threads``: libraries imported once), its output in its log."""
 
 from __future__ import annotations
 

@@ -74,10 +74,8 @@ def add_speakers(
     speaker: str | None = None,
     need_mapping: bool = False,
 ) -> pd.DataFrame:
-    """The table with ``speaker`` and ``speaker_evidence``: ``speaker`` when given (--speaker),
-    else the table's own speaker column, else the speaker stage's prediction (config speakers).
-    Without the mapping file no speaker is added (a note says so), or, ``need_mapping``, an
-    error."""
+    """The table with ``speaker`` and ``speaker_evidence``: --speaker, else the table's own
+    column, else the speaker stage's prediction (none without the mapping file, or an error)."""
     out = table.drop(columns=[PARAGRAPH_START], errors="ignore")
     if speaker is not None:
         out[SPEAKER] = speaker

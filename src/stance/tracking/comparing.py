@@ -1,5 +1,4 @@
-"""Comparing logged runs: the params that differ, how each metric moved, a model across label
-versions."""
+"""Comparing logged runs: params that differ, how each metric moved, a model across labels."""
 
 from __future__ import annotations
 
@@ -82,12 +81,6 @@ def compare_runs(uri: str, experiment: str, run_ids: Sequence[str]) -> dict[str,
     return {"runs": header, "params": differing_params(runs), "metrics": metric_differences(runs)}
 
 
-BY_LABELS_COLUMNS = [
-    "first logged", "data", "labels_sha256", "labels", "articles",
-    "f_avg [95% CI]", "macro_f1 [95% CI]", "runs", "run_id",
-]  # fmt: skip
-
-
 def scores_by_label_version(uri: str, experiment: str, model: str) -> pd.DataFrame:
     """A model's scores per label version, oldest first: its size, and f_avg and macro-F1 with
     intervals from the newest finished run on it (``runs``: how many; ``first logged``: when)."""
@@ -118,4 +111,4 @@ def scores_by_label_version(uri: str, experiment: str, model: str) -> pd.DataFra
                 "run_id": newest.info.run_id,
             }
         )
-    return pd.DataFrame(rows, columns=BY_LABELS_COLUMNS)
+    return pd.DataFrame(rows)

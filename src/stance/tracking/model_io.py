@@ -32,9 +32,8 @@ def model_location(client: Any, run: Any) -> str:
 
 
 def _model_files(folder: Path, shown: str = "") -> tuple[str, Path]:
-    """The serialisation format and model file named by the MLmodel file in ``folder`` (shown
-    as ``shown`` in messages); a ValueError saying what is missing or unreadable. Only a skops
-    file is looked at: a model in any other format is refused without reading it."""
+    """The serialisation format and model file named by ``folder``/MLmodel, or a ValueError
+    saying what is missing or unreadable; only a skops file is looked at."""
     import yaml
 
     shown = shown or str(folder)

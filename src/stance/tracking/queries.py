@@ -145,9 +145,8 @@ def select_run(
     model: str | None = None,
     available: Sequence[str] | None = None,
 ) -> dict[str, Any]:
-    """The run to predict with: ``run_id``; else the newest run of ``model``; else, of the newest
-    run of every model whose inputs are all ``available`` (when given), the one with the highest
-    f_avg (ties: the newer). Only FINISHED runs count: others may lack their model."""
+    """The FINISHED run to predict with: ``run_id``; else the newest of ``model``; else, of each
+    model's newest run (with inputs all ``available``, if any), the best f_avg (ties: newer)."""
     if run_id:
         run = get_model_run(uri, experiment, run_id)
     else:

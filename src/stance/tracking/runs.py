@@ -50,9 +50,8 @@ OWNER_PID_TAG = "stance.pid"
 
 
 def git_state(root: Path | str) -> tuple[str, str]:
-    """(commit checked out in root's repository, 'true'/'false': tracked files differ from it);
-    both '' outside a repository. GIT_OPTIONAL_LOCKS=0 (stance.environment) keeps the user's
-    own git commands unblocked."""
+    """(commit of root's repository, 'true'/'false': tracked files differ), '' outside one.
+    GIT_OPTIONAL_LOCKS=0 (stance.environment) keeps the user's own git commands unblocked."""
     try:
         import git
 
@@ -112,9 +111,8 @@ def _flat_params(summary: Mapping[str, Any]) -> dict[str, str]:
         "ci_level": text(settings["ci_level"]),
         "f_avg_classes": ",".join(settings["f_avg_classes"]),
         "learning_curve": text(settings["learning_curve"]),
-        # Absent from the settings of runs logged before the cap existed (no cap then).
+        # Absent from results made before these caps existed (no cap then).
         "learning_curve_max_train": text(settings.get("learning_curve_max_train")),
-        # Absent from runs logged before the cap existed (the stratified K-fold always ran).
         "stratified_max_sentences": text(settings.get("stratified_max_sentences")),
         "n_sentences": text(data["n_sentences"]),
         "n_articles": text(data["n_articles"]),
@@ -209,9 +207,8 @@ def log_evaluation_run(
     agreement: Path | str | None = None,
     reuse_identical: bool = False,
 ) -> dict[str, str]:
-    """Log one evaluated model as a run under the parent run of ``group``; returns its IDs.
-    With ``reuse_identical``, a finished run with the same result (RESULT_TAG) is returned
-    instead, so a change to one model, or a new unlabeled article, logs nothing for the others."""
+    """Log one evaluated model as a run under the parent run of ``group``; returns its IDs. With
+    ``reuse_identical``, a finished run with the same result (RESULT_TAG) is returned instead."""
     mlflow = import_mlflow()
     from mlflow.models import infer_signature
 
@@ -309,9 +306,8 @@ def log_speaker_run(
     labels_sha256: str = "",
     no_model: str = "",
 ) -> dict[str, str]:
-    """Log the speaker stage: params, metrics (out of fold), artifacts and the speaker model
-    (skops, with the project's trusted types, as the stance models), or, with ``model`` None,
-    ``no_model`` (why there is none) as a tag. Returns run_id and uri."""
+    """Log the speaker stage: params, metrics, artifacts and the speaker model (as the stance
+    models), or, with ``model`` None, ``no_model`` (why there is none) as a tag."""
     mlflow = import_mlflow()
     from mlflow.models import infer_signature
 
@@ -389,9 +385,8 @@ def _finish(mlflow: Any, client: Any, run_id: str, note: str) -> None:
 
 
 def close_abandoned_runs(uri: str, experiment_id: str) -> list[Any]:
-    """Mark FAILED, with a note, the runs left RUNNING by a killed process; the runs marked.
-    Called under the workflow's lock before it logs, so a RUNNING run is a crashed one, unless
-    its process on this machine is still alive (a `stance train` in another terminal)."""
+    """Mark FAILED, with a note, and return the runs left RUNNING by a process that is gone (the
+    workflow's lock is held: a RUNNING run is a crashed one, or a live `stance train`'s)."""
     client = tracking_client(uri)
     try:
         running = retry_locked(
@@ -518,9 +513,8 @@ def log_group_summary(
 
 
 def summary_group(markers: list[dict[str, Any]], current: str | None) -> str:
-    """The group whose parent run gets the summary of these logged models (their mlflow_run.json
-    markers): the current workflow run's when it logged any of them, else the group holding the
-    most of them (models reused from earlier runs keep the group that logged them)."""
+    """The group whose parent run gets the summary of these logged models (mlflow_run.json
+    markers): the current workflow run's if it logged any, else the one that logged the most."""
     groups = [m["group"] for m in markers if m.get("group")]
     if current and current in groups:
         return current

@@ -87,9 +87,8 @@ def _check_sqlite(db: Path | None) -> None:
 
 
 def check_store_file(config: Mapping[str, Any], root: Path | str, checked_dir: Path) -> None:
-    """Raise when the project's SQLite store exists but is not an SQLite database or is corrupt.
-    The check reads the whole file, so it runs again only when the file's size or time stamp
-    changed since it last passed (remembered in ``checked_dir``)."""
+    """Raise when the project's SQLite store exists but is damaged; the check reads the whole
+    file, so it runs again only when the file's size or time stamp changed since it passed."""
     db = sqlite_path(resolve_tracking_uri(config, root))
     if db is None or not db.is_file():
         return
@@ -239,9 +238,8 @@ def store_error(uri: str, what: str, exc: Exception) -> StanceError:
 
 
 def init_store(uri: str, experiment: str) -> str:
-    """Create the store (if new) and the experiment (if missing); return the experiment ID.
-    Run it once before parallel jobs log to a new SQLite store: its schema set-up breaks when
-    several processes create it at once."""
+    """Create the store and the experiment if missing; return the experiment ID. Run it once
+    before parallel jobs log: a new SQLite store's set-up breaks when several make it at once."""
     db = sqlite_path(uri)
     _check_sqlite(db)
     try:
