@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import shlex
 import sys
@@ -186,12 +187,9 @@ def _write_predictions(frame: pd.DataFrame, out: str) -> None:
     such a file back exactly)."""
     from stance.io import atomic_open, spreadsheet_frame
 
-    safe = spreadsheet_frame(frame)
-    if out == "-":
-        safe.to_csv(sys.stdout, index=False, lineterminator="\n")
-    else:
-        with atomic_open(out, newline="", encoding="utf-8") as fh:
-            safe.to_csv(fh, index=False, lineterminator="\n")
+    stdout = contextlib.nullcontext(sys.stdout)
+    with stdout if out == "-" else atomic_open(out, newline="", encoding="utf-8") as fh:
+        spreadsheet_frame(frame).to_csv(fh, index=False, lineterminator="\n")
 
 
 def predict(args: argparse.Namespace) -> None:

@@ -13,7 +13,6 @@ from stance.tracking.queries import get_model_run, metric_text, search_model_run
 
 # Tags that say what a run was trained on and with which code; compared like params.
 IDENTITY_TAGS = ("dataset_digest", "labels_sha256", "config_hash", "git_commit", "git_dirty")
-CI_LOW, CI_HIGH = "_ci_low", "_ci_high"
 HEADLINE = ("f_avg", "macro_f1", "accuracy", "cohen_kappa")
 
 
@@ -36,27 +35,23 @@ def differing_params(runs: Sequence[Any]) -> pd.DataFrame:
 def metric_differences(runs: Sequence[Any]) -> pd.DataFrame:
     """One row per metric (its interval bounds shown with it, not as rows): each run's value and
     its difference from the first run (``later - first``)."""
+    found = set().union(*(r.data.metrics for r in runs))
+    # The headline scores first, then the rest by name.
     names = sorted(
-        (
-            n
-            for n in set().union(*(r.data.metrics for r in runs))
-            if not (n.endswith(CI_LOW) or n.endswith(CI_HIGH))
-        ),
-        # The headline scores first, then the rest by name.
+        (n for n in found if not n.endswith(("_ci_low", "_ci_high"))),
         key=lambda n: (HEADLINE.index(n) if n in HEADLINE else len(HEADLINE), n),
     )
     first = runs[0].data.metrics
     rows = []
     for name in names:
-        row: dict[str, str] = {"metric": name}
-        for run in runs:
-            row[_short(run.info.run_id)] = metric_text(run.data.metrics, name)
+        row = {"metric": name} | {
+            _short(r.info.run_id): metric_text(r.data.metrics, name) for r in runs
+        }
         for run in runs[1:]:
             m = run.data.metrics
             diff = m[name] - first[name] if name in m and name in first else math.nan
-            row[f"{_short(run.info.run_id)} - {_short(runs[0].info.run_id)}"] = (
-                "-" if math.isnan(diff) else f"{diff:+.3f}"
-            )
+            label = f"{_short(run.info.run_id)} - {_short(runs[0].info.run_id)}"
+            row[label] = "-" if math.isnan(diff) else f"{diff:+.3f}"
         rows.append(row)
     return pd.DataFrame(rows)
 
