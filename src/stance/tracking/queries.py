@@ -76,8 +76,7 @@ def metric_text(metrics: Mapping[str, float], name: str, missing: str = "-") -> 
 
 def start_date(run: Any) -> str:
     """When ``run`` started, in local time."""
-    started = pd.Timestamp(run.info.start_time, unit="ms", tz="UTC")
-    return started.tz_convert(LOCAL_TIME).strftime("%Y-%m-%d %H:%M")
+    return datetime.fromtimestamp(run.info.start_time / 1000, LOCAL_TIME).strftime("%Y-%m-%d %H:%M")
 
 
 def runs_table(

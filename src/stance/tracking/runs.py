@@ -47,6 +47,14 @@ RESULT_TAG = "stance.result_sha256"
 # The host and process ID that logged a run (a RUNNING run of a live process is not abandoned).
 OWNER_HOST_TAG = "stance.host"
 OWNER_PID_TAG = "stance.pid"
+# The parent run's table artifact (shown as a table in the run's Artifacts tab of the MLflow UI).
+COMPARISON_ARTIFACT = "comparison.json"
+NOTE_TAG = "mlflow.note.content"
+# Shown first in the UI's table (the rest follow in their order).
+FIRST_COLUMNS = (
+    "model", "f_avg", "f_avg_ci_low", "f_avg_ci_high", "macro_f1", "macro_f1_ci_low",
+    "macro_f1_ci_high",
+)  # fmt: skip
 
 
 def git_state(root: Path | str) -> tuple[str, str]:
@@ -89,7 +97,7 @@ def run_tags(
         "git_dirty": dirty,
         "config_hash": config_hash(config or {}),
         "labels_sha256": labels_sha256,
-        "mlflow.note.content": note,
+        NOTE_TAG: note,
     }
 
 
@@ -141,7 +149,7 @@ def _group_parent(client: Any, experiment_id: str, group: str, label: str) -> st
         tags={
             GROUP_TAG: group,
             ROLE_TAG: "group",
-            "mlflow.note.content": f"Models evaluated by one {label} ({group}); "
+            NOTE_TAG: f"Models evaluated by one {label} ({group}); "
             "the child runs hold the results.",
         },
     )
@@ -230,9 +238,9 @@ def log_evaluation_run(
         metadata["requires_project_types"] = custom
     train_input = _dataset_input(mlflow, data, "labeled_sentences")
     test_input = _dataset_input(mlflow, test, "test_sentences") if test is not None else None
-    digest = train_input.digest if train_input is not None else summary["data"]["sha256"][:8]
-    tags = run_tags("model", summary["model"], group, config, root, summary["data"]["sha256"],
-                    summary.get("description", ""))  # fmt: skip
+    labels_sha256, note = summary["data"]["sha256"], summary.get("description", "")
+    digest = train_input.digest if train_input is not None else labels_sha256[:8]
+    tags = run_tags("model", summary["model"], group, config, root, labels_sha256, note)
     group = tags[GROUP_TAG]
     tags |= {
         "kind": summary["kind"],
@@ -283,7 +291,7 @@ def log_evaluation_run(
         for path in artifacts:
             retry_locked(mlflow.log_artifact, str(path))
         log_model_and_metrics(mlflow, model, signature, x, trusted, metrics, metadata)
-        _finish(mlflow, client, run_id, tags["mlflow.note.content"])
+        _finish(mlflow, client, run_id, note)
     except BaseException as exc:
         _end(mlflow, client, run_id, "FAILED")
         if isinstance(exc, StanceError) or not isinstance(exc, Exception):
@@ -380,7 +388,7 @@ def _finish(mlflow: Any, client: Any, run_id: str, note: str) -> None:
     current = retry_locked(client.get_run, run_id)
     if ABANDONED_TAG in current.data.tags:
         retry_locked(client.delete_tag, run_id, ABANDONED_TAG)
-        retry_locked(client.set_tag, run_id, "mlflow.note.content", note)
+        retry_locked(client.set_tag, run_id, NOTE_TAG, note)
     _end(mlflow, client, run_id, "FINISHED")
 
 
@@ -409,13 +417,13 @@ def close_abandoned_runs(uri: str, experiment_id: str) -> list[Any]:
             "so this run may lack metrics, artifacts or its model. The workflow logs the "
             "model again in a new run."
         )
-        previous = tags.get("mlflow.note.content", "")
+        previous = tags.get(NOTE_TAG, "")
         try:
             retry_locked(client.set_tag, run.info.run_id, ABANDONED_TAG, note)
             retry_locked(
                 client.set_tag,
                 run.info.run_id,
-                "mlflow.note.content",
+                NOTE_TAG,
                 f"{note}\n\n{previous}" if previous else note,
             )
             retry_locked(client.set_terminated, run.info.run_id, "FAILED")
@@ -451,18 +459,6 @@ def _identical_run(
         if same and local_model_problem(client, run) is None:
             return run
     return None
-
-
-# The parent run's table artifact (shown as a table in the run's Artifacts tab of the MLflow UI).
-COMPARISON_ARTIFACT = "comparison.json"
-NOTE_TAG = "mlflow.note.content"
-
-
-# Shown first in the UI's table (the rest follow in their order).
-FIRST_COLUMNS = (
-    "model", "f_avg", "f_avg_ci_low", "f_avg_ci_high", "macro_f1", "macro_f1_ci_low",
-    "macro_f1_ci_high",
-)  # fmt: skip
 
 
 def _json_safe(table: pd.DataFrame) -> pd.DataFrame:

@@ -47,9 +47,9 @@ def log_model_folder(
     root: Path | str,
     *,
     agreement: Path | str | None = None,
-) -> dict[str, Any]:
+) -> None:
     """Log the result folder of one model trained on the labeled data set ``data``, reusing a
-    stored run that holds the same result; writes the folder's mlflow_run.json and returns it."""
+    stored run that holds the same result; writes the folder's mlflow_run.json."""
     from stance.training.artifacts import ARTIFACT_FILES, load_final_model, read_summary
     from stance.training.data import load_training_data
 
@@ -61,8 +61,7 @@ def log_model_folder(
         [folder / name for name in ARTIFACT_FILES], load_training_data(data), config=config,
         root=root, source="snakemake", agreement=agreement, reuse_identical=True,
     )  # fmt: skip
-    marker = {"model": summary["model"], **info}
-    write_json(folder / "mlflow_run.json", marker)
+    write_json(folder / "mlflow_run.json", {"model": summary["model"], **info})
     if info["reused"]:
         logger.info(
             f"{summary['model']}: run {info['run_id']} in {uri} already holds this result "
@@ -73,7 +72,6 @@ def log_model_folder(
             f"{summary['model']}: logged run {info['run_id']} to {uri} "
             f"(experiment {experiment!r}, workflow run {info['group']})"
         )
-    return marker
 
 
 def compare_logged_models(
@@ -82,7 +80,7 @@ def compare_logged_models(
     root: Path | str,
     out_table: Path | str,
     out_figure: Path | str,
-) -> Any:
+) -> None:
     """The comparison table and figure of the logged models in ``folders``, and both table and
     a description on the parent run of the workflow run (rule compare_models)."""
     from stance.training.artifacts import read_summary
@@ -107,4 +105,3 @@ def compare_logged_models(
     logger.info(
         f"comparison and description on parent run {parent} (workflow run {group}) in {uri}"
     )
-    return table
