@@ -12,7 +12,7 @@ from helpers import make_dataset
 
 from stance.cli.main import main
 from stance.errors import StanceError
-from stance.tracking.comparing import compare_runs, scores_by_label_version
+from stance.tracking.queries import compare_runs, scores_by_label_version
 from stance.tracking.runs import (
     COMPARISON_ARTIFACT,
     log_evaluation_run,

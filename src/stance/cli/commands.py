@@ -143,7 +143,7 @@ def runs(args: argparse.Namespace) -> None:
     if args.compare and args.by_labels:
         raise StanceError("give --compare or --by-labels, not both")
     if args.compare:
-        from stance.tracking.comparing import compare_runs
+        from stance.tracking.queries import compare_runs
 
         found = compare_runs(uri, experiment, args.compare)
         if not args.tsv:
@@ -160,7 +160,7 @@ def runs(args: argparse.Namespace) -> None:
         _print_table(found["metrics"], args.tsv)
         return
     if args.by_labels:
-        from stance.tracking.comparing import scores_by_label_version
+        from stance.tracking.queries import scores_by_label_version
 
         table = scores_by_label_version(uri, experiment, args.by_labels)
         if not args.tsv:

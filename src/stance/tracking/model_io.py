@@ -98,13 +98,10 @@ def load_logged_model(uri: str, run_id: str) -> Any:
         )
         return StanceError(f"{label}: {what}. {hint}")
 
+    artifact = f"runs:/{run_id}/{MODEL_ARTIFACT}"
     with tempfile.TemporaryDirectory(prefix="stance-model-") as tmp:
         try:
-            local = Path(
-                mlflow.artifacts.download_artifacts(
-                    artifact_uri=f"runs:/{run_id}/{MODEL_ARTIFACT}", dst_path=tmp
-                )
-            )
+            local = Path(mlflow.artifacts.download_artifacts(artifact_uri=artifact, dst_path=tmp))
         except Exception as exc:
             first = str(exc).splitlines()[0] if str(exc) else repr(exc)
             raise broken(f"its model cannot be read from {shown} ({first})") from None
