@@ -256,15 +256,13 @@ def log_evaluation_run(
     params = _flat_params(summary)
     metrics = {k: float(v) for k, v in summary["metrics"].items()} | agreement_metrics
     info = {"experiment_id": experiment_id, "experiment": experiment, "tracking_uri": uri}
-    if reuse_identical:
-        same = _identical_run(client, experiment_id, tags, params, metrics)
-        if same is not None:
-            return info | {
-                "run_id": same.info.run_id,
-                "group": same.data.tags.get(GROUP_TAG, group),
-                "parent_run_id": same.data.tags.get("mlflow.parentRunId", ""),
-                "reused": True,
-            }
+    if reuse_identical and (same := _identical_run(client, experiment_id, tags, params, metrics)):
+        return info | {
+            "run_id": same.info.run_id,
+            "group": same.data.tags.get(GROUP_TAG, group),
+            "parent_run_id": same.data.tags.get("mlflow.parentRunId", ""),
+            "reused": True,
+        }
     try:
         parent = _group_parent(client, experiment_id, group, group_label)
         run = retry_locked(

@@ -81,8 +81,7 @@ def sqlite_path(uri: str) -> Path | None:
 
 def _check_sqlite(db: Path | None) -> None:
     """Raise when the SQLite store file ``db`` exists but is damaged (see sqlite_store_problem)."""
-    problem = sqlite_store_problem(db) if db is not None else None
-    if problem is not None:
+    if db is not None and (problem := sqlite_store_problem(db)) is not None:
         raise damaged_store_error(db, problem)
 
 
@@ -221,8 +220,7 @@ def store_error(uri: str, what: str, exc: Exception) -> StanceError:
     text = str(exc).splitlines()[0] if str(exc) else repr(exc)
     db = sqlite_path(uri)
     if db is not None:
-        problem = sqlite_store_problem(db)
-        if problem is not None:
+        if (problem := sqlite_store_problem(db)) is not None:
             return damaged_store_error(db, problem)
         if "out-of-date database schema" in str(exc) or "Can't locate revision" in str(exc):
             return damaged_store_error(
@@ -259,8 +257,7 @@ def init_store(uri: str, experiment: str) -> str:
             f"experiment {experiment!r} in {uri} is deleted; restore it in the MLflow "
             "UI or choose another name in config mlflow.experiment"
         )
-    moved = moved_store_problem(uri, found.artifact_location or "")
-    if moved is not None:
+    if (moved := moved_store_problem(uri, found.artifact_location or "")) is not None:
         raise StanceError(moved)
     return found.experiment_id
 
