@@ -183,8 +183,7 @@ def runs(args: argparse.Namespace) -> None:
 
 
 def _write_predictions(frame: pd.DataFrame, out: str) -> None:
-    """A CSV for people: texts a spreadsheet would run as a formula are quoted (--table reads
-    such a file back exactly)."""
+    """A CSV for people: formula-like texts are quoted (--table reads them back exactly)."""
     from stance.io import atomic_open, spreadsheet_frame
 
     stdout = contextlib.nullcontext(sys.stdout)

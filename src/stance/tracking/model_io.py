@@ -63,8 +63,7 @@ def _model_files(folder: Path, shown: str = "") -> tuple[str, Path]:
 
 
 def local_model_problem(client: Any, run: Any) -> str | None:
-    """What is missing or unreadable among the model files of ``run``, when they are local
-    files (a SQLite store's artifacts); None when they look whole or are not local."""
+    """What is wrong with the model files of ``run`` if they are local; None if they look whole."""
     if (folder := local_artifact_path(model_location(client, run))) is None:
         return None
     try:

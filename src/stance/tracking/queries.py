@@ -30,8 +30,7 @@ def search_model_runs(
     max_results: int = 1000,
     finished_only: bool = True,
 ) -> list[Any]:
-    """Model runs of the experiment, newest first; only FINISHED ones (everything logged)
-    unless ``finished_only`` is false."""
+    """Model runs of the experiment, newest first; FINISHED ones only unless ``finished_only``."""
     experiment_id = find_experiment_id(uri, experiment)
     client = tracking_client(uri)
     parts = [f"tags.`{ROLE_TAG}` = 'model'"]
@@ -89,8 +88,7 @@ def runs_table(
     limit: int = 50,
     include_unfinished: bool = False,
 ) -> pd.DataFrame:
-    """Logged model runs, newest first: model, status, data digest, f_avg and macro_f1 with CIs,
-    date, commit; only FINISHED runs unless ``include_unfinished``."""
+    """Logged model runs, newest first (FINISHED ones only unless ``include_unfinished``)."""
     runs = search_model_runs(
         uri,
         experiment,
@@ -182,8 +180,7 @@ def _listed(run: Any, param: str) -> list[str]:
 
 
 def latest_speaker_run(uri: str, experiment: str) -> tuple[str, str] | None:
-    """The run ID of the newest FINISHED speaker run and, if it logged no speaker model, why
-    (else ""); None without such a run."""
+    """(ID, why it has no speaker model or "") of the newest FINISHED speaker run, or None."""
     try:
         experiment_id = find_experiment_id(uri, experiment)
     except StanceError:  # no store or experiment yet: nothing logged
@@ -223,8 +220,7 @@ def differing_params(runs: Sequence[Any]) -> pd.DataFrame:
 
 
 def metric_differences(runs: Sequence[Any]) -> pd.DataFrame:
-    """One row per metric (its interval bounds shown with it, not as rows): each run's value and
-    its difference from the first run (``later - first``)."""
+    """One row per metric: each run's value [CI] and its difference from the first run."""
     found = set().union(*(r.data.metrics for r in runs))
     # The headline scores first, then the rest by name.
     names = sorted(
@@ -247,8 +243,7 @@ def metric_differences(runs: Sequence[Any]) -> pd.DataFrame:
 
 
 def compare_runs(uri: str, experiment: str, run_ids: Sequence[str]) -> dict[str, Any]:
-    """The runs (model runs, FINISHED) side by side: ``runs`` (ID, model, date), ``params``
-    (those that differ, see differing_params) and ``metrics`` (see metric_differences)."""
+    """FINISHED model runs side by side: ``runs`` (ID, model, date), ``params``, ``metrics``."""
     if len(run_ids) < 2:
         raise StanceError("--compare needs at least two run IDs (see `stance runs`)")
     if len(set(run_ids)) < len(run_ids):

@@ -491,8 +491,7 @@ def log_group_summary(
     *,
     group_label: str = "workflow run",
 ) -> str:
-    """Put the comparison table (an MLflow table) and a markdown description on the parent run
-    of ``group``, replacing earlier ones; returns the parent's run ID."""
+    """Put (replace) the comparison table and a description on the parent run of ``group``."""
     group = safe_group(group)
     experiment_id = find_experiment_id(uri, experiment)
     client = tracking_client(uri)

@@ -48,8 +48,7 @@ def log_model_folder(
     *,
     agreement: Path | str | None = None,
 ) -> None:
-    """Log the result folder of one model trained on the labeled data set ``data``, reusing a
-    stored run that holds the same result; writes the folder's mlflow_run.json."""
+    """Log one model's result folder (or reuse a run with its result); write mlflow_run.json."""
     from stance.training.artifacts import ARTIFACT_FILES, load_final_model, read_summary
     from stance.training.data import load_training_data
 
@@ -81,8 +80,7 @@ def compare_logged_models(
     out_table: Path | str,
     out_figure: Path | str,
 ) -> None:
-    """The comparison table and figure of the logged models in ``folders``, and both table and
-    a description on the parent run of the workflow run (rule compare_models)."""
+    """The models' comparison table and figure; both on the workflow run's parent run."""
     from stance.training.artifacts import read_summary
     from stance.training.comparison import (
         comparison_table,
