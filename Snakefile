@@ -6,7 +6,7 @@ from pathlib import Path
 
 from snakemake.utils import min_version
 
-from stance.cli.checks import check_workflow
+from stance.cli.jobs import check_workflow
 from stance.config import load_yaml
 from stance.environment import collect_garbage_less_often, configure, quick_exit_at_end
 from stance.errors import StanceError

@@ -12,7 +12,7 @@ from helpers import make_dataset
 
 from stance.cli.main import main
 from stance.errors import StanceError
-from stance.tracking.comparing import compare_runs, scores_by_label_version
+from stance.tracking.queries import compare_runs, scores_by_label_version
 from stance.tracking.runs import log_evaluation_run
 from stance.tracking.store import tracking_client
 from stance.tracking.summary import COMPARISON_ARTIFACT, log_group_summary, summary_group

@@ -67,7 +67,7 @@ def test_the_completed_configuration_is_remembered_and_a_changed_one_checked_aga
 
     import yaml
 
-    from stance.cli.checks import check_workflow
+    from stance.cli.jobs import check_workflow
     from stance.errors import StanceError
 
     root = Path(__file__).resolve().parents[1]
@@ -101,7 +101,7 @@ def test_f_avg_classes_outside_the_label_schema_stop_the_workflow_before_any_job
 
     import yaml
 
-    from stance.cli.checks import check_workflow
+    from stance.cli.jobs import check_workflow
     from stance.errors import StanceError
 
     root = Path(__file__).resolve().parents[1]

@@ -15,9 +15,8 @@ from helpers import make_dataset
 
 from stance.errors import StanceError
 from stance.tracking.model_io import load_logged_model
-from stance.tracking.provenance import config_hash, git_state
 from stance.tracking.queries import runs_table, search_model_runs, select_run
-from stance.tracking.runs import log_evaluation_run
+from stance.tracking.runs import config_hash, git_state, log_evaluation_run
 from stance.tracking.store import init_store, project_root, resolve_tracking_uri, retry_locked
 from stance.training.artifacts import ARTIFACT_FILES, write_evaluation
 from stance.training.data import from_dataset

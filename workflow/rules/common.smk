@@ -5,8 +5,7 @@ from stance.codehash import code_digest
 from stance.corpus.articles import assign_shards, discover
 from stance.corpus.metadata import metadata_path
 from stance.errors import StanceError
-from stance.tracking.provenance import new_group_id
-from stance.tracking.store import WORKFLOW_RUN_ENV
+from stance.tracking.store import WORKFLOW_RUN_ENV, new_group_id
 from stance.training.extras import runnable_entries
 from stance.training.settings import result_settings
 

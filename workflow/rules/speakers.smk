@@ -173,7 +173,7 @@ rule log_speakers:
     output:
         f"{SPEAKERS_DIR}/mlflow_run.json",
     params:
-        code=code_digest("tracking/speakers.py", "speakers/logged.py"),
+        code=code_digest("tracking/runs.py", "speakers/logged.py"),
     resources:
         # SQLite takes one writer at a time: the profile sets mlflow_writes to 1.
         mlflow_writes=1,

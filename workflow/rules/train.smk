@@ -100,9 +100,7 @@ rule log_model:
         f"{MODEL_DIR}/mlflow_run.json",
     params:
         # What shapes a logged run; reading runs back (queries) does not re-log anything.
-        code=code_digest(
-            "tracking/runs.py", "tracking/model_io.py", "tracking/provenance.py",
-        ),
+        code=code_digest("tracking/runs.py", "tracking/model_io.py"),
     resources:
         # SQLite takes one writer at a time: the profile sets mlflow_writes to 1.
         mlflow_writes=1,
@@ -135,7 +133,7 @@ rule compare_models:
         ),
     params:
         ci_level=config["evaluation"]["ci_level"],
-        code=code_digest("training/comparison.py", "tracking/summary.py"),
+        code=code_digest("training/comparison.py", "tracking/runs.py", "tracking/summary.py"),
     resources:
         mlflow_writes=1,
         mem_mb=2000,

@@ -1,9 +1,9 @@
-"""The user commands of `stance`: add articles, check the corpus and the guidelines, label,
-train, runs, predict."""
+"""The user commands of `stance`: one function per command of stance.cli.main."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import shlex
 import sys
@@ -143,7 +143,7 @@ def runs(args: argparse.Namespace) -> None:
     if args.compare and args.by_labels:
         raise StanceError("give --compare or --by-labels, not both")
     if args.compare:
-        from stance.tracking.comparing import compare_runs
+        from stance.tracking.queries import compare_runs
 
         found = compare_runs(uri, experiment, args.compare)
         if not args.tsv:
@@ -160,7 +160,7 @@ def runs(args: argparse.Namespace) -> None:
         _print_table(found["metrics"], args.tsv)
         return
     if args.by_labels:
-        from stance.tracking.comparing import scores_by_label_version
+        from stance.tracking.queries import scores_by_label_version
 
         table = scores_by_label_version(uri, experiment, args.by_labels)
         if not args.tsv:
@@ -183,16 +183,12 @@ def runs(args: argparse.Namespace) -> None:
 
 
 def _write_predictions(frame: pd.DataFrame, out: str) -> None:
-    """A CSV for people: texts a spreadsheet would run as a formula are quoted (--table reads
-    such a file back exactly)."""
+    """A CSV for people: formula-like texts are quoted (--table reads them back exactly)."""
     from stance.io import atomic_open, spreadsheet_frame
 
-    safe = spreadsheet_frame(frame)
-    if out == "-":
-        safe.to_csv(sys.stdout, index=False, lineterminator="\n")
-    else:
-        with atomic_open(out, newline="", encoding="utf-8") as fh:
-            safe.to_csv(fh, index=False, lineterminator="\n")
+    stdout = contextlib.nullcontext(sys.stdout)
+    with stdout if out == "-" else atomic_open(out, newline="", encoding="utf-8") as fh:
+        spreadsheet_frame(frame).to_csv(fh, index=False, lineterminator="\n")
 
 
 def predict(args: argparse.Namespace) -> None:
@@ -247,9 +243,8 @@ def predict(args: argparse.Namespace) -> None:
 
 def train(args: argparse.Namespace) -> None:
     from stance.labels.schema import load_schema
-    from stance.tracking.provenance import new_group_id
     from stance.tracking.runs import log_evaluation_run
-    from stance.tracking.store import project_root
+    from stance.tracking.store import new_group_id, project_root
     from stance.training.artifacts import ARTIFACT_FILES
     from stance.training.comparison import comparison_table, write_comparison
     from stance.training.data import load_table

@@ -73,10 +73,8 @@ def add_speakers(
     speaker: str | None = None,
     need_mapping: bool = False,
 ) -> pd.DataFrame:
-    """The table with ``speaker`` and ``speaker_evidence``: ``speaker`` when given (--speaker),
-    else the table's own speaker column, else the speaker stage's prediction (config speakers).
-    Without the mapping file no speaker is added (a note says so), or, ``need_mapping``, an
-    error."""
+    """The table with ``speaker`` and ``speaker_evidence``: --speaker, else the table's own
+    column, else the speaker stage's prediction (none without the mapping file, or an error)."""
     out = table.drop(columns=[PARAGRAPH_START], errors="ignore")
     if speaker is not None:
         out[SPEAKER] = speaker
@@ -104,7 +102,7 @@ def add_speakers(
     model = None
     if method != "rules" and len(out):
         from stance.tracking.model_io import load_logged_model
-        from stance.tracking.speakers import latest_speaker_run
+        from stance.tracking.queries import latest_speaker_run
 
         latest = latest_speaker_run(uri, experiment)
         if latest is None or latest[1]:

@@ -1,8 +1,5 @@
 """The workflow's steps: ``STEPS`` maps each Snakemake rule to the stage function its job calls.
-
-Imports sit inside the steps: the Snakefile imports this module on every ``snakemake`` call,
-and a run with nothing to do must not pay for scikit-learn, ``datasets`` or MLflow.
-"""
+Imports sit inside the steps: a ``snakemake`` call with nothing to do must not pay for them."""
 
 from __future__ import annotations
 

@@ -29,7 +29,7 @@ def log_speaker_stage(
     has neither metrics nor a model and its tag says why."""
     from stance.speakers.learned import FEATURES
     from stance.speakers.stage import load_speaker_labels, read_speaker_model
-    from stance.tracking.speakers import log_speaker_run
+    from stance.tracking.runs import log_speaker_run
     from stance.tracking.store import resolve_tracking_uri
 
     summary = json.loads(Path(metrics).read_text(encoding="utf-8"))

@@ -1,10 +1,9 @@
-"""Logged models: their requirements and trusted types, checking and loading one back safely."""
+"""Logged models: checking their files and loading one back safely (trusted types only)."""
 
 from __future__ import annotations
 
 import tempfile
 import zipfile
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,35 +19,6 @@ from stance.tracking.store import (
 )
 
 
-def log_model_and_metrics(
-    mlflow: Any,
-    model: Any,
-    signature: Any,
-    example: Any,
-    trusted: list[str],
-    metrics: Mapping[str, float],
-    metadata: dict[str, Any] | None = None,
-) -> None:
-    """Log ``model`` in the active run (skops, trusting only ``trusted``), then the run's
-    metrics linked to it: logged before the model, MLflow would copy them one query each."""
-    from importlib.metadata import version
-
-    # Pinned explicitly: inferring the requirements is slow.
-    pinned = [f"{p}=={version(p)}" for p in ("scikit-learn", "numpy", "scipy", "skops")]
-    logged = retry_locked(
-        mlflow.sklearn.log_model,
-        model,
-        name=MODEL_ARTIFACT,
-        signature=signature,
-        input_example=example.head(3),
-        pip_requirements=pinned,
-        serialization_format="skops",
-        skops_trusted_types=trusted,
-        metadata=metadata,
-    )
-    retry_locked(mlflow.log_metrics, dict(metrics), model_id=logged.model_id)
-
-
 def model_location(client: Any, run: Any) -> str:
     """The artifact URI of the model logged in ``run`` (MLflow 3 keeps it as a logged model)."""
     for output in getattr(getattr(run, "outputs", None), "model_outputs", None) or []:
@@ -62,9 +32,8 @@ def model_location(client: Any, run: Any) -> str:
 
 
 def _model_files(folder: Path, shown: str = "") -> tuple[str, Path]:
-    """The serialisation format and model file named by the MLmodel file in ``folder`` (shown
-    as ``shown`` in messages); a ValueError saying what is missing or unreadable. Only a skops
-    file is looked at: a model in any other format is refused without reading it."""
+    """The serialisation format and model file named by ``folder``/MLmodel, or a ValueError
+    saying what is missing or unreadable; only a skops file is looked at."""
     import yaml
 
     shown = shown or str(folder)
@@ -94,10 +63,8 @@ def _model_files(folder: Path, shown: str = "") -> tuple[str, Path]:
 
 
 def local_model_problem(client: Any, run: Any) -> str | None:
-    """What is missing or unreadable among the model files of ``run``, when they are local
-    files (a SQLite store's artifacts); None when they look whole or are not local."""
-    folder = local_artifact_path(model_location(client, run))
-    if folder is None:
+    """What is wrong with the model files of ``run`` if they are local; None if they look whole."""
+    if (folder := local_artifact_path(model_location(client, run))) is None:
         return None
     try:
         fmt, _ = _model_files(folder)
@@ -129,13 +96,10 @@ def load_logged_model(uri: str, run_id: str) -> Any:
         )
         return StanceError(f"{label}: {what}. {hint}")
 
+    artifact = f"runs:/{run_id}/{MODEL_ARTIFACT}"
     with tempfile.TemporaryDirectory(prefix="stance-model-") as tmp:
         try:
-            local = Path(
-                mlflow.artifacts.download_artifacts(
-                    artifact_uri=f"runs:/{run_id}/{MODEL_ARTIFACT}", dst_path=tmp
-                )
-            )
+            local = Path(mlflow.artifacts.download_artifacts(artifact_uri=artifact, dst_path=tmp))
         except Exception as exc:
             first = str(exc).splitlines()[0] if str(exc) else repr(exc)
             raise broken(f"its model cannot be read from {shown} ({first})") from None

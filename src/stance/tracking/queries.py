@@ -1,7 +1,8 @@
-"""Reading runs back: searching, the runs table, the run to predict with."""
+"""Reading runs back: the runs table, comparing runs, the run to predict with, the speaker run."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -10,32 +11,14 @@ import pandas as pd
 
 from stance.errors import StanceError
 from stance.tracking.store import (
+    NO_MODEL_TAG,
     ROLE_TAG,
+    SPEAKER_ROLE,
     find_experiment_id,
     read_run,
     retry_locked,
     tracking_client,
 )
-
-
-def _model_filter(model: str | None, extra: str | None, finished_only: bool = True) -> str:
-    parts = [f"tags.`{ROLE_TAG}` = 'model'"]
-    if finished_only:
-        parts.append("attributes.status = 'FINISHED'")
-    if model:
-        if "'" in model:
-            raise StanceError(f"model name {model!r} may not contain a quote")
-        parts.append(f"tags.model = '{model}'")
-    if extra:
-        parts.append(f"({extra})" if " or " in extra.lower() else extra)
-    return " and ".join(parts)
-
-
-def _filter_error(filter_string: str | None, exc: Exception) -> StanceError:
-    return StanceError(
-        f"cannot search runs with filter {filter_string!r}: {str(exc).splitlines()[0]}; "
-        'use MLflow\'s syntax, e.g. "metrics.f_avg > 0.5" or "params.kind = \'tfidf_word\'"'
-    )
 
 
 def search_model_runs(
@@ -47,20 +30,31 @@ def search_model_runs(
     max_results: int = 1000,
     finished_only: bool = True,
 ) -> list[Any]:
-    """Model runs of the experiment, newest first; only FINISHED ones (everything logged)
-    unless ``finished_only`` is false."""
+    """Model runs of the experiment, newest first; FINISHED ones only unless ``finished_only``."""
     experiment_id = find_experiment_id(uri, experiment)
     client = tracking_client(uri)
+    parts = [f"tags.`{ROLE_TAG}` = 'model'"]
+    if finished_only:
+        parts.append("attributes.status = 'FINISHED'")
+    if model:
+        parts.append(f"tags.model = '{model}'")
+    if filter_string:
+        parts.append(f"({filter_string})" if " or " in filter_string.lower() else filter_string)
     try:
+        if model and "'" in model:
+            raise StanceError(f"model name {model!r} may not contain a quote")
         return retry_locked(
             client.search_runs,
             [experiment_id],
-            filter_string=_model_filter(model, filter_string, finished_only),
+            filter_string=" and ".join(parts),
             order_by=["attributes.start_time DESC"],
             max_results=max_results,
         )
     except Exception as exc:
-        raise _filter_error(filter_string, exc) from None
+        raise StanceError(
+            f"cannot search runs with filter {filter_string!r}: {str(exc).splitlines()[0]}; "
+            'use MLflow\'s syntax, e.g. "metrics.f_avg > 0.5" or "params.kind = \'tfidf_word\'"'
+        ) from None
 
 
 LOCAL_TIME = datetime.now().astimezone().tzinfo
@@ -82,8 +76,7 @@ def metric_text(metrics: Mapping[str, float], name: str, missing: str = "-") -> 
 
 def start_date(run: Any) -> str:
     """When ``run`` started, in local time."""
-    started = pd.Timestamp(run.info.start_time, unit="ms", tz="UTC")
-    return started.tz_convert(LOCAL_TIME).strftime("%Y-%m-%d %H:%M")
+    return datetime.fromtimestamp(run.info.start_time / 1000, LOCAL_TIME).strftime("%Y-%m-%d %H:%M")
 
 
 def runs_table(
@@ -95,8 +88,7 @@ def runs_table(
     limit: int = 50,
     include_unfinished: bool = False,
 ) -> pd.DataFrame:
-    """Logged model runs, newest first: model, status, data digest, f_avg and macro_f1 with CIs,
-    date, commit; only FINISHED runs unless ``include_unfinished``."""
+    """Logged model runs, newest first (FINISHED ones only unless ``include_unfinished``)."""
     runs = search_model_runs(
         uri,
         experiment,
@@ -149,12 +141,10 @@ def select_run(
     *,
     run_id: str | None = None,
     model: str | None = None,
-    metric: str = "f_avg",
     available: Sequence[str] | None = None,
 ) -> dict[str, Any]:
-    """The run to predict with: ``run_id``; else the newest run of ``model``; else, of the newest
-    run of every model whose inputs are all ``available`` (when given), the one with the highest
-    ``metric`` (ties: the newer). Only FINISHED runs count: others may lack their model."""
+    """The FINISHED run to predict with: ``run_id``; else the newest of ``model``; else, of each
+    model's newest run (with inputs all ``available``, if any), the best f_avg (ties: newer)."""
     if run_id:
         run = get_model_run(uri, experiment, run_id)
     else:
@@ -174,12 +164,11 @@ def select_run(
             candidates = usable or candidates
         run = max(
             candidates,
-            key=lambda r: (r.data.metrics.get(metric, float("-inf")), r.info.start_time),
+            key=lambda r: (r.data.metrics.get("f_avg", float("-inf")), r.info.start_time),
         )
     return {
         "run_id": run.info.run_id,
         "model": run.data.tags.get("model", run.info.run_name),
-        "metric": run.data.metrics.get(metric),
         "classes": _listed(run, "classes"),
         "features": _listed(run, "features"),
     }
@@ -188,3 +177,118 @@ def select_run(
 def _listed(run: Any, param: str) -> list[str]:
     """The names of a comma-separated param of ``run`` (none when it is missing)."""
     return [c for c in run.data.params.get(param, "").split(",") if c]
+
+
+def latest_speaker_run(uri: str, experiment: str) -> tuple[str, str] | None:
+    """(ID, why it has no speaker model or "") of the newest FINISHED speaker run, or None."""
+    try:
+        experiment_id = find_experiment_id(uri, experiment)
+    except StanceError:  # no store or experiment yet: nothing logged
+        return None
+    client = tracking_client(uri)
+    runs = retry_locked(
+        client.search_runs,
+        [experiment_id],
+        filter_string=f"tags.`{ROLE_TAG}` = '{SPEAKER_ROLE}' and attributes.status = 'FINISHED'",
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )
+    if not runs:
+        return None
+    return runs[0].info.run_id, runs[0].data.tags.get(NO_MODEL_TAG, "")
+
+
+# Tags that say what a run was trained on and with which code; compared like params.
+IDENTITY_TAGS = ("dataset_digest", "labels_sha256", "config_hash", "git_commit", "git_dirty")
+HEADLINE = ("f_avg", "macro_f1", "accuracy", "cohen_kappa")
+
+
+def _short(run_id: str) -> str:
+    return run_id[:8]
+
+
+def differing_params(runs: Sequence[Any]) -> pd.DataFrame:
+    """One row per param (or identity tag, as ``tag:NAME``) whose value is not the same in all
+    runs; one column per run (its first 8 characters). A missing value shows as ``-``."""
+    keys = sorted(set().union(*(r.data.params for r in runs)))
+    values = {k: [r.data.params.get(k, "-") for r in runs] for k in keys}
+    values |= {f"tag:{t}": [r.data.tags.get(t, "-") or "-" for r in runs] for t in IDENTITY_TAGS}
+    # 12 hex digits tell label versions apart (as `stance runs --by-labels`).
+    values["tag:labels_sha256"] = [v[:12] for v in values["tag:labels_sha256"]]
+    rows = [[key, *vals] for key, vals in values.items() if len(set(vals)) > 1]
+    return pd.DataFrame(rows, columns=["param", *(_short(r.info.run_id) for r in runs)])
+
+
+def metric_differences(runs: Sequence[Any]) -> pd.DataFrame:
+    """One row per metric: each run's value [CI] and its difference from the first run."""
+    found = set().union(*(r.data.metrics for r in runs))
+    # The headline scores first, then the rest by name.
+    names = sorted(
+        (n for n in found if not n.endswith(("_ci_low", "_ci_high"))),
+        key=lambda n: (HEADLINE.index(n) if n in HEADLINE else len(HEADLINE), n),
+    )
+    first = runs[0].data.metrics
+    rows = []
+    for name in names:
+        row = {"metric": name} | {
+            _short(r.info.run_id): metric_text(r.data.metrics, name) for r in runs
+        }
+        for run in runs[1:]:
+            m = run.data.metrics
+            diff = m[name] - first[name] if name in m and name in first else math.nan
+            label = f"{_short(run.info.run_id)} - {_short(runs[0].info.run_id)}"
+            row[label] = "-" if math.isnan(diff) else f"{diff:+.3f}"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def compare_runs(uri: str, experiment: str, run_ids: Sequence[str]) -> dict[str, Any]:
+    """FINISHED model runs side by side: ``runs`` (ID, model, date), ``params``, ``metrics``."""
+    if len(run_ids) < 2:
+        raise StanceError("--compare needs at least two run IDs (see `stance runs`)")
+    if len(set(run_ids)) < len(run_ids):
+        raise StanceError("--compare: a run ID is given twice")
+    runs = [get_model_run(uri, experiment, run_id) for run_id in run_ids]
+    header = pd.DataFrame(
+        {
+            "run": [_short(r.info.run_id) for r in runs],
+            "run_id": [r.info.run_id for r in runs],
+            "model": [r.data.tags.get("model", "") for r in runs],
+            "data": [r.data.tags.get("dataset_digest", "") for r in runs],
+            "date": [start_date(r) for r in runs],
+        }
+    )
+    return {"runs": header, "params": differing_params(runs), "metrics": metric_differences(runs)}
+
+
+def scores_by_label_version(uri: str, experiment: str, model: str) -> pd.DataFrame:
+    """A model's scores per label version, oldest first: its size, and f_avg and macro-F1 with
+    intervals from the newest finished run on it (``runs``: how many; ``first logged``: when)."""
+    runs = search_model_runs(uri, experiment, model=model)
+    if not runs:
+        raise StanceError(
+            f"no finished runs of model {model!r}; list the models with `stance runs`"
+        )
+    versions: dict[str, list[Any]] = {}
+    for run in sorted(runs, key=lambda r: r.info.start_time):
+        tags = run.data.tags
+        key = tags.get("labels_sha256") or tags.get("dataset_digest") or run.info.run_id
+        versions.setdefault(key, []).append(run)
+    rows = []
+    for same in versions.values():
+        newest, tags = same[-1], same[-1].data.tags
+        params, metrics = newest.data.params, newest.data.metrics
+        rows.append(
+            {
+                "first logged": start_date(same[0]),
+                "data": tags.get("dataset_digest", ""),
+                "labels_sha256": tags.get("labels_sha256", "")[:12],
+                "labels": params.get("n_sentences", "-"),
+                "articles": params.get("n_articles", "-").replace("null", "-"),
+                "f_avg [95% CI]": metric_text(metrics, "f_avg"),
+                "macro_f1 [95% CI]": metric_text(metrics, "macro_f1"),
+                "runs": len(same),
+                "run_id": newest.info.run_id,
+            }
+        )
+    return pd.DataFrame(rows)

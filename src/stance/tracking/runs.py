@@ -1,4 +1,5 @@
-"""Logging one evaluated model as an MLflow run, reusing an identical one, closing crashed ones."""
+"""Logging runs with their provenance: an evaluated model (reusing an identical run), the
+speaker stage; closing crashed runs."""
 
 from __future__ import annotations
 
@@ -17,15 +18,19 @@ from typing import Any
 from stance.environment import caught_warnings
 from stance.errors import StanceError
 from stance.labels.agreement import agreement_for_run
-from stance.tracking.model_io import local_model_problem, log_model_and_metrics
-from stance.tracking.provenance import config_hash, git_state, new_group_id, safe_group
+from stance.tracking.model_io import local_model_problem
 from stance.tracking.store import (
     GROUP_TAG,
+    MODEL_ARTIFACT,
+    NO_MODEL_TAG,
     ROLE_TAG,
+    SPEAKER_ROLE,
     WORKFLOW_RUN_ENV,
     import_mlflow,
     init_store,
+    new_group_id,
     retry_locked,
+    safe_group,
     store_error,
     tracking_client,
 )
@@ -38,6 +43,51 @@ RESULT_TAG = "stance.result_sha256"
 # The host and process ID that logged a run (a RUNNING run of a live process is not abandoned).
 OWNER_HOST_TAG = "stance.host"
 OWNER_PID_TAG = "stance.pid"
+NOTE_TAG = "mlflow.note.content"
+
+
+def git_state(root: Path | str) -> tuple[str, str]:
+    """(commit of root's repository, 'true'/'false': tracked files differ), '' outside one.
+    GIT_OPTIONAL_LOCKS=0 (stance.environment) keeps the user's own git commands unblocked."""
+    try:
+        import git
+
+        repo = git.Repo(Path(root), search_parent_directories=True)
+        commit = repo.head.commit.hexsha
+        dirty = repo.is_dirty(index=True, working_tree=True, untracked_files=False)
+    except Exception:  # not a repository, no commit yet, no git executable, unreadable .git
+        return "", ""
+    return commit, "true" if dirty else "false"
+
+
+def config_hash(config: Mapping[str, Any]) -> str:
+    """SHA-256 of the configuration (canonical JSON), first 16 hex digits."""
+    text = json.dumps(config, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def run_tags(
+    role: str,
+    model: str,
+    group: str | None,
+    config: Mapping[str, Any] | None,
+    root: Path | str,
+    labels_sha256: str,
+    note: str,
+) -> dict[str, str]:
+    """The tags of every logged run: its role, group (default: the workflow run's, else a new
+    one), model, labels, code and configuration, and the note the MLflow UI shows."""
+    commit, dirty = git_state(root)
+    return {
+        ROLE_TAG: role,
+        GROUP_TAG: safe_group(group or os.environ.get(WORKFLOW_RUN_ENV) or new_group_id()),
+        "model": model,
+        "git_commit": commit,
+        "git_dirty": dirty,
+        "config_hash": config_hash(config or {}),
+        "labels_sha256": labels_sha256,
+        NOTE_TAG: note,
+    }
 
 
 def _flat_params(summary: Mapping[str, Any]) -> dict[str, str]:
@@ -58,9 +108,8 @@ def _flat_params(summary: Mapping[str, Any]) -> dict[str, str]:
         "ci_level": text(settings["ci_level"]),
         "f_avg_classes": ",".join(settings["f_avg_classes"]),
         "learning_curve": text(settings["learning_curve"]),
-        # Absent from the settings of runs logged before the cap existed (no cap then).
+        # Absent from results made before these caps existed (no cap then).
         "learning_curve_max_train": text(settings.get("learning_curve_max_train")),
-        # Absent from runs logged before the cap existed (the stratified K-fold always ran).
         "stratified_max_sentences": text(settings.get("stratified_max_sentences")),
         "n_sentences": text(data["n_sentences"]),
         "n_articles": text(data["n_articles"]),
@@ -72,7 +121,7 @@ def _flat_params(summary: Mapping[str, Any]) -> dict[str, str]:
     return params | {f"hp.{key}": text(value) for key, value in sorted(summary["params"].items())}
 
 
-def _group_parent(client: Any, experiment_id: str, group: str, label: str) -> str:
+def group_parent(client: Any, experiment_id: str, group: str, label: str) -> str:
     """The parent run of a group of runs, created on first use (callers are serialised)."""
     found = retry_locked(
         client.search_runs,
@@ -89,12 +138,41 @@ def _group_parent(client: Any, experiment_id: str, group: str, label: str) -> st
         tags={
             GROUP_TAG: group,
             ROLE_TAG: "group",
-            "mlflow.note.content": f"Models evaluated by one {label} ({group}); "
+            NOTE_TAG: f"Models evaluated by one {label} ({group}); "
             "the child runs hold the results.",
         },
     )
     retry_locked(client.set_terminated, run.info.run_id)
     return run.info.run_id
+
+
+def log_model_and_metrics(
+    mlflow: Any,
+    model: Any,
+    signature: Any,
+    example: Any,
+    trusted: list[str],
+    metrics: Mapping[str, float],
+    metadata: dict[str, Any] | None = None,
+) -> None:
+    """Log ``model`` in the active run (skops, trusting only ``trusted``), then the run's
+    metrics linked to it: logged before the model, MLflow would copy them one query each."""
+    from importlib.metadata import version
+
+    # Pinned explicitly: inferring the requirements is slow.
+    pinned = [f"{p}=={version(p)}" for p in ("scikit-learn", "numpy", "scipy", "skops")]
+    logged = retry_locked(
+        mlflow.sklearn.log_model,
+        model,
+        name=MODEL_ARTIFACT,
+        signature=signature,
+        input_example=example.head(3),
+        pip_requirements=pinned,
+        serialization_format="skops",
+        skops_trusted_types=trusted,
+        metadata=metadata,
+    )
+    retry_locked(mlflow.log_metrics, dict(metrics), model_id=logged.model_id)
 
 
 def _dataset_input(mlflow: Any, data: Any, name: str) -> Any:
@@ -126,9 +204,8 @@ def log_evaluation_run(
     agreement: Path | str | None = None,
     reuse_identical: bool = False,
 ) -> dict[str, str]:
-    """Log one evaluated model as a run under the parent run of ``group``; returns its IDs.
-    With ``reuse_identical``, a finished run with the same result (RESULT_TAG) is returned
-    instead, so a change to one model, or a new unlabeled article, logs nothing for the others."""
+    """Log one evaluated model as a run under the parent run of ``group``; returns its IDs. With
+    ``reuse_identical``, a finished run with the same result (RESULT_TAG) is returned instead."""
     mlflow = import_mlflow()
     from mlflow.models import infer_signature
 
@@ -136,7 +213,6 @@ def log_evaluation_run(
 
     # Before the store or the model is used: only models of the project's own types are logged.
     trusted = trusted_types(model, f"model {summary['model']!r}")
-    group = safe_group(group or os.environ.get(WORKFLOW_RUN_ENV) or new_group_id())
     experiment_id = init_store(uri, experiment)
     client = tracking_client(uri)
     mlflow.set_tracking_uri(uri)
@@ -151,21 +227,15 @@ def log_evaluation_run(
         metadata["requires_project_types"] = custom
     train_input = _dataset_input(mlflow, data, "labeled_sentences")
     test_input = _dataset_input(mlflow, test, "test_sentences") if test is not None else None
-    digest = train_input.digest if train_input is not None else summary["data"]["sha256"][:8]
-    commit, dirty = git_state(root)
-    tags = {
-        ROLE_TAG: "model",
-        GROUP_TAG: group,
-        "model": summary["model"],
+    labels_sha256, note = summary["data"]["sha256"], summary.get("description", "")
+    digest = train_input.digest if train_input is not None else labels_sha256[:8]
+    tags = run_tags("model", summary["model"], group, config, root, labels_sha256, note)
+    group = tags[GROUP_TAG]
+    tags |= {
         "kind": summary["kind"],
         "source": source,
-        "git_commit": commit,
-        "git_dirty": dirty,
-        "config_hash": config_hash(config or {}),
         "dataset_digest": digest,
-        "labels_sha256": summary["data"]["sha256"],
         RESULT_TAG: hashlib.sha256(json.dumps(summary, sort_keys=True).encode()).hexdigest(),
-        "mlflow.note.content": summary.get("description", ""),
     }
     agreement_metrics: dict[str, float] = {}
     if agreement is not None:
@@ -175,17 +245,15 @@ def log_evaluation_run(
     params = _flat_params(summary)
     metrics = {k: float(v) for k, v in summary["metrics"].items()} | agreement_metrics
     info = {"experiment_id": experiment_id, "experiment": experiment, "tracking_uri": uri}
-    if reuse_identical:
-        same = _identical_run(client, experiment_id, tags, params, metrics)
-        if same is not None:
-            return info | {
-                "run_id": same.info.run_id,
-                "group": same.data.tags.get(GROUP_TAG, group),
-                "parent_run_id": same.data.tags.get("mlflow.parentRunId", ""),
-                "reused": True,
-            }
+    if reuse_identical and (same := _identical_run(client, experiment_id, tags, params, metrics)):
+        return info | {
+            "run_id": same.info.run_id,
+            "group": same.data.tags.get(GROUP_TAG, group),
+            "parent_run_id": same.data.tags.get("mlflow.parentRunId", ""),
+            "reused": True,
+        }
     try:
-        parent = _group_parent(client, experiment_id, group, group_label)
+        parent = group_parent(client, experiment_id, group, group_label)
         run = retry_locked(
             mlflow.start_run,
             experiment_id=experiment_id,
@@ -210,13 +278,69 @@ def log_evaluation_run(
         for path in artifacts:
             retry_locked(mlflow.log_artifact, str(path))
         log_model_and_metrics(mlflow, model, signature, x, trusted, metrics, metadata)
-        _finish(mlflow, client, run_id, tags["mlflow.note.content"])
+        _finish(mlflow, client, run_id, note)
     except BaseException as exc:
         _end(mlflow, client, run_id, "FAILED")
         if isinstance(exc, StanceError) or not isinstance(exc, Exception):
             raise
         raise store_error(uri, f"logging model {summary['model']!r}", exc) from None
     return info | {"run_id": run_id, "group": group, "parent_run_id": parent, "reused": False}
+
+
+def log_speaker_run(
+    uri: str,
+    experiment: str,
+    params: Mapping[str, Any],
+    metrics: Mapping[str, float],
+    model: Any,
+    example: Any,
+    artifacts: Sequence[Path | str],
+    *,
+    config: Mapping[str, Any] | None = None,
+    root: Path | str = ".",
+    labels_sha256: str = "",
+    no_model: str = "",
+) -> dict[str, str]:
+    """Log the speaker stage: params, metrics, artifacts and the speaker model (as the stance
+    models), or, with ``model`` None, ``no_model`` (why there is none) as a tag."""
+    mlflow = import_mlflow()
+    from mlflow.models import infer_signature
+
+    from stance.training.model_files import trusted_types
+
+    trusted = trusted_types(model, "the speaker model") if model is not None else []
+    experiment_id = init_store(uri, experiment)
+    mlflow.set_tracking_uri(uri)
+    note = (
+        "Speaker attribution: rules, name mapping and speaker model; metrics are out of fold, "
+        "grouped by article (guarded_*: with the leak guard)."
+    )
+    tags = run_tags(SPEAKER_ROLE, "speakers", None, config, root, labels_sha256, note)
+    if model is None:
+        tags[NO_MODEL_TAG] = no_model or "no speaker model"
+    try:
+        run = retry_locked(
+            mlflow.start_run, experiment_id=experiment_id, run_name="speakers", tags=tags
+        )
+    except Exception as exc:
+        raise store_error(uri, "logging the speaker stage", exc) from None
+    try:
+        retry_locked(mlflow.log_params, {k: str(v) for k, v in params.items()})
+        for path in artifacts:
+            retry_locked(mlflow.log_artifact, str(path))
+        scores = {k: float(v) for k, v in metrics.items()}
+        if model is None:
+            retry_locked(mlflow.log_metrics, scores)
+        else:
+            with caught_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                signature = infer_signature(example, model.predict(example))
+                log_model_and_metrics(mlflow, model, signature, example, trusted, scores)
+        mlflow.end_run("FINISHED")
+    except BaseException:
+        mlflow.end_run("FAILED")
+        raise
+    return {"run_id": run.info.run_id, "tracking_uri": uri, "experiment": experiment}
 
 
 def _owner_alive(tags: Mapping[str, str]) -> bool:
@@ -251,14 +375,13 @@ def _finish(mlflow: Any, client: Any, run_id: str, note: str) -> None:
     current = retry_locked(client.get_run, run_id)
     if ABANDONED_TAG in current.data.tags:
         retry_locked(client.delete_tag, run_id, ABANDONED_TAG)
-        retry_locked(client.set_tag, run_id, "mlflow.note.content", note)
+        retry_locked(client.set_tag, run_id, NOTE_TAG, note)
     _end(mlflow, client, run_id, "FINISHED")
 
 
 def close_abandoned_runs(uri: str, experiment_id: str) -> list[Any]:
-    """Mark FAILED, with a note, the runs left RUNNING by a killed process; the runs marked.
-    Called under the workflow's lock before it logs, so a RUNNING run is a crashed one, unless
-    its process on this machine is still alive (a `stance train` in another terminal)."""
+    """Mark FAILED, with a note, and return the runs left RUNNING by a process that is gone (the
+    workflow's lock is held: a RUNNING run is a crashed one, or a live `stance train`'s)."""
     client = tracking_client(uri)
     try:
         running = retry_locked(
@@ -281,13 +404,13 @@ def close_abandoned_runs(uri: str, experiment_id: str) -> list[Any]:
             "so this run may lack metrics, artifacts or its model. The workflow logs the "
             "model again in a new run."
         )
-        previous = tags.get("mlflow.note.content", "")
+        previous = tags.get(NOTE_TAG, "")
         try:
             retry_locked(client.set_tag, run.info.run_id, ABANDONED_TAG, note)
             retry_locked(
                 client.set_tag,
                 run.info.run_id,
-                "mlflow.note.content",
+                NOTE_TAG,
                 f"{note}\n\n{previous}" if previous else note,
             )
             retry_locked(client.set_terminated, run.info.run_id, "FAILED")

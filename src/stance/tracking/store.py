@@ -1,14 +1,17 @@
-"""The MLflow store: tracking URI, client, retries, experiment, damaged and moved stores."""
+"""The MLflow store: URI, client, retries, experiment, run groups, damaged and moved stores."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
 import os
+import re
 import sqlite3
-from collections.abc import Callable, Mapping
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import unquote, urlparse
 from urllib.request import url2pathname
 
@@ -25,9 +28,10 @@ WORKFLOW_RUN_ENV = "STANCE_WORKFLOW_RUN"
 MODEL_ARTIFACT = "model"
 ROLE_TAG = "stance.role"
 GROUP_TAG = "stance.workflow_run"
-LOCKED_RETRIES = 40
-
-T = TypeVar("T")
+# Speaker runs are not stance model runs: `stance runs` and the stance run selection skip them.
+SPEAKER_ROLE = "speakers"
+# On a speaker run logged without a speaker model (no hand speakers yet): why there is none.
+NO_MODEL_TAG = "stance.no_speaker_model"
 
 
 def import_mlflow() -> Any:
@@ -36,6 +40,16 @@ def import_mlflow() -> Any:
     import mlflow
 
     return mlflow
+
+
+def new_group_id() -> str:
+    """An ID for the runs logged by one command or workflow run: UTC time plus a random part."""
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
+
+
+def safe_group(text: str) -> str:
+    """A group ID usable inside an MLflow filter string."""
+    return re.sub(r"[^A-Za-z0-9_.:-]", "-", text)[:100]
 
 
 def project_root(config_path: Path | str) -> Path:
@@ -67,15 +81,13 @@ def sqlite_path(uri: str) -> Path | None:
 
 def _check_sqlite(db: Path | None) -> None:
     """Raise when the SQLite store file ``db`` exists but is damaged (see sqlite_store_problem)."""
-    problem = sqlite_store_problem(db) if db is not None else None
-    if problem is not None:
+    if db is not None and (problem := sqlite_store_problem(db)) is not None:
         raise damaged_store_error(db, problem)
 
 
 def check_store_file(config: Mapping[str, Any], root: Path | str, checked_dir: Path) -> None:
-    """Raise when the project's SQLite store exists but is not an SQLite database or is corrupt.
-    The check reads the whole file, so it runs again only when the file's size or time stamp
-    changed since it last passed (remembered in ``checked_dir``)."""
+    """Raise when the project's SQLite store exists but is damaged; the check reads the whole
+    file, so it runs again only when the file's size or time stamp changed since it passed."""
     db = sqlite_path(resolve_tracking_uri(config, root))
     if db is None or not db.is_file():
         return
@@ -98,19 +110,15 @@ def _report_retry(state: tenacity.RetryCallState) -> None:
     logger.info(f"tracking store busy (database is locked); retrying in {delay:.1f}s")
 
 
-# SQLite takes one writer at a time: a call that finds the store locked waits and tries again.
-_locked_retrying = tenacity.Retrying(
+# SQLite takes one writer at a time: retry_locked(fn, *args) calls fn, and while the store is
+# locked waits and tries again.
+retry_locked = tenacity.Retrying(
     retry=tenacity.retry_if_exception(_is_locked),
     wait=tenacity.wait_exponential(multiplier=0.2, exp_base=1.5, max=5.0),
-    stop=tenacity.stop_after_attempt(LOCKED_RETRIES),
+    stop=tenacity.stop_after_attempt(40),
     before_sleep=_report_retry,
     reraise=True,
 )
-
-
-def retry_locked(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Call fn, retrying while SQLite says 'database is locked' (one writer at a time)."""
-    return _locked_retrying(fn, *args, **kwargs)
 
 
 # One client per store and process: each new client of a SQLite store runs MLflow's schema
@@ -212,8 +220,7 @@ def store_error(uri: str, what: str, exc: Exception) -> StanceError:
     text = str(exc).splitlines()[0] if str(exc) else repr(exc)
     db = sqlite_path(uri)
     if db is not None:
-        problem = sqlite_store_problem(db)
-        if problem is not None:
+        if (problem := sqlite_store_problem(db)) is not None:
             return damaged_store_error(db, problem)
         if "out-of-date database schema" in str(exc) or "Can't locate revision" in str(exc):
             return damaged_store_error(
@@ -229,9 +236,8 @@ def store_error(uri: str, what: str, exc: Exception) -> StanceError:
 
 
 def init_store(uri: str, experiment: str) -> str:
-    """Create the store (if new) and the experiment (if missing); return the experiment ID.
-    Run it once before parallel jobs log to a new SQLite store: its schema set-up breaks when
-    several processes create it at once."""
+    """Create the store and the experiment if missing; return the experiment ID. Run it once
+    before parallel jobs log: a new SQLite store's set-up breaks when several make it at once."""
     db = sqlite_path(uri)
     _check_sqlite(db)
     try:
@@ -251,8 +257,7 @@ def init_store(uri: str, experiment: str) -> str:
             f"experiment {experiment!r} in {uri} is deleted; restore it in the MLflow "
             "UI or choose another name in config mlflow.experiment"
         )
-    moved = moved_store_problem(uri, found.artifact_location or "")
-    if moved is not None:
+    if (moved := moved_store_problem(uri, found.artifact_location or "")) is not None:
         raise StanceError(moved)
     return found.experiment_id
 

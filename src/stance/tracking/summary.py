@@ -9,20 +9,17 @@ from typing import Any
 
 import pandas as pd
 
-from stance.tracking.provenance import safe_group
-from stance.tracking.runs import _group_parent
+from stance.tracking.runs import NOTE_TAG, group_parent
 from stance.tracking.store import (
     find_experiment_id,
     retry_locked,
+    safe_group,
     store_error,
     tracking_client,
 )
 
 # The parent run's table artifact (shown as a table in the run's Artifacts tab of the MLflow UI).
 COMPARISON_ARTIFACT = "comparison.json"
-NOTE_TAG = "mlflow.note.content"
-
-
 # Shown first in the UI's table (the rest follow in their order).
 FIRST_COLUMNS = (
     "model", "f_avg", "f_avg_ci_low", "f_avg_ci_high", "macro_f1", "macro_f1_ci_low",
@@ -62,14 +59,13 @@ def log_group_summary(
     *,
     group_label: str = "workflow run",
 ) -> str:
-    """Put the comparison table (an MLflow table) and a markdown description on the parent run
-    of ``group``, replacing earlier ones; returns the parent's run ID."""
+    """Put (replace) the comparison table and a description on the parent run of ``group``."""
     group = safe_group(group)
     experiment_id = find_experiment_id(uri, experiment)
     client = tracking_client(uri)
     try:
         # The group's models made it already; created here only if it was deleted since.
-        parent = _group_parent(client, experiment_id, group, group_label)
+        parent = group_parent(client, experiment_id, group, group_label)
         _replace_table(client, parent, _json_safe(comparison))
         retry_locked(client.set_tag, parent, NOTE_TAG, description)
     except Exception as exc:
@@ -78,9 +74,8 @@ def log_group_summary(
 
 
 def summary_group(markers: list[dict[str, Any]], current: str | None) -> str:
-    """The group whose parent run gets the summary of these logged models (their mlflow_run.json
-    markers): the current workflow run's when it logged any of them, else the group holding the
-    most of them (models reused from earlier runs keep the group that logged them)."""
+    """The group whose parent run gets the summary of these logged models (mlflow_run.json
+    markers): the current workflow run's if it logged any, else the one that logged the most."""
     groups = [m["group"] for m in markers if m.get("group")]
     if current and current in groups:
         return current

@@ -22,9 +22,8 @@ def _store(config: Mapping[str, Any], root: Path | str) -> tuple[str, str]:
 
 
 def open_store(config: Mapping[str, Any], root: Path | str, out: Path | str) -> None:
-    """Create (or open and check) the MLflow store and experiment, mark FAILED the runs a
-    crashed earlier run left unfinished, and record the store in ``out`` (rule tracking_store,
-    before any job logs)."""
+    """Create (or open and check) the MLflow store and experiment, mark FAILED the runs a crashed
+    earlier run left unfinished, and record the store in ``out`` (before any job logs)."""
     uri, experiment = _store(config, root)
     experiment_id = init_store(uri, experiment)
     for run in close_abandoned_runs(uri, experiment_id):
@@ -44,9 +43,8 @@ def log_model_folder(
     root: Path | str,
     *,
     agreement: Path | str | None = None,
-) -> dict[str, Any]:
-    """Log the result folder of one model trained on the labeled data set ``data``, reusing a
-    stored run that holds the same result; writes the folder's mlflow_run.json and returns it."""
+) -> None:
+    """Log one model's result folder (or reuse a run with its result); write mlflow_run.json."""
     from stance.training.artifacts import ARTIFACT_FILES, load_final_model, read_summary
     from stance.training.data import load_training_data
 
@@ -58,8 +56,7 @@ def log_model_folder(
         [folder / name for name in ARTIFACT_FILES], load_training_data(data), config=config,
         root=root, source="snakemake", agreement=agreement, reuse_identical=True,
     )  # fmt: skip
-    marker = {"model": summary["model"], **info}
-    write_json(folder / "mlflow_run.json", marker)
+    write_json(folder / "mlflow_run.json", {"model": summary["model"], **info})
     if info["reused"]:
         logger.info(
             f"{summary['model']}: run {info['run_id']} in {uri} already holds this result "
@@ -70,7 +67,6 @@ def log_model_folder(
             f"{summary['model']}: logged run {info['run_id']} to {uri} "
             f"(experiment {experiment!r}, workflow run {info['group']})"
         )
-    return marker
 
 
 def compare_logged_models(
@@ -79,9 +75,8 @@ def compare_logged_models(
     root: Path | str,
     out_table: Path | str,
     out_figure: Path | str,
-) -> Any:
-    """The comparison table and figure of the logged models in ``folders``, and both table and
-    a description on the parent run of the workflow run (rule compare_models)."""
+) -> None:
+    """The models' comparison table and figure; both on the workflow run's parent run."""
     from stance.training.artifacts import read_summary
     from stance.training.comparison import (
         comparison_table,
@@ -104,4 +99,3 @@ def compare_logged_models(
     logger.info(
         f"comparison and description on parent run {parent} (workflow run {group}) in {uri}"
     )
-    return table
