@@ -1,5 +1,5 @@
-"""Atomic file writes (never half a file), spreadsheet-safe cells, answers remembered in a file,
-and matplotlib figures without pyplot's global state (jobs draw side by side), saved atomically."""
+"""Atomic file writes (never half a file), spreadsheet-safe cells, Markdown tables, answers
+remembered in a file, and matplotlib figures without pyplot's global state, saved atomically."""
 
 from __future__ import annotations
 
@@ -145,6 +145,13 @@ def write_tsv(
         writer.writerow(header)
         for row in rows:
             writer.writerow([spreadsheet_cell(cell) for cell in row] if for_people else row)
+
+
+def markdown_table(header: list[str], rows: list[list[Any]]) -> str:
+    """A Markdown table; a ``|`` in a cell is escaped."""
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    lines += ["| " + " | ".join(str(c).replace("|", "\\|") for c in r) + " |" for r in rows]
+    return "\n".join(lines)
 
 
 def new_figure(

@@ -39,10 +39,9 @@ def _acquire(path: Path, folder: Path, wait_s: float) -> int:
         except BlockingIOError:
             os.close(fd)
             if time.monotonic() >= deadline:
-                try:
+                holder = ""
+                with contextlib.suppress(OSError):
                     holder = path.read_text(encoding="utf-8", errors="replace").strip()
-                except OSError:
-                    holder = ""
                 holder = holder or "another stance command (it has not written its name yet)"
                 raise StanceError(
                     f"{path}: {folder} is being changed by {holder}; wait until it has "

@@ -151,8 +151,7 @@ class ShareEstimator:
         # Per row, its linearised hand value a and predicted value b, each in its own group.
         a = np.where(has_true[:, None], eye[ts] - theta[tg], 0.0)
         b = np.where(has_pred[:, None], eye[ps] - theta[pg], 0.0)
-        sum_a = np.zeros((n_groups, k))
-        sum_b = np.zeros((n_groups, k))
+        sum_a, sum_b = np.zeros((2, n_groups, k))
         np.add.at(sum_a, tg[has_true], a[has_true])
         np.add.at(sum_b, pg[has_pred], b[has_pred])
         same = has_true & has_pred & (tg == pg)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from stance.findings.shares import LABEL_SOURCE
-from stance.io import atomic_open
+from stance.io import atomic_open, markdown_table
 
 if TYPE_CHECKING:
     from stance.findings.stage import FindingsResult
@@ -222,10 +222,7 @@ def to_markdown(blocks: list[Block]) -> str:
         elif block[0] == "ul":
             lines += [f"- {item}" for item in block[1]] + [""]
         else:
-            header, rows = block[1], block[2]
-            lines += ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
-            lines += ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in rows]
-            lines.append("")
+            lines += [markdown_table(block[1], block[2]), ""]
     return "\n".join(lines)
 
 

@@ -8,6 +8,7 @@ features); the card text describes them.
 from __future__ import annotations
 
 import shutil
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,7 @@ import yaml
 
 from stance.environment import import_datasets
 from stance.interop.targets import earlier_files, move_in
-from stance.io import make_temp_dir, write_json
+from stance.io import markdown_table, write_json
 from stance.labels.agreement import ALPHA, COHEN, compute_agreement
 from stance.labels.dataset import build_dataset
 from stance.labels.files import load_labels
@@ -66,12 +67,6 @@ def _feature_yaml(features: Any) -> list[dict[str, Any]]:
     return out
 
 
-def _table(header: list[str], rows: list[list[Any]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
-    lines += ["| " + " | ".join(str(c).replace("|", "\\|") for c in r) + " |" for r in rows]
-    return "\n".join(lines)
-
-
 def _agreement_text(report: dict[str, Any]) -> str:
     status = report.get("status")
     if status != "ok":
@@ -91,7 +86,7 @@ def _agreement_text(report: dict[str, Any]) -> str:
         f"{len(report['annotators'])} annotators ({', '.join(report['annotators'])}); "
         f"{report['disagreements']} disagreement(s), {len(report.get('ties', []))} tie(s), "
         f"{report.get('adjudicated', 0)} adjudicated. Agreement ({measure}):\n\n"
-        + _table(["field", measure], rows)
+        + markdown_table(["field", measure], rows)
         + "\n\nThe full report is `agreement.json`."
     )
 
@@ -148,7 +143,7 @@ def card(
         ]
         value_tables.append(
             f"### `{f.name}`: {f.description}\n\n"
-            + _table(["id", "value", "sentences", "meaning"], rows)
+            + markdown_table(["id", "value", "sentences", "meaning"], rows)
         )
     per_article = []
     last = schema.fields[-1]
@@ -204,7 +199,7 @@ by `article_id` (grouped cross-validation) when evaluating, never by sentence.
 
 ## Sentences per article
 
-{_table(["article_id", "labeled", *schema.values(fields[-1])], per_article)}
+{markdown_table(["article_id", "labeled", *schema.values(fields[-1])], per_article)}
 
 ## Agreement between annotators
 
@@ -241,8 +236,8 @@ def export_dataset(
         train[f] = [dataset.features[f].int2str(int(i)) for i in train[f]]
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = make_temp_dir(out.parent, f".{out.name}.")
-    try:
+    with tempfile.TemporaryDirectory(prefix=f".{out.name}.", dir=out.parent) as name:
+        tmp = Path(name)
         (tmp / "data").mkdir()
         dataset.to_parquet(str(tmp / TRAIN_FILE))
         per_annotator = import_datasets().Dataset.from_pandas(annotations, preserve_index=False)
@@ -255,6 +250,4 @@ def export_dataset(
         text = card(schema, dataset.features, train, annotations, agreement, has_guidelines, nbytes)
         (tmp / "README.md").write_text(text, encoding="utf-8")
         move_in(tmp, out, ours)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return DatasetExport(out, len(train), len(annotations), int(train["article_id"].nunique()))
