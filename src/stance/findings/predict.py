@@ -125,7 +125,6 @@ def predict_shard(
     found = speakers_of(table, speakers).reindex(table["sentence_id"])
     table["speaker"] = found["predicted_speaker"].to_numpy()
     predicted = predict_stances(load_final_model(chosen.folder), table, chosen)
-    predicted = predicted.reset_index(drop=True)
     predicted.insert(0, "sentence_id", table["sentence_id"].to_numpy())
     with atomic_path(out) as tmp:
         predicted.to_parquet(tmp, index=False)
