@@ -16,20 +16,14 @@ from typing import IO, Any, TypeVar
 T = TypeVar("T")
 
 
-def make_temp_dir(parent: Path | str, prefix: str) -> Path:
-    """A new folder in parent with the mode of an ordinary new folder (0777 less the umask)."""
-    # 48 random bits: no name clash to retry on (mkdir, like O_EXCL below, would refuse one).
-    path = Path(parent) / f"{prefix}{secrets.token_hex(6)}"
-    path.mkdir()
-    return path
-
-
 @contextlib.contextmanager
 def atomic_dir(path: Path | str) -> Iterator[Path]:
     """Yield a new folder beside ``path``; on success it replaces the folder ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = make_temp_dir(path.parent, f".{path.name}.")
+    # 48 random bits: no name clash to retry on (mkdir, like O_EXCL below, would refuse one).
+    tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}"
+    tmp.mkdir()  # the mode of an ordinary new folder (0777 less the umask)
     old = path.with_name(f".{path.name}.old")
     try:
         if path.is_dir():
