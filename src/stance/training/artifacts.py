@@ -57,9 +57,8 @@ def load_final_model(model_dir: Path | str) -> Pipeline:
 
 
 def plot_confusion(ev: Evaluation, path: Path) -> None:
-    s = ev.summary
+    s, cm = ev.summary, ev.confusion
     classes = s["classes"]
-    cm = ev.confusion
     fig, ax = new_figure(figsize=(4.8, 4.2), dpi=100)
     ax.imshow(cm, cmap="Blues")
     for i in range(cm.shape[0]):
@@ -83,8 +82,7 @@ def plot_confusion(ev: Evaluation, path: Path) -> None:
 
 
 def plot_curve(ev: Evaluation, path: Path) -> None:
-    s = ev.summary
-    curve = ev.curve
+    s, curve = ev.summary, ev.curve
     fig, ax = new_figure(figsize=(5.2, 3.8), dpi=100)
     level = round(s["settings"]["ci_level"] * 100)
     x = curve["train_sentences"]

@@ -1,11 +1,5 @@
-"""Pretrained sentence encoders: found offline by name, known by a files hash; a transformer;
-their vectors cached on disk, keyed by encoder identity and normalised text: each encoded once.
-
-A model holds the encoder's name and files hash, never its weights; loading it finds the encoder
-on the machine (never a download) and refuses one whose files differ. Every batch of new vectors
-is one more ``.npz`` file under a fresh name, so two processes that encode at once never
-overwrite each other; a damaged cache file is ignored and its texts encoded again.
-"""
+"""Pretrained sentence encoders: found offline by name, known by a files hash; their vectors
+cached on disk (one new ``.npz`` batch file per write, so concurrent writers never collide)."""
 
 from __future__ import annotations
 
@@ -227,9 +221,8 @@ def encode(identity: EncoderIdentity, texts: list[str], batch_size: int = 32) ->
 
 
 class SentenceEncoder(TransformerMixin, BaseEstimator):
-    """Sentence vectors of a frozen pretrained encoder (mean pooling, unit length). ``fit``
-    learns nothing but which encoder files it used (their SHA-256), and ``transform`` refuses
-    other files; only texts not in the vector cache are encoded."""
+    """Vectors of a frozen pretrained encoder (mean pooling, unit length): ``fit`` records its
+    files' SHA-256, ``transform`` refuses other files; only texts not cached are encoded."""
 
     _parameter_constraints: dict = {  # noqa: RUF012 (scikit-learn's convention)
         "encoder": [str],

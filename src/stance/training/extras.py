@@ -14,7 +14,6 @@ ENCODER_KINDS = ("encoder", "encoder_tfidf", "encoder_speaker")
 # The kinds that read the labeled speaker beside the text (tests/test_models.py checks that
 # models.py agrees).
 SPEAKER_KINDS = ("tfidf_word_speaker", "encoder_speaker")
-EMBEDDINGS_EXTRA = "embeddings"
 # The modules the extra brings; finding them does not import them (torch takes seconds).
 EMBEDDINGS_MODULES = ("sentence_transformers", "torch")
 INSTALL_HINT = (
@@ -30,7 +29,7 @@ def missing_modules() -> list[str]:
 
 def extra_of_kind(kind: str) -> str | None:
     """The optional extra a model kind needs, or None."""
-    return EMBEDDINGS_EXTRA if kind in ENCODER_KINDS else None
+    return "embeddings" if kind in ENCODER_KINDS else None
 
 
 def require_embeddings(what: str) -> None:
@@ -53,7 +52,7 @@ def runnable_entries(
         return list(entries)
     note(
         f"skipping model(s) {', '.join(str(e.get('name')) for e in skipped)}: they need the "
-        f"optional '{EMBEDDINGS_EXTRA}' extra ({', '.join(missing)} not installed); to train "
+        f"optional 'embeddings' extra ({', '.join(missing)} not installed); to train "
         f"them, {INSTALL_HINT}"
     )
     return [e for e in entries if not extra_of_kind(str(e.get("kind")))]

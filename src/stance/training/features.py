@@ -1,9 +1,5 @@
-"""Cached n-gram counts: the features of many CV fits of one table, counted once.
-
-The counts of a row depend on its own text only, so each text is analysed once; a fit then
-learns its vocabulary, IDF and speakers from the counts of its training rows, as the pipeline's
-features step learns them from their texts. The final model is fit by ``Pipeline.fit``.
-"""
+"""Cached n-gram counts: each text of a table analysed once, then every CV fit learns its
+vocabulary, IDF and speakers from its training rows' counts (the final model: Pipeline.fit)."""
 
 from __future__ import annotations
 
@@ -40,9 +36,8 @@ class _BlockFit:
 
 
 class _Block:
-    """One block of the features step over the whole table: the n-gram counts of a text column
-    (TF-IDF) or the one-hot columns of a category. Character n-grams within words are kept as
-    two small factors (CharWbTfidf.count_factors), multiplied out a few thousand rows at a time."""
+    """One block of the features step over the whole table: n-gram counts (character n-grams as
+    two factors, CharWbTfidf.count_factors, multiplied out by chunks) or one-hot columns."""
 
     def __init__(self, transformer: Any, column: Any, weight: float | None) -> None:
         self.vectorizer = None if isinstance(transformer, OneHotEncoder) else transformer

@@ -63,8 +63,6 @@ ALLOWED_TYPES: frozenset[str] = frozenset(type_name(c) for c in ALLOWED_CLASSES)
 PROJECT_TYPES: frozenset[str] = frozenset(type_name(c) for c in _PROJECT_CLASSES)
 # Values that hold no code: skipped by model_types.
 _VALUES = (bool, int, float, complex, type(None), np.bool_, np.number)
-# The only class a project model holds as a value (the vectorisers' and encoders' dtype).
-_CLASS_VALUES = (np.float64,)
 RETRAIN_HINT = "delete it and train the model again (`snakemake` or `stance train`)"
 
 
@@ -85,7 +83,8 @@ def model_types(model: Any) -> set[str]:
             continue
         seen[id(obj)] = obj
         if isinstance(obj, type):
-            found.add(type_name(obj) if obj in _CLASS_VALUES else f"{type_name(obj)} (a class)")
+            # np.float64, the vectorisers' dtype, is the only class a project model holds
+            found.add(type_name(obj) if obj is np.float64 else f"{type_name(obj)} (a class)")
         elif callable(obj) and not hasattr(obj, "get_params"):
             name = getattr(obj, "__qualname__", type(obj).__qualname__)
             owner = getattr(obj, "__self__", None)
@@ -182,9 +181,8 @@ def _parameter_problems(model: Any) -> list[str]:
 
 
 def loads_checked(data: bytes, what: str, remedy: str = RETRAIN_HINT) -> Any:
-    """A model from skops bytes, trusting only the PROJECT_TYPES the file names (anything else
-    refuses the file before it is loaded); then every type of the model must be in
-    ALLOWED_TYPES and its parameters ones a project model has."""
+    """A model from skops bytes: a file naming types beyond PROJECT_TYPES is refused unloaded;
+    the loaded model's types must be in ALLOWED_TYPES, its parameters a project model's."""
     import skops.io
 
     untrusted = _untrusted_types(data, what, remedy)

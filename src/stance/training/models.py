@@ -122,17 +122,6 @@ class ModelSpec:
             ) from None
 
 
-def _ngrams(value: Any, what: str) -> tuple[int, int]:
-    if (
-        not isinstance(value, list | tuple)
-        or len(value) != 2
-        or not all(isinstance(v, int) and v >= 1 for v in value)
-        or value[0] > value[1]
-    ):
-        raise ValueError(f"{what} must be two whole numbers [low, high], 1 <= low <= high")
-    return int(value[0]), int(value[1])
-
-
 # The values of the ``classifier`` hyperparameter.
 CLASSIFIERS = ("logreg", "linear_svm")
 
@@ -156,8 +145,16 @@ def _classifier(p: dict[str, Any], seed: int) -> LogisticRegression | SoftmaxLin
 
 def _tfidf_params(p: dict[str, Any], ngrams: str) -> dict[str, Any]:
     """The parameters of a TF-IDF block of n-grams in the range of hyperparameter ``ngrams``."""
+    value = p[ngrams]
+    if (
+        not isinstance(value, list | tuple)
+        or len(value) != 2
+        or not all(isinstance(v, int) and v >= 1 for v in value)
+        or value[0] > value[1]
+    ):
+        raise ValueError(f"{ngrams} must be two whole numbers [low, high], 1 <= low <= high")
     common = {k: p[k] for k in ("min_df", "max_df", "sublinear_tf", "lowercase")}
-    return {"ngram_range": _ngrams(p[ngrams], ngrams), **common, "dtype": np.float64}
+    return {"ngram_range": (int(value[0]), int(value[1])), **common, "dtype": np.float64}
 
 
 def _block(name: str, p: dict[str, Any]) -> tuple[str, Any, Any]:

@@ -67,10 +67,8 @@ def kept_terms(df: np.ndarray, n_doc: int, min_df: float, max_df: float) -> np.n
 
 
 class CharWbTfidf(CompactVocabulary, TransformerMixin, BaseEstimator):
-    """``TfidfVectorizer(analyzer="char_wb")`` with the parameters the model kinds set, the same
-    matrix to the last bit, with each distinct word analysed once: texts x distinct words times
-    words x n-grams; each row's n-grams in TfidfVectorizer's order (first appearance), so that
-    its row norms are summed in the same order."""
+    """``TfidfVectorizer(analyzer="char_wb")``, the same matrix to the last bit (row values in
+    its order, so norms sum alike), each distinct word analysed once: texts x words x n-grams."""
 
     _parameter_constraints: dict = {  # noqa: RUF012 (scikit-learn's convention)
         name: TfidfVectorizer._parameter_constraints[name]

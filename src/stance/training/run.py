@@ -31,9 +31,8 @@ def settings_for(config: Mapping[str, Any], jobs: int | None = None) -> EvalSett
 def specs_for(
     config: Mapping[str, Any], data: LabeledData, names: Sequence[str] | None = None
 ) -> tuple[list[ModelSpec], list[str]]:
-    """The models to train: ``names`` (all configured ones when None), and notes on the ones
-    skipped because the data lacks an input they read or their optional extra is not installed
-    (only when no names were given; a named one is an error then)."""
+    """The models ``names`` (default: all configured ones, and notes on those skipped for an
+    input the data lacks or a missing extra; a named one is an error then)."""
     if names:
         specs = [get_spec(config, name) for name in names]
         for spec in specs:
