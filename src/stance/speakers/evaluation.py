@@ -46,9 +46,8 @@ def out_of_fold(
     settings: EvalSettings,
     naming: Mapping[str, set[str]],
 ) -> SpeakerOOF:
-    """Speaker predictions of every labeled sentence (``labeled``: sentence_id, speaker) by
-    each method, made without its article (the stance models' folds): the model of a fold is fit
-    on the other articles' labels; with the guard, the mapping also loses the names that no other
+    """Speaker predictions of every labeled sentence by each method, made without its article
+    (the stance models' folds); with the guard, the mapping also loses the names that no other
     article of the corpus names (``naming``: ``SpeakerMapping.articles_naming``)."""
     classes = [c for c in mapping.speakers if c in set(labeled["speaker"])]
     rows = labeled[["sentence_id", "speaker"]].merge(

@@ -34,20 +34,9 @@ def fit_model(params: Mapping[str, Any], seed: int, table: pd.DataFrame, speaker
     if len(set(labels.tolist())) < 2:
         return str(labels[0]) if len(labels) else None
     low, high = params["word_ngram_range"]
+    words = CompactTfidfVectorizer(ngram_range=(int(low), int(high)), sublinear_tf=True)
     features = ColumnTransformer(
-        [
-            (
-                "word",
-                CompactTfidfVectorizer(
-                    ngram_range=(int(low), int(high)),
-                    min_df=1,
-                    sublinear_tf=True,
-                    dtype=np.float64,
-                ),
-                "text",
-            ),
-            ("rules", OneHotEncoder(handle_unknown="ignore"), CATEGORICAL),
-        ],
+        [("word", words, "text"), ("rules", OneHotEncoder(handle_unknown="ignore"), CATEGORICAL)],
         transformer_weights={"word": 1.0, "rules": float(params["rule_weight"])},
     )
     classifier = LogisticRegression(

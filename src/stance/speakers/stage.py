@@ -91,8 +91,7 @@ def read_naming(paths: Sequence[Path | str]) -> dict[str, set[str]]:
 
 @dataclass(frozen=True)
 class SpeakerLabels:
-    """The labeled data set, its hand speakers (sentence_id, speaker) and, when there is no
-    hand speaker, why the speaker model and the out-of-fold figures are skipped."""
+    """The labeled data set, its hand speakers and, without any, why the speaker stage skips."""
 
     data: LabeledData
     speakers: pd.DataFrame
@@ -100,8 +99,7 @@ class SpeakerLabels:
 
 
 def load_speaker_labels(dataset: Path | str, method: str) -> SpeakerLabels:
-    """The hand speakers of the labeled data set; ``method`` rules needs none, the speaker model
-    of learned and hybrid does."""
+    """The hand speakers of the labeled data set (``method`` rules needs none)."""
     try:
         data = load_training_data(dataset)
     except StanceError:
@@ -150,8 +148,7 @@ def fit_speaker_model(
     root: Path | str,
     out: Path | str,
 ) -> None:
-    """Fit the final speaker model on every label, from the rules' output over the labeled
-    articles with the whole mapping (rule speaker_model)."""
+    """Fit the final speaker model on every label, the whole mapping (rule speaker_model)."""
     speaker_config = config["speakers"]
     labels = load_speaker_labels(dataset, speaker_config["method"])
     if labels.skipped:
