@@ -106,9 +106,8 @@ def uncertainty(probabilities: pd.DataFrame) -> pd.Series:
 def logged_model_probabilities(
     uri: str, experiment: str
 ) -> Callable[[pd.DataFrame], pd.DataFrame | None]:
-    """A function giving the class probabilities of sentences from the best logged text-only
-    model (finished runs only), or None when there is no such model or its files cannot be read
-    (the session then keeps article order; the reason is printed)."""
+    """Class probabilities by the best logged text-only model, or None without a usable one (the
+    session then keeps article order)."""
 
     from stance.tracking.model_io import load_logged_model
     from stance.tracking.queries import select_run
@@ -207,8 +206,7 @@ def open_session(
     relabel: bool = False,
     command: str = "",
 ) -> LabelingSession:
-    """Build the session: validate the existing labels, then the queue (see
-    :func:`build_queue`) in the chosen order; ``warn`` receives a line saying what it is."""
+    """Check the labels, then build the queue (:func:`build_queue`) in the chosen order."""
     check_keys(schema)
     if sample is not None and order != "article":
         raise StanceError(

@@ -28,8 +28,8 @@ GUARDS = ("guarded", "unguarded")
 
 @dataclass
 class SpeakerOOF:
-    """Per labeled sentence, the out-of-fold ``<guard>_<method>`` speaker (and its
-    ``_evidence``) and ``<guard>_majority``; per fold, the names the leak guard left out."""
+    """Per labeled sentence, the out-of-fold speaker of each guard x method; per fold, the names
+    the leak guard left out."""
 
     table: pd.DataFrame
     classes: list[str]
@@ -90,8 +90,7 @@ def out_of_fold(
 def scores(
     gold: Sequence[str], predicted: Sequence[str], classes: Sequence[str], settings: EvalSettings
 ) -> dict[str, float]:
-    """Accuracy and macro-F1 (over ``classes``) with percentile bootstrap CIs, and per-speaker
-    precision/recall/F1; the bootstrap resamples sentences as the stance scores do."""
+    """Accuracy and macro-F1 with bootstrap CIs (sentences resampled), per-speaker P/R/F1."""
     index = {c: i for i, c in enumerate(classes)}
     k = len(classes)
     y_true = np.array([index[g] for g in gold], dtype=np.int64)

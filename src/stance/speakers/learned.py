@@ -27,9 +27,8 @@ RULES_DECIDE = frozenset((*EXPLICIT, *CONTEXT))
 
 
 def fit_model(params: Mapping[str, Any], seed: int, table: pd.DataFrame, speakers: Any) -> Any:
-    """The speaker model (word TF-IDF + one-hot rule features, logistic regression) fit on
-    ``table`` (rule columns added) and its hand speakers; with one speaker only, that speaker
-    (None without any; ``decide`` then predicts it everywhere)."""
+    """The speaker model fit on ``table`` (rule columns added); with fewer than two speakers, the
+    one speaker (None without any): ``decide`` predicts it everywhere."""
     labels = np.asarray(list(speakers), dtype=object)
     if len(set(labels.tolist())) < 2:
         return str(labels[0]) if len(labels) else None

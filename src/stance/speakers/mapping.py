@@ -53,8 +53,7 @@ class Mention:
 
 @dataclass
 class SpeakerMapping:
-    """Names, roles and organisations by speaker value, and the words that refer back to the
-    source named just before ("he", "the letter")."""
+    """Names, roles and organisations by speaker value, and the words that refer back."""
 
     entries: list[NameEntry]
     same_source: list[str]
@@ -120,8 +119,7 @@ class SpeakerMapping:
         return found
 
     def refers_back(self, phrase: str) -> bool:
-        """Whether ``phrase`` is one of the same_source words ("he", "the letter"), in any case,
-        punctuation around it left aside."""
+        """Whether ``phrase`` is a same_source word ("he", "the letter"), in any case."""
         return _phrase_key(phrase) in self._back
 
     def names_in(self, text: str) -> frozenset[str]:
@@ -134,8 +132,8 @@ class SpeakerMapping:
         return replace(self, entries=[e for e in self.entries if e.name not in left_out])
 
     def articles_naming(self, texts: Iterable[tuple[str, str]]) -> dict[str, set[str]]:
-        """For each name of the mapping found in ``texts`` ((article, text) pairs), the
-        articles that name it: one read of the texts serves the leak guard of every fold."""
+        """The articles of ``texts`` ((article, text) pairs) that name each name: one read serves
+        the leak guard of every fold."""
         found: dict[str, set[str]] = {}
         for article, text in texts:
             for name in self.names_in(text):
@@ -144,8 +142,7 @@ class SpeakerMapping:
 
 
 def _phrase_key(phrase: str) -> str:
-    """``phrase`` in lower case, without the non-word characters around it, its words separated
-    by single spaces: same_source words and the phrases asked about compare by this key."""
+    """The key same_source words compare by: lower case, outer punctuation off, single spaces."""
     return " ".join(_AROUND.fullmatch(phrase).group(1).lower().split())  # type: ignore[union-attr]
 
 
