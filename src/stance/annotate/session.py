@@ -67,9 +67,8 @@ def build_queue(
     command: str = "",
     annotator: str | None = None,
 ) -> tuple[list[str], str]:
-    """The sentence IDs to label and a line saying what they are: the queue (sentences nobody
-    else has labeled), every sentence with ``relabel``, or the recorded random sample
-    ``sample``/``seed``/``unit`` of the queue in the order drawn (recorded the first time)."""
+    """The sentence IDs to label and what they are: the queue (nobody else has labeled them), all
+    with ``relabel``, or the recorded random sample of the queue, in the order drawn."""
     labeled = labeled_ids(label_set)
     ordered = sentences.sort_values(["article_id", "position"], kind="stable")
     if sample is not None:

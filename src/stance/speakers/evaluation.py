@@ -28,8 +28,7 @@ GUARDS = ("guarded", "unguarded")
 
 @dataclass
 class SpeakerOOF:
-    """Per labeled sentence, the out-of-fold speaker of each guard x method; per fold, the names
-    the leak guard left out."""
+    """The out-of-fold speaker of each guard x method; per fold, the names the guard left out."""
 
     table: pd.DataFrame
     classes: list[str]
@@ -46,9 +45,8 @@ def out_of_fold(
     settings: EvalSettings,
     naming: Mapping[str, set[str]],
 ) -> SpeakerOOF:
-    """Speaker predictions of every labeled sentence by each method, made without its article
-    (the stance models' folds); with the guard, the mapping also loses the names that no other
-    article of the corpus names (``naming``: ``SpeakerMapping.articles_naming``)."""
+    """Speaker predictions of every labeled sentence by each method, made without its article;
+    with the guard, the mapping also loses the names no other article names (``naming``)."""
     classes = [c for c in mapping.speakers if c in set(labeled["speaker"])]
     rows = labeled[["sentence_id", "speaker"]].merge(
         corpus[["sentence_id", "article_id", "text"]], on="sentence_id", how="inner"

@@ -17,8 +17,7 @@ SPEAKER_FIELD = "speaker"
 # The speaker value of unattributed narration: it has no names, it is what is left.
 NARRATION = "author"
 TOP_KEYS = ("speakers", "same_source", "cues")
-# Bounds of the mapping file: matching is one dictionary lookup per word of a sentence and per
-# length of the names that start with it, but the file is read, checked and indexed whole.
+# Bounds of the mapping file, which is read, checked and indexed whole.
 MAX_NAMES = 10_000
 MAX_SAME_SOURCE = 1_000
 MAX_NAME_CHARS = 200
@@ -63,10 +62,8 @@ class SpeakerMapping:
 
     def __post_init__(self) -> None:
         self._back = {_phrase_key(w) for w in (*self.same_source, *self.cues.back)} - {""}
-        # All names as one index (token n-grams -> names): the work per sentence does not grow
-        # with the number of names. (any case, tokens) -> [(rank, entry, spaced)], longest name
-        # first so "Afghan Foreign Ministry" wins over "Afghan"; spaced: whether whitespace
-        # follows each token.
+        # One index, (any case, tokens) -> [(rank, entry, spaced)], longest name first ("Afghan
+        # Foreign Ministry" wins over "Afghan"); spaced: whether whitespace follows each token.
         self._grams: dict[tuple[bool, tuple[str, ...]], list[tuple[int, NameEntry, tuple]]] = {}
         lengths: dict[tuple[bool, str], set[int]] = {}  # token counts by first token
         for rank, entry in enumerate(sorted(self.entries, key=lambda e: (-len(e.name), e.name))):
@@ -82,10 +79,8 @@ class SpeakerMapping:
         self._any_case = any(case for case, _ in self._lengths)
 
     def mentions(self, text: str) -> list[Mention]:
-        """Mapped names in ``text``, left to right: a name matches its tokens with whitespace
-        exactly where it has a space (any amount), as whole words ("Taliban’s" and "Taliban-led"
-        match "Taliban"); at each token the longest name (then alphabetical) wins, the scan goes
-        on after it."""
+        """Mapped names in ``text``, left to right, as whole words ("Taliban’s" matches "Taliban"),
+        spaced where the name is; at a token the longest (then alphabetical) name wins."""
         spans = [m.span() for m in _TOKEN.finditer(text)]
         exact = tuple(text[a:b] for a, b in spans)
         lower = tuple(t.lower() for t in exact) if self._any_case else exact

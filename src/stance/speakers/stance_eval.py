@@ -26,9 +26,8 @@ def _out_of_fold(
     specs: Sequence[ModelSpec],
     settings: EvalSettings,
 ) -> tuple[np.ndarray, list[list[np.ndarray]]]:
-    """The stance class index of every labeled sentence and its out-of-fold prediction per spec
-    and per test speakers (sentence_id -> speaker; None: the hand ones, which training reads):
-    the test tables differ in the speaker only, so one fit per fold serves them all."""
+    """The stance class indices and the out-of-fold predictions per spec and per test speakers
+    (None: the hand ones): the tables differ in the speaker only, one fit per fold serves all."""
     frame = data.frame.reset_index(drop=True)
     tests = []
     for lookup in speakers:
