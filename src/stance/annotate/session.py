@@ -55,14 +55,6 @@ def labeled_ids(label_set: LabelSet) -> set[str]:
     return set(label_set.labels["sentence_id"]) | set(label_set.adjudication["sentence_id"])
 
 
-@dataclass
-class Queue:
-    """The sentences a session offers, in order, and a line saying what they are."""
-
-    ids: list[str]
-    description: str
-
-
 def build_queue(
     sentences: pd.DataFrame,
     label_set: LabelSet,
@@ -74,10 +66,9 @@ def build_queue(
     relabel: bool = False,
     command: str = "",
     annotator: str | None = None,
-) -> Queue:
-    """What to label: the queue (sentences nobody else has labeled), every sentence with
-    ``relabel``, or the recorded random sample ``sample``/``seed``/``unit`` of the queue in the
-    order drawn (drawn and recorded in labels/samples/ the first time)."""
+) -> tuple[list[str], str]:
+    """The sentence IDs to label and what they are: the queue (nobody else has labeled them), all
+    with ``relabel``, or the recorded random sample of the queue, in the order drawn."""
     labeled = labeled_ids(label_set)
     ordered = sentences.sort_values(["article_id", "position"], kind="stable")
     if sample is not None:
@@ -86,24 +77,21 @@ def build_queue(
         )
         ids = sample_sentences(manifest, ordered, sample)
         verb = "drew and recorded" if new else "recorded in"
-        return Queue(
-            ids,
+        return ids, (
             f"labeling sample {manifest.name} ({verb} {manifest.path}): {sample} of "
-            f"{len(manifest.frame)} {unit}s of the queue at the draw, in the order drawn",
+            f"{len(manifest.frame)} {unit}s of the queue at the draw, in the order drawn"
         )
     if relabel:
-        return Queue(
-            list(ordered["sentence_id"]),
-            "labeling every sentence, also those others have labeled (--relabel: for agreement)",
+        return list(ordered["sentence_id"]), (
+            "labeling every sentence, also those others have labeled (--relabel: for agreement)"
         )
     # The annotator's own answers stay in (the session counts them as done: resuming).
     own = set(label_set.labels.loc[label_set.labels["annotator"] == annotator, "sentence_id"])
     others = labeled - own
     ids = [s for s in ordered["sentence_id"] if s not in others]
-    return Queue(
-        ids,
+    return ids, (
         f"labeling the queue: {len(ids)} sentence(s) nobody else has labeled (--relabel also "
-        "offers others' sentences, for agreement; --sample N --seed S a recorded random sample)",
+        "offers others' sentences, for agreement; --sample N --seed S a recorded random sample)"
     )
 
 
@@ -117,9 +105,8 @@ def uncertainty(probabilities: pd.DataFrame) -> pd.Series:
 def logged_model_probabilities(
     uri: str, experiment: str
 ) -> Callable[[pd.DataFrame], pd.DataFrame | None]:
-    """A function giving the class probabilities of sentences from the best logged text-only
-    model (finished runs only), or None when there is no such model or its files cannot be read
-    (the session then keeps article order; the reason is printed)."""
+    """Class probabilities by the best logged text-only model, or None without a usable one (the
+    session then keeps article order)."""
 
     from stance.tracking.model_io import load_logged_model
     from stance.tracking.queries import select_run
@@ -218,8 +205,7 @@ def open_session(
     relabel: bool = False,
     command: str = "",
 ) -> LabelingSession:
-    """Build the session: validate the existing labels, then the queue (see
-    :func:`build_queue`) in the chosen order; ``warn`` receives a line saying what it is."""
+    """Check the labels, then build the queue (:func:`build_queue`) in the chosen order."""
     check_keys(schema)
     if sample is not None and order != "article":
         raise StanceError(
@@ -237,12 +223,11 @@ def open_session(
         )
     kept = ["sentence_id", "text", *schema.field_names, "note"]
     answers = mine.sort_values("row").reindex(columns=kept, fill_value="").to_dict("records")
-    offered = build_queue(
+    queue, description = build_queue(
         sentences, label_set, labels_dir, sample=sample, seed=seed, unit=unit,
         relabel=relabel, command=command, annotator=annotator,
     )  # fmt: skip
-    warn(offered.description)
-    queue = offered.ids
+    warn(description)
     if order == "uncertain":
         work = sentences.set_index("sentence_id", drop=False).loc[queue].reset_index(drop=True)
         probs = probabilities(work) if probabilities else None

@@ -363,12 +363,12 @@ def export(args: argparse.Namespace) -> None:
         if args.annotator:
             skip |= set(labels.loc[labels["annotator"] == args.annotator, "sentence_id"])
         if args.sample is not None:
-            offered = build_queue(
+            ids, description = build_queue(
                 sentences, label_set, Path(labels_config["dir"]), sample=args.sample,
                 seed=args.seed, unit=args.unit, command=_command_line(),
             )  # fmt: skip
-            logger.info(offered.description)
-            sample_ids = set(offered.ids)
+            logger.info(description)
+            sample_ids = set(ids)
     suggestions = None
     items = queue_items(sentences, only=sample_ids, skip=skip)
     if args.suggestions and items:

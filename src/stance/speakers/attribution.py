@@ -19,9 +19,7 @@ RULE_COLUMNS = ["rule_speaker", "rule_evidence", "rule_kind", "first_mention", "
 
 
 def attribute(sentences: pd.DataFrame, mapping: SpeakerMapping) -> pd.DataFrame:
-    """The table (same rows and order) with the rules' speaker, evidence and features added,
-    read per ``article_id`` (else one article) in ``position`` order (else table order); without
-    ``paragraph_start`` an article is one paragraph."""
+    """The table with the rules' columns added, read per ``article_id`` in ``position`` order."""
     table = sentences.copy()
     articles = table["article_id"] if "article_id" in table else pd.Series("", index=table.index)
     order = table.assign(_article=articles.astype(str), _row=range(len(table)))
@@ -55,7 +53,6 @@ def mapping_from_config(config: Mapping[str, Any], root: Path | str = ".") -> Sp
 def predict_speakers(
     sentences: pd.DataFrame, mapping: SpeakerMapping, model: Any, method: str
 ) -> pd.DataFrame:
-    """predicted_speaker, evidence and source (rules / model) of every row, in table order
-    (``article_id``, ``position`` and ``paragraph_start`` give the rules their context)."""
+    """predicted_speaker, evidence and source (rules / model) of every row, in table order."""
     attributed = attribute(sentences.reset_index(drop=True), mapping)
     return decide(attributed, model, method).reset_index(drop=True)

@@ -21,8 +21,7 @@ _CUE_PHRASE = re.compile(rf"{_CUE_WORD.pattern}(?: {_CUE_WORD.pattern})*")
 
 
 def verb_forms(verb: str, listed: Iterable[str] = ()) -> tuple[str, ...]:
-    """``verb`` and its -s and -ed forms by the regular spelling rules, or ``verb`` and the forms
-    listed for it (cues.yaml, "Forms")."""
+    """``verb`` and its -s and -ed forms (regular spelling), or the forms ``listed`` for it."""
     listed = tuple(listed)
     if listed:
         return (verb, *listed)
@@ -35,9 +34,7 @@ def verb_forms(verb: str, listed: Iterable[str] = ()) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class Cues:
-    """The words that mark reported speech: verbs of saying (every form), their capitalised
-    headline forms, the forms whose object is the listener, the phrases the source follows
-    ("according to") and the phrases that point back to the latest source ("the letter")."""
+    """The words that mark reported speech, by kind (docs/speakers.md, "Cues")."""
 
     verbs: frozenset[str]
     headline: frozenset[str]
@@ -62,9 +59,7 @@ class Cues:
 def _cue_lists(
     data: Any, keys: tuple[str, ...], at: Callable[..., str], problems: list[str]
 ) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
-    """The cues by kind (and the cues to remove, "remove") and the forms by verb of the cues
-    mapping ``data`` (cues.yaml, or the `cues:` section of a mapping file: ``keys`` ("cues",));
-    each problem is added to ``problems`` with its line."""
+    """Cues by kind and forms by verb of cues.yaml or a mapping's `cues:` (``keys`` ("cues",))."""
     lists: dict[str, list[str]] = {kind: [] for kind in (*CUE_LISTS, "remove")}
     forms: dict[str, list[str]] = {}
     known = (*CUE_LISTS, "forms", "remove") if keys else (*CUE_LISTS, "forms")

@@ -28,8 +28,7 @@ GUARDS = ("guarded", "unguarded")
 
 @dataclass
 class SpeakerOOF:
-    """Per labeled sentence, the out-of-fold ``<guard>_<method>`` speaker (and its
-    ``_evidence``) and ``<guard>_majority``; per fold, the names the leak guard left out."""
+    """The out-of-fold speaker of each guard x method; per fold, the names the guard left out."""
 
     table: pd.DataFrame
     classes: list[str]
@@ -46,10 +45,8 @@ def out_of_fold(
     settings: EvalSettings,
     naming: Mapping[str, set[str]],
 ) -> SpeakerOOF:
-    """Speaker predictions of every labeled sentence (``labeled``: sentence_id, speaker) by
-    each method, made without its article (the stance models' folds): the model of a fold is fit
-    on the other articles' labels; with the guard, the mapping also loses the names that no other
-    article of the corpus names (``naming``: ``SpeakerMapping.articles_naming``)."""
+    """Speaker predictions of every labeled sentence by each method, made without its article;
+    with the guard, the mapping also loses the names no other article names (``naming``)."""
     classes = [c for c in mapping.speakers if c in set(labeled["speaker"])]
     rows = labeled[["sentence_id", "speaker"]].merge(
         corpus[["sentence_id", "article_id", "text"]], on="sentence_id", how="inner"
@@ -91,8 +88,7 @@ def out_of_fold(
 def scores(
     gold: Sequence[str], predicted: Sequence[str], classes: Sequence[str], settings: EvalSettings
 ) -> dict[str, float]:
-    """Accuracy and macro-F1 (over ``classes``) with percentile bootstrap CIs, and per-speaker
-    precision/recall/F1; the bootstrap resamples sentences as the stance scores do."""
+    """Accuracy and macro-F1 with bootstrap CIs (sentences resampled), per-speaker P/R/F1."""
     index = {c: i for i, c in enumerate(classes)}
     k = len(classes)
     y_true = np.array([index[g] for g in gold], dtype=np.int64)

@@ -27,27 +27,15 @@ RULES_DECIDE = frozenset((*EXPLICIT, *CONTEXT))
 
 
 def fit_model(params: Mapping[str, Any], seed: int, table: pd.DataFrame, speakers: Any) -> Any:
-    """The speaker model (word TF-IDF + one-hot rule features, logistic regression) fit on
-    ``table`` (rule columns added) and its hand speakers; with one speaker only, that speaker
-    (None without any; ``decide`` then predicts it everywhere)."""
+    """The speaker model fit on ``table`` (rule columns added); with fewer than two speakers, the
+    one speaker (None without any): ``decide`` predicts it everywhere."""
     labels = np.asarray(list(speakers), dtype=object)
     if len(set(labels.tolist())) < 2:
         return str(labels[0]) if len(labels) else None
     low, high = params["word_ngram_range"]
+    words = CompactTfidfVectorizer(ngram_range=(int(low), int(high)), sublinear_tf=True)
     features = ColumnTransformer(
-        [
-            (
-                "word",
-                CompactTfidfVectorizer(
-                    ngram_range=(int(low), int(high)),
-                    min_df=1,
-                    sublinear_tf=True,
-                    dtype=np.float64,
-                ),
-                "text",
-            ),
-            ("rules", OneHotEncoder(handle_unknown="ignore"), CATEGORICAL),
-        ],
+        [("word", words, "text"), ("rules", OneHotEncoder(handle_unknown="ignore"), CATEGORICAL)],
         transformer_weights={"word": 1.0, "rules": float(params["rule_weight"])},
     )
     classifier = LogisticRegression(

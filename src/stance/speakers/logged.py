@@ -25,8 +25,7 @@ def log_speaker_stage(
     root: Path | str,
     out: str,
 ) -> None:
-    """Log the speaker stage to MLflow (rule log_speakers); without hand speakers, the run
-    has neither metrics nor a model and its tag says why."""
+    """Log the speaker stage to MLflow (rule log_speakers); without hand speakers, no model."""
     from stance.speakers.learned import FEATURES
     from stance.speakers.stage import load_speaker_labels, read_speaker_model
     from stance.tracking.runs import log_speaker_run

@@ -7,7 +7,6 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
 from stance.config import line_at, load_yaml, yaml_lines
 from stance.errors import StanceError
@@ -18,8 +17,7 @@ SPEAKER_FIELD = "speaker"
 # The speaker value of unattributed narration: it has no names, it is what is left.
 NARRATION = "author"
 TOP_KEYS = ("speakers", "same_source", "cues")
-# Bounds of the mapping file: matching is one dictionary lookup per word of a sentence and per
-# length of the names that start with it, but the file is read, checked and indexed whole.
+# Bounds of the mapping file, which is read, checked and indexed whole.
 MAX_NAMES = 10_000
 MAX_SAME_SOURCE = 1_000
 MAX_NAME_CHARS = 200
@@ -54,82 +52,38 @@ class Mention:
 
 @dataclass
 class SpeakerMapping:
-    """Names, roles and organisations by speaker value, and the words that refer back to the
-    source named just before ("he", "the letter")."""
+    """Names, roles and organisations by speaker value, and the words that refer back."""
 
     entries: list[NameEntry]
     same_source: list[str]
     speakers: list[str]
     source: str = "labels/speakers.yaml"
     cues: Cues = field(default_factory=default_cues)
-    _matcher: Any = field(default=None, repr=False, compare=False)
-    _back: Any = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        self._matcher = _NameMatcher(self.entries)
         self._back = {_phrase_key(w) for w in (*self.same_source, *self.cues.back)} - {""}
-
-    def mentions(self, text: str) -> list[Mention]:
-        """Mapped names in ``text``, left to right, longest first where they overlap."""
-        return self._matcher.mentions(text)
-
-    def refers_back(self, phrase: str) -> bool:
-        """Whether ``phrase`` is one of the same_source words ("he", "the letter"), in any case,
-        punctuation around it left aside."""
-        return _phrase_key(phrase) in self._back
-
-    def names_in(self, text: str) -> frozenset[str]:
-        """The mapped names the rules can find in sentence ``text`` (up to MAX_SENTENCE_CHARS)."""
-        return frozenset(m.entry.name for m in self.mentions(text[:MAX_SENTENCE_CHARS]))
-
-    def without_names(self, names: Iterable[str]) -> SpeakerMapping:
-        """The mapping without the entries of these names."""
-        left_out = set(names)
-        return replace(self, entries=[e for e in self.entries if e.name not in left_out])
-
-    def articles_naming(self, texts: Iterable[tuple[str, str]]) -> dict[str, set[str]]:
-        """For each name of the mapping found in ``texts`` ((article, text) pairs), the
-        articles that name it: one read of the texts serves the leak guard of every fold."""
-        found: dict[str, set[str]] = {}
-        for article, text in texts:
-            for name in self.names_in(text):
-                found.setdefault(name, set()).add(article)
-        return found
-
-
-def _phrase_key(phrase: str) -> str:
-    """``phrase`` in lower case, without the non-word characters around it, its words separated
-    by single spaces: same_source words and the phrases asked about compare by this key."""
-    return " ".join(_AROUND.fullmatch(phrase).group(1).lower().split())  # type: ignore[union-attr]
-
-
-class _NameMatcher:
-    """All names as one index (token n-grams -> names): the work per sentence does not grow
-    with the number of names. A name matches its tokens with whitespace exactly where it has a
-    space (any amount), as whole words ("Taliban’s" and "Taliban-led" match "Taliban"); left to
-    right, at each token the longest name (then alphabetical) wins, the scan goes on after it."""
-
-    def __init__(self, entries: list[NameEntry]) -> None:
-        # (any case, tokens) -> [(rank, entry, spaced)], longest name first so "Afghan Foreign
-        # Ministry" wins over "Afghan"; spaced: whether whitespace follows each token.
-        self.index: dict[tuple[bool, tuple[str, ...]], list[tuple[int, NameEntry, tuple]]] = {}
+        # One index, (any case, tokens) -> [(rank, entry, spaced)], longest name first ("Afghan
+        # Foreign Ministry" wins over "Afghan"); spaced: whether whitespace follows each token.
+        self._grams: dict[tuple[bool, tuple[str, ...]], list[tuple[int, NameEntry, tuple]]] = {}
         lengths: dict[tuple[bool, str], set[int]] = {}  # token counts by first token
-        for rank, entry in enumerate(sorted(entries, key=lambda e: (-len(e.name), e.name))):
+        for rank, entry in enumerate(sorted(self.entries, key=lambda e: (-len(e.name), e.name))):
             spans = [m.span() for m in _TOKEN.finditer(entry.name)]
             tokens = tuple(entry.name[a:b] for a, b in spans)
             spaced = tuple(a[1] < b[0] for a, b in itertools.pairwise(spans))
             # A name in lower case matches in any case ("militants", "Militants"); one with a
             # capital only as written ("US" must not match "us").
             case = entry.name == entry.name.lower()
-            self.index.setdefault((case, tokens), []).append((rank, entry, spaced))
+            self._grams.setdefault((case, tokens), []).append((rank, entry, spaced))
             lengths.setdefault((case, tokens[0]), set()).add(len(tokens))
-        self.lengths = {key: sorted(n) for key, n in lengths.items()}
-        self.any_case = any(case for case, _ in self.lengths)
+        self._lengths = {key: sorted(n) for key, n in lengths.items()}
+        self._any_case = any(case for case, _ in self._lengths)
 
     def mentions(self, text: str) -> list[Mention]:
+        """Mapped names in ``text``, left to right, as whole words ("Taliban’s" matches "Taliban"),
+        spaced where the name is; at a token the longest (then alphabetical) name wins."""
         spans = [m.span() for m in _TOKEN.finditer(text)]
-        exact = [text[a:b] for a, b in spans]
-        lower = [t.lower() for t in exact] if self.any_case else exact
+        exact = tuple(text[a:b] for a, b in spans)
+        lower = tuple(t.lower() for t in exact) if self._any_case else exact
         found: list[Mention] = []
         i, count = 0, len(spans)
         while i < count:
@@ -139,13 +93,13 @@ class _NameMatcher:
                 continue
             best: tuple[int, NameEntry, int] | None = None
             for case, tokens in ((False, exact), (True, lower)):
-                for n in self.lengths.get((case, tokens[i]), ()):
+                for n in self._lengths.get((case, tokens[i]), ()):
                     if i + n > count:
                         break
                     if _WORD_CHAR.match(text, spans[i + n - 1][1]):
                         continue  # not a whole word
                     gaps = tuple(spans[i + k][1] < spans[i + k + 1][0] for k in range(n - 1))
-                    for rank, entry, spaced in self.index.get((case, tuple(tokens[i : i + n])), ()):
+                    for rank, entry, spaced in self._grams.get((case, tokens[i : i + n]), ()):
                         if best is not None and rank >= best[0]:
                             break
                         if spaced == gaps:
@@ -159,28 +113,32 @@ class _NameMatcher:
             i += n
         return found
 
+    def refers_back(self, phrase: str) -> bool:
+        """Whether ``phrase`` is a same_source word ("he", "the letter"), in any case."""
+        return _phrase_key(phrase) in self._back
 
-def _check_size(path: Path, groups: dict, same_source: Any, at: Any) -> None:
-    """Stop at once on more than MAX_NAMES names or MAX_SAME_SOURCE same_source words."""
-    total = 0
-    for speaker, names in groups.items():
-        if not isinstance(names, list):
-            continue
-        if total + len(names) > MAX_NAMES:
-            i = MAX_NAMES - total
-            count = sum(len(v) for v in groups.values() if isinstance(v, list))
-            raise StanceError(
-                f"{path}: {at('speakers', speaker, i)}speakers.{speaker}[{i}]: name number "
-                f"{MAX_NAMES + 1:,} of {count:,}; a mapping has at most {MAX_NAMES:,} names: "
-                "keep the names, roles and organisations that occur in the articles"
-            )
-        total += len(names)
-    if isinstance(same_source, list) and len(same_source) > MAX_SAME_SOURCE:
-        raise StanceError(
-            f"{path}: {at('same_source')}same_source: {len(same_source):,} words, more than "
-            f"{MAX_SAME_SOURCE:,}; keep the words that point back to a source (he, she, they, "
-            "the letter)"
-        )
+    def names_in(self, text: str) -> frozenset[str]:
+        """The mapped names the rules can find in sentence ``text`` (up to MAX_SENTENCE_CHARS)."""
+        return frozenset(m.entry.name for m in self.mentions(text[:MAX_SENTENCE_CHARS]))
+
+    def without_names(self, names: Iterable[str]) -> SpeakerMapping:
+        """The mapping without the entries of these names."""
+        left_out = set(names)
+        return replace(self, entries=[e for e in self.entries if e.name not in left_out])
+
+    def articles_naming(self, texts: Iterable[tuple[str, str]]) -> dict[str, set[str]]:
+        """The articles of ``texts`` ((article, text) pairs) that name each name: one read serves
+        the leak guard of every fold."""
+        found: dict[str, set[str]] = {}
+        for article, text in texts:
+            for name in self.names_in(text):
+                found.setdefault(name, set()).add(article)
+        return found
+
+
+def _phrase_key(phrase: str) -> str:
+    """The key same_source words compare by: lower case, outer punctuation off, single spaces."""
+    return " ".join(_AROUND.fullmatch(phrase).group(1).lower().split())  # type: ignore[union-attr]
 
 
 def load_mapping(path: Path | str, schema_path: Path | str) -> SpeakerMapping:
@@ -220,7 +178,25 @@ def load_mapping(path: Path | str, schema_path: Path | str) -> SpeakerMapping:
             "'taliban: [Taliban, Zabihullah Mujahid]'"
         )
         groups = {}
-    _check_size(path, groups, data.get("same_source"), at)
+    total, same_source = 0, data.get("same_source") or []
+    for speaker, names in groups.items():  # stop at once on too many names
+        if not isinstance(names, list):
+            continue
+        if total + len(names) > MAX_NAMES:
+            i = MAX_NAMES - total
+            count = sum(len(v) for v in groups.values() if isinstance(v, list))
+            raise StanceError(
+                f"{path}: {at('speakers', speaker, i)}speakers.{speaker}[{i}]: name number "
+                f"{MAX_NAMES + 1:,} of {count:,}; a mapping has at most {MAX_NAMES:,} names: "
+                "keep the names, roles and organisations that occur in the articles"
+            )
+        total += len(names)
+    if isinstance(same_source, list) and len(same_source) > MAX_SAME_SOURCE:
+        raise StanceError(
+            f"{path}: {at('same_source')}same_source: {len(same_source):,} words, more than "
+            f"{MAX_SAME_SOURCE:,}; keep the words that point back to a source (he, she, they, "
+            "the letter)"
+        )
     for speaker, names in groups.items():
         if speaker not in speakers:
             problems.append(
@@ -262,7 +238,6 @@ def load_mapping(path: Path | str, schema_path: Path | str) -> SpeakerMapping:
             else:
                 owner[name] = (speaker, lines.get(("speakers", speaker, str(i)), 0))
                 entries.append(NameEntry(name, speaker))
-    same_source = data.get("same_source") or []
     if not isinstance(same_source, list) or not all(
         isinstance(w, str) and w.strip() and len(w) <= MAX_NAME_CHARS for w in same_source
     ):

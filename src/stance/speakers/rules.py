@@ -171,16 +171,8 @@ def explicit_attribution(
 def attribute_article(
     texts: Sequence[str], paragraph_starts: Sequence[bool], mapping: SpeakerMapping
 ) -> list[Attribution]:
-    """The rules' speaker of every sentence of one article, in order.
-
-    In order of precedence: a reporting verb or "according to" with its source (a mapped name;
-    "he", "the letter": the previous speaker; an unmapped name: ``other``); the attribution of
-    the quotation the sentence belongs to; a quotation without attribution right after an
-    attributed sentence; the paragraph after an attributed line ending in ':'; a sentence that
-    opens with "he"/"they" in the paragraph of an attributed sentence; else narration
-    (``author``). Each sentence is read up to MAX_SENTENCE_CHARS characters; the work is linear
-    in the number of sentences.
-    """
+    """The rules' speaker of every sentence of one article, in order (the rules and their
+    precedence: docs/speakers.md); each sentence is read up to MAX_SENTENCE_CHARS characters."""
     texts = [text[:MAX_SENTENCE_CHARS] for text in texts]
     shapes: list[QuoteShape] = []
     for i, text in enumerate(texts):

@@ -67,8 +67,7 @@ def attribute_shard(
     out: Path | str,
     names_out: Path | str,
 ) -> pd.DataFrame:
-    """The rules' output for one shard, and which of its articles name each name of the mapping
-    for the leak guard (rule attribute_shard). No label is read."""
+    """The rules' output of one shard and its articles naming each name (rule attribute_shard)."""
     corpus = read_sentences(sentences)
     mapping = mapping_from_config(config, Path(root))
     attributed = attribute(corpus, mapping)
@@ -91,8 +90,7 @@ def read_naming(paths: Sequence[Path | str]) -> dict[str, set[str]]:
 
 @dataclass(frozen=True)
 class SpeakerLabels:
-    """The labeled data set, its hand speakers (sentence_id, speaker) and, when there is no
-    hand speaker, why the speaker model and the out-of-fold figures are skipped."""
+    """The labeled data set, its hand speakers and, without any, why the speaker stage skips."""
 
     data: LabeledData
     speakers: pd.DataFrame
@@ -100,8 +98,7 @@ class SpeakerLabels:
 
 
 def load_speaker_labels(dataset: Path | str, method: str) -> SpeakerLabels:
-    """The hand speakers of the labeled data set; ``method`` rules needs none, the speaker model
-    of learned and hybrid does."""
+    """The hand speakers of the labeled data set (``method`` rules needs none)."""
     try:
         data = load_training_data(dataset)
     except StanceError:
@@ -150,8 +147,7 @@ def fit_speaker_model(
     root: Path | str,
     out: Path | str,
 ) -> None:
-    """Fit the final speaker model on every label, from the rules' output over the labeled
-    articles with the whole mapping (rule speaker_model)."""
+    """Fit the final speaker model on every label, the whole mapping (rule speaker_model)."""
     speaker_config = config["speakers"]
     labels = load_speaker_labels(dataset, speaker_config["method"])
     if labels.skipped:
@@ -207,9 +203,8 @@ def run_speaker_stage(
     root: Path | str,
     outputs: SpeakerOutputs,
 ) -> dict[str, Any]:
-    """Evaluate speaker attribution out of fold over the labeled articles, the leak guard reading
-    the shards' name tables (``names``), and write the outputs (rule speakers); without hand
-    speakers, metrics.json says why and the tables have their header only. Returns the summary."""
+    """Out-of-fold evaluation over the labeled articles and its outputs (rule speakers); without
+    hand speakers, metrics.json says why and the tables have their header only."""
     speaker_config = config["speakers"]
     method, params = speaker_config["method"], dict(speaker_config["model"])
     settings = EvalSettings.from_config(config)
@@ -270,8 +265,7 @@ def predict_shard(
     config: Mapping[str, Any],
     out: Path | str,
 ) -> pd.DataFrame:
-    """The speaker of every sentence of one attributed shard as ``speakers.method`` decides
-    (rule predict_speakers; method rules reads no model, ``model`` may then be None)."""
+    """The speaker of every sentence of one shard by ``speakers.method`` (rule predict_speakers)."""
     method = config["speakers"]["method"]
     table = pd.read_parquet(attributed)
     speaker_model = None
@@ -305,9 +299,8 @@ def write_stance_with_predicted(
     config: Mapping[str, Any],
     out: Path | str,
 ) -> pd.DataFrame:
-    """The stance models of the config entries ``models`` that read the speaker, scored with
-    hand and with out-of-fold predicted speakers (rule speaker_stance); without hand speakers,
-    the table's header only."""
+    """The speaker-reading stance models scored with hand and predicted speakers (rule
+    speaker_stance); without hand speakers, the table's header only."""
     labels = load_speaker_labels(dataset, config["speakers"]["method"])
     if labels.skipped:
         logger.info(f"note: {labels.skipped}: no stance model is scored with predicted speakers")

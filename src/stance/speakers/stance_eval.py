@@ -26,9 +26,8 @@ def _out_of_fold(
     specs: Sequence[ModelSpec],
     settings: EvalSettings,
 ) -> tuple[np.ndarray, list[list[np.ndarray]]]:
-    """The stance class index of every labeled sentence and its out-of-fold prediction per spec
-    and per test speakers (sentence_id -> speaker; None: the hand ones, which training reads):
-    the test tables differ in the speaker only, so one fit per fold serves them all."""
+    """The stance class indices and the out-of-fold predictions per spec and per test speakers
+    (None: the hand ones): the tables differ in the speaker only, one fit per fold serves all."""
     frame = data.frame.reset_index(drop=True)
     tests = []
     for lookup in speakers:
@@ -68,9 +67,8 @@ def stance_with_predicted_speakers(
     specs: Sequence[ModelSpec],
     settings: EvalSettings,
 ) -> pd.DataFrame:
-    """For every model that reads the speaker: f_avg, macro-F1 (bootstrap CIs) and accuracy out
-    of fold with the hand speakers of the test article, and with each table of out-of-fold
-    predicted speakers (``predicted``: label -> sentence_id, predicted_speaker), as on a new one."""
+    """f_avg, macro-F1 (bootstrap CIs) and accuracy out of fold of every model that reads the
+    speaker, with hand and with each table of ``predicted`` speakers for the test article."""
     specs = [spec for spec in specs if SPEAKER in spec.features]
     lookups = [
         dict(zip(t["sentence_id"], t["predicted_speaker"], strict=True)) for t in predicted.values()
@@ -91,9 +89,8 @@ def stance_with_predicted_speakers(
 def out_of_fold_with_speakers(
     data: LabeledData, speakers: dict[str, str], spec: ModelSpec, settings: EvalSettings
 ) -> pd.Series:
-    """The stance of every labeled sentence predicted out of fold by ``spec`` trained on hand
-    speakers, reading ``speakers`` (sentence_id -> speaker, e.g. out-of-fold predicted ones)
-    for the test article, as it would read a new article."""
+    """The out-of-fold stance of every labeled sentence by ``spec`` trained on hand speakers and
+    reading ``speakers`` (sentence_id -> speaker) for the test article."""
     _, ((pred,),) = _out_of_fold(data, [speakers], [spec], settings)
     ids = data.frame["sentence_id"].to_numpy()
     return pd.Series(np.asarray(data.classes, dtype=object)[pred], index=ids)
