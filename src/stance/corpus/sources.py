@@ -6,7 +6,6 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 from stance.corpus.articles import bounded_id, decode_article, safe_article_id
@@ -107,25 +106,6 @@ def read_source(path: Path | str) -> Reading:
     return Reading([Article(str(path), safe_article_id(path.stem), text, {}, path.stem)])
 
 
-def extract(data: bytes) -> Any:
-    """trafilatura's document (main text and metadata) of a page, or None; may raise on a file
-    the parser cannot read."""
-    import trafilatura
-
-    # htmldate's settings: the publication date from the page's metadata only (meta tags,
-    # JSON-LD, time elements, a dated address), never a year found in its text (a copyright
-    # line, a number), and only dates from 1900 to tomorrow.
-    dates = {"extensive_search": False, "original_date": True}
-    dates |= {"min_date": EARLIEST_DATE.isoformat(), "max_date": latest_date().isoformat()}
-    return trafilatura.bare_extraction(
-        data,
-        with_metadata=True,
-        include_comments=False,
-        include_tables=False,
-        date_extraction_params=dates,
-    )
-
-
 def not_an_article(text: str, url: str, pagetype: str, date: str) -> str | None:
     """Why the extracted text of a page is not an article (navigation, headlines, a front
     page), or None when it looks like one."""
@@ -156,8 +136,21 @@ def read_html(data: bytes, path: Path) -> Reading:
     """The main text and metadata (title, date, site name, URL) of a saved web page."""
     if not data.strip():
         return Reading(problems=[f"{path}: the file is empty; save the page again"])
+    import trafilatura
+
+    # htmldate's settings: the publication date from the page's metadata only (meta tags,
+    # JSON-LD, time elements, a dated address), never a year found in its text (a copyright
+    # line, a number), and only dates from 1900 to tomorrow.
+    dates = {"extensive_search": False, "original_date": True}
+    dates |= {"min_date": EARLIEST_DATE.isoformat(), "max_date": latest_date().isoformat()}
     try:
-        document = extract(data)
+        document = trafilatura.bare_extraction(
+            data,
+            with_metadata=True,
+            include_comments=False,
+            include_tables=False,
+            date_extraction_params=dates,
+        )
     except Exception as exc:  # a parser failure on a bad file is bad input
         return Reading(
             problems=[f"{path}: cannot be read as a web page ({type(exc).__name__}: {exc})"]

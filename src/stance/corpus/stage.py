@@ -60,20 +60,14 @@ def splitter_from_config(config: dict) -> SentenceSplitter:
     return SentenceSplitter(split["abbreviations"], split["initialism_sentence_starters"])
 
 
-def _rows_ok(rows: object, types: tuple[type, ...]) -> bool:
-    return isinstance(rows, list) and all(
-        isinstance(r, list) and [type(v) for v in r] == list(types) for r in rows
-    )
-
-
 def _entry_ok(entry: object) -> bool:
-    # [sha256 of the article's bytes, sentence rows, chrome rows]
-    return (
-        isinstance(entry, list)
-        and len(entry) == 3
-        and isinstance(entry[0], str)
-        and _rows_ok(entry[1], SENTENCE_ROW)
-        and _rows_ok(entry[2], CHROME_ROW)
+    """Whether a cache entry is [sha256 of the article's bytes, sentence rows, chrome rows]."""
+    if not isinstance(entry, list) or len(entry) != 3 or not isinstance(entry[0], str):
+        return False
+    return all(
+        isinstance(rows, list)
+        and all(isinstance(r, list) and tuple(map(type, r)) == types for r in rows)
+        for rows, types in ((entry[1], SENTENCE_ROW), (entry[2], CHROME_ROW))
     )
 
 
