@@ -24,6 +24,7 @@ JSONL_FIELDS = {
     "url": "url",
 }
 JSONL_ID_FIELDS = ("article_id", "id")
+JSONL_KNOWN = {JSONL_TEXT_FIELD, *JSONL_FIELDS, *JSONL_ID_FIELDS}
 # The longest JSON Lines line read (one article with its metadata): far above any article.
 MAX_JSONL_LINE_BYTES = 10 * 1024 * 1024
 # Browsers write the page's address into a saved page: <!-- saved from url=(0042)https://... -->
@@ -81,26 +82,23 @@ def read_source(path: Path | str) -> Reading:
     suffix = path.suffix.lower()
     try:
         if suffix in HTML_SUFFIXES and (size := path.stat().st_size) > MAX_PAGE_BYTES:
-            return Reading(
-                problems=[
-                    f"{path}: {size:,} bytes, more than the {MAX_PAGE_BYTES:,} bytes "
-                    f"({MAX_PAGE_BYTES // 2**20} MiB) read from a saved page; save the article's "
-                    "page without its images (Save Page As: HTML only), or copy its text into a "
-                    ".txt file"
-                ]
+            raise StanceError(
+                f"{path}: {size:,} bytes, more than the {MAX_PAGE_BYTES:,} bytes "
+                f"({MAX_PAGE_BYTES // 2**20} MiB) read from a saved page; save the article's "
+                "page without its images (Save Page As: HTML only), or copy its text into a "
+                ".txt file"
             )
         data = path.read_bytes()
+        if suffix in HTML_SUFFIXES:
+            return read_html(data, path)
+        if suffix == ".jsonl":
+            return read_jsonl(data, path)
+        text = decode_article(data, path)
     except FileNotFoundError:
         return Reading(problems=[f"{path}: file not found"])
     except OSError as exc:
         return Reading(problems=[f"{path}: {exc.strerror}"])
-    if suffix in HTML_SUFFIXES:
-        return read_html(data, path)
-    if suffix == ".jsonl":
-        return read_jsonl(data, path)
-    try:
-        text = decode_article(data, path)
-    except StanceError as exc:
+    except StanceError as exc:  # what stops this file: the others are still checked
         return Reading(problems=[str(exc)])
     # A plain text file is copied byte for byte (offsets into it stay offsets into the source).
     return Reading([Article(str(path), safe_article_id(path.stem), text, {}, path.stem)])
@@ -133,9 +131,10 @@ def not_an_article(text: str, url: str, pagetype: str, date: str) -> str | None:
 
 
 def read_html(data: bytes, path: Path) -> Reading:
-    """The main text and metadata (title, date, site name, URL) of a saved web page."""
+    """The main text and metadata (title, date, site name, URL) of a saved web page; raises
+    StanceError when the page is no article."""
     if not data.strip():
-        return Reading(problems=[f"{path}: the file is empty; save the page again"])
+        raise StanceError(f"{path}: the file is empty; save the page again")
     import trafilatura
 
     # htmldate's settings: the publication date from the page's metadata only (meta tags,
@@ -152,9 +151,8 @@ def read_html(data: bytes, path: Path) -> Reading:
             date_extraction_params=dates,
         )
     except Exception as exc:  # a parser failure on a bad file is bad input
-        return Reading(
-            problems=[f"{path}: cannot be read as a web page ({type(exc).__name__}: {exc})"]
-        )
+        problem = f"{path}: cannot be read as a web page ({type(exc).__name__}: {exc})"
+        raise StanceError(problem) from None
     # Every attribute as text, "" when missing (or when trafilatura found no document).
     doc = {k: getattr(document, k, None) or "" for k in ("text", "url", "pagetype", "date")}
     text = doc["text"].strip()
@@ -164,11 +162,9 @@ def read_html(data: bytes, path: Path) -> Reading:
         url = saved_from.group(1).decode("utf-8", "replace")
     why = not_an_article(text, url, doc["pagetype"], doc["date"])
     if why is not None:
-        return Reading(
-            problems=[
-                f"{path}: no article text: navigation or a front page? ({why}); save the "
-                "article's own page, or copy the article's text into a .txt file"
-            ]
+        raise StanceError(
+            f"{path}: no article text: navigation or a front page? ({why}); save the "
+            "article's own page, or copy the article's text into a .txt file"
         )
     fields = {
         "title": document.title or "",
@@ -197,14 +193,17 @@ def _surrogate_problems(record: dict, where: str) -> list[str]:
     """A problem for each field name or used field whose text holds a lone surrogate, which
     json.loads lets through from an escape such as \\ud800 but no file or terminal can hold."""
     problems: list[str] = []
-    used = (JSONL_TEXT_FIELD, *JSONL_FIELDS, *JSONL_ID_FIELDS)
     for key, value in record.items():
         if (at := lone_surrogate(key)) is not None:
             problems.append(
                 f"{where}: a field name holds a lone surrogate ({key[at]!a}), half of a "
                 "character pair and not valid Unicode; fix the name (or re-export the file)"
             )
-        elif key in used and isinstance(value, str) and (at := lone_surrogate(value)) is not None:
+        elif (
+            key in JSONL_KNOWN
+            and isinstance(value, str)
+            and (at := lone_surrogate(value)) is not None
+        ):
             problems.append(
                 f"{where}: field '{key}' holds a lone surrogate ({value[at]!a}) at "
                 f"character {at + 1}, half of a character pair and not valid Unicode; write the "
@@ -263,12 +262,10 @@ def read_jsonl(data: bytes, path: Path) -> Reading:
         content = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        return Reading(
-            problems=[f"{path} line {line}: byte {exc.start} is not valid UTF-8; export as UTF-8"]
-        )
+        problem = f"{path} line {line}: byte {exc.start} is not valid UTF-8; export as UTF-8"
+        raise StanceError(problem) from None
     ignored: set[str] = set()
     stem = safe_article_id(path.stem)
-    known = {JSONL_TEXT_FIELD, *JSONL_FIELDS, *JSONL_ID_FIELDS}
     # Lines end at \n only: str.splitlines would also cut at characters that a JSON string may
     # hold as they are (U+2028, form feed), and the line numbers would be wrong.
     for number, line in enumerate(content.split("\n"), 1):
@@ -301,7 +298,7 @@ def read_jsonl(data: bytes, path: Path) -> Reading:
         reading.problems += problems
         if article is not None:
             reading.articles.append(article)
-            ignored |= set(record) - known
+            ignored |= set(record) - JSONL_KNOWN
     if not reading.articles and not reading.problems:
         reading.problems.append(f"{path}: no articles (the file has no non-blank line)")
     if ignored:

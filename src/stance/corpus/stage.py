@@ -41,16 +41,9 @@ CACHE_FORMAT = 2
 ARTICLE_COLUMNS = ["article_id", "sentences", "chrome_lines"]
 # The corpus-wide tables: the chrome report marks a removed line used as the article's date.
 CHROME_REPORT_COLUMNS = [*CHROME_COLUMNS, "used_as"]
-ARTICLE_TABLE_COLUMNS = [
-    "article_id",
-    "title",
-    "outlet",
-    "date",
-    "date_source",
-    "url",
-    "sentences",
-    "chrome_lines",
-]
+# The article table: each article's metadata, where its date came from, and its counts.
+_ARTICLE_META = ["article_id", "title", "outlet", "date", "date_source", "url"]
+ARTICLE_TABLE_COLUMNS = [*_ARTICLE_META, *ARTICLE_COLUMNS[1:]]
 PROGRESS_EVERY = 1000
 
 
@@ -233,7 +226,7 @@ def gather_article_tables(
     write_tsv(
         articles_out,
         ARTICLE_TABLE_COLUMNS,
-        [[meta[row[0]][c] for c in ARTICLE_TABLE_COLUMNS[:-2]] + row[1:] for row in article_rows],
+        [[meta[row[0]][c] for c in _ARTICLE_META] + row[1:] for row in article_rows],
         for_people=True,
     )
     return meta
