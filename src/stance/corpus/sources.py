@@ -24,7 +24,6 @@ JSONL_FIELDS = {
     "url": "url",
 }
 JSONL_ID_FIELDS = ("article_id", "id")
-JSONL_KNOWN = {JSONL_TEXT_FIELD, *JSONL_FIELDS, *JSONL_ID_FIELDS}
 # The longest JSON Lines line read (one article with its metadata): far above any article.
 MAX_JSONL_LINE_BYTES = 10 * 1024 * 1024
 # Browsers write the page's address into a saved page: <!-- saved from url=(0042)https://... -->
@@ -193,17 +192,14 @@ def _surrogate_problems(record: dict, where: str) -> list[str]:
     """A problem for each field name or used field whose text holds a lone surrogate, which
     json.loads lets through from an escape such as \\ud800 but no file or terminal can hold."""
     problems: list[str] = []
+    used = (JSONL_TEXT_FIELD, *JSONL_FIELDS, *JSONL_ID_FIELDS)
     for key, value in record.items():
         if (at := lone_surrogate(key)) is not None:
             problems.append(
                 f"{where}: a field name holds a lone surrogate ({key[at]!a}), half of a "
                 "character pair and not valid Unicode; fix the name (or re-export the file)"
             )
-        elif (
-            key in JSONL_KNOWN
-            and isinstance(value, str)
-            and (at := lone_surrogate(value)) is not None
-        ):
+        elif key in used and isinstance(value, str) and (at := lone_surrogate(value)) is not None:
             problems.append(
                 f"{where}: field '{key}' holds a lone surrogate ({value[at]!a}) at "
                 f"character {at + 1}, half of a character pair and not valid Unicode; write the "
@@ -266,6 +262,7 @@ def read_jsonl(data: bytes, path: Path) -> Reading:
         raise StanceError(problem) from None
     ignored: set[str] = set()
     stem = safe_article_id(path.stem)
+    known = {JSONL_TEXT_FIELD, *JSONL_FIELDS, *JSONL_ID_FIELDS}
     # Lines end at \n only: str.splitlines would also cut at characters that a JSON string may
     # hold as they are (U+2028, form feed), and the line numbers would be wrong.
     for number, line in enumerate(content.split("\n"), 1):
@@ -298,7 +295,7 @@ def read_jsonl(data: bytes, path: Path) -> Reading:
         reading.problems += problems
         if article is not None:
             reading.articles.append(article)
-            ignored |= set(record) - JSONL_KNOWN
+            ignored |= set(record) - known
     if not reading.articles and not reading.problems:
         reading.problems.append(f"{path}: no articles (the file has no non-blank line)")
     if ignored:
