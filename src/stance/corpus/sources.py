@@ -6,7 +6,6 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 from stance.corpus.articles import bounded_id, decode_article, safe_article_id
@@ -82,48 +81,26 @@ def read_source(path: Path | str) -> Reading:
     suffix = path.suffix.lower()
     try:
         if suffix in HTML_SUFFIXES and (size := path.stat().st_size) > MAX_PAGE_BYTES:
-            return Reading(
-                problems=[
-                    f"{path}: {size:,} bytes, more than the {MAX_PAGE_BYTES:,} bytes "
-                    f"({MAX_PAGE_BYTES // 2**20} MiB) read from a saved page; save the article's "
-                    "page without its images (Save Page As: HTML only), or copy its text into a "
-                    ".txt file"
-                ]
+            raise StanceError(
+                f"{path}: {size:,} bytes, more than the {MAX_PAGE_BYTES:,} bytes "
+                f"({MAX_PAGE_BYTES // 2**20} MiB) read from a saved page; save the article's "
+                "page without its images (Save Page As: HTML only), or copy its text into a "
+                ".txt file"
             )
         data = path.read_bytes()
+        if suffix in HTML_SUFFIXES:
+            return read_html(data, path)
+        if suffix == ".jsonl":
+            return read_jsonl(data, path)
+        text = decode_article(data, path)
     except FileNotFoundError:
         return Reading(problems=[f"{path}: file not found"])
     except OSError as exc:
         return Reading(problems=[f"{path}: {exc.strerror}"])
-    if suffix in HTML_SUFFIXES:
-        return read_html(data, path)
-    if suffix == ".jsonl":
-        return read_jsonl(data, path)
-    try:
-        text = decode_article(data, path)
-    except StanceError as exc:
+    except StanceError as exc:  # what stops this file: the others are still checked
         return Reading(problems=[str(exc)])
     # A plain text file is copied byte for byte (offsets into it stay offsets into the source).
     return Reading([Article(str(path), safe_article_id(path.stem), text, {}, path.stem)])
-
-
-def extract(data: bytes) -> Any:
-    """trafilatura's document (main text and metadata) of a page, or None; may raise on a file
-    the parser cannot read."""
-    import trafilatura
-
-    # htmldate's settings: the publication date from the page's metadata only (meta tags,
-    # JSON-LD, time elements, a dated address), never a year found in its text (a copyright
-    # line, a number), and only dates from 1900 to tomorrow.
-    dates = {"extensive_search": False, "original_date": True}
-    dates |= {"min_date": EARLIEST_DATE.isoformat(), "max_date": latest_date().isoformat()}
-    return trafilatura.bare_extraction(
-        data,
-        with_metadata=True,
-        include_comments=False,
-        include_tables=False,
-        date_extraction_params=dates,
-    )
 
 
 def not_an_article(text: str, url: str, pagetype: str, date: str) -> str | None:
@@ -153,15 +130,28 @@ def not_an_article(text: str, url: str, pagetype: str, date: str) -> str | None:
 
 
 def read_html(data: bytes, path: Path) -> Reading:
-    """The main text and metadata (title, date, site name, URL) of a saved web page."""
+    """The main text and metadata (title, date, site name, URL) of a saved web page; raises
+    StanceError when the page is no article."""
     if not data.strip():
-        return Reading(problems=[f"{path}: the file is empty; save the page again"])
+        raise StanceError(f"{path}: the file is empty; save the page again")
+    import trafilatura
+
+    # htmldate's settings: the publication date from the page's metadata only (meta tags,
+    # JSON-LD, time elements, a dated address), never a year found in its text (a copyright
+    # line, a number), and only dates from 1900 to tomorrow.
+    dates = {"extensive_search": False, "original_date": True}
+    dates |= {"min_date": EARLIEST_DATE.isoformat(), "max_date": latest_date().isoformat()}
     try:
-        document = extract(data)
-    except Exception as exc:  # a parser failure on a bad file is bad input
-        return Reading(
-            problems=[f"{path}: cannot be read as a web page ({type(exc).__name__}: {exc})"]
+        document = trafilatura.bare_extraction(
+            data,
+            with_metadata=True,
+            include_comments=False,
+            include_tables=False,
+            date_extraction_params=dates,
         )
+    except Exception as exc:  # a parser failure on a bad file is bad input
+        problem = f"{path}: cannot be read as a web page ({type(exc).__name__}: {exc})"
+        raise StanceError(problem) from None
     # Every attribute as text, "" when missing (or when trafilatura found no document).
     doc = {k: getattr(document, k, None) or "" for k in ("text", "url", "pagetype", "date")}
     text = doc["text"].strip()
@@ -171,11 +161,9 @@ def read_html(data: bytes, path: Path) -> Reading:
         url = saved_from.group(1).decode("utf-8", "replace")
     why = not_an_article(text, url, doc["pagetype"], doc["date"])
     if why is not None:
-        return Reading(
-            problems=[
-                f"{path}: no article text: navigation or a front page? ({why}); save the "
-                "article's own page, or copy the article's text into a .txt file"
-            ]
+        raise StanceError(
+            f"{path}: no article text: navigation or a front page? ({why}); save the "
+            "article's own page, or copy the article's text into a .txt file"
         )
     fields = {
         "title": document.title or "",
@@ -270,9 +258,8 @@ def read_jsonl(data: bytes, path: Path) -> Reading:
         content = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        return Reading(
-            problems=[f"{path} line {line}: byte {exc.start} is not valid UTF-8; export as UTF-8"]
-        )
+        problem = f"{path} line {line}: byte {exc.start} is not valid UTF-8; export as UTF-8"
+        raise StanceError(problem) from None
     ignored: set[str] = set()
     stem = safe_article_id(path.stem)
     known = {JSONL_TEXT_FIELD, *JSONL_FIELDS, *JSONL_ID_FIELDS}

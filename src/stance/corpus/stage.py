@@ -41,16 +41,9 @@ CACHE_FORMAT = 2
 ARTICLE_COLUMNS = ["article_id", "sentences", "chrome_lines"]
 # The corpus-wide tables: the chrome report marks a removed line used as the article's date.
 CHROME_REPORT_COLUMNS = [*CHROME_COLUMNS, "used_as"]
-ARTICLE_TABLE_COLUMNS = [
-    "article_id",
-    "title",
-    "outlet",
-    "date",
-    "date_source",
-    "url",
-    "sentences",
-    "chrome_lines",
-]
+# The article table: each article's metadata, where its date came from, and its counts.
+_ARTICLE_META = ["article_id", "title", "outlet", "date", "date_source", "url"]
+ARTICLE_TABLE_COLUMNS = [*_ARTICLE_META, *ARTICLE_COLUMNS[1:]]
 PROGRESS_EVERY = 1000
 
 
@@ -60,20 +53,14 @@ def splitter_from_config(config: dict) -> SentenceSplitter:
     return SentenceSplitter(split["abbreviations"], split["initialism_sentence_starters"])
 
 
-def _rows_ok(rows: object, types: tuple[type, ...]) -> bool:
-    return isinstance(rows, list) and all(
-        isinstance(r, list) and [type(v) for v in r] == list(types) for r in rows
-    )
-
-
 def _entry_ok(entry: object) -> bool:
-    # [sha256 of the article's bytes, sentence rows, chrome rows]
-    return (
-        isinstance(entry, list)
-        and len(entry) == 3
-        and isinstance(entry[0], str)
-        and _rows_ok(entry[1], SENTENCE_ROW)
-        and _rows_ok(entry[2], CHROME_ROW)
+    """Whether a cache entry is [sha256 of the article's bytes, sentence rows, chrome rows]."""
+    if not isinstance(entry, list) or len(entry) != 3 or not isinstance(entry[0], str):
+        return False
+    return all(
+        isinstance(rows, list)
+        and all(isinstance(r, list) and tuple(map(type, r)) == types for r in rows)
+        for rows, types in ((entry[1], SENTENCE_ROW), (entry[2], CHROME_ROW))
     )
 
 
@@ -239,7 +226,7 @@ def gather_article_tables(
     write_tsv(
         articles_out,
         ARTICLE_TABLE_COLUMNS,
-        [[meta[row[0]][c] for c in ARTICLE_TABLE_COLUMNS[:-2]] + row[1:] for row in article_rows],
+        [[meta[row[0]][c] for c in _ARTICLE_META] + row[1:] for row in article_rows],
         for_people=True,
     )
     return meta

@@ -257,11 +257,6 @@ def resolve_designs(
 
 def design_table(resolved: ResolvedDesign, labeled: Collection[str]) -> pd.DataFrame:
     """One row per design, and a last row for the labels outside any sample."""
-    rows = [vars(r).copy() for r in resolved.reports]
-    in_sample = int(resolved.sampled.sum())
-    rows.append(
-        {"name": "(chosen: no design)", "unit": "sentence", "method": "",
-         "frame": 0, "drawn": 0, "complete": len(set(labeled)) - in_sample, "incomplete": 0,
-         "frame_sentences": 0, "missing_frame": 0, "seed": None}
-    )  # fmt: skip
-    return pd.DataFrame(rows)
+    chosen = len(set(labeled)) - int(resolved.sampled.sum())
+    outside = DesignReport("(chosen: no design)", "sentence", "", 0, 0, chosen, 0, 0, 0, None)
+    return pd.DataFrame([vars(r) for r in [*resolved.reports, outside]])

@@ -53,9 +53,8 @@ def label_files(labels_dir: Path | str, adjudication: Path | str | None = None) 
 
 
 def labeled_articles(paths: Iterable[Path | str]) -> set[str]:
-    """The articles whose sentences the label files ``paths`` name (the part of each
-    sentence_id before ':'). Read leniently, for planning: a file that cannot be read here is
-    left out, and the label stage reports what is wrong with it."""
+    """The articles (sentence_id before ':') the label files name; for planning, so a file that
+    cannot be read is left out here and the label stage reports it."""
     articles: set[str] = set()
     for path in paths:
         try:
@@ -345,9 +344,8 @@ def load_labels(
     problems += _check_duplicates(labels, fields, ("sentence_id", "annotator"))
 
     adj_columns = ["file", "row", "sentence_id", *fields, *ADJUDICATION_OPTIONAL]
-    table = None
-    if adj_path.is_file():
-        table = read(adj_path, ["sentence_id", *fields], ADJUDICATION_OPTIONAL)
+    required = ["sentence_id", *fields]
+    table = read(adj_path, required, ADJUDICATION_OPTIONAL) if adj_path.is_file() else None
     adj = _empty(adj_columns) if table is None else table[adj_columns].reset_index(drop=True)
     if table is not None:
         problems += _check_duplicates(table, fields, ("sentence_id",))

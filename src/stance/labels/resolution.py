@@ -39,10 +39,6 @@ def resolve_labels(
     tie rule (schema.TIE_RULE, ``priority`` from config labels.annotator_priority)."""
     fields = schema.field_names
     rank = {name: i for i, name in enumerate(priority)}
-
-    def order(annotator: str) -> tuple[int, str]:
-        return rank.get(annotator, len(rank)), annotator
-
     labels = label_set.labels.groupby("sentence_id")
     by_sentence = {sid: group.to_dict("records") for sid, group in labels}
     adjudicated = {rec["sentence_id"]: rec for rec in label_set.adjudication.to_dict("records")}
@@ -50,7 +46,8 @@ def resolve_labels(
     rows: list[dict] = []
     ties: list[Tie] = []
     for sid in sorted(set(by_sentence) | set(adjudicated)):
-        recs = sorted(by_sentence.get(sid, []), key=lambda r: order(r["annotator"]))
+        recs = by_sentence.get(sid, [])
+        recs.sort(key=lambda r: (rank.get(r["annotator"], len(rank)), r["annotator"]))
         row: dict[str, Any] = {"sentence_id": sid, "n_annotators": len(recs)}
         if sid in adjudicated or len(recs) == 1:
             given, how = (

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import jsonschema
 
@@ -96,26 +95,20 @@ _HINTS = {
 }
 
 
-def _structure_problems(data: Any) -> list[str]:
-    validator = jsonschema.Draft202012Validator(load_yaml(STRUCTURE))
-    problems = []
-    for err in sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path)):
-        path = [str(p) for p in err.absolute_path]
-        where = ".".join(path) or "(top level)"
-        # A missing key is named in the message ("'values' is a required property").
-        about = err.message.split("'")[1] if err.validator == "required" else (path or [""])[-1]
-        hint = _HINTS.get(about)
-        problems.append(f"{where}: {err.message}" + (f" ({hint})" if hint else ""))
-    return problems
-
-
 def load_schema(path: Path | str) -> LabelSchema:
     """Load labels/schema.yaml and check it; every problem is named with its key."""
     path = Path(path)
     data = load_yaml(path)
     if not isinstance(data, dict):
         raise StanceError(f"{path}: the label schema must be a mapping with 'fields' and 'columns'")
-    problems = _structure_problems(data)
+    validator = jsonschema.Draft202012Validator(load_yaml(STRUCTURE))
+    problems = []
+    for err in sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path)):
+        keys = [str(p) for p in err.absolute_path]
+        # A missing key is named in the message ("'values' is a required property").
+        about = err.message.split("'")[1] if err.validator == "required" else (keys or [""])[-1]
+        hint = f" ({_HINTS[about]})" if about in _HINTS else ""
+        problems.append(f"{'.'.join(keys) or '(top level)'}: {err.message}{hint}")
     fields: list[LabelField] = []
     if not problems:
         for fname, spec in data["fields"].items():
@@ -180,13 +173,13 @@ def guideline_problems(schema: LabelSchema, guidelines: Path | str) -> list[str]
             )
             continue
         at, described = sections[f.name]
-        for v in f.values:
-            if v.name not in described:
-                problems.append(
-                    f"{path}:{at}: {f.name} value '{v.name}' of {schema.path} has no section; "
-                    f"add '### `{v.name}`' under '## `{f.name}`' with its description "
-                    f"({v.description or 'see the schema'}) and examples from the articles"
-                )
+        problems += [
+            f"{path}:{at}: {f.name} value '{v.name}' of {schema.path} has no section; "
+            f"add '### `{v.name}`' under '## `{f.name}`' with its description "
+            f"({v.description or 'see the schema'}) and examples from the articles"
+            for v in f.values
+            if v.name not in described
+        ]
         problems += [
             f"{path}:{line}: '### `{name}`' under '## `{f.name}`' names no {f.name} value of "
             f"{schema.path}; add the value to the schema or rename or remove the section"

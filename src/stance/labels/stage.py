@@ -115,7 +115,7 @@ def write_queue(
     return QueueResult(len(sentences), unlabeled, design)
 
 
-def design_lines(labels_dir: Path | str, sentences, labeled: set[str]) -> list[str]:
+def design_lines(labels_dir: Path | str, sentences: pd.DataFrame, labeled: set[str]) -> list[str]:
     """The labeling design in a few lines: each recorded sample, and the labels outside them.
     A manifest with a problem stops the stage (file and field named)."""
     manifests = load_manifests(labels_dir)
