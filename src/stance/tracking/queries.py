@@ -203,10 +203,6 @@ IDENTITY_TAGS = ("dataset_digest", "labels_sha256", "config_hash", "git_commit",
 HEADLINE = ("f_avg", "macro_f1", "accuracy", "cohen_kappa")
 
 
-def _short(run_id: str) -> str:
-    return run_id[:8]
-
-
 def differing_params(runs: Sequence[Any]) -> pd.DataFrame:
     """One row per param (or identity tag, as ``tag:NAME``) whose value is not the same in all
     runs; one column per run (its first 8 characters). A missing value shows as ``-``."""
@@ -216,7 +212,7 @@ def differing_params(runs: Sequence[Any]) -> pd.DataFrame:
     # 12 hex digits tell label versions apart (as `stance runs --by-labels`).
     values["tag:labels_sha256"] = [v[:12] for v in values["tag:labels_sha256"]]
     rows = [[key, *vals] for key, vals in values.items() if len(set(vals)) > 1]
-    return pd.DataFrame(rows, columns=["param", *(_short(r.info.run_id) for r in runs)])
+    return pd.DataFrame(rows, columns=["param", *(r.info.run_id[:8] for r in runs)])
 
 
 def metric_differences(runs: Sequence[Any]) -> pd.DataFrame:
@@ -231,12 +227,12 @@ def metric_differences(runs: Sequence[Any]) -> pd.DataFrame:
     rows = []
     for name in names:
         row = {"metric": name} | {
-            _short(r.info.run_id): metric_text(r.data.metrics, name) for r in runs
+            r.info.run_id[:8]: metric_text(r.data.metrics, name) for r in runs
         }
         for run in runs[1:]:
             m = run.data.metrics
             diff = m[name] - first[name] if name in m and name in first else math.nan
-            label = f"{_short(run.info.run_id)} - {_short(runs[0].info.run_id)}"
+            label = f"{run.info.run_id[:8]} - {runs[0].info.run_id[:8]}"
             row[label] = "-" if math.isnan(diff) else f"{diff:+.3f}"
         rows.append(row)
     return pd.DataFrame(rows)
@@ -251,7 +247,7 @@ def compare_runs(uri: str, experiment: str, run_ids: Sequence[str]) -> dict[str,
     runs = [get_model_run(uri, experiment, run_id) for run_id in run_ids]
     header = pd.DataFrame(
         {
-            "run": [_short(r.info.run_id) for r in runs],
+            "run": [r.info.run_id[:8] for r in runs],
             "run_id": [r.info.run_id for r in runs],
             "model": [r.data.tags.get("model", "") for r in runs],
             "data": [r.data.tags.get("dataset_digest", "") for r in runs],

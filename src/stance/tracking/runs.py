@@ -1,5 +1,4 @@
-"""Logging runs with their provenance: an evaluated model (reusing an identical run), the
-speaker stage; closing crashed runs."""
+"""Logging model and speaker runs with provenance (reusing identical ones); closing crashed runs."""
 
 from __future__ import annotations
 
@@ -149,7 +148,6 @@ def group_parent(client: Any, experiment_id: str, group: str, label: str) -> str
 def log_model_and_metrics(
     mlflow: Any,
     model: Any,
-    signature: Any,
     example: Any,
     trusted: list[str],
     metrics: Mapping[str, float],
@@ -159,13 +157,15 @@ def log_model_and_metrics(
     metrics linked to it: logged before the model, MLflow would copy them one query each."""
     from importlib.metadata import version
 
+    from mlflow.models import infer_signature
+
     # Pinned explicitly: inferring the requirements is slow.
     pinned = [f"{p}=={version(p)}" for p in ("scikit-learn", "numpy", "scipy", "skops")]
     logged = retry_locked(
         mlflow.sklearn.log_model,
         model,
         name=MODEL_ARTIFACT,
-        signature=signature,
+        signature=infer_signature(example, model.predict(example)),
         input_example=example.head(3),
         pip_requirements=pinned,
         serialization_format="skops",
@@ -207,8 +207,6 @@ def log_evaluation_run(
     """Log one evaluated model as a run under the parent run of ``group``; returns its IDs. With
     ``reuse_identical``, a finished run with the same result (RESULT_TAG) is returned instead."""
     mlflow = import_mlflow()
-    from mlflow.models import infer_signature
-
     from stance.training.model_files import PROJECT_TYPES, trusted_types
 
     # Before the store or the model is used: only models of the project's own types are logged.
@@ -218,8 +216,6 @@ def log_evaluation_run(
     mlflow.set_tracking_uri(uri)
 
     x = data.frame[summary["features"]].head(5).reset_index(drop=True)
-    signature = infer_signature(x, model.predict(x))
-
     metadata = {"classes": list(summary["classes"]), "features": list(summary["features"])}
     custom = [t for t in trusted if t in PROJECT_TYPES]
     if custom:
@@ -277,7 +273,7 @@ def log_evaluation_run(
                 retry_locked(mlflow.log_input, test_input, context="evaluation")
         for path in artifacts:
             retry_locked(mlflow.log_artifact, str(path))
-        log_model_and_metrics(mlflow, model, signature, x, trusted, metrics, metadata)
+        log_model_and_metrics(mlflow, model, x, trusted, metrics, metadata)
         _finish(mlflow, client, run_id, note)
     except BaseException as exc:
         _end(mlflow, client, run_id, "FAILED")
@@ -304,8 +300,6 @@ def log_speaker_run(
     """Log the speaker stage: params, metrics, artifacts and the speaker model (as the stance
     models), or, with ``model`` None, ``no_model`` (why there is none) as a tag."""
     mlflow = import_mlflow()
-    from mlflow.models import infer_signature
-
     from stance.training.model_files import trusted_types
 
     trusted = trusted_types(model, "the speaker model") if model is not None else []
@@ -334,8 +328,7 @@ def log_speaker_run(
         else:
             with caught_warnings():
                 warnings.simplefilter("ignore", UserWarning)
-                signature = infer_signature(example, model.predict(example))
-                log_model_and_metrics(mlflow, model, signature, example, trusted, scores)
+                log_model_and_metrics(mlflow, model, example, trusted, scores)
         mlflow.end_run("FINISHED")
     except BaseException:
         mlflow.end_run("FAILED")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import re
@@ -79,12 +80,6 @@ def sqlite_path(uri: str) -> Path | None:
     return Path(uri.removeprefix("sqlite:///")) if uri.startswith("sqlite:///") else None
 
 
-def _check_sqlite(db: Path | None) -> None:
-    """Raise when the SQLite store file ``db`` exists but is damaged (see sqlite_store_problem)."""
-    if db is not None and (problem := sqlite_store_problem(db)) is not None:
-        raise damaged_store_error(db, problem)
-
-
 def check_store_file(config: Mapping[str, Any], root: Path | str, checked_dir: Path) -> None:
     """Raise when the project's SQLite store exists but is damaged; the check reads the whole
     file, so it runs again only when the file's size or time stamp changed since it passed."""
@@ -93,7 +88,8 @@ def check_store_file(config: Mapping[str, Any], root: Path | str, checked_dir: P
         return
 
     def passed() -> bool:
-        _check_sqlite(db)
+        if (problem := sqlite_store_problem(db)) is not None:
+            raise damaged_store_error(db, problem)
         return True
 
     stat = db.stat()
@@ -121,9 +117,11 @@ retry_locked = tenacity.Retrying(
 )
 
 
-# One client per store and process: each new client of a SQLite store runs MLflow's schema
+# One client per store file and process: each new client of a SQLite store runs MLflow's schema
 # checks again, and the jobs of a workflow run share one process.
-_clients: dict[tuple[str, int, int], Any] = {}
+@functools.cache
+def _client(uri: str, device: int, inode: int) -> Any:
+    return import_mlflow().MlflowClient(tracking_uri=uri)
 
 
 def tracking_client(uri: str) -> Any:
@@ -133,10 +131,7 @@ def tracking_client(uri: str) -> Any:
         st = db.stat() if db is not None else None
     except OSError:  # no store file yet: MLflow creates it; its client is cached next time
         return import_mlflow().MlflowClient(tracking_uri=uri)
-    key = (uri, st.st_dev if st else 0, st.st_ino if st else 0)
-    if key not in _clients:
-        _clients[key] = import_mlflow().MlflowClient(tracking_uri=uri)
-    return _clients[key]
+    return _client(uri, st.st_dev if st else 0, st.st_ino if st else 0)
 
 
 SQLITE_HEADER = b"SQLite format 3\x00"
@@ -239,7 +234,8 @@ def init_store(uri: str, experiment: str) -> str:
     """Create the store and the experiment if missing; return the experiment ID. Run it once
     before parallel jobs log: a new SQLite store's set-up breaks when several make it at once."""
     db = sqlite_path(uri)
-    _check_sqlite(db)
+    if db is not None and (problem := sqlite_store_problem(db)) is not None:
+        raise damaged_store_error(db, problem)
     try:
         client = tracking_client(uri)
         found = retry_locked(client.get_experiment_by_name, experiment)

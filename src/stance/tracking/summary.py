@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -10,13 +9,7 @@ from typing import Any
 import pandas as pd
 
 from stance.tracking.runs import NOTE_TAG, group_parent
-from stance.tracking.store import (
-    find_experiment_id,
-    retry_locked,
-    safe_group,
-    store_error,
-    tracking_client,
-)
+from stance.tracking.store import find_experiment_id, retry_locked, store_error, tracking_client
 
 # The parent run's table artifact (shown as a table in the run's Artifacts tab of the MLflow UI).
 COMPARISON_ARTIFACT = "comparison.json"
@@ -32,8 +25,8 @@ def _json_safe(table: pd.DataFrame) -> pd.DataFrame:
     first, scores to 4 decimals (as comparison.tsv), missing ones as None (JSON null)."""
     first = [c for c in FIRST_COLUMNS if c in table.columns]
     table = table[first + [c for c in table.columns if c not in first]]
-    out = table.reset_index(drop=True).round(4).astype(object)
-    return out.where(out.map(lambda v: not (isinstance(v, float) and math.isnan(v))), None)
+    out = table.reset_index(drop=True).round(4)
+    return out.astype(object).where(out.notna(), None)
 
 
 def _replace_table(client: Any, run_id: str, table: pd.DataFrame) -> None:
@@ -60,7 +53,6 @@ def log_group_summary(
     group_label: str = "workflow run",
 ) -> str:
     """Put (replace) the comparison table and a description on the parent run of ``group``."""
-    group = safe_group(group)
     experiment_id = find_experiment_id(uri, experiment)
     client = tracking_client(uri)
     try:
