@@ -134,6 +134,11 @@ def _source(
     )
 
 
+def _clause_after(text: str, end: int) -> list[str]:
+    """The clause right after a cue, up to a quotation or a break."""
+    return [_SEGMENT_BREAK.split(text[end:].split(MASK)[0])[0]]
+
+
 def explicit_attribution(
     shape: QuoteShape, mapping: SpeakerMapping, previous: str | None
 ) -> Attribution | None:
@@ -147,12 +152,11 @@ def explicit_attribution(
             not cues.is_verb(verb) or _PASSIVE.search(before) or _NOUN_BEFORE.search(before)
         ):
             continue
-        # The clause right after the cue, up to a quotation or a break.
-        after = [_SEGMENT_BREAK.split(text[match.end() :].split(MASK)[0])[0]]
         if verb is None:
-            found = _source(mapping, after, previous, match.group("phrase").lower())
+            phrase = match.group("phrase").lower()
+            found = _source(mapping, _clause_after(text, match.end()), previous, phrase)
         else:
-            region = text[: match.start()].rsplit(MASK, 1)[-1]
+            region = before.rsplit(MASK, 1)[-1]
             # The clause pieces before the verb, nearest first (relative clauses left out).
             pieces = [
                 p
@@ -162,7 +166,7 @@ def explicit_attribution(
             found = _source(mapping, pieces, previous, verb)
             if found is None and not region.strip(" ,") and verb.lower() not in cues.listener:
                 # Inverted: '“...,” said the head of the Taliban delegation'.
-                found = _source(mapping, after, previous, verb)
+                found = _source(mapping, _clause_after(text, match.end()), previous, verb)
         if found is not None:
             return found
     return None
