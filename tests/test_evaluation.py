@@ -408,8 +408,12 @@ def test_results_do_not_depend_on_the_number_of_threads(classifier, settings, tm
     s = spec("tfidf_word_char", classifier=classifier, max_iter=3)  # it warns: not converged
     one = evaluate(data, s, replace(settings, n_jobs=1))
     three = evaluate(data, s, replace(settings, n_jobs=3, fit_memory_mb=1))
+    # The final fit in a process of its own, beside the folds.
+    apart = evaluate(data, s, replace(settings, n_jobs=2, final_fit_process_from=len(data.frame)))
     assert any("ConvergenceWarning" in w for w in one.warnings)
     assert_same_evaluation(one, three, data.frame[s.features])
+    assert_same_evaluation(one, apart, data.frame[s.features])
+    np.testing.assert_array_equal(one.final_model[-1].coef_, apart.final_model[-1].coef_)
     write_evaluation(one, tmp_path / "a")
     write_evaluation(three, tmp_path / "b")
     for name in ("metrics.json", "oof_predictions.csv", "learning_curve.tsv"):

@@ -300,9 +300,9 @@ def test_a_cached_fit_predicts_every_row_as_pipeline_fit_on_its_training_rows(ki
     train = np.flatnonzero(GROUPS != "art5")
     every_row = np.arange(len(x))
     fits = Fits(spec, x, Y, CLASSES, SEED)
-    assert fits.cache is not None
     i = fits.fold(train, every_row)
     fits.run(n_jobs=1, memory_mb=256)
+    assert fits.cache is not None
     pred, proba = fits.result(i)
     reference = spec.build(SEED).fit(x.iloc[train], Y_NAMES[train])
     np.testing.assert_array_equal(NAMES[pred], reference.predict(x))

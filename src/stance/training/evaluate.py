@@ -135,7 +135,7 @@ def evaluate(
             for f, (subset, test) in enumerate(subsets)
         ]
         curve.append((fraction, ids, float(np.mean([len(subset) for subset, _ in subsets]))))
-    fits.run(settings.n_jobs, settings.fit_memory_mb)
+    fits.run(settings.n_jobs, settings.fit_memory_mb, settings.final_fit_process_from)
 
     def collected(ids: list[int], splits: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The fits' out-of-fold predictions; their notes added in the order of ``ids``."""

@@ -172,21 +172,26 @@ class FeatureCache:
         self.solver_vectors = 4 if liblinear else 24
 
     @staticmethod
-    def build(spec: ModelSpec, x: pd.DataFrame) -> FeatureCache | None:
-        """A cache for ``spec`` over ``x``, or None for a block not TF-IDF or one-hot of texts."""
+    def applies(spec: ModelSpec, x: pd.DataFrame) -> Pipeline | None:
+        """The pipeline of ``spec`` if a cache can serve it: every block TF-IDF or one-hot of
+        texts (the blocks of the registered kinds, models.py, whose parameters the cache reads)."""
         pipeline = spec.build(0)
         features = pipeline.named_steps.get("features")
         if features is None:
             return None
         for _, transformer, columns in features.transformers:
-            # The blocks of the registered kinds (models.py): the config sets only parameters
-            # the cache reads.
             if isinstance(transformer, OneHotEncoder):
                 if not all(isinstance(v, str) for v in x[columns[0]].tolist()):
                     return None
             elif not isinstance(transformer, TfidfVectorizer | CharWbTfidf):
                 return None
-        return FeatureCache(spec, x, pipeline)
+        return pipeline
+
+    @staticmethod
+    def build(spec: ModelSpec, x: pd.DataFrame) -> FeatureCache | None:
+        """A cache for ``spec`` over ``x``, or None where it cannot serve (``applies``)."""
+        pipeline = FeatureCache.applies(spec, x)
+        return None if pipeline is None else FeatureCache(spec, x, pipeline)
 
     def counting_memory(self, rows: np.ndarray) -> int:
         """Estimated peak bytes of the counts of one chunk of ``rows`` while they are built and

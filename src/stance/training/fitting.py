@@ -5,6 +5,8 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import functools
+import multiprocessing
+import signal
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -31,7 +33,10 @@ from stance.training.settings import EvalSettings
 # ``Pipeline.fit``. The fits are independent and run in ``evaluation.n_jobs`` threads (the solvers
 # and the sparse products release the GIL), fewer at a time when their matrices would together
 # exceed ``evaluation.fit_memory_mb``. Every fit is deterministic, so the results do not depend
-# on the number of threads or the order they finish.
+# on the number of threads or the order they finish. On a table of at least
+# ``evaluation.final_fit_process_from`` sentences the final fit runs in a process of its own
+# while this one builds the cache and fits the folds: its text analysis holds the GIL, and its
+# liblinear solver would wait for theirs (_LIBLINEAR), so in a thread it adds its whole time.
 #
 # A fit's notes come from the fitted classifier, not from the warnings it raised: before Python
 # 3.14 the warnings machinery (filters, showwarning, catch_warnings) is one state per process, so
@@ -115,6 +120,8 @@ class _MemoryGate:
         self.budget = budget
         self.used = 0
         self.cond = threading.Condition()
+        self.reserved: dict[int, int] = {}
+        self.ended_keys: set[int] = set()
 
     @contextmanager
     def hold(self, size: int) -> Iterator[None]:
@@ -124,9 +131,25 @@ class _MemoryGate:
         try:
             yield
         finally:
-            with self.cond:
-                self.used -= size
-                self.cond.notify_all()
+            self._free(size)
+
+    def _free(self, size: int) -> None:
+        with self.cond:
+            self.used -= size
+            self.cond.notify_all()
+
+    def reserve(self, key: int, size: int) -> None:
+        """Count ``size`` bytes as used until ``ended(key)`` (a fit in another process)."""
+        with self.cond:
+            if key not in self.ended_keys:
+                self.reserved[key] = size
+                self.used += size
+
+    def ended(self, key: int) -> None:
+        with self.cond:
+            self.ended_keys.add(key)
+            self.used -= self.reserved.pop(key, 0)
+            self.cond.notify_all()
 
 
 def _no_gate(size: int) -> AbstractContextManager[None]:
@@ -166,12 +189,7 @@ class Fits:
     ) -> None:
         self.spec, self.x, self.y, self.classes, self.seed = spec, x, y, list(classes), seed
         self.names = np.asarray(classes, dtype=object)
-        try:
-            self.cache = FeatureCache.build(spec, x)
-        except ValueError as exc:
-            raise _fit_error(spec, len(x), exc) from None
-        if self.cache is not None:
-            _release_memory()  # what counting the n-grams of the table freed
+        self.cache: FeatureCache | None = None  # built by run
         self._tasks: list[tuple[np.ndarray, np.ndarray | None]] = []
         self._results: list[Any] = []
         self._notes: list[list[str]] = []
@@ -192,6 +210,12 @@ class Fits:
 
     def _run_one(self, i: int, gate: _MemoryGate | None = None) -> tuple[Any, list[str]]:
         train, test = self._tasks[i]
+        if i in self._apart:
+            while not self._apart[i].ready():
+                stopping.check()
+                self._apart[i].wait(1.0)
+            model = self._apart[i].get()
+            return model, _convergence_note(self.spec, model)
         if test is None:
             hold = gate.hold if gate is not None else _no_gate
             size = self.cache.pipeline_memory(train, len(self.classes)) if self.cache else 0
@@ -240,9 +264,53 @@ class Fits:
             raise _fit_error(self.spec, len(train), exc) from None
         return predicted, _convergence_note(self.spec, classifier)
 
-    def run(self, n_jobs: int, memory_mb: int) -> None:
-        """Fit everything; ``n_jobs`` threads (one: in this thread, in order)."""
+    def run(self, n_jobs: int, memory_mb: int, final_process_from: int | None = None) -> None:
+        """Fit everything; ``n_jobs`` threads (one: in this thread, in order), the final fits on
+        at least ``final_process_from`` rows in a process of their own when ``n_jobs`` > 1."""
         gate = _MemoryGate(memory_mb * 2**20)
+        apart = [
+            i
+            for i, (train, test) in enumerate(self._tasks)
+            if test is None and n_jobs > 1 and len(train) >= (final_process_from or np.inf)
+        ]
+        if apart and FeatureCache.applies(self.spec, self.x) is None:
+            apart = []  # only the cached kinds: the others fit their folds one at a time
+        # The child ignores Ctrl-C: the stop reaches this process, which ends the child.
+        pool = (
+            multiprocessing.get_context("spawn").Pool(
+                1, initializer=signal.signal, initargs=(signal.SIGINT, signal.SIG_IGN)
+            )
+            if apart
+            else None
+        )
+        try:
+            self._apart = {
+                i: pool.apply_async(
+                    _fit_pipeline,
+                    self._final_args(i),
+                    callback=lambda _, i=i: gate.ended(i),
+                    error_callback=lambda _, i=i: gate.ended(i),
+                )
+                for i in apart
+            }
+            self._run(n_jobs, gate)
+        finally:
+            if pool is not None:
+                pool.terminate()
+
+    def _final_args(self, i: int) -> tuple[Any, ...]:
+        train = self._tasks[i][0]
+        return self.spec, self.seed, self.x.iloc[train], self.names[self.y[train]]
+
+    def _run(self, n_jobs: int, gate: _MemoryGate) -> None:
+        try:
+            self.cache = FeatureCache.build(self.spec, self.x)
+        except ValueError as exc:
+            raise _fit_error(self.spec, len(self.x), exc) from None
+        if self.cache is not None:
+            _release_memory()  # what counting the n-grams of the table freed
+            for i in self._apart:  # in the budget until the child is done
+                gate.reserve(i, self.cache.pipeline_memory(self._tasks[i][0]))
 
         def one(i: int) -> tuple[Any, list[str]]:
             try:

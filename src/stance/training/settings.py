@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 # Settings that change how fast models train, never what they learn: changing them re-runs nothing.
-SPEED_SETTINGS = ("n_jobs", "fit_memory_mb")
+SPEED_SETTINGS = ("n_jobs", "fit_memory_mb", "final_fit_process_from")
 
 
 def result_settings(evaluation: Mapping[str, Any]) -> dict[str, Any]:
@@ -39,6 +39,7 @@ class EvalSettings:
     # How the fits run; the results do not depend on these (not in as_dict / metrics.json).
     n_jobs: int
     fit_memory_mb: int
+    final_fit_process_from: int | None = None
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> EvalSettings:
@@ -59,6 +60,7 @@ class EvalSettings:
             learning_curve_max_train=_optional_int(ev["learning_curve_max_train"]),
             n_jobs=int(ev["n_jobs"]),
             fit_memory_mb=int(ev["fit_memory_mb"]),
+            final_fit_process_from=_optional_int(ev.get("final_fit_process_from")),
         )
 
     def as_dict(self) -> dict[str, Any]:
