@@ -452,6 +452,7 @@ def test_thread_settings_come_from_config_and_stay_out_of_the_results(config):
     s = EvalSettings.from_config(ev_config)
     assert (s.n_jobs, s.fit_memory_mb) == (3, 7)
     assert "n_jobs" not in s.as_dict() and "fit_memory_mb" not in s.as_dict()
+    assert "final_fit_process_from" not in s.as_dict()
 
 
 def test_learning_curve_max_train_leaves_out_the_larger_shares(data, settings, monkeypatch):
