@@ -9,7 +9,7 @@ import multiprocessing
 import signal
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from typing import Any
 
 import numpy as np
@@ -108,6 +108,14 @@ def _predicted(model: Any, x: Any, n: int, classes: Sequence[str]) -> tuple[np.n
 _LIBLINEAR = threading.Lock()
 
 
+def _wait(result: multiprocessing.pool.AsyncResult) -> Any:
+    """The value of a fit in another process, once ready; a stop request raises meanwhile."""
+    while not result.ready():
+        stopping.check()
+        result.wait(1.0)
+    return result.get()
+
+
 def _uses_liblinear(classifier: Any) -> bool:
     return isinstance(classifier, LinearSVC) or getattr(classifier, "solver", "") == "liblinear"
 
@@ -120,8 +128,6 @@ class _MemoryGate:
         self.budget = budget
         self.used = 0
         self.cond = threading.Condition()
-        self.reserved: dict[int, int] = {}
-        self.ended_keys: set[int] = set()
 
     @contextmanager
     def hold(self, size: int) -> Iterator[None]:
@@ -131,25 +137,9 @@ class _MemoryGate:
         try:
             yield
         finally:
-            self._free(size)
-
-    def _free(self, size: int) -> None:
-        with self.cond:
-            self.used -= size
-            self.cond.notify_all()
-
-    def reserve(self, key: int, size: int) -> None:
-        """Count ``size`` bytes as used until ``ended(key)`` (a fit in another process)."""
-        with self.cond:
-            if key not in self.ended_keys:
-                self.reserved[key] = size
-                self.used += size
-
-    def ended(self, key: int) -> None:
-        with self.cond:
-            self.ended_keys.add(key)
-            self.used -= self.reserved.pop(key, 0)
-            self.cond.notify_all()
+            with self.cond:
+                self.used -= size
+                self.cond.notify_all()
 
 
 def _no_gate(size: int) -> AbstractContextManager[None]:
@@ -190,6 +180,7 @@ class Fits:
         self.spec, self.x, self.y, self.classes, self.seed = spec, x, y, list(classes), seed
         self.names = np.asarray(classes, dtype=object)
         self.cache: FeatureCache | None = None  # built by run
+        self._apart: dict[int, multiprocessing.pool.AsyncResult] = {}
         self._tasks: list[tuple[np.ndarray, np.ndarray | None]] = []
         self._results: list[Any] = []
         self._notes: list[list[str]] = []
@@ -210,17 +201,11 @@ class Fits:
 
     def _run_one(self, i: int, gate: _MemoryGate | None = None) -> tuple[Any, list[str]]:
         train, test = self._tasks[i]
-        if i in self._apart:
-            while not self._apart[i].ready():
-                stopping.check()
-                self._apart[i].wait(1.0)
-            model = self._apart[i].get()
-            return model, _convergence_note(self.spec, model)
         if test is None:
             hold = gate.hold if gate is not None else _no_gate
             size = self.cache.pipeline_memory(train, len(self.classes)) if self.cache else 0
             with hold(size):
-                model = self._fit_raw(train)
+                model = self._fit_raw(train) if i not in self._apart else _wait(self._apart[i])
             return model, _convergence_note(self.spec, model)
         present = sorted(set(self.y[train].tolist()))
         if len(present) == 1:
@@ -273,55 +258,36 @@ class Fits:
             for i, (train, test) in enumerate(self._tasks)
             if test is None and n_jobs > 1 and len(train) >= (final_process_from or np.inf)
         ]
-        if apart and FeatureCache.applies(self.spec, self.x) is None:
-            apart = []  # only the cached kinds: the others fit their folds one at a time
-        # The child ignores Ctrl-C: the stop reaches this process, which ends the child.
-        pool = (
-            multiprocessing.get_context("spawn").Pool(
-                1, initializer=signal.signal, initargs=(signal.SIGINT, signal.SIG_IGN)
-            )
-            if apart
-            else None
-        )
-        try:
-            self._apart = {
-                i: pool.apply_async(
-                    _fit_pipeline,
-                    self._final_args(i),
-                    callback=lambda _, i=i: gate.ended(i),
-                    error_callback=lambda _, i=i: gate.ended(i),
-                )
-                for i in apart
-            }
-            self._run(n_jobs, gate)
-        finally:
-            if pool is not None:
-                pool.terminate()
+        with ExitStack() as stack:
+            # Only the cached kinds: the others fit their folds one at a time in this thread.
+            if apart and FeatureCache.applies(self.spec, self.x) is not None:
+                # The child ignores Ctrl-C: the stop reaches this process, which ends the child.
+                context = multiprocessing.get_context("spawn")
+                ignore = (signal.SIGINT, signal.SIG_IGN)
+                pool = stack.enter_context(context.Pool(1, signal.signal, ignore))
+                self._apart = {i: pool.apply_async(_fit_pipeline, self._args(i)) for i in apart}
+            try:
+                self.cache = FeatureCache.build(self.spec, self.x)
+            except ValueError as exc:
+                raise _fit_error(self.spec, len(self.x), exc) from None
+            cached = self.cache is not None
+            if cached:
+                _release_memory()  # what counting the n-grams of the table freed
+            self._results, self._notes = self._run(n_jobs if cached else 1, gate)
 
-    def _final_args(self, i: int) -> tuple[Any, ...]:
+    def _args(self, i: int) -> tuple[Any, ...]:
         train = self._tasks[i][0]
         return self.spec, self.seed, self.x.iloc[train], self.names[self.y[train]]
 
-    def _run(self, n_jobs: int, gate: _MemoryGate) -> None:
-        try:
-            self.cache = FeatureCache.build(self.spec, self.x)
-        except ValueError as exc:
-            raise _fit_error(self.spec, len(self.x), exc) from None
-        if self.cache is not None:
-            _release_memory()  # what counting the n-grams of the table freed
-            for i in self._apart:  # in the budget until the child is done
-                gate.reserve(i, self.cache.pipeline_memory(self._tasks[i][0]))
-
+    def _run(self, n_jobs: int, gate: _MemoryGate) -> tuple[list[Any], list[list[str]]]:
         def one(i: int) -> tuple[Any, list[str]]:
             try:
                 return self._run_one(i, gate)
             finally:
-                if cached:
+                if self.cache is not None:
                     _release_memory()
 
-        # Without a cache the fits are pipeline fits on raw text: run in this thread.
-        cached = self.cache is not None
-        jobs = max(1, min(n_jobs, len(self._tasks))) if cached else 1
+        jobs = max(1, min(n_jobs, len(self._tasks)))
         # BLAS only sees the solvers' small dense vectors: more than one thread per fit costs
         # far more in start-up and waiting than it gains (and changes sums' rounding by machine).
         with threadpool_limits(limits=1, user_api="blas"):
@@ -336,12 +302,12 @@ class Fits:
                 with ThreadPoolExecutor(max_workers=jobs) as pool:
                     results = dict(zip(order, pool.map(one, order), strict=True))
                 done = [results[i] for i in range(len(self._tasks))]
-        self._results = [result for result, _ in done]
-        self._notes = [notes for _, notes in done]
+        return [result for result, _ in done], [notes for _, notes in done]
 
     def _order(self) -> list[int]:
-        """The fold fits, largest and smallest in turn, then the final fit(s): while the memory
-        budget holds back a second large fit, a thread takes a small one instead of waiting."""
+        """The final fits in another process first (a thread waits for each, holding its memory
+        in the budget), then the fold fits, largest and smallest in turn, then the other final
+        fits: while the budget holds back a large fit, a thread takes a small one."""
         folds = sorted(
             (i for i, (_, test) in enumerate(self._tasks) if test is not None),
             key=lambda i: -len(self._tasks[i][0]),
@@ -351,7 +317,8 @@ class Fits:
             order.append(folds.pop(0))
             if folds:
                 order.append(folds.pop())
-        return order + [i for i, (_, test) in enumerate(self._tasks) if test is None]
+        finals = [i for i, (_, test) in enumerate(self._tasks) if test is None]
+        return sorted(finals, key=lambda i: i not in self._apart) + order
 
     def final_model(self, i: int) -> Pipeline:
         return self._results[i]
