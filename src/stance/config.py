@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from stance.errors import StanceError
+from stance.errors import StanceError, decode_utf8, read_bytes
 
 SCHEMA_RELATIVE = Path("workflow/schemas/config.schema.yaml")
 # libyaml's loader where PyYAML has it: the Snakefile reads the config on every run.
@@ -52,24 +52,8 @@ def _no_anchors(text: str, path: Path) -> None:
 def load_yaml(path: Path | str) -> Any:
     """Read a UTF-8 YAML file without anchors or aliases, turning every problem (not UTF-8, an
     anchor or alias, a syntax error) into a message with file and line."""
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise StanceError(f"{path}: file not found") from None
-    except OSError as exc:
-        raise StanceError(
-            f"{path}: cannot be read ({exc.strerror or exc}); check the path"
-        ) from None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise StanceError(
-            f"{path}: line {line}: byte {exc.start} (0x{data[exc.start]:02x}) is not valid UTF-8 "
-            "(the file was saved in another encoding, e.g. Latin-1 or Windows-1252); save it as "
-            "UTF-8 (for example: iconv -f LATIN1 -t UTF-8 in.yaml > out.yaml)"
-        ) from None
+    fix = "save it as UTF-8 (for example: iconv -f LATIN1 -t UTF-8 in.yaml > out.yaml)"
+    text = decode_utf8(read_bytes(path), path, fix)
     try:
         _no_anchors(text, path)
         return yaml.load(text, Loader=_LOADER)

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 from stance.corpus.articles import bounded_id, decode_article, safe_article_id
 from stance.corpus.metadata import EARLIEST_DATE, check_fields, latest_date
-from stance.errors import StanceError
+from stance.errors import StanceError, decode_utf8
 
 HTML_SUFFIXES = (".html", ".htm")
 # JSON Lines fields read as metadata; ``sitename`` is what trafilatura's JSON output calls
@@ -254,12 +254,7 @@ def read_jsonl(data: bytes, path: Path) -> Reading:
     """The articles of a JSON Lines export (one object per line: ``text``, metadata fields and
     an optional ID); every bad line is a problem naming the file and line."""
     reading = Reading()
-    try:
-        content = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        problem = f"{path} line {line}: byte {exc.start} is not valid UTF-8; export as UTF-8"
-        raise StanceError(problem) from None
+    content = decode_utf8(data, path, "export as UTF-8", bom=True)
     ignored: set[str] = set()
     stem = safe_article_id(path.stem)
     known = {JSONL_TEXT_FIELD, *JSONL_FIELDS, *JSONL_ID_FIELDS}

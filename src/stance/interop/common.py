@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stance.errors import StanceError
+from stance.errors import StanceError, decode_utf8, read_bytes
 
 # The note field of the tools' labeling interfaces (Label Studio TextArea, Prodigy meta).
 NOTE = "note"
@@ -75,19 +75,10 @@ def as_str(value: Any) -> str | None:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
-def _read_text(path: Path, how: str) -> str:
-    try:
-        return path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise StanceError(f"{path}: file not found; check the path") from None
-    except UnicodeDecodeError as exc:
-        raise StanceError(f"{path}: byte {exc.start} is not valid UTF-8; {how}") from None
-
-
 def read_json(path: Path, tool: str, how: str) -> Any:
     """A whole JSON file (Label Studio's export); errors name the line and column."""
     try:
-        return json.loads(_read_text(path, how))
+        return json.loads(decode_utf8(read_bytes(path), path, how, bom=True))
     except json.JSONDecodeError as exc:
         raise StanceError(
             f"{path} line {exc.lineno} column {exc.colno}: not valid JSON ({exc.msg}); "
@@ -102,7 +93,7 @@ def read_json(path: Path, tool: str, how: str) -> Any:
 
 def read_jsonl(path: Path, tool: str, how: str) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, object) for every non-blank line of a JSONL file (doccano, Prodigy)."""
-    text = _read_text(path, how)
+    text = decode_utf8(read_bytes(path), path, how, bom=True)
     # Only "\n" ends a line: str.splitlines would also split at U+2028 or U+0085, which a
     # JSON string may hold raw (json.dumps with ensure_ascii=False writes them so).
     for number, line in enumerate(text.split("\n"), start=1):
