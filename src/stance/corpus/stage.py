@@ -16,7 +16,7 @@ from stance import stopping
 from stance.codehash import code_digest
 from stance.corpus.articles import decode_article
 from stance.corpus.splitting import SentenceSplitter, compile_rules, split_article
-from stance.errors import StanceError
+from stance.errors import StanceError, read_bytes
 from stance.io import atomic_path, write_json, write_tsv
 
 logger = logging.getLogger(__name__)
@@ -117,13 +117,10 @@ def split_shard(
         path = Path(raw_path)
         article_id = path.stem
         try:
-            data = path.read_bytes()
+            data = read_bytes(path)
             raw = decode_article(data, path)
         except StanceError as exc:
             problems.append(str(exc))
-            continue
-        except OSError as exc:
-            problems.append(f"{path}: cannot read the file: {exc.strerror}")
             continue
         key = hashlib.sha256(data).hexdigest()
         hit = cached.get(article_id)

@@ -1,8 +1,7 @@
 """doccano: text classification JSONL in (metadata carries the IDs) and out, and its label types.
 
-Formats: https://doccano.github.io/doccano/tutorial/#import-dataset (JSONL, extra keys become
-metadata) and https://doccano.github.io/doccano/tutorial/#export-data (JSONL with ``label``).
-doccano has one label set per project, so a value is written ``field:value`` (``speaker:taliban``).
+Formats: https://doccano.github.io/doccano/tutorial/#import-dataset and #export-data. doccano has
+one label set per project, so a value is written ``field:value`` (``speaker:taliban``).
 """
 
 from __future__ import annotations

@@ -187,7 +187,6 @@ def read_annotations(path: Path, schema: LabelSchema, completed_by: str | None =
     wanted = None if completed_by is None else completed_by.strip().lower()
     users: set[str] = set()  # every user with an annotation, for a --completed-by that fits none
     matched = 0  # tasks with an annotation by --completed-by
-    fields = schema.field_names
     for i, item in enumerate(data, start=1):
         where = f"{path} item {i}"
         if isinstance(item, dict) and item.get("id") is not None:
@@ -221,7 +220,7 @@ def read_annotations(path: Path, schema: LabelSchema, completed_by: str | None =
                 "--completed-by USER (the user's id or email)"
             )
             continue
-        chosen = _result(human[0], where, fields, read)
+        chosen = _result(human[0], where, schema.field_names, read)
         if chosen is None:
             continue
         read.annotations.append(
