@@ -189,8 +189,7 @@ def lone_surrogate(value: str) -> int | None:
 
 
 def _surrogate_problems(record: dict, where: str) -> list[str]:
-    """A problem for each field name or used field whose text holds a lone surrogate, which
-    json.loads lets through from an escape such as \\ud800 but no file or terminal can hold."""
+    """A problem for each field name, or text of a field read, that holds a lone surrogate."""
     problems: list[str] = []
     used = (JSONL_TEXT_FIELD, *JSONL_FIELDS, *JSONL_ID_FIELDS)
     for key, value in record.items():

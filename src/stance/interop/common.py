@@ -91,8 +91,8 @@ def read_json(path: Path, tool: str, how: str) -> Any:
         ) from None
 
 
-def read_jsonl(path: Path, tool: str, how: str) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number, object) for every non-blank line of a JSONL file (doccano, Prodigy)."""
+def read_jsonl(path: Path, tool: str, how: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """("<path> line <n>", object) for every non-blank line of a JSONL file (doccano, Prodigy)."""
     text = decode_utf8(read_bytes(path), path, how, bom=True)
     # Only "\n" ends a line: str.splitlines would also split at U+2028 or U+0085, which a
     # JSON string may hold raw (json.dumps with ensure_ascii=False writes them so).
@@ -116,7 +116,7 @@ def read_jsonl(path: Path, tool: str, how: str) -> Iterator[tuple[int, dict[str,
                 f"{path} line {number}: a JSON {type(obj).__name__}, not an object; a {tool} "
                 f"export has one JSON object per line: {how}"
             )
-        yield number, obj
+        yield f"{path} line {number}", obj
 
 
 def own_records(

@@ -194,9 +194,8 @@ def read_annotations(path: Path, schema: LabelSchema, completed_by: str | None =
         if not isinstance(item, dict) or not isinstance(item.get("data"), dict):
             read.problems.append(f"{where}: no 'data' object, so not a Label Studio task; {HOW}")
             continue
-        annotations = item.get("annotations")
-        if annotations is None:
-            annotations = item.get("completions", [])  # the name before Label Studio 1.0
+        # "completions": the name before Label Studio 1.0
+        annotations = item.get("annotations") or item.get("completions", [])
         if not isinstance(annotations, list):
             read.problems.append(f"{where}: 'annotations' is not a list; {HOW}")
             continue
@@ -206,8 +205,7 @@ def read_annotations(path: Path, schema: LabelSchema, completed_by: str | None =
             human = [a for a in human if wanted in _user_forms(a)]
             matched += bool(human)
         if not human:
-            cancelled = len(annotations) - len(human)
-            why = "skipped (cancelled) in Label Studio" if cancelled else "no annotation"
+            why = "skipped (cancelled) in Label Studio" if annotations else "no annotation"
             if completed_by is not None and annotations:
                 why = f"no annotation by {completed_by}"
             read.skipped.append(f"{where}: {why}")

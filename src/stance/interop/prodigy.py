@@ -81,8 +81,7 @@ def write_tasks(items: list[QueueItem], schema: LabelSchema, out: Path) -> list[
 def read_annotations(path: Path, schema: LabelSchema) -> ToolRead:
     """Accepted answers of a ``prodigy db-out`` file; ``reject`` and ``ignore`` are no label."""
     read = ToolRead()
-    for number, obj in read_jsonl(path, "Prodigy", HOW):
-        where = f"{path} line {number}"
+    for where, obj in read_jsonl(path, "Prodigy", HOW):
         answer = obj.get("answer")
         if answer in ("reject", "ignore"):
             read.skipped.append(f"{where}: answer {answer!r}")
