@@ -10,11 +10,10 @@ from urllib.parse import urlsplit
 
 from stance.corpus.articles import bounded_id, decode_article, safe_article_id
 from stance.corpus.metadata import EARLIEST_DATE, check_fields, latest_date
-from stance.errors import StanceError, decode_utf8
+from stance.errors import StanceError, decode_utf8, read_bytes
 
 HTML_SUFFIXES = (".html", ".htm")
-# JSON Lines fields read as metadata; ``sitename`` is what trafilatura's JSON output calls
-# the outlet, so its exports can be added as they are.
+# JSON Lines fields read as metadata (``sitename``: the outlet in trafilatura's JSON output).
 JSONL_TEXT_FIELD = "text"
 JSONL_FIELDS = {
     "title": "title",
@@ -39,8 +38,7 @@ MIN_SENTENCE_CHARS = 30
 MIN_PROSE_CHARS = 200
 MIN_PROSE_SHARE = 0.5
 _SENTENCE_END = re.compile(r"[.!?…。！？][\"'”’»)\]]*$")
-# Page types (og:type, schema.org @type) that sites give to front, section and search pages;
-# article pages say "article" (or a schema.org article type).
+# Page types (og:type, schema.org @type) of front, section and search pages, not of articles.
 NOT_ARTICLE_TYPES = {
     "website",
     "collectionpage",
@@ -80,23 +78,19 @@ def read_source(path: Path | str) -> Reading:
     path = Path(path)
     suffix = path.suffix.lower()
     try:
-        if suffix in HTML_SUFFIXES and (size := path.stat().st_size) > MAX_PAGE_BYTES:
+        data = read_bytes(path)
+        if suffix in HTML_SUFFIXES and len(data) > MAX_PAGE_BYTES:
             raise StanceError(
-                f"{path}: {size:,} bytes, more than the {MAX_PAGE_BYTES:,} bytes "
+                f"{path}: {len(data):,} bytes, more than the {MAX_PAGE_BYTES:,} bytes "
                 f"({MAX_PAGE_BYTES // 2**20} MiB) read from a saved page; save the article's "
                 "page without its images (Save Page As: HTML only), or copy its text into a "
                 ".txt file"
             )
-        data = path.read_bytes()
         if suffix in HTML_SUFFIXES:
             return read_html(data, path)
         if suffix == ".jsonl":
             return read_jsonl(data, path)
         text = decode_article(data, path)
-    except FileNotFoundError:
-        return Reading(problems=[f"{path}: file not found"])
-    except OSError as exc:
-        return Reading(problems=[f"{path}: {exc.strerror}"])
     except StanceError as exc:  # what stops this file: the others are still checked
         return Reading(problems=[str(exc)])
     # A plain text file is copied byte for byte (offsets into it stay offsets into the source).
@@ -136,9 +130,8 @@ def read_html(data: bytes, path: Path) -> Reading:
         raise StanceError(f"{path}: the file is empty; save the page again")
     import trafilatura
 
-    # htmldate's settings: the publication date from the page's metadata only (meta tags,
-    # JSON-LD, time elements, a dated address), never a year found in its text (a copyright
-    # line, a number), and only dates from 1900 to tomorrow.
+    # htmldate: the date from the page's metadata only (meta tags, JSON-LD, time elements, a
+    # dated address), never a year in its text (a copyright line), and only from 1900 to tomorrow.
     dates = {"extensive_search": False, "original_date": True}
     dates |= {"min_date": EARLIEST_DATE.isoformat(), "max_date": latest_date().isoformat()}
     try:

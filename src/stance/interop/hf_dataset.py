@@ -1,8 +1,7 @@
 """The labeled data set as a folder that `datasets.load_dataset(DIR)` reads: Parquet and a card.
 
 Layout: https://huggingface.co/docs/datasets/repository_structure and
-https://huggingface.co/docs/hub/datasets-cards (the card's YAML header names the files and
-features); the card text describes them.
+https://huggingface.co/docs/hub/datasets-cards (the card's YAML header names files and features).
 """
 
 from __future__ import annotations
