@@ -50,8 +50,7 @@ def _no_anchors(text: str, path: Path) -> None:
 
 
 def load_yaml(path: Path | str) -> Any:
-    """Read a UTF-8 YAML file without anchors or aliases, turning every problem (not UTF-8, an
-    anchor or alias, a syntax error) into a message with file and line."""
+    """Read a YAML file (UTF-8, no anchors or aliases); every problem names the file and line."""
     fix = "save it as UTF-8 (for example: iconv -f LATIN1 -t UTF-8 in.yaml > out.yaml)"
     text = decode_utf8(read_bytes(path), path, fix)
     try:
@@ -87,8 +86,7 @@ def _filling_validator() -> Any:
 
 
 def validate_config(config: Any, source: Path | str, schema_path: Path | None = None) -> dict:
-    """Validate a config mapping against the schema and fill in its defaults (in place); a
-    StanceError names ``source`` and every bad key."""
+    """Validate a config, filling in its defaults (in place); errors name ``source``, each key."""
     schema = load_yaml(schema_path or _find_schema(Path(source)))
     if not isinstance(config, dict):
         raise StanceError(f"{source}: the configuration must be a mapping of settings")

@@ -20,8 +20,7 @@ def read_bytes(path: Path | str) -> bytes:
 
 
 def decode_utf8(data: bytes, source: Path | str, fix: str, bom: bool = False) -> str:
-    """``data`` decoded as UTF-8 (less a leading BOM with ``bom``); a StanceError names the line
-    and byte that is not UTF-8, then ``fix``."""
+    """UTF-8 ``data`` (less a BOM with ``bom``), else a StanceError with line, byte and ``fix``."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:

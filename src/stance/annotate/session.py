@@ -106,8 +106,7 @@ def uncertainty(probabilities: pd.DataFrame) -> pd.Series:
 def logged_model_probabilities(
     uri: str, experiment: str
 ) -> Callable[[pd.DataFrame], pd.DataFrame | None]:
-    """Class probabilities by the best logged text-only model, or None without a usable one (the
-    session then keeps article order)."""
+    """Probabilities by the best logged text-only model; None without one (article order stays)."""
     from stance.tracking.model_io import load_logged_model
     from stance.tracking.queries import select_run
     from stance.training.models import predict_sentences
@@ -201,8 +200,7 @@ def open_session(
     warn: Callable[[str], None] = logger.info,
     **queue: Any,
 ) -> LabelingSession:
-    """Check the labels, then build the queue (:func:`build_queue`, ``queue`` its other options:
-    seed, unit, relabel, command) in the chosen order."""
+    """Check the labels, then build the queue (:func:`build_queue` with ``queue``) in ``order``."""
     check_keys(schema)
     if sample is not None and order != "article":
         raise StanceError(

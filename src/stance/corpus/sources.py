@@ -98,8 +98,7 @@ def read_source(path: Path | str) -> Reading:
 
 
 def not_an_article(text: str, url: str, pagetype: str, date: str) -> str | None:
-    """Why the extracted text of a page is not an article (navigation, headlines, a front
-    page), or None when it looks like one."""
+    """Why the text extracted from a page is not an article (a front page, navigation), or None."""
     try:
         parts = urlsplit(url)
     except ValueError:  # not a web address: no front page either
@@ -124,8 +123,7 @@ def not_an_article(text: str, url: str, pagetype: str, date: str) -> str | None:
 
 
 def read_html(data: bytes, path: Path) -> Reading:
-    """The main text and metadata (title, date, site name, URL) of a saved web page; raises
-    StanceError when the page is no article."""
+    """The main text and metadata (title, date, site name, URL) of a saved page of an article."""
     if not data.strip():
         raise StanceError(f"{path}: the file is empty; save the page again")
     import trafilatura

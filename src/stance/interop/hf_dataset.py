@@ -218,8 +218,7 @@ def export_dataset(
     force: bool = False,
     protected: Mapping[str, Path] | None = None,
 ) -> DatasetExport:
-    """Validate the labels as the label stage does, then write the folder's files (replacing
-    only an earlier export's, see targets)."""
+    """Validate the labels as the label stage does, then write the folder (see targets)."""
     out = Path(out)
     has_guidelines = guidelines is not None and Path(guidelines).is_file()
     writing = [f for f in KNOWN_FILES if has_guidelines or f != "GUIDELINES.md"]

@@ -127,8 +127,7 @@ class SpeakerMapping:
         return replace(self, entries=[e for e in self.entries if e.name not in left_out])
 
     def articles_naming(self, texts: Iterable[tuple[str, str]]) -> dict[str, set[str]]:
-        """The articles of ``texts`` ((article, text) pairs) that name each name: one read serves
-        the leak guard of every fold."""
+        """The articles of ``texts`` ((article, text) pairs) naming each name, for every fold."""
         found: dict[str, set[str]] = {}
         for article, text in texts:
             for name in self.names_in(text):
