@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 
 class StanceError(Exception):
@@ -30,3 +33,24 @@ def decode_utf8(data: bytes, source: Path | str, fix: str, bom: bool = False) ->
             f"UTF-8; {fix}"
         ) from None
     return text.removeprefix("\ufeff") if bom else text
+
+
+def json_lines(text: str) -> Iterator[tuple[int, str]]:
+    """(number, line) of every non-blank line of JSON Lines; only "\\n" ends a line (splitlines
+    would also cut at U+2028 or a form feed, which a JSON string may hold as they are)."""
+    return ((n, line) for n, line in enumerate(text.split("\n"), 1) if line.strip())
+
+
+def parse_json(text: str, path: Path | str, fix: str, line: int | None = None) -> Any:
+    """``text`` as JSON (line ``line`` of ``path``, else all of it); else a StanceError naming
+    the line and column, then ``fix``."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        at = f"line {line or exc.lineno} column {exc.colno}"
+        raise StanceError(f"{path} {at}: not valid JSON ({exc.msg}); {fix}") from None
+    except RecursionError:
+        at = f" line {line}" if line else ""
+        raise StanceError(
+            f"{path}{at}: JSON nested too deeply to read (thousands of levels); {fix}"
+        ) from None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,7 +9,7 @@ from urllib.parse import urlsplit
 
 from stance.corpus.articles import bounded_id, decode_article, safe_article_id
 from stance.corpus.metadata import EARLIEST_DATE, check_fields, latest_date
-from stance.errors import StanceError, decode_utf8, read_bytes
+from stance.errors import StanceError, decode_utf8, json_lines, parse_json, read_bytes
 
 HTML_SUFFIXES = (".html", ".htm")
 # JSON Lines fields read as metadata (``sitename``: the outlet in trafilatura's JSON output).
@@ -25,6 +24,7 @@ JSONL_FIELDS = {
 JSONL_ID_FIELDS = ("article_id", "id")
 # The longest JSON Lines line read (one article with its metadata): far above any article.
 MAX_JSONL_LINE_BYTES = 10 * 1024 * 1024
+_ONE_OBJECT = "each line must be one JSON object (a text with line breaks writes them as \\n)"
 # Browsers write the page's address into a saved page: <!-- saved from url=(0042)https://... -->
 _SAVED_FROM = re.compile(rb"<!--\s*saved from url=\(\d+\)(\S+?)\s*-->", re.IGNORECASE)
 # The largest page read: news pages are well under 5 MB even saved with their images inlined
@@ -248,11 +248,7 @@ def read_jsonl(data: bytes, path: Path) -> Reading:
     ignored: set[str] = set()
     stem = safe_article_id(path.stem)
     known = {JSONL_TEXT_FIELD, *JSONL_FIELDS, *JSONL_ID_FIELDS}
-    # Lines end at \n only: str.splitlines would also cut at characters that a JSON string may
-    # hold as they are (U+2028, form feed), and the line numbers would be wrong.
-    for number, line in enumerate(content.split("\n"), 1):
-        if not line.strip():
-            continue
+    for number, line in json_lines(content):
         where = f"{path} line {number}"
         size = len(line.encode("utf-8"))
         if size > MAX_JSONL_LINE_BYTES:
@@ -263,18 +259,9 @@ def read_jsonl(data: bytes, path: Path) -> Reading:
             )
             continue
         try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            reading.problems.append(
-                f"{where}: not valid JSON ({exc.msg} at column {exc.colno}); each line must be "
-                "one complete JSON object (a text with line breaks writes them as \\n)"
-            )
-            continue
-        except RecursionError:
-            reading.problems.append(
-                f"{where}: JSON nested too deeply to read; an article is one flat JSON object "
-                "with a text field"
-            )
+            record = parse_json(line, path, _ONE_OBJECT, number)
+        except StanceError as exc:
+            reading.problems.append(str(exc))
             continue
         article, problems = _jsonl_article(record, where, bounded_id(f"{stem}_{number}"))
         reading.problems += problems

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import quoteattr
 
-from stance.interop.common import NOTE, QueueItem, ToolAnnotation, ToolRead, own_records, read_json
+from stance.errors import decode_utf8, parse_json, read_bytes
+from stance.interop.common import NOTE, QueueItem, ToolAnnotation, ToolRead, own_records
 from stance.interop.targets import Output
 from stance.io import atomic_open, write_json
 from stance.labels.schema import LabelSchema
@@ -172,7 +173,8 @@ def _result(
 def read_annotations(path: Path, schema: LabelSchema, completed_by: str | None = None) -> ToolRead:
     """Human annotations (never ``predictions``) of a Label Studio JSON export, only those of
     the user ``completed_by`` when given; a cancelled annotation or none is no label."""
-    data = read_json(path, "Label Studio", HOW)
+    text = decode_utf8(read_bytes(path), path, HOW, bom=True)
+    data = parse_json(text, path, f"this is not a Label Studio export: {HOW}")
     read = ToolRead()
     if not isinstance(data, list):
         read.problems.append(f"{path}: a JSON {type(data).__name__}, not a list of tasks; {HOW}")
