@@ -19,7 +19,9 @@ def read_bytes(path: Path | str) -> bytes:
     except FileNotFoundError:
         raise StanceError(f"{path}: file not found; check the path") from None
     except OSError as exc:
-        raise StanceError(f"{path}: cannot be read ({exc.strerror}); check the path") from None
+        raise StanceError(
+            f"{path}: cannot be read ({exc.strerror}); check the path and your read permission"
+        ) from None
 
 
 def decode_utf8(data: bytes, source: Path | str, fix: str, bom: bool = False) -> str:
