@@ -110,12 +110,9 @@ def load_config(path: Path | str = "config/config.yaml") -> dict:
 
 
 def yaml_lines(text: str) -> dict[tuple[str, ...], int]:
-    """1-based line of every key and list item of a YAML document, by its path."""
+    """1-based line of every key and list item of a YAML document that load_yaml reads."""
     out: dict[tuple[str, ...], int] = {}
-    try:
-        root = yaml.compose(text, Loader=_LOADER)
-    except yaml.YAMLError:
-        return out
+    root = yaml.compose(text, Loader=_LOADER)
 
     def walk(node: Any, path: tuple[str, ...]) -> None:
         out[path] = node.start_mark.line + 1

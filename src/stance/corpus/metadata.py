@@ -150,24 +150,19 @@ def _records(path: Path) -> list[tuple[int, list[str]]]:
             records.append((start, record))
             start = reader.line_num + 1
     except csv.Error as exc:
-        raise StanceError(_csv_error(path, len(records) + 1, start, exc)) from None
+        where = f"{path} row {len(records) + 1} (line {start})"
+        if "field larger than field limit" in str(exc):
+            raise StanceError(
+                f"{where}: a cell longer than {csv.field_size_limit():,} characters; the longest "
+                f'cells allowed are: {_LIMITS} characters; shorten it (or close the quote (") '
+                "left open in this row, which makes a cell run on over the rows after it)"
+            ) from None
+        raise StanceError(
+            f'{where}: not valid CSV ({exc}): a quote (") opened in this row is not closed where '
+            "its cell ends, so the rows after it would be read as part of the cell; close the "
+            'quote, or write a quote inside a quoted cell twice ("He said ""no""")'
+        ) from None
     return records
-
-
-def _csv_error(path: Path, row: int, start: int, exc: csv.Error) -> str:
-    """The message for a record the csv module cannot read."""
-    where = f"{path} row {row} (line {start})"
-    if "field larger than field limit" in str(exc):
-        return (
-            f"{where}: a cell longer than {csv.field_size_limit():,} characters; the longest "
-            f'cells allowed are: {_LIMITS} characters; shorten it (or close the quote (") '
-            "left open in this row, which makes a cell run on over the rows after it)"
-        )
-    return (
-        f'{where}: not valid CSV ({exc}): a quote (") opened in this row is not closed where '
-        "its cell ends, so the rows after it would be read as part of the cell; close the "
-        'quote, or write a quote inside a quoted cell twice ("He said ""no""")'
-    )
 
 
 def read_metadata(path: Path | str, article_ids: Collection[str]) -> Metadata:
