@@ -8,7 +8,7 @@ from snakemake.utils import min_version
 
 from stance.cli.jobs import check_workflow
 from stance.config import load_yaml
-from stance.environment import collect_garbage_less_often, configure, quick_exit_at_end
+from stance.environment import collect_garbage_less_often, configure
 from stance.errors import StanceError
 from stance.stopping import stop_jobs_on_signals
 
@@ -19,7 +19,6 @@ configure()
 # The jobs run in this process (stance.cli.jobs): fewer garbage collections while they run, and
 # none at its exit (stance.environment).
 collect_garbage_less_often()
-quick_exit_at_end()
 
 
 # Snakemake's own message for a YAML syntax error names neither the file nor the line: read the

@@ -198,7 +198,7 @@ def test_jsonl_bad_line_names_the_line_and_adds_nothing(seeds: Path, tmp_path: P
         add_sources([text_file, EXPORT_BAD_LINE], seeds)
     message = str(err.value)
     assert message.startswith("no article was added")
-    assert f"{EXPORT_BAD_LINE} line 3: not valid JSON" in message
+    assert f"{EXPORT_BAD_LINE} line 3 column 89: not valid JSON" in message
     assert "line 1" not in message and "line 4" not in message
     assert sorted(p.name for p in seeds.iterdir()) == ["a1.txt"]
 

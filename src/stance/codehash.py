@@ -9,9 +9,8 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 
 
 def code_digest(*parts: str) -> str:
-    """SHA-256 (16 hex digits) of every Python file of the named subpackages (``"training"``)
-    and modules (``"tracking/runs.py"``), in path order, and of the YAML data files in their
-    folders (the cue lexicon speakers/cues.yaml is read by speakers/cues.py)."""
+    """SHA-256 (16 hex digits) of the Python files of the named subpackages (``"training"``) and
+    modules (``"tracking/runs.py"``) and the YAML data files beside them (speakers/cues.yaml)."""
     h = hashlib.sha256()
     for name in parts:
         target = PACKAGE_DIR / name

@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from stance.errors import StanceError
+from stance.errors import StanceError, decode_utf8, read_bytes
 
 SCHEMA_RELATIVE = Path("workflow/schemas/config.schema.yaml")
 # libyaml's loader where PyYAML has it: the Snakefile reads the config on every run.
@@ -50,26 +50,9 @@ def _no_anchors(text: str, path: Path) -> None:
 
 
 def load_yaml(path: Path | str) -> Any:
-    """Read a UTF-8 YAML file without anchors or aliases, turning every problem (not UTF-8, an
-    anchor or alias, a syntax error) into a message with file and line."""
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise StanceError(f"{path}: file not found") from None
-    except OSError as exc:
-        raise StanceError(
-            f"{path}: cannot be read ({exc.strerror or exc}); check the path"
-        ) from None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise StanceError(
-            f"{path}: line {line}: byte {exc.start} (0x{data[exc.start]:02x}) is not valid UTF-8 "
-            "(the file was saved in another encoding, e.g. Latin-1 or Windows-1252); save it as "
-            "UTF-8 (for example: iconv -f LATIN1 -t UTF-8 in.yaml > out.yaml)"
-        ) from None
+    """Read a YAML file (UTF-8, no anchors or aliases); every problem names the file and line."""
+    fix = "save it as UTF-8 (for example: iconv -f LATIN1 -t UTF-8 in.yaml > out.yaml)"
+    text = decode_utf8(read_bytes(path), path, fix)
     try:
         _no_anchors(text, path)
         return yaml.load(text, Loader=_LOADER)
@@ -103,8 +86,7 @@ def _filling_validator() -> Any:
 
 
 def validate_config(config: Any, source: Path | str, schema_path: Path | None = None) -> dict:
-    """Validate a config mapping against the schema and fill in its defaults (in place); a
-    StanceError names ``source`` and every bad key."""
+    """Validate a config, filling in its defaults (in place); errors name ``source``, each key."""
     schema = load_yaml(schema_path or _find_schema(Path(source)))
     if not isinstance(config, dict):
         raise StanceError(f"{source}: the configuration must be a mapping of settings")
@@ -128,12 +110,9 @@ def load_config(path: Path | str = "config/config.yaml") -> dict:
 
 
 def yaml_lines(text: str) -> dict[tuple[str, ...], int]:
-    """1-based line of every key and list item of a YAML document, by its path."""
+    """1-based line of every key and list item of a YAML document that load_yaml reads."""
     out: dict[tuple[str, ...], int] = {}
-    try:
-        root = yaml.compose(text, Loader=_LOADER)
-    except yaml.YAMLError:
-        return out
+    root = yaml.compose(text, Loader=_LOADER)
 
     def walk(node: Any, path: tuple[str, ...]) -> None:
         out[path] = node.start_mark.line + 1

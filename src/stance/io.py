@@ -75,19 +75,14 @@ def write_json(path: Path | str, data: Any, indent: int | None = 2) -> None:
 def remembered(path: Path | str, key: str, compute: Callable[[], T]) -> T:
     """``compute()``, or the answer the JSON file ``path`` holds for the same ``key``. One answer
     per file; one JSON would not give back exactly (a date, number keys) is not remembered."""
-    try:
+    with contextlib.suppress(OSError, ValueError):
         record = json.loads(Path(path).read_text(encoding="utf-8"))
         if isinstance(record, dict) and record.get("key") == key and "value" in record:
             return record["value"]
-    except (OSError, ValueError):
-        pass
     value = compute()
-    try:
-        exact = json.loads(json.dumps(value)) == value
-    except (TypeError, ValueError):
-        exact = False
-    if exact:
-        write_json(path, {"key": key, "value": value}, indent=None)
+    with contextlib.suppress(TypeError, ValueError):  # not JSON: not remembered
+        if json.loads(json.dumps(value)) == value:
+            write_json(path, {"key": key, "value": value}, indent=None)
     return value
 
 

@@ -21,9 +21,15 @@ DEFAULT_WAIT_S = 10.0
 _POLL_S = 0.05
 
 
-def _acquire(path: Path, folder: Path, wait_s: float) -> int:
-    """An open descriptor of the lock file, locked; a StanceError naming the holder when
-    another command still holds it after wait_s seconds."""
+@contextlib.contextmanager
+def folder_lock(
+    folder: Path | str, command: str, wait_s: float = DEFAULT_WAIT_S, name: str = LOCK_FILE
+) -> Iterator[Path]:
+    """Hold ``<folder>/<name>`` (an advisory ``flock``: the kernel drops it when the holder ends,
+    even after a crash) while the block runs; ``command`` in the file names the holder. Another
+    command that still holds it after ``wait_s`` seconds is a StanceError naming that holder."""
+    folder = Path(folder)
+    path = folder / name
     deadline = time.monotonic() + wait_s
     while True:
         try:
@@ -55,19 +61,8 @@ def _acquire(path: Path, folder: Path, wait_s: float) -> int:
         with contextlib.suppress(FileNotFoundError):
             current = os.stat(path)
             if (held.st_dev, held.st_ino) == (current.st_dev, current.st_ino):
-                return fd
+                break
         os.close(fd)
-
-
-@contextlib.contextmanager
-def folder_lock(
-    folder: Path | str, command: str, wait_s: float = DEFAULT_WAIT_S, name: str = LOCK_FILE
-) -> Iterator[Path]:
-    """Hold ``<folder>/<name>`` (an advisory ``flock``: the kernel drops it when the holder ends,
-    even after a crash) while the block runs; ``command`` in the file names the holder."""
-    folder = Path(folder)
-    path = folder / name
-    fd = _acquire(path, folder, wait_s)
     try:
         started = dt.datetime.now().astimezone().isoformat(timespec="seconds")
         holder = f"{command} (process {os.getpid()} on {socket.gethostname()}, since {started})"
@@ -76,7 +71,7 @@ def folder_lock(
         yield path
     finally:
         # Removed while still locked: a command waiting on this file finds it gone and locks
-        # the next one (see _acquire), so two never hold the lock at once.
+        # the next one (above), so two never hold the lock at once.
         path.unlink(missing_ok=True)
         os.close(fd)  # releases the flock
 

@@ -24,9 +24,8 @@ def check() -> None:
 
 
 def stop_jobs_on_signals() -> None:
-    """Before the handlers that are installed now for SIGINT and SIGTERM (Snakemake's), set the
-    flag that :func:`check` reads. Call from the main thread once Snakemake has installed its own
-    handlers (the Snakefile's ``onstart``)."""
+    """On SIGINT and SIGTERM, set the flag :func:`check` reads, then run the handlers installed
+    now: call from the main thread once Snakemake has installed its own (``onstart``)."""
     for signum in (signal.SIGINT, signal.SIGTERM):
         previous = signal.getsignal(signum)
 

@@ -8,6 +8,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -105,9 +106,7 @@ def uncertainty(probabilities: pd.DataFrame) -> pd.Series:
 def logged_model_probabilities(
     uri: str, experiment: str
 ) -> Callable[[pd.DataFrame], pd.DataFrame | None]:
-    """Class probabilities by the best logged text-only model, or None without a usable one (the
-    session then keeps article order)."""
-
+    """Probabilities by the best logged text-only model; None without one (article order stays)."""
     from stance.tracking.model_io import load_logged_model
     from stance.tracking.queries import select_run
     from stance.training.models import predict_sentences
@@ -197,15 +196,11 @@ def open_session(
     labels_dir: Path,
     order: str = "article",
     sample: int | None = None,
-    seed: int = 0,
     probabilities: Callable[[pd.DataFrame], pd.DataFrame | None] | None = None,
     warn: Callable[[str], None] = logger.info,
-    *,
-    unit: str = "sentence",
-    relabel: bool = False,
-    command: str = "",
+    **queue: Any,
 ) -> LabelingSession:
-    """Check the labels, then build the queue (:func:`build_queue`) in the chosen order."""
+    """Check the labels, then build the queue (:func:`build_queue` with ``queue``) in ``order``."""
     check_keys(schema)
     if sample is not None and order != "article":
         raise StanceError(
@@ -215,21 +210,20 @@ def open_session(
     path = labels_dir / f"{annotator}.csv"
     label_set = load_labels(labels_dir, sentences, schema)
     mine = label_set.labels[label_set.labels["annotator"] == annotator]
-    if len(mine) and set(mine["file"]) != {str(path)}:
-        others = sorted(set(mine["file"]) - {str(path)})
+    others = sorted(set(mine["file"]) - {str(path)})
+    if others:
         raise StanceError(
             f"labels of annotator {annotator!r} are also in {', '.join(others)}; this tool writes "
             f"only {path}: move those rows there (same columns) or use another annotator name"
         )
     kept = ["sentence_id", "text", *schema.field_names, "note"]
     answers = mine.sort_values("row").reindex(columns=kept, fill_value="").to_dict("records")
-    queue, description = build_queue(
-        sentences, label_set, labels_dir, sample=sample, seed=seed, unit=unit,
-        relabel=relabel, command=command, annotator=annotator,
-    )  # fmt: skip
+    ids, description = build_queue(
+        sentences, label_set, labels_dir, sample=sample, annotator=annotator, **queue
+    )
     warn(description)
     if order == "uncertain":
-        work = sentences.set_index("sentence_id", drop=False).loc[queue].reset_index(drop=True)
+        work = sentences.set_index("sentence_id", drop=False).loc[ids].reset_index(drop=True)
         probs = probabilities(work) if probabilities else None
         if probs is None:
             warn(
@@ -239,5 +233,5 @@ def open_session(
         else:
             scores = uncertainty(probs.set_axis(list(work["sentence_id"]), axis=0))
             # Most uncertain first; ties keep article order (stable sort).
-            queue = list(scores.sort_values(ascending=False, kind="stable").index)
-    return LabelingSession(annotator, schema, sentences, queue, path, answers, total=len(queue))
+            ids = list(scores.sort_values(ascending=False, kind="stable").index)
+    return LabelingSession(annotator, schema, sentences, ids, path, answers, total=len(ids))

@@ -36,10 +36,9 @@ class Added:
 def add_sources(
     paths: list[Path | str], seeds_dir: Path | str, lock_wait_s: float = DEFAULT_WAIT_S
 ) -> Added:
-    """Add the articles of plain-text files, saved web pages and JSON Lines exports, each under
-    a safe, unused ID, with its metadata in the table; nothing when anything is wrong (one error
-    lists every problem). The folder's lock is held from reading the corpus to writing, so that
-    two adds at once neither take one ID twice nor write the table from a stale copy."""
+    """Add the articles of text files, saved pages and JSON Lines exports under safe, unused IDs,
+    with their metadata; nothing when anything is wrong (one error lists every problem). The
+    folder's lock is held from reading the corpus to writing: no ID taken twice, no stale table."""
     seeds_dir = Path(seeds_dir)
     if not seeds_dir.is_dir():
         raise StanceError(f"{seeds_dir}: article folder not found; create it first")

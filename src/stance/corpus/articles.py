@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from stance.errors import StanceError
+from stance.errors import StanceError, decode_utf8, read_bytes
 
 ARTICLE_SUFFIX = ".txt"
 # The metadata table beside the articles (stance.corpus.metadata); not an article.
@@ -155,25 +155,13 @@ def decode_article(data: bytes, source: Path | str) -> str:
             "NUL byte, 0x00); save the article as UTF-8 text (delete the stray byte) or remove "
             "the file from the article folder"
         )
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise StanceError(
-            f"{source}: line {line}: byte {exc.start} (0x{data[exc.start]:02x}) is not valid "
-            "UTF-8; re-save the file as UTF-8 (for example: "
-            "iconv -f WINDOWS-1252 -t UTF-8 in.txt > out.txt)"
-        ) from None
+    fix = "re-save it as UTF-8 (for example: iconv -f WINDOWS-1252 -t UTF-8 in.txt > out.txt)"
+    return decode_utf8(data, source, fix)
 
 
 def read_article(path: Path | str) -> str:
     """Read one article file and return its text decoded as UTF-8."""
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise StanceError(f"{path}: file not found") from None
-    return decode_article(data, path)
+    return decode_article(read_bytes(path), path)
 
 
 def content_key(text: str) -> str:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import io
 import re
 import unicodedata
 from collections.abc import Collection, Mapping
 from pathlib import Path
 
 from stance.corpus.articles import METADATA_FILE
-from stance.errors import StanceError
+from stance.errors import StanceError, decode_utf8, read_bytes
 from stance.io import atomic_open
 
 METADATA_COLUMNS = ["article_id", "title", "outlet", "date", "url"]
@@ -139,44 +140,29 @@ def _records(path: Path) -> list[tuple[int, list[str]]]:
             f"{path}: a folder, not a file; the metadata table must be a CSV file: move the "
             "folder out of the article folder (or rename it), then run this again"
         )
+    text = decode_utf8(read_bytes(path), path, "save the file as CSV UTF-8", bom=True)
+    # strict: a quote in the wrong place (an unclosed one) is an error, not read on
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     records: list[tuple[int, list[str]]] = []
+    start = 1
     try:
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            # strict: a quote in the wrong place (an unclosed one) is an error, not read on
-            reader = csv.reader(fh, strict=True)
-            start = 1
-            try:
-                for record in reader:
-                    records.append((start, record))
-                    start = reader.line_num + 1
-            except csv.Error as exc:
-                raise StanceError(_csv_error(path, len(records) + 1, start, exc)) from None
-    except UnicodeDecodeError as exc:
+        for record in reader:
+            records.append((start, record))
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        where = f"{path} row {len(records) + 1} (line {start})"
+        if "field larger than field limit" in str(exc):
+            raise StanceError(
+                f"{where}: a cell longer than {csv.field_size_limit():,} characters; the longest "
+                f'cells allowed are: {_LIMITS} characters; shorten it (or close the quote (") '
+                "left open in this row, which makes a cell run on over the rows after it)"
+            ) from None
         raise StanceError(
-            f"{path}: byte {exc.start} is not valid UTF-8; save the file as CSV UTF-8"
-        ) from None
-    except OSError as exc:
-        raise StanceError(
-            f"{path}: the metadata table cannot be read ({exc.strerror}); give read access "
-            f"(chmod a+r {path}) or replace it with a CSV file"
+            f'{where}: not valid CSV ({exc}): a quote (") opened in this row is not closed where '
+            "its cell ends, so the rows after it would be read as part of the cell; close the "
+            'quote, or write a quote inside a quoted cell twice ("He said ""no""")'
         ) from None
     return records
-
-
-def _csv_error(path: Path, row: int, start: int, exc: csv.Error) -> str:
-    """The message for a record the csv module cannot read."""
-    where = f"{path} row {row} (line {start})"
-    if "field larger than field limit" in str(exc):
-        return (
-            f"{where}: a cell longer than {csv.field_size_limit():,} characters; the longest "
-            f'cells allowed are: {_LIMITS} characters; shorten it (or close the quote (") '
-            "left open in this row, which makes a cell run on over the rows after it)"
-        )
-    return (
-        f'{where}: not valid CSV ({exc}): a quote (") opened in this row is not closed where '
-        "its cell ends, so the rows after it would be read as part of the cell; close the "
-        'quote, or write a quote inside a quoted cell twice ("He said ""no""")'
-    )
 
 
 def read_metadata(path: Path | str, article_ids: Collection[str]) -> Metadata:

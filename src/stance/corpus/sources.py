@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,11 +9,10 @@ from urllib.parse import urlsplit
 
 from stance.corpus.articles import bounded_id, decode_article, safe_article_id
 from stance.corpus.metadata import EARLIEST_DATE, check_fields, latest_date
-from stance.errors import StanceError
+from stance.errors import StanceError, decode_utf8, json_lines, parse_json, read_bytes
 
 HTML_SUFFIXES = (".html", ".htm")
-# JSON Lines fields read as metadata; ``sitename`` is what trafilatura's JSON output calls
-# the outlet, so its exports can be added as they are.
+# JSON Lines fields read as metadata (``sitename``: the outlet in trafilatura's JSON output).
 JSONL_TEXT_FIELD = "text"
 JSONL_FIELDS = {
     "title": "title",
@@ -26,6 +24,7 @@ JSONL_FIELDS = {
 JSONL_ID_FIELDS = ("article_id", "id")
 # The longest JSON Lines line read (one article with its metadata): far above any article.
 MAX_JSONL_LINE_BYTES = 10 * 1024 * 1024
+_ONE_OBJECT = "each line must be one JSON object (a text with line breaks writes them as \\n)"
 # Browsers write the page's address into a saved page: <!-- saved from url=(0042)https://... -->
 _SAVED_FROM = re.compile(rb"<!--\s*saved from url=\(\d+\)(\S+?)\s*-->", re.IGNORECASE)
 # The largest page read: news pages are well under 5 MB even saved with their images inlined
@@ -39,8 +38,7 @@ MIN_SENTENCE_CHARS = 30
 MIN_PROSE_CHARS = 200
 MIN_PROSE_SHARE = 0.5
 _SENTENCE_END = re.compile(r"[.!?…。！？][\"'”’»)\]]*$")
-# Page types (og:type, schema.org @type) that sites give to front, section and search pages;
-# article pages say "article" (or a schema.org article type).
+# Page types (og:type, schema.org @type) of front, section and search pages, not of articles.
 NOT_ARTICLE_TYPES = {
     "website",
     "collectionpage",
@@ -80,23 +78,19 @@ def read_source(path: Path | str) -> Reading:
     path = Path(path)
     suffix = path.suffix.lower()
     try:
-        if suffix in HTML_SUFFIXES and (size := path.stat().st_size) > MAX_PAGE_BYTES:
+        data = read_bytes(path)
+        if suffix in HTML_SUFFIXES and len(data) > MAX_PAGE_BYTES:
             raise StanceError(
-                f"{path}: {size:,} bytes, more than the {MAX_PAGE_BYTES:,} bytes "
+                f"{path}: {len(data):,} bytes, more than the {MAX_PAGE_BYTES:,} bytes "
                 f"({MAX_PAGE_BYTES // 2**20} MiB) read from a saved page; save the article's "
                 "page without its images (Save Page As: HTML only), or copy its text into a "
                 ".txt file"
             )
-        data = path.read_bytes()
         if suffix in HTML_SUFFIXES:
             return read_html(data, path)
         if suffix == ".jsonl":
             return read_jsonl(data, path)
         text = decode_article(data, path)
-    except FileNotFoundError:
-        return Reading(problems=[f"{path}: file not found"])
-    except OSError as exc:
-        return Reading(problems=[f"{path}: {exc.strerror}"])
     except StanceError as exc:  # what stops this file: the others are still checked
         return Reading(problems=[str(exc)])
     # A plain text file is copied byte for byte (offsets into it stay offsets into the source).
@@ -104,8 +98,7 @@ def read_source(path: Path | str) -> Reading:
 
 
 def not_an_article(text: str, url: str, pagetype: str, date: str) -> str | None:
-    """Why the extracted text of a page is not an article (navigation, headlines, a front
-    page), or None when it looks like one."""
+    """Why the text extracted from a page is not an article (a front page, navigation), or None."""
     try:
         parts = urlsplit(url)
     except ValueError:  # not a web address: no front page either
@@ -130,15 +123,13 @@ def not_an_article(text: str, url: str, pagetype: str, date: str) -> str | None:
 
 
 def read_html(data: bytes, path: Path) -> Reading:
-    """The main text and metadata (title, date, site name, URL) of a saved web page; raises
-    StanceError when the page is no article."""
+    """The main text and metadata (title, date, site name, URL) of a saved page of an article."""
     if not data.strip():
         raise StanceError(f"{path}: the file is empty; save the page again")
     import trafilatura
 
-    # htmldate's settings: the publication date from the page's metadata only (meta tags,
-    # JSON-LD, time elements, a dated address), never a year found in its text (a copyright
-    # line, a number), and only dates from 1900 to tomorrow.
+    # htmldate: the date from the page's metadata only (meta tags, JSON-LD, time elements, a
+    # dated address), never a year in its text (a copyright line), and only from 1900 to tomorrow.
     dates = {"extensive_search": False, "original_date": True}
     dates |= {"min_date": EARLIEST_DATE.isoformat(), "max_date": latest_date().isoformat()}
     try:
@@ -189,8 +180,7 @@ def lone_surrogate(value: str) -> int | None:
 
 
 def _surrogate_problems(record: dict, where: str) -> list[str]:
-    """A problem for each field name or used field whose text holds a lone surrogate, which
-    json.loads lets through from an escape such as \\ud800 but no file or terminal can hold."""
+    """A problem for each field name, or text of a field read, that holds a lone surrogate."""
     problems: list[str] = []
     used = (JSONL_TEXT_FIELD, *JSONL_FIELDS, *JSONL_ID_FIELDS)
     for key, value in record.items():
@@ -254,20 +244,11 @@ def read_jsonl(data: bytes, path: Path) -> Reading:
     """The articles of a JSON Lines export (one object per line: ``text``, metadata fields and
     an optional ID); every bad line is a problem naming the file and line."""
     reading = Reading()
-    try:
-        content = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        problem = f"{path} line {line}: byte {exc.start} is not valid UTF-8; export as UTF-8"
-        raise StanceError(problem) from None
+    content = decode_utf8(data, path, "export as UTF-8", bom=True)
     ignored: set[str] = set()
     stem = safe_article_id(path.stem)
     known = {JSONL_TEXT_FIELD, *JSONL_FIELDS, *JSONL_ID_FIELDS}
-    # Lines end at \n only: str.splitlines would also cut at characters that a JSON string may
-    # hold as they are (U+2028, form feed), and the line numbers would be wrong.
-    for number, line in enumerate(content.split("\n"), 1):
-        if not line.strip():
-            continue
+    for number, line in json_lines(content):
         where = f"{path} line {number}"
         size = len(line.encode("utf-8"))
         if size > MAX_JSONL_LINE_BYTES:
@@ -278,18 +259,9 @@ def read_jsonl(data: bytes, path: Path) -> Reading:
             )
             continue
         try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            reading.problems.append(
-                f"{where}: not valid JSON ({exc.msg} at column {exc.colno}); each line must be "
-                "one complete JSON object (a text with line breaks writes them as \\n)"
-            )
-            continue
-        except RecursionError:
-            reading.problems.append(
-                f"{where}: JSON nested too deeply to read; an article is one flat JSON object "
-                "with a text field"
-            )
+            record = parse_json(line, path, _ONE_OBJECT, number)
+        except StanceError as exc:
+            reading.problems.append(str(exc))
             continue
         article, problems = _jsonl_article(record, where, bounded_id(f"{stem}_{number}"))
         reading.problems += problems

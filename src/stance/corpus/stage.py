@@ -15,8 +15,9 @@ import pyarrow.parquet as pq
 from stance import stopping
 from stance.codehash import code_digest
 from stance.corpus.articles import decode_article
+from stance.corpus.metadata import METADATA_COLUMNS, find_date, read_metadata
 from stance.corpus.splitting import SentenceSplitter, compile_rules, split_article
-from stance.errors import StanceError
+from stance.errors import StanceError, read_bytes
 from stance.io import atomic_path, write_json, write_tsv
 
 logger = logging.getLogger(__name__)
@@ -117,13 +118,10 @@ def split_shard(
         path = Path(raw_path)
         article_id = path.stem
         try:
-            data = path.read_bytes()
+            data = read_bytes(path)
             raw = decode_article(data, path)
         except StanceError as exc:
             problems.append(str(exc))
-            continue
-        except OSError as exc:
-            problems.append(f"{path}: cannot read the file: {exc.strerror}")
             continue
         key = hashlib.sha256(data).hexdigest()
         hit = cached.get(article_id)
@@ -195,8 +193,6 @@ def gather_article_tables(
     """Write the corpus-wide chrome report and the article table with the articles' metadata
     (returned); an article without a date in the table takes the first date in one of its
     removed chrome lines (a time stamp, a byline), and the chrome report marks that line."""
-    from stance.corpus.metadata import METADATA_COLUMNS, find_date, read_metadata
-
     chrome_rows = [row for part in chrome_parts for row in _read_tsv(part)]
     chrome_rows.sort(key=lambda row: (row[0], int(row[1])))
     article_rows = sorted(row for part in article_parts for row in _read_tsv(part))

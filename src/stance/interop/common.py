@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stance.errors import StanceError
+from stance.errors import StanceError, decode_utf8, json_lines, parse_json, read_bytes
 
 # The note field of the tools' labeling interfaces (Label Studio TextArea, Prodigy meta).
 NOTE = "note"
@@ -75,57 +75,16 @@ def as_str(value: Any) -> str | None:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
-def _read_text(path: Path, how: str) -> str:
-    try:
-        return path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise StanceError(f"{path}: file not found; check the path") from None
-    except UnicodeDecodeError as exc:
-        raise StanceError(f"{path}: byte {exc.start} is not valid UTF-8; {how}") from None
-
-
-def read_json(path: Path, tool: str, how: str) -> Any:
-    """A whole JSON file (Label Studio's export); errors name the line and column."""
-    try:
-        return json.loads(_read_text(path, how))
-    except json.JSONDecodeError as exc:
-        raise StanceError(
-            f"{path} line {exc.lineno} column {exc.colno}: not valid JSON ({exc.msg}); "
-            f"this is not a {tool} export: {how}"
-        ) from None
-    except RecursionError:
-        raise StanceError(
-            f"{path}: JSON nested too deeply to read (lists or objects inside each other "
-            f"thousands of levels deep); this is not a {tool} export: {how}"
-        ) from None
-
-
-def read_jsonl(path: Path, tool: str, how: str) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number, object) for every non-blank line of a JSONL file (doccano, Prodigy)."""
-    text = _read_text(path, how)
-    # Only "\n" ends a line: str.splitlines would also split at U+2028 or U+0085, which a
-    # JSON string may hold raw (json.dumps with ensure_ascii=False writes them so).
-    for number, line in enumerate(text.split("\n"), start=1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise StanceError(
-                f"{path} line {number} column {exc.colno}: not valid JSON ({exc.msg}); a {tool} "
-                f"export has one JSON object per line: {how}"
-            ) from None
-        except RecursionError:
-            raise StanceError(
-                f"{path} line {number}: JSON nested too deeply to read (thousands of levels); "
-                f"a {tool} export has one flat JSON object per line: {how}"
-            ) from None
+def read_jsonl(path: Path, tool: str, how: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """("<path> line <n>", object) for every non-blank line of a JSONL file (doccano, Prodigy)."""
+    fix = f"a {tool} export has one JSON object per line: {how}"
+    for number, line in json_lines(decode_utf8(read_bytes(path), path, how, bom=True)):
+        obj = parse_json(line, path, fix, number)
         if not isinstance(obj, dict):
             raise StanceError(
-                f"{path} line {number}: a JSON {type(obj).__name__}, not an object; a {tool} "
-                f"export has one JSON object per line: {how}"
+                f"{path} line {number}: a JSON {type(obj).__name__}, not an object; {fix}"
             )
-        yield number, obj
+        yield f"{path} line {number}", obj
 
 
 def own_records(

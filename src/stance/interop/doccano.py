@@ -1,8 +1,7 @@
 """doccano: text classification JSONL in (metadata carries the IDs) and out, and its label types.
 
-Formats: https://doccano.github.io/doccano/tutorial/#import-dataset (JSONL, extra keys become
-metadata) and https://doccano.github.io/doccano/tutorial/#export-data (JSONL with ``label``).
-doccano has one label set per project, so a value is written ``field:value`` (``speaker:taliban``).
+Formats: https://doccano.github.io/doccano/tutorial/#import-dataset and #export-data. doccano has
+one label set per project, so a value is written ``field:value`` (``speaker:taliban``).
 """
 
 from __future__ import annotations
@@ -92,8 +91,7 @@ def write_tasks(items: list[QueueItem], schema: LabelSchema, out: Path) -> list[
 def read_annotations(path: Path, schema: LabelSchema) -> ToolRead:
     """The labels of a doccano text classification export; an example without labels is none."""
     read = ToolRead()
-    for number, obj in read_jsonl(path, "doccano", HOW):
-        where = f"{path} line {number}"
+    for where, obj in read_jsonl(path, "doccano", HOW):
         # The IDs are top-level keys of the export, or under its "meta".
         ids = {**obj["meta"], **obj} if isinstance(obj.get("meta"), dict) else obj
         raw = obj.get("label", obj.get("labels"))

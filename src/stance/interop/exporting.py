@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Collection, Mapping
 from pathlib import Path
 from types import ModuleType
@@ -56,12 +57,9 @@ def check_export(tool: str, out: Path, *, force: bool, protected: Mapping[str, P
                 f"{path} is a folder, not a file; nothing was written: --out takes the path "
                 f"of the tasks file, e.g. {path / Path(TOOLS[tool].DEFAULT_OUT).name}"
             )
-        if not path.exists() or force:
-            continue
-        try:
-            ours = is_ours(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError):
-            ours = False
+        ours = False  # also where the file cannot be read as text
+        with contextlib.suppress(OSError, UnicodeDecodeError):
+            ours = force or not path.exists() or is_ours(path.read_text(encoding="utf-8"))
         if not ours:
             raise StanceError(
                 f"{path} exists and is not a file written by `stance export --to {tool}`; "

@@ -1,8 +1,7 @@
 """The labeled data set as a folder that `datasets.load_dataset(DIR)` reads: Parquet and a card.
 
 Layout: https://huggingface.co/docs/datasets/repository_structure and
-https://huggingface.co/docs/hub/datasets-cards (the card's YAML header names the files and
-features); the card text describes them.
+https://huggingface.co/docs/hub/datasets-cards (the card's YAML header names files and features).
 """
 
 from __future__ import annotations
@@ -219,8 +218,7 @@ def export_dataset(
     force: bool = False,
     protected: Mapping[str, Path] | None = None,
 ) -> DatasetExport:
-    """Validate the labels as the label stage does, then write the folder's files (replacing
-    only an earlier export's, see targets)."""
+    """Validate the labels as the label stage does, then write the folder (see targets)."""
     out = Path(out)
     has_guidelines = guidelines is not None and Path(guidelines).is_file()
     writing = [f for f in KNOWN_FILES if has_guidelines or f != "GUIDELINES.md"]

@@ -150,9 +150,8 @@ def import_labels(
     completed_by: str | None = None,
     sentences_source: str = "results/sentences.parquet",
 ) -> ImportResult:
-    """Turn a tool's export into ``<labels_dir>/<annotator>.csv``; see the module docstring.
-    The annotator's lock is held from reading the existing labels to writing (a labeling session
-    of the same annotator would otherwise rewrite the file from its own copy)."""
+    """Turn a tool's export into ``<labels_dir>/<annotator>.csv`` (see the module docstring),
+    holding the annotator's lock from reading its labels to writing, as a labeling session does."""
     from stance.locking import annotator_lock
 
     source, labels_dir = Path(source), Path(labels_dir)

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import quoteattr
 
-from stance.interop.common import NOTE, QueueItem, ToolAnnotation, ToolRead, own_records, read_json
+from stance.errors import decode_utf8, parse_json, read_bytes
+from stance.interop.common import NOTE, QueueItem, ToolAnnotation, ToolRead, own_records
 from stance.interop.targets import Output
 from stance.io import atomic_open, write_json
 from stance.labels.schema import LabelSchema
@@ -172,7 +173,8 @@ def _result(
 def read_annotations(path: Path, schema: LabelSchema, completed_by: str | None = None) -> ToolRead:
     """Human annotations (never ``predictions``) of a Label Studio JSON export, only those of
     the user ``completed_by`` when given; a cancelled annotation or none is no label."""
-    data = read_json(path, "Label Studio", HOW)
+    text = decode_utf8(read_bytes(path), path, HOW, bom=True)
+    data = parse_json(text, path, f"this is not a Label Studio export: {HOW}")
     read = ToolRead()
     if not isinstance(data, list):
         read.problems.append(f"{path}: a JSON {type(data).__name__}, not a list of tasks; {HOW}")
@@ -187,7 +189,6 @@ def read_annotations(path: Path, schema: LabelSchema, completed_by: str | None =
     wanted = None if completed_by is None else completed_by.strip().lower()
     users: set[str] = set()  # every user with an annotation, for a --completed-by that fits none
     matched = 0  # tasks with an annotation by --completed-by
-    fields = schema.field_names
     for i, item in enumerate(data, start=1):
         where = f"{path} item {i}"
         if isinstance(item, dict) and item.get("id") is not None:
@@ -195,9 +196,8 @@ def read_annotations(path: Path, schema: LabelSchema, completed_by: str | None =
         if not isinstance(item, dict) or not isinstance(item.get("data"), dict):
             read.problems.append(f"{where}: no 'data' object, so not a Label Studio task; {HOW}")
             continue
-        annotations = item.get("annotations")
-        if annotations is None:
-            annotations = item.get("completions", [])  # the name before Label Studio 1.0
+        # "completions": the name before Label Studio 1.0
+        annotations = item.get("annotations") or item.get("completions", [])
         if not isinstance(annotations, list):
             read.problems.append(f"{where}: 'annotations' is not a list; {HOW}")
             continue
@@ -207,8 +207,7 @@ def read_annotations(path: Path, schema: LabelSchema, completed_by: str | None =
             human = [a for a in human if wanted in _user_forms(a)]
             matched += bool(human)
         if not human:
-            cancelled = len(annotations) - len(human)
-            why = "skipped (cancelled) in Label Studio" if cancelled else "no annotation"
+            why = "skipped (cancelled) in Label Studio" if annotations else "no annotation"
             if completed_by is not None and annotations:
                 why = f"no annotation by {completed_by}"
             read.skipped.append(f"{where}: {why}")
@@ -221,7 +220,7 @@ def read_annotations(path: Path, schema: LabelSchema, completed_by: str | None =
                 "--completed-by USER (the user's id or email)"
             )
             continue
-        chosen = _result(human[0], where, fields, read)
+        chosen = _result(human[0], where, schema.field_names, read)
         if chosen is None:
             continue
         read.annotations.append(

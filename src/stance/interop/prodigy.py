@@ -1,9 +1,8 @@
 """Prodigy: choice tasks JSONL (IDs and suggestions in ``meta``) and its ``db-out`` answers.
 
-Formats: https://prodi.gy/docs/api-interfaces#choice (``options``; the answer is ``accept``, the
-chosen option IDs, with ``answer`` accept/reject/ignore) and
-https://prodi.gy/docs/recipes#db-out (one answered task per line). One task asks for every label
-field at once, so it needs ``"choice_style": "multiple"``; each option ID is ``field:value``.
+Formats: https://prodi.gy/docs/api-interfaces#choice and https://prodi.gy/docs/recipes#db-out.
+One task asks for every label field at once (``"choice_style": "multiple"``); each option ID is
+``field:value``, and ``accept`` lists the chosen ones.
 """
 
 from __future__ import annotations
@@ -32,15 +31,6 @@ DEFAULT_OUT = "results/prodigy/tasks.jsonl"
 HOW = "export the answers with `prodigy db-out DATASET > answers.jsonl`"
 
 
-def options(schema: LabelSchema) -> list[dict[str, str]]:
-    """Every value of every field in schema order, as Prodigy choice options."""
-    return [
-        {"id": f"{f.name}:{v.name}", "text": f"{f.name}: {v.name} ({v.description})"}
-        for f in schema.fields
-        for v in f.values
-    ]
-
-
 def task(item: QueueItem, schema: LabelSchema) -> dict[str, Any]:
     """One choice task: the sentence between its neighbours; a model suggestion goes in ``meta``
     only (never pre-selected in ``accept``, where it would come back as an answer)."""
@@ -55,14 +45,17 @@ def task(item: QueueItem, schema: LabelSchema) -> dict[str, Any]:
     return {
         "text": item.text,
         "html": f"{before}<p><strong>{html.escape(item.text)}</strong></p>{after}",
-        "options": options(schema),
+        "options": [
+            {"id": f"{f.name}:{v.name}", "text": f"{f.name}: {v.name} ({v.description})"}
+            for f in schema.fields
+            for v in f.values
+        ],
         "config": {"choice_style": "multiple"},
         "meta": meta,
     }
 
 
-# The keys of task(); Prodigy's db-out adds answer, accept and hashes, so answers are never
-# taken for tasks.
+# The keys of task(); db-out adds answer, accept and hashes, so answers are never taken for tasks.
 _TASK_KEYS = ("text", "html", "options", "config", "meta")
 
 
@@ -88,8 +81,7 @@ def write_tasks(items: list[QueueItem], schema: LabelSchema, out: Path) -> list[
 def read_annotations(path: Path, schema: LabelSchema) -> ToolRead:
     """Accepted answers of a ``prodigy db-out`` file; ``reject`` and ``ignore`` are no label."""
     read = ToolRead()
-    for number, obj in read_jsonl(path, "Prodigy", HOW):
-        where = f"{path} line {number}"
+    for where, obj in read_jsonl(path, "Prodigy", HOW):
         answer = obj.get("answer")
         if answer in ("reject", "ignore"):
             read.skipped.append(f"{where}: answer {answer!r}")

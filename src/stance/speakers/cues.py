@@ -150,11 +150,6 @@ def _cues(lists: dict[str, list[str]], forms: dict[str, list[str]]) -> Cues:
     )
 
 
-def default_cues() -> Cues:
-    """The cues of the package's lexicon alone (cues.yaml)."""
-    return _cues(*_default_cues())
-
-
 def project_cues(data: Any, at: Callable[..., str], problems: list[str]) -> Cues:
     """The package's cues with the additions and removals of a mapping's `cues:` section."""
     default, default_forms = _default_cues()

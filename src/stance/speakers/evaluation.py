@@ -14,12 +14,7 @@ from stance.speakers.attribution import attribute
 from stance.speakers.learned import METHODS, decide, fit_model
 from stance.speakers.mapping import SpeakerMapping
 from stance.training.folds import grouped_folds
-from stance.training.metrics import (
-    bootstrap_intervals,
-    confusion,
-    metrics_from_confusion,
-    per_class_scores,
-)
+from stance.training.metrics import bootstrap_intervals, confusion, per_class_scores
 from stance.training.settings import EvalSettings
 
 # The two ways the mapping is used out of fold (the mapping was written reading every seed).
@@ -94,14 +89,15 @@ def scores(
     y_true = np.array([index[g] for g in gold], dtype=np.int64)
     # A prediction outside ``classes`` (a speaker nobody labeled) counts as wrong for every class.
     y_pred = np.array([index.get(p, k) for p in predicted], dtype=np.int64)
-    names = [*classes, "(unlabeled value)"]
-    full = metrics_from_confusion(confusion(y_true, y_pred, k + 1), names, classes[:2])
-    f1 = np.array([full[f"f1_{c}"] for c in classes])
-    out: dict[str, float] = {"accuracy": full["accuracy"], "macro_f1": float(f1.mean())}
-    for c in classes:
-        for what in ("precision", "recall", "f1"):
-            out[f"{what}_{c}"] = full[f"{what}_{c}"]
-        out[f"support_{c}"] = float((y_true == index[c]).sum())
+    cm = confusion(y_true, y_pred, k + 1)
+    per_class = dict(zip(("precision", "recall", "f1"), per_class_scores(cm), strict=True))
+    out = {
+        "accuracy": float(np.trace(cm) / len(y_true)),
+        "macro_f1": float(per_class["f1"][:k].mean()),
+    }
+    for i, c in enumerate(classes):
+        out |= {f"{what}_{c}": float(values[i]) for what, values in per_class.items()}
+        out[f"support_{c}"] = float(cm[i].sum())
     intervals = bootstrap_intervals(y_true, y_pred, k + 1, {
         "accuracy": lambda cms: np.trace(cms, axis1=1, axis2=2) / len(y_true),
         "macro_f1": lambda cms: per_class_scores(cms)[2][:, :k].mean(axis=1),

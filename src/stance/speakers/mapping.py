@@ -5,13 +5,13 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from stance.config import line_at, load_yaml, yaml_lines
 from stance.errors import StanceError
 from stance.labels.schema import load_schema, problem_lines
-from stance.speakers.cues import Cues, default_cues, project_cues
+from stance.speakers.cues import Cues, project_cues
 
 SPEAKER_FIELD = "speaker"
 # The speaker value of unattributed narration: it has no names, it is what is left.
@@ -57,8 +57,8 @@ class SpeakerMapping:
     entries: list[NameEntry]
     same_source: list[str]
     speakers: list[str]
-    source: str = "labels/speakers.yaml"
-    cues: Cues = field(default_factory=default_cues)
+    source: str
+    cues: Cues
 
     def __post_init__(self) -> None:
         self._back = {_phrase_key(w) for w in (*self.same_source, *self.cues.back)} - {""}
@@ -127,8 +127,7 @@ class SpeakerMapping:
         return replace(self, entries=[e for e in self.entries if e.name not in left_out])
 
     def articles_naming(self, texts: Iterable[tuple[str, str]]) -> dict[str, set[str]]:
-        """The articles of ``texts`` ((article, text) pairs) that name each name: one read serves
-        the leak guard of every fold."""
+        """The articles of ``texts`` ((article, text) pairs) naming each name, for every fold."""
         found: dict[str, set[str]] = {}
         for article, text in texts:
             for name in self.names_in(text):

@@ -78,11 +78,8 @@ def stance_with_predicted_speakers(
     rows = []
     for spec, spec_preds in zip(specs, preds, strict=True):
         for label, pred in zip(["hand", *predicted], spec_preds, strict=True):
-            m = scored(y, pred, classes, settings)
-            row = dict(model=spec.name, speakers=label, accuracy=m["accuracy"], n_sentences=len(y))
-            for k in ("f_avg", "macro_f1"):
-                row.update({c: m[c] for c in (k, f"{k}_ci_low", f"{k}_ci_high")})
-            rows.append(row)
+            m = scored(y, pred, classes, settings)  # COLUMNS keeps the figures shown
+            rows.append({**m, "model": spec.name, "speakers": label, "n_sentences": len(y)})
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
