@@ -78,14 +78,16 @@ def read_source(path: Path | str) -> Reading:
     path = Path(path)
     suffix = path.suffix.lower()
     try:
-        data = read_bytes(path)
-        if suffix in HTML_SUFFIXES and len(data) > MAX_PAGE_BYTES:
+        # The size before the read: a page too large is refused without holding it in memory.
+        size = path.stat().st_size if suffix in HTML_SUFFIXES and path.is_file() else 0
+        if size > MAX_PAGE_BYTES:
             raise StanceError(
-                f"{path}: {len(data):,} bytes, more than the {MAX_PAGE_BYTES:,} bytes "
+                f"{path}: {size:,} bytes, more than the {MAX_PAGE_BYTES:,} bytes "
                 f"({MAX_PAGE_BYTES // 2**20} MiB) read from a saved page; save the article's "
                 "page without its images (Save Page As: HTML only), or copy its text into a "
                 ".txt file"
             )
+        data = read_bytes(path)
         if suffix in HTML_SUFFIXES:
             return read_html(data, path)
         if suffix == ".jsonl":
