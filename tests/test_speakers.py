@@ -108,6 +108,24 @@ def test_a_name_in_what_was_said_before_the_source_is_not_the_source(mapping):
     assert speakers_of(texts, mapping) == ["us_government"]
 
 
+def test_a_person_introduced_with_a_mapped_name_and_a_title_speaks_for_it(mapping, tmp_path):
+    texts = [
+        "Taliban chief negotiator Abdul Ghani Baradar met envoys in Doha.",
+        "Foreign troops must go, Baradar told reporters.",
+        "The talks will go on, Abdul Ghani Baradar said on Monday.",
+        # Not a title: a verb between the mapped name and the person introduces nobody.
+        "The Pentagon thanked Mary Smith for the report.",
+        "Smith said the report was late.",
+    ]
+    found = attribute_article(texts, [True, False, False, True, False], mapping)
+    assert [a.speaker for a in found] == ["author", "taliban", "taliban", "author", "other"]
+    assert "'Baradar' was introduced as taliban" in found[1].evidence
+    # A project removes a title from the lexicon in its mapping: no code change.
+    data = {**MAPPING, "cues": {"remove": ["negotiator"]}}
+    path = write_mapping(tmp_path / "no_negotiator.yaml", data)
+    assert speakers_of(texts[:2], load_mapping(path, SCHEMA))[1] == "other"
+
+
 def test_according_to_and_listeners(mapping):
     assert speakers_of(["Troop numbers fell, according to the Pentagon."], mapping) == [
         "us_government"

@@ -14,7 +14,7 @@ from stance.errors import StanceError
 from stance.labels.schema import problem_lines
 
 # The kinds of cue (cues.yaml); a mapping's `cues:` section has these, and `remove`.
-CUE_LISTS = ("verbs", "headline_verbs", "listener_verbs", "phrases", "nouns")
+CUE_LISTS = ("verbs", "headline_verbs", "listener_verbs", "phrases", "nouns", "roles")
 MAX_CUES = 1_000  # per kind: a lexicon, not a dictionary of the language
 _CUE_WORD = re.compile(r"[a-z]+(?:-[a-z]+)*")
 _CUE_PHRASE = re.compile(rf"{_CUE_WORD.pattern}(?: {_CUE_WORD.pattern})*")
@@ -41,6 +41,7 @@ class Cues:
     listener: frozenset[str]
     phrases: tuple[str, ...]
     back: frozenset[str]
+    roles: frozenset[str] = frozenset()
 
     @functools.cached_property
     def pattern(self) -> re.Pattern[str]:
@@ -147,6 +148,7 @@ def _cues(lists: dict[str, list[str]], forms: dict[str, list[str]]) -> Cues:
         frozenset(all_forms("listener_verbs")),
         tuple(sorted(set(lists["phrases"]))),
         frozenset(f"the {noun}" for noun in lists["nouns"]),
+        frozenset(lists["roles"]),
     )
 
 

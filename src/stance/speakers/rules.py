@@ -6,7 +6,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from stance.speakers.mapping import MAX_SENTENCE_CHARS, NARRATION, SpeakerMapping
+from stance.speakers.mapping import MAX_SENTENCE_CHARS, NARRATION, Mention, SpeakerMapping
 
 # "was reported to", "been told": a passive verb names no source before it.
 _PASSIVE = re.compile(r"\b(?:was|were|been|be|being|is|are)\s+(?:\w+ly\s+)?$", re.IGNORECASE)
@@ -30,6 +30,8 @@ _OPENERS = frozenset(
     ).split(" ")
 )
 _NAME = re.compile(r"(?<![\w])[A-Z][\w&’'.-]*")
+# Right after a mapped name: title words (group "roles"), then a person's two to four names.
+_INTRODUCED = re.compile(r"(?:[’']s)?((?:\s+[a-z]+)*?)((?:\s+[A-Z][\w’'-]+){2,4})")
 # Double quotation marks: “ ” and the straight one (opening or closing by its neighbours).
 _OPEN, _CLOSE, _STRAIGHT = "“", "”", '"'
 # Two-character marks of plain-text and treebank-style news: ``…'' and ''…'' read as “…”.
@@ -81,16 +83,38 @@ def quote_shape(text: str, inside: bool) -> QuoteShape:
     return QuoteShape(outside, inside, state, has_quote and bare)
 
 
+def introduced(
+    shapes: Sequence[QuoteShape], mentions: Sequence[Sequence[Mention]], mapping: SpeakerMapping
+) -> dict[str, str]:
+    """The people an article introduces with a mapped name and a title ("Taliban spokesman
+    Zabihullah Mujahid"), by full name and surname, and the speaker they stand for."""
+    people: dict[str, str] = {}
+    for shape, found_in in zip(shapes, mentions, strict=True):
+        for mention in found_in:
+            found = _INTRODUCED.match(shape.outside, mention.end)
+            if found is None or not set(found[1].split()) <= mapping.cues.roles:
+                continue
+            names = [w for w in found[2].split() if w not in _OPENERS]
+            if len(names) >= 2 and not mapping.mentions(" ".join(names)):
+                for name in (" ".join(names), names[-1]):
+                    people.setdefault(name, mention.entry.speaker)
+    return people
+
+
 def _is_clause(words: Sequence[str]) -> bool:
     """Mostly lowercase words: a clause, not the long name of an appositive."""
     return sum(w[:1].isupper() for w in words) * 2 < len(words)
 
 
 def _source(
-    mapping: SpeakerMapping, pieces: Sequence[str], previous: str | None, verb: str
+    mapping: SpeakerMapping,
+    pieces: Sequence[str],
+    previous: str | None,
+    verb: str,
+    people: dict[str, str],
 ) -> Attribution | None:
-    """The speaker the first clause pieces name: a mapped name, a word pointing back to
-    ``previous``, or a name not in the mapping (``other``)."""
+    """The speaker the first clause pieces name: a mapped name, a person the article introduced
+    (``people``), a word pointing back to ``previous``, or a name not in the mapping (``other``)."""
     unmapped: str | None = None
     subject: str | None = None  # the nearest piece, when it names no mapped speaker
     for k, piece in enumerate(pieces[:3]):
@@ -108,6 +132,10 @@ def _source(
                 f"{verb}: {piece.strip()!r} names {m.name!r} -> {m.speaker}",
                 "attribution",
             )
+        person = next((w for w in _NAME.findall(piece) if w.strip(".,’'") in people), None)
+        if person is not None and unmapped is None:
+            who = people[person.strip(".,’'")]
+            return Attribution(who, f"{verb}: {person!r} was introduced as {who}", "attribution")
         back = next(
             (n for n in range(min(3, len(words)), 0, -1)
              if mapping.refers_back(" ".join(words[:n]))),
@@ -140,7 +168,10 @@ def _clause_after(text: str, end: int) -> list[str]:
 
 
 def explicit_attribution(
-    shape: QuoteShape, mapping: SpeakerMapping, previous: str | None
+    shape: QuoteShape,
+    mapping: SpeakerMapping,
+    previous: str | None,
+    people: dict[str, str],
 ) -> Attribution | None:
     """The source named by a reporting verb or "according to" outside quotations, if any."""
     text = shape.outside
@@ -154,7 +185,7 @@ def explicit_attribution(
             continue
         if verb is None:
             phrase = match.group("phrase").lower()
-            found = _source(mapping, _clause_after(text, match.end()), previous, phrase)
+            found = _source(mapping, _clause_after(text, match.end()), previous, phrase, people)
         else:
             region = before.rsplit(MASK, 1)[-1]
             # The clause pieces before the verb, nearest first (relative clauses left out).
@@ -163,10 +194,10 @@ def explicit_attribution(
                 for p in reversed(_SEGMENT_BREAK.split(region))
                 if p.strip() and not _RELATIVE.match(p)
             ]
-            found = _source(mapping, pieces, previous, verb)
+            found = _source(mapping, pieces, previous, verb, people)
             if found is None and not region.strip(" ,") and verb.lower() not in cues.listener:
                 # Inverted: '“...,” said the head of the Taliban delegation'.
-                found = _source(mapping, _clause_after(text, match.end()), previous, verb)
+                found = _source(mapping, _clause_after(text, match.end()), previous, verb, people)
         if found is not None:
             return found
     return None
@@ -184,6 +215,8 @@ def attribute_article(
         inside = not paragraph_starts[i] and bool(shapes) and shapes[-1].ends_inside
         shapes.append(quote_shape(text, inside))
 
+    mentions = [mapping.mentions(shape.outside) for shape in shapes]
+    people = introduced(shapes, mentions, mapping)
     out: list[Attribution] = []
     last_speaker: str | None = None  # the latest non-narration speaker of the article
     i = 0
@@ -194,7 +227,7 @@ def attribute_article(
         while end < len(texts) and shapes[end].starts_inside:
             end += 1
         members = range(i, end)
-        own = {j: explicit_attribution(shapes[j], mapping, last_speaker) for j in members}
+        own = {j: explicit_attribution(shapes[j], mapping, last_speaker, people) for j in members}
         source = next((j for j in members if own[j] is not None), None)
         found = own[source] if source is not None else None
         for j in members:
@@ -232,8 +265,7 @@ def attribute_article(
                     )
             if result is None:
                 result = Attribution(NARRATION, "no attributed source: narration", "narration")
-            mentions = mapping.mentions(shapes[j].outside)
-            first = mentions[0].entry.speaker if mentions else "none"
+            first = mentions[j][0].entry.speaker if mentions[j] else "none"
             out.append(replace(result, first_mention=first))
             if result.speaker != NARRATION:
                 last_speaker = result.speaker
