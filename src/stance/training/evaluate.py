@@ -14,7 +14,7 @@ from sklearn.pipeline import Pipeline
 from stance.errors import StanceError
 from stance.training.data import LabeledData
 from stance.training.encoders import encoder_params
-from stance.training.fitting import Fits, add_notes, curve_plan, model_inputs, out_of_fold
+from stance.training.fitting import Fits, add_notes, curve_plan, out_of_fold
 from stance.training.folds import (
     SCHEME_NAMES,
     STRATIFIED_PREFIX,
@@ -114,7 +114,7 @@ def evaluate(
         )
     notes += folds.warnings
 
-    x = model_inputs(frame, spec)
+    x = frame[spec.features].reset_index(drop=True)
     fits = Fits(spec, x, y, classes, settings.seed)
     primary = [fits.fold(train, test) for train, test in folds.splits]
     # Fits.run chooses the order the fits run in; the order changes no result.
@@ -159,7 +159,7 @@ def evaluate(
         rows.append({"fraction": fraction, "train_sentences": size, **{k: m[k] for k in _CURVE}})
     curve_table = pd.DataFrame(rows)
     add_notes(notes, fits.notes(final_fit))
-    final = fits.final_model(final_fit)
+    final = fits.result(final_fit)
 
     columns = [c for c in ("sentence_id", "group", TEXT, SPEAKER, "stance") if c in frame.columns]
     oof = frame.loc[tested, columns].rename(columns={"group": "article_id"}).reset_index(drop=True)
