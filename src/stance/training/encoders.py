@@ -165,7 +165,10 @@ def _folder(name: str) -> Path:
         ) from None
 
 
-def _hash_folder(folder: Path) -> str:
+@functools.cache
+def encoder_identity(name: str) -> EncoderIdentity:
+    """The encoder called ``name`` (see _folder) and the hash of its files."""
+    folder = _folder(name)
     digest = hashlib.sha256()
     files = sorted(
         p for p in folder.rglob("*")
@@ -178,21 +181,15 @@ def _hash_folder(folder: Path) -> str:
             for chunk in iter(lambda: fh.read(1 << 20), b""):
                 digest.update(chunk)
         digest.update(b"\0")
-    return digest.hexdigest()
+    return EncoderIdentity(name, folder, digest.hexdigest())
 
 
 _MODELS: dict[Path, Any] = {}
 _LOCK = threading.Lock()
 
 
-@functools.cache
-def encoder_identity(name: str) -> EncoderIdentity:
-    """The encoder called ``name`` (see _folder) and the hash of its files."""
-    folder = _folder(name)
-    return EncoderIdentity(name, folder, _hash_folder(folder))
-
-
-def _load(identity: EncoderIdentity) -> Any:
+def encode(identity: EncoderIdentity, texts: list[str], batch_size: int = 32) -> np.ndarray:
+    """Vectors of ``texts`` from the encoder itself (no cache), one row each, unit length."""
     with _LOCK:
         if identity.folder not in _MODELS:
             require_embeddings(f"the sentence encoder {identity.name!r}")
@@ -209,12 +206,8 @@ def _load(identity: EncoderIdentity) -> Any:
             _MODELS[identity.folder] = SentenceTransformer(
                 str(identity.folder), device="cpu", local_files_only=True
             )
-        return _MODELS[identity.folder]
-
-
-def encode(identity: EncoderIdentity, texts: list[str], batch_size: int = 32) -> np.ndarray:
-    """Vectors of ``texts`` from the encoder itself (no cache), one row each, unit length."""
-    vectors = _load(identity).encode(
+        model = _MODELS[identity.folder]
+    vectors = model.encode(
         texts, batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False
     )
     return np.asarray(vectors, dtype=np.float32)
