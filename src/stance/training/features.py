@@ -199,19 +199,15 @@ class FeatureCache:
         chunk = self.row_nnz[rows[:_CHUNK_ROWS]]
         return int(chunk.sum()) * 72 + self.n_terms * 8
 
-    def memory(
-        self, n_values: int, rows: np.ndarray, test: np.ndarray | None = None, n_classes: int = 3
-    ) -> int:
+    def memory(self, n_values: int, rows: np.ndarray, test: np.ndarray, n_classes: int) -> int:
         """Estimated peak bytes of one fit on ``rows`` whose training matrix holds ``n_values``
         values: the matrix (and the classifier's copy of it), the chunk being added to it, the
         solver's vectors, or the test rows' features if they are larger."""
         size = n_values * self.bytes_per_value + self.counting_memory(rows)
         size += self.n_terms * max(1, n_classes) * 8 * self.solver_vectors
-        if test is not None:
-            size = max(size, int(self.row_nnz[test].sum()) * 24)
-        return size
+        return max(size, int(self.row_nnz[test].sum()) * 24)
 
-    def pipeline_memory(self, rows: np.ndarray, n_classes: int = 3) -> int:
+    def pipeline_memory(self, rows: np.ndarray, n_classes: int) -> int:
         """Estimated peak bytes of ``Pipeline.fit`` on ``rows``: the counts of all the rows and
         their weighted copy (~10 bytes a counted value; the character block counts each distinct
         word once), ~200 bytes a distinct n-gram for the vocabulary, the solver's vectors."""

@@ -148,12 +148,9 @@ def _malloc_trim() -> Callable[[int], Any]:
 
 
 class Fits:
-    """The fits of one evaluation, collected first and then run together.
-
-    ``fold(train, test)`` adds a fit on the rows ``train`` that predicts the rows ``test``;
-    ``final(train)`` the fit of the final model; ``run`` fits them all; ``result(i)`` and
-    ``notes(i)`` give a fit's predictions (or model) and its notes (see _convergence_note).
-    """
+    """The fits of one evaluation, collected (``fold``: a fit predicting test rows; ``final``: the
+    final model), then run together; ``result(i)`` and ``notes(i)`` give each one's predictions
+    (or model) and notes."""
 
     def __init__(
         self, spec: ModelSpec, x: pd.DataFrame, y: np.ndarray, classes: Sequence[str], seed: int
