@@ -103,18 +103,13 @@ def stratified_folds(y: np.ndarray, classes: Sequence[str], settings: EvalSettin
     if present[smallest] < k_folds:
         adapted = max(2, present[smallest])
         what = f"uses {adapted} folds instead" if adapted < k_folds else f"keeps {k_folds} folds"
+        if present[smallest] < 2:
+            what += " (a class with one sentence is in the test part of one fold only)"
         notes.append(
             f"stratified K-fold: class {classes[smallest]!r} has {present[smallest]} labeled "
             f"sentence(s), fewer than evaluation.stratified_n_splits = {k_folds}; it {what}"
-            + (
-                " (a class with one sentence is in the test part of one fold only)"
-                if present[smallest] < 2
-                else ""
-            )
         )
         k_folds = adapted
-    if len(y) < k_folds:
-        raise StanceError(f"only {len(y)} labeled sentences: too few for {k_folds}-fold CV")
     splitter = StratifiedKFold(n_splits=k_folds, shuffle=True, random_state=settings.seed)
     with caught_warnings():
         warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
