@@ -62,8 +62,6 @@ class VectorCache:
 
     def _refresh(self) -> None:
         # Batch files another process (or an earlier run) wrote since the last look.
-        if not self.folder.is_dir():
-            return
         for path in sorted(self.folder.glob("batch-*.npz")):
             if path.name in self.read_files:
                 continue
@@ -78,15 +76,7 @@ class VectorCache:
                     f"note: {path}: damaged cache file ignored ({exc}); its texts are encoded again"
                 )
                 continue
-            for key, value in zip(keys.tolist(), values, strict=True):
-                self.vectors[str(key)] = value
-
-    def _write(self, keys: Sequence[str], values: np.ndarray) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        name = f"batch-{secrets.token_hex(8)}.npz"
-        with atomic_path(self.folder / name) as tmp, open(tmp, "wb") as fh:
-            np.savez(fh, keys=np.asarray(keys, dtype="U32"), vectors=values.astype(np.float32))
-        self.read_files.add(name)
+            self.vectors.update(zip(keys.tolist(), values, strict=True))
 
     def lookup(self, texts: Sequence[str], encode: Callable[[list[str]], np.ndarray]) -> np.ndarray:
         """The vectors of ``texts`` (float64); ``encode`` gets the normalised texts not cached."""
@@ -99,7 +89,11 @@ class VectorCache:
             new = {k: t for k, t in zip(keys, normalised, strict=True) if k not in self.vectors}
             if new:
                 values = np.asarray(encode(list(new.values())), dtype=np.float32)
-                self._write(list(new), values)
+                self.folder.mkdir(parents=True, exist_ok=True)
+                name = f"batch-{secrets.token_hex(8)}.npz"
+                with atomic_path(self.folder / name) as tmp, open(tmp, "wb") as fh:
+                    np.savez(fh, keys=np.asarray(list(new), dtype="U32"), vectors=values)
+                self.read_files.add(name)
                 self.vectors.update(zip(new, values, strict=True))
                 self.encoded += len(new)
             if not keys:

@@ -114,7 +114,7 @@ def evaluate(
         )
     notes += folds.warnings
 
-    x = frame[spec.features].reset_index(drop=True)
+    x = frame[spec.features]
     fits = Fits(spec, x, y, classes, settings.seed)
     primary = [fits.fold(train, test) for train, test in folds.splits]
     # Fits.run chooses the order the fits run in; the order changes no result.

@@ -85,11 +85,8 @@ def bootstrap_intervals(
         for name, score in scores.items():
             parts[name].append(score(cms))
     tail = (1.0 - level) / 2.0
-    out = {}
-    for name, values in parts.items():
-        v = np.concatenate(values)
-        out[name] = (float(np.quantile(v, tail)), float(np.quantile(v, 1.0 - tail)))
-    return out
+    bounds = {name: np.quantile(np.concatenate(v), [tail, 1.0 - tail]) for name, v in parts.items()}
+    return {name: (float(low), float(high)) for name, (low, high) in bounds.items()}
 
 
 def scored(
