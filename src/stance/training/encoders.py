@@ -104,12 +104,6 @@ class VectorCache:
 _CACHES: dict[tuple[str, str], VectorCache] = {}
 
 
-def vector_cache(identity: str) -> VectorCache:
-    """The process's cache of one encoder identity (a folder name) under cache_root()."""
-    root = cache_root().resolve()
-    return _CACHES.setdefault((str(root), identity), VectorCache(root / identity))
-
-
 def encoded_count() -> int:
     """How many texts this process has encoded so far, over all encoders."""
     return sum(c.encoded for c in _CACHES.values())
@@ -223,7 +217,9 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
     def _vectors(self, x: Any, identity: EncoderIdentity) -> np.ndarray:
         # The text column (a Series in the pipeline) or a list of texts.
         texts = ["" if v is None else str(v) for v in (x.tolist() if hasattr(x, "tolist") else x)]
-        cache = vector_cache(identity.cache_name)
+        # The process's cache of this encoder under the cache folder in use.
+        root, name = cache_root().resolve(), identity.cache_name
+        cache = _CACHES.setdefault((str(root), name), VectorCache(root / name))
         return cache.lookup(texts, lambda texts: encode(identity, texts, int(self.batch_size)))
 
     def fit(self, x: Any, y: Any = None) -> SentenceEncoder:

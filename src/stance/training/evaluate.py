@@ -14,7 +14,7 @@ from sklearn.pipeline import Pipeline
 from stance.errors import StanceError
 from stance.training.data import LabeledData
 from stance.training.encoders import encoder_params
-from stance.training.fitting import Fits, add_notes, curve_plan, out_of_fold
+from stance.training.fitting import Fits, curve_plan, out_of_fold
 from stance.training.folds import (
     SCHEME_NAMES,
     STRATIFIED_PREFIX,
@@ -140,7 +140,7 @@ def evaluate(
     def collected(ids: list[int], splits: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The fits' out-of-fold predictions; their notes added in the order of ``ids``."""
         for i in ids:
-            add_notes(notes, fits.notes(i))
+            notes.extend(fits.notes(i))
         return out_of_fold(fits, ids, splits, len(x), len(classes))
 
     # Warnings in the order a one-by-one run raises them: primary CV, stratified, curve, final.
@@ -158,7 +158,7 @@ def evaluate(
         m = scored(y[tested], c_pred[tested], classes, settings)
         rows.append({"fraction": fraction, "train_sentences": size, **{k: m[k] for k in _CURVE}})
     curve_table = pd.DataFrame(rows)
-    add_notes(notes, fits.notes(final_fit))
+    notes.extend(fits.notes(final_fit))
     final = fits.result(final_fit)
 
     columns = [c for c in ("sentence_id", "group", TEXT, SPEAKER, "stance") if c in frame.columns]
@@ -194,7 +194,7 @@ def evaluate(
         },
         "settings": settings.as_dict(),
         "metrics": metrics,
-        "warnings": notes,
+        "warnings": list(dict.fromkeys(notes)),  # each fold repeats the same notes
     }
     report = _report_text(summary, y[tested], pred[tested], classes)
     return Evaluation(summary, oof, cm, curve_table, report, final)

@@ -8,7 +8,7 @@ import functools
 import multiprocessing
 import signal
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager, nullcontext
 from typing import Any
@@ -54,12 +54,6 @@ def _convergence_note(spec: ModelSpec, model: Any) -> list[str]:
         f"{spec.name}: ConvergenceWarning: {type(classifier).__name__} did not converge in "
         f"max_iter={max_iter} iterations; raise models[{spec.name}].params.max_iter"
     ]
-
-
-def add_notes(notes: list[str], new: Iterable[str]) -> None:
-    for msg in new:
-        if msg not in notes:
-            notes.append(msg)
 
 
 def _fit_error(spec: ModelSpec, n: int, exc: Exception) -> StanceError:
