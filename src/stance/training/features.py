@@ -152,8 +152,7 @@ class FittedFeatures:
 class FeatureCache:
     """The features step of a model's pipeline over one table, every text analysed once."""
 
-    def __init__(self, spec: ModelSpec, x: pd.DataFrame, pipeline: Pipeline) -> None:
-        self.spec = spec
+    def __init__(self, x: pd.DataFrame, pipeline: Pipeline) -> None:
         x = x.reset_index(drop=True)
         features = pipeline.named_steps["features"]
         self.sparse_threshold = features.sparse_threshold
@@ -191,7 +190,7 @@ class FeatureCache:
     def build(spec: ModelSpec, x: pd.DataFrame) -> FeatureCache | None:
         """A cache for ``spec`` over ``x``, or None where it cannot serve (``applies``)."""
         pipeline = FeatureCache.applies(spec, x)
-        return None if pipeline is None else FeatureCache(spec, x, pipeline)
+        return None if pipeline is None else FeatureCache(x, pipeline)
 
     def counting_memory(self, rows: np.ndarray) -> int:
         """Estimated peak bytes of the counts of one chunk of ``rows`` while they are built and
@@ -228,7 +227,3 @@ class FeatureCache:
         density = x.nnz / (x.shape[0] * x.shape[1]) if x.shape[0] and x.shape[1] else 1.0
         fitted.sparse_output = density < self.sparse_threshold
         return x if fitted.sparse_output else x.toarray()
-
-    def classifier(self, seed: int) -> Any:
-        """A new, unfitted classifier of the model's pipeline."""
-        return self.spec.build(seed).named_steps["classifier"]

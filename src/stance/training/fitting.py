@@ -206,7 +206,7 @@ class Fits:
             size = cache.memory(n_values, train, test, len(self.classes))
             with gate.hold(size):
                 x = cache.training_features(fitted, train, n_values)
-                classifier = cache.classifier(self.seed)
+                classifier = self.spec.build(self.seed).named_steps["classifier"]
                 with _LIBLINEAR if _uses_liblinear(classifier) else nullcontext():
                     classifier.fit(x, self.names[self.y[train]])
                 del x
@@ -277,11 +277,7 @@ class Fits:
             (i for i, (_, test) in enumerate(self._tasks) if test is not None),
             key=lambda i: -len(self._tasks[i][0]),
         )
-        order = []
-        while folds:
-            order.append(folds.pop(0))
-            if folds:
-                order.append(folds.pop())
+        order = [i for pair in zip(folds, folds[::-1], strict=True) for i in pair][: len(folds)]
         finals = [i for i, (_, test) in enumerate(self._tasks) if test is None]
         return sorted(finals, key=lambda i: i not in self._apart) + order
 
