@@ -230,13 +230,12 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
     def transform(self, x: Any) -> np.ndarray:
         check_is_fitted(self)
         identity = encoder_identity(self.encoder)
-        expected = self.weights_sha256_
-        if identity.weights_sha256 != expected:
+        if identity.weights_sha256 != self.weights_sha256_:
             raise StanceError(
                 f"the sentence encoder {self.encoder!r} found at {identity.folder} is not the "
                 f"one this model was trained with (files SHA-256 {identity.weights_sha256[:12]}"
-                f"…, trained with {expected[:12]}…); install the same version of it or train "
-                "the model again"
+                f"…, trained with {self.weights_sha256_[:12]}…); install the same version of it or "
+                "train the model again"
             )
         vectors = self._vectors(x, identity)
         return vectors if len(vectors) else np.zeros((0, self.n_features_out_))

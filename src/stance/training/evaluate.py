@@ -114,8 +114,7 @@ def evaluate(
         )
     notes += folds.warnings
 
-    x = frame[spec.features]
-    fits = Fits(spec, x, y, classes, settings.seed)
+    fits = Fits(spec, frame[spec.features], y, classes, settings.seed)
     primary = [fits.fold(train, test) for train, test in folds.splits]
     # Fits.run chooses the order the fits run in; the order changes no result.
     final_fit = fits.final(np.arange(n_train))
@@ -141,7 +140,7 @@ def evaluate(
         """The fits' out-of-fold predictions; their notes added in the order of ``ids``."""
         for i in ids:
             notes.extend(fits.notes(i))
-        return out_of_fold(fits, ids, splits, len(x), len(classes))
+        return out_of_fold(fits, ids, splits, len(frame), len(classes))
 
     # Warnings in the order a one-by-one run raises them: primary CV, stratified, curve, final.
     pred, proba, fold = collected(primary, folds.splits)
@@ -157,7 +156,6 @@ def evaluate(
         c_pred, _, _ = collected(ids, folds.splits)
         m = scored(y[tested], c_pred[tested], classes, settings)
         rows.append({"fraction": fraction, "train_sentences": size, **{k: m[k] for k in _CURVE}})
-    curve_table = pd.DataFrame(rows)
     notes.extend(fits.notes(final_fit))
     final = fits.result(final_fit)
 
@@ -197,7 +195,7 @@ def evaluate(
         "warnings": list(dict.fromkeys(notes)),  # each fold repeats the same notes
     }
     report = _report_text(summary, y[tested], pred[tested], classes)
-    return Evaluation(summary, oof, cm, curve_table, report, final)
+    return Evaluation(summary, oof, cm, pd.DataFrame(rows), report, final)
 
 
 def _report_text(

@@ -131,10 +131,9 @@ class _MemoryGate:
 
 @functools.cache
 def _malloc_trim() -> Callable[[int], Any]:
-    """glibc's malloc_trim, which gives the memory freed by a fit back to the operating system
-    (elsewhere a no-op): glibc keeps freed blocks of up to 32 MB in its heaps, one per thread, so
-    a process that had two large fits at once would stay ~0.5 GB larger for the rest of its
-    evaluation, which decides whether the largest fit fits the memory."""
+    """glibc's malloc_trim (elsewhere a no-op): glibc keeps freed blocks of up to 32 MB in a heap
+    per thread, so without it a process that had two large fits at once stays ~0.5 GB larger for
+    the rest of its evaluation, which decides whether the largest fit fits the memory."""
     try:
         return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
     except (OSError, AttributeError):  # not glibc
@@ -157,13 +156,12 @@ class Fits:
         self._results: list[Any] = []
         self._notes: list[list[str]] = []
 
-    def fold(self, train: np.ndarray, test: np.ndarray) -> int:
-        self._tasks.append((np.asarray(train), np.asarray(test)))
+    def fold(self, train: np.ndarray, test: np.ndarray | None) -> int:
+        self._tasks.append((np.asarray(train), None if test is None else np.asarray(test)))
         return len(self._tasks) - 1
 
     def final(self, train: np.ndarray) -> int:
-        self._tasks.append((np.asarray(train), None))
-        return len(self._tasks) - 1
+        return self.fold(train, None)
 
     def result(self, i: int) -> Any:
         return self._results[i]

@@ -95,8 +95,7 @@ def grouped_folds(
 
 def stratified_folds(y: np.ndarray, classes: Sequence[str], settings: EvalSettings) -> Folds:
     """Stratified K-fold over sentences; fewer folds when a class has fewer sentences than folds."""
-    counts = np.bincount(y, minlength=len(classes)).tolist()
-    present = {k: c for k, c in enumerate(counts) if c > 0}
+    present = {k: c for k, c in enumerate(np.bincount(y).tolist()) if c > 0}
     smallest = min(present, key=lambda k: (present[k], k))
     k_folds = settings.stratified_n_splits
     notes: list[str] = []
