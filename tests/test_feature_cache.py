@@ -190,7 +190,7 @@ def final_from_fits(spec, x: pd.DataFrame, train: np.ndarray) -> Pipeline:
     fits = Fits(spec, x, Y, CLASSES, SEED)
     i = fits.final(train)
     fits.run(n_jobs=1, memory_mb=256)
-    return fits.final_model(i)
+    return fits.result(i)
 
 
 def manual_out_of_fold(spec, x: pd.DataFrame, parts) -> tuple[np.ndarray, np.ndarray]:

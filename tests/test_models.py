@@ -196,7 +196,7 @@ def test_cached_features_equal_fitting_the_pipeline_on_the_training_rows(kind, p
         np.testing.assert_allclose(
             dense(fitted.transform(test)), dense(features.transform(x.iloc[test])), atol=1e-12
         )
-        classifier = cache.classifier(0).fit(x_train, y[train])
+        classifier = spec.build(0).named_steps["classifier"].fit(x_train, y[train])
         np.testing.assert_allclose(
             classifier.predict_proba(fitted.transform(test)),
             reference.predict_proba(x.iloc[test]),

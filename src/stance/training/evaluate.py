@@ -14,7 +14,7 @@ from sklearn.pipeline import Pipeline
 from stance.errors import StanceError
 from stance.training.data import LabeledData
 from stance.training.encoders import encoder_params
-from stance.training.fitting import Fits, add_notes, curve_plan, model_inputs, out_of_fold
+from stance.training.fitting import Fits, curve_plan, out_of_fold
 from stance.training.folds import (
     SCHEME_NAMES,
     STRATIFIED_PREFIX,
@@ -114,8 +114,7 @@ def evaluate(
         )
     notes += folds.warnings
 
-    x = model_inputs(frame, spec)
-    fits = Fits(spec, x, y, classes, settings.seed)
+    fits = Fits(spec, frame[spec.features], y, classes, settings.seed)
     primary = [fits.fold(train, test) for train, test in folds.splits]
     # Fits.run chooses the order the fits run in; the order changes no result.
     final_fit = fits.final(np.arange(n_train))
@@ -140,8 +139,8 @@ def evaluate(
     def collected(ids: list[int], splits: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The fits' out-of-fold predictions; their notes added in the order of ``ids``."""
         for i in ids:
-            add_notes(notes, fits.notes(i))
-        return out_of_fold(fits, ids, splits, len(x), len(classes))
+            notes.extend(fits.notes(i))
+        return out_of_fold(fits, ids, splits, len(frame), len(classes))
 
     # Warnings in the order a one-by-one run raises them: primary CV, stratified, curve, final.
     pred, proba, fold = collected(primary, folds.splits)
@@ -157,9 +156,8 @@ def evaluate(
         c_pred, _, _ = collected(ids, folds.splits)
         m = scored(y[tested], c_pred[tested], classes, settings)
         rows.append({"fraction": fraction, "train_sentences": size, **{k: m[k] for k in _CURVE}})
-    curve_table = pd.DataFrame(rows)
-    add_notes(notes, fits.notes(final_fit))
-    final = fits.final_model(final_fit)
+    notes.extend(fits.notes(final_fit))
+    final = fits.result(final_fit)
 
     columns = [c for c in ("sentence_id", "group", TEXT, SPEAKER, "stance") if c in frame.columns]
     oof = frame.loc[tested, columns].rename(columns={"group": "article_id"}).reset_index(drop=True)
@@ -194,10 +192,10 @@ def evaluate(
         },
         "settings": settings.as_dict(),
         "metrics": metrics,
-        "warnings": notes,
+        "warnings": list(dict.fromkeys(notes)),  # each fold repeats the same notes
     }
     report = _report_text(summary, y[tested], pred[tested], classes)
-    return Evaluation(summary, oof, cm, curve_table, report, final)
+    return Evaluation(summary, oof, cm, pd.DataFrame(rows), report, final)
 
 
 def _report_text(

@@ -152,8 +152,7 @@ class FittedFeatures:
 class FeatureCache:
     """The features step of a model's pipeline over one table, every text analysed once."""
 
-    def __init__(self, spec: ModelSpec, x: pd.DataFrame, pipeline: Pipeline) -> None:
-        self.spec = spec
+    def __init__(self, x: pd.DataFrame, pipeline: Pipeline) -> None:
         x = x.reset_index(drop=True)
         features = pipeline.named_steps["features"]
         self.sparse_threshold = features.sparse_threshold
@@ -191,7 +190,7 @@ class FeatureCache:
     def build(spec: ModelSpec, x: pd.DataFrame) -> FeatureCache | None:
         """A cache for ``spec`` over ``x``, or None where it cannot serve (``applies``)."""
         pipeline = FeatureCache.applies(spec, x)
-        return None if pipeline is None else FeatureCache(spec, x, pipeline)
+        return None if pipeline is None else FeatureCache(x, pipeline)
 
     def counting_memory(self, rows: np.ndarray) -> int:
         """Estimated peak bytes of the counts of one chunk of ``rows`` while they are built and
@@ -199,19 +198,15 @@ class FeatureCache:
         chunk = self.row_nnz[rows[:_CHUNK_ROWS]]
         return int(chunk.sum()) * 72 + self.n_terms * 8
 
-    def memory(
-        self, n_values: int, rows: np.ndarray, test: np.ndarray | None = None, n_classes: int = 3
-    ) -> int:
+    def memory(self, n_values: int, rows: np.ndarray, test: np.ndarray, n_classes: int) -> int:
         """Estimated peak bytes of one fit on ``rows`` whose training matrix holds ``n_values``
         values: the matrix (and the classifier's copy of it), the chunk being added to it, the
         solver's vectors, or the test rows' features if they are larger."""
         size = n_values * self.bytes_per_value + self.counting_memory(rows)
         size += self.n_terms * max(1, n_classes) * 8 * self.solver_vectors
-        if test is not None:
-            size = max(size, int(self.row_nnz[test].sum()) * 24)
-        return size
+        return max(size, int(self.row_nnz[test].sum()) * 24)
 
-    def pipeline_memory(self, rows: np.ndarray, n_classes: int = 3) -> int:
+    def pipeline_memory(self, rows: np.ndarray, n_classes: int) -> int:
         """Estimated peak bytes of ``Pipeline.fit`` on ``rows``: the counts of all the rows and
         their weighted copy (~10 bytes a counted value; the character block counts each distinct
         word once), ~200 bytes a distinct n-gram for the vocabulary, the solver's vectors."""
@@ -232,7 +227,3 @@ class FeatureCache:
         density = x.nnz / (x.shape[0] * x.shape[1]) if x.shape[0] and x.shape[1] else 1.0
         fitted.sparse_output = density < self.sparse_threshold
         return x if fitted.sparse_output else x.toarray()
-
-    def classifier(self, seed: int) -> Any:
-        """A new, unfitted classifier of the model's pipeline."""
-        return self.spec.build(seed).named_steps["classifier"]

@@ -8,8 +8,9 @@ import functools
 import multiprocessing
 import signal
 import threading
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager, nullcontext
 from typing import Any
 
 import numpy as np
@@ -24,25 +25,21 @@ from stance.training.features import FeatureCache
 from stance.training.models import ModelSpec
 from stance.training.settings import EvalSettings
 
+# One evaluation fits the model once per fold of each CV, per learning-curve share and fold, and
+# once on all labels. For TF-IDF kinds the fold fits share a FeatureCache (features.py): each text
+# is analysed once, and each fit learns its vocabulary, IDF and classifier from its own training
+# rows' counts (the same features as fitting the pipeline on their texts); the final model is a
+# plain ``Pipeline.fit``. The fits run in ``evaluation.n_jobs`` threads (the solvers and sparse
+# products release the GIL), fewer at a time when their matrices would together exceed
+# ``evaluation.fit_memory_mb``; each fit is deterministic, so no result depends on the threads.
+# On a table of at least ``evaluation.final_fit_process_from`` sentences the final fit runs in a
+# process of its own: its text analysis holds the GIL and its liblinear solver would wait for the
+# folds' (_LIBLINEAR), so in a thread it would add its whole time.
 #
-# One evaluation fits the model many times: once per fold of the grouped CV and of the stratified
-# K-fold, once per learning-curve share and fold, and once on all labels. For TF-IDF kinds the
-# fold fits share a FeatureCache (features.py): every text is analysed once, and each fit learns
-# its vocabulary, IDF and classifier from the counts of its own training rows only, which gives
-# the same features as fitting the pipeline on those rows' texts. The final model is a plain
-# ``Pipeline.fit``. The fits are independent and run in ``evaluation.n_jobs`` threads (the solvers
-# and the sparse products release the GIL), fewer at a time when their matrices would together
-# exceed ``evaluation.fit_memory_mb``. Every fit is deterministic, so the results do not depend
-# on the number of threads or the order they finish. On a table of at least
-# ``evaluation.final_fit_process_from`` sentences the final fit runs in a process of its own
-# while this one builds the cache and fits the folds: its text analysis holds the GIL, and its
-# liblinear solver would wait for theirs (_LIBLINEAR), so in a thread it adds its whole time.
-#
-# A fit's notes come from the fitted classifier, not from the warnings it raised: before Python
-# 3.14 the warnings machinery (filters, showwarning, catch_warnings) is one state per process, so
-# recording the warnings of each fit would need a lock that also holds up every other thread of
-# the process (the workflow runs its jobs as threads of one process). The solvers' warning that
-# matters, ConvergenceWarning, is read off the fit itself (n_iter_ reached max_iter); any other
+# A fit's notes come from the fitted classifier, not from its warnings: before Python 3.14 the
+# warnings machinery is one state per process, so recording each fit's warnings would need a lock
+# that holds up every thread of the process (the workflow runs its jobs as threads). The warning
+# that matters, ConvergenceWarning, is read off the fit (n_iter_ reached max_iter); any other
 # warning is shown as Python shows warnings.
 
 
@@ -57,12 +54,6 @@ def _convergence_note(spec: ModelSpec, model: Any) -> list[str]:
         f"{spec.name}: ConvergenceWarning: {type(classifier).__name__} did not converge in "
         f"max_iter={max_iter} iterations; raise models[{spec.name}].params.max_iter"
     ]
-
-
-def add_notes(notes: list[str], new: Iterable[str]) -> None:
-    for msg in new:
-        if msg not in notes:
-            notes.append(msg)
 
 
 def _fit_error(spec: ModelSpec, n: int, exc: Exception) -> StanceError:
@@ -87,10 +78,6 @@ def _fit_pipeline(spec: ModelSpec, seed: int, x: pd.DataFrame, y: Sequence[str])
     except ValueError as exc:
         raise _fit_error(spec, len(x), exc) from None
     return model
-
-
-def model_inputs(frame: pd.DataFrame, spec: ModelSpec) -> pd.DataFrame:
-    return frame[spec.features].reset_index(drop=True)
 
 
 def _predicted(model: Any, x: Any, n: int, classes: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -142,37 +129,21 @@ class _MemoryGate:
                 self.cond.notify_all()
 
 
-def _no_gate(size: int) -> AbstractContextManager[None]:
-    return nullcontext()
-
-
-def _release_memory() -> None:
-    """Give the memory freed by a fit back to the operating system (glibc only).
-
-    glibc keeps freed blocks of up to 32 MB in its heaps for reuse, and with several threads in
-    several heaps: without this, a process that had two large fits at once stays ~0.5 GB larger
-    for the rest of its evaluation, which decides whether the largest fit fits the memory.
-    """
-    trim = _malloc_trim()
-    if trim is not None:
-        trim(0)
-
-
 @functools.cache
-def _malloc_trim() -> Any:
+def _malloc_trim() -> Callable[[int], Any]:
+    """glibc's malloc_trim (elsewhere a no-op): glibc keeps freed blocks of up to 32 MB in a heap
+    per thread, so without it a process that had two large fits at once stays ~0.5 GB larger for
+    the rest of its evaluation, which decides whether the largest fit fits the memory."""
     try:
         return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
-    except (OSError, AttributeError):  # not glibc: nothing to do
-        return None
+    except (OSError, AttributeError):  # not glibc
+        return lambda pad: 0
 
 
 class Fits:
-    """The fits of one evaluation, collected first and then run together.
-
-    ``fold(train, test)`` adds a fit on the rows ``train`` that predicts the rows ``test``;
-    ``final(train)`` the fit of the final model; ``run`` fits them all; ``result(i)`` and
-    ``notes(i)`` give a fit's predictions (or model) and its notes (see _convergence_note).
-    """
+    """The fits of one evaluation, collected (``fold``: a fit predicting test rows; ``final``: the
+    final model), then run together; ``result(i)`` and ``notes(i)`` give each one's predictions
+    (or model) and notes."""
 
     def __init__(
         self, spec: ModelSpec, x: pd.DataFrame, y: np.ndarray, classes: Sequence[str], seed: int
@@ -185,13 +156,12 @@ class Fits:
         self._results: list[Any] = []
         self._notes: list[list[str]] = []
 
-    def fold(self, train: np.ndarray, test: np.ndarray) -> int:
-        self._tasks.append((np.asarray(train), np.asarray(test)))
+    def fold(self, train: np.ndarray, test: np.ndarray | None) -> int:
+        self._tasks.append((np.asarray(train), None if test is None else np.asarray(test)))
         return len(self._tasks) - 1
 
     def final(self, train: np.ndarray) -> int:
-        self._tasks.append((np.asarray(train), None))
-        return len(self._tasks) - 1
+        return self.fold(train, None)
 
     def result(self, i: int) -> Any:
         return self._results[i]
@@ -199,13 +169,12 @@ class Fits:
     def notes(self, i: int) -> list[str]:
         return self._notes[i]
 
-    def _run_one(self, i: int, gate: _MemoryGate | None = None) -> tuple[Any, list[str]]:
+    def _run_one(self, i: int, gate: _MemoryGate) -> tuple[Any, list[str]]:
         train, test = self._tasks[i]
         if test is None:
-            hold = gate.hold if gate is not None else _no_gate
             size = self.cache.pipeline_memory(train, len(self.classes)) if self.cache else 0
-            with hold(size):
-                model = self._fit_raw(train) if i not in self._apart else _wait(self._apart[i])
+            with gate.hold(size):
+                model = _wait(self._apart[i]) if i in self._apart else _fit_pipeline(*self._args(i))
             return model, _convergence_note(self.spec, model)
         present = sorted(set(self.y[train].tolist()))
         if len(present) == 1:
@@ -214,16 +183,13 @@ class Fits:
             proba[:, present[0]] = 1.0
             return (np.full(len(test), present[0]), proba), []
         if self.cache is None:
-            model = self._fit_raw(train)
+            model = _fit_pipeline(*self._args(i))
             predicted = _predicted(model, self.x.iloc[test], len(test), self.classes)
             return predicted, _convergence_note(self.spec, model)
         return self._fit_cached(train, test, gate)
 
-    def _fit_raw(self, train: np.ndarray) -> Pipeline:
-        return _fit_pipeline(self.spec, self.seed, self.x.iloc[train], self.names[self.y[train]])
-
     def _fit_cached(
-        self, train: np.ndarray, test: np.ndarray, gate: _MemoryGate | None
+        self, train: np.ndarray, test: np.ndarray, gate: _MemoryGate
     ) -> tuple[tuple[np.ndarray, np.ndarray], list[str]]:
         """The predictions of the rows ``test`` by the pipeline fit on the rows ``train``."""
         # Two steps under the memory budget: learning the vocabulary (a chunk of counts at a
@@ -232,14 +198,13 @@ class Fits:
         stopping.check()
         cache = self.cache
         assert cache is not None
-        hold = gate.hold if gate is not None else _no_gate
         try:
-            with hold(cache.counting_memory(train)):
+            with gate.hold(cache.counting_memory(train)):
                 fitted, n_values = cache.fit(train)
             size = cache.memory(n_values, train, test, len(self.classes))
-            with hold(size):
+            with gate.hold(size):
                 x = cache.training_features(fitted, train, n_values)
-                classifier = cache.classifier(self.seed)
+                classifier = self.spec.build(self.seed).named_steps["classifier"]
                 with _LIBLINEAR if _uses_liblinear(classifier) else nullcontext():
                     classifier.fit(x, self.names[self.y[train]])
                 del x
@@ -272,7 +237,7 @@ class Fits:
                 raise _fit_error(self.spec, len(self.x), exc) from None
             cached = self.cache is not None
             if cached:
-                _release_memory()  # what counting the n-grams of the table freed
+                _malloc_trim()(0)  # what counting the n-grams of the table freed
             self._results, self._notes = self._run(n_jobs if cached else 1, gate)
 
     def _args(self, i: int) -> tuple[Any, ...]:
@@ -285,7 +250,7 @@ class Fits:
                 return self._run_one(i, gate)
             finally:
                 if self.cache is not None:
-                    _release_memory()
+                    _malloc_trim()(0)
 
         jobs = max(1, min(n_jobs, len(self._tasks)))
         # BLAS only sees the solvers' small dense vectors: more than one thread per fit costs
@@ -296,8 +261,6 @@ class Fits:
             else:
                 # A plain thread pool: joblib's result loop polls with sleeps, which cost
                 # more than the seed corpus's fits themselves.
-                from concurrent.futures import ThreadPoolExecutor
-
                 order = self._order()
                 with ThreadPoolExecutor(max_workers=jobs) as pool:
                     results = dict(zip(order, pool.map(one, order), strict=True))
@@ -312,16 +275,9 @@ class Fits:
             (i for i, (_, test) in enumerate(self._tasks) if test is not None),
             key=lambda i: -len(self._tasks[i][0]),
         )
-        order = []
-        while folds:
-            order.append(folds.pop(0))
-            if folds:
-                order.append(folds.pop())
+        order = [i for pair in zip(folds, folds[::-1], strict=True) for i in pair][: len(folds)]
         finals = [i for i, (_, test) in enumerate(self._tasks) if test is None]
         return sorted(finals, key=lambda i: i not in self._apart) + order
-
-    def final_model(self, i: int) -> Pipeline:
-        return self._results[i]
 
 
 def curve_plan(

@@ -95,26 +95,20 @@ def grouped_folds(
 
 def stratified_folds(y: np.ndarray, classes: Sequence[str], settings: EvalSettings) -> Folds:
     """Stratified K-fold over sentences; fewer folds when a class has fewer sentences than folds."""
-    counts = np.bincount(y, minlength=len(classes)).tolist()
-    present = {k: c for k, c in enumerate(counts) if c > 0}
+    present = {k: c for k, c in enumerate(np.bincount(y).tolist()) if c > 0}
     smallest = min(present, key=lambda k: (present[k], k))
     k_folds = settings.stratified_n_splits
     notes: list[str] = []
     if present[smallest] < k_folds:
         adapted = max(2, present[smallest])
         what = f"uses {adapted} folds instead" if adapted < k_folds else f"keeps {k_folds} folds"
+        if present[smallest] < 2:
+            what += " (a class with one sentence is in the test part of one fold only)"
         notes.append(
             f"stratified K-fold: class {classes[smallest]!r} has {present[smallest]} labeled "
             f"sentence(s), fewer than evaluation.stratified_n_splits = {k_folds}; it {what}"
-            + (
-                " (a class with one sentence is in the test part of one fold only)"
-                if present[smallest] < 2
-                else ""
-            )
         )
         k_folds = adapted
-    if len(y) < k_folds:
-        raise StanceError(f"only {len(y)} labeled sentences: too few for {k_folds}-fold CV")
     splitter = StratifiedKFold(n_splits=k_folds, shuffle=True, random_state=settings.seed)
     with caught_warnings():
         warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)

@@ -28,15 +28,6 @@ def per_class_scores(cm: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
     return precision, recall, f1
 
 
-def _kappa(cm: np.ndarray) -> float:
-    n = cm.sum()
-    if n == 0:
-        return 0.0
-    po = np.trace(cm) / n
-    pe = float((cm.sum(axis=0) * cm.sum(axis=1)).sum()) / (n * n)
-    return 0.0 if pe >= 1.0 else float((po - pe) / (1.0 - pe))
-
-
 def metrics_from_confusion(
     cm: np.ndarray, classes: Sequence[str], f_avg_classes: Sequence[str]
 ) -> dict[str, float]:
@@ -44,12 +35,15 @@ def metrics_from_confusion(
     precision, recall, f1 = per_class_scores(cm)
     idx = [list(classes).index(c) for c in f_avg_classes]
     n = cm.sum()
+    accuracy = float(np.trace(cm) / n) if n else 0.0
+    # Cohen's kappa: the agreement beyond chance (0 where chance explains it all, or no sentence).
+    chance = float((cm.sum(axis=0) * cm.sum(axis=1)).sum()) / (n * n) if n else 1.0
     out = {
         # SemEval-2016 task 6: the mean F1 of the two stance-taking classes (favor, against).
         "f_avg": float(np.mean(f1[idx])),
         "macro_f1": float(np.mean(f1)),
-        "accuracy": float(np.trace(cm) / n) if n else 0.0,
-        "cohen_kappa": _kappa(cm),
+        "accuracy": accuracy,
+        "cohen_kappa": 0.0 if chance >= 1.0 else float((accuracy - chance) / (1.0 - chance)),
     }
     for k, name in enumerate(classes):
         out[f"precision_{name}"] = float(precision[k])
@@ -91,11 +85,8 @@ def bootstrap_intervals(
         for name, score in scores.items():
             parts[name].append(score(cms))
     tail = (1.0 - level) / 2.0
-    out = {}
-    for name, values in parts.items():
-        v = np.concatenate(values)
-        out[name] = (float(np.quantile(v, tail)), float(np.quantile(v, 1.0 - tail)))
-    return out
+    bounds = {name: np.quantile(np.concatenate(v), [tail, 1.0 - tail]) for name, v in parts.items()}
+    return {name: (float(low), float(high)) for name, (low, high) in bounds.items()}
 
 
 def scored(

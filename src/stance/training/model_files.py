@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sklearn.base import BaseEstimator
 from sklearn.compose import ColumnTransformer
 from sklearn.dummy import DummyClassifier
 from sklearn.feature_extraction.text import TfidfTransformer, TfidfVectorizer
@@ -159,8 +160,6 @@ def _parameter_problems(model: Any) -> list[str]:
     """Parameters a project model never has: not a Pipeline, vectorisers that open their inputs
     as paths or run other analysers, a parameter that is a function or class (not an estimator
     or the float64 dtype)."""
-    from sklearn.base import BaseEstimator
-
     if not isinstance(model, Pipeline):
         return [f"the model is a {type(model).__name__}, not a Pipeline"]
 

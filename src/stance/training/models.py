@@ -207,6 +207,8 @@ _ENCODER_DEFAULTS: dict[str, Any] = {
     "batch_size": 32,
     "prior_correction": 0.0,
 }
+_WORD_CHAR_DEFAULTS = {**_TFIDF_DEFAULTS, "char_ngram_range": [2, 5]}
+_ENCODER_LR_DEFAULTS = {**_LR_DEFAULTS, "C": 10.0}
 
 KINDS: dict[str, ModelKind] = {}
 
@@ -236,7 +238,7 @@ register(
     "TF-IDF of word n-grams and of character n-grams within words, then a linear SVM "
     "(softmax of its margins as scores) or logistic regression",
     (TEXT,),
-    {**_TFIDF_DEFAULTS, "char_ngram_range": [2, 5], **_LR_DEFAULTS},
+    {**_WORD_CHAR_DEFAULTS, **_LR_DEFAULTS},
     partial(_build_blocks, ("word", "char")),
 )
 register(
@@ -255,7 +257,7 @@ register(
     "a frozen pretrained sentence encoder (sentence-transformers; mean-pooled, unit-length "
     "vectors), then logistic regression (or a linear SVM)",
     (TEXT,),
-    {**_ENCODER_DEFAULTS, **_LR_DEFAULTS, "C": 10.0},
+    {**_ENCODER_DEFAULTS, **_ENCODER_LR_DEFAULTS},
     partial(_build_blocks, ("encoder",)),
 )
 register(
@@ -263,14 +265,7 @@ register(
     "the sentence encoder's vector beside TF-IDF word and character n-grams, then logistic "
     "regression (or a linear SVM)",
     (TEXT,),
-    {
-        **_ENCODER_DEFAULTS,
-        "encoder_weight": 1.0,
-        **_TFIDF_DEFAULTS,
-        "char_ngram_range": [2, 5],
-        **_LR_DEFAULTS,
-        "C": 10.0,
-    },
+    {**_ENCODER_DEFAULTS, "encoder_weight": 1.0, **_WORD_CHAR_DEFAULTS, **_ENCODER_LR_DEFAULTS},
     partial(_build_blocks, ("encoder", "word", "char")),
 )
 register(
@@ -282,11 +277,9 @@ register(
         **_ENCODER_DEFAULTS,
         "encoder_weight": 1.0,
         "with_tfidf": False,
-        **_TFIDF_DEFAULTS,
-        "char_ngram_range": [2, 5],
+        **_WORD_CHAR_DEFAULTS,
         "speaker_weight": 1.0,
-        **_LR_DEFAULTS,
-        "C": 10.0,
+        **_ENCODER_LR_DEFAULTS,
     },
     partial(_build_blocks, ("encoder", "word", "char", "speaker")),
 )

@@ -36,7 +36,6 @@ class EvalSettings:
     learning_curve: tuple[float, ...]
     # Learning-curve shares below 1.0 with more training sentences are not fit (None: all are).
     learning_curve_max_train: int | None
-    # How the fits run; the results do not depend on these (not in as_dict / metrics.json).
     n_jobs: int
     fit_memory_mb: int
     final_fit_process_from: int | None = None
