@@ -277,7 +277,8 @@ class Fits:
         )
         order = [i for pair in zip(folds, folds[::-1], strict=True) for i in pair][: len(folds)]
         finals = [i for i, (_, test) in enumerate(self._tasks) if test is None]
-        return sorted(finals, key=lambda i: i not in self._apart) + order
+        apart = [i for i in finals if i in self._apart]
+        return apart + order + [i for i in finals if i not in self._apart]
 
 
 def curve_plan(
