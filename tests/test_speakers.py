@@ -126,6 +126,13 @@ def test_a_person_introduced_with_a_mapped_name_and_a_title_speaks_for_it(mappin
     assert speakers_of(texts[:2], load_mapping(path, SCHEMA))[1] == "other"
 
 
+def test_the_title_of_a_source_points_back_to_it(mapping):
+    texts = ["Khalilzad said talks would resume.", "The envoy added that troops would leave."]
+    assert speakers_of(texts, mapping) == ["us_government", "us_government"]
+    # A title after "a" is someone new, not the source before.
+    assert speakers_of([texts[0], "An envoy added that troops would stay."], mapping)[1] == "author"
+
+
 def test_according_to_and_listeners(mapping):
     assert speakers_of(["Troop numbers fell, according to the Pentagon."], mapping) == [
         "us_government"

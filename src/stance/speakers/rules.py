@@ -138,7 +138,8 @@ def _source(
             return Attribution(who, f"{verb}: {person!r} was introduced as {who}", "attribution")
         back = next(
             (n for n in range(min(3, len(words)), 0, -1)
-             if mapping.refers_back(" ".join(words[:n]))),
+             if mapping.refers_back(" ".join(words[:n]))
+             or (n > 1 and words[0].lower() == "the" and words[n - 1] in mapping.cues.roles)),
             0,
         )  # fmt: skip
         if back and len(words) - back <= 2 and unmapped is None:
