@@ -1,5 +1,4 @@
-"""The Snakefile's checks before any job, and how a job runs its step: in a thread of the
-``snakemake`` process (profile ``force-use-threads``), its output in its log."""
+"""The Snakefile's checks before any job, and how a job runs its step and logs its output."""
 
 from __future__ import annotations
 

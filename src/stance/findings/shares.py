@@ -1,5 +1,4 @@
-"""Stance shares per group (speaker, outlet, month, or pairs of them), one row per group: the
-estimate, its interval, what carried it, the raw count and a labeling plan."""
+"""Stance shares per group (speaker, outlet, month or pairs of them), one row per group."""
 
 from __future__ import annotations
 

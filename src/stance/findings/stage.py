@@ -1,5 +1,4 @@
-"""The findings stage: every corpus sentence with a speaker and a stance (a hand label over the
-prediction; out of fold as well, and the labeling design, for labeled ones), the shares tables."""
+"""The findings stage: every corpus sentence's speaker and stance, the shares tables, figures."""
 
 from __future__ import annotations
 

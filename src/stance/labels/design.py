@@ -1,6 +1,4 @@
-"""The labeling design: which hand labels come from a probability sample (a JSON manifest in
-``labels/samples/``, format: docs/findings.md), and of what frame. Labels of sampled units are
-evidence about the model's errors in the frame; others only about themselves."""
+"""The labeling design: which hand labels are a probability sample (labels/samples/), of what."""
 
 from __future__ import annotations
 
@@ -20,7 +18,9 @@ from stance.io import write_json
 SAMPLES_DIR = "samples"
 UNITS = ("sentence", "article")
 METHODS = ("srswor", "census")
-FIELDS = ("name", "unit", "method", "seed", "frame", "sample", "created", "command", "note")
+# A manifest file's fields in the order written: the long ID lists last.
+FIELDS = ("name", "unit", "method", "seed", "inclusion_probability", "created", "command", "note")
+FIELDS += ("frame", "sample")
 
 
 @dataclass(frozen=True)
@@ -41,19 +41,12 @@ class SampleManifest:
     def name(self) -> str:
         return self.path.stem
 
+    @property
+    def inclusion_probability(self) -> float:
+        return round(len(self.sample) / len(self.frame), 6)
+
     def as_json(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "unit": self.unit,
-            "method": self.method,
-            "seed": self.seed,
-            "inclusion_probability": round(len(self.sample) / len(self.frame), 6),
-            "created": self.created,
-            "command": self.command,
-            "note": self.note,
-            "frame": list(self.frame),
-            "sample": list(self.sample),
-        }
+        return {key: getattr(self, key) for key in FIELDS}
 
 
 def manifest_files(labels_dir: Path | str) -> list[Path]:
@@ -92,7 +85,7 @@ def read_manifest(path: Path | str) -> SampleManifest:
         raise _fail(path, f"not valid JSON ({where}: {exc.msg})") from None
     if not isinstance(data, dict):
         raise _fail(path, "must hold one JSON object")
-    unknown = sorted(set(data) - {*FIELDS, "inclusion_probability"})
+    unknown = sorted(set(data) - set(FIELDS))
     if unknown:
         raise _fail(path, f"unknown field(s) {', '.join(map(repr, unknown))}")
     unit, method = data.get("unit"), data.get("method", "srswor")
@@ -243,11 +236,10 @@ def resolve_designs(
                 f"{m.path}: {missing} {m.unit}(s) of its frame are no longer in the corpus "
                 "(edited or removed articles); the design covers the rest"
             )
-        incomplete = len(drawn_present) - len(complete_units)
         result.reports.append(
             DesignReport(
                 m.name, m.unit, m.method, len(m.frame) - missing, len(m.sample),
-                len(complete_units), incomplete, 0, missing, m.seed,
+                len(complete_units), len(drawn_present) - len(complete_units), 0, missing, m.seed,
             )
         )  # fmt: skip
     for d, report in enumerate(result.reports):

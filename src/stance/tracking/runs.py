@@ -102,18 +102,15 @@ def _flat_params(summary: Mapping[str, Any]) -> dict[str, str]:
         "cv_scheme": cv["scheme"],
         "cv_folds": text(cv["n_folds"]),
         "stratified_folds": text(cv["stratified_n_folds"]),
-        "seed": text(settings["seed"]),
-        "n_bootstrap": text(settings["n_bootstrap"]),
-        "ci_level": text(settings["ci_level"]),
         "f_avg_classes": ",".join(settings["f_avg_classes"]),
-        "learning_curve": text(settings["learning_curve"]),
-        # Absent from results made before these caps existed (no cap then).
-        "learning_curve_max_train": text(settings.get("learning_curve_max_train")),
-        "stratified_max_sentences": text(settings.get("stratified_max_sentences")),
         "n_sentences": text(data["n_sentences"]),
         "n_articles": text(data["n_articles"]),
         "data_source": data["source"],
     }
+    # The two caps are absent from results made before they existed (no cap then: null).
+    caps = ("learning_curve_max_train", "stratified_max_sentences")
+    for key in ("seed", "n_bootstrap", "ci_level", "learning_curve", *caps):
+        params[key] = text(settings.get(key))
     if data.get("test_source"):
         params["test_source"] = data["test_source"]
         params["n_test_sentences"] = text(data["n_test_sentences"])
@@ -267,10 +264,9 @@ def log_evaluation_run(
         retry_locked(mlflow.log_params, params)
         with caught_warnings():
             warnings.simplefilter("ignore", UserWarning)  # integer columns hint, see above
-            if train_input is not None:
-                retry_locked(mlflow.log_input, train_input, context="training")
-            if test_input is not None:
-                retry_locked(mlflow.log_input, test_input, context="evaluation")
+            for dataset, context in ((train_input, "training"), (test_input, "evaluation")):
+                if dataset is not None:
+                    retry_locked(mlflow.log_input, dataset, context=context)
         for path in artifacts:
             retry_locked(mlflow.log_artifact, str(path))
         log_model_and_metrics(mlflow, model, x, trusted, metrics, metadata)
@@ -397,15 +393,10 @@ def close_abandoned_runs(uri: str, experiment_id: str) -> list[Any]:
             "so this run may lack metrics, artifacts or its model. The workflow logs the "
             "model again in a new run."
         )
-        previous = tags.get(NOTE_TAG, "")
+        noted = "\n\n".join(filter(None, (note, tags.get(NOTE_TAG))))  # above an earlier note
         try:
             retry_locked(client.set_tag, run.info.run_id, ABANDONED_TAG, note)
-            retry_locked(
-                client.set_tag,
-                run.info.run_id,
-                NOTE_TAG,
-                f"{note}\n\n{previous}" if previous else note,
-            )
+            retry_locked(client.set_tag, run.info.run_id, NOTE_TAG, noted)
             retry_locked(client.set_terminated, run.info.run_id, "FAILED")
         except Exception as exc:
             raise store_error(uri, f"marking abandoned run {run.info.run_id} FAILED", exc) from None
