@@ -138,10 +138,7 @@ def _print_table(table: pd.DataFrame, tsv: bool) -> None:
 def runs(args: argparse.Namespace) -> None:
     from stance.tracking.queries import runs_table
 
-    config = load_config(args.config)
-    uri, experiment = _tracking(args.config, config)
-    if args.compare and args.by_labels:
-        raise StanceError("give --compare or --by-labels, not both")
+    uri, experiment = _tracking(args.config, load_config(args.config))
     if args.compare:
         from stance.tracking.queries import compare_runs
 

@@ -114,8 +114,7 @@ def run_step(
 
 
 def run_job(job: Any) -> None:
-    """Run the step of ``job``, logging to the job's log and the terminal. A user mistake is
-    logged once and the StepFailed only points at it (Snakemake prints that message too)."""
+    """Run the step of ``job``, logging to the job's log and the terminal."""
     configure()
     log_to_stderr()
     limit_blas_threads()

@@ -158,8 +158,7 @@ def top_groups(
     level: float = 0.95,
     wide_half_width: float = WIDE_HALF_WIDTH,
 ) -> pd.DataFrame:
-    """``table`` (shares per ``column``) cut to its ``top`` groups with the most sentences and
-    a row ``other <n> <column>s`` estimating the rest as one group (if more than one)."""
+    """``table`` cut to its ``top`` largest groups and a row estimating the rest as one group."""
     if len(table) <= top + 1:
         return table
     kept = set(table.nlargest(top, "sentences", keep="first")[column])

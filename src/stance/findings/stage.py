@@ -81,8 +81,7 @@ class FindingsResult:
 
 
 def resolve_stances(predictions: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
-    """``predictions`` with ``stance``: the hand label in ``labels`` where there is one
-    (``stance_source`` ``label``), else the prediction (``model``)."""
+    """``predictions`` with ``stance`` (and its ``stance_source``): a hand label, else predicted."""
     hand = labels.drop_duplicates("sentence_id").set_index("sentence_id")["stance"]
     out = predictions.copy()
     labeled = out["sentence_id"].map(hand)
@@ -207,8 +206,7 @@ def period_change(
     settings: Mapping[str, Any],
     speaker_order: Sequence[str] = (),
 ) -> pd.DataFrame:
-    """Per speaker and stance: the share before and after ``split_date`` and the difference
-    with its interval; the header only without a split date or a dated article."""
+    """Per speaker and stance: the shares before and after ``split_date``, their difference."""
     columns = ["speaker", "stance", "before", "after", "difference", "low", "high"]
     split, level = settings["split_date"], settings["ci_level"]
     dated = frame["date"].fillna("").astype(str).str.match(r"^\d{4}-\d{2}-\d{2}")

@@ -45,9 +45,8 @@ def cohen_kappa(a: Sequence[str], b: Sequence[str], labels: Sequence[str]) -> Fi
 
 
 def nominal_alpha(units: Iterable[Sequence[Hashable]]) -> FieldAgreement:
-    """Krippendorff's alpha for nominal data (Krippendorff 2011, "Computing Krippendorff's
-    Alpha-Reliability"): ``units`` holds per sentence the values its annotators gave; units with
-    fewer than two values are not pairable and are skipped. alpha = 1 - D_o / D_e."""
+    """Krippendorff's alpha for nominal data (Krippendorff 2011) of the values given per unit;
+    units with fewer than two values are not pairable and are skipped."""
     diagonal = 0.0
     totals: Counter[Hashable] = Counter()
     sentences = disagreements = 0

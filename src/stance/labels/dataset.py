@@ -63,8 +63,7 @@ def final_labels(path: Path | str, schema: LabelSchema) -> pd.DataFrame:
 
 
 def write_unlabeled(sentences: pd.DataFrame, final: pd.DataFrame, path: Path | str) -> int:
-    """The labeling queue: sentences with no final label, in article order. Texts a spreadsheet
-    would run as a formula are quoted; stance.cli.predict.sentences_from_table undoes that."""
+    """The labeling queue: sentences with no final label, in article order, spreadsheet-safe."""
     labeled = set(final["sentence_id"])
     queue = sentences[~sentences["sentence_id"].isin(labeled)]
     queue = queue.sort_values(["article_id", "position"], kind="stable")[SENTENCE_COLUMNS]

@@ -169,8 +169,7 @@ def draw_sample(
 def sample_sentences(
     manifest: SampleManifest, sentences: pd.DataFrame, size: int | None = None
 ) -> list[str]:
-    """The sentence IDs of the first ``size`` units drawn (all: None), in draw order (an
-    article's sentences in article order)."""
+    """The sentence IDs of the first ``size`` units drawn (all: None), in draw, then text order."""
     units = manifest.sample[:size]
     if manifest.unit == "sentence":
         present = set(sentences["sentence_id"])
@@ -198,8 +197,7 @@ class DesignReport:
 
 @dataclass
 class ResolvedDesign:
-    """What the findings need: per sentence its design (-1: none), unit and whether its unit is
-    a complete sampled unit; and the design table."""
+    """Per sentence: its design (-1: none), unit and whether that is a complete sampled unit."""
 
     design: np.ndarray
     unit: np.ndarray

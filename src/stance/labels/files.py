@@ -314,8 +314,7 @@ def load_labels(
     adjudication: Path | str | None = None,
     sentences_source: str = "results/sentences.parquet",
 ) -> LabelSet:
-    """Read and validate every label file in labels_dir and the adjudication file (default
-    ``<labels_dir>/adjudication.csv`` when present); all problems raised as one StanceError."""
+    """Read and check every label file and the adjudication file; all problems in one error."""
     labels_dir = Path(labels_dir)
     if adjudication is not None and not Path(adjudication).is_file():
         raise StanceError(f"{adjudication}: adjudication file not found; check the path")

@@ -35,8 +35,7 @@ class Resolution:
 def resolve_labels(
     label_set: LabelSet, schema: LabelSchema, priority: Sequence[str] = ()
 ) -> Resolution:
-    """The final label per sentence: the adjudication, else per field the majority, else the
-    tie rule (schema.TIE_RULE, ``priority`` from config labels.annotator_priority)."""
+    """The final label per sentence: adjudicated, else per field the majority, else by TIE_RULE."""
     fields = schema.field_names
     rank = {name: i for i, name in enumerate(priority)}
     labels = label_set.labels.groupby("sentence_id")

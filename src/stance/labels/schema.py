@@ -144,8 +144,7 @@ GUIDELINES_FILE = "GUIDELINES.md"
 
 
 def guideline_problems(schema: LabelSchema, guidelines: Path | str) -> list[str]:
-    """Each field and value of ``schema`` that ``guidelines`` gives no section, and each value
-    section that names no value of the schema, with what to do; empty when they agree."""
+    """The fields and values ``guidelines`` has no section for, and its unknown value sections."""
     path = Path(guidelines)
     if not path.is_file():
         return [

@@ -120,8 +120,7 @@ def runs_table(
 
 
 def get_model_run(uri: str, experiment: str, run_id: str) -> Any:
-    """The model run ``run_id`` (an MLflow Run); a clear error when it is missing, a parent, or
-    not FINISHED (its logging failed or never ended, so its model may be missing)."""
+    """The model run ``run_id``; a clear error when it is missing, a parent, or not FINISHED."""
     find_experiment_id(uri, experiment)
     run = read_run(uri, run_id)
     if run.data.tags.get(ROLE_TAG) != "model":
