@@ -13,7 +13,7 @@ from stance.corpus.articles import read_article
 from stance.corpus.splitting import compile_rules, split_article
 from stance.corpus.stage import splitter_from_config
 from stance.errors import StanceError
-from stance.io import plain_frame
+from stance.findings.predict import read_people_table
 from stance.training.models import SPEAKER, TEXT
 
 logger = logging.getLogger(__name__)
@@ -54,8 +54,7 @@ def sentences_from_table(path: Path | str) -> pd.DataFrame:
     if not path.is_file():
         hint = "; run snakemake to build it" if path.as_posix().endswith(UNLABELED_QUEUE) else ""
         raise StanceError(f"{path}: file not found{hint}")
-    # Our CSVs for people quote texts a spreadsheet would run as a formula: restore them exactly.
-    table = plain_frame(pd.read_csv(path, dtype=str, keep_default_na=False))
+    table = read_people_table(path)  # formula-like texts quoted for a spreadsheet come back exact
     if TEXT not in table.columns:
         raise StanceError(
             f"{path}: no 'text' column (found: {', '.join(table.columns)}); the table needs one "

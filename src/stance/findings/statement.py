@@ -174,8 +174,7 @@ def _plan_blocks(result: FindingsResult) -> list[Block]:
 
 def group_label(table: pd.DataFrame, row: pd.Series) -> str:
     """The group of a shares table's row: its value, or its values joined by ' / '."""
-    columns = table.columns[: table.columns.get_loc("sentences")]
-    return " / ".join(str(row[c]) for c in columns)
+    return " / ".join(str(row[c]) for c in table.columns[: table.columns.get_loc("sentences")])
 
 
 def flagged_rows(result: FindingsResult) -> list[list[str]]:

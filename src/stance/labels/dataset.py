@@ -63,10 +63,8 @@ def final_labels(path: Path | str, schema: LabelSchema) -> pd.DataFrame:
 
 
 def write_unlabeled(sentences: pd.DataFrame, final: pd.DataFrame, path: Path | str) -> int:
-    """The labeling queue: sentences with no final label, in article order, spreadsheet-safe."""
-    labeled = set(final["sentence_id"])
-    queue = sentences[~sentences["sentence_id"].isin(labeled)]
-    queue = queue.sort_values(["article_id", "position"], kind="stable")[SENTENCE_COLUMNS]
+    """The labeling queue: the sentences (article order) with no final label, spreadsheet-safe."""
+    queue = sentences.loc[~sentences["sentence_id"].isin(final["sentence_id"]), SENTENCE_COLUMNS]
     with atomic_open(path, newline="", encoding="utf-8") as fh:
         spreadsheet_frame(queue).to_csv(fh, index=False, lineterminator="\n")
     return len(queue)

@@ -113,8 +113,7 @@ def read_manifest(path: Path | str) -> SampleManifest:
 
 def load_manifests(labels_dir: Path | str) -> list[SampleManifest]:
     """Every manifest of the label folder, oldest first (by ``created``, then name)."""
-    manifests = [read_manifest(p) for p in manifest_files(labels_dir)]
-    return sorted(manifests, key=lambda m: (m.created, m.name))
+    return sorted(map(read_manifest, manifest_files(labels_dir)), key=lambda m: (m.created, m.name))
 
 
 def draw_sample(
@@ -169,13 +168,12 @@ def draw_sample(
 def sample_sentences(
     manifest: SampleManifest, sentences: pd.DataFrame, size: int | None = None
 ) -> list[str]:
-    """The sentence IDs of the first ``size`` units drawn (all: None), in draw, then text order."""
+    """The IDs of the first ``size`` units drawn (all: None) in draw order, then ``sentences``'."""
     units = manifest.sample[:size]
     if manifest.unit == "sentence":
         present = set(sentences["sentence_id"])
         return [s for s in units if s in present]
-    ordered = sentences.sort_values(["article_id", "position"], kind="stable")
-    by_article = ordered.groupby("article_id", sort=False)["sentence_id"].apply(list).to_dict()
+    by_article = sentences.groupby("article_id", sort=False)["sentence_id"].apply(list).to_dict()
     return [s for a in units for s in by_article.get(a, [])]
 
 

@@ -184,9 +184,8 @@ def latest_speaker_run(uri: str, experiment: str) -> tuple[str, str] | None:
         experiment_id = find_experiment_id(uri, experiment)
     except StanceError:  # no store or experiment yet: nothing logged
         return None
-    client = tracking_client(uri)
     runs = retry_locked(
-        client.search_runs,
+        tracking_client(uri).search_runs,
         [experiment_id],
         filter_string=f"tags.`{ROLE_TAG}` = '{SPEAKER_ROLE}' and attributes.status = 'FINISHED'",
         order_by=["attributes.start_time DESC"],

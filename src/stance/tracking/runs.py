@@ -361,8 +361,7 @@ def _end(mlflow: Any, client: Any, run_id: str, status: str) -> None:
 
 def _finish(mlflow: Any, client: Any, run_id: str, note: str) -> None:
     """Mark a fully logged run FINISHED; undo an abandoned mark set while it was still logging."""
-    current = retry_locked(client.get_run, run_id)
-    if ABANDONED_TAG in current.data.tags:
+    if ABANDONED_TAG in retry_locked(client.get_run, run_id).data.tags:
         retry_locked(client.delete_tag, run_id, ABANDONED_TAG)
         retry_locked(client.set_tag, run_id, NOTE_TAG, note)
     _end(mlflow, client, run_id, "FINISHED")

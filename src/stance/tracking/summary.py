@@ -31,8 +31,7 @@ def _json_safe(table: pd.DataFrame) -> pd.DataFrame:
 
 def _replace_table(client: Any, run_id: str, table: pd.DataFrame) -> None:
     """The table artifact, replaced where it exists (MLflow's log_table appends rows)."""
-    logged = {f.path for f in retry_locked(client.list_artifacts, run_id)}
-    if COMPARISON_ARTIFACT not in logged:
+    if COMPARISON_ARTIFACT not in {f.path for f in retry_locked(client.list_artifacts, run_id)}:
         # log_table also tags the run, which makes the UI show the file as a table.
         retry_locked(client.log_table, run_id, data=table, artifact_file=COMPARISON_ARTIFACT)
         return
