@@ -139,6 +139,8 @@ def runs(args: argparse.Namespace) -> None:
     from stance.tracking.queries import runs_table
 
     uri, experiment = _tracking(args.config, load_config(args.config))
+    if args.compare and args.by_labels:
+        raise StanceError("give --compare or --by-labels, not both")
     if args.compare:
         from stance.tracking.queries import compare_runs
 

@@ -163,14 +163,13 @@ def build_parser() -> argparse.ArgumentParser:
         "list finished model runs, newest first; compare runs (--compare), or one model "
         "across label versions (--by-labels)",
     )
-    what = p.add_mutually_exclusive_group()
-    what.add_argument(
+    p.add_argument(
         "--compare",
         nargs="+",
         metavar="RUN",
         help="two or more run IDs: the params that differ and each metric's difference",
     )
-    what.add_argument(
+    p.add_argument(
         "--by-labels",
         metavar="MODEL",
         help="this model's scores across label versions (data digest), oldest first",

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from stance.environment import caught_warnings
-from stance.errors import StanceError
 from stance.labels.agreement import agreement_for_run
 from stance.tracking.model_io import local_model_problem
 from stance.tracking.store import (
@@ -30,7 +29,7 @@ from stance.tracking.store import (
     new_group_id,
     retry_locked,
     safe_group,
-    store_error,
+    store_errors,
     tracking_client,
 )
 
@@ -245,37 +244,32 @@ def log_evaluation_run(
             "parent_run_id": same.data.tags.get("mlflow.parentRunId", ""),
             "reused": True,
         }
-    try:
+    with store_errors(uri, f"logging model {summary['model']!r}"):
         parent = group_parent(client, experiment_id, group, group_label)
-        run = retry_locked(
+        run_id = retry_locked(
             mlflow.start_run,
             experiment_id=experiment_id,
             run_name=summary["model"],
             parent_run_id=parent,
             # The host and process logging it: a RUNNING run whose process is gone was abandoned.
             tags={**tags, OWNER_HOST_TAG: socket.gethostname(), OWNER_PID_TAG: str(os.getpid())},
-        )
-    except Exception as exc:
-        raise store_error(uri, f"logging model {summary['model']!r}", exc) from None
-    run_id = run.info.run_id
-    # RUNNING until everything is logged, then FINISHED; an error marks it FAILED, a killed
-    # process leaves it RUNNING until close_abandoned_runs marks it FAILED.
-    try:
-        retry_locked(mlflow.log_params, params)
-        with caught_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # integer columns hint, see above
-            for dataset, context in ((train_input, "training"), (test_input, "evaluation")):
-                if dataset is not None:
-                    retry_locked(mlflow.log_input, dataset, context=context)
-        for path in artifacts:
-            retry_locked(mlflow.log_artifact, str(path))
-        log_model_and_metrics(mlflow, model, x, trusted, metrics, metadata)
-        _finish(mlflow, client, run_id, note)
-    except BaseException as exc:
-        _end(mlflow, client, run_id, "FAILED")
-        if isinstance(exc, StanceError) or not isinstance(exc, Exception):
+        ).info.run_id
+        # RUNNING until everything is logged, then FINISHED; an error marks it FAILED, a killed
+        # process leaves it RUNNING until close_abandoned_runs marks it FAILED.
+        try:
+            retry_locked(mlflow.log_params, params)
+            with caught_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # integer columns hint, see above
+                for dataset, context in ((train_input, "training"), (test_input, "evaluation")):
+                    if dataset is not None:
+                        retry_locked(mlflow.log_input, dataset, context=context)
+            for path in artifacts:
+                retry_locked(mlflow.log_artifact, str(path))
+            log_model_and_metrics(mlflow, model, x, trusted, metrics, metadata)
+            _finish(mlflow, client, run_id, note)
+        except BaseException:
+            _end(mlflow, client, run_id, "FAILED")
             raise
-        raise store_error(uri, f"logging model {summary['model']!r}", exc) from None
     return info | {"run_id": run_id, "group": group, "parent_run_id": parent, "reused": False}
 
 
@@ -308,12 +302,10 @@ def log_speaker_run(
     tags = run_tags(SPEAKER_ROLE, "speakers", None, config, root, labels_sha256, note)
     if model is None:
         tags[NO_MODEL_TAG] = no_model or "no speaker model"
-    try:
+    with store_errors(uri, "logging the speaker stage"):
         run = retry_locked(
             mlflow.start_run, experiment_id=experiment_id, run_name="speakers", tags=tags
         )
-    except Exception as exc:
-        raise store_error(uri, "logging the speaker stage", exc) from None
     try:
         retry_locked(mlflow.log_params, {k: str(v) for k, v in params.items()})
         for path in artifacts:
@@ -371,15 +363,13 @@ def close_abandoned_runs(uri: str, experiment_id: str) -> list[Any]:
     """Mark FAILED, with a note, and return the runs left RUNNING by a process that is gone (the
     workflow's lock is held: a RUNNING run is a crashed one, or a live `stance train`'s)."""
     client = tracking_client(uri)
-    try:
+    with store_errors(uri, "searching unfinished runs"):
         running = retry_locked(
             client.search_runs,
             [experiment_id],
             filter_string="attributes.status = 'RUNNING'",
             max_results=1000,
         )
-    except Exception as exc:
-        raise store_error(uri, "searching unfinished runs", exc) from None
     closed = []
     for run in running:
         tags = run.data.tags
@@ -393,12 +383,10 @@ def close_abandoned_runs(uri: str, experiment_id: str) -> list[Any]:
             "model again in a new run."
         )
         noted = "\n\n".join(filter(None, (note, tags.get(NOTE_TAG))))  # above an earlier note
-        try:
+        with store_errors(uri, f"marking abandoned run {run.info.run_id} FAILED"):
             retry_locked(client.set_tag, run.info.run_id, ABANDONED_TAG, note)
             retry_locked(client.set_tag, run.info.run_id, NOTE_TAG, noted)
             retry_locked(client.set_terminated, run.info.run_id, "FAILED")
-        except Exception as exc:
-            raise store_error(uri, f"marking abandoned run {run.info.run_id} FAILED", exc) from None
         closed.append(run)
     return closed
 

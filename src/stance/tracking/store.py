@@ -9,7 +9,7 @@ import os
 import re
 import sqlite3
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -230,6 +230,17 @@ def store_error(uri: str, what: str, exc: Exception) -> StanceError:
     )
 
 
+@contextlib.contextmanager
+def store_errors(uri: str, what: str) -> Iterator[None]:
+    """Raise a failure of the store operation ``what`` (not a StanceError) as its store_error."""
+    try:
+        yield
+    except StanceError:
+        raise
+    except Exception as exc:
+        raise store_error(uri, what, exc) from None
+
+
 def init_store(uri: str, experiment: str) -> str:
     """Create the store and the experiment if missing; return the experiment ID. Run it once
     before parallel jobs log: a new SQLite store's set-up breaks when several make it at once."""
@@ -267,10 +278,8 @@ def find_experiment_id(uri: str, experiment: str) -> str:
             f"no MLflow store at {uri} yet: nothing has been logged; run `snakemake` or "
             "`stance train` first (or set MLFLOW_TRACKING_URI / config mlflow.tracking_uri)"
         )
-    try:
+    with store_errors(uri, "reading the store"):
         found = retry_locked(tracking_client(uri).get_experiment_by_name, experiment)
-    except Exception as exc:
-        raise store_error(uri, "reading the store", exc) from None
     if found is None:
         raise StanceError(
             f"no experiment {experiment!r} in {uri}: nothing has been logged yet; run "

@@ -57,16 +57,13 @@ def log_model_folder(
         root=root, source="snakemake", agreement=agreement, reuse_identical=True,
     )  # fmt: skip
     write_json(folder / "mlflow_run.json", {"model": summary["model"], **info})
-    if info["reused"]:
-        logger.info(
-            f"{summary['model']}: run {info['run_id']} in {uri} already holds this result "
-            "(same labels, params, settings and metrics); nothing new logged"
-        )
-    else:
-        logger.info(
-            f"{summary['model']}: logged run {info['run_id']} to {uri} "
-            f"(experiment {experiment!r}, workflow run {info['group']})"
-        )
+    logger.info(
+        f"{summary['model']}: run {info['run_id']} in {uri} already holds this result "
+        "(same labels, params, settings and metrics); nothing new logged"
+        if info["reused"]
+        else f"{summary['model']}: logged run {info['run_id']} to {uri} "
+        f"(experiment {experiment!r}, workflow run {info['group']})"
+    )
 
 
 def compare_logged_models(
