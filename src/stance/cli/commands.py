@@ -136,14 +136,12 @@ def _print_table(table: pd.DataFrame, tsv: bool) -> None:
 
 
 def runs(args: argparse.Namespace) -> None:
-    from stance.tracking.queries import runs_table
+    from stance.tracking.queries import compare_runs, runs_table, scores_by_label_version
 
     uri, experiment = _tracking(args.config, load_config(args.config))
     if args.compare and args.by_labels:
         raise StanceError("give --compare or --by-labels, not both")
     if args.compare:
-        from stance.tracking.queries import compare_runs
-
         found = compare_runs(uri, experiment, args.compare)
         if not args.tsv:
             print(found["runs"].to_string(index=False))
@@ -159,8 +157,6 @@ def runs(args: argparse.Namespace) -> None:
         _print_table(found["metrics"], args.tsv)
         return
     if args.by_labels:
-        from stance.tracking.queries import scores_by_label_version
-
         table = scores_by_label_version(uri, experiment, args.by_labels)
         if not args.tsv:
             print(f"{args.by_labels}: scores per label version, oldest first")
@@ -244,8 +240,9 @@ def train(args: argparse.Namespace) -> None:
     from stance.labels.schema import load_schema
     from stance.tracking.runs import log_evaluation_run
     from stance.tracking.store import new_group_id, project_root
+    from stance.tracking.summary import log_group_summary
     from stance.training.artifacts import ARTIFACT_FILES
-    from stance.training.comparison import comparison_table, write_comparison
+    from stance.training.comparison import comparison_table, describe_comparison, write_comparison
     from stance.training.data import load_table
     from stance.training.run import result_line, settings_for, specs_for, train_model
 
@@ -290,10 +287,7 @@ def train(args: argparse.Namespace) -> None:
         print(line)
     table = comparison_table(summaries, run_ids)
     write_comparison(table, out / "comparison.tsv")
-    if not args.no_log and run_ids:
-        from stance.tracking.summary import log_group_summary
-        from stance.training.comparison import describe_comparison
-
+    if run_ids:  # logged
         parent = log_group_summary(
             uri, experiment, group, table, describe_comparison(table, summaries),
             group_label="stance train",
@@ -341,7 +335,7 @@ def export(args: argparse.Namespace) -> None:
         )
         return
 
-    from stance.interop.exporting import TOOLS, check_export, queue_items
+    from stance.interop.exporting import TOOLS, check_export, model_suggestions, queue_items
 
     # Checked first: a refused --out must not leave a newly recorded sample behind either.
     out = Path(args.out or TOOLS[args.to].DEFAULT_OUT)
@@ -372,8 +366,6 @@ def export(args: argparse.Namespace) -> None:
     items = queue_items(sentences, only=sample_ids, skip=skip)
     if args.suggestions and items:
         import pandas as pd
-
-        from stance.interop.exporting import model_suggestions
 
         table = pd.DataFrame(items)  # a column per field of the items: sentence_id, text, ...
         suggestions = model_suggestions(*_tracking(args.config, config), table, args.run_id)

@@ -14,6 +14,9 @@ from stance.corpus.splitting import compile_rules, split_article
 from stance.corpus.stage import splitter_from_config
 from stance.errors import StanceError
 from stance.findings.predict import read_people_table
+from stance.speakers.attribution import mapping_from_config, predict_speakers
+from stance.tracking.model_io import load_logged_model
+from stance.tracking.queries import latest_speaker_run
 from stance.training.models import SPEAKER, TEXT
 
 logger = logging.getLogger(__name__)
@@ -82,8 +85,6 @@ def add_speakers(
     if SPEAKER in out.columns:
         out["speaker_evidence"] = "from the input table"
         return out
-    from stance.speakers.attribution import mapping_from_config, predict_speakers
-
     mapping_file = Path(root) / config["speakers"]["mapping"]
     if not mapping_file.is_file():
         if need_mapping:
@@ -100,9 +101,6 @@ def add_speakers(
     method = config["speakers"]["method"]
     model = None
     if method != "rules" and len(out):
-        from stance.tracking.model_io import load_logged_model
-        from stance.tracking.queries import latest_speaker_run
-
         latest = latest_speaker_run(uri, experiment)
         if latest is None or latest[1]:
             why = f" (the newest speaker run {latest[0]}: {latest[1]})" if latest else ""

@@ -14,6 +14,7 @@ import pandas as pd
 
 from stance.errors import StanceError
 from stance.findings.estimate import Design
+from stance.findings.figures import figure_title, plot_over_time, plot_speaker_shares
 from stance.findings.predict import (
     ChosenModel,
     choose_model,
@@ -22,7 +23,11 @@ from stance.findings.predict import (
     speakers_of,
 )
 from stance.findings.shares import LABEL_SOURCE, estimator_for, stance_shares, top_groups
+from stance.findings.statement import write_statement
 from stance.io import atomic_path, spreadsheet_frame
+from stance.labels.design import design_table, load_manifests, resolve_designs
+from stance.labels.schema import load_schema
+from stance.training.data import load_training_data
 
 METADATA_COLUMNS = ["title", "outlet", "date", "url"]
 # The shares tables, by the sentence columns whose values make a group (named by them joined).
@@ -137,7 +142,6 @@ def out_of_fold_columns(
     oof_stance = chosen.oof.set_index("sentence_id")["predicted"]
     if "speaker" in chosen.features:
         from stance.speakers.stance_eval import out_of_fold_with_speakers
-        from stance.training.data import load_training_data
         from stance.training.models import spec_from_entry
         from stance.training.settings import EvalSettings
 
@@ -165,8 +169,6 @@ def design_columns(
 ) -> tuple[pd.DataFrame, pd.DataFrame, list[Design], pd.DataFrame, list[str]]:
     """``design`` (the sample whose frame holds the sentence), ``unit`` and ``sampled`` of every
     sentence; the same with the estimator's design index; the designs, design table, warnings."""
-    from stance.labels.design import design_table, load_manifests, resolve_designs
-
     manifests = load_manifests(labels_dir)
     labeled = set(sentences.loc[sentences["stance_source"] == LABEL_SOURCE, "sentence_id"])
     resolved = resolve_designs(manifests, sentences, labeled)
@@ -243,11 +245,6 @@ def run_findings_stage(
     inputs: FindingsInputs, outputs: FindingsOutputs, config: Mapping[str, Any]
 ) -> FindingsResult:
     """Write the sentence table, the shares tables, the figures and the statement."""
-    from stance.findings.figures import figure_title, plot_over_time, plot_speaker_shares
-    from stance.findings.statement import write_statement
-    from stance.labels.schema import load_schema
-    from stance.training.data import load_training_data
-
     settings = _settings(config)
     chosen = choose_model(inputs.models_dir, settings["model"], inputs.comparison)
     labeled = load_training_data(inputs.dataset).frame
