@@ -75,8 +75,7 @@ def add_speakers(
     speaker: str | None = None,
     need_mapping: bool = False,
 ) -> pd.DataFrame:
-    """The table with ``speaker`` and ``speaker_evidence``: --speaker, else the table's own
-    column, else the speaker stage's prediction (none without the mapping file, or an error)."""
+    """The table with ``speaker`` and ``speaker_evidence``: --speaker, its own, else predicted."""
     out = table.drop(columns=[PARAGRAPH_START], errors="ignore")
     if speaker is not None:
         out[SPEAKER] = speaker

@@ -91,12 +91,8 @@ def plot_over_time(
 ) -> list[str]:
     """Each month's stance shares with intervals (all speakers together); the months drawn."""
     if table.empty:
-        _empty(
-            "no article has a date (seeds/articles.csv, or a date line in its page chrome):\n"
-            "no shares over time",
-            title,
-            path,
-        )
+        why = "no article has a date (seeds/articles.csv, or a date line in its page chrome)"
+        _empty(f"{why}:\nno shares over time", title, path)
         return []
     table = table.sort_values("month")  # a pooled "other ..." row sorts after the months
     # A line joins consecutive months only: not when some are pooled into "other".

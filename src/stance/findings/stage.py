@@ -135,8 +135,7 @@ def sentence_findings(
 def out_of_fold_columns(
     sentences: pd.DataFrame, inputs: FindingsInputs, chosen: ChosenModel, config: Mapping[str, Any]
 ) -> pd.DataFrame:
-    """``oof_speaker`` and ``oof_stance`` of every labeled sentence (empty for the others): what
-    the speaker stage and the stance model (reading that speaker) say of it out of fold."""
+    """``oof_speaker`` and ``oof_stance``: each labeled sentence's out-of-fold predictions."""
     oof_speaker = read_people_table(inputs.speaker_oof).set_index("sentence_id")
     oof_speaker = oof_speaker["predicted_speaker"]
     oof_stance = chosen.oof.set_index("sentence_id")["predicted"]
@@ -265,11 +264,11 @@ def run_findings_stage(
     options = {"level": settings["ci_level"], "wide_half_width": settings["wide_half_width"]}
     tables: dict[str, pd.DataFrame] = {}
     for g in GROUPINGS:
+        name = "_".join(g)
         order = speaker_order if g == ("speaker",) else ()
-        tables["_".join(g)] = stance_shares(frame, g, classes, designs, order=order, **options)
+        tables[name] = stance_shares(frame, g, classes, designs, order=order, **options)
+        _write_table(tables[name], getattr(outputs, f"by_{name}"))
     change = period_change(frame, classes, designs, settings, speaker_order)
-    for name, table in tables.items():
-        _write_table(table, getattr(outputs, f"by_{name}"))
     _write_table(change, outputs.change)
     _write_table(design, outputs.design)
     speaker_summary = json.loads(Path(inputs.speaker_metrics).read_text(encoding="utf-8"))

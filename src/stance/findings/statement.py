@@ -87,14 +87,13 @@ def _count_blocks(result: FindingsResult) -> list[Block]:
 
 def _design_blocks(result: FindingsResult) -> list[Block]:
     """The labeling design, the estimator, what carried it and what would break it."""
-    samples = result.design.iloc[:-1]
     chosen = int(result.design.iloc[-1]["complete"])
     table = result.sentences
     unknown = table["stance_source"] != LABEL_SOURCE
     outside = int((unknown & (table["design"] == "")).sum())
     in_sample = int(table["sampled"].sum())
     items = []
-    for r in samples.itertuples(index=False):
+    for r in result.design.iloc[:-1].itertuples(index=False):  # the last: labels without one
         kind = "a census" if r.method == "census" else "a simple random sample"
         seed = f" (seed {int(r.seed)})" if pd.notna(r.seed) else ""
         items.append(

@@ -79,8 +79,7 @@ class Agreement:
 def compute_agreement(
     label_set: LabelSet, resolution: Resolution, sentences: pd.DataFrame, schema: LabelSchema
 ) -> Agreement:
-    """Agreement per field on the sentences labeled by two or more annotators: Cohen's kappa
-    with exactly two annotators on them, else Krippendorff's alpha (nominal)."""
+    """Agreement per field where 2+ annotators labeled: Cohen's kappa for two, else alpha."""
     fields = schema.field_names
     labels = label_set.labels
     annotators = label_set.annotators

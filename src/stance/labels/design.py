@@ -125,9 +125,8 @@ def draw_sample(
     unit: str = "sentence",
     command: str = "",
 ) -> tuple[SampleManifest, bool]:
-    """The sample ``(unit, seed)`` with at least ``size`` units and whether it was drawn or
-    extended now: the recorded one (a larger ``size`` extends it along the same permutation of
-    its frame), else a new draw from the queue (its frame), recorded."""
+    """The sample ``(unit, seed)`` of ``size`` units, and whether it was drawn or extended now:
+    the recorded one (a larger ``size`` extends it), else a new draw from the queue, recorded."""
     path = Path(labels_dir) / SAMPLES_DIR / f"{unit}s-seed{seed}.json"
     if path.exists():
         manifest = read_manifest(path)
@@ -208,8 +207,7 @@ def resolve_designs(
     manifests: Iterable[SampleManifest], sentences: pd.DataFrame, labeled: Collection[str]
 ) -> ResolvedDesign:
     """Each sentence belongs to the latest design whose frame holds it; a sampled unit counts
-    once all its sentences are labeled (a drawn unit not labeled yet is left out, which keeps
-    the sample random when units are labeled in the order drawn)."""
+    once all its sentences are labeled (random still, if units are labeled in the order drawn)."""
     n = len(sentences)
     design = np.full(n, -1, dtype=int)
     unit = sentences["sentence_id"].astype(str).to_numpy(dtype=object)

@@ -128,9 +128,8 @@ def load_schema(path: Path | str) -> LabelSchema:
         ]
     if problems:
         raise StanceError(
-            f"{path}: the label schema is malformed:\n"
-            + "\n".join(f"  {p}" for p in problems)
-            + "\n  fix it following the structure described at the top of the file"
+            f"{path}: the label schema is malformed:\n{problem_lines(problems)}\n"
+            "  fix it following the structure described at the top of the file"
         )
     required, optional = data["columns"]["required"], data["columns"].get("optional", [])
     return LabelSchema(

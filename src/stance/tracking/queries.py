@@ -202,8 +202,7 @@ HEADLINE = ("f_avg", "macro_f1", "accuracy", "cohen_kappa")
 
 
 def differing_params(runs: Sequence[Any]) -> pd.DataFrame:
-    """One row per param (or identity tag, as ``tag:NAME``) whose value is not the same in all
-    runs; one column per run (its first 8 characters). A missing value shows as ``-``."""
+    """Per param (or identity tag, ``tag:NAME``) that differs: its value per run (``-``: none)."""
     keys = sorted(set().union(*(r.data.params for r in runs)))
     values = {k: [r.data.params.get(k, "-") for r in runs] for k in keys}
     values |= {f"tag:{t}": [r.data.tags.get(t, "-") or "-" for r in runs] for t in IDENTITY_TAGS}

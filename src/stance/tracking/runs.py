@@ -287,8 +287,7 @@ def log_speaker_run(
     labels_sha256: str = "",
     no_model: str = "",
 ) -> dict[str, str]:
-    """Log the speaker stage: params, metrics, artifacts and the speaker model (as the stance
-    models), or, with ``model`` None, ``no_model`` (why there is none) as a tag."""
+    """Log the speaker stage as a run, with its model or (``model`` None) why there is none."""
     mlflow = import_mlflow()
     from stance.training.model_files import trusted_types
 

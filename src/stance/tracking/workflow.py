@@ -22,8 +22,7 @@ def _store(config: Mapping[str, Any], root: Path | str) -> tuple[str, str]:
 
 
 def open_store(config: Mapping[str, Any], root: Path | str, out: Path | str) -> None:
-    """Create (or open and check) the MLflow store and experiment, mark FAILED the runs a crashed
-    earlier run left unfinished, and record the store in ``out`` (before any job logs)."""
+    """Open (or create) the store, mark FAILED the runs a crash left unfinished, record it."""
     uri, experiment = _store(config, root)
     experiment_id = init_store(uri, experiment)
     for run in close_abandoned_runs(uri, experiment_id):
