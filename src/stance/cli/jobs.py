@@ -125,8 +125,7 @@ def run_job(job: Any) -> None:
         try:
             step(job)
         except Stopped as exc:
-            # The set of outputs is incomplete: remove them all, as Snakemake removes a failed
-            # job's (after Ctrl-C it does not), so that the next run makes them again.
+            # The outputs are incomplete: all removed, as Snakemake does (but not after Ctrl-C).
             logger.error(str(exc))
             removed = [str(path) for path in map(Path, job.output) if os.path.lexists(path)]
             for path in map(Path, removed):

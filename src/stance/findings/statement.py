@@ -66,13 +66,12 @@ def _count_blocks(result: FindingsResult) -> list[Block]:
     for what, column, path in (("an outlet", "outlet", "stance_by_outlet.tsv"),
                                ("a date", "month", "stance_by_month.tsv")):  # fmt: skip
         count = table.loc[table[column].fillna("") != "", "article_id"].nunique()
-        if count == 0:
-            groups.append(f"No article has {what}: {path} has its header and no rows.")
-        else:
-            groups.append(
-                f"{count} of {n_articles} articles {'has' if count == 1 else 'have'} {what}; "
-                f"{path} counts only {'its' if count == 1 else 'their'} sentences."
-            )
+        groups.append(
+            f"{count} of {n_articles} articles {'has' if count == 1 else 'have'} {what}; "
+            f"{path} counts only {'its' if count == 1 else 'their'} sentences."
+            if count
+            else f"No article has {what}: {path} has its header and no rows."
+        )
     return [
         ("ul", [
             f"{n} sentences in {n_articles} articles: stance from a hand "

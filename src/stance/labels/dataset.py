@@ -75,13 +75,8 @@ def write_summary(resolution: Resolution, schema: LabelSchema, path: Path | str)
     final = resolution.final
     row_field, col_field = schema.fields[0], schema.fields[-1]
     cols = col_field.names if len(schema.fields) > 1 else []
-    rows = []
-    for value in row_field.names:
-        part = final[final[row_field.name] == value]
-        counts = [int((part[col_field.name] == c).sum()) for c in cols]
-        rows.append([value, *counts, len(part)])
-    totals = [int((final[col_field.name] == c).sum()) for c in cols]
-    rows.append(["total", *totals, len(final)])
+    parts = [(v, final[final[row_field.name] == v]) for v in row_field.names] + [("total", final)]
+    rows = [[v, *(int((p[col_field.name] == c).sum()) for c in cols), len(p)] for v, p in parts]
     write_tsv(path, [row_field.name, *cols, "total"], rows, for_people=True)
 
 

@@ -66,10 +66,8 @@ def _ids(path: Path, data: dict, key: str) -> tuple[str, ...]:
     value = data.get(key)
     if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
         raise _fail(path, f"{key!r} must be a list of IDs (strings)")
-    if len(set(value)) != len(value):
-        seen: set[str] = set()
-        dup = next(v for v in value if v in seen or seen.add(v))  # type: ignore[func-returns-value]
-        raise _fail(path, f"{key!r} lists {dup!r} twice")
+    if (repeated := pd.Index(value).duplicated()).any():
+        raise _fail(path, f"{key!r} lists {value[repeated.argmax()]!r} twice")
     return tuple(value)
 
 

@@ -106,8 +106,7 @@ def _report_retry(state: tenacity.RetryCallState) -> None:
     logger.info(f"tracking store busy (database is locked); retrying in {delay:.1f}s")
 
 
-# SQLite takes one writer at a time: retry_locked(fn, *args) calls fn, and while the store is
-# locked waits and tries again.
+# SQLite takes one writer at a time: retry_locked(fn, *args) calls fn until the store is free.
 retry_locked = tenacity.Retrying(
     retry=tenacity.retry_if_exception(_is_locked),
     wait=tenacity.wait_exponential(multiplier=0.2, exp_base=1.5, max=5.0),
