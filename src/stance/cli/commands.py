@@ -100,14 +100,12 @@ def label(args: argparse.Namespace) -> int:
             "`snakemake` validates them"
         )
     config = load_config(args.config)
-    schema = load_schema(config["labels"]["schema"])
-    sentences = load_sentences(args.sentences)
     labels_dir = Path(config["labels"]["dir"])
     with annotator_lock(labels_dir, args.annotator, f"stance label --annotator {args.annotator}"):
         session = open_session(
             args.annotator,
-            schema,
-            sentences,
+            load_schema(config["labels"]["schema"]),
+            load_sentences(args.sentences),
             labels_dir,
             order=args.order,
             sample=args.sample,

@@ -39,8 +39,7 @@ def estimator_for(
     classes: Sequence[str],
     designs: Sequence[Design],
 ) -> ShareEstimator:
-    """The estimator over the findings' sentence table, grouped by the values of ``columns``;
-    the predictions of a labeled sentence are its out-of-fold ones (``oof_*``)."""
+    """The estimator of the sentences by ``columns`` (labeled ones: out-of-fold predictions)."""
     known = (sentences["stance_source"] == LABEL_SOURCE).to_numpy()
     speaker, stance = sentences["predicted_speaker"], sentences["predicted"]
     pred_speaker = sentences.get("oof_speaker", speaker).where(known, speaker)

@@ -73,8 +73,7 @@ def run_tags(
     labels_sha256: str,
     note: str,
 ) -> dict[str, str]:
-    """The tags of every logged run: its role, group (default: the workflow run's, else a new
-    one), model, labels, code and configuration, and the note the MLflow UI shows."""
+    """Every run's tags: role, group (default: the workflow run's, else new), model, code, note."""
     commit, dirty = git_state(root)
     return {
         ROLE_TAG: role,

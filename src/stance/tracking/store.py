@@ -137,8 +137,7 @@ SQLITE_HEADER = b"SQLite format 3\x00"
 
 
 def sqlite_store_problem(path: Path | str) -> str | None:
-    """What is wrong with the SQLite store file at path (header, then SQLite's quick check), or
-    None (a missing or empty file is fine: MLflow creates the store)."""
+    """What is wrong with the SQLite file (header, quick check); None if whole, empty or absent."""
     path = Path(path)
     try:
         if not path.is_file() or path.stat().st_size == 0:
