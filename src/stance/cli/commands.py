@@ -333,6 +333,7 @@ def export(args: argparse.Namespace) -> None:
         )
         return
 
+    from stance.annotate.session import build_queue, labeled_ids
     from stance.interop.exporting import TOOLS, check_export, model_suggestions, queue_items
 
     # Checked first: a refused --out must not leave a newly recorded sample behind either.
@@ -343,8 +344,6 @@ def export(args: argparse.Namespace) -> None:
     skip: set[str] = set()
     sample_ids = None
     if args.annotator or args.unlabeled or args.sample is not None:
-        from stance.annotate.session import build_queue, labeled_ids
-
         label_set = load_labels(
             labels_config["dir"], sentences, schema, sentences_source=args.sentences
         )
