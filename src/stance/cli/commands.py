@@ -100,14 +100,12 @@ def label(args: argparse.Namespace) -> int:
             "`snakemake` validates them"
         )
     config = load_config(args.config)
-    schema = load_schema(config["labels"]["schema"])
-    sentences = load_sentences(args.sentences)
     labels_dir = Path(config["labels"]["dir"])
     with annotator_lock(labels_dir, args.annotator, f"stance label --annotator {args.annotator}"):
         session = open_session(
             args.annotator,
-            schema,
-            sentences,
+            load_schema(config["labels"]["schema"]),
+            load_sentences(args.sentences),
             labels_dir,
             order=args.order,
             sample=args.sample,
@@ -136,15 +134,12 @@ def _print_table(table: pd.DataFrame, tsv: bool) -> None:
 
 
 def runs(args: argparse.Namespace) -> None:
-    from stance.tracking.queries import runs_table
+    from stance.tracking.queries import compare_runs, runs_table, scores_by_label_version
 
-    config = load_config(args.config)
-    uri, experiment = _tracking(args.config, config)
+    uri, experiment = _tracking(args.config, load_config(args.config))
     if args.compare and args.by_labels:
         raise StanceError("give --compare or --by-labels, not both")
     if args.compare:
-        from stance.tracking.queries import compare_runs
-
         found = compare_runs(uri, experiment, args.compare)
         if not args.tsv:
             print(found["runs"].to_string(index=False))
@@ -160,8 +155,6 @@ def runs(args: argparse.Namespace) -> None:
         _print_table(found["metrics"], args.tsv)
         return
     if args.by_labels:
-        from stance.tracking.queries import scores_by_label_version
-
         table = scores_by_label_version(uri, experiment, args.by_labels)
         if not args.tsv:
             print(f"{args.by_labels}: scores per label version, oldest first")
@@ -245,8 +238,9 @@ def train(args: argparse.Namespace) -> None:
     from stance.labels.schema import load_schema
     from stance.tracking.runs import log_evaluation_run
     from stance.tracking.store import new_group_id, project_root
+    from stance.tracking.summary import log_group_summary
     from stance.training.artifacts import ARTIFACT_FILES
-    from stance.training.comparison import comparison_table, write_comparison
+    from stance.training.comparison import comparison_table, describe_comparison, write_comparison
     from stance.training.data import load_table
     from stance.training.run import result_line, settings_for, specs_for, train_model
 
@@ -291,10 +285,7 @@ def train(args: argparse.Namespace) -> None:
         print(line)
     table = comparison_table(summaries, run_ids)
     write_comparison(table, out / "comparison.tsv")
-    if not args.no_log and run_ids:
-        from stance.tracking.summary import log_group_summary
-        from stance.training.comparison import describe_comparison
-
+    if run_ids:  # logged
         parent = log_group_summary(
             uri, experiment, group, table, describe_comparison(table, summaries),
             group_label="stance train",
@@ -342,7 +333,8 @@ def export(args: argparse.Namespace) -> None:
         )
         return
 
-    from stance.interop.exporting import TOOLS, check_export, queue_items
+    from stance.annotate.session import build_queue, labeled_ids
+    from stance.interop.exporting import TOOLS, check_export, model_suggestions, queue_items
 
     # Checked first: a refused --out must not leave a newly recorded sample behind either.
     out = Path(args.out or TOOLS[args.to].DEFAULT_OUT)
@@ -352,8 +344,6 @@ def export(args: argparse.Namespace) -> None:
     skip: set[str] = set()
     sample_ids = None
     if args.annotator or args.unlabeled or args.sample is not None:
-        from stance.annotate.session import build_queue, labeled_ids
-
         label_set = load_labels(
             labels_config["dir"], sentences, schema, sentences_source=args.sentences
         )
@@ -373,8 +363,6 @@ def export(args: argparse.Namespace) -> None:
     items = queue_items(sentences, only=sample_ids, skip=skip)
     if args.suggestions and items:
         import pandas as pd
-
-        from stance.interop.exporting import model_suggestions
 
         table = pd.DataFrame(items)  # a column per field of the items: sentence_id, text, ...
         suggestions = model_suggestions(*_tracking(args.config, config), table, args.run_id)

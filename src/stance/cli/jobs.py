@@ -1,5 +1,4 @@
-"""The Snakefile's checks before any job, and how a job runs its step: in a thread of the
-``snakemake`` process (profile ``force-use-threads``), its output in its log."""
+"""The Snakefile's checks before any job, and how a job runs its step and logs its output."""
 
 from __future__ import annotations
 
@@ -115,8 +114,7 @@ def run_step(
 
 
 def run_job(job: Any) -> None:
-    """Run the step of ``job``, logging to the job's log and the terminal. A user mistake is
-    logged once and the StepFailed only points at it (Snakemake prints that message too)."""
+    """Run the step of ``job``, logging to the job's log and the terminal."""
     configure()
     log_to_stderr()
     limit_blas_threads()
@@ -127,8 +125,7 @@ def run_job(job: Any) -> None:
         try:
             step(job)
         except Stopped as exc:
-            # The set of outputs is incomplete: remove them all, as Snakemake removes a failed
-            # job's (after Ctrl-C it does not), so that the next run makes them again.
+            # The outputs are incomplete: all removed, as Snakemake does (but not after Ctrl-C).
             logger.error(str(exc))
             removed = [str(path) for path in map(Path, job.output) if os.path.lexists(path)]
             for path in map(Path, removed):

@@ -108,9 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _sample_options(p)
     p.add_argument(
-        "--relabel",
-        action="store_true",
-        help="also offer sentences others have labeled (to measure agreement)",
+        "--relabel", action="store_true", help="also offer sentences others labeled (for agreement)"
     )
     p.add_argument("--sentences", default="results/sentences.parquet")
 
@@ -177,10 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="only runs of this model")
     p.add_argument("--filter", help='MLflow search filter, e.g. "metrics.f_avg > 0.5"')
     p.add_argument(
-        "--limit",
-        type=_positive,
-        default=50,
-        help="at most this many runs (default 50, at most 50000)",
+        "--limit", type=_positive, default=50, help="at most LIMIT runs (default 50, at most 50000)"
     )
     p.add_argument("--tsv", action="store_true", help="tab-separated output")
     p.add_argument(

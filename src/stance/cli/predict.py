@@ -13,7 +13,10 @@ from stance.corpus.articles import read_article
 from stance.corpus.splitting import compile_rules, split_article
 from stance.corpus.stage import splitter_from_config
 from stance.errors import StanceError
-from stance.io import plain_frame
+from stance.findings.predict import read_people_table
+from stance.speakers.attribution import mapping_from_config, predict_speakers
+from stance.tracking.model_io import load_logged_model
+from stance.tracking.queries import latest_speaker_run
 from stance.training.models import SPEAKER, TEXT
 
 logger = logging.getLogger(__name__)
@@ -54,8 +57,7 @@ def sentences_from_table(path: Path | str) -> pd.DataFrame:
     if not path.is_file():
         hint = "; run snakemake to build it" if path.as_posix().endswith(UNLABELED_QUEUE) else ""
         raise StanceError(f"{path}: file not found{hint}")
-    # Our CSVs for people quote texts a spreadsheet would run as a formula: restore them exactly.
-    table = plain_frame(pd.read_csv(path, dtype=str, keep_default_na=False))
+    table = read_people_table(path)  # formula-like texts quoted for a spreadsheet come back exact
     if TEXT not in table.columns:
         raise StanceError(
             f"{path}: no 'text' column (found: {', '.join(table.columns)}); the table needs one "
@@ -73,8 +75,7 @@ def add_speakers(
     speaker: str | None = None,
     need_mapping: bool = False,
 ) -> pd.DataFrame:
-    """The table with ``speaker`` and ``speaker_evidence``: --speaker, else the table's own
-    column, else the speaker stage's prediction (none without the mapping file, or an error)."""
+    """The table with ``speaker`` and ``speaker_evidence``: --speaker, its own, else predicted."""
     out = table.drop(columns=[PARAGRAPH_START], errors="ignore")
     if speaker is not None:
         out[SPEAKER] = speaker
@@ -83,8 +84,6 @@ def add_speakers(
     if SPEAKER in out.columns:
         out["speaker_evidence"] = "from the input table"
         return out
-    from stance.speakers.attribution import mapping_from_config, predict_speakers
-
     mapping_file = Path(root) / config["speakers"]["mapping"]
     if not mapping_file.is_file():
         if need_mapping:
@@ -101,9 +100,6 @@ def add_speakers(
     method = config["speakers"]["method"]
     model = None
     if method != "rules" and len(out):
-        from stance.tracking.model_io import load_logged_model
-        from stance.tracking.queries import latest_speaker_run
-
         latest = latest_speaker_run(uri, experiment)
         if latest is None or latest[1]:
             why = f" (the newest speaker run {latest[0]}: {latest[1]})" if latest else ""

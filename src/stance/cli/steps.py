@@ -1,5 +1,4 @@
-"""The workflow's steps: ``STEPS`` maps each Snakemake rule to the stage function its job calls.
-Imports sit inside the steps: a ``snakemake`` call with nothing to do must not pay for them."""
+"""The step of each workflow rule (``STEPS``), importing its stage only when run (quick no-ops)."""
 
 from __future__ import annotations
 

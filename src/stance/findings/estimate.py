@@ -1,5 +1,4 @@
-"""Shares estimated from a probability sample of hand labels plus predictions (design-based):
-the difference estimator with PPI++ tuning (docs/findings.md, "The estimator")."""
+"""Design-based shares: the difference estimator with PPI++ tuning (docs/findings.md)."""
 
 from __future__ import annotations
 

@@ -57,8 +57,7 @@ def _empty(message: str, title: str, path: Path | str) -> None:
 def plot_speaker_shares(
     table: pd.DataFrame, classes: Sequence[str], title: str, path: Path | str
 ) -> list[str]:
-    """Per speaker (a row of ``table``), each stance's share with its interval (raw counts as
-    open circles) and the speaker's counts. Returns the speakers drawn."""
+    """Each speaker's stance shares with intervals (open circles: raw counts); the speakers."""
     if table.empty:
         _empty("no sentence has a speaker", title, path)
         return []
@@ -90,15 +89,10 @@ def plot_speaker_shares(
 def plot_over_time(
     table: pd.DataFrame, classes: Sequence[str], title: str, path: Path | str
 ) -> list[str]:
-    """Per month (a row of ``table``), each stance's share with its interval (all speakers
-    together), or a figure saying no article has a date. Returns the months drawn."""
+    """Each month's stance shares with intervals (all speakers together); the months drawn."""
     if table.empty:
-        _empty(
-            "no article has a date (seeds/articles.csv, or a date line in its page chrome):\n"
-            "no shares over time",
-            title,
-            path,
-        )
+        why = "no article has a date (seeds/articles.csv, or a date line in its page chrome)"
+        _empty(f"{why}:\nno shares over time", title, path)
         return []
     table = table.sort_values("month")  # a pooled "other ..." row sorts after the months
     # A line joins consecutive months only: not when some are pooled into "other".

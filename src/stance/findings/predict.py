@@ -116,8 +116,7 @@ def predict_shard(
     comparison: str | None,
     out: Path | str,
 ) -> pd.DataFrame:
-    """The chosen model's ``predicted`` stance and ``proba_<class>`` for every sentence of one
-    shard (rule predict_stance), reading its predicted speaker as any unlabeled sentence's."""
+    """The chosen model's prediction for every sentence of one shard, with its predicted speaker."""
     from stance.training.artifacts import load_final_model
 
     chosen = choose_model(models_dir, name, comparison)

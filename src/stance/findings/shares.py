@@ -1,5 +1,4 @@
-"""Stance shares per group (speaker, outlet, month, or pairs of them), one row per group: the
-estimate, its interval, what carried it, the raw count and a labeling plan."""
+"""Stance shares per group (speaker, outlet, month or pairs of them), one row per group."""
 
 from __future__ import annotations
 
@@ -40,8 +39,7 @@ def estimator_for(
     classes: Sequence[str],
     designs: Sequence[Design],
 ) -> ShareEstimator:
-    """The estimator over the findings' sentence table, grouped by the values of ``columns``;
-    the predictions of a labeled sentence are its out-of-fold ones (``oof_*``)."""
+    """The estimator of the sentences by ``columns`` (labeled ones: out-of-fold predictions)."""
     known = (sentences["stance_source"] == LABEL_SOURCE).to_numpy()
     speaker, stance = sentences["predicted_speaker"], sentences["predicted"]
     pred_speaker = sentences.get("oof_speaker", speaker).where(known, speaker)
@@ -159,8 +157,7 @@ def top_groups(
     level: float = 0.95,
     wide_half_width: float = WIDE_HALF_WIDTH,
 ) -> pd.DataFrame:
-    """``table`` (shares per ``column``) cut to its ``top`` groups with the most sentences and
-    a row ``other <n> <column>s`` estimating the rest as one group (if more than one)."""
+    """``table`` cut to its ``top`` largest groups and a row estimating the rest as one group."""
     if len(table) <= top + 1:
         return table
     kept = set(table.nlargest(top, "sentences", keep="first")[column])

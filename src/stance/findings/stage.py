@@ -1,5 +1,4 @@
-"""The findings stage: every corpus sentence with a speaker and a stance (a hand label over the
-prediction; out of fold as well, and the labeling design, for labeled ones), the shares tables."""
+"""The findings stage: every corpus sentence's speaker and stance, the shares tables, figures."""
 
 from __future__ import annotations
 
@@ -15,6 +14,7 @@ import pandas as pd
 
 from stance.errors import StanceError
 from stance.findings.estimate import Design
+from stance.findings.figures import figure_title, plot_over_time, plot_speaker_shares
 from stance.findings.predict import (
     ChosenModel,
     choose_model,
@@ -23,7 +23,11 @@ from stance.findings.predict import (
     speakers_of,
 )
 from stance.findings.shares import LABEL_SOURCE, estimator_for, stance_shares, top_groups
+from stance.findings.statement import write_statement
 from stance.io import atomic_path, spreadsheet_frame
+from stance.labels.design import design_table, load_manifests, resolve_designs
+from stance.labels.schema import load_schema
+from stance.training.data import load_training_data
 
 METADATA_COLUMNS = ["title", "outlet", "date", "url"]
 # The shares tables, by the sentence columns whose values make a group (named by them joined).
@@ -82,8 +86,7 @@ class FindingsResult:
 
 
 def resolve_stances(predictions: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
-    """``predictions`` with ``stance``: the hand label in ``labels`` where there is one
-    (``stance_source`` ``label``), else the prediction (``model``)."""
+    """``predictions`` with ``stance`` (and its ``stance_source``): a hand label, else predicted."""
     hand = labels.drop_duplicates("sentence_id").set_index("sentence_id")["stance"]
     out = predictions.copy()
     labeled = out["sentence_id"].map(hand)
@@ -132,14 +135,12 @@ def sentence_findings(
 def out_of_fold_columns(
     sentences: pd.DataFrame, inputs: FindingsInputs, chosen: ChosenModel, config: Mapping[str, Any]
 ) -> pd.DataFrame:
-    """``oof_speaker`` and ``oof_stance`` of every labeled sentence (empty for the others): what
-    the speaker stage and the stance model (reading that speaker) say of it out of fold."""
+    """``oof_speaker`` and ``oof_stance``: each labeled sentence's out-of-fold predictions."""
     oof_speaker = read_people_table(inputs.speaker_oof).set_index("sentence_id")
     oof_speaker = oof_speaker["predicted_speaker"]
     oof_stance = chosen.oof.set_index("sentence_id")["predicted"]
     if "speaker" in chosen.features:
         from stance.speakers.stance_eval import out_of_fold_with_speakers
-        from stance.training.data import load_training_data
         from stance.training.models import spec_from_entry
         from stance.training.settings import EvalSettings
 
@@ -167,8 +168,6 @@ def design_columns(
 ) -> tuple[pd.DataFrame, pd.DataFrame, list[Design], pd.DataFrame, list[str]]:
     """``design`` (the sample whose frame holds the sentence), ``unit`` and ``sampled`` of every
     sentence; the same with the estimator's design index; the designs, design table, warnings."""
-    from stance.labels.design import design_table, load_manifests, resolve_designs
-
     manifests = load_manifests(labels_dir)
     labeled = set(sentences.loc[sentences["stance_source"] == LABEL_SOURCE, "sentence_id"])
     resolved = resolve_designs(manifests, sentences, labeled)
@@ -208,8 +207,7 @@ def period_change(
     settings: Mapping[str, Any],
     speaker_order: Sequence[str] = (),
 ) -> pd.DataFrame:
-    """Per speaker and stance: the share before and after ``split_date`` and the difference
-    with its interval; the header only without a split date or a dated article."""
+    """Per speaker and stance: the shares before and after ``split_date``, their difference."""
     columns = ["speaker", "stance", "before", "after", "difference", "low", "high"]
     split, level = settings["split_date"], settings["ci_level"]
     dated = frame["date"].fillna("").astype(str).str.match(r"^\d{4}-\d{2}-\d{2}")
@@ -246,11 +244,6 @@ def run_findings_stage(
     inputs: FindingsInputs, outputs: FindingsOutputs, config: Mapping[str, Any]
 ) -> FindingsResult:
     """Write the sentence table, the shares tables, the figures and the statement."""
-    from stance.findings.figures import figure_title, plot_over_time, plot_speaker_shares
-    from stance.findings.statement import write_statement
-    from stance.labels.schema import load_schema
-    from stance.training.data import load_training_data
-
     settings = _settings(config)
     chosen = choose_model(inputs.models_dir, settings["model"], inputs.comparison)
     labeled = load_training_data(inputs.dataset).frame
@@ -271,11 +264,11 @@ def run_findings_stage(
     options = {"level": settings["ci_level"], "wide_half_width": settings["wide_half_width"]}
     tables: dict[str, pd.DataFrame] = {}
     for g in GROUPINGS:
+        name = "_".join(g)
         order = speaker_order if g == ("speaker",) else ()
-        tables["_".join(g)] = stance_shares(frame, g, classes, designs, order=order, **options)
+        tables[name] = stance_shares(frame, g, classes, designs, order=order, **options)
+        _write_table(tables[name], getattr(outputs, f"by_{name}"))
     change = period_change(frame, classes, designs, settings, speaker_order)
-    for name, table in tables.items():
-        _write_table(table, getattr(outputs, f"by_{name}"))
     _write_table(change, outputs.change)
     _write_table(design, outputs.design)
     speaker_summary = json.loads(Path(inputs.speaker_metrics).read_text(encoding="utf-8"))

@@ -66,13 +66,12 @@ def _count_blocks(result: FindingsResult) -> list[Block]:
     for what, column, path in (("an outlet", "outlet", "stance_by_outlet.tsv"),
                                ("a date", "month", "stance_by_month.tsv")):  # fmt: skip
         count = table.loc[table[column].fillna("") != "", "article_id"].nunique()
-        if count == 0:
-            groups.append(f"No article has {what}: {path} has its header and no rows.")
-        else:
-            groups.append(
-                f"{count} of {n_articles} articles {'has' if count == 1 else 'have'} {what}; "
-                f"{path} counts only {'its' if count == 1 else 'their'} sentences."
-            )
+        groups.append(
+            f"{count} of {n_articles} articles {'has' if count == 1 else 'have'} {what}; "
+            f"{path} counts only {'its' if count == 1 else 'their'} sentences."
+            if count
+            else f"No article has {what}: {path} has its header and no rows."
+        )
     return [
         ("ul", [
             f"{n} sentences in {n_articles} articles: stance from a hand "
@@ -87,14 +86,13 @@ def _count_blocks(result: FindingsResult) -> list[Block]:
 
 def _design_blocks(result: FindingsResult) -> list[Block]:
     """The labeling design, the estimator, what carried it and what would break it."""
-    samples = result.design.iloc[:-1]
     chosen = int(result.design.iloc[-1]["complete"])
     table = result.sentences
     unknown = table["stance_source"] != LABEL_SOURCE
     outside = int((unknown & (table["design"] == "")).sum())
     in_sample = int(table["sampled"].sum())
     items = []
-    for r in samples.itertuples(index=False):
+    for r in result.design.iloc[:-1].itertuples(index=False):  # the last: labels without one
         kind = "a census" if r.method == "census" else "a simple random sample"
         seed = f" (seed {int(r.seed)})" if pd.notna(r.seed) else ""
         items.append(
@@ -174,8 +172,7 @@ def _plan_blocks(result: FindingsResult) -> list[Block]:
 
 def group_label(table: pd.DataFrame, row: pd.Series) -> str:
     """The group of a shares table's row: its value, or its values joined by ' / '."""
-    columns = table.columns[: table.columns.get_loc("sentences")]
-    return " / ".join(str(row[c]) for c in columns)
+    return " / ".join(str(row[c]) for c in table.columns[: table.columns.get_loc("sentences")])
 
 
 def flagged_rows(result: FindingsResult) -> list[list[str]]:

@@ -45,9 +45,8 @@ def cohen_kappa(a: Sequence[str], b: Sequence[str], labels: Sequence[str]) -> Fi
 
 
 def nominal_alpha(units: Iterable[Sequence[Hashable]]) -> FieldAgreement:
-    """Krippendorff's alpha for nominal data (Krippendorff 2011, "Computing Krippendorff's
-    Alpha-Reliability"): ``units`` holds per sentence the values its annotators gave; units with
-    fewer than two values are not pairable and are skipped. alpha = 1 - D_o / D_e."""
+    """Krippendorff's alpha for nominal data (Krippendorff 2011) of the values given per unit;
+    units with fewer than two values are not pairable and are skipped."""
     diagonal = 0.0
     totals: Counter[Hashable] = Counter()
     sentences = disagreements = 0
@@ -80,8 +79,7 @@ class Agreement:
 def compute_agreement(
     label_set: LabelSet, resolution: Resolution, sentences: pd.DataFrame, schema: LabelSchema
 ) -> Agreement:
-    """Agreement per field on the sentences labeled by two or more annotators: Cohen's kappa
-    with exactly two annotators on them, else Krippendorff's alpha (nominal)."""
+    """Agreement per field where 2+ annotators labeled: Cohen's kappa for two, else alpha."""
     fields = schema.field_names
     labels = label_set.labels
     annotators = label_set.annotators

@@ -63,11 +63,8 @@ def final_labels(path: Path | str, schema: LabelSchema) -> pd.DataFrame:
 
 
 def write_unlabeled(sentences: pd.DataFrame, final: pd.DataFrame, path: Path | str) -> int:
-    """The labeling queue: sentences with no final label, in article order. Texts a spreadsheet
-    would run as a formula are quoted; stance.cli.predict.sentences_from_table undoes that."""
-    labeled = set(final["sentence_id"])
-    queue = sentences[~sentences["sentence_id"].isin(labeled)]
-    queue = queue.sort_values(["article_id", "position"], kind="stable")[SENTENCE_COLUMNS]
+    """The labeling queue: the sentences (article order) with no final label, spreadsheet-safe."""
+    queue = sentences.loc[~sentences["sentence_id"].isin(final["sentence_id"]), SENTENCE_COLUMNS]
     with atomic_open(path, newline="", encoding="utf-8") as fh:
         spreadsheet_frame(queue).to_csv(fh, index=False, lineterminator="\n")
     return len(queue)
@@ -78,13 +75,8 @@ def write_summary(resolution: Resolution, schema: LabelSchema, path: Path | str)
     final = resolution.final
     row_field, col_field = schema.fields[0], schema.fields[-1]
     cols = col_field.names if len(schema.fields) > 1 else []
-    rows = []
-    for value in row_field.names:
-        part = final[final[row_field.name] == value]
-        counts = [int((part[col_field.name] == c).sum()) for c in cols]
-        rows.append([value, *counts, len(part)])
-    totals = [int((final[col_field.name] == c).sum()) for c in cols]
-    rows.append(["total", *totals, len(final)])
+    parts = [(v, final[final[row_field.name] == v]) for v in row_field.names] + [("total", final)]
+    rows = [[v, *(int((p[col_field.name] == c).sum()) for c in cols), len(p)] for v, p in parts]
     write_tsv(path, [row_field.name, *cols, "total"], rows, for_people=True)
 
 

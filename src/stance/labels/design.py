@@ -1,6 +1,4 @@
-"""The labeling design: which hand labels come from a probability sample (a JSON manifest in
-``labels/samples/``, format: docs/findings.md), and of what frame. Labels of sampled units are
-evidence about the model's errors in the frame; others only about themselves."""
+"""The labeling design: which hand labels are a probability sample (labels/samples/), of what."""
 
 from __future__ import annotations
 
@@ -20,7 +18,9 @@ from stance.io import write_json
 SAMPLES_DIR = "samples"
 UNITS = ("sentence", "article")
 METHODS = ("srswor", "census")
-FIELDS = ("name", "unit", "method", "seed", "frame", "sample", "created", "command", "note")
+# A manifest file's fields in the order written: the long ID lists last.
+FIELDS = ("name", "unit", "method", "seed", "inclusion_probability", "created", "command", "note")
+FIELDS += ("frame", "sample")
 
 
 @dataclass(frozen=True)
@@ -41,19 +41,12 @@ class SampleManifest:
     def name(self) -> str:
         return self.path.stem
 
+    @property
+    def inclusion_probability(self) -> float:
+        return round(len(self.sample) / len(self.frame), 6)
+
     def as_json(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "unit": self.unit,
-            "method": self.method,
-            "seed": self.seed,
-            "inclusion_probability": round(len(self.sample) / len(self.frame), 6),
-            "created": self.created,
-            "command": self.command,
-            "note": self.note,
-            "frame": list(self.frame),
-            "sample": list(self.sample),
-        }
+        return {key: getattr(self, key) for key in FIELDS}
 
 
 def manifest_files(labels_dir: Path | str) -> list[Path]:
@@ -73,10 +66,8 @@ def _ids(path: Path, data: dict, key: str) -> tuple[str, ...]:
     value = data.get(key)
     if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
         raise _fail(path, f"{key!r} must be a list of IDs (strings)")
-    if len(set(value)) != len(value):
-        seen: set[str] = set()
-        dup = next(v for v in value if v in seen or seen.add(v))  # type: ignore[func-returns-value]
-        raise _fail(path, f"{key!r} lists {dup!r} twice")
+    if (repeated := pd.Index(value).duplicated()).any():
+        raise _fail(path, f"{key!r} lists {value[repeated.argmax()]!r} twice")
     return tuple(value)
 
 
@@ -92,7 +83,7 @@ def read_manifest(path: Path | str) -> SampleManifest:
         raise _fail(path, f"not valid JSON ({where}: {exc.msg})") from None
     if not isinstance(data, dict):
         raise _fail(path, "must hold one JSON object")
-    unknown = sorted(set(data) - {*FIELDS, "inclusion_probability"})
+    unknown = sorted(set(data) - set(FIELDS))
     if unknown:
         raise _fail(path, f"unknown field(s) {', '.join(map(repr, unknown))}")
     unit, method = data.get("unit"), data.get("method", "srswor")
@@ -120,8 +111,7 @@ def read_manifest(path: Path | str) -> SampleManifest:
 
 def load_manifests(labels_dir: Path | str) -> list[SampleManifest]:
     """Every manifest of the label folder, oldest first (by ``created``, then name)."""
-    manifests = [read_manifest(p) for p in manifest_files(labels_dir)]
-    return sorted(manifests, key=lambda m: (m.created, m.name))
+    return sorted(map(read_manifest, manifest_files(labels_dir)), key=lambda m: (m.created, m.name))
 
 
 def draw_sample(
@@ -133,9 +123,8 @@ def draw_sample(
     unit: str = "sentence",
     command: str = "",
 ) -> tuple[SampleManifest, bool]:
-    """The sample ``(unit, seed)`` with at least ``size`` units and whether it was drawn or
-    extended now: the recorded one (a larger ``size`` extends it along the same permutation of
-    its frame), else a new draw from the queue (its frame), recorded."""
+    """The sample ``(unit, seed)`` of ``size`` units, and whether it was drawn or extended now:
+    the recorded one (a larger ``size`` extends it), else a new draw from the queue, recorded."""
     path = Path(labels_dir) / SAMPLES_DIR / f"{unit}s-seed{seed}.json"
     if path.exists():
         manifest = read_manifest(path)
@@ -176,14 +165,12 @@ def draw_sample(
 def sample_sentences(
     manifest: SampleManifest, sentences: pd.DataFrame, size: int | None = None
 ) -> list[str]:
-    """The sentence IDs of the first ``size`` units drawn (all: None), in draw order (an
-    article's sentences in article order)."""
+    """The IDs of the first ``size`` units drawn (all: None) in draw order, then ``sentences``'."""
     units = manifest.sample[:size]
     if manifest.unit == "sentence":
         present = set(sentences["sentence_id"])
         return [s for s in units if s in present]
-    ordered = sentences.sort_values(["article_id", "position"], kind="stable")
-    by_article = ordered.groupby("article_id", sort=False)["sentence_id"].apply(list).to_dict()
+    by_article = sentences.groupby("article_id", sort=False)["sentence_id"].apply(list).to_dict()
     return [s for a in units for s in by_article.get(a, [])]
 
 
@@ -205,8 +192,7 @@ class DesignReport:
 
 @dataclass
 class ResolvedDesign:
-    """What the findings need: per sentence its design (-1: none), unit and whether its unit is
-    a complete sampled unit; and the design table."""
+    """Per sentence: its design (-1: none), unit and whether that is a complete sampled unit."""
 
     design: np.ndarray
     unit: np.ndarray
@@ -219,8 +205,7 @@ def resolve_designs(
     manifests: Iterable[SampleManifest], sentences: pd.DataFrame, labeled: Collection[str]
 ) -> ResolvedDesign:
     """Each sentence belongs to the latest design whose frame holds it; a sampled unit counts
-    once all its sentences are labeled (a drawn unit not labeled yet is left out, which keeps
-    the sample random when units are labeled in the order drawn)."""
+    once all its sentences are labeled (random still, if units are labeled in the order drawn)."""
     n = len(sentences)
     design = np.full(n, -1, dtype=int)
     unit = sentences["sentence_id"].astype(str).to_numpy(dtype=object)
@@ -243,11 +228,10 @@ def resolve_designs(
                 f"{m.path}: {missing} {m.unit}(s) of its frame are no longer in the corpus "
                 "(edited or removed articles); the design covers the rest"
             )
-        incomplete = len(drawn_present) - len(complete_units)
         result.reports.append(
             DesignReport(
                 m.name, m.unit, m.method, len(m.frame) - missing, len(m.sample),
-                len(complete_units), incomplete, 0, missing, m.seed,
+                len(complete_units), len(drawn_present) - len(complete_units), 0, missing, m.seed,
             )
         )  # fmt: skip
     for d, report in enumerate(result.reports):

@@ -204,10 +204,8 @@ def _check_rows(
     for rec in table.to_dict("records"):
         where = f"{rec['file']} row {rec['row']}"
         sid = rec["sentence_id"]
-        for fname in schema.field_names:
-            what = value_problem(schema, fname, rec[fname])
-            if what:
-                problems.append(f"{where}: {what}")
+        found = (value_problem(schema, fname, rec[fname]) for fname in schema.field_names)
+        problems += [f"{where}: {what}" for what in found if what]
         if need_annotator and rec["annotator"] == "":
             problems.append(f"{where}: annotator is empty; fill in the name of who gave this label")
         if sid == "":
@@ -247,8 +245,7 @@ def _check_rows(
                 f"{where}: text is empty; copy the text of sentence {sid!r} from {index.source}"
             )
         elif norm and norm != current and normalise(plain_cell(text)) != current:
-            # (A text copied from a table meant for spreadsheets, such as results/unlabeled.csv,
-            # may carry the quote that keeps a spreadsheet from reading it as a formula.)
+            # A text copied from results/unlabeled.csv may carry its spreadsheet formula guard.
             problems.append(
                 f"{where}: text no longer matches sentence {sid!r}: "
                 f"{_where_texts_differ(norm, current)}; check that the label still applies, "
@@ -314,8 +311,7 @@ def load_labels(
     adjudication: Path | str | None = None,
     sentences_source: str = "results/sentences.parquet",
 ) -> LabelSet:
-    """Read and validate every label file in labels_dir and the adjudication file (default
-    ``<labels_dir>/adjudication.csv`` when present); all problems raised as one StanceError."""
+    """Read and check every label file and the adjudication file; all problems in one error."""
     labels_dir = Path(labels_dir)
     if adjudication is not None and not Path(adjudication).is_file():
         raise StanceError(f"{adjudication}: adjudication file not found; check the path")

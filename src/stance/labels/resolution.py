@@ -35,12 +35,10 @@ class Resolution:
 def resolve_labels(
     label_set: LabelSet, schema: LabelSchema, priority: Sequence[str] = ()
 ) -> Resolution:
-    """The final label per sentence: the adjudication, else per field the majority, else the
-    tie rule (schema.TIE_RULE, ``priority`` from config labels.annotator_priority)."""
+    """The final label per sentence: adjudicated, else per field the majority, else by TIE_RULE."""
     fields = schema.field_names
     rank = {name: i for i, name in enumerate(priority)}
-    labels = label_set.labels.groupby("sentence_id")
-    by_sentence = {sid: group.to_dict("records") for sid, group in labels}
+    by_sentence = {sid: g.to_dict("records") for sid, g in label_set.labels.groupby("sentence_id")}
     adjudicated = {rec["sentence_id"]: rec for rec in label_set.adjudication.to_dict("records")}
 
     rows: list[dict] = []

@@ -128,9 +128,8 @@ def load_schema(path: Path | str) -> LabelSchema:
         ]
     if problems:
         raise StanceError(
-            f"{path}: the label schema is malformed:\n"
-            + "\n".join(f"  {p}" for p in problems)
-            + "\n  fix it following the structure described at the top of the file"
+            f"{path}: the label schema is malformed:\n{problem_lines(problems)}\n"
+            "  fix it following the structure described at the top of the file"
         )
     required, optional = data["columns"]["required"], data["columns"].get("optional", [])
     return LabelSchema(
@@ -144,8 +143,7 @@ GUIDELINES_FILE = "GUIDELINES.md"
 
 
 def guideline_problems(schema: LabelSchema, guidelines: Path | str) -> list[str]:
-    """Each field and value of ``schema`` that ``guidelines`` gives no section, and each value
-    section that names no value of the schema, with what to do; empty when they agree."""
+    """The fields and values ``guidelines`` has no section for, and its unknown value sections."""
     path = Path(guidelines)
     if not path.is_file():
         return [

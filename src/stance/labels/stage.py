@@ -60,9 +60,8 @@ def run_label_stage(
     out_summary_by_article: Path | str | None = None,
     sentences_source: str | None = None,
 ) -> StageResult:
-    """Validate and resolve the labels (``sentences_path`` needs the labeled articles only;
-    messages name ``sentences_source``); write the data set, summary and agreement, and given
-    out_unlabeled and out_summary_by_article, the queue. Nothing is written if a label is wrong."""
+    """Validate and resolve the labels, then write the data set, summary, agreement and (given
+    both paths) the queue; nothing is written if a label is wrong."""
     schema = load_schema(schema_path)
     sentences = load_sentences(sentences_path)
     label_set = load_labels(
@@ -107,8 +106,7 @@ def write_queue(
     out_unlabeled: Path | str,
     out_summary_by_article: Path | str,
 ) -> QueueResult:
-    """The labeling queue, the per-article summary and the design of the recorded samples, for
-    the corpus ``sentences`` and the final labels ``final``."""
+    """The labeling queue, the per-article summary and the design of the recorded samples."""
     unlabeled = write_unlabeled(sentences, final, out_unlabeled)
     write_summary_by_article(sentences, final, schema, out_summary_by_article)
     design = design_lines(labels_dir, sentences, set(final["sentence_id"]))
@@ -116,8 +114,7 @@ def write_queue(
 
 
 def design_lines(labels_dir: Path | str, sentences: pd.DataFrame, labeled: set[str]) -> list[str]:
-    """The labeling design in a few lines: each recorded sample, and the labels outside them.
-    A manifest with a problem stops the stage (file and field named)."""
+    """The labeling design in a few lines: each recorded sample, and the labels outside them."""
     manifests = load_manifests(labels_dir)
     resolved = resolve_designs(manifests, sentences, labeled)
     lines = [
@@ -139,8 +136,7 @@ def design_lines(labels_dir: Path | str, sentences: pd.DataFrame, labeled: set[s
 def print_stage_summary(
     result: StageResult, unlabeled_path: Path | str = "", show: Callable[[str], None] = logger.info
 ) -> None:
-    """Log the stage's warnings; ``show`` a summary of labels and agreement (a command: print);
-    ``unlabeled_path``: where the queue went, when the stage wrote it."""
+    """Log the stage's warnings; ``show`` its labels, agreement and queue (at unlabeled_path)."""
     for warning in result.label_set.warnings:
         logger.warning(warning)
     annotators = result.label_set.annotators

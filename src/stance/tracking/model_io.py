@@ -82,9 +82,8 @@ def load_logged_model(uri: str, run_id: str) -> Any:
 
     remedy = "pick a run logged by this project with --run-id (list them with `stance runs`)"
     mlflow.set_tracking_uri(uri)
-    client = tracking_client(uri)
     run = read_run(uri, run_id)
-    location = model_location(client, run)
+    location = model_location(tracking_client(uri), run)
     shown = str(local_artifact_path(location) or location)
     label = f"run {run_id} (model {run.data.tags.get('model', run.info.run_name)!r})"
 

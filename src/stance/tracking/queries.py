@@ -120,8 +120,7 @@ def runs_table(
 
 
 def get_model_run(uri: str, experiment: str, run_id: str) -> Any:
-    """The model run ``run_id`` (an MLflow Run); a clear error when it is missing, a parent, or
-    not FINISHED (its logging failed or never ended, so its model may be missing)."""
+    """The model run ``run_id``; a clear error when it is missing, a parent, or not FINISHED."""
     find_experiment_id(uri, experiment)
     run = read_run(uri, run_id)
     if run.data.tags.get(ROLE_TAG) != "model":
@@ -185,9 +184,8 @@ def latest_speaker_run(uri: str, experiment: str) -> tuple[str, str] | None:
         experiment_id = find_experiment_id(uri, experiment)
     except StanceError:  # no store or experiment yet: nothing logged
         return None
-    client = tracking_client(uri)
     runs = retry_locked(
-        client.search_runs,
+        tracking_client(uri).search_runs,
         [experiment_id],
         filter_string=f"tags.`{ROLE_TAG}` = '{SPEAKER_ROLE}' and attributes.status = 'FINISHED'",
         order_by=["attributes.start_time DESC"],
@@ -204,8 +202,7 @@ HEADLINE = ("f_avg", "macro_f1", "accuracy", "cohen_kappa")
 
 
 def differing_params(runs: Sequence[Any]) -> pd.DataFrame:
-    """One row per param (or identity tag, as ``tag:NAME``) whose value is not the same in all
-    runs; one column per run (its first 8 characters). A missing value shows as ``-``."""
+    """Per param (or identity tag, ``tag:NAME``) that differs: its value per run (``-``: none)."""
     keys = sorted(set().union(*(r.data.params for r in runs)))
     values = {k: [r.data.params.get(k, "-") for r in runs] for k in keys}
     values |= {f"tag:{t}": [r.data.tags.get(t, "-") or "-" for r in runs] for t in IDENTITY_TAGS}

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from stance.environment import caught_warnings
-from stance.errors import StanceError
 from stance.labels.agreement import agreement_for_run
 from stance.tracking.model_io import local_model_problem
 from stance.tracking.store import (
@@ -30,7 +29,7 @@ from stance.tracking.store import (
     new_group_id,
     retry_locked,
     safe_group,
-    store_error,
+    store_errors,
     tracking_client,
 )
 
@@ -74,8 +73,7 @@ def run_tags(
     labels_sha256: str,
     note: str,
 ) -> dict[str, str]:
-    """The tags of every logged run: its role, group (default: the workflow run's, else a new
-    one), model, labels, code and configuration, and the note the MLflow UI shows."""
+    """Every run's tags: role, group (default: the workflow run's, else new), model, code, note."""
     commit, dirty = git_state(root)
     return {
         ROLE_TAG: role,
@@ -102,18 +100,15 @@ def _flat_params(summary: Mapping[str, Any]) -> dict[str, str]:
         "cv_scheme": cv["scheme"],
         "cv_folds": text(cv["n_folds"]),
         "stratified_folds": text(cv["stratified_n_folds"]),
-        "seed": text(settings["seed"]),
-        "n_bootstrap": text(settings["n_bootstrap"]),
-        "ci_level": text(settings["ci_level"]),
         "f_avg_classes": ",".join(settings["f_avg_classes"]),
-        "learning_curve": text(settings["learning_curve"]),
-        # Absent from results made before these caps existed (no cap then).
-        "learning_curve_max_train": text(settings.get("learning_curve_max_train")),
-        "stratified_max_sentences": text(settings.get("stratified_max_sentences")),
         "n_sentences": text(data["n_sentences"]),
         "n_articles": text(data["n_articles"]),
         "data_source": data["source"],
     }
+    # The two caps are absent from results made before they existed (no cap then: null).
+    caps = ("learning_curve_max_train", "stratified_max_sentences")
+    for key in ("seed", "n_bootstrap", "ci_level", "learning_curve", *caps):
+        params[key] = text(settings.get(key))
     if data.get("test_source"):
         params["test_source"] = data["test_source"]
         params["n_test_sentences"] = text(data["n_test_sentences"])
@@ -248,38 +243,32 @@ def log_evaluation_run(
             "parent_run_id": same.data.tags.get("mlflow.parentRunId", ""),
             "reused": True,
         }
-    try:
+    with store_errors(uri, f"logging model {summary['model']!r}"):
         parent = group_parent(client, experiment_id, group, group_label)
-        run = retry_locked(
+        run_id = retry_locked(
             mlflow.start_run,
             experiment_id=experiment_id,
             run_name=summary["model"],
             parent_run_id=parent,
             # The host and process logging it: a RUNNING run whose process is gone was abandoned.
             tags={**tags, OWNER_HOST_TAG: socket.gethostname(), OWNER_PID_TAG: str(os.getpid())},
-        )
-    except Exception as exc:
-        raise store_error(uri, f"logging model {summary['model']!r}", exc) from None
-    run_id = run.info.run_id
-    # RUNNING until everything is logged, then FINISHED; an error marks it FAILED, a killed
-    # process leaves it RUNNING until close_abandoned_runs marks it FAILED.
-    try:
-        retry_locked(mlflow.log_params, params)
-        with caught_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # integer columns hint, see above
-            if train_input is not None:
-                retry_locked(mlflow.log_input, train_input, context="training")
-            if test_input is not None:
-                retry_locked(mlflow.log_input, test_input, context="evaluation")
-        for path in artifacts:
-            retry_locked(mlflow.log_artifact, str(path))
-        log_model_and_metrics(mlflow, model, x, trusted, metrics, metadata)
-        _finish(mlflow, client, run_id, note)
-    except BaseException as exc:
-        _end(mlflow, client, run_id, "FAILED")
-        if isinstance(exc, StanceError) or not isinstance(exc, Exception):
+        ).info.run_id
+        # RUNNING until everything is logged, then FINISHED; an error marks it FAILED, a killed
+        # process leaves it RUNNING until close_abandoned_runs marks it FAILED.
+        try:
+            retry_locked(mlflow.log_params, params)
+            with caught_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # integer columns hint, see above
+                for dataset, context in ((train_input, "training"), (test_input, "evaluation")):
+                    if dataset is not None:
+                        retry_locked(mlflow.log_input, dataset, context=context)
+            for path in artifacts:
+                retry_locked(mlflow.log_artifact, str(path))
+            log_model_and_metrics(mlflow, model, x, trusted, metrics, metadata)
+            _finish(mlflow, client, run_id, note)
+        except BaseException:
+            _end(mlflow, client, run_id, "FAILED")
             raise
-        raise store_error(uri, f"logging model {summary['model']!r}", exc) from None
     return info | {"run_id": run_id, "group": group, "parent_run_id": parent, "reused": False}
 
 
@@ -297,8 +286,7 @@ def log_speaker_run(
     labels_sha256: str = "",
     no_model: str = "",
 ) -> dict[str, str]:
-    """Log the speaker stage: params, metrics, artifacts and the speaker model (as the stance
-    models), or, with ``model`` None, ``no_model`` (why there is none) as a tag."""
+    """Log the speaker stage as a run, with its model or (``model`` None) why there is none."""
     mlflow = import_mlflow()
     from stance.training.model_files import trusted_types
 
@@ -312,12 +300,10 @@ def log_speaker_run(
     tags = run_tags(SPEAKER_ROLE, "speakers", None, config, root, labels_sha256, note)
     if model is None:
         tags[NO_MODEL_TAG] = no_model or "no speaker model"
-    try:
+    with store_errors(uri, "logging the speaker stage"):
         run = retry_locked(
             mlflow.start_run, experiment_id=experiment_id, run_name="speakers", tags=tags
         )
-    except Exception as exc:
-        raise store_error(uri, "logging the speaker stage", exc) from None
     try:
         retry_locked(mlflow.log_params, {k: str(v) for k, v in params.items()})
         for path in artifacts:
@@ -365,8 +351,7 @@ def _end(mlflow: Any, client: Any, run_id: str, status: str) -> None:
 
 def _finish(mlflow: Any, client: Any, run_id: str, note: str) -> None:
     """Mark a fully logged run FINISHED; undo an abandoned mark set while it was still logging."""
-    current = retry_locked(client.get_run, run_id)
-    if ABANDONED_TAG in current.data.tags:
+    if ABANDONED_TAG in retry_locked(client.get_run, run_id).data.tags:
         retry_locked(client.delete_tag, run_id, ABANDONED_TAG)
         retry_locked(client.set_tag, run_id, NOTE_TAG, note)
     _end(mlflow, client, run_id, "FINISHED")
@@ -376,15 +361,13 @@ def close_abandoned_runs(uri: str, experiment_id: str) -> list[Any]:
     """Mark FAILED, with a note, and return the runs left RUNNING by a process that is gone (the
     workflow's lock is held: a RUNNING run is a crashed one, or a live `stance train`'s)."""
     client = tracking_client(uri)
-    try:
+    with store_errors(uri, "searching unfinished runs"):
         running = retry_locked(
             client.search_runs,
             [experiment_id],
             filter_string="attributes.status = 'RUNNING'",
             max_results=1000,
         )
-    except Exception as exc:
-        raise store_error(uri, "searching unfinished runs", exc) from None
     closed = []
     for run in running:
         tags = run.data.tags
@@ -397,18 +380,11 @@ def close_abandoned_runs(uri: str, experiment_id: str) -> list[Any]:
             "so this run may lack metrics, artifacts or its model. The workflow logs the "
             "model again in a new run."
         )
-        previous = tags.get(NOTE_TAG, "")
-        try:
+        noted = "\n\n".join(filter(None, (note, tags.get(NOTE_TAG))))  # above an earlier note
+        with store_errors(uri, f"marking abandoned run {run.info.run_id} FAILED"):
             retry_locked(client.set_tag, run.info.run_id, ABANDONED_TAG, note)
-            retry_locked(
-                client.set_tag,
-                run.info.run_id,
-                NOTE_TAG,
-                f"{note}\n\n{previous}" if previous else note,
-            )
+            retry_locked(client.set_tag, run.info.run_id, NOTE_TAG, noted)
             retry_locked(client.set_terminated, run.info.run_id, "FAILED")
-        except Exception as exc:
-            raise store_error(uri, f"marking abandoned run {run.info.run_id} FAILED", exc) from None
         closed.append(run)
     return closed
 

@@ -9,7 +9,7 @@ import os
 import re
 import sqlite3
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -106,8 +106,7 @@ def _report_retry(state: tenacity.RetryCallState) -> None:
     logger.info(f"tracking store busy (database is locked); retrying in {delay:.1f}s")
 
 
-# SQLite takes one writer at a time: retry_locked(fn, *args) calls fn, and while the store is
-# locked waits and tries again.
+# SQLite takes one writer at a time: retry_locked(fn, *args) calls fn until the store is free.
 retry_locked = tenacity.Retrying(
     retry=tenacity.retry_if_exception(_is_locked),
     wait=tenacity.wait_exponential(multiplier=0.2, exp_base=1.5, max=5.0),
@@ -138,8 +137,7 @@ SQLITE_HEADER = b"SQLite format 3\x00"
 
 
 def sqlite_store_problem(path: Path | str) -> str | None:
-    """What is wrong with the SQLite store file at path (header, then SQLite's quick check), or
-    None (a missing or empty file is fine: MLflow creates the store)."""
+    """What is wrong with the SQLite file (header, quick check); None if whole, empty or absent."""
     path = Path(path)
     try:
         if not path.is_file() or path.stat().st_size == 0:
@@ -230,6 +228,17 @@ def store_error(uri: str, what: str, exc: Exception) -> StanceError:
     )
 
 
+@contextlib.contextmanager
+def store_errors(uri: str, what: str) -> Iterator[None]:
+    """Raise a failure of the store operation ``what`` (not a StanceError) as its store_error."""
+    try:
+        yield
+    except StanceError:
+        raise
+    except Exception as exc:
+        raise store_error(uri, what, exc) from None
+
+
 def init_store(uri: str, experiment: str) -> str:
     """Create the store and the experiment if missing; return the experiment ID. Run it once
     before parallel jobs log: a new SQLite store's set-up breaks when several make it at once."""
@@ -267,10 +276,8 @@ def find_experiment_id(uri: str, experiment: str) -> str:
             f"no MLflow store at {uri} yet: nothing has been logged; run `snakemake` or "
             "`stance train` first (or set MLFLOW_TRACKING_URI / config mlflow.tracking_uri)"
         )
-    try:
+    with store_errors(uri, "reading the store"):
         found = retry_locked(tracking_client(uri).get_experiment_by_name, experiment)
-    except Exception as exc:
-        raise store_error(uri, "reading the store", exc) from None
     if found is None:
         raise StanceError(
             f"no experiment {experiment!r} in {uri}: nothing has been logged yet; run "

@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 
 from stance.tracking.runs import NOTE_TAG, group_parent
-from stance.tracking.store import find_experiment_id, retry_locked, store_error, tracking_client
+from stance.tracking.store import find_experiment_id, retry_locked, store_errors, tracking_client
 
 # The parent run's table artifact (shown as a table in the run's Artifacts tab of the MLflow UI).
 COMPARISON_ARTIFACT = "comparison.json"
@@ -31,8 +31,7 @@ def _json_safe(table: pd.DataFrame) -> pd.DataFrame:
 
 def _replace_table(client: Any, run_id: str, table: pd.DataFrame) -> None:
     """The table artifact, replaced where it exists (MLflow's log_table appends rows)."""
-    logged = {f.path for f in retry_locked(client.list_artifacts, run_id)}
-    if COMPARISON_ARTIFACT not in logged:
+    if COMPARISON_ARTIFACT not in {f.path for f in retry_locked(client.list_artifacts, run_id)}:
         # log_table also tags the run, which makes the UI show the file as a table.
         retry_locked(client.log_table, run_id, data=table, artifact_file=COMPARISON_ARTIFACT)
         return
@@ -55,13 +54,11 @@ def log_group_summary(
     """Put (replace) the comparison table and a description on the parent run of ``group``."""
     experiment_id = find_experiment_id(uri, experiment)
     client = tracking_client(uri)
-    try:
+    with store_errors(uri, f"writing the summary of {group_label} {group}"):
         # The group's models made it already; created here only if it was deleted since.
         parent = group_parent(client, experiment_id, group, group_label)
         _replace_table(client, parent, _json_safe(comparison))
         retry_locked(client.set_tag, parent, NOTE_TAG, description)
-    except Exception as exc:
-        raise store_error(uri, f"writing the summary of {group_label} {group}", exc) from None
     return parent
 
 

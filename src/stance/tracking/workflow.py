@@ -22,8 +22,7 @@ def _store(config: Mapping[str, Any], root: Path | str) -> tuple[str, str]:
 
 
 def open_store(config: Mapping[str, Any], root: Path | str, out: Path | str) -> None:
-    """Create (or open and check) the MLflow store and experiment, mark FAILED the runs a crashed
-    earlier run left unfinished, and record the store in ``out`` (before any job logs)."""
+    """Open (or create) the store, mark FAILED the runs a crash left unfinished, record it."""
     uri, experiment = _store(config, root)
     experiment_id = init_store(uri, experiment)
     for run in close_abandoned_runs(uri, experiment_id):
@@ -57,16 +56,13 @@ def log_model_folder(
         root=root, source="snakemake", agreement=agreement, reuse_identical=True,
     )  # fmt: skip
     write_json(folder / "mlflow_run.json", {"model": summary["model"], **info})
-    if info["reused"]:
-        logger.info(
-            f"{summary['model']}: run {info['run_id']} in {uri} already holds this result "
-            "(same labels, params, settings and metrics); nothing new logged"
-        )
-    else:
-        logger.info(
-            f"{summary['model']}: logged run {info['run_id']} to {uri} "
-            f"(experiment {experiment!r}, workflow run {info['group']})"
-        )
+    logger.info(
+        f"{summary['model']}: run {info['run_id']} in {uri} already holds this result "
+        "(same labels, params, settings and metrics); nothing new logged"
+        if info["reused"]
+        else f"{summary['model']}: logged run {info['run_id']} to {uri} "
+        f"(experiment {experiment!r}, workflow run {info['group']})"
+    )
 
 
 def compare_logged_models(
