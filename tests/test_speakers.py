@@ -126,11 +126,59 @@ def test_a_person_introduced_with_a_mapped_name_and_a_title_speaks_for_it(mappin
     assert speakers_of(texts[:2], load_mapping(path, SCHEMA))[1] == "other"
 
 
+def test_a_person_named_beside_an_appositive_with_a_title_speaks_for_it(mapping):
+    texts = [
+        "“We will not tolerate a single US soldier,” said the head of the Taliban delegation at "
+        "the meeting in Moscow, Ahmad Rahim Karzaq, adding that the group would talk.",
+        "Still, Karzaq said, the group is ready to negotiate.",
+        "Abdul Qadir Nurzai, a senior Taliban official, met envoys.",
+        "Later Nurzai told reporters the talks were off.",
+        # No title in the appositive: the person is not introduced as the mapped group's.
+        "Mary Smith, a writer on the Taliban, met envoys.",
+        "Smith said the talks were off.",
+        # A name in a list is not an appositive: "Karzaq, Pentagon" names nobody.
+        "Jon Doe, the Pentagon, and others met.",
+        "Doe said it was over.",
+    ]
+    found = attribute_article(texts, [True, False, True, False, True, False, True, False], mapping)
+    assert [a.speaker for a in found] == [
+        "taliban", "taliban", "author", "taliban", "author", "other", "author", "other"
+    ]  # fmt: skip
+    assert "'Karzaq' was introduced as taliban" in found[1].evidence
+
+
+def test_a_name_the_source_talks_about_is_not_the_source(mapping):
+    texts = ["Troops will go, a source close to the Taliban told reporters."]
+    assert speakers_of(texts, mapping) == ["other"]
+    texts = ["John Smith, the author of a book about the Pentagon, said troops would stay."]
+    assert speakers_of(texts, mapping) == ["other"]
+    # Affiliation, not topic: "a spokesman for", "officials at" still name the source.
+    assert speakers_of(["Troops will go, a spokesman for the Taliban said."], mapping) == [
+        "taliban"
+    ]
+    assert speakers_of(["Officials at the Pentagon said troops would stay."], mapping) == [
+        "us_government"
+    ]
+
+
+def test_a_headline_with_a_quotation_and_its_speaker_around_a_colon(mapping):
+    assert speakers_of(["‘Our goal is to end invasion’: Taliban seeks talks with US"], mapping) == [
+        "taliban"
+    ]
+    assert speakers_of(["Russia: “We will not send troops”"], mapping) == ["russia"]
+    # The name must open what follows the quotation, and be all that comes before it.
+    assert speakers_of(["‘Game over’: talks with the Taliban stall"], mapping) == ["author"]
+    assert speakers_of(["Troops and the Pentagon: “a long story”"], mapping) == ["author"]
+
+
 def test_the_title_of_a_source_points_back_to_it(mapping):
     texts = ["Khalilzad said talks would resume.", "The envoy added that troops would leave."]
     assert speakers_of(texts, mapping) == ["us_government", "us_government"]
     # A title after "a" is someone new, not the source before.
     assert speakers_of([texts[0], "An envoy added that troops would stay."], mapping)[1] == "author"
+    # After a possessive pronoun: "his spokesman", "her campaign".
+    texts = [texts[0], "His spokesman added that troops would leave."]
+    assert speakers_of(texts, mapping) == ["us_government", "us_government"]
 
 
 def test_according_to_and_listeners(mapping):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 
 from stance.speakers.mapping import MAX_SENTENCE_CHARS, NARRATION, Mention, SpeakerMapping
@@ -17,6 +17,11 @@ _NOUN_BEFORE = re.compile(
 )
 # Where a source phrase ends, going back from its verb or forward from "according to".
 _SEGMENT_BREAK = re.compile(r",|;|:|—|–|--|\(|\)|\bthat\b")
+# A name after these words is what the source talks about: "a source close to the Taliban".
+_TOPIC_BEFORE = re.compile(
+    r"\b(?:about|against|with|over|to|towards?|on|into|regarding|concerning)\s+(?:the\s+|an?\s+)?$",
+    re.I,
+)
 _RELATIVE = re.compile(r"^\s*(?:who|whom|whose|which|where|when)\b", re.IGNORECASE)
 # Capitalised words that open a clause rather than name a source.
 _OPENERS = frozenset(
@@ -29,9 +34,20 @@ _OPENERS = frozenset(
         )
     ).split(" ")
 )
+# "the spokesman", "her campaign": a title after these points back to a source named before.
+_POINTERS = frozenset(("the", "his", "her", "their", "its"))
 _NAME = re.compile(r"(?<![\w])[A-Z][\w&’'.-]*")
 # Right after a mapped name: title words (group "roles"), then a person's two to four names.
 _INTRODUCED = re.compile(r"(?:[’']s)?((?:\s+[a-z]+)*?)((?:\s+[A-Z][\w’'-]+){2,4})")
+# A full name alone in an appositive, after a verb of saying or not: ", Sher Mohammad Stanikzai,".
+_BARE_NAME = re.compile(
+    r"^(?:(?P<verb>[a-z]+)\s+)?(?P<name>[A-Z][\w’'-]+(?:\s+[A-Z][\w’'-]+){1,4})$"
+)
+# A headline that quotes before or after a colon: "‘Our goal is …’: Taliban seeks talks".
+_QUOTE_FIRST = re.compile(
+    r"^\s*(?:[‘“\"']|``)[^:]+?(?:[’”\"']|'')\s*:\s+(?P<rest>\S.*)$", re.DOTALL
+)
+_QUOTE_AFTER = re.compile(r"^\s*(?P<rest>[^:‘’“”\"']{1,80}?)\s*:\s*(?:[‘“\"']|``)")
 # Double quotation marks: “ ” and the straight one (opening or closing by its neighbours).
 _OPEN, _CLOSE, _STRAIGHT = "“", "”", '"'
 # Two-character marks of plain-text and treebank-style news: ``…'' and ''…'' read as “…”.
@@ -98,7 +114,44 @@ def introduced(
             if len(names) >= 2 and not mapping.mentions(" ".join(names)):
                 for name in (" ".join(names), names[-1]):
                     people.setdefault(name, mention.entry.speaker)
+        for name, speaker in _appositives(shape.outside, mapping):
+            for key in (name, name.split()[-1]):
+                people.setdefault(key, speaker)
     return people
+
+
+def _appositives(text: str, mapping: SpeakerMapping) -> Iterator[tuple[str, str]]:
+    """Full names beside an appositive with a title and a mapped name: "Zabihullah Mujahid, a
+    Taliban spokesman," and "the head of the Taliban delegation, Sher Mohammad Stanikzai"."""
+    pieces = [p.strip(" " + MASK) for p in text.split(",")]
+    for k, bare in enumerate(map(_BARE_NAME.match, pieces)):
+        if bare is None or (bare["verb"] and not mapping.cues.is_verb(bare["verb"])):
+            continue
+        if bare["name"].split()[0] in _OPENERS or mapping.mentions(bare["name"]):
+            continue
+        for other in pieces[max(k - 1, 0) : k] + pieces[k + 1 : k + 2]:
+            mentions = _named_sources(other, mapping)
+            if mentions and len(other.split()) <= 15 and mapping.cues.roles & set(other.split()):
+                yield bare["name"], mentions[0].entry.speaker
+                break
+
+
+def headline_quote(text: str, mapping: SpeakerMapping) -> Attribution | None:
+    """A headline with a quotation and its speaker around a colon: "‘Our goal is to end
+    invasion’: Taliban seeks talks" (the name opens the rest), "Taliban: ‘We will stay’"."""
+    for form in (_QUOTE_FIRST, _QUOTE_AFTER):
+        rest = found["rest"] if (found := form.match(text)) else ""
+        m = next(iter(mapping.mentions(rest)), None)
+        opens = m is not None and rest[: m.start].strip() in ("", "The", "the")
+        if opens and (form is _QUOTE_FIRST or not rest[m.end :].strip()):
+            why = f"a quotation around a colon: {m.entry.name!r} -> {m.entry.speaker}"
+            return Attribution(m.entry.speaker, why, "attribution")
+    return None
+
+
+def _named_sources(piece: str, mapping: SpeakerMapping) -> list[Mention]:
+    """The mapped names of a source phrase, less those it talks about ("close to the Taliban")."""
+    return [m for m in mapping.mentions(piece) if not _TOPIC_BEFORE.search(piece[: m.start])]
 
 
 def _is_clause(words: Sequence[str]) -> bool:
@@ -124,7 +177,7 @@ def _source(
             # said, not an appositive of who said it ("the U.S. Special Inspector General").
             unmapped = unmapped or subject
             break
-        mentions = mapping.mentions(piece)
+        mentions = _named_sources(piece, mapping)
         if mentions:
             m = mentions[0].entry
             return Attribution(
@@ -139,7 +192,7 @@ def _source(
         back = next(
             (n for n in range(min(3, len(words)), 0, -1)
              if mapping.refers_back(" ".join(words[:n]))
-             or (n > 1 and words[0].lower() == "the" and words[n - 1] in mapping.cues.roles)),
+             or (n > 1 and words[0].lower() in _POINTERS and words[n - 1] in mapping.cues.roles)),
             0,
         )  # fmt: skip
         if back and len(words) - back <= 2 and unmapped is None:
@@ -228,7 +281,11 @@ def attribute_article(
         while end < len(texts) and shapes[end].starts_inside:
             end += 1
         members = range(i, end)
-        own = {j: explicit_attribution(shapes[j], mapping, last_speaker, people) for j in members}
+        own = {
+            j: explicit_attribution(shapes[j], mapping, last_speaker, people)
+            or headline_quote(texts[j], mapping)
+            for j in members
+        }
         source = next((j for j in members if own[j] is not None), None)
         found = own[source] if source is not None else None
         for j in members:
