@@ -24,16 +24,13 @@ _TOPIC_BEFORE = re.compile(
 )
 _RELATIVE = re.compile(r"^\s*(?:who|whom|whose|which|where|when)\b", re.IGNORECASE)
 # Capitalised words that open a clause rather than name a source.
-_OPENERS = frozenset(
-    " ".join(
-        (
-            "The A An This That These Those But And Or So Still Yet However Meanwhile",
-            "Additionally Also In On At After Before While When Since Though Although Despite",
-            "During Echoing Citing Months It It’s It's Its Their There Then Now Several Some",
-            "Any Many Most",
-        )
-    ).split(" ")
-)
+_OPENERS = frozenset((
+    "The", "A", "An", "This", "That", "These", "Those", "But", "And", "Or", "So", "Still", "Yet",
+    "However", "Meanwhile", "Additionally", "Also", "In", "On", "At", "After", "Before", "While",
+    "When", "Since", "Though", "Although", "Despite", "During", "Echoing", "Citing", "Months", "It",
+    "It’s", "It's", "Its", "Their", "There", "Then", "Now", "Several", "Some", "Any", "Many",
+    "Most"
+))  # fmt: skip
 # "the spokesman", "her campaign": a title after these points back to a source named before.
 _POINTERS = frozenset(("the", "his", "her", "their", "its"))
 _NAME = re.compile(r"(?<![\w])[A-Z][\w&’'.-]*")
