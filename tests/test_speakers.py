@@ -174,8 +174,8 @@ def test_a_headline_with_a_quotation_and_its_speaker_around_a_colon(mapping):
 def test_the_title_of_a_source_points_back_to_it(mapping):
     texts = ["Khalilzad said talks would resume.", "The envoy added that troops would leave."]
     assert speakers_of(texts, mapping) == ["us_government", "us_government"]
-    # A title after "a" is someone new, not the source before.
-    assert speakers_of([texts[0], "An envoy added that troops would stay."], mapping)[1] == "author"
+    # A title after "a" is someone new without a name, not the source before.
+    assert speakers_of([texts[0], "An envoy added that troops would stay."], mapping)[1] == "other"
     # After a possessive pronoun: "his spokesman", "her campaign".
     texts = [texts[0], "His spokesman added that troops would leave."]
     assert speakers_of(texts, mapping) == ["us_government", "us_government"]
@@ -214,6 +214,17 @@ def test_narration_is_author_and_pronouns_refer_back(mapping):
 def test_a_source_missing_from_the_mapping_is_other(mapping):
     found = attribute_article(["Analyst Jane Doe said the war was lost."], [True], mapping)
     assert found[0].speaker == "other" and found[0].kind == "unmapped_source"
+    # A source without a name: a short noun phrase before the verb.
+    texts = [
+        "Officials said the talks were over.",
+        "A senior official told reporters so.",
+        "Critics say the plan will fail.",
+        "The talks, the report says, are over.",
+    ]
+    assert speakers_of(texts, mapping, [True] * 4) == ["other"] * 4
+    # Not a source: a phrase that opens with a preposition, a passive with "not".
+    texts = ["Despite media reports, the meeting was not officially confirmed by the US."]
+    assert speakers_of(texts, mapping) == ["author"]
 
 
 def test_block_quotation_after_a_colon(mapping):

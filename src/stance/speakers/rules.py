@@ -18,10 +18,12 @@ _NOUN_BEFORE = re.compile(
 # Where a source phrase ends, going back from its verb or forward from "according to".
 _SEGMENT_BREAK = re.compile(r",|;|:|—|–|--|\(|\)|\bthat\b")
 # A name after these words is what the source talks about: "a source close to the Taliban".
-_TOPIC_BEFORE = re.compile(
-    r"\b(?:about|against|with|over|to|towards?|on|into|regarding|concerning)\s+(?:the\s+|an?\s+)?$",
-    re.I,
-)
+_TOPIC_BEFORE = re.compile(r"\b(?:about|against|with|over|to|towards?|on|into|regarding|"
+                           r"concerning)\s+(?:the\s+|an?\s+)?$", re.IGNORECASE)  # fmt: skip
+# A short noun phrase of lowercase words: "officials", "a senior official", "the report".
+_COMMON_SOURCE = re.compile(r"^(?!(?:despite|after|before|in|on|at|while|with|since|but|and|or|"
+    r"so|as|for|from|by|of|to|during|if|when|because|though|although)\b)(?:(?:the|an?|some|many|"
+    r"several)\s+)?(?:[a-z]+\s+){0,2}[a-z]{3,}$", re.IGNORECASE)  # fmt: skip
 _RELATIVE = re.compile(r"^\s*(?:who|whom|whose|which|where|when)\b", re.IGNORECASE)
 # Capitalised words that open a clause rather than name a source.
 _OPENERS = frozenset((
@@ -37,13 +39,9 @@ _NAME = re.compile(r"(?<![\w])[A-Z][\w&’'.-]*")
 # Right after a mapped name: title words (group "roles"), then a person's two to four names.
 _INTRODUCED = re.compile(r"(?:[’']s)?((?:\s+[a-z]+)*?)((?:\s+[A-Z][\w’'-]+){2,4})")
 # A full name alone in an appositive, after a verb of saying or not: ", Sher Mohammad Stanikzai,".
-_BARE_NAME = re.compile(
-    r"^(?:(?P<verb>[a-z]+)\s+)?(?P<name>[A-Z][\w’'-]+(?:\s+[A-Z][\w’'-]+){1,4})$"
-)
+_BARE_NAME = re.compile(r"^(?:(?P<v>[a-z]+)\s+)?(?P<name>[A-Z][\w’'-]+(?:\s+[A-Z][\w’'-]+){1,4})$")
 # A headline that quotes before or after a colon: "‘Our goal is …’: Taliban seeks talks".
-_QUOTE_FIRST = re.compile(
-    r"^\s*(?:[‘“\"']|``)[^:]+?(?:[’”\"']|'')\s*:\s+(?P<rest>\S.*)$", re.DOTALL
-)
+_QUOTE_FIRST = re.compile(r"^\s*(?:[‘“\"']|``)[^:]+?(?:[’”\"']|'')\s*:\s+(?P<rest>\S.*)$")
 _QUOTE_AFTER = re.compile(r"^\s*(?P<rest>[^:‘’“”\"']{1,80}?)\s*:\s*(?:[‘“\"']|``)")
 # Double quotation marks: “ ” and the straight one (opening or closing by its neighbours).
 _OPEN, _CLOSE, _STRAIGHT = "“", "”", '"'
@@ -122,7 +120,7 @@ def _appositives(text: str, mapping: SpeakerMapping) -> Iterator[tuple[str, str]
     Taliban spokesman," and "the head of the Taliban delegation, Sher Mohammad Stanikzai"."""
     pieces = [p.strip(" " + MASK) for p in text.split(",")]
     for k, bare in enumerate(map(_BARE_NAME.match, pieces)):
-        if bare is None or (bare["verb"] and not mapping.cues.is_verb(bare["verb"])):
+        if bare is None or (bare["v"] and not mapping.cues.is_verb(bare["v"])):
             continue
         if bare["name"].split()[0] in _OPENERS or mapping.mentions(bare["name"]):
             continue
@@ -206,6 +204,8 @@ def _source(
             break  # a long clause without a name is not an appositive of the source
         if k == 0:
             subject = piece.strip()
+    if unmapped is None and subject is not None and _COMMON_SOURCE.match(subject):
+        unmapped = subject  # "officials said", "a spokesman told": a source without a name
     if unmapped is None:
         return None
     return Attribution(
@@ -278,11 +278,8 @@ def attribute_article(
         while end < len(texts) and shapes[end].starts_inside:
             end += 1
         members = range(i, end)
-        own = {
-            j: explicit_attribution(shapes[j], mapping, last_speaker, people)
-            or headline_quote(texts[j], mapping)
-            for j in members
-        }
+        own = {j: explicit_attribution(shapes[j], mapping, last_speaker, people)
+               or headline_quote(texts[j], mapping) for j in members}  # fmt: skip
         source = next((j for j in members if own[j] is not None), None)
         found = own[source] if source is not None else None
         for j in members:
