@@ -147,6 +147,15 @@ def test_a_person_named_beside_an_appositive_with_a_title_speaks_for_it(mapping)
     assert "'Karzaq' was introduced as taliban" in found[1].evidence
 
 
+def test_the_surname_of_a_mapped_full_name_speaks_for_it(tmp_path: Path):
+    data = {**MAPPING, "speakers": {**MAPPING["speakers"], "us_government": ["Mark Esper"]}}
+    mapping = load_mapping(write_mapping(tmp_path / "speakers.yaml", data), SCHEMA)
+    texts = ["Mark Esper met envoys in Doha.", "Esper told reporters troops would stay."]
+    assert speakers_of(texts, mapping) == ["author", "us_government"]
+    # Only in the article that names him in full.
+    assert speakers_of(texts[1:], mapping) == ["other"]
+
+
 def test_a_name_the_source_talks_about_is_not_the_source(mapping):
     texts = ["Troops will go, a source close to the Taliban told reporters."]
     assert speakers_of(texts, mapping) == ["other"]

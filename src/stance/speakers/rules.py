@@ -98,10 +98,14 @@ def introduced(
     shapes: Sequence[QuoteShape], mentions: Sequence[Sequence[Mention]], mapping: SpeakerMapping
 ) -> dict[str, str]:
     """The people an article introduces with a mapped name and a title ("Taliban spokesman
-    Zabihullah Mujahid"), by full name and surname, and the speaker they stand for."""
+    Zabihullah Mujahid"), by full name and surname, and the speaker they stand for; the surname
+    of a mapped full name ("Zalmay Khalilzad") stands for its speaker too."""
     people: dict[str, str] = {}
     for shape, found_in in zip(shapes, mentions, strict=True):
         for mention in found_in:
+            words = shape.outside[mention.start : mention.end].split()
+            if len(words) > 1 and all(w[:1].isupper() for w in words):
+                people.setdefault(words[-1], mention.entry.speaker)
             found = _INTRODUCED.match(shape.outside, mention.end)
             if found is None or not set(found[1].split()) <= mapping.cues.roles:
                 continue
@@ -125,8 +129,9 @@ def _appositives(text: str, mapping: SpeakerMapping) -> Iterator[tuple[str, str]
         if bare["name"].split()[0] in _OPENERS or mapping.mentions(bare["name"]):
             continue
         for other in pieces[max(k - 1, 0) : k] + pieces[k + 1 : k + 2]:
-            mentions = _named_sources(other, mapping)
-            if mentions and len(other.split()) <= 15 and mapping.cues.roles & set(other.split()):
+            head = other.split()[:8]  # a title and a mapped name open the appositive
+            mentions = _named_sources(" ".join(head), mapping)
+            if mentions and mapping.cues.roles & set(head[:6]) and len(other) < 200:
                 yield bare["name"], mentions[0].entry.speaker
                 break
 
