@@ -141,7 +141,7 @@ def headline_quote(text: str, mapping: SpeakerMapping) -> Attribution | None:
     invasion’: Taliban seeks talks" (the name opens the rest), "Taliban: ‘We will stay’"."""
     for form in (_QUOTE_FIRST, _QUOTE_AFTER):
         rest = found["rest"] if (found := form.match(text)) else ""
-        m = next(iter(mapping.mentions(rest)), None)
+        m = next(iter(mapping.mentions(rest)), None) if rest else None  # most: no colon form
         opens = m is not None and rest[: m.start].strip() in ("", "The", "the")
         if opens and (form is _QUOTE_FIRST or not rest[m.end :].strip()):
             why = f"a quotation around a colon: {m.entry.name!r} -> {m.entry.speaker}"
