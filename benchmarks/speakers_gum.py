@@ -64,6 +64,7 @@ class Article:
     starts: list[bool] = field(default_factory=list)
     sentence_of: list[int] = field(default_factory=list)  # per token (0-based, document-wide)
     upos: list[str] = field(default_factory=list)
+    head: list[int] = field(default_factory=list)  # per token: its syntactic head (-1: root)
     words: list[str] = field(default_factory=list)
     mentions: list[tuple[int, int, str, str]] = field(default_factory=list)  # start, end, type, id
     quoted: list[bool] = field(default_factory=list)  # per token: inside <q> or <quote>
@@ -73,11 +74,12 @@ class Article:
 def read_conllu(path: Path) -> Article:
     """Sentences, paragraph starts and tokens of a GUM CoNLL-U file."""
     article = Article(path.stem)
-    newpar = False
+    newpar, base = False, 0
     for line in path.read_text(encoding="utf-8").splitlines():
         if line.startswith("# newpar"):
             newpar = True
         elif line.startswith("# text = "):
+            base = len(article.words)
             article.texts.append(line[len("# text = ") :])
             article.starts.append(newpar)
             newpar = False
@@ -87,6 +89,7 @@ def read_conllu(path: Path) -> Article:
                 article.sentence_of.append(len(article.texts) - 1)
                 article.words.append(cols[1])
                 article.upos.append(cols[3])
+                article.head.append(base + int(cols[6]) - 1 if cols[6] != "0" else -1)
     return article
 
 
@@ -123,18 +126,29 @@ def read_mentions(path: Path, article: Article) -> None:
 
 
 def names_of(article: Article) -> dict[str, str]:
-    """Name -> entity id: the runs of proper nouns in person and organisation mentions, less
-    the tokens of mentions nested in them and the names two entities share."""
+    """Name -> entity id: in each person and organisation mention, the run of proper nouns
+    around its syntactic head ("the Andy Warhol Foundation"), or where the head is a common
+    noun, the runs outside mentions nested in it; a name two entities share is left out."""
     owners: dict[str, set[str]] = defaultdict(set)
     for start, end, etype, eid in article.mentions:
         if etype not in SOURCE_TYPES:
+            continue
+        span = range(start, end)
+        head = next((t for t in span if article.head[t] not in span), start)
+        if article.upos[head] == "PROPN":
+            first, last = head, head
+            while first > start and article.upos[first - 1] == "PROPN":
+                first -= 1
+            while last + 1 < end and article.upos[last + 1] == "PROPN":
+                last += 1
+            owners[" ".join(article.words[first : last + 1])].add(eid)
             continue
         nested = {
             t for s, e, _, other in article.mentions if other != eid and start <= s and e <= end
             for t in range(s, e)
         }  # fmt: skip
         run: list[str] = []
-        for t in [*range(start, end), None]:
+        for t in [*span, None]:
             if t is not None and article.upos[t] == "PROPN" and t not in nested:
                 run.append(article.words[t])
             elif run:
