@@ -66,6 +66,7 @@ class Article:
     upos: list[str] = field(default_factory=list)
     head: list[int] = field(default_factory=list)  # per token: its syntactic head (-1: root)
     words: list[str] = field(default_factory=list)
+    glued: list[bool] = field(default_factory=list)  # per token: no space after it
     mentions: list[tuple[int, int, str, str]] = field(default_factory=list)  # start, end, type, id
     quoted: list[bool] = field(default_factory=list)  # per token: inside <q> or <quote>
     caption: list[bool] = field(default_factory=list)  # per token: inside <figure> or <caption>
@@ -88,6 +89,7 @@ def read_conllu(path: Path) -> Article:
             if cols[0].isdigit():  # not a multiword range ("1-2") nor an empty node ("1.1")
                 article.sentence_of.append(len(article.texts) - 1)
                 article.words.append(cols[1])
+                article.glued.append("SpaceAfter=No" in cols[9])
                 article.upos.append(cols[3])
                 article.head.append(base + int(cols[6]) - 1 if cols[6] != "0" else -1)
     return article
@@ -129,6 +131,14 @@ def names_of(article: Article) -> dict[str, str]:
     """Name -> entity id: in each person and organisation mention, the run of proper nouns
     around its syntactic head ("the Andy Warhol Foundation"), or where the head is a common
     noun, the runs outside mentions nested in it; a name two entities share is left out."""
+    words, glued = article.words, article.glued
+
+    def in_name(t: int) -> bool:  # a proper noun, or a hyphen inside one ("Al-Maeena")
+        return article.upos[t] == "PROPN" or (words[t] == "-" and glued[t] and glued[t - 1])
+
+    def text(run: list[int]) -> str:
+        return "".join(words[t] + ("" if glued[t] else " ") for t in run).strip(" -")
+
     owners: dict[str, set[str]] = defaultdict(set)
     for start, end, etype, eid in article.mentions:
         if etype not in SOURCE_TYPES:
@@ -137,24 +147,24 @@ def names_of(article: Article) -> dict[str, str]:
         head = next((t for t in span if article.head[t] not in span), start)
         if article.upos[head] == "PROPN":
             first, last = head, head
-            while first > start and article.upos[first - 1] == "PROPN":
+            while first > start and in_name(first - 1):
                 first -= 1
-            while last + 1 < end and article.upos[last + 1] == "PROPN":
+            while last + 1 < end and in_name(last + 1):
                 last += 1
-            owners[" ".join(article.words[first : last + 1])].add(eid)
+            owners[text(list(range(first, last + 1)))].add(eid)
             continue
         nested = {
             t for s, e, _, other in article.mentions if other != eid and start <= s and e <= end
             for t in range(s, e)
         }  # fmt: skip
-        run: list[str] = []
+        run: list[int] = []
         for t in [*span, None]:
-            if t is not None and article.upos[t] == "PROPN" and t not in nested:
-                run.append(article.words[t])
+            if t is not None and in_name(t) and t not in nested:
+                run.append(t)
             elif run:
-                owners[" ".join(run)].add(eid)
+                owners[text(run)].add(eid)
                 run = []
-    return {name: next(iter(ids)) for name, ids in owners.items() if len(ids) == 1}
+    return {name: next(iter(ids)) for name, ids in owners.items() if len(ids) == 1 and name}
 
 
 def gold_speakers(rs4: Path, article: Article, named: set[str]) -> list[str | None]:
