@@ -170,6 +170,26 @@ def test_a_name_the_source_talks_about_is_not_the_source(mapping):
     ]
 
 
+def test_the_source_is_the_head_of_its_phrase_not_a_name_in_its_title(mapping):
+    # The person, not the group in the title, when the person has a speaker of their own.
+    for text in (
+        "Russia's envoy Khalilzad said troops would stay.",
+        "Khalilzad, a Taliban go-between, said troops would stay.",
+        "“Troops will stay,” Khalilzad, a Taliban go-between, said.",
+    ):
+        assert speakers_of([text], mapping) == ["us_government"], text
+    # A name after a preposition or a conjunction is not the head: the first name is.
+    for text in (
+        "US officials in Russia said troops would stay.",
+        "US envoys and the Taliban said troops would stay.",
+        "A spokesman for the Pentagon in Russia said troops would stay.",
+    ):
+        assert speakers_of([text], mapping) == ["us_government"], text
+    # A clause before the source is no appositive: "Lavrov" is what was said.
+    texts = ["Lavrov, the envoy of Russia, met the Taliban, US officials said."]
+    assert speakers_of(texts, mapping) == ["us_government"]
+
+
 def test_a_headline_with_a_quotation_and_its_speaker_around_a_colon(mapping):
     assert speakers_of(["‘Our goal is to end invasion’: Taliban seeks talks with US"], mapping) == [
         "taliban"

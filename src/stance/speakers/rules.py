@@ -24,6 +24,9 @@ _TOPIC_BEFORE = re.compile(r"\b(?:about|against|with|over|to|towards?|on|into|re
 _COMMON_SOURCE = re.compile(r"^(?!(?:despite|after|before|in|on|at|while|with|since|but|and|or|"
     r"so|as|for|from|by|of|to|during|if|when|because|though|although)\b)(?:(?:the|an?|some|many|"
     r"several)\s+)?(?:[a-z]+\s+){0,2}[a-z]{3,}$", re.IGNORECASE)  # fmt: skip
+# Between two names of one noun phrase there is no conjunction or preposition.
+_NOT_SAME_PHRASE = re.compile(r"\b(?:and|or|of|for|in|at|from|by|on|with|to|about|against|over|"
+                              r"near|than|as|but|nor)\b", re.IGNORECASE)  # fmt: skip
 _RELATIVE = re.compile(r"^\s*(?:who|whom|whose|which|where|when)\b", re.IGNORECASE)
 # Capitalised words that open a clause rather than name a source.
 _OPENERS = frozenset((
@@ -154,6 +157,27 @@ def _named_sources(piece: str, mapping: SpeakerMapping) -> list[Mention]:
     return [m for m in mapping.mentions(piece) if not _TOPIC_BEFORE.search(piece[: m.start])]
 
 
+def _head(piece: str, mentions: list[Mention]) -> Mention:
+    """The last name of a phrase's first noun phrase: "Tunisia's coach Nabil Maaloul", but
+    "US officials in Kabul" and "X and Y" name the first."""
+    head = mentions[0]
+    for m in mentions[1:]:
+        if _NOT_SAME_PHRASE.search(piece[head.end : m.start]):
+            break
+        head = m
+    return head
+
+
+def _alone(pieces: Sequence[str], mapping: SpeakerMapping) -> Mention | None:
+    """A mapped name that is all of its piece: the subject before an appositive ("Jeff Rathke,
+    the State Department spokesperson, said")."""
+    for piece in pieces:
+        for m in mapping.mentions(piece):
+            if not (piece[: m.start] + piece[m.end :]).strip(" " + MASK):
+                return m
+    return None
+
+
 def _is_clause(words: Sequence[str]) -> bool:
     """Mostly lowercase words: a clause, not the long name of an appositive."""
     return sum(w[:1].isupper() for w in words) * 2 < len(words)
@@ -178,14 +202,19 @@ def _source(
             unmapped = unmapped or subject
             break
         mentions = _named_sources(piece, mapping)
+        person = next((w for w in _NAME.findall(piece) if w.strip(".,’'") in people), None)
+        alone = _alone(pieces[k + 1 : k + 2], mapping) if mentions or person else None
+        if alone is not None and unmapped is None:
+            who = alone.entry
+            why = f"{verb}: {who.name!r} before the appositive {piece.strip()!r} -> {who.speaker}"
+            return Attribution(who.speaker, why, "attribution")
         if mentions:
-            m = mentions[0].entry
+            m = _head(piece, mentions).entry
             return Attribution(
                 m.speaker,
                 f"{verb}: {piece.strip()!r} names {m.name!r} -> {m.speaker}",
                 "attribution",
             )
-        person = next((w for w in _NAME.findall(piece) if w.strip(".,’'") in people), None)
         if person is not None and unmapped is None:
             who = people[person.strip(".,’'")]
             return Attribution(who, f"{verb}: {person!r} was introduced as {who}", "attribution")
