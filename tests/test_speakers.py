@@ -261,6 +261,22 @@ def test_block_quotation_after_a_colon(mapping):
     assert speakers_of(texts, mapping, [True, True, False]) == ["taliban"] * 3
 
 
+def test_a_quotation_after_a_colon_is_its_named_sources_without_a_cue_verb(mapping):
+    # No verb of the lexicon: the colon and the quotation mark the speech.
+    texts = [
+        "Lavrov posted on his account: “Troops must go.”",
+        "Khalilzad said the talks went well.",
+        "He went on: “They will stay.”",
+        "Lavrov tweeted from Moscow:",
+        "“We are ready.”",
+    ]
+    expected = ["russia", "us_government", "us_government", "russia", "russia"]
+    assert speakers_of(texts, mapping) == expected
+    # Only a source the mapping, the article or a pronoun names: a colon alone is no speech.
+    texts = ["Key points:", "Troops will go.", "Analyst Jane Doe posted: “It is over.”"]
+    assert speakers_of(texts, mapping, [True, True, True]) == ["author"] * 3
+
+
 def test_a_new_mapping_entry_changes_predictions_without_code(tmp_path: Path):
     path = write_mapping(tmp_path / "speakers.yaml")
     sentence = ["Spokesman Ali Rahimi said foreign troops must go."]

@@ -51,6 +51,11 @@ _OPEN, _CLOSE, _STRAIGHT = "“", "”", '"'
 # Two-character marks of plain-text and treebank-style news: ``…'' and ''…'' read as “…”.
 _PAIRS = re.compile(r"``|''")
 MASK = "\x00"
+# A clause, a colon, then a quotation or the end of the sentence.
+_COLON_QUOTE = re.compile(rf"^([^:{MASK}]+):\s*(?:{MASK}|$)")
+# A lowercase word that is not a function word: "Obama tweeted", unlike "Troops and the US".
+_PREDICATE = re.compile(r"(?<![\w-])(?!(?:and|or|nor|but|the|an?|of|for|in|at|on|to|with|"
+                        r"from|by)\b)[a-z]{2,}")  # fmt: skip
 
 # What decided an attribution (else "narration").
 EXPLICIT = ("attribution", "unmapped_source")
@@ -150,6 +155,19 @@ def headline_quote(text: str, mapping: SpeakerMapping) -> Attribution | None:
             why = f"a quotation around a colon: {m.entry.name!r} -> {m.entry.speaker}"
             return Attribution(m.entry.speaker, why, "attribution")
     return None
+
+
+def colon_quote(
+    shape: QuoteShape, mapping: SpeakerMapping, previous: str | None, people: dict[str, str]
+) -> Attribution | None:
+    """A clause before a colon and a quotation, without a cue: its named source ("Obama tweeted
+    from his account: “…”", "She continued:" at a sentence's end, the quotation after it)."""
+    lead = _COLON_QUOTE.match(shape.outside)
+    if lead is None or not _PREDICATE.search(lead[1]):
+        return None  # "Troops and the Pentagon: “…”" names a topic, it has no predicate
+    pieces = [p for p in reversed(_SEGMENT_BREAK.split(lead[1])) if p.strip()]
+    found = _source(mapping, pieces, previous, "a quotation after a colon", people)
+    return found if found is not None and found.kind != "unmapped_source" else None
 
 
 def _named_sources(piece: str, mapping: SpeakerMapping) -> list[Mention]:
@@ -312,8 +330,12 @@ def attribute_article(
         while end < len(texts) and shapes[end].starts_inside:
             end += 1
         members = range(i, end)
-        own = {j: explicit_attribution(shapes[j], mapping, last_speaker, people)
-               or headline_quote(texts[j], mapping) for j in members}  # fmt: skip
+        own = {
+            j: explicit_attribution(shapes[j], mapping, last_speaker, people)
+            or headline_quote(texts[j], mapping)
+            or colon_quote(shapes[j], mapping, last_speaker, people)
+            for j in members
+        }
         source = next((j for j in members if own[j] is not None), None)
         found = own[source] if source is not None else None
         for j in members:
