@@ -118,12 +118,25 @@ def test_a_project_can_remove_and_add_every_kind_of_cue(tmp_path: Path):
     assert speaker("Taliban Slams Pentagon Plan", load(tmp_path, {"verbs": ["slam"]})) == "author"
 
 
+def test_a_verb_of_believing_or_finding_is_a_cue_only_before_that(tmp_path: Path):
+    mapping = load(tmp_path)
+    assert speaker("The Pentagon found that troops must go.", mapping) == "us_government"
+    assert speaker("Mujahid thought that the talks were over.", mapping) == "taliban"
+    assert speaker("The Pentagon found the missing troops.", mapping) == "author"
+    assert speaker("It was found that the Taliban had left.", mapping) == "author"
+    # A project's own: "hope" before "that".
+    assert speaker("The Taliban hope that talks resume.", mapping) == "author"
+    hope = load(tmp_path, {"that_verbs": ["hope"]})
+    assert speaker("The Taliban hope that talks resume.", hope) == "taliban"
+    assert speaker("The Taliban hope for talks.", hope) == "author"
+
+
 @pytest.mark.parametrize(
     ("cues", "expected"),
     [
         ("  verbs: [joke, Joked!]\n", "line 6: cues.verbs[1]: 'Joked!' is not a cue: write one"),
         ("  remove: [said]\n", "line 6: cues.remove[0]: 'said' is not a cue of the package's"),
-        ("  verb: [joke]\n", "line 6: unknown key 'cues.verb': cues are verbs, headline_verbs"),
+        ("  verb: [joke]\n", "line 6: unknown key 'cues.verb': cues are verbs, that_verbs"),
         ("  forms:\n    quip: [quips]\n", "line 7: cues.forms.quip: 'quip' is not a verb of the"),
         ("  verbs: joke\n", "line 6: cues.verbs: must be a list of at most 1,000 cues"),
         ("  - joke\n", "line 5: cues: must map cue kinds"),

@@ -14,7 +14,9 @@ from stance.errors import StanceError
 from stance.labels.schema import problem_lines
 
 # The kinds of cue (cues.yaml); a mapping's `cues:` section has these, and `remove`.
-CUE_LISTS = ("verbs", "headline_verbs", "listener_verbs", "phrases", "nouns", "roles")
+CUE_LISTS = (
+    "verbs", "that_verbs", "headline_verbs", "listener_verbs", "phrases", "nouns", "roles"
+)  # fmt: skip
 MAX_CUES = 1_000  # per kind: a lexicon, not a dictionary of the language
 _CUE_WORD = re.compile(r"[a-z]+(?:-[a-z]+)*")
 _CUE_PHRASE = re.compile(rf"{_CUE_WORD.pattern}(?: {_CUE_WORD.pattern})*")
@@ -42,6 +44,7 @@ class Cues:
     phrases: tuple[str, ...]
     back: frozenset[str]
     roles: frozenset[str] = frozenset()
+    before_that: frozenset[str] = frozenset()  # verbs that are cues only right before "that"
 
     @functools.cached_property
     def pattern(self) -> re.Pattern[str]:
@@ -96,7 +99,8 @@ def _cue_lists(
                     continue
                 forms[str(verb)] = listed
             continue
-        groups = value.items() if key == "verbs" and isinstance(value, dict) else [(None, value)]
+        grouped = key in ("verbs", "that_verbs") and isinstance(value, dict)
+        groups = value.items() if grouped else [(None, value)]
         for group, items in groups:
             at_group = (*path, str(group)) if group is not None else path
             shown = ".".join(at_group)
@@ -149,6 +153,7 @@ def _cues(lists: dict[str, list[str]], forms: dict[str, list[str]]) -> Cues:
         tuple(sorted(set(lists["phrases"]))),
         frozenset(f"the {noun}" for noun in lists["nouns"]),
         frozenset(lists["roles"]),
+        frozenset(all_forms("that_verbs")),
     )
 
 
@@ -164,7 +169,7 @@ def project_cues(data: Any, at: Callable[..., str], problems: list[str]) -> Cues
                 "package's lexicon (src/stance/speakers/cues.yaml), so there is nothing to "
                 "remove; check the spelling (a verb in its base form: say, not said)"
             )
-    verbs = {*default["verbs"], *lists["verbs"]}
+    verbs = {*default["verbs"], *lists["verbs"], *default["that_verbs"], *lists["that_verbs"]}
     used = [(("forms", v), f"forms.{v}", v) for v in forms] + [
         ((kind, i), f"{kind}[{i}]", v)
         for kind in ("headline_verbs", "listener_verbs")

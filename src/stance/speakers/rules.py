@@ -27,6 +27,7 @@ _COMMON_SOURCE = re.compile(r"^(?!(?:despite|after|before|in|on|at|while|with|si
 # Between two names of one noun phrase there is no conjunction or preposition.
 _NOT_SAME_PHRASE = re.compile(r"\b(?:and|or|of|for|in|at|from|by|on|with|to|about|against|over|"
                               r"near|than|as|but|nor)\b", re.IGNORECASE)  # fmt: skip
+_THAT = re.compile(r"\s+that\b")
 _RELATIVE = re.compile(r"^\s*(?:who|whom|whose|which|where|when)\b", re.IGNORECASE)
 # Capitalised words that open a clause rather than name a source.
 _OPENERS = frozenset((
@@ -282,8 +283,11 @@ def explicit_attribution(
     for match in cues.pattern.finditer(text):
         verb = match.group("word")
         before = text[: match.start()]
+        thinks = verb in cues.before_that and _THAT.match(text, match.end())
         if verb is not None and (
-            not cues.is_verb(verb) or _PASSIVE.search(before) or _NOUN_BEFORE.search(before)
+            not (cues.is_verb(verb) or thinks)
+            or _PASSIVE.search(before)
+            or _NOUN_BEFORE.search(before)
         ):
             continue
         if verb is None:
