@@ -118,10 +118,11 @@ def test_a_project_can_remove_and_add_every_kind_of_cue(tmp_path: Path):
     assert speaker("Taliban Slams Pentagon Plan", load(tmp_path, {"verbs": ["slam"]})) == "author"
 
 
-def test_a_verb_of_believing_or_finding_is_a_cue_only_before_that(tmp_path: Path):
+def test_a_verb_of_believing_or_finding_is_a_cue_only_before_that_or_a_quotation(tmp_path: Path):
     mapping = load(tmp_path)
     assert speaker("The Pentagon found that troops must go.", mapping) == "us_government"
     assert speaker("Mujahid thought that the talks were over.", mapping) == "taliban"
+    assert speaker("The Pentagon concluded, “troops must go.”", mapping) == "us_government"
     assert speaker("The Pentagon found the missing troops.", mapping) == "author"
     assert speaker("It was found that the Taliban had left.", mapping) == "author"
     # A project's own: "hope" before "that".

@@ -44,7 +44,7 @@ class Cues:
     phrases: tuple[str, ...]
     back: frozenset[str]
     roles: frozenset[str] = frozenset()
-    before_that: frozenset[str] = frozenset()  # verbs that are cues only right before "that"
+    before_that: frozenset[str] = frozenset()  # cues only before "that" or a quotation
 
     @functools.cached_property
     def pattern(self) -> re.Pattern[str]:

@@ -27,7 +27,6 @@ _COMMON_SOURCE = re.compile(r"^(?!(?:despite|after|before|in|on|at|while|with|si
 # Between two names of one noun phrase there is no conjunction or preposition.
 _NOT_SAME_PHRASE = re.compile(r"\b(?:and|or|of|for|in|at|from|by|on|with|to|about|against|over|"
                               r"near|than|as|but|nor)\b", re.IGNORECASE)  # fmt: skip
-_THAT = re.compile(r"\s+that\b")
 _RELATIVE = re.compile(r"^\s*(?:who|whom|whose|which|where|when)\b", re.IGNORECASE)
 # Capitalised words that open a clause rather than name a source.
 _OPENERS = frozenset((
@@ -52,6 +51,8 @@ _OPEN, _CLOSE, _STRAIGHT = "“", "”", '"'
 # Two-character marks of plain-text and treebank-style news: ``…'' and ''…'' read as “…”.
 _PAIRS = re.compile(r"``|''")
 MASK = "\x00"
+# After a verb of believing or finding: "that", or a quotation ("concluded, “…”").
+_THAT = re.compile(rf"\s+that\b|[,:]?\s*{MASK}")
 # A clause, a colon, then a quotation or the end of the sentence.
 _COLON_QUOTE = re.compile(rf"^([^:{MASK}]+):\s*(?:{MASK}|$)")
 # A lowercase word that is not a function word: "Obama tweeted", unlike "Troops and the US".
