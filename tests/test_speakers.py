@@ -176,6 +176,8 @@ def test_the_source_is_the_head_of_its_phrase_not_a_name_in_its_title(mapping):
         "Russia's envoy Khalilzad said troops would stay.",
         "Khalilzad, a Taliban go-between, said troops would stay.",
         "“Troops will stay,” Khalilzad, a Taliban go-between, said.",
+        # Auxiliaries and adverbs between the appositive and the verb belong to the verb.
+        "Khalilzad, a former envoy of the Taliban, has also claimed that troops would stay.",
     ):
         assert speakers_of([text], mapping) == ["us_government"], text
     # A name after a preposition or a conjunction is not the head: the first name is.

@@ -27,6 +27,11 @@ _COMMON_SOURCE = re.compile(r"^(?!(?:despite|after|before|in|on|at|while|with|si
 # Between two names of one noun phrase there is no conjunction or preposition.
 _NOT_SAME_PHRASE = re.compile(r"\b(?:and|or|of|for|in|at|from|by|on|with|to|about|against|over|"
                               r"near|than|as|but|nor)\b", re.IGNORECASE)  # fmt: skip
+# Auxiliaries and adverbs before a verb belong to it: "Valeska Paris, a former member, has
+# also claimed" has the source before the appositive, not in "has also".
+_VERB_GROUP = re.compile(r"(?:\b(?:has|have|had|will|would|should|could|may|might|must|can|did|"
+                         r"does|do|also|again|later|earlier|previously|reportedly|repeatedly|"
+                         r"publicly|recently)\s*)+$")  # fmt: skip
 _RELATIVE = re.compile(r"^\s*(?:who|whom|whose|which|where|when)\b", re.IGNORECASE)
 # Capitalised words that open a clause rather than name a source.
 _OPENERS = frozenset((
@@ -299,7 +304,7 @@ def explicit_attribution(
             # The clause pieces before the verb, nearest first (relative clauses left out).
             pieces = [
                 p
-                for p in reversed(_SEGMENT_BREAK.split(region))
+                for p in reversed(_SEGMENT_BREAK.split(_VERB_GROUP.sub("", region)))
                 if p.strip() and not _RELATIVE.match(p)
             ]
             found = _source(mapping, pieces, previous, verb, people)
