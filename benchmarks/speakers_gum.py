@@ -130,7 +130,8 @@ def read_mentions(path: Path, article: Article) -> None:
 def names_of(article: Article) -> dict[str, str]:
     """Name -> entity id: in each person and organisation mention, the run of proper nouns
     around its syntactic head ("the Andy Warhol Foundation"), or where the head is a common
-    noun, the runs outside mentions nested in it; a name two entities share is left out."""
+    noun, the runs of two or more; never the words of another entity's mention nested in it
+    ("Alia Salem", not "Islamic Relations Alia Salem"). A name two entities share is left out."""
     words, glued = article.words, article.glued
 
     def in_name(t: int) -> bool:  # a proper noun, or a hyphen inside one ("Al-Maeena")
@@ -144,25 +145,26 @@ def names_of(article: Article) -> dict[str, str]:
         if etype not in SOURCE_TYPES:
             continue
         span = range(start, end)
-        head = next((t for t in span if article.head[t] not in span), start)
-        if article.upos[head] == "PROPN":
-            first, last = head, head
-            while first > start and in_name(first - 1):
-                first -= 1
-            while last + 1 < end and in_name(last + 1):
-                last += 1
-            owners[text(list(range(first, last + 1)))].add(eid)
-            continue
         nested = {
             t for s, e, _, other in article.mentions if other != eid and start <= s and e <= end
             for t in range(s, e)
         }  # fmt: skip
+        head = next((t for t in span if article.head[t] not in span), start)
+        if article.upos[head] == "PROPN" and head not in nested:
+            first, last = head, head
+            while first > start and in_name(first - 1) and first - 1 not in nested:
+                first -= 1
+            while last + 1 < end and in_name(last + 1) and last + 1 not in nested:
+                last += 1
+            owners[text(list(range(first, last + 1)))].add(eid)
+            continue
         run: list[int] = []
         for t in [*span, None]:
             if t is not None and in_name(t) and t not in nested:
                 run.append(t)
             elif run:
-                owners[text(run)].add(eid)
+                if len(run) > 1:  # a full name ("Alireza Mehraban"), not "former Scientologist"
+                    owners[text(run)].add(eid)
                 run = []
     return {name: next(iter(ids)) for name, ids in owners.items() if len(ids) == 1 and name}
 
