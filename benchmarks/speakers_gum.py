@@ -20,6 +20,10 @@ person and organisation entity is a speaker value, its names the runs of proper 
 mentions (a name two entities share is left out). Pronouns, role nouns ("the agency") and the
 cue lexicon are the project's (``labels/speakers.yaml``, ``src/stance/speakers/cues.yaml``).
 
+Methods: the rules, the naive floor of benchmarks/speaker_floor.py, and the rules with GUM's gold
+dependency trees where the rules find no explicit attribution ("rules + gold parse": the subject
+of a cue verb, what "according to" heads) -- an upper bound of what a parser could add.
+
 Scores, with percentile intervals from resampling articles: speaker accuracy over all
 sentences, attributed-vs-narration F1, and source accuracy on the sentences GUM attributes.
 Prints a Markdown table (and writes JSON with ``--json FILE``). Nothing is tuned on it.
@@ -35,6 +39,7 @@ import xml.etree.ElementTree as ET
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 
@@ -43,9 +48,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from speaker_floor import naive_speaker
 
 from stance.config import load_config
+from stance.speakers import rules
 from stance.speakers.attribution import mapping_from_config
 from stance.speakers.mapping import NARRATION, NameEntry, SpeakerMapping
-from stance.speakers.rules import attribute_article
+from stance.speakers.rules import Attribution, QuoteShape, attribute_article
 from stance.training.settings import EvalSettings
 
 SOURCE_TYPES = ("person", "organization")
@@ -65,6 +71,8 @@ class Article:
     sentence_of: list[int] = field(default_factory=list)  # per token (0-based, document-wide)
     upos: list[str] = field(default_factory=list)
     head: list[int] = field(default_factory=list)  # per token: its syntactic head (-1: root)
+    lemma: list[str] = field(default_factory=list)
+    deprel: list[str] = field(default_factory=list)
     words: list[str] = field(default_factory=list)
     glued: list[bool] = field(default_factory=list)  # per token: no space after it
     mentions: list[tuple[int, int, str, str]] = field(default_factory=list)  # start, end, type, id
@@ -92,6 +100,8 @@ def read_conllu(path: Path) -> Article:
                 article.glued.append("SpaceAfter=No" in cols[9])
                 article.upos.append(cols[3])
                 article.head.append(base + int(cols[6]) - 1 if cols[6] != "0" else -1)
+                article.lemma.append(cols[2])
+                article.deprel.append(cols[7])
     return article
 
 
@@ -252,6 +262,61 @@ def article_mapping(article: Article, project: SpeakerMapping) -> SpeakerMapping
     return SpeakerMapping(entries, project.same_source, speakers, "GUM", project.cues)
 
 
+def parsed_attribution(
+    article: Article, k: int, mapping: SpeakerMapping, previous: str | None, people: dict
+) -> Attribution | None:
+    """Sentence ``k``'s explicit attribution read off GUM's gold dependency tree: the subject of a
+    cue verb (a verb of believing or finding only with a clausal complement), or what "according
+    to" heads. The upper bound of what a parser adds to the rules, not a parser."""
+    tokens = [t for t, s in enumerate(article.sentence_of) if s == k]
+    children: dict[int, list[int]] = defaultdict(list)
+    for t in tokens:
+        children[article.head[t]].append(t)
+
+    def phrase(top: int, leave: set[int] = frozenset()) -> str:
+        below, stack = [], [top]
+        while stack:
+            t = stack.pop()
+            below.append(t)
+            stack += children[t]
+        return " ".join(article.words[t] for t in sorted(below) if t not in leave)
+
+    cues = mapping.cues
+    for t in tokens:
+        word, kids = article.words[t], children[t]
+        if article.lemma[t] == "accord" and article.head[t] >= 0:
+            to = {c for c in kids if article.words[c].lower() == "to"}
+            if to:
+                found = rules._source(mapping, [phrase(article.head[t], {t, *to})], previous,
+                                      "according to", people)  # fmt: skip
+                if found is not None:
+                    return found
+        thinks = word in cues.before_that and any(article.deprel[c] == "ccomp" for c in kids)
+        if article.upos[t] != "VERB" or not (word in cues.verbs or thinks):
+            continue
+        subject = next((c for c in kids if article.deprel[c] == "nsubj"), None)
+        if subject is not None:
+            found = rules._source(mapping, [phrase(subject)], previous, word, people)
+            if found is not None:
+                return found
+    return None
+
+
+def with_gold_parse(article: Article, mapping: SpeakerMapping) -> list[str]:
+    """The rules' speakers, with the gold tree's attribution where the rules find none."""
+    sentence = iter(range(len(article.texts)))  # the rules read each sentence once, in order
+    regex = rules.explicit_attribution
+
+    def explicit(shape: QuoteShape, mapping: SpeakerMapping, previous, people) -> Attribution:
+        k = next(sentence)
+        return regex(shape, mapping, previous, people) or parsed_attribution(
+            article, k, mapping, previous, people
+        )
+
+    with mock.patch.object(rules, "explicit_attribution", explicit):
+        return [a.speaker for a in attribute_article(article.texts, article.starts, mapping)]
+
+
 def cluster_interval(
     values: list[np.ndarray], statistic, n: int, level: float, seed: int
 ) -> tuple[float, float]:
@@ -288,15 +353,17 @@ def main() -> None:
         split = "train" if 'partition="train"' in xml_head else "dev+test"
         gold = gold_speakers(gum / "rst" / "rstweb" / f"{article.name}.rs4", article,
                              {e.speaker for e in mapping.entries})  # fmt: skip
-        rules = [a.speaker for a in attribute_article(article.texts, article.starts, mapping)]
+        found = [a.speaker for a in attribute_article(article.texts, article.starts, mapping)]
         naive = [naive_speaker(text, mapping) for text in article.texts]
+        parsed = with_gold_parse(article, mapping)
         scored = [k for k, g in enumerate(gold) if g is not None]
         left_out += len(gold) - len(scored)
-        for method, predicted in (("rules", rules), ("naive", naive)):
+        methods = (("rules", found), ("naive", naive), ("rules + gold parse", parsed))
+        for method, predicted in methods:
             pairs = np.array([[gold[k] for k in scored], [predicted[k] for k in scored]], object)
             for part in ("all", split):
                 rows[part, method].append(pairs)
-        for g, p, t in zip(gold, rules, article.texts, strict=True):
+        for g, p, t in zip(gold, found, article.texts, strict=True):
             out.append((article.name, g or "-", p, t))
     if args.errors:
         lines = ["article\tgold\trules\ttext", *("\t".join(r) for r in out)]
