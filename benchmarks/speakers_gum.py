@@ -78,6 +78,7 @@ class Article:
     mentions: list[tuple[int, int, str, str]] = field(default_factory=list)  # start, end, type, id
     quoted: list[bool] = field(default_factory=list)  # per token: inside <q> or <quote>
     caption: list[bool] = field(default_factory=list)  # per token: inside <figure> or <caption>
+    split: str = ""  # GUM's partition: "train" or "dev+test"
 
 
 def read_conllu(path: Path) -> Article:
@@ -106,9 +107,12 @@ def read_conllu(path: Path) -> Article:
 
 
 def read_xml(path: Path, article: Article) -> None:
-    """Which tokens GUM's XML puts in quotations and in figure captions."""
+    """GUM's partition of the article, and which tokens its XML puts in quotations and in figure
+    captions."""
     depth = {"q": 0, "quote": 0, "figure": 0, "caption": 0}
-    for line in path.read_text(encoding="utf-8").splitlines():
+    text = path.read_text(encoding="utf-8")
+    article.split = "train" if 'partition="train"' in text.split(">", 1)[0] else "dev+test"
+    for line in text.splitlines():
         tag = _TAG.match(line)
         if tag and tag[2] in depth and not line.rstrip().endswith("/>"):
             depth[tag[2]] += -1 if tag[1] else 1
@@ -349,8 +353,6 @@ def main() -> None:
         read_xml(gum / "xml" / f"{article.name}.xml", article)
         read_mentions(gum / "coref" / "gum" / "conll" / f"{article.name}.conll", article)
         mapping = article_mapping(article, project)
-        xml_head = (gum / "xml" / f"{article.name}.xml").read_text("utf-8")[:2000]
-        split = "train" if 'partition="train"' in xml_head else "dev+test"
         gold = gold_speakers(gum / "rst" / "rstweb" / f"{article.name}.rs4", article,
                              {e.speaker for e in mapping.entries})  # fmt: skip
         found = [a.speaker for a in attribute_article(article.texts, article.starts, mapping)]
@@ -361,7 +363,7 @@ def main() -> None:
         methods = (("rules", found), ("naive", naive), ("rules + gold parse", parsed))
         for method, predicted in methods:
             pairs = np.array([[gold[k] for k in scored], [predicted[k] for k in scored]], object)
-            for part in ("all", split):
+            for part in ("all", article.split):
                 rows[part, method].append(pairs)
         for g, p, t in zip(gold, found, article.texts, strict=True):
             out.append((article.name, g or "-", p, t))
