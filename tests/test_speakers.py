@@ -236,6 +236,24 @@ def test_a_quotation_continued_over_sentences_keeps_its_speaker(mapping):
     ]  # fmt: skip
 
 
+def test_a_quotation_runs_into_the_next_paragraph_only_where_that_paragraph_closes_it(mapping):
+    # A paragraph that closes the open quotation before opening one is still inside it.
+    texts = [
+        "Lavrov said, “We are ready.",
+        "The war is over.",
+        "The talks will go on.”",
+        "Fighting went on in Helmand.",
+    ]
+    assert speakers_of(texts, mapping, [True, True, False, True]) == ["russia"] * 3 + ["author"]
+    # Straight marks by their neighbours: the same.
+    straight = [t.replace("“", '"').replace("”", '"') for t in texts]
+    assert speakers_of(straight, mapping, [True, True, False, True]) == ["russia"] * 3 + ["author"]
+    # A paragraph that opens a quotation first, or has no mark, is not inside the old one.
+    texts = ["Lavrov said, “We are ready.", "Fighting went on in Helmand.",
+             "Then “peace” came to the valley.”"]  # fmt: skip
+    assert speakers_of(texts, mapping, [True, True, True]) == ["russia", "author", "author"]
+
+
 def test_narration_is_author_and_pronouns_refer_back(mapping):
     texts = ["Fighting continued in Helmand.", "Russia said the war was lost.",
              "He added that talks would resume.", "The weather was cold."]  # fmt: skip

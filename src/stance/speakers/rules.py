@@ -109,6 +109,21 @@ def quote_shape(text: str, inside: bool) -> QuoteShape:
     return QuoteShape(outside, inside, state, has_quote and bare)
 
 
+def _closes_first(texts: Sequence[str], paragraph_starts: Sequence[bool], i: int) -> bool:
+    """Whether the first quotation mark of the paragraph starting at sentence ``i`` closes a
+    quotation (“…”, ``…'' and straight marks by their neighbours), within 20 sentences."""
+    end = i
+    while end < min(len(texts), i + 20) and (end == i or not paragraph_starts[end]):
+        marks = _PAIRS.sub(lambda m: "“" if m[0] == "``" else "”", texts[end])
+        for k, c in enumerate(marks):
+            if c in (_OPEN, _CLOSE):
+                return c == _CLOSE
+            if c == _STRAIGHT:
+                return not (k == 0 or marks[k - 1].isspace() or marks[k - 1] in "([{—-")
+        end += 1
+    return False
+
+
 def introduced(
     shapes: Sequence[QuoteShape], mentions: Sequence[Sequence[Mention]], mapping: SpeakerMapping
 ) -> dict[str, str]:
@@ -324,8 +339,11 @@ def attribute_article(
     texts = [text[:MAX_SENTENCE_CHARS] for text in texts]
     shapes: list[QuoteShape] = []
     for i, text in enumerate(texts):
-        # An unclosed quotation does not run into the next paragraph.
-        inside = not paragraph_starts[i] and bool(shapes) and shapes[-1].ends_inside
+        # An unclosed quotation runs into the next paragraph only where that paragraph closes it
+        # before opening one; by the usual convention a continued quotation opens the paragraph.
+        inside = bool(shapes) and shapes[-1].ends_inside
+        if inside and paragraph_starts[i]:
+            inside = _closes_first(texts, paragraph_starts, i)
         shapes.append(quote_shape(text, inside))
 
     mentions = [mapping.mentions(shape.outside) for shape in shapes]
