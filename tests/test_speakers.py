@@ -85,8 +85,10 @@ def test_a_cue_word_after_a_determiner_or_of_is_a_noun(mapping):
         "The Taliban ignored the report on civilian deaths.",
         "Russia met the secretary of state in Doha.",
         "The Pentagon's reply came a week later.",
+        # After "from" a gerund, whose subject is not before it.
+        "Laws ban militants from claiming asylum in Russia.",
     ]
-    assert speakers_of(texts, mapping, [True] * 3) == ["author"] * 3
+    assert speakers_of(texts, mapping, [True] * 4) == ["author"] * 4
     # The same words as verbs still attribute.
     assert speakers_of(["The Pentagon replied that troops would stay."], mapping) == [
         "us_government"
@@ -271,9 +273,14 @@ def test_a_source_missing_from_the_mapping_is_other(mapping):
         "The talks, the report says, are over.",
     ]
     assert speakers_of(texts, mapping, [True] * 4) == ["other"] * 4
-    # Not a source: a phrase that opens with a preposition, a passive with "not".
-    texts = ["Despite media reports, the meeting was not officially confirmed by the US."]
-    assert speakers_of(texts, mapping) == ["author"]
+    # Not a source: a phrase that opens with a preposition, a passive with "not" or an adverb,
+    # "not" on its own.
+    texts = [
+        "Despite media reports, the meeting was not officially confirmed by the US.",
+        "The militants were twice denied visas.",
+        "Also, not mentioned by the Pentagon were the costs.",
+    ]
+    assert speakers_of(texts, mapping, [True] * 3) == ["author"] * 3
 
 
 def test_block_quotation_after_a_colon(mapping):

@@ -9,11 +9,14 @@ from dataclasses import dataclass, replace
 from stance.speakers.mapping import MAX_SENTENCE_CHARS, NARRATION, Mention, SpeakerMapping
 
 # "was reported to", "been told": a passive verb names no source before it.
-_PASSIVE = re.compile(r"\b(?:was|were|been|be|being|is|are)\s+(?:\w+ly\s+)?$", re.IGNORECASE)
+_PASSIVE = re.compile(r"\b(?:was|were|been|be|being|is|are)\s+(?:(?:\w+ly|not|never|twice|once|"
+                      r"also|still|already|then)\s+)*$", re.IGNORECASE)  # fmt: skip
 # After a determiner, a possessive or "of" a cue word is a noun: "the report", "secretary of
-# state", "its reply" (a verb after "that" can be a relative clause's: "officials that said").
+# state", "its reply" (a verb after "that" can be a relative clause's: "officials that said");
+# after "from" it is a gerund whose subject is not the source ("banning migrants from claiming").
 _NOUN_BEFORE = re.compile(
-    r"(?:\b(?:the|a|an|its|his|her|their|our|your|my|these|those|of)|['’]s)\s+$", re.IGNORECASE
+    r"(?:\b(?:the|a|an|its|his|her|their|our|your|my|these|those|of|from)|['’]s)\s+$",
+    re.IGNORECASE,
 )
 # Where a source phrase ends, going back from its verb or forward from "according to".
 _SEGMENT_BREAK = re.compile(r",|;|:|—|–|--|\(|\)|\bthat\b")
@@ -22,7 +25,7 @@ _TOPIC_BEFORE = re.compile(r"\b(?:about|against|with|over|to|towards?|on|into|re
                            r"concerning)\s+(?:the\s+|an?\s+)?$", re.IGNORECASE)  # fmt: skip
 # A short noun phrase of lowercase words: "officials", "a senior official", "the report".
 _COMMON_SOURCE = re.compile(r"^(?!(?:despite|after|before|in|on|at|while|with|since|but|and|or|"
-    r"so|as|for|from|by|of|to|during|if|when|because|though|although)\b)(?:(?:the|an?|some|many|"
+    r"so|as|for|from|by|of|to|during|if|when|because|though|although|not|never)\b)(?:(?:the|an?|some|many|"
     r"several)\s+)?(?:[a-z]+\s+){0,2}[a-z]{3,}$", re.IGNORECASE)  # fmt: skip
 # Between two names of one noun phrase there is no conjunction or preposition.
 _NOT_SAME_PHRASE = re.compile(r"\b(?:and|or|of|for|in|at|from|by|on|with|to|about|against|over|"
