@@ -279,8 +279,13 @@ def test_a_source_missing_from_the_mapping_is_other(mapping):
         "Despite media reports, the meeting was not officially confirmed by the US.",
         "The militants were twice denied visas.",
         "Also, not mentioned by the Pentagon were the costs.",
+        # A verb coordinated with a passive shares it.
+        "Visitors were encouraged to send designs and tell their friends.",
     ]
-    assert speakers_of(texts, mapping, [True] * 3) == ["author"] * 3
+    assert speakers_of(texts, mapping, [True] * 4) == ["author"] * 4
+    # An active verb before "and" leaves the subject the source.
+    texts = ["The Pentagon met the envoy and said talks would go on."]
+    assert speakers_of(texts, mapping) == ["us_government"]
 
 
 def test_block_quotation_after_a_colon(mapping):

@@ -11,6 +11,10 @@ from stance.speakers.mapping import MAX_SENTENCE_CHARS, NARRATION, Mention, Spea
 # "was reported to", "been told": a passive verb names no source before it.
 _PASSIVE = re.compile(r"\b(?:was|were|been|be|being|is|are)\s+(?:(?:\w+ly|not|never|twice|once|"
                       r"also|still|already|then)\s+)*$", re.IGNORECASE)  # fmt: skip
+# A verb coordinated with a passive shares it: "was hauled in and told", "were encouraged to
+# submit designs and suggest".
+_PASSIVE_AND = re.compile(r"\b(?:was|were|been|be|being|is|are)\s+(?:\w+ly\s+)?\w+(?:ed|en|wn)\b"
+                          r"[^,;:]*\s(?:and|or)\s+$", re.IGNORECASE)  # fmt: skip
 # After a determiner, a possessive or "of" a cue word is a noun: "the report", "secretary of
 # state", "its reply" (a verb after "that" can be a relative clause's: "officials that said");
 # after "from" it is a gerund whose subject is not the source ("banning migrants from claiming").
@@ -311,6 +315,7 @@ def explicit_attribution(
         if verb is not None and (
             not (cues.is_verb(verb) or thinks)
             or _PASSIVE.search(before)
+            or _PASSIVE_AND.search(before)
             or _NOUN_BEFORE.search(before)
         ):
             continue
