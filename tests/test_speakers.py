@@ -262,6 +262,24 @@ def test_narration_is_author_and_pronouns_refer_back(mapping):
     assert speakers_of(texts, mapping) == ["author", "russia", "russia", "author"]
 
 
+def test_he_or_she_after_narration_naming_a_person_is_that_person(mapping):
+    texts = [
+        "Russia said the war was lost.",
+        "Talks stalled after Zabihullah Mujahid left Doha.",
+        "He said the Pentagon had lied.",
+    ]
+    found = attribute_article(texts, [True, False, False], mapping)
+    assert [a.speaker for a in found] == ["russia", "author", "taliban"]
+    assert "the person named just before" in found[2].evidence
+    # Not across a paragraph, not for words that are not a person's ("the letter", "they"), and
+    # not after narration that names no person: the latest source, as before.
+    assert speakers_of(texts, mapping, [True, False, True])[2] == "russia"
+    for text in ("They said the Pentagon had lied.", "The letter said the Pentagon had lied."):
+        assert speakers_of([*texts[:2], text], mapping, [True, False, False])[2] == "russia"
+    texts[1] = "Talks stalled after the Taliban left Doha."
+    assert speakers_of(texts, mapping, [True, False, False])[2] == "russia"
+
+
 def test_a_source_missing_from_the_mapping_is_other(mapping):
     found = attribute_article(["Analyst Jane Doe said the war was lost."], [True], mapping)
     assert found[0].speaker == "other" and found[0].kind == "unmapped_source"

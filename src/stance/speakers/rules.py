@@ -48,6 +48,8 @@ _OPENERS = frozenset((
     "It’s", "It's", "Its", "Their", "There", "Then", "Now", "Several", "Some", "Any", "Many",
     "Most"
 ))  # fmt: skip
+# Pronouns of one person: after narration that names a person, they refer to that person.
+_PERSONAL = frozenset(("he", "she"))
 # "the spokesman", "her campaign": a title after these points back to a source named before.
 _POINTERS = frozenset(("the", "his", "her", "their", "its"))
 _NAME = re.compile(r"(?<![\w])[A-Z][\w&’'.-]*")
@@ -187,7 +189,11 @@ def headline_quote(text: str, mapping: SpeakerMapping) -> Attribution | None:
 
 
 def colon_quote(
-    shape: QuoteShape, mapping: SpeakerMapping, previous: str | None, people: dict[str, str]
+    shape: QuoteShape,
+    mapping: SpeakerMapping,
+    previous: str | None,
+    people: dict[str, str],
+    named: str | None = None,
 ) -> Attribution | None:
     """A clause before a colon and a quotation, without a cue: its named source ("Obama tweeted
     from his account: “…”", "She continued:" at a sentence's end, the quotation after it)."""
@@ -195,7 +201,7 @@ def colon_quote(
     if lead is None or not _PREDICATE.search(lead[1]):
         return None  # "Troops and the Pentagon: “…”" names a topic, it has no predicate
     pieces = [p for p in reversed(_SEGMENT_BREAK.split(lead[1])) if p.strip()]
-    found = _source(mapping, pieces, previous, "a quotation after a colon", people)
+    found = _source(mapping, pieces, previous, "a quotation after a colon", people, named)
     return found if found is not None and found.kind != "unmapped_source" else None
 
 
@@ -225,6 +231,20 @@ def _alone(pieces: Sequence[str], mapping: SpeakerMapping) -> Mention | None:
     return None
 
 
+def _first_person(text: str, mentions: Sequence[Mention], people: dict[str, str]) -> str | None:
+    """The speaker of the first person a sentence names: a mapped name of two or more
+    capitalised words ("Zalmay Khalilzad") or a person the article introduced."""
+    found: list[tuple[int, str]] = []
+    for m in mentions:
+        words = text[m.start : m.end].split()
+        if len(words) > 1 and all(w[:1].isupper() for w in words):
+            found.append((m.start, m.entry.speaker))
+    for name in _NAME.finditer(text):
+        if name[0].strip(".,’'") in people:
+            found.append((name.start(), people[name[0].strip(".,’'")]))
+    return min(found)[1] if found else None
+
+
 def _is_clause(words: Sequence[str]) -> bool:
     """Mostly lowercase words: a clause, not the long name of an appositive."""
     return sum(w[:1].isupper() for w in words) * 2 < len(words)
@@ -236,9 +256,12 @@ def _source(
     previous: str | None,
     verb: str,
     people: dict[str, str],
+    named: str | None = None,
 ) -> Attribution | None:
     """The speaker the first clause pieces name: a mapped name, a person the article introduced
-    (``people``), a word pointing back to ``previous``, or a name not in the mapping (``other``)."""
+    (``people``), a word pointing back to ``previous`` ("he" and "she" to ``named``, the person
+    the narration just before names, when there is one), or a name not in the mapping
+    (``other``)."""
     unmapped: str | None = None
     subject: str | None = None  # the nearest piece, when it names no mapped speaker
     for k, piece in enumerate(pieces[:3]):
@@ -272,12 +295,14 @@ def _source(
             0,
         )  # fmt: skip
         if back and len(words) - back <= 2 and unmapped is None:
+            pointer = " ".join(words[:back])
+            if named is not None and pointer.lower() in _PERSONAL:
+                why = f"{verb}: {pointer!r} refers to the person named just before, {named}"
+                return Attribution(named, why, "refers_back")
             if previous is None:
                 return None
             return Attribution(
-                previous,
-                f"{verb}: {' '.join(words[:back])!r} refers back to {previous}",
-                "refers_back",
+                previous, f"{verb}: {pointer!r} refers back to {previous}", "refers_back"
             )
         if unmapped is None and any(w.strip(".") not in _OPENERS for w in _NAME.findall(piece)):
             unmapped = piece.strip()
@@ -304,6 +329,7 @@ def explicit_attribution(
     mapping: SpeakerMapping,
     previous: str | None,
     people: dict[str, str],
+    named: str | None = None,
 ) -> Attribution | None:
     """The source named by a reporting verb or "according to" outside quotations, if any."""
     text = shape.outside
@@ -321,7 +347,8 @@ def explicit_attribution(
             continue
         if verb is None:
             phrase = match.group("phrase").lower()
-            found = _source(mapping, _clause_after(text, match.end()), previous, phrase, people)
+            after = _clause_after(text, match.end())
+            found = _source(mapping, after, previous, phrase, people, named)
         else:
             region = before.rsplit(MASK, 1)[-1]
             # The clause pieces before the verb, nearest first (relative clauses left out).
@@ -330,10 +357,11 @@ def explicit_attribution(
                 for p in reversed(_SEGMENT_BREAK.split(_VERB_GROUP.sub("", region)))
                 if p.strip() and not _RELATIVE.match(p)
             ]
-            found = _source(mapping, pieces, previous, verb, people)
+            found = _source(mapping, pieces, previous, verb, people, named)
             if found is None and not region.strip(" ,") and verb.lower() not in cues.listener:
                 # Inverted: '“...,” said the head of the Taliban delegation'.
-                found = _source(mapping, _clause_after(text, match.end()), previous, verb, people)
+                after = _clause_after(text, match.end())
+                found = _source(mapping, after, previous, verb, people, named)
         if found is not None:
             return found
     return None
@@ -366,10 +394,15 @@ def attribute_article(
         while end < len(texts) and shapes[end].starts_inside:
             end += 1
         members = range(i, end)
+        # "He cited …" after narration that names a person is that person's, not the latest
+        # source's; later members of a quote group follow a quotation, not narration.
+        named: dict[int, str | None] = dict.fromkeys(members)
+        if i and not paragraph_starts[i] and out[-1].speaker == NARRATION:
+            named[i] = _first_person(shapes[i - 1].outside, mentions[i - 1], people)
         own = {
-            j: explicit_attribution(shapes[j], mapping, last_speaker, people)
+            j: explicit_attribution(shapes[j], mapping, last_speaker, people, named[j])
             or headline_quote(texts[j], mapping)
-            or colon_quote(shapes[j], mapping, last_speaker, people)
+            or colon_quote(shapes[j], mapping, last_speaker, people, named[j])
             for j in members
         }
         source = next((j for j in members if own[j] is not None), None)
