@@ -31,6 +31,8 @@ _TOPIC_BEFORE = re.compile(r"\b(?:about|against|with|over|to|towards?|on|into|re
 _COMMON_SOURCE = re.compile(r"^(?!(?:despite|after|before|in|on|at|while|with|since|but|and|or|"
     r"so|as|for|from|by|of|to|during|if|when|because|though|although|not|never)\b)(?:(?:the|an?|some|many|"
     r"several)\s+)?(?:[a-z]+\s+){0,2}[a-z]{3,}$", re.IGNORECASE)  # fmt: skip
+# A conjunction that links a subject to what came before: "but media have said".
+_LINK = re.compile(r"^(?:but|and|yet|so)\s+(?=\S)", re.IGNORECASE)
 # Between two names of one noun phrase there is no conjunction or preposition.
 _NOT_SAME_PHRASE = re.compile(r"\b(?:and|or|of|for|in|at|from|by|on|with|to|about|against|over|"
                               r"near|than|as|but|nor)\b", re.IGNORECASE)  # fmt: skip
@@ -310,8 +312,11 @@ def _source(
             break  # a long clause without a name is not an appositive of the source
         if k == 0:
             subject = piece.strip()
-    if unmapped is None and subject is not None and _COMMON_SOURCE.match(subject):
-        unmapped = subject  # "officials said", "a spokesman told": a source without a name
+    if unmapped is None and subject is not None:
+        # "officials said", "but media have said", "according to the event website.": a
+        # source without a name.
+        subject = _LINK.sub("", subject).rstrip(".!?…")
+        unmapped = subject if _COMMON_SOURCE.match(subject) else None
     if unmapped is None:
         return None
     return Attribution(
