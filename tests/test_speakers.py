@@ -189,6 +189,13 @@ def test_the_source_is_the_head_of_its_phrase_not_a_name_in_its_title(mapping):
         "A spokesman for the Pentagon in Russia said troops would stay.",
     ):
         assert speakers_of([text], mapping) == ["us_government"], text
+    # A full name right after a long title is who the title describes; not after "and".
+    texts = [
+        "Head of the Russia office in Moscow Zabihullah Mujahid said troops would stay.",
+        "Officials of Russia and Zabihullah Mujahid said troops would stay.",
+        "Officials of Russia and the people of Zabihullah Mujahid said troops would stay.",
+    ]
+    assert speakers_of(texts, mapping, [True] * 3) == ["taliban", "russia", "russia"]
     # A clause before the source is no appositive: "Lavrov" is what was said.
     texts = ["Lavrov, the envoy of Russia, met the Taliban, US officials said."]
     assert speakers_of(texts, mapping) == ["us_government"]

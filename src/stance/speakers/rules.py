@@ -36,6 +36,7 @@ _LINK = re.compile(r"^(?:but|and|yet|so)\s+(?=\S)", re.IGNORECASE)
 # Between two names of one noun phrase there is no conjunction or preposition.
 _NOT_SAME_PHRASE = re.compile(r"\b(?:and|or|of|for|in|at|from|by|on|with|to|about|against|over|"
                               r"near|than|as|but|nor)\b", re.IGNORECASE)  # fmt: skip
+_COORDINATION = re.compile(r"\b(?:and|or|nor)\b|&", re.IGNORECASE)
 # Auxiliaries and adverbs before a verb belong to it: "Valeska Paris, a former member, has
 # also claimed" has the source before the appositive, not in "has also".
 _VERB_GROUP = re.compile(r"(?:\b(?:has|have|had|will|would|should|could|may|might|must|can|did|"
@@ -220,6 +221,21 @@ def _head(piece: str, mentions: list[Mention]) -> Mention:
         if _NOT_SAME_PHRASE.search(piece[head.end : m.start]):
             break
         head = m
+    # A full name that ends the phrase right after a long title is who the title describes:
+    # "Executive director of the Dallas chapter of the Council … Alia Salem".
+    last = mentions[-1]
+    words = piece[last.start : last.end].split()
+    before = piece[: last.start].split()[-1:]
+    if (
+        last is not head
+        and not piece[last.end :].strip(" " + MASK)
+        and len(words) > 1
+        and all(w[:1].isupper() for w in words)
+        and before
+        and not _NOT_SAME_PHRASE.fullmatch(before[0])
+        and not _COORDINATION.search(piece[head.end : last.start])
+    ):
+        return last
     return head
 
 
