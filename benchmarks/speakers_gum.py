@@ -267,12 +267,7 @@ def article_mapping(article: Article, project: SpeakerMapping) -> SpeakerMapping
 
 
 def parsed_attribution(
-    article: Article,
-    k: int,
-    mapping: SpeakerMapping,
-    previous: str | None,
-    people: dict,
-    named: str | None = None,
+    article: Article, k: int, mapping: SpeakerMapping, context: rules.Context, people: dict
 ) -> Attribution | None:
     """Sentence ``k``'s explicit attribution read off GUM's gold dependency tree: the subject of a
     cue verb (a verb of believing or finding only with a clausal complement), or what "according
@@ -296,8 +291,8 @@ def parsed_attribution(
         if article.lemma[t] == "accord" and article.head[t] >= 0:
             to = {c for c in kids if article.words[c].lower() == "to"}
             if to:
-                found = rules._source(mapping, [phrase(article.head[t], {t, *to})], previous,
-                                      "according to", people, named)  # fmt: skip
+                found = rules._source(mapping, [phrase(article.head[t], {t, *to})], context,
+                                      "according to", people)  # fmt: skip
                 if found is not None:
                     return found
         thinks = word in cues.before_that and any(article.deprel[c] == "ccomp" for c in kids)
@@ -305,7 +300,7 @@ def parsed_attribution(
             continue
         subject = next((c for c in kids if article.deprel[c] == "nsubj"), None)
         if subject is not None:
-            found = rules._source(mapping, [phrase(subject)], previous, word, people, named)
+            found = rules._source(mapping, [phrase(subject)], context, word, people)
             if found is not None:
                 return found
     return None
@@ -316,10 +311,10 @@ def with_gold_parse(article: Article, mapping: SpeakerMapping) -> list[str]:
     sentence = iter(range(len(article.texts)))  # the rules read each sentence once, in order
     regex = rules.explicit_attribution
 
-    def explicit(shape: QuoteShape, mapping: SpeakerMapping, previous, people, named=None):
+    def explicit(shape: QuoteShape, mapping: SpeakerMapping, context, people) -> Attribution:
         k = next(sentence)
-        return regex(shape, mapping, previous, people, named) or parsed_attribution(
-            article, k, mapping, previous, people, named
+        return regex(shape, mapping, context, people) or parsed_attribution(
+            article, k, mapping, context, people
         )
 
     with mock.patch.object(rules, "explicit_attribution", explicit):

@@ -221,6 +221,31 @@ def test_the_title_of_a_source_points_back_to_it(mapping):
     assert speakers_of(texts, mapping) == ["us_government", "us_government"]
 
 
+def test_a_title_refers_to_the_latest_source_with_it_else_to_the_speaker_whose_names_carry_it(
+    tmp_path: Path,
+):
+    data = {**MAPPING, "speakers": {**MAPPING["speakers"], "us_government": ["President Trump"]}}
+    mapping = load_mapping(write_mapping(tmp_path / "speakers.yaml", data), SCHEMA)
+    # No source so far has the title: the one speaker whose mapped names carry it.
+    texts = ["Lavrov said talks would resume.", "The president said troops would leave."]
+    found = attribute_article(texts, [True, True], mapping)
+    assert [a.speaker for a in found] == ["russia", "us_government"]
+    assert "a title only us_government's names carry" in found[1].evidence
+    # A source of the article with the title wins over the mapping, however long ago.
+    texts = ["Russia's president Vladimir Putin said talks would resume.",
+             "Lavrov said so too.", "Reuters said talks had failed.",
+             "The president added that troops would leave."]  # fmt: skip
+    assert speakers_of(texts, mapping, [True] * 4) == ["russia", "russia", "other", "russia"]
+    # A title that no source and no mapped name carries, or that two speakers' names carry:
+    # the latest source.
+    texts = ["Lavrov said talks would resume.", "The spokesman said troops would leave."]
+    assert speakers_of(texts, mapping, [True, True]) == ["russia", "russia"]
+    data["speakers"]["taliban"] = ["Taliban", "President Haibatullah"]
+    mapping = load_mapping(write_mapping(tmp_path / "speakers.yaml", data), SCHEMA)
+    texts = ["Lavrov said talks would resume.", "The president said troops would leave."]
+    assert speakers_of(texts, mapping, [True, True]) == ["russia", "russia"]
+
+
 def test_according_to_and_listeners(mapping):
     assert speakers_of(["Troop numbers fell, according to the Pentagon."], mapping) == [
         "us_government"

@@ -90,6 +90,35 @@ class Attribution:
     kind: str
     # The speaker of the first mapped name outside quotations (a learned-model feature).
     first_mention: str = "none"
+    source: str = ""  # the source phrase of an explicit attribution ("the Taliban spokesman")
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a word pointing back can refer to at one sentence of an article: the latest
+    speaker, the person the narration just before names, and the sources so far."""
+
+    latest: str | None = None
+    named: str | None = None
+    sources: tuple[tuple[str, str], ...] = ()  # (speaker, source phrase), oldest first
+
+    def resolve(self, pointer: str, mapping: SpeakerMapping) -> tuple[str | None, str]:
+        """The speaker ``pointer`` ("he", "the spokesman") refers to, and why."""
+        words = pointer.lower().split()
+        if len(words) == 1 and words[0] in _PERSONAL and self.named is not None:
+            return self.named, f"refers to the person named just before, {self.named}"
+        if len(words) > 1 and words[0] in _POINTERS and words[-1] in mapping.cues.roles:
+            title = words[-1]
+            for speaker, phrase in reversed(self.sources):
+                if title in phrase.lower().split():
+                    return speaker, f"refers back to the latest source titled {title!r}, {speaker}"
+            owners = mapping.titled(title)
+            if len(owners) == 1:
+                (owner,) = owners
+                return owner, f"is a title only {owner}'s names carry in the mapping"
+        if self.latest is None:
+            return None, ""
+        return self.latest, f"refers back to {self.latest}"
 
 
 @dataclass(frozen=True)
@@ -192,11 +221,7 @@ def headline_quote(text: str, mapping: SpeakerMapping) -> Attribution | None:
 
 
 def colon_quote(
-    shape: QuoteShape,
-    mapping: SpeakerMapping,
-    previous: str | None,
-    people: dict[str, str],
-    named: str | None = None,
+    shape: QuoteShape, mapping: SpeakerMapping, context: Context, people: dict[str, str]
 ) -> Attribution | None:
     """A clause before a colon and a quotation, without a cue: its named source ("Obama tweeted
     from his account: “…”", "She continued:" at a sentence's end, the quotation after it)."""
@@ -204,7 +229,7 @@ def colon_quote(
     if lead is None or not _PREDICATE.search(lead[1]):
         return None  # "Troops and the Pentagon: “…”" names a topic, it has no predicate
     pieces = [p for p in reversed(_SEGMENT_BREAK.split(lead[1])) if p.strip()]
-    found = _source(mapping, pieces, previous, "a quotation after a colon", people, named)
+    found = _source(mapping, pieces, context, "a quotation after a colon", people)
     return found if found is not None and found.kind != "unmapped_source" else None
 
 
@@ -271,14 +296,12 @@ def _is_clause(words: Sequence[str]) -> bool:
 def _source(
     mapping: SpeakerMapping,
     pieces: Sequence[str],
-    previous: str | None,
+    context: Context,
     verb: str,
     people: dict[str, str],
-    named: str | None = None,
 ) -> Attribution | None:
     """The speaker the first clause pieces name: a mapped name, a person the article introduced
-    (``people``), a word pointing back to ``previous`` ("he" and "she" to ``named``, the person
-    the narration just before names, when there is one), or a name not in the mapping
+    (``people``), a word pointing back (resolved in ``context``), or a name not in the mapping
     (``other``)."""
     unmapped: str | None = None
     subject: str | None = None  # the nearest piece, when it names no mapped speaker
@@ -295,17 +318,19 @@ def _source(
         if alone is not None and unmapped is None:
             who = alone.entry
             why = f"{verb}: {who.name!r} before the appositive {piece.strip()!r} -> {who.speaker}"
-            return Attribution(who.speaker, why, "attribution")
+            return Attribution(who.speaker, why, "attribution", source=f"{who.name}, {piece}")
         if mentions:
             m = _head(piece, mentions).entry
             return Attribution(
                 m.speaker,
                 f"{verb}: {piece.strip()!r} names {m.name!r} -> {m.speaker}",
                 "attribution",
+                source=piece.strip(),
             )
         if person is not None and unmapped is None:
             who = people[person.strip(".,’'")]
-            return Attribution(who, f"{verb}: {person!r} was introduced as {who}", "attribution")
+            why = f"{verb}: {person!r} was introduced as {who}"
+            return Attribution(who, why, "attribution", source=piece.strip())
         back = next(
             (n for n in range(min(3, len(words)), 0, -1)
              if mapping.refers_back(" ".join(words[:n]))
@@ -314,14 +339,10 @@ def _source(
         )  # fmt: skip
         if back and len(words) - back <= 2 and unmapped is None:
             pointer = " ".join(words[:back])
-            if named is not None and pointer.lower() in _PERSONAL:
-                why = f"{verb}: {pointer!r} refers to the person named just before, {named}"
-                return Attribution(named, why, "refers_back")
-            if previous is None:
+            speaker, why = context.resolve(pointer, mapping)
+            if speaker is None:
                 return None
-            return Attribution(
-                previous, f"{verb}: {pointer!r} refers back to {previous}", "refers_back"
-            )
+            return Attribution(speaker, f"{verb}: {pointer!r} {why}", "refers_back", source=pointer)
         if unmapped is None and any(w.strip(".") not in _OPENERS for w in _NAME.findall(piece)):
             unmapped = piece.strip()
         elif unmapped is None and len(words) > 6:
@@ -336,7 +357,10 @@ def _source(
     if unmapped is None:
         return None
     return Attribution(
-        "other", f"{verb}: {unmapped!r} is a source not in the mapping -> other", "unmapped_source"
+        "other",
+        f"{verb}: {unmapped!r} is a source not in the mapping -> other",
+        "unmapped_source",
+        source=unmapped,
     )
 
 
@@ -348,9 +372,8 @@ def _clause_after(text: str, end: int) -> list[str]:
 def explicit_attribution(
     shape: QuoteShape,
     mapping: SpeakerMapping,
-    previous: str | None,
+    context: Context,
     people: dict[str, str],
-    named: str | None = None,
 ) -> Attribution | None:
     """The source named by a reporting verb or "according to" outside quotations, if any."""
     text = shape.outside
@@ -369,7 +392,7 @@ def explicit_attribution(
         if verb is None:
             phrase = match.group("phrase").lower()
             after = _clause_after(text, match.end())
-            found = _source(mapping, after, previous, phrase, people, named)
+            found = _source(mapping, after, context, phrase, people)
         else:
             region = before.rsplit(MASK, 1)[-1]
             # The clause pieces before the verb, nearest first (relative clauses left out).
@@ -378,11 +401,11 @@ def explicit_attribution(
                 for p in reversed(_SEGMENT_BREAK.split(_VERB_GROUP.sub("", region)))
                 if p.strip() and not _RELATIVE.match(p)
             ]
-            found = _source(mapping, pieces, previous, verb, people, named)
+            found = _source(mapping, pieces, context, verb, people)
             if found is None and not region.strip(" ,") and verb.lower() not in cues.listener:
                 # Inverted: '“...,” said the head of the Taliban delegation'.
                 after = _clause_after(text, match.end())
-                found = _source(mapping, after, previous, verb, people, named)
+                found = _source(mapping, after, context, verb, people)
         if found is not None:
             return found
     return None
@@ -407,6 +430,7 @@ def attribute_article(
     people = introduced(shapes, mentions, mapping)
     out: list[Attribution] = []
     last_speaker: str | None = None  # the latest non-narration speaker of the article
+    sources: list[tuple[str, str]] = []  # (speaker, source phrase) of the explicit attributions
     i = 0
     while i < len(texts):
         # A quote group: the sentences joined by a quotation that runs over a sentence boundary
@@ -417,15 +441,18 @@ def attribute_article(
         members = range(i, end)
         # "He cited …" after narration that names a person is that person's, not the latest
         # source's; later members of a quote group follow a quotation, not narration.
-        named: dict[int, str | None] = dict.fromkeys(members)
+        context = Context(last_speaker, None, tuple(sources))
+        contexts = dict.fromkeys(members, context)
         if i and not paragraph_starts[i] and out[-1].speaker == NARRATION:
-            named[i] = _first_person(shapes[i - 1].outside, mentions[i - 1], people)
+            named = _first_person(shapes[i - 1].outside, mentions[i - 1], people)
+            contexts[i] = replace(context, named=named)
         own = {
-            j: explicit_attribution(shapes[j], mapping, last_speaker, people, named[j])
+            j: explicit_attribution(shapes[j], mapping, contexts[j], people)
             or headline_quote(texts[j], mapping)
-            or colon_quote(shapes[j], mapping, last_speaker, people, named[j])
+            or colon_quote(shapes[j], mapping, contexts[j], people)
             for j in members
         }
+        sources += [(a.speaker, a.source) for a in own.values() if a is not None and a.source]
         source = next((j for j in members if own[j] is not None), None)
         found = own[source] if source is not None else None
         for j in members:
