@@ -51,7 +51,9 @@ from stance.config import load_config
 from stance.speakers import rules
 from stance.speakers.attribution import mapping_from_config
 from stance.speakers.mapping import NARRATION, NameEntry, SpeakerMapping
-from stance.speakers.rules import Attribution, QuoteShape, attribute_article
+from stance.speakers.pointers import Context
+from stance.speakers.quotes import QuoteShape
+from stance.speakers.rules import Attribution, attribute_article
 from stance.training.settings import EvalSettings
 
 SOURCE_TYPES = ("person", "organization")
@@ -267,7 +269,7 @@ def article_mapping(article: Article, project: SpeakerMapping) -> SpeakerMapping
 
 
 def parsed_attribution(
-    article: Article, k: int, mapping: SpeakerMapping, context: rules.Context, people: dict
+    article: Article, k: int, mapping: SpeakerMapping, context: Context, people: dict
 ) -> Attribution | None:
     """Sentence ``k``'s explicit attribution read off GUM's gold dependency tree: the subject of a
     cue verb (a verb of believing or finding only with a clausal complement), or what "according

@@ -7,6 +7,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 
 from stance.speakers.mapping import MAX_SENTENCE_CHARS, NARRATION, Mention, SpeakerMapping
+from stance.speakers.pointers import NAME, POINTERS, Context, first_person
+from stance.speakers.quotes import MASK, QuoteShape, article_shapes
 
 # "was reported to", "been told": a passive verb names no source before it.
 _PASSIVE = re.compile(r"\b(?:was|were|been|be|being|is|are)\s+(?:(?:\w+ly|not|never|twice|once|"
@@ -51,11 +53,6 @@ _OPENERS = frozenset((
     "It’s", "It's", "Its", "Their", "There", "Then", "Now", "Several", "Some", "Any", "Many",
     "Most"
 ))  # fmt: skip
-# Pronouns of one person: after narration that names a person, they refer to that person.
-_PERSONAL = frozenset(("he", "she"))
-# "the spokesman", "her campaign": a title after these points back to a source named before.
-_POINTERS = frozenset(("the", "his", "her", "their", "its"))
-_NAME = re.compile(r"(?<![\w])[A-Z][\w&’'.-]*")
 # Right after a mapped name: title words (group "roles"), then a person's two to four names.
 _INTRODUCED = re.compile(r"(?:[’']s)?((?:\s+[a-z]+)*?)((?:\s+[A-Z][\w’'-]+){2,4})")
 # A full name alone in an appositive, after a verb of saying or not: ", Sher Mohammad Stanikzai,".
@@ -63,11 +60,6 @@ _BARE_NAME = re.compile(r"^(?:(?P<v>[a-z]+)\s+)?(?P<name>[A-Z][\w’'-]+(?:\s+[A
 # A headline that quotes before or after a colon: "‘Our goal is …’: Taliban seeks talks".
 _QUOTE_FIRST = re.compile(r"^\s*(?:[‘“\"']|``)[^:]+?(?:[’”\"']|'')\s*:\s+(?P<rest>\S.*)$")
 _QUOTE_AFTER = re.compile(r"^\s*(?P<rest>[^:‘’“”\"']{1,80}?)\s*:\s*(?:[‘“\"']|``)")
-# Double quotation marks: “ ” and the straight one (opening or closing by its neighbours).
-_OPEN, _CLOSE, _STRAIGHT = "“", "”", '"'
-# Two-character marks of plain-text and treebank-style news: ``…'' and ''…'' read as “…”.
-_PAIRS = re.compile(r"``|''")
-MASK = "\x00"
 # After a verb of believing or finding: "that", or a quotation ("concluded, “…”").
 _THAT = re.compile(rf"\s+that\b|[,:]?\s*{MASK}")
 # A clause, a colon, then a quotation or the end of the sentence.
@@ -91,78 +83,6 @@ class Attribution:
     # The speaker of the first mapped name outside quotations (a learned-model feature).
     first_mention: str = "none"
     source: str = ""  # the source phrase of an explicit attribution ("the Taliban spokesman")
-
-
-@dataclass(frozen=True)
-class Context:
-    """What a word pointing back can refer to at one sentence of an article: the latest
-    speaker, the person the narration just before names, and the sources so far."""
-
-    latest: str | None = None
-    named: str | None = None
-    sources: tuple[tuple[str, str], ...] = ()  # (speaker, source phrase), oldest first
-
-    def resolve(self, pointer: str, mapping: SpeakerMapping) -> tuple[str | None, str]:
-        """The speaker ``pointer`` ("he", "the spokesman") refers to, and why."""
-        words = pointer.lower().split()
-        if len(words) == 1 and words[0] in _PERSONAL and self.named is not None:
-            return self.named, f"refers to the person named just before, {self.named}"
-        if len(words) > 1 and words[0] in _POINTERS and words[-1] in mapping.cues.roles:
-            title = words[-1]
-            for speaker, phrase in reversed(self.sources):
-                if title in phrase.lower().split():
-                    return speaker, f"refers back to the latest source titled {title!r}, {speaker}"
-            owners = mapping.titled(title)
-            if len(owners) == 1:
-                (owner,) = owners
-                return owner, f"is a title only {owner}'s names carry in the mapping"
-        if self.latest is None:
-            return None, ""
-        return self.latest, f"refers back to {self.latest}"
-
-
-@dataclass(frozen=True)
-class QuoteShape:
-    """A sentence's text with quoted passages masked, and its quotation state."""
-
-    outside: str
-    starts_inside: bool
-    ends_inside: bool
-    all_quoted: bool  # a quotation with nothing but punctuation outside it
-
-
-def quote_shape(text: str, inside: bool) -> QuoteShape:
-    """Mask quoted characters (and the marks) of ``text``; ``inside``: it starts in a quote."""
-    chars = list(text)
-    # Each two-character mark becomes one double mark followed by a masked character.
-    marks = _PAIRS.sub(lambda m: ("“" if m[0] == "``" else _STRAIGHT) + MASK, text)
-    state, has_quote = inside, inside
-    for i, c in enumerate(marks):
-        if c == _STRAIGHT:  # opening or closing by its neighbours; else masked and left aside
-            before = marks[i - 1] if i else " "
-            c = _CLOSE if state else _OPEN if before.isspace() or before in "([{—-" else c
-        if c in (_OPEN, _CLOSE):
-            state, has_quote = c == _OPEN, True
-        if state or c in (_CLOSE, _STRAIGHT, MASK):
-            chars[i] = MASK
-    outside = "".join(chars)
-    bare = not outside.replace(MASK, "").strip(" ,.;:!?…-—")
-    return QuoteShape(outside, inside, state, has_quote and bare)
-
-
-def _closes_first(texts: Sequence[str], paragraph_starts: Sequence[bool], i: int) -> bool:
-    """Whether the first quotation mark of the paragraph starting at sentence ``i`` closes a
-    quotation (“…”, ``…'' and straight marks by their neighbours), within 20 sentences."""
-    end = i
-    while end < min(len(texts), i + 20) and (end == i or not paragraph_starts[end]):
-        marks = _PAIRS.sub(lambda m: "“" if m[0] == "``" else "”", texts[end])
-        for k, c in enumerate(marks):
-            if c in (_OPEN, _CLOSE):
-                return c == _CLOSE
-            if c == _STRAIGHT:
-                return not (k == 0 or marks[k - 1].isspace() or marks[k - 1] in "([{—-")
-        end += 1
-    return False
 
 
 def introduced(
@@ -274,20 +194,6 @@ def _alone(pieces: Sequence[str], mapping: SpeakerMapping) -> Mention | None:
     return None
 
 
-def _first_person(text: str, mentions: Sequence[Mention], people: dict[str, str]) -> str | None:
-    """The speaker of the first person a sentence names: a mapped name of two or more
-    capitalised words ("Zalmay Khalilzad") or a person the article introduced."""
-    found: list[tuple[int, str]] = []
-    for m in mentions:
-        words = text[m.start : m.end].split()
-        if len(words) > 1 and all(w[:1].isupper() for w in words):
-            found.append((m.start, m.entry.speaker))
-    for name in _NAME.finditer(text):
-        if name[0].strip(".,’'") in people:
-            found.append((name.start(), people[name[0].strip(".,’'")]))
-    return min(found)[1] if found else None
-
-
 def _is_clause(words: Sequence[str]) -> bool:
     """Mostly lowercase words: a clause, not the long name of an appositive."""
     return sum(w[:1].isupper() for w in words) * 2 < len(words)
@@ -313,7 +219,7 @@ def _source(
             unmapped = unmapped or subject
             break
         mentions = _named_sources(piece, mapping)
-        person = next((w for w in _NAME.findall(piece) if w.strip(".,’'") in people), None)
+        person = next((w for w in NAME.findall(piece) if w.strip(".,’'") in people), None)
         alone = _alone(pieces[k + 1 : k + 2], mapping) if mentions or person else None
         if alone is not None and unmapped is None:
             who = alone.entry
@@ -334,7 +240,7 @@ def _source(
         back = next(
             (n for n in range(min(3, len(words)), 0, -1)
              if mapping.refers_back(" ".join(words[:n]))
-             or (n > 1 and words[0].lower() in _POINTERS and words[n - 1] in mapping.cues.roles)),
+             or (n > 1 and words[0].lower() in POINTERS and words[n - 1] in mapping.cues.roles)),
             0,
         )  # fmt: skip
         if back and len(words) - back <= 2 and unmapped is None:
@@ -343,7 +249,7 @@ def _source(
             if speaker is None:
                 return None
             return Attribution(speaker, f"{verb}: {pointer!r} {why}", "refers_back", source=pointer)
-        if unmapped is None and any(w.strip(".") not in _OPENERS for w in _NAME.findall(piece)):
+        if unmapped is None and any(w.strip(".") not in _OPENERS for w in NAME.findall(piece)):
             unmapped = piece.strip()
         elif unmapped is None and len(words) > 6:
             break  # a long clause without a name is not an appositive of the source
@@ -417,14 +323,7 @@ def attribute_article(
     """The rules' speaker of every sentence of one article, in order (the rules and their
     precedence: docs/speakers.md); each sentence is read up to MAX_SENTENCE_CHARS characters."""
     texts = [text[:MAX_SENTENCE_CHARS] for text in texts]
-    shapes: list[QuoteShape] = []
-    for i, text in enumerate(texts):
-        # An unclosed quotation runs into the next paragraph only where that paragraph closes it
-        # before opening one; by the usual convention a continued quotation opens the paragraph.
-        inside = bool(shapes) and shapes[-1].ends_inside
-        if inside and paragraph_starts[i]:
-            inside = _closes_first(texts, paragraph_starts, i)
-        shapes.append(quote_shape(text, inside))
+    shapes = article_shapes(texts, paragraph_starts)
 
     mentions = [mapping.mentions(shape.outside) for shape in shapes]
     people = introduced(shapes, mentions, mapping)
@@ -444,7 +343,7 @@ def attribute_article(
         context = Context(last_speaker, None, tuple(sources))
         contexts = dict.fromkeys(members, context)
         if i and not paragraph_starts[i] and out[-1].speaker == NARRATION:
-            named = _first_person(shapes[i - 1].outside, mentions[i - 1], people)
+            named = first_person(shapes[i - 1].outside, mentions[i - 1], people)
             contexts[i] = replace(context, named=named)
         own = {
             j: explicit_attribution(shapes[j], mapping, contexts[j], people)
