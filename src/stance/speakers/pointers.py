@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 from stance.speakers.mapping import Mention, SpeakerMapping
 
@@ -12,17 +12,18 @@ from stance.speakers.mapping import Mention, SpeakerMapping
 _PERSONAL = frozenset(("he", "she"))
 # "the spokesman", "her campaign": a title after these points back to a source named before.
 POINTERS = frozenset(("the", "his", "her", "their", "its"))
+_WORD = re.compile(r"[a-z]+")
 NAME = re.compile(r"(?<![\w])[A-Z][\w&’'.-]*")
 
 
 @dataclass(frozen=True)
 class Context:
     """What a word pointing back can refer to at one sentence of an article: the latest
-    speaker, the person the narration just before names, and the sources so far."""
+    speaker, the person the narration just before names, and the latest source by title."""
 
     latest: str | None = None
     named: str | None = None
-    sources: tuple[tuple[str, str], ...] = ()  # (speaker, source phrase), oldest first
+    titled: Mapping[str, str] = field(default_factory=dict)  # title -> its latest source
 
     def resolve(self, pointer: str, mapping: SpeakerMapping) -> tuple[str | None, str]:
         """The speaker ``pointer`` ("he", "the spokesman") refers to, and why."""
@@ -31,9 +32,9 @@ class Context:
             return self.named, f"refers to the person named just before, {self.named}"
         if len(words) > 1 and words[0] in POINTERS and words[-1] in mapping.cues.roles:
             title = words[-1]
-            for speaker, phrase in reversed(self.sources):
-                if title in phrase.lower().split():
-                    return speaker, f"refers back to the latest source titled {title!r}, {speaker}"
+            if title in self.titled:
+                speaker = self.titled[title]
+                return speaker, f"refers back to the latest source titled {title!r}, {speaker}"
             owners = mapping.titled(title)
             if len(owners) == 1:
                 (owner,) = owners
@@ -55,3 +56,8 @@ def first_person(text: str, mentions: Sequence[Mention], people: dict[str, str])
         if name[0].strip(".,’'") in people:
             found.append((name.start(), people[name[0].strip(".,’'")]))
     return min(found)[1] if found else None
+
+
+def titles_of(source: str, mapping: SpeakerMapping) -> list[str]:
+    """The titles (the lexicon's roles) in a source phrase: "the Taliban's deputy leader"."""
+    return [w for w in _WORD.findall(source.lower()) if w in mapping.cues.roles]

@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 
 from stance.speakers.mapping import MAX_SENTENCE_CHARS, NARRATION, Mention, SpeakerMapping
-from stance.speakers.pointers import NAME, POINTERS, Context, first_person
+from stance.speakers.pointers import NAME, POINTERS, Context, first_person, titles_of
 from stance.speakers.quotes import MASK, QuoteShape, article_shapes
 
 # "was reported to", "been told": a passive verb names no source before it.
@@ -329,7 +329,7 @@ def attribute_article(
     people = introduced(shapes, mentions, mapping)
     out: list[Attribution] = []
     last_speaker: str | None = None  # the latest non-narration speaker of the article
-    sources: list[tuple[str, str]] = []  # (speaker, source phrase) of the explicit attributions
+    titled: dict[str, str] = {}  # title -> the speaker of the latest source with it
     i = 0
     while i < len(texts):
         # A quote group: the sentences joined by a quotation that runs over a sentence boundary
@@ -340,7 +340,7 @@ def attribute_article(
         members = range(i, end)
         # "He cited …" after narration that names a person is that person's, not the latest
         # source's; later members of a quote group follow a quotation, not narration.
-        context = Context(last_speaker, None, tuple(sources))
+        context = Context(last_speaker, None, dict(titled))
         contexts = dict.fromkeys(members, context)
         if i and not paragraph_starts[i] and out[-1].speaker == NARRATION:
             named = first_person(shapes[i - 1].outside, mentions[i - 1], people)
@@ -351,7 +351,9 @@ def attribute_article(
             or colon_quote(shapes[j], mapping, contexts[j], people)
             for j in members
         }
-        sources += [(a.speaker, a.source) for a in own.values() if a is not None and a.source]
+        for a in own.values():
+            if a is not None and a.source:
+                titled.update(dict.fromkeys(titles_of(a.source, mapping), a.speaker))
         source = next((j for j in members if own[j] is not None), None)
         found = own[source] if source is not None else None
         for j in members:
