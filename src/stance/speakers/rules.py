@@ -31,8 +31,9 @@ _TOPIC_BEFORE = re.compile(r"\b(?:about|against|with|over|to|towards?|on|into|re
                            r"concerning)\s+(?:the\s+|an?\s+)?$", re.IGNORECASE)  # fmt: skip
 # A short noun phrase of lowercase words: "officials", "a senior official", "the report".
 _COMMON_SOURCE = re.compile(r"^(?!(?:despite|after|before|in|on|at|while|with|since|but|and|or|"
-    r"so|as|for|from|by|of|to|during|if|when|because|though|although|not|never)\b)(?:(?:the|an?|some|many|"
-    r"several)\s+)?(?:[a-z]+\s+){0,2}[a-z]{3,}$", re.IGNORECASE)  # fmt: skip
+    r"so|as|for|from|by|of|to|during|if|when|because|though|although|not|never)\b)"
+    r"(?:(?:the|an?|some|many|several)\s+)?(?:[a-z]+\s+){0,2}[a-z]{3,}$",
+    re.IGNORECASE)  # fmt: skip
 # A conjunction that links a subject to what came before: "but media have said".
 _LINK = re.compile(r"^(?:but|and|yet|so)\s+(?=\S)", re.IGNORECASE)
 # Between two names of one noun phrase there is no conjunction or preposition.
