@@ -312,6 +312,33 @@ def test_he_or_she_after_narration_naming_a_person_is_that_person(mapping):
     assert speakers_of(texts, mapping, [True, False, False])[2] == "russia"
 
 
+def test_he_and_she_skip_a_person_or_source_whose_name_tells_the_other(tmp_path: Path):
+    data = {**MAPPING, "speakers": {**MAPPING["speakers"], "russia": ["Anna Petrova", "Petrova"],
+                                    "us_government": ["Donald Trump"]}}  # fmt: skip
+    mapping = load_mapping(write_mapping(tmp_path / "speakers.yaml", data), SCHEMA)
+    # After narration naming a man and a woman, "she" is the woman, "he" the man.
+    narration = "Talks stalled after Donald Trump met Anna Petrova in Doha."
+    for pronoun, speaker in (("She", "russia"), ("He", "us_government")):
+        texts = ["Reuters said so.", narration, f"{pronoun} said the war was over."]
+        assert speakers_of(texts, mapping, [True, False, False])[2] == speaker
+    # The latest source "she" fits, by the full name or by the surname the article gave it.
+    texts = ["Anna Petrova said talks would resume.", "Donald Trump said they would not.",
+             "She added that troops would leave.", "Her spokesman said so too."]  # fmt: skip
+    found = attribute_article(texts, [True] * 4, mapping)
+    assert [a.speaker for a in found] == ["russia", "us_government", "russia", "russia"]
+    assert "the latest source 'she' fits" in found[2].evidence
+    texts[1] = "Trump said they would not."  # only the full name of earlier tells
+    assert speakers_of([texts[0], "Donald Trump met her.", *texts[1:]], mapping, [True] * 5)[
+        3
+    ] == "russia"
+    # "Mrs." tells "she"; a name that tells nothing fits either pronoun.
+    texts = ["Zabihullah Mujahid said talks would resume.", "Mrs. Petrova said they would not.",
+             "He added that troops would leave."]  # fmt: skip
+    assert speakers_of(texts, mapping, [True] * 3) == ["taliban", "russia", "taliban"]
+    texts[:2] = texts[1::-1]
+    assert speakers_of(texts, mapping, [True] * 3) == ["russia", "taliban", "taliban"]
+
+
 def test_a_source_missing_from_the_mapping_is_other(mapping):
     found = attribute_article(["Analyst Jane Doe said the war was lost."], [True], mapping)
     assert found[0].speaker == "other" and found[0].kind == "unmapped_source"

@@ -7,7 +7,15 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 
 from stance.speakers.mapping import MAX_SENTENCE_CHARS, NARRATION, Mention, SpeakerMapping
-from stance.speakers.pointers import NAME, POINTERS, Context, first_person, titles_of
+from stance.speakers.pointers import (
+    NAME,
+    POINTERS,
+    Context,
+    people_named,
+    phrase_pronoun,
+    surnames_of,
+    titles_of,
+)
 from stance.speakers.quotes import MASK, QuoteShape, article_shapes
 
 # "was reported to", "been told": a passive verb names no source before it.
@@ -328,8 +336,13 @@ def attribute_article(
 
     mentions = [mapping.mentions(shape.outside) for shape in shapes]
     people = introduced(shapes, mentions, mapping)
+    # Surnames whose full name in the article tells "he" or "she" ("Hillary Clinton").
+    full_names = [s.outside[m.start : m.end] for s, ms in zip(shapes, mentions, strict=True)
+                  for m in ms]  # fmt: skip
+    surnames = surnames_of([*full_names, *(name for name in people if " " in name)])
     out: list[Attribution] = []
     last_speaker: str | None = None  # the latest non-narration speaker of the article
+    latest_for: dict[str, str] = {}  # "he"/"she" -> the latest source that pronoun fits
     titled: dict[str, str] = {}  # title -> the speaker of the latest source with it
     i = 0
     while i < len(texts):
@@ -341,10 +354,10 @@ def attribute_article(
         members = range(i, end)
         # "He cited …" after narration that names a person is that person's, not the latest
         # source's; later members of a quote group follow a quotation, not narration.
-        context = Context(last_speaker, None, dict(titled))
+        context = Context(last_speaker, dict(latest_for), (), dict(titled))
         contexts = dict.fromkeys(members, context)
         if i and not paragraph_starts[i] and out[-1].speaker == NARRATION:
-            named = first_person(shapes[i - 1].outside, mentions[i - 1], people)
+            named = people_named(shapes[i - 1].outside, mentions[i - 1], people, surnames)
             contexts[i] = replace(context, named=named)
         own = {
             j: explicit_attribution(shapes[j], mapping, contexts[j], people)
@@ -355,6 +368,10 @@ def attribute_article(
         for a in own.values():
             if a is not None and a.source:
                 titled.update(dict.fromkeys(titles_of(a.source, mapping), a.speaker))
+                pronoun = phrase_pronoun(a.source, surnames)
+                for fits in ("he", "she"):
+                    if pronoun in (None, fits):
+                        latest_for[fits] = a.speaker
         source = next((j for j in members if own[j] is not None), None)
         found = own[source] if source is not None else None
         for j in members:
