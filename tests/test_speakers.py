@@ -328,9 +328,10 @@ def test_he_and_she_skip_a_person_or_source_whose_name_tells_the_other(tmp_path:
     assert [a.speaker for a in found] == ["russia", "us_government", "russia", "russia"]
     assert "the latest source 'she' fits" in found[2].evidence
     texts[1] = "Trump said they would not."  # only the full name of earlier tells
-    assert speakers_of([texts[0], "Donald Trump met her.", *texts[1:]], mapping, [True] * 5)[
-        3
-    ] == "russia"
+    assert (
+        speakers_of([texts[0], "Donald Trump met her.", *texts[1:]], mapping, [True] * 5)[3]
+        == "russia"
+    )
     # "Mrs." tells "she"; a name that tells nothing fits either pronoun.
     texts = ["Zabihullah Mujahid said talks would resume.", "Mrs. Petrova said they would not.",
              "He added that troops would leave."]  # fmt: skip
