@@ -105,10 +105,12 @@ class Context:
         words = pointer.lower().split()
         pronoun = _PERSONAL.get(words[0])
         if pronoun is not None and (len(words) == 1 or words[0] in ("his", "her")):
-            for person in self.named:
-                if person.pronoun in (None, pronoun):
-                    why = f"refers to the person named just before, {person.speaker}"
-                    return person.speaker, why
+            # One whose name tells this pronoun first, else one whose name tells nothing.
+            fits = [p for p in self.named if p.pronoun == pronoun]
+            fits = fits or [p for p in self.named if p.pronoun is None]
+            if fits:
+                why = f"refers to the person named just before, {fits[0].speaker}"
+                return fits[0].speaker, why
             if pronoun in self.latest_for and self.latest_for[pronoun] != self.latest:
                 speaker = self.latest_for[pronoun]
                 return speaker, f"refers back to the latest source '{words[0]}' fits, {speaker}"
