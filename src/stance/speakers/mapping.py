@@ -77,7 +77,11 @@ class SpeakerMapping:
             lengths.setdefault((case, tokens[0]), set()).add(len(tokens))
         self._lengths = {key: sorted(n) for key, n in lengths.items()}
         self._any_case = any(case for case, _ in self._lengths)
-        self._titles: dict[str, frozenset[str]] | None = None
+        titles: dict[str, set[str]] = {}  # each word of a name -> the speakers it names
+        for entry in self.entries:
+            for word in entry.name.lower().split():
+                titles.setdefault(word, set()).add(entry.speaker)
+        self._titles = {word: frozenset(s) for word, s in titles.items()}
 
     def mentions(self, text: str) -> list[Mention]:
         """Mapped names in ``text``, left to right, as whole words ("Taliban’s" matches "Taliban"),
@@ -117,12 +121,6 @@ class SpeakerMapping:
     def titled(self, title: str) -> frozenset[str]:
         """The speakers with a name that carries the word ``title`` ("President Donald Trump"
         carries "president"), in any case."""
-        if self._titles is None:
-            titles: dict[str, set[str]] = {}
-            for entry in self.entries:
-                for word in entry.name.lower().split():
-                    titles.setdefault(word, set()).add(entry.speaker)
-            self._titles = {word: frozenset(s) for word, s in titles.items()}
         return self._titles.get(title.lower(), frozenset())
 
     def refers_back(self, phrase: str) -> bool:

@@ -15,7 +15,10 @@ from stance.speakers.mapping import Mention, SpeakerMapping
 _PERSONAL = {"he": "he", "she": "she", "his": "he", "her": "she"}
 # "the spokesman", "her campaign": a title after these points back to a source named before.
 POINTERS = frozenset(("the", "his", "her", "their", "its"))
-NAME = re.compile(r"(?<![\w])[A-Z][\w&’'.-]*")
+_CAPITALISED = r"[A-Z][\w&’'.-]*"
+NAME = re.compile(rf"(?<![\w]){_CAPITALISED}")
+# Capitalised words in a row, commas between them allowed: "Democratic nominee Hillary Clinton".
+_NAME_RUN = re.compile(rf"(?<![\w]){_CAPITALISED}(?:,?\s+{_CAPITALISED})*")
 _WORD = re.compile(r"[a-z]+")
 # Not a given name: an initial, or what follows a surname ("George W. Bush", "Jr.").
 _NOT_GIVEN = re.compile(r"^(?:[A-Z]|Jr|Sr|II|III|IV)$")
@@ -66,17 +69,8 @@ def phrase_pronoun(phrase: str, surnames: Mapping[str, str | None]) -> str | Non
     words = phrase.split()
     if words and words[0].lower() in _PERSONAL:
         return _PERSONAL[words[0].lower()]
-    runs: list[list[str]] = []
-    run: list[str] = []
-    for word in words:
-        if NAME.fullmatch(word.strip(",")):
-            run.append(word.strip(","))
-        elif run:
-            runs.append(run)
-            run = []
-    if run:
-        runs.append(run)
-    return pronoun_of(" ".join(runs[-1]), surnames) if runs else None
+    runs = _NAME_RUN.findall(phrase)
+    return pronoun_of(runs[-1].replace(",", ""), surnames) if runs else None
 
 
 @dataclass(frozen=True)

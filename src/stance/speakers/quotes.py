@@ -13,6 +13,11 @@ _PAIRS = re.compile(r"``|''")
 MASK = "\x00"
 
 
+def _opens(before: str) -> bool:
+    """Whether a straight mark after the character ``before`` opens a quotation."""
+    return before.isspace() or before in "([{—-"
+
+
 @dataclass(frozen=True)
 class QuoteShape:
     """A sentence's text with quoted passages masked, and its quotation state."""
@@ -32,7 +37,7 @@ def quote_shape(text: str, inside: bool) -> QuoteShape:
     for i, c in enumerate(marks):
         if c == _STRAIGHT:  # opening or closing by its neighbours; else masked and left aside
             before = marks[i - 1] if i else " "
-            c = _CLOSE if state else _OPEN if before.isspace() or before in "([{—-" else c
+            c = _CLOSE if state else _OPEN if _opens(before) else c
         if c in (_OPEN, _CLOSE):
             state, has_quote = c == _OPEN, True
         if state or c in (_CLOSE, _STRAIGHT, MASK):
@@ -52,7 +57,7 @@ def closes_first(texts: Sequence[str], paragraph_starts: Sequence[bool], i: int)
             if c in (_OPEN, _CLOSE):
                 return c == _CLOSE
             if c == _STRAIGHT:
-                return not (k == 0 or marks[k - 1].isspace() or marks[k - 1] in "([{—-")
+                return not _opens(marks[k - 1] if k else " ")
         end += 1
     return False
 
